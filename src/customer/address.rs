@@ -1,0 +1,648 @@
+//! A customer's postal addresses.
+//!
+//! A customer has any number of addresses up to [`MAX_ADDRESSES`], each of a
+//! kind (billing, shipping, other). Of each kind exactly one is the default
+//! as long as the customer has any address of that kind: the first address of
+//! a kind becomes its default, a new default replaces the old one, and when
+//! the default is deleted (or changes kind) the newest remaining address of
+//! the kind takes its place. SQL enforces "at most one" with a partial unique
+//! index; [`Store::check`](crate::Store::check) verifies "at least one".
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{CustomerReader, Customers};
+use crate::audit::Change;
+use crate::error::{Error, Result};
+use crate::id::{AddressId, CustomerId};
+use crate::store::CheckReport;
+use crate::validate;
+
+/// Most addresses one customer may have.
+pub const MAX_ADDRESSES: usize = 50;
+/// Longest address line, recipient, company or label, in characters.
+pub const MAX_ADDRESS_LINE_LEN: usize = 200;
+/// Longest city or region, in characters.
+pub const MAX_CITY_LEN: usize = 100;
+/// Longest postal code, in characters.
+pub const MAX_POSTAL_CODE_LEN: usize = 20;
+/// Longest address label, in characters.
+pub const MAX_LABEL_LEN: usize = 100;
+
+/// What an address is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressKind {
+    /// Where invoices go.
+    Billing,
+    /// Where parcels go.
+    Shipping,
+    /// Any other address.
+    Other,
+}
+
+impl AddressKind {
+    /// The stored name: `billing`, `shipping`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressKind::Billing => "billing",
+            AddressKind::Shipping => "shipping",
+            AddressKind::Other => "other",
+        }
+    }
+
+    fn from_db(text: &str) -> rusqlite::Result<AddressKind> {
+        match text {
+            "billing" => Ok(AddressKind::Billing),
+            "shipping" => Ok(AddressKind::Shipping),
+            "other" => Ok(AddressKind::Other),
+            other => Err(rusqlite::Error::InvalidColumnType(
+                2,
+                format!("address kind {other:?}"),
+                rusqlite::types::Type::Text,
+            )),
+        }
+    }
+}
+
+/// A stored address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Address {
+    /// The address's id.
+    pub id: AddressId,
+    /// The customer it belongs to.
+    pub customer_id: CustomerId,
+    /// Billing, shipping or other.
+    pub kind: AddressKind,
+    /// True for the customer's default address of this kind.
+    pub is_default: bool,
+    /// A label such as "Home" or "Office".
+    pub label: Option<String>,
+    /// The person to deliver to, when not the customer.
+    pub recipient: Option<String>,
+    /// Company line.
+    pub company: Option<String>,
+    /// First address line (street and number).
+    pub line1: String,
+    /// Second address line.
+    pub line2: Option<String>,
+    /// City or town.
+    pub city: String,
+    /// State, county or province.
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code, upper case.
+    pub country: String,
+    /// Phone at this address: E.164, read with the address's country.
+    pub phone: Option<String>,
+    /// When the address was added.
+    pub created_at: DateTime<Utc>,
+    /// When the address last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An address to add. `line1`, `city` and `country` are required.
+///
+/// # Example
+///
+/// ```
+/// use custdb::{AddressKind, NewAddress, NewCustomer, Store};
+///
+/// let store = Store::open_in_memory()?;
+/// let c = store.customers().create(NewCustomer::new("Ann"))?;
+/// let home = store.customers().add_address(
+///     c.id,
+///     NewAddress::new(AddressKind::Shipping, "1 High Street", "Bath", "gb").postal_code("BA1 1AA"),
+/// )?;
+/// assert!(home.is_default); // the first shipping address
+/// assert_eq!(home.country, "GB");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewAddress {
+    /// Billing, shipping or other.
+    pub kind: AddressKind,
+    /// Make this the default of its kind (the first of a kind always is).
+    #[serde(default)]
+    pub make_default: bool,
+    /// Label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Recipient.
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// Company.
+    #[serde(default)]
+    pub company: Option<String>,
+    /// Street line.
+    pub line1: String,
+    /// Second line.
+    #[serde(default)]
+    pub line2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// Country, ISO 3166-1 alpha-2, any case.
+    pub country: String,
+    /// Phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl NewAddress {
+    /// An address with the required parts.
+    pub fn new(
+        kind: AddressKind,
+        line1: impl Into<String>,
+        city: impl Into<String>,
+        country: impl Into<String>,
+    ) -> Self {
+        NewAddress {
+            kind,
+            make_default: false,
+            label: None,
+            recipient: None,
+            company: None,
+            line1: line1.into(),
+            line2: None,
+            city: city.into(),
+            region: None,
+            postal_code: None,
+            country: country.into(),
+            phone: None,
+        }
+    }
+
+    /// Makes it the default of its kind.
+    pub fn make_default(mut self) -> Self {
+        self.make_default = true;
+        self
+    }
+
+    super::setters!(
+        /// Sets the label.
+        label,
+        /// Sets the recipient.
+        recipient,
+        /// Sets the company line.
+        company,
+        /// Sets the second line.
+        line2,
+        /// Sets the region.
+        region,
+        /// Sets the postal code.
+        postal_code,
+        /// Sets the phone.
+        phone,
+    );
+}
+
+/// A partial update of an address; `None` leaves a field as it is, and for
+/// optional fields `Some(None)` clears it. To change the default, use
+/// [`Customers::set_default_address`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct AddressPatch {
+    /// New kind.
+    pub kind: Option<AddressKind>,
+    /// New label.
+    pub label: Option<Option<String>>,
+    /// New recipient.
+    pub recipient: Option<Option<String>>,
+    /// New company line.
+    pub company: Option<Option<String>>,
+    /// New street line.
+    pub line1: Option<String>,
+    /// New second line.
+    pub line2: Option<Option<String>>,
+    /// New city.
+    pub city: Option<String>,
+    /// New region.
+    pub region: Option<Option<String>>,
+    /// New postal code.
+    pub postal_code: Option<Option<String>>,
+    /// New country.
+    pub country: Option<String>,
+    /// New phone.
+    pub phone: Option<Option<String>>,
+}
+
+/// Validated address columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AddressFields {
+    kind: AddressKind,
+    label: Option<String>,
+    recipient: Option<String>,
+    company: Option<String>,
+    line1: String,
+    line2: Option<String>,
+    city: String,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: String,
+    phone: Option<String>,
+}
+
+impl AddressFields {
+    /// Validates every field. Names are prefixed `address.`.
+    fn validate(raw: &NewAddress) -> Result<AddressFields> {
+        let country = validate::country("address.country", &raw.country)?;
+        let phone = match raw.phone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => Some(validate::phone("address.phone", p, Some(&country))?),
+        };
+        let opt = |field: &str, v: &Option<String>, max| {
+            validate::optional_text(field, v.as_deref(), max)
+        };
+        Ok(AddressFields {
+            kind: raw.kind,
+            label: opt("address.label", &raw.label, MAX_LABEL_LEN)?,
+            recipient: opt("address.recipient", &raw.recipient, MAX_ADDRESS_LINE_LEN)?,
+            company: opt("address.company", &raw.company, MAX_ADDRESS_LINE_LEN)?,
+            line1: validate::required_text("address.line1", &raw.line1, MAX_ADDRESS_LINE_LEN)?,
+            line2: opt("address.line2", &raw.line2, MAX_ADDRESS_LINE_LEN)?,
+            city: validate::required_text("address.city", &raw.city, MAX_CITY_LEN)?,
+            region: opt("address.region", &raw.region, MAX_CITY_LEN)?,
+            postal_code: opt("address.postal_code", &raw.postal_code, MAX_POSTAL_CODE_LEN)?,
+            country,
+            phone,
+        })
+    }
+
+    fn changed_from(&self, old: &AddressFields) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        macro_rules! cmp {
+            ($($f:ident),*) => { $( if self.$f != old.$f { changed.push(stringify!($f)); } )* };
+        }
+        cmp!(kind, label, recipient, company, line1, line2, city, region, postal_code, country, phone);
+        changed
+    }
+}
+
+impl Address {
+    /// The address as input, to apply a patch to and validate again.
+    fn as_new(&self) -> NewAddress {
+        NewAddress {
+            kind: self.kind,
+            make_default: self.is_default,
+            label: self.label.clone(),
+            recipient: self.recipient.clone(),
+            company: self.company.clone(),
+            line1: self.line1.clone(),
+            line2: self.line2.clone(),
+            city: self.city.clone(),
+            region: self.region.clone(),
+            postal_code: self.postal_code.clone(),
+            country: self.country.clone(),
+            phone: self.phone.clone(),
+        }
+    }
+}
+
+impl AddressPatch {
+    fn apply(&self, mut a: NewAddress) -> NewAddress {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = &self.$f { a.$f = v.clone(); } )* };
+        }
+        set!(label, recipient, company, line2, region, postal_code, phone);
+        if let Some(v) = self.kind {
+            a.kind = v;
+        }
+        if let Some(v) = &self.line1 {
+            a.line1 = v.clone();
+        }
+        if let Some(v) = &self.city {
+            a.city = v.clone();
+        }
+        if let Some(v) = &self.country {
+            a.country = v.clone();
+        }
+        a
+    }
+}
+
+macro_rules! select_addresses {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, customer_id, kind, is_default, label, recipient, company, line1, line2, \
+             city, region, postal_code, country, phone, created_at, updated_at \
+             FROM customer_addresses ",
+            $rest
+        )
+    };
+}
+
+fn address_from_row(row: &Row<'_>) -> rusqlite::Result<(Address, String, String)> {
+    let kind: String = row.get(2)?;
+    Ok((
+        Address {
+            id: row.get(0)?,
+            customer_id: row.get(1)?,
+            kind: AddressKind::from_db(&kind)?,
+            is_default: row.get(3)?,
+            label: row.get(4)?,
+            recipient: row.get(5)?,
+            company: row.get(6)?,
+            line1: row.get(7)?,
+            line2: row.get(8)?,
+            city: row.get(9)?,
+            region: row.get(10)?,
+            postal_code: row.get(11)?,
+            country: row.get(12)?,
+            phone: row.get(13)?,
+            created_at: DateTime::<Utc>::MIN_UTC,
+            updated_at: DateTime::<Utc>::MIN_UTC,
+        },
+        row.get(14)?,
+        row.get(15)?,
+    ))
+}
+
+fn finish(row: (Address, String, String)) -> Result<Address> {
+    let (mut a, created, updated) = row;
+    a.created_at = crate::time::from_db(&created)?;
+    a.updated_at = crate::time::from_db(&updated)?;
+    Ok(a)
+}
+
+impl CustomerReader<'_> {
+    /// The customer's addresses: defaults first, then by kind and age.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
+    /// customer.
+    pub fn addresses(&self, customer_id: CustomerId) -> Result<Vec<Address>> {
+        self.require(customer_id)?;
+        let mut stmt = self.conn().prepare_cached(select_addresses!(
+            "WHERE customer_id = ?1 ORDER BY is_default DESC, kind, id"
+        ))?;
+        let rows = stmt.query_map([customer_id], address_from_row)?;
+        rows.map(|r| r.map_err(Error::from).and_then(finish)).collect()
+    }
+
+    /// One address by id.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
+    pub fn address(&self, id: AddressId) -> Result<Address> {
+        self.conn()
+            .prepare_cached(select_addresses!("WHERE id = ?1"))?
+            .query_row([id], address_from_row)
+            .optional()?
+            .ok_or_else(|| Error::not_found("address", id))
+            .and_then(finish)
+    }
+}
+
+impl Customers<'_> {
+    /// Adds an address to an active customer. It becomes the default of its
+    /// kind when asked to or when it is the first of its kind.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
+    /// customer; [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState)
+    /// when archived; [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) naming
+    /// `address.<field>` (an invalid country code, a missing line1 or city,
+    /// text over its limit), or on `addresses` past [`MAX_ADDRESSES`].
+    pub fn add_address(&self, customer_id: CustomerId, new: NewAddress) -> Result<Address> {
+        self.require_active(customer_id)?;
+        let fields = AddressFields::validate(&new)?;
+        let conn = self.tx().conn();
+        let (count, has_default): (i64, bool) = conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(max(kind = ?2 AND is_default = 1), 0) \
+                 FROM customer_addresses WHERE customer_id = ?1",
+            )?
+            .query_row(params![customer_id, fields.kind.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        if count as usize >= MAX_ADDRESSES {
+            return Err(Error::invalid(
+                "addresses",
+                format!("a customer may have at most {MAX_ADDRESSES} addresses"),
+            ));
+        }
+        let make_default = new.make_default || !has_default;
+        if make_default {
+            clear_default(conn, customer_id, fields.kind)?;
+        }
+        let id = AddressId::new();
+        let now = self.tx().now();
+        let now_text = crate::time::to_db(&now);
+        conn.prepare_cached(
+            "INSERT INTO customer_addresses (id, customer_id, kind, is_default, label, recipient, \
+             company, line1, line2, city, region, postal_code, country, phone, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+        )?
+        .execute(params![
+            id,
+            customer_id,
+            fields.kind.as_str(),
+            make_default,
+            fields.label,
+            fields.recipient,
+            fields.company,
+            fields.line1,
+            fields.line2,
+            fields.city,
+            fields.region,
+            fields.postal_code,
+            fields.country,
+            fields.phone,
+            now_text,
+        ])?;
+        self.tx().audit_change(Change {
+            action: "create",
+            entity_type: "address",
+            entity_id: &id.to_string(),
+            changed_fields: &["customer_id", "kind", "country"],
+        })?;
+        Ok(Address {
+            id,
+            customer_id,
+            kind: fields.kind,
+            is_default: make_default,
+            label: fields.label,
+            recipient: fields.recipient,
+            company: fields.company,
+            line1: fields.line1,
+            line2: fields.line2,
+            city: fields.city,
+            region: fields.region,
+            postal_code: fields.postal_code,
+            country: fields.country,
+            phone: fields.phone,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Changes an address. Changing its kind moves it out of the old kind's
+    /// default (the newest remaining address takes over) and makes it the
+    /// new kind's default only if that kind had none.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound),
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) when the
+    /// customer is archived, [`ErrorKind::Invalid`](crate::ErrorKind::Invalid)
+    /// as for [`add_address`](Customers::add_address).
+    pub fn update_address(&self, id: AddressId, patch: AddressPatch) -> Result<Address> {
+        let current = self.address(id)?;
+        self.require_active(current.customer_id)?;
+        let old = AddressFields::validate(&current.as_new())?;
+        let new = AddressFields::validate(&patch.apply(current.as_new()))?;
+        let changed = new.changed_from(&old);
+        if changed.is_empty() {
+            return Ok(current);
+        }
+        let conn = self.tx().conn();
+        let now = self.tx().now();
+        let kind_changed = new.kind != old.kind;
+        if kind_changed {
+            // Leave the old kind first so the unique default index holds at
+            // every statement.
+            conn.prepare_cached("UPDATE customer_addresses SET is_default = 0 WHERE id = ?1")?
+                .execute([id])?;
+        }
+        conn.prepare_cached(
+            "UPDATE customer_addresses SET kind = ?2, label = ?3, recipient = ?4, company = ?5, \
+             line1 = ?6, line2 = ?7, city = ?8, region = ?9, postal_code = ?10, country = ?11, \
+             phone = ?12, updated_at = ?13 WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            new.kind.as_str(),
+            new.label,
+            new.recipient,
+            new.company,
+            new.line1,
+            new.line2,
+            new.city,
+            new.region,
+            new.postal_code,
+            new.country,
+            new.phone,
+            crate::time::to_db(&now),
+        ])?;
+        if kind_changed {
+            ensure_default(conn, current.customer_id, old.kind)?;
+            ensure_default(conn, current.customer_id, new.kind)?;
+        }
+        self.tx().audit_change(Change {
+            action: "update",
+            entity_type: "address",
+            entity_id: &id.to_string(),
+            changed_fields: &changed,
+        })?;
+        self.address(id)
+    }
+
+    /// Deletes an address. When it was the default of its kind, the newest
+    /// remaining address of that kind becomes the default.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound),
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) when the
+    /// customer is archived.
+    pub fn delete_address(&self, id: AddressId) -> Result<()> {
+        let current = self.address(id)?;
+        self.require_active(current.customer_id)?;
+        let conn = self.tx().conn();
+        conn.prepare_cached("DELETE FROM customer_addresses WHERE id = ?1")?
+            .execute([id])?;
+        if current.is_default {
+            ensure_default(conn, current.customer_id, current.kind)?;
+        }
+        self.tx().audit_change(Change {
+            action: "delete",
+            entity_type: "address",
+            entity_id: &id.to_string(),
+            changed_fields: &[],
+        })
+    }
+
+    /// Makes an address the default of its kind for its customer.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound),
+    /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) when the
+    /// customer is archived.
+    pub fn set_default_address(&self, id: AddressId) -> Result<Address> {
+        let current = self.address(id)?;
+        self.require_active(current.customer_id)?;
+        if current.is_default {
+            return Ok(current);
+        }
+        let conn = self.tx().conn();
+        clear_default(conn, current.customer_id, current.kind)?;
+        conn.prepare_cached(
+            "UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1",
+        )?
+        .execute(params![id, crate::time::to_db(&self.tx().now())])?;
+        self.tx().audit_change(Change {
+            action: "set_default",
+            entity_type: "address",
+            entity_id: &id.to_string(),
+            changed_fields: &["is_default"],
+        })?;
+        self.address(id)
+    }
+}
+
+fn clear_default(conn: &Connection, customer_id: CustomerId, kind: AddressKind) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE customer_addresses SET is_default = 0 \
+         WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1",
+    )?
+    .execute(params![customer_id, kind.as_str()])?;
+    Ok(())
+}
+
+/// Gives a kind a default when it has addresses but none is the default:
+/// the newest (largest UUIDv7) wins.
+fn ensure_default(conn: &Connection, customer_id: CustomerId, kind: AddressKind) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE customer_addresses SET is_default = 1 WHERE id = ( \
+           SELECT id FROM customer_addresses WHERE customer_id = ?1 AND kind = ?2 \
+           ORDER BY id DESC LIMIT 1) \
+         AND NOT EXISTS (SELECT 1 FROM customer_addresses \
+           WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1)",
+    )?
+    .execute(params![customer_id, kind.as_str()])?;
+    Ok(())
+}
+
+/// Every (customer, kind) that has addresses has exactly one default.
+pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT customer_id, kind, sum(is_default) FROM customer_addresses \
+         GROUP BY customer_id, kind HAVING sum(is_default) <> 1",
+    )?;
+    for row in stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+    })? {
+        let (customer, kind, defaults) = row?;
+        report.push(format!(
+            "customer {customer} has {defaults} default {kind} addresses, expected 1"
+        ));
+    }
+    let mut stmt = conn.prepare(
+        "SELECT customer_id FROM customer_addresses GROUP BY customer_id HAVING count(*) > ?1",
+    )?;
+    for row in stmt.query_map([MAX_ADDRESSES as i64], |r| r.get::<_, String>(0))? {
+        report.push(format!("customer {} has more than {MAX_ADDRESSES} addresses", row?));
+    }
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! A customer's interaction history: an append-only timeline of notes,
+//! calls, complaints, reviews, sales and support contacts.
+//!
+//! Entries are never changed or deleted (SQL triggers refuse it); a
+//! correction is a new entry. The timeline lists newest first by
+//! `occurred_at`, with keyset pagination.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, Row};
+
+use super::{CustomerReader, Customers};
+use crate::audit::Change;
+use crate::error::{Error, Result};
+use crate::id::{CustomerId, InteractionId};
+use crate::page::{check_limit, into_page, Cursor, Page};
+use crate::validate;
+
+/// Longest subject, in characters.
+pub const MAX_SUBJECT_LEN: usize = 200;
+/// Longest body, in characters.
+pub const MAX_BODY_LEN: usize = 20_000;
+/// How far in the future `occurred_at` may lie (clock skew between devices).
+pub const MAX_FUTURE_SKEW_HOURS: i64 = 24;
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),*
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),*
+                }
+            }
+
+            fn from_db(text: &str) -> rusqlite::Result<$name> {
+                match text {
+                    $($text => Ok($name::$variant),)*
+                    other => Err(rusqlite::Error::InvalidColumnType(
+                        0,
+                        format!(concat!(stringify!($name), " {:?}"), other),
+                        rusqlite::types::Type::Text,
+                    )),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Where an interaction happened.
+    Channel {
+        /// Email.
+        Email = "email",
+        /// A phone call.
+        Phone = "phone",
+        /// Chat or messaging.
+        Chat = "chat",
+        /// A meeting.
+        Meeting = "meeting",
+        /// In a shop.
+        InStore = "in_store",
+        /// On the web site.
+        Web = "web",
+        /// Social media.
+        Social = "social",
+        /// Postal mail.
+        Mail = "mail",
+        /// Anything else.
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// Who reached out.
+    Direction {
+        /// The customer contacted the business.
+        Inbound = "inbound",
+        /// The business contacted the customer.
+        Outbound = "outbound",
+        /// A note within the business, not sent to the customer.
+        Internal = "internal",
+    }
+);
+
+text_enum!(
+    /// What an interaction was about.
+    InteractionKind {
+        /// A note.
+        Note = "note",
+        /// A complaint.
+        Complaint = "complaint",
+        /// A review; the only kind that may carry a rating.
+        Review = "review",
+        /// A support contact.
+        Support = "support",
+        /// A sale.
+        Sale = "sale",
+        /// A question.
+        Inquiry = "inquiry",
+        /// Feedback.
+        Feedback = "feedback",
+        /// A marketing contact.
+        Marketing = "marketing",
+        /// Anything else.
+        Other = "other",
+    }
+);
+
+/// One entry of a customer's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Interaction {
+    /// The entry's id.
+    pub id: InteractionId,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// Where it happened.
+    pub channel: Channel,
+    /// Who reached out.
+    pub direction: Direction,
+    /// What it was about.
+    pub kind: InteractionKind,
+    /// A one-line subject.
+    pub subject: Option<String>,
+    /// The text.
+    pub body: Option<String>,
+    /// For reviews: 1 to 5 stars.
+    pub rating: Option<u8>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// The id of the actor who recorded it.
+    pub recorded_by: String,
+}
+
+/// An interaction to append. A subject or a body is required.
+///
+/// # Example
+///
+/// ```
+/// use custdb::{Channel, Direction, InteractionKind, NewCustomer, NewInteraction, Store};
+///
+/// let store = Store::open_in_memory()?;
+/// let c = store.customers().create(NewCustomer::new("Ann"))?;
+/// let review = NewInteraction::new(Channel::Web, Direction::Inbound, InteractionKind::Review)
+///     .subject("Lovely teapot")
+///     .rating(5);
+/// store.customers().add_interaction(c.id, review)?;
+/// let page = store.customers().interactions(c.id, None, 20)?;
+/// assert_eq!(page.items[0].rating, Some(5));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewInteraction {
+    /// Where it happened.
+    pub channel: Channel,
+    /// Who reached out.
+    pub direction: Direction,
+    /// What it was about.
+    pub kind: InteractionKind,
+    /// Subject.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Rating, 1 to 5, reviews only.
+    #[serde(default)]
+    pub rating: Option<u8>,
+    /// When it happened; the transaction time when `None`.
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+impl NewInteraction {
+    /// An interaction of this channel, direction and kind.
+    pub fn new(channel: Channel, direction: Direction, kind: InteractionKind) -> Self {
+        NewInteraction {
+            channel,
+            direction,
+            kind,
+            subject: None,
+            body: None,
+            rating: None,
+            occurred_at: None,
+        }
+    }
+
+    super::setters!(
+        /// Sets the subject.
+        subject,
+        /// Sets the body.
+        body,
+    );
+
+    /// Sets the rating (reviews only, 1 to 5).
+    pub fn rating(mut self, stars: u8) -> Self {
+        self.rating = Some(stars);
+        self
+    }
+
+    /// Sets when it happened.
+    pub fn occurred_at(mut self, at: DateTime<Utc>) -> Self {
+        self.occurred_at = Some(at);
+        self
+    }
+}
+
+macro_rules! select_interactions {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, customer_id, channel, direction, kind, subject, body, rating, \
+             occurred_at, recorded_at, recorded_by FROM customer_interactions ",
+            $rest
+        )
+    };
+}
+
+type RawInteraction = (Interaction, String, String);
+
+fn interaction_from_row(row: &Row<'_>) -> rusqlite::Result<RawInteraction> {
+    Ok((
+        Interaction {
+            id: row.get(0)?,
+            customer_id: row.get(1)?,
+            channel: Channel::from_db(&row.get::<_, String>(2)?)?,
+            direction: Direction::from_db(&row.get::<_, String>(3)?)?,
+            kind: InteractionKind::from_db(&row.get::<_, String>(4)?)?,
+            subject: row.get(5)?,
+            body: row.get(6)?,
+            rating: row.get(7)?,
+            occurred_at: DateTime::<Utc>::MIN_UTC,
+            recorded_at: DateTime::<Utc>::MIN_UTC,
+            recorded_by: row.get(10)?,
+        },
+        row.get(8)?,
+        row.get(9)?,
+    ))
+}
+
+fn finish(raw: RawInteraction) -> Result<Interaction> {
+    let (mut i, occurred, recorded) = raw;
+    i.occurred_at = crate::time::from_db(&occurred)?;
+    i.recorded_at = crate::time::from_db(&recorded)?;
+    Ok(i)
+}
+
+impl CustomerReader<'_> {
+    /// The customer's timeline, newest first (by `occurred_at`, then id).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
+    /// customer; [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) for a bad
+    /// cursor or limit.
+    pub fn interactions(
+        &self,
+        customer_id: CustomerId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Interaction>> {
+        let limit = check_limit(limit)?;
+        self.require(customer_id)?;
+        // The cursor is "<occurred_at>|<id>" of the last entry shown; '~'
+        // sorts after every timestamp, so no cursor means "from the top".
+        let (before_at, before_id) = match after {
+            None => ("~".to_owned(), String::new()),
+            Some(c) => {
+                let key = c.key()?;
+                let (at, id) = key
+                    .split_once('|')
+                    .ok_or_else(|| Error::invalid("cursor", "is not an interaction cursor"))?;
+                let at = DateTime::parse_from_rfc3339(at)
+                    .map_err(|_| Error::invalid("cursor", "is not an interaction cursor"))?;
+                let id = InteractionId::parse(id, "cursor")?;
+                (crate::time::to_db(&at.with_timezone(&Utc)), id.to_string())
+            }
+        };
+        let mut stmt = self.conn().prepare_cached(select_interactions!(
+            "WHERE customer_id = ?1 AND (occurred_at, id) < (?2, ?3) \
+             ORDER BY occurred_at DESC, id DESC LIMIT ?4"
+        ))?;
+        let rows = stmt.query_map(
+            params![customer_id, before_at, before_id, (limit + 1) as i64],
+            interaction_from_row,
+        )?;
+        let items = rows
+            .map(|r| r.map_err(Error::from).and_then(finish))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(into_page(items, limit, |i| {
+            format!("{}|{}", crate::time::to_db(&i.occurred_at), i.id)
+        }))
+    }
+}
+
+impl Customers<'_> {
+    /// Appends an interaction to an active customer's timeline, recorded by
+    /// the unit of work's actor.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
+    /// customer, [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState)
+    /// when archived, [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) naming
+    /// `interaction.<field>`: neither subject nor body, text over its limit, a
+    /// rating outside 1..=5 or on a kind other than review, an `occurred_at`
+    /// more than [`MAX_FUTURE_SKEW_HOURS`] ahead.
+    pub fn add_interaction(
+        &self,
+        customer_id: CustomerId,
+        new: NewInteraction,
+    ) -> Result<Interaction> {
+        self.require_active(customer_id)?;
+        let subject =
+            validate::optional_text("interaction.subject", new.subject.as_deref(), MAX_SUBJECT_LEN)?;
+        let body =
+            validate::optional_long_text("interaction.body", new.body.as_deref(), MAX_BODY_LEN)?;
+        if subject.is_none() && body.is_none() {
+            return Err(Error::invalid(
+                "interaction.subject",
+                "a subject or a body is required",
+            ));
+        }
+        if let Some(stars) = new.rating {
+            if new.kind != InteractionKind::Review {
+                return Err(Error::invalid(
+                    "interaction.rating",
+                    "only a review may carry a rating",
+                ));
+            }
+            if !(1..=5).contains(&stars) {
+                return Err(Error::invalid(
+                    "interaction.rating",
+                    format!("is {stars}, must be 1 to 5"),
+                ));
+            }
+        }
+        let now = self.tx().now();
+        let occurred_at = crate::time::truncate(new.occurred_at.unwrap_or(now));
+        if occurred_at > now + Duration::hours(MAX_FUTURE_SKEW_HOURS) {
+            return Err(Error::invalid(
+                "interaction.occurred_at",
+                format!("is more than {MAX_FUTURE_SKEW_HOURS} hours in the future"),
+            ));
+        }
+        let id = InteractionId::new();
+        let recorded_by = self.tx().actor().id().to_owned();
+        self.tx()
+            .conn()
+            .prepare_cached(
+                "INSERT INTO customer_interactions (id, customer_id, channel, direction, kind, \
+                 subject, body, rating, occurred_at, recorded_at, recorded_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                id,
+                customer_id,
+                new.channel.as_str(),
+                new.direction.as_str(),
+                new.kind.as_str(),
+                subject,
+                body,
+                new.rating,
+                crate::time::to_db(&occurred_at),
+                crate::time::to_db(&now),
+                recorded_by,
+            ])?;
+        self.tx().audit_change(Change {
+            action: "create",
+            entity_type: "interaction",
+            entity_id: &id.to_string(),
+            changed_fields: &["customer_id", "channel", "direction", "kind"],
+        })?;
+        Ok(Interaction {
+            id,
+            customer_id,
+            channel: new.channel,
+            direction: new.direction,
+            kind: new.kind,
+            subject,
+            body,
+            rating: new.rating,
+            occurred_at,
+            recorded_at: now,
+            recorded_by,
+        })
+    }
+}

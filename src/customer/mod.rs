@@ -1,0 +1,1591 @@
+//! Customers: the record, its tags and custom attributes, its addresses
+//! ([`address`]) and its interaction timeline ([`interaction`]).
+//!
+//! Reads go through [`CustomerReader`] (from [`ReadTx::customers`](crate::ReadTx::customers)),
+//! writes through [`Customers`] (from [`WriteTx::customers`](crate::WriteTx::customers)),
+//! and one-shot calls through [`StoreCustomers`] (from [`Store::customers`](crate::Store::customers)).
+//!
+//! # Rules
+//!
+//! - The email is trimmed and lowercased, and unique among customers that are
+//!   not archived; archiving a customer frees its email.
+//! - Every change to the record (fields, tags, archive, restore) raises
+//!   `version` by one. [`Customers::update`] takes the version the caller
+//!   read and fails with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)
+//!   if it is stale.
+//! - An archived customer is read-only until restored.
+//! - Limits are the `MAX_*` constants of this module, in characters.
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: impl Into<String>) -> Self {
+                self.$name = Some(value.into());
+                self
+            }
+        )*
+    };
+}
+pub(crate) use setters;
+
+pub mod address;
+pub mod interaction;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{Map, Value};
+
+use crate::audit::Change;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::CustomerId;
+use crate::page::{check_limit, into_page, Cursor, Page};
+use crate::store::{CheckReport, ReadTx, Store, WriteTx};
+use crate::validate;
+
+pub use address::{Address, AddressKind, AddressPatch, NewAddress};
+pub use interaction::{Channel, Direction, Interaction, InteractionKind, NewInteraction};
+
+/// Longest display name, in characters.
+pub const MAX_DISPLAY_NAME_LEN: usize = 200;
+/// Longest given or family name, in characters.
+pub const MAX_PERSON_NAME_LEN: usize = 100;
+/// Longest company name, in characters.
+pub const MAX_COMPANY_LEN: usize = 200;
+/// Longest acquisition source, in characters.
+pub const MAX_SOURCE_LEN: usize = 100;
+/// Longest notes text, in characters.
+pub const MAX_NOTES_LEN: usize = 10_000;
+/// Most tags one customer may have.
+pub const MAX_TAGS: usize = 50;
+/// Longest search query, in characters.
+pub const MAX_QUERY_LEN: usize = 200;
+/// Most words a search query may have.
+pub const MAX_QUERY_TERMS: usize = 16;
+/// Most results one search returns.
+pub const MAX_SEARCH_RESULTS: usize = 100;
+
+pub use crate::validate::{
+    MAX_ATTRIBUTES_BYTES, MAX_ATTRIBUTES_DEPTH, MAX_ATTRIBUTE_KEY_LEN, MAX_EMAIL_LEN,
+    MAX_LOCALE_LEN, MAX_PHONE_LEN, MAX_TAG_LEN,
+};
+
+/// A customer, as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Customer {
+    /// The customer's id.
+    pub id: CustomerId,
+    /// The name shown in lists and greetings (a person or a company).
+    pub display_name: String,
+    /// Given (first) name.
+    pub given_name: Option<String>,
+    /// Family (last) name.
+    pub family_name: Option<String>,
+    /// Email address, trimmed and lowercased.
+    pub email: Option<String>,
+    /// Phone number: E.164 (`+447700900123`) when its country was known,
+    /// otherwise as written.
+    pub phone: Option<String>,
+    /// Company or organisation.
+    pub company: Option<String>,
+    /// Preferred locale, a BCP 47 tag such as `en-GB`.
+    pub locale: Option<String>,
+    /// Date of birth.
+    pub birth_date: Option<NaiveDate>,
+    /// Where the customer came from (a campaign, a shop, an import).
+    pub acquisition_source: Option<String>,
+    /// Tags, lowercased, sorted.
+    pub tags: Vec<String>,
+    /// Application-defined attributes (a JSON object).
+    pub attributes: Map<String, Value>,
+    /// Free-text notes.
+    pub notes: Option<String>,
+    /// When the customer was created.
+    pub created_at: DateTime<Utc>,
+    /// When the record last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: 1 at creation, +1 on every change.
+    pub version: i64,
+    /// When the customer was archived; `None` while active.
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl Customer {
+    /// True when the customer is archived.
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
+    }
+}
+
+/// A customer to create. Only the display name is required; set the rest
+/// with the chained setters or the public fields.
+///
+/// # Example
+///
+/// ```
+/// use custdb::NewCustomer;
+///
+/// let new = NewCustomer::new("Ada Lovelace")
+///     .given_name("Ada")
+///     .family_name("Lovelace")
+///     .email("ada@example.com")
+///     .phone("020 7946 0958")
+///     .phone_country("GB")
+///     .tag("vip")
+///     .attribute("loyalty_tier", serde_json::json!("gold"));
+/// let store = custdb::Store::open_in_memory()?;
+/// let ada = store.customers().create(new)?;
+/// assert_eq!(ada.phone.as_deref(), Some("+442079460958"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct NewCustomer {
+    /// Required: the name shown in lists.
+    pub display_name: String,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number as typed.
+    pub phone: Option<String>,
+    /// ISO 3166-1 alpha-2 country used to read a national phone number;
+    /// not stored.
+    pub phone_country: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Locale, BCP 47.
+    pub locale: Option<String>,
+    /// Date of birth.
+    pub birth_date: Option<NaiveDate>,
+    /// Acquisition source.
+    pub acquisition_source: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Custom attributes.
+    pub attributes: Map<String, Value>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+impl NewCustomer {
+    /// A new customer with this display name.
+    pub fn new(display_name: impl Into<String>) -> Self {
+        NewCustomer {
+            display_name: display_name.into(),
+            ..NewCustomer::default()
+        }
+    }
+
+    setters!(
+        /// Sets the given name.
+        given_name,
+        /// Sets the family name.
+        family_name,
+        /// Sets the email address.
+        email,
+        /// Sets the phone number.
+        phone,
+        /// Sets the country used to read a national phone number.
+        phone_country,
+        /// Sets the company.
+        company,
+        /// Sets the locale.
+        locale,
+        /// Sets the acquisition source.
+        acquisition_source,
+        /// Sets the notes.
+        notes,
+    );
+
+    /// Sets the date of birth.
+    pub fn birth_date(mut self, date: NaiveDate) -> Self {
+        self.birth_date = Some(date);
+        self
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Sets a custom attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.attributes.insert(key.into(), value);
+        self
+    }
+}
+
+/// A partial update of a customer: `None` leaves a field as it is. For the
+/// optional fields, `Some(None)` clears the field and `Some(Some(v))` sets it.
+///
+/// # Example
+///
+/// ```
+/// use custdb::{CustomerPatch, NewCustomer, Store};
+///
+/// let store = Store::open_in_memory()?;
+/// let c = store.customers().create(NewCustomer::new("Ann").email("ann@example.com"))?;
+/// let patch = CustomerPatch::default().company("Acme Ltd").clear_email();
+/// let c = store.customers().update(c.id, c.version, patch)?;
+/// assert_eq!(c.company.as_deref(), Some("Acme Ltd"));
+/// assert_eq!(c.email, None);
+/// assert_eq!(c.version, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CustomerPatch {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New given name, or `Some(None)` to clear it.
+    pub given_name: Option<Option<String>>,
+    /// New family name, or `Some(None)` to clear it.
+    pub family_name: Option<Option<String>>,
+    /// New email, or `Some(None)` to clear it.
+    pub email: Option<Option<String>>,
+    /// New phone, or `Some(None)` to clear it.
+    pub phone: Option<Option<String>>,
+    /// Country used to read a national phone number in this patch.
+    pub phone_country: Option<String>,
+    /// New company, or `Some(None)` to clear it.
+    pub company: Option<Option<String>>,
+    /// New locale, or `Some(None)` to clear it.
+    pub locale: Option<Option<String>>,
+    /// New date of birth, or `Some(None)` to clear it.
+    pub birth_date: Option<Option<NaiveDate>>,
+    /// New acquisition source, or `Some(None)` to clear it.
+    pub acquisition_source: Option<Option<String>>,
+    /// Replaces all tags.
+    pub tags: Option<Vec<String>>,
+    /// Replaces all custom attributes.
+    pub attributes: Option<Map<String, Value>>,
+    /// New notes, or `Some(None)` to clear them.
+    pub notes: Option<Option<String>>,
+}
+
+macro_rules! patch_setters {
+    ($($(#[$doc:meta])* $name:ident / $clear:ident),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: impl Into<String>) -> Self {
+                self.$name = Some(Some(value.into()));
+                self
+            }
+
+            /// Clears the field.
+            pub fn $clear(mut self) -> Self {
+                self.$name = Some(None);
+                self
+            }
+        )*
+    };
+}
+
+impl CustomerPatch {
+    patch_setters!(
+        /// Sets the given name.
+        given_name / clear_given_name,
+        /// Sets the family name.
+        family_name / clear_family_name,
+        /// Sets the email.
+        email / clear_email,
+        /// Sets the phone number.
+        phone / clear_phone,
+        /// Sets the company.
+        company / clear_company,
+        /// Sets the locale.
+        locale / clear_locale,
+        /// Sets the acquisition source.
+        acquisition_source / clear_acquisition_source,
+        /// Sets the notes.
+        notes / clear_notes,
+    );
+
+    /// Sets the display name.
+    pub fn display_name(mut self, value: impl Into<String>) -> Self {
+        self.display_name = Some(value.into());
+        self
+    }
+
+    /// Sets the country used to read a national phone number.
+    pub fn phone_country(mut self, value: impl Into<String>) -> Self {
+        self.phone_country = Some(value.into());
+        self
+    }
+
+    /// Sets the date of birth.
+    pub fn birth_date(mut self, date: NaiveDate) -> Self {
+        self.birth_date = Some(Some(date));
+        self
+    }
+
+    /// Replaces all tags.
+    pub fn tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tags = Some(tags.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Replaces all custom attributes.
+    pub fn attributes(mut self, attributes: Map<String, Value>) -> Self {
+        self.attributes = Some(attributes);
+        self
+    }
+}
+
+/// Which customers a listing includes by archive state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchiveState {
+    /// Only customers that are not archived (the default).
+    #[default]
+    Active,
+    /// Only archived customers.
+    Archived,
+    /// Both.
+    All,
+}
+
+impl ArchiveState {
+    fn as_str(self) -> &'static str {
+        match self {
+            ArchiveState::Active => "active",
+            ArchiveState::Archived => "archived",
+            ArchiveState::All => "all",
+        }
+    }
+}
+
+/// Filters for [`CustomerReader::list`]; all set filters must match.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CustomerFilter {
+    /// Only customers with this tag.
+    pub tag: Option<String>,
+    /// Only customers with an address in this country (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+    /// Only customers created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only customers created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Active (default), archived, or all.
+    pub archived: ArchiveState,
+}
+
+impl CustomerFilter {
+    /// Only customers with this tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Only customers with an address in this country.
+    pub fn country(mut self, country: impl Into<String>) -> Self {
+        self.country = Some(country.into());
+        self
+    }
+
+    /// Only customers created in `[from, before)`.
+    pub fn created_between(mut self, from: DateTime<Utc>, before: DateTime<Utc>) -> Self {
+        self.created_from = Some(from);
+        self.created_before = Some(before);
+        self
+    }
+
+    /// Which archive state to list.
+    pub fn archived(mut self, state: ArchiveState) -> Self {
+        self.archived = state;
+        self
+    }
+}
+
+/// The validated, normalized column values of a customer row.
+#[derive(Debug, Clone, PartialEq)]
+struct Fields {
+    display_name: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    locale: Option<String>,
+    birth_date: Option<NaiveDate>,
+    acquisition_source: Option<String>,
+    tags: Vec<String>,
+    attributes: Map<String, Value>,
+    attributes_json: String,
+    notes: Option<String>,
+}
+
+impl Fields {
+    fn from_new(new: &NewCustomer, today: NaiveDate) -> Result<Fields> {
+        let attributes_json = validate::attributes("attributes", &new.attributes)?;
+        Ok(Fields {
+            display_name: validate::required_text(
+                "display_name",
+                &new.display_name,
+                MAX_DISPLAY_NAME_LEN,
+            )?,
+            given_name: validate::optional_text(
+                "given_name",
+                new.given_name.as_deref(),
+                MAX_PERSON_NAME_LEN,
+            )?,
+            family_name: validate::optional_text(
+                "family_name",
+                new.family_name.as_deref(),
+                MAX_PERSON_NAME_LEN,
+            )?,
+            email: new
+                .email
+                .as_deref()
+                .map(|e| validate::email("email", e))
+                .transpose()?,
+            phone: phone(new.phone.as_deref(), new.phone_country.as_deref())?,
+            company: validate::optional_text("company", new.company.as_deref(), MAX_COMPANY_LEN)?,
+            locale: new
+                .locale
+                .as_deref()
+                .map(|l| validate::locale("locale", l))
+                .transpose()?,
+            birth_date: new.birth_date.map(|d| birth_date(d, today)).transpose()?,
+            acquisition_source: validate::optional_text(
+                "acquisition_source",
+                new.acquisition_source.as_deref(),
+                MAX_SOURCE_LEN,
+            )?,
+            tags: tags("tags", &new.tags)?,
+            attributes: new.attributes.clone(),
+            attributes_json,
+            notes: validate::optional_long_text("notes", new.notes.as_deref(), MAX_NOTES_LEN)?,
+        })
+    }
+
+    fn from_customer(c: &Customer) -> Fields {
+        Fields {
+            display_name: c.display_name.clone(),
+            given_name: c.given_name.clone(),
+            family_name: c.family_name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            company: c.company.clone(),
+            locale: c.locale.clone(),
+            birth_date: c.birth_date,
+            acquisition_source: c.acquisition_source.clone(),
+            tags: c.tags.clone(),
+            attributes: c.attributes.clone(),
+            attributes_json: String::new(),
+            notes: c.notes.clone(),
+        }
+    }
+
+    /// Applies a patch, validating each field it sets.
+    fn patched(mut self, patch: &CustomerPatch, today: NaiveDate) -> Result<Fields> {
+        if let Some(v) = &patch.display_name {
+            self.display_name = validate::required_text("display_name", v, MAX_DISPLAY_NAME_LEN)?;
+        }
+        if let Some(v) = &patch.given_name {
+            self.given_name =
+                validate::optional_text("given_name", v.as_deref(), MAX_PERSON_NAME_LEN)?;
+        }
+        if let Some(v) = &patch.family_name {
+            self.family_name =
+                validate::optional_text("family_name", v.as_deref(), MAX_PERSON_NAME_LEN)?;
+        }
+        if let Some(v) = &patch.email {
+            self.email = v
+                .as_deref()
+                .map(|e| validate::email("email", e))
+                .transpose()?;
+        }
+        if let Some(v) = &patch.phone {
+            self.phone = phone(v.as_deref(), patch.phone_country.as_deref())?;
+        }
+        if let Some(v) = &patch.company {
+            self.company = validate::optional_text("company", v.as_deref(), MAX_COMPANY_LEN)?;
+        }
+        if let Some(v) = &patch.locale {
+            self.locale = v
+                .as_deref()
+                .map(|l| validate::locale("locale", l))
+                .transpose()?;
+        }
+        if let Some(v) = patch.birth_date {
+            self.birth_date = v.map(|d| birth_date(d, today)).transpose()?;
+        }
+        if let Some(v) = &patch.acquisition_source {
+            self.acquisition_source =
+                validate::optional_text("acquisition_source", v.as_deref(), MAX_SOURCE_LEN)?;
+        }
+        if let Some(v) = &patch.tags {
+            self.tags = tags("tags", v)?;
+        }
+        if let Some(v) = &patch.attributes {
+            self.attributes = v.clone();
+        }
+        self.attributes_json = validate::attributes("attributes", &self.attributes)?;
+        if let Some(v) = &patch.notes {
+            self.notes = validate::optional_long_text("notes", v.as_deref(), MAX_NOTES_LEN)?;
+        }
+        Ok(self)
+    }
+
+    /// The names of the fields that differ between two versions.
+    fn changed_from(&self, old: &Fields) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        macro_rules! cmp {
+            ($($f:ident),*) => { $( if self.$f != old.$f { changed.push(stringify!($f)); } )* };
+        }
+        cmp!(
+            display_name,
+            given_name,
+            family_name,
+            email,
+            phone,
+            company,
+            locale,
+            birth_date,
+            acquisition_source,
+            tags,
+            attributes,
+            notes
+        );
+        changed
+    }
+
+    /// The names of the fields a new customer sets.
+    fn set_fields(&self) -> Vec<&'static str> {
+        let mut set = vec!["display_name"];
+        macro_rules! some {
+            ($($f:ident),*) => { $( if self.$f.is_some() { set.push(stringify!($f)); } )* };
+        }
+        some!(
+            given_name,
+            family_name,
+            email,
+            phone,
+            company,
+            locale,
+            birth_date,
+            acquisition_source,
+            notes
+        );
+        if !self.tags.is_empty() {
+            set.push("tags");
+        }
+        if !self.attributes.is_empty() {
+            set.push("attributes");
+        }
+        set
+    }
+}
+
+fn phone(value: Option<&str>, country: Option<&str>) -> Result<Option<String>> {
+    let country = country
+        .map(|c| validate::country("phone_country", c))
+        .transpose()?;
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => validate::phone("phone", v, country.as_deref()).map(Some),
+    }
+}
+
+fn birth_date(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate> {
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+    if date > today {
+        return Err(Error::invalid("birth_date", "is in the future"));
+    }
+    if date < earliest {
+        return Err(Error::invalid("birth_date", "is before 1900-01-01"));
+    }
+    Ok(date)
+}
+
+/// Normalizes a list of tags: trimmed, lowercased, deduplicated, sorted.
+fn tags(field: &str, input: &[String]) -> Result<Vec<String>> {
+    let set = input
+        .iter()
+        .map(|t| validate::tag(field, t))
+        .collect::<Result<BTreeSet<_>>>()?;
+    if set.len() > MAX_TAGS {
+        return Err(Error::invalid(
+            field,
+            format!("has {} tags, at most {MAX_TAGS} are allowed", set.len()),
+        ));
+    }
+    Ok(set.into_iter().collect())
+}
+
+// ---------------------------------------------------------------------------
+// SQL. The column list is shared by every query that returns customers, and
+// tags come back in the same statement as a JSON array, so a page of
+// customers is one query, not one per customer.
+
+macro_rules! select_customers {
+    ($($rest:literal)*) => {
+        concat!(
+            "SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
+             c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
+             c.created_at, c.updated_at, c.version, c.archived_at, \
+             (SELECT json_group_array(tag) FROM (SELECT tag FROM customer_tags t \
+              WHERE t.customer_id = c.id ORDER BY tag)) \
+             FROM customers c ",
+            $($rest),*
+        )
+    };
+}
+
+/// SQL statements, public only so that the benchmarks' raw-rusqlite
+/// baselines run exactly the same text. Not part of the API.
+#[doc(hidden)]
+pub mod sql {
+    /// Inserts a customer row.
+    pub const INSERT: &str = "INSERT INTO customers (id, display_name, given_name, family_name, \
+        email, phone, company, locale, birth_date, acquisition_source, attributes, notes, \
+        created_at, updated_at, version) \
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 1)";
+    /// Inserts one tag.
+    pub const INSERT_TAG: &str = "INSERT INTO customer_tags (customer_id, tag) VALUES (?1, ?2)";
+    /// Is the email used by an active customer (other than ?2)?
+    pub const EMAIL_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM customers \
+        WHERE email = ?1 AND archived_at IS NULL AND id <> ?2)";
+    /// Appends an audit row (the same text as the audit module's).
+    pub const INSERT_AUDIT: &str = "INSERT INTO audit_log \
+        (at, actor_id, actor_name, action, entity_type, entity_id, changed_fields) \
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    /// A customer by id.
+    pub const GET: &str = select_customers!("WHERE c.id = ?1");
+    /// An active customer by email.
+    pub const GET_BY_EMAIL: &str = select_customers!("WHERE c.email = ?1 AND c.archived_at IS NULL");
+    /// Full-text search over active customers, best match first.
+    pub const SEARCH: &str = concat!(
+        "SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
+         c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
+         c.created_at, c.updated_at, c.version, c.archived_at, \
+         (SELECT json_group_array(tag) FROM (SELECT tag FROM customer_tags t \
+          WHERE t.customer_id = c.id ORDER BY tag)) \
+         FROM customers_fts f JOIN customers c ON c.pk = f.rowid \
+         WHERE customers_fts MATCH ?1 AND c.archived_at IS NULL \
+         ORDER BY bm25(customers_fts, 10.0, 5.0, 5.0, 5.0, 3.0, 1.0) LIMIT ?2"
+    );
+    /// A page of customers after a cursor, with filters.
+    pub const LIST: &str = select_customers!(
+        "WHERE c.id > ?1 \
+         AND (?2 IS NULL OR EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?2)) \
+         AND (?3 IS NULL OR EXISTS (SELECT 1 FROM customer_addresses a WHERE a.customer_id = c.id AND a.country = ?3)) \
+         AND c.created_at >= ?4 AND c.created_at < ?5 \
+         AND (?6 = 'all' OR (?6 = 'active') = (c.archived_at IS NULL)) \
+         ORDER BY c.id LIMIT ?7"
+    );
+    /// Writes every field of a customer if its version is still ?15.
+    pub const UPDATE: &str = "UPDATE customers SET display_name = ?2, given_name = ?3, \
+        family_name = ?4, email = ?5, phone = ?6, company = ?7, locale = ?8, birth_date = ?9, \
+        acquisition_source = ?10, attributes = ?11, notes = ?12, updated_at = ?13, \
+        version = version + 1 WHERE id = ?1 AND version = ?14";
+    /// Raises the version and stamps the change time.
+    pub const TOUCH: &str =
+        "UPDATE customers SET updated_at = ?2, version = version + 1 WHERE id = ?1";
+    /// Sets or clears archived_at.
+    pub const SET_ARCHIVED: &str = "UPDATE customers SET archived_at = ?2, updated_at = ?3, \
+        version = version + 1 WHERE id = ?1";
+    /// Deletes one tag.
+    pub const DELETE_TAG: &str = "DELETE FROM customer_tags WHERE customer_id = ?1 AND tag = ?2";
+}
+
+fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<RawCustomer> {
+    Ok(RawCustomer {
+        id: row.get(0)?,
+        display_name: row.get(1)?,
+        given_name: row.get(2)?,
+        family_name: row.get(3)?,
+        email: row.get(4)?,
+        phone: row.get(5)?,
+        company: row.get(6)?,
+        locale: row.get(7)?,
+        birth_date: row.get(8)?,
+        acquisition_source: row.get(9)?,
+        attributes: row.get(10)?,
+        notes: row.get(11)?,
+        created_at: row.get(12)?,
+        updated_at: row.get(13)?,
+        version: row.get(14)?,
+        archived_at: row.get(15)?,
+        tags: row.get(16)?,
+    })
+}
+
+/// A customer row as SQLite returns it, before the text columns that hold
+/// dates and JSON are parsed (parsing may fail with a custdb error, which a
+/// rusqlite row mapper cannot return).
+struct RawCustomer {
+    id: CustomerId,
+    display_name: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    locale: Option<String>,
+    birth_date: Option<String>,
+    acquisition_source: Option<String>,
+    attributes: String,
+    notes: Option<String>,
+    created_at: String,
+    updated_at: String,
+    version: i64,
+    archived_at: Option<String>,
+    tags: String,
+}
+
+impl RawCustomer {
+    fn parse(self) -> Result<Customer> {
+        let customer = Customer {
+            id: self.id,
+            display_name: self.display_name,
+            given_name: self.given_name,
+            family_name: self.family_name,
+            email: self.email,
+            phone: self.phone,
+            company: self.company,
+            locale: self.locale,
+            birth_date: self
+                .birth_date
+                .as_deref()
+                .map(crate::time::date_from_db)
+                .transpose()?,
+            acquisition_source: self.acquisition_source,
+            tags: serde_json::from_str(&self.tags)?,
+            attributes: serde_json::from_str(&self.attributes)?,
+            notes: self.notes,
+            created_at: crate::time::from_db(&self.created_at)?,
+            updated_at: crate::time::from_db(&self.updated_at)?,
+            version: self.version,
+            archived_at: self
+                .archived_at
+                .as_deref()
+                .map(crate::time::from_db)
+                .transpose()?,
+        };
+        debug_assert!(customer.version >= 1 && customer.updated_at >= customer.created_at);
+        Ok(customer)
+    }
+}
+
+/// Read-only access to customers, their addresses and interactions.
+#[derive(Clone, Copy)]
+pub struct CustomerReader<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> CustomerReader<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Self {
+        CustomerReader { conn }
+    }
+
+    pub(crate) fn conn(&self) -> &'a Connection {
+        self.conn
+    }
+
+    /// The customer with this id, archived or not.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] when no customer has this id.
+    pub fn get(&self, id: CustomerId) -> Result<Customer> {
+        self.find(id)?
+            .ok_or_else(|| Error::not_found("customer", id))
+    }
+
+    /// The customer with this id, or `None`.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn find(&self, id: CustomerId) -> Result<Option<Customer>> {
+        self.conn
+            .prepare_cached(sql::GET)?
+            .query_row([id], customer_from_row)
+            .optional()?
+            .map(RawCustomer::parse)
+            .transpose()
+    }
+
+    /// The active (not archived) customer with this email. The email is
+    /// normalized first, so case and surrounding spaces do not matter.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] for a malformed email, [`ErrorKind::NotFound`]
+    /// when no active customer has it.
+    pub fn get_by_email(&self, email: &str) -> Result<Customer> {
+        let email = validate::email("email", email)?;
+        self.conn
+            .prepare_cached(sql::GET_BY_EMAIL)?
+            .query_row([&email], customer_from_row)
+            .optional()?
+            .ok_or_else(|| Error::not_found("customer with email", "(given)"))?
+            .parse()
+    }
+
+    /// A page of customers in creation order (ids are UUIDv7), filtered.
+    /// Pass the previous page's `next_cursor` to continue.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] for a `limit` outside 1..=[`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE),
+    /// a bad cursor, tag or country.
+    pub fn list(
+        &self,
+        filter: &CustomerFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Customer>> {
+        let limit = check_limit(limit)?;
+        let after = match after {
+            Some(c) => CustomerId::parse(c.key()?, "cursor")?.to_string(),
+            None => String::new(),
+        };
+        let tag = filter
+            .tag
+            .as_deref()
+            .map(|t| validate::tag("filter.tag", t))
+            .transpose()?;
+        let country = filter
+            .country
+            .as_deref()
+            .map(|c| validate::country("filter.country", c))
+            .transpose()?;
+        let from = filter
+            .created_from
+            .map(|t| crate::time::to_db(&t))
+            .unwrap_or_default();
+        // '~' sorts after every timestamp text.
+        let before = filter
+            .created_before
+            .map(|t| crate::time::to_db(&t))
+            .unwrap_or_else(|| "~".to_owned());
+        let mut stmt = self.conn.prepare_cached(sql::LIST)?;
+        let rows = stmt.query_map(
+            params![
+                after,
+                tag,
+                country,
+                from,
+                before,
+                filter.archived.as_str(),
+                (limit + 1) as i64
+            ],
+            customer_from_row,
+        )?;
+        let items = rows
+            .map(|r| r.map_err(Error::from).and_then(RawCustomer::parse))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(into_page(items, limit, |c| c.id.to_string()))
+    }
+
+    /// Full-text search over names, email, company and notes of active
+    /// customers, best match first (BM25, with names weighted above email,
+    /// company and notes). Each word of `query` matches as a prefix, and all
+    /// words must match: `ada lov` finds Ada Lovelace.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] when the query is empty, longer than
+    /// [`MAX_QUERY_LEN`] characters or [`MAX_QUERY_TERMS`] words, or `limit`
+    /// is outside 1..=[`MAX_SEARCH_RESULTS`].
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Customer>> {
+        if limit == 0 || limit > MAX_SEARCH_RESULTS {
+            return Err(Error::invalid(
+                "limit",
+                format!("is {limit}, must be between 1 and {MAX_SEARCH_RESULTS}"),
+            ));
+        }
+        let fts_query = fts_query(query)?;
+        let mut stmt = self.conn.prepare_cached(sql::SEARCH)?;
+        let rows = stmt.query_map(params![fts_query, limit as i64], customer_from_row)?;
+        rows.map(|r| r.map_err(Error::from).and_then(RawCustomer::parse))
+            .collect()
+    }
+
+    fn version_of(&self, id: CustomerId) -> Result<Option<(i64, bool)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT version, archived_at IS NOT NULL FROM customers WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// Checks that the customer exists and is not archived.
+    pub(crate) fn require_active(&self, id: CustomerId) -> Result<()> {
+        match self.version_of(id)? {
+            None => Err(Error::not_found("customer", id)),
+            Some((_, true)) => Err(archived(id)),
+            Some((_, false)) => Ok(()),
+        }
+    }
+
+    /// Checks that the customer exists.
+    pub(crate) fn require(&self, id: CustomerId) -> Result<()> {
+        self.version_of(id)?
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found("customer", id))
+    }
+
+    fn email_taken(&self, email: &str, except: CustomerId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(sql::EMAIL_TAKEN)?
+            .query_row(params![email, except], |r| r.get(0))?)
+    }
+}
+
+fn archived(id: CustomerId) -> Error {
+    Error::new(ErrorKind::InvalidState {
+        entity: "customer",
+        id: id.to_string(),
+        reason: "is archived; restore it before changing it".to_owned(),
+    })
+}
+
+/// Turns user text into a safe FTS5 query: every run of letters and digits
+/// becomes a quoted prefix term, so FTS5 operators in the input have no
+/// effect.
+fn fts_query(query: &str) -> Result<String> {
+    if query.chars().take(MAX_QUERY_LEN + 1).count() > MAX_QUERY_LEN {
+        return Err(Error::invalid(
+            "query",
+            format!("is longer than {MAX_QUERY_LEN} characters"),
+        ));
+    }
+    let terms: Vec<&str> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if terms.is_empty() {
+        return Err(Error::invalid("query", "has no letters or digits to search for"));
+    }
+    if terms.len() > MAX_QUERY_TERMS {
+        return Err(Error::invalid(
+            "query",
+            format!("has {} words, at most {MAX_QUERY_TERMS}", terms.len()),
+        ));
+    }
+    Ok(terms
+        .iter()
+        .map(|t| format!("\"{t}\"*"))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// Customers inside a write transaction: everything [`CustomerReader`] does
+/// (through `Deref`), plus the mutations. Each mutation appends its audit
+/// row in the same transaction.
+pub struct Customers<'t> {
+    tx: &'t WriteTx<'t>,
+    reader: CustomerReader<'t>,
+}
+
+impl<'t> std::ops::Deref for Customers<'t> {
+    type Target = CustomerReader<'t>;
+    fn deref(&self) -> &CustomerReader<'t> {
+        &self.reader
+    }
+}
+
+impl<'t> Customers<'t> {
+    pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
+        Customers {
+            tx,
+            reader: CustomerReader::new(tx.conn()),
+        }
+    }
+
+    pub(crate) fn tx(&self) -> &'t WriteTx<'t> {
+        self.tx
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.tx.now().date_naive()
+    }
+
+    /// Creates a customer.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] naming the field for any invalid input (see the
+    /// module's limits); [`ErrorKind::AlreadyExists`] on `email` when an
+    /// active customer already has the email.
+    pub fn create(&self, new: NewCustomer) -> Result<Customer> {
+        let fields = Fields::from_new(&new, self.today())?;
+        let id = CustomerId::new();
+        if let Some(email) = &fields.email {
+            if self.email_taken(email, id)? {
+                return Err(email_taken());
+            }
+        }
+        let now = self.tx.now();
+        let now_text = crate::time::to_db(&now);
+        let conn = self.tx.conn();
+        conn.prepare_cached(sql::INSERT)?
+            .execute(params![
+                id,
+                fields.display_name,
+                fields.given_name,
+                fields.family_name,
+                fields.email,
+                fields.phone,
+                fields.company,
+                fields.locale,
+                fields.birth_date.map(|d| d.to_string()),
+                fields.acquisition_source,
+                fields.attributes_json,
+                fields.notes,
+                now_text,
+            ])
+            .map_err(map_unique)?;
+        insert_tags(conn, id, &fields.tags)?;
+        self.tx.audit_change(Change {
+            action: "create",
+            entity_type: "customer",
+            entity_id: &id.to_string(),
+            changed_fields: &fields.set_fields(),
+        })?;
+        Ok(Customer {
+            id,
+            display_name: fields.display_name,
+            given_name: fields.given_name,
+            family_name: fields.family_name,
+            email: fields.email,
+            phone: fields.phone,
+            company: fields.company,
+            locale: fields.locale,
+            birth_date: fields.birth_date,
+            acquisition_source: fields.acquisition_source,
+            tags: fields.tags,
+            attributes: fields.attributes,
+            notes: fields.notes,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            archived_at: None,
+        })
+    }
+
+    /// Applies a partial update, if the customer's version is still
+    /// `expected_version`. A patch that changes nothing writes nothing and
+    /// returns the customer unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`]; [`ErrorKind::Conflict`] when the version is
+    /// stale; [`ErrorKind::InvalidState`] when the customer is archived;
+    /// [`ErrorKind::Invalid`] and [`ErrorKind::AlreadyExists`] as for
+    /// [`create`](Customers::create).
+    pub fn update(
+        &self,
+        id: CustomerId,
+        expected_version: i64,
+        patch: CustomerPatch,
+    ) -> Result<Customer> {
+        let current = self.get(id)?;
+        if current.version != expected_version {
+            return Err(conflict(id, expected_version, current.version));
+        }
+        if current.is_archived() {
+            return Err(archived(id));
+        }
+        let old = Fields::from_customer(&current);
+        let new = old.clone().patched(&patch, self.today())?;
+        let changed = new.changed_from(&old);
+        if changed.is_empty() {
+            return Ok(current);
+        }
+        if new.email != old.email {
+            if let Some(email) = &new.email {
+                if self.email_taken(email, id)? {
+                    return Err(email_taken());
+                }
+            }
+        }
+        let now = self.tx.now();
+        let conn = self.tx.conn();
+        let updated = conn
+            .prepare_cached(sql::UPDATE)?
+            .execute(params![
+                id,
+                new.display_name,
+                new.given_name,
+                new.family_name,
+                new.email,
+                new.phone,
+                new.company,
+                new.locale,
+                new.birth_date.map(|d| d.to_string()),
+                new.acquisition_source,
+                new.attributes_json,
+                new.notes,
+                crate::time::to_db(&now),
+                expected_version,
+            ])
+            .map_err(map_unique)?;
+        debug_assert_eq!(updated, 1, "the version was checked in this transaction");
+        if new.tags != old.tags {
+            replace_tags(conn, id, &old.tags, &new.tags)?;
+        }
+        self.tx.audit_change(Change {
+            action: "update",
+            entity_type: "customer",
+            entity_id: &id.to_string(),
+            changed_fields: &changed,
+        })?;
+        Ok(Customer {
+            display_name: new.display_name,
+            given_name: new.given_name,
+            family_name: new.family_name,
+            email: new.email,
+            phone: new.phone,
+            company: new.company,
+            locale: new.locale,
+            birth_date: new.birth_date,
+            acquisition_source: new.acquisition_source,
+            tags: new.tags,
+            attributes: new.attributes,
+            notes: new.notes,
+            updated_at: now,
+            version: current.version + 1,
+            ..current
+        })
+    }
+
+    /// Adds tags (normalized; tags already present are ignored). Raises the
+    /// version when a tag was added.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`], [`ErrorKind::InvalidState`] when archived,
+    /// [`ErrorKind::Invalid`] on `tags` for a bad tag or more than
+    /// [`MAX_TAGS`] in all.
+    pub fn add_tags<S: AsRef<str>>(&self, id: CustomerId, tags_to_add: &[S]) -> Result<Customer> {
+        let current = self.get(id)?;
+        let mut all = current.tags.clone();
+        all.extend(tags_to_add.iter().map(|t| t.as_ref().to_owned()));
+        self.set_tags(current, all, "tag")
+    }
+
+    /// Removes tags; tags not present are ignored. Raises the version when a
+    /// tag was removed.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`], [`ErrorKind::InvalidState`] when archived,
+    /// [`ErrorKind::Invalid`] for a malformed tag.
+    pub fn remove_tags<S: AsRef<str>>(
+        &self,
+        id: CustomerId,
+        tags_to_remove: &[S],
+    ) -> Result<Customer> {
+        let current = self.get(id)?;
+        let remove = tags_to_remove
+            .iter()
+            .map(|t| validate::tag("tags", t.as_ref()))
+            .collect::<Result<BTreeSet<_>>>()?;
+        let kept = current
+            .tags
+            .iter()
+            .filter(|t| !remove.contains(*t))
+            .cloned()
+            .collect();
+        self.set_tags(current, kept, "untag")
+    }
+
+    fn set_tags(&self, current: Customer, wanted: Vec<String>, action: &str) -> Result<Customer> {
+        if current.is_archived() {
+            return Err(archived(current.id));
+        }
+        let wanted = tags("tags", &wanted)?;
+        if wanted == current.tags {
+            return Ok(current);
+        }
+        let conn = self.tx.conn();
+        replace_tags(conn, current.id, &current.tags, &wanted)?;
+        let now = self.touch(current.id)?;
+        self.tx.audit_change(Change {
+            action,
+            entity_type: "customer",
+            entity_id: &current.id.to_string(),
+            changed_fields: &["tags"],
+        })?;
+        Ok(Customer {
+            tags: wanted,
+            updated_at: now,
+            version: current.version + 1,
+            ..current
+        })
+    }
+
+    /// Raises the customer's version and stamps the change time.
+    fn touch(&self, id: CustomerId) -> Result<DateTime<Utc>> {
+        let now = self.tx.now();
+        self.tx
+            .conn()
+            .prepare_cached(sql::TOUCH)?
+            .execute(params![id, crate::time::to_db(&now)])?;
+        Ok(now)
+    }
+
+    /// Archives a customer: it leaves the default listings and search, its
+    /// email becomes free for another customer, and it is read-only until
+    /// restored. Archiving an archived customer changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`].
+    pub fn archive(&self, id: CustomerId) -> Result<Customer> {
+        let current = self.get(id)?;
+        if current.is_archived() {
+            return Ok(current);
+        }
+        let now = self.tx.now();
+        self.set_archived(id, Some(now), "archive")?;
+        Ok(Customer {
+            archived_at: Some(now),
+            updated_at: now,
+            version: current.version + 1,
+            ..current
+        })
+    }
+
+    /// Restores an archived customer. Restoring an active customer changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`]; [`ErrorKind::AlreadyExists`] on `email` when
+    /// another active customer has taken its email meanwhile.
+    pub fn restore(&self, id: CustomerId) -> Result<Customer> {
+        let current = self.get(id)?;
+        if !current.is_archived() {
+            return Ok(current);
+        }
+        if let Some(email) = &current.email {
+            if self.email_taken(email, id)? {
+                return Err(email_taken());
+            }
+        }
+        let now = self.tx.now();
+        self.set_archived(id, None, "restore")?;
+        Ok(Customer {
+            archived_at: None,
+            updated_at: now,
+            version: current.version + 1,
+            ..current
+        })
+    }
+
+    fn set_archived(
+        &self,
+        id: CustomerId,
+        archived_at: Option<DateTime<Utc>>,
+        action: &str,
+    ) -> Result<()> {
+        let now = crate::time::to_db(&self.tx.now());
+        self.tx
+            .conn()
+            .prepare_cached(sql::SET_ARCHIVED)?
+            .execute(params![
+                id,
+                archived_at.map(|t| crate::time::to_db(&t)),
+                now
+            ])
+            .map_err(map_unique)?;
+        self.tx.audit_change(Change {
+            action,
+            entity_type: "customer",
+            entity_id: &id.to_string(),
+            changed_fields: &["archived_at"],
+        })
+    }
+}
+
+fn insert_tags(conn: &Connection, id: CustomerId, tags: &[String]) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(sql::INSERT_TAG)?;
+    for tag in tags {
+        stmt.execute(params![id, tag])?;
+    }
+    Ok(())
+}
+
+fn replace_tags(conn: &Connection, id: CustomerId, old: &[String], new: &[String]) -> Result<()> {
+    let mut delete = conn.prepare_cached(sql::DELETE_TAG)?;
+    for tag in old.iter().filter(|t| !new.contains(t)) {
+        delete.execute(params![id, tag])?;
+    }
+    let added: Vec<String> = new.iter().filter(|t| !old.contains(t)).cloned().collect();
+    insert_tags(conn, id, &added)
+}
+
+fn email_taken() -> Error {
+    Error::new(ErrorKind::AlreadyExists {
+        entity: "active customer",
+        field: "email",
+    })
+}
+
+fn conflict(id: CustomerId, expected: i64, actual: i64) -> Error {
+    Error::new(ErrorKind::Conflict {
+        entity: "customer",
+        id: id.to_string(),
+        expected_version: expected,
+        actual_version: actual,
+    })
+}
+
+/// The unique email index is the backstop behind the check in code; if it
+/// fires anyway (a race with another process), report it the same way.
+fn map_unique(err: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err {
+        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            && msg.contains("customers.email")
+        {
+            return email_taken();
+        }
+    }
+    err.into()
+}
+
+/// One-shot customer calls on a [`Store`]: each call is its own unit of work
+/// (reads on a reader connection, writes in one write transaction under the
+/// store's actor). See [`CustomerReader`] and [`Customers`] for what each
+/// call does and its errors.
+pub struct StoreCustomers<'s> {
+    store: &'s Store,
+}
+
+impl<'s> StoreCustomers<'s> {
+    pub(crate) fn new(store: &'s Store) -> Self {
+        StoreCustomers { store }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(CustomerReader<'_>) -> Result<T>) -> Result<T> {
+        self.store.read_once(|r: &ReadTx<'_>| f(r.customers()))
+    }
+
+    fn write<T>(&self, f: impl FnOnce(Customers<'_>) -> Result<T>) -> Result<T> {
+        self.store.write(|tx| f(tx.customers()))
+    }
+
+    /// See [`Customers::create`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::create`].
+    pub fn create(&self, new: NewCustomer) -> Result<Customer> {
+        self.write(|c| c.create(new))
+    }
+
+    /// See [`CustomerReader::get`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::get`].
+    pub fn get(&self, id: CustomerId) -> Result<Customer> {
+        self.read(|c| c.get(id))
+    }
+
+    /// See [`CustomerReader::find`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::find`].
+    pub fn find(&self, id: CustomerId) -> Result<Option<Customer>> {
+        self.read(|c| c.find(id))
+    }
+
+    /// See [`CustomerReader::get_by_email`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::get_by_email`].
+    pub fn get_by_email(&self, email: &str) -> Result<Customer> {
+        self.read(|c| c.get_by_email(email))
+    }
+
+    /// See [`CustomerReader::list`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::list`].
+    pub fn list(
+        &self,
+        filter: &CustomerFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Customer>> {
+        self.read(|c| c.list(filter, after, limit))
+    }
+
+    /// See [`CustomerReader::search`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::search`].
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Customer>> {
+        self.read(|c| c.search(query, limit))
+    }
+
+    /// See [`Customers::update`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::update`].
+    pub fn update(
+        &self,
+        id: CustomerId,
+        expected_version: i64,
+        patch: CustomerPatch,
+    ) -> Result<Customer> {
+        self.write(|c| c.update(id, expected_version, patch))
+    }
+
+    /// See [`Customers::add_tags`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::add_tags`].
+    pub fn add_tags<S: AsRef<str>>(&self, id: CustomerId, tags: &[S]) -> Result<Customer> {
+        self.write(|c| c.add_tags(id, tags))
+    }
+
+    /// See [`Customers::remove_tags`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::remove_tags`].
+    pub fn remove_tags<S: AsRef<str>>(&self, id: CustomerId, tags: &[S]) -> Result<Customer> {
+        self.write(|c| c.remove_tags(id, tags))
+    }
+
+    /// See [`Customers::archive`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::archive`].
+    pub fn archive(&self, id: CustomerId) -> Result<Customer> {
+        self.write(|c| c.archive(id))
+    }
+
+    /// See [`Customers::restore`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::restore`].
+    pub fn restore(&self, id: CustomerId) -> Result<Customer> {
+        self.write(|c| c.restore(id))
+    }
+
+    /// See [`CustomerReader::addresses`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::addresses`].
+    pub fn addresses(&self, id: CustomerId) -> Result<Vec<Address>> {
+        self.read(|c| c.addresses(id))
+    }
+
+    /// See [`Customers::add_address`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::add_address`].
+    pub fn add_address(&self, id: CustomerId, new: NewAddress) -> Result<Address> {
+        self.write(|c| c.add_address(id, new))
+    }
+
+    /// See [`Customers::update_address`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::update_address`].
+    pub fn update_address(&self, id: crate::AddressId, patch: AddressPatch) -> Result<Address> {
+        self.write(|c| c.update_address(id, patch))
+    }
+
+    /// See [`Customers::delete_address`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::delete_address`].
+    pub fn delete_address(&self, id: crate::AddressId) -> Result<()> {
+        self.write(|c| c.delete_address(id))
+    }
+
+    /// See [`Customers::set_default_address`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::set_default_address`].
+    pub fn set_default_address(&self, id: crate::AddressId) -> Result<Address> {
+        self.write(|c| c.set_default_address(id))
+    }
+
+    /// See [`Customers::add_interaction`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::add_interaction`].
+    pub fn add_interaction(&self, id: CustomerId, new: NewInteraction) -> Result<Interaction> {
+        self.write(|c| c.add_interaction(id, new))
+    }
+
+    /// See [`CustomerReader::interactions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::interactions`].
+    pub fn interactions(
+        &self,
+        id: CustomerId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Interaction>> {
+        self.read(|c| c.interactions(id, after, limit))
+    }
+}
+
+/// The customer invariants that [`Store::check`](crate::Store::check)
+/// verifies beyond SQL constraints.
+pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
+    // The external-content FTS index must match its content table.
+    if let Err(e) = conn.execute(
+        "INSERT INTO customers_fts (customers_fts, rank) VALUES ('integrity-check', 1)",
+        [],
+    ) {
+        report.push(format!("customers_fts does not match customers: {e}"));
+    }
+    let mut stmt = conn.prepare(
+        "SELECT id, email FROM customers WHERE email IS NOT NULL AND email <> trim(email)",
+    )?;
+    for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
+        report.push(format!("customer {} has an email that is not trimmed", row?));
+    }
+    let mut stmt = conn.prepare(
+        "SELECT customer_id, count(*) FROM customer_tags GROUP BY customer_id HAVING count(*) > ?1",
+    )?;
+    for row in stmt.query_map([MAX_TAGS as i64], |r| r.get::<_, String>(0))? {
+        report.push(format!("customer {} has more than {MAX_TAGS} tags", row?));
+    }
+    address::check(conn, report)?;
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! The error type of custdb: one opaque [`Error`] with a [`kind()`](Error::kind)
+//! that says what went wrong, and predicates for the common questions.
+//!
+//! Every fallible call in custdb returns [`Result`]. An error never leaves a
+//! write half-done: the unit of work that produced it has been rolled back.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A `Result` whose error is a custdb [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong. Match on it through [`Error::kind`].
+///
+/// The enum is `#[non_exhaustive]`: later versions add kinds, so a `match`
+/// needs a catch-all arm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An input value was refused. `field` names the input field (for nested
+    /// input a dotted path such as `address.country`), `reason` says why.
+    Invalid {
+        /// The field that was refused.
+        field: String,
+        /// Why it was refused, in words.
+        reason: String,
+    },
+    /// No record of this kind has this id (or key).
+    NotFound {
+        /// The kind of record, e.g. `customer`.
+        entity: &'static str,
+        /// The id or key that was looked up.
+        key: String,
+    },
+    /// Optimistic concurrency: the record changed since the caller read it.
+    Conflict {
+        /// The kind of record, e.g. `customer`.
+        entity: &'static str,
+        /// The record's id.
+        id: String,
+        /// The version the caller said it had read.
+        expected_version: i64,
+        /// The version the record has now.
+        actual_version: i64,
+    },
+    /// A value that must be unique is already used by another record.
+    AlreadyExists {
+        /// The kind of record, e.g. `customer`.
+        entity: &'static str,
+        /// The unique field, e.g. `email`. The value itself is not repeated
+        /// because it may be personal data.
+        field: &'static str,
+    },
+    /// The operation is not allowed in the record's current state
+    /// (for example restoring a customer that is not archived is fine, but
+    /// changing an archived customer is not).
+    InvalidState {
+        /// The kind of record.
+        entity: &'static str,
+        /// The record's id.
+        id: String,
+        /// Why the operation is refused.
+        reason: String,
+    },
+    /// The database was written by a newer custdb: its schema version is
+    /// higher than this library knows. The file was not changed.
+    SchemaTooNew {
+        /// The schema version found in the file.
+        found: i64,
+        /// The newest schema version this library supports.
+        supported: i64,
+    },
+    /// The database needs migrating but was opened read-only.
+    SchemaTooOld {
+        /// The schema version found in the file.
+        found: i64,
+        /// The schema version this library needs.
+        required: i64,
+    },
+    /// A migration recorded in the database differs from the one this
+    /// library ships (a different checksum or name): the database was made by
+    /// a different build, and custdb refuses to guess.
+    MigrationMismatch {
+        /// The schema version whose migration differs.
+        version: i64,
+        /// What differs.
+        reason: String,
+    },
+    /// The file exists but is not an SQLite database.
+    NotADatabase {
+        /// The file's path.
+        path: PathBuf,
+    },
+    /// The file is an SQLite database that belongs to another application.
+    NotCustdb {
+        /// The file's path.
+        path: PathBuf,
+    },
+    /// The database file cannot be opened or created at this path.
+    CannotOpen {
+        /// The path that was tried.
+        path: PathBuf,
+        /// Why, as SQLite or the operating system said it.
+        reason: String,
+    },
+    /// The linked SQLite is older than custdb accepts.
+    SqliteTooOld {
+        /// The version found, e.g. `3.45.0`.
+        found: String,
+        /// The oldest version accepted.
+        required: &'static str,
+    },
+    /// A write was attempted on a store opened read-only.
+    ReadOnly,
+    /// The database stayed locked by another process for longer than the
+    /// busy timeout.
+    Busy,
+    /// [`Store::check`](crate::Store::check) or a consistency assertion found
+    /// the database in a state that breaks one of custdb's invariants.
+    Corrupt {
+        /// What was found.
+        reason: String,
+    },
+    /// Any other SQLite error. The message is SQLite's own.
+    Database {
+        /// SQLite's message.
+        message: String,
+    },
+}
+
+/// The error of every fallible custdb call.
+///
+/// It is opaque: ask [`kind`](Error::kind) what went wrong, or use the
+/// predicates ([`is_not_found`](Error::is_not_found),
+/// [`is_conflict`](Error::is_conflict), ...). Its `Display` names the field
+/// or record and the reason in one line.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// Builds an error of the given kind.
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Error {
+            inner: Box::new(Inner { kind, source: None }),
+        }
+    }
+
+    /// Builds an error of the given kind that keeps its underlying cause.
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                source: Some(Box::new(source)),
+            }),
+        }
+    }
+
+    /// An input-validation error naming the field and the reason.
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        })
+    }
+
+    /// A not-found error for an entity kind and key.
+    pub(crate) fn not_found(entity: &'static str, key: impl fmt::Display) -> Self {
+        Error::new(ErrorKind::NotFound {
+            entity,
+            key: key.to_string(),
+        })
+    }
+
+    /// An invariant violation.
+    pub(crate) fn corrupt(reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Corrupt {
+            reason: reason.into(),
+        })
+    }
+
+    /// Returns what went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// For an [`ErrorKind::Invalid`] error, returns the refused field.
+    pub fn field(&self) -> Option<&str> {
+        match &self.inner.kind {
+            ErrorKind::Invalid { field, .. } => Some(field),
+            ErrorKind::AlreadyExists { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// True when an input value was refused ([`ErrorKind::Invalid`]).
+    pub fn is_invalid(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Invalid { .. })
+    }
+
+    /// True when a record was not found ([`ErrorKind::NotFound`]).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::NotFound { .. })
+    }
+
+    /// True for a stale version on update ([`ErrorKind::Conflict`]).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Conflict { .. })
+    }
+
+    /// True when a unique value is already taken ([`ErrorKind::AlreadyExists`]).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::AlreadyExists { .. })
+    }
+
+    /// True when the database is locked past the busy timeout ([`ErrorKind::Busy`]).
+    pub fn is_busy(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Busy)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Invalid { field, reason } => write!(f, "invalid {field}: {reason}"),
+            ErrorKind::NotFound { entity, key } => write!(f, "{entity} {key} not found"),
+            ErrorKind::Conflict {
+                entity,
+                id,
+                expected_version,
+                actual_version,
+            } => write!(
+                f,
+                "{entity} {id} was changed by someone else: expected version {expected_version}, \
+                 found version {actual_version}; read it again and retry"
+            ),
+            ErrorKind::AlreadyExists { entity, field } => {
+                write!(f, "{field} is already used by another {entity}")
+            }
+            ErrorKind::InvalidState { entity, id, reason } => {
+                write!(f, "{entity} {id}: {reason}")
+            }
+            ErrorKind::SchemaTooNew { found, supported } => write!(
+                f,
+                "the database has schema version {found}, newer than this custdb supports \
+                 (version {supported}); upgrade custdb to open it. The file was not changed"
+            ),
+            ErrorKind::SchemaTooOld { found, required } => write!(
+                f,
+                "the database has schema version {found} and needs migrating to version \
+                 {required}, which a read-only store cannot do; open it read-write once"
+            ),
+            ErrorKind::MigrationMismatch { version, reason } => write!(
+                f,
+                "migration {version} in the database differs from the one this custdb ships: \
+                 {reason}"
+            ),
+            ErrorKind::NotADatabase { path } => {
+                write!(f, "{} is not an SQLite database", path.display())
+            }
+            ErrorKind::NotCustdb { path } => write!(
+                f,
+                "{} is an SQLite database of another application, not a custdb store",
+                path.display()
+            ),
+            ErrorKind::CannotOpen { path, reason } => {
+                write!(f, "cannot open {}: {reason}", path.display())
+            }
+            ErrorKind::SqliteTooOld { found, required } => write!(
+                f,
+                "SQLite {found} is too old: custdb needs {required} or newer \
+                 (older versions have a WAL-reset bug that can corrupt a database)"
+            ),
+            ErrorKind::ReadOnly => write!(f, "the store was opened read-only"),
+            ErrorKind::Busy => write!(f, "the database stayed locked past the busy timeout"),
+            ErrorKind::Corrupt { reason } => write!(f, "consistency check failed: {reason}"),
+            ErrorKind::Database { message } => write!(f, "database error: {message}"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner.kind, f)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        let kind = match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => ErrorKind::Busy,
+            Some(ErrorCode::ReadOnly) => ErrorKind::ReadOnly,
+            _ => ErrorKind::Database {
+                message: err.to_string(),
+            },
+        };
+        Error::with_source(kind, err)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        Error::with_source(
+            ErrorKind::Corrupt {
+                reason: format!("stored JSON does not parse: {err}"),
+            },
+            err,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_small_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn invalid_names_field_and_reason() {
+        let e = Error::invalid("email", "has no @");
+        assert_eq!(e.to_string(), "invalid email: has no @");
+        assert_eq!(e.field(), Some("email"));
+        assert!(e.is_invalid());
+        assert!(!e.is_not_found());
+    }
+}

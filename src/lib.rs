@@ -1,0 +1,91 @@
+//! # custdb: an embedded customer database
+//!
+//! custdb keeps a business's customers — contact data, addresses, tags,
+//! custom attributes and the interaction history — in one SQLite file that
+//! the application links directly: no server, no set-up, correct by
+//! construction. Later releases add the catalog, stock, orders, payments,
+//! consent and data-subject rights on the same foundation.
+//!
+//! ## The shape of the API
+//!
+//! - [`Store`] opens (or creates and migrates) a database file. It is
+//!   `Send + Sync + Clone`: one writer connection behind a lock, a pool of
+//!   reader connections in WAL mode.
+//! - [`Store::write`] runs a closure as one `BEGIN IMMEDIATE` transaction:
+//!   commit on `Ok`, roll back on `Err`. [`Store::read`] runs a closure on a
+//!   consistent snapshot. Repositories hang off both: `tx.customers()`.
+//! - One-shot calls (each its own transaction) hang off the store:
+//!   `store.customers().create(...)`.
+//! - Every mutation appends an audit row naming its [`Actor`] in the same
+//!   transaction; a unit of work that changes rows without one is refused.
+//! - Every error is an [`Error`] whose [`kind()`](Error::kind) names the field
+//!   and the reason; nothing is half-written.
+//!
+//! ## Example
+//!
+//! ```
+//! use custdb::{AddressKind, Channel, CustomerPatch, Direction, InteractionKind,
+//!              NewAddress, NewCustomer, NewInteraction, Store};
+//!
+//! let store = Store::open_in_memory()?;
+//!
+//! let ada = store.write(|tx| {
+//!     let ada = tx.customers().create(
+//!         NewCustomer::new("Ada Lovelace").email("ada@example.com").tag("vip"),
+//!     )?;
+//!     tx.customers().add_address(
+//!         ada.id,
+//!         NewAddress::new(AddressKind::Billing, "12 St James's Square", "London", "GB"),
+//!     )?;
+//!     tx.customers().add_interaction(
+//!         ada.id,
+//!         NewInteraction::new(Channel::Email, Direction::Inbound, InteractionKind::Inquiry)
+//!             .subject("Engine delivery date?"),
+//!     )?;
+//!     Ok(ada)
+//! })?;
+//!
+//! // Optimistic concurrency: an update names the version it read.
+//! let renamed = store.customers().update(ada.id, ada.version, CustomerPatch::default().display_name("Countess of Lovelace"))?;
+//! let stale = store.customers().update(ada.id, ada.version, CustomerPatch::default().company("Analytical Engines"));
+//! assert!(stale.unwrap_err().is_conflict());
+//!
+//! let hits = store.customers().search("lovelace", 10)?;
+//! assert_eq!(hits[0].id, renamed.id);
+//! assert!(store.check()?.is_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! See `docs/ARCHITECTURE.md` for the design and `docs/SCHEMA.md` for the
+//! file format.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod audit;
+pub mod customer;
+mod error;
+mod id;
+pub mod page;
+pub mod schema;
+mod store;
+mod time;
+mod validate;
+
+pub use audit::{AuditEntry, AuditReader};
+pub use customer::{
+    Address, AddressKind, AddressPatch, ArchiveState, Channel, Customer, CustomerFilter,
+    CustomerPatch, CustomerReader, Customers, Direction, Interaction, InteractionKind, NewAddress,
+    NewCustomer, NewInteraction, StoreCustomers,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use id::{AddressId, CustomerId, InteractionId};
+pub use page::{Cursor, Page, MAX_PAGE_SIZE};
+pub use store::{
+    Actor, CheckReport, ConnectionSettings, Durability, Options, ReadTx, Store, WriteTx,
+    MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_READER_POOL_SIZE, MIN_SQLITE_VERSION_NUMBER,
+};
+
+/// The money type custdb uses throughout: an exact decimal. Re-exported so
+/// applications use the same version.
+pub use rust_decimal::Decimal;

@@ -1,0 +1,94 @@
+//! Keyset pagination: a [`Page`] of results and the opaque [`Cursor`] that
+//! continues it.
+//!
+//! Keyset (seek) pagination asks for "the rows after this key" instead of
+//! "skip N rows", so every page costs the same however deep it is, and rows
+//! inserted meanwhile neither repeat nor vanish from later pages.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// The most items one page may hold.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// One page of results, and the cursor for the next page when there is one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Page<T> {
+    /// The items of this page, in the listing's order.
+    pub items: Vec<T>,
+    /// Pass this to the same call to get the next page; `None` on the last
+    /// page.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// An opaque position in a listing. Only pass back a cursor to the listing
+/// that produced it; a cursor that does not parse is an
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) error on `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Cursor(String);
+
+/// Longest text a cursor may have.
+const MAX_CURSOR_LEN: usize = 256;
+
+impl Cursor {
+    pub(crate) fn from_key(key: String) -> Cursor {
+        Cursor(key)
+    }
+
+    /// The cursor's key, checked for length.
+    pub(crate) fn key(&self) -> Result<&str> {
+        if self.0.len() > MAX_CURSOR_LEN {
+            return Err(Error::invalid("cursor", "is too long to be a cursor"));
+        }
+        Ok(&self.0)
+    }
+
+    /// The cursor as text, to hand to a client and take back later.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for Cursor {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Cursor> {
+        let cursor = Cursor(s.to_owned());
+        cursor.key()?;
+        Ok(cursor)
+    }
+}
+
+/// Checks a page size: 1 to [`MAX_PAGE_SIZE`].
+pub(crate) fn check_limit(limit: usize) -> Result<usize> {
+    if limit == 0 || limit > MAX_PAGE_SIZE {
+        return Err(Error::invalid(
+            "limit",
+            format!("is {limit}, must be between 1 and {MAX_PAGE_SIZE}"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// Turns `limit + 1` fetched rows into a page: the extra row only says that
+/// another page exists.
+pub(crate) fn into_page<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    key_of: impl Fn(&T) -> String,
+) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| Cursor::from_key(key_of(last)))
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}

@@ -1,0 +1,232 @@
+//! The schema and its migration runner.
+//!
+//! Migrations are an append-only list of SQL files embedded in the binary.
+//! `PRAGMA user_version` holds the schema version and is written in the same
+//! transaction as the migration that reaches it; `custdb_migrations` keeps
+//! the name and SHA-256 checksum of each applied migration. On open, custdb:
+//!
+//! 1. refuses a file whose version is newer than [`LATEST_VERSION`] and
+//!    leaves it untouched (nothing is written before this check);
+//! 2. refuses a file whose recorded migrations differ from the shipped ones;
+//! 3. applies the missing migrations in one `BEGIN IMMEDIATE` transaction.
+//!
+//! Migration SQL is static text compiled into the library; it never contains
+//! data, which is why it may run through `execute_batch`.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// `PRAGMA application_id` of a custdb file ("CDB1" in ASCII). It lets custdb
+/// tell its own files from other SQLite databases.
+pub const APPLICATION_ID: i32 = 0x4344_4231;
+
+/// One embedded migration.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The schema version this migration produces (1, 2, ...).
+    pub version: i64,
+    /// A short name, recorded in `custdb_migrations`.
+    pub name: &'static str,
+    /// The SQL, run as one batch inside the migration transaction.
+    pub sql: &'static str,
+}
+
+impl Migration {
+    /// SHA-256 of the migration's SQL, as lowercase hex.
+    pub fn checksum(&self) -> String {
+        hex(&Sha256::digest(self.sql.as_bytes()))
+    }
+}
+
+/// Every migration, in order. Append only: never edit or reorder a shipped
+/// entry (the checksum check refuses databases made with a different one).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("migrations/0001_initial.sql"),
+}];
+
+/// The schema version this library writes and expects.
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// What the read-only inspection of a file found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileState {
+    /// No schema at all: a new, empty file.
+    Empty,
+    /// A custdb file at this version (0 < version <= latest).
+    Custdb(i64),
+}
+
+/// Inspects a connection without writing: refuses files that are not SQLite,
+/// not custdb, or newer than this library.
+pub(crate) fn inspect(conn: &Connection, path: &std::path::Path) -> Result<FileState> {
+    // The first read of the header is where SQLite notices a file that is
+    // not a database.
+    let header = conn.query_row(
+        "SELECT (SELECT count(*) FROM sqlite_schema), \
+         (SELECT user_version FROM pragma_user_version), \
+         (SELECT application_id FROM pragma_application_id)",
+        [],
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i32>(2)?)),
+    );
+    let (objects, version, app_id) = match header {
+        Ok(h) => h,
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => {
+            return Err(Error::with_source(
+                ErrorKind::NotADatabase {
+                    path: path.to_path_buf(),
+                },
+                e,
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if objects == 0 && version == 0 && app_id == 0 {
+        return Ok(FileState::Empty);
+    }
+    if app_id != APPLICATION_ID {
+        return Err(Error::new(ErrorKind::NotCustdb {
+            path: path.to_path_buf(),
+        }));
+    }
+    if version > LATEST_VERSION {
+        return Err(Error::new(ErrorKind::SchemaTooNew {
+            found: version,
+            supported: LATEST_VERSION,
+        }));
+    }
+    if version < 1 {
+        return Err(Error::corrupt(format!(
+            "a custdb file with schema version {version}"
+        )));
+    }
+    verify_applied(conn, version)?;
+    Ok(FileState::Custdb(version))
+}
+
+/// Checks that the migrations recorded in the file are the shipped ones.
+fn verify_applied(conn: &Connection, version: i64) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT version, name, checksum FROM custdb_migrations ORDER BY version",
+    )?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.len() as i64 != version {
+        return Err(Error::new(ErrorKind::MigrationMismatch {
+            version,
+            reason: format!(
+                "user_version is {version} but {} migrations are recorded",
+                rows.len()
+            ),
+        }));
+    }
+    for (shipped, (v, name, checksum)) in MIGRATIONS.iter().zip(rows) {
+        if v != shipped.version || name != shipped.name {
+            return Err(Error::new(ErrorKind::MigrationMismatch {
+                version: v,
+                reason: format!(
+                    "recorded as {v} {name:?}, shipped as {} {:?}",
+                    shipped.version, shipped.name
+                ),
+            }));
+        }
+        if checksum != shipped.checksum() {
+            return Err(Error::new(ErrorKind::MigrationMismatch {
+                version: v,
+                reason: format!(
+                    "checksum {checksum} recorded, {} shipped",
+                    shipped.checksum()
+                ),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Brings the schema to [`LATEST_VERSION`] in one immediate transaction.
+/// Returns the versions applied.
+pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<Vec<i64>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Inspect again inside the write lock: another process may have migrated
+    // the file between the first look and now.
+    let current = match inspect(&tx, path)? {
+        FileState::Empty => 0,
+        FileState::Custdb(v) => v,
+    };
+    let mut applied = Vec::new();
+    let now = crate::time::to_db(&crate::time::now());
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.execute_batch(migration.sql)?;
+        tx.execute(
+            "INSERT INTO custdb_migrations (version, name, checksum, applied_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![migration.version, migration.name, migration.checksum(), now],
+        )?;
+        // PRAGMA does not take bound parameters; the version is an integer
+        // from the constant list above, never outside input.
+        tx.pragma_update(None, "user_version", migration.version)?;
+        applied.push(migration.version);
+    }
+    if current == 0 {
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    }
+    tx.commit()?;
+    Ok(applied)
+}
+
+/// The schema version recorded in the file.
+pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .query_row("SELECT user_version FROM pragma_user_version", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_dense_and_start_at_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "migration {} is out of order", m.name);
+        }
+    }
+
+    #[test]
+    fn checksum_is_sha256_hex() {
+        let m = Migration { version: 1, name: "x", sql: "" };
+        assert_eq!(
+            m.checksum(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn migrate_reaches_latest_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let path = std::path::Path::new(":memory:");
+        assert_eq!(migrate(&mut conn, path).unwrap().len() as i64, LATEST_VERSION);
+        assert!(migrate(&mut conn, path).unwrap().is_empty());
+        assert_eq!(user_version(&conn).unwrap(), LATEST_VERSION);
+        assert_eq!(inspect(&conn, path).unwrap(), FileState::Custdb(LATEST_VERSION));
+    }
+}

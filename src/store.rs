@@ -1,0 +1,851 @@
+//! The [`Store`]: connection set-up, the writer and the reader pool, and the
+//! units of work ([`WriteTx`], [`ReadTx`]) through which everything else
+//! reaches the database.
+//!
+//! Nothing outside this module opens a connection.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::audit::{AuditReader, Change};
+use crate::customer::{CustomerReader, Customers};
+use crate::error::{Error, ErrorKind, Result};
+use crate::schema::{self, FileState};
+
+/// The oldest SQLite custdb accepts, as `sqlite3_libversion_number()`.
+/// Versions before 3.51.3 have a WAL-reset race that can corrupt a database.
+pub const MIN_SQLITE_VERSION_NUMBER: i32 = 3_051_003;
+const MIN_SQLITE_VERSION: &str = "3.51.3";
+
+/// Prepared statements kept per connection. custdb has more distinct
+/// statements than rusqlite's default of 16, and a statement that falls out
+/// of the cache is parsed again on its next use.
+const STATEMENT_CACHE_CAPACITY: usize = 128;
+
+/// The most reader connections a store may keep.
+pub const MAX_READER_POOL_SIZE: usize = 64;
+
+/// Longest accepted actor id, in characters.
+pub const MAX_ACTOR_ID_LEN: usize = 128;
+/// Longest accepted actor display name, in characters.
+pub const MAX_ACTOR_NAME_LEN: usize = 200;
+
+/// How hard a commit works to survive a power failure.
+///
+/// Both settings run SQLite in WAL mode, and with both a crash of the
+/// *application* loses nothing that was committed. They differ on a crash of
+/// the *machine* (power loss, kernel panic).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: the WAL is synced to disk at every commit, so a
+    /// commit that returned `Ok` survives power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: the WAL is synced only at checkpoints. Commits
+    /// are faster, the database cannot be corrupted, but after a power loss
+    /// the most recent commits (those since the last checkpoint, at most
+    /// about 1000 pages of WAL by default) may be rolled back even though
+    /// they returned `Ok`. Choose it only when such a loss is acceptable.
+    Normal,
+}
+
+/// Who performs a write: recorded in the audit trail of every mutation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Actor {
+    id: String,
+    name: String,
+}
+
+impl Actor {
+    /// An actor with a stable id (a user id, a service name) and a display
+    /// name.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] when the id or the name is empty after
+    /// trimming, longer than [`MAX_ACTOR_ID_LEN`] / [`MAX_ACTOR_NAME_LEN`]
+    /// characters, or contains control characters.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let clerk = custdb::Actor::new("user-17", "Dana at the front desk")?;
+    /// assert_eq!(clerk.id(), "user-17");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Result<Actor> {
+        let id = crate::validate::required_text("actor.id", &id.into(), MAX_ACTOR_ID_LEN)?;
+        let name =
+            crate::validate::required_text("actor.name", &name.into(), MAX_ACTOR_NAME_LEN)?;
+        Ok(Actor { id, name })
+    }
+
+    /// The actor used when none is named: id `system`, name `custdb`.
+    pub fn system() -> Actor {
+        Actor {
+            id: "system".to_owned(),
+            name: "custdb".to_owned(),
+        }
+    }
+
+    /// The actor's stable id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The actor's display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Default for Actor {
+    fn default() -> Self {
+        Actor::system()
+    }
+}
+
+/// How to open a [`Store`]. Build it with the chained setters.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use custdb::{Actor, Durability, Options};
+///
+/// let options = Options::default()
+///     .durability(Durability::Full)
+///     .busy_timeout(Duration::from_secs(2))
+///     .reader_pool_size(2)
+///     .actor(Actor::new("importer", "Nightly import")?);
+/// # let dir = tempfile::tempdir()?;
+/// let store = custdb::Store::open_with(dir.path().join("shop.db"), options)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    durability: Durability,
+    busy_timeout: Duration,
+    reader_pool_size: usize,
+    read_only: bool,
+    actor: Actor,
+}
+
+impl Default for Options {
+    /// Full durability, a 5 s busy timeout, 4 readers, read-write, the
+    /// [`Actor::system`] actor.
+    fn default() -> Self {
+        Options {
+            durability: Durability::Full,
+            busy_timeout: Duration::from_secs(5),
+            reader_pool_size: 4,
+            read_only: false,
+            actor: Actor::system(),
+        }
+    }
+}
+
+impl Options {
+    /// Sets the commit durability. See [`Durability`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// How long a connection waits for another process's lock before the
+    /// call fails with [`ErrorKind::Busy`]. Default 5 s.
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// How many read-only connections serve [`Store::read`] beside the
+    /// writer. Default 4, at most [`MAX_READER_POOL_SIZE`]; 0 makes reads
+    /// share the writer connection. An in-memory store always uses 0.
+    pub fn reader_pool_size(mut self, size: usize) -> Self {
+        self.reader_pool_size = size;
+        self
+    }
+
+    /// Opens the file read-only: every write fails with
+    /// [`ErrorKind::ReadOnly`], and the file must already hold a custdb
+    /// database at the current schema version.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// The actor recorded on writes that do not name their own (see
+    /// [`Store::write_as`]).
+    pub fn actor(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.reader_pool_size > MAX_READER_POOL_SIZE {
+            return Err(Error::invalid(
+                "options.reader_pool_size",
+                format!("is {}, at most {MAX_READER_POOL_SIZE}", self.reader_pool_size),
+            ));
+        }
+        if self.busy_timeout > Duration::from_secs(3600) {
+            return Err(Error::invalid(
+                "options.busy_timeout",
+                "is longer than one hour",
+            ));
+        }
+        if self.read_only && self.reader_pool_size == 0 {
+            return Err(Error::invalid(
+                "options.reader_pool_size",
+                "must be at least 1 for a read-only store",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The settings a store's connections run with, as SQLite reports them.
+/// See [`Store::connection_settings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionSettings {
+    /// The linked SQLite's version, e.g. `3.54.1`.
+    pub sqlite_version: String,
+    /// `PRAGMA journal_mode`: `wal` for a file, `memory` in memory.
+    pub journal_mode: String,
+    /// `PRAGMA synchronous`: 2 is FULL, 1 is NORMAL.
+    pub synchronous: i64,
+    /// `PRAGMA foreign_keys`.
+    pub foreign_keys: bool,
+    /// `PRAGMA trusted_schema`.
+    pub trusted_schema: bool,
+    /// `SQLITE_DBCONFIG_DEFENSIVE`.
+    pub defensive: bool,
+    /// `PRAGMA busy_timeout`, in milliseconds.
+    pub busy_timeout_ms: i64,
+    /// `PRAGMA mmap_size`: 0, memory mapping is off.
+    pub mmap_size: i64,
+    /// The schema version (`PRAGMA user_version`).
+    pub schema_version: i64,
+}
+
+/// What [`Store::check`] found. Empty when every invariant holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// One line per difference or violation found.
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    /// True when no problem was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub(crate) fn push(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+    }
+}
+
+/// An embedded customer database: one SQLite file (or memory) behind a
+/// thread-safe handle.
+///
+/// `Store` is `Send + Sync` and cheap to clone (clones share the same
+/// connections). It holds one writer connection behind a lock and a pool of
+/// read-only connections; SQLite's WAL mode lets readers run beside the
+/// writer and see the last committed state.
+///
+/// # Example
+///
+/// ```
+/// use custdb::{NewCustomer, Store};
+///
+/// let store = Store::open_in_memory()?;
+/// let ada = store.customers().create(
+///     NewCustomer::new("Ada Lovelace").email("Ada@Example.com"),
+/// )?;
+/// let found = store.customers().get_by_email("ada@example.com")?;
+/// assert_eq!(found.id, ada.id);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: Option<PathBuf>,
+    options: Options,
+    writer: Option<Mutex<Connection>>,
+    readers: ReaderPool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database file at `path`, creating it if it does not exist
+    /// and migrating it to the current schema, with default [`Options`].
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::CannotOpen`]: the path cannot be opened or created;
+    /// - [`ErrorKind::NotADatabase`]: the file is not SQLite;
+    /// - [`ErrorKind::NotCustdb`]: the file is another application's database;
+    /// - [`ErrorKind::SchemaTooNew`]: the file was written by a newer custdb
+    ///   (the file is left untouched);
+    /// - [`ErrorKind::MigrationMismatch`]: the file's recorded migrations are
+    ///   not the shipped ones;
+    /// - [`ErrorKind::SqliteTooOld`]: the linked SQLite is older than 3.51.3.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path, Options::default())
+    }
+
+    /// Opens a fresh database in memory, for tests and scratch work. It has
+    /// no reader pool: reads share the writer connection.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::SqliteTooOld`], or a database error.
+    pub fn open_in_memory() -> Result<Store> {
+        Store::open_in_memory_with(Options::default())
+    }
+
+    /// Like [`open_in_memory`](Store::open_in_memory) with options (the
+    /// reader pool size and read-only flag are ignored).
+    ///
+    /// # Errors
+    ///
+    /// As [`open_in_memory`](Store::open_in_memory), and
+    /// [`ErrorKind::Invalid`] for bad options.
+    pub fn open_in_memory_with(options: Options) -> Result<Store> {
+        let options = options.read_only(false).reader_pool_size(0);
+        options.validate()?;
+        check_sqlite_version(rusqlite::version_number())?;
+        let path = Path::new(":memory:");
+        let mut conn = Connection::open_in_memory().map_err(|e| cannot_open(path, e))?;
+        configure(&conn, &options)?;
+        schema::migrate(&mut conn, path)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: None,
+                options,
+                writer: Some(Mutex::new(conn)),
+                readers: ReaderPool::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Opens the database file at `path` with `options`. See
+    /// [`open`](Store::open) for what happens to the file.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Store::open); also [`ErrorKind::Invalid`] for bad options,
+    /// and, read-only, [`ErrorKind::CannotOpen`] for a missing file and
+    /// [`ErrorKind::SchemaTooOld`] for a file that needs migrating.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        let path = path.as_ref();
+        options.validate()?;
+        check_sqlite_version(rusqlite::version_number())?;
+        let writer = if options.read_only {
+            let probe = open_connection(path, &options, true)?;
+            match schema::inspect(&probe, path)? {
+                FileState::Custdb(v) if v == schema::LATEST_VERSION => {}
+                FileState::Custdb(found) => {
+                    return Err(Error::new(ErrorKind::SchemaTooOld {
+                        found,
+                        required: schema::LATEST_VERSION,
+                    }))
+                }
+                FileState::Empty => {
+                    return Err(Error::new(ErrorKind::SchemaTooOld {
+                        found: 0,
+                        required: schema::LATEST_VERSION,
+                    }))
+                }
+            }
+            None
+        } else {
+            let mut conn = open_connection(path, &options, false)?;
+            // Look before writing anything: a file that is not ours, or is
+            // newer than this library, must be left byte-for-byte untouched.
+            schema::inspect(&conn, path)?;
+            let mode: String =
+                conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::new(ErrorKind::CannotOpen {
+                    path: path.to_path_buf(),
+                    reason: format!("the file system does not support WAL mode ({mode})"),
+                }));
+            }
+            schema::migrate(&mut conn, path)?;
+            Some(Mutex::new(conn))
+        };
+        let readers = (0..options.reader_pool_size)
+            .map(|_| open_connection(path, &options, true))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: Some(path.to_path_buf()),
+                options,
+                writer,
+                readers: ReaderPool::new(readers),
+            }),
+        })
+    }
+
+    /// The file's path, or `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Runs `f` as one write transaction, recorded under the store's actor.
+    ///
+    /// The transaction starts with `BEGIN IMMEDIATE`, so it holds the write
+    /// lock from its first statement and never fails half-way with
+    /// `SQLITE_BUSY`. It commits when `f` returns `Ok` and rolls back when
+    /// `f` returns `Err` (or panics): nothing is half-written.
+    ///
+    /// # Errors
+    ///
+    /// The error `f` returns; [`ErrorKind::ReadOnly`] on a read-only store;
+    /// [`ErrorKind::Busy`] when another process holds the lock past the busy
+    /// timeout.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let (a, b) = store.write(|tx| {
+    ///     let a = tx.customers().create(NewCustomer::new("Ann"))?;
+    ///     let b = tx.customers().create(NewCustomer::new("Bob"))?;
+    ///     Ok((a, b))
+    /// })?;
+    /// assert_ne!(a.id, b.id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write<T>(&self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
+        self.write_as(&self.inner.options.actor, f)
+    }
+
+    /// Like [`write`](Store::write), recorded under `actor` instead of the
+    /// store's default actor.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Store::write).
+    pub fn write_as<T>(
+        &self,
+        actor: &Actor,
+        f: impl FnOnce(&WriteTx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let writer = self
+            .inner
+            .writer
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::ReadOnly))?;
+        // A panic inside an earlier unit of work poisons the lock, but its
+        // transaction was rolled back when it unwound, so the connection is
+        // sound and the poison can be cleared.
+        let mut conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let changes_before = conn.total_changes();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let wtx = WriteTx {
+            tx,
+            actor,
+            now: crate::time::now(),
+            audit_rows: Cell::new(0),
+        };
+        let value = f(&wtx)?;
+        // The invariant "no mutation without an audit row" is checked on
+        // every commit, not only trusted to each repository method.
+        let changed = wtx.tx.total_changes() != changes_before;
+        if changed && wtx.audit_rows.get() == 0 {
+            return Err(Error::corrupt(
+                "a unit of work changed rows without writing an audit entry",
+            ));
+        }
+        wtx.tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` in a read transaction: every query inside it sees the same
+    /// committed snapshot, unaffected by concurrent writers.
+    ///
+    /// # Errors
+    ///
+    /// The error `f` returns, or a database error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{CustomerFilter, NewCustomer, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// store.customers().create(NewCustomer::new("Ann").tag("vip"))?;
+    /// let vips = store.read(|r| r.customers().list(&CustomerFilter::default().tag("vip"), None, 50))?;
+    /// assert_eq!(vips.items.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read<T>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<T>) -> Result<T> {
+        self.with_reader(|conn| {
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+            let value = f(&ReadTx { conn: &tx })?;
+            tx.commit()?;
+            Ok(value)
+        })
+    }
+
+    /// Runs a single-statement read without an explicit transaction: one
+    /// statement is its own consistent snapshot, and the one-shot calls skip
+    /// the cost of `BEGIN`/`COMMIT`.
+    pub(crate) fn read_once<T>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<T>) -> Result<T> {
+        self.with_reader(|conn| f(&ReadTx { conn }))
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if self.inner.readers.size == 0 {
+            let writer = self
+                .inner
+                .writer
+                .as_ref()
+                .ok_or_else(|| Error::corrupt("a store with neither readers nor a writer"))?;
+            let conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&conn)
+        } else {
+            let conn = self.inner.readers.get();
+            f(&conn)
+        }
+    }
+
+    /// The customers repository for one-shot calls, each its own transaction.
+    /// Inside a unit of work use [`WriteTx::customers`] or
+    /// [`ReadTx::customers`].
+    pub fn customers(&self) -> crate::customer::StoreCustomers<'_> {
+        crate::customer::StoreCustomers::new(self)
+    }
+
+    /// Recomputes every invariant custdb keeps and reports each difference:
+    /// SQLite's `integrity_check` and `foreign_key_check`, the full-text
+    /// index against its content, and each domain's own rules (one default
+    /// address per kind, normalized emails and tags, an audit entry for every
+    /// record...).
+    ///
+    /// # Errors
+    ///
+    /// A database error while checking. Problems found are not errors: they
+    /// are in the returned [`CheckReport`].
+    pub fn check(&self) -> Result<CheckReport> {
+        self.read(|r| {
+            let mut report = CheckReport::default();
+            let conn = r.conn;
+            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+            for line in stmt.query_map([], |row| row.get::<_, String>(0))? {
+                let line = line?;
+                if line != "ok" {
+                    report.push(format!("integrity_check: {line}"));
+                }
+            }
+            let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+            for row in stmt.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, Option<i64>>(1)?, row.get::<_, String>(2)?))
+            })? {
+                let (table, rowid, parent) = row?;
+                report.push(format!(
+                    "foreign_key_check: {table} row {rowid:?} refers to a missing {parent}"
+                ));
+            }
+            crate::customer::check(conn, &mut report)?;
+            crate::audit::check(conn, &mut report)?;
+            Ok(report)
+        })
+    }
+
+    /// The settings the store's connections actually run with, as SQLite
+    /// reports them (for diagnostics and tests of the set-up).
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn connection_settings(&self) -> Result<ConnectionSettings> {
+        let read = |conn: &Connection| -> Result<ConnectionSettings> {
+            let pragma_i64 = |name: &str| -> Result<i64> {
+                Ok(conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
+            };
+            Ok(ConnectionSettings {
+                sqlite_version: rusqlite::version().to_owned(),
+                journal_mode: conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+                synchronous: pragma_i64("synchronous")?,
+                foreign_keys: pragma_i64("foreign_keys")? == 1,
+                trusted_schema: pragma_i64("trusted_schema")? == 1,
+                defensive: conn.db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE)?,
+                busy_timeout_ms: pragma_i64("busy_timeout")?,
+                mmap_size: pragma_i64("mmap_size")?,
+                schema_version: schema::user_version(conn)?,
+            })
+        };
+        match &self.inner.writer {
+            Some(writer) => read(&writer.lock().unwrap_or_else(PoisonError::into_inner)),
+            None => self.with_reader(read),
+        }
+    }
+}
+
+/// A write unit of work: one `BEGIN IMMEDIATE` transaction, given to the
+/// closure of [`Store::write`]. Repositories reached from it
+/// ([`customers`](WriteTx::customers), ...) write inside the transaction,
+/// and every mutation appends its audit row here.
+pub struct WriteTx<'a> {
+    tx: Transaction<'a>,
+    actor: &'a Actor,
+    now: DateTime<Utc>,
+    audit_rows: Cell<u32>,
+}
+
+impl<'a> WriteTx<'a> {
+    /// The customers repository inside this transaction.
+    pub fn customers(&self) -> Customers<'_> {
+        Customers::new(self)
+    }
+
+    /// The audit trail, as written so far inside this transaction.
+    pub fn audit(&self) -> AuditReader<'_> {
+        AuditReader::new(&self.tx)
+    }
+
+    /// The actor this unit of work is recorded under.
+    pub fn actor(&self) -> &Actor {
+        self.actor
+    }
+
+    /// The transaction time: every row this unit of work stamps carries it.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.tx
+    }
+
+    /// Appends one audit row for a mutation. Every repository method that
+    /// changes a row calls this in the same transaction.
+    pub(crate) fn audit_change(&self, change: Change<'_>) -> Result<()> {
+        crate::audit::append(&self.tx, self.actor, self.now, change)?;
+        self.audit_rows.set(self.audit_rows.get() + 1);
+        Ok(())
+    }
+}
+
+/// A read unit of work: a consistent snapshot, given to the closure of
+/// [`Store::read`].
+pub struct ReadTx<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> ReadTx<'a> {
+    /// The customers repository, read-only.
+    pub fn customers(&self) -> CustomerReader<'a> {
+        CustomerReader::new(self.conn)
+    }
+
+    /// The audit trail, read-only.
+    pub fn audit(&self) -> AuditReader<'a> {
+        AuditReader::new(self.conn)
+    }
+}
+
+/// Refuses an SQLite older than [`MIN_SQLITE_VERSION_NUMBER`].
+pub(crate) fn check_sqlite_version(version_number: i32) -> Result<()> {
+    if version_number < MIN_SQLITE_VERSION_NUMBER {
+        let found = format!(
+            "{}.{}.{}",
+            version_number / 1_000_000,
+            version_number / 1_000 % 1_000,
+            version_number % 1_000
+        );
+        return Err(Error::new(ErrorKind::SqliteTooOld {
+            found,
+            required: MIN_SQLITE_VERSION,
+        }));
+    }
+    Ok(())
+}
+
+fn cannot_open(path: &Path, err: rusqlite::Error) -> Error {
+    let reason = match &err {
+        rusqlite::Error::SqliteFailure(e, Some(msg)) => format!("{msg} ({:?})", e.code),
+        other => other.to_string(),
+    };
+    Error::with_source(
+        ErrorKind::CannotOpen {
+            path: path.to_path_buf(),
+            reason,
+        },
+        err,
+    )
+}
+
+/// Opens one file connection and configures it. The path is never read as
+/// a URI, so `file:` names and query parameters in it have no effect.
+fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
+    configure(&conn, options)?;
+    Ok(conn)
+}
+
+/// Applies DESIGN.md principle 8 to a connection. None of these settings
+/// writes to the file, so they run before the file is inspected.
+fn configure(conn: &Connection, options: &Options) -> Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "trusted_schema", false)?;
+    conn.pragma_update(None, "mmap_size", 0)?;
+    let synchronous = match options.durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    Ok(())
+}
+
+/// A fixed set of read-only connections shared by the threads that read.
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    returned: Condvar,
+    size: usize,
+}
+
+impl ReaderPool {
+    fn new(connections: Vec<Connection>) -> Self {
+        ReaderPool {
+            size: connections.len(),
+            idle: Mutex::new(connections),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// Takes an idle connection, waiting for one to be returned if all are
+    /// busy.
+    fn get(&self) -> PooledReader<'_> {
+        let mut idle = self.lock();
+        loop {
+            if let Some(conn) = idle.pop() {
+                return PooledReader {
+                    pool: self,
+                    conn: Some(conn),
+                };
+            }
+            idle = self
+                .returned
+                .wait(idle)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Connection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A connection on loan from the pool; it goes back when dropped, even when
+/// the reading closure panicked.
+struct PooledReader<'p> {
+    pool: &'p ReaderPool,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for PooledReader<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // The option is only emptied in drop.
+        self.conn.as_ref().expect("pooled connection present until drop")
+    }
+}
+
+impl Drop for PooledReader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A read transaction left open by a panic is rolled back by its
+            // Transaction guard before we get here.
+            self.pool.lock().push(conn);
+            self.pool.returned.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_send_sync_clone() {
+        fn assert_traits<T: Send + Sync + Clone + 'static>() {}
+        assert_traits::<Store>();
+    }
+
+    #[test]
+    fn old_sqlite_is_refused_with_both_versions() {
+        let err = check_sqlite_version(3_051_002).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &ErrorKind::SqliteTooOld {
+                found: "3.51.2".into(),
+                required: "3.51.3"
+            }
+        );
+        assert!(err.to_string().contains("3.51.2"));
+        check_sqlite_version(3_051_003).unwrap();
+        check_sqlite_version(rusqlite::version_number()).unwrap();
+    }
+
+    #[test]
+    fn a_mutation_without_audit_is_refused_and_rolled_back() {
+        let store = Store::open_in_memory().unwrap();
+        let err = store
+            .write(|tx| {
+                tx.conn().execute(
+                    "INSERT INTO customers (id, display_name, created_at, updated_at) \
+                     VALUES ('00000000-0000-7000-8000-000000000000', 'x', 'a', 'a')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Corrupt { .. }), "{err}");
+        let count: i64 = store
+            .read(|r| Ok(r.conn.query_row("SELECT count(*) FROM customers", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(count, 0);
+    }
+}

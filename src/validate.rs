@@ -1,0 +1,348 @@
+//! Input validation shared by every aggregate: text limits, email, phone,
+//! country, locale, tags and custom attributes.
+//!
+//! Every check returns [`ErrorKind::Invalid`](crate::ErrorKind::Invalid)
+//! naming the field and the reason. Lengths are counted in characters
+//! (Unicode scalar values), as SQLite's `length()` counts them, so the SQL
+//! `CHECK` backstops agree with these limits.
+
+use crate::error::{Error, Result};
+
+/// Trims `value` and checks it is non-empty, at most `max_chars` long and
+/// free of control characters.
+pub(crate) fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    single_line(field, trimmed, max_chars)
+}
+
+/// Like [`required_text`] for an optional field: `None`, or a value that is
+/// empty after trimming, means "no value".
+pub(crate) fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max_chars: usize,
+) -> Result<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => single_line(field, v, max_chars).map(Some),
+    }
+}
+
+/// An optional multi-line text (notes, a message body): line breaks and tabs
+/// are kept, other control characters are refused.
+pub(crate) fn optional_long_text(
+    field: &str,
+    value: Option<&str>,
+    max_chars: usize,
+) -> Result<Option<String>> {
+    let Some(v) = value.map(str::trim) else {
+        return Ok(None);
+    };
+    if v.is_empty() {
+        return Ok(None);
+    }
+    check_len(field, v, max_chars)?;
+    if v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+fn single_line(field: &str, value: &str, max_chars: usize) -> Result<String> {
+    check_len(field, value, max_chars)?;
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            "contains control characters (line breaks are not allowed here)",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn check_len(field: &str, value: &str, max_chars: usize) -> Result<()> {
+    // Bytes bound characters from above: skip counting for short strings,
+    // and refuse very long ones without walking all of them.
+    if value.len() > max_chars {
+        let chars = value.chars().take(max_chars + 1).count();
+        if chars > max_chars {
+            return Err(Error::invalid(
+                field,
+                format!("is longer than {max_chars} characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Longest accepted email address, in characters (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Trims and lowercases an email address and checks its syntax (RFC 5322
+/// addr-spec, with a dotted domain).
+///
+/// The whole address is lowercased: the local part is case-sensitive in
+/// theory, but no mailbox provider in use treats it so, and customers type
+/// their address in varying case.
+pub(crate) fn email(field: &str, value: &str) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    check_len(field, trimmed, MAX_EMAIL_LEN)?;
+    let normalized = trimmed.to_lowercase();
+    if normalized.chars().count() > MAX_EMAIL_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("is longer than {MAX_EMAIL_LEN} characters"),
+        ));
+    }
+    let parsed = email_address::EmailAddress::parse_with_options(
+        &normalized,
+        email_address::Options::default()
+            .with_required_tld()
+            .without_display_text()
+            .without_domain_literal(),
+    )
+    .map_err(|e| Error::invalid(field, format!("is not an email address: {e}")))?;
+    Ok(parsed.as_str().to_owned())
+}
+
+/// Longest phone number accepted as input, in characters.
+pub const MAX_PHONE_LEN: usize = 32;
+
+/// Normalizes a phone number.
+///
+/// A number written with a leading `+` (or `00`) is parsed as international
+/// and must be valid; it is stored in E.164 (`+447700900123`). A national
+/// number is parsed with the given country and stored in E.164 too. Without a
+/// country a national number cannot be placed: it is stored as written,
+/// trimmed, after checking it holds only digits, spaces and `()-./`.
+pub(crate) fn phone(field: &str, value: &str, country: Option<&str>) -> Result<String> {
+    let trimmed = required_text(field, value, MAX_PHONE_LEN)?;
+    if !trimmed
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +()-./".contains(c))
+    {
+        return Err(Error::invalid(
+            field,
+            "may hold only digits, spaces, a leading + and ()-./",
+        ));
+    }
+    let digits = trimmed.chars().filter(char::is_ascii_digit).count();
+    if !(3..=17).contains(&digits) {
+        return Err(Error::invalid(field, "must have between 3 and 17 digits"));
+    }
+    let international = trimmed.starts_with('+') || trimmed.starts_with("00");
+    let region = match country {
+        Some(c) => Some(
+            c.parse::<phonenumber::country::Id>()
+                .map_err(|_| Error::invalid(field, format!("cannot place numbers of country {c}")))?,
+        ),
+        None if international => None,
+        None => return Ok(trimmed),
+    };
+    let number = phonenumber::parse(region, &trimmed)
+        .map_err(|e| Error::invalid(field, format!("is not a phone number: {e}")))?;
+    if !phonenumber::is_valid(&number) {
+        return Err(Error::invalid(
+            field,
+            "is not a valid number for its country",
+        ));
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// ISO 3166-1 alpha-2 codes officially assigned, sorted.
+const COUNTRY_CODES: &[&str] = &[
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
+/// Checks an ISO 3166-1 alpha-2 country code, accepting any case, and
+/// returns it in upper case.
+pub(crate) fn country(field: &str, value: &str) -> Result<String> {
+    let code = value.trim().to_ascii_uppercase();
+    if COUNTRY_CODES.binary_search(&code.as_str()).is_ok() {
+        Ok(code)
+    } else {
+        Err(Error::invalid(
+            field,
+            format!(
+                "{:?} is not an ISO 3166-1 alpha-2 country code",
+                value.chars().take(8).collect::<String>()
+            ),
+        ))
+    }
+}
+
+/// Longest locale tag, in characters (BCP 47 recommends 35).
+pub const MAX_LOCALE_LEN: usize = 35;
+
+/// Checks a BCP 47 language tag of the common shape (`en`, `en-GB`,
+/// `zh-Hant-TW`, `es-419`) and returns it in canonical case: language lower,
+/// script title, region upper.
+pub(crate) fn locale(field: &str, value: &str) -> Result<String> {
+    let tag = required_text(field, value, MAX_LOCALE_LEN)?.replace('_', "-");
+    let mut parts = tag.split('-');
+    let bad = || Error::invalid(field, "is not a BCP 47 language tag such as en or en-GB");
+    let language = parts.next().ok_or_else(bad)?;
+    if !(2..=3).contains(&language.len()) || !language.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(bad());
+    }
+    let mut out = language.to_ascii_lowercase();
+    for part in parts {
+        if part.is_empty() || part.len() > 8 || !part.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(bad());
+        }
+        out.push('-');
+        match part.len() {
+            4 if part.chars().all(|c| c.is_ascii_alphabetic()) => {
+                out.push_str(&part[..1].to_ascii_uppercase());
+                out.push_str(&part[1..].to_ascii_lowercase());
+            }
+            2 | 3 => out.push_str(&part.to_ascii_uppercase()),
+            _ => out.push_str(&part.to_ascii_lowercase()),
+        }
+    }
+    Ok(out)
+}
+
+/// Longest tag, in characters.
+pub const MAX_TAG_LEN: usize = 64;
+
+/// Trims and lowercases a tag; refuses empty, long or control-character tags.
+pub(crate) fn tag(field: &str, value: &str) -> Result<String> {
+    Ok(required_text(field, value, MAX_TAG_LEN)?.to_lowercase())
+}
+
+/// Limits on custom attributes.
+pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
+/// Deepest nesting of custom attributes (the top-level object is depth 1).
+pub const MAX_ATTRIBUTES_DEPTH: usize = 8;
+/// Longest attribute key, in characters.
+pub const MAX_ATTRIBUTE_KEY_LEN: usize = 64;
+
+/// Checks custom attributes: at most [`MAX_ATTRIBUTES_BYTES`] as compact
+/// JSON, nested at most [`MAX_ATTRIBUTES_DEPTH`] deep, keys non-empty and at
+/// most [`MAX_ATTRIBUTE_KEY_LEN`] characters. Returns the compact JSON.
+pub(crate) fn attributes(
+    field: &str,
+    value: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String> {
+    fn walk(field: &str, value: &serde_json::Value, depth: usize) -> Result<()> {
+        if depth > MAX_ATTRIBUTES_DEPTH {
+            return Err(Error::invalid(
+                field,
+                format!("is nested deeper than {MAX_ATTRIBUTES_DEPTH} levels"),
+            ));
+        }
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    if key.is_empty() || key.chars().count() > MAX_ATTRIBUTE_KEY_LEN {
+                        return Err(Error::invalid(
+                            field,
+                            format!("has a key that is empty or longer than {MAX_ATTRIBUTE_KEY_LEN} characters"),
+                        ));
+                    }
+                    walk(field, v, depth + 1)?;
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for v in items {
+                    walk(field, v, depth + 1)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    for (key, v) in value {
+        if key.is_empty() || key.chars().count() > MAX_ATTRIBUTE_KEY_LEN {
+            return Err(Error::invalid(
+                field,
+                format!("has a key that is empty or longer than {MAX_ATTRIBUTE_KEY_LEN} characters"),
+            ));
+        }
+        walk(field, v, 2)?;
+    }
+    let json = serde_json::to_string(value)
+        .map_err(|e| Error::invalid(field, format!("cannot be written as JSON: {e}")))?;
+    if json.len() > MAX_ATTRIBUTES_BYTES {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "is {} bytes as JSON, more than the limit of {MAX_ATTRIBUTES_BYTES}",
+                json.len()
+            ),
+        ));
+    }
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn country_list_is_sorted_unique_and_complete() {
+        assert!(COUNTRY_CODES.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(COUNTRY_CODES.len(), 249);
+        assert_eq!(country("c", " gb ").unwrap(), "GB");
+        assert!(country("c", "UK").is_err());
+        assert!(country("c", "XX").is_err());
+    }
+
+    #[test]
+    fn emails_are_normalized() {
+        assert_eq!(email("e", "  Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@x.com", "ada@localhost", "a b@x.com", "Ada <ada@x.com>"] {
+            assert_eq!(email("e", bad).unwrap_err().field(), Some("e"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn phones_become_e164_when_the_country_is_known() {
+        assert_eq!(phone("p", "+44 20 7946 0958", None).unwrap(), "+442079460958");
+        assert_eq!(phone("p", "020 7946 0958", Some("GB")).unwrap(), "+442079460958");
+        assert_eq!(phone("p", "(415) 555-2671", Some("US")).unwrap(), "+14155552671");
+        assert_eq!(phone("p", "0301234567", None).unwrap(), "0301234567");
+        assert!(phone("p", "+44 12", None).is_err());
+        assert!(phone("p", "call me", None).is_err());
+    }
+
+    #[test]
+    fn locales_get_canonical_case() {
+        assert_eq!(locale("l", "en_gb").unwrap(), "en-GB");
+        assert_eq!(locale("l", "ZH-hant-tw").unwrap(), "zh-Hant-TW");
+        assert_eq!(locale("l", "es-419").unwrap(), "es-419");
+        assert!(locale("l", "english").is_err());
+        assert!(locale("l", "en--GB").is_err());
+    }
+
+    #[test]
+    fn text_limits_count_characters() {
+        assert!(required_text("n", &"é".repeat(10), 10).is_ok());
+        assert!(required_text("n", &"é".repeat(11), 10).is_err());
+        assert!(required_text("n", "   ", 10).is_err());
+        assert!(required_text("n", "a\nb", 10).is_err());
+        assert_eq!(optional_long_text("b", Some(" a\nb "), 10).unwrap().as_deref(), Some("a\nb"));
+    }
+}
