@@ -241,6 +241,8 @@ pub struct ConnectionSettings {
 pub struct CheckReport {
     /// One line per difference or violation found.
     pub problems: Vec<String>,
+    /// Checks that could not run on this store, and why.
+    pub skipped: Vec<String>,
 }
 
 impl CheckReport {
@@ -251,6 +253,10 @@ impl CheckReport {
 
     pub(crate) fn push(&mut self, problem: impl Into<String>) {
         self.problems.push(problem.into());
+    }
+
+    pub(crate) fn push_skipped(&mut self, check: impl Into<String>) {
+        self.skipped.push(check.into());
     }
 }
 
@@ -283,8 +289,11 @@ pub struct Store {
 struct Inner {
     path: Option<PathBuf>,
     options: Options,
-    writer: Option<Mutex<Connection>>,
+    // Fields drop in declaration order: the readers close before the writer,
+    // so the writer is the last connection and checkpoints the WAL and
+    // removes it (a read-only connection closing last cannot).
     readers: ReaderPool,
+    writer: Option<Mutex<Connection>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -557,29 +566,19 @@ impl Store {
     /// A database error while checking. Problems found are not errors: they
     /// are in the returned [`CheckReport`].
     pub fn check(&self) -> Result<CheckReport> {
-        self.read(|r| {
-            let mut report = CheckReport::default();
-            let conn = r.conn;
-            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-            for line in stmt.query_map([], |row| row.get::<_, String>(0))? {
-                let line = line?;
-                if line != "ok" {
-                    report.push(format!("integrity_check: {line}"));
-                }
+        // FTS5 takes its integrity check as an INSERT, which a read-only
+        // connection refuses, so the check runs on the writer when there is
+        // one (in a read transaction: it holds the lock but writes nothing).
+        match &self.inner.writer {
+            Some(writer) => {
+                let conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Deferred)?;
+                let report = check_connection(&tx)?;
+                tx.commit()?;
+                Ok(report)
             }
-            let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
-            for row in stmt.query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, Option<i64>>(1)?, row.get::<_, String>(2)?))
-            })? {
-                let (table, rowid, parent) = row?;
-                report.push(format!(
-                    "foreign_key_check: {table} row {rowid:?} refers to a missing {parent}"
-                ));
-            }
-            crate::customer::check(conn, &mut report)?;
-            crate::audit::check(conn, &mut report)?;
-            Ok(report)
-        })
+            None => self.read(|r| check_connection(r.conn)),
+        }
     }
 
     /// The settings the store's connections actually run with, as SQLite
@@ -673,6 +672,33 @@ impl<'a> ReadTx<'a> {
     pub fn audit(&self) -> AuditReader<'a> {
         AuditReader::new(self.conn)
     }
+}
+
+fn check_connection(conn: &Connection) -> Result<CheckReport> {
+    let mut report = CheckReport::default();
+    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+    for line in stmt.query_map([], |row| row.get::<_, String>(0))? {
+        let line = line?;
+        if line != "ok" {
+            report.push(format!("integrity_check: {line}"));
+        }
+    }
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+    for row in stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, Option<i64>>(1)?,
+            row.get::<_, String>(2)?,
+        ))
+    })? {
+        let (table, rowid, parent) = row?;
+        report.push(format!(
+            "foreign_key_check: {table} row {rowid:?} refers to a missing {parent}"
+        ));
+    }
+    crate::customer::check(conn, &mut report)?;
+    crate::audit::check(conn, &mut report)?;
+    Ok(report)
 }
 
 /// Refuses an SQLite older than [`MIN_SQLITE_VERSION_NUMBER`].
