@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::audit::{AuditReader, Change};
 use crate::customer::{CustomerReader, Customers};
@@ -589,8 +589,12 @@ impl Store {
     /// A database error.
     pub fn connection_settings(&self) -> Result<ConnectionSettings> {
         let read = |conn: &Connection| -> Result<ConnectionSettings> {
+            // An in-memory database answers some pragmas with no row.
             let pragma_i64 = |name: &str| -> Result<i64> {
-                Ok(conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?)
+                Ok(conn
+                    .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0))
             };
             Ok(ConnectionSettings {
                 sqlite_version: rusqlite::version().to_owned(),
@@ -718,6 +722,14 @@ pub(crate) fn check_sqlite_version(version_number: i32) -> Result<()> {
     Ok(())
 }
 
+fn is_not_a_database(err: &Error) -> bool {
+    use std::error::Error as _;
+    err.source()
+        .and_then(|s| s.downcast_ref::<rusqlite::Error>())
+        .and_then(rusqlite::Error::sqlite_error_code)
+        == Some(rusqlite::ErrorCode::NotADatabase)
+}
+
 fn cannot_open(path: &Path, err: rusqlite::Error) -> Error {
     let reason = match &err {
         rusqlite::Error::SqliteFailure(e, Some(msg)) => format!("{msg} ({:?})", e.code),
@@ -743,7 +755,14 @@ fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Co
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
-    configure(&conn, options)?;
+    // Some settings read the file header; that is where a file that is not
+    // a database first shows itself.
+    configure(&conn, options).map_err(|e| match e.kind() {
+        ErrorKind::Database { .. } if is_not_a_database(&e) => Error::new(ErrorKind::NotADatabase {
+            path: path.to_path_buf(),
+        }),
+        _ => e,
+    })?;
     Ok(conn)
 }
 

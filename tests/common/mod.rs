@@ -1,0 +1,64 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use custdb::{CheckReport, Store};
+use rusqlite::types::ValueRef;
+use tempfile::TempDir;
+
+/// A store on a file in a fresh temporary directory.
+pub fn file_store() -> (TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().join("test.db")).expect("open store");
+    (dir, store)
+}
+
+/// Every row of every table in the file, rendered as text, read through a
+/// separate read-only connection: two snapshots are equal exactly when
+/// nothing was written in between.
+pub fn snapshot(path: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open snapshot connection");
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut out = Vec::new();
+    for table in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            let mut line = format!("{table}:");
+            for i in 0..columns {
+                match row.get_ref(i).unwrap() {
+                    ValueRef::Null => line.push_str(" NULL"),
+                    ValueRef::Integer(v) => line.push_str(&format!(" {v}")),
+                    ValueRef::Real(v) => line.push_str(&format!(" {v}")),
+                    ValueRef::Text(v) => line.push_str(&format!(" {:?}", String::from_utf8_lossy(v))),
+                    ValueRef::Blob(v) => line.push_str(&format!(" blob{v:?}")),
+                }
+            }
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// Asserts that the store's invariants hold.
+pub fn assert_consistent(store: &Store) {
+    let report: CheckReport = store.check().expect("check runs");
+    assert!(report.problems.is_empty(), "check found problems: {:#?}", report.problems);
+}
+
+/// SHA-like fingerprint of a file's bytes: the bytes themselves.
+pub fn file_bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).expect("read file")
+}
