@@ -1504,6 +1504,15 @@ impl<'s> StoreCustomers<'s> {
         self.read(|c| c.addresses(id))
     }
 
+    /// See [`CustomerReader::address`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::address`].
+    pub fn address(&self, id: crate::AddressId) -> Result<Address> {
+        self.read(|c| c.address(id))
+    }
+
     /// See [`Customers::add_address`].
     ///
     /// # Errors
