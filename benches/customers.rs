@@ -1,1 +1,341 @@
-fn main(){}
+//! Customer benchmarks, each beside a raw-rusqlite baseline that runs the
+//! same SQL text (taken from `custdb::customer::sql`) with the same pragmas
+//! on a database of the same schema and size.
+//!
+//! ```text
+//! cargo bench --bench customers
+//! ```
+//!
+//! docs/PERFORMANCE.md records the results and the ratios.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use custdb::customer::sql;
+use custdb::{CustomerId, NewCustomer, Store};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+/// Customers in the database the read benchmarks query.
+const POPULATION: usize = 10_000;
+/// Customers per unit of work in the bulk benchmark.
+const BULK: usize = 10_000;
+
+const GIVEN: &[&str] = &[
+    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret", "Ken",
+    "Radia", "Tony", "Hedy", "Claude", "Sophie", "Niklaus",
+];
+const FAMILY: &[&str] = &[
+    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus", "Hamilton",
+    "Thompson", "Perlman", "Hoare", "Lamarr", "Shannon", "Wilson", "Wirth",
+];
+
+fn person(n: usize) -> (String, String, String) {
+    let given = GIVEN[n % GIVEN.len()];
+    let family = FAMILY[(n / GIVEN.len()) % FAMILY.len()];
+    (
+        given.to_owned(),
+        family.to_owned(),
+        format!(
+            "{}.{}{n}@example.com",
+            given.to_lowercase(),
+            family.to_lowercase()
+        ),
+    )
+}
+
+fn new_customer(n: usize) -> NewCustomer {
+    let (given, family, email) = person(n);
+    NewCustomer::new(format!("{given} {family}"))
+        .given_name(given)
+        .family_name(family)
+        .email(email)
+        .company("Example Ltd")
+        .tag("bench")
+}
+
+/// The connection settings custdb applies (see src/store.rs `configure`).
+fn raw_connection(path: &Path) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    conn.pragma_update(None, "trusted_schema", false).unwrap();
+    conn.pragma_update(None, "mmap_size", 0).unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.set_prepared_statement_cache_capacity(128);
+    conn
+}
+
+/// What hand-written rusqlite code does to create the same customer: the
+/// same statements in the same transaction, with its own id and timestamp.
+fn raw_create(conn: &Connection, n: usize) -> CustomerId {
+    let (given, family, email) = person(n);
+    let id = CustomerId::new();
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+    let taken: bool = conn
+        .prepare_cached(sql::EMAIL_TAKEN)
+        .unwrap()
+        .query_row(params![email, id], |r| r.get(0))
+        .unwrap();
+    assert!(!taken);
+    conn.prepare_cached(sql::INSERT)
+        .unwrap()
+        .execute(params![
+            id,
+            format!("{given} {family}"),
+            given,
+            family,
+            email,
+            None::<String>,
+            "Example Ltd",
+            None::<String>,
+            None::<String>,
+            None::<String>,
+            "{}",
+            None::<String>,
+            now,
+        ])
+        .unwrap();
+    conn.prepare_cached(sql::INSERT_TAG)
+        .unwrap()
+        .execute(params![id, "bench"])
+        .unwrap();
+    conn.prepare_cached(sql::INSERT_AUDIT)
+        .unwrap()
+        .execute(params![
+            now,
+            "system",
+            "custdb",
+            "create",
+            "customer",
+            id.to_string(),
+            r#"["display_name","given_name","family_name","email","company","tags"]"#
+        ])
+        .unwrap();
+    id
+}
+
+/// A customer row read into owned values, as hand-written code would.
+#[allow(dead_code)]
+struct RawRow {
+    id: String,
+    display_name: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    locale: Option<String>,
+    birth_date: Option<String>,
+    source: Option<String>,
+    attributes: String,
+    notes: Option<String>,
+    created_at: String,
+    updated_at: String,
+    version: i64,
+    archived_at: Option<String>,
+    tags: String,
+}
+
+fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        id: row.get(0)?,
+        display_name: row.get(1)?,
+        given_name: row.get(2)?,
+        family_name: row.get(3)?,
+        email: row.get(4)?,
+        phone: row.get(5)?,
+        company: row.get(6)?,
+        locale: row.get(7)?,
+        birth_date: row.get(8)?,
+        source: row.get(9)?,
+        attributes: row.get(10)?,
+        notes: row.get(11)?,
+        created_at: row.get(12)?,
+        updated_at: row.get(13)?,
+        version: row.get(14)?,
+        archived_at: row.get(15)?,
+        tags: row.get(16)?,
+    })
+}
+
+/// A store holding [`POPULATION`] customers, and their ids and emails.
+fn populated() -> (tempfile::TempDir, Store, Vec<(CustomerId, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("bench.db")).unwrap();
+    let people = store
+        .write(|tx| {
+            (0..POPULATION)
+                .map(|n| {
+                    let c = tx.customers().create(new_customer(n))?;
+                    Ok((c.id, c.email.unwrap_or_default()))
+                })
+                .collect::<custdb::Result<Vec<_>>>()
+        })
+        .unwrap();
+    (dir, store, people)
+}
+
+fn create(c: &mut Criterion) {
+    let mut group = c.benchmark_group("create_one_per_transaction");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("custdb.db")).unwrap();
+    let mut n = 0;
+    group.bench_function("custdb", |b| {
+        b.iter(|| {
+            n += 1;
+            black_box(store.customers().create(new_customer(n)).unwrap())
+        })
+    });
+    let raw_path = dir.path().join("raw.db");
+    drop(Store::open(&raw_path).unwrap());
+    let mut conn = raw_connection(&raw_path);
+    let mut n = 0;
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| {
+            n += 1;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unwrap();
+            let id = raw_create(&tx, n);
+            tx.commit().unwrap();
+            black_box(id)
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("create_10k_in_one_unit_of_work");
+    group.sample_size(10);
+    group.bench_function("custdb", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open(dir.path().join("bulk.db")).unwrap();
+                (dir, store)
+            },
+            |(dir, store)| {
+                store
+                    .write(|tx| {
+                        for n in 0..BULK {
+                            tx.customers().create(new_customer(n))?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("bulk.db");
+                drop(Store::open(&path).unwrap());
+                let conn = raw_connection(&path);
+                (dir, conn)
+            },
+            |(dir, mut conn)| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .unwrap();
+                for n in 0..BULK {
+                    raw_create(&tx, n);
+                }
+                tx.commit().unwrap();
+                (dir, conn)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn reads(c: &mut Criterion) {
+    let (dir, store, people) = populated();
+    let conn = raw_connection(&dir.path().join("bench.db"));
+
+    let mut group = c.benchmark_group("get_by_id");
+    let mut i = 0;
+    group.bench_function("custdb", |b| {
+        b.iter(|| {
+            i = (i + 7919) % people.len();
+            black_box(store.customers().get(people[i].0).unwrap())
+        })
+    });
+    let mut i = 0;
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| {
+            i = (i + 7919) % people.len();
+            let row = conn
+                .prepare_cached(sql::GET)
+                .unwrap()
+                .query_row([people[i].0], raw_row)
+                .optional()
+                .unwrap()
+                .unwrap();
+            black_box(row)
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("get_by_email");
+    let mut i = 0;
+    group.bench_function("custdb", |b| {
+        b.iter(|| {
+            i = (i + 7919) % people.len();
+            black_box(store.customers().get_by_email(&people[i].1).unwrap())
+        })
+    });
+    let mut i = 0;
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| {
+            i = (i + 7919) % people.len();
+            let row = conn
+                .prepare_cached(sql::GET_BY_EMAIL)
+                .unwrap()
+                .query_row([&people[i].1], raw_row)
+                .optional()
+                .unwrap()
+                .unwrap();
+            black_box(row)
+        })
+    });
+    group.finish();
+
+    // "grace hop" matches Grace Hopper, 1 in 256 of the population (39 rows);
+    // the best 20 by rank come back.
+    let mut group = c.benchmark_group("search_grace_hop_top20");
+    group.bench_function("custdb", |b| {
+        b.iter(|| black_box(store.customers().search("grace hop", 20).unwrap()))
+    });
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| {
+            let rows = conn
+                .prepare_cached(sql::SEARCH)
+                .unwrap()
+                .query_map(params!["\"grace\"* \"hop\"*", 20], raw_row)
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap();
+            black_box(rows)
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = create, reads
+}
+criterion_main!(benches);

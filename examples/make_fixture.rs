@@ -54,9 +54,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             NewInteraction::new(Channel::Email, Direction::Inbound, InteractionKind::Review)
                 .subject("Fixture review")
                 .rating(4)
-                .occurred_at(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().unwrap_or_default()),
+                .occurred_at(
+                    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+                        .single()
+                        .unwrap_or_default(),
+                ),
         )?;
-        let grace = c.create(NewCustomer::new("Grace Hopper").email("grace@example.org").tag("wholesale"))?;
+        let grace = c.create(
+            NewCustomer::new("Grace Hopper")
+                .email("grace@example.org")
+                .tag("wholesale"),
+        )?;
         c.add_address(
             grace.id,
             NewAddress::new(AddressKind::Shipping, "1 Navy Way", "Arlington", "US"),

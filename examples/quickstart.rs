@@ -12,39 +12,50 @@ use custdb::{
     InteractionKind, NewAddress, NewCustomer, NewInteraction, Options, Store,
 };
 
-/// The customers the quickstart keeps: display name, email, phone, country,
-/// city, street, postcode and tags.
-const SEED: &[(&str, &str, &str, &str, &str, &str, &str, &[&str])] = &[
-    (
-        "Ada Lovelace",
-        "ada@example.com",
-        "020 7946 0958",
-        "GB",
-        "London",
-        "12 St James's Square",
-        "SW1Y 4JH",
-        &["vip", "newsletter"],
-    ),
-    (
-        "Grace Hopper",
-        "grace@example.org",
-        "(415) 555-2671",
-        "US",
-        "Arlington",
-        "1 Navy Way",
-        "22202",
-        &["wholesale"],
-    ),
-    (
-        "Émile Borel",
-        "emile.borel@example.fr",
-        "01 23 45 67 89",
-        "FR",
-        "Paris",
-        "45 rue d'Ulm",
-        "75005",
-        &["newsletter"],
-    ),
+/// One customer the quickstart keeps.
+struct Seed {
+    name: &'static str,
+    email: &'static str,
+    phone: &'static str,
+    country: &'static str,
+    city: &'static str,
+    street: &'static str,
+    postcode: &'static str,
+    tags: &'static [&'static str],
+}
+
+/// The customers the quickstart keeps.
+const SEED: &[Seed] = &[
+    Seed {
+        name: "Ada Lovelace",
+        email: "ada@example.com",
+        phone: "020 7946 0958",
+        country: "GB",
+        city: "London",
+        street: "12 St James's Square",
+        postcode: "SW1Y 4JH",
+        tags: &["vip", "newsletter"],
+    },
+    Seed {
+        name: "Grace Hopper",
+        email: "grace@example.org",
+        phone: "(415) 555-2671",
+        country: "US",
+        city: "Arlington",
+        street: "1 Navy Way",
+        postcode: "22202",
+        tags: &["wholesale"],
+    },
+    Seed {
+        name: "Émile Borel",
+        email: "emile.borel@example.fr",
+        phone: "01 23 45 67 89",
+        country: "FR",
+        city: "Paris",
+        street: "45 rue d'Ulm",
+        postcode: "75005",
+        tags: &["newsletter"],
+    },
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -55,7 +66,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Create each seed customer once; on later runs find it by email.
     let mut customers = Vec::new();
-    for &(name, email, phone, country, city, street, postcode, tags) in SEED {
+    for &Seed {
+        name,
+        email,
+        phone,
+        country,
+        city,
+        street,
+        postcode,
+        tags,
+    } in SEED
+    {
         let customer = match store.customers().get_by_email(email) {
             Ok(existing) => existing,
             Err(e) if e.is_not_found() => store.write(|tx| {
@@ -144,12 +165,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let report = store.check()?;
     let audit_rows = store.read(|r| r.audit().count())?;
-    let all = store.customers().list(&CustomerFilter::default(), None, 1000)?;
+    let all = store
+        .customers()
+        .list(&CustomerFilter::default(), None, 1000)?;
     println!(
         "\nsummary: {} customers, {} audit entries, check: {}",
         all.items.len(),
         audit_rows,
-        if report.is_ok() { "ok".to_owned() } else { format!("{:?}", report.problems) }
+        if report.is_ok() {
+            "ok".to_owned()
+        } else {
+            format!("{:?}", report.problems)
+        }
     );
     if !report.is_ok() {
         return Err("store.check() found problems".into());

@@ -14,11 +14,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// The enum is `#[non_exhaustive]`: later versions add kinds, so a `match`
 /// needs a catch-all arm.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// An input value was refused. `field` names the input field (for nested
     /// input a dotted path such as `address.country`), `reason` says why.
+    #[error("invalid {field}: {reason}")]
     Invalid {
         /// The field that was refused.
         field: String,
@@ -26,6 +27,7 @@ pub enum ErrorKind {
         reason: String,
     },
     /// No record of this kind has this id (or key).
+    #[error("{entity} {key} not found")]
     NotFound {
         /// The kind of record, e.g. `customer`.
         entity: &'static str,
@@ -33,6 +35,7 @@ pub enum ErrorKind {
         key: String,
     },
     /// Optimistic concurrency: the record changed since the caller read it.
+    #[error("{entity} {id} was changed by someone else: expected version {expected_version}, found version {actual_version}; read it again and retry")]
     Conflict {
         /// The kind of record, e.g. `customer`.
         entity: &'static str,
@@ -44,6 +47,7 @@ pub enum ErrorKind {
         actual_version: i64,
     },
     /// A value that must be unique is already used by another record.
+    #[error("{field} is already used by another {entity}")]
     AlreadyExists {
         /// The kind of record, e.g. `customer`.
         entity: &'static str,
@@ -54,6 +58,7 @@ pub enum ErrorKind {
     /// The operation is not allowed in the record's current state
     /// (for example restoring a customer that is not archived is fine, but
     /// changing an archived customer is not).
+    #[error("{entity} {id}: {reason}")]
     InvalidState {
         /// The kind of record.
         entity: &'static str,
@@ -64,6 +69,7 @@ pub enum ErrorKind {
     },
     /// The database was written by a newer custdb: its schema version is
     /// higher than this library knows. The file was not changed.
+    #[error("the database has schema version {found}, newer than this custdb supports (version {supported}); upgrade custdb to open it. The file was not changed")]
     SchemaTooNew {
         /// The schema version found in the file.
         found: i64,
@@ -71,6 +77,7 @@ pub enum ErrorKind {
         supported: i64,
     },
     /// The database needs migrating but was opened read-only.
+    #[error("the database has schema version {found} and needs migrating to version {required}, which a read-only store cannot do; open it read-write once")]
     SchemaTooOld {
         /// The schema version found in the file.
         found: i64,
@@ -80,6 +87,9 @@ pub enum ErrorKind {
     /// A migration recorded in the database differs from the one this
     /// library ships (a different checksum or name): the database was made by
     /// a different build, and custdb refuses to guess.
+    #[error(
+        "migration {version} in the database differs from the one this custdb ships: {reason}"
+    )]
     MigrationMismatch {
         /// The schema version whose migration differs.
         version: i64,
@@ -87,16 +97,19 @@ pub enum ErrorKind {
         reason: String,
     },
     /// The file exists but is not an SQLite database.
+    #[error("{} is not an SQLite database", .path.display())]
     NotADatabase {
         /// The file's path.
         path: PathBuf,
     },
     /// The file is an SQLite database that belongs to another application.
+    #[error("{} is an SQLite database of another application, not a custdb store", .path.display())]
     NotCustdb {
         /// The file's path.
         path: PathBuf,
     },
     /// The database file cannot be opened or created at this path.
+    #[error("cannot open {}: {reason}", .path.display())]
     CannotOpen {
         /// The path that was tried.
         path: PathBuf,
@@ -104,6 +117,7 @@ pub enum ErrorKind {
         reason: String,
     },
     /// The linked SQLite is older than custdb accepts.
+    #[error("SQLite {found} is too old: custdb needs {required} or newer (older versions have a WAL-reset bug that can corrupt a database)")]
     SqliteTooOld {
         /// The version found, e.g. `3.45.0`.
         found: String,
@@ -111,17 +125,21 @@ pub enum ErrorKind {
         required: &'static str,
     },
     /// A write was attempted on a store opened read-only.
+    #[error("the store was opened read-only")]
     ReadOnly,
     /// The database stayed locked by another process for longer than the
     /// busy timeout.
+    #[error("the database stayed locked past the busy timeout")]
     Busy,
     /// [`Store::check`](crate::Store::check) or a consistency assertion found
     /// the database in a state that breaks one of custdb's invariants.
+    #[error("consistency check failed: {reason}")]
     Corrupt {
         /// What was found.
         reason: String,
     },
     /// Any other SQLite error. The message is SQLite's own.
+    #[error("database error: {message}")]
     Database {
         /// SQLite's message.
         message: String,
@@ -224,66 +242,6 @@ impl Error {
     /// True when the database is locked past the busy timeout ([`ErrorKind::Busy`]).
     pub fn is_busy(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::Busy)
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ErrorKind::Invalid { field, reason } => write!(f, "invalid {field}: {reason}"),
-            ErrorKind::NotFound { entity, key } => write!(f, "{entity} {key} not found"),
-            ErrorKind::Conflict {
-                entity,
-                id,
-                expected_version,
-                actual_version,
-            } => write!(
-                f,
-                "{entity} {id} was changed by someone else: expected version {expected_version}, \
-                 found version {actual_version}; read it again and retry"
-            ),
-            ErrorKind::AlreadyExists { entity, field } => {
-                write!(f, "{field} is already used by another {entity}")
-            }
-            ErrorKind::InvalidState { entity, id, reason } => {
-                write!(f, "{entity} {id}: {reason}")
-            }
-            ErrorKind::SchemaTooNew { found, supported } => write!(
-                f,
-                "the database has schema version {found}, newer than this custdb supports \
-                 (version {supported}); upgrade custdb to open it. The file was not changed"
-            ),
-            ErrorKind::SchemaTooOld { found, required } => write!(
-                f,
-                "the database has schema version {found} and needs migrating to version \
-                 {required}, which a read-only store cannot do; open it read-write once"
-            ),
-            ErrorKind::MigrationMismatch { version, reason } => write!(
-                f,
-                "migration {version} in the database differs from the one this custdb ships: \
-                 {reason}"
-            ),
-            ErrorKind::NotADatabase { path } => {
-                write!(f, "{} is not an SQLite database", path.display())
-            }
-            ErrorKind::NotCustdb { path } => write!(
-                f,
-                "{} is an SQLite database of another application, not a custdb store",
-                path.display()
-            ),
-            ErrorKind::CannotOpen { path, reason } => {
-                write!(f, "cannot open {}: {reason}", path.display())
-            }
-            ErrorKind::SqliteTooOld { found, required } => write!(
-                f,
-                "SQLite {found} is too old: custdb needs {required} or newer \
-                 (older versions have a WAL-reset bug that can corrupt a database)"
-            ),
-            ErrorKind::ReadOnly => write!(f, "the store was opened read-only"),
-            ErrorKind::Busy => write!(f, "the database stayed locked past the busy timeout"),
-            ErrorKind::Corrupt { reason } => write!(f, "consistency check failed: {reason}"),
-            ErrorKind::Database { message } => write!(f, "database error: {message}"),
-        }
     }
 }
 

@@ -81,8 +81,7 @@ impl Actor {
     /// ```
     pub fn new(id: impl Into<String>, name: impl Into<String>) -> Result<Actor> {
         let id = crate::validate::required_text("actor.id", &id.into(), MAX_ACTOR_ID_LEN)?;
-        let name =
-            crate::validate::required_text("actor.name", &name.into(), MAX_ACTOR_NAME_LEN)?;
+        let name = crate::validate::required_text("actor.name", &name.into(), MAX_ACTOR_NAME_LEN)?;
         Ok(Actor { id, name })
     }
 
@@ -192,7 +191,10 @@ impl Options {
         if self.reader_pool_size > MAX_READER_POOL_SIZE {
             return Err(Error::invalid(
                 "options.reader_pool_size",
-                format!("is {}, at most {MAX_READER_POOL_SIZE}", self.reader_pool_size),
+                format!(
+                    "is {}, at most {MAX_READER_POOL_SIZE}",
+                    self.reader_pool_size
+                ),
             ));
         }
         if self.busy_timeout > Duration::from_secs(3600) {
@@ -393,8 +395,7 @@ impl Store {
             // Look before writing anything: a file that is not ours, or is
             // newer than this library, must be left byte-for-byte untouched.
             schema::inspect(&conn, path)?;
-            let mode: String =
-                conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::new(ErrorKind::CannotOpen {
                     path: path.to_path_buf(),
@@ -758,9 +759,11 @@ fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Co
     // Some settings read the file header; that is where a file that is not
     // a database first shows itself.
     configure(&conn, options).map_err(|e| match e.kind() {
-        ErrorKind::Database { .. } if is_not_a_database(&e) => Error::new(ErrorKind::NotADatabase {
-            path: path.to_path_buf(),
-        }),
+        ErrorKind::Database { .. } if is_not_a_database(&e) => {
+            Error::new(ErrorKind::NotADatabase {
+                path: path.to_path_buf(),
+            })
+        }
         _ => e,
     })?;
     Ok(conn)
@@ -834,7 +837,9 @@ impl std::ops::Deref for PooledReader<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
         // The option is only emptied in drop.
-        self.conn.as_ref().expect("pooled connection present until drop")
+        self.conn
+            .as_ref()
+            .expect("pooled connection present until drop")
     }
 }
 
@@ -889,7 +894,10 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Corrupt { .. }), "{err}");
         let count: i64 = store
-            .read(|r| Ok(r.conn.query_row("SELECT count(*) FROM customers", [], |r| r.get(0))?))
+            .read(|r| {
+                Ok(r.conn
+                    .query_row("SELECT count(*) FROM customers", [], |r| r.get(0))?)
+            })
             .unwrap();
         assert_eq!(count, 0);
     }

@@ -45,7 +45,9 @@ pub(crate) fn optional_long_text(
         return Ok(None);
     }
     check_len(field, v, max_chars)?;
-    if v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if v.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(Error::invalid(field, "contains control characters"));
     }
     Ok(Some(v.to_owned()))
@@ -110,6 +112,25 @@ pub(crate) fn email(field: &str, value: &str) -> Result<String> {
     Ok(parsed.as_str().to_owned())
 }
 
+/// Normalizes an email to look it up: trimmed and lowercased like a stored
+/// email, with only the cheap checks (length, one `@` with text on both
+/// sides). A full syntax check is not needed to look up: a malformed
+/// address is simply not found, since every stored address passed
+/// [`email`] when it was written.
+pub(crate) fn email_key(field: &str, value: &str) -> Result<String> {
+    let trimmed = value.trim();
+    check_len(field, trimmed, MAX_EMAIL_LEN)?;
+    match trimmed.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+            Ok(trimmed.to_lowercase())
+        }
+        _ => Err(Error::invalid(
+            field,
+            "is not an email address: it needs text on both sides of an @",
+        )),
+    }
+}
+
 /// Longest phone number accepted as input, in characters.
 pub const MAX_PHONE_LEN: usize = 32;
 
@@ -136,14 +157,14 @@ pub(crate) fn phone(field: &str, value: &str, country: Option<&str>) -> Result<S
         return Err(Error::invalid(field, "must have between 3 and 17 digits"));
     }
     let international = trimmed.starts_with('+') || trimmed.starts_with("00");
-    let region = match country {
-        Some(c) => Some(
-            c.parse::<phonenumber::country::Id>()
-                .map_err(|_| Error::invalid(field, format!("cannot place numbers of country {c}")))?,
-        ),
-        None if international => None,
-        None => return Ok(trimmed),
-    };
+    let region =
+        match country {
+            Some(c) => Some(c.parse::<phonenumber::country::Id>().map_err(|_| {
+                Error::invalid(field, format!("cannot place numbers of country {c}"))
+            })?),
+            None if international => None,
+            None => return Ok(trimmed),
+        };
     let number = phonenumber::parse(region, &trimmed)
         .map_err(|e| Error::invalid(field, format!("is not a phone number: {e}")))?;
     if !phonenumber::is_valid(&number) {
@@ -278,7 +299,9 @@ pub(crate) fn attributes(
         if key.is_empty() || key.chars().count() > MAX_ATTRIBUTE_KEY_LEN {
             return Err(Error::invalid(
                 field,
-                format!("has a key that is empty or longer than {MAX_ATTRIBUTE_KEY_LEN} characters"),
+                format!(
+                    "has a key that is empty or longer than {MAX_ATTRIBUTE_KEY_LEN} characters"
+                ),
             ));
         }
         walk(field, v, 2)?;
@@ -313,16 +336,33 @@ mod tests {
     #[test]
     fn emails_are_normalized() {
         assert_eq!(email("e", "  Ada@Example.COM ").unwrap(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@x.com", "ada@localhost", "a b@x.com", "Ada <ada@x.com>"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.com",
+            "ada@localhost",
+            "a b@x.com",
+            "Ada <ada@x.com>",
+        ] {
             assert_eq!(email("e", bad).unwrap_err().field(), Some("e"), "{bad:?}");
         }
     }
 
     #[test]
     fn phones_become_e164_when_the_country_is_known() {
-        assert_eq!(phone("p", "+44 20 7946 0958", None).unwrap(), "+442079460958");
-        assert_eq!(phone("p", "020 7946 0958", Some("GB")).unwrap(), "+442079460958");
-        assert_eq!(phone("p", "(415) 555-2671", Some("US")).unwrap(), "+14155552671");
+        assert_eq!(
+            phone("p", "+44 20 7946 0958", None).unwrap(),
+            "+442079460958"
+        );
+        assert_eq!(
+            phone("p", "020 7946 0958", Some("GB")).unwrap(),
+            "+442079460958"
+        );
+        assert_eq!(
+            phone("p", "(415) 555-2671", Some("US")).unwrap(),
+            "+14155552671"
+        );
         assert_eq!(phone("p", "0301234567", None).unwrap(), "0301234567");
         assert!(phone("p", "+44 12", None).is_err());
         assert!(phone("p", "call me", None).is_err());
@@ -343,6 +383,11 @@ mod tests {
         assert!(required_text("n", &"é".repeat(11), 10).is_err());
         assert!(required_text("n", "   ", 10).is_err());
         assert!(required_text("n", "a\nb", 10).is_err());
-        assert_eq!(optional_long_text("b", Some(" a\nb "), 10).unwrap().as_deref(), Some("a\nb"));
+        assert_eq!(
+            optional_long_text("b", Some(" a\nb "), 10)
+                .unwrap()
+                .as_deref(),
+            Some("a\nb")
+        );
     }
 }

@@ -50,7 +50,10 @@ fn create_normalizes_and_get_returns_the_same_record() {
 
     let got = store.customers().get(created.id).unwrap();
     assert_eq!(got, created);
-    let by_email = store.customers().get_by_email("ADA.LOVELACE@example.com ").unwrap();
+    let by_email = store
+        .customers()
+        .get_by_email("ADA.LOVELACE@example.com ")
+        .unwrap();
     assert_eq!(by_email, created);
     assert_consistent(&store);
 }
@@ -60,14 +63,22 @@ fn update_applies_a_partial_patch_and_bumps_the_version() {
     let store = store();
     let c = store
         .customers()
-        .create(NewCustomer::new("Ann").email("ann@example.com").company("Old Co").tag("a"))
+        .create(
+            NewCustomer::new("Ann")
+                .email("ann@example.com")
+                .company("Old Co")
+                .tag("a"),
+        )
         .unwrap();
     let updated = store
         .customers()
         .update(
             c.id,
             1,
-            CustomerPatch::default().company("New Co").clear_email().tags(["b", "c"]),
+            CustomerPatch::default()
+                .company("New Co")
+                .clear_email()
+                .tags(["b", "c"]),
         )
         .unwrap();
     assert_eq!(updated.company.as_deref(), Some("New Co"));
@@ -78,14 +89,20 @@ fn update_applies_a_partial_patch_and_bumps_the_version() {
     assert!(updated.updated_at >= c.updated_at);
     assert_eq!(store.customers().get(c.id).unwrap(), updated);
     // The freed email can be used by another customer.
-    store.customers().create(NewCustomer::new("Other").email("ann@example.com")).unwrap();
+    store
+        .customers()
+        .create(NewCustomer::new("Other").email("ann@example.com"))
+        .unwrap();
     assert_consistent(&store);
 }
 
 #[test]
 fn a_patch_that_changes_nothing_writes_nothing() {
     let store = store();
-    let c = store.customers().create(NewCustomer::new("Ann").company("Co")).unwrap();
+    let c = store
+        .customers()
+        .create(NewCustomer::new("Ann").company("Co"))
+        .unwrap();
     let audit_before = store.read(|r| r.audit().count()).unwrap();
     let same = store
         .customers()
@@ -99,7 +116,10 @@ fn a_patch_that_changes_nothing_writes_nothing() {
 fn a_stale_version_is_a_conflict_naming_both_versions() {
     let store = store();
     let c = store.customers().create(NewCustomer::new("Ann")).unwrap();
-    store.customers().update(c.id, 1, CustomerPatch::default().company("A")).unwrap();
+    store
+        .customers()
+        .update(c.id, 1, CustomerPatch::default().company("A"))
+        .unwrap();
     let err = store
         .customers()
         .update(c.id, 1, CustomerPatch::default().company("B"))
@@ -114,17 +134,29 @@ fn a_stale_version_is_a_conflict_naming_both_versions() {
             actual_version: 2
         }
     );
-    assert_eq!(store.customers().get(c.id).unwrap().company.as_deref(), Some("A"));
+    assert_eq!(
+        store.customers().get(c.id).unwrap().company.as_deref(),
+        Some("A")
+    );
 }
 
 #[test]
 fn tags_are_added_and_removed_with_version_bumps() {
     let store = store();
-    let c = store.customers().create(NewCustomer::new("Ann").tag("one")).unwrap();
-    let c2 = store.customers().add_tags(c.id, &["Two", "one", "three"]).unwrap();
+    let c = store
+        .customers()
+        .create(NewCustomer::new("Ann").tag("one"))
+        .unwrap();
+    let c2 = store
+        .customers()
+        .add_tags(c.id, &["Two", "one", "three"])
+        .unwrap();
     assert_eq!(c2.tags, vec!["one", "three", "two"]);
     assert_eq!(c2.version, 2);
-    let c3 = store.customers().remove_tags(c.id, &["ONE", "absent"]).unwrap();
+    let c3 = store
+        .customers()
+        .remove_tags(c.id, &["ONE", "absent"])
+        .unwrap();
     assert_eq!(c3.tags, vec!["three", "two"]);
     assert_eq!(c3.version, 3);
     let unchanged = store.customers().add_tags(c.id, &["two"]).unwrap();
@@ -139,20 +171,39 @@ fn tags_are_added_and_removed_with_version_bumps() {
 #[test]
 fn archive_frees_the_email_and_restore_checks_it() {
     let store = store();
-    let c = store.customers().create(NewCustomer::new("Ann").email("ann@example.com")).unwrap();
+    let c = store
+        .customers()
+        .create(NewCustomer::new("Ann").email("ann@example.com"))
+        .unwrap();
     let archived = store.customers().archive(c.id).unwrap();
     assert!(archived.is_archived());
     assert_eq!(archived.version, 2);
     // Archiving again changes nothing.
     assert_eq!(store.customers().archive(c.id).unwrap(), archived);
     // An archived customer is read-only.
-    let err = store.customers().update(c.id, 2, CustomerPatch::default().company("X")).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::InvalidState { .. }), "{err}");
+    let err = store
+        .customers()
+        .update(c.id, 2, CustomerPatch::default().company("X"))
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidState { .. }),
+        "{err}"
+    );
     let err = store.customers().add_tags(c.id, &["x"]).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::InvalidState { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidState { .. }),
+        "{err}"
+    );
     // Its email is free now.
-    assert!(store.customers().get_by_email("ann@example.com").unwrap_err().is_not_found());
-    let other = store.customers().create(NewCustomer::new("Ann 2").email("ann@example.com")).unwrap();
+    assert!(store
+        .customers()
+        .get_by_email("ann@example.com")
+        .unwrap_err()
+        .is_not_found());
+    let other = store
+        .customers()
+        .create(NewCustomer::new("Ann 2").email("ann@example.com"))
+        .unwrap();
     // Restoring would duplicate the email.
     let err = store.customers().restore(c.id).unwrap_err();
     assert!(err.is_already_exists());
@@ -161,7 +212,14 @@ fn archive_frees_the_email_and_restore_checks_it() {
     let restored = store.customers().restore(c.id).unwrap();
     assert!(!restored.is_archived());
     assert_eq!(restored.version, 3);
-    assert_eq!(store.customers().get_by_email("ann@example.com").unwrap().id, c.id);
+    assert_eq!(
+        store
+            .customers()
+            .get_by_email("ann@example.com")
+            .unwrap()
+            .id,
+        c.id
+    );
     assert_consistent(&store);
 }
 
@@ -171,14 +229,21 @@ fn list_pages_through_everything_in_creation_order() {
     let ids: Vec<_> = store
         .write(|tx| {
             (0..25)
-                .map(|i| tx.customers().create(NewCustomer::new(format!("C{i:02}"))).map(|c| c.id))
+                .map(|i| {
+                    tx.customers()
+                        .create(NewCustomer::new(format!("C{i:02}")))
+                        .map(|c| c.id)
+                })
                 .collect::<custdb::Result<Vec<_>>>()
         })
         .unwrap();
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.customers().list(&CustomerFilter::default(), cursor.as_ref(), 10).unwrap();
+        let page = store
+            .customers()
+            .list(&CustomerFilter::default(), cursor.as_ref(), 10)
+            .unwrap();
         assert!(page.items.len() <= 10);
         seen.extend(page.items.iter().map(|c| c.id));
         match page.next_cursor {
@@ -188,7 +253,10 @@ fn list_pages_through_everything_in_creation_order() {
     }
     assert_eq!(seen, ids);
     // A cursor survives being written out as text and read back.
-    let first = store.customers().list(&CustomerFilter::default(), None, 5).unwrap();
+    let first = store
+        .customers()
+        .list(&CustomerFilter::default(), None, 5)
+        .unwrap();
     let text = first.next_cursor.unwrap().to_string();
     let next = store
         .customers()
@@ -204,10 +272,19 @@ fn list_filters_by_tag_country_time_and_archive_state() {
         .write(|tx| {
             let c = tx.customers();
             let uk_vip = c.create(NewCustomer::new("UK VIP").tag("vip"))?;
-            c.add_address(uk_vip.id, NewAddress::new(AddressKind::Shipping, "1 A St", "Leeds", "GB"))?;
+            c.add_address(
+                uk_vip.id,
+                NewAddress::new(AddressKind::Shipping, "1 A St", "Leeds", "GB"),
+            )?;
             let fr = c.create(NewCustomer::new("FR").tag("newsletter"))?;
-            c.add_address(fr.id, NewAddress::new(AddressKind::Billing, "1 rue B", "Lyon", "FR"))?;
-            c.add_address(fr.id, NewAddress::new(AddressKind::Other, "2 B St", "York", "GB"))?;
+            c.add_address(
+                fr.id,
+                NewAddress::new(AddressKind::Billing, "1 rue B", "Lyon", "FR"),
+            )?;
+            c.add_address(
+                fr.id,
+                NewAddress::new(AddressKind::Other, "2 B St", "York", "GB"),
+            )?;
             let archived = c.create(NewCustomer::new("Gone").tag("vip"))?;
             c.archive(archived.id)?;
             Ok((uk_vip, fr, archived))
@@ -225,27 +302,54 @@ fn list_filters_by_tag_country_time_and_archive_state() {
     };
     assert_eq!(names(CustomerFilter::default()), vec!["UK VIP", "FR"]);
     assert_eq!(names(CustomerFilter::default().tag("VIP")), vec!["UK VIP"]);
-    assert_eq!(names(CustomerFilter::default().country("gb")), vec!["UK VIP", "FR"]);
-    assert_eq!(names(CustomerFilter::default().country("FR")), vec!["FR"]);
-    assert_eq!(names(CustomerFilter::default().archived(ArchiveState::Archived)), vec!["Gone"]);
     assert_eq!(
-        names(CustomerFilter::default().archived(ArchiveState::All).tag("vip")),
+        names(CustomerFilter::default().country("gb")),
+        vec!["UK VIP", "FR"]
+    );
+    assert_eq!(names(CustomerFilter::default().country("FR")), vec!["FR"]);
+    assert_eq!(
+        names(CustomerFilter::default().archived(ArchiveState::Archived)),
+        vec!["Gone"]
+    );
+    assert_eq!(
+        names(
+            CustomerFilter::default()
+                .archived(ArchiveState::All)
+                .tag("vip")
+        ),
         vec!["UK VIP", "Gone"]
     );
     let now = Utc::now();
-    assert!(names(CustomerFilter::default().created_between(now + Duration::hours(1), now + Duration::hours(2))).is_empty());
+    assert!(names(
+        CustomerFilter::default()
+            .created_between(now + Duration::hours(1), now + Duration::hours(2))
+    )
+    .is_empty());
     assert_eq!(
-        names(CustomerFilter::default().created_between(uk_vip.created_at, fr.created_at + Duration::microseconds(1))),
+        names(
+            CustomerFilter::default()
+                .created_between(uk_vip.created_at, fr.created_at + Duration::microseconds(1))
+        ),
         vec!["UK VIP", "FR"]
     );
     let _ = archived;
-    let err = store.customers().list(&CustomerFilter::default().country("XX"), None, 10).unwrap_err();
+    let err = store
+        .customers()
+        .list(&CustomerFilter::default().country("XX"), None, 10)
+        .unwrap_err();
     assert_eq!(err.field(), Some("filter.country"));
-    let err = store.customers().list(&CustomerFilter::default(), None, 0).unwrap_err();
+    let err = store
+        .customers()
+        .list(&CustomerFilter::default(), None, 0)
+        .unwrap_err();
     assert_eq!(err.field(), Some("limit"));
     let err = store
         .customers()
-        .list(&CustomerFilter::default(), Some(&"garbage".parse().unwrap()), 10)
+        .list(
+            &CustomerFilter::default(),
+            Some(&"garbage".parse().unwrap()),
+            10,
+        )
         .unwrap_err();
     assert_eq!(err.field(), Some("cursor"));
 }
@@ -266,36 +370,83 @@ fn search_ranks_names_above_notes_and_ignores_fts_syntax() {
         .unwrap();
     let hits = store.customers().search("hopper", 10).unwrap();
     let names: Vec<_> = hits.iter().map(|c| c.display_name.as_str()).collect();
-    assert_eq!(names, vec!["Grace Hopper", "Mention Only"], "name match first, archived excluded");
+    assert_eq!(
+        names,
+        vec!["Grace Hopper", "Mention Only"],
+        "name match first, archived excluded"
+    );
     // Prefixes, email parts, diacritics, several words.
     assert_eq!(store.customers().search("gra hop", 10).unwrap().len(), 1);
-    assert_eq!(store.customers().search("navy", 10).unwrap()[0].display_name, "Grace Hopper");
-    assert_eq!(store.customers().search("emile academie", 10).unwrap()[0].display_name, "Émile Borel");
+    assert_eq!(
+        store.customers().search("navy", 10).unwrap()[0].display_name,
+        "Grace Hopper"
+    );
+    assert_eq!(
+        store.customers().search("emile academie", 10).unwrap()[0].display_name,
+        "Émile Borel"
+    );
     // FTS5 operators are plain text here.
-    assert!(store.customers().search("hopper OR NOT \"x\" NEAR(", 10).unwrap().is_empty());
+    assert!(store
+        .customers()
+        .search("hopper OR NOT \"x\" NEAR(", 10)
+        .unwrap()
+        .is_empty());
     assert_eq!(store.customers().search("hopper*", 10).unwrap().len(), 2);
     // Updates reach the index.
-    let grace = store.customers().get_by_email("grace@navy.example").unwrap();
+    let grace = store
+        .customers()
+        .get_by_email("grace@navy.example")
+        .unwrap();
     store
         .customers()
-        .update(grace.id, grace.version, CustomerPatch::default().display_name("Admiral Grace"))
+        .update(
+            grace.id,
+            grace.version,
+            CustomerPatch::default().display_name("Admiral Grace"),
+        )
         .unwrap();
     assert_eq!(store.customers().search("admiral", 10).unwrap().len(), 1);
     for bad in ["", "  ", "!!!"] {
-        assert_eq!(store.customers().search(bad, 10).unwrap_err().field(), Some("query"));
+        assert_eq!(
+            store.customers().search(bad, 10).unwrap_err().field(),
+            Some("query")
+        );
     }
-    assert_eq!(store.customers().search(&"x".repeat(201), 10).unwrap_err().field(), Some("query"));
-    assert_eq!(store.customers().search("a b c d e f g h i j k l m n o p q", 10).unwrap_err().field(), Some("query"));
-    assert_eq!(store.customers().search("x", 101).unwrap_err().field(), Some("limit"));
+    assert_eq!(
+        store
+            .customers()
+            .search(&"x".repeat(201), 10)
+            .unwrap_err()
+            .field(),
+        Some("query")
+    );
+    assert_eq!(
+        store
+            .customers()
+            .search("a b c d e f g h i j k l m n o p q", 10)
+            .unwrap_err()
+            .field(),
+        Some("query")
+    );
+    assert_eq!(
+        store.customers().search("x", 101).unwrap_err().field(),
+        Some("limit")
+    );
     assert_consistent(&store);
 }
 
 #[test]
 fn phone_without_a_country_is_kept_as_written() {
     let store = store();
-    let c = store.customers().create(NewCustomer::new("A").phone(" 0301 234567 ")).unwrap();
+    let c = store
+        .customers()
+        .create(NewCustomer::new("A").phone(" 0301 234567 "))
+        .unwrap();
     assert_eq!(c.phone.as_deref(), Some("0301 234567"));
-    let c = store.customers().create(NewCustomer::new("B").phone("+1 415 555 2671")).unwrap();
+    let c = store
+        .customers()
+        .create(NewCustomer::new("B").phone("+1 415 555 2671"))
+        .unwrap();
     assert_eq!(c.phone.as_deref(), Some("+14155552671"));
 }
 
@@ -304,7 +455,11 @@ fn customers_round_trip_through_serde() {
     let store = store();
     let c = store
         .customers()
-        .create(NewCustomer::new("Ann").email("ann@example.com").attribute("k", json!([1, 2])))
+        .create(
+            NewCustomer::new("Ann")
+                .email("ann@example.com")
+                .attribute("k", json!([1, 2])),
+        )
         .unwrap();
     let text = serde_json::to_string(&c).unwrap();
     let back: custdb::Customer = serde_json::from_str(&text).unwrap();

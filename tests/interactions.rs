@@ -9,7 +9,11 @@ use custdb::{Channel, Direction, InteractionKind, NewCustomer, NewInteraction, S
 #[test]
 fn timeline_lists_newest_first_across_pages() {
     let store = Store::open_in_memory().unwrap();
-    let id = store.customers().create(NewCustomer::new("Ann")).unwrap().id;
+    let id = store
+        .customers()
+        .create(NewCustomer::new("Ann"))
+        .unwrap()
+        .id;
     let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
     // Entries recorded out of order; two share one instant.
     let offsets = [5i64, 1, 3, 3, 0, 4, 2];
@@ -18,9 +22,13 @@ fn timeline_lists_newest_first_across_pages() {
             for (n, off) in offsets.iter().enumerate() {
                 tx.customers().add_interaction(
                     id,
-                    NewInteraction::new(Channel::Phone, Direction::Outbound, InteractionKind::Support)
-                        .subject(format!("call {n}"))
-                        .occurred_at(start + Duration::hours(*off)),
+                    NewInteraction::new(
+                        Channel::Phone,
+                        Direction::Outbound,
+                        InteractionKind::Support,
+                    )
+                    .subject(format!("call {n}"))
+                    .occurred_at(start + Duration::hours(*off)),
                 )?;
             }
             Ok(())
@@ -29,7 +37,10 @@ fn timeline_lists_newest_first_across_pages() {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.customers().interactions(id, cursor.as_ref(), 3).unwrap();
+        let page = store
+            .customers()
+            .interactions(id, cursor.as_ref(), 3)
+            .unwrap();
         seen.extend(page.items.iter().map(|i| (i.occurred_at, i.id)));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -39,22 +50,33 @@ fn timeline_lists_newest_first_across_pages() {
     assert_eq!(seen.len(), offsets.len());
     let mut expected = seen.clone();
     expected.sort_by(|a, b| b.cmp(a));
-    assert_eq!(seen, expected, "newest first, ties broken by id, no repeats");
+    assert_eq!(
+        seen, expected,
+        "newest first, ties broken by id, no repeats"
+    );
     assert_eq!(seen[0].0, start + Duration::hours(5));
 }
 
 #[test]
 fn interactions_record_the_actor_and_keep_their_fields() {
     let store = Store::open_in_memory().unwrap();
-    let id = store.customers().create(NewCustomer::new("Ann")).unwrap().id;
+    let id = store
+        .customers()
+        .create(NewCustomer::new("Ann"))
+        .unwrap()
+        .id;
     let agent = custdb::Actor::new("agent-7", "Sam (support)").unwrap();
     let made = store
         .write_as(&agent, |tx| {
             tx.customers().add_interaction(
                 id,
-                NewInteraction::new(Channel::Chat, Direction::Inbound, InteractionKind::Complaint)
-                    .subject("Late parcel")
-                    .body("Ordered two weeks ago.\nStill waiting."),
+                NewInteraction::new(
+                    Channel::Chat,
+                    Direction::Inbound,
+                    InteractionKind::Complaint,
+                )
+                .subject("Late parcel")
+                .body("Ordered two weeks ago.\nStill waiting."),
             )
         })
         .unwrap();
@@ -67,15 +89,27 @@ fn interactions_record_the_actor_and_keep_their_fields() {
 #[test]
 fn the_timeline_is_append_only_in_sql() {
     let (dir, store) = file_store();
-    let id = store.customers().create(NewCustomer::new("Ann")).unwrap().id;
+    let id = store
+        .customers()
+        .create(NewCustomer::new("Ann"))
+        .unwrap()
+        .id;
     store
         .customers()
-        .add_interaction(id, NewInteraction::new(Channel::Web, Direction::Inbound, InteractionKind::Note).subject("x"))
+        .add_interaction(
+            id,
+            NewInteraction::new(Channel::Web, Direction::Inbound, InteractionKind::Note)
+                .subject("x"),
+        )
         .unwrap();
     let conn = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
-    let err = conn.execute("UPDATE customer_interactions SET subject = 'changed'", []).unwrap_err();
+    let err = conn
+        .execute("UPDATE customer_interactions SET subject = 'changed'", [])
+        .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
-    let err = conn.execute("DELETE FROM customer_interactions", []).unwrap_err();
+    let err = conn
+        .execute("DELETE FROM customer_interactions", [])
+        .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
     let err = conn.execute("DELETE FROM audit_log", []).unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
@@ -85,9 +119,20 @@ fn the_timeline_is_append_only_in_sql() {
 #[test]
 fn a_bad_cursor_is_refused() {
     let store = Store::open_in_memory().unwrap();
-    let id = store.customers().create(NewCustomer::new("Ann")).unwrap().id;
-    for bad in ["nope", "2026-01-01T00:00:00.000000Z|nope", "x|00000000-0000-7000-8000-000000000000"] {
-        let err = store.customers().interactions(id, Some(&bad.parse().unwrap()), 10).unwrap_err();
+    let id = store
+        .customers()
+        .create(NewCustomer::new("Ann"))
+        .unwrap()
+        .id;
+    for bad in [
+        "nope",
+        "2026-01-01T00:00:00.000000Z|nope",
+        "x|00000000-0000-7000-8000-000000000000",
+    ] {
+        let err = store
+            .customers()
+            .interactions(id, Some(&bad.parse().unwrap()), 10)
+            .unwrap_err();
         assert_eq!(err.field(), Some("cursor"), "{bad}");
     }
     assert!("c".repeat(300).parse::<custdb::Cursor>().is_err());

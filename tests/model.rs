@@ -12,19 +12,39 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { email: Option<u8> },
-    Update { who: usize, stale: bool, email: Option<u8> },
-    Archive { who: usize },
-    Restore { who: usize },
-    Tag { who: usize, tag: u8 },
-    Untag { who: usize, tag: u8 },
+    Create {
+        email: Option<u8>,
+    },
+    Update {
+        who: usize,
+        stale: bool,
+        email: Option<u8>,
+    },
+    Archive {
+        who: usize,
+    },
+    Restore {
+        who: usize,
+    },
+    Tag {
+        who: usize,
+        tag: u8,
+    },
+    Untag {
+        who: usize,
+        tag: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let email = proptest::option::of(0u8..4);
     prop_oneof![
         email.clone().prop_map(|email| Op::Create { email }),
-        (any::<usize>(), any::<bool>(), email).prop_map(|(who, stale, email)| Op::Update { who, stale, email }),
+        (any::<usize>(), any::<bool>(), email).prop_map(|(who, stale, email)| Op::Update {
+            who,
+            stale,
+            email
+        }),
         any::<usize>().prop_map(|who| Op::Archive { who }),
         any::<usize>().prop_map(|who| Op::Restore { who }),
         (any::<usize>(), 0u8..3).prop_map(|(who, tag)| Op::Tag { who, tag }),
@@ -63,7 +83,7 @@ fn email_of(n: u8) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn store_agrees_with_the_model(ops in proptest::collection::vec(op(), 1..40)) {

@@ -14,7 +14,11 @@ fn open_creates_the_file_and_reopen_keeps_the_data() {
     let path = dir.path().join("shop.db");
     let id = {
         let store = Store::open(&path).unwrap();
-        store.customers().create(NewCustomer::new("Ann").email("ann@example.com")).unwrap().id
+        store
+            .customers()
+            .create(NewCustomer::new("Ann").email("ann@example.com"))
+            .unwrap()
+            .id
     };
     assert!(path.exists());
     // The writer closes last and removes the WAL.
@@ -36,8 +40,16 @@ fn connections_run_with_the_safe_settings() {
     assert_eq!(s.mmap_size, 0);
     assert_eq!(s.busy_timeout_ms, 5000);
     assert_eq!(s.schema_version, custdb::schema::LATEST_VERSION);
-    let parts: Vec<u32> = s.sqlite_version.split('.').map(|p| p.parse().unwrap()).collect();
-    assert!(parts >= vec![3, 51, 3], "bundled SQLite {} is too old", s.sqlite_version);
+    let parts: Vec<u32> = s
+        .sqlite_version
+        .split('.')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(
+        parts >= vec![3, 51, 3],
+        "bundled SQLite {} is too old",
+        s.sqlite_version
+    );
 }
 
 #[test]
@@ -104,7 +116,10 @@ fn a_file_that_is_not_sqlite_is_refused_untouched() {
     let content = b"Dear diary, this is not a database. ".repeat(200);
     std::fs::write(&path, &content).unwrap();
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::NotADatabase { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::NotADatabase { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("not an SQLite database"));
     assert_eq!(file_bytes(&path), content);
     assert!(!dir.path().join("notes.txt-wal").exists());
@@ -139,12 +154,22 @@ fn a_newer_schema_is_refused_with_both_versions_and_left_untouched() {
     let err = Store::open(&path).unwrap_err();
     assert_eq!(
         err.kind(),
-        &ErrorKind::SchemaTooNew { found: future, supported: custdb::schema::LATEST_VERSION }
+        &ErrorKind::SchemaTooNew {
+            found: future,
+            supported: custdb::schema::LATEST_VERSION
+        }
     );
     let message = err.to_string();
     assert!(message.contains(&future.to_string()), "{message}");
-    assert!(message.contains(&custdb::schema::LATEST_VERSION.to_string()), "{message}");
-    assert_eq!(file_bytes(&path), before, "the file must be byte-for-byte untouched");
+    assert!(
+        message.contains(&custdb::schema::LATEST_VERSION.to_string()),
+        "{message}"
+    );
+    assert_eq!(
+        file_bytes(&path),
+        before,
+        "the file must be byte-for-byte untouched"
+    );
     // Read-only open refuses it the same way.
     let err = Store::open_with(&path, Options::default().read_only(true)).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::SchemaTooNew { .. }));
@@ -158,12 +183,18 @@ fn a_changed_migration_is_refused() {
     drop(Store::open(&path).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute("UPDATE custdb_migrations SET checksum = ?1 WHERE version = 1", ["0".repeat(64)])
-            .unwrap();
+        conn.execute(
+            "UPDATE custdb_migrations SET checksum = ?1 WHERE version = 1",
+            ["0".repeat(64)],
+        )
+        .unwrap();
     }
     let before = file_bytes(&path);
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::MigrationMismatch { version: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::MigrationMismatch { version: 1, .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("checksum"));
     assert_eq!(file_bytes(&path), before);
 }
@@ -174,9 +205,16 @@ fn a_path_that_cannot_be_written_is_refused_and_nothing_is_created() {
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").unwrap();
     // A path below a regular file cannot exist, whoever runs the test.
-    for path in [file.join("shop.db"), dir.path().join("no/such/dir/shop.db"), dir.path().to_path_buf()] {
+    for path in [
+        file.join("shop.db"),
+        dir.path().join("no/such/dir/shop.db"),
+        dir.path().to_path_buf(),
+    ] {
         let err = Store::open(&path).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::CannotOpen { .. }), "{path:?}: {err:?}");
+        assert!(
+            matches!(err.kind(), ErrorKind::CannotOpen { .. }),
+            "{path:?}: {err:?}"
+        );
         assert!(err.to_string().contains("cannot open"), "{err}");
     }
     assert!(!dir.path().join("no").exists());
@@ -189,8 +227,11 @@ fn bad_options_are_refused() {
     let path = dir.path().join("x.db");
     let err = Store::open_with(&path, Options::default().reader_pool_size(65)).unwrap_err();
     assert_eq!(err.field(), Some("options.reader_pool_size"));
-    let err = Store::open_with(&path, Options::default().read_only(true).reader_pool_size(0))
-        .unwrap_err();
+    let err = Store::open_with(
+        &path,
+        Options::default().read_only(true).reader_pool_size(0),
+    )
+    .unwrap_err();
     assert_eq!(err.field(), Some("options.reader_pool_size"));
     assert!(!path.exists());
     let err = Actor::new("", "x").unwrap_err();
@@ -202,8 +243,11 @@ fn bad_options_are_refused() {
 #[test]
 fn a_reader_pool_of_zero_reads_through_the_writer() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        Store::open_with(dir.path().join("x.db"), Options::default().reader_pool_size(0)).unwrap();
+    let store = Store::open_with(
+        dir.path().join("x.db"),
+        Options::default().reader_pool_size(0),
+    )
+    .unwrap();
     let c = store.customers().create(NewCustomer::new("Ann")).unwrap();
     assert_eq!(store.customers().get(c.id).unwrap(), c);
 }

@@ -16,7 +16,11 @@ use custdb::{
 fn count(store: &Store) -> usize {
     store
         .customers()
-        .list(&CustomerFilter::default().archived(custdb::ArchiveState::All), None, 1000)
+        .list(
+            &CustomerFilter::default().archived(custdb::ArchiveState::All),
+            None,
+            1000,
+        )
         .unwrap()
         .items
         .len()
@@ -61,56 +65,157 @@ fn every_mutation_writes_one_audit_row_with_its_actor() {
     let store = Store::open_in_memory_with(Options::default().actor(clerk.clone())).unwrap();
     let other = Actor::new("svc-import", "Importer").unwrap();
 
-    let c = store.customers().create(NewCustomer::new("Ann").email("ann@example.com")).unwrap();
+    let c = store
+        .customers()
+        .create(NewCustomer::new("Ann").email("ann@example.com"))
+        .unwrap();
     let a = store
         .customers()
-        .add_address(c.id, NewAddress::new(AddressKind::Billing, "1 A St", "Leeds", "GB"))
+        .add_address(
+            c.id,
+            NewAddress::new(AddressKind::Billing, "1 A St", "Leeds", "GB"),
+        )
         .unwrap();
     let a2 = store
         .customers()
-        .add_address(c.id, NewAddress::new(AddressKind::Billing, "2 B St", "Leeds", "GB"))
+        .add_address(
+            c.id,
+            NewAddress::new(AddressKind::Billing, "2 B St", "Leeds", "GB"),
+        )
         .unwrap();
     let i = store
         .customers()
-        .add_interaction(c.id, NewInteraction::new(Channel::Web, Direction::Inbound, InteractionKind::Note).subject("x"))
+        .add_interaction(
+            c.id,
+            NewInteraction::new(Channel::Web, Direction::Inbound, InteractionKind::Note)
+                .subject("x"),
+        )
         .unwrap();
-    let steps: Vec<(&str, &str, String, Box<dyn Fn()>)> = vec![
-        ("update", "customer", c.id.to_string(), Box::new(|| {
-            let cur = store.customers().get(c.id).unwrap();
-            store.customers().update(c.id, cur.version, CustomerPatch::default().company("Co").given_name("Ann")).unwrap();
-        })),
-        ("tag", "customer", c.id.to_string(), Box::new(|| { store.customers().add_tags(c.id, &["vip"]).unwrap(); })),
-        ("untag", "customer", c.id.to_string(), Box::new(|| { store.customers().remove_tags(c.id, &["vip"]).unwrap(); })),
-        ("update", "address", a.id.to_string(), Box::new(|| {
-            store.customers().update_address(a.id, AddressPatch { city: Some("York".into()), ..Default::default() }).unwrap();
-        })),
-        ("set_default", "address", a2.id.to_string(), Box::new(|| { store.customers().set_default_address(a2.id).unwrap(); })),
-        ("delete", "address", a.id.to_string(), Box::new(|| { store.customers().delete_address(a.id).unwrap(); })),
-        ("archive", "customer", c.id.to_string(), Box::new(|| { store.customers().archive(c.id).unwrap(); })),
-        ("restore", "customer", c.id.to_string(), Box::new(|| { store.customers().restore(c.id).unwrap(); })),
+    // (action, entity type, entity id, the call that should audit it)
+    type Step<'a> = (&'a str, &'a str, String, Box<dyn Fn() + 'a>);
+    let steps: Vec<Step> = vec![
+        (
+            "update",
+            "customer",
+            c.id.to_string(),
+            Box::new(|| {
+                let cur = store.customers().get(c.id).unwrap();
+                store
+                    .customers()
+                    .update(
+                        c.id,
+                        cur.version,
+                        CustomerPatch::default().company("Co").given_name("Ann"),
+                    )
+                    .unwrap();
+            }),
+        ),
+        (
+            "tag",
+            "customer",
+            c.id.to_string(),
+            Box::new(|| {
+                store.customers().add_tags(c.id, &["vip"]).unwrap();
+            }),
+        ),
+        (
+            "untag",
+            "customer",
+            c.id.to_string(),
+            Box::new(|| {
+                store.customers().remove_tags(c.id, &["vip"]).unwrap();
+            }),
+        ),
+        (
+            "update",
+            "address",
+            a.id.to_string(),
+            Box::new(|| {
+                store
+                    .customers()
+                    .update_address(
+                        a.id,
+                        AddressPatch {
+                            city: Some("York".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap();
+            }),
+        ),
+        (
+            "set_default",
+            "address",
+            a2.id.to_string(),
+            Box::new(|| {
+                store.customers().set_default_address(a2.id).unwrap();
+            }),
+        ),
+        (
+            "delete",
+            "address",
+            a.id.to_string(),
+            Box::new(|| {
+                store.customers().delete_address(a.id).unwrap();
+            }),
+        ),
+        (
+            "archive",
+            "customer",
+            c.id.to_string(),
+            Box::new(|| {
+                store.customers().archive(c.id).unwrap();
+            }),
+        ),
+        (
+            "restore",
+            "customer",
+            c.id.to_string(),
+            Box::new(|| {
+                store.customers().restore(c.id).unwrap();
+            }),
+        ),
     ];
     for (action, entity, id, step) in &steps {
         let before = store.read(|r| r.audit().count()).unwrap();
         step();
-        assert_eq!(store.read(|r| r.audit().count()).unwrap(), before + 1, "{action} {entity}");
-        let last = store.read(|r| r.audit().for_entity(entity, id, 1000)).unwrap().pop().unwrap();
+        assert_eq!(
+            store.read(|r| r.audit().count()).unwrap(),
+            before + 1,
+            "{action} {entity}"
+        );
+        let last = store
+            .read(|r| r.audit().for_entity(entity, id, 1000))
+            .unwrap()
+            .pop()
+            .unwrap();
         assert_eq!(last.action, *action);
         assert_eq!(last.actor_id, "clerk-1");
         assert_eq!(last.actor_name, "Clerk One");
     }
-    let update = &store.read(|r| r.audit().for_entity("customer", &c.id.to_string(), 100)).unwrap()[1];
+    let update = &store
+        .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 100))
+        .unwrap()[1];
     assert_eq!(update.changed_fields, vec!["given_name", "company"]);
-    let create = &store.read(|r| r.audit().for_entity("customer", &c.id.to_string(), 100)).unwrap()[0];
+    let create = &store
+        .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 100))
+        .unwrap()[0];
     assert_eq!(create.action, "create");
     assert_eq!(create.changed_fields, vec!["display_name", "email"]);
-    let created_interaction = store.read(|r| r.audit().for_entity("interaction", &i.id.to_string(), 10)).unwrap();
+    let created_interaction = store
+        .read(|r| r.audit().for_entity("interaction", &i.id.to_string(), 10))
+        .unwrap();
     assert_eq!(created_interaction.len(), 1);
 
     // A unit of work can name its own actor.
     let d = store
-        .write_as(&other, |tx| tx.customers().create(NewCustomer::new("Imported")))
+        .write_as(&other, |tx| {
+            tx.customers().create(NewCustomer::new("Imported"))
+        })
         .unwrap();
-    let entries = store.read(|r| r.audit().for_entity("customer", &d.id.to_string(), 10)).unwrap();
+    let entries = store
+        .read(|r| r.audit().for_entity("customer", &d.id.to_string(), 10))
+        .unwrap();
     assert_eq!(entries[0].actor_id, "svc-import");
     assert_consistent(&store);
 }
@@ -118,13 +223,19 @@ fn every_mutation_writes_one_audit_row_with_its_actor() {
 #[test]
 fn a_read_sees_one_snapshot_while_a_writer_commits() {
     let (_dir, store) = file_store();
-    store.customers().create(NewCustomer::new("Before")).unwrap();
+    store
+        .customers()
+        .create(NewCustomer::new("Before"))
+        .unwrap();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let writer = store.clone();
     let handle = std::thread::spawn(move || {
         go_rx.recv().unwrap();
-        writer.customers().create(NewCustomer::new("During")).unwrap();
+        writer
+            .customers()
+            .create(NewCustomer::new("During"))
+            .unwrap();
         done_tx.send(()).unwrap();
     });
     let (first, second) = store
@@ -133,7 +244,9 @@ fn a_read_sees_one_snapshot_while_a_writer_commits() {
             let first = r.customers().list(&all, None, 100)?.items.len();
             go_tx.send(()).unwrap();
             // The writer commits while this read transaction is open.
-            done_rx.recv_timeout(Duration::from_secs(10)).expect("writer finished");
+            done_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("writer finished");
             let second = r.customers().list(&all, None, 100)?.items.len();
             Ok((first, second))
         })
@@ -153,7 +266,10 @@ fn many_threads_write_and_read_at_once() {
                 for i in 0..25 {
                     let c = store
                         .customers()
-                        .create(NewCustomer::new(format!("T{t} C{i}")).email(format!("t{t}c{i}@example.com")))
+                        .create(
+                            NewCustomer::new(format!("T{t} C{i}"))
+                                .email(format!("t{t}c{i}@example.com")),
+                        )
                         .unwrap();
                     assert_eq!(store.customers().get(c.id).unwrap().id, c.id);
                     store.customers().search("c1", 10).unwrap();
@@ -176,12 +292,16 @@ fn two_stores_on_one_file_share_writes_through_the_lock() {
         let a = a.clone();
         std::thread::spawn(move || {
             for i in 0..30 {
-                a.customers().create(NewCustomer::new(format!("A{i}"))).unwrap();
+                a.customers()
+                    .create(NewCustomer::new(format!("A{i}")))
+                    .unwrap();
             }
         })
     };
     for i in 0..30 {
-        b.customers().create(NewCustomer::new(format!("B{i}"))).unwrap();
+        b.customers()
+            .create(NewCustomer::new(format!("B{i}")))
+            .unwrap();
     }
     ta.join().unwrap();
     assert_eq!(count(&a), 60);
@@ -209,7 +329,10 @@ fn a_lock_held_past_the_busy_timeout_is_a_busy_error() {
         .unwrap();
     });
     locked_rx.recv().unwrap();
-    let err = b.customers().create(NewCustomer::new("Waiter")).unwrap_err();
+    let err = b
+        .customers()
+        .create(NewCustomer::new("Waiter"))
+        .unwrap_err();
     assert!(err.is_busy(), "{err:?}");
     assert_eq!(err.kind(), &ErrorKind::Busy);
     release_tx.send(()).unwrap();

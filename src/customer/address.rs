@@ -280,7 +280,19 @@ impl AddressFields {
         macro_rules! cmp {
             ($($f:ident),*) => { $( if self.$f != old.$f { changed.push(stringify!($f)); } )* };
         }
-        cmp!(kind, label, recipient, company, line1, line2, city, region, postal_code, country, phone);
+        cmp!(
+            kind,
+            label,
+            recipient,
+            company,
+            line1,
+            line2,
+            city,
+            region,
+            postal_code,
+            country,
+            phone
+        );
         changed
     }
 }
@@ -384,7 +396,8 @@ impl CustomerReader<'_> {
             "WHERE customer_id = ?1 ORDER BY is_default DESC, kind, id"
         ))?;
         let rows = stmt.query_map([customer_id], address_from_row)?;
-        rows.map(|r| r.map_err(Error::from).and_then(finish)).collect()
+        rows.map(|r| r.map_err(Error::from).and_then(finish))
+            .collect()
     }
 
     /// One address by id.
@@ -631,7 +644,11 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
          GROUP BY customer_id, kind HAVING sum(is_default) <> 1",
     )?;
     for row in stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
     })? {
         let (customer, kind, defaults) = row?;
         report.push(format!(
@@ -642,7 +659,10 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
         "SELECT customer_id FROM customer_addresses GROUP BY customer_id HAVING count(*) > ?1",
     )?;
     for row in stmt.query_map([MAX_ADDRESSES as i64], |r| r.get::<_, String>(0))? {
-        report.push(format!("customer {} has more than {MAX_ADDRESSES} addresses", row?));
+        report.push(format!(
+            "customer {} has more than {MAX_ADDRESSES} addresses",
+            row?
+        ));
     }
     Ok(())
 }

@@ -321,8 +321,11 @@ impl Customers<'_> {
         new: NewInteraction,
     ) -> Result<Interaction> {
         self.require_active(customer_id)?;
-        let subject =
-            validate::optional_text("interaction.subject", new.subject.as_deref(), MAX_SUBJECT_LEN)?;
+        let subject = validate::optional_text(
+            "interaction.subject",
+            new.subject.as_deref(),
+            MAX_SUBJECT_LEN,
+        )?;
         let body =
             validate::optional_long_text("interaction.body", new.body.as_deref(), MAX_BODY_LEN)?;
         if subject.is_none() && body.is_none() {

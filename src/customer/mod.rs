@@ -665,18 +665,18 @@ pub mod sql {
     /// A customer by id.
     pub const GET: &str = select_customers!("WHERE c.id = ?1");
     /// An active customer by email.
-    pub const GET_BY_EMAIL: &str = select_customers!("WHERE c.email = ?1 AND c.archived_at IS NULL");
+    pub const GET_BY_EMAIL: &str =
+        select_customers!("WHERE c.email = ?1 AND c.archived_at IS NULL");
     /// Full-text search over active customers, best match first.
-    pub const SEARCH: &str = concat!(
+    pub const SEARCH: &str =
         "SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
-         c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
-         c.created_at, c.updated_at, c.version, c.archived_at, \
-         (SELECT json_group_array(tag) FROM (SELECT tag FROM customer_tags t \
-          WHERE t.customer_id = c.id ORDER BY tag)) \
-         FROM customers_fts f JOIN customers c ON c.pk = f.rowid \
-         WHERE customers_fts MATCH ?1 AND c.archived_at IS NULL \
-         ORDER BY bm25(customers_fts, 10.0, 5.0, 5.0, 5.0, 3.0, 1.0) LIMIT ?2"
-    );
+        c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
+        c.created_at, c.updated_at, c.version, c.archived_at, \
+        (SELECT json_group_array(tag) FROM (SELECT tag FROM customer_tags t \
+         WHERE t.customer_id = c.id ORDER BY tag)) \
+        FROM customers_fts f JOIN customers c ON c.pk = f.rowid \
+        WHERE customers_fts MATCH ?1 AND c.archived_at IS NULL \
+        ORDER BY bm25(customers_fts, 10.0, 5.0, 5.0, 5.0, 3.0, 1.0) LIMIT ?2";
     /// A page of customers after a cursor, with filters.
     pub const LIST: &str = select_customers!(
         "WHERE c.id > ?1 \
@@ -763,8 +763,15 @@ impl RawCustomer {
                 .map(crate::time::date_from_db)
                 .transpose()?,
             acquisition_source: self.acquisition_source,
-            tags: serde_json::from_str(&self.tags)?,
-            attributes: serde_json::from_str(&self.attributes)?,
+            // Most customers have no tags or attributes: skip the parser.
+            tags: match self.tags.as_str() {
+                "[]" => Vec::new(),
+                json => serde_json::from_str(json)?,
+            },
+            attributes: match self.attributes.as_str() {
+                "{}" => Map::new(),
+                json => serde_json::from_str(json)?,
+            },
             notes: self.notes,
             created_at: crate::time::from_db(&self.created_at)?,
             updated_at: crate::time::from_db(&self.updated_at)?,
@@ -827,7 +834,7 @@ impl<'a> CustomerReader<'a> {
     /// [`ErrorKind::Invalid`] for a malformed email, [`ErrorKind::NotFound`]
     /// when no active customer has it.
     pub fn get_by_email(&self, email: &str) -> Result<Customer> {
-        let email = validate::email("email", email)?;
+        let email = validate::email_key("email", email)?;
         self.conn
             .prepare_cached(sql::GET_BY_EMAIL)?
             .query_row([&email], customer_from_row)
@@ -971,7 +978,10 @@ fn fts_query(query: &str) -> Result<String> {
         .filter(|t| !t.is_empty())
         .collect();
     if terms.is_empty() {
-        return Err(Error::invalid("query", "has no letters or digits to search for"));
+        return Err(Error::invalid(
+            "query",
+            "has no letters or digits to search for",
+        ));
     }
     if terms.len() > MAX_QUERY_TERMS {
         return Err(Error::invalid(
@@ -1590,7 +1600,10 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
         "SELECT id, email FROM customers WHERE email IS NOT NULL AND email <> trim(email)",
     )?;
     for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
-        report.push(format!("customer {} has an email that is not trimmed", row?));
+        report.push(format!(
+            "customer {} has an email that is not trimmed",
+            row?
+        ));
     }
     let mut stmt = conn.prepare(
         "SELECT customer_id, count(*) FROM customer_tags GROUP BY customer_id HAVING count(*) > ?1",

@@ -78,7 +78,13 @@ pub(crate) fn inspect(conn: &Connection, path: &std::path::Path) -> Result<FileS
          (SELECT user_version FROM pragma_user_version), \
          (SELECT application_id FROM pragma_application_id)",
         [],
-        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i32>(2)?)),
+        |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i32>(2)?,
+            ))
+        },
     );
     let (objects, version, app_id) = match header {
         Ok(h) => h,
@@ -117,9 +123,8 @@ pub(crate) fn inspect(conn: &Connection, path: &std::path::Path) -> Result<FileS
 
 /// Checks that the migrations recorded in the file are the shipped ones.
 fn verify_applied(conn: &Connection, version: i64) -> Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT version, name, checksum FROM custdb_migrations ORDER BY version",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT version, name, checksum FROM custdb_migrations ORDER BY version")?;
     let rows = stmt
         .query_map([], |row| {
             Ok((
@@ -195,7 +200,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<V
 /// The schema version recorded in the file.
 pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
     Ok(conn
-        .query_row("SELECT user_version FROM pragma_user_version", [], |r| r.get(0))
+        .query_row("SELECT user_version FROM pragma_user_version", [], |r| {
+            r.get(0)
+        })
         .optional()?
         .unwrap_or(0))
 }
@@ -207,13 +214,22 @@ mod tests {
     #[test]
     fn versions_are_dense_and_start_at_one() {
         for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version, i as i64 + 1, "migration {} is out of order", m.name);
+            assert_eq!(
+                m.version,
+                i as i64 + 1,
+                "migration {} is out of order",
+                m.name
+            );
         }
     }
 
     #[test]
     fn checksum_is_sha256_hex() {
-        let m = Migration { version: 1, name: "x", sql: "" };
+        let m = Migration {
+            version: 1,
+            name: "x",
+            sql: "",
+        };
         assert_eq!(
             m.checksum(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -224,9 +240,15 @@ mod tests {
     fn migrate_reaches_latest_and_is_idempotent() {
         let mut conn = Connection::open_in_memory().unwrap();
         let path = std::path::Path::new(":memory:");
-        assert_eq!(migrate(&mut conn, path).unwrap().len() as i64, LATEST_VERSION);
+        assert_eq!(
+            migrate(&mut conn, path).unwrap().len() as i64,
+            LATEST_VERSION
+        );
         assert!(migrate(&mut conn, path).unwrap().is_empty());
         assert_eq!(user_version(&conn).unwrap(), LATEST_VERSION);
-        assert_eq!(inspect(&conn, path).unwrap(), FileState::Custdb(LATEST_VERSION));
+        assert_eq!(
+            inspect(&conn, path).unwrap(),
+            FileState::Custdb(LATEST_VERSION)
+        );
     }
 }

@@ -18,8 +18,9 @@ pub fn file_store() -> (TempDir, Store) {
 /// separate read-only connection: two snapshots are equal exactly when
 /// nothing was written in between.
 pub fn snapshot(path: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open snapshot connection");
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open snapshot connection");
     let tables: Vec<String> = conn
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table' \
@@ -42,7 +43,9 @@ pub fn snapshot(path: &Path) -> Vec<String> {
                     ValueRef::Null => line.push_str(" NULL"),
                     ValueRef::Integer(v) => line.push_str(&format!(" {v}")),
                     ValueRef::Real(v) => line.push_str(&format!(" {v}")),
-                    ValueRef::Text(v) => line.push_str(&format!(" {:?}", String::from_utf8_lossy(v))),
+                    ValueRef::Text(v) => {
+                        line.push_str(&format!(" {:?}", String::from_utf8_lossy(v)))
+                    }
                     ValueRef::Blob(v) => line.push_str(&format!(" blob{v:?}")),
                 }
             }
@@ -55,7 +58,11 @@ pub fn snapshot(path: &Path) -> Vec<String> {
 /// Asserts that the store's invariants hold.
 pub fn assert_consistent(store: &Store) {
     let report: CheckReport = store.check().expect("check runs");
-    assert!(report.problems.is_empty(), "check found problems: {:#?}", report.problems);
+    assert!(
+        report.problems.is_empty(),
+        "check found problems: {:#?}",
+        report.problems
+    );
 }
 
 /// SHA-like fingerprint of a file's bytes: the bytes themselves.
