@@ -67,6 +67,42 @@ pub enum ErrorKind {
         /// Why the operation is refused.
         reason: String,
     },
+    /// Not enough stock to reserve: placing an order, reserving or moving
+    /// stock would take a variant's available quantity below zero where the
+    /// variant does not allow backorders.
+    #[error("not enough stock of {sku}{}: asked for {requested}, {available} available", .warehouse.as_ref().map(|w| format!(" in warehouse {w}")).unwrap_or_default())]
+    Shortfall {
+        /// The variant's SKU.
+        sku: String,
+        /// The warehouse code, when one warehouse was asked for; `None`
+        /// when every warehouse was considered.
+        warehouse: Option<String>,
+        /// The quantity asked for.
+        requested: i64,
+        /// The quantity available (in that warehouse, or in all of them).
+        available: i64,
+    },
+    /// A state-machine transition that the record's current state does not
+    /// allow, such as shipping a cancelled order.
+    #[error("{entity} {id} is {from}: cannot {action}")]
+    InvalidTransition {
+        /// The kind of record, e.g. `order`.
+        entity: &'static str,
+        /// The record's id or number.
+        id: String,
+        /// The current state.
+        from: String,
+        /// What was attempted, e.g. `ship`.
+        action: &'static str,
+    },
+    /// An idempotency key was used again with a different request.
+    #[error("idempotency key {key:?} was already used for a different request (order {order})")]
+    IdempotencyMismatch {
+        /// The key.
+        key: String,
+        /// The order the key first placed.
+        order: String,
+    },
     /// The database was written by a newer custdb: its schema version is
     /// higher than this library knows. The file was not changed.
     #[error("the database has schema version {found}, newer than this custdb supports (version {supported}); upgrade custdb to open it. The file was not changed")]
@@ -237,6 +273,17 @@ impl Error {
     /// True when a unique value is already taken ([`ErrorKind::AlreadyExists`]).
     pub fn is_already_exists(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::AlreadyExists { .. })
+    }
+
+    /// True when there was not enough stock ([`ErrorKind::Shortfall`]).
+    pub fn is_shortfall(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Shortfall { .. })
+    }
+
+    /// True for a transition the current state does not allow
+    /// ([`ErrorKind::InvalidTransition`]).
+    pub fn is_invalid_transition(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::InvalidTransition { .. })
     }
 
     /// True when the database is locked past the busy timeout ([`ErrorKind::Busy`]).

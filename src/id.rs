@@ -107,6 +107,62 @@ define_id!(
     "interaction"
 );
 
+define_id!(
+    /// The id of a [`Product`](crate::Product).
+    ProductId,
+    "product"
+);
+define_id!(
+    /// The id of a [`Variant`](crate::Variant).
+    VariantId,
+    "variant"
+);
+define_id!(
+    /// The id of a [`Warehouse`](crate::Warehouse).
+    WarehouseId,
+    "warehouse"
+);
+define_id!(
+    /// The id of a stock [`Reservation`](crate::Reservation).
+    ReservationId,
+    "reservation"
+);
+define_id!(
+    /// The id of a stock transfer (the pair of movements it writes).
+    TransferId,
+    "transfer"
+);
+define_id!(
+    /// The id of a [`Order`](crate::Order).
+    OrderId,
+    "order"
+);
+define_id!(
+    /// The id of a [`OrderLine`](crate::OrderLine).
+    OrderLineId,
+    "order line"
+);
+define_id!(
+    /// The id of a [`Payment`](crate::Payment).
+    PaymentId,
+    "payment"
+);
+define_id!(
+    /// The id of a [`Shipment`](crate::Shipment).
+    ShipmentId,
+    "shipment"
+);
+define_id!(
+    /// The id of a [`Return`](crate::Return).
+    ReturnId,
+    "return"
+);
+define_id!(
+    /// The id of a [`Refund`](crate::Refund).
+    RefundId,
+    "refund"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,10 +62,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod text_enum;
+
 pub mod audit;
+pub mod catalog;
 pub mod customer;
 mod error;
 mod id;
+pub mod inventory;
+pub mod money;
+pub mod order;
 pub mod page;
 pub mod schema;
 mod store;
@@ -73,13 +79,28 @@ mod time;
 mod validate;
 
 pub use audit::{AuditEntry, AuditReader};
+pub use catalog::{Catalog, CatalogReader, NewProduct, NewVariant, Product, Variant, VariantPatch};
 pub use customer::{
     Address, AddressKind, AddressPatch, ArchiveState, Channel, Customer, CustomerFilter,
     CustomerPatch, CustomerReader, Customers, Direction, Interaction, InteractionKind, NewAddress,
     NewCustomer, NewInteraction, StoreCustomers,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use id::{AddressId, CustomerId, InteractionId};
+pub use id::{
+    AddressId, CustomerId, InteractionId, OrderId, OrderLineId, PaymentId, ProductId, RefundId,
+    ReservationId, ReturnId, ShipmentId, TransferId, VariantId, WarehouseId,
+};
+pub use inventory::{
+    Inventory, InventoryReader, Movement, MovementKind, NewWarehouse, ReplenishmentRule,
+    Reservation, StockLevel, StockReportLine, Warehouse,
+};
+pub use money::{Currency, Money};
+pub use order::{
+    AddressSnapshot, NewOrder, NewOrderLine, NewPayment, NewRefund, NewReturn, NewReturnLine,
+    NewShipment, Order, OrderEvent, OrderLine, OrderReader, OrderStatus, OrderSummary, Orders,
+    Payment, PaymentMethod, PaymentStatus, Refund, Return, ReturnLine, Shipment, ShipmentLine,
+    VariantSales,
+};
 pub use page::{Cursor, Page, MAX_PAGE_SIZE};
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, Options, ReadTx, Store, WriteTx,

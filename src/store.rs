@@ -486,11 +486,12 @@ impl Store {
             actor,
             now: crate::time::now(),
             audit_rows: Cell::new(0),
+            undone_changes: Cell::new(0),
         };
         let value = f(&wtx)?;
         // The invariant "no mutation without an audit row" is checked on
         // every commit, not only trusted to each repository method.
-        let changed = wtx.tx.total_changes() != changes_before;
+        let changed = wtx.tx.total_changes() - wtx.undone_changes.get() != changes_before;
         if changed && wtx.audit_rows.get() == 0 {
             return Err(Error::corrupt(
                 "a unit of work changed rows without writing an audit entry",
@@ -625,12 +626,57 @@ pub struct WriteTx<'a> {
     actor: &'a Actor,
     now: DateTime<Utc>,
     audit_rows: Cell<u32>,
+    undone_changes: Cell<u64>,
 }
 
 impl<'a> WriteTx<'a> {
     /// The customers repository inside this transaction.
     pub fn customers(&self) -> Customers<'_> {
         Customers::new(self)
+    }
+
+    /// The catalog inside this transaction.
+    pub fn catalog(&self) -> crate::catalog::Catalog<'_> {
+        crate::catalog::Catalog::new(self)
+    }
+
+    /// Inventory inside this transaction.
+    pub fn inventory(&self) -> crate::inventory::Inventory<'_> {
+        crate::inventory::Inventory::new(self)
+    }
+
+    /// Orders, payments and fulfilment inside this transaction.
+    pub fn orders(&self) -> crate::order::Orders<'_> {
+        crate::order::Orders::new(self)
+    }
+
+    /// Runs `f` inside a savepoint: when it fails, everything it wrote is
+    /// undone while the rest of the unit of work stays. Every public
+    /// operation that writes more than one row runs in one, so a caller that
+    /// catches an error and carries on never keeps half an operation.
+    pub(crate) fn atomic<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let audit_rows = self.audit_rows.get();
+        let undone = self.undone_changes.get();
+        let changes_at_start = self.tx.total_changes();
+        // Static SQL without data: execute_batch is fine here.
+        self.tx.execute_batch("SAVEPOINT custdb_op")?;
+        match f() {
+            Ok(value) => {
+                self.tx.execute_batch("RELEASE custdb_op")?;
+                Ok(value)
+            }
+            Err(err) => {
+                self.tx
+                    .execute_batch("ROLLBACK TO custdb_op; RELEASE custdb_op")?;
+                self.audit_rows.set(audit_rows);
+                // total_changes() counts what the rollback undid; remember it
+                // so the commit's audit check sees only what remains. An
+                // outer rollback covers an inner one, hence the reset.
+                self.undone_changes
+                    .set(undone + (self.tx.total_changes() - changes_at_start));
+                Err(err)
+            }
+        }
     }
 
     /// The audit trail, as written so far inside this transaction.
@@ -677,6 +723,21 @@ impl<'a> ReadTx<'a> {
     pub fn audit(&self) -> AuditReader<'a> {
         AuditReader::new(self.conn)
     }
+
+    /// The catalog, read-only.
+    pub fn catalog(&self) -> crate::catalog::CatalogReader<'a> {
+        crate::catalog::CatalogReader::new(self.conn)
+    }
+
+    /// Inventory, read-only.
+    pub fn inventory(&self) -> crate::inventory::InventoryReader<'a> {
+        crate::inventory::InventoryReader::new(self.conn)
+    }
+
+    /// Orders, read-only.
+    pub fn orders(&self) -> crate::order::OrderReader<'a> {
+        crate::order::OrderReader::new(self.conn)
+    }
 }
 
 fn check_connection(conn: &Connection) -> Result<CheckReport> {
@@ -702,6 +763,9 @@ fn check_connection(conn: &Connection) -> Result<CheckReport> {
         ));
     }
     crate::customer::check(conn, &mut report)?;
+    crate::catalog::check(conn, &mut report)?;
+    crate::inventory::check(conn, &mut report)?;
+    crate::order::check(conn, &mut report)?;
     crate::audit::check(conn, &mut report)?;
     Ok(report)
 }

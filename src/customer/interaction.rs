@@ -13,6 +13,7 @@ use crate::audit::Change;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, InteractionId};
 use crate::page::{check_limit, into_page, Cursor, Page};
+use crate::text_enum::text_enum;
 use crate::validate;
 
 /// Longest subject, in characters.
@@ -21,40 +22,6 @@ pub const MAX_SUBJECT_LEN: usize = 200;
 pub const MAX_BODY_LEN: usize = 20_000;
 /// How far in the future `occurred_at` may lie (clock skew between devices).
 pub const MAX_FUTURE_SKEW_HOURS: i64 = 24;
-
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),*
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-
-            /// The stored name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),*
-                }
-            }
-
-            fn from_db(text: &str) -> rusqlite::Result<$name> {
-                match text {
-                    $($text => Ok($name::$variant),)*
-                    other => Err(rusqlite::Error::InvalidColumnType(
-                        0,
-                        format!(concat!(stringify!($name), " {:?}"), other),
-                        rusqlite::types::Type::Text,
-                    )),
-                }
-            }
-        }
-    };
-}
 
 text_enum!(
     /// Where an interaction happened.

@@ -42,11 +42,18 @@ impl Migration {
 
 /// Every migration, in order. Append only: never edit or reorder a shipped
 /// entry (the checksum check refuses databases made with a different one).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "commerce",
+        sql: include_str!("migrations/0002_commerce.sql"),
+    },
+];
 
 /// The schema version this library writes and expects.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

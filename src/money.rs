@@ -1,0 +1,302 @@
+//! Money: exact decimals with an ISO 4217 currency, and the one way custdb
+//! stores them.
+//!
+//! Every amount is a [`Decimal`] in memory and, in the database, an
+//! `INTEGER` holding the amount times 10⁴ (columns named `*_e4`). One fixed
+//! scale for every currency keeps `SUM()` in SQL exact and comparisons
+//! trivial; 10⁴ covers every ISO 4217 minor unit (most have 2, a few 0 or 3,
+//! CLF and UYW 4) and leaves unit prices room for sub-cent precision
+//! (a screw at 0.0125 GBP).
+//!
+//! The rules, checked on input:
+//!
+//! - a **unit price** may carry up to [`PRICE_DECIMALS`] decimals (more is an
+//!   error, never a silent rounding);
+//! - **payable amounts** (discounts, shipping, payments, refunds) may carry
+//!   no more decimals than the currency's minor unit (2 for GBP, 0 for JPY);
+//! - a **line subtotal** (quantity × unit price) is rounded once, to the
+//!   currency's minor unit, half away from zero (commercial rounding); tax is
+//!   computed on the discounted subtotal and rounded the same way. Every
+//!   stored total is therefore payable, and the order's totals are exact
+//!   sums of its lines.
+
+use std::fmt;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::error::{Error, Result};
+
+/// Decimals a unit price may carry: the storage scale.
+pub const PRICE_DECIMALS: u32 = 4;
+
+/// The largest unit price accepted, in currency units (a hundred million).
+pub const MAX_UNIT_PRICE: i64 = 100_000_000;
+
+/// The largest amount stored anywhere, in currency units (10¹⁴): far above
+/// any real order, far below where the `*_e4` integers could overflow.
+pub const MAX_AMOUNT: i64 = 100_000_000_000_000;
+
+const SCALE_FACTOR: i64 = 10_000;
+
+/// An ISO 4217 currency with a minor unit (funds and metals without one,
+/// such as XAU, are refused).
+///
+/// Serializes as its three-letter code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(iso_currency::Currency);
+
+impl Currency {
+    /// Parses a three-letter ISO 4217 code (case-insensitive), naming
+    /// `field` in the error.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) when the code is not
+    /// an ISO 4217 currency with a minor unit.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::Currency;
+    /// let gbp = Currency::parse("gbp", "currency")?;
+    /// assert_eq!(gbp.code(), "GBP");
+    /// assert_eq!(gbp.minor_digits(), 2);
+    /// assert!(Currency::parse("XAU", "currency").is_err());
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn parse(code: &str, field: &str) -> Result<Currency> {
+        let upper = code.trim().to_ascii_uppercase();
+        if upper.len() != 3 || !upper.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(Error::invalid(
+                field,
+                "is not an ISO 4217 currency code (three letters, e.g. GBP)",
+            ));
+        }
+        match iso_currency::Currency::from_code(&upper) {
+            Some(c) if c.exponent().is_some_and(|e| e as u32 <= PRICE_DECIMALS) => Ok(Currency(c)),
+            Some(_) => Err(Error::invalid(
+                field,
+                format!("{upper} has no minor unit and cannot price goods"),
+            )),
+            None => Err(Error::invalid(
+                field,
+                format!("{upper} is not an ISO 4217 currency code"),
+            )),
+        }
+    }
+
+    /// The three-letter code.
+    pub fn code(self) -> &'static str {
+        self.0.code()
+    }
+
+    /// Decimals of the minor unit: 2 for GBP, 0 for JPY, 3 for KWD.
+    pub fn minor_digits(self) -> u32 {
+        // Parse only accepts currencies whose exponent is known and small.
+        self.0.exponent().map_or(PRICE_DECIMALS, u32::from)
+    }
+
+    /// Reads a code stored by custdb.
+    pub(crate) fn from_db(code: &str) -> Result<Currency> {
+        Currency::parse(code, "currency")
+            .map_err(|_| Error::corrupt(format!("stored currency {code:?} is not ISO 4217")))
+    }
+
+    /// Rounds to the minor unit, half away from zero.
+    pub(crate) fn round(self, amount: Decimal) -> Decimal {
+        amount.round_dp_with_strategy(self.minor_digits(), RoundingStrategy::MidpointAwayFromZero)
+    }
+
+    /// Checks a payable amount: not negative, at most the minor unit's
+    /// decimals, at most [`MAX_AMOUNT`]. Returns it as stored (`*_e4`).
+    pub(crate) fn payable(self, field: &str, amount: Decimal) -> Result<i64> {
+        if amount.is_sign_negative() && !amount.is_zero() {
+            return Err(Error::invalid(field, "must not be negative"));
+        }
+        if amount.normalize().scale() > self.minor_digits() {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "{amount} has more decimals than {} allows ({})",
+                    self.code(),
+                    self.minor_digits()
+                ),
+            ));
+        }
+        to_e4(field, amount)
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Currency({})", self.code())
+    }
+}
+
+impl std::str::FromStr for Currency {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Currency> {
+        Currency::parse(s, "currency")
+    }
+}
+
+impl serde::Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Currency, D::Error> {
+        let code = String::deserialize(d)?;
+        Currency::parse(&code, "currency").map_err(serde::de::Error::custom)
+    }
+}
+
+/// An amount in a currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Money {
+    /// The exact amount.
+    pub amount: Decimal,
+    /// Its currency.
+    pub currency: Currency,
+}
+
+impl Money {
+    /// An amount in a currency.
+    pub fn new(amount: Decimal, currency: Currency) -> Money {
+        Money { amount, currency }
+    }
+
+    pub(crate) fn from_e4(amount_e4: i64, currency: Currency) -> Money {
+        Money::new(from_e4(amount_e4), currency)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.currency.minor_digits().max(self.amount.scale());
+        write!(
+            f,
+            "{:.*} {}",
+            digits as usize,
+            self.amount,
+            self.currency.code()
+        )
+    }
+}
+
+/// Checks a unit price: not negative, at most [`PRICE_DECIMALS`] decimals,
+/// at most [`MAX_UNIT_PRICE`]. Returns it as stored.
+pub(crate) fn unit_price(field: &str, price: Decimal) -> Result<i64> {
+    if price.is_sign_negative() && !price.is_zero() {
+        return Err(Error::invalid(field, "must not be negative"));
+    }
+    if price.normalize().scale() > PRICE_DECIMALS {
+        return Err(Error::invalid(
+            field,
+            format!("{price} has more than {PRICE_DECIMALS} decimals"),
+        ));
+    }
+    if price > Decimal::from(MAX_UNIT_PRICE) {
+        return Err(Error::invalid(
+            field,
+            format!("{price} is above the limit of {MAX_UNIT_PRICE}"),
+        ));
+    }
+    to_e4(field, price)
+}
+
+/// Converts an amount with at most four decimals to its stored integer.
+pub(crate) fn to_e4(field: &str, amount: Decimal) -> Result<i64> {
+    if amount.abs() > Decimal::from(MAX_AMOUNT) {
+        return Err(Error::invalid(
+            field,
+            format!("{amount} is above the limit of {MAX_AMOUNT}"),
+        ));
+    }
+    let scaled = amount * Decimal::from(SCALE_FACTOR);
+    debug_assert!(scaled.fract().is_zero(), "callers check the decimals first");
+    i64::try_from(scaled.trunc())
+        .map_err(|_| Error::invalid(field, format!("{amount} is too large")))
+}
+
+/// The decimal an `*_e4` integer stands for.
+pub(crate) fn from_e4(amount_e4: i64) -> Decimal {
+    let mut d = Decimal::new(amount_e4, PRICE_DECIMALS);
+    d.rescale(PRICE_DECIMALS.min(d.scale()));
+    d.normalize()
+}
+
+/// Sums stored amounts, refusing an overflow instead of wrapping.
+pub(crate) fn add_e4(field: &str, a: i64, b: i64) -> Result<i64> {
+    let sum = a
+        .checked_add(b)
+        .ok_or_else(|| Error::invalid(field, "the amount is too large"))?;
+    if sum.abs() > MAX_AMOUNT * SCALE_FACTOR {
+        return Err(Error::invalid(
+            field,
+            format!("the amount is above the limit of {MAX_AMOUNT}"),
+        ));
+    }
+    Ok(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn amounts_round_trip_through_storage() {
+        for text in ["0", "0.01", "12.5", "0.0125", "99999999.9999"] {
+            let e4 = unit_price("price", d(text)).unwrap();
+            assert_eq!(from_e4(e4), d(text).normalize(), "{text}");
+        }
+        assert_eq!(unit_price("price", d("1.23")).unwrap(), 12_300);
+    }
+
+    #[test]
+    fn too_many_decimals_is_refused_not_rounded() {
+        let err = unit_price("price", d("0.00001")).unwrap_err();
+        assert_eq!(err.field(), Some("price"));
+        // Trailing zeros are not extra precision.
+        assert!(unit_price("price", d("1.230000")).is_ok());
+        let jpy = Currency::parse("JPY", "currency").unwrap();
+        assert!(jpy.payable("amount", d("100")).is_ok());
+        assert!(jpy.payable("amount", d("100.5")).is_err());
+        assert!(unit_price("price", d("-1")).is_err());
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero_at_the_minor_unit() {
+        let gbp = Currency::parse("GBP", "c").unwrap();
+        assert_eq!(gbp.round(d("0.125")), d("0.13"));
+        assert_eq!(gbp.round(d("0.135")), d("0.14"));
+        assert_eq!(gbp.round(d("0.1249")), d("0.12"));
+        let kwd = Currency::parse("KWD", "c").unwrap();
+        assert_eq!(kwd.minor_digits(), 3);
+        assert_eq!(kwd.round(d("1.0005")), d("1.001"));
+    }
+
+    #[test]
+    fn currencies_are_checked() {
+        assert!(Currency::parse("EUR", "c").is_ok());
+        assert!(Currency::parse("eu", "c").is_err());
+        assert!(Currency::parse("ZZZ", "c").is_err());
+        assert_eq!(
+            Money::new(d("5"), Currency::parse("EUR", "c").unwrap()).to_string(),
+            "5.00 EUR"
+        );
+    }
+}

@@ -1,0 +1,1157 @@
+//! What happens to an order after placement: payments, shipments,
+//! delivery, cancellation, returns and refunds. See the state machine in
+//! the [module docs](crate::order).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::{OrderReader, OrderStatus, Orders};
+use crate::catalog::CatalogReader;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::{OrderId, PaymentId, RefundId, ReturnId, ShipmentId, WarehouseId};
+use crate::inventory::{Inventory, Move, MovementKind};
+use crate::money::{self, Currency};
+use crate::text_enum::text_enum;
+use crate::validate;
+
+/// Longest carrier name, in characters.
+pub const MAX_CARRIER_LEN: usize = 64;
+/// Longest tracking number or provider reference, in characters.
+pub const MAX_REFERENCE_LEN: usize = 128;
+/// Longest reason (cancel, return, refund), in characters.
+pub const MAX_REASON_LEN: usize = 200;
+
+text_enum!(
+    /// How a payment was made. custdb never stores card numbers: only the
+    /// method, the provider and the provider's reference.
+    PaymentMethod {
+        /// A card, through a payment provider.
+        Card = "card",
+        /// A bank transfer.
+        BankTransfer = "bank_transfer",
+        /// Cash.
+        Cash = "cash",
+        /// A wallet (PayPal, Apple Pay, ...).
+        Wallet = "wallet",
+        /// A gift card.
+        GiftCard = "gift_card",
+        /// On invoice.
+        Invoice = "invoice",
+        /// Anything else.
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// Where a payment is.
+    PaymentStatus {
+        /// Authorized, not yet captured: counts for nothing yet.
+        Authorized = "authorized",
+        /// Captured: counts as paid.
+        Captured = "captured",
+        /// Captured and then refunded in full.
+        Refunded = "refunded",
+        /// Declined or voided.
+        Failed = "failed",
+    }
+);
+
+/// A payment of an order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Payment {
+    /// The id.
+    pub id: PaymentId,
+    /// The order.
+    pub order_id: OrderId,
+    /// Method.
+    pub method: PaymentMethod,
+    /// Provider (e.g. `stripe`).
+    pub provider: Option<String>,
+    /// The provider's reference (never a card number).
+    pub provider_reference: Option<String>,
+    /// Amount.
+    pub amount: Decimal,
+    /// Currency (the order's).
+    pub currency: Currency,
+    /// Status.
+    pub status: PaymentStatus,
+    /// Refunded from it so far.
+    pub refunded: Decimal,
+    /// When recorded.
+    pub created_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A payment to record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NewPayment {
+    /// Method.
+    pub method: PaymentMethod,
+    /// Amount, in the order's currency, at most what is still due.
+    pub amount: Decimal,
+    /// Provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The provider's reference.
+    #[serde(default)]
+    pub provider_reference: Option<String>,
+}
+
+impl NewPayment {
+    /// A payment of `amount` by `method`.
+    pub fn new(method: PaymentMethod, amount: Decimal) -> Self {
+        NewPayment {
+            method,
+            amount,
+            provider: None,
+            provider_reference: None,
+        }
+    }
+
+    /// Sets the provider and its reference.
+    pub fn provider(mut self, provider: impl Into<String>, reference: impl Into<String>) -> Self {
+        self.provider = Some(provider.into());
+        self.provider_reference = Some(reference.into());
+        self
+    }
+}
+
+/// A shipment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shipment {
+    /// The id.
+    pub id: ShipmentId,
+    /// The order.
+    pub order_id: OrderId,
+    /// Carrier.
+    pub carrier: String,
+    /// Tracking number.
+    pub tracking_number: Option<String>,
+    /// When it left.
+    pub shipped_at: DateTime<Utc>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// What it holds.
+    pub lines: Vec<ShipmentLine>,
+}
+
+/// Units of one order line in a shipment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShipmentLine {
+    /// The line's SKU.
+    pub sku: String,
+    /// Units.
+    pub quantity: i64,
+}
+
+/// A shipment to record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewShipment {
+    /// Carrier (required).
+    pub carrier: String,
+    /// Tracking number.
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+    /// What it holds; empty means everything not yet shipped.
+    #[serde(default)]
+    pub lines: Vec<ShipmentLine>,
+}
+
+impl NewShipment {
+    /// A shipment of everything not yet shipped.
+    pub fn everything(carrier: impl Into<String>, tracking_number: impl Into<String>) -> Self {
+        NewShipment {
+            carrier: carrier.into(),
+            tracking_number: Some(tracking_number.into()),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Adds units of a line.
+    pub fn line(mut self, sku: impl Into<String>, quantity: i64) -> Self {
+        self.lines.push(ShipmentLine {
+            sku: sku.into(),
+            quantity,
+        });
+        self
+    }
+}
+
+/// A return of goods.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Return {
+    /// The id.
+    pub id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// What came back.
+    pub lines: Vec<ReturnLine>,
+}
+
+/// Units of one line that came back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReturnLine {
+    /// The line's SKU.
+    pub sku: String,
+    /// Units.
+    pub quantity: i64,
+    /// Put back into stock, in this warehouse; `None` when not restocked.
+    pub restocked_into: Option<WarehouseId>,
+}
+
+/// A return to record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewReturn {
+    /// Why (required).
+    pub reason: String,
+    /// What came back (at least one line).
+    pub lines: Vec<NewReturnLine>,
+}
+
+impl NewReturn {
+    /// A return for a reason.
+    pub fn new(reason: impl Into<String>) -> Self {
+        NewReturn {
+            reason: reason.into(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Adds units of a line, restocked or not.
+    pub fn line(mut self, sku: impl Into<String>, quantity: i64, restock: bool) -> Self {
+        self.lines.push(NewReturnLine {
+            sku: sku.into(),
+            quantity,
+            restock,
+            warehouse: None,
+        });
+        self
+    }
+}
+
+/// One line of a return to record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewReturnLine {
+    /// The line's SKU.
+    pub sku: String,
+    /// Units, at most those shipped and not yet returned.
+    pub quantity: i64,
+    /// Put the units back into stock.
+    pub restock: bool,
+    /// Restock into this warehouse (code); by default the one the line's
+    /// stock was reserved in first.
+    #[serde(default)]
+    pub warehouse: Option<String>,
+}
+
+/// A refund.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refund {
+    /// The id.
+    pub id: RefundId,
+    /// The order.
+    pub order_id: OrderId,
+    /// The payment it returns money from.
+    pub payment_id: PaymentId,
+    /// Amount.
+    pub amount: Decimal,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A refund to make.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewRefund {
+    /// Amount, at most what was paid and not yet refunded.
+    pub amount: Decimal,
+    /// Why (required).
+    pub reason: String,
+    /// Refund from this payment; by default from the captured payments,
+    /// newest first.
+    #[serde(default)]
+    pub payment_id: Option<PaymentId>,
+}
+
+impl NewRefund {
+    /// A refund of `amount` for `reason`.
+    pub fn new(amount: Decimal, reason: impl Into<String>) -> Self {
+        NewRefund {
+            amount,
+            reason: reason.into(),
+            payment_id: None,
+        }
+    }
+}
+
+const SELECT_PAYMENT: &str = "SELECT id, order_id, method, provider, provider_reference, \
+    amount_e4, currency, status, refunded_e4, created_at, updated_at FROM payments ";
+
+type RawPayment = (Payment, String, String, String);
+
+fn payment_from_row(row: &Row<'_>) -> rusqlite::Result<RawPayment> {
+    let currency: String = row.get(6)?;
+    Ok((
+        Payment {
+            id: row.get(0)?,
+            order_id: row.get(1)?,
+            method: PaymentMethod::from_db(&row.get::<_, String>(2)?)?,
+            provider: row.get(3)?,
+            provider_reference: row.get(4)?,
+            amount: money::from_e4(row.get(5)?),
+            currency: Currency::from_db(&currency).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into())
+            })?,
+            status: PaymentStatus::from_db(&row.get::<_, String>(7)?)?,
+            refunded: money::from_e4(row.get(8)?),
+            created_at: DateTime::<Utc>::MIN_UTC,
+            updated_at: DateTime::<Utc>::MIN_UTC,
+        },
+        currency,
+        row.get(9)?,
+        row.get(10)?,
+    ))
+}
+
+fn finish_payment((mut p, _, created, updated): RawPayment) -> Result<Payment> {
+    p.created_at = crate::time::from_db(&created)?;
+    p.updated_at = crate::time::from_db(&updated)?;
+    Ok(p)
+}
+
+fn illegal(id: OrderId, from: OrderStatus, action: &'static str) -> Error {
+    Error::new(ErrorKind::InvalidTransition {
+        entity: "order",
+        id: id.to_string(),
+        from: from.as_str().to_owned(),
+        action,
+    })
+}
+
+impl OrderReader<'_> {
+    /// An order's payments, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown order.
+    pub fn payments(&self, order_id: OrderId) -> Result<Vec<Payment>> {
+        self.require(order_id)?;
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "{SELECT_PAYMENT} WHERE order_id = ?1 ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map([order_id], payment_from_row)?;
+        rows.map(|r| r.map_err(Error::from).and_then(finish_payment))
+            .collect()
+    }
+
+    /// A payment.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown id.
+    pub fn payment(&self, id: PaymentId) -> Result<Payment> {
+        self.conn()
+            .prepare_cached(&format!("{SELECT_PAYMENT} WHERE id = ?1"))?
+            .query_row([id], payment_from_row)
+            .optional()?
+            .ok_or_else(|| Error::not_found("payment", id))
+            .and_then(finish_payment)
+    }
+
+    /// An order's shipments, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown order.
+    pub fn shipments(&self, order_id: OrderId) -> Result<Vec<Shipment>> {
+        self.require(order_id)?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT s.id, s.carrier, s.tracking_number, s.shipped_at, s.delivered_at, l.sku, sl.quantity \
+             FROM shipments s JOIN shipment_lines sl ON sl.shipment_id = s.id \
+             JOIN order_lines l ON l.id = sl.order_line_id \
+             WHERE s.order_id = ?1 ORDER BY s.shipped_at, s.id, l.line_no",
+        )?;
+        let mut rows = stmt.query([order_id])?;
+        let mut out: Vec<Shipment> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: ShipmentId = r.get(0)?;
+            if out.last().is_none_or(|s| s.id != id) {
+                let delivered: Option<String> = r.get(4)?;
+                out.push(Shipment {
+                    id,
+                    order_id,
+                    carrier: r.get(1)?,
+                    tracking_number: r.get(2)?,
+                    shipped_at: crate::time::from_db(&r.get::<_, String>(3)?)?,
+                    delivered_at: delivered.as_deref().map(crate::time::from_db).transpose()?,
+                    lines: Vec::new(),
+                });
+            }
+            if let Some(s) = out.last_mut() {
+                s.lines.push(ShipmentLine {
+                    sku: r.get(5)?,
+                    quantity: r.get(6)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// An order's returns, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown order.
+    pub fn returns(&self, order_id: OrderId) -> Result<Vec<Return>> {
+        self.require(order_id)?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT t.id, t.reason, t.created_at, l.sku, rl.quantity, rl.warehouse_id \
+             FROM returns t JOIN return_lines rl ON rl.return_id = t.id \
+             JOIN order_lines l ON l.id = rl.order_line_id \
+             WHERE t.order_id = ?1 ORDER BY t.created_at, t.id, l.line_no",
+        )?;
+        let mut rows = stmt.query([order_id])?;
+        let mut out: Vec<Return> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: ReturnId = r.get(0)?;
+            if out.last().is_none_or(|t| t.id != id) {
+                out.push(Return {
+                    id,
+                    order_id,
+                    reason: r.get(1)?,
+                    created_at: crate::time::from_db(&r.get::<_, String>(2)?)?,
+                    lines: Vec::new(),
+                });
+            }
+            if let Some(t) = out.last_mut() {
+                t.lines.push(ReturnLine {
+                    sku: r.get(3)?,
+                    quantity: r.get(4)?,
+                    restocked_into: r.get(5)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// An order's refunds, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown order.
+    pub fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>> {
+        self.require(order_id)?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, payment_id, amount_e4, reason, created_at FROM refunds \
+             WHERE order_id = ?1 ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([order_id], |r| {
+            Ok((
+                r.get::<_, RefundId>(0)?,
+                r.get::<_, PaymentId>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (id, payment_id, amount, reason, created) = r?;
+            Ok(Refund {
+                id,
+                order_id,
+                payment_id,
+                amount: money::from_e4(amount),
+                reason,
+                created_at: crate::time::from_db(&created)?,
+            })
+        })
+        .collect()
+    }
+}
+
+impl Orders<'_> {
+    fn now_db(&self) -> String {
+        crate::time::to_db(&self.tx().now())
+    }
+
+    fn amounts(&self, id: OrderId) -> Result<(i64, i64, i64)> {
+        Ok(self
+            .tx()
+            .conn()
+            .prepare_cached("SELECT total_e4, paid_e4, refunded_e4 FROM orders WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
+    }
+
+    /// Records a captured payment (the money is taken). When captured
+    /// payments reach the total, the order becomes `paid` and its stock
+    /// holds stop expiring.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] unless the order is `pending`;
+    /// [`ErrorKind::Invalid`] on `amount` (not above 0, more decimals than
+    /// the currency, more than is still due), `provider`,
+    /// `provider_reference`.
+    pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
+        self.tx().atomic(|| {
+            let id = self.insert_payment(order_id, &new, PaymentStatus::Captured)?;
+            self.captured(order_id, id)?;
+            self.payment(id)
+        })
+    }
+
+    /// Records an authorized payment, to [`capture`](Orders::capture_payment)
+    /// later. It counts for nothing until captured.
+    ///
+    /// # Errors
+    ///
+    /// As [`pay`](Orders::pay).
+    pub fn authorize_payment(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
+        self.tx().atomic(|| {
+            let id = self.insert_payment(order_id, &new, PaymentStatus::Authorized)?;
+            let (status, _) = self.require(order_id)?;
+            self.event(
+                order_id,
+                "payment_authorized",
+                Some(status),
+                status,
+                json!({ "payment_id": id, "amount": new.amount.to_string() }),
+            )?;
+            self.audit(order_id, "authorize_payment", &["payments"])?;
+            self.payment(id)
+        })
+    }
+
+    /// Captures an authorized payment.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] unless the payment is authorized;
+    /// [`ErrorKind::InvalidTransition`] unless the order is `pending`;
+    /// [`ErrorKind::Invalid`] on `amount` when it is more than still due.
+    pub fn capture_payment(&self, payment_id: PaymentId) -> Result<Payment> {
+        self.tx().atomic(|| {
+            let p = self.payment(payment_id)?;
+            if p.status != PaymentStatus::Authorized {
+                return Err(payment_state(payment_id, p.status, "capture"));
+            }
+            let (status, _) = self.require(p.order_id)?;
+            if status != OrderStatus::Pending {
+                return Err(illegal(p.order_id, status, "capture a payment"));
+            }
+            self.check_due(p.order_id, money::to_e4("amount", p.amount)?, p.amount)?;
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "UPDATE payments SET status = 'captured', updated_at = ?2 WHERE id = ?1",
+                )?
+                .execute(params![payment_id, self.now_db()])?;
+            self.captured(p.order_id, payment_id)?;
+            self.payment(payment_id)
+        })
+    }
+
+    /// Marks an authorized payment failed (declined or voided).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidState`] unless the payment is authorized.
+    pub fn fail_payment(&self, payment_id: PaymentId) -> Result<Payment> {
+        self.tx().atomic(|| {
+            let p = self.payment(payment_id)?;
+            if p.status != PaymentStatus::Authorized {
+                return Err(payment_state(payment_id, p.status, "fail"));
+            }
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "UPDATE payments SET status = 'failed', updated_at = ?2 WHERE id = ?1",
+                )?
+                .execute(params![payment_id, self.now_db()])?;
+            let (status, _) = self.require(p.order_id)?;
+            self.event(
+                p.order_id,
+                "payment_failed",
+                Some(status),
+                status,
+                json!({ "payment_id": payment_id }),
+            )?;
+            self.audit(p.order_id, "fail_payment", &["payments"])?;
+            self.payment(payment_id)
+        })
+    }
+
+    fn check_due(&self, order_id: OrderId, amount_e4: i64, amount: Decimal) -> Result<()> {
+        let (total, paid, _) = self.amounts(order_id)?;
+        if amount_e4 > total - paid {
+            return Err(Error::invalid(
+                "amount",
+                format!(
+                    "{amount} is more than the {} still due",
+                    money::from_e4(total - paid)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn insert_payment(
+        &self,
+        order_id: OrderId,
+        new: &NewPayment,
+        status: PaymentStatus,
+    ) -> Result<PaymentId> {
+        let (order_status, currency) = self.require(order_id)?;
+        if order_status != OrderStatus::Pending {
+            return Err(illegal(order_id, order_status, "take a payment"));
+        }
+        let provider = validate::optional_text("provider", new.provider.as_deref(), 64)?;
+        let reference = validate::optional_text(
+            "provider_reference",
+            new.provider_reference.as_deref(),
+            MAX_REFERENCE_LEN,
+        )?;
+        let amount_e4 = currency.payable("amount", new.amount)?;
+        if amount_e4 == 0 {
+            return Err(Error::invalid("amount", "must be above 0"));
+        }
+        self.check_due(order_id, amount_e4, new.amount)?;
+        let id = PaymentId::new();
+        self.tx()
+            .conn()
+            .prepare_cached(sql::INSERT_PAYMENT)?
+            .execute(params![
+                id,
+                order_id,
+                new.method.as_str(),
+                provider,
+                reference,
+                amount_e4,
+                currency.code(),
+                status.as_str(),
+                self.now_db()
+            ])?;
+        Ok(id)
+    }
+
+    /// Books a captured payment on the order and moves it to `paid` when
+    /// it is paid in full.
+    fn captured(&self, order_id: OrderId, payment_id: PaymentId) -> Result<()> {
+        let p = self.payment(payment_id)?;
+        let amount_e4 = money::to_e4("amount", p.amount)?;
+        self.tx()
+            .conn()
+            .prepare_cached(sql::ADD_PAID)?
+            .execute(params![order_id, amount_e4, self.now_db()])?;
+        let (total, paid, _) = self.amounts(order_id)?;
+        let to = if paid == total {
+            // Paid orders keep their stock: holds stop expiring.
+            self.tx()
+                .conn()
+                .prepare_cached(sql::KEEP_RESERVATIONS)?
+                .execute([order_id])?;
+            OrderStatus::Paid
+        } else {
+            OrderStatus::Pending
+        };
+        self.event(
+            order_id,
+            "payment_captured",
+            Some(OrderStatus::Pending),
+            to,
+            json!({ "payment_id": payment_id, "amount": p.amount.to_string() }),
+        )?;
+        self.audit(order_id, "capture_payment", &["payments", "paid", "status"])
+    }
+
+    /// Ships units of the order: consumes their reservations (a `shipment`
+    /// movement each) and moves the order to `partially_shipped` or
+    /// `shipped`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] unless the order is `paid` or
+    /// `partially_shipped`; [`ErrorKind::Invalid`] on `carrier`,
+    /// `tracking_number`, `lines[i].sku` (not on the order, twice),
+    /// `lines[i].quantity` (not above 0, or more than is left to ship);
+    /// [`ErrorKind::Shortfall`] when a backordered unit is not in stock yet.
+    pub fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
+        self.tx().atomic(|| self.ship_inner(order_id, new))
+    }
+
+    fn ship_inner(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
+        let order = self.get(order_id)?;
+        if !matches!(
+            order.status,
+            OrderStatus::Paid | OrderStatus::PartiallyShipped
+        ) {
+            return Err(illegal(order_id, order.status, "ship"));
+        }
+        let carrier = validate::required_text("carrier", &new.carrier, MAX_CARRIER_LEN)?;
+        let tracking = validate::optional_text(
+            "tracking_number",
+            new.tracking_number.as_deref(),
+            MAX_REFERENCE_LEN,
+        )?;
+        let wanted: Vec<(usize, i64)> = if new.lines.is_empty() {
+            order
+                .lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.quantity > l.quantity_shipped)
+                .map(|(i, l)| (i, l.quantity - l.quantity_shipped))
+                .collect()
+        } else {
+            self.pick_lines(
+                &order,
+                new.lines.iter().map(|l| (&l.sku, l.quantity)),
+                |l| l.quantity - l.quantity_shipped,
+                "not yet shipped",
+            )?
+        };
+        let id = ShipmentId::new();
+        let now = self.now_db();
+        self.tx()
+            .conn()
+            .prepare_cached(
+                "INSERT INTO shipments (id, order_id, carrier, tracking_number, shipped_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![id, order_id, carrier, tracking, now])?;
+        let inventory = Inventory::new(self.tx());
+        let catalog = CatalogReader::new(self.tx().conn());
+        for &(i, quantity) in &wanted {
+            let line = &order.lines[i];
+            let variant = catalog.variant(line.variant_id)?;
+            if variant.track_stock {
+                let mut left = quantity;
+                for r in inventory.open_reservations_of_line(line.id)? {
+                    let take = r.open_quantity.min(left);
+                    inventory.close_reservation(&variant, &r, take, "shipped")?;
+                    left -= take;
+                    if left == 0 {
+                        break;
+                    }
+                }
+                if left != 0 {
+                    return Err(Error::corrupt(format!(
+                        "order {order_id} line {}: reservations hold less than is left to ship",
+                        line.line_no
+                    )));
+                }
+            }
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO shipment_lines (shipment_id, order_line_id, quantity) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, line.id, quantity])?;
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "UPDATE order_lines SET quantity_shipped = quantity_shipped + ?2 WHERE id = ?1",
+                )?
+                .execute(params![line.id, quantity])?;
+        }
+        let all_shipped: bool = self
+            .tx()
+            .conn()
+            .prepare_cached(
+                "SELECT NOT EXISTS (SELECT 1 FROM order_lines WHERE order_id = ?1 \
+                 AND quantity_shipped < quantity)",
+            )?
+            .query_row([order_id], |r| r.get(0))?;
+        let to = if all_shipped {
+            OrderStatus::Shipped
+        } else {
+            OrderStatus::PartiallyShipped
+        };
+        self.event(
+            order_id,
+            "shipped",
+            Some(order.status),
+            to,
+            json!({ "shipment_id": id, "carrier": carrier, "tracking_number": tracking }),
+        )?;
+        self.audit(order_id, "ship", &["shipments", "status"])?;
+        self.shipments(order_id)?
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| Error::corrupt("a shipment vanished inside its transaction"))
+    }
+
+    /// Resolves caller lines (SKU, quantity) to order lines, checking each
+    /// against what is left (`left_of`).
+    fn pick_lines<'a>(
+        &self,
+        order: &super::Order,
+        lines: impl Iterator<Item = (&'a String, i64)>,
+        left_of: impl Fn(&super::OrderLine) -> i64,
+        left_word: &str,
+    ) -> Result<Vec<(usize, i64)>> {
+        let mut out: Vec<(usize, i64)> = Vec::new();
+        for (n, (sku, quantity)) in lines.enumerate() {
+            let f = |name: &str| format!("lines[{n}].{name}");
+            let Some(i) = order.lines.iter().position(|l| l.sku == sku.trim()) else {
+                return Err(Error::invalid(
+                    f("sku"),
+                    format!("{sku:?} is not on this order"),
+                ));
+            };
+            if out.iter().any(|&(j, _)| j == i) {
+                return Err(Error::invalid(f("sku"), format!("{sku:?} is listed twice")));
+            }
+            let left = left_of(&order.lines[i]);
+            if quantity <= 0 {
+                return Err(Error::invalid(
+                    f("quantity"),
+                    format!("is {quantity}, must be above 0"),
+                ));
+            }
+            if quantity > left {
+                return Err(Error::invalid(
+                    f("quantity"),
+                    format!("{quantity} is more than the {left} {left_word}"),
+                ));
+            }
+            out.push((i, quantity));
+        }
+        if out.is_empty() {
+            return Err(Error::invalid("lines", "name at least one line"));
+        }
+        Ok(out)
+    }
+
+    /// Marks a shipped order delivered (and its shipments).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] unless the order is `shipped`.
+    pub fn mark_delivered(&self, order_id: OrderId) -> Result<()> {
+        self.tx().atomic(|| {
+            let (status, _) = self.require(order_id)?;
+            if status != OrderStatus::Shipped {
+                return Err(illegal(order_id, status, "mark delivered"));
+            }
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "UPDATE shipments SET delivered_at = ?2 WHERE order_id = ?1 AND delivered_at IS NULL",
+                )?
+                .execute(params![order_id, self.now_db()])?;
+            self.event(order_id, "delivered", Some(status), OrderStatus::Delivered, json!({}))?;
+            self.audit(order_id, "deliver", &["status"])
+        })
+    }
+
+    /// Cancels a `pending` or `paid` order and releases its reservations. A
+    /// paid order is refunded separately.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] from any other status;
+    /// [`ErrorKind::Invalid`] on an empty or too long `reason`.
+    pub fn cancel(&self, order_id: OrderId, reason: &str) -> Result<()> {
+        let reason = validate::required_text("reason", reason, MAX_REASON_LEN)?;
+        self.tx()
+            .atomic(|| self.cancel_with(order_id, &reason, "cancelled").map(drop))
+    }
+
+    pub(crate) fn cancel_with(
+        &self,
+        order_id: OrderId,
+        reason: &str,
+        closed_reason: &str,
+    ) -> Result<usize> {
+        let order = self.get(order_id)?;
+        if !matches!(order.status, OrderStatus::Pending | OrderStatus::Paid) {
+            return Err(illegal(order_id, order.status, "cancel"));
+        }
+        let inventory = Inventory::new(self.tx());
+        let catalog = CatalogReader::new(self.tx().conn());
+        let mut released = 0;
+        for line in &order.lines {
+            let reservations = inventory.open_reservations_of_line(line.id)?;
+            if reservations.is_empty() {
+                continue;
+            }
+            let variant = catalog.variant(line.variant_id)?;
+            for r in reservations {
+                inventory.close_reservation(&variant, &r, r.open_quantity, closed_reason)?;
+                released += 1;
+            }
+        }
+        self.event(
+            order_id,
+            "cancelled",
+            Some(order.status),
+            OrderStatus::Cancelled,
+            json!({ "reason": reason }),
+        )?;
+        self.audit(order_id, "cancel", &["status"])?;
+        Ok(released)
+    }
+
+    /// Records goods coming back. Restocked units go back on hand (a
+    /// `return` movement). When every unit was shipped and every shipped
+    /// unit is back, the order becomes `returned`. Money goes back through
+    /// [`refund`](Orders::refund).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] unless the order is
+    /// `partially_shipped`, `shipped` or `delivered`; [`ErrorKind::Invalid`]
+    /// on `reason`, `lines` (none), `lines[i].sku`, `lines[i].quantity` (more
+    /// than shipped and not yet returned), `lines[i].warehouse`.
+    pub fn return_items(&self, order_id: OrderId, new: NewReturn) -> Result<Return> {
+        self.tx().atomic(|| self.return_inner(order_id, new))
+    }
+
+    fn return_inner(&self, order_id: OrderId, new: NewReturn) -> Result<Return> {
+        let order = self.get(order_id)?;
+        if !matches!(
+            order.status,
+            OrderStatus::PartiallyShipped | OrderStatus::Shipped | OrderStatus::Delivered
+        ) {
+            return Err(illegal(order_id, order.status, "return items"));
+        }
+        let reason = validate::required_text("reason", &new.reason, MAX_REASON_LEN)?;
+        let picked = self.pick_lines(
+            &order,
+            new.lines.iter().map(|l| (&l.sku, l.quantity)),
+            |l| l.quantity_shipped - l.quantity_returned,
+            "shipped and not yet returned",
+        )?;
+        let id = ReturnId::new();
+        self.tx()
+            .conn()
+            .prepare_cached(
+                "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, order_id, reason, self.now_db()])?;
+        let inventory = Inventory::new(self.tx());
+        let catalog = CatalogReader::new(self.tx().conn());
+        for (n, &(i, quantity)) in picked.iter().enumerate() {
+            let line = &order.lines[i];
+            let asked = &new.lines[n];
+            let variant = catalog.variant(line.variant_id)?;
+            let warehouse = if asked.restock && variant.track_stock {
+                Some(match &asked.warehouse {
+                    Some(code) => {
+                        inventory
+                            .warehouse_by_code(code)
+                            .map_err(|_| {
+                                Error::invalid(
+                                    format!("lines[{n}].warehouse"),
+                                    format!("no warehouse has code {code:?}"),
+                                )
+                            })?
+                            .id
+                    }
+                    None => inventory
+                        .reservations_of_line(line.id)?
+                        .first()
+                        .map(|r| r.warehouse_id)
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                format!("lines[{n}].warehouse"),
+                                "the line has no reservation to take a warehouse from; name one",
+                            )
+                        })?,
+                })
+            } else {
+                None
+            };
+            if let Some(w) = warehouse {
+                let mut mv = Move::new(&variant, w, MovementKind::Return, quantity, 0);
+                mv.order_id = Some(order_id);
+                mv.reason = Some(&reason);
+                inventory.record(mv)?;
+            }
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO return_lines (return_id, order_line_id, quantity, restock, warehouse_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![id, line.id, quantity, warehouse.is_some(), warehouse])?;
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "UPDATE order_lines SET quantity_returned = quantity_returned + ?2 WHERE id = ?1",
+                )?
+                .execute(params![line.id, quantity])?;
+        }
+        let all_back: bool = self
+            .tx()
+            .conn()
+            .prepare_cached(
+                "SELECT NOT EXISTS (SELECT 1 FROM order_lines WHERE order_id = ?1 \
+                 AND (quantity_returned < quantity))",
+            )?
+            .query_row([order_id], |r| r.get(0))?;
+        let to = if all_back {
+            OrderStatus::Returned
+        } else {
+            order.status
+        };
+        self.event(
+            order_id,
+            "returned",
+            Some(order.status),
+            to,
+            json!({ "return_id": id, "reason": reason }),
+        )?;
+        self.audit(order_id, "return", &["returns", "status"])?;
+        self.returns(order_id)?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::corrupt("a return vanished inside its transaction"))
+    }
+
+    /// Gives money back, never more than was paid and not yet refunded.
+    /// When everything paid is refunded the order becomes `refunded`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] for a `pending` or `refunded` order;
+    /// [`ErrorKind::Invalid`] on `amount` (not above 0, more decimals than
+    /// the currency, above what is refundable), `reason`, `payment_id` (not
+    /// a captured payment of this order, or not enough left on it).
+    pub fn refund(&self, order_id: OrderId, new: NewRefund) -> Result<Vec<Refund>> {
+        self.tx().atomic(|| self.refund_inner(order_id, new))
+    }
+
+    fn refund_inner(&self, order_id: OrderId, new: NewRefund) -> Result<Vec<Refund>> {
+        let (status, currency) = self.require(order_id)?;
+        if matches!(status, OrderStatus::Pending | OrderStatus::Refunded) {
+            return Err(illegal(order_id, status, "refund"));
+        }
+        let reason = validate::required_text("reason", &new.reason, MAX_REASON_LEN)?;
+        let amount_e4 = currency.payable("amount", new.amount)?;
+        if amount_e4 == 0 {
+            return Err(Error::invalid("amount", "must be above 0"));
+        }
+        let (_, paid, refunded) = self.amounts(order_id)?;
+        if amount_e4 > paid - refunded {
+            return Err(Error::invalid(
+                "amount",
+                format!(
+                    "{} is more than the {} paid and not yet refunded",
+                    new.amount,
+                    money::from_e4(paid - refunded)
+                ),
+            ));
+        }
+        let mut sources: Vec<Payment> = self
+            .payments(order_id)?
+            .into_iter()
+            .filter(|p| p.status == PaymentStatus::Captured)
+            .collect();
+        sources.reverse();
+        if let Some(pid) = new.payment_id {
+            sources.retain(|p| p.id == pid);
+            let left = sources.first().map(|p| p.amount - p.refunded);
+            match left {
+                None => {
+                    return Err(Error::invalid(
+                        "payment_id",
+                        "is not a captured payment of this order",
+                    ))
+                }
+                Some(left) if money::to_e4("amount", left)? < amount_e4 => {
+                    return Err(Error::invalid(
+                        "payment_id",
+                        format!("only {left} is left to refund on this payment"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let mut left = amount_e4;
+        let mut ids = Vec::new();
+        for p in sources {
+            if left == 0 {
+                break;
+            }
+            let room = money::to_e4("amount", p.amount - p.refunded)?;
+            let take = room.min(left);
+            if take == 0 {
+                continue;
+            }
+            let id = RefundId::new();
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![id, order_id, p.id, take, reason, self.now_db()])?;
+            self.tx()
+                .conn()
+                .prepare_cached(
+                    "UPDATE payments SET refunded_e4 = refunded_e4 + ?2, \
+                     status = CASE WHEN refunded_e4 + ?2 = amount_e4 THEN 'refunded' ELSE status END, \
+                     updated_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![p.id, take, self.now_db()])?;
+            ids.push(id);
+            left -= take;
+        }
+        if left != 0 {
+            return Err(Error::corrupt(format!(
+                "order {order_id}: payments hold less than the order says was paid"
+            )));
+        }
+        self.tx()
+            .conn()
+            .prepare_cached(
+                "UPDATE orders SET refunded_e4 = refunded_e4 + ?2, updated_at = ?3, \
+                 version = version + 1 WHERE id = ?1",
+            )?
+            .execute(params![order_id, amount_e4, self.now_db()])?;
+        let to = if refunded + amount_e4 == paid {
+            OrderStatus::Refunded
+        } else {
+            status
+        };
+        self.event(
+            order_id,
+            "refunded",
+            Some(status),
+            to,
+            json!({ "amount": new.amount.to_string(), "reason": reason }),
+        )?;
+        self.audit(order_id, "refund", &["refunds", "refunded", "status"])?;
+        let all = self.refunds(order_id)?;
+        Ok(all.into_iter().filter(|r| ids.contains(&r.id)).collect())
+    }
+}
+
+fn payment_state(id: PaymentId, status: PaymentStatus, action: &'static str) -> Error {
+    Error::new(ErrorKind::InvalidTransition {
+        entity: "payment",
+        id: id.to_string(),
+        from: status.as_str().to_owned(),
+        action,
+    })
+}
+
+/// Payment statements shared with the benchmarks.
+pub(crate) mod sql {
+    pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, order_id, method, provider, \
+        provider_reference, amount_e4, currency, status, created_at, updated_at) \
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
+    pub const ADD_PAID: &str = "UPDATE orders SET paid_e4 = paid_e4 + ?2, updated_at = ?3, \
+        version = version + 1 WHERE id = ?1";
+    pub const KEEP_RESERVATIONS: &str =
+        "UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1 AND expires_at IS NOT NULL";
+}

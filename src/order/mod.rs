@@ -1,0 +1,1545 @@
+//! Orders: placement with stock reservation, payments, shipments, returns,
+//! refunds, and the queries over them.
+//!
+//! # The state machine
+//!
+//! ```text
+//!            pay (in full)          ship (some)               ship (rest)
+//! pending ───────────────► paid ──────────────► partially_shipped ─────────► shipped ──► delivered
+//!    │                       │    ship (all) ──────────────────────────────►   │            │
+//!    │ cancel                │ cancel                                          └── return all┴──► returned
+//!    ▼                       ▼
+//! cancelled ◄────────────────┘
+//!
+//! any state with money paid ── refund (all of it) ──► refunded
+//! ```
+//!
+//! - `pending`: placed, stock reserved, not paid in full. An order whose
+//!   total is zero is `paid` at once.
+//! - `paid`: captured payments equal the total. Reservations no longer
+//!   expire.
+//! - `partially_shipped` / `shipped`: some / all ordered units have left.
+//! - `delivered`: the carrier delivered everything shipped.
+//! - `cancelled`: from `pending` or `paid` only (not after shipping); every
+//!   reservation is released. A paid order that is cancelled is then
+//!   refunded.
+//! - `returned`: every unit was shipped and every shipped unit came back.
+//! - `refunded`: everything paid was refunded. Terminal.
+//!
+//! Partial returns and partial refunds are recorded without changing the
+//! status. Every transition and every money or fulfilment event is a row of
+//! `order_events`; an action the current status does not allow is an
+//! [`ErrorKind::InvalidTransition`].
+//!
+//! # Money
+//!
+//! Amounts follow [`crate::money`]: each line's subtotal (quantity × unit
+//! price) is rounded once to the currency's minor unit; the discount is an
+//! amount of the line; tax is `tax_rate` × (subtotal − discount), rounded
+//! the same way; the order's totals are exact sums of its lines plus
+//! shipping. Card numbers are never stored: a payment keeps its method, the
+//! provider and the provider's reference.
+
+mod fulfilment;
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use crate::audit::Change;
+use crate::catalog::{CatalogReader, Variant};
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::{CustomerId, OrderId, OrderLineId, VariantId, WarehouseId};
+use crate::inventory::{Inventory, InventoryReader};
+use crate::money::{self, Currency, Money};
+use crate::page::{check_limit, into_page, Cursor, Page};
+use crate::store::{CheckReport, WriteTx};
+use crate::text_enum::text_enum;
+use crate::validate;
+
+pub use fulfilment::{
+    NewPayment, NewRefund, NewReturn, NewReturnLine, NewShipment, Payment, PaymentMethod,
+    PaymentStatus, Refund, Return, ReturnLine, Shipment, ShipmentLine,
+};
+
+/// Most lines one order may have.
+pub const MAX_LINES_PER_ORDER: usize = 500;
+/// Largest quantity of one line.
+pub const MAX_LINE_QUANTITY: i64 = 1_000_000;
+/// Longest order note, in characters.
+pub const MAX_NOTE_LEN: usize = 2000;
+/// Longest idempotency key, in characters.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+/// Decimals a tax rate may carry (as a fraction: 0.2 is 20 %).
+pub const TAX_RATE_DECIMALS: u32 = 6;
+
+text_enum!(
+    /// Where an order is in its life; see the [module docs](crate::order).
+    OrderStatus {
+        /// Placed, stock reserved, not paid in full.
+        Pending = "pending",
+        /// Paid in full.
+        Paid = "paid",
+        /// Some units shipped.
+        PartiallyShipped = "partially_shipped",
+        /// Every unit shipped.
+        Shipped = "shipped",
+        /// Delivered.
+        Delivered = "delivered",
+        /// Cancelled before shipping.
+        Cancelled = "cancelled",
+        /// Everything shipped came back.
+        Returned = "returned",
+        /// Everything paid was refunded.
+        Refunded = "refunded",
+    }
+);
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A postal address copied into an order, so that later changes to the
+/// customer's address book do not rewrite history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AddressSnapshot {
+    /// Recipient.
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// Company.
+    #[serde(default)]
+    pub company: Option<String>,
+    /// First line (required).
+    pub line1: String,
+    /// Second line.
+    #[serde(default)]
+    pub line2: Option<String>,
+    /// City (required).
+    pub city: String,
+    /// Region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country (required).
+    pub country: String,
+}
+
+impl AddressSnapshot {
+    /// An address with its required parts.
+    pub fn new(
+        line1: impl Into<String>,
+        city: impl Into<String>,
+        country: impl Into<String>,
+    ) -> Self {
+        AddressSnapshot {
+            line1: line1.into(),
+            city: city.into(),
+            country: country.into(),
+            ..AddressSnapshot::default()
+        }
+    }
+
+    /// Sets the postal code.
+    pub fn postal_code(mut self, code: impl Into<String>) -> Self {
+        self.postal_code = Some(code.into());
+        self
+    }
+
+    /// Sets the recipient.
+    pub fn recipient(mut self, name: impl Into<String>) -> Self {
+        self.recipient = Some(name.into());
+        self
+    }
+
+    fn checked(&self, field: &str) -> Result<AddressSnapshot> {
+        let f = |name: &str| format!("{field}.{name}");
+        Ok(AddressSnapshot {
+            recipient: validate::optional_text(&f("recipient"), self.recipient.as_deref(), 200)?,
+            company: validate::optional_text(&f("company"), self.company.as_deref(), 200)?,
+            line1: validate::required_text(&f("line1"), &self.line1, 200)?,
+            line2: validate::optional_text(&f("line2"), self.line2.as_deref(), 200)?,
+            city: validate::required_text(&f("city"), &self.city, 100)?,
+            region: validate::optional_text(&f("region"), self.region.as_deref(), 100)?,
+            postal_code: validate::optional_text(
+                &f("postal_code"),
+                self.postal_code.as_deref(),
+                20,
+            )?,
+            country: validate::country(&f("country"), &self.country)?,
+        })
+    }
+}
+
+/// An order to place.
+///
+/// # Example
+///
+/// ```
+/// use custdb::{Decimal, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant, NewWarehouse, Store};
+///
+/// let store = Store::open_in_memory()?;
+/// let order = store.write(|tx| {
+///     let ann = tx.customers().create(NewCustomer::new("Ann"))?;
+///     let tea = tx.catalog().create_product(
+///         NewProduct::new("Tea").variant(NewVariant::new("TEA-100G", Decimal::new(450, 2), "GBP")),
+///     )?;
+///     let shop = tx.inventory().create_warehouse(NewWarehouse::new("SHOP", "The shop"))?;
+///     tx.inventory().receive(tea.variants[0].id, shop.id, 10)?;
+///     tx.orders().place(
+///         NewOrder::for_customer(ann.id, "GBP")
+///             .line(NewOrderLine::new("TEA-100G", 3))
+///             .shipping(Decimal::new(295, 2))
+///             .idempotency_key("checkout-42"),
+///     )
+/// })?;
+/// assert_eq!(order.total, Decimal::new(1645, 2)); // 3 × 4.50 + 2.95
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NewOrder {
+    /// The customer; exactly one of this and `guest_email`.
+    #[serde(default)]
+    pub customer_id: Option<CustomerId>,
+    /// A guest's email.
+    #[serde(default)]
+    pub guest_email: Option<String>,
+    /// ISO 4217 currency of the whole order.
+    pub currency: String,
+    /// Lines, 1 to [`MAX_LINES_PER_ORDER`], each SKU once.
+    pub lines: Vec<NewOrderLine>,
+    /// Shipping charge.
+    #[serde(default)]
+    pub shipping: Decimal,
+    /// Ship to; for a customer, their default shipping address when `None`.
+    #[serde(default)]
+    pub shipping_address: Option<AddressSnapshot>,
+    /// Bill to; for a customer, their default billing address when `None`.
+    #[serde(default)]
+    pub billing_address: Option<AddressSnapshot>,
+    /// A note.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Placing twice with the same key returns the first order.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Hold the reservations only until then unless paid (see
+    /// [`Inventory::release_expired`]).
+    #[serde(default)]
+    pub hold_until: Option<DateTime<Utc>>,
+}
+
+impl NewOrder {
+    /// An order for a customer.
+    pub fn for_customer(customer_id: CustomerId, currency: impl Into<String>) -> Self {
+        NewOrder {
+            customer_id: Some(customer_id),
+            currency: currency.into(),
+            ..NewOrder::default()
+        }
+    }
+
+    /// A guest order.
+    pub fn for_guest(email: impl Into<String>, currency: impl Into<String>) -> Self {
+        NewOrder {
+            guest_email: Some(email.into()),
+            currency: currency.into(),
+            ..NewOrder::default()
+        }
+    }
+
+    /// Adds a line.
+    pub fn line(mut self, line: NewOrderLine) -> Self {
+        self.lines.push(line);
+        self
+    }
+
+    /// Sets the shipping charge.
+    pub fn shipping(mut self, amount: Decimal) -> Self {
+        self.shipping = amount;
+        self
+    }
+
+    /// Sets the shipping address.
+    pub fn ship_to(mut self, address: AddressSnapshot) -> Self {
+        self.shipping_address = Some(address);
+        self
+    }
+
+    /// Sets the billing address.
+    pub fn bill_to(mut self, address: AddressSnapshot) -> Self {
+        self.billing_address = Some(address);
+        self
+    }
+
+    /// Sets the idempotency key.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Holds stock only until `at` unless paid.
+    pub fn hold_until(mut self, at: DateTime<Utc>) -> Self {
+        self.hold_until = Some(at);
+        self
+    }
+
+    /// Sets the note.
+    pub fn note(mut self, text: impl Into<String>) -> Self {
+        self.note = Some(text.into());
+        self
+    }
+}
+
+/// One line to order.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NewOrderLine {
+    /// The variant's SKU.
+    pub sku: String,
+    /// Units, 1 to [`MAX_LINE_QUANTITY`].
+    pub quantity: i64,
+    /// Overrides the catalog price (in the order's currency).
+    #[serde(default)]
+    pub unit_price: Option<Decimal>,
+    /// Discount on the line, an amount.
+    #[serde(default)]
+    pub discount: Decimal,
+    /// Tax rate as a fraction (0.2 for 20 %), applied to the discounted
+    /// subtotal.
+    #[serde(default)]
+    pub tax_rate: Decimal,
+    /// Reserve from this warehouse (code) instead of the allocation rule.
+    #[serde(default)]
+    pub warehouse: Option<String>,
+}
+
+impl NewOrderLine {
+    /// `quantity` units of `sku` at the catalog price.
+    pub fn new(sku: impl Into<String>, quantity: i64) -> Self {
+        NewOrderLine {
+            sku: sku.into(),
+            quantity,
+            ..NewOrderLine::default()
+        }
+    }
+
+    /// Overrides the unit price.
+    pub fn unit_price(mut self, price: Decimal) -> Self {
+        self.unit_price = Some(price);
+        self
+    }
+
+    /// Sets the line discount.
+    pub fn discount(mut self, amount: Decimal) -> Self {
+        self.discount = amount;
+        self
+    }
+
+    /// Sets the tax rate.
+    pub fn tax_rate(mut self, rate: Decimal) -> Self {
+        self.tax_rate = rate;
+        self
+    }
+
+    /// Reserves from this warehouse.
+    pub fn warehouse(mut self, code: impl Into<String>) -> Self {
+        self.warehouse = Some(code.into());
+        self
+    }
+}
+
+/// A placed order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Order {
+    /// The id.
+    pub id: OrderId,
+    /// The human-readable number: 1, 2, 3... with no gaps.
+    pub number: i64,
+    /// The customer, unless a guest order.
+    pub customer_id: Option<CustomerId>,
+    /// The guest's email, for guest orders.
+    pub guest_email: Option<String>,
+    /// The currency of every amount.
+    pub currency: Currency,
+    /// Where it is in its life.
+    pub status: OrderStatus,
+    /// Sum of line subtotals.
+    pub subtotal: Decimal,
+    /// Sum of line discounts.
+    pub discount_total: Decimal,
+    /// Sum of line taxes.
+    pub tax_total: Decimal,
+    /// Shipping charge.
+    pub shipping: Decimal,
+    /// subtotal − discounts + tax + shipping.
+    pub total: Decimal,
+    /// Captured so far.
+    pub paid: Decimal,
+    /// Refunded so far.
+    pub refunded: Decimal,
+    /// Ship-to snapshot.
+    pub shipping_address: Option<AddressSnapshot>,
+    /// Bill-to snapshot.
+    pub billing_address: Option<AddressSnapshot>,
+    /// Note.
+    pub note: Option<String>,
+    /// When placed.
+    pub placed_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Raised by every change.
+    pub version: i64,
+    /// The lines.
+    pub lines: Vec<OrderLine>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrderLine {
+    /// The id.
+    pub id: OrderLineId,
+    /// 1, 2, 3... within the order.
+    pub line_no: i64,
+    /// The variant.
+    pub variant_id: VariantId,
+    /// SKU at placement.
+    pub sku: String,
+    /// Product and variant title at placement.
+    pub title: String,
+    /// Units ordered.
+    pub quantity: i64,
+    /// Unit price at placement.
+    pub unit_price: Decimal,
+    /// quantity × unit price, rounded to the minor unit.
+    pub subtotal: Decimal,
+    /// Discount.
+    pub discount: Decimal,
+    /// Tax rate (fraction).
+    pub tax_rate: Decimal,
+    /// Tax.
+    pub tax: Decimal,
+    /// subtotal − discount + tax.
+    pub total: Decimal,
+    /// The warehouse asked for, if one was.
+    pub warehouse_id: Option<WarehouseId>,
+    /// Units shipped.
+    pub quantity_shipped: i64,
+    /// Units returned.
+    pub quantity_returned: i64,
+}
+
+/// An order without its lines, for listings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrderSummary {
+    /// The id.
+    pub id: OrderId,
+    /// The number.
+    pub number: i64,
+    /// The customer.
+    pub customer_id: Option<CustomerId>,
+    /// Status.
+    pub status: OrderStatus,
+    /// Total.
+    pub total: Money,
+    /// Paid.
+    pub paid: Decimal,
+    /// Refunded.
+    pub refunded: Decimal,
+    /// When placed.
+    pub placed_at: DateTime<Utc>,
+}
+
+/// One entry of an order's timeline.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrderEvent {
+    /// Position.
+    pub seq: i64,
+    /// The order.
+    pub order_id: OrderId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor_id: String,
+    /// What: `placed`, `payment_authorized`, `payment_captured`,
+    /// `payment_failed`, `shipped`, `delivered`, `cancelled`, `returned`,
+    /// `refunded`.
+    pub kind: String,
+    /// Status before (none for `placed`).
+    pub from_status: Option<OrderStatus>,
+    /// Status after.
+    pub to_status: OrderStatus,
+    /// Details (amounts, tracking, reasons) as JSON.
+    pub detail: serde_json::Value,
+}
+
+/// Units and revenue of one variant over a period.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VariantSales {
+    /// The variant.
+    pub variant_id: VariantId,
+    /// Its SKU.
+    pub sku: String,
+    /// Units on orders placed in the period, cancelled orders excluded.
+    pub quantity_sold: i64,
+    /// Of those, units returned.
+    pub quantity_returned: i64,
+    /// Line subtotals less discounts (before tax and returns).
+    pub revenue: Money,
+}
+
+const SELECT_ORDER: &str = "SELECT id, number, customer_id, guest_email, currency, status, \
+    subtotal_e4, discount_e4, tax_e4, shipping_e4, total_e4, paid_e4, refunded_e4, \
+    shipping_address, billing_address, note, placed_at, updated_at, version FROM orders ";
+
+struct RawOrder {
+    id: OrderId,
+    number: i64,
+    customer_id: Option<CustomerId>,
+    guest_email: Option<String>,
+    currency: String,
+    status: String,
+    amounts: [i64; 7],
+    shipping_address: Option<String>,
+    billing_address: Option<String>,
+    note: Option<String>,
+    placed_at: String,
+    updated_at: String,
+    version: i64,
+}
+
+fn order_from_row(row: &Row<'_>) -> rusqlite::Result<RawOrder> {
+    let mut amounts = [0i64; 7];
+    for (i, a) in amounts.iter_mut().enumerate() {
+        *a = row.get(6 + i)?;
+    }
+    Ok(RawOrder {
+        id: row.get(0)?,
+        number: row.get(1)?,
+        customer_id: row.get(2)?,
+        guest_email: row.get(3)?,
+        currency: row.get(4)?,
+        status: row.get(5)?,
+        amounts,
+        shipping_address: row.get(13)?,
+        billing_address: row.get(14)?,
+        note: row.get(15)?,
+        placed_at: row.get(16)?,
+        updated_at: row.get(17)?,
+        version: row.get(18)?,
+    })
+}
+
+impl RawOrder {
+    fn finish(self) -> Result<Order> {
+        let [subtotal, discount_total, tax_total, shipping, total, paid, refunded] =
+            self.amounts.map(money::from_e4);
+        let address = |text: Option<String>| -> Result<Option<AddressSnapshot>> {
+            Ok(text.as_deref().map(serde_json::from_str).transpose()?)
+        };
+        Ok(Order {
+            id: self.id,
+            number: self.number,
+            customer_id: self.customer_id,
+            guest_email: self.guest_email,
+            currency: Currency::from_db(&self.currency)?,
+            status: OrderStatus::from_db(&self.status)?,
+            subtotal,
+            discount_total,
+            tax_total,
+            shipping,
+            total,
+            paid,
+            refunded,
+            shipping_address: address(self.shipping_address)?,
+            billing_address: address(self.billing_address)?,
+            note: self.note,
+            placed_at: crate::time::from_db(&self.placed_at)?,
+            updated_at: crate::time::from_db(&self.updated_at)?,
+            version: self.version,
+            lines: Vec::new(),
+        })
+    }
+}
+
+const SELECT_LINE: &str = "SELECT id, line_no, variant_id, sku, title, quantity, unit_price_e4, \
+    subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, total_e4, warehouse_id, quantity_shipped, \
+    quantity_returned FROM order_lines ";
+
+fn line_from_row(row: &Row<'_>) -> rusqlite::Result<OrderLine> {
+    Ok(OrderLine {
+        id: row.get(0)?,
+        line_no: row.get(1)?,
+        variant_id: row.get(2)?,
+        sku: row.get(3)?,
+        title: row.get(4)?,
+        quantity: row.get(5)?,
+        unit_price: money::from_e4(row.get(6)?),
+        subtotal: money::from_e4(row.get(7)?),
+        discount: money::from_e4(row.get(8)?),
+        tax_rate: Decimal::new(row.get(9)?, TAX_RATE_DECIMALS).normalize(),
+        tax: money::from_e4(row.get(10)?),
+        total: money::from_e4(row.get(11)?),
+        warehouse_id: row.get(12)?,
+        quantity_shipped: row.get(13)?,
+        quantity_returned: row.get(14)?,
+    })
+}
+
+const SELECT_SUMMARY: &str = "SELECT id, number, customer_id, status, currency, total_e4, \
+    paid_e4, refunded_e4, placed_at FROM orders ";
+
+type RawSummary = (
+    OrderId,
+    i64,
+    Option<CustomerId>,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+);
+
+fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RawSummary> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn finish_summary(raw: RawSummary) -> Result<OrderSummary> {
+    let (id, number, customer_id, status, currency, total, paid, refunded, placed) = raw;
+    Ok(OrderSummary {
+        id,
+        number,
+        customer_id,
+        status: OrderStatus::from_db(&status)?,
+        total: Money::from_e4(total, Currency::from_db(&currency)?),
+        paid: money::from_e4(paid),
+        refunded: money::from_e4(refunded),
+        placed_at: crate::time::from_db(&placed)?,
+    })
+}
+
+/// Parses a listing cursor "<placed_at>|<id>".
+fn listing_cursor(after: Option<&Cursor>) -> Result<(String, String)> {
+    match after {
+        None => Ok(("~".to_owned(), String::new())),
+        Some(c) => {
+            let key = c.key()?;
+            let (at, id) = key
+                .split_once('|')
+                .ok_or_else(|| Error::invalid("cursor", "is not an order cursor"))?;
+            let at = crate::time::from_db(at)
+                .map_err(|_| Error::invalid("cursor", "is not an order cursor"))?;
+            Ok((
+                crate::time::to_db(&at),
+                OrderId::parse(id, "cursor")?.to_string(),
+            ))
+        }
+    }
+}
+
+/// Read access to orders.
+pub struct OrderReader<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> OrderReader<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Self {
+        OrderReader { conn }
+    }
+
+    pub(crate) fn conn(&self) -> &'a Connection {
+        self.conn
+    }
+
+    /// An order with its lines.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown id.
+    pub fn get(&self, id: OrderId) -> Result<Order> {
+        let raw = self
+            .conn
+            .prepare_cached(&format!("{SELECT_ORDER} WHERE id = ?1"))?
+            .query_row([id], order_from_row)
+            .optional()?
+            .ok_or_else(|| Error::not_found("order", id))?;
+        let mut order = raw.finish()?;
+        order.lines = self.lines(id)?;
+        Ok(order)
+    }
+
+    /// An order by its number.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown number.
+    pub fn by_number(&self, number: i64) -> Result<Order> {
+        let id: OrderId = self
+            .conn
+            .prepare_cached("SELECT id FROM orders WHERE number = ?1")?
+            .query_row([number], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::not_found("order", format!("number {number}")))?;
+        self.get(id)
+    }
+
+    fn lines(&self, id: OrderId) -> Result<Vec<OrderLine>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_LINE} WHERE order_id = ?1 ORDER BY line_no"
+        ))?;
+        let rows = stmt.query_map([id], line_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The order's timeline, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown order.
+    pub fn events(&self, id: OrderId) -> Result<Vec<OrderEvent>> {
+        self.require(id)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, order_id, at, actor_id, kind, from_status, to_status, detail \
+             FROM order_events WHERE order_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, OrderId>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (seq, order_id, at, actor_id, kind, from, to, detail) = r?;
+            Ok(OrderEvent {
+                seq,
+                order_id,
+                at: crate::time::from_db(&at)?,
+                actor_id,
+                kind,
+                from_status: from.as_deref().map(OrderStatus::from_db).transpose()?,
+                to_status: OrderStatus::from_db(&to)?,
+                detail: serde_json::from_str(&detail)?,
+            })
+        })
+        .collect()
+    }
+
+    pub(crate) fn require(&self, id: OrderId) -> Result<(OrderStatus, Currency)> {
+        let (status, currency): (String, String) = self
+            .conn
+            .prepare_cached("SELECT status, currency FROM orders WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| Error::not_found("order", id))?;
+        Ok((
+            OrderStatus::from_db(&status)?,
+            Currency::from_db(&currency)?,
+        ))
+    }
+
+    /// A customer's orders, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown customer; [`ErrorKind::Invalid`]
+    /// for a bad cursor or limit.
+    pub fn history(
+        &self,
+        customer_id: CustomerId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<OrderSummary>> {
+        let limit = check_limit(limit)?;
+        crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
+        let (at, id) = listing_cursor(after)?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_SUMMARY} WHERE customer_id = ?1 AND (placed_at, id) < (?2, ?3) \
+             ORDER BY placed_at DESC, id DESC LIMIT ?4"
+        ))?;
+        let items = stmt
+            .query_map(
+                params![customer_id, at, id, (limit + 1) as i64],
+                summary_from_row,
+            )?
+            .map(|r| r.map_err(Error::from).and_then(finish_summary))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(into_page(items, limit, summary_key))
+    }
+
+    /// Orders in a status, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] for a bad cursor or limit.
+    pub fn by_status(
+        &self,
+        status: OrderStatus,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<OrderSummary>> {
+        let limit = check_limit(limit)?;
+        let (at, id) = listing_cursor(after)?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_SUMMARY} WHERE status = ?1 AND (placed_at, id) < (?2, ?3) \
+             ORDER BY placed_at DESC, id DESC LIMIT ?4"
+        ))?;
+        let items = stmt
+            .query_map(
+                params![status.as_str(), at, id, (limit + 1) as i64],
+                summary_from_row,
+            )?
+            .map(|r| r.map_err(Error::from).and_then(finish_summary))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(into_page(items, limit, summary_key))
+    }
+
+    /// What a customer has paid, net of refunds, per currency (sorted by
+    /// currency code; empty when nothing was paid).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown customer.
+    pub fn lifetime_value(&self, customer_id: CustomerId) -> Result<Vec<Money>> {
+        crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT currency, sum(paid_e4 - refunded_e4) FROM orders \
+             WHERE customer_id = ?1 AND paid_e4 > 0 GROUP BY currency ORDER BY currency",
+        )?;
+        let rows = stmt.query_map([customer_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        rows.map(|r| {
+            let (currency, amount) = r?;
+            Ok(Money::from_e4(amount, Currency::from_db(&currency)?))
+        })
+        .collect()
+    }
+
+    /// Units and revenue per variant and currency for orders placed in
+    /// `[from, to)`, cancelled orders excluded; sorted by SKU.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] on `to` when it is not after `from`.
+    pub fn sales_by_variant(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VariantSales>> {
+        if to <= from {
+            return Err(Error::invalid("to", "must be after from"));
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
+             sum(l.subtotal_e4 - l.discount_e4) FROM orders o JOIN order_lines l ON l.order_id = o.id \
+             WHERE o.placed_at >= ?1 AND o.placed_at < ?2 AND o.status <> 'cancelled' \
+             GROUP BY l.variant_id, o.currency ORDER BY l.sku, o.currency",
+        )?;
+        let rows = stmt.query_map(
+            params![crate::time::to_db(&from), crate::time::to_db(&to)],
+            |r| {
+                Ok((
+                    r.get::<_, VariantId>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            },
+        )?;
+        rows.map(|r| {
+            let (variant_id, sku, currency, sold, returned, revenue) = r?;
+            Ok(VariantSales {
+                variant_id,
+                sku,
+                quantity_sold: sold,
+                quantity_returned: returned,
+                revenue: Money::from_e4(revenue, Currency::from_db(&currency)?),
+            })
+        })
+        .collect()
+    }
+}
+
+fn summary_key(s: &OrderSummary) -> String {
+    format!("{}|{}", crate::time::to_db(&s.placed_at), s.id)
+}
+
+/// Orders inside a unit of work.
+pub struct Orders<'t> {
+    tx: &'t WriteTx<'t>,
+    reader: OrderReader<'t>,
+}
+
+impl<'t> std::ops::Deref for Orders<'t> {
+    type Target = OrderReader<'t>;
+    fn deref(&self) -> &OrderReader<'t> {
+        &self.reader
+    }
+}
+
+/// A line after validation, ready to write.
+struct PricedLine {
+    variant: Variant,
+    title: String,
+    quantity: i64,
+    unit_price_e4: i64,
+    subtotal_e4: i64,
+    discount_e4: i64,
+    tax_rate_ppm: i64,
+    tax_e4: i64,
+    total_e4: i64,
+    warehouse: Option<WarehouseId>,
+}
+
+/// Prices one line: the rule of [`crate::money`], shared with `check()`.
+pub(crate) fn line_amounts(
+    currency: Currency,
+    quantity: i64,
+    unit_price_e4: i64,
+    discount_e4: i64,
+    tax_rate_ppm: i64,
+) -> Option<(i64, i64, i64)> {
+    let gross = Decimal::from(quantity).checked_mul(money::from_e4(unit_price_e4))?;
+    let subtotal = currency.round(gross);
+    let taxable = subtotal.checked_sub(money::from_e4(discount_e4))?;
+    let tax = currency.round(taxable.checked_mul(Decimal::new(tax_rate_ppm, TAX_RATE_DECIMALS))?);
+    let subtotal_e4 = money::to_e4("subtotal", subtotal).ok()?;
+    let tax_e4 = money::to_e4("tax", tax).ok()?;
+    Some((subtotal_e4, tax_e4, subtotal_e4 - discount_e4 + tax_e4))
+}
+
+impl<'t> Orders<'t> {
+    pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
+        Orders {
+            tx,
+            reader: OrderReader::new(tx.conn()),
+        }
+    }
+
+    pub(crate) fn tx(&self) -> &'t WriteTx<'t> {
+        self.tx
+    }
+
+    fn inventory(&self) -> Inventory<'t> {
+        Inventory::new(self.tx)
+    }
+
+    /// Places an order: checks every line, prices it, and reserves stock for
+    /// every tracked line, all in one step. Either the whole order is placed
+    /// or nothing is written.
+    ///
+    /// Stock allocation: a line that names a warehouse reserves there. Other
+    /// lines take the first warehouse in priority order (then by code) that
+    /// has the whole quantity available; when none has, the line is split
+    /// across warehouses in that order; a variant that allows backorders
+    /// reserves the rest in the first warehouse.
+    ///
+    /// With an idempotency key, placing the same request again returns the
+    /// order the key first placed, and writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::Invalid`] naming the field: `customer_id` /
+    ///   `guest_email` (neither or both, a bad email), `currency`, `lines`
+    ///   (none, or more than [`MAX_LINES_PER_ORDER`]), `lines[i].sku` (unknown,
+    ///   archived, twice in the order, priced in another currency),
+    ///   `lines[i].quantity` (not 1 to [`MAX_LINE_QUANTITY`]),
+    ///   `lines[i].unit_price` (more than four decimals, negative),
+    ///   `lines[i].discount` (more decimals than the currency, above the
+    ///   subtotal), `lines[i].tax_rate` (not 0 to 1), `lines[i].warehouse`,
+    ///   `shipping`, addresses, `note`, `idempotency_key`, `hold_until`;
+    /// - [`ErrorKind::NotFound`] for an unknown customer,
+    ///   [`ErrorKind::InvalidState`] for an archived one;
+    /// - [`ErrorKind::Shortfall`] naming the SKU, the quantity asked and the
+    ///   quantity available;
+    /// - [`ErrorKind::IdempotencyMismatch`] when the key placed a different
+    ///   request.
+    pub fn place(&self, new: NewOrder) -> Result<Order> {
+        self.tx.atomic(|| self.place_inner(new))
+    }
+
+    fn place_inner(&self, new: NewOrder) -> Result<Order> {
+        let key = validate::optional_text(
+            "idempotency_key",
+            new.idempotency_key.as_deref(),
+            MAX_IDEMPOTENCY_KEY_LEN,
+        )?;
+        let request_hash = match &key {
+            None => None,
+            Some(key) => {
+                let hash = hex(&Sha256::digest(serde_json::to_vec(&new)?));
+                let found: Option<(OrderId, String)> = self
+                    .tx
+                    .conn()
+                    .prepare_cached(
+                        "SELECT id, request_hash FROM orders WHERE idempotency_key = ?1",
+                    )?
+                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((id, first_hash)) = found {
+                    if first_hash == hash {
+                        return self.get(id);
+                    }
+                    return Err(Error::new(ErrorKind::IdempotencyMismatch {
+                        key: key.clone(),
+                        order: id.to_string(),
+                    }));
+                }
+                Some(hash)
+            }
+        };
+        let currency = Currency::parse(&new.currency, "currency")?;
+        let (customer_id, guest_email) = match (&new.customer_id, &new.guest_email) {
+            (Some(id), None) => {
+                crate::customer::CustomerReader::new(self.tx.conn()).require_active(*id)?;
+                (Some(*id), None)
+            }
+            (None, Some(email)) => (None, Some(validate::email("guest_email", email)?)),
+            _ => {
+                return Err(Error::invalid(
+                    "customer_id",
+                    "an order needs exactly one of customer_id and guest_email",
+                ))
+            }
+        };
+        if new.lines.is_empty() {
+            return Err(Error::invalid("lines", "an order needs at least one line"));
+        }
+        if new.lines.len() > MAX_LINES_PER_ORDER {
+            return Err(Error::invalid(
+                "lines",
+                format!(
+                    "has {} lines, at most {MAX_LINES_PER_ORDER}",
+                    new.lines.len()
+                ),
+            ));
+        }
+        let shipping_e4 = currency.payable("shipping", new.shipping)?;
+        let note = validate::optional_long_text("note", new.note.as_deref(), MAX_NOTE_LEN)?;
+        if let Some(at) = new.hold_until {
+            if at <= self.tx.now() {
+                return Err(Error::invalid("hold_until", "must be in the future"));
+            }
+        }
+        let shipping_address = match &new.shipping_address {
+            Some(a) => Some(a.checked("shipping_address")?),
+            None => self.default_address(customer_id, "shipping")?,
+        };
+        let billing_address = match &new.billing_address {
+            Some(a) => Some(a.checked("billing_address")?),
+            None => self.default_address(customer_id, "billing")?,
+        };
+        let lines = self.price_lines(currency, &new.lines)?;
+        let mut totals = [0i64; 3];
+        for l in &lines {
+            totals[0] = money::add_e4("subtotal", totals[0], l.subtotal_e4)?;
+            totals[1] = money::add_e4("discount", totals[1], l.discount_e4)?;
+            totals[2] = money::add_e4("tax", totals[2], l.tax_e4)?;
+        }
+        let [subtotal_e4, discount_e4, tax_e4] = totals;
+        let total_e4 = money::add_e4("total", subtotal_e4 - discount_e4 + tax_e4, shipping_e4)?;
+
+        let id = OrderId::new();
+        let now = crate::time::to_db(&self.tx.now());
+        let status = if total_e4 == 0 {
+            OrderStatus::Paid
+        } else {
+            OrderStatus::Pending
+        };
+        self.tx
+            .conn()
+            .prepare_cached(sql::INSERT_ORDER)?
+            .execute(params![
+                id,
+                customer_id,
+                guest_email,
+                currency.code(),
+                status.as_str(),
+                subtotal_e4,
+                discount_e4,
+                tax_e4,
+                shipping_e4,
+                total_e4,
+                shipping_address
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
+                billing_address
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
+                note,
+                key,
+                request_hash,
+                new.hold_until.map(|t| crate::time::to_db(&t)),
+                now
+            ])?;
+        let inventory = self.inventory();
+        let hold = if status == OrderStatus::Pending {
+            new.hold_until
+        } else {
+            None
+        };
+        for (i, l) in lines.iter().enumerate() {
+            let line_id = OrderLineId::new();
+            self.tx
+                .conn()
+                .prepare_cached(sql::INSERT_LINE)?
+                .execute(params![
+                    line_id,
+                    id,
+                    (i + 1) as i64,
+                    l.variant.id,
+                    l.variant.sku,
+                    l.title,
+                    l.quantity,
+                    l.unit_price_e4,
+                    l.subtotal_e4,
+                    l.discount_e4,
+                    l.tax_rate_ppm,
+                    l.tax_e4,
+                    l.total_e4,
+                    l.warehouse
+                ])?;
+            if l.variant.track_stock {
+                self.allocate(&inventory, l, id, line_id, hold)?;
+            }
+        }
+        self.event(
+            id,
+            "placed",
+            None,
+            status,
+            serde_json::json!({ "total": money::from_e4(total_e4).to_string() }),
+        )?;
+        self.tx.audit_change(Change {
+            action: "place",
+            entity_type: "order",
+            entity_id: &id.to_string(),
+            changed_fields: &["lines", "totals", "addresses", "status"],
+        })?;
+        self.get(id)
+    }
+
+    fn default_address(
+        &self,
+        customer_id: Option<CustomerId>,
+        kind: &str,
+    ) -> Result<Option<AddressSnapshot>> {
+        let Some(customer_id) = customer_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .tx
+            .conn()
+            .prepare_cached(
+                "SELECT recipient, company, line1, line2, city, region, postal_code, country \
+                 FROM customer_addresses WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1",
+            )?
+            .query_row(params![customer_id, kind], |r| {
+                Ok(AddressSnapshot {
+                    recipient: r.get(0)?,
+                    company: r.get(1)?,
+                    line1: r.get(2)?,
+                    line2: r.get(3)?,
+                    city: r.get(4)?,
+                    region: r.get(5)?,
+                    postal_code: r.get(6)?,
+                    country: r.get(7)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn price_lines(&self, currency: Currency, lines: &[NewOrderLine]) -> Result<Vec<PricedLine>> {
+        let catalog = CatalogReader::new(self.tx.conn());
+        let inventory = InventoryReader::new(self.tx.conn());
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut product_names: BTreeMap<crate::id::ProductId, String> = BTreeMap::new();
+        let mut out = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let f = |name: &str| format!("lines[{i}].{name}");
+            let sku = crate::catalog::sku(&f("sku"), &line.sku)?;
+            if let Some(first) = seen.insert(sku.clone(), i) {
+                return Err(Error::invalid(
+                    f("sku"),
+                    format!(
+                        "{sku:?} is already on line {first}; put the whole quantity on one line"
+                    ),
+                ));
+            }
+            let variant = catalog
+                .find_by_sku(&sku)?
+                .ok_or_else(|| Error::invalid(f("sku"), format!("no variant has SKU {sku:?}")))?;
+            if variant.is_archived() {
+                return Err(Error::invalid(f("sku"), format!("{sku:?} is archived")));
+            }
+            if !(1..=MAX_LINE_QUANTITY).contains(&line.quantity) {
+                return Err(Error::invalid(
+                    f("quantity"),
+                    format!(
+                        "is {}, must be between 1 and {MAX_LINE_QUANTITY}",
+                        line.quantity
+                    ),
+                ));
+            }
+            let unit_price_e4 = match line.unit_price {
+                Some(p) => money::unit_price(&f("unit_price"), p)?,
+                None => {
+                    if variant.price.currency != currency {
+                        return Err(Error::invalid(
+                            f("sku"),
+                            format!(
+                                "{sku:?} is priced in {}, the order is in {currency}; \
+                                 one order has one currency",
+                                variant.price.currency
+                            ),
+                        ));
+                    }
+                    money::to_e4(&f("unit_price"), variant.price.amount)?
+                }
+            };
+            let discount_e4 = currency.payable(&f("discount"), line.discount)?;
+            if line.tax_rate.is_sign_negative() && !line.tax_rate.is_zero()
+                || line.tax_rate > Decimal::ONE
+                || line.tax_rate.normalize().scale() > TAX_RATE_DECIMALS
+            {
+                return Err(Error::invalid(
+                    f("tax_rate"),
+                    format!(
+                        "is {}, must be a fraction from 0 to 1 with at most {TAX_RATE_DECIMALS} decimals",
+                        line.tax_rate
+                    ),
+                ));
+            }
+            let tax_rate_ppm = i64::try_from((line.tax_rate * Decimal::from(1_000_000)).trunc())
+                .map_err(|_| Error::invalid(f("tax_rate"), "is out of range"))?;
+            let subtotal = line_amounts(currency, line.quantity, unit_price_e4, 0, 0)
+                .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?
+                .0;
+            if discount_e4 > subtotal {
+                return Err(Error::invalid(
+                    f("discount"),
+                    format!(
+                        "{} is more than the line subtotal {}",
+                        line.discount,
+                        money::from_e4(subtotal)
+                    ),
+                ));
+            }
+            let (subtotal_e4, tax_e4, total_e4) = line_amounts(
+                currency,
+                line.quantity,
+                unit_price_e4,
+                discount_e4,
+                tax_rate_ppm,
+            )
+            .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?;
+            let warehouse = line
+                .warehouse
+                .as_deref()
+                .map(|code| {
+                    inventory
+                        .warehouse_by_code(code)
+                        .map(|w| w.id)
+                        .map_err(|_| {
+                            Error::invalid(
+                                f("warehouse"),
+                                format!("no warehouse has code {code:?}"),
+                            )
+                        })
+                })
+                .transpose()?;
+            if !product_names.contains_key(&variant.product_id) {
+                let name: String = self
+                    .tx
+                    .conn()
+                    .prepare_cached("SELECT name FROM products WHERE id = ?1")?
+                    .query_row([variant.product_id], |r| r.get(0))?;
+                product_names.insert(variant.product_id, name);
+            }
+            let product = &product_names[&variant.product_id];
+            let title = match &variant.title {
+                Some(t) => format!("{product} – {t}"),
+                None => product.clone(),
+            };
+            out.push(PricedLine {
+                variant,
+                title,
+                quantity: line.quantity,
+                unit_price_e4,
+                subtotal_e4,
+                discount_e4,
+                tax_rate_ppm,
+                tax_e4,
+                total_e4,
+                warehouse,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reserves a line's stock by the allocation rule of [`place`](Orders::place).
+    fn allocate(
+        &self,
+        inventory: &Inventory<'_>,
+        line: &PricedLine,
+        order_id: OrderId,
+        line_id: OrderLineId,
+        hold: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let v = &line.variant;
+        if let Some(w) = line.warehouse {
+            inventory.reserve_for(v, w, line.quantity, Some(order_id), Some(line_id), hold)?;
+            return Ok(());
+        }
+        let now = crate::time::to_db(&self.tx.now());
+        let levels = inventory.levels_at(v.id, &now)?;
+        let available: BTreeMap<WarehouseId, i64> = levels
+            .iter()
+            .map(|l| (l.warehouse_id, l.available))
+            .collect();
+        let warehouses = inventory.warehouses()?;
+        if warehouses.is_empty() {
+            return Err(Error::new(ErrorKind::Shortfall {
+                sku: v.sku.clone(),
+                warehouse: None,
+                requested: line.quantity,
+                available: 0,
+            }));
+        }
+        let avail = |w: &WarehouseId| available.get(w).copied().unwrap_or(0).max(0);
+        if let Some(w) = warehouses.iter().find(|w| avail(&w.id) >= line.quantity) {
+            inventory.reserve_for(v, w.id, line.quantity, Some(order_id), Some(line_id), hold)?;
+            return Ok(());
+        }
+        let total: i64 = warehouses.iter().map(|w| avail(&w.id)).sum();
+        if total < line.quantity && !v.allow_backorder {
+            return Err(Error::new(ErrorKind::Shortfall {
+                sku: v.sku.clone(),
+                warehouse: None,
+                requested: line.quantity,
+                available: total,
+            }));
+        }
+        let mut left = line.quantity;
+        for w in &warehouses {
+            let take = avail(&w.id).min(left);
+            if take > 0 {
+                inventory.reserve_for(v, w.id, take, Some(order_id), Some(line_id), hold)?;
+                left -= take;
+            }
+        }
+        if left > 0 {
+            // Backorder: the rest waits in the first warehouse.
+            inventory.reserve_for(
+                v,
+                warehouses[0].id,
+                left,
+                Some(order_id),
+                Some(line_id),
+                hold,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Appends an order event and, when the status changes, writes it.
+    pub(crate) fn event(
+        &self,
+        id: OrderId,
+        kind: &str,
+        from: Option<OrderStatus>,
+        to: OrderStatus,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let now = crate::time::to_db(&self.tx.now());
+        self.tx
+            .conn()
+            .prepare_cached(sql::INSERT_EVENT)?
+            .execute(params![
+                id,
+                now,
+                self.tx.actor().id(),
+                kind,
+                from.map(OrderStatus::as_str),
+                to.as_str(),
+                detail.to_string()
+            ])?;
+        if from.is_some() {
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "UPDATE orders SET status = ?2, updated_at = ?3, version = version + 1 \
+                     WHERE id = ?1",
+                )?
+                .execute(params![id, to.as_str(), now])?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn audit(&self, id: OrderId, action: &str, fields: &[&str]) -> Result<()> {
+        self.tx.audit_change(Change {
+            action,
+            entity_type: "order",
+            entity_id: &id.to_string(),
+            changed_fields: fields,
+        })
+    }
+}
+
+/// The statements of order placement and payment, public only so that the
+/// benchmarks' raw-rusqlite baselines run exactly the same text. Not part
+/// of the API.
+#[doc(hidden)]
+pub mod sql {
+    /// Inserts an order with the next number.
+    pub const INSERT_ORDER: &str = "INSERT INTO orders (id, number, customer_id, guest_email, \
+        currency, status, subtotal_e4, discount_e4, tax_e4, shipping_e4, total_e4, \
+        shipping_address, billing_address, note, idempotency_key, request_hash, hold_until, \
+        placed_at, updated_at) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM orders), \
+        ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)";
+    /// Inserts an order line.
+    pub const INSERT_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, variant_id, \
+        sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, \
+        total_e4, warehouse_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    /// Appends an order event.
+    pub const INSERT_EVENT: &str = "INSERT INTO order_events (order_id, at, actor_id, kind, \
+        from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Cancels a pending order whose hold expired; called by
+/// [`Inventory::release_expired`]. Returns the reservations released.
+pub(crate) fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
+    let orders = Orders::new(tx);
+    let (status, _) = orders.require(id)?;
+    if status != OrderStatus::Pending {
+        // Only pending orders' holds expire; anything else keeps its stock.
+        tx.conn()
+            .prepare_cached("UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1")?
+            .execute([id])?;
+        orders.audit(id, "keep_reservations", &["expires_at"])?;
+        return Ok(0);
+    }
+    orders.cancel_with(id, "the stock hold expired before payment", "expired")
+}
+
+/// Order invariants: totals equal the sums of their lines, each line is
+/// priced by the rule, paid and refunded equal their payments and refunds,
+/// shipped and returned quantities equal their shipment and return lines,
+/// open reservations hold exactly what is still to ship.
+pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
+    let mut push_rows = |sql: &str, what: &str| -> Result<()> {
+        let mut stmt = conn.prepare(sql)?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for id in ids {
+            report.push(format!("order {id}: {what}"));
+        }
+        Ok(())
+    };
+    push_rows(
+        "SELECT o.id FROM orders o LEFT JOIN (SELECT order_id, sum(subtotal_e4) s, \
+         sum(discount_e4) d, sum(tax_e4) t FROM order_lines GROUP BY order_id) l ON l.order_id = o.id \
+         WHERE o.subtotal_e4 IS NOT coalesce(l.s, 0) OR o.discount_e4 IS NOT coalesce(l.d, 0) \
+         OR o.tax_e4 IS NOT coalesce(l.t, 0) \
+         OR o.total_e4 <> o.subtotal_e4 - o.discount_e4 + o.tax_e4 + o.shipping_e4",
+        "totals differ from the sum of the lines",
+    )?;
+    push_rows(
+        "SELECT o.id FROM orders o LEFT JOIN (SELECT order_id, \
+         sum(CASE WHEN status IN ('captured', 'refunded') THEN amount_e4 ELSE 0 END) paid, \
+         sum(refunded_e4) refunded FROM payments GROUP BY order_id) p ON p.order_id = o.id \
+         WHERE o.paid_e4 <> coalesce(p.paid, 0) OR o.refunded_e4 <> coalesce(p.refunded, 0) \
+         OR o.refunded_e4 > o.paid_e4 OR o.paid_e4 > o.total_e4",
+        "paid or refunded differs from its payments, or refunded exceeds paid",
+    )?;
+    push_rows(
+        "SELECT p.order_id FROM payments p LEFT JOIN (SELECT payment_id, sum(amount_e4) a \
+         FROM refunds GROUP BY payment_id) r ON r.payment_id = p.id \
+         WHERE p.refunded_e4 <> coalesce(r.a, 0) OR p.refunded_e4 > p.amount_e4",
+        "a payment's refunded amount differs from its refunds",
+    )?;
+    push_rows(
+        "SELECT l.order_id FROM order_lines l \
+         LEFT JOIN (SELECT order_line_id, sum(quantity) q FROM shipment_lines GROUP BY 1) s \
+           ON s.order_line_id = l.id \
+         LEFT JOIN (SELECT order_line_id, sum(quantity) q FROM return_lines GROUP BY 1) r \
+           ON r.order_line_id = l.id \
+         WHERE l.quantity_shipped <> coalesce(s.q, 0) OR l.quantity_returned <> coalesce(r.q, 0)",
+        "shipped or returned quantities differ from shipments and returns",
+    )?;
+    push_rows(
+        "SELECT l.order_id FROM order_lines l JOIN orders o ON o.id = l.order_id \
+         JOIN product_variants v ON v.id = l.variant_id \
+         LEFT JOIN (SELECT order_line_id, sum(open_quantity) q FROM stock_reservations \
+           WHERE order_line_id IS NOT NULL GROUP BY 1) r ON r.order_line_id = l.id \
+         WHERE coalesce(r.q, 0) <> CASE WHEN o.status = 'cancelled' OR v.track_stock = 0 THEN 0 \
+           ELSE l.quantity - l.quantity_shipped END",
+        "open reservations differ from the quantity still to ship",
+    )?;
+    // Each line's amounts, recomputed by the pricing rule.
+    let mut stmt = conn.prepare(
+        "SELECT l.order_id, l.line_no, o.currency, l.quantity, l.unit_price_e4, l.discount_e4, \
+         l.tax_rate_ppm, l.subtotal_e4, l.tax_e4, l.total_e4 FROM order_lines l \
+         JOIN orders o ON o.id = l.order_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut seen_currency: HashSet<String> = HashSet::new();
+    while let Some(r) = rows.next()? {
+        let order_id: String = r.get(0)?;
+        let line_no: i64 = r.get(1)?;
+        let code: String = r.get(2)?;
+        let Ok(currency) = Currency::from_db(&code) else {
+            if seen_currency.insert(code.clone()) {
+                report.push(format!("order {order_id}: unknown currency {code:?}"));
+            }
+            continue;
+        };
+        let stored = (
+            r.get::<_, i64>(7)?,
+            r.get::<_, i64>(8)?,
+            r.get::<_, i64>(9)?,
+        );
+        let computed = line_amounts(currency, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+        if computed != Some(stored) {
+            report.push(format!(
+                "order {order_id} line {line_no}: stored amounts {stored:?}, the pricing rule gives {computed:?}"
+            ));
+        }
+    }
+    Ok(())
+}
