@@ -12,8 +12,9 @@
 
 use chrono::{TimeZone, Utc};
 use custdb::{
-    Actor, AddressKind, Channel, Direction, InteractionKind, NewAddress, NewCustomer,
-    NewInteraction, Options, Store,
+    Actor, AddressKind, Channel, Decimal, Direction, InteractionKind, NewAddress, NewCustomer,
+    NewInteraction, NewOrder, NewOrderLine, NewPayment, NewProduct, NewRefund, NewReturn,
+    NewShipment, NewVariant, NewWarehouse, Options, PaymentMethod, Store,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -71,6 +72,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let gone = c.create(NewCustomer::new("Archived Person").email("gone@example.net"))?;
         c.archive(gone.id)?;
+
+        // Commerce (schema version 2 onwards): a product with two
+        // variants, two warehouses, and one order paid, partly shipped,
+        // partly returned and partly refunded.
+        let price = |cents: i64| Decimal::new(cents, 2);
+        let p = tx.catalog().create_product(
+            NewProduct::new("Fixture Tee")
+                .variant(NewVariant::new("FIX-TEE-S", price(1250), "GBP").option("size", "S"))
+                .variant(NewVariant::new("FIX-TEE-L", price(1300), "GBP").option("size", "L")),
+        )?;
+        let inv = tx.inventory();
+        let north = inv.create_warehouse(NewWarehouse::new("N1", "North").priority(1))?;
+        let south = inv.create_warehouse(NewWarehouse::new("S1", "South").priority(2))?;
+        inv.receive(p.variants[0].id, north.id, 5)?;
+        inv.receive(p.variants[1].id, south.id, 5)?;
+        let o = tx.orders().place(
+            NewOrder::for_customer(ada.id, "GBP")
+                .line(NewOrderLine::new("FIX-TEE-L", 2))
+                .line(NewOrderLine::new("FIX-TEE-S", 1).tax_rate(Decimal::new(2, 1)))
+                .shipping(price(399))
+                .idempotency_key("fixture-order-1"),
+        )?;
+        tx.orders().pay(
+            o.id,
+            NewPayment::new(PaymentMethod::Card, o.total).provider("psp", "fixture-ref"),
+        )?;
+        tx.orders().ship(
+            o.id,
+            NewShipment::everything("DHL", "FIX123").line("FIX-TEE-L", 2),
+        )?;
+        tx.orders()
+            .return_items(o.id, NewReturn::new("fixture").line("FIX-TEE-L", 1, true))?;
+        tx.orders()
+            .refund(o.id, NewRefund::new(price(1300), "fixture"))?;
         Ok(())
     })?;
     let report = store.check()?;

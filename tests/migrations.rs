@@ -104,6 +104,10 @@ fn every_fixture_upgrades_with_its_data_intact() {
         assert_eq!(audit[0].action, "create");
         assert_eq!(audit[0].actor_id, "fixture");
 
+        if version >= 2 {
+            check_commerce(&store, ada.id);
+        }
+
         // The upgraded file keeps working.
         store
             .customers()
@@ -115,6 +119,44 @@ fn every_fixture_upgrades_with_its_data_intact() {
             .unwrap();
         assert_consistent(&store);
     }
+}
+
+/// The commerce data make_fixture writes from schema version 2 on.
+fn check_commerce(store: &Store, ada: custdb::CustomerId) {
+    let history = store.read(|r| r.orders().history(ada, None, 10)).unwrap();
+    assert_eq!(history.items.len(), 1);
+    let order = store.read(|r| r.orders().get(history.items[0].id)).unwrap();
+    assert_eq!(order.number, 1);
+    assert_eq!(order.status, custdb::OrderStatus::PartiallyShipped);
+    // 2 × 13.00 + 12.50 + 20 % of 12.50 + 3.99 shipping.
+    assert_eq!(order.total, custdb::Decimal::new(4499, 2));
+    assert_eq!(order.paid, order.total);
+    assert_eq!(order.refunded, custdb::Decimal::new(1300, 2));
+    assert_eq!(order.lines[0].quantity_shipped, 2);
+    assert_eq!(order.lines[0].quantity_returned, 1);
+    let large = store
+        .read(|r| r.catalog().variant_by_sku("FIX-TEE-L"))
+        .unwrap();
+    // Variants come back in SKU order, so make_fixture's variants[0] is
+    // the large one, received into the north.
+    let north = store
+        .read(|r| r.inventory().warehouse_by_code("N1"))
+        .unwrap();
+    let level = store
+        .read(|r| r.inventory().level(large.id, north.id))
+        .unwrap();
+    // 5 received, 2 shipped, 1 returned and restocked.
+    assert_eq!((level.on_hand, level.reserved), (4, 0));
+    let small = store
+        .read(|r| r.catalog().variant_by_sku("FIX-TEE-S"))
+        .unwrap();
+    let south = store
+        .read(|r| r.inventory().warehouse_by_code("S1"))
+        .unwrap();
+    let level = store
+        .read(|r| r.inventory().level(small.id, south.id))
+        .unwrap();
+    assert_eq!((level.on_hand, level.reserved), (5, 1));
 }
 
 #[test]
