@@ -811,10 +811,7 @@ impl<'t> Inventory<'t> {
         let (on_hand, reserved): (i64, i64) = self
             .tx
             .conn()
-            .prepare_cached(
-                "SELECT on_hand, reserved FROM stock_levels \
-                 WHERE variant_id = ?1 AND warehouse_id = ?2",
-            )?
+            .prepare_cached(sql::BALANCE)?
             .query_row(params![m.variant.id, m.warehouse_id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
@@ -842,11 +839,7 @@ impl<'t> Inventory<'t> {
         let at = self.now_db();
         self.tx
             .conn()
-            .prepare_cached(
-                "INSERT INTO stock_movements (variant_id, warehouse_id, kind, on_hand_delta, \
-                 reserved_delta, reason, reservation_id, order_id, transfer_id, at, actor_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
+            .prepare_cached(sql::INSERT_MOVEMENT)?
             .execute(params![
                 m.variant.id,
                 m.warehouse_id,
@@ -1057,11 +1050,7 @@ impl<'t> Inventory<'t> {
         self.record(mv)?;
         self.tx
             .conn()
-            .prepare_cached(
-                "INSERT INTO stock_reservations (id, variant_id, warehouse_id, order_id, \
-                 order_line_id, quantity, open_quantity, expires_at, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
-            )?
+            .prepare_cached(sql::INSERT_RESERVATION)?
             .execute(params![
                 id,
                 variant.id,
@@ -1266,6 +1255,23 @@ impl<'t> Inventory<'t> {
             changed_fields: &["reorder_point", "target_level", "order_multiple"],
         })
     }
+}
+
+/// The ledger statements, public only so that the benchmarks' raw-rusqlite
+/// baselines run exactly the same text. Not part of the API.
+#[doc(hidden)]
+pub mod sql {
+    /// Appends a movement (the trigger applies it to the balance).
+    pub const INSERT_MOVEMENT: &str = "INSERT INTO stock_movements (variant_id, warehouse_id, \
+        kind, on_hand_delta, reserved_delta, reason, reservation_id, order_id, transfer_id, at, \
+        actor_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    /// Records a reservation.
+    pub const INSERT_RESERVATION: &str = "INSERT INTO stock_reservations (id, variant_id, \
+        warehouse_id, order_id, order_line_id, quantity, open_quantity, expires_at, created_at) \
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)";
+    /// The balance of one variant in one warehouse.
+    pub const BALANCE: &str =
+        "SELECT on_hand, reserved FROM stock_levels WHERE variant_id = ?1 AND warehouse_id = ?2";
 }
 
 /// Ledger invariants: every balance equals the sum of its movements; the

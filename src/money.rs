@@ -96,6 +96,16 @@ impl Currency {
         self.0.exponent().map_or(PRICE_DECIMALS, u32::from)
     }
 
+    /// The amount with at least the minor unit's decimals (`43.2` becomes
+    /// `43.20`), for display and serialization; the value is unchanged.
+    pub fn present(self, amount: Decimal) -> Decimal {
+        let mut a = amount;
+        if a.scale() < self.minor_digits() {
+            a.rescale(self.minor_digits());
+        }
+        a
+    }
+
     /// Reads a code stored by custdb.
     pub(crate) fn from_db(code: &str) -> Result<Currency> {
         Currency::parse(code, "currency")
@@ -175,7 +185,7 @@ impl Money {
     }
 
     pub(crate) fn from_e4(amount_e4: i64, currency: Currency) -> Money {
-        Money::new(from_e4(amount_e4), currency)
+        Money::new(currency.present(from_e4(amount_e4)), currency)
     }
 }
 

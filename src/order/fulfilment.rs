@@ -322,6 +322,8 @@ fn payment_from_row(row: &Row<'_>) -> rusqlite::Result<RawPayment> {
 }
 
 fn finish_payment((mut p, _, created, updated): RawPayment) -> Result<Payment> {
+    p.amount = p.currency.present(p.amount);
+    p.refunded = p.currency.present(p.refunded);
     p.created_at = crate::time::from_db(&created)?;
     p.updated_at = crate::time::from_db(&updated)?;
     Ok(p)
@@ -1145,13 +1147,18 @@ fn payment_state(id: PaymentId, status: PaymentStatus, action: &'static str) -> 
     })
 }
 
-/// Payment statements shared with the benchmarks.
-pub(crate) mod sql {
+/// Payment statements, public only so that the benchmarks' raw-rusqlite
+/// baselines run exactly the same text. Not part of the API.
+#[doc(hidden)]
+pub mod sql {
+    /// Inserts a payment.
     pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, order_id, method, provider, \
         provider_reference, amount_e4, currency, status, created_at, updated_at) \
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
+    /// Adds a captured amount to the order.
     pub const ADD_PAID: &str = "UPDATE orders SET paid_e4 = paid_e4 + ?2, updated_at = ?3, \
         version = version + 1 WHERE id = ?1";
+    /// Stops an order's holds from expiring.
     pub const KEEP_RESERVATIONS: &str =
         "UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1 AND expires_at IS NOT NULL";
 }

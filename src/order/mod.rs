@@ -40,7 +40,7 @@
 //! shipping. Card numbers are never stored: a payment keeps its method, the
 //! provider and the provider's reference.
 
-mod fulfilment;
+pub mod fulfilment;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -537,8 +537,9 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<RawOrder> {
 
 impl RawOrder {
     fn finish(self) -> Result<Order> {
+        let currency = Currency::from_db(&self.currency)?;
         let [subtotal, discount_total, tax_total, shipping, total, paid, refunded] =
-            self.amounts.map(money::from_e4);
+            self.amounts.map(|a| currency.present(money::from_e4(a)));
         let address = |text: Option<String>| -> Result<Option<AddressSnapshot>> {
             Ok(text.as_deref().map(serde_json::from_str).transpose()?)
         };
@@ -547,7 +548,7 @@ impl RawOrder {
             number: self.number,
             customer_id: self.customer_id,
             guest_email: self.guest_email,
-            currency: Currency::from_db(&self.currency)?,
+            currency,
             status: OrderStatus::from_db(&self.status)?,
             subtotal,
             discount_total,
@@ -681,6 +682,12 @@ impl<'a> OrderReader<'a> {
             .ok_or_else(|| Error::not_found("order", id))?;
         let mut order = raw.finish()?;
         order.lines = self.lines(id)?;
+        for l in &mut order.lines {
+            let c = order.currency;
+            for a in [&mut l.subtotal, &mut l.discount, &mut l.tax, &mut l.total] {
+                *a = c.present(*a);
+            }
+        }
         Ok(order)
     }
 
@@ -774,10 +781,7 @@ impl<'a> OrderReader<'a> {
         let limit = check_limit(limit)?;
         crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
         let (at, id) = listing_cursor(after)?;
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_SUMMARY} WHERE customer_id = ?1 AND (placed_at, id) < (?2, ?3) \
-             ORDER BY placed_at DESC, id DESC LIMIT ?4"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(sql::HISTORY)?;
         let items = stmt
             .query_map(
                 params![customer_id, at, id, (limit + 1) as i64],
@@ -1274,15 +1278,15 @@ impl<'t> Orders<'t> {
                         })
                 })
                 .transpose()?;
-            if !product_names.contains_key(&variant.product_id) {
-                let name: String = self
-                    .tx
-                    .conn()
-                    .prepare_cached("SELECT name FROM products WHERE id = ?1")?
-                    .query_row([variant.product_id], |r| r.get(0))?;
-                product_names.insert(variant.product_id, name);
-            }
-            let product = &product_names[&variant.product_id];
+            let product = match product_names.entry(variant.product_id) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(
+                    self.tx
+                        .conn()
+                        .prepare_cached("SELECT name FROM products WHERE id = ?1")?
+                        .query_row([variant.product_id], |r| r.get::<_, String>(0))?,
+                ),
+            };
             let title = match &variant.title {
                 Some(t) => format!("{product} – {t}"),
                 None => product.clone(),
@@ -1427,6 +1431,10 @@ pub mod sql {
     pub const INSERT_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, variant_id, \
         sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, \
         total_e4, warehouse_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    /// A page of a customer's orders, newest first.
+    pub const HISTORY: &str = "SELECT id, number, customer_id, status, currency, total_e4, \
+        paid_e4, refunded_e4, placed_at FROM orders WHERE customer_id = ?1 \
+        AND (placed_at, id) < (?2, ?3) ORDER BY placed_at DESC, id DESC LIMIT ?4";
     /// Appends an order event.
     pub const INSERT_EVENT: &str = "INSERT INTO order_events (order_id, at, actor_id, kind, \
         from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";

@@ -1,0 +1,227 @@
+//! A day in a small shop with two warehouses: receive stock, place orders
+//! (one refused for a shortfall), take payment, ship with tracking, take a
+//! return with a partial refund, and ask what to reorder. Prints the
+//! ledger, the balances and the totals.
+//!
+//! ```text
+//! cargo run --example shop
+//! ```
+//!
+//! It works on a fresh in-memory store each run, so the figures are the same
+//! every time.
+
+use custdb::{
+    Actor, AddressKind, Decimal, NewAddress, NewCustomer, NewOrder, NewOrderLine, NewPayment,
+    NewProduct, NewRefund, NewReturn, NewShipment, NewVariant, NewWarehouse, Options,
+    PaymentMethod, ReplenishmentRule, Store,
+};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let clerk = Actor::new("shop-clerk", "Shop clerk")?;
+    let store = Store::open_in_memory_with(Options::default().actor(clerk))?;
+    let gbp = |cents: i64| Decimal::new(cents, 2);
+
+    // Morning: the catalog, two warehouses, a delivery.
+    let (tee_m, tee_l, mug) =
+        store.write(|tx| {
+            let tee = tx.catalog().create_product(
+                NewProduct::new("Organic tee")
+                    .variant(
+                        NewVariant::new("TEE-M", gbp(1800), "GBP")
+                            .option("size", "M")
+                            .title("M"),
+                    )
+                    .variant(
+                        NewVariant::new("TEE-L", gbp(1800), "GBP")
+                            .option("size", "L")
+                            .title("L"),
+                    ),
+            )?;
+            let mug = tx.catalog().create_product(
+                NewProduct::new("Enamel mug").variant(NewVariant::new("MUG", gbp(900), "GBP")),
+            )?;
+            let inv = tx.inventory();
+            let leeds = inv.create_warehouse(
+                NewWarehouse::new("LDS", "Leeds")
+                    .address("1 Mill St", "Leeds", "LS1 1AA", "GB")
+                    .priority(1),
+            )?;
+            let bristol = inv.create_warehouse(
+                NewWarehouse::new("BRS", "Bristol")
+                    .address("9 Quay", "Bristol", "BS1 4AA", "GB")
+                    .priority(2),
+            )?;
+            let (m, l, mug) = (tee.variants[1].id, tee.variants[0].id, mug.variants[0].id);
+            inv.receive(m, leeds.id, 6)?;
+            inv.receive(m, bristol.id, 4)?;
+            inv.receive(l, leeds.id, 3)?;
+            inv.receive(mug, bristol.id, 12)?;
+            for (v, w) in [(m, leeds.id), (l, leeds.id), (mug, bristol.id)] {
+                inv.set_replenishment_rule(
+                    v,
+                    w,
+                    ReplenishmentRule {
+                        reorder_point: 4,
+                        target_level: 12,
+                        order_multiple: 6,
+                    },
+                )?;
+            }
+            Ok((m, l, mug))
+        })?;
+
+    // Customers.
+    let (ada, grace) = store.write(|tx| {
+        let ada = tx
+            .customers()
+            .create(NewCustomer::new("Ada Lovelace").email("ada@example.com"))?;
+        tx.customers().add_address(
+            ada.id,
+            NewAddress::new(
+                AddressKind::Shipping,
+                "12 St James's Square",
+                "London",
+                "GB",
+            )
+            .postal_code("SW1Y 4JH"),
+        )?;
+        let grace = tx
+            .customers()
+            .create(NewCustomer::new("Grace Hopper").email("grace@example.org"))?;
+        tx.customers().add_address(
+            grace.id,
+            NewAddress::new(AddressKind::Shipping, "1 Navy Way", "Arlington", "US"),
+        )?;
+        Ok((ada.id, grace.id))
+    })?;
+
+    // Orders: Ada's is split across warehouses; Grace asks for too much.
+    let first = store.write(|tx| {
+        tx.orders().place(
+            NewOrder::for_customer(ada, "GBP")
+                .line(NewOrderLine::new("TEE-M", 8).tax_rate(Decimal::new(2, 1)))
+                .line(
+                    NewOrderLine::new("MUG", 2)
+                        .discount(gbp(150))
+                        .tax_rate(Decimal::new(2, 1)),
+                )
+                .shipping(gbp(495))
+                .idempotency_key("web-checkout-1001"),
+        )
+    })?;
+    println!(
+        "order #{} placed for Ada: total {} {}",
+        first.number, first.total, first.currency
+    );
+    match store.write(|tx| {
+        tx.orders()
+            .place(NewOrder::for_customer(grace, "GBP").line(NewOrderLine::new("TEE-L", 5)))
+    }) {
+        Ok(o) => println!("unexpected: order #{} placed", o.number),
+        Err(e) => println!("order for Grace refused: {e}"),
+    }
+    let second = store.write(|tx| {
+        tx.orders()
+            .place(NewOrder::for_customer(grace, "GBP").line(NewOrderLine::new("TEE-L", 3)))
+    })?;
+    println!(
+        "order #{} placed for Grace: total {} {}",
+        second.number, second.total, second.currency
+    );
+
+    // Afternoon: payment, shipping with tracking, a return and a refund.
+    store.write(|tx| {
+        let o = tx.orders();
+        o.pay(
+            first.id,
+            NewPayment::new(PaymentMethod::Card, first.total).provider("stripe", "pi_3Nx"),
+        )?;
+        o.pay(
+            second.id,
+            NewPayment::new(PaymentMethod::Wallet, second.total).provider("paypal", "PAY-77"),
+        )?;
+        o.ship(
+            first.id,
+            NewShipment::everything("Royal Mail", "RM123456785GB").line("TEE-M", 6),
+        )?;
+        o.ship(first.id, NewShipment::everything("DPD", "15501234567890"))?;
+        o.ship(
+            second.id,
+            NewShipment::everything("UPS", "1Z999AA10123456784"),
+        )?;
+        o.mark_delivered(first.id)?;
+        o.return_items(first.id, NewReturn::new("too small").line("TEE-M", 2, true))?;
+        o.refund(first.id, NewRefund::new(gbp(4320), "two tees returned"))?;
+        Ok(())
+    })?;
+
+    // Evening: the books.
+    store.read(|r| {
+        println!("\nstock ledger, TEE-M:");
+        for m in r.inventory().movements(tee_m, None, 100)?.items {
+            let code = r.inventory().warehouse(m.warehouse_id)?.code;
+            println!(
+                "  #{:<3} {:<12} {:<4} on hand {:+4}  reserved {:+4}",
+                m.seq,
+                m.kind.as_str(),
+                code,
+                m.on_hand_delta,
+                m.reserved_delta
+            );
+        }
+        println!("\nbalances:");
+        for v in [tee_m, tee_l, mug] {
+            for l in r.inventory().levels(v)? {
+                println!(
+                    "  {:<6} {:<4} on hand {:>3}  reserved {:>3}  available {:>3}",
+                    l.sku, l.warehouse_code, l.on_hand, l.reserved, l.available
+                );
+            }
+        }
+        println!("\norders:");
+        for id in [first.id, second.id] {
+            let o = r.orders().get(id)?;
+            println!(
+                "  #{} {:<10} subtotal {} discount {} tax {} shipping {} total {} paid {} refunded {}",
+                o.number,
+                o.status.as_str(),
+                o.subtotal,
+                o.discount_total,
+                o.tax_total,
+                o.shipping,
+                o.total,
+                o.paid,
+                o.refunded
+            );
+            for s in r.orders().shipments(id)? {
+                println!(
+                    "     shipped by {} ({})",
+                    s.carrier,
+                    s.tracking_number.unwrap_or_default()
+                );
+            }
+        }
+        for (who, id) in [("Ada", ada), ("Grace", grace)] {
+            let ltv: Vec<String> = r.orders().lifetime_value(id)?.iter().map(ToString::to_string).collect();
+            println!("  lifetime value of {who}: {}", ltv.join(", "));
+        }
+        println!("\nreplenishment suggestions:");
+        for s in r.inventory().replenishment_suggestions()? {
+            println!(
+                "  order {:>3} × {} for {} (available {}, reorder point {})",
+                s.quantity, s.level.sku, s.level.warehouse_code, s.level.available, s.rule.reorder_point
+            );
+        }
+        Ok(())
+    })?;
+    let report = store.check()?;
+    println!(
+        "\ncheck: {}",
+        if report.is_ok() {
+            "ok".to_owned()
+        } else {
+            format!("{:?}", report.problems)
+        }
+    );
+    Ok(())
+}
