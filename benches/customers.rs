@@ -9,10 +9,12 @@
 //! docs/PERFORMANCE.md records the results and the ratios.
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
+mod common;
+
+use common::raw_connection;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use custdb::customer::sql;
 use custdb::{CustomerId, NewCustomer, Store};
@@ -54,22 +56,6 @@ fn new_customer(n: usize) -> NewCustomer {
         .email(email)
         .company("Example Ltd")
         .tag("bench")
-}
-
-/// The connection settings custdb applies (see src/store.rs `configure`).
-fn raw_connection(path: &Path) -> Connection {
-    let conn = Connection::open(path).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.pragma_update(None, "foreign_keys", true).unwrap();
-    conn.pragma_update(None, "trusted_schema", false).unwrap();
-    conn.pragma_update(None, "mmap_size", 0).unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
-    conn.set_prepared_statement_cache_capacity(128);
-    conn
 }
 
 /// What hand-written rusqlite code does to create the same customer: the

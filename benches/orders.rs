@@ -14,6 +14,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
+mod common;
+
+use common::raw_connection;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use custdb::inventory::sql as inv_sql;
 use custdb::order::fulfilment::sql as pay_sql;
@@ -56,20 +59,6 @@ fn shop(dir: &Path) -> (Store, CustomerId) {
         })
         .unwrap();
     (store, customer)
-}
-
-fn raw_connection(path: &Path) -> Connection {
-    let conn = Connection::open(path).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.pragma_update(None, "foreign_keys", true).unwrap();
-    conn.pragma_update(None, "trusted_schema", false).unwrap();
-    conn.pragma_update(None, "mmap_size", 0).unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    let _: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .unwrap();
-    conn.set_prepared_statement_cache_capacity(256);
-    conn
 }
 
 fn order_of(customer: CustomerId, lines: usize) -> NewOrder {

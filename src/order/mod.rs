@@ -995,7 +995,7 @@ impl<'t> Orders<'t> {
         let request_hash = match &key {
             None => None,
             Some(key) => {
-                let hash = hex(&Sha256::digest(serde_json::to_vec(&new)?));
+                let hash = crate::schema::hex(&Sha256::digest(serde_json::to_vec(&new)?));
                 let found: Option<(OrderId, String)> = self
                     .tx
                     .conn()
@@ -1438,14 +1438,6 @@ pub mod sql {
     /// Appends an order event.
     pub const INSERT_EVENT: &str = "INSERT INTO order_events (order_id, at, actor_id, kind, \
         from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// Cancels a pending order whose hold expired; called by

@@ -58,7 +58,8 @@ pub const MIGRATIONS: &[Migration] = &[
 /// The schema version this library writes and expects.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of a digest (migration checksums, order request hashes).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(64), |mut s, b| {
         let _ = write!(s, "{b:02x}");
