@@ -18,6 +18,7 @@ mod common;
 
 use common::raw_connection;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use custdb::catalog::sql as cat_sql;
 use custdb::inventory::sql as inv_sql;
 use custdb::order::fulfilment::sql as pay_sql;
 use custdb::order::sql;
@@ -25,7 +26,7 @@ use custdb::{
     CustomerId, Decimal, NewCustomer, NewOrder, NewOrderLine, NewPayment, NewProduct, NewVariant,
     NewWarehouse, OrderId, OrderLineId, PaymentId, PaymentMethod, ReservationId, Store,
 };
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, TransactionBehavior};
 
 const VARIANTS: usize = 20;
 
@@ -71,29 +72,50 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// What hand-written rusqlite code does to place the same order: look up
-/// each variant and the stock, insert the order and its lines, reserve
-/// (movement + reservation row), write the event and the audit row, and
-/// read the order back.
+/// The statements custdb's `place` runs, in the same order: the customer
+/// check, the default addresses, each variant by SKU and its product's
+/// name, the order row, then per line the line row, the allocation read,
+/// the balance check, the reservation movement and the reservation row;
+/// the event, the audit row, and the order read back. What it leaves out is
+/// custdb's own work: validation, exact-money arithmetic, the savepoint
+/// that makes `place` atomic inside a larger unit of work, and building
+/// the typed result.
 fn raw_place(conn: &Connection, customer: CustomerId, lines: usize) -> OrderId {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).unwrap();
     let at = now();
-    let active: bool = tx
-        .prepare_cached("SELECT archived_at IS NULL FROM customers WHERE id = ?1")
+    let (_version, archived): (i64, bool) = tx
+        .prepare_cached(custdb::customer::sql::VERSION_OF)
         .unwrap()
-        .query_row([customer], |r| r.get(0))
+        .query_row([customer], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
-    assert!(active);
+    assert!(!archived);
+    let addresses = tx
+        .prepare_cached(sql::DEFAULT_ADDRESSES)
+        .unwrap()
+        .query_map([customer], |r| r.get::<_, String>(0))
+        .unwrap()
+        .count();
+    assert_eq!(addresses, 0);
     let mut priced = Vec::with_capacity(lines);
+    let mut product_name: Option<String> = None;
     for i in 0..lines {
-        let (variant, price, product): (String, i64, String) = tx
-            .prepare_cached(
-                "SELECT v.id, v.price_e4, p.name FROM product_variants v \
-                 JOIN products p ON p.id = v.product_id WHERE v.sku = ?1",
-            )
+        let (variant, product_id, price): (String, String, i64) = tx
+            .prepare_cached(cat_sql::VARIANT_BY_SKU)
             .unwrap()
-            .query_row([sku(i)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([sku(i)], |r| Ok((r.get(0)?, r.get(1)?, r.get(6)?)))
             .unwrap();
+        let product = match &product_name {
+            Some(name) => name.clone(),
+            None => {
+                let name: String = tx
+                    .prepare_cached(cat_sql::PRODUCT_NAME)
+                    .unwrap()
+                    .query_row([product_id], |r| r.get(0))
+                    .unwrap();
+                product_name = Some(name.clone());
+                name
+            }
+        };
         // 2 × 9.99 = 19.98; tax 20 % = 4.00 (rounded).
         priced.push((variant, price, product, 2 * price, 40_000));
     }
@@ -143,21 +165,22 @@ fn raw_place(conn: &Connection, customer: CustomerId, lines: usize) -> OrderId {
                 None::<String>
             ])
             .unwrap();
-        let warehouse: String = tx
-            .prepare_cached(
-                "SELECT w.id FROM warehouses w JOIN stock_levels l ON l.warehouse_id = w.id \
-                 WHERE l.variant_id = ?1 AND w.archived_at IS NULL AND l.on_hand - l.reserved >= ?2 \
-                 ORDER BY w.priority, w.code LIMIT 1",
-            )
+        let candidates: Vec<(String, i64)> = tx
+            .prepare_cached(inv_sql::ALLOCATION)
             .unwrap()
-            .query_row(params![variant, 2], |r| r.get(0))
+            .query_map(params![variant, at], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
             .unwrap();
-        let (on_hand, reserved): (i64, i64) = tx
+        let warehouse = &candidates.iter().find(|(_, a)| *a >= 2).unwrap().0;
+        let (on_hand, reserved, expired): (i64, i64, bool) = tx
             .prepare_cached(inv_sql::BALANCE)
             .unwrap()
-            .query_row(params![variant, warehouse], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(params![variant, warehouse, at], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .unwrap();
-        assert!(on_hand - reserved >= 2);
+        assert!(on_hand - reserved >= 2 && !expired);
         let reservation = ReservationId::new();
         tx.prepare_cached(inv_sql::INSERT_MOVEMENT)
             .unwrap()
@@ -214,17 +237,13 @@ fn raw_place(conn: &Connection, customer: CustomerId, lines: usize) -> OrderId {
         ])
         .unwrap();
     let number: i64 = tx
-        .prepare_cached("SELECT number FROM orders WHERE id = ?1")
+        .prepare_cached(sql::ORDER_BY_ID)
         .unwrap()
-        .query_row([id], |r| r.get(0))
+        .query_row([id], |r| r.get(1))
         .unwrap();
-    let mut stmt = tx
-        .prepare_cached(
-            "SELECT id, quantity, total_e4 FROM order_lines WHERE order_id = ?1 ORDER BY line_no",
-        )
-        .unwrap();
+    let mut stmt = tx.prepare_cached(sql::LINES_OF_ORDER).unwrap();
     let read: Vec<(String, i64, i64)> = stmt
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map([id], |r| Ok((r.get(0)?, r.get(5)?, r.get(11)?)))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
@@ -234,18 +253,24 @@ fn raw_place(conn: &Connection, customer: CustomerId, lines: usize) -> OrderId {
     id
 }
 
-/// The same statements custdb's `pay` runs: insert the captured payment,
-/// add it to the order, stop the holds expiring, the event (with the status
-/// change) and the audit row.
+/// The statements custdb's `pay` runs, in the same order: the order's
+/// state and amounts, the captured payment, the paid amount (returning the
+/// new balance), the holds that stop expiring, the event and the status
+/// change, the audit row, and the payment read back.
 fn raw_pay(conn: &Connection, order: OrderId) {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).unwrap();
     let at = now();
-    let (status, total, paid): (String, i64, i64) = tx
-        .prepare_cached("SELECT status, total_e4, paid_e4 FROM orders WHERE id = ?1")
+    let (status, _currency): (String, String) = tx
+        .prepare_cached(sql::ORDER_STATE)
+        .unwrap()
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(status, "pending");
+    let (total, paid, _refunded): (i64, i64, i64) = tx
+        .prepare_cached(pay_sql::ORDER_AMOUNTS)
         .unwrap()
         .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap();
-    assert_eq!(status, "pending");
     let payment = PaymentId::new();
     tx.prepare_cached(pay_sql::INSERT_PAYMENT)
         .unwrap()
@@ -261,10 +286,14 @@ fn raw_pay(conn: &Connection, order: OrderId) {
             at
         ])
         .unwrap();
-    tx.prepare_cached(pay_sql::ADD_PAID)
+    let (total, paid): (i64, i64) = tx
+        .prepare_cached(pay_sql::ADD_PAID)
         .unwrap()
-        .execute(params![order, total - paid, at])
+        .query_row(params![order, total - paid, at], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
+    assert_eq!(total, paid);
     tx.prepare_cached(pay_sql::KEEP_RESERVATIONS)
         .unwrap()
         .execute([order])
@@ -281,12 +310,10 @@ fn raw_pay(conn: &Connection, order: OrderId) {
             "{}"
         ])
         .unwrap();
-    tx.prepare_cached(
-        "UPDATE orders SET status = ?2, updated_at = ?3, version = version + 1 WHERE id = ?1",
-    )
-    .unwrap()
-    .execute(params![order, "paid", at])
-    .unwrap();
+    tx.prepare_cached(sql::SET_STATUS)
+        .unwrap()
+        .execute(params![order, "paid", at])
+        .unwrap();
     tx.prepare_cached(custdb::customer::sql::INSERT_AUDIT)
         .unwrap()
         .execute(params![
@@ -299,12 +326,12 @@ fn raw_pay(conn: &Connection, order: OrderId) {
             "[]"
         ])
         .unwrap();
-    let _: Option<String> = tx
-        .prepare_cached("SELECT status FROM payments WHERE id = ?1")
+    let status: String = tx
+        .prepare_cached(pay_sql::PAYMENT_BY_ID)
         .unwrap()
-        .query_row([payment], |r| r.get(0))
-        .optional()
+        .query_row([payment], |r| r.get(7))
         .unwrap();
+    assert_eq!(status, "captured");
     tx.commit().unwrap();
 }
 

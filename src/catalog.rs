@@ -276,9 +276,25 @@ impl VariantPatch {
     }
 }
 
-pub(crate) const SELECT_VARIANT: &str = "SELECT id, product_id, sku, title, options, barcode, \
-    price_e4, currency, track_stock, allow_backorder, created_at, updated_at, version, archived_at \
-    FROM product_variants ";
+macro_rules! select_variant {
+    () => {
+        "SELECT id, product_id, sku, title, options, barcode, price_e4, currency, track_stock, \
+         allow_backorder, created_at, updated_at, version, archived_at FROM product_variants "
+    };
+}
+
+pub(crate) const SELECT_VARIANT: &str = select_variant!();
+
+/// Catalog statements on the order-placement path, public only so that the
+/// benchmarks' raw-rusqlite baselines run exactly the same text. Not part
+/// of the API.
+#[doc(hidden)]
+pub mod sql {
+    /// A variant by its SKU.
+    pub const VARIANT_BY_SKU: &str = concat!(select_variant!(), "WHERE sku = ?1");
+    /// A product's name.
+    pub const PRODUCT_NAME: &str = "SELECT name FROM products WHERE id = ?1";
+}
 
 pub(crate) fn variant_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Variant>> {
     let options: String = row.get(4)?;
@@ -399,7 +415,7 @@ impl<'a> CatalogReader<'a> {
 
     pub(crate) fn find_by_sku(&self, sku: &str) -> Result<Option<Variant>> {
         self.conn
-            .prepare_cached(&format!("{SELECT_VARIANT} WHERE sku = ?1"))?
+            .prepare_cached(sql::VARIANT_BY_SKU)?
             .query_row([sku.trim()], variant_from_row)
             .optional()?
             .transpose()

@@ -430,12 +430,25 @@ impl<'a> InventoryReader<'a> {
         self.levels_at(variant_id, &now)
     }
 
-    pub(crate) fn levels_at(&self, variant_id: VariantId, now: &str) -> Result<Vec<StockLevel>> {
+    fn levels_at(&self, variant_id: VariantId, now: &str) -> Result<Vec<StockLevel>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND w.archived_at IS NULL \
              ORDER BY w.priority, w.code"
         ))?;
         let rows = stmt.query_map(params![now, variant_id], level_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Every active warehouse in allocation order (priority, then code),
+    /// with what it has available of a variant at `now`: one statement per
+    /// order line, so placement reads each variant's stock once.
+    pub(crate) fn allocation_candidates(
+        &self,
+        variant_id: VariantId,
+        now: &str,
+    ) -> Result<Vec<(WarehouseId, i64)>> {
+        let mut stmt = self.conn.prepare_cached(sql::ALLOCATION)?;
+        let rows = stmt.query_map(params![variant_id, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -805,18 +818,25 @@ impl<'t> Inventory<'t> {
     pub(crate) fn record(&self, m: Move<'_>) -> Result<Movement> {
         debug_assert!(m.variant.track_stock, "untracked variants have no ledger");
         let lowers_available = m.on_hand_delta - m.reserved_delta < 0;
-        if lowers_available {
-            self.release_expired_of(m.variant.id, m.warehouse_id)?;
+        let now = self.now_db();
+        let balance = || -> Result<(i64, i64, bool)> {
+            Ok(self
+                .tx
+                .conn()
+                .prepare_cached(sql::BALANCE)?
+                .query_row(params![m.variant.id, m.warehouse_id, now], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?
+                .unwrap_or((0, 0, false)))
+        };
+        let (mut on_hand, mut reserved, expired) = balance()?;
+        // Availability never counts an expired hold: before taking stock,
+        // release the ones in this balance and read it again.
+        if lowers_available && expired {
+            self.release_expired_where(self.tx.now(), Some((m.variant.id, m.warehouse_id)))?;
+            (on_hand, reserved, _) = balance()?;
         }
-        let (on_hand, reserved): (i64, i64) = self
-            .tx
-            .conn()
-            .prepare_cached(sql::BALANCE)?
-            .query_row(params![m.variant.id, m.warehouse_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?
-            .unwrap_or((0, 0));
         let warehouse_code =
             || -> Result<Option<String>> { Ok(Some(self.warehouse(m.warehouse_id)?.code)) };
         if on_hand + m.on_hand_delta < 0 {
@@ -836,7 +856,6 @@ impl<'t> Inventory<'t> {
                 available: (on_hand - reserved).max(0),
             }));
         }
-        let at = self.now_db();
         self.tx
             .conn()
             .prepare_cached(sql::INSERT_MOVEMENT)?
@@ -850,7 +869,7 @@ impl<'t> Inventory<'t> {
                 m.reservation_id,
                 m.order_id,
                 m.transfer_id,
-                at,
+                now,
                 self.tx.actor().id()
             ])?;
         Ok(Movement {
@@ -1135,23 +1154,6 @@ impl<'t> Inventory<'t> {
         self.release_expired_where(now, None)
     }
 
-    fn release_expired_of(&self, variant_id: VariantId, warehouse_id: WarehouseId) -> Result<()> {
-        let any: bool = self
-            .tx
-            .conn()
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM stock_reservations WHERE variant_id = ?1 \
-                 AND warehouse_id = ?2 AND open_quantity > 0 AND expires_at <= ?3)",
-            )?
-            .query_row(params![variant_id, warehouse_id, self.now_db()], |r| {
-                r.get(0)
-            })?;
-        if any {
-            self.release_expired_where(self.tx.now(), Some((variant_id, warehouse_id)))?;
-        }
-        Ok(())
-    }
-
     fn release_expired_where(
         &self,
         now: DateTime<Utc>,
@@ -1269,9 +1271,20 @@ pub mod sql {
     pub const INSERT_RESERVATION: &str = "INSERT INTO stock_reservations (id, variant_id, \
         warehouse_id, order_id, order_line_id, quantity, open_quantity, expires_at, created_at) \
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)";
-    /// The balance of one variant in one warehouse.
-    pub const BALANCE: &str =
-        "SELECT on_hand, reserved FROM stock_levels WHERE variant_id = ?1 AND warehouse_id = ?2";
+    /// The balance of one variant in one warehouse, and whether an open
+    /// reservation there expired at or before `?3`.
+    pub const BALANCE: &str = "SELECT l.on_hand, l.reserved, EXISTS (SELECT 1 FROM \
+        stock_reservations r WHERE r.variant_id = ?1 AND r.warehouse_id = ?2 \
+        AND r.open_quantity > 0 AND r.expires_at <= ?3) FROM stock_levels l \
+        WHERE l.variant_id = ?1 AND l.warehouse_id = ?2";
+    /// Every active warehouse in allocation order with what it has available
+    /// of variant `?1` at `?2` (expired holds not counted; no row, nothing).
+    pub const ALLOCATION: &str = "SELECT w.id, coalesce(l.on_hand - l.reserved + \
+        (SELECT coalesce(sum(r.open_quantity), 0) FROM stock_reservations r \
+         WHERE r.variant_id = ?1 AND r.warehouse_id = w.id AND r.open_quantity > 0 \
+         AND r.expires_at <= ?2), 0) FROM warehouses w LEFT JOIN stock_levels l \
+        ON l.variant_id = ?1 AND l.warehouse_id = w.id \
+        WHERE w.archived_at IS NULL ORDER BY w.priority, w.code";
 }
 
 /// Ledger invariants: every balance equals the sum of its movements; the

@@ -593,6 +593,56 @@ fn expired_reservations_never_count_and_are_released() {
 }
 
 #[test]
+fn an_expired_hold_makes_way_for_a_new_order() {
+    let s = shop();
+    let soon = chrono::Utc::now() + Duration::milliseconds(200);
+    let hold = s
+        .store
+        .write(|tx| tx.inventory().reserve(s.tee, s.north, 9, Some(soon)))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // North has 10 on hand and, counting only live holds, all 10 available:
+    // the allocation rule picks it whole, and reserving there releases the
+    // expired hold first, so the balance's CHECK constraint never sees 19
+    // reserved of 10.
+    let order = s
+        .store
+        .write(|tx| {
+            tx.orders()
+                .place(NewOrder::for_customer(s.ann, "GBP").line(NewOrderLine::new("TEE-M", 10)))
+        })
+        .unwrap();
+    let moves = s
+        .store
+        .read(|r| r.inventory().movements_of_order(order.id))
+        .unwrap();
+    assert_eq!(
+        moves
+            .iter()
+            .map(|m| (m.kind, m.warehouse_id, m.reserved_delta))
+            .collect::<Vec<_>>(),
+        vec![(MovementKind::Reservation, s.north, 10)]
+    );
+    let released = s
+        .store
+        .read(|r| r.inventory().reservation(hold.id))
+        .unwrap();
+    assert_eq!(
+        (released.open_quantity, released.closed_reason.as_deref()),
+        (0, Some("expired"))
+    );
+    let level = s
+        .store
+        .read(|r| r.inventory().level(s.tee, s.north))
+        .unwrap();
+    assert_eq!(
+        (level.on_hand, level.reserved, level.available),
+        (10, 10, 0)
+    );
+    assert_consistent(&s.store);
+}
+
+#[test]
 fn replenishment_low_stock_and_overstock() {
     let s = shop();
     s.store

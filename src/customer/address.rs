@@ -15,6 +15,7 @@ use super::{CustomerReader, Customers};
 use crate::audit::Change;
 use crate::error::{Error, Result};
 use crate::id::{AddressId, CustomerId};
+use crate::order::AddressSnapshot;
 use crate::store::CheckReport;
 use crate::validate;
 
@@ -28,6 +29,25 @@ pub const MAX_CITY_LEN: usize = 100;
 pub const MAX_POSTAL_CODE_LEN: usize = 20;
 /// Longest address label, in characters.
 pub const MAX_LABEL_LEN: usize = 100;
+
+/// Checks and normalizes the postal parts of an address: one rule for the
+/// address book and for the snapshots an order keeps. Errors name the
+/// field as `{prefix}.{part}`.
+pub(crate) fn checked_postal(prefix: &str, a: &AddressSnapshot) -> Result<AddressSnapshot> {
+    let f = |part: &str| format!("{prefix}.{part}");
+    let opt =
+        |part: &str, v: &Option<String>, max| validate::optional_text(&f(part), v.as_deref(), max);
+    Ok(AddressSnapshot {
+        country: validate::country(&f("country"), &a.country)?,
+        recipient: opt("recipient", &a.recipient, MAX_ADDRESS_LINE_LEN)?,
+        company: opt("company", &a.company, MAX_ADDRESS_LINE_LEN)?,
+        line1: validate::required_text(&f("line1"), &a.line1, MAX_ADDRESS_LINE_LEN)?,
+        line2: opt("line2", &a.line2, MAX_ADDRESS_LINE_LEN)?,
+        city: validate::required_text(&f("city"), &a.city, MAX_CITY_LEN)?,
+        region: opt("region", &a.region, MAX_CITY_LEN)?,
+        postal_code: opt("postal_code", &a.postal_code, MAX_POSTAL_CODE_LEN)?,
+    })
+}
 
 /// What an address is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -252,25 +272,34 @@ struct AddressFields {
 impl AddressFields {
     /// Validates every field. Names are prefixed `address.`.
     fn validate(raw: &NewAddress) -> Result<AddressFields> {
-        let country = validate::country("address.country", &raw.country)?;
+        let postal = checked_postal(
+            "address",
+            &AddressSnapshot {
+                recipient: raw.recipient.clone(),
+                company: raw.company.clone(),
+                line1: raw.line1.clone(),
+                line2: raw.line2.clone(),
+                city: raw.city.clone(),
+                region: raw.region.clone(),
+                postal_code: raw.postal_code.clone(),
+                country: raw.country.clone(),
+            },
+        )?;
         let phone = match raw.phone.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(p) => Some(validate::phone("address.phone", p, Some(&country))?),
-        };
-        let opt = |field: &str, v: &Option<String>, max| {
-            validate::optional_text(field, v.as_deref(), max)
+            Some(p) => Some(validate::phone("address.phone", p, Some(&postal.country))?),
         };
         Ok(AddressFields {
             kind: raw.kind,
-            label: opt("address.label", &raw.label, MAX_LABEL_LEN)?,
-            recipient: opt("address.recipient", &raw.recipient, MAX_ADDRESS_LINE_LEN)?,
-            company: opt("address.company", &raw.company, MAX_ADDRESS_LINE_LEN)?,
-            line1: validate::required_text("address.line1", &raw.line1, MAX_ADDRESS_LINE_LEN)?,
-            line2: opt("address.line2", &raw.line2, MAX_ADDRESS_LINE_LEN)?,
-            city: validate::required_text("address.city", &raw.city, MAX_CITY_LEN)?,
-            region: opt("address.region", &raw.region, MAX_CITY_LEN)?,
-            postal_code: opt("address.postal_code", &raw.postal_code, MAX_POSTAL_CODE_LEN)?,
-            country,
+            label: validate::optional_text("address.label", raw.label.as_deref(), MAX_LABEL_LEN)?,
+            recipient: postal.recipient,
+            company: postal.company,
+            line1: postal.line1,
+            line2: postal.line2,
+            city: postal.city,
+            region: postal.region,
+            postal_code: postal.postal_code,
+            country: postal.country,
             phone,
         })
     }

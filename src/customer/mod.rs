@@ -648,6 +648,9 @@ macro_rules! select_customers {
 /// baselines run exactly the same text. Not part of the API.
 #[doc(hidden)]
 pub mod sql {
+    /// A customer's version and whether it is archived.
+    pub const VERSION_OF: &str =
+        "SELECT version, archived_at IS NOT NULL FROM customers WHERE id = ?1";
     /// Inserts a customer row.
     pub const INSERT: &str = "INSERT INTO customers (id, display_name, given_name, family_name, \
         email, phone, company, locale, birth_date, acquisition_source, attributes, notes, \
@@ -926,7 +929,7 @@ impl<'a> CustomerReader<'a> {
     fn version_of(&self, id: CustomerId) -> Result<Option<(i64, bool)>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT version, archived_at IS NOT NULL FROM customers WHERE id = ?1")?
+            .prepare_cached(sql::VERSION_OF)?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }

@@ -292,8 +292,14 @@ impl NewRefund {
     }
 }
 
-const SELECT_PAYMENT: &str = "SELECT id, order_id, method, provider, provider_reference, \
-    amount_e4, currency, status, refunded_e4, created_at, updated_at FROM payments ";
+macro_rules! select_payment {
+    () => {
+        "SELECT id, order_id, method, provider, provider_reference, amount_e4, currency, \
+         status, refunded_e4, created_at, updated_at FROM payments "
+    };
+}
+
+const SELECT_PAYMENT: &str = select_payment!();
 
 type RawPayment = (Payment, String, String, String);
 
@@ -361,7 +367,7 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn payment(&self, id: PaymentId) -> Result<Payment> {
         self.conn()
-            .prepare_cached(&format!("{SELECT_PAYMENT} WHERE id = ?1"))?
+            .prepare_cached(sql::PAYMENT_BY_ID)?
             .query_row([id], payment_from_row)
             .optional()?
             .ok_or_else(|| Error::not_found("payment", id))
@@ -488,7 +494,7 @@ impl Orders<'_> {
         Ok(self
             .tx()
             .conn()
-            .prepare_cached("SELECT total_e4, paid_e4, refunded_e4 FROM orders WHERE id = ?1")?
+            .prepare_cached(sql::ORDER_AMOUNTS)?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
     }
 
@@ -504,8 +510,9 @@ impl Orders<'_> {
     /// `provider_reference`.
     pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.tx().atomic(|| {
-            let id = self.insert_payment(order_id, &new, PaymentStatus::Captured)?;
-            self.captured(order_id, id)?;
+            let (id, amount_e4, currency) =
+                self.insert_payment(order_id, &new, PaymentStatus::Captured)?;
+            self.captured(order_id, id, amount_e4, currency)?;
             self.payment(id)
         })
     }
@@ -518,7 +525,7 @@ impl Orders<'_> {
     /// As [`pay`](Orders::pay).
     pub fn authorize_payment(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.tx().atomic(|| {
-            let id = self.insert_payment(order_id, &new, PaymentStatus::Authorized)?;
+            let (id, _, _) = self.insert_payment(order_id, &new, PaymentStatus::Authorized)?;
             let (status, _) = self.require(order_id)?;
             self.event(
                 order_id,
@@ -556,7 +563,12 @@ impl Orders<'_> {
                     "UPDATE payments SET status = 'captured', updated_at = ?2 WHERE id = ?1",
                 )?
                 .execute(params![payment_id, self.now_db()])?;
-            self.captured(p.order_id, payment_id)?;
+            self.captured(
+                p.order_id,
+                payment_id,
+                money::to_e4("amount", p.amount)?,
+                p.currency,
+            )?;
             self.payment(payment_id)
         })
     }
@@ -610,7 +622,7 @@ impl Orders<'_> {
         order_id: OrderId,
         new: &NewPayment,
         status: PaymentStatus,
-    ) -> Result<PaymentId> {
+    ) -> Result<(PaymentId, i64, Currency)> {
         let (order_status, currency) = self.require(order_id)?;
         if order_status != OrderStatus::Pending {
             return Err(illegal(order_id, order_status, "take a payment"));
@@ -641,19 +653,27 @@ impl Orders<'_> {
                 status.as_str(),
                 self.now_db()
             ])?;
-        Ok(id)
+        Ok((id, amount_e4, currency))
     }
 
     /// Books a captured payment on the order and moves it to `paid` when
     /// it is paid in full.
-    fn captured(&self, order_id: OrderId, payment_id: PaymentId) -> Result<()> {
-        let p = self.payment(payment_id)?;
-        let amount_e4 = money::to_e4("amount", p.amount)?;
-        self.tx()
+    fn captured(
+        &self,
+        order_id: OrderId,
+        payment_id: PaymentId,
+        amount_e4: i64,
+        currency: Currency,
+    ) -> Result<()> {
+        let amount = currency.present(money::from_e4(amount_e4));
+        let (total, paid): (i64, i64) = self
+            .tx()
             .conn()
             .prepare_cached(sql::ADD_PAID)?
-            .execute(params![order_id, amount_e4, self.now_db()])?;
-        let (total, paid, _) = self.amounts(order_id)?;
+            .query_row(params![order_id, amount_e4, self.now_db()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        debug_assert!(paid <= total, "check_due keeps payments within the total");
         let to = if paid == total {
             // Paid orders keep their stock: holds stop expiring.
             self.tx()
@@ -669,7 +689,7 @@ impl Orders<'_> {
             "payment_captured",
             Some(OrderStatus::Pending),
             to,
-            json!({ "payment_id": payment_id, "amount": p.amount.to_string() }),
+            json!({ "payment_id": payment_id, "amount": amount.to_string() }),
         )?;
         self.audit(order_id, "capture_payment", &["payments", "paid", "status"])
     }
@@ -1155,9 +1175,15 @@ pub mod sql {
     pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, order_id, method, provider, \
         provider_reference, amount_e4, currency, status, created_at, updated_at) \
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
-    /// Adds a captured amount to the order.
+    /// Adds a captured amount to the order; returns its total and what is
+    /// now paid.
     pub const ADD_PAID: &str = "UPDATE orders SET paid_e4 = paid_e4 + ?2, updated_at = ?3, \
-        version = version + 1 WHERE id = ?1";
+        version = version + 1 WHERE id = ?1 RETURNING total_e4, paid_e4";
+    /// An order's total, paid and refunded amounts.
+    pub const ORDER_AMOUNTS: &str =
+        "SELECT total_e4, paid_e4, refunded_e4 FROM orders WHERE id = ?1";
+    /// A payment by id.
+    pub const PAYMENT_BY_ID: &str = concat!(select_payment!(), "WHERE id = ?1");
     /// Stops an order's holds from expiring.
     pub const KEEP_RESERVATIONS: &str =
         "UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1 AND expires_at IS NOT NULL";

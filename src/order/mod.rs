@@ -159,21 +159,7 @@ impl AddressSnapshot {
     }
 
     fn checked(&self, field: &str) -> Result<AddressSnapshot> {
-        let f = |name: &str| format!("{field}.{name}");
-        Ok(AddressSnapshot {
-            recipient: validate::optional_text(&f("recipient"), self.recipient.as_deref(), 200)?,
-            company: validate::optional_text(&f("company"), self.company.as_deref(), 200)?,
-            line1: validate::required_text(&f("line1"), &self.line1, 200)?,
-            line2: validate::optional_text(&f("line2"), self.line2.as_deref(), 200)?,
-            city: validate::required_text(&f("city"), &self.city, 100)?,
-            region: validate::optional_text(&f("region"), self.region.as_deref(), 100)?,
-            postal_code: validate::optional_text(
-                &f("postal_code"),
-                self.postal_code.as_deref(),
-                20,
-            )?,
-            country: validate::country(&f("country"), &self.country)?,
-        })
+        crate::customer::address::checked_postal(field, self)
     }
 }
 
@@ -493,9 +479,13 @@ pub struct VariantSales {
     pub revenue: Money,
 }
 
-const SELECT_ORDER: &str = "SELECT id, number, customer_id, guest_email, currency, status, \
-    subtotal_e4, discount_e4, tax_e4, shipping_e4, total_e4, paid_e4, refunded_e4, \
-    shipping_address, billing_address, note, placed_at, updated_at, version FROM orders ";
+macro_rules! select_order {
+    () => {
+        "SELECT id, number, customer_id, guest_email, currency, status, subtotal_e4, \
+         discount_e4, tax_e4, shipping_e4, total_e4, paid_e4, refunded_e4, shipping_address, \
+         billing_address, note, placed_at, updated_at, version FROM orders "
+    };
+}
 
 struct RawOrder {
     id: OrderId,
@@ -568,9 +558,13 @@ impl RawOrder {
     }
 }
 
-const SELECT_LINE: &str = "SELECT id, line_no, variant_id, sku, title, quantity, unit_price_e4, \
-    subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, total_e4, warehouse_id, quantity_shipped, \
-    quantity_returned FROM order_lines ";
+macro_rules! select_line {
+    () => {
+        "SELECT id, line_no, variant_id, sku, title, quantity, unit_price_e4, subtotal_e4, \
+         discount_e4, tax_rate_ppm, tax_e4, total_e4, warehouse_id, quantity_shipped, \
+         quantity_returned FROM order_lines "
+    };
+}
 
 fn line_from_row(row: &Row<'_>) -> rusqlite::Result<OrderLine> {
     Ok(OrderLine {
@@ -676,7 +670,7 @@ impl<'a> OrderReader<'a> {
     pub fn get(&self, id: OrderId) -> Result<Order> {
         let raw = self
             .conn
-            .prepare_cached(&format!("{SELECT_ORDER} WHERE id = ?1"))?
+            .prepare_cached(sql::ORDER_BY_ID)?
             .query_row([id], order_from_row)
             .optional()?
             .ok_or_else(|| Error::not_found("order", id))?;
@@ -707,9 +701,7 @@ impl<'a> OrderReader<'a> {
     }
 
     fn lines(&self, id: OrderId) -> Result<Vec<OrderLine>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_LINE} WHERE order_id = ?1 ORDER BY line_no"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(sql::LINES_OF_ORDER)?;
         let rows = stmt.query_map([id], line_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -756,7 +748,7 @@ impl<'a> OrderReader<'a> {
     pub(crate) fn require(&self, id: OrderId) -> Result<(OrderStatus, Currency)> {
         let (status, currency): (String, String) = self
             .conn
-            .prepare_cached("SELECT status, currency FROM orders WHERE id = ?1")?
+            .prepare_cached(sql::ORDER_STATE)?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
             .ok_or_else(|| Error::not_found("order", id))?;
@@ -1049,13 +1041,19 @@ impl<'t> Orders<'t> {
                 return Err(Error::invalid("hold_until", "must be in the future"));
             }
         }
+        let (default_shipping, default_billing) =
+            if new.shipping_address.is_none() || new.billing_address.is_none() {
+                self.default_addresses(customer_id)?
+            } else {
+                (None, None)
+            };
         let shipping_address = match &new.shipping_address {
             Some(a) => Some(a.checked("shipping_address")?),
-            None => self.default_address(customer_id, "shipping")?,
+            None => default_shipping,
         };
         let billing_address = match &new.billing_address {
             Some(a) => Some(a.checked("billing_address")?),
-            None => self.default_address(customer_id, "billing")?,
+            None => default_billing,
         };
         let lines = self.price_lines(currency, &new.lines)?;
         let mut totals = [0i64; 3];
@@ -1149,34 +1147,35 @@ impl<'t> Orders<'t> {
         self.get(id)
     }
 
-    fn default_address(
+    /// The customer's default shipping and billing addresses, in one read.
+    fn default_addresses(
         &self,
         customer_id: Option<CustomerId>,
-        kind: &str,
-    ) -> Result<Option<AddressSnapshot>> {
+    ) -> Result<(Option<AddressSnapshot>, Option<AddressSnapshot>)> {
         let Some(customer_id) = customer_id else {
-            return Ok(None);
+            return Ok((None, None));
         };
-        Ok(self
-            .tx
-            .conn()
-            .prepare_cached(
-                "SELECT recipient, company, line1, line2, city, region, postal_code, country \
-                 FROM customer_addresses WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1",
-            )?
-            .query_row(params![customer_id, kind], |r| {
-                Ok(AddressSnapshot {
-                    recipient: r.get(0)?,
-                    company: r.get(1)?,
-                    line1: r.get(2)?,
-                    line2: r.get(3)?,
-                    city: r.get(4)?,
-                    region: r.get(5)?,
-                    postal_code: r.get(6)?,
-                    country: r.get(7)?,
-                })
-            })
-            .optional()?)
+        let mut stmt = self.tx.conn().prepare_cached(sql::DEFAULT_ADDRESSES)?;
+        let mut rows = stmt.query([customer_id])?;
+        let (mut shipping, mut billing) = (None, None);
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(0)?;
+            let address = AddressSnapshot {
+                recipient: r.get(1)?,
+                company: r.get(2)?,
+                line1: r.get(3)?,
+                line2: r.get(4)?,
+                city: r.get(5)?,
+                region: r.get(6)?,
+                postal_code: r.get(7)?,
+                country: r.get(8)?,
+            };
+            match kind.as_str() {
+                "shipping" => shipping = Some(address),
+                _ => billing = Some(address),
+            }
+        }
+        Ok((shipping, billing))
     }
 
     fn price_lines(&self, currency: Currency, lines: &[NewOrderLine]) -> Result<Vec<PricedLine>> {
@@ -1283,7 +1282,7 @@ impl<'t> Orders<'t> {
                 std::collections::btree_map::Entry::Vacant(e) => e.insert(
                     self.tx
                         .conn()
-                        .prepare_cached("SELECT name FROM products WHERE id = ?1")?
+                        .prepare_cached(crate::catalog::sql::PRODUCT_NAME)?
                         .query_row([variant.product_id], |r| r.get::<_, String>(0))?,
                 ),
             };
@@ -1322,12 +1321,7 @@ impl<'t> Orders<'t> {
             return Ok(());
         }
         let now = crate::time::to_db(&self.tx.now());
-        let levels = inventory.levels_at(v.id, &now)?;
-        let available: BTreeMap<WarehouseId, i64> = levels
-            .iter()
-            .map(|l| (l.warehouse_id, l.available))
-            .collect();
-        let warehouses = inventory.warehouses()?;
+        let warehouses = inventory.allocation_candidates(v.id, &now)?;
         if warehouses.is_empty() {
             return Err(Error::new(ErrorKind::Shortfall {
                 sku: v.sku.clone(),
@@ -1336,12 +1330,11 @@ impl<'t> Orders<'t> {
                 available: 0,
             }));
         }
-        let avail = |w: &WarehouseId| available.get(w).copied().unwrap_or(0).max(0);
-        if let Some(w) = warehouses.iter().find(|w| avail(&w.id) >= line.quantity) {
-            inventory.reserve_for(v, w.id, line.quantity, Some(order_id), Some(line_id), hold)?;
+        if let Some((w, _)) = warehouses.iter().find(|(_, a)| *a >= line.quantity) {
+            inventory.reserve_for(v, *w, line.quantity, Some(order_id), Some(line_id), hold)?;
             return Ok(());
         }
-        let total: i64 = warehouses.iter().map(|w| avail(&w.id)).sum();
+        let total: i64 = warehouses.iter().map(|(_, a)| (*a).max(0)).sum();
         if total < line.quantity && !v.allow_backorder {
             return Err(Error::new(ErrorKind::Shortfall {
                 sku: v.sku.clone(),
@@ -1351,10 +1344,10 @@ impl<'t> Orders<'t> {
             }));
         }
         let mut left = line.quantity;
-        for w in &warehouses {
-            let take = avail(&w.id).min(left);
+        for (w, available) in &warehouses {
+            let take = (*available).max(0).min(left);
             if take > 0 {
-                inventory.reserve_for(v, w.id, take, Some(order_id), Some(line_id), hold)?;
+                inventory.reserve_for(v, *w, take, Some(order_id), Some(line_id), hold)?;
                 left -= take;
             }
         }
@@ -1362,7 +1355,7 @@ impl<'t> Orders<'t> {
             // Backorder: the rest waits in the first warehouse.
             inventory.reserve_for(
                 v,
-                warehouses[0].id,
+                warehouses[0].0,
                 left,
                 Some(order_id),
                 Some(line_id),
@@ -1397,10 +1390,7 @@ impl<'t> Orders<'t> {
         if from.is_some() {
             self.tx
                 .conn()
-                .prepare_cached(
-                    "UPDATE orders SET status = ?2, updated_at = ?3, version = version + 1 \
-                     WHERE id = ?1",
-                )?
+                .prepare_cached(sql::SET_STATUS)?
                 .execute(params![id, to.as_str(), now])?;
         }
         Ok(())
@@ -1435,6 +1425,20 @@ pub mod sql {
     pub const HISTORY: &str = "SELECT id, number, customer_id, status, currency, total_e4, \
         paid_e4, refunded_e4, placed_at FROM orders WHERE customer_id = ?1 \
         AND (placed_at, id) < (?2, ?3) ORDER BY placed_at DESC, id DESC LIMIT ?4";
+    /// An order's status and currency.
+    pub const ORDER_STATE: &str = "SELECT status, currency FROM orders WHERE id = ?1";
+    /// Moves an order to a status.
+    pub const SET_STATUS: &str =
+        "UPDATE orders SET status = ?2, updated_at = ?3, version = version + 1 WHERE id = ?1";
+    /// An order by id.
+    pub const ORDER_BY_ID: &str = concat!(select_order!(), "WHERE id = ?1");
+    /// An order's lines, in order.
+    pub const LINES_OF_ORDER: &str =
+        concat!(select_line!(), "WHERE order_id = ?1 ORDER BY line_no");
+    /// A customer's default shipping and billing addresses.
+    pub const DEFAULT_ADDRESSES: &str = "SELECT kind, recipient, company, line1, line2, city, \
+        region, postal_code, country FROM customer_addresses WHERE customer_id = ?1 \
+        AND is_default = 1 AND kind IN ('shipping', 'billing')";
     /// Appends an order event.
     pub const INSERT_EVENT: &str = "INSERT INTO order_events (order_id, at, actor_id, kind, \
         from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
