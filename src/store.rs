@@ -234,6 +234,9 @@ pub struct ConnectionSettings {
     pub busy_timeout_ms: i64,
     /// `PRAGMA mmap_size`: 0, memory mapping is off.
     pub mmap_size: i64,
+    /// `PRAGMA temp_store`: 2, temporary tables and savepoint journals in
+    /// memory.
+    pub temp_store: i64,
     /// The schema version (`PRAGMA user_version`).
     pub schema_version: i64,
 }
@@ -607,6 +610,7 @@ impl Store {
                 defensive: conn.db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE)?,
                 busy_timeout_ms: pragma_i64("busy_timeout")?,
                 mmap_size: pragma_i64("mmap_size")?,
+                temp_store: pragma_i64("temp_store")?,
                 schema_version: schema::user_version(conn)?,
             })
         };

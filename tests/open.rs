@@ -38,6 +38,7 @@ fn connections_run_with_the_safe_settings() {
     assert!(!s.trusted_schema);
     assert!(s.defensive);
     assert_eq!(s.mmap_size, 0);
+    assert_eq!(s.temp_store, 2, "temporary storage in memory");
     assert_eq!(s.busy_timeout_ms, 5000);
     assert_eq!(s.schema_version, custdb::schema::LATEST_VERSION);
     let parts: Vec<u32> = s
