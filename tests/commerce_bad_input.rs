@@ -7,9 +7,9 @@ use std::str::FromStr;
 
 use common::{assert_consistent, file_store, snapshot};
 use custdb::{
-    CustomerId, Decimal, Error, ErrorKind, NewCustomer, NewOrder, NewOrderLine, NewPayment,
-    NewProduct, NewRefund, NewShipment, NewVariant, NewWarehouse, OrderId, PaymentMethod, Store,
-    VariantId, WarehouseId,
+    AddressSnapshot, CustomerId, Decimal, Error, ErrorKind, NewCustomer, NewOrder, NewOrderLine,
+    NewPayment, NewProduct, NewRefund, NewShipment, NewVariant, NewWarehouse, OrderId,
+    PaymentMethod, Store, VariantId, WarehouseId,
 };
 
 fn d(s: &str) -> Decimal {
@@ -159,6 +159,24 @@ fn cases() -> Vec<(&'static str, Expect, Attempt)> {
                 currency: "GBP".into(),
                 lines: vec![NewOrderLine::new("TEE", 1)],
                 ..NewOrder::default()
+            }),
+        ),
+        (
+            "a shipping address without a city",
+            Expect::Invalid("shipping_address.city"),
+            place(|f| {
+                NewOrder::for_customer(f.ann, "GBP")
+                    .line(NewOrderLine::new("TEE", 1))
+                    .ship_to(AddressSnapshot::new("1 High St", " ", "GB"))
+            }),
+        ),
+        (
+            "a billing address in an unknown country",
+            Expect::Invalid("billing_address.country"),
+            place(|f| {
+                NewOrder::for_customer(f.ann, "GBP")
+                    .line(NewOrderLine::new("TEE", 1))
+                    .bill_to(AddressSnapshot::new("1 High St", "Bath", "XX"))
             }),
         ),
         (
