@@ -12,9 +12,11 @@
 
 use chrono::{TimeZone, Utc};
 use custdb::{
-    Actor, AddressKind, Channel, Decimal, Direction, InteractionKind, NewAddress, NewCustomer,
-    NewInteraction, NewOrder, NewOrderLine, NewPayment, NewProduct, NewRefund, NewReturn,
-    NewShipment, NewVariant, NewWarehouse, Options, PaymentMethod, Store,
+    Actor, AddressKind, Channel, CollectionMethod, ConsentState, DataCategory, Decimal, Direction,
+    ErasureGround, InteractionKind, LawfulBasis, NewAddress, NewConsent, NewCustomer,
+    NewInteraction, NewOrder, NewOrderLine, NewPayment, NewProduct, NewPurpose, NewRefund,
+    NewReturn, NewShipment, NewVariant, NewWarehouse, Options, PaymentMethod, RetentionCategory,
+    Store,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -106,6 +108,65 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .return_items(o.id, NewReturn::new("fixture").line("FIX-TEE-L", 1, true))?;
         tx.orders()
             .refund(o.id, NewRefund::new(price(1300), "fixture"))?;
+
+        // Privacy (schema version 3 onwards): two purposes, Ada's consent
+        // given then withdrawn for one, given for the other; a customer
+        // erased; a retention rule.
+        let at = |month: u32| {
+            Utc.with_ymd_and_hms(2026, month, 1, 12, 0, 0)
+                .single()
+                .unwrap_or_default()
+        };
+        let consent = tx.consent();
+        consent.register_purpose(
+            NewPurpose::new("newsletter", "Monthly newsletter", LawfulBasis::Consent)
+                .data_category(DataCategory::Contact),
+        )?;
+        consent.register_purpose(
+            NewPurpose::new(
+                "profiling",
+                "Recommendations from purchases",
+                LawfulBasis::Consent,
+            )
+            .data_category(DataCategory::Commercial),
+        )?;
+        let given = |purpose: &str, month: u32| {
+            NewConsent::new(
+                ada.id,
+                purpose,
+                ConsentState::Given,
+                CollectionMethod::WebForm,
+            )
+            .notice("v1", format!("Fixture notice for {purpose}."))
+            .channel("website")
+            .jurisdiction("GB")
+            .language("en-GB")
+            .evidence_reference("form-1")
+            .occurred_at(at(month))
+        };
+        consent.record(given("newsletter", 2))?;
+        consent.record(given("profiling", 2))?;
+        consent.record(
+            NewConsent::new(
+                ada.id,
+                "newsletter",
+                ConsentState::Withdrawn,
+                CollectionMethod::Email,
+            )
+            .channel("support-inbox")
+            .jurisdiction("GB")
+            .language("en-GB")
+            .occurred_at(at(3)),
+        )?;
+        let leaver = tx.customers().create(
+            NewCustomer::new("Leaving Person")
+                .email("leaver@example.net")
+                .notes("Asked to be forgotten."),
+        )?;
+        tx.privacy()
+            .erase(leaver.id, ErasureGround::SubjectRequest)?;
+        tx.privacy()
+            .set_retention_rule(RetentionCategory::Interactions, 730)?;
         Ok(())
     })?;
     let report = store.check()?;

@@ -162,6 +162,12 @@ define_id!(
     RefundId,
     "refund"
 );
+define_id!(
+    /// The id of a [`ConsentEvent`](crate::ConsentEvent), also the consent
+    /// receipt's id.
+    ConsentEventId,
+    "consent event"
+);
 
 #[cfg(test)]
 mod tests {

@@ -66,6 +66,7 @@ mod text_enum;
 
 pub mod audit;
 pub mod catalog;
+pub mod consent;
 pub mod customer;
 mod error;
 mod id;
@@ -73,6 +74,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod page;
+pub mod privacy;
 pub mod schema;
 mod store;
 mod time;
@@ -80,6 +82,10 @@ mod validate;
 
 pub use audit::{AuditEntry, AuditReader};
 pub use catalog::{Catalog, CatalogReader, NewProduct, NewVariant, Product, Variant, VariantPatch};
+pub use consent::{
+    CollectionMethod, ConsentEvent, ConsentReader, ConsentReceipt, ConsentState, ConsentStatus,
+    Consents, Controller, DataCategory, LawfulBasis, NewConsent, NewPurpose, Notice, Purpose,
+};
 pub use customer::{
     Address, AddressKind, AddressPatch, ArchiveState, Channel, Customer, CustomerFilter,
     CustomerPatch, CustomerReader, Customers, Direction, Interaction, InteractionKind, NewAddress,
@@ -87,8 +93,8 @@ pub use customer::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use id::{
-    AddressId, CustomerId, InteractionId, OrderId, OrderLineId, PaymentId, ProductId, RefundId,
-    ReservationId, ReturnId, ShipmentId, TransferId, VariantId, WarehouseId,
+    AddressId, ConsentEventId, CustomerId, InteractionId, OrderId, OrderLineId, PaymentId,
+    ProductId, RefundId, ReservationId, ReturnId, ShipmentId, TransferId, VariantId, WarehouseId,
 };
 pub use inventory::{
     Inventory, InventoryReader, Movement, MovementKind, NewWarehouse, ReplenishmentRule,
@@ -102,6 +108,10 @@ pub use order::{
     VariantSales,
 };
 pub use page::{Cursor, Page, MAX_PAGE_SIZE};
+pub use privacy::{
+    ErasureGround, ErasureReport, Privacy, PrivacyReader, RetentionCategory, RetentionReport,
+    SubjectExport,
+};
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, Options, ReadTx, Store, WriteTx,
     MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_READER_POOL_SIZE, MIN_SQLITE_VERSION_NUMBER,

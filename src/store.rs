@@ -504,6 +504,63 @@ impl Store {
         Ok(value)
     }
 
+    /// Erases a customer ([`Privacy::erase`](crate::Privacy::erase)) in its
+    /// own unit of work, then checkpoints the WAL into the database file and
+    /// truncates it. With `secure_delete` on (custdb sets it on every
+    /// connection), neither the file nor its `-wal` holds the erased values
+    /// afterwards; `file_scrubbed` in the report says whether the
+    /// checkpoint completed (it waits up to the busy timeout for readers).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown customer; a database error.
+    pub fn erase_customer(&self, customer_id: crate::CustomerId) -> Result<crate::ErasureReport> {
+        let mut report = self.write(|tx| {
+            tx.privacy()
+                .erase(customer_id, crate::ErasureGround::SubjectRequest)
+        })?;
+        if !report.already_erased {
+            report.file_scrubbed = self.checkpoint_truncate()?;
+        }
+        Ok(report)
+    }
+
+    /// Applies the retention rules as of `now`
+    /// ([`Privacy::apply_retention`](crate::Privacy::apply_retention)) in
+    /// its own unit of work, then scrubs the file as
+    /// [`erase_customer`](Store::erase_customer) does.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn apply_retention(
+        &self,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<crate::privacy::RetentionReport> {
+        let report = self.write(|tx| tx.privacy().apply_retention(now, dry_run))?;
+        if !dry_run && !report.actions.is_empty() {
+            self.checkpoint_truncate()?;
+        }
+        Ok(report)
+    }
+
+    /// Copies the WAL into the database file and truncates it to zero
+    /// bytes. True when every frame was copied.
+    fn checkpoint_truncate(&self) -> Result<bool> {
+        let writer = self
+            .inner
+            .writer
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::ReadOnly))?;
+        let conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let (busy, log, copied): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        Ok(busy == 0 && log == copied)
+    }
+
     /// Runs `f` in a read transaction: every query inside it sees the same
     /// committed snapshot, unaffected by concurrent writers.
     ///
@@ -654,6 +711,16 @@ impl<'a> WriteTx<'a> {
         crate::order::Orders::new(self)
     }
 
+    /// Purposes and the consent ledger.
+    pub fn consent(&self) -> crate::consent::Consents<'_> {
+        crate::consent::Consents::new(self)
+    }
+
+    /// Subject rights and retention: export, erasure, retention rules.
+    pub fn privacy(&self) -> crate::privacy::Privacy<'_> {
+        crate::privacy::Privacy::new(self)
+    }
+
     /// Runs `f` inside a savepoint: when it fails, everything it wrote is
     /// undone while the rest of the unit of work stays. Every public
     /// operation that writes more than one row runs in one, so a caller that
@@ -745,6 +812,16 @@ impl<'a> ReadTx<'a> {
     pub fn orders(&self) -> crate::order::OrderReader<'a> {
         crate::order::OrderReader::new(self.conn)
     }
+
+    /// Purposes and the consent ledger, read-only.
+    pub fn consent(&self) -> crate::consent::ConsentReader<'a> {
+        crate::consent::ConsentReader::new(self.conn)
+    }
+
+    /// Subject export and the privacy records, read-only.
+    pub fn privacy(&self) -> crate::privacy::PrivacyReader<'a> {
+        crate::privacy::PrivacyReader::new(self.conn)
+    }
 }
 
 fn check_connection(conn: &Connection) -> Result<CheckReport> {
@@ -774,6 +851,8 @@ fn check_connection(conn: &Connection) -> Result<CheckReport> {
     crate::inventory::check(conn, &mut report)?;
     crate::order::check(conn, &mut report)?;
     crate::audit::check(conn, &mut report)?;
+    crate::consent::check(conn, &mut report)?;
+    crate::privacy::check(conn, &mut report)?;
     Ok(report)
 }
 
@@ -853,6 +932,9 @@ fn configure(conn: &Connection, options: &Options) -> Result<()> {
     // more pages than SQLite's 64 KiB spill threshold, and a temporary file
     // created and deleted per order cost a third of placement time.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Deleted and overwritten content is zeroed in the file, so that what
+    // erasure removes cannot be read back from free space (docs/PRIVACY.md).
+    conn.pragma_update(None, "secure_delete", true)?;
     let synchronous = match options.durability {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",

@@ -1283,11 +1283,24 @@ impl<'t> Customers<'t> {
     /// # Errors
     ///
     /// [`ErrorKind::NotFound`]; [`ErrorKind::AlreadyExists`] on `email` when
-    /// another active customer has taken its email meanwhile.
+    /// another active customer has taken its email meanwhile;
+    /// [`ErrorKind::InvalidState`] for an erased customer.
     pub fn restore(&self, id: CustomerId) -> Result<Customer> {
         let current = self.get(id)?;
         if !current.is_archived() {
             return Ok(current);
+        }
+        let erased: bool = self
+            .tx
+            .conn()
+            .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        if erased {
+            return Err(Error::new(ErrorKind::InvalidState {
+                entity: "customer",
+                id: id.to_string(),
+                reason: "is erased and cannot be restored".into(),
+            }));
         }
         if let Some(email) = &current.email {
             if self.email_taken(email, id)? {

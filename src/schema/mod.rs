@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "commerce",
         sql: include_str!("migrations/0002_commerce.sql"),
     },
+    Migration {
+        version: 3,
+        name: "privacy",
+        sql: include_str!("migrations/0003_privacy.sql"),
+    },
 ];
 
 /// The schema version this library writes and expects.
