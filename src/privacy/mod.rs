@@ -498,8 +498,9 @@ impl<'t> Privacy<'t> {
                 }
                 RetentionAction::DeleteRows => {
                     let condition = format!("{} < ?1", r.age);
-                    if dry_run {
-                        count(conn, t.table, &condition, &cutoff_db)?
+                    let n = count(conn, t.table, &condition, &cutoff_db)?;
+                    if dry_run || n == 0 {
+                        n
                     } else {
                         with_erasure_allowed(conn, || {
                             Ok(conn
@@ -523,8 +524,9 @@ impl<'t> Privacy<'t> {
                         .collect::<Vec<_>>()
                         .join(" OR ");
                     let condition = format!("{} < ?1 AND ({pending})", r.age);
-                    if dry_run {
-                        count(conn, t.table, &condition, &cutoff_db)?
+                    let n = count(conn, t.table, &condition, &cutoff_db)?;
+                    if dry_run || n == 0 {
+                        n
                     } else {
                         with_erasure_allowed(conn, || {
                             Ok(conn

@@ -1,0 +1,331 @@
+//! Subject export, erasure (with a byte scan of the file and its WAL) and
+//! retention.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{assert_consistent, file_bytes, file_store};
+use custdb::privacy::map::PERSONAL_DATA_MAP;
+use custdb::{
+    AddressKind, Channel, CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal,
+    Direction, InteractionKind, LawfulBasis, NewAddress, NewConsent, NewCustomer, NewInteraction,
+    NewOrder, NewOrderLine, NewPayment, NewProduct, NewPurpose, NewRefund, NewReturn, NewShipment,
+    NewVariant, NewWarehouse, OrderId, PaymentMethod, RetentionCategory, Store, SubjectExport,
+};
+
+/// Values that must not survive erasure anywhere in the file.
+const SECRETS: &[&str] = &[
+    "zanzibar",
+    "quokka",
+    "+442079460958",
+    "wombat crescent",
+    "qk1 7zz",
+];
+
+/// A customer with a row in every table the map links to a customer.
+fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
+    store
+        .write(|tx| {
+            let c = tx.customers().create(
+                NewCustomer::new("Zanzibar Quokka")
+                    .given_name("Zanzibar")
+                    .family_name("Quokka")
+                    .email("zanzibar.quokka@example.com")
+                    .phone("+44 20 7946 0958")
+                    .company("Quokka Holdings")
+                    .birth_date(chrono::NaiveDate::from_ymd_opt(1990, 5, 17).unwrap())
+                    .tag("quokkafan")
+                    .attribute("pet", serde_json::json!("quokka the cat"))
+                    .notes("Quokka private note"),
+            )?;
+            tx.customers().add_address(
+                c.id,
+                NewAddress::new(AddressKind::Shipping, "17 Wombat Crescent", "Bath", "GB")
+                    .postal_code("QK1 7ZZ")
+                    .recipient("Zanzibar Quokka"),
+            )?;
+            tx.customers().add_interaction(
+                c.id,
+                NewInteraction::new(
+                    Channel::Phone,
+                    Direction::Inbound,
+                    InteractionKind::Complaint,
+                )
+                .subject("Quokka complaint")
+                .body("Zanzibar complained about the parcel"),
+            )?;
+            tx.consent().register_purpose(
+                NewPurpose::new("newsletter", "Monthly news", LawfulBasis::Consent)
+                    .data_category(DataCategory::Contact),
+            )?;
+            tx.consent().record(
+                NewConsent::new(
+                    c.id,
+                    "newsletter",
+                    ConsentState::Given,
+                    CollectionMethod::WebForm,
+                )
+                .notice("v1", "Send me the newsletter.")
+                .evidence_reference("quokka-form-55"),
+            )?;
+            let p =
+                tx.catalog()
+                    .create_product(NewProduct::new("Tea").variant(NewVariant::new(
+                        "TEA",
+                        Decimal::new(450, 2),
+                        "GBP",
+                    )))?;
+            let w = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("MAIN", "Main"))?;
+            tx.inventory().receive(p.variants[0].id, w.id, 10)?;
+            let o = tx.orders().place(
+                NewOrder::for_customer(c.id, "GBP")
+                    .line(NewOrderLine::new("TEA", 2))
+                    .note("Leave it with the quokka next door"),
+            )?;
+            tx.orders().pay(
+                o.id,
+                NewPayment::new(PaymentMethod::Card, o.total).provider("psp", "pay-1"),
+            )?;
+            tx.orders()
+                .ship(o.id, NewShipment::everything("DHL", "QUOKKATRACK99"))?;
+            tx.orders()
+                .return_items(o.id, NewReturn::new("damaged").line("TEA", 1, true))?;
+            tx.orders()
+                .refund(o.id, NewRefund::new(Decimal::new(450, 2), "damaged"))?;
+            Ok((c.id, o.id))
+        })
+        .unwrap()
+}
+
+#[test]
+fn the_export_holds_every_classified_column_and_round_trips() {
+    let (_dir, store) = file_store();
+    let (ann, _) = rich_customer(&store);
+    let export = store.read(|r| r.privacy().export(ann)).unwrap();
+    assert_eq!(export.format, "custdb.subject-export");
+    assert_eq!(export.format_version, 1);
+    assert_eq!(export.customer_id, ann);
+    for t in PERSONAL_DATA_MAP.iter().filter(|t| t.subject.is_some()) {
+        if t.table == "privacy_erasures" {
+            continue; // only once erased; checked below
+        }
+        let rows = export
+            .tables
+            .get(t.table)
+            .unwrap_or_else(|| panic!("the export has no {}", t.table));
+        for c in t.columns {
+            assert!(
+                rows.iter().all(|r| r.contains_key(c.column)),
+                "{}.{} missing from the export",
+                t.table,
+                c.column
+            );
+        }
+        for c in t.personal_columns() {
+            assert!(
+                export.processing[t.table].contains_key(c.column),
+                "{}.{} has no processing record",
+                t.table,
+                c.column
+            );
+        }
+    }
+    assert_eq!(
+        export.tables["customers"][0]["email"],
+        "zanzibar.quokka@example.com"
+    );
+    assert_eq!(
+        export.tables["customer_addresses"][0]["line1"],
+        "17 Wombat Crescent"
+    );
+    assert_eq!(
+        export.tables["shipments"][0]["tracking_number"],
+        "QUOKKATRACK99"
+    );
+    assert_eq!(export.tables["consent_events"][0]["state"], "given");
+    assert!(export.tables["audit_log"].len() >= 5);
+    let json = serde_json::to_string_pretty(&export).unwrap();
+    let back: SubjectExport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, export);
+}
+
+fn scan(path: &std::path::Path) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    for file in [path.to_path_buf(), path.with_extension("db-wal")] {
+        if !file.exists() {
+            continue;
+        }
+        let bytes = file_bytes(&file).to_ascii_lowercase();
+        for secret in SECRETS {
+            if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                found.push(*secret);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn erasure_anonymizes_keeps_the_books_and_leaves_no_byte_behind() {
+    let (dir, store) = file_store();
+    let (ann, order) = rich_customer(&store);
+    let path = dir.path().join("test.db");
+    // Before: the values are in the file or its WAL (the scan works).
+    assert_eq!(scan(&path).len(), SECRETS.len());
+    let before = store.read(|r| r.orders().get(order)).unwrap();
+
+    let report = store.erase_customer(ann).unwrap();
+    assert!(!report.already_erased);
+    assert!(report.file_scrubbed);
+    assert_eq!(report.consents_withdrawn, 1);
+    assert_eq!(report.rows["customer_addresses"], 1);
+    assert_eq!(report.rows["customer_interactions"], 1);
+    assert_consistent(&store);
+    assert_eq!(
+        scan(&path),
+        Vec::<&str>::new(),
+        "erased values left in the file"
+    );
+
+    // The books are intact, pseudonymous.
+    let after = store.read(|r| r.orders().get(order)).unwrap();
+    assert_eq!(after.total, before.total);
+    assert_eq!(after.paid, before.paid);
+    assert_eq!(after.customer_id, Some(ann));
+    assert_eq!(after.shipping_address, None);
+    assert_eq!(after.lines.len(), 1);
+    let customer = store.customers().get(ann).unwrap();
+    assert_eq!(customer.display_name, "Erased customer");
+    assert!(customer.email.is_none() && customer.tags.is_empty() && customer.is_archived());
+    assert!(store.customers().search("zanzibar", 5).unwrap().is_empty());
+
+    // Consent is withdrawn and nothing more can be recorded or processed.
+    let states = store
+        .read(|r| r.consent().states_at(ann, Utc::now()))
+        .unwrap();
+    assert_eq!(states[0].state, ConsentState::Withdrawn);
+    assert_eq!(states[0].event.collection_method, CollectionMethod::Erasure);
+    assert!(
+        states[0].event.evidence_reference.is_none()
+            || states[0].event.state == ConsentState::Withdrawn
+    );
+    let history = store.read(|r| r.consent().history(ann, None)).unwrap();
+    assert!(history.iter().all(|e| e.evidence_reference.is_none()));
+    assert!(!store
+        .read(|r| r.consent().can_process(ann, "newsletter", Utc::now()))
+        .unwrap());
+    let refused = store
+        .write(|tx| {
+            tx.consent().record(
+                NewConsent::new(
+                    ann,
+                    "newsletter",
+                    ConsentState::Given,
+                    CollectionMethod::Api,
+                )
+                .notice("v1", "Send me the newsletter."),
+            )
+        })
+        .unwrap_err();
+    assert!(matches!(
+        refused.kind(),
+        custdb::ErrorKind::InvalidState { .. }
+    ));
+    let restore = store.customers().restore(ann).unwrap_err();
+    assert!(matches!(
+        restore.kind(),
+        custdb::ErrorKind::InvalidState { .. }
+    ));
+
+    // The erasure is recorded, with no personal data, and audited.
+    let export = store.read(|r| r.privacy().export(ann)).unwrap();
+    assert_eq!(
+        export.tables["privacy_erasures"][0]["ground"],
+        "subject_request"
+    );
+    assert!(!serde_json::to_string(&export)
+        .unwrap()
+        .to_lowercase()
+        .contains("quokka"));
+    let audit = store
+        .read(|r| r.audit().for_entity("customer", &ann.to_string(), 100))
+        .unwrap();
+    assert!(audit.iter().any(|e| e.action == "erase"));
+
+    // Erasing again is a no-op.
+    let again = store.erase_customer(ann).unwrap();
+    assert!(again.already_erased);
+    assert_eq!(again.rows, report.rows);
+    assert_consistent(&store);
+}
+
+#[test]
+fn retention_dry_run_then_apply() {
+    let (_dir, store) = file_store();
+    let (ann, order) = rich_customer(&store);
+    let bob = store
+        .customers()
+        .create(NewCustomer::new("Bob").email("bob@example.com"))
+        .unwrap();
+    store
+        .write(|tx| {
+            let p = tx.privacy();
+            p.set_retention_rule(RetentionCategory::Interactions, 30)?;
+            p.set_retention_rule(RetentionCategory::OrderContactData, 365)?;
+            p.set_retention_rule(RetentionCategory::InactiveCustomers, 3 * 365)?;
+            Ok(())
+        })
+        .unwrap();
+    // Today nothing is old enough.
+    let today = store.apply_retention(Utc::now(), true).unwrap();
+    assert!(today.actions.is_empty() && today.erased_customers.is_empty());
+
+    // Two months on: the interaction is past 30 days.
+    let later = Utc::now() + Duration::days(60);
+    let dry = store.apply_retention(later, true).unwrap();
+    assert!(dry.dry_run);
+    assert_eq!(dry.actions.len(), 1);
+    assert_eq!(dry.actions[0].table, "customer_interactions");
+    assert_eq!(dry.actions[0].rows, 1);
+    let interactions = store.customers().interactions(ann, None, 10).unwrap();
+    assert_eq!(interactions.items.len(), 1, "a dry run changes nothing");
+    let done = store.apply_retention(later, false).unwrap();
+    assert_eq!(done.actions, dry.actions);
+    assert!(store
+        .customers()
+        .interactions(ann, None, 10)
+        .unwrap()
+        .items
+        .is_empty());
+    assert_consistent(&store);
+
+    // Two years on: the order's contact data goes, the order stays.
+    let much_later = Utc::now() + Duration::days(2 * 365);
+    let done = store.apply_retention(much_later, false).unwrap();
+    let tables: Vec<&str> = done.actions.iter().map(|a| a.table.as_str()).collect();
+    assert_eq!(tables, vec!["order_events", "shipments", "orders"]);
+    let o = store.read(|r| r.orders().get(order)).unwrap();
+    assert!(o.note.is_none() && o.shipping_address.is_none());
+    assert!(store.customers().get(ann).unwrap().email.is_some());
+    // Running it again finds nothing left to do.
+    assert!(store
+        .apply_retention(much_later, false)
+        .unwrap()
+        .actions
+        .is_empty());
+
+    // Four years on: both customers are inactive and erased.
+    let years = Utc::now() + Duration::days(4 * 365);
+    let dry = store.apply_retention(years, true).unwrap();
+    let mut expected = vec![ann, bob.id];
+    expected.sort();
+    assert_eq!(dry.erased_customers, expected);
+    let done = store.apply_retention(years, false).unwrap();
+    assert_eq!(done.erased_customers, expected);
+    for id in expected {
+        assert!(store.read(|r| r.privacy().erased_at(id)).unwrap().is_some());
+    }
+    assert_consistent(&store);
+}
