@@ -1,10 +1,10 @@
 //! # custdb: an embedded customer database
 //!
 //! custdb keeps a business's customers — contact data, addresses, tags,
-//! custom attributes and the interaction history — in one SQLite file that
-//! the application links directly: no server, no set-up, correct by
-//! construction. Later releases add the catalog, stock, orders, payments,
-//! consent and data-subject rights on the same foundation.
+//! custom attributes and the interaction history — with the catalog, stock
+//! in several warehouses, orders, payments, and consent and data-subject
+//! rights, in one SQLite file that the application links directly: no
+//! server, no set-up, correct by construction.
 //!
 //! ## The shape of the API
 //!
@@ -20,6 +20,10 @@
 //!   transaction; a unit of work that changes rows without one is refused.
 //! - Every error is an [`Error`] whose [`kind()`](Error::kind) names the field
 //!   and the reason; nothing is half-written.
+//! - Commerce: [`Catalog`], [`Inventory`] (a stock ledger), [`Orders`].
+//! - Privacy: the consent ledger ([`Consents`]), the personal-data map
+//!   ([`privacy::map`]), subject export and erasure ([`Privacy`],
+//!   [`Store::erase_customer`]) and retention.
 //!
 //! ## Example
 //!
