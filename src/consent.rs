@@ -622,6 +622,16 @@ impl<'a> ConsentReader<'a> {
             .finish()
     }
 
+    /// The customer's current consent to each purpose that has events
+    /// (as of now; see [`states_at`](ConsentReader::states_at)).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown customer.
+    pub fn current_states(&self, customer_id: CustomerId) -> Result<Vec<ConsentStatus>> {
+        self.states_at(customer_id, crate::time::now())
+    }
+
     /// The customer's consent to each purpose that has events, at `at`.
     ///
     /// # Errors

@@ -97,6 +97,12 @@ fn state_now_and_at_past_instants_and_can_process() {
     assert_eq!(state(day(5)), Some(ConsentState::Given));
     assert_eq!(state(day(15)), Some(ConsentState::Withdrawn));
     assert_eq!(state(day(26)), Some(ConsentState::Expired));
+    let current = store.read(|r| r.consent().current_states(ann)).unwrap();
+    assert_eq!(current.len(), 1);
+    assert_eq!(
+        (current[0].purpose_id.as_str(), current[0].state),
+        ("newsletter", ConsentState::Expired)
+    );
     let history = store.read(|r| r.consent().history(ann, None)).unwrap();
     assert_eq!(
         history.iter().map(|e| e.state).collect::<Vec<_>>(),
