@@ -92,18 +92,14 @@ fn raw_create(conn: &Connection, n: usize) -> CustomerId {
         .unwrap()
         .execute(params![id, "bench"])
         .unwrap();
-    conn.prepare_cached(sql::INSERT_AUDIT)
-        .unwrap()
-        .execute(params![
-            now,
-            "system",
-            "custdb",
-            "create",
-            "customer",
-            id.to_string(),
-            r#"["display_name","given_name","family_name","email","company","tags"]"#
-        ])
-        .unwrap();
+    common::raw_audit(
+        conn,
+        &now,
+        "create",
+        "customer",
+        &id.to_string(),
+        r#"["display_name","given_name","family_name","email","company","tags"]"#,
+    );
     id
 }
 

@@ -224,18 +224,7 @@ fn raw_place(conn: &Connection, customer: CustomerId, lines: usize) -> OrderId {
             "{}"
         ])
         .unwrap();
-    tx.prepare_cached(custdb::customer::sql::INSERT_AUDIT)
-        .unwrap()
-        .execute(params![
-            at,
-            "system",
-            "custdb",
-            "place",
-            "order",
-            id.to_string(),
-            "[]"
-        ])
-        .unwrap();
+    common::raw_audit(&tx, &at, "place", "order", &id.to_string(), "[]");
     let number: i64 = tx
         .prepare_cached(sql::ORDER_BY_ID)
         .unwrap()
@@ -314,18 +303,14 @@ fn raw_pay(conn: &Connection, order: OrderId) {
         .unwrap()
         .execute(params![order, "paid", at])
         .unwrap();
-    tx.prepare_cached(custdb::customer::sql::INSERT_AUDIT)
-        .unwrap()
-        .execute(params![
-            at,
-            "system",
-            "custdb",
-            "capture_payment",
-            "order",
-            order.to_string(),
-            "[]"
-        ])
-        .unwrap();
+    common::raw_audit(
+        &tx,
+        &at,
+        "capture_payment",
+        "order",
+        &order.to_string(),
+        "[]",
+    );
     let status: String = tx
         .prepare_cached(pay_sql::PAYMENT_BY_ID)
         .unwrap()

@@ -84,7 +84,9 @@ mod store;
 mod time;
 mod validate;
 
-pub use audit::{AuditEntry, AuditReader};
+pub use audit::{
+    AuditEntry, AuditFilter, AuditHead, AuditReader, AuditVerification, BreakReason, BrokenLink,
+};
 pub use catalog::{Catalog, CatalogReader, NewProduct, NewVariant, Product, Variant, VariantPatch};
 pub use consent::{
     CollectionMethod, ConsentEvent, ConsentReader, ConsentReceipt, ConsentState, ConsentStatus,

@@ -643,6 +643,16 @@ impl Store {
         }
     }
 
+    /// Recomputes the audit trail's hash chain
+    /// ([`AuditReader::verify`]) on a consistent snapshot.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn verify_audit(&self) -> Result<crate::AuditVerification> {
+        self.read(|r| r.audit().verify())
+    }
+
     /// The settings the store's connections actually run with, as SQLite
     /// reports them (for diagnostics and tests of the set-up).
     ///

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use custdb::audit::{entry_hash, sql as audit_sql, GENESIS_HASH};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// A connection with the settings custdb applies (see src/store.rs
 /// `configure`): WAL, `synchronous = FULL`, foreign keys on, untrusted
@@ -23,4 +24,49 @@ pub fn raw_connection(path: &Path) -> Connection {
     assert_eq!(mode, "wal");
     conn.set_prepared_statement_cache_capacity(128);
     conn
+}
+
+/// Appends an audit entry the way custdb does: read the last entry's
+/// position and hash, hash the new entry onto the chain, insert it.
+pub fn raw_audit(
+    conn: &Connection,
+    at: &str,
+    action: &str,
+    entity_type: &str,
+    entity_id: &str,
+    changed_fields: &str,
+) {
+    let (seq, prev): (i64, String) = conn
+        .prepare_cached(audit_sql::LAST_ENTRY)
+        .unwrap()
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .unwrap()
+        .unwrap_or((0, GENESIS_HASH.to_owned()));
+    let hash = entry_hash(
+        &prev,
+        seq + 1,
+        at,
+        "system",
+        "custdb",
+        action,
+        entity_type,
+        entity_id,
+        changed_fields,
+    );
+    conn.prepare_cached(audit_sql::INSERT_AUDIT)
+        .unwrap()
+        .execute(params![
+            seq + 1,
+            at,
+            "system",
+            "custdb",
+            action,
+            entity_type,
+            entity_id,
+            changed_fields,
+            prev,
+            hash
+        ])
+        .unwrap();
 }

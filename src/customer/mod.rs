@@ -661,10 +661,8 @@ pub mod sql {
     /// Is the email used by an active customer (other than ?2)?
     pub const EMAIL_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM customers \
         WHERE email = ?1 AND archived_at IS NULL AND id <> ?2)";
-    /// Appends an audit row (the same text as the audit module's).
-    pub const INSERT_AUDIT: &str = "INSERT INTO audit_log \
-        (at, actor_id, actor_name, action, entity_type, entity_id, changed_fields) \
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    /// Appends an audit row (the audit module's statement).
+    pub use crate::audit::sql::INSERT_AUDIT;
     /// A customer by id.
     pub const GET: &str = select_customers!("WHERE c.id = ?1");
     /// An active customer by email.

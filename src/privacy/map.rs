@@ -483,6 +483,8 @@ pub static PERSONAL_DATA_MAP: &[TableClass] = &[
             no("entity_type"),
             pseudonym("entity_id", ACCOUNTABLE, R::AuditTrail),
             no("changed_fields"),
+            no("prev_hash"),
+            no("hash"),
         ],
     },
     TableClass {
@@ -753,6 +755,28 @@ pub static PERSONAL_DATA_MAP: &[TableClass] = &[
         rows: RowErasure::KeepRows,
         retention: None,
         columns: &[no("one")],
+    },
+    TableClass {
+        table: "access_roles",
+        description: "roles the application defined",
+        subject: None,
+        rows: RowErasure::KeepRows,
+        retention: None,
+        columns: &[
+            no("name"),
+            no("permissions"),
+            no("consent_scope"),
+            no("created_at"),
+            no("updated_at"),
+        ],
+    },
+    TableClass {
+        table: "access_grants",
+        description: "which roles each staff actor holds",
+        subject: None,
+        rows: RowErasure::KeepRows,
+        retention: None,
+        columns: &[staff("actor_id"), no("role"), no("granted_at"), staff("granted_by")],
     },
     TableClass {
         table: "custdb_migrations",

@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub const APPLICATION_ID: i32 = 0x4344_4231;
 
 /// One embedded migration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Migration {
     /// The schema version this migration produces (1, 2, ...).
     pub version: i64,
@@ -31,6 +31,20 @@ pub struct Migration {
     pub name: &'static str,
     /// The SQL, run as one batch inside the migration transaction.
     pub sql: &'static str,
+    /// Work that SQL cannot do (computing hashes), run right after the SQL
+    /// in the same transaction. Not part of the checksum: it is code, and
+    /// the code that runs is always the current library's.
+    pub after: Option<fn(&rusqlite::Connection) -> crate::error::Result<()>>,
+}
+
+impl std::fmt::Debug for Migration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Migration")
+            .field("version", &self.version)
+            .field("name", &self.name)
+            .field("after", &self.after.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Migration {
@@ -47,16 +61,25 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "initial",
         sql: include_str!("migrations/0001_initial.sql"),
+        after: None,
     },
     Migration {
         version: 2,
         name: "commerce",
         sql: include_str!("migrations/0002_commerce.sql"),
+        after: None,
     },
     Migration {
         version: 3,
         name: "privacy",
         sql: include_str!("migrations/0003_privacy.sql"),
+        after: None,
+    },
+    Migration {
+        version: 4,
+        name: "trust",
+        sql: include_str!("migrations/0004_trust.sql"),
+        after: Some(crate::audit::backfill_chain),
     },
 ];
 
@@ -193,6 +216,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<V
     let now = crate::time::to_db(&crate::time::now());
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         tx.execute_batch(migration.sql)?;
+        if let Some(after) = migration.after {
+            after(&tx)?;
+        }
         tx.execute(
             "INSERT INTO custdb_migrations (version, name, checksum, applied_at) \
              VALUES (?1, ?2, ?3, ?4)",
@@ -242,6 +268,7 @@ mod tests {
             version: 1,
             name: "x",
             sql: "",
+            after: None,
         };
         assert_eq!(
             m.checksum(),
