@@ -174,6 +174,35 @@ pub enum ErrorKind {
         /// What was found.
         reason: String,
     },
+    /// A backup was refused as a source for restore: it failed SQLite's
+    /// `integrity_check` or custdb's [`check`](crate::Store::check).
+    #[error("restore refused: {}", .problems.join("; "))]
+    RestoreRefused {
+        /// What the checks found.
+        problems: Vec<String>,
+    },
+    /// The actor of a policy-enforcing handle lacks the permission the
+    /// operation needs (see [`Store::as_actor`](crate::Store::as_actor)).
+    #[error("actor {actor} may not {operation}: needs the {permission} permission")]
+    PermissionDenied {
+        /// The actor's id.
+        actor: String,
+        /// The permission needed, e.g. `write_customers`.
+        permission: &'static str,
+        /// What was attempted.
+        operation: String,
+    },
+    /// The database is encrypted and the key given is wrong or missing, or a
+    /// key was given for a file that is not encrypted.
+    #[error("cannot decrypt {}: the encryption key is wrong or missing", .path.display())]
+    WrongKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An encryption key was given but this build of custdb has no
+    /// encryption (build with the `sqlcipher` feature).
+    #[error("this build of custdb cannot encrypt: enable the `sqlcipher` feature")]
+    EncryptionUnavailable,
     /// Any other SQLite error. The message is SQLite's own.
     #[error("database error: {message}")]
     Database {
@@ -289,6 +318,11 @@ impl Error {
     /// True when the database is locked past the busy timeout ([`ErrorKind::Busy`]).
     pub fn is_busy(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::Busy)
+    }
+
+    /// True for [`ErrorKind::PermissionDenied`].
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::PermissionDenied { .. })
     }
 }
 

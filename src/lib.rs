@@ -69,6 +69,7 @@
 mod text_enum;
 
 pub mod audit;
+pub mod backup;
 pub mod catalog;
 pub mod consent;
 pub mod customer;
@@ -87,6 +88,7 @@ mod validate;
 pub use audit::{
     AuditEntry, AuditFilter, AuditHead, AuditReader, AuditVerification, BreakReason, BrokenLink,
 };
+pub use backup::{BackupProgress, BackupReport, BACKUP_PAGES_PER_STEP};
 pub use catalog::{Catalog, CatalogReader, NewProduct, NewVariant, Product, Variant, VariantPatch};
 pub use consent::{
     CollectionMethod, ConsentEvent, ConsentReader, ConsentReceipt, ConsentState, ConsentStatus,

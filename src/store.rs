@@ -610,6 +610,14 @@ impl Store {
         }
     }
 
+    /// Runs `f` on a reader connection (for the backup module).
+    pub(crate) fn with_read_connection<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        self.with_reader(f)
+    }
+
     /// The customers repository for one-shot calls, each its own transaction.
     /// Inside a unit of work use [`WriteTx::customers`] or
     /// [`ReadTx::customers`].
@@ -889,6 +897,23 @@ fn is_not_a_database(err: &Error) -> bool {
         .and_then(|s| s.downcast_ref::<rusqlite::Error>())
         .and_then(rusqlite::Error::sqlite_error_code)
         == Some(rusqlite::ErrorCode::NotADatabase)
+}
+
+/// Opens a plain connection for the backup module: read-only on an
+/// existing file, or read-write creating a new one. Only store.rs opens
+/// connections; this is its door for backups and restores.
+pub(crate) fn open_plain(path: &Path, create: bool) -> Result<Connection> {
+    let flags = if create {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    Ok(conn)
 }
 
 fn cannot_open(path: &Path, err: rusqlite::Error) -> Error {
