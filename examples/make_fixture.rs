@@ -15,8 +15,8 @@ use custdb::{
     Actor, AddressKind, Channel, CollectionMethod, ConsentState, DataCategory, Decimal, Direction,
     ErasureGround, InteractionKind, LawfulBasis, NewAddress, NewConsent, NewCustomer,
     NewInteraction, NewOrder, NewOrderLine, NewPayment, NewProduct, NewPurpose, NewRefund,
-    NewReturn, NewShipment, NewVariant, NewWarehouse, Options, PaymentMethod, RetentionCategory,
-    Store,
+    NewReturn, NewShipment, NewVariant, NewWarehouse, Options, PaymentMethod, Permission,
+    RetentionCategory, Store,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -167,6 +167,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .erase(leaver.id, ErasureGround::SubjectRequest)?;
         tx.privacy()
             .set_retention_rule(RetentionCategory::Interactions, 730)?;
+
+        // Trust (schema version 4 onwards): a custom role and two grants;
+        // the audit trail is hash-chained from here.
+        tx.access().define_role(
+            "returns-desk",
+            &[Permission::ReadCustomers, Permission::Refund],
+            None,
+        )?;
+        tx.access().grant("clerk-7", "returns-desk")?;
+        tx.access().grant("clerk-7", "sales")?;
         Ok(())
     })?;
     let report = store.check()?;

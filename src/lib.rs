@@ -68,6 +68,8 @@
 
 mod text_enum;
 
+pub mod access;
+mod acting;
 pub mod audit;
 pub mod backup;
 pub mod catalog;
@@ -85,6 +87,8 @@ mod store;
 mod time;
 mod validate;
 
+pub use access::{Access, AccessReader, Grants, Permission, Role, BUILTIN_ROLES};
+pub use acting::{ActorStore, MASK};
 pub use audit::{
     AuditEntry, AuditFilter, AuditHead, AuditReader, AuditVerification, BreakReason, BrokenLink,
 };

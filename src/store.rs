@@ -520,7 +520,7 @@ impl Store {
                 .erase(customer_id, crate::ErasureGround::SubjectRequest)
         })?;
         if !report.already_erased {
-            report.file_scrubbed = self.checkpoint_truncate()?;
+            report.file_scrubbed = self.scrub_after_erasure()?;
         }
         Ok(report)
     }
@@ -540,14 +540,14 @@ impl Store {
     ) -> Result<crate::privacy::RetentionReport> {
         let report = self.write(|tx| tx.privacy().apply_retention(now, dry_run))?;
         if !dry_run && !report.actions.is_empty() {
-            self.checkpoint_truncate()?;
+            self.scrub_after_erasure()?;
         }
         Ok(report)
     }
 
     /// Copies the WAL into the database file and truncates it to zero
     /// bytes. True when every frame was copied.
-    fn checkpoint_truncate(&self) -> Result<bool> {
+    pub(crate) fn scrub_after_erasure(&self) -> Result<bool> {
         let writer = self
             .inner
             .writer
@@ -729,6 +729,11 @@ impl<'a> WriteTx<'a> {
         crate::order::Orders::new(self)
     }
 
+    /// Roles and grants.
+    pub fn access(&self) -> crate::access::Access<'_> {
+        crate::access::Access::new(self)
+    }
+
     /// Purposes and the consent ledger.
     pub fn consent(&self) -> crate::consent::Consents<'_> {
         crate::consent::Consents::new(self)
@@ -829,6 +834,11 @@ impl<'a> ReadTx<'a> {
     /// Orders, read-only.
     pub fn orders(&self) -> crate::order::OrderReader<'a> {
         crate::order::OrderReader::new(self.conn)
+    }
+
+    /// Roles and grants, read-only.
+    pub fn access(&self) -> crate::access::AccessReader<'a> {
+        crate::access::AccessReader::new(self.conn)
     }
 
     /// Purposes and the consent ledger, read-only.

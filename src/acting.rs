@@ -1,0 +1,686 @@
+//! The policy-enforcing handle: [`Store::as_actor`] returns an
+//! [`ActorStore`] whose every operation first checks the actor's
+//! permissions (a [`PermissionDenied`](crate::ErrorKind::PermissionDenied)
+//! error names the one missing), records the change under that actor, and
+//! masks personal-data fields in what it returns unless the actor may read
+//! personal data. An actor whose roles read customers only within a consent
+//! scope (the built-in `marketing` role) sees only the customers who
+//! currently consent to that purpose.
+//!
+//! # Example
+//!
+//! ```
+//! use custdb::{Actor, NewCustomer, Store};
+//!
+//! let store = Store::open_in_memory()?;
+//! store.write(|tx| {
+//!     tx.access().grant("ann", "sales")?;
+//!     tx.access().grant("ola", "auditor")
+//! })?;
+//! let sales = store.as_actor(&Actor::new("ann", "Ann")?)?;
+//! let created = sales.create_customer(NewCustomer::new("Grace Hopper").email("grace@example.com"))?;
+//! let auditor = store.as_actor(&Actor::new("ola", "Ola")?)?;
+//! let seen = auditor.customer(created.id)?;
+//! assert_eq!(seen.display_name, "G•••");          // masked
+//! assert!(auditor.create_customer(NewCustomer::new("X")).unwrap_err().is_permission_denied());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::access::{Grants, Permission, Role};
+use crate::audit::{AuditEntry, AuditFilter, AuditVerification};
+use crate::backup::BackupReport;
+use crate::consent::{ConsentEvent, NewConsent, NewPurpose, Purpose};
+use crate::customer::{
+    Address, Customer, CustomerFilter, CustomerPatch, Interaction, NewAddress, NewCustomer,
+    NewInteraction,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::{CustomerId, OrderId, VariantId, WarehouseId};
+use crate::inventory::{Movement, NewWarehouse, Warehouse};
+use crate::order::{
+    AddressSnapshot, NewOrder, NewPayment, NewRefund, NewReturn, NewShipment, Order, OrderSummary,
+    Payment, Refund, Return, Shipment,
+};
+use crate::page::{Cursor, Page};
+use crate::privacy::{ErasureReport, SubjectExport};
+use crate::store::{Actor, Store};
+use crate::{NewProduct, Product};
+
+/// What a masked text field shows after its first character.
+pub const MASK: &str = "•••";
+
+fn mask_text(s: &str) -> String {
+    match s.chars().next() {
+        Some(c) => format!("{c}{MASK}"),
+        None => MASK.to_owned(),
+    }
+}
+
+fn mask_opt(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(mask_text)
+}
+
+fn mask_customer(mut c: Customer) -> Customer {
+    c.display_name = mask_text(&c.display_name);
+    c.given_name = mask_opt(&c.given_name);
+    c.family_name = mask_opt(&c.family_name);
+    c.email = c
+        .email
+        .as_deref()
+        .map(|e| format!("{}@{MASK}", mask_text(e)));
+    c.phone = c.phone.as_deref().map(|p| {
+        let tail: String = p
+            .chars()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("{MASK}{tail}")
+    });
+    c.company = mask_opt(&c.company);
+    c.birth_date = None;
+    c.locale = None;
+    c.acquisition_source = None;
+    c.attributes = serde_json::Map::new();
+    c.notes = c.notes.as_ref().map(|_| MASK.to_owned());
+    c.tags = Vec::new();
+    c
+}
+
+fn mask_address(mut a: Address) -> Address {
+    a.label = mask_opt(&a.label);
+    a.recipient = mask_opt(&a.recipient);
+    a.company = mask_opt(&a.company);
+    a.line1 = mask_text(&a.line1);
+    a.line2 = mask_opt(&a.line2);
+    a.region = mask_opt(&a.region);
+    a.postal_code = mask_opt(&a.postal_code);
+    a.phone = a.phone.as_ref().map(|_| MASK.to_owned());
+    // City and country stay: a shipper needs the destination.
+    a
+}
+
+fn mask_snapshot(a: AddressSnapshot) -> AddressSnapshot {
+    AddressSnapshot {
+        recipient: mask_opt(&a.recipient),
+        company: mask_opt(&a.company),
+        line1: mask_text(&a.line1),
+        line2: mask_opt(&a.line2),
+        city: a.city,
+        region: mask_opt(&a.region),
+        postal_code: mask_opt(&a.postal_code),
+        country: a.country,
+    }
+}
+
+fn mask_interaction(mut i: Interaction) -> Interaction {
+    i.subject = i.subject.as_ref().map(|_| MASK.to_owned());
+    i.body = i.body.as_ref().map(|_| MASK.to_owned());
+    i
+}
+
+fn mask_order(mut o: Order) -> Order {
+    o.guest_email = o
+        .guest_email
+        .as_deref()
+        .map(|e| format!("{}@{MASK}", mask_text(e)));
+    o.shipping_address = o.shipping_address.map(mask_snapshot);
+    o.billing_address = o.billing_address.map(mask_snapshot);
+    o.note = o.note.as_ref().map(|_| MASK.to_owned());
+    o
+}
+
+/// A store seen through one actor's permissions. Get one with
+/// [`Store::as_actor`]; each call is its own unit of work, recorded under
+/// the actor.
+#[derive(Debug, Clone)]
+pub struct ActorStore {
+    store: Store,
+    actor: Actor,
+    grants: Grants,
+}
+
+impl Store {
+    /// A handle that enforces `actor`'s roles on every operation.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] when the actor holds no role;
+    /// [`ErrorKind::NotFound`] when a grant names a role that no longer
+    /// exists.
+    pub fn as_actor(&self, actor: &Actor) -> Result<ActorStore> {
+        let grants = self.read(|r| r.access().grants(actor.id()))?;
+        if grants.roles.is_empty() {
+            return Err(Error::new(ErrorKind::PermissionDenied {
+                actor: actor.id().to_owned(),
+                permission: "any role",
+                operation: "act through the policy handle".into(),
+            }));
+        }
+        Ok(ActorStore {
+            store: self.clone(),
+            actor: actor.clone(),
+            grants,
+        })
+    }
+}
+
+impl ActorStore {
+    /// The actor.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The actor's roles.
+    pub fn roles(&self) -> &[Role] {
+        &self.grants.roles
+    }
+
+    /// Whether the actor may do it.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.grants.allows(permission)
+    }
+
+    fn require(&self, permission: Permission, operation: &str) -> Result<()> {
+        self.grants.require(permission, operation)
+    }
+
+    fn unmasked(&self) -> bool {
+        self.can(Permission::ReadPersonalData)
+    }
+
+    /// Whether a customer is inside the actor's consent scope.
+    fn in_scope(&self, customer_id: CustomerId) -> Result<bool> {
+        let Some(purposes) = self.grants.customer_scope() else {
+            return Ok(true);
+        };
+        let now = crate::time::now();
+        self.store.read(|r| {
+            for p in &purposes {
+                let consents = r.consent().state_at(customer_id, p, now);
+                match consents {
+                    Ok(Some(s)) if s.state == crate::ConsentState::Given => return Ok(true),
+                    Ok(_) => {}
+                    // An unregistered purpose: nobody consents to it.
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(false)
+        })
+    }
+
+    /// A customer outside the scope reads as not found, so the handle does
+    /// not reveal that it exists.
+    fn require_in_scope(&self, customer_id: CustomerId) -> Result<()> {
+        if self.in_scope(customer_id)? {
+            Ok(())
+        } else {
+            Err(Error::not_found("customer", customer_id))
+        }
+    }
+
+    fn shown(&self, c: Customer) -> Customer {
+        if self.unmasked() {
+            c
+        } else {
+            mask_customer(c)
+        }
+    }
+
+    // Customers -------------------------------------------------------------
+
+    /// Reads a customer. Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`] (also for a
+    /// customer outside the actor's consent scope).
+    pub fn customer(&self, id: CustomerId) -> Result<Customer> {
+        self.require(Permission::ReadCustomers, "read customers")?;
+        self.require_in_scope(id)?;
+        Ok(self.shown(self.store.customers().get(id)?))
+    }
+
+    /// A page of customers. Needs `read_customers`. For a scoped actor the
+    /// page holds only the customers in scope, so it may be shorter than
+    /// `limit` while `next_cursor` still leads on.
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::list`](crate::CustomerReader::list), and
+    /// [`ErrorKind::PermissionDenied`].
+    pub fn customers(
+        &self,
+        filter: &CustomerFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Customer>> {
+        self.require(Permission::ReadCustomers, "list customers")?;
+        let page = self.store.customers().list(filter, after, limit)?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for c in page.items {
+            if self.in_scope(c.id)? {
+                items.push(self.shown(c));
+            }
+        }
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// Looks a customer up by email. Needs `read_customers` and
+    /// `read_personal_data`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn customer_by_email(&self, email: &str) -> Result<Customer> {
+        self.require(Permission::ReadCustomers, "look customers up")?;
+        self.require(Permission::ReadPersonalData, "look customers up by email")?;
+        let c = self.store.customers().get_by_email(email)?;
+        self.require_in_scope(c.id)?;
+        Ok(c)
+    }
+
+    /// Full-text search. Needs `read_customers` and `read_personal_data`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`CustomerReader::search`](crate::CustomerReader::search).
+    pub fn search_customers(&self, query: &str, limit: usize) -> Result<Vec<Customer>> {
+        self.require(Permission::ReadCustomers, "search customers")?;
+        self.require(Permission::ReadPersonalData, "search customers by name")?;
+        let mut out = Vec::new();
+        for c in self.store.customers().search(query, limit)? {
+            if self.in_scope(c.id)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A customer's addresses. Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// As [`customer`](ActorStore::customer).
+    pub fn addresses(&self, id: CustomerId) -> Result<Vec<Address>> {
+        self.require(Permission::ReadCustomers, "read addresses")?;
+        self.require_in_scope(id)?;
+        let list = self.store.customers().addresses(id)?;
+        Ok(if self.unmasked() {
+            list
+        } else {
+            list.into_iter().map(mask_address).collect()
+        })
+    }
+
+    /// A customer's interactions, newest first. Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// As [`customer`](ActorStore::customer).
+    pub fn interactions(
+        &self,
+        id: CustomerId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Interaction>> {
+        self.require(Permission::ReadCustomers, "read interactions")?;
+        self.require_in_scope(id)?;
+        let page = self.store.customers().interactions(id, after, limit)?;
+        Ok(if self.unmasked() {
+            page
+        } else {
+            Page {
+                items: page.items.into_iter().map(mask_interaction).collect(),
+                next_cursor: page.next_cursor,
+            }
+        })
+    }
+
+    /// Creates a customer. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Customers::create`](crate::Customers::create).
+    pub fn create_customer(&self, new: NewCustomer) -> Result<Customer> {
+        self.require(Permission::WriteCustomers, "create customers")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.customers().create(new))
+    }
+
+    /// Changes a customer. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Customers::update`](crate::Customers::update).
+    pub fn update_customer(
+        &self,
+        id: CustomerId,
+        expected_version: i64,
+        patch: CustomerPatch,
+    ) -> Result<Customer> {
+        self.require(Permission::WriteCustomers, "change customers")?;
+        self.store.write_as(&self.actor, |tx| {
+            tx.customers().update(id, expected_version, patch)
+        })
+    }
+
+    /// Archives a customer. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn archive_customer(&self, id: CustomerId) -> Result<Customer> {
+        self.require(Permission::WriteCustomers, "archive customers")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.customers().archive(id))
+    }
+
+    /// Adds an address. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Customers::add_address`](crate::Customers::add_address).
+    pub fn add_address(&self, id: CustomerId, new: NewAddress) -> Result<Address> {
+        self.require(Permission::WriteCustomers, "add addresses")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.customers().add_address(id, new))
+    }
+
+    /// Records an interaction. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Customers::add_interaction`](crate::Customers::add_interaction).
+    pub fn add_interaction(&self, id: CustomerId, new: NewInteraction) -> Result<Interaction> {
+        self.require(Permission::WriteCustomers, "record interactions")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.customers().add_interaction(id, new))
+    }
+
+    // Catalog and stock -------------------------------------------------------
+
+    /// Creates a product. Needs `manage_catalog`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Catalog::create_product`](crate::Catalog::create_product).
+    pub fn create_product(&self, new: NewProduct) -> Result<Product> {
+        self.require(Permission::ManageCatalog, "manage the catalog")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.catalog().create_product(new))
+    }
+
+    /// Creates a warehouse. Needs `manage_catalog`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Inventory::create_warehouse`](crate::Inventory::create_warehouse).
+    pub fn create_warehouse(&self, new: NewWarehouse) -> Result<Warehouse> {
+        self.require(Permission::ManageCatalog, "manage warehouses")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.inventory().create_warehouse(new))
+    }
+
+    /// Books stock in. Needs `manage_catalog`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Inventory::receive`](crate::Inventory::receive).
+    pub fn receive(
+        &self,
+        variant_id: VariantId,
+        warehouse_id: WarehouseId,
+        quantity: i64,
+    ) -> Result<Movement> {
+        self.require(Permission::ManageCatalog, "move stock")?;
+        self.store.write_as(&self.actor, |tx| {
+            tx.inventory().receive(variant_id, warehouse_id, quantity)
+        })
+    }
+
+    // Orders ------------------------------------------------------------------
+
+    /// Places an order. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::place`](crate::Orders::place).
+    pub fn place_order(&self, new: NewOrder) -> Result<Order> {
+        self.require(Permission::ManageOrders, "place orders")?;
+        let o = self
+            .store
+            .write_as(&self.actor, |tx| tx.orders().place(new))?;
+        Ok(self.shown_order(o))
+    }
+
+    fn shown_order(&self, o: Order) -> Order {
+        if self.unmasked() {
+            o
+        } else {
+            mask_order(o)
+        }
+    }
+
+    /// Reads an order. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn order(&self, id: OrderId) -> Result<Order> {
+        self.require(Permission::ManageOrders, "read orders")?;
+        let o = self.store.read(|r| r.orders().get(id))?;
+        Ok(self.shown_order(o))
+    }
+
+    /// A customer's orders, newest first. Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// As [`customer`](ActorStore::customer).
+    pub fn order_history(
+        &self,
+        customer_id: CustomerId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<OrderSummary>> {
+        self.require(Permission::ReadCustomers, "read order history")?;
+        self.require_in_scope(customer_id)?;
+        self.store
+            .read(|r| r.orders().history(customer_id, after, limit))
+    }
+
+    /// Takes a payment. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::pay`](crate::Orders::pay).
+    pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
+        self.require(Permission::ManageOrders, "take payments")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.orders().pay(order_id, new))
+    }
+
+    /// Ships. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::ship`](crate::Orders::ship).
+    pub fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
+        self.require(Permission::ManageOrders, "ship orders")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.orders().ship(order_id, new))
+    }
+
+    /// Cancels. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::cancel`](crate::Orders::cancel).
+    pub fn cancel(&self, order_id: OrderId, reason: &str) -> Result<()> {
+        self.require(Permission::ManageOrders, "cancel orders")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.orders().cancel(order_id, reason))
+    }
+
+    /// Takes a return. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Orders::return_items`](crate::Orders::return_items).
+    pub fn return_items(&self, order_id: OrderId, new: NewReturn) -> Result<Return> {
+        self.require(Permission::ManageOrders, "take returns")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.orders().return_items(order_id, new))
+    }
+
+    /// Refunds. Needs `refund`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::refund`](crate::Orders::refund).
+    pub fn refund(&self, order_id: OrderId, new: NewRefund) -> Result<Vec<Refund>> {
+        self.require(Permission::Refund, "refund")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.orders().refund(order_id, new))
+    }
+
+    // Consent and privacy -----------------------------------------------------
+
+    /// Registers a purpose. Needs `administer`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Consents::register_purpose`](crate::Consents::register_purpose).
+    pub fn register_purpose(&self, new: NewPurpose) -> Result<Purpose> {
+        self.require(Permission::Administer, "register purposes")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.consent().register_purpose(new))
+    }
+
+    /// Records a consent event. Needs `manage_consent`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Consents::record`](crate::Consents::record).
+    pub fn record_consent(&self, new: NewConsent) -> Result<ConsentEvent> {
+        self.require(Permission::ManageConsent, "record consent")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.consent().record(new))
+    }
+
+    /// Whether the customer's data may be processed for the purpose.
+    /// Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`ConsentReader::can_process`](crate::ConsentReader::can_process).
+    pub fn can_process(
+        &self,
+        customer_id: CustomerId,
+        purpose_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.require(Permission::ReadCustomers, "read consent")?;
+        self.store
+            .read(|r| r.consent().can_process(customer_id, purpose_id, at))
+    }
+
+    /// Exports a data subject. Needs `export_subjects`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn export_subject(&self, customer_id: CustomerId) -> Result<SubjectExport> {
+        self.require(Permission::ExportSubjects, "export data subjects")?;
+        self.store.read(|r| r.privacy().export(customer_id))
+    }
+
+    /// Erases a data subject (and scrubs the file). Needs `erase_subjects`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn erase_subject(&self, customer_id: CustomerId) -> Result<ErasureReport> {
+        self.require(Permission::EraseSubjects, "erase data subjects")?;
+        let mut report = self.store.write_as(&self.actor, |tx| {
+            tx.privacy()
+                .erase(customer_id, crate::ErasureGround::SubjectRequest)
+        })?;
+        if !report.already_erased {
+            report.file_scrubbed = self.store.scrub_after_erasure()?;
+        }
+        Ok(report)
+    }
+
+    // Audit and administration -------------------------------------------------
+
+    /// Queries the audit trail. Needs `read_audit`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`AuditReader::query`](crate::AuditReader::query).
+    pub fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>> {
+        self.require(Permission::ReadAudit, "read the audit trail")?;
+        self.store.read(|r| r.audit().query(filter, after, limit))
+    }
+
+    /// Verifies the audit chain. Needs `read_audit`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; a database error.
+    pub fn verify_audit(&self) -> Result<AuditVerification> {
+        self.require(Permission::ReadAudit, "verify the audit trail")?;
+        self.store.verify_audit()
+    }
+
+    /// Grants a role. Needs `administer`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Access::grant`](crate::Access::grant).
+    pub fn grant(&self, actor_id: &str, role: &str) -> Result<Grants> {
+        self.require(Permission::Administer, "grant roles")?;
+        self.store
+            .write_as(&self.actor, |tx| tx.access().grant(actor_id, role))
+    }
+
+    /// Backs the database up. Needs `administer`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Store::backup_to`].
+    pub fn backup_to(&self, path: impl AsRef<Path>) -> Result<BackupReport> {
+        self.require(Permission::Administer, "back up")?;
+        self.store.backup_to(path, |_| {})
+    }
+}
