@@ -102,7 +102,7 @@ impl Store {
     ) -> Result<BackupReport> {
         let path = path.as_ref();
         refuse_existing("path", path)?;
-        let mut dest = open_plain(path, true)?;
+        let mut dest = open_plain(path, true, self.options().key())?;
         let result = self.with_read_connection(|src| {
             // One read transaction over every step: the backup copies one
             // snapshot and never restarts, however much is written meanwhile
@@ -157,7 +157,7 @@ impl Store {
             .ok_or_else(|| Error::invalid("path", "must be valid UTF-8 for VACUUM INTO"))?;
         // Create (and so check) the file first, for the same typed error as
         // a backup when the directory is not writable.
-        drop(open_plain(path, true)?);
+        drop(open_plain(path, true, self.options().key())?);
         std::fs::remove_file(path).map_err(|e| {
             Error::new(ErrorKind::CannotOpen {
                 path: path.to_path_buf(),
@@ -168,8 +168,11 @@ impl Store {
             conn.execute("VACUUM INTO ?1", [text])?;
             Ok(())
         })?;
-        let pages: i64 =
-            open_plain(path, false)?.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let pages: i64 = open_plain(path, false, self.options().key())?.query_row(
+            "PRAGMA page_count",
+            [],
+            |r| r.get(0),
+        )?;
         report(path, pages as u64)
     }
 
@@ -235,14 +238,23 @@ impl Store {
 /// The checks a copy must pass before it is restored.
 fn verify_copy(path: &Path, options: &Options) -> Result<()> {
     {
-        let conn = open_plain(path, false)?;
+        let conn = open_plain(path, false, options.key()).map_err(|e| match e.kind() {
+            ErrorKind::NotADatabase { .. } => crate::store::not_a_database(path, options.key()),
+            _ => e,
+        })?;
         let lines: Vec<String> = conn
             .prepare("PRAGMA integrity_check")
             .and_then(|mut stmt| {
                 stmt.query_map([], |r| r.get::<_, String>(0))?
                     .collect::<rusqlite::Result<Vec<_>>>()
             })
-            .map_err(|e| refused(vec![format!("integrity_check could not run: {e}")]))?;
+            .map_err(|e| {
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+                    crate::store::not_a_database(path, options.key())
+                } else {
+                    refused(vec![format!("integrity_check could not run: {e}")])
+                }
+            })?;
         if lines != ["ok"] {
             return Err(refused(lines));
         }

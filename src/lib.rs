@@ -125,8 +125,9 @@ pub use privacy::{
     SubjectExport,
 };
 pub use store::{
-    Actor, CheckReport, ConnectionSettings, Durability, Options, ReadTx, Store, WriteTx,
-    MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_READER_POOL_SIZE, MIN_SQLITE_VERSION_NUMBER,
+    Actor, CheckReport, ConnectionSettings, Durability, EncryptionKey, Options, ReadTx, Store,
+    WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN, MAX_READER_POOL_SIZE,
+    MIN_SQLITE_VERSION_NUMBER,
 };
 
 /// The money type custdb uses throughout: an exact decimal. Re-exported so

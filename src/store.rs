@@ -134,7 +134,22 @@ pub struct Options {
     reader_pool_size: usize,
     read_only: bool,
     actor: Actor,
+    encryption_key: Option<EncryptionKey>,
 }
+
+/// An encryption key. Its `Debug` shows nothing of it; custdb hands it to
+/// SQLCipher and never logs, stores or returns it.
+#[derive(Clone)]
+pub struct EncryptionKey(String);
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey(<redacted>)")
+    }
+}
+
+/// Longest encryption key, in bytes.
+pub const MAX_ENCRYPTION_KEY_LEN: usize = 1024;
 
 impl Default for Options {
     /// Full durability, a 5 s busy timeout, 4 readers, read-write, the
@@ -146,6 +161,7 @@ impl Default for Options {
             reader_pool_size: 4,
             read_only: false,
             actor: Actor::system(),
+            encryption_key: None,
         }
     }
 }
@@ -187,7 +203,31 @@ impl Options {
         self
     }
 
+    /// Encrypts the database with SQLCipher under this passphrase (builds
+    /// with the `sqlcipher` feature only). Every connection, backup and
+    /// restore of the store uses it. A new file is created encrypted; an
+    /// existing file must have been created with the same key.
+    pub fn encryption_key(mut self, key: impl Into<String>) -> Self {
+        self.encryption_key = Some(EncryptionKey(key.into()));
+        self
+    }
+
+    pub(crate) fn key(&self) -> Option<&EncryptionKey> {
+        self.encryption_key.as_ref()
+    }
+
     fn validate(&self) -> Result<()> {
+        if let Some(key) = &self.encryption_key {
+            if !cfg!(feature = "sqlcipher") {
+                return Err(Error::new(ErrorKind::EncryptionUnavailable));
+            }
+            if key.0.is_empty() || key.0.len() > MAX_ENCRYPTION_KEY_LEN {
+                return Err(Error::invalid(
+                    "options.encryption_key",
+                    format!("must be 1 to {MAX_ENCRYPTION_KEY_LEN} bytes"),
+                ));
+            }
+        }
         if self.reader_pool_size > MAX_READER_POOL_SIZE {
             return Err(Error::invalid(
                 "options.reader_pool_size",
@@ -377,7 +417,7 @@ impl Store {
         check_sqlite_version(rusqlite::version_number())?;
         let writer = if options.read_only {
             let probe = open_connection(path, &options, true)?;
-            match schema::inspect(&probe, path)? {
+            match inspect(&probe, path, &options)? {
                 FileState::Custdb(v) if v == schema::LATEST_VERSION => {}
                 FileState::Custdb(found) => {
                     return Err(Error::new(ErrorKind::SchemaTooOld {
@@ -397,7 +437,7 @@ impl Store {
             let mut conn = open_connection(path, &options, false)?;
             // Look before writing anything: a file that is not ours, or is
             // newer than this library, must be left byte-for-byte untouched.
-            schema::inspect(&conn, path)?;
+            inspect(&conn, path, &options)?;
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::new(ErrorKind::CannotOpen {
@@ -909,10 +949,62 @@ fn is_not_a_database(err: &Error) -> bool {
         == Some(rusqlite::ErrorCode::NotADatabase)
 }
 
+/// `schema::inspect`, with "not a database" told apart from a wrong key.
+fn inspect(conn: &Connection, path: &Path, options: &Options) -> Result<FileState> {
+    schema::inspect(conn, path).map_err(|e| match e.kind() {
+        ErrorKind::NotADatabase { .. } => not_a_database(path, options.key()),
+        _ => e,
+    })
+}
+
+/// Hands the key to SQLCipher: the first statement on a connection, before
+/// anything reads the file.
+fn apply_key(conn: &Connection, key: Option<&EncryptionKey>) -> Result<()> {
+    if let Some(key) = key {
+        if !cfg!(feature = "sqlcipher") {
+            return Err(Error::new(ErrorKind::EncryptionUnavailable));
+        }
+        conn.pragma_update(None, "key", &key.0)?;
+    }
+    Ok(())
+}
+
+/// Whether a file that SQLite cannot read looks like an encrypted database
+/// (whole pages of what looks like noise) rather than something else: then
+/// "not a database" means the key is wrong or missing.
+fn looks_encrypted(path: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let mut head = [0u8; 16];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok();
+    read && meta.len() >= 1024 && meta.len() % 512 == 0 && &head != b"SQLite format 3\0"
+}
+
+/// The error for a file SQLite calls "not a database".
+pub(crate) fn not_a_database(path: &Path, key: Option<&EncryptionKey>) -> Error {
+    if cfg!(feature = "sqlcipher") && (key.is_some() || looks_encrypted(path)) {
+        Error::new(ErrorKind::WrongKey {
+            path: path.to_path_buf(),
+        })
+    } else {
+        Error::new(ErrorKind::NotADatabase {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
 /// Opens a plain connection for the backup module: read-only on an
-/// existing file, or read-write creating a new one. Only store.rs opens
-/// connections; this is its door for backups and restores.
-pub(crate) fn open_plain(path: &Path, create: bool) -> Result<Connection> {
+/// existing file, or read-write creating a new one, keyed like the store.
+/// Only store.rs opens connections; this is its door for backups and
+/// restores.
+pub(crate) fn open_plain(
+    path: &Path,
+    create: bool,
+    key: Option<&EncryptionKey>,
+) -> Result<Connection> {
     let flags = if create {
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -921,6 +1013,7 @@ pub(crate) fn open_plain(path: &Path, create: bool) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
+    apply_key(&conn, key)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
     Ok(conn)
@@ -954,11 +1047,7 @@ fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Co
     // Some settings read the file header; that is where a file that is not
     // a database first shows itself.
     configure(&conn, options).map_err(|e| match e.kind() {
-        ErrorKind::Database { .. } if is_not_a_database(&e) => {
-            Error::new(ErrorKind::NotADatabase {
-                path: path.to_path_buf(),
-            })
-        }
+        ErrorKind::Database { .. } if is_not_a_database(&e) => not_a_database(path, options.key()),
         _ => e,
     })?;
     Ok(conn)
@@ -967,6 +1056,7 @@ fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Co
 /// Applies DESIGN.md principle 8 to a connection. None of these settings
 /// writes to the file, so they run before the file is inspected.
 fn configure(conn: &Connection, options: &Options) -> Result<()> {
+    apply_key(conn, options.key())?;
     conn.busy_timeout(options.busy_timeout)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
