@@ -24,6 +24,9 @@
 //! - Privacy: the consent ledger ([`Consents`]), the personal-data map
 //!   ([`privacy::map`]), subject export and erasure ([`Privacy`],
 //!   [`Store::erase_customer`]) and retention.
+//! - Trust: a hash-chained audit trail ([`AuditReader::verify`]), roles and
+//!   a policy-enforcing handle ([`Store::as_actor`]), encryption at rest
+//!   (the `sqlcipher` feature), online backup and verified restore.
 //!
 //! ## Example
 //!

@@ -5,7 +5,7 @@
 
 mod common;
 
-use custdb::{ErrorKind, NewCustomer, Options, Store};
+use custdb::{ErrorKind, Options, Store};
 
 #[cfg(not(feature = "sqlcipher"))]
 #[test]
@@ -34,6 +34,7 @@ fn the_key_never_shows_in_debug_output() {
 mod sqlcipher {
     use super::*;
     use common::assert_consistent;
+    use custdb::NewCustomer;
 
     const EMAIL: &str = "secret.person@example.com";
 
