@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 /// A connection with the settings custdb applies (see src/store.rs
 /// `configure`): WAL, `synchronous = FULL`, foreign keys on, untrusted
-/// schema, no mmap, temporary storage in memory, a 5 s busy timeout and a 128-statement cache.
+/// schema, no mmap, temporary storage in memory, secure delete, a 5 s busy timeout and a 128-statement cache.
 pub fn raw_connection(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
@@ -17,6 +17,7 @@ pub fn raw_connection(path: &Path) -> Connection {
     conn.pragma_update(None, "trusted_schema", false).unwrap();
     conn.pragma_update(None, "mmap_size", 0).unwrap();
     conn.pragma_update(None, "temp_store", "MEMORY").unwrap();
+    conn.pragma_update(None, "secure_delete", true).unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
