@@ -1,0 +1,321 @@
+/* Calls every function of custdb.h, the error paths included: NULL
+ * arguments, invalid UTF-8, unknown ids, a shortfall, a stale version, a
+ * wrong state. Run by capi/tests/c_api.rs (linked statically and
+ * dynamically) and by .ci/run under valgrind. Usage: api_test <scratch dir> */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custdb.h"
+#include "../../../examples/c/json_field.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                  \
+            failures++;                                                      \
+        }                                                                    \
+    } while (0)
+
+#define EXPECT(call, status)                                                    \
+    do {                                                                        \
+        custdb_status got_ = (call);                                            \
+        if (got_ != (status)) {                                                 \
+            fprintf(stderr, "%s:%d: %s returned %d, expected %d (%s)\n",        \
+                    __FILE__, __LINE__, #call, (int)got_, (int)(status),        \
+                    custdb_last_error());                                       \
+            failures++;                                                         \
+        }                                                                       \
+    } while (0)
+
+/* Takes a JSON result: checks a field is there, copies it out, frees. */
+static void take(char **out, const char *key, char *value, size_t size) {
+    CHECK(*out != NULL);
+    if (*out == NULL) return;
+    if (key != NULL) CHECK(json_field(*out, key, value, size));
+    custdb_string_free(*out);
+    *out = NULL;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : ".";
+    char path[512], backup[512], restored[512], bogus[512];
+    char json[2048];
+    char customer[64], other[64], version[32], variant[64], north[64], south[64];
+    char order[64], order2[64], paid_order[64], cursor[128];
+    char *out = NULL;
+    char invalid_utf8[] = {'a', (char)0xff, 'b', 0};
+    custdb_store *db = NULL, *copy = NULL;
+    custdb_options *options;
+    custdb_stock_level level;
+    custdb_audit_verification verification;
+    int64_t available = -1;
+    int32_t allowed = -1;
+    uint64_t pages = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/api.db", dir);
+    snprintf(backup, sizeof backup, "%s/api-backup.db", dir);
+    snprintf(restored, sizeof restored, "%s/api-restored.db", dir);
+    snprintf(bogus, sizeof bogus, "%s/not-a-db.txt", dir);
+
+    /* Library, options, opening. */
+    CHECK(strlen(custdb_version()) > 0);
+    custdb_options_free(NULL);
+    custdb_close(NULL);
+    custdb_string_free(NULL);
+    CHECK(strcmp(custdb_errmsg(NULL), "") == 0);
+    CHECK(custdb_errmsg_copy(NULL) == NULL);
+    options = custdb_options_new();
+    CHECK(options != NULL);
+    EXPECT(custdb_options_set_durability(options, 7), CUSTDB_ERR_INVALID);
+    CHECK(strstr(custdb_last_error(), "durability") != NULL);
+    EXPECT(custdb_options_set_durability(NULL, CUSTDB_DURABILITY_FULL), CUSTDB_ERR_NULL_ARGUMENT);
+    EXPECT(custdb_options_set_durability(options, CUSTDB_DURABILITY_NORMAL), CUSTDB_OK);
+    EXPECT(custdb_options_set_durability(options, CUSTDB_DURABILITY_FULL), CUSTDB_OK);
+    EXPECT(custdb_options_set_busy_timeout_ms(options, 2000), CUSTDB_OK);
+    EXPECT(custdb_options_set_actor(options, invalid_utf8, "X"), CUSTDB_ERR_INVALID_UTF8);
+    EXPECT(custdb_options_set_actor(options, "", "X"), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_options_set_actor(options, "c-test", NULL), CUSTDB_ERR_NULL_ARGUMENT);
+    EXPECT(custdb_options_set_actor(options, "c-test", "C test"), CUSTDB_OK);
+    EXPECT(custdb_open(NULL, options, &db), CUSTDB_ERR_NULL_ARGUMENT);
+    EXPECT(custdb_open(path, options, NULL), CUSTDB_ERR_NULL_ARGUMENT);
+    f = fopen(bogus, "w");
+    CHECK(f != NULL);
+    if (f) { fputs("this is not a database, just some text that is long enough\n", f); fclose(f); }
+    EXPECT(custdb_open(bogus, NULL, &db), CUSTDB_ERR_NOT_A_DATABASE);
+    CHECK(db == NULL);
+    {
+        custdb_options *keyed = custdb_options_new();
+        custdb_store *enc = NULL;
+        char enc_path[512];
+        custdb_status s;
+        snprintf(enc_path, sizeof enc_path, "%s/enc.db", dir);
+        EXPECT(custdb_options_set_encryption_key(keyed, "secret"), CUSTDB_OK);
+        s = custdb_open(enc_path, keyed, &enc);
+        CHECK(s == CUSTDB_OK || s == CUSTDB_ERR_ENCRYPTION_UNAVAILABLE);
+        custdb_close(enc);
+        custdb_options_free(keyed);
+    }
+    {
+        custdb_store *mem = NULL;
+        EXPECT(custdb_open_in_memory(NULL, &mem), CUSTDB_OK);
+        EXPECT(custdb_open_in_memory(NULL, NULL), CUSTDB_ERR_NULL_ARGUMENT);
+        custdb_close(mem);
+    }
+    EXPECT(custdb_open(path, options, &db), CUSTDB_OK);
+    custdb_options_free(options);
+    if (db == NULL) return 1;
+
+    /* Customers. */
+    EXPECT(custdb_customer_create(NULL, "{}", &out), CUSTDB_ERR_NULL_ARGUMENT);
+    EXPECT(custdb_customer_create(db, "{not json", &out), CUSTDB_ERR_JSON);
+    CHECK(strstr(custdb_errmsg(db), "JSON") != NULL);
+    EXPECT(custdb_customer_create(db, "{\"display_name\":\"A\",\"email\":\"nope\"}", &out), CUSTDB_ERR_INVALID);
+    CHECK(strstr(custdb_errmsg(db), "email") != NULL);
+    {
+        char *copy_msg = custdb_errmsg_copy(db);
+        CHECK(copy_msg != NULL && strstr(copy_msg, "email") != NULL);
+        custdb_string_free(copy_msg);
+    }
+    EXPECT(custdb_customer_create(db, invalid_utf8, &out), CUSTDB_ERR_INVALID_UTF8);
+    EXPECT(custdb_customer_create(db, "{\"display_name\":\"Ann Lee\",\"email\":\"ann@example.com\",\"tags\":[\"vip\"]}", NULL),
+           CUSTDB_ERR_NULL_ARGUMENT);
+    CHECK(out == NULL); /* outputs are written only on success */
+    EXPECT(custdb_customer_create(db, "{\"display_name\":\"Ann Lee\",\"email\":\"ann@example.com\",\"tags\":[\"vip\"]}", &out),
+           CUSTDB_OK);
+    take(&out, "id", customer, sizeof customer);
+    EXPECT(custdb_customer_create(db, "{\"display_name\":\"Other\",\"email\":\"ann@example.com\"}", &out),
+           CUSTDB_ERR_ALREADY_EXISTS);
+    EXPECT(custdb_customer_create(db, "{\"display_name\":\"Bob\"}", &out), CUSTDB_OK);
+    take(&out, "id", other, sizeof other);
+    EXPECT(custdb_customer_get(db, customer, &out), CUSTDB_OK);
+    take(&out, "version", version, sizeof version);
+    EXPECT(custdb_customer_get(db, "not-an-id", &out), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_customer_get(db, "01900000-0000-7000-8000-000000000000", &out), CUSTDB_ERR_NOT_FOUND);
+    EXPECT(custdb_customer_get_by_email(db, "ANN@example.com", &out), CUSTDB_OK);
+    take(&out, "id", cursor, sizeof cursor);
+    CHECK(strcmp(cursor, customer) == 0);
+    EXPECT(custdb_customer_get_by_email(db, "nobody@example.com", &out), CUSTDB_ERR_NOT_FOUND);
+    EXPECT(custdb_customer_update(db, customer, atoll(version), "{\"company\":\"Lee Ltd\"}", &out), CUSTDB_OK);
+    take(&out, "company", json, sizeof json);
+    CHECK(strcmp(json, "Lee Ltd") == 0);
+    EXPECT(custdb_customer_update(db, customer, atoll(version), "{\"company\":\"Stale\"}", &out), CUSTDB_ERR_CONFLICT);
+    EXPECT(custdb_customer_update(db, customer, 99, "[1,2]", &out), CUSTDB_ERR_JSON);
+    EXPECT(custdb_customer_search(db, "ann", 10, &out), CUSTDB_OK);
+    CHECK(out != NULL && strstr(out, "Ann Lee") != NULL);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_customer_search(db, "ann", 0, &out), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_customer_add_address(db, customer,
+               "{\"kind\":\"shipping\",\"line1\":\"1 High St\",\"city\":\"Bath\",\"country\":\"GB\"}", &out),
+           CUSTDB_OK);
+    take(&out, "id", json, sizeof json);
+    EXPECT(custdb_customer_add_address(db, customer,
+               "{\"kind\":\"shipping\",\"line1\":\"1 High St\",\"city\":\"Bath\",\"country\":\"XX\"}", &out),
+           CUSTDB_ERR_INVALID);
+    EXPECT(custdb_customer_addresses(db, customer, &out), CUSTDB_OK);
+    CHECK(out != NULL && strstr(out, "High St") != NULL);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_customer_add_interaction(db, customer,
+               "{\"channel\":\"phone\",\"direction\":\"inbound\",\"kind\":\"support\",\"subject\":\"Hello\"}", &out),
+           CUSTDB_OK);
+    take(&out, "id", json, sizeof json);
+    EXPECT(custdb_customer_add_interaction(db, customer, "{\"channel\":\"pigeon\"}", &out), CUSTDB_ERR_JSON);
+    EXPECT(custdb_customer_interactions(db, customer, NULL, 10, &out), CUSTDB_OK);
+    CHECK(out != NULL && strstr(out, "\"items\"") != NULL && strstr(out, "Hello") != NULL);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_customer_interactions(db, customer, "bad cursor", 10, &out), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_customer_archive(db, other, &out), CUSTDB_OK);
+    take(&out, "archived_at", json, sizeof json);
+    EXPECT(custdb_customer_update(db, other, 2, "{\"company\":\"X\"}", &out), CUSTDB_ERR_INVALID_STATE);
+
+    /* Catalog and stock. */
+    EXPECT(custdb_product_create(db,
+               "{\"name\":\"Tea\",\"variants\":[{\"sku\":\"TEA\",\"price\":\"4.50\",\"currency\":\"GBP\"}]}", &out),
+           CUSTDB_OK);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_product_create(db,
+               "{\"name\":\"Bad\",\"variants\":[{\"sku\":\"BAD\",\"price\":\"1.000001\",\"currency\":\"GBP\"}]}", &out),
+           CUSTDB_ERR_INVALID);
+    EXPECT(custdb_variant_get_by_sku(db, "TEA", &out), CUSTDB_OK);
+    take(&out, "id", variant, sizeof variant);
+    EXPECT(custdb_variant_get_by_sku(db, "NOPE", &out), CUSTDB_ERR_NOT_FOUND);
+    EXPECT(custdb_warehouse_create(db, "{\"code\":\"N\",\"name\":\"North\",\"priority\":1}", &out), CUSTDB_OK);
+    take(&out, "id", north, sizeof north);
+    EXPECT(custdb_warehouse_create(db, "{\"code\":\"S\",\"name\":\"South\",\"priority\":2}", &out), CUSTDB_OK);
+    take(&out, "id", south, sizeof south);
+    EXPECT(custdb_stock_receive(db, variant, north, 10, &out), CUSTDB_OK);
+    take(&out, "kind", json, sizeof json);
+    CHECK(strcmp(json, "receipt") == 0);
+    EXPECT(custdb_stock_receive(db, variant, "01900000-0000-7000-8000-000000000000", 10, &out), CUSTDB_ERR_NOT_FOUND);
+    EXPECT(custdb_stock_receive(db, variant, north, 0, &out), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_stock_adjust(db, variant, north, -1, "breakage", &out), CUSTDB_OK);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_stock_adjust(db, variant, north, -100, "too much", &out), CUSTDB_ERR_SHORTFALL);
+    EXPECT(custdb_stock_transfer(db, variant, north, south, 2, &out), CUSTDB_OK);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_stock_transfer(db, variant, north, north, 2, &out), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_stock_available(db, variant, &available), CUSTDB_OK);
+    CHECK(available == 9);
+    EXPECT(custdb_stock_available(db, variant, NULL), CUSTDB_ERR_NULL_ARGUMENT);
+    EXPECT(custdb_stock_level_get(db, variant, south, &level), CUSTDB_OK);
+    CHECK(level.on_hand == 2 && level.reserved == 0 && level.available == 2);
+    EXPECT(custdb_stock_level_get(db, variant, NULL, &level), CUSTDB_ERR_NULL_ARGUMENT);
+
+    /* Orders. */
+    snprintf(json, sizeof json,
+             "{\"customer_id\":\"%s\",\"currency\":\"GBP\",\"lines\":[{\"sku\":\"TEA\",\"quantity\":2}],"
+             "\"idempotency_key\":\"c-order-1\"}", customer);
+    EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK);
+    take(&out, "id", order, sizeof order);
+    EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK); /* the same key and request */
+    take(&out, "id", order2, sizeof order2);
+    CHECK(strcmp(order, order2) == 0);
+    snprintf(json, sizeof json,
+             "{\"customer_id\":\"%s\",\"currency\":\"GBP\",\"lines\":[{\"sku\":\"TEA\",\"quantity\":3}],"
+             "\"idempotency_key\":\"c-order-1\"}", customer);
+    EXPECT(custdb_order_place(db, json, &out), CUSTDB_ERR_IDEMPOTENCY_MISMATCH);
+    snprintf(json, sizeof json,
+             "{\"customer_id\":\"%s\",\"currency\":\"GBP\",\"lines\":[{\"sku\":\"TEA\",\"quantity\":500}]}", customer);
+    EXPECT(custdb_order_place(db, json, &out), CUSTDB_ERR_SHORTFALL);
+    CHECK(strstr(custdb_errmsg(db), "TEA") != NULL);
+    EXPECT(custdb_order_get(db, order, &out), CUSTDB_OK);
+    take(&out, "status", json, sizeof json);
+    CHECK(strcmp(json, "pending") == 0);
+    EXPECT(custdb_order_ship(db, order, "{\"carrier\":\"DHL\",\"tracking_number\":\"T1\"}", &out),
+           CUSTDB_ERR_INVALID_TRANSITION);
+    EXPECT(custdb_order_pay(db, order, "{\"method\":\"card\",\"amount\":\"9.00\"}", &out), CUSTDB_OK);
+    take(&out, "status", json, sizeof json);
+    CHECK(strcmp(json, "captured") == 0);
+    strcpy(paid_order, order);
+    EXPECT(custdb_order_refund(db, paid_order, "{\"amount\":\"100.00\",\"reason\":\"too much\"}", &out),
+           CUSTDB_ERR_INVALID);
+    EXPECT(custdb_order_ship(db, paid_order, "{\"carrier\":\"DHL\",\"tracking_number\":\"T1\"}", &out), CUSTDB_OK);
+    take(&out, "tracking_number", json, sizeof json);
+    CHECK(strcmp(json, "T1") == 0);
+    EXPECT(custdb_order_cancel(db, paid_order, "too late"), CUSTDB_ERR_INVALID_TRANSITION);
+    EXPECT(custdb_order_return(db, paid_order,
+               "{\"reason\":\"damaged\",\"lines\":[{\"sku\":\"TEA\",\"quantity\":1,\"restock\":true}]}", &out),
+           CUSTDB_OK);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_order_refund(db, paid_order, "{\"amount\":\"4.50\",\"reason\":\"damaged\"}", &out), CUSTDB_OK);
+    take(&out, NULL, NULL, 0);
+    snprintf(json, sizeof json,
+             "{\"customer_id\":\"%s\",\"currency\":\"GBP\",\"lines\":[{\"sku\":\"TEA\",\"quantity\":1}]}", customer);
+    EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK);
+    take(&out, "id", order2, sizeof order2);
+    EXPECT(custdb_order_cancel(db, order2, "changed my mind"), CUSTDB_OK);
+    EXPECT(custdb_order_cancel(db, order2, NULL), CUSTDB_ERR_NULL_ARGUMENT);
+    EXPECT(custdb_order_history(db, customer, NULL, 1, &out), CUSTDB_OK);
+    CHECK(out != NULL && json_field(out, "next_cursor", cursor, sizeof cursor));
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_order_history(db, customer, cursor, 1, &out), CUSTDB_OK);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_order_get(db, "01900000-0000-7000-8000-000000000000", &out), CUSTDB_ERR_NOT_FOUND);
+
+    /* Consent and privacy. */
+    EXPECT(custdb_purpose_register(db,
+               "{\"id\":\"newsletter\",\"description\":\"News\",\"lawful_basis\":\"consent\","
+               "\"consent_required\":true,\"data_categories\":[\"contact\"]}", &out),
+           CUSTDB_OK);
+    take(&out, "id", json, sizeof json);
+    EXPECT(custdb_consent_withdraw(db, customer, "newsletter", "email", &out), CUSTDB_ERR_INVALID_STATE);
+    EXPECT(custdb_consent_withdraw(db, customer, "newsletter", "carrier pigeon", &out), CUSTDB_ERR_JSON);
+    snprintf(json, sizeof json,
+             "{\"customer_id\":\"%s\",\"purpose_id\":\"newsletter\",\"state\":\"given\","
+             "\"collection_method\":\"web_form\",\"notice\":{\"version\":\"v1\",\"text\":\"Send news\"},"
+             "\"channel\":\"web\",\"jurisdiction\":\"GB\",\"language\":\"en\"}", customer);
+    EXPECT(custdb_consent_record(db, json, &out), CUSTDB_OK);
+    take(&out, "id", cursor, sizeof cursor);
+    EXPECT(custdb_consent_can_process(db, customer, "newsletter", NULL, &allowed), CUSTDB_OK);
+    CHECK(allowed == 1);
+    EXPECT(custdb_consent_can_process(db, customer, "newsletter", "2000-01-01T00:00:00Z", &allowed), CUSTDB_OK);
+    CHECK(allowed == 0);
+    EXPECT(custdb_consent_can_process(db, customer, "newsletter", "yesterday", &allowed), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_consent_can_process(db, customer, "unknown", NULL, &allowed), CUSTDB_ERR_NOT_FOUND);
+    EXPECT(custdb_consent_withdraw(db, customer, "newsletter", "email", &out), CUSTDB_OK);
+    take(&out, "state", json, sizeof json);
+    CHECK(strcmp(json, "withdrawn") == 0);
+    EXPECT(custdb_subject_export(db, customer, &out), CUSTDB_OK);
+    CHECK(out != NULL && strstr(out, "custdb.subject-export") != NULL && strstr(out, "ann@example.com") != NULL);
+    take(&out, NULL, NULL, 0);
+
+    /* Audit, backup, restore, check. */
+    EXPECT(custdb_audit_verify(db, &verification), CUSTDB_OK);
+    CHECK(verification.ok == 1 && verification.entries > 10 && verification.broken_seq == 0);
+    EXPECT(custdb_audit_verify(db, NULL), CUSTDB_ERR_NULL_ARGUMENT);
+    EXPECT(custdb_backup(db, backup, &pages), CUSTDB_OK);
+    CHECK(pages > 0);
+    EXPECT(custdb_backup(db, backup, NULL), CUSTDB_ERR_INVALID); /* never overwrites */
+    EXPECT(custdb_restore(bogus, restored, NULL, &copy), CUSTDB_ERR_NOT_A_DATABASE);
+    CHECK(copy == NULL);
+    EXPECT(custdb_restore(backup, restored, NULL, &copy), CUSTDB_OK);
+    EXPECT(custdb_check(copy, &out), CUSTDB_OK);
+    CHECK(out != NULL && strcmp(out, "[]") == 0);
+    take(&out, NULL, NULL, 0);
+    custdb_close(copy);
+
+    EXPECT(custdb_subject_erase(db, customer, &out), CUSTDB_OK);
+    take(&out, "already_erased", json, sizeof json);
+    CHECK(strcmp(json, "false") == 0);
+    EXPECT(custdb_subject_erase(db, customer, &out), CUSTDB_OK);
+    take(&out, "already_erased", json, sizeof json);
+    CHECK(strcmp(json, "true") == 0);
+    EXPECT(custdb_subject_erase(db, "01900000-0000-7000-8000-000000000000", &out), CUSTDB_ERR_NOT_FOUND);
+    EXPECT(custdb_check(db, &out), CUSTDB_OK);
+    CHECK(out != NULL && strcmp(out, "[]") == 0);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_check(NULL, &out), CUSTDB_ERR_NULL_ARGUMENT);
+
+    custdb_close(db);
+    if (failures != 0) {
+        fprintf(stderr, "%d checks failed\n", failures);
+        return 1;
+    }
+    printf("all C API checks passed\n");
+    return 0;
+}

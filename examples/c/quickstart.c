@@ -1,0 +1,110 @@
+/* The C twin of examples/quickstart.rs: open (or create) a database file,
+ * add three customers with an address and an interaction each, show a
+ * stale-version conflict, search, check. Run it twice: the second run finds
+ * the customers it made the first time.
+ *
+ *   cc -std=c11 -I capi/include examples/c/quickstart.c target/debug/libcustdb.a \
+ *      -lpthread -ldl -lm -o quickstart-c && ./quickstart-c
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custdb.h"
+#include "json_field.h"
+
+static int fail(custdb_store *db, const char *what, custdb_status status) {
+    fprintf(stderr, "%s failed (%d): %s\n", what, (int)status,
+            db != NULL ? custdb_errmsg(db) : custdb_last_error());
+    custdb_close(db);
+    return 1;
+}
+
+struct seed {
+    const char *name, *email, *phone, *country, *city, *street, *postcode;
+};
+
+static const struct seed SEED[] = {
+    {"Ada Lovelace", "ada@example.com", "020 7946 0958", "GB", "London", "12 St James's Square", "SW1Y 4JH"},
+    {"Grace Hopper", "grace@example.org", "(415) 555-2671", "US", "Arlington", "1 Navy Way", "22202"},
+    {"\xc3\x89mile Borel", "emile.borel@example.fr", "01 23 45 67 89", "FR", "Paris", "45 rue d'Ulm", "75005"},
+};
+
+int main(void) {
+    custdb_options *options = custdb_options_new();
+    custdb_store *db = NULL;
+    custdb_status rc;
+    char ids[3][64];
+    char json[1024];
+    char *out = NULL;
+    size_t i;
+
+    custdb_options_set_actor(options, "quickstart-c", "C quickstart");
+    rc = custdb_open("custdb-quickstart-c.db", options, &db);
+    custdb_options_free(options);
+    if (rc != CUSTDB_OK) return fail(NULL, "custdb_open", rc);
+    printf("custdb %s, C quickstart\n", custdb_version());
+
+    for (i = 0; i < 3; i++) {
+        const struct seed *s = &SEED[i];
+        rc = custdb_customer_get_by_email(db, s->email, &out);
+        if (rc == CUSTDB_ERR_NOT_FOUND) {
+            snprintf(json, sizeof json,
+                     "{\"display_name\":\"%s\",\"email\":\"%s\",\"phone\":\"%s\","
+                     "\"phone_country\":\"%s\",\"acquisition_source\":\"quickstart\"}",
+                     s->name, s->email, s->phone, s->country);
+            rc = custdb_customer_create(db, json, &out);
+            if (rc != CUSTDB_OK) return fail(db, "custdb_customer_create", rc);
+            json_field(out, "id", ids[i], sizeof ids[i]);
+            custdb_string_free(out);
+            snprintf(json, sizeof json,
+                     "{\"kind\":\"billing\",\"line1\":\"%s\",\"city\":\"%s\","
+                     "\"country\":\"%s\",\"postal_code\":\"%s\"}",
+                     s->street, s->city, s->country, s->postcode);
+            rc = custdb_customer_add_address(db, ids[i], json, &out);
+            if (rc != CUSTDB_OK) return fail(db, "custdb_customer_add_address", rc);
+            custdb_string_free(out);
+            rc = custdb_customer_add_interaction(
+                db, ids[i],
+                "{\"channel\":\"web\",\"direction\":\"inbound\",\"kind\":\"sale\","
+                "\"subject\":\"First order\"}",
+                &out);
+            if (rc != CUSTDB_OK) return fail(db, "custdb_customer_add_interaction", rc);
+            custdb_string_free(out);
+        } else if (rc == CUSTDB_OK) {
+            json_field(out, "id", ids[i], sizeof ids[i]);
+            custdb_string_free(out);
+        } else {
+            return fail(db, "custdb_customer_get_by_email", rc);
+        }
+        printf("customer %s: %s\n", ids[i], s->name);
+    }
+
+    /* Optimistic concurrency: two updates from the same version. */
+    {
+        char version[32];
+        rc = custdb_customer_get(db, ids[1], &out);
+        if (rc != CUSTDB_OK) return fail(db, "custdb_customer_get", rc);
+        json_field(out, "version", version, sizeof version);
+        custdb_string_free(out);
+        snprintf(json, sizeof json, "{\"notes\":\"Called back at version %s\"}", version);
+        rc = custdb_customer_update(db, ids[1], atoll(version), json, &out);
+        if (rc != CUSTDB_OK) return fail(db, "custdb_customer_update", rc);
+        custdb_string_free(out);
+        rc = custdb_customer_update(db, ids[1], atoll(version), "{\"company\":\"US Navy\"}", &out);
+        if (rc != CUSTDB_ERR_CONFLICT) return fail(db, "the stale update", rc);
+        printf("conflict, as expected: %s\n", custdb_errmsg(db));
+    }
+
+    rc = custdb_customer_search(db, "grace hop", 5, &out);
+    if (rc != CUSTDB_OK) return fail(db, "custdb_customer_search", rc);
+    printf("search \"grace hop\": %s\n", strstr(out, "Grace Hopper") != NULL ? "found" : "missing");
+    custdb_string_free(out);
+
+    rc = custdb_check(db, &out);
+    if (rc != CUSTDB_OK) return fail(db, "custdb_check", rc);
+    printf("check: %s\n", strcmp(out, "[]") == 0 ? "ok" : out);
+    custdb_string_free(out);
+    custdb_close(db);
+    return 0;
+}
