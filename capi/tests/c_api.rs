@@ -192,3 +192,31 @@ fn every_function_in_the_header_is_called_by_the_c_test() {
         );
     }
 }
+
+#[test]
+fn docs_c_api_md_describes_every_function() {
+    let header = std::fs::read_to_string(repo().join("capi/include/custdb.h")).unwrap();
+    let doc = std::fs::read_to_string(repo().join("docs/C-API.md")).unwrap();
+    for word in header.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+        if word.starts_with("custdb_") && header.contains(&format!("{word}(")) {
+            assert!(
+                doc.contains(&format!("{word}(")),
+                "docs/C-API.md does not describe {word}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_readme_c_example_compiles_and_runs() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("```c\n").expect("a C block in the README") + 5;
+    let end = start + readme[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("readme.c");
+    std::fs::write(&source, &readme[start..end]).unwrap();
+    let exe = dir.path().join("readme");
+    build("gcc", &source, "shared", &exe);
+    let out = run(&exe, &[], dir.path());
+    assert!(out.contains("\"display_name\":\"Ada\""), "{out}");
+}
