@@ -141,7 +141,8 @@ fn raw_place(conn: &Connection, customer: CustomerId, lines: usize) -> OrderId {
             None::<String>,
             None::<String>,
             None::<String>,
-            at
+            at,
+            None::<String>
         ])
         .unwrap();
     for (n, (variant, price, product, sub, tax)) in priced.iter().enumerate() {

@@ -179,6 +179,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tx.access().grant("clerk-7", "sales")?;
         Ok(())
     })?;
+
+    // Insight (schema version 5 onwards): a small Online Retail import: a
+    // sale to a known customer, a guest sale, a cancellation matched to the
+    // sale (a return and a refund), one with no original (a credit note)
+    // and a rejected fee line.
+    let retail = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
+        536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n\
+        536365,POST,POSTAGE,1,2010-12-01 08:26:00,18,17850.0,United Kingdom\n\
+        536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28:00,1.85,,France\n\
+        C536379,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-2,2010-12-01 09:41:00,2.55,17850.0,United Kingdom\n\
+        C536380,22632,HAND WARMER RED POLKA DOT,-1,2010-12-01 09:45:00,1.85,17850.0,United Kingdom\n\
+        536381,BANK CHARGES,Bank Charges,1,2010-12-01 09:50:00,15,,United Kingdom\n";
+    store.import_retail(retail.as_bytes(), |_| {}, |_| {})?;
     let report = store.check()?;
     if !report.is_ok() {
         return Err(format!("check failed: {:?}", report.problems).into());

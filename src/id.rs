@@ -163,6 +163,11 @@ define_id!(
     "refund"
 );
 define_id!(
+    /// The id of a [`CreditNote`](crate::order::credit::CreditNote).
+    CreditNoteId,
+    "credit note"
+);
+define_id!(
     /// The id of a [`ConsentEvent`](crate::ConsentEvent), also the consent
     /// receipt's id.
     ConsentEventId,

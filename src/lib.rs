@@ -80,6 +80,7 @@ pub mod consent;
 pub mod customer;
 mod error;
 mod id;
+pub mod import;
 pub mod inventory;
 pub mod money;
 pub mod order;
@@ -108,8 +109,9 @@ pub use customer::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use id::{
-    AddressId, ConsentEventId, CustomerId, InteractionId, OrderId, OrderLineId, PaymentId,
-    ProductId, RefundId, ReservationId, ReturnId, ShipmentId, TransferId, VariantId, WarehouseId,
+    AddressId, ConsentEventId, CreditNoteId, CustomerId, InteractionId, OrderId, OrderLineId,
+    PaymentId, ProductId, RefundId, ReservationId, ReturnId, ShipmentId, TransferId, VariantId,
+    WarehouseId,
 };
 pub use inventory::{
     Inventory, InventoryReader, Movement, MovementKind, NewWarehouse, ReplenishmentRule,

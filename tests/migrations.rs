@@ -120,6 +120,9 @@ fn every_fixture_upgrades_with_its_data_intact() {
         if version >= 4 {
             check_trust(&store);
         }
+        if version >= 5 {
+            check_insight(&store);
+        }
         // Every upgraded trail is hash-chained (older ones by the migration
         // to version 4).
         assert!(store.verify_audit().unwrap().is_ok());
@@ -244,4 +247,33 @@ fn check_trust(store: &Store) {
     assert_eq!(names, vec!["returns-desk", "sales"]);
     assert!(grants.allows(custdb::Permission::Refund));
     assert!(!grants.allows(custdb::Permission::Administer));
+}
+
+/// The import data make_fixture writes from schema version 5 on.
+fn check_insight(store: &Store) {
+    // Importing the same lines again finds them all.
+    let retail = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
+        536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n\
+        536365,POST,POSTAGE,1,2010-12-01 08:26:00,18,17850.0,United Kingdom\n\
+        536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28:00,1.85,,France\n\
+        C536379,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-2,2010-12-01 09:41:00,2.55,17850.0,United Kingdom\n\
+        C536380,22632,HAND WARMER RED POLKA DOT,-1,2010-12-01 09:45:00,1.85,17850.0,United Kingdom\n\
+        536381,BANK CHARGES,Bank Charges,1,2010-12-01 09:50:00,15,,United Kingdom\n";
+    let again = store
+        .import_retail(retail.as_bytes(), |_| {}, |_| {})
+        .unwrap();
+    assert_eq!(
+        (again.imported, again.already_present, again.rejected),
+        (0, 5, 1)
+    );
+    let sale = store
+        .read(|r| {
+            r.orders()
+                .by_status(custdb::OrderStatus::Delivered, None, 10)
+        })
+        .unwrap();
+    assert!(sale
+        .items
+        .iter()
+        .any(|o| o.total.amount == custdb::Decimal::new(3330, 2)));
 }

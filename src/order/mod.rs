@@ -40,7 +40,9 @@
 //! shipping. Card numbers are never stored: a payment keeps its method, the
 //! provider and the provider's reference.
 
+pub mod credit;
 pub mod fulfilment;
+pub mod historical;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -375,6 +377,10 @@ pub struct Order {
     pub billing_address: Option<AddressSnapshot>,
     /// Note.
     pub note: Option<String>,
+    /// The destination country (ISO 3166-1 alpha-2): the shipping
+    /// address's, or the one an import knew without an address.
+    #[serde(default)]
+    pub country: Option<String>,
     /// When placed.
     pub placed_at: DateTime<Utc>,
     /// When last changed.
@@ -483,7 +489,7 @@ macro_rules! select_order {
     () => {
         "SELECT id, number, customer_id, guest_email, currency, status, subtotal_e4, \
          discount_e4, tax_e4, shipping_e4, total_e4, paid_e4, refunded_e4, shipping_address, \
-         billing_address, note, placed_at, updated_at, version FROM orders "
+         billing_address, note, placed_at, updated_at, version, country FROM orders "
     };
 }
 
@@ -501,6 +507,7 @@ struct RawOrder {
     placed_at: String,
     updated_at: String,
     version: i64,
+    country: Option<String>,
 }
 
 fn order_from_row(row: &Row<'_>) -> rusqlite::Result<RawOrder> {
@@ -522,6 +529,7 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<RawOrder> {
         placed_at: row.get(16)?,
         updated_at: row.get(17)?,
         version: row.get(18)?,
+        country: row.get(19)?,
     })
 }
 
@@ -550,6 +558,7 @@ impl RawOrder {
             shipping_address: address(self.shipping_address)?,
             billing_address: address(self.billing_address)?,
             note: self.note,
+            country: self.country,
             placed_at: crate::time::from_db(&self.placed_at)?,
             updated_at: crate::time::from_db(&self.updated_at)?,
             version: self.version,
@@ -1098,7 +1107,8 @@ impl<'t> Orders<'t> {
                 key,
                 request_hash,
                 new.hold_until.map(|t| crate::time::to_db(&t)),
-                now
+                now,
+                shipping_address.as_ref().map(|a| a.country.as_str())
             ])?;
         let inventory = self.inventory();
         let hold = if status == OrderStatus::Pending {
@@ -1415,8 +1425,8 @@ pub mod sql {
     pub const INSERT_ORDER: &str = "INSERT INTO orders (id, number, customer_id, guest_email, \
         currency, status, subtotal_e4, discount_e4, tax_e4, shipping_e4, total_e4, \
         shipping_address, billing_address, note, idempotency_key, request_hash, hold_until, \
-        placed_at, updated_at) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM orders), \
-        ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)";
+        placed_at, updated_at, country) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM orders), \
+        ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?18)";
     /// Inserts an order line.
     pub const INSERT_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, variant_id, \
         sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, \

@@ -81,6 +81,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0004_trust.sql"),
         after: Some(crate::audit::backfill_chain),
     },
+    Migration {
+        version: 5,
+        name: "insight",
+        sql: include_str!("migrations/0005_insight.sql"),
+        after: None,
+    },
 ];
 
 /// The schema version this library writes and expects.

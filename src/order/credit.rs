@@ -1,0 +1,178 @@
+//! Credit notes: money given back without an order line to return it
+//! against (a cancellation whose original sale is not in the database, a
+//! goodwill credit). Reports subtract them from revenue.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use rust_decimal::Decimal;
+
+use super::Orders;
+use crate::audit::Change;
+use crate::error::{Error, Result};
+use crate::id::{CreditNoteId, CustomerId};
+use crate::money::Currency;
+use crate::store::WriteTx;
+use crate::validate;
+
+/// A credit note to issue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NewCreditNote {
+    /// The customer, or `None` for a guest.
+    #[serde(default)]
+    pub customer_id: Option<CustomerId>,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// The amount credited (above 0, in the currency's minor unit).
+    pub amount: Decimal,
+    /// Why (1 to 200 characters).
+    pub reason: String,
+    /// What it is for: a JSON array (free form; imports list the lines).
+    #[serde(default = "empty_array")]
+    pub lines: serde_json::Value,
+    /// Country, ISO 3166-1 alpha-2.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+}
+
+fn empty_array() -> serde_json::Value {
+    serde_json::Value::Array(Vec::new())
+}
+
+/// An issued credit note.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CreditNote {
+    /// Its id.
+    pub id: CreditNoteId,
+    /// The customer, if any.
+    pub customer_id: Option<CustomerId>,
+    /// Currency.
+    pub currency: Currency,
+    /// Amount.
+    pub amount: Decimal,
+    /// Why.
+    pub reason: String,
+    /// What it is for.
+    pub lines: serde_json::Value,
+    /// Country.
+    pub country: Option<String>,
+    /// When issued.
+    pub issued_at: DateTime<Utc>,
+}
+
+/// A credit note row as read: customer, currency, amount, reason, lines,
+/// country, issued at.
+type RawCreditNote = (
+    Option<CustomerId>,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+);
+
+pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteId> {
+    let currency = Currency::parse(&new.currency, "currency")?;
+    let amount_e4 = currency.payable("amount", new.amount)?;
+    if amount_e4 <= 0 {
+        return Err(Error::invalid("amount", "must be above 0"));
+    }
+    let reason = validate::required_text("reason", &new.reason, super::fulfilment::MAX_REASON_LEN)?;
+    if !new.lines.is_array() {
+        return Err(Error::invalid("lines", "must be a JSON array"));
+    }
+    let lines = serde_json::to_string(&new.lines)?;
+    if lines.len() > 1_000_000 {
+        return Err(Error::invalid("lines", "is larger than 1 MB"));
+    }
+    if let Some(c) = new.customer_id {
+        crate::customer::CustomerReader::new(tx.conn()).require(c)?;
+    }
+    let country = new
+        .country
+        .as_deref()
+        .map(|c| validate::country("country", c))
+        .transpose()?;
+    let id = CreditNoteId::new();
+    tx.conn()
+        .prepare_cached(
+            "INSERT INTO credit_notes (id, customer_id, currency, amount_e4, reason, lines, country, \
+             issued_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            id,
+            new.customer_id,
+            currency.code(),
+            amount_e4,
+            reason,
+            lines,
+            country,
+            crate::time::to_db(&new.issued_at),
+            crate::time::to_db(&tx.now())
+        ])?;
+    tx.audit_change(Change {
+        action: "issue",
+        entity_type: "credit_note",
+        entity_id: &id.to_string(),
+        changed_fields: &["amount", "lines"],
+    })?;
+    Ok(id)
+}
+
+impl<'t> Orders<'t> {
+    /// Issues a credit note.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `currency`,
+    /// `amount` (not above 0, more decimals than the currency), `reason`,
+    /// `lines` (not an array, over 1 MB), `country`;
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
+    /// customer.
+    pub fn issue_credit_note(&self, new: &NewCreditNote) -> Result<CreditNote> {
+        let id = issue(self.tx(), new)?;
+        self.credit_note(id)
+    }
+
+    /// A credit note.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
+    pub fn credit_note(&self, id: CreditNoteId) -> Result<CreditNote> {
+        let row: Option<RawCreditNote> = self
+            .tx()
+            .conn()
+            .prepare_cached(
+                "SELECT customer_id, currency, amount_e4, reason, lines, country, issued_at \
+                 FROM credit_notes WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .optional()?;
+        let (customer_id, currency, amount_e4, reason, lines, country, issued_at) =
+            row.ok_or_else(|| Error::not_found("credit note", id))?;
+        let currency = Currency::from_db(&currency)?;
+        Ok(CreditNote {
+            id,
+            customer_id,
+            currency,
+            amount: currency.present(crate::money::from_e4(amount_e4)),
+            reason,
+            lines: serde_json::from_str(&lines)?,
+            country,
+            issued_at: crate::time::from_db(&issued_at)?,
+        })
+    }
+}

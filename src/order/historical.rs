@@ -1,0 +1,231 @@
+//! Orders that already happened elsewhere: an import writes each one as it
+//! ended up (placed at its own time, paid, shipped and delivered), with
+//! every row the live flow would have written, so that reports, lifetime
+//! values, returns and `check()` treat it like any other order.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use serde_json::json;
+
+use super::{line_amounts, sql, OrderStatus, Orders, MAX_LINES_PER_ORDER, MAX_LINE_QUANTITY};
+use crate::audit::Change;
+use crate::error::{Error, Result};
+use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ShipmentId, VariantId};
+use crate::money::{self, Currency};
+use crate::validate;
+
+/// A completed order to record as history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistoricalOrder {
+    /// The customer, or `None` for a guest (then `guest_email` is needed).
+    #[serde(default)]
+    pub customer_id: Option<CustomerId>,
+    /// A guest's email.
+    #[serde(default)]
+    pub guest_email: Option<String>,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Destination country, ISO 3166-1 alpha-2.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// When it was placed (also when it was paid and shipped).
+    pub placed_at: DateTime<Utc>,
+    /// Its lines: 1 to [`MAX_LINES_PER_ORDER`], each variant once.
+    pub lines: Vec<HistoricalLine>,
+    /// The shipping charge.
+    #[serde(default)]
+    pub shipping: rust_decimal::Decimal,
+}
+
+/// One line of a [`HistoricalOrder`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistoricalLine {
+    /// The variant sold.
+    pub variant_id: VariantId,
+    /// Units, 1 to [`MAX_LINE_QUANTITY`].
+    pub quantity: i64,
+    /// The price it was sold at (up to four decimals; never rounded).
+    pub unit_price: rust_decimal::Decimal,
+}
+
+impl<'t> Orders<'t> {
+    /// Records a completed order: placed at `placed_at`, paid in full (a
+    /// captured payment with method `other`, provider `import`, unless the
+    /// total is zero), shipped whole (one shipment, carrier `historical`)
+    /// and delivered. Stock is not moved: history is recorded for variants
+    /// that do not track stock, or after the fact.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) naming the field
+    /// (`customer_id`/`guest_email`, `currency`, `country`, `lines`,
+    /// `lines[i].variant_id` (unknown, another currency, twice, tracks
+    /// stock), `lines[i].quantity`, `lines[i].unit_price`, `shipping`);
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
+    /// customer.
+    pub fn record_historical(&self, order: &HistoricalOrder) -> Result<OrderId> {
+        self.tx().atomic(|| self.record_historical_inner(order))
+    }
+
+    fn record_historical_inner(&self, order: &HistoricalOrder) -> Result<OrderId> {
+        let conn = self.tx().conn();
+        let currency = Currency::parse(&order.currency, "currency")?;
+        let guest_email = match (&order.customer_id, &order.guest_email) {
+            (Some(id), None) => {
+                crate::customer::CustomerReader::new(conn).require(*id)?;
+                None
+            }
+            (None, Some(email)) => Some(validate::email("guest_email", email)?),
+            _ => {
+                return Err(Error::invalid(
+                    "customer_id",
+                    "an order needs exactly one of customer_id and guest_email",
+                ))
+            }
+        };
+        let country = order
+            .country
+            .as_deref()
+            .map(|c| validate::country("country", c))
+            .transpose()?;
+        if order.lines.is_empty() || order.lines.len() > MAX_LINES_PER_ORDER {
+            return Err(Error::invalid(
+                "lines",
+                format!("an order has 1 to {MAX_LINES_PER_ORDER} lines"),
+            ));
+        }
+        let shipping_e4 = currency.payable("shipping", order.shipping)?;
+        let catalog = crate::catalog::CatalogReader::new(conn);
+        let mut priced = Vec::with_capacity(order.lines.len());
+        let mut seen = std::collections::BTreeSet::new();
+        let (mut subtotal_e4, mut total_e4) = (0i64, 0i64);
+        for (i, line) in order.lines.iter().enumerate() {
+            let f = |name: &str| format!("lines[{i}].{name}");
+            let variant = catalog
+                .variant(line.variant_id)
+                .map_err(|_| Error::invalid(f("variant_id"), "no such variant"))?;
+            if !seen.insert(variant.id) {
+                return Err(Error::invalid(f("variant_id"), "is on an earlier line"));
+            }
+            if variant.track_stock {
+                return Err(Error::invalid(
+                    f("variant_id"),
+                    "tracks stock; history is recorded for untracked variants",
+                ));
+            }
+            if variant.price.currency != currency {
+                return Err(Error::invalid(
+                    f("variant_id"),
+                    "is priced in another currency",
+                ));
+            }
+            if !(1..=MAX_LINE_QUANTITY).contains(&line.quantity) {
+                return Err(Error::invalid(
+                    f("quantity"),
+                    format!("must be 1 to {MAX_LINE_QUANTITY}"),
+                ));
+            }
+            let unit_price_e4 = money::unit_price(&f("unit_price"), line.unit_price)?;
+            let (sub, _, total) = line_amounts(currency, line.quantity, unit_price_e4, 0, 0)
+                .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?;
+            subtotal_e4 = money::add_e4("subtotal", subtotal_e4, sub)?;
+            total_e4 = money::add_e4("total", total_e4, total)?;
+            let title = {
+                let product = catalog.product(variant.product_id)?;
+                match &variant.title {
+                    Some(t) => format!("{} – {t}", product.name),
+                    None => product.name,
+                }
+            };
+            priced.push((variant, line.quantity, unit_price_e4, sub, title));
+        }
+        let total_e4 = money::add_e4("total", total_e4, shipping_e4)?;
+        let placed = crate::time::to_db(&order.placed_at);
+        let id = OrderId::new();
+        conn.prepare_cached(sql::INSERT_ORDER)?.execute(params![
+            id,
+            order.customer_id,
+            guest_email,
+            currency.code(),
+            OrderStatus::Delivered.as_str(),
+            subtotal_e4,
+            0,
+            0,
+            shipping_e4,
+            total_e4,
+            None::<String>,
+            None::<String>,
+            None::<String>,
+            None::<String>,
+            None::<String>,
+            None::<String>,
+            placed,
+            country
+        ])?;
+        let shipment = ShipmentId::new();
+        conn.prepare_cached(
+            "INSERT INTO shipments (id, order_id, carrier, tracking_number, shipped_at, delivered_at) \
+             VALUES (?1, ?2, 'historical', NULL, ?3, ?3)",
+        )?
+        .execute(params![shipment, id, placed])?;
+        for (n, (variant, quantity, unit_price_e4, sub, title)) in priced.iter().enumerate() {
+            let line_id = OrderLineId::new();
+            conn.prepare_cached(sql::INSERT_LINE)?.execute(params![
+                line_id,
+                id,
+                (n + 1) as i64,
+                variant.id,
+                variant.sku,
+                title,
+                quantity,
+                unit_price_e4,
+                sub,
+                0,
+                0,
+                0,
+                sub,
+                None::<String>
+            ])?;
+            conn.prepare_cached(
+                "UPDATE order_lines SET quantity_shipped = quantity WHERE id = ?1",
+            )?
+            .execute([line_id])?;
+            conn.prepare_cached(
+                "INSERT INTO shipment_lines (shipment_id, order_line_id, quantity) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![shipment, line_id, quantity])?;
+        }
+        if total_e4 > 0 {
+            conn.prepare_cached(super::fulfilment::sql::INSERT_PAYMENT)?
+                .execute(params![
+                    PaymentId::new(),
+                    id,
+                    "other",
+                    "import",
+                    None::<String>,
+                    total_e4,
+                    currency.code(),
+                    "captured",
+                    placed
+                ])?;
+            conn.prepare_cached("UPDATE orders SET paid_e4 = ?2 WHERE id = ?1")?
+                .execute(params![id, total_e4])?;
+        }
+        conn.prepare_cached(sql::INSERT_EVENT)?.execute(params![
+            id,
+            placed,
+            self.tx().actor().id(),
+            "imported",
+            None::<String>,
+            OrderStatus::Delivered.as_str(),
+            json!({ "total": money::from_e4(total_e4).to_string() }).to_string()
+        ])?;
+        self.tx().audit_change(Change {
+            action: "import",
+            entity_type: "order",
+            entity_id: &id.to_string(),
+            changed_fields: &["lines", "totals", "status"],
+        })?;
+        Ok(id)
+    }
+}
