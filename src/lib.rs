@@ -78,6 +78,7 @@ pub mod backup;
 pub mod catalog;
 pub mod consent;
 pub mod customer;
+pub mod dedupe;
 mod error;
 mod id;
 pub mod import;
@@ -86,7 +87,9 @@ pub mod money;
 pub mod order;
 pub mod page;
 pub mod privacy;
+pub mod report;
 pub mod schema;
+pub mod segment;
 mod store;
 mod time;
 mod validate;
@@ -107,6 +110,7 @@ pub use customer::{
     CustomerPatch, CustomerReader, Customers, Direction, Interaction, InteractionKind, NewAddress,
     NewCustomer, NewInteraction, StoreCustomers,
 };
+pub use dedupe::{DuplicateCandidate, DuplicateReader, MergePlan, Merges};
 pub use error::{Error, ErrorKind, Result};
 pub use id::{
     AddressId, ConsentEventId, CreditNoteId, CustomerId, InteractionId, OrderId, OrderLineId,
@@ -129,6 +133,8 @@ pub use privacy::{
     ErasureGround, ErasureReport, Privacy, PrivacyReader, RetentionCategory, RetentionReport,
     SubjectExport,
 };
+pub use report::{Period, Reports, RfmScore};
+pub use segment::{Segment, SegmentReader, Segments};
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, EncryptionKey, Options, ReadTx, Store,
     WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN, MAX_READER_POOL_SIZE,

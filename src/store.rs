@@ -769,6 +769,26 @@ impl<'a> WriteTx<'a> {
         crate::order::Orders::new(self)
     }
 
+    /// Merging duplicate customers.
+    pub fn merges(&self) -> crate::dedupe::Merges<'_> {
+        crate::dedupe::Merges::new(self)
+    }
+
+    /// Finding duplicate customers, on this unit of work's view.
+    pub fn duplicates(&self) -> crate::dedupe::DuplicateReader<'_> {
+        crate::dedupe::DuplicateReader::new(self.conn())
+    }
+
+    /// Saving segments.
+    pub fn segments(&self) -> crate::segment::Segments<'_> {
+        crate::segment::Segments::new(self)
+    }
+
+    /// Reports, on this unit of work's view.
+    pub fn reports(&self) -> crate::report::Reports<'_> {
+        crate::report::Reports::new(self.conn())
+    }
+
     /// Roles and grants.
     pub fn access(&self) -> crate::access::Access<'_> {
         crate::access::Access::new(self)
@@ -884,6 +904,21 @@ impl<'a> ReadTx<'a> {
     /// Purposes and the consent ledger, read-only.
     pub fn consent(&self) -> crate::consent::ConsentReader<'a> {
         crate::consent::ConsentReader::new(self.conn)
+    }
+
+    /// Reports.
+    pub fn reports(&self) -> crate::report::Reports<'a> {
+        crate::report::Reports::new(self.conn)
+    }
+
+    /// Finding duplicate customers.
+    pub fn duplicates(&self) -> crate::dedupe::DuplicateReader<'a> {
+        crate::dedupe::DuplicateReader::new(self.conn)
+    }
+
+    /// Segments: evaluation and saved definitions.
+    pub fn segments(&self) -> crate::segment::SegmentReader<'a> {
+        crate::segment::SegmentReader::new(self.conn)
     }
 
     /// Subject export and the privacy records, read-only.

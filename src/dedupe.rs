@@ -1,0 +1,519 @@
+//! Duplicate customers: finding candidates, and merging a duplicate into a
+//! survivor without losing anything.
+//!
+//! Candidates come from three signals, each found by one ordered SQL scan
+//! (memory holds one group of equal keys at a time, and the candidates):
+//!
+//! | signal | score |
+//! |---|---|
+//! | the same email after normalization (case, `+tag`, Gmail dots) | 90 |
+//! | the same phone number (stored in E.164) | 80 |
+//! | a similar name (Jaro-Winkler ≥ 0.9 on the normalized name) with an address at the same postcode in the same country | 60 |
+//!
+//! A pair's score is the sum of its signals' scores, at most 100.
+//!
+//! Merging ([`Merges::merge`]) follows the rules of docs/DUPLICATES.md: the
+//! survivor's fields win where set, the duplicate fills the gaps; tags are
+//! united, attributes merged (the survivor's win on a clash); addresses,
+//! interactions, orders (with their payments), credit notes, consent events
+//! and import keys move to the survivor; the most restrictive current
+//! consent per purpose wins; the duplicate is archived with `merged_into`
+//! set and keeps its own fields, so nothing is lost; the merge is recorded
+//! and audited.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection};
+
+use crate::audit::Change;
+use crate::consent::{CollectionMethod, ConsentState};
+use crate::customer::{Customer, CustomerPatch};
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::CustomerId;
+use crate::store::WriteTx;
+
+/// The most candidates one call returns.
+pub const MAX_CANDIDATES: usize = 10_000;
+
+/// Two customers that may be the same person.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DuplicateCandidate {
+    /// The older record (the natural survivor).
+    pub first: CustomerId,
+    /// The newer record.
+    pub second: CustomerId,
+    /// 0 to 100.
+    pub score: u32,
+    /// Why: `same email`, `same phone`, `similar name at the same postcode`.
+    pub reasons: Vec<String>,
+}
+
+/// One field's outcome in a merge.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FieldDecision {
+    /// The field.
+    pub field: String,
+    /// `survivor` (kept), `duplicate` (filled a gap), `union` (tags),
+    /// `merged` (attributes).
+    pub taken_from: String,
+}
+
+/// What a merge does (or did).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MergePlan {
+    /// The record that stays.
+    pub survivor: CustomerId,
+    /// The record merged into it.
+    pub duplicate: CustomerId,
+    /// The survivor as it will be (or is) after the merge.
+    pub result: Customer,
+    /// Per field, where its value comes from.
+    pub fields: Vec<FieldDecision>,
+    /// Rows re-pointed, per table.
+    pub moved: BTreeMap<String, u64>,
+    /// Consent states recorded on the survivor because the duplicate's
+    /// were more restrictive: (purpose, state).
+    pub consents: Vec<(String, ConsentState)>,
+    /// True for a dry run: nothing was written.
+    pub dry_run: bool,
+}
+
+fn name_key(name: &str) -> String {
+    let mut tokens: Vec<String> = name
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    tokens.sort();
+    tokens.join(" ")
+}
+
+/// Finding candidates.
+pub struct DuplicateReader<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> DuplicateReader<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Self {
+        DuplicateReader { conn }
+    }
+
+    fn scan(
+        &self,
+        sql: &str,
+        reason: &str,
+        pairs: &mut BTreeMap<(CustomerId, CustomerId), Vec<String>>,
+        similar: impl Fn(&str, &str) -> bool,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([])?;
+        let mut group: Vec<(CustomerId, String)> = Vec::new();
+        let mut key: Option<String> = None;
+        let mut flush = |group: &mut Vec<(CustomerId, String)>| {
+            for i in 0..group.len() {
+                for j in i + 1..group.len() {
+                    let (a, b) = (&group[i], &group[j]);
+                    if a.0 != b.0 && similar(&a.1, &b.1) {
+                        let pair = if a.0 < b.0 { (a.0, b.0) } else { (b.0, a.0) };
+                        let reasons = pairs.entry(pair).or_default();
+                        if !reasons.iter().any(|r| r == reason) {
+                            reasons.push(reason.to_owned());
+                        }
+                    }
+                }
+            }
+            group.clear();
+        };
+        while let Some(row) = rows.next()? {
+            let k: String = row.get(0)?;
+            if key.as_deref() != Some(k.as_str()) {
+                flush(&mut group);
+                key = Some(k);
+            }
+            group.push((row.get(1)?, row.get(2)?));
+            if group.len() > 1000 {
+                // A key shared by more than a thousand customers (a shop's
+                // own phone, a placeholder email) is not evidence.
+                group.clear();
+            }
+        }
+        flush(&mut group);
+        Ok(())
+    }
+
+    /// Candidate pairs, highest score first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] on `limit` (0 or above [`MAX_CANDIDATES`]).
+    pub fn candidates(&self, limit: usize) -> Result<Vec<DuplicateCandidate>> {
+        if limit == 0 || limit > MAX_CANDIDATES {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be 1 to {MAX_CANDIDATES}"),
+            ));
+        }
+        let live = "erased_at IS NULL AND merged_into IS NULL";
+        let mut pairs = BTreeMap::new();
+        self.scan(
+            &format!(
+                "WITH e AS (SELECT id, substr(email, 1, instr(email, '@') - 1) AS local, \
+                   substr(email, instr(email, '@') + 1) AS domain FROM customers \
+                   WHERE email IS NOT NULL AND {live}), \
+                 k AS (SELECT id, CASE WHEN instr(local, '+') > 0 THEN substr(local, 1, instr(local, '+') - 1) \
+                   ELSE local END AS l, CASE WHEN domain = 'googlemail.com' THEN 'gmail.com' ELSE domain END AS d FROM e) \
+                 SELECT CASE WHEN d = 'gmail.com' THEN replace(l, '.', '') ELSE l END || '@' || d, id, '' \
+                 FROM k ORDER BY 1, 2"
+            ),
+            "same email",
+            &mut pairs,
+            |_, _| true,
+        )?;
+        self.scan(
+            &format!("SELECT phone, id, '' FROM customers WHERE phone IS NOT NULL AND {live} ORDER BY 1, 2"),
+            "same phone",
+            &mut pairs,
+            |_, _| true,
+        )?;
+        self.scan(
+            &format!(
+                "SELECT upper(replace(a.postal_code, ' ', '')) || '|' || a.country, c.id, c.display_name \
+                 FROM customer_addresses a JOIN customers c ON c.id = a.customer_id \
+                 WHERE a.postal_code IS NOT NULL AND c.{} AND c.merged_into IS NULL ORDER BY 1, 2",
+                "erased_at IS NULL"
+            ),
+            "similar name at the same postcode",
+            &mut pairs,
+            |a, b| strsim::jaro_winkler(&name_key(a), &name_key(b)) >= 0.9,
+        )?;
+        let mut out: Vec<DuplicateCandidate> = pairs
+            .into_iter()
+            .map(|((first, second), reasons)| {
+                let score = reasons
+                    .iter()
+                    .map(|r| match r.as_str() {
+                        "same email" => 90,
+                        "same phone" => 80,
+                        _ => 60,
+                    })
+                    .sum::<u32>()
+                    .min(100);
+                DuplicateCandidate {
+                    first,
+                    second,
+                    score,
+                    reasons,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.score
+                .cmp(&a.score)
+                .then((a.first, a.second).cmp(&(b.first, b.second)))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+/// The tables whose rows move to the survivor, with their customer column.
+const MOVED: &[(&str, &str)] = &[
+    ("customer_addresses", "customer_id"),
+    ("customer_interactions", "customer_id"),
+    ("orders", "customer_id"),
+    ("credit_notes", "customer_id"),
+    ("consent_events", "customer_id"),
+    ("import_keys", "entity_id"),
+];
+
+fn restrictiveness(state: ConsentState) -> u8 {
+    match state {
+        ConsentState::Given => 0,
+        ConsentState::Requested => 1,
+        ConsentState::Expired => 2,
+        ConsentState::Refused | ConsentState::Withdrawn | ConsentState::Invalidated => 3,
+    }
+}
+
+/// Merging duplicates, inside a unit of work.
+pub struct Merges<'t> {
+    tx: &'t WriteTx<'t>,
+}
+
+impl<'t> Merges<'t> {
+    pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
+        Merges { tx }
+    }
+
+    /// Merges `duplicate` into `survivor`, or with `dry_run` shows what it
+    /// would do and writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] when both are the same;
+    /// [`ErrorKind::NotFound`]; [`ErrorKind::InvalidState`] when either is
+    /// erased or already merged.
+    pub fn merge(
+        &self,
+        survivor: CustomerId,
+        duplicate: CustomerId,
+        dry_run: bool,
+    ) -> Result<MergePlan> {
+        self.tx
+            .atomic(|| self.merge_inner(survivor, duplicate, dry_run))
+    }
+
+    fn state(&self, id: CustomerId) -> Result<(Customer, bool, bool)> {
+        let c = self.tx.customers().get(id)?;
+        let (erased, merged): (bool, bool) = self.tx.conn().query_row(
+            "SELECT erased_at IS NOT NULL, merged_into IS NOT NULL FROM customers WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((c, erased, merged))
+    }
+
+    fn merge_inner(
+        &self,
+        survivor: CustomerId,
+        duplicate: CustomerId,
+        dry_run: bool,
+    ) -> Result<MergePlan> {
+        if survivor == duplicate {
+            return Err(Error::invalid("duplicate", "is the survivor itself"));
+        }
+        let (s, s_erased, s_merged) = self.state(survivor)?;
+        let (d, d_erased, d_merged) = self.state(duplicate)?;
+        for (id, erased, merged) in [
+            (survivor, s_erased, s_merged),
+            (duplicate, d_erased, d_merged),
+        ] {
+            if erased || merged {
+                return Err(Error::new(ErrorKind::InvalidState {
+                    entity: "customer",
+                    id: id.to_string(),
+                    reason: if erased {
+                        "is erased"
+                    } else {
+                        "is already merged"
+                    }
+                    .into(),
+                }));
+            }
+        }
+        let mut fields = Vec::new();
+        let mut patch = CustomerPatch::default();
+        macro_rules! fill {
+            ($field:ident) => {{
+                let from = if s.$field.is_none() && d.$field.is_some() {
+                    patch.$field = Some(d.$field.clone());
+                    "duplicate"
+                } else {
+                    "survivor"
+                };
+                fields.push(FieldDecision {
+                    field: stringify!($field).into(),
+                    taken_from: from.into(),
+                });
+            }};
+        }
+        fill!(given_name);
+        fill!(family_name);
+        fill!(email);
+        fill!(phone);
+        fill!(company);
+        fill!(locale);
+        fill!(birth_date);
+        fill!(acquisition_source);
+        fill!(notes);
+        fields.push(FieldDecision {
+            field: "display_name".into(),
+            taken_from: "survivor".into(),
+        });
+        let mut tags = s.tags.clone();
+        for t in &d.tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        if tags != s.tags {
+            patch.tags = Some(tags);
+        }
+        fields.push(FieldDecision {
+            field: "tags".into(),
+            taken_from: "union".into(),
+        });
+        let mut attributes = d.attributes.clone();
+        attributes.extend(s.attributes.clone());
+        if attributes != s.attributes {
+            patch.attributes = Some(attributes);
+        }
+        fields.push(FieldDecision {
+            field: "attributes".into(),
+            taken_from: "merged".into(),
+        });
+        let mut moved = BTreeMap::new();
+        for (table, column) in MOVED {
+            // Table and column names come from the constant list above.
+            let n: i64 = self.tx.conn().query_row(
+                &format!("SELECT count(*) FROM {table} WHERE {column} = ?1"),
+                [duplicate],
+                |r| r.get(0),
+            )?;
+            if n > 0 {
+                moved.insert((*table).to_owned(), n as u64);
+            }
+        }
+        // The most restrictive current consent per purpose wins.
+        let consent = self.tx.consent();
+        let now = self.tx.now();
+        let s_states = consent.states_at(survivor, now)?;
+        let d_states = consent.states_at(duplicate, now)?;
+        let mut consents = Vec::new();
+        for ds in &d_states {
+            let survivor_state = s_states
+                .iter()
+                .find(|x| x.purpose_id == ds.purpose_id)
+                .map(|x| x.state);
+            let wins = match survivor_state {
+                None => ds.state != ConsentState::Given && ds.event.occurred_at < now,
+                Some(ss) => restrictiveness(ds.state) > restrictiveness(ss),
+            };
+            if wins {
+                consents.push((ds.purpose_id.clone(), ds.state));
+            }
+        }
+        let mut result = s.clone();
+        if !dry_run {
+            let conn = self.tx.conn();
+            // Archive the duplicate first: its email becomes free for the
+            // survivor if the survivor takes it.
+            self.tx.customers().archive(duplicate)?;
+            conn.prepare_cached("UPDATE customers SET merged_into = ?2 WHERE id = ?1")?
+                .execute(params![duplicate, survivor])?;
+            let has_default: Vec<String> = {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT kind FROM customer_addresses WHERE customer_id = ?1 AND is_default = 1",
+                )?;
+                let rows = stmt.query_map([survivor], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for kind in &has_default {
+                conn.prepare_cached(
+                    "UPDATE customer_addresses SET is_default = 0 WHERE customer_id = ?1 AND kind = ?2",
+                )?
+                .execute(params![duplicate, kind])?;
+            }
+            conn.prepare_cached("INSERT INTO customer_merge_in_progress (one) VALUES (1)")?
+                .execute([])?;
+            for (table, column) in MOVED {
+                conn.prepare_cached(&format!(
+                    "UPDATE {table} SET {column} = ?2 WHERE {column} = ?1"
+                ))?
+                .execute(params![duplicate, survivor])?;
+            }
+            conn.prepare_cached("DELETE FROM customer_merge_in_progress")?
+                .execute([])?;
+            for (purpose, state) in &consents {
+                let latest = consent.states_at(survivor, now)?;
+                let template = latest.iter().find(|x| &x.purpose_id == purpose);
+                let mut new = crate::consent::NewConsent::new(
+                    survivor,
+                    purpose.clone(),
+                    if *state == ConsentState::Withdrawn
+                        && template.map(|t| t.state) != Some(ConsentState::Given)
+                    {
+                        ConsentState::Refused
+                    } else {
+                        *state
+                    },
+                    CollectionMethod::System,
+                )
+                .channel("merge");
+                if let Some(t) = template {
+                    new = new
+                        .jurisdiction(t.event.jurisdiction.clone())
+                        .language(t.event.language.clone());
+                }
+                consent.record(new)?;
+            }
+            let current = self.tx.customers().get(survivor)?;
+            result = if patch == CustomerPatch::default() {
+                current
+            } else {
+                self.tx
+                    .customers()
+                    .update(survivor, current.version, patch)?
+            };
+            let field_names: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}:{}", f.field, f.taken_from))
+                .collect();
+            conn.prepare_cached(
+                "INSERT INTO customer_merges (survivor_id, merged_id, merged_at, actor_id, moved, fields) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                survivor,
+                duplicate,
+                crate::time::to_db(&now),
+                self.tx.actor().id(),
+                serde_json::to_string(&moved)?,
+                serde_json::to_string(&field_names)?
+            ])?;
+            let changed: Vec<&str> = moved.keys().map(String::as_str).collect();
+            self.tx.audit_change(Change {
+                action: "merge",
+                entity_type: "customer",
+                entity_id: &survivor.to_string(),
+                changed_fields: &changed,
+            })?;
+            self.tx.audit_change(Change {
+                action: "merged_into",
+                entity_type: "customer",
+                entity_id: &duplicate.to_string(),
+                changed_fields: &["merged_into"],
+            })?;
+        } else {
+            for f in &fields {
+                if f.taken_from == "duplicate" {
+                    apply_preview(&mut result, &d, &f.field);
+                }
+            }
+            for t in &d.tags {
+                if !result.tags.contains(t) {
+                    result.tags.push(t.clone());
+                }
+            }
+            result.tags.sort();
+            let mut attributes = d.attributes.clone();
+            attributes.extend(s.attributes.clone());
+            result.attributes = attributes;
+        }
+        Ok(MergePlan {
+            survivor,
+            duplicate,
+            result,
+            fields,
+            moved,
+            consents,
+            dry_run,
+        })
+    }
+}
+
+fn apply_preview(result: &mut Customer, d: &Customer, field: &str) {
+    match field {
+        "given_name" => result.given_name = d.given_name.clone(),
+        "family_name" => result.family_name = d.family_name.clone(),
+        "email" => result.email = d.email.clone(),
+        "phone" => result.phone = d.phone.clone(),
+        "company" => result.company = d.company.clone(),
+        "locale" => result.locale = d.locale.clone(),
+        "birth_date" => result.birth_date = d.birth_date,
+        "acquisition_source" => result.acquisition_source = d.acquisition_source.clone(),
+        "notes" => result.notes = d.notes.clone(),
+        _ => {}
+    }
+}

@@ -1,0 +1,661 @@
+//! Reports: revenue by period, country and product; top customers; average
+//! order value; repeat-purchase rate; cancellation and return rates;
+//! stock-out risk; RFM scores. All computed in SQL over exact integer
+//! amounts (`*_e4`), per currency, and returned as exact decimals.
+//!
+//! Revenue counts orders that were paid (every status but `pending` and
+//! `cancelled`), at their total (lines, shipping and tax). Refunds count
+//! against their order, in the order's period; credit notes in the period
+//! they were issued. Net = gross - refunds - credit notes.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+use rust_decimal::Decimal;
+
+use crate::error::{Error, Result};
+use crate::id::{CustomerId, VariantId};
+use crate::money::{self, Currency};
+
+/// The longest list a report returns.
+pub const MAX_REPORT_ROWS: usize = 10_000;
+
+/// How revenue is grouped in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// `2011-03-14`.
+    Day,
+    /// `2011-W10`: weeks start on Monday; days before a year's first
+    /// Monday are week 00 (SQLite's `%W`).
+    Week,
+    /// `2011-03`.
+    Month,
+}
+
+impl Period {
+    fn format(self) -> &'static str {
+        match self {
+            Period::Day => "%Y-%m-%d",
+            Period::Week => "%Y-W%W",
+            Period::Month => "%Y-%m",
+        }
+    }
+}
+
+/// Revenue of one group (a period, a country, a customer).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Revenue {
+    /// The group: a period label, a country code (`""` for unknown), a
+    /// customer id.
+    pub key: String,
+    /// Currency.
+    pub currency: Currency,
+    /// Paid orders in the group.
+    pub orders: u64,
+    /// Their totals.
+    pub gross: Decimal,
+    /// Refunded from them.
+    pub refunds: Decimal,
+    /// Credit notes issued in the group.
+    pub credit_notes: Decimal,
+    /// gross - refunds - credit notes.
+    pub net: Decimal,
+}
+
+/// Sales of one product variant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProductSales {
+    /// The variant.
+    pub variant_id: VariantId,
+    /// Its SKU.
+    pub sku: String,
+    /// Currency.
+    pub currency: Currency,
+    /// Units sold.
+    pub units_sold: i64,
+    /// Units returned.
+    pub units_returned: i64,
+    /// The lines' totals.
+    pub gross: Decimal,
+}
+
+/// Average order value in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AverageOrderValue {
+    /// Currency.
+    pub currency: Currency,
+    /// Paid orders.
+    pub orders: u64,
+    /// Their totals.
+    pub gross: Decimal,
+    /// gross / orders, rounded to the currency's minor unit (half away from
+    /// zero): the one rounded figure of the reports.
+    pub average: Decimal,
+}
+
+/// Repeat purchases.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RepeatPurchase {
+    /// Customers with at least one paid order in the period.
+    pub customers: u64,
+    /// Of them, customers with two or more.
+    pub repeat_customers: u64,
+    /// repeat / customers, to four decimals (0 when there are none).
+    pub rate: Decimal,
+}
+
+/// Cancellations and returns.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CancellationsAndReturns {
+    /// Orders placed in the period.
+    pub orders: u64,
+    /// Of them, cancelled.
+    pub cancelled: u64,
+    /// Of them, with at least one unit returned.
+    pub with_returns: u64,
+    /// Units sold (ordered) in paid orders.
+    pub units_sold: i64,
+    /// Of them, returned.
+    pub units_returned: i64,
+    /// Credit notes issued in the period.
+    pub credit_notes: u64,
+    /// cancelled / orders, four decimals.
+    pub cancellation_rate: Decimal,
+    /// units returned / units sold, four decimals.
+    pub return_rate: Decimal,
+}
+
+/// A variant at risk of running out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StockOutRisk {
+    /// The variant.
+    pub variant_id: VariantId,
+    /// Its SKU.
+    pub sku: String,
+    /// Available now, all warehouses.
+    pub available: i64,
+    /// Units sold in the window.
+    pub units_sold: i64,
+    /// Days the available stock lasts at the window's rate of sale, two
+    /// decimals (`available × window_days / units_sold`).
+    pub days_of_cover: Decimal,
+}
+
+/// One customer's RFM scores (1 to 5 each; 5 is best).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RfmScore {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// Days since the last paid order, as of the report's instant.
+    pub recency_days: i64,
+    /// Paid orders.
+    pub frequency: i64,
+    /// Net spend (orders - refunds - credit notes), in the customer's main
+    /// currency's units (all currencies added: RFM ranks, it does not
+    /// account).
+    pub monetary: Decimal,
+    /// Recency quintile (5 = most recent).
+    pub r: u8,
+    /// Frequency quintile.
+    pub f: u8,
+    /// Monetary quintile.
+    pub m: u8,
+}
+
+impl RfmScore {
+    /// The named segment of the scores (docs/REPORTS.md): `champions`,
+    /// `loyal`, `new`, `promising`, `at_risk`, `hibernating` or
+    /// `needs_attention`.
+    pub fn segment(&self) -> &'static str {
+        rfm_segment(self.r, self.f)
+    }
+}
+
+/// The named RFM segment for recency and frequency scores.
+pub fn rfm_segment(r: u8, f: u8) -> &'static str {
+    match (r, f) {
+        (4..=5, 4..=5) => "champions",
+        (3..=5, 3..=5) => "loyal",
+        (4..=5, 1) => "new",
+        (4..=5, _) => "promising",
+        (1..=2, 3..=5) => "at_risk",
+        (1..=2, 1..=2) => "hibernating",
+        _ => "needs_attention",
+    }
+}
+
+fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(String, String)> {
+    let from = from.map_or_else(String::new, |t| crate::time::to_db(&t));
+    let to = to.map_or_else(|| "~".to_owned(), |t| crate::time::to_db(&t));
+    if from > to {
+        return Err(Error::invalid("from", "is after to"));
+    }
+    Ok((from, to))
+}
+
+fn limit(n: usize) -> Result<i64> {
+    if n == 0 || n > MAX_REPORT_ROWS {
+        return Err(Error::invalid(
+            "limit",
+            format!("is {n}, must be 1 to {MAX_REPORT_ROWS}"),
+        ));
+    }
+    Ok(n as i64)
+}
+
+fn dec(currency: Currency, e4: i64) -> Decimal {
+    currency.present(money::from_e4(e4))
+}
+
+fn ratio(a: u64, b: u64) -> Decimal {
+    if b == 0 {
+        return Decimal::ZERO;
+    }
+    (Decimal::from(a) / Decimal::from(b))
+        .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// How many of each record the database holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counts {
+    /// Customers (erased and merged ones included).
+    pub customers: u64,
+    /// Orders.
+    pub orders: u64,
+    /// Credit notes.
+    pub credit_notes: u64,
+    /// Products.
+    pub products: u64,
+}
+
+/// Reports, read-only.
+pub struct Reports<'a> {
+    conn: &'a Connection,
+}
+
+/// Paid orders: the statuses that count as revenue.
+const PAID: &str = "o.status NOT IN ('pending', 'cancelled')";
+
+impl<'a> Reports<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Self {
+        Reports { conn }
+    }
+
+    fn revenue(
+        &self,
+        group_orders: &str,
+        group_credits: &str,
+        from: &str,
+        to: &str,
+        limit: i64,
+    ) -> Result<Vec<Revenue>> {
+        // Both group expressions come from this module's constants.
+        let sql = format!(
+            "SELECT k, currency, sum(n), sum(g), sum(r), sum(c) FROM ( \
+               SELECT {group_orders} AS k, o.currency, count(*) n, sum(o.total_e4) g, \
+                      sum(o.refunded_e4) r, 0 c FROM orders o \
+               WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 GROUP BY 1, 2 \
+               UNION ALL \
+               SELECT {group_credits} AS k, n.currency, 0, 0, 0, sum(n.amount_e4) FROM credit_notes n \
+               WHERE n.issued_at >= ?1 AND n.issued_at < ?2 GROUP BY 1, 2) \
+             GROUP BY 1, 2 ORDER BY sum(g) - sum(r) - sum(c) DESC, 1 LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![from, to, limit], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (key, currency, orders, g, r, c) = row?;
+            let currency = Currency::from_db(&currency)?;
+            Ok(Revenue {
+                key: key.unwrap_or_default(),
+                currency,
+                orders: orders as u64,
+                gross: dec(currency, g),
+                refunds: dec(currency, r),
+                credit_notes: dec(currency, c),
+                net: dec(currency, g - r - c),
+            })
+        })
+        .collect()
+    }
+
+    /// How many customers, orders, credit notes and products there are.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn counts(&self) -> Result<Counts> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), \
+             (SELECT count(*) FROM credit_notes), (SELECT count(*) FROM products)",
+            )?
+            .query_row([], |r| {
+                Ok(Counts {
+                    customers: r.get::<_, i64>(0)? as u64,
+                    orders: r.get::<_, i64>(1)? as u64,
+                    credit_notes: r.get::<_, i64>(2)? as u64,
+                    products: r.get::<_, i64>(3)? as u64,
+                })
+            })?)
+    }
+
+    /// Revenue per period in `[from, to)`, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `from` after `to`.
+    pub fn revenue_by_period(
+        &self,
+        period: Period,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Revenue>> {
+        let (from, to) = range(from, to)?;
+        let f = period.format();
+        let mut rows = self.revenue(
+            &format!("strftime('{f}', o.placed_at)"),
+            &format!("strftime('{f}', n.issued_at)"),
+            &from,
+            &to,
+            MAX_REPORT_ROWS as i64,
+        )?;
+        rows.sort_by(|a, b| {
+            (a.key.as_str(), a.currency.code()).cmp(&(b.key.as_str(), b.currency.code()))
+        });
+        Ok(rows)
+    }
+
+    /// Revenue per destination country (`""` when unknown), largest net
+    /// first.
+    ///
+    /// # Errors
+    ///
+    /// As [`revenue_by_period`](Reports::revenue_by_period); `limit` 1 to
+    /// [`MAX_REPORT_ROWS`].
+    pub fn revenue_by_country(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit_rows: usize,
+    ) -> Result<Vec<Revenue>> {
+        let (from, to) = range(from, to)?;
+        self.revenue("o.country", "n.country", &from, &to, limit(limit_rows)?)
+    }
+
+    /// The customers with the largest net revenue; `key` is the customer
+    /// id.
+    ///
+    /// # Errors
+    ///
+    /// As [`revenue_by_country`](Reports::revenue_by_country).
+    pub fn top_customers(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit_rows: usize,
+    ) -> Result<Vec<Revenue>> {
+        let (from, to) = range(from, to)?;
+        let mut rows = self.revenue(
+            "o.customer_id",
+            "n.customer_id",
+            &from,
+            &to,
+            limit(limit_rows)? + 1,
+        )?;
+        rows.retain(|r| !r.key.is_empty());
+        rows.truncate(limit_rows);
+        Ok(rows)
+    }
+
+    /// Sales per variant, best-selling (by gross) first.
+    ///
+    /// # Errors
+    ///
+    /// As [`revenue_by_country`](Reports::revenue_by_country).
+    pub fn revenue_by_product(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit_rows: usize,
+    ) -> Result<Vec<ProductSales>> {
+        let (from, to) = range(from, to)?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
+             sum(l.total_e4) FROM order_lines l JOIN orders o ON o.id = l.order_id \
+             WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 \
+             GROUP BY l.variant_id, o.currency ORDER BY 6 DESC, 2 LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![from, to, limit(limit_rows)?], |r| {
+            Ok((
+                r.get::<_, VariantId>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (variant_id, sku, currency, sold, returned, gross) = row?;
+            let currency = Currency::from_db(&currency)?;
+            Ok(ProductSales {
+                variant_id,
+                sku,
+                currency,
+                units_sold: sold,
+                units_returned: returned,
+                gross: dec(currency, gross),
+            })
+        })
+        .collect()
+    }
+
+    /// Average order value per currency.
+    ///
+    /// # Errors
+    ///
+    /// As [`revenue_by_period`](Reports::revenue_by_period).
+    pub fn average_order_value(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<AverageOrderValue>> {
+        let (from, to) = range(from, to)?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT o.currency, count(*), sum(o.total_e4) FROM orders o \
+             WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 GROUP BY 1 ORDER BY 1"
+        ))?;
+        let rows = stmt.query_map(params![from, to], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (currency, n, gross) = row?;
+            let currency = Currency::from_db(&currency)?;
+            let gross = money::from_e4(gross);
+            Ok(AverageOrderValue {
+                currency,
+                orders: n as u64,
+                gross: currency.present(gross),
+                average: currency.present(currency.round(gross / Decimal::from(n.max(1)))),
+            })
+        })
+        .collect()
+    }
+
+    /// Customers who bought more than once.
+    ///
+    /// # Errors
+    ///
+    /// As [`revenue_by_period`](Reports::revenue_by_period).
+    pub fn repeat_purchase_rate(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<RepeatPurchase> {
+        let (from, to) = range(from, to)?;
+        let (customers, repeat): (i64, i64) = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*), coalesce(sum(n >= 2), 0) FROM (SELECT count(*) n FROM orders o \
+             WHERE {PAID} AND o.customer_id IS NOT NULL AND o.placed_at >= ?1 AND o.placed_at < ?2 \
+             GROUP BY o.customer_id)"
+            ))?
+            .query_row(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(RepeatPurchase {
+            customers: customers as u64,
+            repeat_customers: repeat as u64,
+            rate: ratio(repeat as u64, customers as u64),
+        })
+    }
+
+    /// Cancellation and return rates.
+    ///
+    /// # Errors
+    ///
+    /// As [`revenue_by_period`](Reports::revenue_by_period).
+    pub fn cancellations_and_returns(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<CancellationsAndReturns> {
+        let (from, to) = range(from, to)?;
+        let (orders, cancelled, with_returns, sold, returned): (i64, i64, i64, i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(o.status = 'cancelled'), 0), \
+                 coalesce(sum(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.quantity_returned > 0)), 0), \
+                 coalesce(sum(CASE WHEN o.status NOT IN ('pending', 'cancelled') THEN \
+                   (SELECT sum(quantity) FROM order_lines l WHERE l.order_id = o.id) END), 0), \
+                 coalesce(sum((SELECT sum(quantity_returned) FROM order_lines l WHERE l.order_id = o.id)), 0) \
+                 FROM orders o WHERE o.placed_at >= ?1 AND o.placed_at < ?2",
+            )?
+            .query_row(params![from, to], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+        let credit_notes: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM credit_notes WHERE issued_at >= ?1 AND issued_at < ?2",
+            )?
+            .query_row(params![from, to], |r| r.get(0))?;
+        Ok(CancellationsAndReturns {
+            orders: orders as u64,
+            cancelled: cancelled as u64,
+            with_returns: with_returns as u64,
+            units_sold: sold,
+            units_returned: returned,
+            credit_notes: credit_notes as u64,
+            cancellation_rate: ratio(cancelled as u64, orders as u64),
+            return_rate: ratio(returned.max(0) as u64, sold.max(0) as u64),
+        })
+    }
+
+    /// Tracked variants whose available stock covers fewer than
+    /// `horizon_days` of sales at the rate of the `window_days` before
+    /// `as_of`, fewest days first. Variants that sold nothing in the window
+    /// are not at risk.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `window_days` or
+    /// `horizon_days` outside 1 to 3660.
+    pub fn stock_out_risk(
+        &self,
+        as_of: DateTime<Utc>,
+        window_days: i64,
+        horizon_days: i64,
+    ) -> Result<Vec<StockOutRisk>> {
+        for (field, v) in [("window_days", window_days), ("horizon_days", horizon_days)] {
+            if !(1..=3660).contains(&v) {
+                return Err(Error::invalid(field, "must be 1 to 3660 days"));
+            }
+        }
+        let start = crate::time::to_db(&(as_of - chrono::Duration::days(window_days)));
+        let end = crate::time::to_db(&as_of);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT v.id, v.sku, coalesce((SELECT sum(on_hand - reserved) FROM stock_levels s \
+               WHERE s.variant_id = v.id), 0) AS available, sold.units FROM product_variants v \
+             JOIN (SELECT l.variant_id, sum(l.quantity) units FROM order_lines l \
+                   JOIN orders o ON o.id = l.order_id \
+                   WHERE o.status NOT IN ('pending', 'cancelled') AND o.placed_at >= ?1 AND o.placed_at < ?2 \
+                   GROUP BY 1) sold ON sold.variant_id = v.id \
+             WHERE v.track_stock = 1 AND available * ?3 < sold.units * ?4 \
+             ORDER BY available * 1.0 / sold.units, v.sku",
+        )?;
+        let rows = stmt.query_map(params![start, end, window_days, horizon_days], |r| {
+            Ok((
+                r.get::<_, VariantId>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (variant_id, sku, available, sold) = row?;
+            let cover = (Decimal::from(available.max(0)) * Decimal::from(window_days)
+                / Decimal::from(sold))
+            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            Ok(StockOutRisk {
+                variant_id,
+                sku,
+                available,
+                units_sold: sold,
+                days_of_cover: cover,
+            })
+        })
+        .collect()
+    }
+
+    /// RFM scores of every customer with a paid order, as of `as_of`:
+    /// quintiles (SQL `NTILE(5)`) of recency, frequency and net spend.
+    /// Memory grows with the number of customers returned; use
+    /// [`rfm_segments`](Reports::rfm_segments) for the counts only.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn rfm(&self, as_of: DateTime<Utc>) -> Result<Vec<RfmScore>> {
+        let mut stmt = self.conn.prepare_cached(sql::RFM)?;
+        let rows = stmt.query_map([crate::time::to_db(&as_of)], |r| {
+            Ok((
+                r.get::<_, CustomerId>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, u8>(4)?,
+                r.get::<_, u8>(5)?,
+                r.get::<_, u8>(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (customer_id, recency_days, frequency, monetary, r, f, m) = row?;
+            Ok(RfmScore {
+                customer_id,
+                recency_days,
+                frequency,
+                monetary: money::from_e4(monetary),
+                r,
+                f,
+                m,
+            })
+        })
+        .collect()
+    }
+
+    /// How many customers fall in each named RFM segment, largest first.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn rfm_segments(&self, as_of: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
+        let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT r, f, count(*) FROM ({}) GROUP BY 1, 2",
+            sql::RFM
+        ))?;
+        let rows = stmt.query_map([crate::time::to_db(&as_of)], |r| {
+            Ok((r.get::<_, u8>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)?))
+        })?;
+        for row in rows {
+            let (r, f, n) = row?;
+            *counts.entry(rfm_segment(r, f)).or_default() += n as u64;
+        }
+        let mut out: Vec<(String, u64)> =
+            counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(out)
+    }
+}
+
+pub(crate) mod sql {
+    /// Per customer with a paid order placed before ?1: id, recency in
+    /// days, frequency, net spend (e4), and the three quintiles.
+    pub(crate) const RFM: &str = "WITH c AS ( \
+        SELECT o.customer_id AS id, \
+          CAST(julianday(?1) - julianday(max(o.placed_at)) AS INTEGER) AS recency, \
+          count(*) AS frequency, \
+          sum(o.total_e4 - o.refunded_e4) - coalesce((SELECT sum(n.amount_e4) FROM credit_notes n \
+            WHERE n.customer_id = o.customer_id AND n.issued_at < ?1), 0) AS monetary \
+        FROM orders o WHERE o.customer_id IS NOT NULL \
+          AND o.status NOT IN ('pending', 'cancelled') AND o.placed_at < ?1 \
+        GROUP BY o.customer_id) \
+      SELECT id, recency, frequency, monetary, \
+        NTILE(5) OVER (ORDER BY recency DESC, id) AS r, \
+        NTILE(5) OVER (ORDER BY frequency, id) AS f, \
+        NTILE(5) OVER (ORDER BY monetary, id) AS m \
+      FROM c";
+}
