@@ -80,6 +80,7 @@ pub mod consent;
 pub mod customer;
 pub mod dedupe;
 mod error;
+pub mod export;
 mod id;
 pub mod import;
 pub mod inventory;

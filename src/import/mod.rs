@@ -8,7 +8,10 @@
 //!
 //! - [`retail`]: the UCI "Online Retail" data set's layout
 //!   (docs/IMPORT.md explains every decision about its mess).
+//! - [`generic`]: customers from CSV or JSON Lines with a column mapping;
+//!   products and completed orders from JSON Lines.
 
+pub mod generic;
 pub mod retail;
 
 use std::collections::BTreeMap;

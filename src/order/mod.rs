@@ -694,6 +694,59 @@ impl<'a> OrderReader<'a> {
         Ok(order)
     }
 
+    /// Calls `f` with every order, lines included, oldest first, reading
+    /// two ordered streams (orders, and lines in the same order) side by
+    /// side: two queries in all, and one order in memory at a time.
+    ///
+    /// # Errors
+    ///
+    /// A database error, or the error `f` returns (which stops the walk).
+    pub fn each_order(&self, mut f: impl FnMut(Order) -> Result<()>) -> Result<()> {
+        let mut orders = self
+            .conn
+            .prepare(concat!(select_order!(), "ORDER BY placed_at, id"))?;
+        let mut lines = self.conn.prepare(
+            "SELECT l.id, l.line_no, l.variant_id, l.sku, l.title, l.quantity, l.unit_price_e4, \
+             l.subtotal_e4, l.discount_e4, l.tax_rate_ppm, l.tax_e4, l.total_e4, l.warehouse_id, \
+             l.quantity_shipped, l.quantity_returned, l.order_id FROM order_lines l \
+             JOIN orders o ON o.id = l.order_id ORDER BY o.placed_at, o.id, l.line_no",
+        )?;
+        let mut order_rows = orders.query([])?;
+        let mut line_rows = lines.query([])?;
+        let mut pending: Option<(OrderId, OrderLine)> = None;
+        while let Some(row) = order_rows.next()? {
+            let mut order = order_from_row(row)?.finish()?;
+            loop {
+                if pending.is_none() {
+                    pending = match line_rows.next()? {
+                        Some(r) => Some((r.get(15)?, line_from_row(r)?)),
+                        None => None,
+                    };
+                }
+                match pending.take() {
+                    Some((id, mut line)) if id == order.id => {
+                        let c = order.currency;
+                        for a in [
+                            &mut line.subtotal,
+                            &mut line.discount,
+                            &mut line.tax,
+                            &mut line.total,
+                        ] {
+                            *a = c.present(*a);
+                        }
+                        order.lines.push(line);
+                    }
+                    other => {
+                        pending = other;
+                        break;
+                    }
+                }
+            }
+            f(order)?;
+        }
+        Ok(())
+    }
+
     /// An order by its number.
     ///
     /// # Errors

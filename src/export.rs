@@ -1,0 +1,202 @@
+//! Streaming export of customers and orders to CSV and JSON Lines. Each
+//! export reads one consistent snapshot and writes as it reads: memory
+//! holds a page of customers or one order at a time, whatever the size of
+//! the database.
+
+use std::io::Write;
+
+use crate::customer::{ArchiveState, CustomerFilter};
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::Store;
+
+/// Customers read per page while exporting.
+pub const EXPORT_PAGE: usize = 1000;
+
+fn io(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::CannotOpen {
+        path: "(export writer)".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// The CSV columns of a customer export.
+pub const CUSTOMER_COLUMNS: [&str; 16] = [
+    "id",
+    "display_name",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "company",
+    "locale",
+    "birth_date",
+    "acquisition_source",
+    "tags",
+    "attributes",
+    "notes",
+    "created_at",
+    "updated_at",
+    "archived_at",
+];
+
+/// The CSV columns of an order export: one row per order line.
+pub const ORDER_COLUMNS: [&str; 19] = [
+    "order_id",
+    "number",
+    "customer_id",
+    "guest_email",
+    "status",
+    "currency",
+    "country",
+    "placed_at",
+    "subtotal",
+    "shipping",
+    "total",
+    "paid",
+    "refunded",
+    "line_no",
+    "sku",
+    "title",
+    "quantity",
+    "unit_price",
+    "line_total",
+];
+
+impl Store {
+    fn each_customer(
+        &self,
+        mut f: impl FnMut(crate::customer::Customer) -> Result<()>,
+    ) -> Result<u64> {
+        self.read(|r| {
+            let filter = CustomerFilter::default().archived(ArchiveState::All);
+            let mut cursor = None;
+            let mut n = 0;
+            loop {
+                let page = r.customers().list(&filter, cursor.as_ref(), EXPORT_PAGE)?;
+                for c in page.items {
+                    f(c)?;
+                    n += 1;
+                }
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => return Ok(n),
+                }
+            }
+        })
+    }
+
+    /// Writes every customer (archived and erased ones included) as CSV
+    /// with [`CUSTOMER_COLUMNS`]; tags joined with `;`, attributes as JSON.
+    /// Returns the customers written.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::CannotOpen`] when the writer fails; a database error.
+    pub fn export_customers_csv(&self, out: impl Write) -> Result<u64> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(CUSTOMER_COLUMNS).map_err(io)?;
+        let n = self.each_customer(|c| {
+            let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+            w.write_record([
+                c.id.to_string(),
+                c.display_name,
+                opt(&c.given_name),
+                opt(&c.family_name),
+                opt(&c.email),
+                opt(&c.phone),
+                opt(&c.company),
+                opt(&c.locale),
+                c.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+                opt(&c.acquisition_source),
+                c.tags.join(";"),
+                serde_json::to_string(&c.attributes)?,
+                opt(&c.notes),
+                crate::time::to_db(&c.created_at),
+                crate::time::to_db(&c.updated_at),
+                c.archived_at
+                    .map(|t| crate::time::to_db(&t))
+                    .unwrap_or_default(),
+            ])
+            .map_err(io)
+        })?;
+        w.flush().map_err(io)?;
+        Ok(n)
+    }
+
+    /// Writes every customer as JSON Lines, one `Customer` per line.
+    ///
+    /// # Errors
+    ///
+    /// As [`export_customers_csv`](Store::export_customers_csv).
+    pub fn export_customers_jsonl(&self, mut out: impl Write) -> Result<u64> {
+        let n = self.each_customer(|c| {
+            serde_json::to_writer(&mut out, &c)?;
+            out.write_all(b"\n").map_err(io)
+        })?;
+        out.flush().map_err(io)?;
+        Ok(n)
+    }
+
+    /// Writes every order as CSV, one row per line, with
+    /// [`ORDER_COLUMNS`]. Returns the orders written.
+    ///
+    /// # Errors
+    ///
+    /// As [`export_customers_csv`](Store::export_customers_csv).
+    pub fn export_orders_csv(&self, out: impl Write) -> Result<u64> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(ORDER_COLUMNS).map_err(io)?;
+        let mut n = 0;
+        self.read(|r| {
+            r.orders().each_order(|o| {
+                n += 1;
+                for l in &o.lines {
+                    w.write_record([
+                        o.id.to_string(),
+                        o.number.to_string(),
+                        o.customer_id.map(|c| c.to_string()).unwrap_or_default(),
+                        o.guest_email.clone().unwrap_or_default(),
+                        o.status.as_str().to_owned(),
+                        o.currency.code().to_owned(),
+                        o.country.clone().unwrap_or_default(),
+                        crate::time::to_db(&o.placed_at),
+                        o.subtotal.to_string(),
+                        o.shipping.to_string(),
+                        o.total.to_string(),
+                        o.paid.to_string(),
+                        o.refunded.to_string(),
+                        l.line_no.to_string(),
+                        l.sku.clone(),
+                        l.title.clone(),
+                        l.quantity.to_string(),
+                        l.unit_price.to_string(),
+                        l.total.to_string(),
+                    ])
+                    .map_err(io)?;
+                }
+                Ok(())
+            })
+        })?;
+        w.flush().map_err(io)?;
+        Ok(n)
+    }
+
+    /// Writes every order as JSON Lines, one `Order` (with its lines) per
+    /// line.
+    ///
+    /// # Errors
+    ///
+    /// As [`export_customers_csv`](Store::export_customers_csv).
+    pub fn export_orders_jsonl(&self, mut out: impl Write) -> Result<u64> {
+        let mut n = 0;
+        self.read(|r| {
+            r.orders().each_order(|o| {
+                n += 1;
+                serde_json::to_writer(&mut out, &o)?;
+                out.write_all(b"\n").map_err(io)
+            })
+        })?;
+        out.flush().map_err(io)?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,202 @@
+//! Customer import from CSV and JSON Lines with a column mapping, product
+//! and order import from JSON Lines, and streaming export.
+
+mod common;
+
+use common::{assert_consistent, file_store, snapshot};
+use custdb::import::generic::{CustomerField as F, CustomerMapping};
+use custdb::{Customer, ErrorKind, Order};
+
+fn mapping() -> CustomerMapping {
+    CustomerMapping::new("crm")
+        .column("Id", F::Key)
+        .column("Name", F::DisplayName)
+        .column("E-mail", F::Email)
+        .column("Tags", F::Tags)
+        .column("Tier", F::Attribute("tier".into()))
+        .column("Street", F::AddressLine1)
+        .column("Town", F::City)
+        .column("Country", F::Country)
+        .column("Zip", F::PostalCode)
+}
+
+const CSV: &str = "Id,Name,E-mail,Tags,Tier,Street,Town,Country,Zip,Unused\n\
+    1,Ann Lee,ann@example.com,vip;newsletter,gold,1 High St,Bath,GB,BA1 1AA,x\n\
+    2,Bob Roy,not-an-email,,,,,,,x\n\
+    3,,,,,,,,,x\n\
+    4,Cat Kim,cat@example.com,,silver,2 Low St,,GB,,x\n\
+    5,Dan Wu,dan@example.com,,,,,,,x\n";
+
+#[test]
+fn customers_from_csv_with_a_mapping() {
+    let (dir, store) = file_store();
+    let mut rejections = Vec::new();
+    let report = store
+        .import_customers_csv(
+            CSV.as_bytes(),
+            &mapping(),
+            |_| {},
+            |r| rejections.push(r.clone()),
+        )
+        .unwrap();
+    assert_eq!(
+        (report.lines_read, report.imported, report.rejected),
+        (5, 2, 3)
+    );
+    let lines: Vec<u64> = rejections.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![3, 4, 5]);
+    assert!(
+        rejections[0].reason.contains("email"),
+        "{:?}",
+        rejections[0]
+    );
+    assert!(
+        rejections[1].reason.contains("display_name"),
+        "{:?}",
+        rejections[1]
+    );
+    assert!(
+        rejections[2].reason.contains("address"),
+        "{:?}",
+        rejections[2]
+    );
+    let ann = store.customers().get_by_email("ann@example.com").unwrap();
+    assert_eq!(ann.tags, vec!["newsletter", "vip"]);
+    assert_eq!(ann.attributes["tier"], "gold");
+    assert_eq!(
+        store.customers().addresses(ann.id).unwrap()[0]
+            .postal_code
+            .as_deref(),
+        Some("BA1 1AA")
+    );
+    // Again: nothing changes.
+    let before = snapshot(&dir.path().join("test.db"));
+    let again = store
+        .import_customers_csv(CSV.as_bytes(), &mapping(), |_| {}, |_| {})
+        .unwrap();
+    assert_eq!(
+        (again.imported, again.already_present, again.rejected),
+        (0, 2, 3)
+    );
+    assert_eq!(before, snapshot(&dir.path().join("test.db")));
+    // A mapping naming a column the file does not have is refused.
+    let bad = store
+        .import_customers_csv(
+            CSV.as_bytes(),
+            &mapping().column("Nope", F::Notes),
+            |_| {},
+            |_| {},
+        )
+        .unwrap_err();
+    assert!(matches!(bad.kind(), ErrorKind::Invalid { field, .. } if field == "mapping"));
+    assert_consistent(&store);
+}
+
+#[test]
+fn customers_from_json_lines() {
+    let (_dir, store) = file_store();
+    let jsonl = "{\"Id\": 7, \"Name\": \"Eve Ng\", \"E-mail\": \"eve@example.com\", \"Tier\": 3}\n\
+                 \n\
+                 not json\n\
+                 [1, 2]\n";
+    let mut reasons = Vec::new();
+    let report = store
+        .import_customers_jsonl(
+            jsonl.as_bytes(),
+            &mapping(),
+            |_| {},
+            |r| reasons.push((r.line, r.reason.clone())),
+        )
+        .unwrap();
+    assert_eq!(
+        (report.lines_read, report.imported, report.rejected),
+        (3, 1, 2)
+    );
+    assert_eq!(reasons[0].0, 3);
+    assert!(reasons[0].1.starts_with("invalid JSON"));
+    assert_eq!(reasons[1], (4, "not a JSON object".to_owned()));
+    let eve = store.customers().get_by_email("eve@example.com").unwrap();
+    assert_eq!(eve.attributes["tier"], "3");
+}
+
+#[test]
+fn products_and_orders_from_json_lines() {
+    let (_dir, store) = file_store();
+    let products = "{\"name\": \"Tea\", \"variants\": [{\"sku\": \"TEA\", \"price\": \"4.50\", \"currency\": \"GBP\", \"track_stock\": false}]}\n\
+                    {\"name\": \"Bad\", \"variants\": [{\"sku\": \"BAD\", \"price\": \"-1\", \"currency\": \"GBP\"}]}\n";
+    let p = store
+        .import_products_jsonl(products.as_bytes(), |_| {}, |_| {})
+        .unwrap();
+    assert_eq!((p.imported, p.rejected), (1, 1));
+    store
+        .customers()
+        .create(custdb::NewCustomer::new("Ann").email("ann@example.com"))
+        .unwrap();
+    let orders = "{\"key\": \"A1\", \"customer_email\": \"ann@example.com\", \"currency\": \"GBP\", \"placed_at\": \"2011-01-05T10:00:00Z\", \"lines\": [{\"sku\": \"TEA\", \"quantity\": 2, \"unit_price\": \"4.50\"}]}\n\
+                  {\"key\": \"A2\", \"guest_email\": \"g@example.com\", \"currency\": \"GBP\", \"placed_at\": \"2011-01-06T10:00:00Z\", \"lines\": [{\"sku\": \"NOPE\", \"quantity\": 1, \"unit_price\": \"1\"}]}\n";
+    let mut reasons = Vec::new();
+    let o = store
+        .import_orders_jsonl(
+            "shop",
+            orders.as_bytes(),
+            |_| {},
+            |r| reasons.push(r.reason.clone()),
+        )
+        .unwrap();
+    assert_eq!((o.imported, o.rejected), (1, 1));
+    assert!(reasons[0].contains("lines[0].sku"));
+    let again = store
+        .import_orders_jsonl("shop", orders.as_bytes(), |_| {}, |_| {})
+        .unwrap();
+    assert_eq!((again.imported, again.already_present), (0, 1));
+    let ann = store.customers().get_by_email("ann@example.com").unwrap();
+    let history = store
+        .read(|r| r.orders().history(ann.id, None, 10))
+        .unwrap();
+    assert_eq!(history.items[0].total.amount, custdb::Decimal::new(900, 2));
+    assert_consistent(&store);
+}
+
+#[test]
+fn exports_stream_everything_and_read_back() {
+    let (_dir, store) = file_store();
+    store
+        .import_customers_csv(CSV.as_bytes(), &mapping(), |_| {}, |_| {})
+        .unwrap();
+    store
+        .import_retail_file(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/online-retail-head.csv.gz"
+            ),
+            |_| {},
+            |_| {},
+        )
+        .unwrap();
+    let mut csv_out = Vec::new();
+    let n = store.export_customers_csv(&mut csv_out).unwrap();
+    let mut reader = csv::Reader::from_reader(csv_out.as_slice());
+    assert_eq!(reader.records().count() as u64, n);
+    let mut jsonl = Vec::new();
+    assert_eq!(store.export_customers_jsonl(&mut jsonl).unwrap(), n);
+    for line in String::from_utf8(jsonl).unwrap().lines().take(50) {
+        let c: Customer = serde_json::from_str(line).unwrap();
+        assert_eq!(store.customers().get(c.id).unwrap(), c);
+    }
+    let mut orders_csv = Vec::new();
+    let orders = store.export_orders_csv(&mut orders_csv).unwrap();
+    let conn_lines: usize = csv::Reader::from_reader(orders_csv.as_slice())
+        .records()
+        .count();
+    let mut jsonl = Vec::new();
+    assert_eq!(store.export_orders_jsonl(&mut jsonl).unwrap(), orders);
+    let text = String::from_utf8(jsonl).unwrap();
+    let mut total_lines = 0;
+    for line in text.lines() {
+        let o: Order = serde_json::from_str(line).unwrap();
+        total_lines += o.lines.len();
+    }
+    assert_eq!(total_lines, conn_lines);
+    let first: Order = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(store.read(|r| r.orders().get(first.id)).unwrap(), first);
+}
