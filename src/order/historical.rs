@@ -14,6 +14,12 @@ use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ShipmentId, Variant
 use crate::money::{self, Currency};
 use crate::validate;
 
+/// An order line shipped whole, at no discount and no tax.
+const INSERT_SHIPPED_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, variant_id, \
+    sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, \
+    total_e4, warehouse_id, quantity_shipped) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, ?9, NULL, ?7)";
+
 /// A completed order to record as history.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoricalOrder {
@@ -130,12 +136,12 @@ impl<'t> Orders<'t> {
                 .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?;
             subtotal_e4 = money::add_e4("subtotal", subtotal_e4, sub)?;
             total_e4 = money::add_e4("total", total_e4, total)?;
-            let title = {
-                let product = catalog.product(variant.product_id)?;
-                match &variant.title {
-                    Some(t) => format!("{} – {t}", product.name),
-                    None => product.name,
-                }
+            let product_name: String = conn
+                .prepare_cached(crate::catalog::sql::PRODUCT_NAME)?
+                .query_row([variant.product_id], |r| r.get(0))?;
+            let title = match &variant.title {
+                Some(t) => format!("{product_name} – {t}"),
+                None => product_name,
             };
             priced.push((variant, line.quantity, unit_price_e4, sub, title));
         }
@@ -170,7 +176,7 @@ impl<'t> Orders<'t> {
         .execute(params![shipment, id, placed])?;
         for (n, (variant, quantity, unit_price_e4, sub, title)) in priced.iter().enumerate() {
             let line_id = OrderLineId::new();
-            conn.prepare_cached(sql::INSERT_LINE)?.execute(params![
+            conn.prepare_cached(INSERT_SHIPPED_LINE)?.execute(params![
                 line_id,
                 id,
                 (n + 1) as i64,
@@ -179,17 +185,8 @@ impl<'t> Orders<'t> {
                 title,
                 quantity,
                 unit_price_e4,
-                sub,
-                0,
-                0,
-                0,
-                sub,
-                None::<String>
+                sub
             ])?;
-            conn.prepare_cached(
-                "UPDATE order_lines SET quantity_shipped = quantity WHERE id = ?1",
-            )?
-            .execute([line_id])?;
             conn.prepare_cached(
                 "INSERT INTO shipment_lines (shipment_id, order_line_id, quantity) VALUES (?1, ?2, ?3)",
             )?
