@@ -78,6 +78,9 @@ struct Raw<'c> {
     conn: &'c Connection,
     customers: HashMap<String, CustomerId>,
     variants: HashMap<String, (VariantId, String)>,
+    /// Invoices seen, with how many runs of lines each had (the file has
+    /// one invoice in two runs; custdb keys the second `<invoice>#2`).
+    runs: HashMap<String, u32>,
 }
 
 struct Line {
@@ -376,6 +379,7 @@ fn raw_import(conn: &Connection, path: &Path) {
         conn,
         customers: HashMap::new(),
         variants: HashMap::new(),
+        runs: HashMap::new(),
     };
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
@@ -384,8 +388,13 @@ fn raw_import(conn: &Connection, path: &Path) {
     let mut invoices = 0;
     let mut tx =
         rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).unwrap();
-    let flush = |raw: &mut Raw, inv: (String, Option<String>, String, Vec<Line>)| {
+    let flush = |raw: &mut Raw, mut inv: (String, Option<String>, String, Vec<Line>)| {
         let at = now();
+        let run = raw.runs.entry(inv.0.clone()).or_insert(0);
+        *run += 1;
+        if *run > 1 {
+            inv.0 = format!("{}#{run}", inv.0);
+        }
         if inv.0.starts_with('C') {
             raw.credit(&inv.0, inv.1.as_deref(), &inv.2, &inv.3, &at);
         } else {

@@ -163,7 +163,7 @@ pub struct RfmScore {
 }
 
 impl RfmScore {
-    /// The named segment of the scores (docs/REPORTS.md): `champions`,
+    /// The named segment of the scores (docs/REPORTS.md lists them): `champions`,
     /// `loyal`, `new`, `promising`, `at_risk`, `hibernating` or
     /// `needs_attention`.
     pub fn segment(&self) -> &'static str {
