@@ -447,3 +447,65 @@ fn a_merge_moves_everything_and_loses_nothing() {
     assert_consistent(&store);
     let _ = s.bob;
 }
+
+#[test]
+fn stock_out_risk_and_cancellation_rates() {
+    use custdb::{NewOrder, NewOrderLine, NewPayment, NewWarehouse, PaymentMethod};
+    let (_dir, store) = file_store();
+    let (fast, slow) = store
+        .write(|tx| {
+            let ann = tx.customers().create(NewCustomer::new("Ann"))?;
+            let p = tx.catalog().create_product(
+                NewProduct::new("Tea")
+                    .variant(NewVariant::new("FAST", d("1.00"), "GBP"))
+                    .variant(NewVariant::new("SLOW", d("1.00"), "GBP")),
+            )?;
+            let w = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("W", "W"))?;
+            let (fast, slow) = (p.variants[0].id, p.variants[1].id);
+            tx.inventory().receive(fast, w.id, 40)?;
+            tx.inventory().receive(slow, w.id, 100)?;
+            // 30 FAST and 3 SLOW sold; one more order cancelled.
+            let o = tx.orders().place(
+                NewOrder::for_customer(ann.id, "GBP")
+                    .line(NewOrderLine::new("FAST", 30))
+                    .line(NewOrderLine::new("SLOW", 3)),
+            )?;
+            tx.orders()
+                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
+            let c = tx
+                .orders()
+                .place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("SLOW", 1)))?;
+            tx.orders().cancel(c.id, "changed mind")?;
+            Ok((fast, slow))
+        })
+        .unwrap();
+    // FAST: 40 on hand, 30 reserved → 10 available; 30 sold in 30 days is
+    // one a day: 10 days of cover, under a 14-day horizon. SLOW: 97 left
+    // at 0.1 a day: 970 days.
+    let risk = store
+        .read(|r| {
+            r.reports()
+                .stock_out_risk(Utc::now() + Duration::seconds(1), 30, 14)
+        })
+        .unwrap();
+    assert_eq!(risk.len(), 1);
+    assert_eq!(
+        (risk[0].variant_id, risk[0].available, risk[0].days_of_cover),
+        (fast, 10, d("10"))
+    );
+    let _ = slow;
+    let rates = store
+        .read(|r| r.reports().cancellations_and_returns(None, None))
+        .unwrap();
+    assert_eq!(
+        (rates.orders, rates.cancelled, rates.cancellation_rate),
+        (2, 1, d("0.5"))
+    );
+    assert_eq!(rates.units_sold, 33);
+    let bad = store
+        .read(|r| r.reports().stock_out_risk(Utc::now(), 0, 14))
+        .unwrap_err();
+    assert!(bad.is_invalid());
+}
