@@ -135,7 +135,12 @@ pub struct Options {
     read_only: bool,
     actor: Actor,
     encryption_key: Option<EncryptionKey>,
+    statement_log: Option<StatementLog>,
 }
+
+/// Where a store records the text of every statement its connections run
+/// (see [`Options::statement_log`]).
+pub type StatementLog = std::sync::Arc<Mutex<std::collections::BTreeSet<String>>>;
 
 /// An encryption key. Its `Debug` shows nothing of it; custdb hands it to
 /// SQLCipher and never logs, stores or returns it.
@@ -162,6 +167,7 @@ impl Default for Options {
             read_only: false,
             actor: Actor::system(),
             encryption_key: None,
+            statement_log: None,
         }
     }
 }
@@ -209,6 +215,15 @@ impl Options {
     /// existing file must have been created with the same key.
     pub fn encryption_key(mut self, key: impl Into<String>) -> Self {
         self.encryption_key = Some(EncryptionKey(key.into()));
+        self
+    }
+
+    /// Records the text (with its `?` parameters, not their values) of
+    /// every statement the store's connections run, for diagnostics such as
+    /// the query-plan test. Off by default; it costs a lock per statement.
+    #[doc(hidden)]
+    pub fn statement_log(mut self, log: StatementLog) -> Self {
+        self.statement_log = Some(log);
         self
     }
 
@@ -1078,7 +1093,8 @@ fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Co
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
+    attach_log(&mut conn, options)?;
     // Some settings read the file header; that is where a file that is not
     // a database first shows itself.
     configure(&conn, options).map_err(|e| match e.kind() {
@@ -1111,6 +1127,23 @@ fn configure(conn: &Connection, options: &Options) -> Result<()> {
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    Ok(())
+}
+
+/// Attaches the statement log of [`Options::statement_log`].
+fn attach_log(conn: &mut Connection, options: &Options) -> Result<()> {
+    if let Some(log) = options.statement_log.clone() {
+        conn.trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(move |event: rusqlite::trace::TraceEvent<'_>| {
+                if let rusqlite::trace::TraceEvent::Stmt(stmt, _) = event {
+                    if let Ok(mut set) = log.lock() {
+                        set.insert(stmt.sql().into_owned());
+                    }
+                }
+            }),
+        )?;
+    }
     Ok(())
 }
 

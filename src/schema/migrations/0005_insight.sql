@@ -37,6 +37,7 @@ CREATE INDEX credit_notes_issued ON credit_notes (issued_at);
 -- A merged customer points at the one it was merged into; merges are
 -- recorded with what moved and which field values won.
 ALTER TABLE customers ADD COLUMN merged_into TEXT REFERENCES customers (id);
+CREATE INDEX customers_merged_into ON customers (merged_into) WHERE merged_into IS NOT NULL;
 CREATE TABLE customer_merges (
     seq           INTEGER PRIMARY KEY,
     survivor_id   TEXT NOT NULL REFERENCES customers (id),
@@ -47,6 +48,7 @@ CREATE TABLE customer_merges (
     fields        TEXT NOT NULL CHECK (json_valid(fields) AND json_type(fields) = 'array'),
     CHECK (survivor_id <> merged_id)
 ) STRICT;
+CREATE INDEX customer_merges_survivor ON customer_merges (survivor_id);
 CREATE TRIGGER customer_merges_no_update BEFORE UPDATE ON customer_merges
 BEGIN SELECT RAISE(ABORT, 'customer_merges is append-only'); END;
 CREATE TRIGGER customer_merges_no_delete BEFORE DELETE ON customer_merges

@@ -1,0 +1,335 @@
+//! Every statement custdb runs in a broad workload (captured with the
+//! statement log) is planned by SQLite without a full scan of a large
+//! table, except the statements that read a whole table by design
+//! (reports, exports, verification, duplicate scans), listed below with
+//! their reason.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, Utc};
+use custdb::report::Period;
+use custdb::*;
+
+/// Tables that grow with the business: a scan of one is a bug unless the
+/// statement is on the allowlist.
+const LARGE: &[&str] = &[
+    "customers",
+    "customer_addresses",
+    "customer_tags",
+    "customer_interactions",
+    "orders",
+    "order_lines",
+    "order_events",
+    "payments",
+    "shipments",
+    "shipment_lines",
+    "refunds",
+    "returns",
+    "return_lines",
+    "stock_movements",
+    "stock_reservations",
+    "audit_log",
+    "consent_events",
+    "credit_notes",
+    "import_keys",
+    "customer_merges",
+    "privacy_erasures",
+];
+
+/// Statements that read whole tables by design, recognized by a fragment
+/// of their text, with the reason.
+const BY_DESIGN: &[(&str, &str)] = &[
+    (
+        "strftime(",
+        "revenue by period: a report over every order in the range",
+    ),
+    (
+        "AS k, o.currency",
+        "revenue reports group every order in the range",
+    ),
+    (
+        "FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.status NOT IN",
+        "product sales report",
+    ),
+    (
+        "count(*), coalesce(sum(o.status = 'cancelled')",
+        "cancellation report",
+    ),
+    (
+        "GROUP BY o.customer_id",
+        "repeat-purchase report and RFM rank every customer",
+    ),
+    ("WITH c AS (", "RFM ranks every customer"),
+    ("ORDER BY placed_at, id", "order export streams every order"),
+    (
+        "ORDER BY o.placed_at, o.id, l.line_no",
+        "order export streams every line",
+    ),
+    (
+        "FROM audit_log  ORDER BY seq",
+        "audit verification walks the whole chain",
+    ),
+    (
+        "WITH e AS (SELECT id, substr(email",
+        "duplicate scan by email",
+    ),
+    ("SELECT phone, id, ''", "duplicate scan by phone"),
+    ("upper(replace(a.postal_code", "duplicate scan by postcode"),
+    (
+        "SELECT o.currency, count(*), sum(o.total_e4)",
+        "average order value",
+    ),
+    (
+        "sum(l.quantity) units FROM order_lines",
+        "stock-out risk: sales in the window",
+    ),
+    (
+        "FROM customers c WHERE c.id > :after",
+        "segment evaluation walks customers in id order (by index)",
+    ),
+    (
+        "SELECT count(*) FROM credit_notes WHERE issued_at",
+        "cancellation report",
+    ),
+    (
+        "(SELECT count(*) FROM customers), (SELECT count(*) FROM orders)",
+        "counts",
+    ),
+    ("SELECT count(*) FROM audit_log", "audit count"),
+    (
+        "FROM audit_log ORDER BY seq DESC LIMIT 1",
+        "the last row of the rowid b-tree: one step",
+    ),
+    (
+        "WHERE erased_at IS NULL AND max(updated_at",
+        "retention: inactive customers",
+    ),
+    (
+        "SELECT id FROM customers WHERE erased_at IS NULL AND",
+        "retention: inactive customers",
+    ),
+];
+
+fn workload(store: &Store) {
+    let now = Utc::now();
+    let (ann, order) = store
+        .write(|tx| {
+            let c = tx.customers().create(
+                NewCustomer::new("Ann Lee")
+                    .email("ann@example.com")
+                    .phone("+44 20 7946 0958")
+                    .tag("vip"),
+            )?;
+            tx.customers().add_address(
+                c.id,
+                NewAddress::new(AddressKind::Shipping, "1 High St", "Bath", "GB")
+                    .postal_code("BA1 1AA"),
+            )?;
+            tx.customers().add_interaction(
+                c.id,
+                NewInteraction::new(Channel::Email, Direction::Inbound, InteractionKind::Note)
+                    .subject("Hi"),
+            )?;
+            let p =
+                tx.catalog()
+                    .create_product(NewProduct::new("Tea").variant(NewVariant::new(
+                        "TEA",
+                        Decimal::new(450, 2),
+                        "GBP",
+                    )))?;
+            let a = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("A", "A").priority(1))?;
+            let b = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("B", "B").priority(2))?;
+            tx.inventory().receive(p.variants[0].id, a.id, 100)?;
+            tx.inventory().transfer(p.variants[0].id, a.id, b.id, 10)?;
+            tx.inventory()
+                .reserve(p.variants[0].id, a.id, 1, Some(now + Duration::hours(1)))?;
+            let o = tx.orders().place(
+                NewOrder::for_customer(c.id, "GBP")
+                    .line(NewOrderLine::new("TEA", 2))
+                    .idempotency_key("k1"),
+            )?;
+            tx.orders()
+                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
+            tx.orders()
+                .ship(o.id, NewShipment::everything("DHL", "T1"))?;
+            tx.orders()
+                .return_items(o.id, NewReturn::new("damaged").line("TEA", 1, true))?;
+            tx.orders()
+                .refund(o.id, NewRefund::new(Decimal::new(450, 2), "damaged"))?;
+            let o2 = tx
+                .orders()
+                .place(NewOrder::for_customer(c.id, "GBP").line(NewOrderLine::new("TEA", 1)))?;
+            tx.orders().cancel(o2.id, "changed mind")?;
+            tx.consent().register_purpose(
+                NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
+                    .data_category(DataCategory::Contact),
+            )?;
+            tx.consent().record(
+                NewConsent::new(
+                    c.id,
+                    "marketing",
+                    ConsentState::Given,
+                    CollectionMethod::WebForm,
+                )
+                .notice("v1", "Offers"),
+            )?;
+            tx.access().grant("clerk", "sales")?;
+            tx.inventory().release_expired(now + Duration::hours(2))?;
+            Ok((c.id, o.id))
+        })
+        .unwrap();
+    store.customers().get(ann).unwrap();
+    store.customers().get_by_email("ann@example.com").unwrap();
+    store.customers().search("ann", 10).unwrap();
+    store
+        .customers()
+        .list(
+            &CustomerFilter::default().tag("vip").country("GB"),
+            None,
+            10,
+        )
+        .unwrap();
+    store.customers().addresses(ann).unwrap();
+    store.customers().interactions(ann, None, 10).unwrap();
+    let c = store.customers().get(ann).unwrap();
+    store
+        .customers()
+        .update(ann, c.version, CustomerPatch::default().company("Lee Ltd"))
+        .unwrap();
+    store
+        .read(|r| {
+            r.orders().get(order)?;
+            r.orders().history(ann, None, 10)?;
+            r.orders().by_status(OrderStatus::Refunded, None, 10)?;
+            r.orders().lifetime_value(ann)?;
+            r.orders()
+                .sales_by_variant(now - Duration::days(1), now + Duration::days(1))?;
+            r.orders().events(order)?;
+            r.consent().can_process(ann, "marketing", now)?;
+            r.consent().consenting("marketing", now, None, 10)?;
+            r.consent().history(ann, None)?;
+            r.privacy().export(ann)?;
+            r.audit()
+                .query(&AuditFilter::default().actor("system"), None, 10)?;
+            r.audit().query(
+                &AuditFilter::default().entity("customer", ann.to_string()),
+                None,
+                10,
+            )?;
+            r.audit().verify()?;
+            r.inventory().replenishment_suggestions()?;
+            r.inventory().low_stock()?;
+            r.segments().evaluate(
+                &Segment::default()
+                    .country("GB")
+                    .tag("vip")
+                    .consents_to("marketing")
+                    .orders(Some(1), None),
+                None,
+                10,
+            )?;
+            r.reports().revenue_by_period(Period::Month, None, None)?;
+            r.reports().top_customers(None, None, 10)?;
+            r.reports().rfm(now)?;
+            r.duplicates().candidates(10)?;
+            Ok(())
+        })
+        .unwrap();
+    store
+        .as_actor(&Actor::new("clerk", "Clerk").unwrap())
+        .unwrap()
+        .customer(ann)
+        .unwrap();
+    store
+        .import_retail_file(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/online-retail-head.csv.gz"
+            ),
+            |_| {},
+            |_| {},
+        )
+        .unwrap();
+    store.export_orders_jsonl(std::io::sink()).unwrap();
+    let other = store.customers().create(NewCustomer::new("Gone")).unwrap();
+    store.erase_customer(other.id).unwrap();
+    store
+        .write(|tx| {
+            tx.privacy()
+                .set_retention_rule(RetentionCategory::Interactions, 30)?;
+            tx.privacy().apply_retention(now, true)
+        })
+        .unwrap();
+}
+
+fn is_query(sql: &str) -> bool {
+    let head = sql.trim_start().to_ascii_uppercase();
+    ["SELECT", "WITH", "UPDATE", "DELETE", "INSERT"]
+        .iter()
+        .any(|k| head.starts_with(k))
+}
+
+#[test]
+fn no_statement_scans_a_large_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Mutex::new(BTreeSet::new()));
+    let store = Store::open_with(
+        dir.path().join("plans.db"),
+        Options::default().statement_log(log.clone()),
+    )
+    .unwrap();
+    workload(&store);
+    let statements: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| is_query(s))
+        .cloned()
+        .collect();
+    assert!(
+        statements.len() > 100,
+        "the workload ran {} statements",
+        statements.len()
+    );
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("plans.db")).unwrap();
+    // No ANALYZE: without statistics SQLite plans as if every table were
+    // large, which is the case this test guards.
+    let mut problems = Vec::new();
+    for sql in &statements {
+        if BY_DESIGN.iter().any(|(fragment, _)| sql.contains(fragment)) {
+            continue;
+        }
+        let mut stmt = match conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")) {
+            Ok(s) => s,
+            Err(e) => panic!("cannot plan {sql}: {e}"),
+        };
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().unwrap() {
+            let detail: String = row.get(3).unwrap();
+            let scanned = detail
+                .strip_prefix("SCAN ")
+                .map(|rest| rest.split_whitespace().next().unwrap_or(""));
+            if let Some(table) = scanned {
+                let uses_index = detail.contains("USING INDEX")
+                    || detail.contains("USING COVERING INDEX")
+                    || detail.contains("USING INTEGER PRIMARY KEY");
+                if LARGE.contains(&table) && !uses_index {
+                    problems.push(format!("{detail}\n    in: {sql}"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "full scans of large tables:\n{}",
+        problems.join("\n")
+    );
+}
