@@ -585,10 +585,7 @@ impl<'a> ConsentReader<'a> {
     /// [`ErrorKind::NotFound`].
     pub fn purpose(&self, id: &str) -> Result<Purpose> {
         self.conn
-            .prepare_cached(
-                "SELECT id, description, lawful_basis, consent_required, data_categories, \
-                 created_at FROM consent_purposes WHERE id = ?1",
-            )?
+            .prepare_cached(sql::PURPOSE)?
             .query_row([id], purpose_from_row)
             .optional()?
             .ok_or_else(|| Error::not_found("purpose", id))?
@@ -710,7 +707,7 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<bool> {
         let erased: bool = self
             .conn
-            .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")?
+            .prepare_cached(sql::ERASED)?
             .query_row([customer_id], |r| r.get(0))
             .optional()?
             .ok_or_else(|| Error::not_found("customer", customer_id))?;
@@ -1192,6 +1189,11 @@ fn insert_event(tx: &WriteTx<'_>, e: &EventRow<'_>) -> Result<ConsentEventId> {
 /// baselines run exactly the same text. Not part of the API.
 #[doc(hidden)]
 pub mod sql {
+    /// A purpose by id.
+    pub const PURPOSE: &str = "SELECT id, description, lawful_basis, consent_required, \
+        data_categories, created_at FROM consent_purposes WHERE id = ?1";
+    /// Whether a customer is erased.
+    pub const ERASED: &str = "SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1";
     /// Appends a consent event.
     pub const INSERT_EVENT: &str = "INSERT INTO consent_events (id, customer_id, purpose_id, \
         state, notice_version, notice_hash, collection_method, channel, jurisdiction, language, \

@@ -1,6 +1,9 @@
 //! Shared by the benchmarks: the raw-rusqlite connection every baseline
 //! uses, set up as custdb sets up its own.
 
+// Each bench compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::time::Duration;
 
