@@ -580,6 +580,18 @@ impl Store {
         Ok(report)
     }
 
+    /// Copies the WAL into the database file and truncates it (waiting up
+    /// to the busy timeout for readers). True when every frame was copied.
+    /// custdb checkpoints on its own; call this before measuring or copying
+    /// the file's size, or after a large import.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ReadOnly`] for a read-only store; a database error.
+    pub fn checkpoint(&self) -> Result<bool> {
+        self.scrub_after_erasure()
+    }
+
     /// Applies the retention rules as of `now`
     /// ([`Privacy::apply_retention`](crate::Privacy::apply_retention)) in
     /// its own unit of work, then scrubs the file as
