@@ -200,3 +200,42 @@ fn exports_stream_everything_and_read_back() {
     let first: Order = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(store.read(|r| r.orders().get(first.id)).unwrap(), first);
 }
+
+#[test]
+fn overlong_import_keys_are_rejected_not_fatal() {
+    let (_dir, store) = file_store();
+    let long = "k".repeat(129);
+    let csv = format!("Id,Name\n{long},Ann\n2,Bob\n");
+    let mapping = CustomerMapping::new("crm")
+        .column("Id", F::Key)
+        .column("Name", F::DisplayName);
+    let mut reasons = Vec::new();
+    let report = store
+        .import_customers_csv(
+            csv.as_bytes(),
+            &mapping,
+            |_| {},
+            |r| reasons.push((r.line, r.reason.clone())),
+        )
+        .unwrap();
+    assert_eq!((report.imported, report.rejected), (1, 1));
+    assert_eq!(
+        reasons,
+        vec![(2, "Id: must be 1 to 128 characters".to_owned())]
+    );
+    let order = format!(
+        "{{\"key\": \"{long}\", \"guest_email\": \"g@example.com\", \"currency\": \"GBP\", \"placed_at\": \"2011-01-05T10:00:00Z\", \"lines\": []}}\n"
+    );
+    let mut reasons = Vec::new();
+    let report = store
+        .import_orders_jsonl(
+            "shop",
+            order.as_bytes(),
+            |_| {},
+            |r| reasons.push(r.reason.clone()),
+        )
+        .unwrap();
+    assert_eq!((report.imported, report.rejected), (0, 1));
+    assert_eq!(reasons, vec!["key: must be 1 to 128 characters".to_owned()]);
+    assert_consistent(&store);
+}

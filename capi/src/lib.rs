@@ -602,6 +602,28 @@ unsafe fn on(
     };
     guard(Some(h), || f(&h.store))
 }
+/// Runs a call on a handle that answers with a JSON document through
+/// `out`: the common body of the JSON functions.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; `out` is NULL (refused) or valid for a
+/// write.
+unsafe fn json<T: serde::Serialize>(
+    store: *const custdb_store,
+    out: *mut *mut c_char,
+    f: impl FnOnce(&Store) -> Result<T, Failure>,
+) -> custdb_status {
+    // SAFETY: forwarded promises.
+    unsafe {
+        on(store, |s| {
+            check_out("out", out)?;
+            let value = f(s)?;
+            put_json(out, &value)
+        })
+    }
+}
+
 // Customers -------------------------------------------------------------------
 
 /// Creates a customer from a `NewCustomer` JSON object; `*out` is the
@@ -642,16 +664,13 @@ pub unsafe extern "C" fn custdb_customer_get(
     customer_id: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 s.customers()
                     .get(id("customer_id", text("customer_id", customer_id)?)?)?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -697,19 +716,16 @@ pub unsafe extern "C" fn custdb_customer_update(
     patch_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 s.customers().update(
                     id("customer_id", text("customer_id", customer_id)?)?,
                     expected_version,
                     parse(text("patch_json", patch_json)?)?,
                 )?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -727,16 +743,13 @@ pub unsafe extern "C" fn custdb_customer_archive(
     customer_id: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 s.customers()
                     .archive(id("customer_id", text("customer_id", customer_id)?)?)?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -755,16 +768,13 @@ pub unsafe extern "C" fn custdb_customer_search(
     limit: u32,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 s.customers()
                     .search(text("query", query)?, limit as usize)?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -784,18 +794,15 @@ pub unsafe extern "C" fn custdb_customer_add_address(
     address_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 s.customers().add_address(
                     id("customer_id", text("customer_id", customer_id)?)?,
                     parse(text("address_json", address_json)?)?,
                 )?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -813,16 +820,13 @@ pub unsafe extern "C" fn custdb_customer_addresses(
     customer_id: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 s.customers()
                     .addresses(id("customer_id", text("customer_id", customer_id)?)?)?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -842,18 +846,15 @@ pub unsafe extern "C" fn custdb_customer_add_interaction(
     interaction_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 s.customers().add_interaction(
                     id("customer_id", text("customer_id", customer_id)?)?,
                     parse(text("interaction_json", interaction_json)?)?,
                 )?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -875,12 +876,10 @@ pub unsafe extern "C" fn custdb_customer_interactions(
     limit: u32,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let cursor = opt_text("cursor", cursor)?
                     .map(|c| c.parse::<db::Cursor>())
                     .transpose()?;
@@ -889,8 +888,7 @@ pub unsafe extern "C" fn custdb_customer_interactions(
                     cursor.as_ref(),
                     limit as usize,
                 )?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -911,16 +909,13 @@ pub unsafe extern "C" fn custdb_product_create(
     product_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let new: db::NewProduct = parse(text("product_json", product_json)?)?;
                 s.write(|tx| tx.catalog().create_product(new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -938,16 +933,13 @@ pub unsafe extern "C" fn custdb_variant_get_by_sku(
     sku: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let sku = text("sku", sku)?;
                 s.read(|r| r.catalog().variant_by_sku(sku))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -966,16 +958,13 @@ pub unsafe extern "C" fn custdb_warehouse_create(
     warehouse_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let new: db::NewWarehouse = parse(text("warehouse_json", warehouse_json)?)?;
                 s.write(|tx| tx.inventory().create_warehouse(new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -995,17 +984,14 @@ pub unsafe extern "C" fn custdb_stock_receive(
     quantity: i64,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let v = id("variant_id", text("variant_id", variant_id)?)?;
                 let w = id("warehouse_id", text("warehouse_id", warehouse_id)?)?;
                 s.write(|tx| tx.inventory().receive(v, w, quantity))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1027,18 +1013,15 @@ pub unsafe extern "C" fn custdb_stock_adjust(
     reason: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let v = id("variant_id", text("variant_id", variant_id)?)?;
                 let w = id("warehouse_id", text("warehouse_id", warehouse_id)?)?;
                 let reason = text("reason", reason)?;
                 s.write(|tx| tx.inventory().adjust(v, w, quantity_delta, reason))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1060,12 +1043,10 @@ pub unsafe extern "C" fn custdb_stock_transfer(
     quantity: i64,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let v = id("variant_id", text("variant_id", variant_id)?)?;
                 let from = id(
                     "from_warehouse_id",
@@ -1073,8 +1054,7 @@ pub unsafe extern "C" fn custdb_stock_transfer(
                 )?;
                 let to = id("to_warehouse_id", text("to_warehouse_id", to_warehouse_id)?)?;
                 s.write(|tx| tx.inventory().transfer(v, from, to, quantity))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1096,16 +1076,13 @@ pub unsafe extern "C" fn custdb_order_place(
     order_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let new: db::NewOrder = parse(text("order_json", order_json)?)?;
                 s.write(|tx| tx.orders().place(new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1123,16 +1100,13 @@ pub unsafe extern "C" fn custdb_order_get(
     order_id: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let o: db::OrderId = id("order_id", text("order_id", order_id)?)?;
                 s.read(|r| r.orders().get(o))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1152,17 +1126,14 @@ pub unsafe extern "C" fn custdb_order_pay(
     payment_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let o: db::OrderId = id("order_id", text("order_id", order_id)?)?;
                 let new: db::NewPayment = parse(text("payment_json", payment_json)?)?;
                 s.write(|tx| tx.orders().pay(o, new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1182,17 +1153,14 @@ pub unsafe extern "C" fn custdb_order_ship(
     shipment_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let o: db::OrderId = id("order_id", text("order_id", order_id)?)?;
                 let new: db::NewShipment = parse(text("shipment_json", shipment_json)?)?;
                 s.write(|tx| tx.orders().ship(o, new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1212,17 +1180,14 @@ pub unsafe extern "C" fn custdb_order_return(
     return_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let o: db::OrderId = id("order_id", text("order_id", order_id)?)?;
                 let new: db::NewReturn = parse(text("return_json", return_json)?)?;
                 s.write(|tx| tx.orders().return_items(o, new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1242,17 +1207,14 @@ pub unsafe extern "C" fn custdb_order_refund(
     refund_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let o: db::OrderId = id("order_id", text("order_id", order_id)?)?;
                 let new: db::NewRefund = parse(text("refund_json", refund_json)?)?;
                 s.write(|tx| tx.orders().refund(o, new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1273,19 +1235,16 @@ pub unsafe extern "C" fn custdb_order_history(
     limit: u32,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let c: db::CustomerId = id("customer_id", text("customer_id", customer_id)?)?;
                 let cursor = opt_text("cursor", cursor)?
                     .map(|c| c.parse::<db::Cursor>())
                     .transpose()?;
                 s.read(|r| r.orders().history(c, cursor.as_ref(), limit as usize))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1306,16 +1265,13 @@ pub unsafe extern "C" fn custdb_purpose_register(
     purpose_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let new: db::NewPurpose = parse(text("purpose_json", purpose_json)?)?;
                 s.write(|tx| tx.consent().register_purpose(new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1334,16 +1290,13 @@ pub unsafe extern "C" fn custdb_consent_record(
     consent_json: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let new: db::NewConsent = parse(text("consent_json", consent_json)?)?;
                 s.write(|tx| tx.consent().record(new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1365,12 +1318,10 @@ pub unsafe extern "C" fn custdb_consent_withdraw(
     collection_method: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let c: db::CustomerId = id("customer_id", text("customer_id", customer_id)?)?;
                 let method: db::CollectionMethod = parse(&serde_json::to_string(text(
                     "collection_method",
@@ -1383,8 +1334,7 @@ pub unsafe extern "C" fn custdb_consent_withdraw(
                     method,
                 );
                 s.write(|tx| tx.consent().record(new))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1403,16 +1353,13 @@ pub unsafe extern "C" fn custdb_subject_export(
     customer_id: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let c: db::CustomerId = id("customer_id", text("customer_id", customer_id)?)?;
                 s.read(|r| r.privacy().export(c))?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }
@@ -1431,16 +1378,13 @@ pub unsafe extern "C" fn custdb_subject_erase(
     customer_id: *const c_char,
     out: *mut *mut c_char,
 ) -> custdb_status {
-    // SAFETY: forwarded promises: a live handle, NUL-terminated strings and
-    // a writable `out`, as this function's contract requires.
+    // SAFETY: forwarded promises, as this function's contract requires.
     unsafe {
-        on(store, |s| {
-            check_out("out", out)?;
-            let value = {
+        json(store, out, |s| {
+            Ok({
                 let c: db::CustomerId = id("customer_id", text("customer_id", customer_id)?)?;
                 s.erase_customer(c)?
-            };
-            put_json(out, &value)
+            })
         })
     }
 }

@@ -113,7 +113,10 @@ fn customer_from_row(
         };
         let v = Some(value.to_owned());
         match field {
-            CustomerField::Key => key = v,
+            CustomerField::Key => {
+                super::check_key(column, value)?;
+                key = v
+            }
             CustomerField::DisplayName => new.display_name = value.to_owned(),
             CustomerField::GivenName => new.given_name = v,
             CustomerField::FamilyName => new.family_name = v,
@@ -422,6 +425,9 @@ impl Store {
                     Ok(o) => o,
                     Err(e) => return Ok(Err(format!("not an order: {e}"))),
                 };
+                if let Err(reason) = super::check_key("key", &order.key) {
+                    return Ok(Err(reason));
+                }
                 if key_lookup::<String>(tx.conn(), source, "order", &order.key)?.is_some() {
                     report.already_present += 1;
                     return Ok(Ok(()));

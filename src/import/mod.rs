@@ -21,6 +21,21 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::error::Result;
 use crate::store::WriteTx;
 
+/// Longest outside key an import records, in characters (the
+/// `import_keys` CHECK backs it).
+pub const MAX_IMPORT_KEY_LEN: usize = 128;
+
+/// Checks an outside key; the reason names the field when it is refused.
+pub(crate) fn check_key(field: &str, key: &str) -> std::result::Result<(), String> {
+    let n = key.chars().count();
+    if n == 0 || n > MAX_IMPORT_KEY_LEN {
+        return Err(format!(
+            "{field}: must be 1 to {MAX_IMPORT_KEY_LEN} characters"
+        ));
+    }
+    Ok(())
+}
+
 /// One input line an import did not take.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejection {

@@ -407,20 +407,14 @@ fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Opt
         } else {
             format!("{invoice}#{n}")
         };
-        let mut found: Option<String> = None;
-        for entity in ["order", "return", "credit_note"] {
-            let at: Option<String> = tx
-                .conn()
-                .prepare_cached(
-                    "SELECT imported_at FROM import_keys WHERE source = ?1 AND entity = ?2 AND key = ?3",
-                )?
-                .query_row(rusqlite::params![SOURCE, entity, key], |r| r.get(0))
-                .ok();
-            if at.is_some() {
-                found = at;
-                break;
-            }
-        }
+        // One lookup over the three kinds of record an invoice becomes.
+        let found: Option<String> = tx
+            .conn()
+            .prepare_cached(
+                "SELECT min(imported_at) FROM import_keys WHERE source = ?1 \
+                 AND entity IN ('order', 'return', 'credit_note') AND key = ?2",
+            )?
+            .query_row(rusqlite::params![SOURCE, key], |r| r.get(0))?;
         match found {
             None => return Ok(Some(key)),
             // Written by an earlier import: this run of lines is present.
