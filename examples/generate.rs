@@ -33,6 +33,17 @@ fn size(store: &Store, path: &Path) -> Result<u64, Box<dyn std::error::Error>> {
     Ok(std::fs::metadata(path)?.len())
 }
 
+/// A line on standard error every million rows, so a long run can be
+/// followed.
+fn progress(what: &str, done: usize, started: Instant) {
+    if done % 1_000_000 == 0 {
+        eprintln!(
+            "{what}: {done} after {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let customers: usize = args.next().map_or(Ok(100_000), |a| a.parse())?;
@@ -110,6 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         })?;
         n = end;
+        progress("customers", n, started);
     }
     let customers_done = started.elapsed();
     // Bytes per customer: measured from the catalog-only file.
@@ -158,6 +170,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         })?;
         made = end;
+        progress("orders", made, started);
     }
     let total = size(&store, path)?;
     println!(

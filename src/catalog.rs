@@ -294,6 +294,8 @@ pub mod sql {
     pub const VARIANT_BY_SKU: &str = concat!(select_variant!(), "WHERE sku = ?1");
     /// A product's name.
     pub const PRODUCT_NAME: &str = "SELECT name FROM products WHERE id = ?1";
+    /// A variant by its id.
+    pub const VARIANT_BY_ID: &str = concat!(select_variant!(), "WHERE id = ?1");
 }
 
 pub(crate) fn variant_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Variant>> {
@@ -397,7 +399,7 @@ impl<'a> CatalogReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn variant(&self, id: VariantId) -> Result<Variant> {
         self.conn
-            .prepare_cached(&format!("{SELECT_VARIANT} WHERE id = ?1"))?
+            .prepare_cached(sql::VARIANT_BY_ID)?
             .query_row([id], variant_from_row)
             .optional()?
             .ok_or_else(|| Error::not_found("variant", id))?

@@ -304,8 +304,13 @@ fn finish_movement((mut m, at): (Movement, String)) -> Result<Movement> {
     Ok(m)
 }
 
-const SELECT_RESERVATION: &str = "SELECT id, variant_id, warehouse_id, order_id, quantity, \
-    open_quantity, expires_at, created_at, closed_at, closed_reason FROM stock_reservations ";
+macro_rules! select_reservation {
+    () => {
+        "SELECT id, variant_id, warehouse_id, order_id, quantity, open_quantity, expires_at, \
+         created_at, closed_at, closed_reason FROM stock_reservations "
+    };
+}
+const SELECT_RESERVATION: &str = select_reservation!();
 
 type RawReservation = (Reservation, Option<String>, String, Option<String>);
 
@@ -522,9 +527,7 @@ impl<'a> InventoryReader<'a> {
     }
 
     pub(crate) fn open_reservations_of_line(&self, line: OrderLineId) -> Result<Vec<Reservation>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_RESERVATION} WHERE order_line_id = ?1 AND open_quantity > 0 ORDER BY rowid"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(sql::OPEN_RESERVATIONS_OF_LINE)?;
         let rows = stmt.query_map([line], reservation_from_row)?;
         rows.map(|r| r.map_err(Error::from).and_then(finish_reservation))
             .collect()
@@ -539,23 +542,9 @@ impl<'a> InventoryReader<'a> {
             .collect()
     }
 
-    fn report(&self, condition: &str) -> Result<Vec<(StockLevel, ReplenishmentRule)>> {
+    fn report(&self, sql: &str) -> Result<Vec<(StockLevel, ReplenishmentRule)>> {
         let now = crate::time::to_db(&crate::time::now());
-        let sql = format!(
-            "SELECT * FROM (SELECT lv.*, q.reorder_point, q.target_level, q.order_multiple FROM \
-             (SELECT v.id AS variant_id, v.sku, w.id AS warehouse_id, w.code, \
-               coalesce(l.on_hand, 0) AS on_hand, \
-               coalesce(l.reserved, 0) - coalesce((SELECT sum(r.open_quantity) FROM stock_reservations r \
-                 WHERE r.variant_id = v.id AND r.warehouse_id = w.id \
-                 AND r.open_quantity > 0 AND r.expires_at <= ?1), 0) AS reserved \
-              FROM replenishment_rules q0 JOIN product_variants v ON v.id = q0.variant_id \
-              JOIN warehouses w ON w.id = q0.warehouse_id \
-              LEFT JOIN stock_levels l ON l.variant_id = v.id AND l.warehouse_id = w.id \
-              WHERE v.archived_at IS NULL AND w.archived_at IS NULL) lv \
-             JOIN replenishment_rules q ON q.variant_id = lv.variant_id AND q.warehouse_id = lv.warehouse_id) \
-             WHERE {condition} ORDER BY code, sku"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map([now], |row| {
             Ok((
                 level_from_row(row)?,
@@ -579,7 +568,7 @@ impl<'a> InventoryReader<'a> {
     /// A database error.
     pub fn replenishment_suggestions(&self) -> Result<Vec<StockReportLine>> {
         Ok(self
-            .report("on_hand - reserved <= reorder_point")?
+            .report(sql::LOW_STOCK)?
             .into_iter()
             .map(|(level, rule)| {
                 let short = rule.target_level - level.available;
@@ -603,7 +592,7 @@ impl<'a> InventoryReader<'a> {
     /// A database error.
     pub fn low_stock(&self) -> Result<Vec<StockReportLine>> {
         Ok(self
-            .report("on_hand - reserved <= reorder_point")?
+            .report(sql::LOW_STOCK)?
             .into_iter()
             .map(|(level, rule)| StockReportLine {
                 quantity: rule.reorder_point - level.available,
@@ -621,7 +610,7 @@ impl<'a> InventoryReader<'a> {
     /// A database error.
     pub fn overstock(&self) -> Result<Vec<StockReportLine>> {
         Ok(self
-            .report("on_hand > target_level")?
+            .report(sql::OVERSTOCK)?
             .into_iter()
             .map(|(level, rule)| StockReportLine {
                 quantity: level.on_hand - rule.target_level,
@@ -1133,11 +1122,7 @@ impl<'t> Inventory<'t> {
         let now = self.now_db();
         self.tx
             .conn()
-            .prepare_cached(
-                "UPDATE stock_reservations SET open_quantity = open_quantity - ?2, \
-                 closed_at = CASE WHEN open_quantity - ?2 = 0 THEN ?3 END, \
-                 closed_reason = CASE WHEN open_quantity - ?2 = 0 THEN ?4 END WHERE id = ?1",
-            )?
+            .prepare_cached(sql::CLOSE_RESERVATION)?
             .execute(params![r.id, q, now, reason])?;
         Ok(())
     }
@@ -1259,10 +1244,49 @@ impl<'t> Inventory<'t> {
     }
 }
 
+/// A stock report over every (variant, warehouse) with a replenishment
+/// rule, its availability at `?1` (expired holds not counted), filtered by
+/// a condition on `on_hand`, `reserved` and the rule's columns.
+macro_rules! stock_report {
+    ($condition:literal) => {
+        concat!(
+            "SELECT * FROM (SELECT lv.*, q.reorder_point, q.target_level, q.order_multiple FROM \
+             (SELECT v.id AS variant_id, v.sku, w.id AS warehouse_id, w.code, \
+               coalesce(l.on_hand, 0) AS on_hand, \
+               coalesce(l.reserved, 0) - coalesce((SELECT sum(r.open_quantity) FROM stock_reservations r \
+                 WHERE r.variant_id = v.id AND r.warehouse_id = w.id \
+                 AND r.open_quantity > 0 AND r.expires_at <= ?1), 0) AS reserved \
+              FROM replenishment_rules q0 JOIN product_variants v ON v.id = q0.variant_id \
+              JOIN warehouses w ON w.id = q0.warehouse_id \
+              LEFT JOIN stock_levels l ON l.variant_id = v.id AND l.warehouse_id = w.id \
+              WHERE v.archived_at IS NULL AND w.archived_at IS NULL) lv \
+             JOIN replenishment_rules q ON q.variant_id = lv.variant_id AND q.warehouse_id = lv.warehouse_id) \
+             WHERE ",
+            $condition,
+            " ORDER BY code, sku"
+        )
+    };
+}
+
 /// The ledger statements, public only so that the benchmarks' raw-rusqlite
 /// baselines run exactly the same text. Not part of the API.
 #[doc(hidden)]
 pub mod sql {
+    /// The low-stock report (and replenishment suggestions).
+    pub const LOW_STOCK: &str = stock_report!("on_hand - reserved <= reorder_point");
+    /// The overstock report.
+    pub const OVERSTOCK: &str = stock_report!("on_hand > target_level");
+    /// A line's open reservations, oldest first.
+    pub const OPEN_RESERVATIONS_OF_LINE: &str = concat!(
+        select_reservation!(),
+        "WHERE order_line_id = ?1 AND open_quantity > 0 ORDER BY rowid"
+    );
+    /// Takes `?2` units off a reservation, closing it at `?3` for reason
+    /// `?4` when nothing is left open.
+    pub const CLOSE_RESERVATION: &str =
+        "UPDATE stock_reservations SET open_quantity = open_quantity - ?2, \
+         closed_at = CASE WHEN open_quantity - ?2 = 0 THEN ?3 END, \
+         closed_reason = CASE WHEN open_quantity - ?2 = 0 THEN ?4 END WHERE id = ?1";
     /// Appends a movement (the trigger applies it to the balance).
     pub const INSERT_MOVEMENT: &str = "INSERT INTO stock_movements (variant_id, warehouse_id, \
         kind, on_hand_delta, reserved_delta, reason, reservation_id, order_id, transfer_id, at, \

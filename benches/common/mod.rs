@@ -10,10 +10,18 @@ use std::time::Duration;
 use custdb::audit::{entry_hash, sql as audit_sql, GENESIS_HASH};
 use rusqlite::{params, Connection, OptionalExtension};
 
+pub mod shop;
+
 /// A connection with the settings custdb applies (see src/store.rs
 /// `configure`): WAL, `synchronous = FULL`, foreign keys on, untrusted
 /// schema, no mmap, temporary storage in memory, secure delete, a 5 s busy timeout and a 128-statement cache.
 pub fn raw_connection(path: &Path) -> Connection {
+    raw_connection_at(path, "FULL")
+}
+
+/// [`raw_connection`] at a given `synchronous` level (`FULL` or `NORMAL`,
+/// custdb's two durability levels).
+pub fn raw_connection_at(path: &Path, synchronous: &str) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
@@ -21,7 +29,8 @@ pub fn raw_connection(path: &Path) -> Connection {
     conn.pragma_update(None, "mmap_size", 0).unwrap();
     conn.pragma_update(None, "temp_store", "MEMORY").unwrap();
     conn.pragma_update(None, "secure_delete", true).unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.pragma_update(None, "synchronous", synchronous)
+        .unwrap();
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .unwrap();

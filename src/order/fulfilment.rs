@@ -381,12 +381,7 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn shipments(&self, order_id: OrderId) -> Result<Vec<Shipment>> {
         self.require(order_id)?;
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT s.id, s.carrier, s.tracking_number, s.shipped_at, s.delivered_at, l.sku, sl.quantity \
-             FROM shipments s JOIN shipment_lines sl ON sl.shipment_id = s.id \
-             JOIN order_lines l ON l.id = sl.order_line_id \
-             WHERE s.order_id = ?1 ORDER BY s.shipped_at, s.id, l.line_no",
-        )?;
+        let mut stmt = self.conn().prepare_cached(sql::SHIPMENTS_OF_ORDER)?;
         let mut rows = stmt.query([order_id])?;
         let mut out: Vec<Shipment> = Vec::new();
         while let Some(r) = rows.next()? {
@@ -743,10 +738,7 @@ impl Orders<'_> {
         let now = self.now_db();
         self.tx()
             .conn()
-            .prepare_cached(
-                "INSERT INTO shipments (id, order_id, carrier, tracking_number, shipped_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
+            .prepare_cached(sql::INSERT_SHIPMENT)?
             .execute(params![id, order_id, carrier, tracking, now])?;
         let inventory = Inventory::new(self.tx());
         let catalog = CatalogReader::new(self.tx().conn());
@@ -772,24 +764,17 @@ impl Orders<'_> {
             }
             self.tx()
                 .conn()
-                .prepare_cached(
-                    "INSERT INTO shipment_lines (shipment_id, order_line_id, quantity) VALUES (?1, ?2, ?3)",
-                )?
+                .prepare_cached(sql::INSERT_SHIPMENT_LINE)?
                 .execute(params![id, line.id, quantity])?;
             self.tx()
                 .conn()
-                .prepare_cached(
-                    "UPDATE order_lines SET quantity_shipped = quantity_shipped + ?2 WHERE id = ?1",
-                )?
+                .prepare_cached(sql::ADD_SHIPPED)?
                 .execute(params![line.id, quantity])?;
         }
         let all_shipped: bool = self
             .tx()
             .conn()
-            .prepare_cached(
-                "SELECT NOT EXISTS (SELECT 1 FROM order_lines WHERE order_id = ?1 \
-                 AND quantity_shipped < quantity)",
-            )?
+            .prepare_cached(sql::ALL_SHIPPED)?
             .query_row([order_id], |r| r.get(0))?;
         let to = if all_shipped {
             OrderStatus::Shipped
@@ -1187,4 +1172,23 @@ pub mod sql {
     /// Stops an order's holds from expiring.
     pub const KEEP_RESERVATIONS: &str =
         "UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1 AND expires_at IS NOT NULL";
+    /// Records a shipment.
+    pub const INSERT_SHIPMENT: &str =
+        "INSERT INTO shipments (id, order_id, carrier, tracking_number, shipped_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)";
+    /// Records what a shipment carries of one line.
+    pub const INSERT_SHIPMENT_LINE: &str =
+        "INSERT INTO shipment_lines (shipment_id, order_line_id, quantity) VALUES (?1, ?2, ?3)";
+    /// Adds shipped units to a line.
+    pub const ADD_SHIPPED: &str =
+        "UPDATE order_lines SET quantity_shipped = quantity_shipped + ?2 WHERE id = ?1";
+    /// Whether every line of an order is shipped in full.
+    pub const ALL_SHIPPED: &str = "SELECT NOT EXISTS (SELECT 1 FROM order_lines \
+        WHERE order_id = ?1 AND quantity_shipped < quantity)";
+    /// An order's shipments with their lines.
+    pub const SHIPMENTS_OF_ORDER: &str =
+        "SELECT s.id, s.carrier, s.tracking_number, s.shipped_at, s.delivered_at, l.sku, \
+         sl.quantity FROM shipments s JOIN shipment_lines sl ON sl.shipment_id = s.id \
+         JOIN order_lines l ON l.id = sl.order_line_id \
+         WHERE s.order_id = ?1 ORDER BY s.shipped_at, s.id, l.line_no";
 }

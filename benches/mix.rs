@@ -1,0 +1,504 @@
+//! A TPC-C-like transaction mix on a file database, through custdb and
+//! through raw rusqlite running the same statements, at Full and at Normal
+//! durability.
+//!
+//! ```text
+//! cargo bench --bench mix
+//! ```
+//!
+//! The mapping onto custdb (docs/PERFORMANCE.md has it as a table):
+//!
+//! - **New-Order (45 %)**: a random customer orders 5 to 15 distinct
+//!   variants (1 to 10 units each) out of 1,000; `place` reserves the stock
+//!   line by line in the first warehouse that has it.
+//! - **Payment (43 %)**: the customer of the oldest unpaid order is looked
+//!   up (by id 60 % of the time, by email 40 %, as TPC-C looks up by id or
+//!   by last name) and the order is paid in full, in one transaction.
+//! - **Order-Status (4 %)**: a random customer's latest order, with its
+//!   lines (history page of 1, then the order).
+//! - **Delivery (4 %)**: the 10 oldest paid orders (TPC-C delivers one per
+//!   district, ten districts) are shipped in full, in one transaction.
+//! - **Stock-Level (4 %)**: the low-stock report (every variant and
+//!   warehouse at or below its reorder point).
+//!
+//! The sequence of transactions and their parameters comes from a fixed
+//! seed and is the same for both sides. Before measuring, a short run of
+//! the mix on each side records every statement text it ran (custdb
+//! through its statement log, the baseline through rusqlite's trace hook)
+//! and the bench stops unless the two sets are equal. Criterion reports
+//! the mean time per transaction; the bench also records each
+//! transaction's latency and prints transactions per second and the 50th
+//! and 99th percentiles.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, VecDeque};
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::raw_connection_at;
+use common::shop::{build_shop, now, raw_pay_in, raw_place, raw_ship_in, sku};
+use criterion::{criterion_group, criterion_main, Criterion};
+use custdb::customer::sql as customer_sql;
+use custdb::inventory::sql as inv_sql;
+use custdb::order::sql as order_sql;
+use custdb::{
+    CustomerId, Decimal, Durability, NewOrder, NewOrderLine, NewPayment, NewShipment, Options,
+    OrderId, PaymentMethod, Store,
+};
+use rand::{Rng, SeedableRng};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+const CUSTOMERS: usize = 10_000;
+const VARIANTS: usize = 1_000;
+/// Transactions in the generated sequence (the measurement cycles it).
+const SEQUENCE: usize = 20_000;
+/// Orders one Delivery ships.
+const DELIVERY_BATCH: usize = 10;
+
+#[derive(Clone, Debug)]
+enum Txn {
+    NewOrder {
+        customer: usize,
+        lines: Vec<(usize, i64)>,
+    },
+    Payment {
+        by_email: bool,
+    },
+    OrderStatus {
+        customer: usize,
+    },
+    Delivery,
+    StockLevel,
+}
+
+impl Txn {
+    fn kind(&self) -> usize {
+        match self {
+            Txn::NewOrder { .. } => 0,
+            Txn::Payment { .. } => 1,
+            Txn::OrderStatus { .. } => 2,
+            Txn::Delivery => 3,
+            Txn::StockLevel => 4,
+        }
+    }
+}
+
+const KINDS: [&str; 5] = [
+    "New-Order",
+    "Payment",
+    "Order-Status",
+    "Delivery",
+    "Stock-Level",
+];
+
+/// The mix: 45/43/4/4/4 out of 100, drawn with a fixed seed. A Payment
+/// always finds an unpaid order: the generator tracks the backlog and
+/// draws a New-Order instead when it is empty.
+fn sequence() -> Vec<Txn> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(45_43_4);
+    let mut unpaid = 0usize;
+    (0..SEQUENCE)
+        .map(|_| {
+            let roll = rng.random_range(0..100);
+            if roll < 45 || (roll < 88 && unpaid == 0) {
+                let count = rng.random_range(5..=15);
+                let mut lines: Vec<(usize, i64)> = Vec::with_capacity(count);
+                while lines.len() < count {
+                    let v = rng.random_range(0..VARIANTS);
+                    if lines.iter().all(|&(w, _)| w != v) {
+                        lines.push((v, rng.random_range(1..=10)));
+                    }
+                }
+                unpaid += 1;
+                Txn::NewOrder {
+                    customer: rng.random_range(0..CUSTOMERS),
+                    lines,
+                }
+            } else if roll < 88 {
+                unpaid -= 1;
+                Txn::Payment {
+                    by_email: rng.random_range(0..100) < 40,
+                }
+            } else if roll < 92 {
+                Txn::OrderStatus {
+                    customer: rng.random_range(0..CUSTOMERS),
+                }
+            } else if roll < 96 {
+                Txn::Delivery
+            } else {
+                Txn::StockLevel
+            }
+        })
+        .collect()
+}
+
+/// One side's queues: orders placed and not paid (with their customer and
+/// total), orders paid and not shipped.
+#[derive(Default)]
+struct Queues<T> {
+    unpaid: VecDeque<(T, usize, Decimal)>,
+    paid: VecDeque<T>,
+}
+
+struct CustdbSide {
+    store: Store,
+    customers: Vec<CustomerId>,
+    queues: Queues<OrderId>,
+}
+
+impl CustdbSide {
+    fn run(&mut self, txn: &Txn) {
+        match txn {
+            Txn::NewOrder { customer, lines } => {
+                let order = lines.iter().fold(
+                    NewOrder::for_customer(self.customers[*customer], "GBP"),
+                    |o, &(v, q)| o.line(NewOrderLine::new(sku(v), q).tax_rate(Decimal::new(2, 1))),
+                );
+                let placed = self.store.write(|tx| tx.orders().place(order)).unwrap();
+                self.queues
+                    .unpaid
+                    .push_back((placed.id, *customer, placed.total));
+            }
+            Txn::Payment { by_email } => {
+                let (order, customer, total) = self.queues.unpaid.pop_front().unwrap();
+                let id = self.customers[customer];
+                self.store
+                    .write(|tx| {
+                        let c = if *by_email {
+                            tx.customers()
+                                .get_by_email(&format!("buyer{customer}@example.com"))?
+                        } else {
+                            tx.customers().get(id)?
+                        };
+                        debug_assert_eq!(c.id, id);
+                        tx.orders()
+                            .pay(order, NewPayment::new(PaymentMethod::Card, total))
+                    })
+                    .unwrap();
+                self.queues.paid.push_back(order);
+            }
+            Txn::OrderStatus { customer } => {
+                black_box(
+                    self.store
+                        .read(|r| {
+                            let page = r.orders().history(self.customers[*customer], None, 1)?;
+                            page.items.first().map(|o| r.orders().get(o.id)).transpose()
+                        })
+                        .unwrap(),
+                );
+            }
+            Txn::Delivery => {
+                let batch: Vec<OrderId> = (0..DELIVERY_BATCH)
+                    .map_while(|_| self.queues.paid.pop_front())
+                    .collect();
+                self.store
+                    .write(|tx| {
+                        for &order in &batch {
+                            tx.orders()
+                                .ship(order, NewShipment::everything("post", "T-1"))?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            Txn::StockLevel => {
+                black_box(self.store.read(|r| r.inventory().low_stock()).unwrap());
+            }
+        }
+    }
+}
+
+struct RawSide {
+    conn: Connection,
+    customers: Vec<CustomerId>,
+    queues: Queues<OrderId>,
+}
+
+/// The columns of a customer row, as a raw caller reads them.
+type CustomerRow = (String, String, Option<String>, String, i64);
+
+fn raw_customer(row: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(4)?,
+        row.get(12)?,
+        row.get(14)?,
+    ))
+}
+
+impl RawSide {
+    fn run(&mut self, txn: &Txn) {
+        match txn {
+            Txn::NewOrder { customer, lines } => {
+                let id = raw_place(&self.conn, self.customers[*customer], lines);
+                // The total is not needed: the raw payment pays what is due.
+                self.queues.unpaid.push_back((id, *customer, Decimal::ZERO));
+            }
+            Txn::Payment { by_email } => {
+                let (order, customer, _) = self.queues.unpaid.pop_front().unwrap();
+                let tx = rusqlite::Transaction::new_unchecked(
+                    &self.conn,
+                    TransactionBehavior::Immediate,
+                )
+                .unwrap();
+                let row = if *by_email {
+                    tx.prepare_cached(customer_sql::GET_BY_EMAIL)
+                        .unwrap()
+                        .query_row([format!("buyer{customer}@example.com")], raw_customer)
+                } else {
+                    tx.prepare_cached(customer_sql::GET)
+                        .unwrap()
+                        .query_row([self.customers[customer]], raw_customer)
+                }
+                .unwrap();
+                black_box(row);
+                raw_pay_in(&tx, order);
+                tx.commit().unwrap();
+                self.queues.paid.push_back(order);
+            }
+            Txn::OrderStatus { customer } => {
+                let tx =
+                    rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
+                        .unwrap();
+                let latest: Option<String> = tx
+                    .prepare_cached(order_sql::HISTORY)
+                    .unwrap()
+                    .query_row(params![self.customers[*customer], "~", "", 2], |r| r.get(0))
+                    .optional()
+                    .unwrap();
+                if let Some(id) = latest {
+                    let order: (String, i64, String) = tx
+                        .prepare_cached(order_sql::ORDER_BY_ID)
+                        .unwrap()
+                        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(5)?)))
+                        .unwrap();
+                    let lines: Vec<(String, String, i64)> = tx
+                        .prepare_cached(order_sql::LINES_OF_ORDER)
+                        .unwrap()
+                        .query_map([&id], |r| Ok((r.get(0)?, r.get(3)?, r.get(5)?)))
+                        .unwrap()
+                        .collect::<rusqlite::Result<_>>()
+                        .unwrap();
+                    black_box((order, lines));
+                }
+                tx.commit().unwrap();
+            }
+            Txn::Delivery => {
+                let tx = rusqlite::Transaction::new_unchecked(
+                    &self.conn,
+                    TransactionBehavior::Immediate,
+                )
+                .unwrap();
+                for _ in 0..DELIVERY_BATCH {
+                    let Some(order) = self.queues.paid.pop_front() else {
+                        break;
+                    };
+                    raw_ship_in(&tx, order);
+                }
+                tx.commit().unwrap();
+            }
+            Txn::StockLevel => {
+                let tx =
+                    rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
+                        .unwrap();
+                let rows: Vec<(String, String, i64, i64)> = tx
+                    .prepare_cached(inv_sql::LOW_STOCK)
+                    .unwrap()
+                    .query_map([now()], |r| {
+                        Ok((r.get(1)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    })
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+                black_box(rows);
+                tx.commit().unwrap();
+            }
+        }
+    }
+}
+
+/// Statement texts as a set, whitespace runs collapsed (the trace hook
+/// and the statement log see the same text; collapsing only guards
+/// against formatting differences of the hooks).
+type Log = Arc<Mutex<BTreeSet<String>>>;
+
+fn custdb_side(path: &Path, durability: Durability, log: Option<Log>) -> CustdbSide {
+    let customers = build_shop(path, VARIANTS, CUSTOMERS);
+    let mut options = Options::default().durability(durability);
+    if let Some(log) = log {
+        options = options.statement_log(log);
+    }
+    CustdbSide {
+        store: Store::open_with(path, options).unwrap(),
+        customers,
+        queues: Queues::default(),
+    }
+}
+
+fn raw_side(path: &Path, synchronous: &str) -> RawSide {
+    let customers = build_shop(path, VARIANTS, CUSTOMERS);
+    RawSide {
+        conn: raw_connection_at(path, synchronous),
+        customers,
+        queues: Queues::default(),
+    }
+}
+
+fn normalized(set: &BTreeSet<String>) -> BTreeSet<String> {
+    set.iter()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        // Transaction control differs in spelling between the two sides
+        // (custdb names its savepoints); the statements are what count.
+        .filter(|s| {
+            let upper = s.to_ascii_uppercase();
+            !["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"]
+                .iter()
+                .any(|k| upper.starts_with(k))
+        })
+        .collect()
+}
+
+/// Runs the first 2,000 transactions of the mix on both sides with their
+/// statements recorded and fails unless both ran the same statement texts.
+fn same_statements(txns: &[Txn]) {
+    let dir = tempfile::tempdir().unwrap();
+    let log: Log = Arc::default();
+    let mut custdb = custdb_side(
+        &dir.path().join("custdb.db"),
+        Durability::Normal,
+        Some(log.clone()),
+    );
+    let mut raw = raw_side(&dir.path().join("raw.db"), "NORMAL");
+    log.lock().unwrap().clear();
+    let raw_log: Log = Arc::default();
+    let sink = raw_log.clone();
+    raw.conn
+        .trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(move |event: rusqlite::trace::TraceEvent<'_>| {
+                if let rusqlite::trace::TraceEvent::Stmt(stmt, _) = event {
+                    sink.lock().unwrap().insert(stmt.sql().into_owned());
+                }
+            }),
+        )
+        .unwrap();
+    for txn in &txns[..2_000] {
+        custdb.run(txn);
+        raw.run(txn);
+    }
+    let custdb_statements = normalized(&log.lock().unwrap());
+    let raw_statements = normalized(&raw_log.lock().unwrap());
+    let only_custdb: Vec<_> = custdb_statements.difference(&raw_statements).collect();
+    let only_raw: Vec<_> = raw_statements.difference(&custdb_statements).collect();
+    assert!(
+        only_custdb.is_empty() && only_raw.is_empty(),
+        "the two sides ran different statements.\nonly custdb: {only_custdb:#?}\nonly raw: {only_raw:#?}"
+    );
+    eprintln!(
+        "mix: both sides ran the same {} statement texts",
+        custdb_statements.len()
+    );
+    let checked = custdb.store.check().unwrap();
+    assert!(checked.is_ok(), "{:?}", checked.problems);
+}
+
+/// Latencies of every transaction run, by kind.
+type Latencies = RefCell<[Vec<Duration>; 5]>;
+
+fn print_latencies(name: &str, latencies: &Latencies) {
+    let all = latencies.borrow();
+    let mut every: Vec<Duration> = all.iter().flatten().copied().collect();
+    let total: Duration = every.iter().sum();
+    every.sort();
+    let pct = |v: &[Duration], p: f64| -> Duration {
+        if v.is_empty() {
+            Duration::ZERO
+        } else {
+            v[((v.len() - 1) as f64 * p).round() as usize]
+        }
+    };
+    println!(
+        "{name}: {} transactions, {:.0} per second, p50 {:.3} ms, p99 {:.3} ms",
+        every.len(),
+        every.len() as f64 / total.as_secs_f64(),
+        pct(&every, 0.50).as_secs_f64() * 1e3,
+        pct(&every, 0.99).as_secs_f64() * 1e3
+    );
+    for (kind, v) in all.iter().enumerate() {
+        let mut v = v.clone();
+        v.sort();
+        println!(
+            "  {:<12} {:>6} p50 {:.3} ms p99 {:.3} ms",
+            KINDS[kind],
+            v.len(),
+            pct(&v, 0.50).as_secs_f64() * 1e3,
+            pct(&v, 0.99).as_secs_f64() * 1e3
+        );
+    }
+}
+
+fn mix(c: &mut Criterion) {
+    let txns = sequence();
+    same_statements(&txns);
+    for (durability, synchronous, level) in [
+        (Durability::Full, "FULL", "full"),
+        (Durability::Normal, "NORMAL", "normal"),
+    ] {
+        let mut group = c.benchmark_group(format!("mix_{level}"));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(10));
+        let dir = tempfile::tempdir().unwrap();
+
+        let mut custdb = custdb_side(&dir.path().join("custdb.db"), durability, None);
+        let latencies: Latencies = RefCell::default();
+        let mut at = 0usize;
+        group.bench_function("custdb", |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iters {
+                    let txn = &txns[at % txns.len()];
+                    at += 1;
+                    let started = Instant::now();
+                    custdb.run(txn);
+                    let took = started.elapsed();
+                    elapsed += took;
+                    latencies.borrow_mut()[txn.kind()].push(took);
+                }
+                elapsed
+            })
+        });
+        print_latencies(&format!("mix_{level}/custdb"), &latencies);
+        let checked = custdb.store.check().unwrap();
+        assert!(checked.is_ok(), "{:?}", checked.problems);
+
+        let mut raw = raw_side(&dir.path().join("raw.db"), synchronous);
+        let latencies: Latencies = RefCell::default();
+        let mut at = 0usize;
+        group.bench_function("raw_rusqlite", |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iters {
+                    let txn = &txns[at % txns.len()];
+                    at += 1;
+                    let started = Instant::now();
+                    raw.run(txn);
+                    let took = started.elapsed();
+                    elapsed += took;
+                    latencies.borrow_mut()[txn.kind()].push(took);
+                }
+                elapsed
+            })
+        });
+        print_latencies(&format!("mix_{level}/raw_rusqlite"), &latencies);
+        group.finish();
+    }
+}
+
+criterion_group!(benches, mix);
+criterion_main!(benches);
