@@ -31,16 +31,16 @@
 //! and 99th percentiles.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::raw_connection_at;
 use common::shop::{build_shop, now, raw_pay_in, raw_place, raw_ship_in, sku};
+use common::{assert_same_statements, raw_connection_at, trace_statements, Log};
 use criterion::{criterion_group, criterion_main, Criterion};
 use custdb::customer::sql as customer_sql;
 use custdb::inventory::sql as inv_sql;
@@ -322,11 +322,6 @@ impl RawSide {
     }
 }
 
-/// Statement texts as a set, whitespace runs collapsed (the trace hook
-/// and the statement log see the same text; collapsing only guards
-/// against formatting differences of the hooks).
-type Log = Arc<Mutex<BTreeSet<String>>>;
-
 fn custdb_side(path: &Path, durability: Durability, log: Option<Log>) -> CustdbSide {
     let customers = build_shop(path, VARIANTS, CUSTOMERS);
     let mut options = Options::default().durability(durability);
@@ -349,20 +344,6 @@ fn raw_side(path: &Path, synchronous: &str) -> RawSide {
     }
 }
 
-fn normalized(set: &BTreeSet<String>) -> BTreeSet<String> {
-    set.iter()
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-        // Transaction control differs in spelling between the two sides
-        // (custdb names its savepoints); the statements are what count.
-        .filter(|s| {
-            let upper = s.to_ascii_uppercase();
-            !["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"]
-                .iter()
-                .any(|k| upper.starts_with(k))
-        })
-        .collect()
-}
-
 /// Runs the first 2,000 transactions of the mix on both sides with their
 /// statements recorded and fails unless both ran the same statement texts.
 fn same_statements(txns: &[Txn]) {
@@ -375,34 +356,13 @@ fn same_statements(txns: &[Txn]) {
     );
     let mut raw = raw_side(&dir.path().join("raw.db"), "NORMAL");
     log.lock().unwrap().clear();
-    let raw_log: Log = Arc::default();
-    let sink = raw_log.clone();
-    raw.conn
-        .trace_v2(
-            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
-            Some(move |event: rusqlite::trace::TraceEvent<'_>| {
-                if let rusqlite::trace::TraceEvent::Stmt(stmt, _) = event {
-                    sink.lock().unwrap().insert(stmt.sql().into_owned());
-                }
-            }),
-        )
-        .unwrap();
+    let raw_log = trace_statements(&mut raw.conn);
     for txn in &txns[..2_000] {
         custdb.run(txn);
         raw.run(txn);
     }
-    let custdb_statements = normalized(&log.lock().unwrap());
-    let raw_statements = normalized(&raw_log.lock().unwrap());
-    let only_custdb: Vec<_> = custdb_statements.difference(&raw_statements).collect();
-    let only_raw: Vec<_> = raw_statements.difference(&custdb_statements).collect();
-    assert!(
-        only_custdb.is_empty() && only_raw.is_empty(),
-        "the two sides ran different statements.\nonly custdb: {only_custdb:#?}\nonly raw: {only_raw:#?}"
-    );
-    eprintln!(
-        "mix: both sides ran the same {} statement texts",
-        custdb_statements.len()
-    );
+    let count = assert_same_statements(&log, &raw_log);
+    eprintln!("mix: both sides ran the same {count} statement texts");
     let checked = custdb.store.check().unwrap();
     assert!(checked.is_ok(), "{:?}", checked.problems);
 }

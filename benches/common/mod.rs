@@ -4,7 +4,9 @@
 // Each bench compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use custdb::audit::{entry_hash, sql as audit_sql, GENESIS_HASH};
@@ -82,4 +84,53 @@ pub fn raw_audit(
             hash
         ])
         .unwrap();
+}
+
+/// Statement texts a side ran (custdb's through `Options::statement_log`,
+/// the baseline's through [`trace_statements`]).
+pub type Log = Arc<Mutex<BTreeSet<String>>>;
+
+/// Records the text of every statement `conn` runs from now on.
+pub fn trace_statements(conn: &mut Connection) -> Log {
+    let log: Log = Arc::default();
+    let sink = log.clone();
+    conn.trace_v2(
+        rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(move |event: rusqlite::trace::TraceEvent<'_>| {
+            if let rusqlite::trace::TraceEvent::Stmt(stmt, _) = event {
+                sink.lock().unwrap().insert(stmt.sql().into_owned());
+            }
+        }),
+    )
+    .unwrap();
+    log
+}
+
+/// Whitespace runs collapsed, transaction control left out: the two sides
+/// spell `BEGIN`, savepoints and `COMMIT` differently (custdb names its
+/// savepoints); the statements that read and write are what must match.
+fn normalized(log: &Log) -> BTreeSet<String> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| {
+            let upper = s.to_ascii_uppercase();
+            !["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"]
+                .iter()
+                .any(|k| upper.starts_with(k))
+        })
+        .collect()
+}
+
+/// Panics unless both logs hold the same statement texts; returns how many.
+pub fn assert_same_statements(custdb: &Log, raw: &Log) -> usize {
+    let (custdb, raw) = (normalized(custdb), normalized(raw));
+    let only_custdb: Vec<_> = custdb.difference(&raw).collect();
+    let only_raw: Vec<_> = raw.difference(&custdb).collect();
+    assert!(
+        only_custdb.is_empty() && only_raw.is_empty(),
+        "the two sides ran different statements.\nonly custdb: {only_custdb:#?}\nonly raw: {only_raw:#?}"
+    );
+    custdb.len()
 }
