@@ -12,6 +12,18 @@
 //!   products and completed orders from JSON Lines.
 
 pub mod generic;
+
+/// The import-key statements, public only so that the benchmarks'
+/// raw-rusqlite baselines run exactly the same text. Not part of the API.
+#[doc(hidden)]
+pub mod sql {
+    /// What an outside key became, if it was imported.
+    pub const KEY_LOOKUP: &str =
+        "SELECT entity_id FROM import_keys WHERE source = ?1 AND entity = ?2 AND key = ?3";
+    /// Remembers what an outside key became.
+    pub const KEY_RECORD: &str = "INSERT INTO import_keys (source, entity, key, entity_id, \
+        imported_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+}
 pub mod retail;
 
 use std::collections::BTreeMap;
@@ -100,9 +112,7 @@ pub(crate) fn key_lookup<T: rusqlite::types::FromSql>(
     key: &str,
 ) -> Result<Option<T>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT entity_id FROM import_keys WHERE source = ?1 AND entity = ?2 AND key = ?3",
-        )?
+        .prepare_cached(sql::KEY_LOOKUP)?
         .query_row(params![source, entity, key], |r| r.get(0))
         .optional()?)
 }
@@ -116,10 +126,7 @@ pub(crate) fn key_record(
     entity_id: &str,
 ) -> Result<()> {
     tx.conn()
-        .prepare_cached(
-            "INSERT INTO import_keys (source, entity, key, entity_id, imported_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
+        .prepare_cached(sql::KEY_RECORD)?
         .execute(params![
             source,
             entity,
