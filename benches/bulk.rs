@@ -194,8 +194,7 @@ fn bulk(c: &mut Criterion) {
                     run += 1;
                     let path = fresh(dir.path(), &format!("custdb-{level}-{run}.db"));
                     let store =
-                        Store::open_with(&path, Options::default().durability(durability))
-                            .unwrap();
+                        Store::open_with(&path, Options::default().durability(durability)).unwrap();
                     let started = Instant::now();
                     assert_eq!(custdb_import(&store, &csv), rows as u64);
                     elapsed += started.elapsed();

@@ -26,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -216,6 +217,32 @@ impl ActorStore {
         })
     }
 
+    /// The customers of a page that are inside the actor's consent scope:
+    /// one read and one statement per scope purpose, whatever the page's
+    /// length (no query per customer).
+    fn in_scope_of(&self, customers: &[Customer]) -> Result<BTreeSet<CustomerId>> {
+        let ids: Vec<CustomerId> = customers.iter().map(|c| c.id).collect();
+        let Some(purposes) = self.grants.customer_scope() else {
+            return Ok(ids.into_iter().collect());
+        };
+        if ids.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let now = crate::time::now();
+        self.store.read(|r| {
+            let mut inside = BTreeSet::new();
+            for p in &purposes {
+                match r.consent().consenting_among(p, &ids, now) {
+                    Ok(found) => inside.extend(found),
+                    // An unregistered purpose: nobody consents to it.
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(inside)
+        })
+    }
+
     /// A customer outside the scope reads as not found, so the handle does
     /// not reveal that it exists.
     fn require_in_scope(&self, customer_id: CustomerId) -> Result<()> {
@@ -264,12 +291,13 @@ impl ActorStore {
     ) -> Result<Page<Customer>> {
         self.require(Permission::ReadCustomers, "list customers")?;
         let page = self.store.customers().list(filter, after, limit)?;
-        let mut items = Vec::with_capacity(page.items.len());
-        for c in page.items {
-            if self.in_scope(c.id)? {
-                items.push(self.shown(c));
-            }
-        }
+        let inside = self.in_scope_of(&page.items)?;
+        let items = page
+            .items
+            .into_iter()
+            .filter(|c| inside.contains(&c.id))
+            .map(|c| self.shown(c))
+            .collect();
         Ok(Page {
             items,
             next_cursor: page.next_cursor,
@@ -299,13 +327,12 @@ impl ActorStore {
     pub fn search_customers(&self, query: &str, limit: usize) -> Result<Vec<Customer>> {
         self.require(Permission::ReadCustomers, "search customers")?;
         self.require(Permission::ReadPersonalData, "search customers by name")?;
-        let mut out = Vec::new();
-        for c in self.store.customers().search(query, limit)? {
-            if self.in_scope(c.id)? {
-                out.push(c);
-            }
-        }
-        Ok(out)
+        let found = self.store.customers().search(query, limit)?;
+        let inside = self.in_scope_of(&found)?;
+        Ok(found
+            .into_iter()
+            .filter(|c| inside.contains(&c.id))
+            .collect())
     }
 
     /// A customer's addresses. Needs `read_customers`.

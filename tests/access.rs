@@ -397,6 +397,92 @@ fn marketing_sees_only_consenting_customers() {
     assert!(marketing.customer(f.ann).unwrap_err().is_not_found());
 }
 
+/// The page filter (one statement for the page) and the single-customer
+/// check agree on every consent state: given, given then withdrawn, given
+/// with an expiry that passed, given and expiring later, never asked.
+#[test]
+fn marketing_page_filter_agrees_with_the_single_check() {
+    let (store, f) = setup();
+    let now = Utc::now();
+    let given = |id: CustomerId| {
+        NewConsent::new(
+            id,
+            "marketing",
+            ConsentState::Given,
+            CollectionMethod::WebForm,
+        )
+        .notice("v1", "Offers by email")
+        .occurred_at(now - chrono::Duration::days(10))
+    };
+    let mut expected = vec![f.ann];
+    store
+        .write(|tx| {
+            for n in 0..40 {
+                let c = tx
+                    .customers()
+                    .create(NewCustomer::new(format!("P{n}")).email(format!("p{n}@example.com")))?;
+                match n % 5 {
+                    0 => {
+                        tx.consent().record(given(c.id))?;
+                        expected.push(c.id);
+                    }
+                    1 => {
+                        tx.consent().record(given(c.id))?;
+                        tx.consent().record(NewConsent::new(
+                            c.id,
+                            "marketing",
+                            ConsentState::Withdrawn,
+                            CollectionMethod::Email,
+                        ))?;
+                    }
+                    2 => {
+                        tx.consent()
+                            .record(given(c.id).valid_until(now - chrono::Duration::days(1)))?;
+                    }
+                    3 => {
+                        tx.consent()
+                            .record(given(c.id).valid_until(now + chrono::Duration::days(30)))?;
+                        expected.push(c.id);
+                    }
+                    _ => {}
+                }
+            }
+            tx.access().grant("mkt", "marketing").map(drop)
+        })
+        .unwrap();
+    expected.sort();
+    let marketing = store
+        .as_actor(&Actor::new("mkt", "Marketing").unwrap())
+        .unwrap();
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = marketing
+            .customers(&CustomerFilter::default(), cursor.as_ref(), 7)
+            .unwrap();
+        listed.extend(page.items.iter().map(|c| c.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    listed.sort();
+    assert_eq!(listed, expected);
+    // The single check says the same of every customer.
+    let all = store
+        .customers()
+        .list(&CustomerFilter::default(), None, 100)
+        .unwrap();
+    for c in all.items {
+        assert_eq!(
+            marketing.customer(c.id).is_ok(),
+            expected.contains(&c.id),
+            "{}",
+            c.display_name
+        );
+    }
+}
+
 #[test]
 fn bad_access_input_is_a_typed_error_and_changes_nothing() {
     let (store, _) = setup();

@@ -247,6 +247,16 @@ fn workload(store: &Store) {
         .unwrap()
         .customer(ann)
         .unwrap();
+    // A consent-scoped actor's page: the scope is checked for the whole
+    // page in one statement.
+    store
+        .write(|tx| tx.access().grant("mkt", "marketing").map(drop))
+        .unwrap();
+    store
+        .as_actor(&Actor::new("mkt", "Marketer").unwrap())
+        .unwrap()
+        .customers(&CustomerFilter::default(), None, 50)
+        .unwrap();
     store
         .import_retail_file(
             concat!(
@@ -298,6 +308,10 @@ fn no_statement_scans_a_large_table() {
         "the workload ran {} statements",
         statements.len()
     );
+    eprintln!(
+        "broad workload: {} distinct statements",
+        log.lock().unwrap().len()
+    );
     drop(store);
     let conn = rusqlite::Connection::open(dir.path().join("plans.db")).unwrap();
     // No ANALYZE: without statistics SQLite plans as if every table were
@@ -332,4 +346,82 @@ fn no_statement_scans_a_large_table() {
         "full scans of large tables:\n{}",
         problems.join("\n")
     );
+}
+
+/// The statements of the day-to-day paths fit the per-connection statement
+/// cache with room to spare, so reports and imports passing through do not
+/// push them out and make every order parse its SQL again.
+#[test]
+fn hot_paths_fit_the_statement_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Mutex::new(BTreeSet::new()));
+    let store = Store::open_with(
+        dir.path().join("hot.db"),
+        Options::default().statement_log(log.clone()),
+    )
+    .unwrap();
+    let now = Utc::now();
+    let customer = store
+        .write(|tx| {
+            tx.consent().register_purpose(
+                NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
+                    .data_category(DataCategory::Contact),
+            )?;
+            let p =
+                tx.catalog()
+                    .create_product(NewProduct::new("Tea").variant(NewVariant::new(
+                        "TEA",
+                        Decimal::new(450, 2),
+                        "GBP",
+                    )))?;
+            let w = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("A", "A"))?;
+            tx.inventory().receive(p.variants[0].id, w.id, 100)?;
+            Ok(tx
+                .customers()
+                .create(NewCustomer::new("Ann Lee").email("ann@example.com"))?
+                .id)
+        })
+        .unwrap();
+    log.lock().unwrap().clear();
+    // The day-to-day paths, twice (the second time from the cache).
+    for _ in 0..2 {
+        store.customers().get(customer).unwrap();
+        store.customers().get_by_email("ann@example.com").unwrap();
+        store.customers().search("ann", 10).unwrap();
+        let c = store
+            .customers()
+            .create(NewCustomer::new("Bo").tag("new"))
+            .unwrap();
+        store
+            .customers()
+            .update(c.id, c.version, CustomerPatch::default().company("Bo Ltd"))
+            .unwrap();
+        store
+            .write(|tx| {
+                let o = tx.orders().place(
+                    NewOrder::for_customer(customer, "GBP").line(NewOrderLine::new("TEA", 1)),
+                )?;
+                tx.orders()
+                    .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
+                tx.orders()
+                    .ship(o.id, NewShipment::everything("DHL", "T1"))?;
+                Ok(())
+            })
+            .unwrap();
+        store
+            .read(|r| {
+                r.orders().history(customer, None, 20)?;
+                r.consent().can_process(customer, "marketing", now)?;
+                r.inventory().low_stock()
+            })
+            .unwrap();
+    }
+    let hot = log.lock().unwrap().len();
+    assert!(
+        hot * 2 <= STATEMENT_CACHE_CAPACITY,
+        "the day-to-day paths use {hot} distinct statements; the cache holds {STATEMENT_CACHE_CAPACITY}"
+    );
+    eprintln!("day-to-day paths: {hot} distinct statements");
 }

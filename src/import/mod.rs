@@ -125,14 +125,12 @@ pub(crate) fn key_record(
     key: &str,
     entity_id: &str,
 ) -> Result<()> {
-    tx.conn()
-        .prepare_cached(sql::KEY_RECORD)?
-        .execute(params![
-            source,
-            entity,
-            key,
-            entity_id,
-            crate::time::to_db(&tx.now())
-        ])?;
+    tx.conn().prepare_cached(sql::KEY_RECORD)?.execute(params![
+        source,
+        entity,
+        key,
+        entity_id,
+        crate::time::to_db(&tx.now())
+    ])?;
     Ok(())
 }
