@@ -459,21 +459,57 @@ impl<'a> CatalogReader<'a> {
                 (name.to_owned(), ProductId::parse(id, "cursor")?.to_string())
             }
         };
-        let ids = self
+        // Two statements for the page, whatever its length: the products,
+        // then all their variants (no query per product).
+        let mut items = self
             .conn
             .prepare_cached(
-                "SELECT id FROM products WHERE (name, id) > (?1, ?2) \
+                "SELECT id, name, description, created_at, updated_at, version, archived_at \
+                 FROM products WHERE (name, id) > (?1, ?2) \
                  AND (?3 OR archived_at IS NULL) ORDER BY name, id LIMIT ?4",
             )?
             .query_map(
                 params![name, id, include_archived, (limit + 1) as i64],
-                |r| r.get::<_, ProductId>(0),
+                |r| {
+                    Ok((
+                        r.get::<_, ProductId>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                },
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let items = ids
-            .into_iter()
-            .map(|id| self.product(id))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|row| {
+                let (id, name, description, created, updated, version, archived) = row?;
+                Ok(Product {
+                    id,
+                    name,
+                    description,
+                    variants: Vec::new(),
+                    created_at: crate::time::from_db(&created)?,
+                    updated_at: crate::time::from_db(&updated)?,
+                    version,
+                    archived_at: archived.as_deref().map(crate::time::from_db).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<Product>>>()?;
+        let ids: Vec<ProductId> = items.iter().map(|p| p.id).collect();
+        let mut variants: std::collections::BTreeMap<ProductId, Vec<Variant>> =
+            std::collections::BTreeMap::new();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_VARIANT} WHERE product_id IN (SELECT value FROM json_each(?1)) \
+             ORDER BY product_id, sku"
+        ))?;
+        for v in stmt.query_map([serde_json::to_string(&ids)?], variant_from_row)? {
+            let v = v??;
+            variants.entry(v.product_id).or_default().push(v);
+        }
+        for p in &mut items {
+            p.variants = variants.remove(&p.id).unwrap_or_default();
+        }
         Ok(into_page(items, limit, |p| format!("{}|{}", p.id, p.name)))
     }
 }

@@ -206,6 +206,7 @@ fn workload(store: &Store) {
     store
         .read(|r| {
             r.orders().get(order)?;
+            r.catalog().products(true, None, 10)?;
             r.orders().history(ann, None, 10)?;
             r.orders().by_status(OrderStatus::Refunded, None, 10)?;
             r.orders().lifetime_value(ann)?;
