@@ -1,10 +1,10 @@
 //! Bulk import of one million customers from CSV into a new file database,
-//! beside a raw-rusqlite import running the same statements, at Full and
-//! at Normal durability.
+//! beside a raw-rusqlite import running the same statements.
 //!
 //! ```text
-//! cargo bench --bench bulk
-//! CUSTDB_BULK_ROWS=100000 cargo bench --bench bulk   # a shorter run
+//! cargo bench --bench bulk                                  # Full durability
+//! CUSTDB_BENCH_DURABILITY=normal cargo bench --bench bulk   # Normal
+//! CUSTDB_BULK_ROWS=100000 cargo bench --bench bulk          # a shorter run
 //! ```
 //!
 //! The file has a key, given and family names, an email and two tags per
@@ -30,7 +30,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use custdb::customer::sql;
 use custdb::import::generic::{CustomerField, CustomerMapping};
 use custdb::import::sql as import_sql;
-use custdb::{CustomerId, Durability, Options, Store};
+use custdb::{CustomerId, Options, Store};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 const ROWS_PER_TRANSACTION: usize = 1000;
@@ -177,51 +177,47 @@ fn bulk(c: &mut Criterion) {
     let rows = rows();
     let csv = dir.path().join("customers.csv");
     write_csv(&csv, rows);
-    for (durability, synchronous, level) in [
-        (Durability::Full, "FULL", "full"),
-        (Durability::Normal, "NORMAL", "normal"),
-    ] {
-        let mut group = c.benchmark_group(format!("import_{rows}_customers_{level}"));
-        group
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(1))
-            .measurement_time(Duration::from_secs(1));
-        let mut run = 0;
-        group.bench_function("custdb", |b| {
-            b.iter_custom(|iters| {
-                let mut elapsed = Duration::ZERO;
-                for _ in 0..iters {
-                    run += 1;
-                    let path = fresh(dir.path(), &format!("custdb-{level}-{run}.db"));
-                    let store =
-                        Store::open_with(&path, Options::default().durability(durability)).unwrap();
-                    let started = Instant::now();
-                    assert_eq!(custdb_import(&store, &csv), rows as u64);
-                    elapsed += started.elapsed();
-                    drop(store);
-                    std::fs::remove_file(&path).unwrap();
-                }
-                elapsed
-            })
-        });
-        group.bench_function("raw_rusqlite", |b| {
-            b.iter_custom(|iters| {
-                let mut elapsed = Duration::ZERO;
-                for _ in 0..iters {
-                    run += 1;
-                    let path = fresh(dir.path(), &format!("raw-{level}-{run}.db"));
-                    let conn = raw_connection_at(&path, synchronous);
-                    let started = Instant::now();
-                    assert_eq!(raw_import(&conn, &csv), rows as u64);
-                    elapsed += started.elapsed();
-                    drop(conn);
-                    std::fs::remove_file(&path).unwrap();
-                }
-                elapsed
-            })
-        });
-        group.finish();
-    }
+    let (durability, synchronous, level) = common::durability();
+    let mut group = c.benchmark_group(format!("import_{rows}_customers_{level}"));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(1));
+    let mut run = 0;
+    group.bench_function("custdb", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                run += 1;
+                let path = fresh(dir.path(), &format!("custdb-{level}-{run}.db"));
+                let store =
+                    Store::open_with(&path, Options::default().durability(durability)).unwrap();
+                let started = Instant::now();
+                assert_eq!(custdb_import(&store, &csv), rows as u64);
+                elapsed += started.elapsed();
+                drop(store);
+                std::fs::remove_file(&path).unwrap();
+            }
+            elapsed
+        })
+    });
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                run += 1;
+                let path = fresh(dir.path(), &format!("raw-{level}-{run}.db"));
+                let conn = raw_connection_at(&path, synchronous);
+                let started = Instant::now();
+                assert_eq!(raw_import(&conn, &csv), rows as u64);
+                elapsed += started.elapsed();
+                drop(conn);
+                std::fs::remove_file(&path).unwrap();
+            }
+            elapsed
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bulk);

@@ -3,7 +3,8 @@
 //! on a database of the same schema and size.
 //!
 //! ```text
-//! cargo bench --bench customers
+//! cargo bench --bench customers                                  # Full durability
+//! CUSTDB_BENCH_DURABILITY=normal cargo bench --bench customers   # Normal
 //! ```
 //!
 //! docs/PERFORMANCE.md records the results and the ratios.
@@ -165,9 +166,10 @@ fn populated() -> (tempfile::TempDir, Store, Vec<(CustomerId, String)>) {
 }
 
 fn create(c: &mut Criterion) {
-    let mut group = c.benchmark_group("create_one_per_transaction");
+    let level = common::durability().2;
+    let mut group = c.benchmark_group(format!("create_one_per_transaction_{level}"));
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("custdb.db")).unwrap();
+    let store = common::store_at(&dir.path().join("custdb.db"));
     let mut n = 0;
     group.bench_function("custdb", |b| {
         b.iter(|| {
@@ -177,7 +179,7 @@ fn create(c: &mut Criterion) {
     });
     let raw_path = dir.path().join("raw.db");
     drop(Store::open(&raw_path).unwrap());
-    let mut conn = raw_connection(&raw_path);
+    let mut conn = common::raw_at(&raw_path);
     let mut n = 0;
     group.bench_function("raw_rusqlite", |b| {
         b.iter(|| {
@@ -192,13 +194,13 @@ fn create(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("create_10k_in_one_unit_of_work");
+    let mut group = c.benchmark_group(format!("create_10k_in_one_unit_of_work_{level}"));
     group.sample_size(10);
     group.bench_function("custdb", |b| {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let store = Store::open(dir.path().join("bulk.db")).unwrap();
+                let store = common::store_at(&dir.path().join("bulk.db"));
                 (dir, store)
             },
             |(dir, store)| {
@@ -221,7 +223,7 @@ fn create(c: &mut Criterion) {
                 let dir = tempfile::tempdir().unwrap();
                 let path = dir.path().join("bulk.db");
                 drop(Store::open(&path).unwrap());
-                let conn = raw_connection(&path);
+                let conn = common::raw_at(&path);
                 (dir, conn)
             },
             |(dir, mut conn)| {

@@ -31,7 +31,7 @@ use std::time::Duration;
 mod common;
 
 use chrono::NaiveDateTime;
-use common::{raw_audit, raw_connection};
+use common::raw_audit;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use custdb::order::sql as order_sql;
 use custdb::{
@@ -473,7 +473,7 @@ fn import(c: &mut Criterion) {
         );
         return;
     }
-    let mut group = c.benchmark_group("import_online_retail");
+    let mut group = c.benchmark_group(format!("import_online_retail_{}", common::durability().2));
     group
         .sample_size(10)
         .warm_up_time(Duration::from_millis(1))
@@ -482,7 +482,7 @@ fn import(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let store = Store::open(dir.path().join("bench.db")).unwrap();
+                let store = common::store_at(&dir.path().join("bench.db"));
                 (dir, store)
             },
             |(dir, store)| {
@@ -498,7 +498,7 @@ fn import(c: &mut Criterion) {
             || {
                 let dir = tempfile::tempdir().unwrap();
                 drop(Store::open(dir.path().join("bench.db")).unwrap());
-                let conn = raw_connection(&dir.path().join("bench.db"));
+                let conn = common::raw_at(&dir.path().join("bench.db"));
                 (dir, conn)
             },
             |(dir, conn)| {

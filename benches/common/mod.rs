@@ -14,6 +14,28 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 pub mod shop;
 
+/// The durability level a write benchmark runs at, from
+/// `CUSTDB_BENCH_DURABILITY` (`full`, the default, or `normal`): custdb's
+/// setting, the matching `synchronous` value for the baseline, and a label
+/// for the benchmark's name.
+pub fn durability() -> (custdb::Durability, &'static str, &'static str) {
+    match std::env::var("CUSTDB_BENCH_DURABILITY").as_deref() {
+        Ok("normal") => (custdb::Durability::Normal, "NORMAL", "normal"),
+        Ok("full") | Err(_) => (custdb::Durability::Full, "FULL", "full"),
+        Ok(other) => panic!("CUSTDB_BENCH_DURABILITY must be full or normal, not {other:?}"),
+    }
+}
+
+/// Opens a custdb store at the benchmark's durability level.
+pub fn store_at(path: &Path) -> custdb::Store {
+    custdb::Store::open_with(path, custdb::Options::default().durability(durability().0)).unwrap()
+}
+
+/// A raw connection at the benchmark's durability level.
+pub fn raw_at(path: &Path) -> Connection {
+    raw_connection_at(path, durability().1)
+}
+
 /// A connection with the settings custdb applies (see src/store.rs
 /// `configure`): WAL, `synchronous = FULL`, foreign keys on, untrusted
 /// schema, no mmap, temporary storage in memory, secure delete, a 5 s busy timeout and a 128-statement cache.
