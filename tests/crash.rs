@@ -1,0 +1,495 @@
+//! Crash tests. A child process (this same test binary, started again with
+//! `CUSTDB_CRASH_ROLE` set) performs writes and prints a line for each
+//! commit custdb has acknowledged; the parent kills it with SIGKILL at a
+//! random point (after a random number of acknowledgements, then a random
+//! delay, so most kills land inside a transaction), reopens the file and
+//! checks: `store.check()` clean (which includes SQLite's
+//! `integrity_check`), every acknowledged commit present under Full
+//! durability, and under Normal at most a missing tail. The database
+//! carries over from one kill to the next, so recovery runs on top of
+//! recovery. Kills also land inside a migration (a version 1 file being
+//! upgraded) and inside a backup.
+//!
+//! ```text
+//! cargo test --test crash                          # 240 kill points
+//! CUSTDB_CRASH_KILLS=2000 cargo test --release --test crash
+//! ```
+//!
+//! A plain `main` (no libtest harness), because the child is this binary.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use custdb::{
+    CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal, Durability, LawfulBasis,
+    NewConsent, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewPurpose, NewVariant,
+    NewWarehouse, Options, OrderId, Store,
+};
+use rand::{Rng, SeedableRng};
+
+const ROLE: &str = "CUSTDB_CRASH_ROLE";
+const DB: &str = "CUSTDB_CRASH_DB";
+const DURABILITY: &str = "CUSTDB_CRASH_DURABILITY";
+const START: &str = "CUSTDB_CRASH_START";
+/// Units of stock the writer starts with (never runs out in a test).
+const INITIAL_STOCK: i64 = 1_000_000;
+/// Units each adjustment adds.
+const ADJUST_UNITS: i64 = 5;
+
+fn durability_of(name: &str) -> Durability {
+    match name {
+        "normal" => Durability::Normal,
+        _ => Durability::Full,
+    }
+}
+
+// ---------------------------------------------------------------- children
+
+/// The writer: one write per step, rotating through the four kinds, and an
+/// acknowledgement line after each commit returns.
+fn writer(path: &Path, durability: Durability, start: u64) {
+    let store = Store::open_with(path, Options::default().durability(durability)).unwrap();
+    let (variant, warehouse) = store
+        .write(|tx| {
+            if let Ok(v) = tx.catalog().variant_by_sku("CRASH") {
+                let w = tx.inventory().warehouse_by_code("W")?;
+                return Ok((v.id, w.id));
+            }
+            tx.consent().register_purpose(
+                NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
+                    .data_category(DataCategory::Contact),
+            )?;
+            let p =
+                tx.catalog()
+                    .create_product(NewProduct::new("Crash").variant(NewVariant::new(
+                        "CRASH",
+                        Decimal::new(100, 2),
+                        "GBP",
+                    )))?;
+            let w = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("W", "Warehouse"))?;
+            tx.inventory()
+                .receive(p.variants[0].id, w.id, INITIAL_STOCK)?;
+            Ok((p.variants[0].id, w.id))
+        })
+        .unwrap();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    let mut last_customer: Option<CustomerId> = None;
+    for i in start.. {
+        let line = match i % 4 {
+            0 => {
+                let c = store
+                    .customers()
+                    .create(
+                        NewCustomer::new(format!("Crash {i}")).email(format!("c{i}@example.com")),
+                    )
+                    .unwrap();
+                last_customer = Some(c.id);
+                format!("customer {i} {}", c.id)
+            }
+            1 => {
+                store
+                    .write(|tx| {
+                        tx.inventory().adjust(
+                            variant,
+                            warehouse,
+                            ADJUST_UNITS,
+                            &format!("crash {i}"),
+                        )
+                    })
+                    .unwrap();
+                format!("adjust {i}")
+            }
+            2 => {
+                let order = match last_customer {
+                    Some(c) => NewOrder::for_customer(c, "GBP"),
+                    None => NewOrder::for_guest(format!("g{i}@example.com"), "GBP"),
+                }
+                .line(NewOrderLine::new("CRASH", 1));
+                let o = store.write(|tx| tx.orders().place(order)).unwrap();
+                format!("order {i} {}", o.id)
+            }
+            _ => match last_customer {
+                Some(c) => {
+                    store
+                        .write(|tx| {
+                            tx.consent().record(
+                                NewConsent::new(
+                                    c,
+                                    "marketing",
+                                    ConsentState::Given,
+                                    CollectionMethod::WebForm,
+                                )
+                                .notice("v1", "Offers by email"),
+                            )
+                        })
+                        .unwrap();
+                    format!("consent {i} {c}")
+                }
+                None => format!("skip {i}"),
+            },
+        };
+        // Printed only after the commit returned: an acknowledged write.
+        writeln!(out, "{line}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// Opens (and so migrates) the file, then says so.
+fn migrator(path: &Path) {
+    let store = Store::open(path).unwrap();
+    drop(store);
+    println!("migrated");
+}
+
+/// Backs the file up again and again to numbered files.
+fn backer(path: &Path) {
+    let store = Store::open(path).unwrap();
+    let dir = path.parent().unwrap();
+    for n in 0.. {
+        let dest = dir.join(format!("backup-{n}.db"));
+        store.backup_to(&dest, |_| {}).unwrap();
+        println!("backup {}", dest.display());
+        std::io::stdout().flush().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------- parent
+
+fn spawn(role: &str, path: &Path, durability: &str, start: u64) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .env(ROLE, role)
+        .env(DB, path)
+        .env(DURABILITY, durability)
+        .env(START, start.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// What the writer acknowledged, across every child so far.
+#[derive(Default)]
+struct Acked {
+    /// Step numbers, in order.
+    steps: Vec<u64>,
+    customers: Vec<(u64, CustomerId)>,
+    adjustments: Vec<u64>,
+    orders: Vec<(u64, OrderId)>,
+    consents: Vec<(u64, CustomerId)>,
+}
+
+impl Acked {
+    fn record(&mut self, line: &str) {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let step: u64 = parts[1].parse().unwrap();
+        self.steps.push(step);
+        match parts[0] {
+            "customer" => self
+                .customers
+                .push((step, CustomerId::parse(parts[2], "id").unwrap())),
+            "adjust" => self.adjustments.push(step),
+            "order" => self
+                .orders
+                .push((step, OrderId::parse(parts[2], "id").unwrap())),
+            "consent" => self
+                .consents
+                .push((step, CustomerId::parse(parts[2], "id").unwrap())),
+            "skip" => {}
+            other => panic!("unexpected line {other:?}"),
+        }
+    }
+}
+
+fn check_clean(store: &Store, what: &str) {
+    let report = store.check().unwrap();
+    assert!(report.is_ok(), "{what}: {:?}", report.problems);
+}
+
+/// The steps of `acked` that the reopened store no longer has.
+fn missing_steps(store: &Store, acked: &Acked) -> BTreeSet<u64> {
+    let mut missing = BTreeSet::new();
+    for (step, id) in &acked.customers {
+        if store.customers().get(*id).is_err() {
+            missing.insert(*step);
+        }
+    }
+    for (step, id) in &acked.orders {
+        if store.read(|r| r.orders().get(*id)).is_err() {
+            missing.insert(*step);
+        }
+    }
+    for (step, id) in &acked.consents {
+        let state = store
+            .read(|r| r.consent().state_at(*id, "marketing", chrono::Utc::now()))
+            .ok()
+            .flatten();
+        if state.is_none_or(|s| s.state != ConsentState::Given) {
+            missing.insert(*step);
+        }
+    }
+    // Adjustments are found by their reason, "crash <step>".
+    let present: BTreeSet<u64> = store
+        .read(|r| {
+            let v = r.catalog().variant_by_sku("CRASH")?;
+            let mut found = BTreeSet::new();
+            let mut cursor = None;
+            loop {
+                let page = r.inventory().movements(v.id, cursor.as_ref(), 1000)?;
+                found.extend(page.items.iter().filter_map(|m| {
+                    m.reason
+                        .as_deref()?
+                        .strip_prefix("crash ")?
+                        .parse::<u64>()
+                        .ok()
+                }));
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => return Ok(found),
+                }
+            }
+        })
+        .unwrap();
+    for step in &acked.adjustments {
+        if !present.contains(step) {
+            missing.insert(*step);
+        }
+    }
+    missing
+}
+
+/// Kill points against a writer at one durability level.
+fn writer_kills(dir: &Path, durability: &str, kills: usize, rng: &mut impl Rng) -> usize {
+    let path = dir.join(format!("writer-{durability}.db"));
+    let mut acked = Acked::default();
+    let mut next_step = 0u64;
+    let mut lost_total = 0;
+    for kill in 0..kills {
+        let mut child = spawn("writer", &path, durability, next_step);
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        let wait_acks = rng.random_range(0..12);
+        for _ in 0..wait_acks {
+            let line = lines.next().unwrap().unwrap();
+            acked.record(&line);
+        }
+        std::thread::sleep(Duration::from_micros(rng.random_range(0..3_000)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Acknowledgements printed before the kill are still in the pipe.
+        for line in lines {
+            acked.record(&line.unwrap());
+        }
+        next_step = acked
+            .steps
+            .last()
+            .map_or(next_step, |s| s + 1)
+            .max(next_step);
+        // The step in flight at the kill is skipped by the next child, so
+        // an unacknowledged commit of it cannot collide with a new one.
+        next_step += 1;
+
+        let store = Store::open_with(
+            &path,
+            Options::default().durability(durability_of(durability)),
+        )
+        .unwrap();
+        check_clean(&store, &format!("{durability} kill {kill}"));
+        let missing = missing_steps(&store, &acked);
+        if durability == "full" {
+            assert!(
+                missing.is_empty(),
+                "kill {kill}: acknowledged commits lost at Full durability: {missing:?}"
+            );
+        } else if let Some(first) = missing.first() {
+            // Normal: only a tail may be missing.
+            let tail: BTreeSet<u64> = acked.steps.iter().copied().filter(|s| s >= first).collect();
+            assert!(
+                missing.is_subset(&tail) && tail.iter().all(|s| missing.contains(s)),
+                "kill {kill}: a hole, not a tail, is missing: {missing:?}"
+            );
+            lost_total += missing.len();
+            // What is lost is gone: forget it so later checks are exact.
+            acked.steps.retain(|s| s < first);
+            acked.customers.retain(|(s, _)| s < first);
+            acked.adjustments.retain(|s| s < first);
+            acked.orders.retain(|(s, _)| s < first);
+            acked.consents.retain(|(s, _)| s < first);
+        }
+    }
+    println!(
+        "crash/{durability}: {kills} kills, {} commits acknowledged, {lost_total} lost",
+        acked.steps.len()
+    );
+    kills
+}
+
+/// Kill points inside the migration of a version 1 file.
+fn migration_kills(dir: &Path, kills: usize, rng: &mut impl Rng) -> usize {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1.db");
+    let customers_in_fixture = {
+        let work = dir.join("measure.db");
+        std::fs::copy(&fixture, &work).unwrap();
+        let started = Instant::now();
+        let mut child = spawn("migrate", &work, "full", 0);
+        child.wait().unwrap();
+        let took = started.elapsed();
+        let store = Store::open(&work).unwrap();
+        check_clean(&store, "migration measured");
+        let count = store
+            .customers()
+            .list(&custdb::CustomerFilter::default(), None, 1000)
+            .unwrap()
+            .items
+            .len();
+        println!("crash/migration: a full migration run takes {took:?}");
+        (count, took)
+    };
+    let (count, took) = customers_in_fixture;
+    // The schema version each kill left the file at (before reopening).
+    let mut left_at = std::collections::BTreeMap::<i64, usize>::new();
+    for kill in 0..kills {
+        let work = dir.join(format!("migrate-{kill}.db"));
+        std::fs::copy(&fixture, &work).unwrap();
+        let mut child = spawn("migrate", &work, "full", 0);
+        let delay = rng.random_range(0..took.as_micros().max(1) as u64);
+        std::thread::sleep(Duration::from_micros(delay));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let version: i64 = rusqlite::Connection::open(&work)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        *left_at.entry(version).or_default() += 1;
+        // Reopening finishes (or redoes) the migration; nothing is lost.
+        let store = Store::open(&work).unwrap();
+        check_clean(&store, &format!("migration kill {kill}"));
+        let now = store
+            .customers()
+            .list(&custdb::CustomerFilter::default(), None, 1000)
+            .unwrap()
+            .items
+            .len();
+        assert_eq!(now, count, "migration kill {kill}: customers lost");
+        drop(store);
+        let _ = std::fs::remove_file(&work);
+    }
+    println!("crash/migration: {kills} kills; schema version each left: {left_at:?}");
+    kills
+}
+
+/// Kill points inside backups: the source stays whole; a backup that was
+/// reported done restores; a cut one is refused by `restore` or, if SQLite
+/// finds it whole, passes the same checks.
+fn backup_kills(dir: &Path, kills: usize, rng: &mut impl Rng) -> usize {
+    let source = dir.join("backup-source.db");
+    {
+        let store = Store::open(&source).unwrap();
+        store
+            .write(|tx| {
+                for n in 0..3_000 {
+                    tx.customers().create(
+                        NewCustomer::new(format!("Backed {n}")).email(format!("b{n}@example.com")),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    let mut refused = 0;
+    for kill in 0..kills {
+        let run = dir.join(format!("backup-run-{kill}"));
+        std::fs::create_dir_all(&run).unwrap();
+        let src = run.join("source.db");
+        std::fs::copy(&source, &src).unwrap();
+        let mut child = spawn("backup", &src, "full", 0);
+        let stdout = child.stdout.take().unwrap();
+        std::thread::sleep(Duration::from_micros(rng.random_range(0..60_000)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let done: Vec<PathBuf> = BufReader::new(stdout)
+            .lines()
+            .map(|l| PathBuf::from(l.unwrap().trim_start_matches("backup ").to_owned()))
+            .collect();
+        let store = Store::open(&src).unwrap();
+        check_clean(&store, &format!("backup kill {kill}: source"));
+        drop(store);
+        for entry in std::fs::read_dir(&run).unwrap() {
+            let file = entry.unwrap().path();
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("backup-") || !name.ends_with(".db") {
+                continue;
+            }
+            let target = run.join(format!("restored-{name}"));
+            match Store::restore(&file, &target, Options::default()) {
+                Ok(restored) => {
+                    check_clean(&restored, &format!("backup kill {kill}: {name}"));
+                }
+                Err(e) => {
+                    assert!(
+                        !done.contains(&file),
+                        "backup kill {kill}: a completed backup {name} does not restore: {e}"
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&run);
+    }
+    println!("crash/backup: {kills} kills, {refused} cut backups refused by restore");
+    kills
+}
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE) {
+        let path = PathBuf::from(std::env::var(DB).unwrap());
+        let durability = durability_of(&std::env::var(DURABILITY).unwrap_or_default());
+        let start = std::env::var(START).map_or(0, |s| s.parse().unwrap());
+        match role.as_str() {
+            "writer" => writer(&path, durability, start),
+            "migrate" => migrator(&path),
+            "backup" => backer(&path),
+            other => panic!("unknown role {other}"),
+        }
+        return;
+    }
+    // libtest's arguments (a filter, --nocapture...) are accepted and
+    // ignored: this binary is one test.
+    let kills: usize = std::env::var("CUSTDB_CRASH_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(240);
+    let seed: u64 = std::env::var("CUSTDB_CRASH_SEED")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+    println!("crash: seed {seed} (CUSTDB_CRASH_SEED={seed} repeats this run)");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let writers = kills * 5 / 12;
+    let mut total = 0;
+    total += writer_kills(dir.path(), "full", writers, &mut rng);
+    total += writer_kills(dir.path(), "normal", writers, &mut rng);
+    total += migration_kills(dir.path(), (kills - 2 * writers) / 2, &mut rng);
+    total += backup_kills(
+        dir.path(),
+        kills - 2 * writers - (kills - 2 * writers) / 2,
+        &mut rng,
+    );
+    println!(
+        "crash: {total} kill points in {:.1} s, all checks passed",
+        started.elapsed().as_secs_f64()
+    );
+}
