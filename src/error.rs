@@ -203,6 +203,19 @@ pub enum ErrorKind {
     /// encryption (build with the `sqlcipher` feature).
     #[error("this build of custdb cannot encrypt: enable the `sqlcipher` feature")]
     EncryptionUnavailable,
+    /// The operating system failed a read, write, sync or lock of the
+    /// database file (SQLite's `SQLITE_IOERR` family). The unit of work was
+    /// rolled back; committed data is intact, and the call can be retried
+    /// once the cause (a failing disk, a lost network mount) is gone.
+    #[error("I/O error on the database file: {message}")]
+    Io {
+        /// SQLite's message, naming the operation that failed.
+        message: String,
+    },
+    /// The disk, or the database's size limit, is full (`SQLITE_FULL`).
+    /// The unit of work was rolled back; free space and retry.
+    #[error("the disk or the database's size limit is full")]
+    DiskFull,
     /// Any other SQLite error. The message is SQLite's own.
     #[error("database error: {message}")]
     Database {
@@ -324,6 +337,21 @@ impl Error {
     pub fn is_permission_denied(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::PermissionDenied { .. })
     }
+
+    /// True for [`ErrorKind::Io`].
+    pub fn is_io(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Io { .. })
+    }
+
+    /// True for [`ErrorKind::DiskFull`].
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::DiskFull)
+    }
+
+    /// True for [`ErrorKind::Corrupt`].
+    pub fn is_corrupt(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Corrupt { .. })
+    }
 }
 
 impl fmt::Display for Error {
@@ -358,6 +386,15 @@ impl From<rusqlite::Error> for Error {
         let kind = match err.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => ErrorKind::Busy,
             Some(ErrorCode::ReadOnly) => ErrorKind::ReadOnly,
+            Some(ErrorCode::SystemIoFailure) => ErrorKind::Io {
+                message: err.to_string(),
+            },
+            Some(ErrorCode::DiskFull) => ErrorKind::DiskFull,
+            // A damaged page found while reading or writing: the file, not
+            // the call, is at fault.
+            Some(ErrorCode::DatabaseCorrupt) => ErrorKind::Corrupt {
+                reason: format!("SQLite reports the file damaged: {err}"),
+            },
             _ => ErrorKind::Database {
                 message: err.to_string(),
             },

@@ -139,7 +139,7 @@ pub use segment::{Segment, SegmentReader, Segments};
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, EncryptionKey, Options, ReadTx, Store,
     WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN, MAX_READER_POOL_SIZE,
-    MIN_SQLITE_VERSION_NUMBER, STATEMENT_CACHE_CAPACITY,
+    MIN_MAX_SIZE_BYTES, MIN_SQLITE_VERSION_NUMBER, STATEMENT_CACHE_CAPACITY,
 };
 
 /// The money type custdb uses throughout: an exact decimal. Re-exported so

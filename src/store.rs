@@ -6,6 +6,7 @@
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -140,6 +141,7 @@ pub struct Options {
     read_only: bool,
     actor: Actor,
     encryption_key: Option<EncryptionKey>,
+    max_size_bytes: Option<u64>,
     statement_log: Option<StatementLog>,
 }
 
@@ -161,6 +163,10 @@ impl std::fmt::Debug for EncryptionKey {
 /// Longest encryption key, in bytes.
 pub const MAX_ENCRYPTION_KEY_LEN: usize = 1024;
 
+/// The smallest [`Options::max_size_bytes`]: room for the schema of an
+/// empty store.
+pub const MIN_MAX_SIZE_BYTES: u64 = 1024 * 1024;
+
 impl Default for Options {
     /// Full durability, a 5 s busy timeout, 4 readers, read-write, the
     /// [`Actor::system`] actor.
@@ -172,6 +178,7 @@ impl Default for Options {
             read_only: false,
             actor: Actor::system(),
             encryption_key: None,
+            max_size_bytes: None,
             statement_log: None,
         }
     }
@@ -223,6 +230,16 @@ impl Options {
         self
     }
 
+    /// Caps the database file's size (SQLite's `max_page_count`): a write
+    /// that would grow it past `bytes` fails with [`ErrorKind::DiskFull`]
+    /// and changes nothing, as when the disk itself is full. For devices
+    /// with a storage quota. At least [`MIN_MAX_SIZE_BYTES`]; a cap below
+    /// the file's current size lets it grow no further. Not set by default.
+    pub fn max_size_bytes(mut self, bytes: u64) -> Self {
+        self.max_size_bytes = Some(bytes);
+        self
+    }
+
     /// Records the text (with its `?` parameters, not their values) of
     /// every statement the store's connections run, for diagnostics such as
     /// the query-plan test. Off by default; it costs a lock per statement.
@@ -262,6 +279,14 @@ impl Options {
                 "options.busy_timeout",
                 "is longer than one hour",
             ));
+        }
+        if let Some(bytes) = self.max_size_bytes {
+            if bytes < MIN_MAX_SIZE_BYTES {
+                return Err(Error::invalid(
+                    "options.max_size_bytes",
+                    format!("is {bytes}, at least {MIN_MAX_SIZE_BYTES} (the empty schema's size)"),
+                ));
+            }
         }
         if self.read_only && self.reader_pool_size == 0 {
             return Err(Error::invalid(
@@ -359,6 +384,8 @@ struct Inner {
     // removes it (a read-only connection closing last cannot).
     readers: ReaderPool,
     writer: Option<Mutex<Connection>>,
+    /// Open only while [`Store::write_as`] commits (see [`commit_gate`]).
+    commit_open: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -413,12 +440,14 @@ impl Store {
         let mut conn = Connection::open_in_memory().map_err(|e| cannot_open(path, e))?;
         configure(&conn, &options)?;
         schema::migrate(&mut conn, path)?;
+        let commit_open = commit_gate(&mut conn)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: None,
                 options,
                 writer: Some(Mutex::new(conn)),
                 readers: ReaderPool::new(Vec::new()),
+                commit_open,
             }),
         })
     }
@@ -435,6 +464,8 @@ impl Store {
         let path = path.as_ref();
         options.validate()?;
         check_sqlite_version(rusqlite::version_number())?;
+        // A read-only store never commits; its gate stays closed unused.
+        let mut commit_open = Arc::new(AtomicBool::new(false));
         let writer = if options.read_only {
             let probe = open_connection(path, &options, true)?;
             match inspect(&probe, path, &options)? {
@@ -466,6 +497,7 @@ impl Store {
                 }));
             }
             schema::migrate(&mut conn, path)?;
+            commit_open = commit_gate(&mut conn)?;
             Some(Mutex::new(conn))
         };
         let readers = (0..options.reader_pool_size)
@@ -477,6 +509,7 @@ impl Store {
                 options,
                 writer,
                 readers: ReaderPool::new(readers),
+                commit_open,
             }),
         })
     }
@@ -551,7 +584,21 @@ impl Store {
             audit_rows: Cell::new(0),
             undone_changes: Cell::new(0),
         };
-        let value = f(&wtx)?;
+        let value = f(&wtx);
+        // SQLite rolls a whole transaction back by itself after some I/O
+        // and disk-full errors. If that happened the unit of work is gone:
+        // report the error (or, if the closure swallowed it, that the work
+        // was lost) instead of committing what came after.
+        if wtx.tx.is_autocommit() {
+            return Err(value.err().unwrap_or_else(|| {
+                Error::new(ErrorKind::Database {
+                    message: "SQLite rolled the unit of work back after an I/O or disk-full \
+                              error inside it; nothing was written"
+                        .into(),
+                })
+            }));
+        }
+        let value = value?;
         // The invariant "no mutation without an audit row" is checked on
         // every commit, not only trusted to each repository method.
         let changed = wtx.tx.total_changes() - wtx.undone_changes.get() != changes_before;
@@ -560,7 +607,10 @@ impl Store {
                 "a unit of work changed rows without writing an audit entry",
             ));
         }
-        wtx.tx.commit()?;
+        self.inner.commit_open.store(true, Ordering::SeqCst);
+        let committed = wtx.tx.commit();
+        self.inner.commit_open.store(false, Ordering::SeqCst);
+        committed?;
         Ok(value)
     }
 
@@ -716,7 +766,9 @@ impl Store {
                 let conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
                 let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Deferred)?;
                 let report = check_connection(&tx)?;
-                tx.commit()?;
+                // Nothing to keep: the FTS5 check's INSERT changes nothing,
+                // and only write_as may commit on the writer.
+                tx.rollback()?;
                 Ok(report)
             }
             None => self.read(|r| check_connection(r.conn)),
@@ -852,6 +904,10 @@ impl<'a> WriteTx<'a> {
                 self.tx.prepare_cached("RELEASE custdb_op")?.execute([])?;
                 Ok(value)
             }
+            // SQLite already rolled the whole transaction back (after an
+            // I/O or disk-full error): there is no savepoint left to undo
+            // to, and the error itself is what the caller must see.
+            Err(err) if self.tx.is_autocommit() => Err(err),
             Err(err) => {
                 self.tx
                     .prepare_cached("ROLLBACK TO custdb_op")?
@@ -1020,6 +1076,7 @@ fn is_not_a_database(err: &Error) -> bool {
 fn inspect(conn: &Connection, path: &Path, options: &Options) -> Result<FileState> {
     schema::inspect(conn, path).map_err(|e| match e.kind() {
         ErrorKind::NotADatabase { .. } => not_a_database(path, options.key()),
+        _ if is_not_a_database(&e) => not_a_database(path, options.key()),
         _ => e,
     })
 }
@@ -1115,7 +1172,7 @@ fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Co
     // Some settings read the file header; that is where a file that is not
     // a database first shows itself.
     configure(&conn, options).map_err(|e| match e.kind() {
-        ErrorKind::Database { .. } if is_not_a_database(&e) => not_a_database(path, options.key()),
+        _ if is_not_a_database(&e) => not_a_database(path, options.key()),
         _ => e,
     })?;
     Ok(conn)
@@ -1143,8 +1200,28 @@ fn configure(conn: &Connection, options: &Options) -> Result<()> {
         Durability::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
+    if let Some(bytes) = options.max_size_bytes {
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let page_size = u64::try_from(page_size).unwrap_or(4096);
+        let pages = (bytes / page_size.max(1)).max(1);
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+    }
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     Ok(())
+}
+
+/// Makes `Store::write_as` the only way anything commits on the writer:
+/// SQLite's commit hook turns every other commit into a rollback. After
+/// SQLite rolls a unit of work back by itself (some I/O and disk-full
+/// errors do), statements that a caller runs on regardless would otherwise
+/// each commit on their own, half a unit of work; with the gate closed they
+/// fail instead. Returns the flag `write_as` opens around its commit.
+fn commit_gate(conn: &mut Connection) -> Result<Arc<AtomicBool>> {
+    let open = Arc::new(AtomicBool::new(false));
+    let gate = open.clone();
+    // Returning true from the hook turns the commit into a rollback.
+    conn.commit_hook(Some(move || !gate.load(Ordering::SeqCst)))?;
+    Ok(open)
 }
 
 /// Attaches the statement log of [`Options::statement_log`].

@@ -124,6 +124,13 @@ typedef struct {
 // An error this version of the C API does not name yet.
 #define CUSTDB_ERR_OTHER 24
 
+// The operating system failed a read, write, sync or lock of the file;
+// nothing was written, and committed data is intact.
+#define CUSTDB_ERR_IO 25
+
+// The disk (or the database's size limit) is full; nothing was written.
+#define CUSTDB_ERR_DISK_FULL 26
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -76,6 +76,11 @@ pub const CUSTDB_ERR_JSON: custdb_status = 22;
 pub const CUSTDB_ERR_PANIC: custdb_status = 23;
 /// An error this version of the C API does not name yet.
 pub const CUSTDB_ERR_OTHER: custdb_status = 24;
+/// The operating system failed a read, write, sync or lock of the file;
+/// nothing was written, and committed data is intact.
+pub const CUSTDB_ERR_IO: custdb_status = 25;
+/// The disk (or the database's size limit) is full; nothing was written.
+pub const CUSTDB_ERR_DISK_FULL: custdb_status = 26;
 
 /// Full durability (the default): an acknowledged commit survives power
 /// loss.
@@ -148,6 +153,8 @@ fn status_of(kind: &ErrorKind) -> custdb_status {
         ErrorKind::EncryptionUnavailable => CUSTDB_ERR_ENCRYPTION_UNAVAILABLE,
         ErrorKind::RestoreRefused { .. } => CUSTDB_ERR_RESTORE_REFUSED,
         ErrorKind::Database { .. } => CUSTDB_ERR_DATABASE,
+        ErrorKind::Io { .. } => CUSTDB_ERR_IO,
+        ErrorKind::DiskFull => CUSTDB_ERR_DISK_FULL,
         _ => CUSTDB_ERR_OTHER,
     }
 }

@@ -92,6 +92,10 @@ fn run(program: &Path, args: &[&Path], cwd: &Path) -> String {
     let output = Command::new(program)
         .args(args)
         .current_dir(cwd)
+        // cargo test puts target/<profile>/deps on LD_LIBRARY_PATH, which
+        // the loader searches before the program's RUNPATH: a libcustdb.so
+        // left there by an earlier build would shadow the fresh one.
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .expect("run the C program");
     assert!(

@@ -783,7 +783,14 @@ impl RawCustomer {
                 .map(crate::time::from_db)
                 .transpose()?,
         };
-        debug_assert!(customer.version >= 1 && customer.updated_at >= customer.created_at);
+        // The schema's CHECKs keep this true; a file damaged under SQLite
+        // (a flipped byte) can break it, and that is an error, not a panic.
+        if customer.version < 1 || customer.updated_at < customer.created_at {
+            return Err(Error::corrupt(format!(
+                "customer {}: version {} or times out of order",
+                customer.id, customer.version
+            )));
+        }
         Ok(customer)
     }
 }
