@@ -99,7 +99,7 @@ const KINDS: [&str; 5] = [
 /// always finds an unpaid order: the generator tracks the backlog and
 /// draws a New-Order instead when it is empty.
 fn sequence() -> Vec<Txn> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(45_43_4);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(45_434);
     let mut unpaid = 0usize;
     (0..SEQUENCE)
         .map(|_| {

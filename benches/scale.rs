@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use custdb::{CustomerFilter, CustomerId, NewOrder, NewOrderLine, Store};
+use custdb::{CustomerId, NewOrder, NewOrderLine, Store};
 
 fn scale(c: &mut Criterion) {
     let Some(path) = std::env::var_os("CUSTDB_SCALE_DB") else {
@@ -23,24 +23,33 @@ fn scale(c: &mut Criterion) {
         return;
     };
     let store = Store::open(&path).expect("the generated database");
-    // A sample of customers spread over the id space.
-    let mut sample: Vec<(CustomerId, String)> = Vec::new();
-    let mut cursor = None;
-    for _ in 0..20 {
-        let page = store
-            .customers()
-            .list(&CustomerFilter::default(), cursor.as_ref(), 50)
+    // A sample of 1,000 customers spread evenly over the whole table (every
+    // N/1000-th row), so that point reads and histories touch pages all over
+    // the file, not a cached corner of it.
+    let sample: Vec<(CustomerId, String)> = {
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("the generated database");
+        let count: i64 = conn
+            .query_row("SELECT max(pk) FROM customers", [], |r| r.get(0))
             .unwrap();
-        sample.extend(
-            page.items
-                .iter()
-                .map(|c| (c.id, c.email.clone().unwrap_or_default())),
-        );
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+        let step = (count / 1000).max(1);
+        let mut stmt = conn
+            .prepare("SELECT id, coalesce(email, '') FROM customers WHERE pk % ?1 = 0 LIMIT 1000")
+            .unwrap();
+        let rows = stmt
+            .query_map([step], |r| {
+                Ok((
+                    CustomerId::parse(&r.get::<_, String>(0)?, "id").unwrap(),
+                    r.get::<_, String>(1)?,
+                ))
+            })
+            .unwrap();
+        rows.collect::<rusqlite::Result<_>>().unwrap()
+    };
+    assert!(sample.len() >= 500, "{} customers sampled", sample.len());
     let mut group = c.benchmark_group("scale");
     group
         .sample_size(20)

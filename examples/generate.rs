@@ -36,7 +36,7 @@ fn size(store: &Store, path: &Path) -> Result<u64, Box<dyn std::error::Error>> {
 /// A line on standard error every million rows, so a long run can be
 /// followed.
 fn progress(what: &str, done: usize, started: Instant) {
-    if done % 1_000_000 == 0 {
+    if done.is_multiple_of(1_000_000) {
         eprintln!(
             "{what}: {done} after {:.0} s",
             started.elapsed().as_secs_f64()

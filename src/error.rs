@@ -386,9 +386,13 @@ impl From<rusqlite::Error> for Error {
         let kind = match err.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => ErrorKind::Busy,
             Some(ErrorCode::ReadOnly) => ErrorKind::ReadOnly,
-            Some(ErrorCode::SystemIoFailure) => ErrorKind::Io {
-                message: err.to_string(),
-            },
+            // SQLITE_PROTOCOL: a WAL lock could not be taken, the file
+            // system failing the locking protocol; an I/O failure too.
+            Some(ErrorCode::SystemIoFailure) | Some(ErrorCode::FileLockingProtocolFailed) => {
+                ErrorKind::Io {
+                    message: err.to_string(),
+                }
+            }
             Some(ErrorCode::DiskFull) => ErrorKind::DiskFull,
             // A damaged page found while reading or writing: the file, not
             // the call, is at fault.

@@ -143,6 +143,7 @@ pub struct Options {
     encryption_key: Option<EncryptionKey>,
     max_size_bytes: Option<u64>,
     statement_log: Option<StatementLog>,
+    vfs: Option<String>,
 }
 
 /// Where a store records the text of every statement its connections run
@@ -180,6 +181,7 @@ impl Default for Options {
             encryption_key: None,
             max_size_bytes: None,
             statement_log: None,
+            vfs: None,
         }
     }
 }
@@ -246,6 +248,15 @@ impl Options {
     #[doc(hidden)]
     pub fn statement_log(mut self, log: StatementLog) -> Self {
         self.statement_log = Some(log);
+        self
+    }
+
+    /// Opens the file's connections through the SQLite VFS registered
+    /// under this name (the fault-injecting VFS of the reliability tests).
+    /// Not for applications.
+    #[doc(hidden)]
+    pub fn vfs(mut self, name: impl Into<String>) -> Self {
+        self.vfs = Some(name.into());
         self
     }
 
@@ -1167,7 +1178,11 @@ fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Co
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
+    let mut conn = match &options.vfs {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs.as_str()),
+        None => Connection::open_with_flags(path, flags),
+    }
+    .map_err(|e| cannot_open(path, e))?;
     attach_log(&mut conn, options)?;
     // Some settings read the file header; that is where a file that is not
     // a database first shows itself.

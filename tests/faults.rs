@@ -264,7 +264,7 @@ fn damaged_and_foreign_files_give_typed_errors_never_panics() {
             seed ^= seed << 17;
             let offset = p * page_size + (seed as usize % page_size);
             let mut b = good.clone();
-            b[offset] ^= 1 << (seed >> 60) as u8 % 8;
+            b[offset] ^= 1 << ((seed >> 60) as u8 % 8);
             run(
                 b,
                 format!("page {} byte {} flipped", p + 1, offset % page_size),

@@ -327,8 +327,21 @@ fn no_statement_scans_a_large_table() {
             Err(e) => panic!("cannot plan {sql}: {e}"),
         };
         let mut rows = stmt.raw_query();
+        let mut reads_large = false;
+        let mut sorts = false;
         while let Some(row) = rows.next().unwrap() {
             let detail: String = row.get(3).unwrap();
+            if detail.starts_with("USE TEMP B-TREE FOR ORDER BY") {
+                sorts = true;
+            }
+            if let Some(rest) = detail
+                .strip_prefix("SEARCH ")
+                .or_else(|| detail.strip_prefix("SCAN "))
+            {
+                if LARGE.contains(&rest.split_whitespace().next().unwrap_or("")) {
+                    reads_large = true;
+                }
+            }
             let scanned = detail
                 .strip_prefix("SCAN ")
                 .map(|rest| rest.split_whitespace().next().unwrap_or(""));
@@ -340,6 +353,17 @@ fn no_statement_scans_a_large_table() {
                     problems.push(format!("{detail}\n    in: {sql}"));
                 }
             }
+        }
+        // A page (an outer LIMIT) of a large table sorted in a temporary
+        // B-tree reads every matching row to return a few: the order must
+        // come from an index. (A LIMIT inside a subquery is not a page.)
+        let paged = sql
+            .rsplit_once("LIMIT")
+            .is_some_and(|(_, tail)| !tail.contains(')'));
+        if sorts && reads_large && paged {
+            problems.push(format!(
+                "a page sorted in a temporary B-tree\n    in: {sql}"
+            ));
         }
     }
     assert!(
