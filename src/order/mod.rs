@@ -694,9 +694,13 @@ impl<'a> OrderReader<'a> {
         Ok(order)
     }
 
-    /// Calls `f` with every order, lines included, oldest first, reading
-    /// two ordered streams (orders, and lines in the same order) side by
-    /// side: two queries in all, and one order in memory at a time.
+    /// Calls `f` with every order, lines included, in id order (ids are
+    /// UUIDv7: the order in which custdb recorded them), reading two
+    /// streams side by side (orders by id, lines by order id and line
+    /// number), each in the order of an index: two queries in all, no sort,
+    /// and one order in memory at a time however many there are. (Ordering
+    /// by placement time would make SQLite sort every line first, in
+    /// memory: 15 GB at 50 million lines.)
     ///
     /// # Errors
     ///
@@ -704,12 +708,12 @@ impl<'a> OrderReader<'a> {
     pub fn each_order(&self, mut f: impl FnMut(Order) -> Result<()>) -> Result<()> {
         let mut orders = self
             .conn
-            .prepare(concat!(select_order!(), "ORDER BY placed_at, id"))?;
+            .prepare(concat!(select_order!(), "ORDER BY id"))?;
         let mut lines = self.conn.prepare(
             "SELECT l.id, l.line_no, l.variant_id, l.sku, l.title, l.quantity, l.unit_price_e4, \
              l.subtotal_e4, l.discount_e4, l.tax_rate_ppm, l.tax_e4, l.total_e4, l.warehouse_id, \
              l.quantity_shipped, l.quantity_returned, l.order_id FROM order_lines l \
-             JOIN orders o ON o.id = l.order_id ORDER BY o.placed_at, o.id, l.line_no",
+             ORDER BY l.order_id, l.line_no",
         )?;
         let mut order_rows = orders.query([])?;
         let mut line_rows = lines.query([])?;
