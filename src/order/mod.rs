@@ -706,9 +706,7 @@ impl<'a> OrderReader<'a> {
     ///
     /// A database error, or the error `f` returns (which stops the walk).
     pub fn each_order(&self, mut f: impl FnMut(Order) -> Result<()>) -> Result<()> {
-        let mut orders = self
-            .conn
-            .prepare(concat!(select_order!(), "ORDER BY id"))?;
+        let mut orders = self.conn.prepare(concat!(select_order!(), "ORDER BY id"))?;
         let mut lines = self.conn.prepare(
             "SELECT l.id, l.line_no, l.variant_id, l.sku, l.title, l.quantity, l.unit_price_e4, \
              l.subtotal_e4, l.discount_e4, l.tax_rate_ppm, l.tax_e4, l.total_e4, l.warehouse_id, \
