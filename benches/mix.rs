@@ -402,6 +402,35 @@ fn print_latencies(name: &str, latencies: &Latencies) {
     }
 }
 
+/// One side of the mix under criterion, cycling through the sequence, with
+/// every transaction's latency recorded and printed afterwards.
+fn measure(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    level: &str,
+    side: &str,
+    txns: &[Txn],
+    mut run: impl FnMut(&Txn),
+) {
+    let latencies: Latencies = RefCell::default();
+    let mut at = 0usize;
+    group.bench_function(side, |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                let txn = &txns[at % txns.len()];
+                at += 1;
+                let started = Instant::now();
+                run(txn);
+                let took = started.elapsed();
+                elapsed += took;
+                latencies.borrow_mut()[txn.kind()].push(took);
+            }
+            elapsed
+        })
+    });
+    print_latencies(&format!("mix_{level}/{side}"), &latencies);
+}
+
 fn mix(c: &mut Criterion) {
     let txns = sequence();
     same_statements(&txns);
@@ -416,46 +445,12 @@ fn mix(c: &mut Criterion) {
         let dir = tempfile::tempdir().unwrap();
 
         let mut custdb = custdb_side(&dir.path().join("custdb.db"), durability, None);
-        let latencies: Latencies = RefCell::default();
-        let mut at = 0usize;
-        group.bench_function("custdb", |b| {
-            b.iter_custom(|iters| {
-                let mut elapsed = Duration::ZERO;
-                for _ in 0..iters {
-                    let txn = &txns[at % txns.len()];
-                    at += 1;
-                    let started = Instant::now();
-                    custdb.run(txn);
-                    let took = started.elapsed();
-                    elapsed += took;
-                    latencies.borrow_mut()[txn.kind()].push(took);
-                }
-                elapsed
-            })
-        });
-        print_latencies(&format!("mix_{level}/custdb"), &latencies);
+        measure(&mut group, level, "custdb", &txns, |t| custdb.run(t));
         let checked = custdb.store.check().unwrap();
         assert!(checked.is_ok(), "{:?}", checked.problems);
 
         let mut raw = raw_side(&dir.path().join("raw.db"), synchronous);
-        let latencies: Latencies = RefCell::default();
-        let mut at = 0usize;
-        group.bench_function("raw_rusqlite", |b| {
-            b.iter_custom(|iters| {
-                let mut elapsed = Duration::ZERO;
-                for _ in 0..iters {
-                    let txn = &txns[at % txns.len()];
-                    at += 1;
-                    let started = Instant::now();
-                    raw.run(txn);
-                    let took = started.elapsed();
-                    elapsed += took;
-                    latencies.borrow_mut()[txn.kind()].push(took);
-                }
-                elapsed
-            })
-        });
-        print_latencies(&format!("mix_{level}/raw_rusqlite"), &latencies);
+        measure(&mut group, level, "raw_rusqlite", &txns, |t| raw.run(t));
         group.finish();
     }
 }

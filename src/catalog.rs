@@ -285,6 +285,12 @@ macro_rules! select_variant {
 
 pub(crate) const SELECT_VARIANT: &str = select_variant!();
 
+/// The variants of the products whose ids are in the JSON array ?1.
+const VARIANTS_OF_PRODUCTS: &str = concat!(
+    select_variant!(),
+    "WHERE product_id IN (SELECT value FROM json_each(?1)) ORDER BY product_id, sku"
+);
+
 /// Catalog statements on the order-placement path, public only so that the
 /// benchmarks' raw-rusqlite baselines run exactly the same text. Not part
 /// of the API.
@@ -499,10 +505,7 @@ impl<'a> CatalogReader<'a> {
         let ids: Vec<ProductId> = items.iter().map(|p| p.id).collect();
         let mut variants: std::collections::BTreeMap<ProductId, Vec<Variant>> =
             std::collections::BTreeMap::new();
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_VARIANT} WHERE product_id IN (SELECT value FROM json_each(?1)) \
-             ORDER BY product_id, sku"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(VARIANTS_OF_PRODUCTS)?;
         for v in stmt.query_map([serde_json::to_string(&ids)?], variant_from_row)? {
             let v = v??;
             variants.entry(v.product_id).or_default().push(v);
