@@ -190,3 +190,69 @@ fn bad_input_is_rejected_line_by_line_or_refused_whole() {
     assert_eq!(orders.items.len(), 1);
     assert!(store.check().unwrap().is_ok());
 }
+
+/// The importer remembers which customer and product each key became
+/// between its 500-invoice transactions; a write by anyone else between
+/// two of them (here a merge that moves the imported customer's key to
+/// the survivor) must make it forget, or the later orders would go to the
+/// merged, archived duplicate.
+#[test]
+fn a_write_between_batches_is_seen_by_the_rest_of_the_import() {
+    let (dir, store) = file_store();
+    let mut csv = String::from(HEADER);
+    for n in 0..1_100 {
+        csv.push_str(&format!(
+            "{},KEYTEST,KEY TEST ITEM,1,2011-01-0{} 10:00:00,1.25,12345.0,United Kingdom\n",
+            600_000 + n,
+            1 + n / 500
+        ));
+    }
+    let survivor = store
+        .customers()
+        .create(custdb::NewCustomer::new("Survivor"))
+        .unwrap()
+        .id;
+    let path = dir.path().join("test.db");
+    let mut batches = 0;
+    let report = store
+        .import_retail(
+            csv.as_bytes(),
+            |_| {
+                batches += 1;
+                if batches == 1 {
+                    let conn = rusqlite::Connection::open(&path).unwrap();
+                    let imported: custdb::CustomerId = conn
+                        .query_row(
+                            "SELECT entity_id FROM import_keys WHERE entity = 'customer' AND key = '12345'",
+                            [],
+                            |r| r.get(0),
+                        )
+                        .unwrap();
+                    store
+                        .write(|tx| tx.merges().merge(survivor, imported, false))
+                        .unwrap();
+                }
+            },
+            |r| panic!("line {} rejected: {}", r.line, r.reason),
+        )
+        .unwrap();
+    assert!(batches >= 3, "the input spans three transactions");
+    assert_eq!(report.imported, 1_100);
+    assert_eq!(
+        report.created["customers"], 1,
+        "the key was found, not re-created"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let of_survivor: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM orders WHERE customer_id = ?1",
+            [survivor],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        of_survivor, 1_100,
+        "every order, before and after the merge"
+    );
+    assert_consistent(&store);
+}

@@ -23,6 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -301,6 +302,7 @@ impl Store {
             ));
         }
         let run_started = crate::time::to_db(&crate::time::now());
+        let mut known = Known::default();
         let mut report = ImportReport::default();
         let mut batch: Vec<Invoice> = Vec::new();
         let mut current: Option<Invoice> = None;
@@ -354,7 +356,13 @@ impl Store {
                     batch.push(done);
                 }
                 if batch.len() >= INVOICES_PER_TRANSACTION {
-                    self.write_batch(&mut batch, &run_started, &mut report, &mut reject)?;
+                    self.write_batch(
+                        &mut batch,
+                        &run_started,
+                        &mut known,
+                        &mut report,
+                        &mut reject,
+                    )?;
                     progress(report.progress());
                 }
                 current = Some(Invoice { lines: Vec::new() });
@@ -366,7 +374,13 @@ impl Store {
         if let Some(done) = current.take() {
             batch.push(done);
         }
-        self.write_batch(&mut batch, &run_started, &mut report, &mut reject)?;
+        self.write_batch(
+            &mut batch,
+            &run_started,
+            &mut known,
+            &mut report,
+            &mut reject,
+        )?;
         progress(report.progress());
         debug_assert_eq!(
             report.imported + report.already_present + report.rejected,
@@ -379,6 +393,7 @@ impl Store {
         &self,
         batch: &mut Vec<Invoice>,
         run_started: &str,
+        known: &mut Known,
         report: &mut ImportReport,
         reject: &mut impl FnMut(&mut ImportReport, u64, &str),
     ) -> Result<()> {
@@ -387,11 +402,59 @@ impl Store {
         }
         let invoices = std::mem::take(batch);
         self.write(|tx| {
+            known.begin(tx.conn())?;
             for invoice in &invoices {
-                write_invoice(tx, invoice, run_started, report, reject)?;
+                write_invoice(tx, invoice, run_started, known, report, reject)?;
             }
-            Ok(())
+            known.end(tx.conn())
         })
+    }
+}
+
+/// The import keys this run has already met, so that a product's or a
+/// customer's key is looked up in the database once per run rather than on
+/// every line (the file has 400,000 product lines over 4,000 products).
+///
+/// The cache only remembers keys that exist: a key not in it is looked up
+/// as before. It is trusted only while nothing else writes between this
+/// run's batches: each batch starts by comparing the writer connection's
+/// change counter (other units of work on the same store) and
+/// `PRAGMA data_version` (other connections and processes) with their
+/// values at the end of the previous batch, and forgets everything when
+/// either moved, because another writer may have merged a customer or
+/// erased one and so changed what a key points at.
+#[derive(Default)]
+struct Known {
+    customers: HashMap<String, CustomerId>,
+    products: HashMap<String, VariantId>,
+    /// Invoice keys (`order`, `return`, `credit_note`) this run wrote.
+    invoices: HashSet<String>,
+    /// The writer's total changes and data version at the end of the last
+    /// batch.
+    mark: Option<(u64, i64)>,
+}
+
+impl Known {
+    fn marks(conn: &rusqlite::Connection) -> Result<(u64, i64)> {
+        let version: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        Ok((conn.total_changes(), version))
+    }
+
+    fn begin(&mut self, conn: &rusqlite::Connection) -> Result<()> {
+        let now = Self::marks(conn)?;
+        if self.mark != Some(now) {
+            self.customers.clear();
+            self.products.clear();
+            self.invoices.clear();
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, conn: &rusqlite::Connection) -> Result<()> {
+        self.mark = Some(Self::marks(conn)?);
+        Ok(())
     }
 }
 
@@ -399,7 +462,12 @@ impl Store {
 /// for a later run of lines of an invoice this import already wrote (the
 /// file is not always grouped by invoice). Returns None when an earlier
 /// import wrote this run.
-fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Option<String>> {
+fn invoice_key(
+    tx: &WriteTx<'_>,
+    invoice: &str,
+    run_started: &str,
+    known: &Known,
+) -> Result<Option<String>> {
     let mut n = 1;
     loop {
         let key = if n == 1 {
@@ -407,6 +475,10 @@ fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Opt
         } else {
             format!("{invoice}#{n}")
         };
+        if known.invoices.contains(&key) {
+            n += 1;
+            continue;
+        }
         // One lookup over the three kinds of record an invoice becomes.
         let found: Option<String> = tx
             .conn()
@@ -492,14 +564,15 @@ fn write_invoice(
     tx: &WriteTx<'_>,
     invoice: &Invoice,
     run_started: &str,
+    known: &mut Known,
     report: &mut ImportReport,
     reject: &mut impl FnMut(&mut ImportReport, u64, &str),
 ) -> Result<()> {
     let first = &invoice.lines[0].0;
-    let key = invoice_key(tx, &first.invoice, run_started)?;
+    let key = invoice_key(tx, &first.invoice, run_started, known)?;
     if first.invoice.starts_with('C') {
         match key {
-            Some(key) => write_cancellation(tx, invoice, &key, report, reject),
+            Some(key) => write_cancellation(tx, invoice, &key, known, report, reject),
             None => {
                 report.already_present += invoice.lines.len() as u64;
                 Ok(())
@@ -511,7 +584,7 @@ fn write_invoice(
             reject(report, *no, reason);
         }
         match key {
-            Some(key) => write_sale(tx, first, plan, &key, report, reject),
+            Some(key) => write_sale(tx, first, plan, &key, known, report, reject),
             None => {
                 report.already_present += (invoice.lines.len() - plan.rejects.len()) as u64;
                 Ok(())
@@ -520,8 +593,17 @@ fn write_invoice(
     }
 }
 
-fn customer_for(tx: &WriteTx<'_>, id: &str, report: &mut ImportReport) -> Result<CustomerId> {
+fn customer_for(
+    tx: &WriteTx<'_>,
+    id: &str,
+    known: &mut Known,
+    report: &mut ImportReport,
+) -> Result<CustomerId> {
+    if let Some(c) = known.customers.get(id) {
+        return Ok(*c);
+    }
     if let Some(c) = key_lookup::<CustomerId>(tx.conn(), SOURCE, "customer", id)? {
+        known.customers.insert(id.to_owned(), c);
         return Ok(c);
     }
     let c = tx.customers().create(
@@ -533,12 +615,30 @@ fn customer_for(tx: &WriteTx<'_>, id: &str, report: &mut ImportReport) -> Result
             ),
     )?;
     key_record(tx, SOURCE, "customer", id, &c.id.to_string())?;
+    known.customers.insert(id.to_owned(), c.id);
     report.count("customers");
     Ok(c.id)
 }
 
-fn variant_for(tx: &WriteTx<'_>, line: &Line, report: &mut ImportReport) -> Result<VariantId> {
-    if let Some(v) = key_lookup::<VariantId>(tx.conn(), SOURCE, "product", &line.code)? {
+/// The variant a stock code became, if one did (in this run or before).
+fn known_variant(tx: &WriteTx<'_>, code: &str, known: &mut Known) -> Result<Option<VariantId>> {
+    if let Some(v) = known.products.get(code) {
+        return Ok(Some(*v));
+    }
+    let found = key_lookup::<VariantId>(tx.conn(), SOURCE, "product", code)?;
+    if let Some(v) = found {
+        known.products.insert(code.to_owned(), v);
+    }
+    Ok(found)
+}
+
+fn variant_for(
+    tx: &WriteTx<'_>,
+    line: &Line,
+    known: &mut Known,
+    report: &mut ImportReport,
+) -> Result<VariantId> {
+    if let Some(v) = known_variant(tx, &line.code, known)? {
         return Ok(v);
     }
     let name = if line.description.is_empty() {
@@ -555,6 +655,7 @@ fn variant_for(tx: &WriteTx<'_>, line: &Line, report: &mut ImportReport) -> Resu
         ))?;
     let v = product.variants[0].id;
     key_record(tx, SOURCE, "product", &line.code, &v.to_string())?;
+    known.products.insert(line.code.clone(), v);
     report.count("products");
     Ok(v)
 }
@@ -569,13 +670,14 @@ fn write_sale(
     first: &Line,
     plan: SalePlan<'_>,
     key: &str,
+    known: &mut Known,
     report: &mut ImportReport,
     reject: &mut impl FnMut(&mut ImportReport, u64, &str),
 ) -> Result<()> {
     let customer_id = first
         .customer
         .as_deref()
-        .map(|id| customer_for(tx, id, report))
+        .map(|id| customer_for(tx, id, known, report))
         .transpose()?;
     for (n, lines) in plan.orders.iter().enumerate() {
         let order_key = if n == 0 {
@@ -600,7 +702,7 @@ fn write_sale(
         };
         for (line, quantity, _) in lines {
             historical.lines.push(HistoricalLine {
-                variant_id: variant_for(tx, line, report)?,
+                variant_id: variant_for(tx, line, known, report)?,
                 quantity: *quantity,
                 unit_price: line.price,
             });
@@ -615,6 +717,7 @@ fn write_sale(
         match tx.orders().record_historical(&historical) {
             Ok(order) => {
                 key_record(tx, SOURCE, "order", &order_key, &order.to_string())?;
+                known.invoices.insert(order_key);
                 report.count("orders");
                 report.imported += numbers.len() as u64;
             }
@@ -665,6 +768,7 @@ fn write_cancellation(
     tx: &WriteTx<'_>,
     invoice: &Invoice,
     key: &str,
+    known: &mut Known,
     report: &mut ImportReport,
     reject: &mut impl FnMut(&mut ImportReport, u64, &str),
 ) -> Result<()> {
@@ -673,7 +777,7 @@ fn write_cancellation(
     let customer_id = first
         .customer
         .as_deref()
-        .map(|id| customer_for(tx, id, report))
+        .map(|id| customer_for(tx, id, known, report))
         .transpose()?;
     let at = crate::time::to_db(&first.at);
     // Product lines with a matching order become returns and refunds,
@@ -684,7 +788,7 @@ fn write_cancellation(
         let quantity = -line.quantity;
         let matched = match (kind, customer_id) {
             (Kind::Product, Some(customer)) => {
-                match key_lookup::<VariantId>(tx.conn(), SOURCE, "product", &line.code)? {
+                match known_variant(tx, &line.code, known)? {
                     Some(variant) => {
                         let price_e4 = money::to_e4("unit_price", line.price)?;
                         // Units already claimed by earlier lines of this
@@ -761,6 +865,7 @@ fn write_cancellation(
     }
     if let Some(id) = first_return {
         key_record(tx, SOURCE, "return", key, &id)?;
+        known.invoices.insert(key.to_owned());
     }
     if !credited.is_empty() {
         let mut amount_e4 = 0i64;
@@ -802,6 +907,7 @@ fn write_cancellation(
                 },
             )?;
             key_record(tx, SOURCE, "credit_note", key, &id.to_string())?;
+            known.invoices.insert(key.to_owned());
             report.count("credit_notes");
             report.imported += credited.len() as u64;
         }

@@ -4,7 +4,7 @@
 //! values, returns and `check()` treat it like any other order.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
 use super::{line_amounts, sql, OrderStatus, Orders, MAX_LINES_PER_ORDER, MAX_LINE_QUANTITY};
@@ -13,12 +13,6 @@ use crate::error::{Error, Result};
 use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ShipmentId, VariantId};
 use crate::money::{self, Currency};
 use crate::validate;
-
-/// An order line shipped whole, at no discount and no tax.
-const INSERT_SHIPPED_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, variant_id, \
-    sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, \
-    total_e4, warehouse_id, quantity_shipped) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, ?9, NULL, ?7)";
 
 /// A completed order to record as history.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -101,25 +95,30 @@ impl<'t> Orders<'t> {
             ));
         }
         let shipping_e4 = currency.payable("shipping", order.shipping)?;
-        let catalog = crate::catalog::CatalogReader::new(conn);
         let mut priced = Vec::with_capacity(order.lines.len());
         let mut seen = std::collections::BTreeSet::new();
         let (mut subtotal_e4, mut total_e4) = (0i64, 0i64);
         for (i, line) in order.lines.iter().enumerate() {
             let f = |name: &str| format!("lines[{i}].{name}");
-            let variant = catalog
-                .variant(line.variant_id)
-                .map_err(|_| Error::invalid(f("variant_id"), "no such variant"))?;
-            if !seen.insert(variant.id) {
+            // One read per line: the variant and its product's name.
+            let variant: Option<(String, Option<String>, String, bool, String)> = conn
+                .prepare_cached(sql::HISTORICAL_VARIANT)?
+                .query_row([line.variant_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            let (sku, variant_title, variant_currency, track_stock, product_name) =
+                variant.ok_or_else(|| Error::invalid(f("variant_id"), "no such variant"))?;
+            if !seen.insert(line.variant_id) {
                 return Err(Error::invalid(f("variant_id"), "is on an earlier line"));
             }
-            if variant.track_stock {
+            if track_stock {
                 return Err(Error::invalid(
                     f("variant_id"),
                     "tracks stock; history is recorded for untracked variants",
                 ));
             }
-            if variant.price.currency != currency {
+            if variant_currency != currency.code() {
                 return Err(Error::invalid(
                     f("variant_id"),
                     "is priced in another currency",
@@ -136,14 +135,18 @@ impl<'t> Orders<'t> {
                 .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?;
             subtotal_e4 = money::add_e4("subtotal", subtotal_e4, sub)?;
             total_e4 = money::add_e4("total", total_e4, total)?;
-            let product_name: String = conn
-                .prepare_cached(crate::catalog::sql::PRODUCT_NAME)?
-                .query_row([variant.product_id], |r| r.get(0))?;
-            let title = match &variant.title {
+            let title = match variant_title {
                 Some(t) => format!("{product_name} – {t}"),
                 None => product_name,
             };
-            priced.push((variant, line.quantity, unit_price_e4, sub, title));
+            priced.push((
+                line.variant_id,
+                sku,
+                line.quantity,
+                unit_price_e4,
+                sub,
+                title,
+            ));
         }
         let total_e4 = money::add_e4("total", total_e4, shipping_e4)?;
         let placed = crate::time::to_db(&order.placed_at);
@@ -169,28 +172,25 @@ impl<'t> Orders<'t> {
             country
         ])?;
         let shipment = ShipmentId::new();
-        conn.prepare_cached(
-            "INSERT INTO shipments (id, order_id, carrier, tracking_number, shipped_at, delivered_at) \
-             VALUES (?1, ?2, 'historical', NULL, ?3, ?3)",
-        )?
-        .execute(params![shipment, id, placed])?;
-        for (n, (variant, quantity, unit_price_e4, sub, title)) in priced.iter().enumerate() {
+        conn.prepare_cached(sql::INSERT_HISTORICAL_SHIPMENT)?
+            .execute(params![shipment, id, placed])?;
+        for (n, (variant_id, sku, quantity, unit_price_e4, sub, title)) in priced.iter().enumerate()
+        {
             let line_id = OrderLineId::new();
-            conn.prepare_cached(INSERT_SHIPPED_LINE)?.execute(params![
-                line_id,
-                id,
-                (n + 1) as i64,
-                variant.id,
-                variant.sku,
-                title,
-                quantity,
-                unit_price_e4,
-                sub
-            ])?;
-            conn.prepare_cached(
-                "INSERT INTO shipment_lines (shipment_id, order_line_id, quantity) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![shipment, line_id, quantity])?;
+            conn.prepare_cached(sql::INSERT_SHIPPED_LINE)?
+                .execute(params![
+                    line_id,
+                    id,
+                    (n + 1) as i64,
+                    variant_id,
+                    sku,
+                    title,
+                    quantity,
+                    unit_price_e4,
+                    sub
+                ])?;
+            conn.prepare_cached(super::fulfilment::sql::INSERT_SHIPMENT_LINE)?
+                .execute(params![shipment, line_id, quantity])?;
         }
         if total_e4 > 0 {
             conn.prepare_cached(super::fulfilment::sql::INSERT_PAYMENT)?
@@ -205,7 +205,7 @@ impl<'t> Orders<'t> {
                     "captured",
                     placed
                 ])?;
-            conn.prepare_cached("UPDATE orders SET paid_e4 = ?2 WHERE id = ?1")?
+            conn.prepare_cached(sql::SET_PAID)?
                 .execute(params![id, total_e4])?;
         }
         conn.prepare_cached(sql::INSERT_EVENT)?.execute(params![

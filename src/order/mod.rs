@@ -1507,6 +1507,20 @@ pub mod sql {
     /// Appends an order event.
     pub const INSERT_EVENT: &str = "INSERT INTO order_events (order_id, at, actor_id, kind, \
         from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    /// What a historical order line needs of its variant and product, in
+    /// one read per line.
+    pub const HISTORICAL_VARIANT: &str = "SELECT v.sku, v.title, v.currency, v.track_stock, \
+        p.name FROM product_variants v JOIN products p ON p.id = v.product_id WHERE v.id = ?1";
+    /// The one shipment of a historical order, delivered when shipped.
+    pub const INSERT_HISTORICAL_SHIPMENT: &str = "INSERT INTO shipments (id, order_id, carrier, \
+        tracking_number, shipped_at, delivered_at) VALUES (?1, ?2, 'historical', NULL, ?3, ?3)";
+    /// A historical order line, shipped whole, at no discount and no tax.
+    pub const INSERT_SHIPPED_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, \
+        variant_id, sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, \
+        tax_e4, total_e4, warehouse_id, quantity_shipped) \
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, ?9, NULL, ?7)";
+    /// A historical order's paid amount, once its payment is written.
+    pub const SET_PAID: &str = "UPDATE orders SET paid_e4 = ?2 WHERE id = ?1";
 }
 
 /// Cancels a pending order whose hold expired; called by
