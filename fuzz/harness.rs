@@ -1,19 +1,23 @@
 //! The bodies of the fuzz targets, shared by `fuzz/fuzz_targets/*.rs`
 //! (cargo fuzz, libFuzzer) and by `tests/fuzz_corpus.rs`, which replays the
 //! committed corpus in every `cargo test`. Each feeds arbitrary bytes to one
-//! of custdb's inputs on a fresh in-memory store and requires: no panic,
+//! of custdb's inputs on a fresh store (a copy of a template file) and requires: no panic,
 //! every call returns (a value or a typed error), and `check()` is clean
 //! afterwards, so that bad input is refused without half-writing anything.
 
 #![allow(dead_code)]
 
 use custdb::import::generic::{CustomerField, CustomerMapping};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
 use custdb::{Decimal, NewCustomer, NewOrder, NewProduct, NewVariant, NewWarehouse, Store};
 
-/// A store with a customer, three stocked variants (S0..S2) and a
-/// warehouse, so that fuzzed orders can go through as well as fail.
-fn fresh() -> Store {
-    let store = Store::open_in_memory().expect("an in-memory store");
+/// The fixture every input starts from: a customer, three stocked
+/// variants (S0..S2) and a warehouse, so that fuzzed orders can go through
+/// as well as fail.
+fn fixture(store: &Store) {
     store
         .write(|tx| {
             let p =
@@ -36,7 +40,79 @@ fn fresh() -> Store {
             Ok(())
         })
         .expect("the fixture");
-    store
+}
+
+/// Where this process keeps its template database and the copies the
+/// inputs run on: tmpfs when there is one, so that no input waits on a
+/// disk. Migrating a new store and writing the fixture for every input
+/// cost more than most inputs themselves; copying a file made once does
+/// not.
+fn workdir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        // Directories of earlier processes that have ended are removed:
+        // nothing else would (a process cannot clean up after a crash).
+        for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("custdb-fuzz-") {
+                let proc = Path::new("/proc");
+                if proc.join("self").exists() && !proc.join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = base.join(format!("custdb-fuzz-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a work directory");
+        let template = dir.join("template.db");
+        let store = Store::open(&template).expect("the template store");
+        fixture(&store);
+        store.checkpoint().expect("the template's WAL copied in");
+        drop(store);
+        dir
+    })
+}
+
+/// A store on a fresh copy of the template; the copy is removed when the
+/// store is dropped.
+struct Fresh {
+    store: Option<Store>,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Fresh {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store.as_ref().expect("open until dropped")
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        drop(self.store.take());
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+fn fresh() -> Fresh {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = workdir();
+    let path = dir.join(format!("{}.db", NEXT.fetch_add(1, Ordering::Relaxed)));
+    std::fs::copy(dir.join("template.db"), &path).expect("a copy of the template");
+    let store = Store::open_with(&path, custdb::Options::default().reader_pool_size(1))
+        .expect("the copy opens");
+    Fresh {
+        store: Some(store),
+        path,
+    }
 }
 
 fn clean(store: &Store) {
