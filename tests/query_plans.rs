@@ -315,13 +315,99 @@ fn no_statement_scans_a_large_table() {
     );
     drop(store);
     let conn = rusqlite::Connection::open(dir.path().join("plans.db")).unwrap();
-    // No ANALYZE: without statistics SQLite plans as if every table were
-    // large, which is the case this test guards.
+    // First without ANALYZE: without statistics SQLite plans as if every
+    // table were large.
+    let mut problems = plan_problems(&conn, &statements);
+    // Then with the statistics of a realistic database (a generated one at
+    // 100,000 customers): with them the planner weighs indexes by their
+    // real selectivity, and can choose differently. A customer page once
+    // planned well on this small file and sorted every customer at 10
+    // million; these statistics make this test see that plan.
+    conn.execute_batch("ANALYZE; DELETE FROM sqlite_stat1;")
+        .unwrap();
+    let stats = include_str!("fixtures/stat1-100k.txt");
+    for line in stats.lines().filter(|l| !l.starts_with('#')) {
+        let fields: Vec<&str> = line.splitn(3, '|').collect();
+        let [table, index, stat] = fields[..] else {
+            panic!("a stat1 line: {line}");
+        };
+        conn.execute(
+            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?1, nullif(?2, ''), ?3)",
+            [table, index, stat],
+        )
+        .unwrap();
+    }
+    conn.execute_batch("ANALYZE sqlite_schema").unwrap();
+    for problem in plan_problems(&conn, &statements) {
+        problems.push(format!("with realistic statistics: {problem}"));
+    }
+    assert!(
+        problems.is_empty(),
+        "full scans of large tables:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Pages that are sorted by design, recognized by a fragment of their
+/// text, with the reason.
+const SORTED_BY_DESIGN: &[(&str, &str)] = &[(
+    "ORDER BY bm25(",
+    "full-text search ranks its matches by relevance: the sort is over the \
+     matches of the terms, found through the full-text index, not over the table",
+)];
+
+/// The aliases a statement gives its tables (`FROM orders o`, `JOIN
+/// order_lines AS l`), alias to table.
+fn aliases(sql: &str) -> std::collections::HashMap<String, String> {
+    const NOT_ALIASES: &[&str] = &[
+        "WHERE", "JOIN", "LEFT", "INNER", "CROSS", "ON", "USING", "ORDER", "GROUP", "LIMIT", "SET",
+        "WINDOW", "UNION", "HAVING", "INDEXED", "NOT", "VALUES",
+    ];
+    let words: Vec<&str> = sql
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for (i, w) in words.iter().enumerate() {
+        if !(w.eq_ignore_ascii_case("FROM") || w.eq_ignore_ascii_case("JOIN")) {
+            continue;
+        }
+        let Some(table) = words.get(i + 1) else {
+            continue;
+        };
+        let mut next = i + 2;
+        if words
+            .get(next)
+            .is_some_and(|w| w.eq_ignore_ascii_case("AS"))
+        {
+            next += 1;
+        }
+        if let Some(alias) = words.get(next) {
+            let upper = alias.to_ascii_uppercase();
+            if !NOT_ALIASES.contains(&upper.as_str())
+                && alias.chars().all(|c| c.is_alphanumeric() || c == '_')
+            {
+                out.insert((*alias).to_owned(), (*table).to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Full scans of large tables, and pages sorted in a temporary B-tree, in
+/// the plans of `statements`.
+fn plan_problems(conn: &rusqlite::Connection, statements: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
-    for sql in &statements {
+    for sql in statements {
         if BY_DESIGN.iter().any(|(fragment, _)| sql.contains(fragment)) {
             continue;
         }
+        let aliases = aliases(sql);
+        // A plan names a table by its alias when it has one.
+        let large = |name: &str| {
+            let table = aliases.get(name).map_or(name, String::as_str);
+            LARGE.contains(&table)
+        };
         let mut stmt = match conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")) {
             Ok(s) => s,
             Err(e) => panic!("cannot plan {sql}: {e}"),
@@ -338,7 +424,7 @@ fn no_statement_scans_a_large_table() {
                 .strip_prefix("SEARCH ")
                 .or_else(|| detail.strip_prefix("SCAN "))
             {
-                if LARGE.contains(&rest.split_whitespace().next().unwrap_or("")) {
+                if large(rest.split_whitespace().next().unwrap_or("")) {
                     reads_large = true;
                 }
             }
@@ -349,7 +435,7 @@ fn no_statement_scans_a_large_table() {
                 let uses_index = detail.contains("USING INDEX")
                     || detail.contains("USING COVERING INDEX")
                     || detail.contains("USING INTEGER PRIMARY KEY");
-                if LARGE.contains(&table) && !uses_index {
+                if large(table) && !uses_index {
                     problems.push(format!("{detail}\n    in: {sql}"));
                 }
             }
@@ -360,17 +446,14 @@ fn no_statement_scans_a_large_table() {
         let paged = sql
             .rsplit_once("LIMIT")
             .is_some_and(|(_, tail)| !tail.contains(')'));
-        if sorts && reads_large && paged {
+        let sorted_by_design = SORTED_BY_DESIGN.iter().any(|(f, _)| sql.contains(f));
+        if sorts && reads_large && paged && !sorted_by_design {
             problems.push(format!(
                 "a page sorted in a temporary B-tree\n    in: {sql}"
             ));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "full scans of large tables:\n{}",
-        problems.join("\n")
-    );
+    problems
 }
 
 /// The statements of the day-to-day paths fit the per-connection statement
