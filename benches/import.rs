@@ -26,7 +26,7 @@
 //! savepoints around each operation, validation of every field, typed
 //! errors and results.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -223,6 +223,14 @@ fn parse(no: u64, r: &csv::StringRecord) -> Option<Line> {
     })
 }
 
+/// Remembers a key, forgetting them all past custdb's bound (as custdb).
+fn remember<T>(map: &mut HashMap<String, T>, key: &str, id: T) {
+    if map.len() >= custdb::import::retail::MAX_REMEMBERED_KEYS {
+        map.clear();
+    }
+    map.insert(key.to_owned(), id);
+}
+
 struct Raw<'c> {
     conn: &'c Connection,
     run_started: String,
@@ -230,7 +238,6 @@ struct Raw<'c> {
     now: String,
     customers: HashMap<String, CustomerId>,
     products: HashMap<String, VariantId>,
-    invoices: HashSet<String>,
     mark: Option<(u64, i64)>,
 }
 
@@ -274,10 +281,6 @@ impl Raw<'_> {
             } else {
                 format!("{invoice}#{n}")
             };
-            if self.invoices.contains(&key) {
-                n += 1;
-                continue;
-            }
             let found: Option<String> = self
                 .conn
                 .prepare_cached(INVOICE_KEY)
@@ -307,7 +310,7 @@ impl Raw<'_> {
             return *c;
         }
         if let Some(c) = self.key_lookup("customer", key) {
-            self.customers.insert(key.to_owned(), c);
+            remember(&mut self.customers, key, c);
             return c;
         }
         let id = CustomerId::new();
@@ -337,7 +340,7 @@ impl Raw<'_> {
             "[\"display_name\",\"acquisition_source\",\"attributes\"]",
         );
         self.key_record("customer", key, &id.to_string());
-        self.customers.insert(key.to_owned(), id);
+        remember(&mut self.customers, key, id);
         id
     }
 
@@ -347,7 +350,7 @@ impl Raw<'_> {
         }
         let found = self.key_lookup("product", code);
         if let Some(v) = found {
-            self.products.insert(code.to_owned(), v);
+            remember(&mut self.products, code, v);
         }
         found
     }
@@ -415,7 +418,7 @@ impl Raw<'_> {
             .count();
         assert_eq!(variants, 1);
         self.key_record("product", &line.code, &variant.to_string());
-        self.products.insert(line.code.clone(), variant);
+        remember(&mut self.products, &line.code, variant);
         variant
     }
 
@@ -480,7 +483,6 @@ impl Raw<'_> {
             let shipping_e4 = if n == 0 { e4(shipping) } else { 0 };
             let order = self.order(first, customer, &order_key, merged, &variants, shipping_e4);
             self.key_record("order", &order_key, &order.to_string());
-            self.invoices.insert(order_key);
         }
     }
 
@@ -500,12 +502,15 @@ impl Raw<'_> {
         let mut priced = Vec::with_capacity(merged.len());
         let mut subtotal = 0;
         for ((l, q), v) in merged.iter().zip(variants) {
-            let (sku, title, _, _, name): (String, Option<String>, String, bool, String) = conn
-                .prepare_cached(order_sql::HISTORICAL_VARIANT)
+            let (sku, title, product): (String, Option<String>, ProductId) = conn
+                .prepare_cached(catalog_sql::VARIANT_BY_ID)
                 .unwrap()
-                .query_row([v], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
+                .query_row([v], |r| Ok((r.get(2)?, r.get(3)?, r.get(1)?)))
+                .unwrap();
+            let name: String = conn
+                .prepare_cached(catalog_sql::PRODUCT_NAME)
+                .unwrap()
+                .query_row([product], |r| r.get(0))
                 .unwrap();
             let title = match title {
                 Some(t) => format!("{name} – {t}"),
@@ -700,7 +705,6 @@ impl Raw<'_> {
         }
         if let Some(id) = first_return {
             self.key_record("return", key, &id.to_string());
-            self.invoices.insert(key.to_owned());
         }
         if credited.is_empty() {
             return;
@@ -744,7 +748,6 @@ impl Raw<'_> {
             "[\"amount\",\"lines\"]",
         );
         self.key_record("credit_note", key, &id.to_string());
-        self.invoices.insert(key.to_owned());
     }
 
     /// A return of shipped units, as custdb's `return_items` writes it.
@@ -898,7 +901,6 @@ impl Raw<'_> {
         if self.mark != Some(self.marks()) {
             self.customers.clear();
             self.products.clear();
-            self.invoices.clear();
         }
         for invoice in invoices {
             self.invoice(invoice);
@@ -915,7 +917,6 @@ fn raw_import(conn: &Connection, path: &Path) {
         now: String::new(),
         customers: HashMap::new(),
         products: HashMap::new(),
-        invoices: HashSet::new(),
         mark: None,
     };
     let mut rdr = csv::ReaderBuilder::new()

@@ -23,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -46,6 +46,10 @@ pub const SOURCE: &str = "online-retail";
 /// Invoices written per transaction: large enough to amortize the commit,
 /// small enough that memory stays bounded and progress is reported often.
 pub const INVOICES_PER_TRANSACTION: usize = 500;
+/// The most keys of one kind (customers, products) an import remembers
+/// between lookups; past it, it forgets them and starts again, so the
+/// memory it holds (about 100 bytes a key) does not grow with the file.
+pub const MAX_REMEMBERED_KEYS: usize = 100_000;
 /// The columns, in order, the first line must name.
 pub const HEADER: [&str; 8] = [
     "InvoiceNo",
@@ -416,7 +420,9 @@ impl Store {
 /// every line (the file has 400,000 product lines over 4,000 products).
 ///
 /// The cache only remembers keys that exist: a key not in it is looked up
-/// as before. It is trusted only while nothing else writes between this
+/// as before. It holds at most [`MAX_REMEMBERED_KEYS`] of each kind (and
+/// starts again empty when full), so memory stays bounded whatever the
+/// file. It is trusted only while nothing else writes between this
 /// run's batches: each batch starts by comparing the writer connection's
 /// change counter (other units of work on the same store) and
 /// `PRAGMA data_version` (other connections and processes) with their
@@ -427,8 +433,6 @@ impl Store {
 struct Known {
     customers: HashMap<String, CustomerId>,
     products: HashMap<String, VariantId>,
-    /// Invoice keys (`order`, `return`, `credit_note`) this run wrote.
-    invoices: HashSet<String>,
     /// The writer's total changes and data version at the end of the last
     /// batch.
     mark: Option<(u64, i64)>,
@@ -447,9 +451,22 @@ impl Known {
         if self.mark != Some(now) {
             self.customers.clear();
             self.products.clear();
-            self.invoices.clear();
         }
         Ok(())
+    }
+
+    fn remember_customer(&mut self, key: &str, id: CustomerId) {
+        if self.customers.len() >= MAX_REMEMBERED_KEYS {
+            self.customers.clear();
+        }
+        self.customers.insert(key.to_owned(), id);
+    }
+
+    fn remember_product(&mut self, key: &str, id: VariantId) {
+        if self.products.len() >= MAX_REMEMBERED_KEYS {
+            self.products.clear();
+        }
+        self.products.insert(key.to_owned(), id);
     }
 
     fn end(&mut self, conn: &rusqlite::Connection) -> Result<()> {
@@ -462,12 +479,7 @@ impl Known {
 /// for a later run of lines of an invoice this import already wrote (the
 /// file is not always grouped by invoice). Returns None when an earlier
 /// import wrote this run.
-fn invoice_key(
-    tx: &WriteTx<'_>,
-    invoice: &str,
-    run_started: &str,
-    known: &Known,
-) -> Result<Option<String>> {
+fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Option<String>> {
     let mut n = 1;
     loop {
         let key = if n == 1 {
@@ -475,10 +487,6 @@ fn invoice_key(
         } else {
             format!("{invoice}#{n}")
         };
-        if known.invoices.contains(&key) {
-            n += 1;
-            continue;
-        }
         // One lookup over the three kinds of record an invoice becomes.
         let found: Option<String> = tx
             .conn()
@@ -569,7 +577,7 @@ fn write_invoice(
     reject: &mut impl FnMut(&mut ImportReport, u64, &str),
 ) -> Result<()> {
     let first = &invoice.lines[0].0;
-    let key = invoice_key(tx, &first.invoice, run_started, known)?;
+    let key = invoice_key(tx, &first.invoice, run_started)?;
     if first.invoice.starts_with('C') {
         match key {
             Some(key) => write_cancellation(tx, invoice, &key, known, report, reject),
@@ -603,7 +611,7 @@ fn customer_for(
         return Ok(*c);
     }
     if let Some(c) = key_lookup::<CustomerId>(tx.conn(), SOURCE, "customer", id)? {
-        known.customers.insert(id.to_owned(), c);
+        known.remember_customer(id, c);
         return Ok(c);
     }
     let c = tx.customers().create(
@@ -615,7 +623,7 @@ fn customer_for(
             ),
     )?;
     key_record(tx, SOURCE, "customer", id, &c.id.to_string())?;
-    known.customers.insert(id.to_owned(), c.id);
+    known.remember_customer(id, c.id);
     report.count("customers");
     Ok(c.id)
 }
@@ -627,7 +635,7 @@ fn known_variant(tx: &WriteTx<'_>, code: &str, known: &mut Known) -> Result<Opti
     }
     let found = key_lookup::<VariantId>(tx.conn(), SOURCE, "product", code)?;
     if let Some(v) = found {
-        known.products.insert(code.to_owned(), v);
+        known.remember_product(code, v);
     }
     Ok(found)
 }
@@ -655,7 +663,7 @@ fn variant_for(
         ))?;
     let v = product.variants[0].id;
     key_record(tx, SOURCE, "product", &line.code, &v.to_string())?;
-    known.products.insert(line.code.clone(), v);
+    known.remember_product(&line.code, v);
     report.count("products");
     Ok(v)
 }
@@ -717,7 +725,6 @@ fn write_sale(
         match tx.orders().record_historical(&historical) {
             Ok(order) => {
                 key_record(tx, SOURCE, "order", &order_key, &order.to_string())?;
-                known.invoices.insert(order_key);
                 report.count("orders");
                 report.imported += numbers.len() as u64;
             }
@@ -865,7 +872,6 @@ fn write_cancellation(
     }
     if let Some(id) = first_return {
         key_record(tx, SOURCE, "return", key, &id)?;
-        known.invoices.insert(key.to_owned());
     }
     if !credited.is_empty() {
         let mut amount_e4 = 0i64;
@@ -907,7 +913,6 @@ fn write_cancellation(
                 },
             )?;
             key_record(tx, SOURCE, "credit_note", key, &id.to_string())?;
-            known.invoices.insert(key.to_owned());
             report.count("credit_notes");
             report.imported += credited.len() as u64;
         }

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{line_amounts, sql, OrderStatus, Orders, MAX_LINES_PER_ORDER, MAX_LINE_QUANTITY};
 use crate::audit::Change;
 use crate::error::{Error, Result};
-use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ShipmentId, VariantId};
+use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ProductId, ShipmentId, VariantId};
 use crate::money::{self, Currency};
 use crate::validate;
 
@@ -100,14 +100,17 @@ impl<'t> Orders<'t> {
         let (mut subtotal_e4, mut total_e4) = (0i64, 0i64);
         for (i, line) in order.lines.iter().enumerate() {
             let f = |name: &str| format!("lines[{i}].{name}");
-            // One read per line: the variant and its product's name.
-            let variant: Option<(String, Option<String>, String, bool, String)> = conn
-                .prepare_cached(sql::HISTORICAL_VARIANT)?
+            // Two point reads per line (the variant, its product's name),
+            // decoding only the columns a line needs: measured faster on
+            // the retail import than one read joining the two, and than
+            // decoding the whole variant (its options, its timestamps).
+            let variant: Option<(ProductId, String, Option<String>, String, bool)> = conn
+                .prepare_cached(crate::catalog::sql::VARIANT_BY_ID)?
                 .query_row([line.variant_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(7)?, r.get(8)?))
                 })
                 .optional()?;
-            let (sku, variant_title, variant_currency, track_stock, product_name) =
+            let (product_id, sku, variant_title, variant_currency, track_stock) =
                 variant.ok_or_else(|| Error::invalid(f("variant_id"), "no such variant"))?;
             if !seen.insert(line.variant_id) {
                 return Err(Error::invalid(f("variant_id"), "is on an earlier line"));
@@ -135,6 +138,9 @@ impl<'t> Orders<'t> {
                 .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?;
             subtotal_e4 = money::add_e4("subtotal", subtotal_e4, sub)?;
             total_e4 = money::add_e4("total", total_e4, total)?;
+            let product_name: String = conn
+                .prepare_cached(crate::catalog::sql::PRODUCT_NAME)?
+                .query_row([product_id], |r| r.get(0))?;
             let title = match variant_title {
                 Some(t) => format!("{product_name} – {t}"),
                 None => product_name,

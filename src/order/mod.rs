@@ -1507,10 +1507,6 @@ pub mod sql {
     /// Appends an order event.
     pub const INSERT_EVENT: &str = "INSERT INTO order_events (order_id, at, actor_id, kind, \
         from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-    /// What a historical order line needs of its variant and product, in
-    /// one read per line.
-    pub const HISTORICAL_VARIANT: &str = "SELECT v.sku, v.title, v.currency, v.track_stock, \
-        p.name FROM product_variants v JOIN products p ON p.id = v.product_id WHERE v.id = ?1";
     /// The one shipment of a historical order, delivered when shipped.
     pub const INSERT_HISTORICAL_SHIPMENT: &str = "INSERT INTO shipments (id, order_id, carrier, \
         tracking_number, shipped_at, delivered_at) VALUES (?1, ?2, 'historical', NULL, ?3, ?3)";
