@@ -231,6 +231,9 @@ fn remember<T>(map: &mut HashMap<String, T>, key: &str, id: T) {
     map.insert(key.to_owned(), id);
 }
 
+/// A cancelled line matched to an order: the line, units, amount.
+type Returned<'a> = (&'a Line, i64, i64);
+
 struct Raw<'c> {
     conn: &'c Connection,
     run_started: String,
@@ -641,7 +644,7 @@ impl Raw<'_> {
         let first = &lines[0];
         let reason = format!("cancellation {}", first.invoice);
         let customer = first.customer.as_deref().map(|c| self.customer(c));
-        let mut returns: Vec<(OrderId, Vec<(&Line, i64, i64)>)> = Vec::new();
+        let mut returns: Vec<(OrderId, Vec<Returned<'_>>)> = Vec::new();
         let mut credited: Vec<&Line> = Vec::new();
         for line in lines {
             let quantity = -line.quantity;
