@@ -277,8 +277,9 @@ impl Store {
     /// imported, found already imported, or passed to `rejection` with its
     /// line number and reason; `progress` is called after every
     /// [`INVOICES_PER_TRANSACTION`] invoices. Memory holds one batch of
-    /// invoices at a time. Running it again on the same input changes
-    /// nothing.
+    /// invoices at a time, and the customer and product keys met so far
+    /// (at most [`MAX_REMEMBERED_KEYS`] of each kind). Running it again on
+    /// the same input changes nothing.
     ///
     /// # Errors
     ///
