@@ -38,6 +38,7 @@ use chrono::NaiveDateTime;
 use common::{assert_same_statements, raw_audit, trace_statements, Log};
 use criterion::{criterion_group, criterion_main, Criterion};
 use custdb::catalog::sql as catalog_sql;
+use custdb::import::retail::sql as retail_sql;
 use custdb::import::retail::{country_code, DISCOUNT_CODE, FEE_CODES, SHIPPING_CODES};
 use custdb::import::sql as key_sql;
 use custdb::order::fulfilment::sql as fulfilment_sql;
@@ -89,8 +90,6 @@ fn amount_text(a_e4: i64) -> String {
 
 // The statements custdb runs that it does not publish as constants,
 // copied as they are (the same-statements check catches any drift).
-const INVOICE_KEY: &str = "SELECT min(imported_at) FROM import_keys WHERE source = ?1 \
-    AND entity IN ('order', 'return', 'credit_note') AND key = ?2";
 const CUSTOMER_STATE: &str = "SELECT version, archived_at IS NOT NULL FROM customers WHERE id = ?1";
 const INSERT_PRODUCT: &str =
     "INSERT INTO products (id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)";
@@ -102,11 +101,6 @@ const PRODUCT_BY_ID: &str = "SELECT name, description, created_at, updated_at, v
 const VARIANTS_OF_PRODUCT: &str = "SELECT id, product_id, sku, title, options, barcode, price_e4, \
     currency, track_stock, allow_backorder, created_at, updated_at, version, archived_at \
     FROM product_variants WHERE product_id = ?1 ORDER BY sku";
-const MATCHING_ORDER: &str = "SELECT o.id FROM order_lines l JOIN orders o ON o.id = l.order_id \
-    WHERE l.variant_id = ?2 AND o.customer_id = ?1 AND l.unit_price_e4 = ?3 \
-    AND o.placed_at <= ?4 AND l.quantity_shipped - l.quantity_returned >= ?5 \
-    AND o.status IN ('delivered', 'shipped', 'partially_shipped') \
-    ORDER BY o.placed_at DESC, o.id DESC LIMIT 1";
 const INSERT_RETURN: &str =
     "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_RETURN_LINE: &str = "INSERT INTO return_lines (return_id, order_line_id, quantity, \
@@ -286,7 +280,7 @@ impl Raw<'_> {
             };
             let found: Option<String> = self
                 .conn
-                .prepare_cached(INVOICE_KEY)
+                .prepare_cached(retail_sql::INVOICE_KEY)
                 .unwrap()
                 .query_row(params![SOURCE, key], |r| r.get(0))
                 .unwrap();
@@ -627,6 +621,17 @@ impl Raw<'_> {
             .unwrap()
     }
 
+    /// What custdb reads to return the rows it made: the order's state,
+    /// then every row `sql` gives for the order.
+    fn read_back<T: rusqlite::types::FromSql>(&self, sql: &str, order: OrderId) {
+        self.order_state(order);
+        let mut read = self.conn.prepare_cached(sql).unwrap();
+        let mut rows = read.query([order]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            r.get::<_, T>(0).unwrap();
+        }
+    }
+
     fn event(&self, order: OrderId, kind: &str, from: &str, to: &str, detail: String) {
         self.conn
             .prepare_cached(order_sql::INSERT_EVENT)
@@ -658,7 +663,7 @@ impl Raw<'_> {
                             .map(|(_, q, _)| *q)
                             .sum();
                         self.conn
-                            .prepare_cached(MATCHING_ORDER)
+                            .prepare_cached(retail_sql::MATCHING_ORDER)
                             .unwrap()
                             .query_row(
                                 params![c, v, e4(line.price), first.at, quantity + pending],
@@ -807,12 +812,7 @@ impl Raw<'_> {
             &order.to_string(),
             "[\"returns\",\"status\"]",
         );
-        self.order_state(order);
-        let mut read = conn.prepare_cached(RETURNS_OF_ORDER).unwrap();
-        let mut rows = read.query([order]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            r.get::<_, ReturnId>(0).unwrap();
-        }
+        self.read_back::<ReturnId>(RETURNS_OF_ORDER, order);
         id
     }
 
@@ -889,12 +889,7 @@ impl Raw<'_> {
             &order.to_string(),
             "[\"refunds\",\"refunded\",\"status\"]",
         );
-        self.order_state(order);
-        let mut read = conn.prepare_cached(REFUNDS_OF_ORDER).unwrap();
-        let mut rows = read.query([order]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            r.get::<_, RefundId>(0).unwrap();
-        }
+        self.read_back::<RefundId>(REFUNDS_OF_ORDER, order);
     }
 
     fn batch(&mut self, invoices: &[Vec<Line>]) {

@@ -11,8 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use custdb::{
-    CustomerFilter, Decimal, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant,
-    NewWarehouse, Options, Store, MIN_MAX_SIZE_BYTES,
+    CustomerFilter, NewCustomer, NewOrder, NewOrderLine, Options, Store, MIN_MAX_SIZE_BYTES,
 };
 
 fn count_customers(store: &Store) -> usize {
@@ -38,20 +37,7 @@ fn a_full_disk_is_a_typed_error_and_loses_nothing() {
     let capped = Options::default().max_size_bytes(MIN_MAX_SIZE_BYTES);
     let store = Store::open_with(&path, capped.clone()).unwrap();
     let variant = store
-        .write(|tx| {
-            let p =
-                tx.catalog()
-                    .create_product(NewProduct::new("Tea").variant(NewVariant::new(
-                        "TEA",
-                        Decimal::new(450, 2),
-                        "GBP",
-                    )))?;
-            let w = tx
-                .inventory()
-                .create_warehouse(NewWarehouse::new("W", "Warehouse"))?;
-            tx.inventory().receive(p.variants[0].id, w.id, 1_000_000)?;
-            Ok(p.variants[0].id)
-        })
+        .write(|tx| common::stock_tea(tx, "W", 1_000_000))
         .unwrap();
     // Fill the file: units of work of 50 customers until one fails.
     let mut committed = 0usize;

@@ -8,13 +8,12 @@
 //! there, and the scenario's unit of work is all there if it was
 //! acknowledged, and all there or all absent if not.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use custdb::{
-    CustomerFilter, Decimal, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant,
-    NewWarehouse, Options, Store,
-};
+use custdb::{CustomerFilter, NewCustomer, NewOrder, NewOrderLine, Options, Store};
 use custdb_faultvfs::{Fault, Op, OPS};
 
 /// Customers the baseline file holds.
@@ -24,17 +23,7 @@ fn baseline(path: &Path) {
     let store = Store::open(path).unwrap();
     store
         .write(|tx| {
-            let p =
-                tx.catalog()
-                    .create_product(NewProduct::new("Tea").variant(NewVariant::new(
-                        "TEA",
-                        Decimal::new(450, 2),
-                        "GBP",
-                    )))?;
-            let w = tx
-                .inventory()
-                .create_warehouse(NewWarehouse::new("W", "Warehouse"))?;
-            tx.inventory().receive(p.variants[0].id, w.id, 1000)?;
+            common::stock_tea(tx, "W", 1000)?;
             for n in 0..BASELINE {
                 tx.customers().create(
                     NewCustomer::new(format!("Base {n}")).email(format!("base{n}@example.com")),

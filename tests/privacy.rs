@@ -9,8 +9,8 @@ use custdb::privacy::map::PERSONAL_DATA_MAP;
 use custdb::{
     AddressKind, Channel, CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal,
     Direction, InteractionKind, LawfulBasis, NewAddress, NewConsent, NewCustomer, NewInteraction,
-    NewOrder, NewOrderLine, NewPayment, NewProduct, NewPurpose, NewRefund, NewReturn, NewShipment,
-    NewVariant, NewWarehouse, OrderId, PaymentMethod, RetentionCategory, Store, SubjectExport,
+    NewOrder, NewOrderLine, NewPayment, NewPurpose, NewRefund, NewReturn, NewShipment, OrderId,
+    PaymentMethod, RetentionCategory, Store, SubjectExport,
 };
 
 /// Values that must not survive erasure anywhere in the file.
@@ -68,17 +68,7 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                 .notice("v1", "Send me the newsletter.")
                 .evidence_reference("quokka-form-55"),
             )?;
-            let p =
-                tx.catalog()
-                    .create_product(NewProduct::new("Tea").variant(NewVariant::new(
-                        "TEA",
-                        Decimal::new(450, 2),
-                        "GBP",
-                    )))?;
-            let w = tx
-                .inventory()
-                .create_warehouse(NewWarehouse::new("MAIN", "Main"))?;
-            tx.inventory().receive(p.variants[0].id, w.id, 10)?;
+            common::stock_tea(tx, "MAIN", 10)?;
             let o = tx.orders().place(
                 NewOrder::for_customer(c.id, "GBP")
                     .line(NewOrderLine::new("TEA", 2))

@@ -475,17 +475,7 @@ fn hot_paths_fit_the_statement_cache() {
                 NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
                     .data_category(DataCategory::Contact),
             )?;
-            let p =
-                tx.catalog()
-                    .create_product(NewProduct::new("Tea").variant(NewVariant::new(
-                        "TEA",
-                        Decimal::new(450, 2),
-                        "GBP",
-                    )))?;
-            let w = tx
-                .inventory()
-                .create_warehouse(NewWarehouse::new("A", "A"))?;
-            tx.inventory().receive(p.variants[0].id, w.id, 100)?;
+            common::stock_tea(tx, "A", 100)?;
             Ok(tx
                 .customers()
                 .create(NewCustomer::new("Ann Lee").email("ann@example.com"))?

@@ -41,6 +41,23 @@ use crate::order::historical::{HistoricalLine, HistoricalOrder};
 use crate::order::{NewRefund, NewReturn, NewReturnLine, MAX_LINES_PER_ORDER};
 use crate::store::{Store, WriteTx};
 
+/// The importer's own statements, public only so that the benchmark's
+/// raw-rusqlite baseline runs exactly the same text. Not part of the API.
+#[doc(hidden)]
+pub mod sql {
+    /// The earliest time one of an invoice's keys (order, return, credit
+    /// note) was recorded, if any was.
+    pub const INVOICE_KEY: &str = "SELECT min(imported_at) FROM import_keys WHERE source = ?1 \
+        AND entity IN ('order', 'return', 'credit_note') AND key = ?2";
+    /// The customer's latest order line a cancelled line can go back to.
+    pub const MATCHING_ORDER: &str = "SELECT o.id FROM order_lines l \
+        JOIN orders o ON o.id = l.order_id \
+        WHERE l.variant_id = ?2 AND o.customer_id = ?1 AND l.unit_price_e4 = ?3 \
+        AND o.placed_at <= ?4 AND l.quantity_shipped - l.quantity_returned >= ?5 \
+        AND o.status IN ('delivered', 'shipped', 'partially_shipped') \
+        ORDER BY o.placed_at DESC, o.id DESC LIMIT 1";
+}
+
 /// The import source name recorded with every import key.
 pub const SOURCE: &str = "online-retail";
 /// Invoices written per transaction: large enough to amortize the commit,
@@ -430,6 +447,15 @@ impl Store {
 /// values at the end of the previous batch, and forgets everything when
 /// either moved, because another writer may have merged a customer or
 /// erased one and so changed what a key points at.
+/// Remembers what `key` became, forgetting every key of its kind first when
+/// the map holds [`MAX_REMEMBERED_KEYS`].
+fn remember<T>(map: &mut HashMap<String, T>, key: &str, id: T) {
+    if map.len() >= MAX_REMEMBERED_KEYS {
+        map.clear();
+    }
+    map.insert(key.to_owned(), id);
+}
+
 #[derive(Default)]
 struct Known {
     customers: HashMap<String, CustomerId>,
@@ -456,20 +482,6 @@ impl Known {
         Ok(())
     }
 
-    fn remember_customer(&mut self, key: &str, id: CustomerId) {
-        if self.customers.len() >= MAX_REMEMBERED_KEYS {
-            self.customers.clear();
-        }
-        self.customers.insert(key.to_owned(), id);
-    }
-
-    fn remember_product(&mut self, key: &str, id: VariantId) {
-        if self.products.len() >= MAX_REMEMBERED_KEYS {
-            self.products.clear();
-        }
-        self.products.insert(key.to_owned(), id);
-    }
-
     fn end(&mut self, conn: &rusqlite::Connection) -> Result<()> {
         self.mark = Some(Self::marks(conn)?);
         Ok(())
@@ -491,10 +503,7 @@ fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Opt
         // One lookup over the three kinds of record an invoice becomes.
         let found: Option<String> = tx
             .conn()
-            .prepare_cached(
-                "SELECT min(imported_at) FROM import_keys WHERE source = ?1 \
-                 AND entity IN ('order', 'return', 'credit_note') AND key = ?2",
-            )?
+            .prepare_cached(sql::INVOICE_KEY)?
             .query_row(rusqlite::params![SOURCE, key], |r| r.get(0))?;
         match found {
             None => return Ok(Some(key)),
@@ -612,7 +621,7 @@ fn customer_for(
         return Ok(*c);
     }
     if let Some(c) = key_lookup::<CustomerId>(tx.conn(), SOURCE, "customer", id)? {
-        known.remember_customer(id, c);
+        remember(&mut known.customers, id, c);
         return Ok(c);
     }
     let c = tx.customers().create(
@@ -624,7 +633,7 @@ fn customer_for(
             ),
     )?;
     key_record(tx, SOURCE, "customer", id, &c.id.to_string())?;
-    known.remember_customer(id, c.id);
+    remember(&mut known.customers, id, c.id);
     report.count("customers");
     Ok(c.id)
 }
@@ -636,7 +645,7 @@ fn known_variant(tx: &WriteTx<'_>, code: &str, known: &mut Known) -> Result<Opti
     }
     let found = key_lookup::<VariantId>(tx.conn(), SOURCE, "product", code)?;
     if let Some(v) = found {
-        known.remember_product(code, v);
+        remember(&mut known.products, code, v);
     }
     Ok(found)
 }
@@ -664,7 +673,7 @@ fn variant_for(
         ))?;
     let v = product.variants[0].id;
     key_record(tx, SOURCE, "product", &line.code, &v.to_string())?;
-    known.remember_product(&line.code, v);
+    remember(&mut known.products, &line.code, v);
     report.count("products");
     Ok(v)
 }
@@ -755,13 +764,7 @@ fn matching_order(
     use rusqlite::OptionalExtension;
     Ok(tx
         .conn()
-        .prepare_cached(
-            "SELECT o.id FROM order_lines l JOIN orders o ON o.id = l.order_id \
-             WHERE l.variant_id = ?2 AND o.customer_id = ?1 AND l.unit_price_e4 = ?3 \
-             AND o.placed_at <= ?4 AND l.quantity_shipped - l.quantity_returned >= ?5 \
-             AND o.status IN ('delivered', 'shipped', 'partially_shipped') \
-             ORDER BY o.placed_at DESC, o.id DESC LIMIT 1",
-        )?
+        .prepare_cached(sql::MATCHING_ORDER)?
         .query_row(
             rusqlite::params![customer, variant, unit_price_e4, at, quantity],
             |r| r.get(0),

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use custdb::{CheckReport, Store};
+use custdb::{
+    CheckReport, Decimal, NewProduct, NewVariant, NewWarehouse, Store, VariantId, WriteTx,
+};
 use rusqlite::types::ValueRef;
 use tempfile::TempDir;
 
@@ -68,4 +70,22 @@ pub fn assert_consistent(store: &Store) {
 /// SHA-like fingerprint of a file's bytes: the bytes themselves.
 pub fn file_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).expect("read file")
+}
+
+/// Inside a unit of work: the product "Tea" (one variant, SKU `TEA`, 4.50
+/// GBP), a warehouse named by `warehouse_code`, and `units` of tea received
+/// there. Returns the variant.
+pub fn stock_tea(tx: &WriteTx<'_>, warehouse_code: &str, units: i64) -> custdb::Result<VariantId> {
+    let p = tx
+        .catalog()
+        .create_product(NewProduct::new("Tea").variant(NewVariant::new(
+            "TEA",
+            Decimal::new(450, 2),
+            "GBP",
+        )))?;
+    let w = tx
+        .inventory()
+        .create_warehouse(NewWarehouse::new(warehouse_code, warehouse_code))?;
+    tx.inventory().receive(p.variants[0].id, w.id, units)?;
+    Ok(p.variants[0].id)
 }
