@@ -1,12 +1,12 @@
 //! Writes a fixture database at the current schema version, for the
-//! upgrade tests in tests/migrations.rs.
+//! upgrade tests in tests/it/migrations.rs.
 //!
 //! ```text
 //! cargo run --example make_fixture -- tests/fixtures/v<N>.db
 //! ```
 //!
 //! Every schema version that is released keeps the file this wrote at that
-//! version; tests/migrations.rs opens each one with the current library and
+//! version; tests/it/migrations.rs opens each one with the current library and
 //! checks that the data below is intact. Keep the data the same from version
 //! to version, so that one check fits every fixture.
 

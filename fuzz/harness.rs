@@ -1,5 +1,5 @@
 //! The bodies of the fuzz targets, shared by `fuzz/fuzz_targets/*.rs`
-//! (cargo fuzz, libFuzzer) and by `tests/fuzz_corpus.rs`, which replays the
+//! (cargo fuzz, libFuzzer) and by `tests/it/fuzz_corpus.rs`, which replays the
 //! committed corpus in every `cargo test`. Each feeds arbitrary bytes to one
 //! of custdb's inputs on a fresh store (a copy of a template file) and requires: no panic,
 //! every call returns (a value or a typed error), and `check()` is clean

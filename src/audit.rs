@@ -146,7 +146,8 @@ impl AuditFilter {
         self
     }
 
-    /// Entries in `[from, to)`.
+    /// Entries in `[from, to)`. A bound outside the range of
+    /// [`crate::time`] means no bound on that side.
     pub fn between(mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
         self.from = Some(from);
         self.to = Some(to);
@@ -418,10 +419,10 @@ impl<'a> AuditReader<'a> {
             params.push(("?4", Box::new(a.clone())));
         }
         if let Some(f) = &filter.from {
-            params.push(("?5", Box::new(crate::time::to_db(f))));
+            params.push(("?5", Box::new(crate::time::bound(*f))));
         }
         if let Some(t) = &filter.to {
-            params.push(("?6", Box::new(crate::time::to_db(t))));
+            params.push(("?6", Box::new(crate::time::bound(*t))));
         }
         let named: Vec<(&str, &dyn rusqlite::ToSql)> =
             params.iter().map(|(n, v)| (*n, v.as_ref())).collect();

@@ -633,12 +633,14 @@ impl<'a> ConsentReader<'a> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::NotFound`] for an unknown customer.
+    /// [`ErrorKind::NotFound`] for an unknown customer;
+    /// [`ErrorKind::Invalid`] on `at` outside the range of [`crate::time`].
     pub fn states_at(
         &self,
         customer_id: CustomerId,
         at: DateTime<Utc>,
     ) -> Result<Vec<ConsentStatus>> {
+        let at = crate::time::checked("at", at)?;
         crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "{SELECT_EVENT} WHERE seq IN (SELECT (SELECT e2.seq FROM consent_events e2 \
@@ -658,13 +660,15 @@ impl<'a> ConsentReader<'a> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::NotFound`] for an unknown customer or purpose.
+    /// [`ErrorKind::NotFound`] for an unknown customer or purpose;
+    /// [`ErrorKind::Invalid`] on `at` outside the range of [`crate::time`].
     pub fn state_at(
         &self,
         customer_id: CustomerId,
         purpose_id: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentStatus>> {
+        let at = crate::time::checked("at", at)?;
         crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
         self.purpose(purpose_id)?;
         self.latest(customer_id, purpose_id, at)
@@ -698,13 +702,15 @@ impl<'a> ConsentReader<'a> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::NotFound`] for an unknown customer or purpose.
+    /// [`ErrorKind::NotFound`] for an unknown customer or purpose;
+    /// [`ErrorKind::Invalid`] on `at` outside the range of [`crate::time`].
     pub fn can_process(
         &self,
         customer_id: CustomerId,
         purpose_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
+        let at = crate::time::checked("at", at)?;
         let erased: bool = self
             .conn
             .prepare_cached(sql::ERASED)?
@@ -751,7 +757,8 @@ impl<'a> ConsentReader<'a> {
     /// # Errors
     ///
     /// [`ErrorKind::NotFound`] for an unknown purpose;
-    /// [`ErrorKind::Invalid`] for a bad cursor or limit.
+    /// [`ErrorKind::Invalid`] for a bad cursor or limit, or `at` outside the
+    /// range of [`crate::time`].
     pub fn consenting(
         &self,
         purpose_id: &str,
@@ -760,6 +767,7 @@ impl<'a> ConsentReader<'a> {
         limit: usize,
     ) -> Result<Page<CustomerId>> {
         let limit = check_limit(limit)?;
+        let at = crate::time::checked("at", at)?;
         self.purpose(purpose_id)?;
         let after = match after {
             Some(c) => c.key()?.to_owned(),
@@ -994,7 +1002,8 @@ impl<'t> Consents<'t> {
     ///   too long), `channel`, `jurisdiction`, `language`,
     ///   `evidence_reference`, `occurred_at` (more than
     ///   [`MAX_EVENT_CLOCK_SKEW`] in the future), `valid_until` (not after
-    ///   the event, or set on a state other than `given`);
+    ///   the event, or set on a state other than `given`); either time
+    ///   outside the range of [`crate::time`];
     /// - [`ErrorKind::NotFound`] for an unknown customer;
     /// - [`ErrorKind::InvalidState`] for an erased customer, or a
     ///   withdrawal of a consent that is not given.
@@ -1024,7 +1033,8 @@ impl<'t> Consents<'t> {
             )
         })?;
         let now = self.tx.now();
-        let occurred_at = new.occurred_at.unwrap_or(now);
+        let occurred_at = crate::time::checked_opt("occurred_at", new.occurred_at)?.unwrap_or(now);
+        let valid_until = crate::time::checked_opt("valid_until", new.valid_until)?;
         if occurred_at > now + MAX_EVENT_CLOCK_SKEW {
             return Err(Error::invalid(
                 "occurred_at",
@@ -1034,7 +1044,7 @@ impl<'t> Consents<'t> {
                 ),
             ));
         }
-        if let Some(until) = new.valid_until {
+        if let Some(until) = valid_until {
             if new.state != ConsentState::Given {
                 return Err(Error::invalid(
                     "valid_until",
@@ -1123,7 +1133,7 @@ impl<'t> Consents<'t> {
                 language: &language,
                 evidence_reference: evidence.as_deref(),
                 occurred_at,
-                valid_until: new.valid_until,
+                valid_until,
             },
         )?;
         self.tx.audit_change(Change {

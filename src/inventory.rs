@@ -1019,7 +1019,8 @@ impl<'t> Inventory<'t> {
     ///
     /// [`ErrorKind::Shortfall`] when not enough is available (and the
     /// variant does not allow backorders); [`ErrorKind::Invalid`] on
-    /// `quantity` or on an `expires_at` that is not after now.
+    /// `quantity`, or on an `expires_at` that is not after now or lies
+    /// outside the range of [`crate::time`].
     pub fn reserve(
         &self,
         variant_id: VariantId,
@@ -1028,6 +1029,7 @@ impl<'t> Inventory<'t> {
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Reservation> {
         let q = quantity("quantity", quantity_reserved)?;
+        let expires_at = crate::time::checked_opt("expires_at", expires_at)?;
         let v = self.stocked_variant(variant_id)?;
         self.warehouse(warehouse_id)?;
         let id = self.reserve_for(&v, warehouse_id, q, None, None, expires_at)?;
@@ -1134,8 +1136,10 @@ impl<'t> Inventory<'t> {
     ///
     /// # Errors
     ///
-    /// A database error.
+    /// [`ErrorKind::Invalid`] on `now` outside the range of
+    /// [`crate::time`]; a database error.
     pub fn release_expired(&self, now: DateTime<Utc>) -> Result<usize> {
+        let now = crate::time::checked("now", now)?;
         self.release_expired_where(now, None)
     }
 

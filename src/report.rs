@@ -185,8 +185,9 @@ pub fn rfm_segment(r: u8, f: u8) -> &'static str {
 }
 
 fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(String, String)> {
-    let from = from.map_or_else(String::new, |t| crate::time::to_db(&t));
-    let to = to.map_or_else(|| "~".to_owned(), |t| crate::time::to_db(&t));
+    // A bound outside the stored range means no bound on that side.
+    let from = from.map_or_else(String::new, crate::time::bound);
+    let to = to.map_or_else(|| "~".to_owned(), crate::time::bound);
     if from > to {
         return Err(Error::invalid("from", "is after to"));
     }
@@ -532,7 +533,8 @@ impl<'a> Reports<'a> {
     /// # Errors
     ///
     /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `window_days` or
-    /// `horizon_days` outside 1 to 3660.
+    /// `horizon_days` outside 1 to 3660, or `as_of` outside the range of
+    /// [`crate::time`].
     pub fn stock_out_risk(
         &self,
         as_of: DateTime<Utc>,
@@ -544,7 +546,10 @@ impl<'a> Reports<'a> {
                 return Err(Error::invalid(field, "must be 1 to 3660 days"));
             }
         }
-        let start = crate::time::to_db(&(as_of - chrono::Duration::days(window_days)));
+        let as_of = crate::time::checked("as_of", as_of)?;
+        let start = as_of
+            .checked_sub_signed(chrono::Duration::days(window_days))
+            .map_or_else(String::new, crate::time::bound);
         let end = crate::time::to_db(&as_of);
         let mut stmt = self.conn.prepare_cached(
             "SELECT v.id, v.sku, coalesce((SELECT sum(on_hand - reserved) FROM stock_levels s \
@@ -587,8 +592,10 @@ impl<'a> Reports<'a> {
     ///
     /// # Errors
     ///
-    /// A database error.
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `as_of` outside
+    /// the range of [`crate::time`]; a database error.
     pub fn rfm(&self, as_of: DateTime<Utc>) -> Result<Vec<RfmScore>> {
+        let as_of = crate::time::checked("as_of", as_of)?;
         let mut stmt = self.conn.prepare_cached(sql::RFM)?;
         let rows = stmt.query_map([crate::time::to_db(&as_of)], |r| {
             Ok((
@@ -620,8 +627,10 @@ impl<'a> Reports<'a> {
     ///
     /// # Errors
     ///
-    /// A database error.
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `as_of` outside
+    /// the range of [`crate::time`]; a database error.
     pub fn rfm_segments(&self, as_of: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
+        let as_of = crate::time::checked("as_of", as_of)?;
         let mut counts = std::collections::BTreeMap::<&str, u64>::new();
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT r, f, count(*) FROM ({}) GROUP BY 1, 2",

@@ -188,7 +188,8 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
             "WITH rfm AS ({}) ",
             crate::report::sql::RFM.replace("?1", ":rfm_at")
         ));
-        params.push((":rfm_at", Box::new(crate::time::to_db(&rfm.as_of))));
+        let as_of = crate::time::checked("rfm.as_of", rfm.as_of)?;
+        params.push((":rfm_at", Box::new(crate::time::to_db(&as_of))));
     }
     sql.push_str("SELECT c.id FROM customers c ");
     if let Some(rfm) = &s.rfm {
@@ -228,19 +229,11 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
         params.push((":smin", Box::new(min)));
         params.push((
             ":sfrom",
-            Box::new(
-                spend
-                    .from
-                    .map_or_else(String::new, |t| crate::time::to_db(&t)),
-            ),
+            Box::new(spend.from.map_or_else(String::new, crate::time::bound)),
         ));
         params.push((
             ":sto",
-            Box::new(
-                spend
-                    .to
-                    .map_or_else(|| "~".to_owned(), |t| crate::time::to_db(&t)),
-            ),
+            Box::new(spend.to.map_or_else(|| "~".to_owned(), crate::time::bound)),
         ));
     }
     if s.min_orders.is_some() || s.max_orders.is_some() {
@@ -264,14 +257,14 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
             ":lafter",
             Box::new(
                 s.last_order_after
-                    .map_or_else(String::new, |t| crate::time::to_db(&t)),
+                    .map_or_else(String::new, crate::time::bound),
             ),
         ));
         params.push((
             ":lbefore",
             Box::new(
                 s.last_order_before
-                    .map_or_else(|| "~".to_owned(), |t| crate::time::to_db(&t)),
+                    .map_or_else(|| "~".to_owned(), crate::time::bound),
             ),
         ));
     }

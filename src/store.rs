@@ -31,7 +31,7 @@ const MIN_SQLITE_VERSION: &str = "3.51.3";
 /// shipment, consent checks) use about 55 distinct statements, so they stay
 /// cached even while reports, imports and privacy work pass through; every
 /// statement custdb has is about 300 (docs/PERFORMANCE.md, tested in
-/// tests/query_plans.rs). A cached statement costs a few kilobytes.
+/// tests/it/query_plans.rs). A cached statement costs a few kilobytes.
 pub const STATEMENT_CACHE_CAPACITY: usize = 128;
 
 /// The most reader connections a store may keep.
@@ -1048,6 +1048,7 @@ fn check_connection(conn: &Connection) -> Result<CheckReport> {
             "foreign_key_check: {table} row {rowid:?} refers to a missing {parent}"
         ));
     }
+    crate::time::check(conn, &mut report)?;
     crate::customer::check(conn, &mut report)?;
     crate::catalog::check(conn, &mut report)?;
     crate::inventory::check(conn, &mut report)?;

@@ -250,7 +250,7 @@ impl CustomerReader<'_> {
                 let at = DateTime::parse_from_rfc3339(at)
                     .map_err(|_| Error::invalid("cursor", "is not an interaction cursor"))?;
                 let id = InteractionId::parse(id, "cursor")?;
-                (crate::time::to_db(&at.with_timezone(&Utc)), id.to_string())
+                (crate::time::bound(at.with_timezone(&Utc)), id.to_string())
             }
         };
         let mut stmt = self.conn().prepare_cached(select_interactions!(
@@ -281,7 +281,8 @@ impl Customers<'_> {
     /// when archived, [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) naming
     /// `interaction.<field>`: neither subject nor body, text over its limit, a
     /// rating outside 1..=5 or on a kind other than review, an `occurred_at`
-    /// more than [`MAX_FUTURE_SKEW_HOURS`] ahead.
+    /// outside the range custdb stores ([`crate::time`]) or more than
+    /// [`MAX_FUTURE_SKEW_HOURS`] ahead.
     pub fn add_interaction(
         &self,
         customer_id: CustomerId,
@@ -316,7 +317,10 @@ impl Customers<'_> {
             }
         }
         let now = self.tx().now();
-        let occurred_at = crate::time::truncate(new.occurred_at.unwrap_or(now));
+        let occurred_at = match new.occurred_at {
+            Some(at) => crate::time::checked("interaction.occurred_at", at)?,
+            None => now,
+        };
         if occurred_at > now + Duration::hours(MAX_FUTURE_SKEW_HOURS) {
             return Err(Error::invalid(
                 "interaction.occurred_at",

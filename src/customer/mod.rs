@@ -373,9 +373,10 @@ pub struct CustomerFilter {
     pub tag: Option<String>,
     /// Only customers with an address in this country (ISO 3166-1 alpha-2).
     pub country: Option<String>,
-    /// Only customers created at or after this instant.
+    /// Only customers created at or after this instant (any instant; see
+    /// [`created_between`](CustomerFilter::created_between)).
     pub created_from: Option<DateTime<Utc>>,
-    /// Only customers created before this instant.
+    /// Only customers created before this instant (any instant).
     pub created_before: Option<DateTime<Utc>>,
     /// Active (default), archived, or all.
     pub archived: ArchiveState,
@@ -394,7 +395,10 @@ impl CustomerFilter {
         self
     }
 
-    /// Only customers created in `[from, before)`.
+    /// Only customers created in `[from, before)`. A bound outside the
+    /// range custdb stores means no bound on that side:
+    /// `created_between(t, DateTime::<Utc>::MAX_UTC)` is "from `t` on"
+    /// (see [`crate::time`]).
     pub fn created_between(mut self, from: DateTime<Utc>, before: DateTime<Utc>) -> Self {
         self.created_from = Some(from);
         self.created_before = Some(before);
@@ -882,14 +886,15 @@ impl<'a> CustomerReader<'a> {
             .as_deref()
             .map(|c| validate::country("filter.country", c))
             .transpose()?;
+        // Bounds beyond the stored range mean "no bound on that side"; '~'
+        // sorts after every timestamp text.
         let from = filter
             .created_from
-            .map(|t| crate::time::to_db(&t))
+            .map(crate::time::bound)
             .unwrap_or_default();
-        // '~' sorts after every timestamp text.
         let before = filter
             .created_before
-            .map(|t| crate::time::to_db(&t))
+            .map(crate::time::bound)
             .unwrap_or_else(|| "~".to_owned());
         let mut stmt = self.conn.prepare_cached(sql::LIST)?;
         let rows = stmt.query_map(

@@ -220,6 +220,9 @@ fn parse_line(no: u64, record: &csv::StringRecord) -> std::result::Result<Line, 
     let at = NaiveDateTime::parse_from_str(record[4].trim(), "%Y-%m-%d %H:%M:%S")
         .map_err(|_| "unreadable invoice date")?
         .and_utc();
+    if !crate::time::is_storable(at) {
+        return Err("invoice date outside the years 1 to 9999");
+    }
     let price = Decimal::from_str(record[5].trim()).map_err(|_| "unreadable unit price")?;
     let customer = match record[6].trim() {
         "" => None,

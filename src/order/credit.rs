@@ -75,6 +75,7 @@ type RawCreditNote = (
 
 pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteId> {
     let currency = Currency::parse(&new.currency, "currency")?;
+    let issued_at = crate::time::checked("issued_at", new.issued_at)?;
     let amount_e4 = currency.payable("amount", new.amount)?;
     if amount_e4 <= 0 {
         return Err(Error::invalid("amount", "must be above 0"));
@@ -109,7 +110,7 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
             reason,
             lines,
             country,
-            crate::time::to_db(&new.issued_at),
+            crate::time::to_db(&issued_at),
             crate::time::to_db(&tx.now())
         ])?;
     tx.audit_change(Change {
@@ -128,7 +129,8 @@ impl<'t> Orders<'t> {
     ///
     /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `currency`,
     /// `amount` (not above 0, more decimals than the currency), `reason`,
-    /// `lines` (not an array, over 1 MB), `country`;
+    /// `lines` (not an array, over 1 MB), `country`, `issued_at` (outside
+    /// the range of [`crate::time`]);
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
     /// customer.
     pub fn issue_credit_note(&self, new: &NewCreditNote) -> Result<CreditNote> {

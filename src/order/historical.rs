@@ -58,7 +58,8 @@ impl<'t> Orders<'t> {
     /// # Errors
     ///
     /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) naming the field
-    /// (`customer_id`/`guest_email`, `currency`, `country`, `lines`,
+    /// (`customer_id`/`guest_email`, `currency`, `placed_at` (outside the
+    /// range of [`crate::time`]), `country`, `lines`,
     /// `lines[i].variant_id` (unknown, another currency, twice, tracks
     /// stock), `lines[i].quantity`, `lines[i].unit_price`, `shipping`);
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
@@ -70,6 +71,7 @@ impl<'t> Orders<'t> {
     fn record_historical_inner(&self, order: &HistoricalOrder) -> Result<OrderId> {
         let conn = self.tx().conn();
         let currency = Currency::parse(&order.currency, "currency")?;
+        let placed_at = crate::time::checked("placed_at", order.placed_at)?;
         let guest_email = match (&order.customer_id, &order.guest_email) {
             (Some(id), None) => {
                 crate::customer::CustomerReader::new(conn).require(*id)?;
@@ -155,7 +157,7 @@ impl<'t> Orders<'t> {
             ));
         }
         let total_e4 = money::add_e4("total", total_e4, shipping_e4)?;
-        let placed = crate::time::to_db(&order.placed_at);
+        let placed = crate::time::to_db(&placed_at);
         let id = OrderId::new();
         conn.prepare_cached(sql::INSERT_ORDER)?.execute(params![
             id,

@@ -650,7 +650,7 @@ fn listing_cursor(after: Option<&Cursor>) -> Result<(String, String)> {
             let at = crate::time::from_db(at)
                 .map_err(|_| Error::invalid("cursor", "is not an order cursor"))?;
             Ok((
-                crate::time::to_db(&at),
+                crate::time::bound(at),
                 OrderId::parse(id, "cursor")?.to_string(),
             ))
         }
@@ -898,7 +898,8 @@ impl<'a> OrderReader<'a> {
     }
 
     /// Units and revenue per variant and currency for orders placed in
-    /// `[from, to)`, cancelled orders excluded; sorted by SKU.
+    /// `[from, to)`, cancelled orders excluded; sorted by SKU. A bound
+    /// outside the range of [`crate::time`] means no bound on that side.
     ///
     /// # Errors
     ///
@@ -911,25 +912,23 @@ impl<'a> OrderReader<'a> {
         if to <= from {
             return Err(Error::invalid("to", "must be after from"));
         }
+        let (from, to) = (crate::time::bound(from), crate::time::bound(to));
         let mut stmt = self.conn.prepare_cached(
             "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
              sum(l.subtotal_e4 - l.discount_e4) FROM orders o JOIN order_lines l ON l.order_id = o.id \
              WHERE o.placed_at >= ?1 AND o.placed_at < ?2 AND o.status <> 'cancelled' \
              GROUP BY l.variant_id, o.currency ORDER BY l.sku, o.currency",
         )?;
-        let rows = stmt.query_map(
-            params![crate::time::to_db(&from), crate::time::to_db(&to)],
-            |r| {
-                Ok((
-                    r.get::<_, VariantId>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            },
-        )?;
+        let rows = stmt.query_map(params![from, to], |r| {
+            Ok((
+                r.get::<_, VariantId>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
         rows.map(|r| {
             let (variant_id, sku, currency, sold, returned, revenue) = r?;
             Ok(VariantSales {
@@ -1031,7 +1030,8 @@ impl<'t> Orders<'t> {
     ///   `lines[i].unit_price` (more than four decimals, negative),
     ///   `lines[i].discount` (more decimals than the currency, above the
     ///   subtotal), `lines[i].tax_rate` (not 0 to 1), `lines[i].warehouse`,
-    ///   `shipping`, addresses, `note`, `idempotency_key`, `hold_until`;
+    ///   `shipping`, addresses, `note`, `idempotency_key`, `hold_until` (not
+    ///   in the future, or outside the range of [`crate::time`]);
     /// - [`ErrorKind::NotFound`] for an unknown customer,
     ///   [`ErrorKind::InvalidState`] for an archived one;
     /// - [`ErrorKind::Shortfall`] naming the SKU, the quantity asked and the
@@ -1100,10 +1100,9 @@ impl<'t> Orders<'t> {
         }
         let shipping_e4 = currency.payable("shipping", new.shipping)?;
         let note = validate::optional_long_text("note", new.note.as_deref(), MAX_NOTE_LEN)?;
-        if let Some(at) = new.hold_until {
-            if at <= self.tx.now() {
-                return Err(Error::invalid("hold_until", "must be in the future"));
-            }
+        let hold_until = crate::time::checked_opt("hold_until", new.hold_until)?;
+        if hold_until.is_some_and(|at| at <= self.tx.now()) {
+            return Err(Error::invalid("hold_until", "must be in the future"));
         }
         let (default_shipping, default_billing) =
             if new.shipping_address.is_none() || new.billing_address.is_none() {
@@ -1161,13 +1160,13 @@ impl<'t> Orders<'t> {
                 note,
                 key,
                 request_hash,
-                new.hold_until.map(|t| crate::time::to_db(&t)),
+                hold_until.map(|t| crate::time::to_db(&t)),
                 now,
                 shipping_address.as_ref().map(|a| a.country.as_str())
             ])?;
         let inventory = self.inventory();
         let hold = if status == OrderStatus::Pending {
-            new.hold_until
+            hold_until
         } else {
             None
         };

@@ -1,6 +1,6 @@
 //! The personal-data map: every column of every table, classified in one
 //! place. Subject export, erasure and retention read this map and nothing
-//! else; `tests/privacy_map.rs` fails when a table gains a column the map
+//! else; `tests/it/privacy_map.rs` fails when a table gains a column the map
 //! does not classify, and docs/PRIVACY.md is rendered from it
 //! ([`record_of_processing`]).
 

@@ -446,8 +446,10 @@ impl<'t> Privacy<'t> {
     ///
     /// # Errors
     ///
-    /// A database error.
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `now` outside
+    /// the range of [`crate::time`]; a database error.
     pub fn apply_retention(&self, now: DateTime<Utc>, dry_run: bool) -> Result<RetentionReport> {
+        let now = crate::time::checked("now", now)?;
         let report = self
             .tx
             .atomic(|| self.apply_retention_inner(now, dry_run))?;
@@ -475,7 +477,12 @@ impl<'t> Privacy<'t> {
             let Some(days) = rules.get(r.category.as_str()) else {
                 continue;
             };
-            let cutoff = now - Duration::days(*days);
+            // A period reaching back before the stored range keeps
+            // everything: nothing is older than the earliest instant.
+            let cutoff = now
+                .checked_sub_signed(Duration::days(*days))
+                .filter(|t| crate::time::is_storable(*t))
+                .unwrap_or(crate::time::MIN_TIMESTAMP);
             let cutoff_db = crate::time::to_db(&cutoff);
             let rows = match r.action {
                 RetentionAction::EraseSubject => {

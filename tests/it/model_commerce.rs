@@ -7,8 +7,8 @@
 //! short one.
 //!
 //! ```text
-//! cargo test --test model_commerce                       # 2,000 sequences
-//! PROPTEST_CASES=50000 cargo test --release --test model_commerce
+//! cargo test --test it model_commerce   # 2,000 sequences
+//! PROPTEST_CASES=50000 cargo test --release --test it model_commerce
 //! ```
 
 use chrono::Utc;

@@ -1,9 +1,7 @@
 //! The interaction timeline: append-only, newest first, keyset pages.
 
-mod common;
-
+use crate::common::{assert_consistent, file_store};
 use chrono::{Duration, TimeZone, Utc};
-use common::{assert_consistent, file_store};
 use custdb::{Channel, Direction, InteractionKind, NewCustomer, NewInteraction, Store};
 
 #[test]

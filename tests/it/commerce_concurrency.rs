@@ -1,12 +1,10 @@
 //! Oversell is impossible: 8 threads place 1,000 orders of 1-3 units at
 //! once against 100 units of scarce stock.
 
-mod common;
-
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{assert_consistent, file_store};
+use crate::common::{assert_consistent, file_store};
 use custdb::{Decimal, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant, NewWarehouse};
 
 const THREADS: usize = 8;

@@ -1,10 +1,8 @@
 //! Reports, RFM, segments, duplicate candidates and merges on small data
 //! whose answers are worked out by hand in the comments.
 
-mod common;
-
+use crate::common::{assert_consistent, file_store};
 use chrono::{Duration, TimeZone, Utc};
-use common::{assert_consistent, file_store};
 use custdb::order::historical::{HistoricalLine, HistoricalOrder};
 use custdb::report::Period;
 use custdb::{

@@ -2,10 +2,8 @@
 //! gets a typed error naming the field and the reason, and the database file
 //! is exactly as it was before the call.
 
-mod common;
-
+use crate::common::{assert_consistent, file_store, snapshot};
 use chrono::{Duration, NaiveDate, Utc};
-use common::{assert_consistent, file_store, snapshot};
 use custdb::{
     AddressKind, AddressPatch, Channel, CustomerId, CustomerPatch, Direction, Error, ErrorKind,
     InteractionKind, NewAddress, NewCustomer, NewInteraction, Store,

@@ -1,10 +1,8 @@
 //! Customers: create, get, update with optimistic concurrency, tags,
 //! archive and restore, listing with filters, full-text search.
 
-mod common;
-
+use crate::common::assert_consistent;
 use chrono::{Duration, NaiveDate, Utc};
-use common::assert_consistent;
 use custdb::{
     AddressKind, ArchiveState, CustomerFilter, CustomerPatch, ErrorKind, NewAddress, NewCustomer,
     Store,

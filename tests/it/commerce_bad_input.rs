@@ -1,11 +1,9 @@
 //! Every bad commerce input the issue names gets a typed error naming the
 //! field (or the SKU and quantities), and nothing in the file changes.
 
-mod common;
-
 use std::str::FromStr;
 
-use common::{assert_consistent, file_store, snapshot};
+use crate::common::{assert_consistent, file_store, snapshot};
 use custdb::{
     AddressSnapshot, CustomerId, Decimal, Error, ErrorKind, NewCustomer, NewOrder, NewOrderLine,
     NewPayment, NewProduct, NewRefund, NewShipment, NewVariant, NewWarehouse, OrderId,

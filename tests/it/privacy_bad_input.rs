@@ -1,10 +1,8 @@
 //! Every bad consent or privacy input named by the privacy milestone is a
 //! typed error naming the field, and leaves the file exactly as it was.
 
-mod common;
-
+use crate::common::{assert_consistent, file_store, snapshot};
 use chrono::{Duration, Utc};
-use common::{assert_consistent, file_store, snapshot};
 use custdb::{
     CollectionMethod, ConsentState, CustomerId, DataCategory, Error, ErrorKind, LawfulBasis,
     NewConsent, NewCustomer, NewPurpose, RetentionCategory, Store,

@@ -1,8 +1,6 @@
 //! Addresses: kinds, the one-default-per-kind rule, update, delete.
 
-mod common;
-
-use common::assert_consistent;
+use crate::common::assert_consistent;
 use custdb::{AddressKind, AddressPatch, NewAddress, NewCustomer, Store};
 
 fn setup() -> (Store, custdb::CustomerId) {

@@ -2,12 +2,10 @@
 //! on Err or panic, one audit row per mutation with its actor, snapshots for
 //! readers, many threads and two stores on one file.
 
-mod common;
-
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{assert_consistent, file_store};
+use crate::common::{assert_consistent, file_store};
 use custdb::{
     Actor, AddressKind, AddressPatch, Channel, CustomerFilter, CustomerPatch, Direction, ErrorKind,
     InteractionKind, NewAddress, NewCustomer, NewInteraction, Options, Store,

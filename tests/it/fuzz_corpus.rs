@@ -4,7 +4,7 @@
 //! accepted without a panic and with `check()` clean afterwards. New
 //! inputs the fuzzer finds are added to the corpus and replayed here.
 
-#[path = "../fuzz/harness.rs"]
+#[path = "../../fuzz/harness.rs"]
 mod harness;
 
 use std::path::Path;

@@ -1,11 +1,9 @@
 //! Opening stores: creation, reopening, settings, read-only, and every file
 //! that must be refused without being changed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{assert_consistent, file_bytes, file_store};
+use crate::common::{assert_consistent, file_bytes, file_store};
 use custdb::{Actor, Durability, ErrorKind, NewCustomer, Options, Store};
 
 #[test]

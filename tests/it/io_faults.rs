@@ -8,8 +8,6 @@
 //! there, and the scenario's unit of work is all there if it was
 //! acknowledged, and all there or all absent if not.
 
-mod common;
-
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
@@ -23,7 +21,7 @@ fn baseline(path: &Path) {
     let store = Store::open(path).unwrap();
     store
         .write(|tx| {
-            common::stock_tea(tx, "W", 1000)?;
+            crate::common::stock_tea(tx, "W", 1000)?;
             for n in 0..BASELINE {
                 tx.customers().create(
                     NewCustomer::new(format!("Base {n}")).email(format!("base{n}@example.com")),

@@ -2,13 +2,11 @@
 //! set (tests/fixtures/online-retail-head.csv.gz, CC BY 4.0, UCI Machine
 //! Learning Repository, Daqing Chen 2015).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::str::FromStr;
 
-use common::{assert_consistent, file_store, snapshot};
+use crate::common::{assert_consistent, file_store, snapshot};
 use custdb::{Decimal, ErrorKind, Store};
 use rust_decimal::RoundingStrategy;
 

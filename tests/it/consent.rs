@@ -1,10 +1,8 @@
 //! The consent ledger: purposes, events, states over time, can_process,
 //! the consenting list, receipts, and the append-only guarantee.
 
-mod common;
-
+use crate::common::{assert_consistent, file_store};
 use chrono::{DateTime, TimeZone, Utc};
-use common::{assert_consistent, file_store};
 use custdb::{
     CollectionMethod, ConsentState, Controller, CustomerId, DataCategory, LawfulBasis, NewConsent,
     NewCustomer, NewPurpose, Store,

@@ -3,8 +3,6 @@
 //! the kind of error) and the final state must agree, and `check()` must
 //! pass after every sequence.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use custdb::{ArchiveState, CustomerFilter, CustomerId, CustomerPatch, NewCustomer, Store};

@@ -1,12 +1,10 @@
 //! Commerce scenarios: catalog, stock ledger, orders from placement to
 //! refund. Every scenario ends with `check()` clean.
 
-mod common;
-
 use std::str::FromStr;
 
+use crate::common::{assert_consistent, file_store};
 use chrono::Duration;
-use common::{assert_consistent, file_store};
 use custdb::{
     AddressKind, CustomerId, Decimal, ErrorKind, MovementKind, NewAddress, NewCustomer, NewOrder,
     NewOrderLine, NewPayment, NewProduct, NewRefund, NewReturn, NewShipment, NewVariant,
@@ -436,7 +434,7 @@ fn cancel_releases_and_illegal_transitions_are_typed() {
 #[test]
 fn a_shortfall_names_the_sku_and_leaves_nothing_behind() {
     let s = shop();
-    let before = common::snapshot(s.store.path().unwrap());
+    let before = crate::common::snapshot(s.store.path().unwrap());
     let err = s
         .store
         .write(|tx| {
@@ -470,7 +468,7 @@ fn a_shortfall_names_the_sku_and_leaves_nothing_behind() {
             Ok(())
         })
         .unwrap();
-    assert_eq!(before, common::snapshot(s.store.path().unwrap()));
+    assert_eq!(before, crate::common::snapshot(s.store.path().unwrap()));
     // Backorders: the mug may go below zero available.
     let o = s
         .store

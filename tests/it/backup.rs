@@ -1,11 +1,9 @@
 //! Online backup while writers go on, compacted copies, and restore that
 //! refuses anything that does not check out.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{assert_consistent, file_store};
+use crate::common::{assert_consistent, file_store};
 use custdb::{CustomerFilter, ErrorKind, NewCustomer, Options, Store};
 
 fn count(store: &Store) -> usize {

@@ -1,10 +1,8 @@
 //! The hash-chained audit trail: verification catches every kind of
 //! tampering, queries page through it, and erasure leaves it verifiable.
 
-mod common;
-
+use crate::common::{assert_consistent, file_store};
 use chrono::{Duration, Utc};
-use common::{assert_consistent, file_store};
 use custdb::{Actor, AuditFilter, BreakReason, CustomerPatch, NewCustomer, Options, Store};
 use rusqlite::Connection;
 

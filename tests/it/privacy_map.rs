@@ -1,11 +1,9 @@
 //! The personal-data map classifies every column of every table, names no
 //! column that does not exist, and docs/PRIVACY.md renders it as it is.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::file_store;
+use crate::common::file_store;
 use custdb::privacy::map::{record_of_processing, Erasure, RowErasure, PERSONAL_DATA_MAP};
 
 fn schema_columns(path: &std::path::Path) -> BTreeSet<(String, String)> {

@@ -1,11 +1,9 @@
 //! Every fixture database in tests/fixtures/ (one per released schema
 //! version) upgrades to the latest schema with its data intact.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::assert_consistent;
+use crate::common::assert_consistent;
 use custdb::schema::{LATEST_VERSION, MIGRATIONS};
 use custdb::{AddressKind, ArchiveState, CustomerFilter, Store};
 

@@ -5,8 +5,6 @@
 //! typed error, never a panic; nothing committed is lost; after a full
 //! disk the store goes on once there is room.
 
-mod common;
-
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
@@ -37,7 +35,7 @@ fn a_full_disk_is_a_typed_error_and_loses_nothing() {
     let capped = Options::default().max_size_bytes(MIN_MAX_SIZE_BYTES);
     let store = Store::open_with(&path, capped.clone()).unwrap();
     let variant = store
-        .write(|tx| common::stock_tea(tx, "W", 1_000_000))
+        .write(|tx| crate::common::stock_tea(tx, "W", 1_000_000))
         .unwrap();
     // Fill the file: units of work of 50 customers until one fails.
     let mut committed = 0usize;

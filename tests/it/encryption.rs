@@ -3,8 +3,6 @@
 //! file holds no readable byte of its contents, and a wrong or missing key
 //! is a typed error.
 
-mod common;
-
 use custdb::{ErrorKind, Options, Store};
 
 #[cfg(not(feature = "sqlcipher"))]
@@ -33,7 +31,7 @@ fn the_key_never_shows_in_debug_output() {
 #[cfg(feature = "sqlcipher")]
 mod sqlcipher {
     use super::*;
-    use common::assert_consistent;
+    use crate::common::assert_consistent;
     use custdb::NewCustomer;
 
     const EMAIL: &str = "secret.person@example.com";

@@ -4,8 +4,6 @@
 //! (reports, exports, verification, duplicate scans), listed below with
 //! their reason.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -325,7 +323,7 @@ fn no_statement_scans_a_large_table() {
     // million; these statistics make this test see that plan.
     conn.execute_batch("ANALYZE; DELETE FROM sqlite_stat1;")
         .unwrap();
-    let stats = include_str!("fixtures/stat1-100k.txt");
+    let stats = include_str!("../fixtures/stat1-100k.txt");
     for line in stats.lines().filter(|l| !l.starts_with('#')) {
         let fields: Vec<&str> = line.splitn(3, '|').collect();
         let [table, index, stat] = fields[..] else {
@@ -475,7 +473,7 @@ fn hot_paths_fit_the_statement_cache() {
                 NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
                     .data_category(DataCategory::Contact),
             )?;
-            common::stock_tea(tx, "A", 100)?;
+            crate::common::stock_tea(tx, "A", 100)?;
             Ok(tx
                 .customers()
                 .create(NewCustomer::new("Ann Lee").email("ann@example.com"))?

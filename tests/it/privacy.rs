@@ -1,10 +1,8 @@
 //! Subject export, erasure (with a byte scan of the file and its WAL) and
 //! retention.
 
-mod common;
-
+use crate::common::{assert_consistent, file_bytes, file_store};
 use chrono::{Duration, Utc};
-use common::{assert_consistent, file_bytes, file_store};
 use custdb::privacy::map::PERSONAL_DATA_MAP;
 use custdb::{
     AddressKind, Channel, CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal,
@@ -68,7 +66,7 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                 .notice("v1", "Send me the newsletter.")
                 .evidence_reference("quokka-form-55"),
             )?;
-            common::stock_tea(tx, "MAIN", 10)?;
+            crate::common::stock_tea(tx, "MAIN", 10)?;
             let o = tx.orders().place(
                 NewOrder::for_customer(c.id, "GBP")
                     .line(NewOrderLine::new("TEA", 2))

@@ -1,9 +1,7 @@
 //! Customer import from CSV and JSON Lines with a column mapping, product
 //! and order import from JSON Lines, and streaming export.
 
-mod common;
-
-use common::{assert_consistent, file_store, snapshot};
+use crate::common::{assert_consistent, file_store, snapshot};
 use custdb::import::generic::{CustomerField as F, CustomerMapping};
 use custdb::{Customer, ErrorKind, Order};
 

@@ -1,0 +1,35 @@
+//! The integration tests, one module per area, in one binary: each test
+//! binary links SQLite, and one links much faster than thirty. `crash` and
+//! `processes` stay binaries of their own because they start themselves
+//! again as child processes.
+
+mod common;
+
+mod access;
+mod addresses;
+mod audit;
+mod backup;
+mod bad_input;
+mod commerce;
+mod commerce_bad_input;
+mod commerce_concurrency;
+mod consent;
+mod customers;
+mod encryption;
+mod faults;
+mod fuzz_corpus;
+mod import_export;
+mod import_retail;
+mod insight;
+mod interactions;
+mod io_faults;
+mod migrations;
+mod model;
+mod model_commerce;
+mod open;
+mod privacy;
+mod privacy_bad_input;
+mod privacy_map;
+mod query_plans;
+mod timestamps;
+mod units_of_work;
