@@ -301,39 +301,41 @@ impl<'t> Access<'t> {
         permissions: &[Permission],
         consent_scope: Option<&str>,
     ) -> Result<Role> {
-        let name = crate::validate::required_text("name", name, 64)?;
-        if builtin(&name).is_some() {
-            return Err(Error::invalid(
-                "name",
-                format!("{name:?} is a built-in role and cannot be redefined"),
-            ));
-        }
-        if permissions.is_empty() {
-            return Err(Error::invalid(
-                "permissions",
-                "a role needs at least one permission",
-            ));
-        }
-        let scope = crate::validate::optional_text("consent_scope", consent_scope, 64)?;
-        let mut perms = permissions.to_vec();
-        perms.sort_by_key(|p| p.as_str());
-        perms.dedup();
-        let now = crate::time::to_db(&self.tx.now());
-        self.tx
-            .conn()
-            .prepare_cached(
-                "INSERT INTO access_roles (name, permissions, consent_scope, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO UPDATE SET \
-                 permissions = ?2, consent_scope = ?3, updated_at = ?4",
-            )?
-            .execute(params![name, serde_json::to_string(&perms)?, scope, now])?;
-        self.tx.audit_change(Change {
-            action: "define_role",
-            entity_type: "role",
-            entity_id: &name,
-            changed_fields: &["permissions", "consent_scope"],
+        self.tx.atomic(|| {
+            let name = crate::validate::required_text("name", name, 64)?;
+            if builtin(&name).is_some() {
+                return Err(Error::invalid(
+                    "name",
+                    format!("{name:?} is a built-in role and cannot be redefined"),
+                ));
+            }
+            if permissions.is_empty() {
+                return Err(Error::invalid(
+                    "permissions",
+                    "a role needs at least one permission",
+                ));
+            }
+            let scope = crate::validate::optional_text("consent_scope", consent_scope, 64)?;
+            let mut perms = permissions.to_vec();
+            perms.sort_by_key(|p| p.as_str());
+            perms.dedup();
+            let now = crate::time::to_db(&self.tx.now());
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO access_roles (name, permissions, consent_scope, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO UPDATE SET \
+                     permissions = ?2, consent_scope = ?3, updated_at = ?4",
+                )?
+                .execute(params![name, serde_json::to_string(&perms)?, scope, now])?;
+            self.tx.audit_change(Change {
+                action: "define_role",
+                entity_type: "role",
+                entity_id: &name,
+                changed_fields: &["permissions", "consent_scope"],
         })?;
         self.role(&name)
+    })
     }
 
     /// Grants a role to an actor. Granting a role the actor holds changes
@@ -344,30 +346,32 @@ impl<'t> Access<'t> {
     /// [`ErrorKind::NotFound`] for an unknown role; [`ErrorKind::Invalid`]
     /// on `actor_id`.
     pub fn grant(&self, actor_id: &str, role: &str) -> Result<Grants> {
-        let actor_id = crate::validate::required_text("actor_id", actor_id, 128)?;
-        self.role(role)?;
-        let n = self
-            .tx
-            .conn()
-            .prepare_cached(
-                "INSERT INTO access_grants (actor_id, role, granted_at, granted_by) \
+        self.tx.atomic(|| {
+            let actor_id = crate::validate::required_text("actor_id", actor_id, 128)?;
+            self.role(role)?;
+            let n = self
+                .tx
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO access_grants (actor_id, role, granted_at, granted_by) \
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![
-                actor_id,
-                role,
-                crate::time::to_db(&self.tx.now()),
-                self.tx.actor().id()
-            ])?;
-        if n > 0 {
-            self.tx.audit_change(Change {
-                action: "grant",
-                entity_type: "actor",
-                entity_id: &actor_id,
-                changed_fields: &["roles"],
-            })?;
-        }
-        self.grants(&actor_id)
+                )?
+                .execute(params![
+                    actor_id,
+                    role,
+                    crate::time::to_db(&self.tx.now()),
+                    self.tx.actor().id()
+                ])?;
+            if n > 0 {
+                self.tx.audit_change(Change {
+                    action: "grant",
+                    entity_type: "actor",
+                    entity_id: &actor_id,
+                    changed_fields: &["roles"],
+                })?;
+            }
+            self.grants(&actor_id)
+        })
     }
 
     /// Takes a role away from an actor.
@@ -376,20 +380,22 @@ impl<'t> Access<'t> {
     ///
     /// [`ErrorKind::NotFound`] when the actor does not hold the role.
     pub fn revoke(&self, actor_id: &str, role: &str) -> Result<Grants> {
-        let n = self
-            .tx
-            .conn()
-            .prepare_cached("DELETE FROM access_grants WHERE actor_id = ?1 AND role = ?2")?
-            .execute(params![actor_id, role])?;
-        if n == 0 {
-            return Err(Error::not_found("grant", format!("{actor_id}/{role}")));
-        }
-        self.tx.audit_change(Change {
-            action: "revoke",
-            entity_type: "actor",
-            entity_id: actor_id,
-            changed_fields: &["roles"],
-        })?;
-        self.grants(actor_id)
+        self.tx.atomic(|| {
+            let n = self
+                .tx
+                .conn()
+                .prepare_cached("DELETE FROM access_grants WHERE actor_id = ?1 AND role = ?2")?
+                .execute(params![actor_id, role])?;
+            if n == 0 {
+                return Err(Error::not_found("grant", format!("{actor_id}/{role}")));
+            }
+            self.tx.audit_change(Change {
+                action: "revoke",
+                entity_type: "actor",
+                entity_id: actor_id,
+                changed_fields: &["roles"],
+            })?;
+            self.grants(actor_id)
+        })
     }
 }

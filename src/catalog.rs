@@ -615,46 +615,48 @@ impl<'t> Catalog<'t> {
     /// decimals, an unknown currency. [`ErrorKind::AlreadyExists`] when a
     /// SKU or barcode is taken.
     pub fn create_product(&self, new: NewProduct) -> Result<Product> {
-        let name = validate::required_text("name", &new.name, MAX_PRODUCT_NAME_LEN)?;
-        let description = validate::optional_long_text(
-            "description",
-            new.description.as_deref(),
-            MAX_DESCRIPTION_LEN,
-        )?;
-        if new.variants.len() > MAX_VARIANTS_PER_PRODUCT {
-            return Err(Error::invalid(
-                "variants",
-                format!(
-                    "has {} variants, at most {MAX_VARIANTS_PER_PRODUCT}",
-                    new.variants.len()
-                ),
-            ));
-        }
-        let checked = new
-            .variants
-            .iter()
-            .enumerate()
-            .map(|(i, v)| check_variant(&format!("variants[{i}]"), v))
-            .collect::<Result<Vec<_>>>()?;
-        let id = ProductId::new();
-        let now = crate::time::to_db(&self.tx.now());
-        self.tx
-            .conn()
-            .prepare_cached(
-                "INSERT INTO products (id, name, description, created_at, updated_at) \
+        self.tx.atomic(|| {
+            let name = validate::required_text("name", &new.name, MAX_PRODUCT_NAME_LEN)?;
+            let description = validate::optional_long_text(
+                "description",
+                new.description.as_deref(),
+                MAX_DESCRIPTION_LEN,
+            )?;
+            if new.variants.len() > MAX_VARIANTS_PER_PRODUCT {
+                return Err(Error::invalid(
+                    "variants",
+                    format!(
+                        "has {} variants, at most {MAX_VARIANTS_PER_PRODUCT}",
+                        new.variants.len()
+                    ),
+                ));
+            }
+            let checked = new
+                .variants
+                .iter()
+                .enumerate()
+                .map(|(i, v)| check_variant(&format!("variants[{i}]"), v))
+                .collect::<Result<Vec<_>>>()?;
+            let id = ProductId::new();
+            let now = crate::time::to_db(&self.tx.now());
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO products (id, name, description, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?4)",
-            )?
-            .execute(params![id, name, description, now])?;
-        self.tx.audit_change(Change {
-            action: "create",
-            entity_type: "product",
-            entity_id: &id.to_string(),
-            changed_fields: &["name", "description"],
-        })?;
-        for (v, new) in checked.iter().zip(&new.variants) {
-            self.insert_variant(id, v, new)?;
-        }
-        self.product(id)
+                )?
+                .execute(params![id, name, description, now])?;
+            self.tx.audit_change(Change {
+                action: "create",
+                entity_type: "product",
+                entity_id: &id.to_string(),
+                changed_fields: &["name", "description"],
+            })?;
+            for (v, new) in checked.iter().zip(&new.variants) {
+                self.insert_variant(id, v, new)?;
+            }
+            self.product(id)
+        })
     }
 
     /// Adds a variant to an active product.
@@ -665,20 +667,22 @@ impl<'t> Catalog<'t> {
     /// `variant.<field>`; [`ErrorKind::NotFound`] for an unknown product,
     /// [`ErrorKind::InvalidState`] for an archived one.
     pub fn add_variant(&self, product_id: ProductId, new: NewVariant) -> Result<Variant> {
-        let product = self.product(product_id)?;
-        if product.archived_at.is_some() {
-            return Err(archived("product", product_id));
-        }
-        if product.variants.len() >= MAX_VARIANTS_PER_PRODUCT {
-            return Err(Error::invalid(
-                "variants",
-                format!("the product already has {MAX_VARIANTS_PER_PRODUCT} variants"),
-            ));
-        }
-        let checked = check_variant("variant", &new)?;
-        let id = self.insert_variant(product_id, &checked, &new)?;
-        self.touch_product(product_id)?;
-        self.variant(id)
+        self.tx.atomic(|| {
+            let product = self.product(product_id)?;
+            if product.archived_at.is_some() {
+                return Err(archived("product", product_id));
+            }
+            if product.variants.len() >= MAX_VARIANTS_PER_PRODUCT {
+                return Err(Error::invalid(
+                    "variants",
+                    format!("the product already has {MAX_VARIANTS_PER_PRODUCT} variants"),
+                ));
+            }
+            let checked = check_variant("variant", &new)?;
+            let id = self.insert_variant(product_id, &checked, &new)?;
+            self.touch_product(product_id)?;
+            self.variant(id)
+        })
     }
 
     fn insert_variant(
@@ -768,124 +772,126 @@ impl<'t> Catalog<'t> {
         expected_version: i64,
         patch: VariantPatch,
     ) -> Result<Variant> {
-        let current = self.variant(id)?;
-        if current.version != expected_version {
-            return Err(Error::new(ErrorKind::Conflict {
-                entity: "variant",
-                id: id.to_string(),
-                expected_version,
-                actual_version: current.version,
-            }));
-        }
-        if current.is_archived() {
-            return Err(archived("variant", id));
-        }
-        let mut next = NewVariant {
-            sku: current.sku.clone(),
-            price: patch.price.unwrap_or(current.price.amount),
-            currency: patch
-                .currency
-                .clone()
-                .unwrap_or_else(|| current.price.currency.code().to_owned()),
-            title: patch.title.clone().or(current.title.clone()),
-            options: current.options.clone(),
-            barcode: patch.barcode.clone().or(current.barcode.clone()),
-            track_stock: patch.track_stock.unwrap_or(current.track_stock),
-            allow_backorder: patch.allow_backorder.unwrap_or(current.allow_backorder),
-        };
-        let checked = check_variant("variant", &next)?;
-        next.sku = checked.sku.clone();
-        if let Some(b) = &checked.barcode {
-            if let Ok(other) = self.variant_by_barcode(b) {
-                if other.id != id {
-                    return Err(Error::new(ErrorKind::AlreadyExists {
+        self.tx.atomic(|| {
+            let current = self.variant(id)?;
+            if current.version != expected_version {
+                return Err(Error::new(ErrorKind::Conflict {
+                    entity: "variant",
+                    id: id.to_string(),
+                    expected_version,
+                    actual_version: current.version,
+                }));
+            }
+            if current.is_archived() {
+                return Err(archived("variant", id));
+            }
+            let mut next = NewVariant {
+                sku: current.sku.clone(),
+                price: patch.price.unwrap_or(current.price.amount),
+                currency: patch
+                    .currency
+                    .clone()
+                    .unwrap_or_else(|| current.price.currency.code().to_owned()),
+                title: patch.title.clone().or(current.title.clone()),
+                options: current.options.clone(),
+                barcode: patch.barcode.clone().or(current.barcode.clone()),
+                track_stock: patch.track_stock.unwrap_or(current.track_stock),
+                allow_backorder: patch.allow_backorder.unwrap_or(current.allow_backorder),
+            };
+            let checked = check_variant("variant", &next)?;
+            next.sku = checked.sku.clone();
+            if let Some(b) = &checked.barcode {
+                if let Ok(other) = self.variant_by_barcode(b) {
+                    if other.id != id {
+                        return Err(Error::new(ErrorKind::AlreadyExists {
+                            entity: "variant",
+                            field: "barcode",
+                        }));
+                    }
+                }
+            }
+            if current.track_stock && !next.track_stock {
+                let holds: bool = self
+                    .tx
+                    .conn()
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM stock_levels WHERE variant_id = ?1 \
+                     AND (on_hand <> 0 OR reserved <> 0))",
+                    )?
+                    .query_row([id], |r| r.get(0))?;
+                if holds {
+                    return Err(Error::new(ErrorKind::InvalidState {
                         entity: "variant",
-                        field: "barcode",
+                        id: id.to_string(),
+                        reason: "has stock or reservations; stock tracking cannot be turned off \
+                             until they are zero"
+                            .into(),
                     }));
                 }
             }
-        }
-        if current.track_stock && !next.track_stock {
-            let holds: bool = self
-                .tx
-                .conn()
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM stock_levels WHERE variant_id = ?1 \
-                     AND (on_hand <> 0 OR reserved <> 0))",
-                )?
-                .query_row([id], |r| r.get(0))?;
-            if holds {
-                return Err(Error::new(ErrorKind::InvalidState {
-                    entity: "variant",
-                    id: id.to_string(),
-                    reason: "has stock or reservations; stock tracking cannot be turned off \
-                             until they are zero"
-                        .into(),
-                }));
-            }
-        }
-        if current.allow_backorder && !next.allow_backorder {
-            let oversold: Option<i64> = self
-                .tx
-                .conn()
-                .prepare_cached(
-                    "SELECT min(on_hand - reserved) FROM stock_levels WHERE variant_id = ?1",
-                )?
-                .query_row([id], |r| r.get(0))?;
-            if oversold.is_some_and(|a| a < 0) {
-                return Err(Error::new(ErrorKind::InvalidState {
-                    entity: "variant",
-                    id: id.to_string(),
-                    reason: "more is reserved than in stock; backorders cannot be turned off \
+            if current.allow_backorder && !next.allow_backorder {
+                let oversold: Option<i64> = self
+                    .tx
+                    .conn()
+                    .prepare_cached(
+                        "SELECT min(on_hand - reserved) FROM stock_levels WHERE variant_id = ?1",
+                    )?
+                    .query_row([id], |r| r.get(0))?;
+                if oversold.is_some_and(|a| a < 0) {
+                    return Err(Error::new(ErrorKind::InvalidState {
+                        entity: "variant",
+                        id: id.to_string(),
+                        reason: "more is reserved than in stock; backorders cannot be turned off \
                              until the stock arrives or reservations are released"
-                        .into(),
-                }));
+                            .into(),
+                    }));
+                }
             }
-        }
-        let mut changed: Vec<&str> = Vec::new();
-        let new_price = Money::from_e4(checked.price_e4, checked.currency);
-        if new_price != current.price {
-            changed.push("price");
-        }
-        if checked.title != current.title {
-            changed.push("title");
-        }
-        if checked.barcode != current.barcode {
-            changed.push("barcode");
-        }
-        if next.track_stock != current.track_stock {
-            changed.push("track_stock");
-        }
-        if next.allow_backorder != current.allow_backorder {
-            changed.push("allow_backorder");
-        }
-        if changed.is_empty() {
-            return Ok(current);
-        }
-        self.tx
-            .conn()
-            .prepare_cached(
-                "UPDATE product_variants SET title = ?2, barcode = ?3, price_e4 = ?4, \
+            let mut changed: Vec<&str> = Vec::new();
+            let new_price = Money::from_e4(checked.price_e4, checked.currency);
+            if new_price != current.price {
+                changed.push("price");
+            }
+            if checked.title != current.title {
+                changed.push("title");
+            }
+            if checked.barcode != current.barcode {
+                changed.push("barcode");
+            }
+            if next.track_stock != current.track_stock {
+                changed.push("track_stock");
+            }
+            if next.allow_backorder != current.allow_backorder {
+                changed.push("allow_backorder");
+            }
+            if changed.is_empty() {
+                return Ok(current);
+            }
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "UPDATE product_variants SET title = ?2, barcode = ?3, price_e4 = ?4, \
                  currency = ?5, track_stock = ?6, allow_backorder = ?7, updated_at = ?8, \
                  version = version + 1 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                checked.title,
-                checked.barcode,
-                checked.price_e4,
-                checked.currency.code(),
-                next.track_stock,
-                next.allow_backorder,
-                crate::time::to_db(&self.tx.now())
-            ])?;
-        self.tx.audit_change(Change {
-            action: "update",
-            entity_type: "variant",
-            entity_id: &id.to_string(),
-            changed_fields: &changed,
-        })?;
-        self.variant(id)
+                )?
+                .execute(params![
+                    id,
+                    checked.title,
+                    checked.barcode,
+                    checked.price_e4,
+                    checked.currency.code(),
+                    next.track_stock,
+                    next.allow_backorder,
+                    crate::time::to_db(&self.tx.now())
+                ])?;
+            self.tx.audit_change(Change {
+                action: "update",
+                entity_type: "variant",
+                entity_id: &id.to_string(),
+                changed_fields: &changed,
+            })?;
+            self.variant(id)
+        })
     }
 
     /// Archives a variant: it stays readable (old orders name it) but can no
@@ -895,24 +901,26 @@ impl<'t> Catalog<'t> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn archive_variant(&self, id: VariantId) -> Result<Variant> {
-        let v = self.variant(id)?;
-        if v.is_archived() {
-            return Ok(v);
-        }
-        self.tx
-            .conn()
-            .prepare_cached(
-                "UPDATE product_variants SET archived_at = ?2, updated_at = ?2, \
+        self.tx.atomic(|| {
+            let v = self.variant(id)?;
+            if v.is_archived() {
+                return Ok(v);
+            }
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "UPDATE product_variants SET archived_at = ?2, updated_at = ?2, \
                  version = version + 1 WHERE id = ?1",
-            )?
-            .execute(params![id, crate::time::to_db(&self.tx.now())])?;
-        self.tx.audit_change(Change {
-            action: "archive",
-            entity_type: "variant",
-            entity_id: &id.to_string(),
-            changed_fields: &["archived_at"],
-        })?;
-        self.variant(id)
+                )?
+                .execute(params![id, crate::time::to_db(&self.tx.now())])?;
+            self.tx.audit_change(Change {
+                action: "archive",
+                entity_type: "variant",
+                entity_id: &id.to_string(),
+                changed_fields: &["archived_at"],
+            })?;
+            self.variant(id)
+        })
     }
 
     /// Archives a product and every variant of it.
@@ -921,27 +929,29 @@ impl<'t> Catalog<'t> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn archive_product(&self, id: ProductId) -> Result<Product> {
-        let p = self.product(id)?;
-        if p.archived_at.is_some() {
-            return Ok(p);
-        }
-        for v in &p.variants {
-            self.archive_variant(v.id)?;
-        }
-        self.tx
-            .conn()
-            .prepare_cached(
-                "UPDATE products SET archived_at = ?2, updated_at = ?2, \
+        self.tx.atomic(|| {
+            let p = self.product(id)?;
+            if p.archived_at.is_some() {
+                return Ok(p);
+            }
+            for v in &p.variants {
+                self.archive_variant(v.id)?;
+            }
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "UPDATE products SET archived_at = ?2, updated_at = ?2, \
                  version = version + 1 WHERE id = ?1",
-            )?
-            .execute(params![id, crate::time::to_db(&self.tx.now())])?;
-        self.tx.audit_change(Change {
-            action: "archive",
-            entity_type: "product",
-            entity_id: &id.to_string(),
-            changed_fields: &["archived_at"],
-        })?;
-        self.product(id)
+                )?
+                .execute(params![id, crate::time::to_db(&self.tx.now())])?;
+            self.tx.audit_change(Change {
+                action: "archive",
+                entity_type: "product",
+                entity_id: &id.to_string(),
+                changed_fields: &["archived_at"],
+            })?;
+            self.product(id)
+        })
     }
 }
 

@@ -919,48 +919,52 @@ impl<'t> Consents<'t> {
     /// different fields exists (purposes are evidence: they do not change
     /// under the events that refer to them).
     pub fn register_purpose(&self, new: NewPurpose) -> Result<Purpose> {
-        let id = new.id.trim();
-        if id.is_empty()
-            || id.chars().count() > MAX_PURPOSE_ID_LEN
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
-        {
-            return Err(Error::invalid(
-                "id",
-                format!(
+        self.tx.atomic(|| {
+            let id = new.id.trim();
+            if id.is_empty()
+                || id.chars().count() > MAX_PURPOSE_ID_LEN
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
+            {
+                return Err(Error::invalid(
+                    "id",
+                    format!(
                     "{id:?} must be 1 to {MAX_PURPOSE_ID_LEN} characters of a-z, 0-9, '_', '-', '.'"
                 ),
-            ));
-        }
-        let description =
-            validate::required_text("description", &new.description, MAX_PURPOSE_DESCRIPTION_LEN)?;
-        if new.data_categories.is_empty() {
-            return Err(Error::invalid(
-                "data_categories",
-                "name at least one category of personal data the purpose processes",
-            ));
-        }
-        if new.lawful_basis == LawfulBasis::Consent && !new.consent_required {
-            return Err(Error::invalid(
-                "consent_required",
-                "a purpose based on consent requires consent",
-            ));
-        }
-        if let Ok(existing) = self.purpose(id) {
-            let same = existing.description == description
-                && existing.lawful_basis == new.lawful_basis
-                && existing.consent_required == new.consent_required
-                && existing.data_categories == new.data_categories;
-            if same {
-                return Ok(existing);
+                ));
             }
-            return Err(Error::new(ErrorKind::AlreadyExists {
-                entity: "purpose",
-                field: "id",
-            }));
-        }
-        self.tx
+            let description = validate::required_text(
+                "description",
+                &new.description,
+                MAX_PURPOSE_DESCRIPTION_LEN,
+            )?;
+            if new.data_categories.is_empty() {
+                return Err(Error::invalid(
+                    "data_categories",
+                    "name at least one category of personal data the purpose processes",
+                ));
+            }
+            if new.lawful_basis == LawfulBasis::Consent && !new.consent_required {
+                return Err(Error::invalid(
+                    "consent_required",
+                    "a purpose based on consent requires consent",
+                ));
+            }
+            if let Ok(existing) = self.purpose(id) {
+                let same = existing.description == description
+                    && existing.lawful_basis == new.lawful_basis
+                    && existing.consent_required == new.consent_required
+                    && existing.data_categories == new.data_categories;
+                if same {
+                    return Ok(existing);
+                }
+                return Err(Error::new(ErrorKind::AlreadyExists {
+                    entity: "purpose",
+                    field: "id",
+                }));
+            }
+            self.tx
             .conn()
             .prepare_cached(
                 "INSERT INTO consent_purposes (id, description, lawful_basis, consent_required, \
@@ -974,18 +978,19 @@ impl<'t> Consents<'t> {
                 serde_json::to_string(&new.data_categories)?,
                 crate::time::to_db(&self.tx.now())
             ])?;
-        self.tx.audit_change(Change {
-            action: "register_purpose",
-            entity_type: "purpose",
-            entity_id: id,
-            changed_fields: &[
-                "description",
-                "lawful_basis",
-                "consent_required",
-                "data_categories",
-            ],
-        })?;
-        self.purpose(id)
+            self.tx.audit_change(Change {
+                action: "register_purpose",
+                entity_type: "purpose",
+                entity_id: id,
+                changed_fields: &[
+                    "description",
+                    "lawful_basis",
+                    "consent_required",
+                    "data_categories",
+                ],
+            })?;
+            self.purpose(id)
+        })
     }
 
     /// Records a consent event.

@@ -704,63 +704,66 @@ impl<'t> Inventory<'t> {
     /// [`ErrorKind::Invalid`] naming the field (`code`, `name`, `country`,
     /// `priority`); [`ErrorKind::AlreadyExists`] for a taken code.
     pub fn create_warehouse(&self, new: NewWarehouse) -> Result<Warehouse> {
-        let code =
-            validate::required_text("code", &new.code, MAX_WAREHOUSE_CODE_LEN)?.to_uppercase();
-        if !code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(Error::invalid(
-                "code",
-                "may hold only ASCII letters, digits, '-' and '_'",
-            ));
-        }
-        let name = validate::required_text("name", &new.name, MAX_WAREHOUSE_NAME_LEN)?;
-        let line1 = validate::optional_text("line1", new.line1.as_deref(), 200)?;
-        let city = validate::optional_text("city", new.city.as_deref(), 100)?;
-        let postal_code = validate::optional_text("postal_code", new.postal_code.as_deref(), 20)?;
-        let country = new
-            .country
-            .as_deref()
-            .map(|c| validate::country("country", c))
-            .transpose()?;
-        if !(0..=MAX_PRIORITY).contains(&new.priority) {
-            return Err(Error::invalid(
-                "priority",
-                format!("is {}, must be between 0 and {MAX_PRIORITY}", new.priority),
-            ));
-        }
-        if self.warehouse_by_code(&code).is_ok() {
-            return Err(Error::new(ErrorKind::AlreadyExists {
-                entity: "warehouse",
-                field: "code",
-            }));
-        }
-        let id = WarehouseId::new();
-        self.tx
-            .conn()
-            .prepare_cached(
-                "INSERT INTO warehouses (id, code, name, line1, city, postal_code, country, \
+        self.tx.atomic(|| {
+            let code =
+                validate::required_text("code", &new.code, MAX_WAREHOUSE_CODE_LEN)?.to_uppercase();
+            if !code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(Error::invalid(
+                    "code",
+                    "may hold only ASCII letters, digits, '-' and '_'",
+                ));
+            }
+            let name = validate::required_text("name", &new.name, MAX_WAREHOUSE_NAME_LEN)?;
+            let line1 = validate::optional_text("line1", new.line1.as_deref(), 200)?;
+            let city = validate::optional_text("city", new.city.as_deref(), 100)?;
+            let postal_code =
+                validate::optional_text("postal_code", new.postal_code.as_deref(), 20)?;
+            let country = new
+                .country
+                .as_deref()
+                .map(|c| validate::country("country", c))
+                .transpose()?;
+            if !(0..=MAX_PRIORITY).contains(&new.priority) {
+                return Err(Error::invalid(
+                    "priority",
+                    format!("is {}, must be between 0 and {MAX_PRIORITY}", new.priority),
+                ));
+            }
+            if self.warehouse_by_code(&code).is_ok() {
+                return Err(Error::new(ErrorKind::AlreadyExists {
+                    entity: "warehouse",
+                    field: "code",
+                }));
+            }
+            let id = WarehouseId::new();
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO warehouses (id, code, name, line1, city, postal_code, country, \
                  priority, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-            )?
-            .execute(params![
-                id,
-                code,
-                name,
-                line1,
-                city,
-                postal_code,
-                country,
-                new.priority,
-                self.now_db()
-            ])?;
-        self.tx.audit_change(Change {
-            action: "create",
-            entity_type: "warehouse",
-            entity_id: &id.to_string(),
-            changed_fields: &["code", "name", "address", "priority"],
-        })?;
-        self.warehouse(id)
+                )?
+                .execute(params![
+                    id,
+                    code,
+                    name,
+                    line1,
+                    city,
+                    postal_code,
+                    country,
+                    new.priority,
+                    self.now_db()
+                ])?;
+            self.tx.audit_change(Change {
+                action: "create",
+                entity_type: "warehouse",
+                entity_id: &id.to_string(),
+                changed_fields: &["code", "name", "address", "priority"],
+            })?;
+            self.warehouse(id)
+        })
     }
 
     /// Changes a warehouse's allocation priority.
@@ -769,24 +772,28 @@ impl<'t> Inventory<'t> {
     ///
     /// [`ErrorKind::NotFound`], or [`ErrorKind::Invalid`] on `priority`.
     pub fn set_warehouse_priority(&self, id: WarehouseId, priority: i64) -> Result<Warehouse> {
-        self.warehouse(id)?;
-        if !(0..=MAX_PRIORITY).contains(&priority) {
-            return Err(Error::invalid(
-                "priority",
-                format!("is {priority}, must be between 0 and {MAX_PRIORITY}"),
-            ));
-        }
-        self.tx
-            .conn()
-            .prepare_cached("UPDATE warehouses SET priority = ?2, updated_at = ?3 WHERE id = ?1")?
-            .execute(params![id, priority, self.now_db()])?;
-        self.tx.audit_change(Change {
-            action: "update",
-            entity_type: "warehouse",
-            entity_id: &id.to_string(),
-            changed_fields: &["priority"],
-        })?;
-        self.warehouse(id)
+        self.tx.atomic(|| {
+            self.warehouse(id)?;
+            if !(0..=MAX_PRIORITY).contains(&priority) {
+                return Err(Error::invalid(
+                    "priority",
+                    format!("is {priority}, must be between 0 and {MAX_PRIORITY}"),
+                ));
+            }
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "UPDATE warehouses SET priority = ?2, updated_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, priority, self.now_db()])?;
+            self.tx.audit_change(Change {
+                action: "update",
+                entity_type: "warehouse",
+                entity_id: &id.to_string(),
+                changed_fields: &["priority"],
+            })?;
+            self.warehouse(id)
+        })
     }
 
     /// The variant, checked to exist, be active and track stock.
@@ -900,12 +907,14 @@ impl<'t> Inventory<'t> {
         warehouse_id: WarehouseId,
         quantity_received: i64,
     ) -> Result<Movement> {
-        let q = quantity("quantity", quantity_received)?;
-        let v = self.stocked_variant(variant_id)?;
-        self.warehouse(warehouse_id)?;
-        let m = self.record(Move::new(&v, warehouse_id, MovementKind::Receipt, q, 0))?;
-        self.audit_stock(&v, "stock_receipt")?;
-        Ok(m)
+        self.tx.atomic(|| {
+            let q = quantity("quantity", quantity_received)?;
+            let v = self.stocked_variant(variant_id)?;
+            self.warehouse(warehouse_id)?;
+            let m = self.record(Move::new(&v, warehouse_id, MovementKind::Receipt, q, 0))?;
+            self.audit_stock(&v, "stock_receipt")?;
+            Ok(m)
+        })
     }
 
     /// Corrects the on-hand count by `quantity_delta` (positive or negative)
@@ -924,24 +933,26 @@ impl<'t> Inventory<'t> {
         quantity_delta: i64,
         reason: &str,
     ) -> Result<Movement> {
-        if quantity_delta == 0 {
-            return Err(Error::invalid("quantity_delta", "must not be 0"));
-        }
-        quantity("quantity_delta", quantity_delta.abs())?;
-        let reason = validate::required_text("reason", reason, MAX_REASON_LEN)?;
-        let v = self.stocked_variant(variant_id)?;
-        self.warehouse(warehouse_id)?;
-        let mut mv = Move::new(
-            &v,
-            warehouse_id,
-            MovementKind::Adjustment,
-            quantity_delta,
-            0,
-        );
-        mv.reason = Some(&reason);
-        let m = self.record(mv)?;
-        self.audit_stock(&v, "stock_adjustment")?;
-        Ok(m)
+        self.tx.atomic(|| {
+            if quantity_delta == 0 {
+                return Err(Error::invalid("quantity_delta", "must not be 0"));
+            }
+            quantity("quantity_delta", quantity_delta.abs())?;
+            let reason = validate::required_text("reason", reason, MAX_REASON_LEN)?;
+            let v = self.stocked_variant(variant_id)?;
+            self.warehouse(warehouse_id)?;
+            let mut mv = Move::new(
+                &v,
+                warehouse_id,
+                MovementKind::Adjustment,
+                quantity_delta,
+                0,
+            );
+            mv.reason = Some(&reason);
+            let m = self.record(mv)?;
+            self.audit_stock(&v, "stock_adjustment")?;
+            Ok(m)
+        })
     }
 
     /// Records a physical count: writes a `count` movement that brings
@@ -957,23 +968,25 @@ impl<'t> Inventory<'t> {
         warehouse_id: WarehouseId,
         counted_quantity: i64,
     ) -> Result<Option<Movement>> {
-        if !(0..=MAX_MOVE_QUANTITY).contains(&counted_quantity) {
-            return Err(Error::invalid(
-                "counted_quantity",
-                format!("is {counted_quantity}, must be between 0 and {MAX_MOVE_QUANTITY}"),
-            ));
-        }
-        let v = self.stocked_variant(variant_id)?;
-        let level = self.level(variant_id, warehouse_id)?;
-        let delta = counted_quantity - level.on_hand;
-        if delta == 0 {
-            return Ok(None);
-        }
-        let mut mv = Move::new(&v, warehouse_id, MovementKind::Count, delta, 0);
-        mv.reason = Some("stock count");
-        let m = self.record(mv)?;
-        self.audit_stock(&v, "stock_count")?;
-        Ok(Some(m))
+        self.tx.atomic(|| {
+            if !(0..=MAX_MOVE_QUANTITY).contains(&counted_quantity) {
+                return Err(Error::invalid(
+                    "counted_quantity",
+                    format!("is {counted_quantity}, must be between 0 and {MAX_MOVE_QUANTITY}"),
+                ));
+            }
+            let v = self.stocked_variant(variant_id)?;
+            let level = self.level(variant_id, warehouse_id)?;
+            let delta = counted_quantity - level.on_hand;
+            if delta == 0 {
+                return Ok(None);
+            }
+            let mut mv = Move::new(&v, warehouse_id, MovementKind::Count, delta, 0);
+            mv.reason = Some("stock count");
+            let m = self.record(mv)?;
+            self.audit_stock(&v, "stock_count")?;
+            Ok(Some(m))
+        })
     }
 
     /// Moves goods from one warehouse to another: a `transfer_out` and a
@@ -991,25 +1004,27 @@ impl<'t> Inventory<'t> {
         to_warehouse: WarehouseId,
         quantity_moved: i64,
     ) -> Result<TransferId> {
-        let q = quantity("quantity", quantity_moved)?;
-        if from_warehouse == to_warehouse {
-            return Err(Error::invalid(
-                "to_warehouse",
-                "is the same as the source warehouse",
-            ));
-        }
-        let v = self.stocked_variant(variant_id)?;
-        self.warehouse(from_warehouse)?;
-        self.warehouse(to_warehouse)?;
-        let id = TransferId::new();
-        let mut out = Move::new(&v, from_warehouse, MovementKind::TransferOut, -q, 0);
-        out.transfer_id = Some(id);
-        self.record(out)?;
-        let mut inbound = Move::new(&v, to_warehouse, MovementKind::TransferIn, q, 0);
-        inbound.transfer_id = Some(id);
-        self.record(inbound)?;
-        self.audit_stock(&v, "stock_transfer")?;
-        Ok(id)
+        self.tx.atomic(|| {
+            let q = quantity("quantity", quantity_moved)?;
+            if from_warehouse == to_warehouse {
+                return Err(Error::invalid(
+                    "to_warehouse",
+                    "is the same as the source warehouse",
+                ));
+            }
+            let v = self.stocked_variant(variant_id)?;
+            self.warehouse(from_warehouse)?;
+            self.warehouse(to_warehouse)?;
+            let id = TransferId::new();
+            let mut out = Move::new(&v, from_warehouse, MovementKind::TransferOut, -q, 0);
+            out.transfer_id = Some(id);
+            self.record(out)?;
+            let mut inbound = Move::new(&v, to_warehouse, MovementKind::TransferIn, q, 0);
+            inbound.transfer_id = Some(id);
+            self.record(inbound)?;
+            self.audit_stock(&v, "stock_transfer")?;
+            Ok(id)
+        })
     }
 
     /// Holds stock for a cart or a manual hold, optionally until
@@ -1028,13 +1043,15 @@ impl<'t> Inventory<'t> {
         quantity_reserved: i64,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Reservation> {
-        let q = quantity("quantity", quantity_reserved)?;
-        let expires_at = crate::time::checked_opt("expires_at", expires_at)?;
-        let v = self.stocked_variant(variant_id)?;
-        self.warehouse(warehouse_id)?;
-        let id = self.reserve_for(&v, warehouse_id, q, None, None, expires_at)?;
-        self.audit_stock(&v, "stock_reservation")?;
-        self.reservation(id)
+        self.tx.atomic(|| {
+            let q = quantity("quantity", quantity_reserved)?;
+            let expires_at = crate::time::checked_opt("expires_at", expires_at)?;
+            let v = self.stocked_variant(variant_id)?;
+            self.warehouse(warehouse_id)?;
+            let id = self.reserve_for(&v, warehouse_id, q, None, None, expires_at)?;
+            self.audit_stock(&v, "stock_reservation")?;
+            self.reservation(id)
+        })
     }
 
     pub(crate) fn reserve_for(
@@ -1081,25 +1098,27 @@ impl<'t> Inventory<'t> {
     /// [`ErrorKind::NotFound`]; [`ErrorKind::InvalidState`] when it holds
     /// nothing any more, or belongs to an order (cancel the order instead).
     pub fn release(&self, id: ReservationId) -> Result<Reservation> {
-        let r = self.reservation(id)?;
-        if r.order_id.is_some() {
-            return Err(Error::new(ErrorKind::InvalidState {
-                entity: "reservation",
-                id: id.to_string(),
-                reason: "belongs to an order; cancel the order to release it".into(),
-            }));
-        }
-        if r.open_quantity == 0 {
-            return Err(Error::new(ErrorKind::InvalidState {
-                entity: "reservation",
-                id: id.to_string(),
-                reason: "holds nothing any more".into(),
-            }));
-        }
-        let v = CatalogReader::new(self.tx.conn()).variant(r.variant_id)?;
-        self.close_reservation(&v, &r, r.open_quantity, "released")?;
-        self.audit_stock(&v, "stock_release")?;
-        self.reservation(id)
+        self.tx.atomic(|| {
+            let r = self.reservation(id)?;
+            if r.order_id.is_some() {
+                return Err(Error::new(ErrorKind::InvalidState {
+                    entity: "reservation",
+                    id: id.to_string(),
+                    reason: "belongs to an order; cancel the order to release it".into(),
+                }));
+            }
+            if r.open_quantity == 0 {
+                return Err(Error::new(ErrorKind::InvalidState {
+                    entity: "reservation",
+                    id: id.to_string(),
+                    reason: "holds nothing any more".into(),
+                }));
+            }
+            let v = CatalogReader::new(self.tx.conn()).variant(r.variant_id)?;
+            self.close_reservation(&v, &r, r.open_quantity, "released")?;
+            self.audit_stock(&v, "stock_release")?;
+            self.reservation(id)
+        })
     }
 
     /// Takes `q` units out of a reservation: shipped (a `shipment`
@@ -1139,8 +1158,10 @@ impl<'t> Inventory<'t> {
     /// [`ErrorKind::Invalid`] on `now` outside the range of
     /// [`crate::time`]; a database error.
     pub fn release_expired(&self, now: DateTime<Utc>) -> Result<usize> {
-        let now = crate::time::checked("now", now)?;
-        self.release_expired_where(now, None)
+        self.tx.atomic(|| {
+            let now = crate::time::checked("now", now)?;
+            self.release_expired_where(now, None)
+        })
     }
 
     fn release_expired_where(
@@ -1196,54 +1217,56 @@ impl<'t> Inventory<'t> {
         warehouse_id: WarehouseId,
         rule: ReplenishmentRule,
     ) -> Result<()> {
-        if !(0..=MAX_MOVE_QUANTITY).contains(&rule.reorder_point) {
-            return Err(Error::invalid(
-                "reorder_point",
-                format!(
-                    "is {}, must be between 0 and {MAX_MOVE_QUANTITY}",
-                    rule.reorder_point
-                ),
-            ));
-        }
-        if rule.target_level <= rule.reorder_point || rule.target_level > MAX_MOVE_QUANTITY {
-            return Err(Error::invalid(
-                "target_level",
-                format!(
+        self.tx.atomic(|| {
+            if !(0..=MAX_MOVE_QUANTITY).contains(&rule.reorder_point) {
+                return Err(Error::invalid(
+                    "reorder_point",
+                    format!(
+                        "is {}, must be between 0 and {MAX_MOVE_QUANTITY}",
+                        rule.reorder_point
+                    ),
+                ));
+            }
+            if rule.target_level <= rule.reorder_point || rule.target_level > MAX_MOVE_QUANTITY {
+                return Err(Error::invalid(
+                    "target_level",
+                    format!(
                     "is {}, must be above the reorder point ({}) and at most {MAX_MOVE_QUANTITY}",
                     rule.target_level, rule.reorder_point
                 ),
-            ));
-        }
-        if !(1..=MAX_MOVE_QUANTITY).contains(&rule.order_multiple) {
-            return Err(Error::invalid(
-                "order_multiple",
-                format!("is {}, must be at least 1", rule.order_multiple),
-            ));
-        }
-        let v = self.stocked_variant(variant_id)?;
-        self.warehouse(warehouse_id)?;
-        self.tx
-            .conn()
-            .prepare_cached(
-                "INSERT INTO replenishment_rules (variant_id, warehouse_id, reorder_point, \
+                ));
+            }
+            if !(1..=MAX_MOVE_QUANTITY).contains(&rule.order_multiple) {
+                return Err(Error::invalid(
+                    "order_multiple",
+                    format!("is {}, must be at least 1", rule.order_multiple),
+                ));
+            }
+            let v = self.stocked_variant(variant_id)?;
+            self.warehouse(warehouse_id)?;
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO replenishment_rules (variant_id, warehouse_id, reorder_point, \
                  target_level, order_multiple, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
                  ON CONFLICT (variant_id, warehouse_id) DO UPDATE SET \
                  reorder_point = excluded.reorder_point, target_level = excluded.target_level, \
                  order_multiple = excluded.order_multiple, updated_at = excluded.updated_at",
-            )?
-            .execute(params![
-                variant_id,
-                warehouse_id,
-                rule.reorder_point,
-                rule.target_level,
-                rule.order_multiple,
-                self.now_db()
-            ])?;
-        self.tx.audit_change(Change {
-            action: "set_replenishment_rule",
-            entity_type: "variant",
-            entity_id: &v.id.to_string(),
-            changed_fields: &["reorder_point", "target_level", "order_multiple"],
+                )?
+                .execute(params![
+                    variant_id,
+                    warehouse_id,
+                    rule.reorder_point,
+                    rule.target_level,
+                    rule.order_multiple,
+                    self.now_db()
+                ])?;
+            self.tx.audit_change(Change {
+                action: "set_replenishment_rule",
+                entity_type: "variant",
+                entity_id: &v.id.to_string(),
+                changed_fields: &["reorder_point", "target_level", "order_multiple"],
+            })
         })
     }
 }

@@ -123,6 +123,8 @@ pub use inventory::{
     Reservation, StockLevel, StockReportLine, Warehouse,
 };
 pub use money::{Currency, Money};
+pub use order::credit::{CreditNote, NewCreditNote};
+pub use order::historical::{HistoricalLine, HistoricalOrder};
 pub use order::{
     AddressSnapshot, NewOrder, NewOrderLine, NewPayment, NewRefund, NewReturn, NewReturnLine,
     NewShipment, Order, OrderEvent, OrderLine, OrderReader, OrderStatus, OrderSummary, Orders,

@@ -403,21 +403,23 @@ impl<'t> Segments<'t> {
     /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `name` or any
     /// filter.
     pub fn save(&self, name: &str, segment: &Segment) -> Result<()> {
-        let name = validate::required_text("name", name, MAX_SEGMENT_NAME_LEN)?;
-        build(self.tx.conn(), segment, "", 1)?;
-        let now = crate::time::to_db(&self.tx.now());
-        self.tx
-            .conn()
-            .prepare_cached(
-                "INSERT INTO saved_segments (name, definition, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_at = ?3",
-            )?
-            .execute(params![name, serde_json::to_string(segment)?, now])?;
-        self.tx.audit_change(Change {
-            action: "save",
-            entity_type: "segment",
-            entity_id: &name,
-            changed_fields: &["definition"],
+        self.tx.atomic(|| {
+            let name = validate::required_text("name", name, MAX_SEGMENT_NAME_LEN)?;
+            build(self.tx.conn(), segment, "", 1)?;
+            let now = crate::time::to_db(&self.tx.now());
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO saved_segments (name, definition, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_at = ?3",
+                )?
+                .execute(params![name, serde_json::to_string(segment)?, now])?;
+            self.tx.audit_change(Change {
+                action: "save",
+                entity_type: "segment",
+                entity_id: &name,
+                changed_fields: &["definition"],
         })
+    })
     }
 }

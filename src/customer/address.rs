@@ -456,57 +456,58 @@ impl Customers<'_> {
     /// `address.<field>` (an invalid country code, a missing line1 or city,
     /// text over its limit), or on `addresses` past [`MAX_ADDRESSES`].
     pub fn add_address(&self, customer_id: CustomerId, new: NewAddress) -> Result<Address> {
-        self.require_active(customer_id)?;
-        let fields = AddressFields::validate(&new)?;
-        let conn = self.tx().conn();
-        let (count, has_default): (i64, bool) = conn
-            .prepare_cached(
-                "SELECT count(*), coalesce(max(kind = ?2 AND is_default = 1), 0) \
-                 FROM customer_addresses WHERE customer_id = ?1",
+        self.tx().atomic(|| {
+            self.require_active(customer_id)?;
+            let fields = AddressFields::validate(&new)?;
+            let conn = self.tx().conn();
+            let (count, has_default): (i64, bool) = conn
+                .prepare_cached(
+                    "SELECT count(*), coalesce(max(kind = ?2 AND is_default = 1), 0) \
+                     FROM customer_addresses WHERE customer_id = ?1",
+                )?
+                .query_row(params![customer_id, fields.kind.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            if count as usize >= MAX_ADDRESSES {
+                return Err(Error::invalid(
+                    "addresses",
+                    format!("a customer may have at most {MAX_ADDRESSES} addresses"),
+                ));
+            }
+            let make_default = new.make_default || !has_default;
+            if make_default {
+                clear_default(conn, customer_id, fields.kind)?;
+            }
+            let id = AddressId::new();
+            let now = self.tx().now();
+            let now_text = crate::time::to_db(&now);
+            conn.prepare_cached(
+                "INSERT INTO customer_addresses (id, customer_id, kind, is_default, label, recipient, \
+                 company, line1, line2, city, region, postal_code, country, phone, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
             )?
-            .query_row(params![customer_id, fields.kind.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-        if count as usize >= MAX_ADDRESSES {
-            return Err(Error::invalid(
-                "addresses",
-                format!("a customer may have at most {MAX_ADDRESSES} addresses"),
-            ));
-        }
-        let make_default = new.make_default || !has_default;
-        if make_default {
-            clear_default(conn, customer_id, fields.kind)?;
-        }
-        let id = AddressId::new();
-        let now = self.tx().now();
-        let now_text = crate::time::to_db(&now);
-        conn.prepare_cached(
-            "INSERT INTO customer_addresses (id, customer_id, kind, is_default, label, recipient, \
-             company, line1, line2, city, region, postal_code, country, phone, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
-        )?
-        .execute(params![
-            id,
-            customer_id,
-            fields.kind.as_str(),
-            make_default,
-            fields.label,
-            fields.recipient,
-            fields.company,
-            fields.line1,
-            fields.line2,
-            fields.city,
-            fields.region,
-            fields.postal_code,
-            fields.country,
-            fields.phone,
-            now_text,
-        ])?;
-        self.tx().audit_change(Change {
-            action: "create",
-            entity_type: "address",
-            entity_id: &id.to_string(),
-            changed_fields: &["customer_id", "kind", "country"],
+            .execute(params![
+                id,
+                customer_id,
+                fields.kind.as_str(),
+                make_default,
+                fields.label,
+                fields.recipient,
+                fields.company,
+                fields.line1,
+                fields.line2,
+                fields.city,
+                fields.region,
+                fields.postal_code,
+                fields.country,
+                fields.phone,
+                now_text,
+            ])?;
+            self.tx().audit_change(Change {
+                action: "create",
+                entity_type: "address",
+                entity_id: &id.to_string(),
+                changed_fields: &["customer_id", "kind", "country"],
         })?;
         Ok(Address {
             id,
@@ -526,6 +527,7 @@ impl Customers<'_> {
             created_at: now,
             updated_at: now,
         })
+    })
     }
 
     /// Changes an address. Changing its kind moves it out of the old kind's
@@ -539,24 +541,25 @@ impl Customers<'_> {
     /// customer is archived, [`ErrorKind::Invalid`](crate::ErrorKind::Invalid)
     /// as for [`add_address`](Customers::add_address).
     pub fn update_address(&self, id: AddressId, patch: AddressPatch) -> Result<Address> {
-        let current = self.address(id)?;
-        self.require_active(current.customer_id)?;
-        let old = AddressFields::validate(&current.as_new())?;
-        let new = AddressFields::validate(&patch.apply(current.as_new()))?;
-        let changed = new.changed_from(&old);
-        if changed.is_empty() {
-            return Ok(current);
-        }
-        let conn = self.tx().conn();
-        let now = self.tx().now();
-        let kind_changed = new.kind != old.kind;
-        if kind_changed {
-            // Leave the old kind first so the unique default index holds at
-            // every statement.
-            conn.prepare_cached("UPDATE customer_addresses SET is_default = 0 WHERE id = ?1")?
-                .execute([id])?;
-        }
-        conn.prepare_cached(
+        self.tx().atomic(|| {
+            let current = self.address(id)?;
+            self.require_active(current.customer_id)?;
+            let old = AddressFields::validate(&current.as_new())?;
+            let new = AddressFields::validate(&patch.apply(current.as_new()))?;
+            let changed = new.changed_from(&old);
+            if changed.is_empty() {
+                return Ok(current);
+            }
+            let conn = self.tx().conn();
+            let now = self.tx().now();
+            let kind_changed = new.kind != old.kind;
+            if kind_changed {
+                // Leave the old kind first so the unique default index holds at
+                // every statement.
+                conn.prepare_cached("UPDATE customer_addresses SET is_default = 0 WHERE id = ?1")?
+                    .execute([id])?;
+            }
+            conn.prepare_cached(
             "UPDATE customer_addresses SET kind = ?2, label = ?3, recipient = ?4, company = ?5, \
              line1 = ?6, line2 = ?7, city = ?8, region = ?9, postal_code = ?10, country = ?11, \
              phone = ?12, updated_at = ?13 WHERE id = ?1",
@@ -576,17 +579,18 @@ impl Customers<'_> {
             new.phone,
             crate::time::to_db(&now),
         ])?;
-        if kind_changed {
-            ensure_default(conn, current.customer_id, old.kind)?;
-            ensure_default(conn, current.customer_id, new.kind)?;
-        }
-        self.tx().audit_change(Change {
-            action: "update",
-            entity_type: "address",
-            entity_id: &id.to_string(),
-            changed_fields: &changed,
-        })?;
-        self.address(id)
+            if kind_changed {
+                ensure_default(conn, current.customer_id, old.kind)?;
+                ensure_default(conn, current.customer_id, new.kind)?;
+            }
+            self.tx().audit_change(Change {
+                action: "update",
+                entity_type: "address",
+                entity_id: &id.to_string(),
+                changed_fields: &changed,
+            })?;
+            self.address(id)
+        })
     }
 
     /// Deletes an address. When it was the default of its kind, the newest
@@ -598,19 +602,21 @@ impl Customers<'_> {
     /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) when the
     /// customer is archived.
     pub fn delete_address(&self, id: AddressId) -> Result<()> {
-        let current = self.address(id)?;
-        self.require_active(current.customer_id)?;
-        let conn = self.tx().conn();
-        conn.prepare_cached("DELETE FROM customer_addresses WHERE id = ?1")?
-            .execute([id])?;
-        if current.is_default {
-            ensure_default(conn, current.customer_id, current.kind)?;
-        }
-        self.tx().audit_change(Change {
-            action: "delete",
-            entity_type: "address",
-            entity_id: &id.to_string(),
-            changed_fields: &[],
+        self.tx().atomic(|| {
+            let current = self.address(id)?;
+            self.require_active(current.customer_id)?;
+            let conn = self.tx().conn();
+            conn.prepare_cached("DELETE FROM customer_addresses WHERE id = ?1")?
+                .execute([id])?;
+            if current.is_default {
+                ensure_default(conn, current.customer_id, current.kind)?;
+            }
+            self.tx().audit_change(Change {
+                action: "delete",
+                entity_type: "address",
+                entity_id: &id.to_string(),
+                changed_fields: &[],
+            })
         })
     }
 
@@ -622,24 +628,26 @@ impl Customers<'_> {
     /// [`ErrorKind::InvalidState`](crate::ErrorKind::InvalidState) when the
     /// customer is archived.
     pub fn set_default_address(&self, id: AddressId) -> Result<Address> {
-        let current = self.address(id)?;
-        self.require_active(current.customer_id)?;
-        if current.is_default {
-            return Ok(current);
-        }
-        let conn = self.tx().conn();
-        clear_default(conn, current.customer_id, current.kind)?;
-        conn.prepare_cached(
-            "UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1",
-        )?
-        .execute(params![id, crate::time::to_db(&self.tx().now())])?;
-        self.tx().audit_change(Change {
-            action: "set_default",
-            entity_type: "address",
-            entity_id: &id.to_string(),
-            changed_fields: &["is_default"],
-        })?;
-        self.address(id)
+        self.tx().atomic(|| {
+            let current = self.address(id)?;
+            self.require_active(current.customer_id)?;
+            if current.is_default {
+                return Ok(current);
+            }
+            let conn = self.tx().conn();
+            clear_default(conn, current.customer_id, current.kind)?;
+            conn.prepare_cached(
+                "UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id, crate::time::to_db(&self.tx().now())])?;
+            self.tx().audit_change(Change {
+                action: "set_default",
+                entity_type: "address",
+                entity_id: &id.to_string(),
+                changed_fields: &["is_default"],
+            })?;
+            self.address(id)
+        })
     }
 }
 

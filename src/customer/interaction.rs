@@ -288,48 +288,52 @@ impl Customers<'_> {
         customer_id: CustomerId,
         new: NewInteraction,
     ) -> Result<Interaction> {
-        self.require_active(customer_id)?;
-        let subject = validate::optional_text(
-            "interaction.subject",
-            new.subject.as_deref(),
-            MAX_SUBJECT_LEN,
-        )?;
-        let body =
-            validate::optional_long_text("interaction.body", new.body.as_deref(), MAX_BODY_LEN)?;
-        if subject.is_none() && body.is_none() {
-            return Err(Error::invalid(
+        self.tx().atomic(|| {
+            self.require_active(customer_id)?;
+            let subject = validate::optional_text(
                 "interaction.subject",
-                "a subject or a body is required",
-            ));
-        }
-        if let Some(stars) = new.rating {
-            if new.kind != InteractionKind::Review {
+                new.subject.as_deref(),
+                MAX_SUBJECT_LEN,
+            )?;
+            let body = validate::optional_long_text(
+                "interaction.body",
+                new.body.as_deref(),
+                MAX_BODY_LEN,
+            )?;
+            if subject.is_none() && body.is_none() {
                 return Err(Error::invalid(
-                    "interaction.rating",
-                    "only a review may carry a rating",
+                    "interaction.subject",
+                    "a subject or a body is required",
                 ));
             }
-            if !(1..=5).contains(&stars) {
+            if let Some(stars) = new.rating {
+                if new.kind != InteractionKind::Review {
+                    return Err(Error::invalid(
+                        "interaction.rating",
+                        "only a review may carry a rating",
+                    ));
+                }
+                if !(1..=5).contains(&stars) {
+                    return Err(Error::invalid(
+                        "interaction.rating",
+                        format!("is {stars}, must be 1 to 5"),
+                    ));
+                }
+            }
+            let now = self.tx().now();
+            let occurred_at = match new.occurred_at {
+                Some(at) => crate::time::checked("interaction.occurred_at", at)?,
+                None => now,
+            };
+            if occurred_at > now + Duration::hours(MAX_FUTURE_SKEW_HOURS) {
                 return Err(Error::invalid(
-                    "interaction.rating",
-                    format!("is {stars}, must be 1 to 5"),
+                    "interaction.occurred_at",
+                    format!("is more than {MAX_FUTURE_SKEW_HOURS} hours in the future"),
                 ));
             }
-        }
-        let now = self.tx().now();
-        let occurred_at = match new.occurred_at {
-            Some(at) => crate::time::checked("interaction.occurred_at", at)?,
-            None => now,
-        };
-        if occurred_at > now + Duration::hours(MAX_FUTURE_SKEW_HOURS) {
-            return Err(Error::invalid(
-                "interaction.occurred_at",
-                format!("is more than {MAX_FUTURE_SKEW_HOURS} hours in the future"),
-            ));
-        }
-        let id = InteractionId::new();
-        let recorded_by = self.tx().actor().id().to_owned();
-        self.tx()
+            let id = InteractionId::new();
+            let recorded_by = self.tx().actor().id().to_owned();
+            self.tx()
             .conn()
             .prepare_cached(
                 "INSERT INTO customer_interactions (id, customer_id, channel, direction, kind, \
@@ -349,24 +353,25 @@ impl Customers<'_> {
                 crate::time::to_db(&now),
                 recorded_by,
             ])?;
-        self.tx().audit_change(Change {
-            action: "create",
-            entity_type: "interaction",
-            entity_id: &id.to_string(),
-            changed_fields: &["customer_id", "channel", "direction", "kind"],
-        })?;
-        Ok(Interaction {
-            id,
-            customer_id,
-            channel: new.channel,
-            direction: new.direction,
-            kind: new.kind,
-            subject,
-            body,
-            rating: new.rating,
-            occurred_at,
-            recorded_at: now,
-            recorded_by,
+            self.tx().audit_change(Change {
+                action: "create",
+                entity_type: "interaction",
+                entity_id: &id.to_string(),
+                changed_fields: &["customer_id", "channel", "direction", "kind"],
+            })?;
+            Ok(Interaction {
+                id,
+                customer_id,
+                channel: new.channel,
+                direction: new.direction,
+                kind: new.kind,
+                subject,
+                body,
+                rating: new.rating,
+                occurred_at,
+                recorded_at: now,
+                recorded_by,
+            })
         })
     }
 }

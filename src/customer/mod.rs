@@ -1051,58 +1051,60 @@ impl<'t> Customers<'t> {
     /// module's limits); [`ErrorKind::AlreadyExists`] on `email` when an
     /// active customer already has the email.
     pub fn create(&self, new: NewCustomer) -> Result<Customer> {
-        let fields = Fields::from_new(&new, self.today())?;
-        let id = CustomerId::new();
-        if let Some(email) = &fields.email {
-            if self.email_taken(email, id)? {
-                return Err(email_taken());
+        self.tx.atomic(|| {
+            let fields = Fields::from_new(&new, self.today())?;
+            let id = CustomerId::new();
+            if let Some(email) = &fields.email {
+                if self.email_taken(email, id)? {
+                    return Err(email_taken());
+                }
             }
-        }
-        let now = self.tx.now();
-        let now_text = crate::time::to_db(&now);
-        let conn = self.tx.conn();
-        conn.prepare_cached(sql::INSERT)?
-            .execute(params![
+            let now = self.tx.now();
+            let now_text = crate::time::to_db(&now);
+            let conn = self.tx.conn();
+            conn.prepare_cached(sql::INSERT)?
+                .execute(params![
+                    id,
+                    fields.display_name,
+                    fields.given_name,
+                    fields.family_name,
+                    fields.email,
+                    fields.phone,
+                    fields.company,
+                    fields.locale,
+                    fields.birth_date.map(|d| d.to_string()),
+                    fields.acquisition_source,
+                    fields.attributes_json,
+                    fields.notes,
+                    now_text,
+                ])
+                .map_err(map_unique)?;
+            insert_tags(conn, id, &fields.tags)?;
+            self.tx.audit_change(Change {
+                action: "create",
+                entity_type: "customer",
+                entity_id: &id.to_string(),
+                changed_fields: &fields.set_fields(),
+            })?;
+            Ok(Customer {
                 id,
-                fields.display_name,
-                fields.given_name,
-                fields.family_name,
-                fields.email,
-                fields.phone,
-                fields.company,
-                fields.locale,
-                fields.birth_date.map(|d| d.to_string()),
-                fields.acquisition_source,
-                fields.attributes_json,
-                fields.notes,
-                now_text,
-            ])
-            .map_err(map_unique)?;
-        insert_tags(conn, id, &fields.tags)?;
-        self.tx.audit_change(Change {
-            action: "create",
-            entity_type: "customer",
-            entity_id: &id.to_string(),
-            changed_fields: &fields.set_fields(),
-        })?;
-        Ok(Customer {
-            id,
-            display_name: fields.display_name,
-            given_name: fields.given_name,
-            family_name: fields.family_name,
-            email: fields.email,
-            phone: fields.phone,
-            company: fields.company,
-            locale: fields.locale,
-            birth_date: fields.birth_date,
-            acquisition_source: fields.acquisition_source,
-            tags: fields.tags,
-            attributes: fields.attributes,
-            notes: fields.notes,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            archived_at: None,
+                display_name: fields.display_name,
+                given_name: fields.given_name,
+                family_name: fields.family_name,
+                email: fields.email,
+                phone: fields.phone,
+                company: fields.company,
+                locale: fields.locale,
+                birth_date: fields.birth_date,
+                acquisition_source: fields.acquisition_source,
+                tags: fields.tags,
+                attributes: fields.attributes,
+                notes: fields.notes,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+                archived_at: None,
+            })
         })
     }
 
@@ -1122,73 +1124,75 @@ impl<'t> Customers<'t> {
         expected_version: i64,
         patch: CustomerPatch,
     ) -> Result<Customer> {
-        let current = self.get(id)?;
-        if current.version != expected_version {
-            return Err(conflict(id, expected_version, current.version));
-        }
-        if current.is_archived() {
-            return Err(archived(id));
-        }
-        let old = Fields::from_customer(&current);
-        let new = old.clone().patched(&patch, self.today())?;
-        let changed = new.changed_from(&old);
-        if changed.is_empty() {
-            return Ok(current);
-        }
-        if new.email != old.email {
-            if let Some(email) = &new.email {
-                if self.email_taken(email, id)? {
-                    return Err(email_taken());
+        self.tx.atomic(|| {
+            let current = self.get(id)?;
+            if current.version != expected_version {
+                return Err(conflict(id, expected_version, current.version));
+            }
+            if current.is_archived() {
+                return Err(archived(id));
+            }
+            let old = Fields::from_customer(&current);
+            let new = old.clone().patched(&patch, self.today())?;
+            let changed = new.changed_from(&old);
+            if changed.is_empty() {
+                return Ok(current);
+            }
+            if new.email != old.email {
+                if let Some(email) = &new.email {
+                    if self.email_taken(email, id)? {
+                        return Err(email_taken());
+                    }
                 }
             }
-        }
-        let now = self.tx.now();
-        let conn = self.tx.conn();
-        let updated = conn
-            .prepare_cached(sql::UPDATE)?
-            .execute(params![
-                id,
-                new.display_name,
-                new.given_name,
-                new.family_name,
-                new.email,
-                new.phone,
-                new.company,
-                new.locale,
-                new.birth_date.map(|d| d.to_string()),
-                new.acquisition_source,
-                new.attributes_json,
-                new.notes,
-                crate::time::to_db(&now),
-                expected_version,
-            ])
-            .map_err(map_unique)?;
-        debug_assert_eq!(updated, 1, "the version was checked in this transaction");
-        if new.tags != old.tags {
-            replace_tags(conn, id, &old.tags, &new.tags)?;
-        }
-        self.tx.audit_change(Change {
-            action: "update",
-            entity_type: "customer",
-            entity_id: &id.to_string(),
-            changed_fields: &changed,
-        })?;
-        Ok(Customer {
-            display_name: new.display_name,
-            given_name: new.given_name,
-            family_name: new.family_name,
-            email: new.email,
-            phone: new.phone,
-            company: new.company,
-            locale: new.locale,
-            birth_date: new.birth_date,
-            acquisition_source: new.acquisition_source,
-            tags: new.tags,
-            attributes: new.attributes,
-            notes: new.notes,
-            updated_at: now,
-            version: current.version + 1,
-            ..current
+            let now = self.tx.now();
+            let conn = self.tx.conn();
+            let updated = conn
+                .prepare_cached(sql::UPDATE)?
+                .execute(params![
+                    id,
+                    new.display_name,
+                    new.given_name,
+                    new.family_name,
+                    new.email,
+                    new.phone,
+                    new.company,
+                    new.locale,
+                    new.birth_date.map(|d| d.to_string()),
+                    new.acquisition_source,
+                    new.attributes_json,
+                    new.notes,
+                    crate::time::to_db(&now),
+                    expected_version,
+                ])
+                .map_err(map_unique)?;
+            debug_assert_eq!(updated, 1, "the version was checked in this transaction");
+            if new.tags != old.tags {
+                replace_tags(conn, id, &old.tags, &new.tags)?;
+            }
+            self.tx.audit_change(Change {
+                action: "update",
+                entity_type: "customer",
+                entity_id: &id.to_string(),
+                changed_fields: &changed,
+            })?;
+            Ok(Customer {
+                display_name: new.display_name,
+                given_name: new.given_name,
+                family_name: new.family_name,
+                email: new.email,
+                phone: new.phone,
+                company: new.company,
+                locale: new.locale,
+                birth_date: new.birth_date,
+                acquisition_source: new.acquisition_source,
+                tags: new.tags,
+                attributes: new.attributes,
+                notes: new.notes,
+                updated_at: now,
+                version: current.version + 1,
+                ..current
+            })
         })
     }
 
@@ -1201,10 +1205,12 @@ impl<'t> Customers<'t> {
     /// [`ErrorKind::Invalid`] on `tags` for a bad tag or more than
     /// [`MAX_TAGS`] in all.
     pub fn add_tags<S: AsRef<str>>(&self, id: CustomerId, tags_to_add: &[S]) -> Result<Customer> {
-        let current = self.get(id)?;
-        let mut all = current.tags.clone();
-        all.extend(tags_to_add.iter().map(|t| t.as_ref().to_owned()));
-        self.set_tags(current, all, "tag")
+        self.tx.atomic(|| {
+            let current = self.get(id)?;
+            let mut all = current.tags.clone();
+            all.extend(tags_to_add.iter().map(|t| t.as_ref().to_owned()));
+            self.set_tags(current, all, "tag")
+        })
     }
 
     /// Removes tags; tags not present are ignored. Raises the version when a
@@ -1219,18 +1225,20 @@ impl<'t> Customers<'t> {
         id: CustomerId,
         tags_to_remove: &[S],
     ) -> Result<Customer> {
-        let current = self.get(id)?;
-        let remove = tags_to_remove
-            .iter()
-            .map(|t| validate::tag("tags", t.as_ref()))
-            .collect::<Result<BTreeSet<_>>>()?;
-        let kept = current
-            .tags
-            .iter()
-            .filter(|t| !remove.contains(*t))
-            .cloned()
-            .collect();
-        self.set_tags(current, kept, "untag")
+        self.tx.atomic(|| {
+            let current = self.get(id)?;
+            let remove = tags_to_remove
+                .iter()
+                .map(|t| validate::tag("tags", t.as_ref()))
+                .collect::<Result<BTreeSet<_>>>()?;
+            let kept = current
+                .tags
+                .iter()
+                .filter(|t| !remove.contains(*t))
+                .cloned()
+                .collect();
+            self.set_tags(current, kept, "untag")
+        })
     }
 
     fn set_tags(&self, current: Customer, wanted: Vec<String>, action: &str) -> Result<Customer> {
@@ -1276,17 +1284,19 @@ impl<'t> Customers<'t> {
     ///
     /// [`ErrorKind::NotFound`].
     pub fn archive(&self, id: CustomerId) -> Result<Customer> {
-        let current = self.get(id)?;
-        if current.is_archived() {
-            return Ok(current);
-        }
-        let now = self.tx.now();
-        self.set_archived(id, Some(now), "archive")?;
-        Ok(Customer {
-            archived_at: Some(now),
-            updated_at: now,
-            version: current.version + 1,
-            ..current
+        self.tx.atomic(|| {
+            let current = self.get(id)?;
+            if current.is_archived() {
+                return Ok(current);
+            }
+            let now = self.tx.now();
+            self.set_archived(id, Some(now), "archive")?;
+            Ok(Customer {
+                archived_at: Some(now),
+                updated_at: now,
+                version: current.version + 1,
+                ..current
+            })
         })
     }
 
@@ -1299,34 +1309,36 @@ impl<'t> Customers<'t> {
     /// another active customer has taken its email meanwhile;
     /// [`ErrorKind::InvalidState`] for an erased customer.
     pub fn restore(&self, id: CustomerId) -> Result<Customer> {
-        let current = self.get(id)?;
-        if !current.is_archived() {
-            return Ok(current);
-        }
-        let erased: bool = self
-            .tx
-            .conn()
-            .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?;
-        if erased {
-            return Err(Error::new(ErrorKind::InvalidState {
-                entity: "customer",
-                id: id.to_string(),
-                reason: "is erased and cannot be restored".into(),
-            }));
-        }
-        if let Some(email) = &current.email {
-            if self.email_taken(email, id)? {
-                return Err(email_taken());
+        self.tx.atomic(|| {
+            let current = self.get(id)?;
+            if !current.is_archived() {
+                return Ok(current);
             }
-        }
-        let now = self.tx.now();
-        self.set_archived(id, None, "restore")?;
-        Ok(Customer {
-            archived_at: None,
-            updated_at: now,
-            version: current.version + 1,
-            ..current
+            let erased: bool = self
+                .tx
+                .conn()
+                .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            if erased {
+                return Err(Error::new(ErrorKind::InvalidState {
+                    entity: "customer",
+                    id: id.to_string(),
+                    reason: "is erased and cannot be restored".into(),
+                }));
+            }
+            if let Some(email) = &current.email {
+                if self.email_taken(email, id)? {
+                    return Err(email_taken());
+                }
+            }
+            let now = self.tx.now();
+            self.set_archived(id, None, "restore")?;
+            Ok(Customer {
+                archived_at: None,
+                updated_at: now,
+                version: current.version + 1,
+                ..current
+            })
         })
     }
 

@@ -134,8 +134,10 @@ impl<'t> Orders<'t> {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
     /// customer.
     pub fn issue_credit_note(&self, new: &NewCreditNote) -> Result<CreditNote> {
-        let id = issue(self.tx(), new)?;
-        self.credit_note(id)
+        self.tx().atomic(|| {
+            let id = issue(self.tx(), new)?;
+            self.credit_note(id)
+        })
     }
 
     /// A credit note.

@@ -411,33 +411,35 @@ impl<'t> Privacy<'t> {
         category: RetentionCategory,
         period_days: i64,
     ) -> Result<RetentionRule> {
-        if !(1..=MAX_RETENTION_DAYS).contains(&period_days) {
-            return Err(Error::invalid(
-                "period_days",
-                format!("is {period_days}, must be 1 to {MAX_RETENTION_DAYS} days"),
-            ));
-        }
-        self.tx
-            .conn()
-            .prepare_cached(
-                "INSERT INTO retention_rules (category, period_days, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (category) DO UPDATE SET period_days = ?2, updated_at = ?3",
-            )?
-            .execute(params![
-                category.as_str(),
-                period_days,
-                crate::time::to_db(&self.tx.now())
-            ])?;
-        self.tx.audit_change(Change {
-            action: "set_retention_rule",
-            entity_type: "retention_rule",
-            entity_id: category.as_str(),
-            changed_fields: &["period_days"],
+        self.tx.atomic(|| {
+            if !(1..=MAX_RETENTION_DAYS).contains(&period_days) {
+                return Err(Error::invalid(
+                    "period_days",
+                    format!("is {period_days}, must be 1 to {MAX_RETENTION_DAYS} days"),
+                ));
+            }
+            self.tx
+                .conn()
+                .prepare_cached(
+                    "INSERT INTO retention_rules (category, period_days, updated_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (category) DO UPDATE SET period_days = ?2, updated_at = ?3",
+                )?
+                .execute(params![
+                    category.as_str(),
+                    period_days,
+                    crate::time::to_db(&self.tx.now())
+                ])?;
+            self.tx.audit_change(Change {
+                action: "set_retention_rule",
+                entity_type: "retention_rule",
+                entity_id: category.as_str(),
+                changed_fields: &["period_days"],
         })?;
         Ok(RetentionRule {
             category,
             period_days,
         })
+    })
     }
 
     /// Applies every retention rule as of `now`: deletes or anonymizes what

@@ -7,6 +7,7 @@ mod common;
 
 mod access;
 mod addresses;
+mod atomicity;
 mod audit;
 mod backup;
 mod bad_input;
