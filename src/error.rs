@@ -167,6 +167,23 @@ pub enum ErrorKind {
     /// busy timeout.
     #[error("the database stayed locked past the busy timeout")]
     Busy,
+    /// A `write` (or, where reads share the writer, a `read`) was started
+    /// on a thread that is already inside a unit of work of the same store.
+    /// It would wait for itself forever, so it fails at once: do the work
+    /// through the transaction the closure was given (`tx.customers()`...)
+    /// instead of the `Store`. `operation` names what was started.
+    #[error("a {operation} was started inside a unit of work of the same store on the same thread, which would wait for itself forever; use the transaction the closure was given instead of the Store")]
+    Reentrant {
+        /// What was started: `write`, `read`, `check`, `checkpoint`.
+        operation: &'static str,
+    },
+    /// custdb broke one of its own rules (a bug in custdb, not damage to
+    /// the file and not bad input): nothing was written. Please report it.
+    #[error("internal error in custdb (nothing was written; please report it): {reason}")]
+    Internal {
+        /// What rule was broken.
+        reason: String,
+    },
     /// [`Store::check`](crate::Store::check) or a consistency assertion found
     /// the database in a state that breaks one of custdb's invariants.
     #[error("consistency check failed: {reason}")]

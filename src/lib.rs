@@ -131,7 +131,7 @@ pub use order::{
     Payment, PaymentMethod, PaymentStatus, Refund, Return, ReturnLine, Shipment, ShipmentLine,
     VariantSales,
 };
-pub use page::{Cursor, Page, MAX_PAGE_SIZE};
+pub use page::{Cursor, Page, MAX_CURSOR_CHARS, MAX_PAGE_SIZE};
 pub use privacy::{
     ErasureGround, ErasureReport, Privacy, PrivacyReader, RetentionCategory, RetentionReport,
     SubjectExport,

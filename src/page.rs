@@ -29,18 +29,31 @@ pub struct Page<T> {
 #[serde(transparent)]
 pub struct Cursor(String);
 
-/// Longest text a cursor may have.
-const MAX_CURSOR_LEN: usize = 256;
+/// Longest text a cursor may have, in characters (not bytes: a key that
+/// holds a product name of 200 Cyrillic characters is 400 bytes). The
+/// longest key any listing makes (a product id, `|`, and a name of
+/// [`MAX_PRODUCT_NAME_LEN`](crate::catalog::MAX_PRODUCT_NAME_LEN)
+/// characters) is well inside it, so every page of valid data has a next
+/// page that works.
+pub const MAX_CURSOR_CHARS: usize = 512;
 
 impl Cursor {
     pub(crate) fn from_key(key: String) -> Cursor {
+        debug_assert!(
+            key.chars().count() <= MAX_CURSOR_CHARS,
+            "a listing made a cursor it would refuse: {key:?}"
+        );
         Cursor(key)
     }
 
     /// The cursor's key, checked for length.
     pub(crate) fn key(&self) -> Result<&str> {
-        if self.0.len() > MAX_CURSOR_LEN {
-            return Err(Error::invalid("cursor", "is too long to be a cursor"));
+        // The byte test first bounds the work of counting characters.
+        if self.0.len() > 4 * MAX_CURSOR_CHARS || self.0.chars().count() > MAX_CURSOR_CHARS {
+            return Err(Error::invalid(
+                "cursor",
+                format!("is longer than {MAX_CURSOR_CHARS} characters: not a cursor custdb made"),
+            ));
         }
         Ok(&self.0)
     }

@@ -36,7 +36,7 @@ pub fn raw_at(path: &Path) -> Connection {
     raw_connection_at(path, durability().1)
 }
 
-/// A connection with the settings custdb applies (see src/store.rs
+/// A connection with the settings custdb applies (see src/store/mod.rs
 /// `configure`): WAL, `synchronous = FULL`, foreign keys on, untrusted
 /// schema, no mmap, temporary storage in memory, secure delete, a 5 s busy timeout and a 128-statement cache.
 pub fn raw_connection(path: &Path) -> Connection {

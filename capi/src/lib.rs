@@ -81,6 +81,12 @@ pub const CUSTDB_ERR_OTHER: custdb_status = 24;
 pub const CUSTDB_ERR_IO: custdb_status = 25;
 /// The disk (or the database's size limit) is full; nothing was written.
 pub const CUSTDB_ERR_DISK_FULL: custdb_status = 26;
+/// A call was made inside a unit of work of the same store on the same
+/// thread and would have waited for itself forever; nothing was done.
+pub const CUSTDB_ERR_REENTRANT: custdb_status = 27;
+/// custdb broke one of its own rules (a bug, not damaged data and not bad
+/// input); nothing was written. Please report it.
+pub const CUSTDB_ERR_INTERNAL: custdb_status = 28;
 
 /// Full durability (the default): an acknowledged commit survives power
 /// loss.
@@ -155,6 +161,8 @@ fn status_of(kind: &ErrorKind) -> custdb_status {
         ErrorKind::Database { .. } => CUSTDB_ERR_DATABASE,
         ErrorKind::Io { .. } => CUSTDB_ERR_IO,
         ErrorKind::DiskFull => CUSTDB_ERR_DISK_FULL,
+        ErrorKind::Reentrant { .. } => CUSTDB_ERR_REENTRANT,
+        ErrorKind::Internal { .. } => CUSTDB_ERR_INTERNAL,
         _ => CUSTDB_ERR_OTHER,
     }
 }

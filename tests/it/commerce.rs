@@ -790,3 +790,56 @@ fn product_pages_match_single_reads() {
         assert_eq!(seen.len(), expected);
     }
 }
+
+#[test]
+fn product_pages_work_with_names_of_the_longest_multibyte_text() {
+    let (_dir, store) = file_store();
+    // Names at the 200-character limit in two- and four-byte characters:
+    // their cursors are 437 and 837 bytes long.
+    let names: Vec<String> = (0..3)
+        .flat_map(|n| {
+            let last = char::from_u32('а' as u32 + n).unwrap();
+            [
+                format!("{}{last}", "Ж".repeat(199)),
+                format!("{}{n}", "🍵".repeat(199)),
+            ]
+        })
+        .collect();
+    store
+        .write(|tx| {
+            for (i, name) in names.iter().enumerate() {
+                tx.catalog().create_product(
+                    NewProduct::new(name.clone()).variant(NewVariant::new(
+                        format!("L{i}"),
+                        d("1"),
+                        "GBP",
+                    )),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .read(|r| r.catalog().products(false, cursor.as_ref(), 1))
+            .unwrap();
+        seen.extend(page.items.iter().map(|p| p.name.clone()));
+        match page.next_cursor {
+            Some(c) => {
+                // A cursor survives the round trip through text a client keeps.
+                cursor = Some(c.as_str().parse::<custdb::Cursor>().unwrap());
+            }
+            None => break,
+        }
+    }
+    let mut expected = names.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+
+    // A cursor longer than any listing makes is refused, naming the field.
+    let too_long = "x".repeat(custdb::MAX_CURSOR_CHARS + 1);
+    let err = too_long.parse::<custdb::Cursor>().unwrap_err();
+    assert_eq!(err.field(), Some("cursor"), "{err}");
+}

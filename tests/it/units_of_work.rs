@@ -337,3 +337,114 @@ fn a_lock_held_past_the_busy_timeout_is_a_busy_error() {
     holder.join().unwrap();
     assert_eq!(count(&b), 1);
 }
+
+fn is_reentrant(err: &custdb::Error) -> bool {
+    matches!(err.kind(), ErrorKind::Reentrant { .. })
+}
+
+#[test]
+fn a_store_call_inside_its_own_unit_of_work_fails_at_once_instead_of_hanging() {
+    for in_memory in [false, true] {
+        let (_dir, store) = if in_memory {
+            (None, Store::open_in_memory().unwrap())
+        } else {
+            let (dir, store) = file_store();
+            (Some(dir), store)
+        };
+        let outer = store
+            .write(|tx| {
+                tx.customers().create(NewCustomer::new("Outer"))?;
+                // A one-shot write (and the same through a clone) inside a
+                // write of the same store waits for itself: refused at once.
+                let err = store
+                    .customers()
+                    .create(NewCustomer::new("Inner"))
+                    .unwrap_err();
+                assert!(is_reentrant(&err), "{err}");
+                let err = store.clone().write(|_| Ok(())).unwrap_err();
+                assert!(is_reentrant(&err), "{err}");
+                assert!(err.to_string().contains("use the transaction"), "{err}");
+                // A read inside the write: from the reader pool it sees the
+                // snapshot before the write; an in-memory store's reads share
+                // the writer, so there it is refused.
+                match store.read(|r| r.customers().list(&CustomerFilter::default(), None, 10)) {
+                    Ok(page) => {
+                        assert!(!in_memory);
+                        assert!(page.items.is_empty());
+                    }
+                    Err(err) => {
+                        assert!(in_memory && is_reentrant(&err), "{err}");
+                    }
+                }
+                Ok("committed")
+            })
+            .unwrap();
+        assert_eq!(outer, "committed");
+        assert_eq!(count(&store), 1, "the outer unit of work committed");
+        // The store is usable afterwards, and so is a read inside a read.
+        store.customers().create(NewCustomer::new("After")).unwrap();
+        let nested = store.read(|_| Ok(store.read(|_| Ok(1)))).unwrap();
+        match nested {
+            Ok(_) => assert!(!in_memory),
+            Err(err) => assert!(in_memory && is_reentrant(&err), "{err}"),
+        }
+        assert_consistent(&store);
+    }
+}
+
+#[test]
+fn a_read_inside_reads_holding_every_pooled_reader_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(
+        dir.path().join("test.db"),
+        Options::default().reader_pool_size(2),
+    )
+    .unwrap();
+    let innermost = store
+        .read(|_| store.read(|_| Ok(store.read(|_| Ok(())))))
+        .unwrap();
+    let err = innermost.unwrap_err();
+    assert!(is_reentrant(&err), "{err}");
+}
+
+#[test]
+fn waiting_for_a_busy_writer_or_reader_pool_in_this_process_ends_in_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(
+        dir.path().join("test.db"),
+        Options::default()
+            .busy_timeout(Duration::from_millis(100))
+            .reader_pool_size(1),
+    )
+    .unwrap();
+    let (held_tx, held_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let holder = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store
+                .write(|_| {
+                    store.read(|_| {
+                        held_tx.send(()).unwrap();
+                        release_rx.recv().unwrap();
+                        Ok(())
+                    })
+                })
+                .unwrap();
+        })
+    };
+    held_rx.recv().unwrap();
+    // The writer lock (a clone of the same store, so SQLite never sees the
+    // wait) and the only pooled reader are held by the other thread.
+    let err = store
+        .customers()
+        .create(NewCustomer::new("Waiter"))
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Busy, "{err}");
+    let err = store.read(|_| Ok(())).unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Busy, "{err}");
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    store.customers().create(NewCustomer::new("Later")).unwrap();
+    assert_eq!(count(&store), 1);
+}

@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +18,9 @@ use crate::audit::{AuditReader, Change};
 use crate::customer::{CustomerReader, Customers};
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::{self, FileState};
+
+mod lock;
+use lock::{ReaderPool, WriterLock};
 
 /// The oldest SQLite custdb accepts, as `sqlite3_libversion_number()`.
 /// Versions before 3.51.3 have a WAL-reset race that can corrupt a database.
@@ -193,8 +196,13 @@ impl Options {
         self
     }
 
-    /// How long a connection waits for another process's lock before the
-    /// call fails with [`ErrorKind::Busy`]. Default 5 s.
+    /// How long a call waits for a lock before it fails with
+    /// [`ErrorKind::Busy`]: another process's lock on the file, the writer
+    /// connection while another thread's unit of work holds it, or a pooled
+    /// reader while every one is in use. Default 5 s, at most one hour.
+    /// (A wait that only the waiting thread itself could end, such as a
+    /// `write` inside a `write` of the same store, fails at once with
+    /// [`ErrorKind::Reentrant`] instead.)
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
@@ -394,7 +402,7 @@ struct Inner {
     // so the writer is the last connection and checkpoints the WAL and
     // removes it (a read-only connection closing last cannot).
     readers: ReaderPool,
-    writer: Option<Mutex<Connection>>,
+    writer: Option<WriterLock>,
     /// Open only while [`Store::write_as`] commits (see [`commit_gate`]).
     commit_open: Arc<AtomicBool>,
 }
@@ -456,7 +464,7 @@ impl Store {
             inner: Arc::new(Inner {
                 path: None,
                 options,
-                writer: Some(Mutex::new(conn)),
+                writer: Some(WriterLock::new(conn)),
                 readers: ReaderPool::new(Vec::new()),
                 commit_open,
             }),
@@ -509,7 +517,7 @@ impl Store {
             }
             schema::migrate(&mut conn, path)?;
             commit_open = commit_gate(&mut conn)?;
-            Some(Mutex::new(conn))
+            Some(WriterLock::new(conn))
         };
         let readers = (0..options.reader_pool_size)
             .map(|_| open_connection(path, &options, true))
@@ -577,15 +585,7 @@ impl Store {
         actor: &Actor,
         f: impl FnOnce(&WriteTx<'_>) -> Result<T>,
     ) -> Result<T> {
-        let writer = self
-            .inner
-            .writer
-            .as_ref()
-            .ok_or_else(|| Error::new(ErrorKind::ReadOnly))?;
-        // A panic inside an earlier unit of work poisons the lock, but its
-        // transaction was rolled back when it unwound, so the connection is
-        // sound and the poison can be cleared.
-        let mut conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut conn = self.lock_writer("write")?;
         let changes_before = conn.total_changes();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let wtx = WriteTx {
@@ -614,9 +614,9 @@ impl Store {
         // every commit, not only trusted to each repository method.
         let changed = wtx.tx.total_changes() - wtx.undone_changes.get() != changes_before;
         if changed && wtx.audit_rows.get() == 0 {
-            return Err(Error::corrupt(
-                "a unit of work changed rows without writing an audit entry",
-            ));
+            return Err(Error::new(ErrorKind::Internal {
+                reason: "a unit of work changed rows without writing an audit entry".into(),
+            }));
         }
         self.inner.commit_open.store(true, Ordering::SeqCst);
         let committed = wtx.tx.commit();
@@ -681,12 +681,7 @@ impl Store {
     /// Copies the WAL into the database file and truncates it to zero
     /// bytes. True when every frame was copied.
     pub(crate) fn scrub_after_erasure(&self) -> Result<bool> {
-        let writer = self
-            .inner
-            .writer
-            .as_ref()
-            .ok_or_else(|| Error::new(ErrorKind::ReadOnly))?;
-        let conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = self.lock_writer("checkpoint")?;
         let (busy, log, copied): (i64, i64, i64) =
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -730,17 +725,36 @@ impl Store {
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if self.inner.readers.size == 0 {
-            let writer = self
-                .inner
-                .writer
-                .as_ref()
-                .ok_or_else(|| Error::corrupt("a store with neither readers nor a writer"))?;
-            let conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let conn = self.lock_writer("read")?;
             f(&conn)
         } else {
-            let conn = self.inner.readers.get();
+            let conn = self
+                .inner
+                .readers
+                .get(self.identity(), self.inner.options.busy_timeout)?;
             f(&conn)
         }
+    }
+
+    /// Identifies this store (and its clones) in the re-entrancy records of
+    /// [`lock`].
+    fn identity(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// Takes the writer connection, waiting up to the busy timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ReadOnly`] without a writer; [`ErrorKind::Reentrant`]
+    /// when this thread already holds it; [`ErrorKind::Busy`] past the busy
+    /// timeout.
+    fn lock_writer(&self, operation: &'static str) -> Result<lock::WriterGuard<'_>> {
+        self.inner
+            .writer
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::ReadOnly))?
+            .lock(self.identity(), operation, self.inner.options.busy_timeout)
     }
 
     /// Runs `f` on a reader connection (for the backup module).
@@ -773,8 +787,8 @@ impl Store {
         // connection refuses, so the check runs on the writer when there is
         // one (in a read transaction: it holds the lock but writes nothing).
         match &self.inner.writer {
-            Some(writer) => {
-                let conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+            Some(_) => {
+                let conn = self.lock_writer("check")?;
                 let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Deferred)?;
                 let report = check_connection(&tx)?;
                 // Nothing to keep: the FTS5 check's INSERT changes nothing,
@@ -825,7 +839,7 @@ impl Store {
             })
         };
         match &self.inner.writer {
-            Some(writer) => read(&writer.lock().unwrap_or_else(PoisonError::into_inner)),
+            Some(_) => read(&*self.lock_writer("read")?),
             None => self.with_reader(read),
         }
     }
@@ -1257,73 +1271,6 @@ fn attach_log(conn: &mut Connection, options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// A fixed set of read-only connections shared by the threads that read.
-struct ReaderPool {
-    idle: Mutex<Vec<Connection>>,
-    returned: Condvar,
-    size: usize,
-}
-
-impl ReaderPool {
-    fn new(connections: Vec<Connection>) -> Self {
-        ReaderPool {
-            size: connections.len(),
-            idle: Mutex::new(connections),
-            returned: Condvar::new(),
-        }
-    }
-
-    /// Takes an idle connection, waiting for one to be returned if all are
-    /// busy.
-    fn get(&self) -> PooledReader<'_> {
-        let mut idle = self.lock();
-        loop {
-            if let Some(conn) = idle.pop() {
-                return PooledReader {
-                    pool: self,
-                    conn: Some(conn),
-                };
-            }
-            idle = self
-                .returned
-                .wait(idle)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<Connection>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// A connection on loan from the pool; it goes back when dropped, even when
-/// the reading closure panicked.
-struct PooledReader<'p> {
-    pool: &'p ReaderPool,
-    conn: Option<Connection>,
-}
-
-impl std::ops::Deref for PooledReader<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        // The option is only emptied in drop.
-        self.conn
-            .as_ref()
-            .expect("pooled connection present until drop")
-    }
-}
-
-impl Drop for PooledReader<'_> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // A read transaction left open by a panic is rolled back by its
-            // Transaction guard before we get here.
-            self.pool.lock().push(conn);
-            self.pool.returned.notify_one();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1362,7 +1309,7 @@ mod tests {
                 Ok(())
             })
             .unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Corrupt { .. }), "{err}");
+        assert!(matches!(err.kind(), ErrorKind::Internal { .. }), "{err}");
         let count: i64 = store
             .read(|r| {
                 Ok(r.conn
