@@ -131,6 +131,14 @@ typedef struct {
 // The disk (or the database's size limit) is full; nothing was written.
 #define CUSTDB_ERR_DISK_FULL 26
 
+// A call was made inside a unit of work of the same store on the same
+// thread and would have waited for itself forever; nothing was done.
+#define CUSTDB_ERR_REENTRANT 27
+
+// custdb broke one of its own rules (a bug, not damaged data and not bad
+// input); nothing was written. Please report it.
+#define CUSTDB_ERR_INTERNAL 28
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
