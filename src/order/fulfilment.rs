@@ -1025,7 +1025,9 @@ impl Orders<'_> {
     }
 
     /// Gives money back, never more than was paid and not yet refunded.
-    /// When everything paid is refunded the order becomes `refunded`.
+    /// When everything paid is refunded the order becomes `refunded`, except
+    /// a `cancelled` order, which stays `cancelled` (its goods were never
+    /// sold; the refund is in its events and `refunded` amount).
     ///
     /// # Errors
     ///
@@ -1125,7 +1127,10 @@ impl Orders<'_> {
                  version = version + 1 WHERE id = ?1",
             )?
             .execute(params![order_id, amount_e4, self.now_db()])?;
-        let to = if refunded + amount_e4 == paid {
+        // A cancelled order stays cancelled when its money goes back: its
+        // goods were never sold, and reports and check() read `refunded` as
+        // a sale that was paid back.
+        let to = if refunded + amount_e4 == paid && status != OrderStatus::Cancelled {
             OrderStatus::Refunded
         } else {
             status

@@ -87,6 +87,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0005_insight.sql"),
         after: None,
     },
+    Migration {
+        version: 6,
+        name: "cancelled_refunds",
+        sql: include_str!("migrations/0006_cancelled_refunds.sql"),
+        after: None,
+    },
 ];
 
 /// The schema version this library writes and expects.

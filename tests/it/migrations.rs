@@ -275,3 +275,69 @@ fn check_insight(store: &Store) {
         .iter()
         .any(|o| o.total.amount == custdb::Decimal::new(3330, 2)));
 }
+
+/// Schema version 6 gives back the status `cancelled` to orders that
+/// version 5 marked `refunded` when their money was paid back after the
+/// cancellation.
+#[test]
+fn version_6_repairs_cancelled_orders_that_a_refund_marked_refunded() {
+    use custdb::{
+        NewOrder, NewOrderLine, NewPayment, NewProduct, NewRefund, NewVariant, NewWarehouse,
+        OrderStatus, PaymentMethod,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let (cancelled, refunded) = {
+        let store = Store::open(&path).unwrap();
+        store
+            .write(|tx| {
+                let p = tx.catalog().create_product(
+                    NewProduct::new("Tea").variant(NewVariant::new(
+                        "TEA",
+                        "4.50".parse().unwrap(),
+                        "GBP",
+                    )),
+                )?;
+                let w = tx
+                    .inventory()
+                    .create_warehouse(NewWarehouse::new("main", "Main"))?;
+                tx.inventory().receive(p.variants[0].id, w.id, 10)?;
+                let mut ids = Vec::new();
+                for cancel in [true, false] {
+                    let o = tx.orders().place(
+                        NewOrder::for_guest("g@example.com", "GBP")
+                            .line(NewOrderLine::new("TEA", 2)),
+                    )?;
+                    tx.orders()
+                        .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
+                    if cancel {
+                        tx.orders().cancel(o.id, "changed mind")?;
+                    }
+                    tx.orders()
+                        .refund(o.id, NewRefund::new(o.total, "all of it"))?;
+                    ids.push(o.id);
+                }
+                Ok((ids[0], ids[1]))
+            })
+            .unwrap()
+    };
+    // What version 5 left: the cancelled order marked refunded.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "UPDATE orders SET status = 'refunded' WHERE id = '{cancelled}';
+             DELETE FROM custdb_migrations WHERE version = 6;
+             PRAGMA user_version = 5;"
+        ))
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let status = |id| store.read(|r| r.orders().get(id)).unwrap().status;
+    assert_eq!(status(cancelled), OrderStatus::Cancelled);
+    assert_eq!(
+        status(refunded),
+        OrderStatus::Refunded,
+        "a sale paid back stays refunded"
+    );
+    assert_consistent(&store);
+}

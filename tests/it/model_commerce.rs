@@ -15,8 +15,8 @@ use chrono::Utc;
 use custdb::{
     CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal, ErasureGround, ErrorKind,
     LawfulBasis, NewConsent, NewCustomer, NewOrder, NewOrderLine, NewPayment, NewProduct,
-    NewPurpose, NewShipment, NewVariant, NewWarehouse, OrderId, OrderStatus, PaymentMethod, Store,
-    VariantId, WarehouseId,
+    NewPurpose, NewRefund, NewShipment, NewVariant, NewWarehouse, OrderId, OrderStatus,
+    PaymentMethod, Store, VariantId, WarehouseId,
 };
 use proptest::prelude::*;
 
@@ -46,6 +46,10 @@ enum Op {
     Cancel {
         order: usize,
     },
+    /// Refunds everything paid and not yet refunded.
+    Refund {
+        order: usize,
+    },
     Consent {
         who: usize,
         give: bool,
@@ -66,6 +70,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => any::<usize>().prop_map(|order| Op::Pay { order }),
         2 => any::<usize>().prop_map(|order| Op::Ship { order }),
         1 => any::<usize>().prop_map(|order| Op::Cancel { order }),
+        1 => any::<usize>().prop_map(|order| Op::Refund { order }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(who, give)| Op::Consent { who, give }),
         1 => any::<usize>().prop_map(|who| Op::Erase { who }),
     ]
@@ -77,6 +82,7 @@ enum Outcome {
     Shortfall,
     InvalidTransition,
     InvalidState,
+    Invalid,
 }
 
 fn outcome<T>(r: &custdb::Result<T>) -> Outcome {
@@ -86,6 +92,7 @@ fn outcome<T>(r: &custdb::Result<T>) -> Outcome {
             ErrorKind::Shortfall { .. } => Outcome::Shortfall,
             ErrorKind::InvalidTransition { .. } => Outcome::InvalidTransition,
             ErrorKind::InvalidState { .. } => Outcome::InvalidState,
+            ErrorKind::Invalid { .. } => Outcome::Invalid,
             _ => panic!("unexpected error {e:?}"),
         },
     }
@@ -101,6 +108,9 @@ struct CustomerModel {
 struct OrderModel {
     status: OrderStatus,
     lines: Vec<(usize, i64)>,
+    /// Paid in full (once), and all of it refunded.
+    paid: bool,
+    refunded: bool,
 }
 
 #[derive(Debug, Default)]
@@ -218,6 +228,8 @@ fn step(shop: &Shop, model: &mut Model, op: &Op) -> (Outcome, Outcome) {
                     OrderModel {
                         status: OrderStatus::Pending,
                         lines: lines.clone(),
+                        paid: false,
+                        refunded: false,
                     },
                 ));
             }
@@ -275,6 +287,46 @@ fn step(shop: &Shop, model: &mut Model, op: &Op) -> (Outcome, Outcome) {
                     }
                 }
                 model.orders[i].1.status = to;
+                if to == OrderStatus::Paid {
+                    model.orders[i].1.paid = true;
+                }
+            }
+            (outcome(&r), expected)
+        }
+        Op::Refund { order } => {
+            if model.orders.is_empty() {
+                return (Outcome::Ok, Outcome::Ok);
+            }
+            let i = order % model.orders.len();
+            let (id, m) = model.orders[i].clone();
+            let expected = if matches!(m.status, OrderStatus::Pending | OrderStatus::Refunded) {
+                Outcome::InvalidTransition
+            } else if !m.paid || m.refunded {
+                // Nothing left to give back (cancelled before payment, or
+                // refunded already).
+                Outcome::Invalid
+            } else {
+                Outcome::Ok
+            };
+            let r = store.write(|tx| {
+                let o = tx.orders().get(id)?;
+                let left = o.paid - o.refunded;
+                // Asking for a cent when nothing is left shows the error.
+                let amount = if left.is_zero() {
+                    Decimal::new(1, 2)
+                } else {
+                    left
+                };
+                tx.orders().refund(id, NewRefund::new(amount, "model"))
+            });
+            if r.is_ok() {
+                let m = &mut model.orders[i].1;
+                m.refunded = true;
+                // Reservations are untouched; a cancelled order stays
+                // cancelled, anything else paid back in full is refunded.
+                if m.status != OrderStatus::Cancelled {
+                    m.status = OrderStatus::Refunded;
+                }
             }
             (outcome(&r), expected)
         }
