@@ -19,8 +19,9 @@ use crate::store::{Store, WriteTx};
 
 /// Rows written per transaction.
 pub const ROWS_PER_TRANSACTION: usize = 1000;
-/// The longest JSON line accepted, in bytes.
-pub const MAX_JSON_LINE_BYTES: usize = 1 << 20;
+/// The longest JSON line accepted, in bytes: the same limit as a CSV
+/// record, [`MAX_RECORD_BYTES`](crate::import::MAX_RECORD_BYTES).
+pub const MAX_JSON_LINE_BYTES: usize = super::bounded::MAX_RECORD_BYTES;
 
 /// Where a source column goes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -194,6 +195,7 @@ impl Store {
         rejection: impl FnMut(&Rejection),
     ) -> Result<ImportReport> {
         check_source(&mapping.source)?;
+        let (input, shapes) = super::bounded::CsvGuard::new(input);
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let header: Vec<String> = reader
             .headers()
@@ -201,6 +203,9 @@ impl Store {
             .iter()
             .map(|h| h.trim().to_owned())
             .collect();
+        if let Some(problem) = super::bounded::next_shape(&shapes).and_then(|s| s.problem()) {
+            return Err(Error::invalid("header", problem));
+        }
         for column in mapping.columns.keys() {
             if !header.contains(column) {
                 return Err(Error::invalid(
@@ -210,14 +215,20 @@ impl Store {
             }
         }
         let rows = reader.into_records().enumerate().map(move |(i, r)| {
+            // Each record the reader returns is the next one the guard saw.
+            let shape = super::bounded::next_shape(&shapes);
             let fallback = i as u64 + 2;
+            let line = shape.map_or(fallback, |s| s.line);
+            if let Some(problem) = shape.and_then(|s| s.problem()) {
+                return Err((line, problem));
+            }
             let record = r.map_err(|e| {
-                (
-                    e.position().map_or(fallback, |p| p.line()),
-                    "malformed CSV line".to_owned(),
-                )
+                let reason = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "not valid UTF-8",
+                    _ => "malformed CSV line",
+                };
+                (line, reason.to_owned())
             })?;
-            let line = record.position().map_or(fallback, |p| p.line());
             Ok((
                 line,
                 header
@@ -590,41 +601,16 @@ fn check_source(source: &str) -> Result<()> {
     Ok(())
 }
 
-/// JSON Lines with their line numbers (from 1); blank lines are skipped;
-/// an unreadable or overlong line is an error for that line only.
+/// JSON Lines with their line numbers (from 1), parsed; blank lines are
+/// skipped; an unreadable, overlong, non-UTF-8 or invalid line is an error
+/// for that line only ([`super::bounded::json_lines`]).
 fn json_lines(
     input: impl BufRead,
 ) -> impl Iterator<Item = std::result::Result<(u64, serde_json::Value), (u64, String)>> {
-    let mut input = input;
-    let mut number = 0u64;
-    std::iter::from_fn(move || loop {
-        let mut buf = Vec::new();
-        number += 1;
-        let n = match std::io::Read::by_ref(&mut input)
-            .take(MAX_JSON_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut buf)
-        {
-            Ok(0) => return None,
-            Ok(n) => n,
-            Err(e) => return Some(Err((number, format!("unreadable line: {e}")))),
-        };
-        if n > MAX_JSON_LINE_BYTES {
-            // Skip the rest of the overlong line.
-            let mut rest = Vec::new();
-            let _ = input.read_until(b'\n', &mut rest);
-            return Some(Err((
-                number,
-                format!("line longer than {MAX_JSON_LINE_BYTES} bytes"),
-            )));
-        }
-        let text = String::from_utf8_lossy(&buf);
-        if text.trim().is_empty() {
-            continue;
-        }
-        return Some(
-            serde_json::from_str(text.trim())
-                .map(|v| (number, v))
-                .map_err(|e| (number, format!("invalid JSON: {e}"))),
-        );
+    super::bounded::json_lines(input).map(|line| {
+        let (number, text) = line?;
+        serde_json::from_str(&text)
+            .map(|v| (number, v))
+            .map_err(|e| (number, format!("invalid JSON: {e}")))
     })
 }

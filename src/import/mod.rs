@@ -11,7 +11,10 @@
 //! - [`generic`]: customers from CSV or JSON Lines with a column mapping;
 //!   products and completed orders from JSON Lines.
 
+mod bounded;
 pub mod generic;
+
+pub use bounded::MAX_RECORD_BYTES;
 
 /// The import-key statements, public only so that the benchmarks'
 /// raw-rusqlite baselines run exactly the same text. Not part of the API.

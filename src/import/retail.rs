@@ -312,6 +312,7 @@ impl Store {
         mut progress: impl FnMut(ImportProgress),
         mut rejection: impl FnMut(&Rejection),
     ) -> Result<ImportReport> {
+        let (input, shapes) = super::bounded::CsvGuard::new(input);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
@@ -320,6 +321,9 @@ impl Store {
             .headers()
             .map_err(|e| Error::invalid("header", format!("unreadable: {e}")))?
             .clone();
+        if let Some(problem) = super::bounded::next_shape(&shapes).and_then(|s| s.problem()) {
+            return Err(Error::invalid("header", problem));
+        }
         if header.iter().map(str::trim).ne(HEADER.iter().copied()) {
             return Err(Error::invalid(
                 "header",
@@ -348,17 +352,36 @@ impl Store {
             let more = match reader.read_record(&mut record) {
                 Ok(more) => more,
                 Err(e) => {
+                    // Each record the reader returns is the next one the
+                    // guard saw.
+                    let shape = super::bounded::next_shape(&shapes);
                     report.lines_read += 1;
-                    let line = e.position().map_or(position_line, |p| p.line());
-                    reject(&mut report, line, "malformed CSV line");
+                    let line = shape.map_or_else(
+                        || e.position().map_or(position_line, |p| p.line()),
+                        |s| s.line,
+                    );
+                    let reason = match (shape.and_then(|s| s.problem()), e.kind()) {
+                        (Some(problem), _) => problem,
+                        (None, csv::ErrorKind::Utf8 { .. }) => "not valid UTF-8".to_owned(),
+                        (None, _) => "malformed CSV line".to_owned(),
+                    };
+                    reject(&mut report, line, &reason);
                     continue;
                 }
             };
             if !more {
                 break;
             }
+            let shape = super::bounded::next_shape(&shapes);
             report.lines_read += 1;
-            let no = record.position().map_or(position_line, |p| p.line());
+            let no = shape.map_or_else(
+                || record.position().map_or(position_line, |p| p.line()),
+                |s| s.line,
+            );
+            if let Some(problem) = shape.and_then(|s| s.problem()) {
+                reject(&mut report, no, &problem);
+                continue;
+            }
             let line = match parse_line(no, &record) {
                 Ok(l) => l,
                 Err(reason) => {

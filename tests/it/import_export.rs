@@ -237,3 +237,92 @@ fn overlong_import_keys_are_rejected_not_fatal() {
     assert_eq!(reasons, vec!["key: must be 1 to 128 characters".to_owned()]);
     assert_consistent(&store);
 }
+
+/// CSV and JSON Lines follow one rule for a BOM (skipped at the very start
+/// of the input), invalid UTF-8 (the line is rejected, never stored as
+/// U+FFFD) and overlong lines (rejected with their number, after reading at
+/// most `MAX_RECORD_BYTES` of them); an unclosed CSV quote is rejected
+/// instead of swallowing the rest of the file into one name.
+#[test]
+fn csv_and_json_lines_share_the_rules_for_boms_utf8_and_huge_lines() {
+    use std::io::Read;
+    let huge = 64 << 20; // 64 MiB of one field or line.
+    let simple = || {
+        CustomerMapping::new("crm")
+            .column("Id", F::Key)
+            .column("Name", F::DisplayName)
+    };
+    let run = |csv: bool, input: Box<dyn Read>| {
+        let (_dir, store) = file_store();
+        let mut rejected = Vec::new();
+        let report = if csv {
+            store.import_customers_csv(
+                input,
+                &simple(),
+                |_| {},
+                |r| rejected.push((r.line, r.reason.clone())),
+            )
+        } else {
+            store.import_customers_jsonl(
+                std::io::BufReader::new(input),
+                &simple(),
+                |_| {},
+                |r| rejected.push((r.line, r.reason.clone())),
+            )
+        }
+        .unwrap();
+        let mut names: Vec<String> = store
+            .customers()
+            .list(&Default::default(), None, 100)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|c| c.display_name)
+            .collect();
+        names.sort();
+        assert_consistent(&store);
+        (report.lines_read, names, rejected)
+    };
+
+    let csv: Box<dyn Read> = Box::new(
+        b"\xEF\xBB\xBFId,Name\n1,Ann\n2,B\xFFb\n3,"
+            .chain(std::io::repeat(b'x').take(huge))
+            .chain(&b"\n4,Cat\n5,\"Dan\n6,Eve\n"[..]),
+    );
+    let (read, names, rejected) = run(true, csv);
+    assert_eq!(names, vec!["Ann", "Cat"]);
+    assert_eq!(read, 5);
+    assert_eq!(rejected[0], (3, "not valid UTF-8".to_owned()));
+    assert_eq!(
+        rejected[1],
+        (
+            4,
+            format!(
+                "line longer than {} bytes",
+                custdb::import::MAX_RECORD_BYTES
+            )
+        )
+    );
+    assert_eq!(rejected[2].0, 6);
+    assert!(rejected[2].1.contains("unclosed quote"), "{rejected:?}");
+
+    let jsonl: Box<dyn Read> = Box::new(
+        b"\xEF\xBB\xBF{\"Id\":\"1\",\"Name\":\"Ann\"}\n{\"Id\":\"2\",\"Name\":\"B\xFFb\"}\n{\"Id\":\"3\",\"Name\":\""
+            .chain(std::io::repeat(b'x').take(huge))
+            .chain(&b"\"}\n{\"Id\":\"4\",\"Name\":\"Cat\"}\n"[..]),
+    );
+    let (read, names, rejected) = run(false, jsonl);
+    assert_eq!(names, vec!["Ann", "Cat"]);
+    assert_eq!(read, 4);
+    assert_eq!(rejected[0], (2, "not valid UTF-8".to_owned()));
+    assert_eq!(
+        rejected[1],
+        (
+            3,
+            format!(
+                "line longer than {} bytes",
+                custdb::import::MAX_RECORD_BYTES
+            )
+        )
+    );
+}

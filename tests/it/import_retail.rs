@@ -254,3 +254,41 @@ fn a_write_between_batches_is_seen_by_the_rest_of_the_import() {
     );
     assert_consistent(&store);
 }
+
+/// A huge description is rejected after reading at most the limit of it,
+/// and an unclosed quote does not swallow the rest of the file.
+#[test]
+fn huge_lines_and_unclosed_quotes_are_rejected_on_their_own() {
+    use std::io::Read;
+    let (_dir, store) = crate::common::file_store();
+    let input =
+        b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
+        536365,85123A,"
+            .chain(std::io::repeat(b'x').take(16 << 20))
+            .chain(
+                &b",6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n\
+            536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom\n\
+            536366,22633,\"HAND WARMER,6,2010-12-01 08:28:00,1.85,17850.0,United Kingdom\n\
+            536367,84879,ASSORTED BIRD,32,2010-12-01 08:34:00,1.69,13047.0,United Kingdom\n"[..],
+            );
+    let mut rejected = Vec::new();
+    let report = store
+        .import_retail(input, |_| {}, |r| rejected.push((r.line, r.reason.clone())))
+        .unwrap();
+    assert_eq!(report.lines_read, 3, "{rejected:?}");
+    assert_eq!(report.imported, 1);
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert_eq!(
+        rejected[0],
+        (
+            2,
+            format!(
+                "line longer than {} bytes",
+                custdb::import::MAX_RECORD_BYTES
+            )
+        )
+    );
+    assert_eq!(rejected[1].0, 4);
+    assert!(rejected[1].1.contains("unclosed quote"), "{rejected:?}");
+    crate::common::assert_consistent(&store);
+}
