@@ -10,7 +10,8 @@ use std::path::PathBuf;
 /// A `Result` whose error is a custdb [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What went wrong. Match on it through [`Error::kind`].
+/// What went wrong. Match on it through [`Error::kind`]. docs/ERRORS.md
+/// says for every kind when it happens and what the caller should do.
 ///
 /// The enum is `#[non_exhaustive]`: later versions add kinds, so a `match`
 /// needs a catch-all arm.

@@ -8,8 +8,9 @@
 
 use crate::error::{Error, Result};
 
-/// Trims `value` and checks it is non-empty, at most `max_chars` long and
-/// free of control characters.
+/// Trims `value` and checks it is non-empty, at most `max_chars` long,
+/// free of control characters and bidirectional overrides, and has at
+/// least one visible character.
 pub(crate) fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
@@ -31,6 +32,102 @@ pub(crate) fn optional_text(
     }
 }
 
+/// Characters that show nothing: white space, zero-width spaces and
+/// joiners, the word joiner and invisible operators, BOMs, soft hyphens,
+/// Hangul fillers, variation selectors, tag characters, direction marks.
+/// A text made only of these looks empty but is not, so two customers
+/// "named" differently look the same.
+pub(crate) fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// The bidirectional embeddings, overrides and isolates (U+202A to U+202E,
+/// U+2066 to U+2069). They reorder the text around them on screen, so a
+/// name or reference can display as something other than what is stored
+/// ("Trojan Source"). Right-to-left scripts need none of them; the
+/// direction marks U+200E and U+200F stay allowed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The checks every text shares: no bidirectional controls, and at least
+/// one visible character.
+fn check_visible(field: &str, value: &str) -> Result<()> {
+    if value.chars().any(is_bidi_control) {
+        return Err(Error::invalid(
+            field,
+            "contains bidirectional override or isolate characters (U+202A-U+202E, \
+             U+2066-U+2069), which make text display as something else",
+        ));
+    }
+    if value.chars().all(is_invisible) {
+        return Err(Error::invalid(
+            field,
+            "has no visible character (only spaces, zero-width or other invisible characters)",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a value holding a payment card number: a run of 13 to 19 digits
+/// (spaces or dashes between them allowed) that passes the Luhn check.
+/// custdb never stores a card number (PAN); a payment is referenced by the
+/// provider's token or transaction id.
+pub(crate) fn no_card_number(field: &str, value: &str) -> Result<()> {
+    let mut digits: Vec<u8> = Vec::new();
+    let check = |digits: &mut Vec<u8>| -> Result<()> {
+        // A whole run only: windows of a longer run would match one digit
+        // string in ten by chance.
+        if (13..=19).contains(&digits.len()) && luhn(digits) {
+            return Err(Error::invalid(
+                field,
+                "looks like a payment card number (it passes the Luhn check); \
+                 custdb never stores card numbers: store the payment provider's \
+                 token or transaction id instead",
+            ));
+        }
+        digits.clear();
+        Ok(())
+    };
+    for c in value.chars() {
+        match c {
+            '0'..='9' => digits.push(c as u8 - b'0'),
+            ' ' | '-' if !digits.is_empty() => {}
+            _ => check(&mut digits)?,
+        }
+    }
+    check(&mut digits)
+}
+
+/// The Luhn (mod 10) check of a card number's digits.
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
 /// An optional multi-line text (notes, a message body): line breaks and tabs
 /// are kept, other control characters are refused.
 pub(crate) fn optional_long_text(
@@ -50,6 +147,7 @@ pub(crate) fn optional_long_text(
     {
         return Err(Error::invalid(field, "contains control characters"));
     }
+    check_visible(field, v)?;
     Ok(Some(v.to_owned()))
 }
 
@@ -61,6 +159,7 @@ fn single_line(field: &str, value: &str, max_chars: usize) -> Result<String> {
             "contains control characters (line breaks are not allowed here)",
         ));
     }
+    check_visible(field, value)?;
     Ok(value.to_owned())
 }
 
@@ -375,6 +474,54 @@ mod tests {
         assert_eq!(locale("l", "es-419").unwrap(), "es-419");
         assert!(locale("l", "english").is_err());
         assert!(locale("l", "en--GB").is_err());
+    }
+
+    #[test]
+    fn invisible_only_and_bidi_text_is_refused() {
+        for bad in [
+            "\u{200B}",
+            "\u{FEFF}\u{2060}",
+            "\u{200B} \u{200D}",
+            "\u{3164}",
+        ] {
+            let err = required_text("name", bad, 100).unwrap_err();
+            assert!(
+                err.to_string().contains("no visible character"),
+                "{bad:?}: {err}"
+            );
+        }
+        for bad in ["Ann\u{202E}gpj.exe", "\u{2066}Bob\u{2069}"] {
+            let err = required_text("name", bad, 100).unwrap_err();
+            assert!(err.to_string().contains("bidirectional"), "{bad:?}: {err}");
+        }
+        for good in [
+            "Ann",
+            "\u{05E9}\u{05E8}\u{05D4}",
+            "A\u{200D}B",
+            "Zo\u{0065}\u{0301}",
+        ] {
+            required_text("name", good, 100).unwrap();
+        }
+    }
+
+    #[test]
+    fn card_numbers_are_refused() {
+        for pan in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "ref-5500-0000-0000-0004",
+            "pi_378282246310005",
+        ] {
+            assert!(no_card_number("provider_reference", pan).is_err(), "{pan}");
+        }
+        for ok in [
+            "pi_3MtwBwLkdIwHu7ix28a3tqPa",
+            "4111111111111112",
+            "123456789012",
+            "ch_1234",
+        ] {
+            no_card_number("provider_reference", ok).unwrap();
+        }
     }
 
     #[test]

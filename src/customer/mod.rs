@@ -652,6 +652,8 @@ macro_rules! select_customers {
 /// baselines run exactly the same text. Not part of the API.
 #[doc(hidden)]
 pub mod sql {
+    /// Whether a customer is erased.
+    pub const IS_ERASED: &str = "SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1";
     /// A customer's version and whether it is archived.
     pub const VERSION_OF: &str =
         "SELECT version, archived_at IS NOT NULL FROM customers WHERE id = ?1";
@@ -854,7 +856,7 @@ impl<'a> CustomerReader<'a> {
             .prepare_cached(sql::GET_BY_EMAIL)?
             .query_row([&email], customer_from_row)
             .optional()?
-            .ok_or_else(|| Error::not_found("customer with email", "(given)"))?
+            .ok_or_else(|| Error::not_found("customer", "with this email"))?
             .parse()
     }
 
@@ -951,7 +953,7 @@ impl<'a> CustomerReader<'a> {
     pub(crate) fn require_active(&self, id: CustomerId) -> Result<()> {
         match self.version_of(id)? {
             None => Err(Error::not_found("customer", id)),
-            Some((_, true)) => Err(archived(id)),
+            Some((_, true)) => Err(archived(self.conn, id)?),
             Some((_, false)) => Ok(()),
         }
     }
@@ -971,12 +973,23 @@ impl<'a> CustomerReader<'a> {
     }
 }
 
-fn archived(id: CustomerId) -> Error {
-    Error::new(ErrorKind::InvalidState {
+/// Why an archived customer cannot be changed or ordered for: an erased
+/// customer (erasure archives too) must not be told to restore itself,
+/// since it cannot be restored.
+fn archived(conn: &Connection, id: CustomerId) -> Result<Error> {
+    let erased: bool = conn
+        .prepare_cached(sql::IS_ERASED)?
+        .query_row([id], |r| r.get(0))?;
+    let reason = if erased {
+        "is erased: nothing more is recorded about it or done for it".to_owned()
+    } else {
+        "is archived; restore it before changing it or ordering for it".to_owned()
+    };
+    Ok(Error::new(ErrorKind::InvalidState {
         entity: "customer",
         id: id.to_string(),
-        reason: "is archived; restore it before changing it".to_owned(),
-    })
+        reason,
+    }))
 }
 
 /// Turns user text into a safe FTS5 query: every run of letters and digits
@@ -1130,7 +1143,7 @@ impl<'t> Customers<'t> {
                 return Err(conflict(id, expected_version, current.version));
             }
             if current.is_archived() {
-                return Err(archived(id));
+                return Err(archived(self.tx.conn(), id)?);
             }
             let old = Fields::from_customer(&current);
             let new = old.clone().patched(&patch, self.today())?;
@@ -1243,7 +1256,7 @@ impl<'t> Customers<'t> {
 
     fn set_tags(&self, current: Customer, wanted: Vec<String>, action: &str) -> Result<Customer> {
         if current.is_archived() {
-            return Err(archived(current.id));
+            return Err(archived(self.tx.conn(), current.id)?);
         }
         let wanted = tags("tags", &wanted)?;
         if wanted == current.tags {
@@ -1317,7 +1330,7 @@ impl<'t> Customers<'t> {
             let erased: bool = self
                 .tx
                 .conn()
-                .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")?
+                .prepare_cached(sql::IS_ERASED)?
                 .query_row([id], |r| r.get(0))?;
             if erased {
                 return Err(Error::new(ErrorKind::InvalidState {

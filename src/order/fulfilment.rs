@@ -628,6 +628,12 @@ impl Orders<'_> {
             new.provider_reference.as_deref(),
             MAX_REFERENCE_LEN,
         )?;
+        if let Some(provider) = &provider {
+            validate::no_card_number("provider", provider)?;
+        }
+        if let Some(reference) = &reference {
+            validate::no_card_number("provider_reference", reference)?;
+        }
         let amount_e4 = currency.payable("amount", new.amount)?;
         if amount_e4 == 0 {
             return Err(Error::invalid("amount", "must be above 0"));

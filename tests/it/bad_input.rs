@@ -53,6 +53,26 @@ fn cases() -> Vec<Case> {
     let deep_attributes = serde_json::Map::from_iter([("nest".to_owned(), deep_json(10))]);
     vec![
         (
+            "a display name of zero-width characters only",
+            Expect::Invalid("display_name"),
+            create(NewCustomer::new("\u{200B}\u{2060}\u{FEFF}")),
+        ),
+        (
+            "a display name with a right-to-left override",
+            Expect::Invalid("display_name"),
+            create(NewCustomer::new("Ann\u{202E}fdp.exe")),
+        ),
+        (
+            "a company with a directional isolate",
+            Expect::Invalid("company"),
+            create(NewCustomer::new("Ann").company("\u{2067}Evil\u{2069} Ltd")),
+        ),
+        (
+            "an interaction subject of invisible characters only",
+            Expect::Invalid("interaction.subject"),
+            interaction(note().subject("\u{200D}\u{200C}")),
+        ),
+        (
             "malformed email",
             Expect::Invalid("email"),
             create(NewCustomer::new("A").email("not-an-email")),

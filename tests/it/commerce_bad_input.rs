@@ -75,8 +75,47 @@ fn setup() -> (tempfile::TempDir, Store, Fixture) {
     (dir, store, fixture)
 }
 
+fn pay_with_reference(reference: &'static str) -> Attempt {
+    Box::new(move |s, f| {
+        s.write(|tx| {
+            let total = tx.orders().get(f.pending)?.total;
+            tx.orders().pay(
+                f.pending,
+                NewPayment::new(PaymentMethod::Card, total).provider("stripe", reference),
+            )
+        })
+        .map(drop)
+    })
+}
+
 fn cases() -> Vec<(&'static str, Expect, Attempt)> {
     vec![
+        (
+            "a card number as the payment reference",
+            Expect::Invalid("provider_reference"),
+            pay_with_reference("4111111111111111"),
+        ),
+        (
+            "a card number with spaces inside the payment reference",
+            Expect::Invalid("provider_reference"),
+            pay_with_reference("card 5500 0000 0000 0004 ok"),
+        ),
+        (
+            "a product name of invisible characters only",
+            Expect::Invalid("name"),
+            Box::new(|s, _| {
+                s.write(|tx| {
+                    tx.catalog().create_product(
+                        NewProduct::new("\u{200B}\u{FEFF}").variant(NewVariant::new(
+                            "INVIS",
+                            d("1"),
+                            "GBP",
+                        )),
+                    )
+                })
+                .map(drop)
+            }),
+        ),
         (
             "zero quantity",
             Expect::Invalid("lines[0].quantity"),

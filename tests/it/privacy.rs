@@ -329,3 +329,52 @@ fn retention_dry_run_then_apply() {
     }
     assert_consistent(&store);
 }
+
+/// Every error about an erased customer says it is erased (never "restore
+/// it", which then fails), and errors never repeat an email given to look
+/// a customer up (error texts end up in logs).
+#[test]
+fn errors_about_erased_customers_say_erased_and_carry_no_email() {
+    let (_dir, store) = file_store();
+    let ann = store
+        .customers()
+        .create(NewCustomer::new("Ann").email("ann.secret@example.com"))
+        .unwrap();
+    store.erase_customer(ann.id).unwrap();
+    let order = store.write(|tx| {
+        tx.orders()
+            .place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("X", 1)))
+    });
+    let address = store.customers().add_address(
+        ann.id,
+        NewAddress::new(AddressKind::Billing, "1 A St", "Leeds", "GB"),
+    );
+    let tags = store.customers().add_tags(ann.id, &["vip"]);
+    for (what, result) in [
+        ("order", order.map(drop)),
+        ("address", address.map(drop)),
+        ("tags", tags.map(drop)),
+    ] {
+        let err = result.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err.kind(), custdb::ErrorKind::InvalidState { .. }),
+            "{what}: {text}"
+        );
+        assert!(
+            text.contains("erased") && !text.contains("restore"),
+            "{what}: {text}"
+        );
+    }
+    let err = store.customers().restore(ann.id).unwrap_err();
+    assert!(err.to_string().contains("erased"), "{err}");
+
+    let err = store
+        .customers()
+        .get_by_email("ann.secret@example.com")
+        .unwrap_err();
+    assert!(err.is_not_found());
+    let text = err.to_string();
+    assert_eq!(text, "customer with this email not found");
+    assert!(!text.contains("secret"));
+}
