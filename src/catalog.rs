@@ -119,6 +119,7 @@ impl Variant {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewProduct {
     /// Name (required).
     pub name: String,
@@ -129,6 +130,7 @@ pub struct NewProduct {
     #[serde(default)]
     pub variants: Vec<NewVariant>,
 }
+crate::input::strict_serde!(NewProduct);
 
 impl NewProduct {
     /// A product with this name.
@@ -154,6 +156,7 @@ impl NewProduct {
 
 /// A variant to create.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewVariant {
     /// SKU (required, unique).
     pub sku: String,
@@ -177,6 +180,7 @@ pub struct NewVariant {
     #[serde(default)]
     pub allow_backorder: bool,
 }
+crate::input::strict_serde!(NewVariant);
 
 fn yes() -> bool {
     true
@@ -235,26 +239,34 @@ impl NewVariant {
 /// A partial update of a variant: `None` leaves a field as it is. The SKU
 /// and the product never change (a new SKU is a new variant).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct VariantPatch {
     /// New title.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// New unit price, in the same currency unless `currency` is set too.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<rust_decimal::Decimal>,
     /// New currency (with `price`).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     /// New barcode.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub barcode: Option<String>,
     /// Track stock or not.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track_stock: Option<bool>,
     /// Allow backorders or not.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_backorder: Option<bool>,
 }
+crate::input::strict_serde!(VariantPatch; not_null: title, price, currency, barcode, track_stock, allow_backorder);
 
 impl VariantPatch {
     /// Sets the price.

@@ -162,6 +162,7 @@ text_enum!(
 
 /// A purpose of processing to register.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewPurpose {
     /// A stable id chosen by the application (`newsletter`,
     /// `order_fulfilment`): 1 to [`MAX_PURPOSE_ID_LEN`] characters of
@@ -177,6 +178,7 @@ pub struct NewPurpose {
     /// The categories of personal data processed for it (at least one).
     pub data_categories: Vec<DataCategory>,
 }
+crate::input::strict_serde!(NewPurpose);
 
 impl NewPurpose {
     /// A purpose; consent is required exactly when the basis is consent.
@@ -229,6 +231,7 @@ pub struct Purpose {
 
 /// A consent event to record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewConsent {
     /// Whose consent.
     pub customer_id: CustomerId,
@@ -258,6 +261,7 @@ pub struct NewConsent {
     /// When a `given` consent stops counting.
     pub valid_until: Option<DateTime<Utc>>,
 }
+crate::input::strict_serde!(NewConsent);
 
 /// The notice or policy a person saw: its version and exact text. custdb
 /// keeps the text once, by its SHA-256 hash, and each event keeps the hash.

@@ -86,6 +86,7 @@ pub struct Warehouse {
 
 /// A warehouse to create.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewWarehouse {
     /// Code (required, unique; letters, digits, `-` and `_`).
     pub code: String,
@@ -107,6 +108,7 @@ pub struct NewWarehouse {
     #[serde(default)]
     pub priority: i64,
 }
+crate::input::strict_serde!(NewWarehouse);
 
 impl NewWarehouse {
     /// A warehouse with this code and name, priority 0.
@@ -216,6 +218,7 @@ pub struct Reservation {
 
 /// A replenishment rule for one variant in one warehouse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ReplenishmentRule {
     /// Reorder when available falls to this or below.
     pub reorder_point: i64,
@@ -224,6 +227,7 @@ pub struct ReplenishmentRule {
     /// Order in multiples of this (a case of 12).
     pub order_multiple: i64,
 }
+crate::input::strict_serde!(ReplenishmentRule);
 
 /// One line of the replenishment, low-stock or overstock report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

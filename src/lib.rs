@@ -83,6 +83,7 @@ mod error;
 pub mod export;
 mod id;
 pub mod import;
+mod input;
 pub mod inventory;
 pub mod money;
 pub mod order;

@@ -32,6 +32,7 @@ use crate::validate;
 
 /// Net spend in a period, at least `min`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct SpendFilter {
     /// The least net spend (orders minus refunds).
     pub min: Decimal,
@@ -44,9 +45,11 @@ pub struct SpendFilter {
     #[serde(default)]
     pub to: Option<DateTime<Utc>>,
 }
+crate::input::strict_serde!(SpendFilter);
 
 /// RFM scores at least these (1 to 5 each; 1 lets everyone through).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct RfmFilter {
     /// Scores as of.
     pub as_of: DateTime<Utc>,
@@ -60,6 +63,7 @@ pub struct RfmFilter {
     #[serde(default = "one")]
     pub min_m: u8,
 }
+crate::input::strict_serde!(RfmFilter);
 
 fn one() -> u8 {
     1
@@ -67,7 +71,7 @@ fn one() -> u8 {
 
 /// A segment: the customers every set filter lets through.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Segment {
     /// An address in, or an order to, this country (ISO 3166-1 alpha-2).
     pub country: Option<String>,
@@ -90,6 +94,7 @@ pub struct Segment {
     /// Archived customers too.
     pub include_archived: bool,
 }
+crate::input::strict_serde!(Segment);
 
 impl Segment {
     /// Customers with an address in, or an order to, the country.

@@ -125,7 +125,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// An optional multi-line text (notes, a message body): line breaks and tabs

@@ -140,6 +140,7 @@ pub struct Address {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewAddress {
     /// Billing, shipping or other.
     pub kind: AddressKind,
@@ -174,6 +175,7 @@ pub struct NewAddress {
     #[serde(default)]
     pub phone: Option<String>,
 }
+crate::input::strict_serde!(NewAddress);
 
 impl NewAddress {
     /// An address with the required parts.
@@ -224,34 +226,76 @@ impl NewAddress {
 }
 
 /// A partial update of an address; `None` leaves a field as it is, and for
-/// optional fields `Some(None)` clears it. To change the default, use
+/// optional fields `Some(None)` (in JSON `null`) or a blank text clears it;
+/// in JSON, `null` for `kind`, `line1`, `city` or `country` is an error
+/// naming the field. To change the default, use
 /// [`Customers::set_default_address`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct AddressPatch {
     /// New kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<AddressKind>,
     /// New label.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub label: Option<Option<String>>,
     /// New recipient.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recipient: Option<Option<String>>,
     /// New company line.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub company: Option<Option<String>>,
     /// New street line.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub line1: Option<String>,
     /// New second line.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub line2: Option<Option<String>>,
     /// New city.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
     /// New region.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub region: Option<Option<String>>,
     /// New postal code.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub postal_code: Option<Option<String>>,
     /// New country.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
     /// New phone.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub phone: Option<Option<String>>,
 }
+crate::input::strict_serde!(AddressPatch; not_null: kind, line1, city, country);
 
 /// Validated address columns.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -128,6 +128,7 @@ pub struct Interaction {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewInteraction {
     /// Where it happened.
     pub channel: Channel,
@@ -148,6 +149,7 @@ pub struct NewInteraction {
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
+crate::input::strict_serde!(NewInteraction);
 
 impl NewInteraction {
     /// An interaction of this channel, direction and kind.

@@ -141,7 +141,7 @@ impl Customer {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct NewCustomer {
     /// Required: the name shown in lists.
     pub display_name: String,
@@ -171,6 +171,7 @@ pub struct NewCustomer {
     /// Notes.
     pub notes: Option<String>,
 }
+crate::input::strict_serde!(NewCustomer);
 
 impl NewCustomer {
     /// A new customer with this display name.
@@ -222,7 +223,13 @@ impl NewCustomer {
 }
 
 /// A partial update of a customer: `None` leaves a field as it is. For the
-/// optional fields, `Some(None)` clears the field and `Some(Some(v))` sets it.
+/// optional fields, `Some(None)` clears the field and `Some(Some(v))` sets
+/// it; a blank text (`Some(Some(""))`) clears it too.
+///
+/// In JSON: a field left out is left as it is; `null` or `""` clears an
+/// optional field; `null` for a field that cannot be cleared
+/// (`display_name`, `phone_country`, `tags`, `attributes`) is an error
+/// naming it, as is an unknown field (docs/ERRORS.md).
 ///
 /// # Example
 ///
@@ -239,35 +246,85 @@ impl NewCustomer {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct CustomerPatch {
     /// New display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// New given name, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub given_name: Option<Option<String>>,
     /// New family name, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub family_name: Option<Option<String>>,
     /// New email, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email: Option<Option<String>>,
     /// New phone, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub phone: Option<Option<String>>,
     /// Country used to read a national phone number in this patch.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_country: Option<String>,
     /// New company, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub company: Option<Option<String>>,
     /// New locale, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub locale: Option<Option<String>>,
     /// New date of birth, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub birth_date: Option<Option<NaiveDate>>,
     /// New acquisition source, or `Some(None)` to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub acquisition_source: Option<Option<String>>,
     /// Replaces all tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// Replaces all custom attributes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Map<String, Value>>,
     /// New notes, or `Some(None)` to clear them.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub notes: Option<Option<String>>,
 }
+crate::input::strict_serde!(CustomerPatch; not_null: display_name, phone_country, tags, attributes);
 
 macro_rules! patch_setters {
     ($($(#[$doc:meta])* $name:ident / $clear:ident),* $(,)?) => {
@@ -367,7 +424,7 @@ impl ArchiveState {
 
 /// Filters for [`CustomerReader::list`]; all set filters must match.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct CustomerFilter {
     /// Only customers with this tag.
     pub tag: Option<String>,
@@ -381,6 +438,7 @@ pub struct CustomerFilter {
     /// Active (default), archived, or all.
     pub archived: ArchiveState,
 }
+crate::input::strict_serde!(CustomerFilter);
 
 impl CustomerFilter {
     /// Only customers with this tag.
@@ -452,6 +510,7 @@ impl Fields {
             email: new
                 .email
                 .as_deref()
+                .filter(|e| !e.trim().is_empty())
                 .map(|e| validate::email("email", e))
                 .transpose()?,
             phone: phone(new.phone.as_deref(), new.phone_country.as_deref())?,
@@ -459,6 +518,7 @@ impl Fields {
             locale: new
                 .locale
                 .as_deref()
+                .filter(|l| !l.trim().is_empty())
                 .map(|l| validate::locale("locale", l))
                 .transpose()?,
             birth_date: new.birth_date.map(|d| birth_date(d, today)).transpose()?,
@@ -508,6 +568,7 @@ impl Fields {
         if let Some(v) = &patch.email {
             self.email = v
                 .as_deref()
+                .filter(|e| !e.trim().is_empty())
                 .map(|e| validate::email("email", e))
                 .transpose()?;
         }
@@ -520,6 +581,7 @@ impl Fields {
         if let Some(v) = &patch.locale {
             self.locale = v
                 .as_deref()
+                .filter(|l| !l.trim().is_empty())
                 .map(|l| validate::locale("locale", l))
                 .transpose()?;
         }

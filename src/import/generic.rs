@@ -74,12 +74,14 @@ pub enum CustomerField {
 /// How the columns of an input map onto customer fields. Columns not named
 /// are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct CustomerMapping {
     /// The import source name recorded with the import keys (1 to 64).
     pub source: String,
     /// Source column (CSV header or JSON key) → field.
     pub columns: BTreeMap<String, CustomerField>,
 }
+crate::input::strict_serde!(CustomerMapping);
 
 impl CustomerMapping {
     /// A mapping for a source.
@@ -560,6 +562,7 @@ impl Store {
 
 /// An order line to import, by SKU.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ImportedLine {
     /// The variant's SKU.
     pub sku: String,
@@ -568,9 +571,11 @@ pub struct ImportedLine {
     /// The price it was sold at.
     pub unit_price: Decimal,
 }
+crate::input::strict_serde!(ImportedLine);
 
 /// A completed order to import.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ImportedOrder {
     /// The outside order number (the import key).
     pub key: String,
@@ -593,6 +598,7 @@ pub struct ImportedOrder {
     #[serde(default)]
     pub shipping: Decimal,
 }
+crate::input::strict_serde!(ImportedOrder);
 
 fn check_source(source: &str) -> Result<()> {
     if source.trim().is_empty() || source.len() > 64 {

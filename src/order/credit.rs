@@ -16,6 +16,7 @@ use crate::validate;
 
 /// A credit note to issue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewCreditNote {
     /// The customer, or `None` for a guest.
     #[serde(default)]
@@ -35,6 +36,7 @@ pub struct NewCreditNote {
     /// When it was issued.
     pub issued_at: DateTime<Utc>,
 }
+crate::input::strict_serde!(NewCreditNote);
 
 fn empty_array() -> serde_json::Value {
     serde_json::Value::Array(Vec::new())

@@ -87,6 +87,7 @@ pub struct Payment {
 
 /// A payment to record.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewPayment {
     /// Method.
     pub method: PaymentMethod,
@@ -99,6 +100,7 @@ pub struct NewPayment {
     #[serde(default)]
     pub provider_reference: Option<String>,
 }
+crate::input::strict_serde!(NewPayment);
 
 impl NewPayment {
     /// A payment of `amount` by `method`.
@@ -149,6 +151,7 @@ pub struct ShipmentLine {
 
 /// A shipment to record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewShipment {
     /// Carrier (required).
     pub carrier: String,
@@ -159,6 +162,7 @@ pub struct NewShipment {
     #[serde(default)]
     pub lines: Vec<ShipmentLine>,
 }
+crate::input::strict_serde!(NewShipment);
 
 impl NewShipment {
     /// A shipment of everything not yet shipped.
@@ -208,12 +212,14 @@ pub struct ReturnLine {
 
 /// A return to record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewReturn {
     /// Why (required).
     pub reason: String,
     /// What came back (at least one line).
     pub lines: Vec<NewReturnLine>,
 }
+crate::input::strict_serde!(NewReturn);
 
 impl NewReturn {
     /// A return for a reason.
@@ -238,6 +244,7 @@ impl NewReturn {
 
 /// One line of a return to record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewReturnLine {
     /// The line's SKU.
     pub sku: String,
@@ -250,6 +257,7 @@ pub struct NewReturnLine {
     #[serde(default)]
     pub warehouse: Option<String>,
 }
+crate::input::strict_serde!(NewReturnLine);
 
 /// A refund.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -270,6 +278,7 @@ pub struct Refund {
 
 /// A refund to make.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewRefund {
     /// Amount, at most what was paid and not yet refunded.
     pub amount: Decimal,
@@ -280,6 +289,7 @@ pub struct NewRefund {
     #[serde(default)]
     pub payment_id: Option<PaymentId>,
 }
+crate::input::strict_serde!(NewRefund);
 
 impl NewRefund {
     /// A refund of `amount` for `reason`.

@@ -16,6 +16,7 @@ use crate::validate;
 
 /// A completed order to record as history.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct HistoricalOrder {
     /// The customer, or `None` for a guest (then `guest_email` is needed).
     #[serde(default)]
@@ -36,9 +37,11 @@ pub struct HistoricalOrder {
     #[serde(default)]
     pub shipping: rust_decimal::Decimal,
 }
+crate::input::strict_serde!(HistoricalOrder);
 
 /// One line of a [`HistoricalOrder`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct HistoricalLine {
     /// The variant sold.
     pub variant_id: VariantId,
@@ -47,6 +50,7 @@ pub struct HistoricalLine {
     /// The price it was sold at (up to four decimals; never rounded).
     pub unit_price: rust_decimal::Decimal,
 }
+crate::input::strict_serde!(HistoricalLine);
 
 impl<'t> Orders<'t> {
     /// Records a completed order: placed at `placed_at`, paid in full (a

@@ -191,6 +191,7 @@ impl AddressSnapshot {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewOrder {
     /// The customer; exactly one of this and `guest_email`.
     #[serde(default)]
@@ -222,6 +223,7 @@ pub struct NewOrder {
     #[serde(default)]
     pub hold_until: Option<DateTime<Utc>>,
 }
+crate::input::strict_serde!(NewOrder);
 
 impl NewOrder {
     /// An order for a customer.
@@ -287,6 +289,7 @@ impl NewOrder {
 
 /// One line to order.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewOrderLine {
     /// The variant's SKU.
     pub sku: String,
@@ -306,6 +309,7 @@ pub struct NewOrderLine {
     #[serde(default)]
     pub warehouse: Option<String>,
 }
+crate::input::strict_serde!(NewOrderLine);
 
 impl NewOrderLine {
     /// `quantity` units of `sku` at the catalog price.

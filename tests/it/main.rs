@@ -21,6 +21,7 @@ mod faults;
 mod fuzz_corpus;
 mod import_export;
 mod import_retail;
+mod inputs;
 mod insight;
 mod interactions;
 mod io_faults;
