@@ -133,5 +133,8 @@ fn a_bad_cursor_is_refused() {
             .unwrap_err();
         assert_eq!(err.field(), Some("cursor"), "{bad}");
     }
-    assert!("c".repeat(300).parse::<custdb::Cursor>().is_err());
+    assert!("c"
+        .repeat(custdb::MAX_CURSOR_CHARS + 1)
+        .parse::<custdb::Cursor>()
+        .is_err());
 }
