@@ -15,6 +15,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::audit::Change;
+use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::WriteTx;
 use crate::text_enum::text_enum;
@@ -218,7 +219,7 @@ impl<'a> AccessReader<'a> {
             row.ok_or_else(|| Error::not_found("role", name))?;
         Ok(Role {
             name,
-            permissions: serde_json::from_str(&permissions)?,
+            permissions: serde_json::from_str(&permissions).stored()?,
             consent_scope,
             builtin: false,
         })
@@ -327,7 +328,7 @@ impl<'t> Access<'t> {
                      VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO UPDATE SET \
                      permissions = ?2, consent_scope = ?3, updated_at = ?4",
                 )?
-                .execute(params![name, serde_json::to_string(&perms)?, scope, now])?;
+                .execute(params![name, serde_json::to_string(&perms).written()?, scope, now])?;
             self.tx.audit_change(Change {
                 action: "define_role",
                 entity_type: "role",

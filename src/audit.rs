@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::page::{check_limit, into_page, Cursor, Page};
 use crate::store::{Actor, CheckReport};
@@ -222,7 +223,7 @@ pub(crate) fn append(
     at: DateTime<Utc>,
     change: Change<'_>,
 ) -> Result<()> {
-    let fields = serde_json::to_string(change.changed_fields)?;
+    let fields = serde_json::to_string(change.changed_fields).written()?;
     let at = crate::time::to_db(&at);
     let (last_seq, prev_hash) = last_entry(conn)?;
     let seq = last_seq + 1;
@@ -326,7 +327,7 @@ impl RawEntry {
             action: self.action,
             entity_type: self.entity_type,
             entity_id: self.entity_id,
-            changed_fields: serde_json::from_str(&self.changed_fields)?,
+            changed_fields: serde_json::from_str(&self.changed_fields).stored()?,
         })
     }
 }

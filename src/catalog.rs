@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::audit::Change;
+use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ProductId, VariantId};
 use crate::money::{self, Currency, Money};
@@ -337,7 +338,7 @@ pub(crate) fn variant_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Variant
             product_id,
             sku,
             title,
-            options: serde_json::from_str(&options)?,
+            options: serde_json::from_str(&options).stored()?,
             barcode,
             price: Money::from_e4(price_e4, Currency::from_db(&currency)?),
             track_stock,
@@ -518,7 +519,7 @@ impl<'a> CatalogReader<'a> {
         let mut variants: std::collections::BTreeMap<ProductId, Vec<Variant>> =
             std::collections::BTreeMap::new();
         let mut stmt = self.conn.prepare_cached(VARIANTS_OF_PRODUCTS)?;
-        for v in stmt.query_map([serde_json::to_string(&ids)?], variant_from_row)? {
+        for v in stmt.query_map([serde_json::to_string(&ids).written()?], variant_from_row)? {
             let v = v??;
             variants.entry(v.product_id).or_default().push(v);
         }
@@ -585,7 +586,7 @@ fn check_variant(field: &str, new: &NewVariant) -> Result<CheckedVariant> {
     Ok(CheckedVariant {
         sku,
         title,
-        options: serde_json::to_string(&options)?,
+        options: serde_json::to_string(&options).written()?,
         barcode,
         price_e4,
         currency,

@@ -42,6 +42,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
 use crate::audit::Change;
+use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ConsentEventId, CustomerId};
 use crate::page::{check_limit, into_page, Cursor, Page};
@@ -806,7 +807,7 @@ impl<'a> ConsentReader<'a> {
         at: DateTime<Utc>,
     ) -> Result<std::collections::BTreeSet<CustomerId>> {
         self.purpose(purpose_id)?;
-        let ids = serde_json::to_string(customer_ids)?;
+        let ids = serde_json::to_string(customer_ids).written()?;
         let mut stmt = self.conn.prepare_cached(sql::CONSENTING_AMONG)?;
         let rows = stmt.query_map(params![ids, purpose_id, crate::time::to_db(&at)], |r| {
             r.get::<_, CustomerId>(0)
@@ -885,7 +886,7 @@ fn purpose_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Purpose>> {
             description: row.get(1)?,
             lawful_basis: LawfulBasis::from_db(&row.get::<_, String>(2)?)?,
             consent_required: row.get(3)?,
-            data_categories: serde_json::from_str(&categories)?,
+            data_categories: serde_json::from_str(&categories).stored()?,
             created_at: crate::time::from_db(&created)?,
         })
     })())
@@ -979,7 +980,7 @@ impl<'t> Consents<'t> {
                 description,
                 new.lawful_basis.as_str(),
                 new.consent_required,
-                serde_json::to_string(&new.data_categories)?,
+                serde_json::to_string(&new.data_categories).written()?,
                 crate::time::to_db(&self.tx.now())
             ])?;
             self.tx.audit_change(Change {

@@ -28,6 +28,7 @@ use rusqlite::{params, Connection};
 use crate::audit::Change;
 use crate::consent::{CollectionMethod, ConsentState};
 use crate::customer::{Customer, CustomerPatch};
+use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::CustomerId;
 use crate::store::WriteTx;
@@ -459,8 +460,8 @@ impl<'t> Merges<'t> {
                 duplicate,
                 crate::time::to_db(&now),
                 self.tx.actor().id(),
-                serde_json::to_string(&moved)?,
-                serde_json::to_string(&field_names)?
+                serde_json::to_string(&moved).written()?,
+                serde_json::to_string(&field_names).written()?
             ])?;
             let changed: Vec<&str> = moved.keys().map(String::as_str).collect();
             self.tx.audit_change(Change {

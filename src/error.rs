@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A `Result` whose error is a custdb [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -234,6 +235,13 @@ pub enum ErrorKind {
     /// The unit of work was rolled back; free space and retry.
     #[error("the disk or the database's size limit is full")]
     DiskFull,
+    /// The caller's own error, passed through [`Error::other`] to abort a
+    /// unit of work. custdb never makes one itself.
+    #[error("{message}")]
+    Other {
+        /// The caller's error, as text.
+        message: String,
+    },
     /// Any other SQLite error. The message is SQLite's own.
     #[error("database error: {message}")]
     Database {
@@ -248,13 +256,18 @@ pub enum ErrorKind {
 /// predicates ([`is_not_found`](Error::is_not_found),
 /// [`is_conflict`](Error::is_conflict), ...). Its `Display` names the field
 /// or record and the reason in one line.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+// The source is shared, not owned, so that an error is cheap to clone (a
+// caller may hand one error to several places: a log, a response, a retry
+// decision).
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
@@ -273,8 +286,56 @@ impl Error {
         Error {
             inner: Box::new(Inner {
                 kind,
-                source: Some(Box::new(source)),
+                source: Some(Arc::new(source)),
             }),
+        }
+    }
+
+    /// The caller's own error, to abort a unit of work with: the closure of
+    /// [`Store::write`](crate::Store::write) returns `Err(Error::other(e))`,
+    /// nothing is written, and the caller gets it back through
+    /// [`downcast_ref`](Error::downcast_ref) (or `source()`). Its kind is
+    /// [`ErrorKind::Other`], whose message is `e`'s.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{Error, NewCustomer, Store};
+    ///
+    /// #[derive(Debug)]
+    /// struct OverBudget;
+    /// impl std::fmt::Display for OverBudget {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("over budget")
+    ///     }
+    /// }
+    /// impl std::error::Error for OverBudget {}
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let err = store
+    ///     .write(|tx| {
+    ///         tx.customers().create(NewCustomer::new("Ann"))?;
+    ///         Err::<(), _>(Error::other(OverBudget))
+    ///     })
+    ///     .unwrap_err();
+    /// assert!(err.downcast_ref::<OverBudget>().is_some());
+    /// assert_eq!(err.to_string(), "over budget");
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::with_source(
+            ErrorKind::Other {
+                message: error.to_string(),
+            },
+            error,
+        )
+    }
+
+    /// The caller's own error inside an [`Error::other`], if it is an `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self.inner.kind {
+            ErrorKind::Other { .. } => self.inner.source.as_deref()?.downcast_ref::<E>(),
+            _ => None,
         }
     }
 
@@ -425,14 +486,38 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-impl From<serde_json::Error> for Error {
-    fn from(err: serde_json::Error) -> Self {
-        Error::with_source(
-            ErrorKind::Corrupt {
-                reason: format!("stored JSON does not parse: {err}"),
-            },
-            err,
-        )
+/// Reading JSON custdb stored itself (custom attributes, option maps,
+/// event details), and writing JSON of its own records. There is no
+/// `From<serde_json::Error>` on purpose: a caller's `?` on its own parse
+/// must not turn into `Corrupt` ("the file is damaged").
+pub(crate) trait JsonResult<T> {
+    /// A stored value that does not parse: the file is damaged.
+    fn stored(self) -> Result<T>;
+    /// custdb's own value that does not serialize: a bug.
+    fn written(self) -> Result<T>;
+}
+
+impl<T> JsonResult<T> for std::result::Result<T, serde_json::Error> {
+    fn stored(self) -> Result<T> {
+        self.map_err(|err| {
+            Error::with_source(
+                ErrorKind::Corrupt {
+                    reason: format!("stored JSON does not parse: {err}"),
+                },
+                err,
+            )
+        })
+    }
+
+    fn written(self) -> Result<T> {
+        self.map_err(|err| {
+            Error::with_source(
+                ErrorKind::Internal {
+                    reason: format!("a value did not serialize to JSON: {err}"),
+                },
+                err,
+            )
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 use std::io::Write;
 
 use crate::customer::{ArchiveState, CustomerFilter};
+use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::Store;
 
@@ -109,7 +110,7 @@ impl Store {
                 c.birth_date.map(|d| d.to_string()).unwrap_or_default(),
                 opt(&c.acquisition_source),
                 c.tags.join(";"),
-                serde_json::to_string(&c.attributes)?,
+                serde_json::to_string(&c.attributes).written()?,
                 opt(&c.notes),
                 crate::time::to_db(&c.created_at),
                 crate::time::to_db(&c.updated_at),
@@ -130,7 +131,7 @@ impl Store {
     /// As [`export_customers_csv`](Store::export_customers_csv).
     pub fn export_customers_jsonl(&self, mut out: impl Write) -> Result<u64> {
         let n = self.each_customer(|c| {
-            serde_json::to_writer(&mut out, &c)?;
+            serde_json::to_writer(&mut out, &c).map_err(io)?;
             out.write_all(b"\n").map_err(io)
         })?;
         out.flush().map_err(io)?;
@@ -192,7 +193,7 @@ impl Store {
         self.read(|r| {
             r.orders().each_order(|o| {
                 n += 1;
-                serde_json::to_writer(&mut out, &o)?;
+                serde_json::to_writer(&mut out, &o).map_err(io)?;
                 out.write_all(b"\n").map_err(io)
             })
         })?;

@@ -23,6 +23,7 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use rust_decimal::Decimal;
 
 use crate::audit::Change;
+use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::CustomerId;
 use crate::money::Currency;
@@ -347,7 +348,7 @@ impl<'a> SegmentReader<'a> {
             .query_row([name], |r| r.get(0))
             .optional()?
             .ok_or_else(|| Error::not_found("segment", name))?;
-        Ok(serde_json::from_str(&json)?)
+        Ok(serde_json::from_str(&json).stored()?)
     }
 
     /// The names of the saved segments.
@@ -418,7 +419,7 @@ impl<'t> Segments<'t> {
                     "INSERT INTO saved_segments (name, definition, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_at = ?3",
                 )?
-                .execute(params![name, serde_json::to_string(segment)?, now])?;
+                .execute(params![name, serde_json::to_string(segment).written()?, now])?;
             self.tx.audit_change(Change {
                 action: "save",
                 entity_type: "segment",

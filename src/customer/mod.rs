@@ -39,6 +39,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use crate::audit::Change;
+use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::CustomerId;
 use crate::page::{check_limit, into_page, Cursor, Page};
@@ -838,11 +839,11 @@ impl RawCustomer {
             // Most customers have no tags or attributes: skip the parser.
             tags: match self.tags.as_str() {
                 "[]" => Vec::new(),
-                json => serde_json::from_str(json)?,
+                json => serde_json::from_str(json).stored()?,
             },
             attributes: match self.attributes.as_str() {
                 "{}" => Map::new(),
-                json => serde_json::from_str(json)?,
+                json => serde_json::from_str(json).stored()?,
             },
             notes: self.notes,
             created_at: crate::time::from_db(&self.created_at)?,

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 
 use super::Orders;
 use crate::audit::Change;
+use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::{CreditNoteId, CustomerId};
 use crate::money::Currency;
@@ -86,7 +87,7 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
     if !new.lines.is_array() {
         return Err(Error::invalid("lines", "must be a JSON array"));
     }
-    let lines = serde_json::to_string(&new.lines)?;
+    let lines = serde_json::to_string(&new.lines).written()?;
     if lines.len() > 1_000_000 {
         return Err(Error::invalid("lines", "is larger than 1 MB"));
     }
@@ -176,7 +177,7 @@ impl<'t> Orders<'t> {
             currency,
             amount: currency.present(crate::money::from_e4(amount_e4)),
             reason,
-            lines: serde_json::from_str(&lines)?,
+            lines: serde_json::from_str(&lines).stored()?,
             country,
             issued_at: crate::time::from_db(&issued_at)?,
         })

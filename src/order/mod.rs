@@ -53,6 +53,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::Change;
 use crate::catalog::{CatalogReader, Variant};
+use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{CustomerId, OrderId, OrderLineId, VariantId, WarehouseId};
 use crate::inventory::{Inventory, InventoryReader};
@@ -543,7 +544,11 @@ impl RawOrder {
         let [subtotal, discount_total, tax_total, shipping, total, paid, refunded] =
             self.amounts.map(|a| currency.present(money::from_e4(a)));
         let address = |text: Option<String>| -> Result<Option<AddressSnapshot>> {
-            Ok(text.as_deref().map(serde_json::from_str).transpose()?)
+            Ok(text
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .stored()?)
         };
         Ok(Order {
             id: self.id,
@@ -807,7 +812,7 @@ impl<'a> OrderReader<'a> {
                 kind,
                 from_status: from.as_deref().map(OrderStatus::from_db).transpose()?,
                 to_status: OrderStatus::from_db(&to)?,
-                detail: serde_json::from_str(&detail)?,
+                detail: serde_json::from_str(&detail).stored()?,
             })
         })
         .collect()
@@ -1055,7 +1060,7 @@ impl<'t> Orders<'t> {
         let request_hash = match &key {
             None => None,
             Some(key) => {
-                let hash = crate::schema::hex(&Sha256::digest(serde_json::to_vec(&new)?));
+                let hash = crate::schema::hex(&Sha256::digest(serde_json::to_vec(&new).written()?));
                 let found: Option<(OrderId, String)> = self
                     .tx
                     .conn()
@@ -1156,11 +1161,13 @@ impl<'t> Orders<'t> {
                 shipping_address
                     .as_ref()
                     .map(serde_json::to_string)
-                    .transpose()?,
+                    .transpose()
+                    .written()?,
                 billing_address
                     .as_ref()
                     .map(serde_json::to_string)
-                    .transpose()?,
+                    .transpose()
+                    .written()?,
                 note,
                 key,
                 request_hash,

@@ -40,6 +40,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::Change;
 use crate::consent::{CollectionMethod, Consents};
+use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::CustomerId;
 use crate::store::{CheckReport, WriteTx};
@@ -338,7 +339,7 @@ impl<'t> Privacy<'t> {
                 customer_id,
                 already_erased: true,
                 erased_at: at,
-                rows: serde_json::from_str(&rows)?,
+                rows: serde_json::from_str(&rows).stored()?,
                 consents_withdrawn: 0,
                 file_scrubbed: false,
             });
@@ -381,7 +382,7 @@ impl<'t> Privacy<'t> {
             now,
             self.tx.actor().id(),
             ground.as_str(),
-            serde_json::to_string(&rows)?
+            serde_json::to_string(&rows).written()?
         ])?;
         let fields: Vec<&str> = erased_fields.iter().map(String::as_str).collect();
         self.tx.audit_change(Change {
