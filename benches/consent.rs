@@ -57,7 +57,7 @@ fn consent(c: &mut Criterion) {
                 }
                 ids.push(id);
             }
-            Ok(ids)
+            Ok::<_, custdb::Error>(ids)
         })
         .unwrap();
     let conn = raw_connection(&dir.path().join("bench.db"));

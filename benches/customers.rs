@@ -209,7 +209,7 @@ fn create(c: &mut Criterion) {
                         for n in 0..BULK {
                             tx.customers().create(new_customer(n))?;
                         }
-                        Ok(())
+                        Ok::<_, custdb::Error>(())
                     })
                     .unwrap();
                 (dir, store)

@@ -106,7 +106,7 @@ fn populate(store: &Store) -> Vec<CustomerId> {
                 }
                 ids.push(id);
             }
-            Ok(ids)
+            Ok::<_, custdb::Error>(ids)
         })
         .unwrap()
 }

@@ -201,7 +201,7 @@ impl CustdbSide {
                             tx.orders()
                                 .ship(order, NewShipment::everything("post", "T-1"))?;
                         }
-                        Ok(())
+                        Ok::<_, custdb::Error>(())
                     })
                     .unwrap();
             }

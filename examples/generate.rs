@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tx.inventory().receive(v.id, a.id, 100_000_000)?;
             tx.inventory().receive(v.id, b.id, 100_000_000)?;
         }
-        Ok(ids)
+        Ok::<_, custdb::Error>(ids)
     })?;
 
     let mut ids = Vec::with_capacity(customers);
@@ -118,7 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 ids.push(c.id);
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })?;
         n = end;
         progress("customers", n, started);
@@ -167,7 +167,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     shipping: Decimal::ZERO,
                 })?;
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })?;
         made = end;
         progress("orders", made, started);

@@ -177,7 +177,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         tx.access().grant("clerk-7", "returns-desk")?;
         tx.access().grant("clerk-7", "sales")?;
-        Ok(())
+        Ok::<_, custdb::Error>(())
     })?;
 
     // Insight (schema version 5 onwards): a small Online Retail import: a

@@ -127,7 +127,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             order.id,
             NewPayment::new(PaymentMethod::Card, order.total).provider("psp", "ch_123"),
         )?;
-        Ok((maria.id, order.id))
+        Ok::<_, custdb::Error>((maria.id, order.id))
     })?;
 
     println!("can_process(maria, purpose, at):");

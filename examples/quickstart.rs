@@ -99,7 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     NewInteraction::new(Channel::Web, Direction::Inbound, InteractionKind::Sale)
                         .subject("First order"),
                 )?;
-                Ok(c)
+                Ok::<_, custdb::Error>(c)
             })?,
             Err(e) => return Err(e.into()),
         };

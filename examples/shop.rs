@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     },
                 )?;
             }
-            Ok((m, l, mug))
+            Ok::<_, custdb::Error>((m, l, mug))
         })?;
 
     // Customers.
@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             grace.id,
             NewAddress::new(AddressKind::Shipping, "1 Navy Way", "Arlington", "US"),
         )?;
-        Ok((ada.id, grace.id))
+        Ok::<_, custdb::Error>((ada.id, grace.id))
     })?;
 
     // Orders: Ada's is split across warehouses; Grace asks for too much.
@@ -152,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         o.mark_delivered(first.id)?;
         o.return_items(first.id, NewReturn::new("too small").line("TEE-M", 2, true))?;
         o.refund(first.id, NewRefund::new(gbp(4320), "two tees returned"))?;
-        Ok(())
+        Ok::<_, custdb::Error>(())
     })?;
 
     // Evening: the books.
@@ -212,7 +212,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 s.quantity, s.level.sku, s.level.warehouse_code, s.level.available, s.rule.reorder_point
             );
         }
-        Ok(())
+        Ok::<_, custdb::Error>(())
     })?;
     let report = store.check()?;
     println!(

@@ -37,7 +37,7 @@ fn fixture(store: &Store) {
             }
             tx.customers()
                 .create(NewCustomer::new("Ann").email("ann@example.com"))?;
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .expect("the fixture");
 }

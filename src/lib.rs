@@ -49,7 +49,9 @@
 //!         NewInteraction::new(Channel::Email, Direction::Inbound, InteractionKind::Inquiry)
 //!             .subject("Engine delivery date?"),
 //!     )?;
-//!     Ok(ada)
+//!     // The closure may return any error type that custdb's converts into;
+//!     // here it is custdb's own, named because only `?` uses it.
+//!     Ok::<_, custdb::Error>(ada)
 //! })?;
 //!
 //! // Optimistic concurrency: an update names the version it read.

@@ -348,7 +348,7 @@ impl<'a> SegmentReader<'a> {
             .query_row([name], |r| r.get(0))
             .optional()?
             .ok_or_else(|| Error::not_found("segment", name))?;
-        Ok(serde_json::from_str(&json).stored()?)
+        serde_json::from_str(&json).stored()
     }
 
     /// The names of the saved segments.

@@ -56,7 +56,7 @@ fn writer(path: &Path, durability: Durability, start: u64) {
         .write(|tx| {
             if let Ok(v) = tx.catalog().variant_by_sku("CRASH") {
                 let w = tx.inventory().warehouse_by_code("W")?;
-                return Ok((v.id, w.id));
+                return Ok::<_, custdb::Error>((v.id, w.id));
             }
             tx.consent().register_purpose(
                 NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
@@ -251,7 +251,7 @@ fn missing_steps(store: &Store, acked: &Acked) -> BTreeSet<u64> {
                 }));
                 match page.next_cursor {
                     Some(c) => cursor = Some(c),
-                    None => return Ok(found),
+                    None => return Ok::<_, custdb::Error>(found),
                 }
             }
         })
@@ -399,7 +399,7 @@ fn backup_kills(dir: &Path, kills: usize, rng: &mut impl Rng) -> usize {
                         NewCustomer::new(format!("Backed {n}")).email(format!("b{n}@example.com")),
                     )?;
                 }
-                Ok(())
+                Ok::<_, custdb::Error>(())
             })
             .unwrap();
     }

@@ -85,7 +85,7 @@ fn main() {
                 .inventory()
                 .create_warehouse(NewWarehouse::new("W", "Warehouse"))?;
             tx.inventory().receive(p.variants[0].id, w.id, STOCK)?;
-            Ok((p.variants[0].id, w.id))
+            Ok::<_, custdb::Error>((p.variants[0].id, w.id))
         })
         .unwrap();
     let reader_customer: CustomerId = store

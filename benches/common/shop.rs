@@ -69,13 +69,14 @@ pub fn build_shop(path: &Path, variants: usize, customers: usize) -> Vec<Custome
             }
             (0..customers)
                 .map(|n| {
-                    Ok(tx
-                        .customers()
-                        .create(
-                            NewCustomer::new(format!("Buyer {n}"))
-                                .email(format!("buyer{n}@example.com")),
-                        )?
-                        .id)
+                    Ok::<_, custdb::Error>(
+                        tx.customers()
+                            .create(
+                                NewCustomer::new(format!("Buyer {n}"))
+                                    .email(format!("buyer{n}@example.com")),
+                            )?
+                            .id,
+                    )
                 })
                 .collect()
         })

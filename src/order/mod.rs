@@ -544,11 +544,10 @@ impl RawOrder {
         let [subtotal, discount_total, tax_total, shipping, total, paid, refunded] =
             self.amounts.map(|a| currency.present(money::from_e4(a)));
         let address = |text: Option<String>| -> Result<Option<AddressSnapshot>> {
-            Ok(text
-                .as_deref()
+            text.as_deref()
                 .map(serde_json::from_str)
                 .transpose()
-                .stored()?)
+                .stored()
         };
         Ok(Order {
             id: self.id,

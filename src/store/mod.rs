@@ -550,13 +550,23 @@ impl Store {
     /// `SQLITE_BUSY`. It commits when `f` returns `Ok` and rolls back when
     /// `f` returns `Err` (or panics): nothing is half-written.
     ///
+    /// The closure returns `Result<T, E>` for any error type `E` that a
+    /// custdb [`Error`] converts into (`E: From<custdb::Error>`): custdb's
+    /// own, or the application's, so that a closure can abort with its own
+    /// reason. When the closure's error type is fixed by nothing but `?`
+    /// (a block ending in `Ok(value)`), name it: `Ok::<_, custdb::Error>(value)`.
+    /// Inside a unit of work, use the `tx` it was given: calling the
+    /// `Store` again from the same thread fails at once with
+    /// [`ErrorKind::Reentrant`].
+    ///
     /// # Errors
     ///
     /// The error `f` returns; [`ErrorKind::ReadOnly`] on a read-only store;
-    /// [`ErrorKind::Busy`] when another process holds the lock past the busy
-    /// timeout.
+    /// [`ErrorKind::Busy`] when another process or thread holds the lock
+    /// past the busy timeout; [`ErrorKind::Reentrant`] inside a unit of work
+    /// of the same store on the same thread.
     ///
-    /// # Example
+    /// # Examples
     ///
     /// ```
     /// use custdb::{NewCustomer, Store};
@@ -565,12 +575,43 @@ impl Store {
     /// let (a, b) = store.write(|tx| {
     ///     let a = tx.customers().create(NewCustomer::new("Ann"))?;
     ///     let b = tx.customers().create(NewCustomer::new("Bob"))?;
-    ///     Ok((a, b))
+    ///     Ok::<_, custdb::Error>((a, b))
     /// })?;
     /// assert_ne!(a.id, b.id);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn write<T>(&self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
+    ///
+    /// With the application's own error type, which aborts the unit of work
+    /// (nothing is written) and comes back as it was:
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// #[derive(Debug)]
+    /// enum AppError {
+    ///     Db(custdb::Error),
+    ///     TooManyCustomers,
+    /// }
+    /// impl From<custdb::Error> for AppError {
+    ///     fn from(e: custdb::Error) -> Self {
+    ///         AppError::Db(e)
+    ///     }
+    /// }
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let result = store.write(|tx| {
+    ///     tx.customers().create(NewCustomer::new("Ann"))?;
+    ///     Err::<(), _>(AppError::TooManyCustomers)
+    /// });
+    /// assert!(matches!(result, Err(AppError::TooManyCustomers)));
+    /// assert_eq!(store.read(|r| r.customers().list(&Default::default(), None, 10))?.items.len(), 0);
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(&WriteTx<'_>) -> Result<T, E>,
+    {
         self.write_as(&self.inner.options.actor, f)
     }
 
@@ -580,14 +621,16 @@ impl Store {
     /// # Errors
     ///
     /// As [`write`](Store::write).
-    pub fn write_as<T>(
-        &self,
-        actor: &Actor,
-        f: impl FnOnce(&WriteTx<'_>) -> Result<T>,
-    ) -> Result<T> {
+    pub fn write_as<T, E, F>(&self, actor: &Actor, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(&WriteTx<'_>) -> Result<T, E>,
+    {
         let mut conn = self.lock_writer("write")?;
         let changes_before = conn.total_changes();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::from)?;
         let wtx = WriteTx {
             tx,
             actor,
@@ -602,11 +645,11 @@ impl Store {
         // was lost) instead of committing what came after.
         if wtx.tx.is_autocommit() {
             return Err(value.err().unwrap_or_else(|| {
-                Error::new(ErrorKind::Database {
+                E::from(Error::new(ErrorKind::Database {
                     message: "SQLite rolled the unit of work back after an I/O or disk-full \
                               error inside it; nothing was written"
                         .into(),
-                })
+                }))
             }));
         }
         let value = value?;
@@ -614,14 +657,14 @@ impl Store {
         // every commit, not only trusted to each repository method.
         let changed = wtx.tx.total_changes() - wtx.undone_changes.get() != changes_before;
         if changed && wtx.audit_rows.get() == 0 {
-            return Err(Error::new(ErrorKind::Internal {
+            return Err(E::from(Error::new(ErrorKind::Internal {
                 reason: "a unit of work changed rows without writing an audit entry".into(),
-            }));
+            })));
         }
         self.inner.commit_open.store(true, Ordering::SeqCst);
         let committed = wtx.tx.commit();
         self.inner.commit_open.store(false, Ordering::SeqCst);
-        committed?;
+        committed.map_err(Error::from)?;
         Ok(value)
     }
 
@@ -707,12 +750,25 @@ impl Store {
     /// assert_eq!(vips.items.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn read<T>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(&ReadTx<'_>) -> Result<T, E>,
+    {
+        let mut outcome: Option<Result<T, E>> = None;
         self.with_reader(|conn| {
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
-            let value = f(&ReadTx { conn: &tx })?;
-            tx.commit()?;
-            Ok(value)
+            let value = f(&ReadTx { conn: &tx });
+            if value.is_ok() {
+                tx.commit()?;
+            }
+            outcome = Some(value);
+            Ok(())
+        })?;
+        outcome.unwrap_or_else(|| {
+            Err(E::from(Error::new(ErrorKind::Internal {
+                reason: "a read ended without running its closure".into(),
+            })))
         })
     }
 
@@ -1299,7 +1355,7 @@ mod tests {
     #[test]
     fn a_mutation_without_audit_is_refused_and_rolled_back() {
         let store = Store::open_in_memory().unwrap();
-        let err = store
+        let err: crate::Error = store
             .write(|tx| {
                 tx.conn().execute(
                     "INSERT INTO customers (id, display_name, created_at, updated_at) \
@@ -1312,8 +1368,11 @@ mod tests {
         assert!(matches!(err.kind(), ErrorKind::Internal { .. }), "{err}");
         let count: i64 = store
             .read(|r| {
-                Ok(r.conn
-                    .query_row("SELECT count(*) FROM customers", [], |r| r.get(0))?)
+                Ok::<_, crate::Error>(r.conn.query_row(
+                    "SELECT count(*) FROM customers",
+                    [],
+                    |r| r.get(0),
+                )?)
             })
             .unwrap();
         assert_eq!(count, 0);

@@ -99,7 +99,7 @@ fn setup() -> (Store, Fixture) {
                 .inventory()
                 .create_warehouse(NewWarehouse::new("SHOP", "Shop"))?;
             tx.inventory().receive(p.variants[0].id, shop.id, 1000)?;
-            Ok(Fixture {
+            Ok::<_, custdb::Error>(Fixture {
                 ann: ann.id,
                 tea: p.variants[0].id,
                 shop: shop.id,
@@ -117,7 +117,7 @@ fn paid_order(store: &Store, f: &Fixture) -> OrderId {
                 .place(NewOrder::for_customer(f.ann, "GBP").line(NewOrderLine::new("TEA", 2)))?;
             tx.orders()
                 .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
-            Ok(o.id)
+            Ok::<_, custdb::Error>(o.id)
         })
         .unwrap()
 }

@@ -198,7 +198,7 @@ fn address_limit_is_enforced() {
                     NewAddress::new(AddressKind::Other, format!("{i} St"), "Leeds", "GB"),
                 )?;
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     let err = store

@@ -152,7 +152,7 @@ fn shop() -> Shop {
             )?;
             tx.orders()
                 .ship(shipped.id, NewShipment::everything("DHL", "JD01"))?;
-            Ok(Shop {
+            Ok::<_, custdb::Error>(Shop {
                 _dir: tempfile::tempdir().unwrap(),
                 path: path.clone(),
                 store: store.clone(),
@@ -545,7 +545,7 @@ fn every_writing_operation_is_all_or_nothing_when_its_error_is_caught() {
                         "{name}, audit row {k}: {err}"
                     );
                     assert_eq!(witness(name, tx)?, witness_entity);
-                    Ok(())
+                    Ok::<_, custdb::Error>(())
                 })
                 .unwrap_or_else(|e| panic!("{name}, audit row {k}: the unit of work fails: {e}"));
             disarm(&s.path);

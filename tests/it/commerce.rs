@@ -61,7 +61,7 @@ fn shop() -> Shop {
             inv.receive(by_sku("TEE-M"), north.id, 10)?;
             inv.receive(by_sku("TEE-M"), south.id, 4)?;
             inv.receive(by_sku("MUG"), south.id, 3)?;
-            Ok((
+            Ok::<_, custdb::Error>((
                 ann.id,
                 by_sku("TEE-M"),
                 by_sku("MUG"),
@@ -133,13 +133,13 @@ fn ledger_moves_keep_balances() {
             inv.adjust(s.tee, s.north, -2, "damaged in storage")?;
             inv.transfer(s.tee, s.north, s.south, 3)?;
             inv.count(s.tee, s.south, 6)?;
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     let (north, south) = s
         .store
         .read(|r| {
-            Ok((
+            Ok::<_, custdb::Error>((
                 r.inventory().level(s.tee, s.north)?,
                 r.inventory().level(s.tee, s.south)?,
             ))
@@ -204,7 +204,7 @@ fn an_order_from_placement_to_refund() {
     let (north, south) = s
         .store
         .read(|r| {
-            Ok((
+            Ok::<_, custdb::Error>((
                 r.inventory().level(s.tee, s.north)?,
                 r.inventory().level(s.tee, s.south)?,
             ))
@@ -465,7 +465,7 @@ fn a_shortfall_names_the_sku_and_leaves_nothing_behind() {
                 .orders()
                 .place(NewOrder::for_customer(s.ann, "GBP").line(NewOrderLine::new("TEE-M", 99)));
             assert!(failed.unwrap_err().is_shortfall());
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     assert_eq!(before, crate::common::snapshot(s.store.path().unwrap()));
@@ -482,7 +482,7 @@ fn a_shortfall_names_the_sku_and_leaves_nothing_behind() {
     let (south, north) = s
         .store
         .read(|r| {
-            Ok((
+            Ok::<_, custdb::Error>((
                 r.inventory().level(s.mug, s.south)?,
                 r.inventory().level(s.mug, s.north)?,
             ))
@@ -558,7 +558,7 @@ fn expired_reservations_never_count_and_are_released() {
                     .line(NewOrderLine::new("TEE-M", 3).warehouse("NORTH"))
                     .hold_until(soon),
             )?;
-            Ok((hold, order))
+            Ok::<_, custdb::Error>((hold, order))
         })
         .unwrap();
     assert_eq!(
@@ -664,14 +664,14 @@ fn replenishment_low_stock_and_overstock() {
                     order_multiple: 1,
                 },
             )?;
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     let (suggest, low, over) = s
         .store
         .read(|r| {
             let i = r.inventory();
-            Ok((
+            Ok::<_, custdb::Error>((
                 i.replenishment_suggestions()?,
                 i.low_stock()?,
                 i.overstock()?,
@@ -760,7 +760,7 @@ fn product_pages_match_single_reads() {
                     tx.catalog().archive_product(p.id)?;
                 }
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     for include_archived in [false, true] {
@@ -816,7 +816,7 @@ fn product_pages_work_with_names_of_the_longest_multibyte_text() {
                     )),
                 )?;
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     let mut seen = Vec::new();

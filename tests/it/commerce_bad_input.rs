@@ -63,7 +63,7 @@ fn setup() -> (tempfile::TempDir, Store, Fixture) {
                 .place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("TEE", 1)))?;
             tx.orders()
                 .pay(paid.id, NewPayment::new(PaymentMethod::Card, paid.total))?;
-            Ok(Fixture {
+            Ok::<_, custdb::Error>(Fixture {
                 ann: ann.id,
                 tee,
                 north: north.id,

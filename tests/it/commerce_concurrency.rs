@@ -28,7 +28,7 @@ fn eight_threads_never_oversell_scarce_stock() {
                 .inventory()
                 .create_warehouse(NewWarehouse::new("ONLY", "The only one"))?;
             tx.inventory().receive(p.variants[0].id, w.id, STOCK)?;
-            Ok((c.id, p.variants[0].id, w.id))
+            Ok::<_, custdb::Error>((c.id, p.variants[0].id, w.id))
         })
         .unwrap();
     let sold = Arc::new(AtomicI64::new(0));
@@ -88,7 +88,7 @@ fn eight_threads_never_oversell_scarce_stock() {
                     None => break,
                 }
             }
-            Ok(total)
+            Ok::<_, custdb::Error>(total)
         })
         .unwrap();
     assert_eq!(reserved_by_orders, STOCK);

@@ -49,7 +49,7 @@ fn setup() -> (tempfile::TempDir, Store, CustomerId, CustomerId) {
             )?;
             let ann = tx.customers().create(NewCustomer::new("Ann"))?;
             let bob = tx.customers().create(NewCustomer::new("Bob"))?;
-            Ok((ann.id, bob.id))
+            Ok::<_, custdb::Error>((ann.id, bob.id))
         })
         .unwrap();
     (dir, store, ann, bob)
@@ -72,7 +72,7 @@ fn state_now_and_at_past_instants_and_can_process() {
                 .occurred_at(day(10)),
             )?;
             c.record(given(ann, "newsletter", day(20)).valid_until(day(25)))?;
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     let can = |at| {
@@ -165,7 +165,7 @@ fn customers_currently_consenting_are_paginated_and_honour_expiry() {
                 )
                 .occurred_at(day(3)),
             )?;
-            Ok(ids)
+            Ok::<_, custdb::Error>(ids)
         })
         .unwrap();
     let all_at = |at| {

@@ -285,7 +285,7 @@ fn list_filters_by_tag_country_time_and_archive_state() {
             )?;
             let archived = c.create(NewCustomer::new("Gone").tag("vip"))?;
             c.archive(archived.id)?;
-            Ok((uk_vip, fr, archived))
+            Ok::<_, custdb::Error>((uk_vip, fr, archived))
         })
         .unwrap();
     let names = |filter: CustomerFilter| -> Vec<String> {
@@ -363,7 +363,7 @@ fn search_ranks_names_above_notes_and_ignores_fts_syntax() {
             c.create(NewCustomer::new("Émile Borel").company("Académie"))?;
             let gone = c.create(NewCustomer::new("Archived Hopper"))?;
             c.archive(gone.id)?;
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     let hits = store.customers().search("hopper", 10).unwrap();

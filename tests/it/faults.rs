@@ -48,7 +48,7 @@ fn a_full_disk_is_a_typed_error_and_loses_nothing() {
                         .notes("x".repeat(2000)),
                 )?;
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         });
         match result {
             Ok(()) => committed += 50,
@@ -131,7 +131,7 @@ fn healthy(dir: &Path) -> Vec<u8> {
                         .notes("some notes ".repeat(n % 20)),
                 )?;
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     store.checkpoint().unwrap();

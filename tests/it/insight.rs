@@ -72,7 +72,7 @@ fn shop(store: &Store) -> Shop {
                 .record_historical(&order(ann, "GB", at(3, 7), "TEA", 3, "10.00", "0"))?;
             tx.orders()
                 .record_historical(&order(bob, "FR", at(2, 9), "CUP", 1, "2.50", "0"))?;
-            Ok(Shop { ann, bob, cat })
+            Ok::<_, custdb::Error>(Shop { ann, bob, cat })
         })
         .unwrap()
 }
@@ -82,7 +82,7 @@ fn reports_add_up_exactly() {
     let (_dir, store) = file_store();
     let s = shop(&store);
     let r = store.read(|r| {
-        Ok((
+        Ok::<_, custdb::Error>((
             r.reports().revenue_by_period(Period::Month, None, None)?,
             r.reports().revenue_by_country(None, None, 10)?,
             r.reports().top_customers(None, None, 10)?,
@@ -159,7 +159,7 @@ fn segments_combine_filters_in_sql() {
                 s.cat,
                 NewAddress::new(AddressKind::Billing, "1 Rue", "Paris", "FR"),
             )?;
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     let eval = |seg: &Segment| {
@@ -284,7 +284,7 @@ fn duplicates_are_found_with_reasons() {
                 NewAddress::new(AddressKind::Shipping, "2 Way", "Bath", "GB")
                     .postal_code("BA1 1AA"),
             )?;
-            Ok([a.id, b.id, e.id, f.id, g.id, h.id])
+            Ok::<_, custdb::Error>([a.id, b.id, e.id, f.id, g.id, h.id])
         })
         .unwrap();
     let candidates = store.read(|r| r.duplicates().candidates(100)).unwrap();
@@ -367,7 +367,7 @@ fn a_merge_moves_everything_and_loses_nothing() {
                     .email("ann@example.com")
                     .company("Lee Ltd"),
             )?;
-            Ok((survivor.id, s.ann))
+            Ok::<_, custdb::Error>((survivor.id, s.ann))
         })
         .unwrap();
     let dry = store
@@ -476,7 +476,7 @@ fn stock_out_risk_and_cancellation_rates() {
                 .orders()
                 .place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("SLOW", 1)))?;
             tx.orders().cancel(c.id, "changed mind")?;
-            Ok((fast, slow))
+            Ok::<_, custdb::Error>((fast, slow))
         })
         .unwrap();
     // FAST: 40 on hand, 30 reserved → 10 available; 30 sold in 30 days is

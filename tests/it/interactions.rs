@@ -29,7 +29,7 @@ fn timeline_lists_newest_first_across_pages() {
                     .occurred_at(start + Duration::hours(*off)),
                 )?;
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     let mut seen = Vec::new();

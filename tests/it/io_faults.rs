@@ -27,7 +27,7 @@ fn baseline(path: &Path) {
                     NewCustomer::new(format!("Base {n}")).email(format!("base{n}@example.com")),
                 )?;
             }
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     store.checkpoint().unwrap();

@@ -317,7 +317,7 @@ fn version_6_repairs_cancelled_orders_that_a_refund_marked_refunded() {
                         .refund(o.id, NewRefund::new(o.total, "all of it"))?;
                     ids.push(o.id);
                 }
-                Ok((ids[0], ids[1]))
+                Ok::<_, custdb::Error>((ids[0], ids[1]))
             })
             .unwrap()
     };

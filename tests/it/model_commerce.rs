@@ -147,7 +147,7 @@ fn shop() -> Shop {
             let w = tx
                 .inventory()
                 .create_warehouse(NewWarehouse::new("W", "Warehouse"))?;
-            Ok((p.variants.iter().map(|v| v.id).collect(), w.id))
+            Ok::<_, custdb::Error>((p.variants.iter().map(|v| v.id).collect(), w.id))
         })
         .unwrap();
     Shop {

@@ -92,7 +92,7 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                     country: Some("GB".into()),
                     issued_at: chrono::Utc::now(),
                 })?;
-            Ok((c.id, o.id))
+            Ok::<_, custdb::Error>((c.id, o.id))
         })
         .unwrap()
 }
@@ -275,7 +275,7 @@ fn retention_dry_run_then_apply() {
             p.set_retention_rule(RetentionCategory::Interactions, 30)?;
             p.set_retention_rule(RetentionCategory::OrderContactData, 365)?;
             p.set_retention_rule(RetentionCategory::InactiveCustomers, 3 * 365)?;
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     // Today nothing is old enough.

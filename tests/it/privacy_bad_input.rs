@@ -170,7 +170,7 @@ fn every_bad_privacy_input_is_a_typed_error_and_writes_nothing() {
                 NewPurpose::new("newsletter", "News", LawfulBasis::Consent)
                     .data_category(DataCategory::Contact),
             )?;
-            Ok(tx.customers().create(NewCustomer::new("Ann"))?.id)
+            Ok::<_, custdb::Error>(tx.customers().create(NewCustomer::new("Ann"))?.id)
         })
         .unwrap();
     let path = store.path().unwrap().to_owned();

@@ -180,7 +180,7 @@ fn workload(store: &Store) {
             )?;
             tx.access().grant("clerk", "sales")?;
             tx.inventory().release_expired(now + Duration::hours(2))?;
-            Ok((c.id, o.id))
+            Ok::<_, custdb::Error>((c.id, o.id))
         })
         .unwrap();
     store.customers().get(ann).unwrap();
@@ -238,7 +238,7 @@ fn workload(store: &Store) {
             r.reports().top_customers(None, None, 10)?;
             r.reports().rfm(now)?;
             r.duplicates().candidates(10)?;
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     store
@@ -474,10 +474,11 @@ fn hot_paths_fit_the_statement_cache() {
                     .data_category(DataCategory::Contact),
             )?;
             crate::common::stock_tea(tx, "A", 100)?;
-            Ok(tx
-                .customers()
-                .create(NewCustomer::new("Ann Lee").email("ann@example.com"))?
-                .id)
+            Ok::<_, custdb::Error>(
+                tx.customers()
+                    .create(NewCustomer::new("Ann Lee").email("ann@example.com"))?
+                    .id,
+            )
         })
         .unwrap();
     log.lock().unwrap().clear();
@@ -503,7 +504,7 @@ fn hot_paths_fit_the_statement_cache() {
                     .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
                 tx.orders()
                     .ship(o.id, NewShipment::everything("DHL", "T1"))?;
-                Ok(())
+                Ok::<_, custdb::Error>(())
             })
             .unwrap();
         store

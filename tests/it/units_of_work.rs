@@ -47,7 +47,7 @@ fn a_panic_rolls_back_and_the_store_stays_usable() {
             tx.customers().create(NewCustomer::new("Ann"))?;
             panic!("application bug inside a unit of work");
             #[allow(unreachable_code)]
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
     }));
     assert!(outcome.is_err());
@@ -246,7 +246,7 @@ fn a_read_sees_one_snapshot_while_a_writer_commits() {
                 .recv_timeout(Duration::from_secs(10))
                 .expect("writer finished");
             let second = r.customers().list(&all, None, 100)?.items.len();
-            Ok((first, second))
+            Ok::<_, custdb::Error>((first, second))
         })
         .unwrap();
     handle.join().unwrap();
@@ -322,7 +322,7 @@ fn a_lock_held_past_the_busy_timeout_is_a_busy_error() {
             tx.customers().create(NewCustomer::new("Holder"))?;
             locked_tx.send(()).unwrap();
             release_rx.recv().unwrap();
-            Ok(())
+            Ok::<_, custdb::Error>(())
         })
         .unwrap();
     });
@@ -376,14 +376,16 @@ fn a_store_call_inside_its_own_unit_of_work_fails_at_once_instead_of_hanging() {
                         assert!(in_memory && is_reentrant(&err), "{err}");
                     }
                 }
-                Ok("committed")
+                Ok::<_, custdb::Error>("committed")
             })
             .unwrap();
         assert_eq!(outer, "committed");
         assert_eq!(count(&store), 1, "the outer unit of work committed");
         // The store is usable afterwards, and so is a read inside a read.
         store.customers().create(NewCustomer::new("After")).unwrap();
-        let nested = store.read(|_| Ok(store.read(|_| Ok(1)))).unwrap();
+        let nested = store
+            .read(|_| Ok::<_, custdb::Error>(store.read(|_| Ok(1))))
+            .unwrap();
         match nested {
             Ok(_) => assert!(!in_memory),
             Err(err) => assert!(in_memory && is_reentrant(&err), "{err}"),
@@ -401,7 +403,7 @@ fn a_read_inside_reads_holding_every_pooled_reader_fails_at_once() {
     )
     .unwrap();
     let innermost = store
-        .read(|_| store.read(|_| Ok(store.read(|_| Ok(())))))
+        .read(|_| store.read(|_| Ok::<_, custdb::Error>(store.read(|_| Ok(())))))
         .unwrap();
     let err = innermost.unwrap_err();
     assert!(is_reentrant(&err), "{err}");
@@ -427,7 +429,7 @@ fn waiting_for_a_busy_writer_or_reader_pool_in_this_process_ends_in_busy() {
                     store.read(|_| {
                         held_tx.send(()).unwrap();
                         release_rx.recv().unwrap();
-                        Ok(())
+                        Ok::<_, custdb::Error>(())
                     })
                 })
                 .unwrap();
@@ -441,7 +443,7 @@ fn waiting_for_a_busy_writer_or_reader_pool_in_this_process_ends_in_busy() {
         .create(NewCustomer::new("Waiter"))
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Busy, "{err}");
-    let err = store.read(|_| Ok(())).unwrap_err();
+    let err = store.read(|_| Ok::<_, custdb::Error>(())).unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Busy, "{err}");
     release_tx.send(()).unwrap();
     holder.join().unwrap();
