@@ -138,10 +138,19 @@ fn sequence() -> Vec<Txn> {
 
 /// One side's queues: orders placed and not paid (with their customer and
 /// total), orders paid and not shipped.
-#[derive(Default)]
 struct Queues<T> {
     unpaid: VecDeque<(T, usize, Decimal)>,
     paid: VecDeque<T>,
+}
+
+// By hand: a derive would ask for `T: Default`, which ids do not have.
+impl<T> Default for Queues<T> {
+    fn default() -> Self {
+        Queues {
+            unpaid: VecDeque::new(),
+            paid: VecDeque::new(),
+        }
+    }
 }
 
 struct CustdbSide {

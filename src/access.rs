@@ -190,6 +190,7 @@ impl Grants {
 }
 
 /// Read access to roles and grants.
+#[derive(Debug)]
 pub struct AccessReader<'a> {
     conn: &'a Connection,
 }
@@ -269,6 +270,7 @@ impl<'a> AccessReader<'a> {
 }
 
 /// Defining roles and granting them, inside a unit of work.
+#[derive(Debug)]
 pub struct Access<'t> {
     tx: &'t WriteTx<'t>,
     reader: AccessReader<'t>,

@@ -105,6 +105,7 @@ pub struct BrokenLink {
 /// How a link is broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BreakReason {
     /// Its content does not hash to its stored hash: the entry was altered.
     Altered,
@@ -333,6 +334,7 @@ impl RawEntry {
 }
 
 /// Read access to the audit trail: queries, the head, verification.
+#[derive(Debug)]
 pub struct AuditReader<'a> {
     conn: &'a Connection,
 }

@@ -51,7 +51,8 @@ pub struct Product {
     pub name: String,
     /// A description.
     pub description: Option<String>,
-    /// Its variants, by SKU.
+    /// Its variants, in the order they were added (the order given to
+    /// [`create_product`](Catalog::create_product), then `add_variant`s).
     pub variants: Vec<Variant>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
@@ -301,7 +302,7 @@ pub(crate) const SELECT_VARIANT: &str = select_variant!();
 /// The variants of the products whose ids are in the JSON array ?1.
 const VARIANTS_OF_PRODUCTS: &str = concat!(
     select_variant!(),
-    "WHERE product_id IN (SELECT value FROM json_each(?1)) ORDER BY product_id, sku"
+    "WHERE product_id IN (SELECT value FROM json_each(?1)) ORDER BY product_id, id"
 );
 
 /// Catalog statements on the order-placement path, public only so that the
@@ -352,6 +353,7 @@ pub(crate) fn variant_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Variant
 }
 
 /// Read access to the catalog.
+#[derive(Debug)]
 pub struct CatalogReader<'a> {
     conn: &'a Connection,
 }
@@ -398,14 +400,14 @@ impl<'a> CatalogReader<'a> {
         })
     }
 
-    /// The variants of a product, by SKU.
+    /// The variants of a product, in the order they were added.
     ///
     /// # Errors
     ///
     /// A database error.
     pub fn variants_of(&self, product_id: ProductId) -> Result<Vec<Variant>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_VARIANT} WHERE product_id = ?1 ORDER BY sku"
+            "{SELECT_VARIANT} WHERE product_id = ?1 ORDER BY id"
         ))?;
         let rows = stmt.query_map([product_id], variant_from_row)?;
         rows.map(|r| r?).collect()
@@ -532,6 +534,7 @@ impl<'a> CatalogReader<'a> {
 
 /// The catalog inside a unit of work: everything [`CatalogReader`] does,
 /// plus changes.
+#[derive(Debug)]
 pub struct Catalog<'t> {
     tx: &'t WriteTx<'t>,
     reader: CatalogReader<'t>,

@@ -574,6 +574,7 @@ fn effective(event: ConsentEvent, at: DateTime<Utc>) -> ConsentStatus {
 }
 
 /// Read access to purposes and the consent ledger.
+#[derive(Debug)]
 pub struct ConsentReader<'a> {
     conn: &'a Connection,
 }
@@ -893,6 +894,7 @@ fn purpose_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Purpose>> {
 }
 
 /// Recording purposes and consent events, inside a unit of work.
+#[derive(Debug)]
 pub struct Consents<'t> {
     tx: &'t WriteTx<'t>,
     reader: ConsentReader<'t>,

@@ -91,6 +91,7 @@ fn name_key(name: &str) -> String {
 }
 
 /// Finding candidates.
+#[derive(Debug)]
 pub struct DuplicateReader<'a> {
     conn: &'a Connection,
 }
@@ -238,6 +239,7 @@ fn restrictiveness(state: ConsentState) -> u8 {
 }
 
 /// Merging duplicates, inside a unit of work.
+#[derive(Debug)]
 pub struct Merges<'t> {
     tx: &'t WriteTx<'t>,
 }

@@ -346,6 +346,7 @@ fn finish_reservation((mut r, expires, created, closed): RawReservation) -> Resu
 }
 
 /// Read access to inventory.
+#[derive(Debug)]
 pub struct InventoryReader<'a> {
     conn: &'a Connection,
 }
@@ -626,6 +627,7 @@ impl<'a> InventoryReader<'a> {
 }
 
 /// Inventory inside a unit of work.
+#[derive(Debug)]
 pub struct Inventory<'t> {
     tx: &'t WriteTx<'t>,
     reader: InventoryReader<'t>,

@@ -70,6 +70,7 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
 
 mod text_enum;
 
@@ -151,3 +152,12 @@ pub use time::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 /// The money type custdb uses throughout: an exact decimal. Re-exported so
 /// applications use the same version.
 pub use rust_decimal::Decimal;
+
+// The crates whose types appear in custdb's API, re-exported so that an
+// application names the very versions custdb was built with
+// (`custdb::chrono::DateTime`, `custdb::uuid::Uuid`, `custdb::serde_json::Value`,
+// `custdb::rust_decimal::Decimal`) instead of pinning them again.
+pub use chrono;
+pub use rust_decimal;
+pub use serde_json;
+pub use uuid;

@@ -22,6 +22,7 @@ pub const MAX_REPORT_ROWS: usize = 10_000;
 /// How revenue is grouped in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Period {
     /// `2011-03-14`.
     Day,
@@ -230,6 +231,7 @@ pub struct Counts {
 }
 
 /// Reports, read-only.
+#[derive(Debug)]
 pub struct Reports<'a> {
     conn: &'a Connection,
 }

@@ -299,6 +299,7 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
 }
 
 /// Evaluating and reading saved segments.
+#[derive(Debug)]
 pub struct SegmentReader<'a> {
     conn: &'a Connection,
 }
@@ -381,6 +382,7 @@ impl<'a> SegmentReader<'a> {
 }
 
 /// Saving segments, inside a unit of work.
+#[derive(Debug)]
 pub struct Segments<'t> {
     tx: &'t WriteTx<'t>,
     reader: SegmentReader<'t>,

@@ -7,6 +7,7 @@ macro_rules! text_enum {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
+        #[non_exhaustive]
         pub enum $name {
             $($(#[$vdoc])* $variant),*
         }
@@ -22,6 +23,26 @@ macro_rules! text_enum {
                 }
             }
 
+            /// Parses the stored name (what [`as_str`](Self::as_str) and
+            /// `Display` give), naming `field` in the error.
+            ///
+            /// # Errors
+            ///
+            /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `field`
+            /// for any other text; the reason lists the accepted names.
+            pub fn parse(text: &str, field: &str) -> crate::Result<$name> {
+                match text {
+                    $($text => Ok($name::$variant),)*
+                    _ => Err(crate::Error::invalid(
+                        field,
+                        format!(
+                            "must be one of {}",
+                            [$($text),*].join(", ")
+                        ),
+                    )),
+                }
+            }
+
             #[allow(dead_code)]
             pub(crate) fn from_db(text: &str) -> rusqlite::Result<$name> {
                 match text {
@@ -32,6 +53,22 @@ macro_rules! text_enum {
                         rusqlite::types::Type::Text,
                     )),
                 }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = crate::Error;
+
+            /// Parses the stored name; the error names the field as the
+            /// type's name (`OrderStatus`).
+            fn from_str(text: &str) -> crate::Result<$name> {
+                $name::parse(text, stringify!($name))
             }
         }
     };

@@ -49,41 +49,17 @@ pub(crate) fn checked_postal(prefix: &str, a: &AddressSnapshot) -> Result<Addres
     })
 }
 
-/// What an address is used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AddressKind {
-    /// Where invoices go.
-    Billing,
-    /// Where parcels go.
-    Shipping,
-    /// Any other address.
-    Other,
-}
-
-impl AddressKind {
-    /// The stored name: `billing`, `shipping`, `other`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AddressKind::Billing => "billing",
-            AddressKind::Shipping => "shipping",
-            AddressKind::Other => "other",
-        }
+crate::text_enum::text_enum!(
+    /// What an address is used for.
+    AddressKind {
+        /// Where invoices go.
+        Billing = "billing",
+        /// Where parcels go.
+        Shipping = "shipping",
+        /// Any other address.
+        Other = "other",
     }
-
-    fn from_db(text: &str) -> rusqlite::Result<AddressKind> {
-        match text {
-            "billing" => Ok(AddressKind::Billing),
-            "shipping" => Ok(AddressKind::Shipping),
-            "other" => Ok(AddressKind::Other),
-            other => Err(rusqlite::Error::InvalidColumnType(
-                2,
-                format!("address kind {other:?}"),
-                rusqlite::types::Type::Text,
-            )),
-        }
-    }
-}
+);
 
 /// A stored address.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

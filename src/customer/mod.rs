@@ -868,7 +868,7 @@ impl RawCustomer {
 }
 
 /// Read-only access to customers, their addresses and interactions.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct CustomerReader<'a> {
     conn: &'a Connection,
 }
@@ -1091,6 +1091,7 @@ fn fts_query(query: &str) -> Result<String> {
 /// Customers inside a write transaction: everything [`CustomerReader`] does
 /// (through `Deref`), plus the mutations. Each mutation appends its audit
 /// row in the same transaction.
+#[derive(Debug)]
 pub struct Customers<'t> {
     tx: &'t WriteTx<'t>,
     reader: CustomerReader<'t>,
@@ -1496,6 +1497,7 @@ fn map_unique(err: rusqlite::Error) -> Error {
 /// (reads on a reader connection, writes in one write transaction under the
 /// store's actor). See [`CustomerReader`] and [`Customers`] for what each
 /// call does and its errors.
+#[derive(Debug)]
 pub struct StoreCustomers<'s> {
     store: &'s Store,
 }

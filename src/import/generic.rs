@@ -26,6 +26,7 @@ pub const MAX_JSON_LINE_BYTES: usize = super::bounded::MAX_RECORD_BYTES;
 /// Where a source column goes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CustomerField {
     /// The outside system's id: the import key (re-importing finds it).
     Key,

@@ -101,12 +101,6 @@ text_enum!(
     }
 );
 
-impl std::fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A postal address copied into an order, so that later changes to the
 /// customer's address book do not rewrite history.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -666,6 +660,7 @@ fn listing_cursor(after: Option<&Cursor>) -> Result<(String, String)> {
 }
 
 /// Read access to orders.
+#[derive(Debug)]
 pub struct OrderReader<'a> {
     conn: &'a Connection,
 }
@@ -956,6 +951,7 @@ fn summary_key(s: &OrderSummary) -> String {
 }
 
 /// Orders inside a unit of work.
+#[derive(Debug)]
 pub struct Orders<'t> {
     tx: &'t WriteTx<'t>,
     reader: OrderReader<'t>,

@@ -9,6 +9,7 @@ use crate::consent::DataCategory;
 /// How long a column's data is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Retention {
     /// Until the customer is erased, on request or by the
     /// `inactive_customers` retention rule.
@@ -48,6 +49,7 @@ impl Retention {
 
 /// What erasure does to a column of the subject's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Erasure {
     /// Left as it is (not personal, or kept pseudonymously).
     Keep,
@@ -75,6 +77,7 @@ pub struct ColumnClass {
 
 /// What erasure does with the subject's rows of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RowErasure {
     /// The rows stay; their columns are erased one by one.
     KeepRows,
@@ -84,6 +87,7 @@ pub enum RowErasure {
 
 /// What a retention rule does to a table's rows older than its period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RetentionAction {
     /// Delete them.
     DeleteRows,

@@ -168,6 +168,7 @@ pub struct RetentionLine {
 }
 
 /// Read access: subject export, retention rules, the record of erasures.
+#[derive(Debug)]
 pub struct PrivacyReader<'a> {
     conn: &'a Connection,
 }
@@ -284,6 +285,7 @@ fn json_value(value: ValueRef<'_>) -> Value {
 }
 
 /// Erasure and retention, inside a unit of work.
+#[derive(Debug)]
 pub struct Privacy<'t> {
     tx: &'t WriteTx<'t>,
     reader: PrivacyReader<'t>,

@@ -51,6 +51,7 @@ pub const MAX_ACTOR_NAME_LEN: usize = 200;
 /// *application* loses nothing that was committed. They differ on a crash of
 /// the *machine* (power loss, kernel panic).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Durability {
     /// `synchronous=FULL`: the WAL is synced to disk at every commit, so a
     /// commit that returned `Ok` survives power loss. The default.
@@ -905,6 +906,7 @@ impl Store {
 /// closure of [`Store::write`]. Repositories reached from it
 /// ([`customers`](WriteTx::customers), ...) write inside the transaction,
 /// and every mutation appends its audit row here.
+#[derive(Debug)]
 pub struct WriteTx<'a> {
     tx: Transaction<'a>,
     actor: &'a Actor,
@@ -1035,6 +1037,7 @@ impl<'a> WriteTx<'a> {
 
 /// A read unit of work: a consistent snapshot, given to the closure of
 /// [`Store::read`].
+#[derive(Debug)]
 pub struct ReadTx<'a> {
     conn: &'a Connection,
 }

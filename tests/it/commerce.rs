@@ -843,3 +843,21 @@ fn product_pages_work_with_names_of_the_longest_multibyte_text() {
     let err = too_long.parse::<custdb::Cursor>().unwrap_err();
     assert_eq!(err.field(), Some("cursor"), "{err}");
 }
+
+#[test]
+fn create_product_returns_variants_in_the_order_given() {
+    let (_dir, store) = file_store();
+    let skus = ["ZED", "ALPHA", "MID", "BETA", "OMEGA", "AA"];
+    let product = store
+        .write(|tx| {
+            tx.catalog()
+                .create_product(skus.iter().fold(NewProduct::new("Set"), |p, sku| {
+                    p.variant(NewVariant::new(*sku, d("1"), "GBP"))
+                }))
+        })
+        .unwrap();
+    let created: Vec<&str> = product.variants.iter().map(|v| v.sku.as_str()).collect();
+    assert_eq!(created, skus);
+    let read = store.read(|r| r.catalog().product(product.id)).unwrap();
+    assert_eq!(read, product, "a read gives the same order");
+}
