@@ -76,6 +76,8 @@ mod text_enum;
 
 pub mod access;
 mod acting;
+#[cfg(feature = "tokio")]
+pub mod async_store;
 pub mod audit;
 pub mod backup;
 pub mod catalog;
@@ -152,6 +154,9 @@ pub use time::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 /// The money type custdb uses throughout: an exact decimal. Re-exported so
 /// applications use the same version.
 pub use rust_decimal::Decimal;
+
+#[cfg(feature = "tokio")]
+pub use async_store::AsyncStore;
 
 // The crates whose types appear in custdb's API, re-exported so that an
 // application names the very versions custdb was built with

@@ -1,0 +1,158 @@
+//! The async facade (feature `tokio`): units of work awaited from many
+//! tasks at once keep every guarantee of the synchronous store.
+//! Run: `cargo test --features tokio --test async_store`.
+
+use custdb::{
+    AsyncStore, Error, ErrorKind, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant,
+    NewWarehouse, VariantId,
+};
+
+async fn scarce_shop(units: i64) -> (tempfile::TempDir, AsyncStore, VariantId) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AsyncStore::open(dir.path().join("shop.db")).await.unwrap();
+    let variant = store
+        .write(move |tx| {
+            let p =
+                tx.catalog()
+                    .create_product(NewProduct::new("Teapot").variant(NewVariant::new(
+                        "POT",
+                        "24.00".parse().unwrap(),
+                        "GBP",
+                    )))?;
+            let w = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("main", "Main"))?;
+            tx.inventory().receive(p.variants[0].id, w.id, units)?;
+            Ok::<_, Error>(p.variants[0].id)
+        })
+        .await
+        .unwrap();
+    (dir, store, variant)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_tasks_on_scarce_stock_sell_exactly_the_stock() {
+    let (_dir, store, variant) = scarce_shop(5).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        let c = tx.customers().create(
+                            NewCustomer::new(format!("Buyer {n}"))
+                                .email(format!("buyer{n}@example.com")),
+                        )?;
+                        tx.orders().place(
+                            NewOrder::for_customer(c.id, "GBP").line(NewOrderLine::new("POT", 1)),
+                        )
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut sold = 0;
+    let mut short = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(order) => {
+                assert_eq!(order.lines[0].quantity, 1);
+                sold += 1;
+            }
+            Err(e) if e.is_shortfall() => short += 1,
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!((sold, short), (5, 3));
+    let available = store
+        .read(move |r| r.inventory().available(variant))
+        .await
+        .unwrap();
+    assert_eq!(available, 0);
+    // A shortfall rolled back its whole unit of work, customer included.
+    let customers = store
+        .read(|r| r.customers().list(&Default::default(), None, 100))
+        .await
+        .unwrap();
+    assert_eq!(customers.items.len(), 5);
+    let report = store.run(|s| s.check()).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[derive(Debug)]
+enum AppError {
+    Db(Error),
+    Refused(&'static str),
+}
+
+impl From<Error> for AppError {
+    fn from(e: Error) -> Self {
+        AppError::Db(e)
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_applications_own_error_aborts_and_comes_back() {
+    let (_dir, store, _) = scarce_shop(1).await;
+    let result = store
+        .write(|tx| {
+            tx.customers().create(NewCustomer::new("Ann"))?;
+            Err::<(), _>(AppError::Refused("not today"))
+        })
+        .await;
+    assert!(matches!(result, Err(AppError::Refused("not today"))));
+    let err = store
+        .run(|s| s.customers().get_by_email("ann@example.com"))
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "nothing was written: {err}");
+    // custdb's errors arrive through the same type.
+    let err = store
+        .write(|tx| {
+            tx.customers()
+                .create(NewCustomer::new("Bob").email("not-an-email"))?;
+            Ok::<_, AppError>(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Db(ref e) if e.field() == Some("email")));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_panic_in_a_unit_of_work_resumes_in_the_task_and_writes_nothing() {
+    let (_dir, store, _) = scarce_shop(1).await;
+    let inner = store.clone();
+    let outcome = tokio::spawn(async move {
+        inner
+            .write(|tx| {
+                tx.customers().create(NewCustomer::new("Ann"))?;
+                panic!("handler bug");
+                #[allow(unreachable_code)]
+                Ok::<_, Error>(())
+            })
+            .await
+    })
+    .await;
+    assert!(outcome.unwrap_err().is_panic());
+    let customers = store
+        .read(|r| r.customers().list(&Default::default(), None, 10))
+        .await
+        .unwrap();
+    assert!(customers.items.is_empty());
+    // The store is usable afterwards.
+    store
+        .write(|tx| tx.customers().create(NewCustomer::new("Bob")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_call_inside_an_async_unit_of_work_is_reentrant_not_a_hang() {
+    let (_dir, store, _) = scarce_shop(1).await;
+    let sync = store.store().clone();
+    let err = store
+        .write(move |_| sync.customers().create(NewCustomer::new("Inner")).map(drop))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Reentrant { .. }), "{err}");
+}
