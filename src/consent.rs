@@ -1019,6 +1019,31 @@ impl<'t> Consents<'t> {
     /// - [`ErrorKind::NotFound`] for an unknown customer;
     /// - [`ErrorKind::InvalidState`] for an erased customer, or a
     ///   withdrawal of a consent that is not given.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{CollectionMethod, ConsentState, DataCategory, LawfulBasis, NewConsent,
+    ///              NewCustomer, NewPurpose, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let ann = store.write(|tx| {
+    ///     tx.consent().register_purpose(
+    ///         NewPurpose::new("newsletter", "Monthly news", LawfulBasis::Consent)
+    ///             .data_category(DataCategory::Contact),
+    ///     )?;
+    ///     let ann = tx.customers().create(NewCustomer::new("Ann").email("ann@example.com"))?;
+    ///     tx.consent().record(
+    ///         NewConsent::new(ann.id, "newsletter", ConsentState::Given, CollectionMethod::WebForm)
+    ///             // The exact text the person agreed to is kept with the event.
+    ///             .notice("2026-01", "Send me the monthly newsletter."),
+    ///     )?;
+    ///     Ok::<_, custdb::Error>(ann)
+    /// })?;
+    /// let now = chrono::Utc::now();
+    /// assert!(store.read(|r| r.consent().can_process(ann.id, "newsletter", now))?);
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
     pub fn record(&self, new: NewConsent) -> Result<ConsentEvent> {
         self.tx.atomic(|| self.record_inner(new))
     }

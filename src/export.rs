@@ -93,6 +93,20 @@ impl Store {
     /// # Errors
     ///
     /// [`ErrorKind::CannotOpen`] when the writer fails; a database error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// store.customers().create(NewCustomer::new("Ann").email("ann@example.com"))?;
+    /// let mut csv = Vec::new(); // or a File, a socket, stdout
+    /// assert_eq!(store.export_customers_csv(&mut csv)?, 1);
+    /// let text = String::from_utf8(csv).unwrap();
+    /// assert!(text.lines().nth(1).unwrap().contains("ann@example.com"));
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
     pub fn export_customers_csv(&self, out: impl Write) -> Result<u64> {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(CUSTOMER_COLUMNS).map_err(io)?;

@@ -1127,6 +1127,29 @@ impl<'t> Customers<'t> {
     /// [`ErrorKind::Invalid`] naming the field for any invalid input (see the
     /// module's limits); [`ErrorKind::AlreadyExists`] on `email` when an
     /// active customer already has the email.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let ann = store.write(|tx| {
+    ///     tx.customers().create(
+    ///         NewCustomer::new("Ann Lee")
+    ///             .email("Ann@Example.com") // stored lowercased
+    ///             .phone("020 7946 0958")
+    ///             .phone_country("GB") // stored as +442079460958
+    ///             .tag("vip"),
+    ///     )
+    /// })?;
+    /// assert_eq!(ann.email.as_deref(), Some("ann@example.com"));
+    /// assert_eq!(ann.phone.as_deref(), Some("+442079460958"));
+    /// // The same email on another active customer is refused.
+    /// let twin = store.customers().create(NewCustomer::new("Ann").email("ann@example.com"));
+    /// assert!(twin.unwrap_err().is_already_exists());
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
     pub fn create(&self, new: NewCustomer) -> Result<Customer> {
         self.tx.atomic(|| {
             let fields = Fields::from_new(&new, self.today())?;

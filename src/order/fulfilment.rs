@@ -513,6 +513,36 @@ impl Orders<'_> {
     /// [`ErrorKind::Invalid`] on `amount` (not above 0, more decimals than
     /// the currency, more than is still due), `provider`,
     /// `provider_reference`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewOrder, NewOrderLine, NewPayment, NewProduct, NewVariant,
+    ///              NewWarehouse, NewCustomer, PaymentMethod, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let order = store.write(|tx| {
+    ///     let ann = tx.customers().create(NewCustomer::new("Ann"))?;
+    ///     let tea = tx.catalog().create_product(
+    ///         NewProduct::new("Tea").variant(NewVariant::new("TEA", "4.50".parse().unwrap(), "GBP")),
+    ///     )?;
+    ///     let main = tx.inventory().create_warehouse(NewWarehouse::new("main", "Main"))?;
+    ///     tx.inventory().receive(tea.variants[0].id, main.id, 10)?;
+    ///     // Prices come from the catalog unless a line names its own.
+    ///     tx.orders().place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("TEA", 3)))
+    /// })?;
+    /// let payment = store.write(|tx| {
+    ///     tx.orders().pay(
+    ///         order.id,
+    ///         // The provider's reference, never a card number.
+    ///         NewPayment::new(PaymentMethod::Card, order.total).provider("stripe", "pi_3Mtw"),
+    ///     )
+    /// })?;
+    /// assert_eq!(payment.amount, order.total);
+    /// let paid = store.read(|r| r.orders().get(order.id))?;
+    /// assert_eq!(paid.status, custdb::OrderStatus::Paid);
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
     pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.tx().atomic(|| {
             let (id, amount_e4, currency) =

@@ -1042,6 +1042,32 @@ impl<'t> Orders<'t> {
     ///   quantity available;
     /// - [`ErrorKind::IdempotencyMismatch`] when the key placed a different
     ///   request.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewOrder, NewOrderLine, NewPayment, NewProduct, NewVariant,
+    ///              NewWarehouse, NewCustomer, PaymentMethod, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let order = store.write(|tx| {
+    ///     let ann = tx.customers().create(NewCustomer::new("Ann"))?;
+    ///     let tea = tx.catalog().create_product(
+    ///         NewProduct::new("Tea").variant(NewVariant::new("TEA", "4.50".parse().unwrap(), "GBP")),
+    ///     )?;
+    ///     let main = tx.inventory().create_warehouse(NewWarehouse::new("main", "Main"))?;
+    ///     tx.inventory().receive(tea.variants[0].id, main.id, 10)?;
+    ///     // Prices come from the catalog unless a line names its own.
+    ///     tx.orders().place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("TEA", 3)))
+    /// })?;
+    /// assert_eq!(order.total.to_string(), "13.50");
+    /// // The three units are held for the order until it ships or is cancelled.
+    /// let short = store.write(|tx| {
+    ///     tx.orders().place(NewOrder::for_guest("g@example.com", "GBP").line(NewOrderLine::new("TEA", 8)))
+    /// });
+    /// assert!(short.unwrap_err().is_shortfall());
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
     pub fn place(&self, new: NewOrder) -> Result<Order> {
         self.tx.atomic(|| self.place_inner(new))
     }

@@ -431,6 +431,20 @@ impl Store {
     /// - [`ErrorKind::MigrationMismatch`]: the file's recorded migrations are
     ///   not the shipped ones;
     /// - [`ErrorKind::SqliteTooOld`]: the linked SQLite is older than 3.51.3.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path().join("shop.db"))?; // created on first open
+    /// store.customers().create(NewCustomer::new("Ann"))?;
+    /// drop(store);
+    /// let again = Store::open(dir.path().join("shop.db"))?; // the same data
+    /// assert!(again.customers().search("ann", 10)?.len() == 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         Store::open_with(path, Options::default())
     }
@@ -679,6 +693,22 @@ impl Store {
     /// # Errors
     ///
     /// [`ErrorKind::NotFound`] for an unknown customer; a database error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path().join("shop.db"))?;
+    /// let ann = store.customers().create(NewCustomer::new("Ann Lee").email("ann@example.com"))?;
+    /// let report = store.erase_customer(ann.id)?;
+    /// assert!(report.file_scrubbed);
+    /// let erased = store.customers().get(ann.id)?; // the id stays, the person is gone
+    /// assert_ne!(erased.display_name, "Ann Lee");
+    /// assert_eq!(erased.email, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn erase_customer(&self, customer_id: crate::CustomerId) -> Result<crate::ErasureReport> {
         let mut report = self.write(|tx| {
             tx.privacy()
