@@ -137,7 +137,7 @@ pub use order::{
     Payment, PaymentMethod, PaymentStatus, Refund, Return, ReturnLine, Shipment, ShipmentLine,
     VariantSales,
 };
-pub use page::{Cursor, Page, MAX_CURSOR_CHARS, MAX_PAGE_SIZE};
+pub use page::{AllItems, Cursor, Page, MAX_CURSOR_CHARS, MAX_PAGE_SIZE};
 pub use privacy::{
     ErasureGround, ErasureReport, Privacy, PrivacyReader, RetentionCategory, RetentionReport,
     SubjectExport,

@@ -22,6 +22,83 @@ pub struct Page<T> {
     pub next_cursor: Option<Cursor>,
 }
 
+impl<T> Page<T> {
+    /// Every item of a listing, page after page, as one iterator: `fetch`
+    /// is the listing call, given the cursor of the page to read (`None`
+    /// for the first). Pages are read lazily, one at a time, so memory
+    /// holds one page whatever the listing's length. After an error the
+    /// iterator ends.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{CustomerFilter, NewCustomer, Page, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// for n in 0..25 {
+    ///     store.customers().create(NewCustomer::new(format!("C{n}")))?;
+    /// }
+    /// let filter = CustomerFilter::default();
+    /// let mut names = Vec::new();
+    /// for customer in Page::all(|after| store.customers().list(&filter, after, 10)) {
+    ///     names.push(customer?.display_name);
+    /// }
+    /// assert_eq!(names.len(), 25);
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn all<F>(fetch: F) -> AllItems<T, F>
+    where
+        F: FnMut(Option<&Cursor>) -> Result<Page<T>>,
+    {
+        AllItems {
+            fetch,
+            items: Vec::new().into_iter(),
+            next: Some(None),
+        }
+    }
+}
+
+/// The iterator of [`Page::all`].
+pub struct AllItems<T, F> {
+    fetch: F,
+    items: std::vec::IntoIter<T>,
+    /// The page still to read: `Some(None)` the first, `Some(Some(c))` the
+    /// one after `c`, `None` when there is none (or after an error).
+    next: Option<Option<Cursor>>,
+}
+
+impl<T, F> fmt::Debug for AllItems<T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AllItems")
+            .field("buffered", &self.items.len())
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, F> Iterator for AllItems<T, F>
+where
+    F: FnMut(Option<&Cursor>) -> Result<Page<T>>,
+{
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        loop {
+            if let Some(item) = self.items.next() {
+                return Some(Ok(item));
+            }
+            let cursor = self.next.take()?;
+            match (self.fetch)(cursor.as_ref()) {
+                Ok(page) => {
+                    self.next = page.next_cursor.map(Some);
+                    self.items = page.items.into_iter();
+                }
+                Err(err) => return Some(Err(err)),
+            }
+        }
+    }
+}
+
 /// An opaque position in a listing. Only pass back a cursor to the listing
 /// that produced it; a cursor that does not parse is an
 /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) error on `cursor`.

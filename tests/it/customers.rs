@@ -465,3 +465,37 @@ fn customers_round_trip_through_serde() {
     let new: NewCustomer = serde_json::from_str(r#"{"display_name":"Bob","tags":["x"]}"#).unwrap();
     assert_eq!(store.customers().create(new).unwrap().tags, vec!["x"]);
 }
+
+#[test]
+fn page_all_walks_every_page_and_stops_after_an_error() {
+    let store = Store::open_in_memory().unwrap();
+    for n in 0..23 {
+        store
+            .customers()
+            .create(NewCustomer::new(format!("C{n:02}")))
+            .unwrap();
+    }
+    let filter = CustomerFilter::default();
+    let all: Vec<String> = custdb::Page::all(|after| store.customers().list(&filter, after, 5))
+        .map(|c| c.unwrap().display_name)
+        .collect();
+    assert_eq!(all.len(), 23);
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 23, "no customer twice");
+
+    // The second page fails: the first page's items, the error, the end.
+    let mut calls = 0;
+    let items: Vec<custdb::Result<custdb::Customer>> = custdb::Page::all(|after| {
+        calls += 1;
+        if calls == 2 {
+            return Err(custdb::Error::other(std::io::Error::other("network down")));
+        }
+        store.customers().list(&filter, after, 5)
+    })
+    .collect();
+    assert_eq!(items.len(), 6);
+    assert!(items[..5].iter().all(|i| i.is_ok()));
+    assert_eq!(items[5].as_ref().unwrap_err().to_string(), "network down");
+}

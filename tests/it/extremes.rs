@@ -398,19 +398,9 @@ fn apply(shop: &mut Shop, op: &Op) -> Result<(), TestCaseError> {
 }
 
 fn names(store: &Store) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .customers()
-            .list(&Default::default(), cursor.as_ref(), 1000)
-            .unwrap();
-        out.extend(page.items.into_iter().map(|c| c.display_name));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return out,
-        }
-    }
+    custdb::Page::all(|after| store.customers().list(&Default::default(), after, 1000))
+        .map(|c| c.unwrap().display_name)
+        .collect()
 }
 
 /// Everything written reads back: every customer with its interactions
