@@ -499,3 +499,30 @@ fn page_all_walks_every_page_and_stops_after_an_error() {
     assert!(items[..5].iter().all(|i| i.is_ok()));
     assert_eq!(items[5].as_ref().unwrap_err().to_string(), "network down");
 }
+
+#[test]
+fn get_many_keeps_the_order_given_skips_unknown_ids_and_has_a_limit() {
+    let store = Store::open_in_memory().unwrap();
+    let ids: Vec<custdb::CustomerId> = (0..5)
+        .map(|n| {
+            store
+                .customers()
+                .create(NewCustomer::new(format!("C{n}")))
+                .unwrap()
+                .id
+        })
+        .collect();
+    let unknown = custdb::CustomerId::new();
+    let asked = [ids[3], unknown, ids[0], ids[3], ids[4]];
+    let got: Vec<String> = store
+        .customers()
+        .get_many(&asked)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.display_name)
+        .collect();
+    assert_eq!(got, vec!["C3", "C0", "C4"]);
+    let too_many = vec![ids[0]; custdb::MAX_PAGE_SIZE + 1];
+    let err = store.customers().get_many(&too_many).unwrap_err();
+    assert_eq!(err.field(), Some("ids"));
+}
