@@ -738,6 +738,23 @@ pub mod sql {
     pub const GET_BY_EMAIL: &str =
         select_customers!("WHERE c.email = ?1 AND c.archived_at IS NULL");
     /// Full-text search over active customers, best match first.
+    /// One page of a search: the rank and row of the last result so far
+    /// (?3, ?4; NULL for the first page), then the same order as [`SEARCH`].
+    pub const SEARCH_PAGE: &str =
+        "SELECT id, display_name, given_name, family_name, email, phone, company, locale, \
+        birth_date, acquisition_source, attributes, notes, created_at, updated_at, version, \
+        archived_at, tags, rank, pk FROM (\
+        SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
+        c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
+        c.created_at, c.updated_at, c.version, c.archived_at, \
+        (SELECT json_group_array(tag) FROM (SELECT tag FROM customer_tags t \
+         WHERE t.customer_id = c.id ORDER BY tag)) tags, \
+        bm25(customers_fts, 10.0, 5.0, 5.0, 5.0, 3.0, 1.0) rank, c.pk pk \
+        FROM customers_fts f JOIN customers c ON c.pk = f.rowid \
+        WHERE customers_fts MATCH ?1 AND c.archived_at IS NULL) \
+        WHERE ?3 IS NULL OR rank > ?3 OR (rank = ?3 AND pk > ?4) \
+        ORDER BY rank, pk LIMIT ?2";
+    /// Full-text search, best match first.
     pub const SEARCH: &str =
         "SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
         c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
@@ -1052,6 +1069,74 @@ impl<'a> CustomerReader<'a> {
         let rows = stmt.query_map(params![fts_query, limit as i64], customer_from_row)?;
         rows.map(|r| r.map_err(Error::from).and_then(RawCustomer::parse))
             .collect()
+    }
+
+    /// [`search`](CustomerReader::search) page by page: every match, best
+    /// first, `limit` at a time (1 to [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE)),
+    /// continuing after the cursor of the previous page. Matches that tie
+    /// on rank come in creation order. A page reflects the data when it is
+    /// read: a customer changed between two pages may move.
+    ///
+    /// # Errors
+    ///
+    /// As [`search`](CustomerReader::search), and
+    /// [`ErrorKind::Invalid`] on `cursor` for a cursor another listing made.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Page, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// for n in 0..30 {
+    ///     store.customers().create(NewCustomer::new(format!("Lee {n}")))?;
+    /// }
+    /// let all: Vec<_> = Page::all(|after| store.customers().search_page("lee", after, 8))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(all.len(), 30);
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn search_page(
+        &self,
+        query: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Customer>> {
+        let limit = check_limit(limit)?;
+        let fts_query = fts_query(query)?;
+        let (rank, pk) = match after {
+            None => (None, None),
+            Some(c) => {
+                let key = c.key()?;
+                let parsed = key.split_once('|').and_then(|(rank, pk)| {
+                    let rank: f64 = rank.parse().ok()?;
+                    let pk: i64 = pk.parse().ok()?;
+                    rank.is_finite().then_some((rank, pk))
+                });
+                match parsed {
+                    Some((rank, pk)) => (Some(rank), Some(pk)),
+                    None => return Err(Error::invalid("cursor", "is not a search cursor")),
+                }
+            }
+        };
+        let mut stmt = self.conn.prepare_cached(sql::SEARCH_PAGE)?;
+        let rows = stmt.query_map(params![fts_query, limit as i64 + 1, rank, pk], |r| {
+            Ok((
+                customer_from_row(r)?,
+                r.get::<_, f64>(17)?,
+                r.get::<_, i64>(18)?,
+            ))
+        })?;
+        let mut keyed = Vec::new();
+        for row in rows {
+            let (raw, rank, pk) = row?;
+            keyed.push((raw.parse()?, rank, pk));
+        }
+        let page = into_page(keyed, limit, |(_, rank, pk)| format!("{rank:?}|{pk}"));
+        Ok(Page {
+            items: page.items.into_iter().map(|(c, _, _)| c).collect(),
+            next_cursor: page.next_cursor,
+        })
     }
 
     fn version_of(&self, id: CustomerId) -> Result<Option<(i64, bool)>> {
@@ -1645,6 +1730,20 @@ impl<'s> StoreCustomers<'s> {
         limit: usize,
     ) -> Result<Page<Customer>> {
         self.read(|c| c.list(filter, after, limit))
+    }
+
+    /// See [`CustomerReader::search_page`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::search_page`].
+    pub fn search_page(
+        &self,
+        query: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Customer>> {
+        self.read(|c| c.search_page(query, after, limit))
     }
 
     /// See [`CustomerReader::search`].

@@ -526,3 +526,41 @@ fn get_many_keeps_the_order_given_skips_unknown_ids_and_has_a_limit() {
     let err = store.customers().get_many(&too_many).unwrap_err();
     assert_eq!(err.field(), Some("ids"));
 }
+
+#[test]
+fn search_pages_walk_every_match_once_best_first() {
+    let store = Store::open_in_memory().unwrap();
+    for n in 0..37 {
+        // Ties (same length, one match) and better matches (the word twice).
+        let name = if n % 5 == 0 {
+            format!("Lee Lee {n}")
+        } else {
+            format!("Lee {n}")
+        };
+        store.customers().create(NewCustomer::new(name)).unwrap();
+    }
+    store
+        .customers()
+        .create(NewCustomer::new("Someone Else"))
+        .unwrap();
+    let paged: Vec<custdb::Customer> =
+        custdb::Page::all(|after| store.customers().search_page("lee", after, 6))
+            .collect::<custdb::Result<_>>()
+            .unwrap();
+    assert_eq!(paged.len(), 37);
+    let mut ids: Vec<_> = paged.iter().map(|c| c.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 37, "no match twice");
+    // The first page is what the one-shot search returns.
+    let first = store.customers().search("lee", 6).unwrap();
+    assert_eq!(
+        first.iter().map(|c| c.id).collect::<Vec<_>>(),
+        paged[..6].iter().map(|c| c.id).collect::<Vec<_>>()
+    );
+    let err = store
+        .customers()
+        .search_page("lee", Some(&"not|a cursor".parse().unwrap()), 6)
+        .unwrap_err();
+    assert_eq!(err.field(), Some("cursor"));
+}
