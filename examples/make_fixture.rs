@@ -87,8 +87,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let inv = tx.inventory();
         let north = inv.create_warehouse(NewWarehouse::new("N1", "North").priority(1))?;
         let south = inv.create_warehouse(NewWarehouse::new("S1", "South").priority(2))?;
-        inv.receive(p.variants[0].id, north.id, 5)?;
-        inv.receive(p.variants[1].id, south.id, 5)?;
+        // By SKU, so the data stays the same whatever order a version of
+        // custdb returns variants in.
+        let sku = |code: &str| p.variants.iter().find(|v| v.sku == code).map(|v| v.id);
+        let (large, small) = (sku("FIX-TEE-L"), sku("FIX-TEE-S"));
+        inv.receive(large.expect("the large tee"), north.id, 5)?;
+        inv.receive(small.expect("the small tee"), south.id, 5)?;
         let o = tx.orders().place(
             NewOrder::for_customer(ada.id, "GBP")
                 .line(NewOrderLine::new("FIX-TEE-L", 2))

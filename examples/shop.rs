@@ -51,7 +51,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .address("9 Quay", "Bristol", "BS1 4AA", "GB")
                     .priority(2),
             )?;
-            let (m, l, mug) = (tee.variants[1].id, tee.variants[0].id, mug.variants[0].id);
+            // Variants come in the order given: M, then L.
+            let (m, l, mug) = (tee.variants[0].id, tee.variants[1].id, mug.variants[0].id);
             inv.receive(m, leeds.id, 6)?;
             inv.receive(m, bristol.id, 4)?;
             inv.receive(l, leeds.id, 3)?;

@@ -154,8 +154,7 @@ fn check_commerce(store: &Store, ada: custdb::CustomerId) {
     let large = store
         .read(|r| r.catalog().variant_by_sku("FIX-TEE-L"))
         .unwrap();
-    // Variants come back in SKU order, so make_fixture's variants[0] is
-    // the large one, received into the north.
+    // make_fixture received the large tee into the north.
     let north = store
         .read(|r| r.inventory().warehouse_by_code("N1"))
         .unwrap();
