@@ -402,3 +402,18 @@ impl<'t> Access<'t> {
         })
     }
 }
+
+crate::one_shot::one_shot! {
+    /// Roles and grants for single operations: `store.access().grant(..)`.
+    StoreAccess => write access: Access, read access: AccessReader;
+    write {
+        fn define_role(name: &str, permissions: &[Permission], consent_scope: Option<&str>) -> Role;
+        fn grant(actor_id: &str, role: &str) -> Grants;
+        fn revoke(actor_id: &str, role: &str) -> Grants;
+    }
+    read {
+        fn role(name: &str) -> Role;
+        fn roles() -> Vec<Role>;
+        fn grants(actor_id: &str) -> Grants;
+    }
+}

@@ -990,3 +990,24 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     }
     Ok(())
 }
+
+crate::one_shot::one_shot! {
+    /// The catalog for single operations, each its own unit of work:
+    /// `store.catalog().create_product(new)`.
+    StoreCatalog => write catalog: Catalog, read catalog: CatalogReader;
+    write {
+        fn create_product(new: NewProduct) -> Product;
+        fn add_variant(product_id: ProductId, new: NewVariant) -> Variant;
+        fn update_variant(id: VariantId, expected_version: i64, patch: VariantPatch) -> Variant;
+        fn archive_variant(id: VariantId) -> Variant;
+        fn archive_product(id: ProductId) -> Product;
+    }
+    read {
+        fn product(id: ProductId) -> Product;
+        fn variants_of(product_id: ProductId) -> Vec<Variant>;
+        fn variant(id: VariantId) -> Variant;
+        fn variant_by_sku(sku: &str) -> Variant;
+        fn variant_by_barcode(barcode: &str) -> Variant;
+        fn products(include_archived: bool, after: Option<&Cursor>, limit: usize) -> Page<Product>;
+    }
+}

@@ -1321,3 +1321,25 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     }
     Ok(())
 }
+
+crate::one_shot::one_shot! {
+    /// Purposes and the consent ledger for single operations, each its own
+    /// unit of work: `store.consent().record(new)`.
+    StoreConsents => write consent: Consents, read consent: ConsentReader;
+    write {
+        fn register_purpose(new: NewPurpose) -> Purpose;
+        fn record(new: NewConsent) -> ConsentEvent;
+    }
+    read {
+        fn purpose(id: &str) -> Purpose;
+        fn purposes() -> Vec<Purpose>;
+        fn event(id: ConsentEventId) -> ConsentEvent;
+        fn current_states(customer_id: CustomerId) -> Vec<ConsentStatus>;
+        fn states_at(customer_id: CustomerId, at: DateTime<Utc>) -> Vec<ConsentStatus>;
+        fn state_at(customer_id: CustomerId, purpose_id: &str, at: DateTime<Utc>) -> Option<ConsentStatus>;
+        fn can_process(customer_id: CustomerId, purpose_id: &str, at: DateTime<Utc>) -> bool;
+        fn history(customer_id: CustomerId, purpose_id: Option<&str>) -> Vec<ConsentEvent>;
+        fn consenting(purpose_id: &str, at: DateTime<Utc>, after: Option<&Cursor>, limit: usize) -> Page<CustomerId>;
+        fn receipt(id: ConsentEventId, controller: &Controller, policy_url: &str, service: &str) -> ConsentReceipt;
+    }
+}

@@ -520,3 +520,15 @@ fn apply_preview(result: &mut Customer, d: &Customer, field: &str) {
         _ => {}
     }
 }
+
+crate::one_shot::one_shot! {
+    /// Duplicates and merges for single operations:
+    /// `store.duplicates().candidates(50)`, `store.duplicates().merge(..)`.
+    StoreDuplicates => write merges: Merges, read duplicates: DuplicateReader;
+    write {
+        fn merge(survivor: CustomerId, duplicate: CustomerId, dry_run: bool) -> MergePlan;
+    }
+    read {
+        fn candidates(limit: usize) -> Vec<DuplicateCandidate>;
+    }
+}

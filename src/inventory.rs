@@ -1421,3 +1421,35 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     }
     Ok(())
 }
+
+crate::one_shot::one_shot! {
+    /// Stock for single operations, each its own unit of work:
+    /// `store.inventory().receive(variant, warehouse, 12)`.
+    StoreInventory => write inventory: Inventory, read inventory: InventoryReader;
+    write {
+        fn create_warehouse(new: NewWarehouse) -> Warehouse;
+        fn set_warehouse_priority(id: WarehouseId, priority: i64) -> Warehouse;
+        fn receive(variant_id: VariantId, warehouse_id: WarehouseId, quantity_received: i64) -> Movement;
+        fn adjust(variant_id: VariantId, warehouse_id: WarehouseId, quantity_delta: i64, reason: &str) -> Movement;
+        fn count(variant_id: VariantId, warehouse_id: WarehouseId, counted_quantity: i64) -> Option<Movement>;
+        fn transfer(variant_id: VariantId, from_warehouse: WarehouseId, to_warehouse: WarehouseId, quantity_moved: i64) -> TransferId;
+        fn reserve(variant_id: VariantId, warehouse_id: WarehouseId, quantity_reserved: i64, expires_at: Option<DateTime<Utc>>) -> Reservation;
+        fn release(id: ReservationId) -> Reservation;
+        fn release_expired(now: DateTime<Utc>) -> usize;
+        fn set_replenishment_rule(variant_id: VariantId, warehouse_id: WarehouseId, rule: ReplenishmentRule) -> ();
+    }
+    read {
+        fn warehouse(id: WarehouseId) -> Warehouse;
+        fn warehouse_by_code(code: &str) -> Warehouse;
+        fn warehouses() -> Vec<Warehouse>;
+        fn level(variant_id: VariantId, warehouse_id: WarehouseId) -> StockLevel;
+        fn levels(variant_id: VariantId) -> Vec<StockLevel>;
+        fn available(variant_id: VariantId) -> i64;
+        fn movements(variant_id: VariantId, after: Option<&Cursor>, limit: usize) -> Page<Movement>;
+        fn movements_of_order(order_id: OrderId) -> Vec<Movement>;
+        fn reservation(id: ReservationId) -> Reservation;
+        fn replenishment_suggestions() -> Vec<StockReportLine>;
+        fn low_stock() -> Vec<StockReportLine>;
+        fn overstock() -> Vec<StockReportLine>;
+    }
+}

@@ -91,6 +91,7 @@ pub mod import;
 mod input;
 pub mod inventory;
 pub mod money;
+mod one_shot;
 pub mod order;
 pub mod page;
 pub mod privacy;

@@ -670,3 +670,22 @@ pub(crate) mod sql {
         NTILE(5) OVER (ORDER BY monetary, id) AS m \
       FROM c";
 }
+
+crate::one_shot::one_shot! {
+    /// Reports, each in its own read transaction: `store.reports().counts()`.
+    StoreReports => write reports: Reports, read reports: Reports;
+    write {}
+    read {
+        fn counts() -> Counts;
+        fn revenue_by_period(period: Period, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<Revenue>;
+        fn revenue_by_country(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, limit_rows: usize) -> Vec<Revenue>;
+        fn top_customers(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, limit_rows: usize) -> Vec<Revenue>;
+        fn revenue_by_product(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, limit_rows: usize) -> Vec<ProductSales>;
+        fn average_order_value(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<AverageOrderValue>;
+        fn repeat_purchase_rate(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> RepeatPurchase;
+        fn cancellations_and_returns(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> CancellationsAndReturns;
+        fn stock_out_risk(as_of: DateTime<Utc>, window_days: i64, horizon_days: i64) -> Vec<StockOutRisk>;
+        fn rfm(as_of: DateTime<Utc>) -> Vec<RfmScore>;
+        fn rfm_segments(as_of: DateTime<Utc>) -> Vec<(String, u64)>;
+    }
+}

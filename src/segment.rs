@@ -431,3 +431,17 @@ impl<'t> Segments<'t> {
     })
     }
 }
+
+crate::one_shot::one_shot! {
+    /// Segments for single operations: `store.segments().evaluate(..)`.
+    StoreSegments => write segments: Segments, read segments: SegmentReader;
+    write {
+        fn save(name: &str, segment: &Segment) -> ();
+    }
+    read {
+        fn evaluate(segment: &Segment, after: Option<&Cursor>, limit: usize) -> Page<CustomerId>;
+        fn saved(name: &str) -> Segment;
+        fn names() -> Vec<String>;
+        fn evaluate_saved(name: &str, after: Option<&Cursor>, limit: usize) -> Page<CustomerId>;
+    }
+}

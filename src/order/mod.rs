@@ -1653,3 +1653,38 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     }
     Ok(())
 }
+
+crate::one_shot::one_shot! {
+    /// Orders for single operations, each its own unit of work:
+    /// `store.orders().pay(order_id, payment)`. Operations that must succeed
+    /// together go in one [`Store::write`](crate::Store::write) instead.
+    StoreOrders => write orders: Orders, read orders: OrderReader;
+    write {
+        fn place(new: NewOrder) -> Order;
+        fn pay(order_id: OrderId, new: crate::NewPayment) -> crate::Payment;
+        fn authorize_payment(order_id: OrderId, new: crate::NewPayment) -> crate::Payment;
+        fn capture_payment(payment_id: crate::PaymentId) -> crate::Payment;
+        fn fail_payment(payment_id: crate::PaymentId) -> crate::Payment;
+        fn ship(order_id: OrderId, new: crate::NewShipment) -> crate::Shipment;
+        fn mark_delivered(order_id: OrderId) -> ();
+        fn cancel(order_id: OrderId, reason: &str) -> ();
+        fn return_items(order_id: OrderId, new: crate::NewReturn) -> crate::Return;
+        fn refund(order_id: OrderId, new: crate::NewRefund) -> Vec<crate::Refund>;
+        fn issue_credit_note(new: &crate::NewCreditNote) -> crate::CreditNote;
+        fn record_historical(order: &crate::HistoricalOrder) -> OrderId;
+    }
+    read {
+        fn get(id: OrderId) -> Order;
+        fn by_number(number: i64) -> Order;
+        fn events(id: OrderId) -> Vec<OrderEvent>;
+        fn history(customer_id: CustomerId, after: Option<&Cursor>, limit: usize) -> Page<OrderSummary>;
+        fn by_status(status: OrderStatus, after: Option<&Cursor>, limit: usize) -> Page<OrderSummary>;
+        fn lifetime_value(customer_id: CustomerId) -> Vec<Money>;
+        fn sales_by_variant(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<VariantSales>;
+        fn payments(order_id: OrderId) -> Vec<crate::Payment>;
+        fn payment(id: crate::PaymentId) -> crate::Payment;
+        fn shipments(order_id: OrderId) -> Vec<crate::Shipment>;
+        fn returns(order_id: OrderId) -> Vec<crate::Return>;
+        fn refunds(order_id: OrderId) -> Vec<crate::Refund>;
+    }
+}

@@ -686,3 +686,20 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     }
     Ok(())
 }
+
+crate::one_shot::one_shot! {
+    /// Subject rights and retention for single operations:
+    /// `store.privacy().export(customer_id)`. Erasure and retention through
+    /// the `Store` also scrub the file: see
+    /// [`Store::erase_customer`](crate::Store::erase_customer) and
+    /// [`Store::apply_retention`](crate::Store::apply_retention).
+    StorePrivacy => write privacy: Privacy, read privacy: PrivacyReader;
+    write {
+        fn set_retention_rule(category: RetentionCategory, period_days: i64) -> RetentionRule;
+    }
+    read {
+        fn export(customer_id: CustomerId) -> SubjectExport;
+        fn retention_rules() -> Vec<RetentionRule>;
+        fn erased_at(customer_id: CustomerId) -> Option<DateTime<Utc>>;
+    }
+}

@@ -859,6 +859,52 @@ impl Store {
         crate::customer::StoreCustomers::new(self)
     }
 
+    /// Orders for one-shot calls, each its own unit of work
+    /// ([`StoreOrders`](crate::order::StoreOrders)).
+    pub fn orders(&self) -> crate::order::StoreOrders<'_> {
+        crate::order::StoreOrders::new(self)
+    }
+
+    /// The catalog for one-shot calls.
+    pub fn catalog(&self) -> crate::catalog::StoreCatalog<'_> {
+        crate::catalog::StoreCatalog::new(self)
+    }
+
+    /// Stock for one-shot calls.
+    pub fn inventory(&self) -> crate::inventory::StoreInventory<'_> {
+        crate::inventory::StoreInventory::new(self)
+    }
+
+    /// Purposes and consent for one-shot calls.
+    pub fn consent(&self) -> crate::consent::StoreConsents<'_> {
+        crate::consent::StoreConsents::new(self)
+    }
+
+    /// Subject rights and retention rules for one-shot calls.
+    pub fn privacy(&self) -> crate::privacy::StorePrivacy<'_> {
+        crate::privacy::StorePrivacy::new(self)
+    }
+
+    /// Segments for one-shot calls.
+    pub fn segments(&self) -> crate::segment::StoreSegments<'_> {
+        crate::segment::StoreSegments::new(self)
+    }
+
+    /// Reports, each in its own read transaction.
+    pub fn reports(&self) -> crate::report::StoreReports<'_> {
+        crate::report::StoreReports::new(self)
+    }
+
+    /// Roles and grants for one-shot calls.
+    pub fn access(&self) -> crate::access::StoreAccess<'_> {
+        crate::access::StoreAccess::new(self)
+    }
+
+    /// Duplicate candidates and merges for one-shot calls.
+    pub fn duplicates(&self) -> crate::dedupe::StoreDuplicates<'_> {
+        crate::dedupe::StoreDuplicates::new(self)
+    }
+
     /// Recomputes every invariant custdb keeps and reports each difference:
     /// SQLite's `integrity_check` and `foreign_key_check`, the full-text
     /// index against its content, and each domain's own rules (one default

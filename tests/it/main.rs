@@ -29,6 +29,7 @@ mod io_faults;
 mod migrations;
 mod model;
 mod model_commerce;
+mod one_shot;
 mod open;
 mod privacy;
 mod privacy_bad_input;
