@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let maya = store.as_actor(&Actor::new("maya", "Maya (sales)")?)?;
     let olu = store.as_actor(&Actor::new("olu", "Olu (auditor)")?)?;
 
-    let grace = maya.create_customer(
+    let grace = maya.customers().create(
         NewCustomer::new("Grace Hopper")
             .email("grace@example.com")
             .phone("+1 202 555 0143"),
@@ -34,11 +34,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         grace.email.as_deref().unwrap_or("-")
     );
 
-    match olu.create_customer(NewCustomer::new("Someone")) {
+    match olu.customers().create(NewCustomer::new("Someone")) {
         Err(e) => println!("olu (auditor) tried to create a customer: {e}"),
         Ok(_) => return Err("an auditor must not create customers".into()),
     }
-    let seen = olu.customer(grace.id)?;
+    let seen = olu.customers().get(grace.id)?;
     println!(
         "olu sees the customer masked: {} <{}> {}",
         seen.display_name,
@@ -46,7 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seen.phone.as_deref().unwrap_or("-")
     );
 
-    let trail = olu.audit(&AuditFilter::default().actor("maya"), None, 10)?;
+    let trail = olu
+        .audit()
+        .query(&AuditFilter::default().actor("maya"), None, 10)?;
     println!("\naudit entries by maya:");
     for e in &trail.items {
         println!(
@@ -59,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             e.changed_fields
         );
     }
-    let verification = olu.verify_audit()?;
+    let verification = olu.audit().verify()?;
     let head = verification.head.clone().ok_or("an empty trail")?;
     println!(
         "audit chain: {} entries, {}; head #{} {}…",

@@ -183,6 +183,46 @@ impl ActorStore {
         &self.grants.roles
     }
 
+    /// Customers, checked against the actor's roles.
+    pub fn customers(&self) -> ActorCustomers<'_> {
+        ActorCustomers(self)
+    }
+
+    /// Catalog, checked against the actor's roles.
+    pub fn catalog(&self) -> ActorCatalog<'_> {
+        ActorCatalog(self)
+    }
+
+    /// Inventory, checked against the actor's roles.
+    pub fn inventory(&self) -> ActorInventory<'_> {
+        ActorInventory(self)
+    }
+
+    /// Orders, checked against the actor's roles.
+    pub fn orders(&self) -> ActorOrders<'_> {
+        ActorOrders(self)
+    }
+
+    /// Consent, checked against the actor's roles.
+    pub fn consent(&self) -> ActorConsent<'_> {
+        ActorConsent(self)
+    }
+
+    /// Privacy, checked against the actor's roles.
+    pub fn privacy(&self) -> ActorPrivacy<'_> {
+        ActorPrivacy(self)
+    }
+
+    /// Audit, checked against the actor's roles.
+    pub fn audit(&self) -> ActorAudit<'_> {
+        ActorAudit(self)
+    }
+
+    /// Access, checked against the actor's roles.
+    pub fn access(&self) -> ActorAccess<'_> {
+        ActorAccess(self)
+    }
+
     /// Whether the actor may do it.
     pub fn can(&self, permission: Permission) -> bool {
         self.grants.allows(permission)
@@ -269,7 +309,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`] (also for a
     /// customer outside the actor's consent scope).
-    pub fn customer(&self, id: CustomerId) -> Result<Customer> {
+    pub(crate) fn customer(&self, id: CustomerId) -> Result<Customer> {
         self.require(Permission::ReadCustomers, "read customers")?;
         self.require_in_scope(id)?;
         Ok(self.shown(self.store.customers().get(id)?))
@@ -283,7 +323,7 @@ impl ActorStore {
     ///
     /// As [`CustomerReader::list`](crate::CustomerReader::list), and
     /// [`ErrorKind::PermissionDenied`].
-    pub fn customers(
+    pub(crate) fn list_customers(
         &self,
         filter: &CustomerFilter,
         after: Option<&Cursor>,
@@ -310,7 +350,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
-    pub fn customer_by_email(&self, email: &str) -> Result<Customer> {
+    pub(crate) fn customer_by_email(&self, email: &str) -> Result<Customer> {
         self.require(Permission::ReadCustomers, "look customers up")?;
         self.require(Permission::ReadPersonalData, "look customers up by email")?;
         let c = self.store.customers().get_by_email(email)?;
@@ -324,7 +364,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`CustomerReader::search`](crate::CustomerReader::search).
-    pub fn search_customers(&self, query: &str, limit: usize) -> Result<Vec<Customer>> {
+    pub(crate) fn search_customers(&self, query: &str, limit: usize) -> Result<Vec<Customer>> {
         self.require(Permission::ReadCustomers, "search customers")?;
         self.require(Permission::ReadPersonalData, "search customers by name")?;
         let found = self.store.customers().search(query, limit)?;
@@ -340,7 +380,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// As [`customer`](ActorStore::customer).
-    pub fn addresses(&self, id: CustomerId) -> Result<Vec<Address>> {
+    pub(crate) fn addresses(&self, id: CustomerId) -> Result<Vec<Address>> {
         self.require(Permission::ReadCustomers, "read addresses")?;
         self.require_in_scope(id)?;
         let list = self.store.customers().addresses(id)?;
@@ -356,7 +396,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// As [`customer`](ActorStore::customer).
-    pub fn interactions(
+    pub(crate) fn interactions(
         &self,
         id: CustomerId,
         after: Option<&Cursor>,
@@ -381,7 +421,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Customers::create`](crate::Customers::create).
-    pub fn create_customer(&self, new: NewCustomer) -> Result<Customer> {
+    pub(crate) fn create_customer(&self, new: NewCustomer) -> Result<Customer> {
         self.require(Permission::WriteCustomers, "create customers")?;
         self.store
             .write_as(&self.actor, |tx| tx.customers().create(new))
@@ -393,7 +433,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Customers::update`](crate::Customers::update).
-    pub fn update_customer(
+    pub(crate) fn update_customer(
         &self,
         id: CustomerId,
         expected_version: i64,
@@ -410,7 +450,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
-    pub fn archive_customer(&self, id: CustomerId) -> Result<Customer> {
+    pub(crate) fn archive_customer(&self, id: CustomerId) -> Result<Customer> {
         self.require(Permission::WriteCustomers, "archive customers")?;
         self.store
             .write_as(&self.actor, |tx| tx.customers().archive(id))
@@ -422,7 +462,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Customers::add_address`](crate::Customers::add_address).
-    pub fn add_address(&self, id: CustomerId, new: NewAddress) -> Result<Address> {
+    pub(crate) fn add_address(&self, id: CustomerId, new: NewAddress) -> Result<Address> {
         self.require(Permission::WriteCustomers, "add addresses")?;
         self.store
             .write_as(&self.actor, |tx| tx.customers().add_address(id, new))
@@ -434,7 +474,11 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Customers::add_interaction`](crate::Customers::add_interaction).
-    pub fn add_interaction(&self, id: CustomerId, new: NewInteraction) -> Result<Interaction> {
+    pub(crate) fn add_interaction(
+        &self,
+        id: CustomerId,
+        new: NewInteraction,
+    ) -> Result<Interaction> {
         self.require(Permission::WriteCustomers, "record interactions")?;
         self.store
             .write_as(&self.actor, |tx| tx.customers().add_interaction(id, new))
@@ -448,7 +492,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Catalog::create_product`](crate::Catalog::create_product).
-    pub fn create_product(&self, new: NewProduct) -> Result<Product> {
+    pub(crate) fn create_product(&self, new: NewProduct) -> Result<Product> {
         self.require(Permission::ManageCatalog, "manage the catalog")?;
         self.store
             .write_as(&self.actor, |tx| tx.catalog().create_product(new))
@@ -460,7 +504,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Inventory::create_warehouse`](crate::Inventory::create_warehouse).
-    pub fn create_warehouse(&self, new: NewWarehouse) -> Result<Warehouse> {
+    pub(crate) fn create_warehouse(&self, new: NewWarehouse) -> Result<Warehouse> {
         self.require(Permission::ManageCatalog, "manage warehouses")?;
         self.store
             .write_as(&self.actor, |tx| tx.inventory().create_warehouse(new))
@@ -472,7 +516,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Inventory::receive`](crate::Inventory::receive).
-    pub fn receive(
+    pub(crate) fn receive(
         &self,
         variant_id: VariantId,
         warehouse_id: WarehouseId,
@@ -491,7 +535,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; as [`Orders::place`](crate::Orders::place).
-    pub fn place_order(&self, new: NewOrder) -> Result<Order> {
+    pub(crate) fn place_order(&self, new: NewOrder) -> Result<Order> {
         self.require(Permission::ManageOrders, "place orders")?;
         let o = self
             .store
@@ -512,7 +556,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
-    pub fn order(&self, id: OrderId) -> Result<Order> {
+    pub(crate) fn order(&self, id: OrderId) -> Result<Order> {
         self.require(Permission::ManageOrders, "read orders")?;
         let o = self.store.read(|r| r.orders().get(id))?;
         Ok(self.shown_order(o))
@@ -523,7 +567,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// As [`customer`](ActorStore::customer).
-    pub fn order_history(
+    pub(crate) fn order_history(
         &self,
         customer_id: CustomerId,
         after: Option<&Cursor>,
@@ -540,7 +584,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; as [`Orders::pay`](crate::Orders::pay).
-    pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
+    pub(crate) fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.require(Permission::ManageOrders, "take payments")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().pay(order_id, new))
@@ -551,7 +595,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; as [`Orders::ship`](crate::Orders::ship).
-    pub fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
+    pub(crate) fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
         self.require(Permission::ManageOrders, "ship orders")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().ship(order_id, new))
@@ -562,7 +606,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; as [`Orders::cancel`](crate::Orders::cancel).
-    pub fn cancel(&self, order_id: OrderId, reason: &str) -> Result<()> {
+    pub(crate) fn cancel(&self, order_id: OrderId, reason: &str) -> Result<()> {
         self.require(Permission::ManageOrders, "cancel orders")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().cancel(order_id, reason))
@@ -574,7 +618,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Orders::return_items`](crate::Orders::return_items).
-    pub fn return_items(&self, order_id: OrderId, new: NewReturn) -> Result<Return> {
+    pub(crate) fn return_items(&self, order_id: OrderId, new: NewReturn) -> Result<Return> {
         self.require(Permission::ManageOrders, "take returns")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().return_items(order_id, new))
@@ -585,7 +629,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; as [`Orders::refund`](crate::Orders::refund).
-    pub fn refund(&self, order_id: OrderId, new: NewRefund) -> Result<Vec<Refund>> {
+    pub(crate) fn refund(&self, order_id: OrderId, new: NewRefund) -> Result<Vec<Refund>> {
         self.require(Permission::Refund, "refund")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().refund(order_id, new))
@@ -599,7 +643,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Consents::register_purpose`](crate::Consents::register_purpose).
-    pub fn register_purpose(&self, new: NewPurpose) -> Result<Purpose> {
+    pub(crate) fn register_purpose(&self, new: NewPurpose) -> Result<Purpose> {
         self.require(Permission::Administer, "register purposes")?;
         self.store
             .write_as(&self.actor, |tx| tx.consent().register_purpose(new))
@@ -611,7 +655,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`Consents::record`](crate::Consents::record).
-    pub fn record_consent(&self, new: NewConsent) -> Result<ConsentEvent> {
+    pub(crate) fn record_consent(&self, new: NewConsent) -> Result<ConsentEvent> {
         self.require(Permission::ManageConsent, "record consent")?;
         self.store
             .write_as(&self.actor, |tx| tx.consent().record(new))
@@ -624,7 +668,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`ConsentReader::can_process`](crate::ConsentReader::can_process).
-    pub fn can_process(
+    pub(crate) fn can_process(
         &self,
         customer_id: CustomerId,
         purpose_id: &str,
@@ -640,7 +684,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
-    pub fn export_subject(&self, customer_id: CustomerId) -> Result<SubjectExport> {
+    pub(crate) fn export_subject(&self, customer_id: CustomerId) -> Result<SubjectExport> {
         self.require(Permission::ExportSubjects, "export data subjects")?;
         self.store.read(|r| r.privacy().export(customer_id))
     }
@@ -650,7 +694,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
-    pub fn erase_subject(&self, customer_id: CustomerId) -> Result<ErasureReport> {
+    pub(crate) fn erase_subject(&self, customer_id: CustomerId) -> Result<ErasureReport> {
         self.require(Permission::EraseSubjects, "erase data subjects")?;
         let mut report = self.store.write_as(&self.actor, |tx| {
             tx.privacy()
@@ -670,7 +714,7 @@ impl ActorStore {
     ///
     /// [`ErrorKind::PermissionDenied`]; as
     /// [`AuditReader::query`](crate::AuditReader::query).
-    pub fn audit(
+    pub(crate) fn query_audit(
         &self,
         filter: &AuditFilter,
         after: Option<&Cursor>,
@@ -685,7 +729,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; a database error.
-    pub fn verify_audit(&self) -> Result<AuditVerification> {
+    pub(crate) fn verify_audit(&self) -> Result<AuditVerification> {
         self.require(Permission::ReadAudit, "verify the audit trail")?;
         self.store.verify_audit()
     }
@@ -695,7 +739,7 @@ impl ActorStore {
     /// # Errors
     ///
     /// [`ErrorKind::PermissionDenied`]; as [`Access::grant`](crate::Access::grant).
-    pub fn grant(&self, actor_id: &str, role: &str) -> Result<Grants> {
+    pub(crate) fn grant(&self, actor_id: &str, role: &str) -> Result<Grants> {
         self.require(Permission::Administer, "grant roles")?;
         self.store
             .write_as(&self.actor, |tx| tx.access().grant(actor_id, role))
@@ -709,5 +753,393 @@ impl ActorStore {
     pub fn backup_to(&self, path: impl AsRef<Path>) -> Result<BackupReport> {
         self.require(Permission::Administer, "back up")?;
         self.store.backup_to(path, |_| {})
+    }
+}
+
+/// Customers through an [`ActorStore`]: the same names as
+/// [`Store::customers`](crate::Store::customers) and the units of work, each call
+/// checked against the actor's roles and recorded under the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorCustomers<'a>(&'a ActorStore);
+
+impl ActorCustomers<'_> {
+    /// Reads a customer. Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`] (also for a
+    /// customer outside the actor's consent scope).
+    pub fn get(&self, id: CustomerId) -> Result<Customer> {
+        self.0.customer(id)
+    }
+
+    /// A page of customers. Needs `read_customers`. For a scoped actor the
+    /// page holds only the customers in scope, so it may be shorter than
+    /// `limit` while `next_cursor` still leads on.
+    ///
+    /// # Errors
+    ///
+    /// As [`CustomerReader::list`](crate::CustomerReader::list), and
+    /// [`ErrorKind::PermissionDenied`].
+    pub fn list(
+        &self,
+        filter: &CustomerFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Customer>> {
+        self.0.list_customers(filter, after, limit)
+    }
+
+    /// Looks a customer up by email. Needs `read_customers` and
+    /// `read_personal_data`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn get_by_email(&self, email: &str) -> Result<Customer> {
+        self.0.customer_by_email(email)
+    }
+
+    /// Full-text search. Needs `read_customers` and `read_personal_data`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`CustomerReader::search`](crate::CustomerReader::search).
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Customer>> {
+        self.0.search_customers(query, limit)
+    }
+
+    /// A customer's addresses. Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// As [`customer`](ActorStore::customer).
+    pub fn addresses(&self, id: CustomerId) -> Result<Vec<Address>> {
+        self.0.addresses(id)
+    }
+
+    /// A customer's interactions, newest first. Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// As [`customer`](ActorStore::customer).
+    pub fn interactions(
+        &self,
+        id: CustomerId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Interaction>> {
+        self.0.interactions(id, after, limit)
+    }
+
+    /// Creates a customer. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Customers::create`](crate::Customers::create).
+    pub fn create(&self, new: NewCustomer) -> Result<Customer> {
+        self.0.create_customer(new)
+    }
+
+    /// Changes a customer. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Customers::update`](crate::Customers::update).
+    pub fn update(
+        &self,
+        id: CustomerId,
+        expected_version: i64,
+        patch: CustomerPatch,
+    ) -> Result<Customer> {
+        self.0.update_customer(id, expected_version, patch)
+    }
+
+    /// Archives a customer. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn archive(&self, id: CustomerId) -> Result<Customer> {
+        self.0.archive_customer(id)
+    }
+
+    /// Adds an address. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Customers::add_address`](crate::Customers::add_address).
+    pub fn add_address(&self, id: CustomerId, new: NewAddress) -> Result<Address> {
+        self.0.add_address(id, new)
+    }
+
+    /// Records an interaction. Needs `write_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Customers::add_interaction`](crate::Customers::add_interaction).
+    pub fn add_interaction(&self, id: CustomerId, new: NewInteraction) -> Result<Interaction> {
+        self.0.add_interaction(id, new)
+    }
+}
+
+/// Catalog through an [`ActorStore`]: the same names as
+/// [`Store::catalog`](crate::Store::catalog) and the units of work, each call
+/// checked against the actor's roles and recorded under the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorCatalog<'a>(&'a ActorStore);
+
+impl ActorCatalog<'_> {
+    /// Creates a product. Needs `manage_catalog`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Catalog::create_product`](crate::Catalog::create_product).
+    pub fn create_product(&self, new: NewProduct) -> Result<Product> {
+        self.0.create_product(new)
+    }
+}
+
+/// Inventory through an [`ActorStore`]: the same names as
+/// [`Store::inventory`](crate::Store::inventory) and the units of work, each call
+/// checked against the actor's roles and recorded under the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorInventory<'a>(&'a ActorStore);
+
+impl ActorInventory<'_> {
+    /// Creates a warehouse. Needs `manage_catalog`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Inventory::create_warehouse`](crate::Inventory::create_warehouse).
+    pub fn create_warehouse(&self, new: NewWarehouse) -> Result<Warehouse> {
+        self.0.create_warehouse(new)
+    }
+
+    /// Books stock in. Needs `manage_catalog`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Inventory::receive`](crate::Inventory::receive).
+    pub fn receive(
+        &self,
+        variant_id: VariantId,
+        warehouse_id: WarehouseId,
+        quantity: i64,
+    ) -> Result<Movement> {
+        self.0.receive(variant_id, warehouse_id, quantity)
+    }
+}
+
+/// Orders through an [`ActorStore`]: the same names as
+/// [`Store::orders`](crate::Store::orders) and the units of work, each call
+/// checked against the actor's roles and recorded under the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorOrders<'a>(&'a ActorStore);
+
+impl ActorOrders<'_> {
+    /// Places an order. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::place`](crate::Orders::place).
+    pub fn place(&self, new: NewOrder) -> Result<Order> {
+        self.0.place_order(new)
+    }
+
+    /// Reads an order. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn get(&self, id: OrderId) -> Result<Order> {
+        self.0.order(id)
+    }
+
+    /// A customer's orders, newest first. Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// As [`customer`](ActorStore::customer).
+    pub fn history(
+        &self,
+        customer_id: CustomerId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<OrderSummary>> {
+        self.0.order_history(customer_id, after, limit)
+    }
+
+    /// Takes a payment. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::pay`](crate::Orders::pay).
+    pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
+        self.0.pay(order_id, new)
+    }
+
+    /// Ships. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::ship`](crate::Orders::ship).
+    pub fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
+        self.0.ship(order_id, new)
+    }
+
+    /// Cancels. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::cancel`](crate::Orders::cancel).
+    pub fn cancel(&self, order_id: OrderId, reason: &str) -> Result<()> {
+        self.0.cancel(order_id, reason)
+    }
+
+    /// Takes a return. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Orders::return_items`](crate::Orders::return_items).
+    pub fn return_items(&self, order_id: OrderId, new: NewReturn) -> Result<Return> {
+        self.0.return_items(order_id, new)
+    }
+
+    /// Refunds. Needs `refund`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Orders::refund`](crate::Orders::refund).
+    pub fn refund(&self, order_id: OrderId, new: NewRefund) -> Result<Vec<Refund>> {
+        self.0.refund(order_id, new)
+    }
+}
+
+/// Consent through an [`ActorStore`]: the same names as
+/// [`Store::consent`](crate::Store::consent) and the units of work, each call
+/// checked against the actor's roles and recorded under the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorConsent<'a>(&'a ActorStore);
+
+impl ActorConsent<'_> {
+    /// Registers a purpose. Needs `administer`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Consents::register_purpose`](crate::Consents::register_purpose).
+    pub fn register_purpose(&self, new: NewPurpose) -> Result<Purpose> {
+        self.0.register_purpose(new)
+    }
+
+    /// Records a consent event. Needs `manage_consent`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Consents::record`](crate::Consents::record).
+    pub fn record(&self, new: NewConsent) -> Result<ConsentEvent> {
+        self.0.record_consent(new)
+    }
+
+    /// Whether the customer's data may be processed for the purpose.
+    /// Needs `read_customers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`ConsentReader::can_process`](crate::ConsentReader::can_process).
+    pub fn can_process(
+        &self,
+        customer_id: CustomerId,
+        purpose_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.0.can_process(customer_id, purpose_id, at)
+    }
+}
+
+/// Privacy through an [`ActorStore`]: the same names as
+/// [`Store::privacy`](crate::Store::privacy) and the units of work, each call
+/// checked against the actor's roles and recorded under the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorPrivacy<'a>(&'a ActorStore);
+
+impl ActorPrivacy<'_> {
+    /// Exports a data subject. Needs `export_subjects`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn export(&self, customer_id: CustomerId) -> Result<SubjectExport> {
+        self.0.export_subject(customer_id)
+    }
+
+    /// Erases a data subject (and scrubs the file). Needs `erase_subjects`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    pub fn erase(&self, customer_id: CustomerId) -> Result<ErasureReport> {
+        self.0.erase_subject(customer_id)
+    }
+}
+
+/// Audit through an [`ActorStore`]: the same names as
+/// [`Store::audit`](crate::Store::audit) and the units of work, each call
+/// checked against the actor's roles and recorded under the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorAudit<'a>(&'a ActorStore);
+
+impl ActorAudit<'_> {
+    /// Queries the audit trail. Needs `read_audit`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`AuditReader::query`](crate::AuditReader::query).
+    pub fn query(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>> {
+        self.0.query_audit(filter, after, limit)
+    }
+
+    /// Verifies the audit chain. Needs `read_audit`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; a database error.
+    pub fn verify(&self) -> Result<AuditVerification> {
+        self.0.verify_audit()
+    }
+}
+
+/// Access through an [`ActorStore`]: the same names as
+/// [`Store::access`](crate::Store::access) and the units of work, each call
+/// checked against the actor's roles and recorded under the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorAccess<'a>(&'a ActorStore);
+
+impl ActorAccess<'_> {
+    /// Grants a role. Needs `administer`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as [`Access::grant`](crate::Access::grant).
+    pub fn grant(&self, actor_id: &str, role: &str) -> Result<Grants> {
+        self.0.grant(actor_id, role)
     }
 }

@@ -103,7 +103,10 @@ pub mod time;
 mod validate;
 
 pub use access::{Access, AccessReader, Grants, Permission, Role, BUILTIN_ROLES};
-pub use acting::{ActorStore, MASK};
+pub use acting::{
+    ActorAccess, ActorAudit, ActorCatalog, ActorConsent, ActorCustomers, ActorInventory,
+    ActorOrders, ActorPrivacy, ActorStore, MASK,
+};
 pub use audit::{
     AuditEntry, AuditFilter, AuditHead, AuditReader, AuditVerification, BreakReason, BrokenLink,
 };

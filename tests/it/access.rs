@@ -128,147 +128,163 @@ type Op = fn(&Store, &custdb::ActorStore, &Fixture) -> custdb::Result<()>;
 fn operations() -> Vec<(&'static str, &'static [&'static str], Op)> {
     vec![
         ("customer", &["read_customers"], |_, a, f| {
-            a.customer(f.ann).map(drop)
+            a.customers().get(f.ann).map(drop)
         }),
         ("customers", &["read_customers"], |_, a, _| {
-            a.customers(&CustomerFilter::default(), None, 10).map(drop)
+            a.customers()
+                .list(&CustomerFilter::default(), None, 10)
+                .map(drop)
         }),
         (
             "customer_by_email",
             &["read_customers", "read_personal_data"],
-            |_, a, _| a.customer_by_email("ann@example.com").map(drop),
+            |_, a, _| a.customers().get_by_email("ann@example.com").map(drop),
         ),
         (
             "search_customers",
             &["read_customers", "read_personal_data"],
-            |_, a, _| a.search_customers("ann", 5).map(drop),
+            |_, a, _| a.customers().search("ann", 5).map(drop),
         ),
         ("addresses", &["read_customers"], |_, a, f| {
-            a.addresses(f.ann).map(drop)
+            a.customers().addresses(f.ann).map(drop)
         }),
         ("interactions", &["read_customers"], |_, a, f| {
-            a.interactions(f.ann, None, 10).map(drop)
+            a.customers().interactions(f.ann, None, 10).map(drop)
         }),
         ("order_history", &["read_customers"], |_, a, f| {
-            a.order_history(f.ann, None, 10).map(drop)
+            a.orders().history(f.ann, None, 10).map(drop)
         }),
         ("can_process", &["read_customers"], |_, a, f| {
-            a.can_process(f.ann, "marketing", Utc::now()).map(drop)
+            a.consent()
+                .can_process(f.ann, "marketing", Utc::now())
+                .map(drop)
         }),
         ("create_customer", &["write_customers"], |_, a, _| {
-            a.create_customer(NewCustomer::new("New")).map(drop)
+            a.customers().create(NewCustomer::new("New")).map(drop)
         }),
         ("update_customer", &["write_customers"], |s, a, _| {
             let c = s.customers().create(NewCustomer::new("To change"))?;
-            a.update_customer(
-                c.id,
-                c.version,
-                custdb::CustomerPatch::default().company("X"),
-            )
-            .map(drop)
+            a.customers()
+                .update(
+                    c.id,
+                    c.version,
+                    custdb::CustomerPatch::default().company("X"),
+                )
+                .map(drop)
         }),
         ("archive_customer", &["write_customers"], |s, a, _| {
             let c = s.customers().create(NewCustomer::new("To archive"))?;
-            a.archive_customer(c.id).map(drop)
+            a.customers().archive(c.id).map(drop)
         }),
         ("add_address", &["write_customers"], |_, a, f| {
-            a.add_address(
-                f.ann,
-                NewAddress::new(custdb::AddressKind::Other, "1 Road", "Bath", "GB"),
-            )
-            .map(drop)
+            a.customers()
+                .add_address(
+                    f.ann,
+                    NewAddress::new(custdb::AddressKind::Other, "1 Road", "Bath", "GB"),
+                )
+                .map(drop)
         }),
         ("add_interaction", &["write_customers"], |_, a, f| {
-            a.add_interaction(
-                f.ann,
-                NewInteraction::new(
-                    custdb::Channel::Email,
-                    custdb::Direction::Inbound,
-                    custdb::InteractionKind::Note,
+            a.customers()
+                .add_interaction(
+                    f.ann,
+                    NewInteraction::new(
+                        custdb::Channel::Email,
+                        custdb::Direction::Inbound,
+                        custdb::InteractionKind::Note,
+                    )
+                    .subject("Called"),
                 )
-                .subject("Called"),
-            )
-            .map(drop)
+                .map(drop)
         }),
         ("create_product", &["manage_catalog"], |_, a, _| {
             let sku = format!("P-{}", uuid_ish());
-            a.create_product(NewProduct::new("P").variant(NewVariant::new(
-                sku,
-                Decimal::ONE,
-                "GBP",
-            )))
-            .map(drop)
+            a.catalog()
+                .create_product(NewProduct::new("P").variant(NewVariant::new(
+                    sku,
+                    Decimal::ONE,
+                    "GBP",
+                )))
+                .map(drop)
         }),
         ("create_warehouse", &["manage_catalog"], |_, a, _| {
-            a.create_warehouse(NewWarehouse::new(format!("W{}", uuid_ish()), "W"))
+            a.inventory()
+                .create_warehouse(NewWarehouse::new(format!("W{}", uuid_ish()), "W"))
                 .map(drop)
         }),
         ("receive", &["manage_catalog"], |_, a, f| {
-            a.receive(f.tea, f.shop, 5).map(drop)
+            a.inventory().receive(f.tea, f.shop, 5).map(drop)
         }),
         ("place_order", &["manage_orders"], |_, a, f| {
-            a.place_order(NewOrder::for_customer(f.ann, "GBP").line(NewOrderLine::new("TEA", 1)))
+            a.orders()
+                .place(NewOrder::for_customer(f.ann, "GBP").line(NewOrderLine::new("TEA", 1)))
                 .map(drop)
         }),
         ("order", &["manage_orders"], |s, a, f| {
-            a.order(paid_order(s, f)).map(drop)
+            a.orders().get(paid_order(s, f)).map(drop)
         }),
         ("pay", &["manage_orders"], |s, a, f| {
             let o = s.write(|tx| {
                 tx.orders()
                     .place(NewOrder::for_customer(f.ann, "GBP").line(NewOrderLine::new("TEA", 1)))
             })?;
-            a.pay(o.id, NewPayment::new(PaymentMethod::Cash, o.total))
+            a.orders()
+                .pay(o.id, NewPayment::new(PaymentMethod::Cash, o.total))
                 .map(drop)
         }),
         ("ship", &["manage_orders"], |s, a, f| {
-            a.ship(paid_order(s, f), NewShipment::everything("DHL", "T1"))
+            a.orders()
+                .ship(paid_order(s, f), NewShipment::everything("DHL", "T1"))
                 .map(drop)
         }),
         ("cancel", &["manage_orders"], |s, a, f| {
-            a.cancel(paid_order(s, f), "asked")
+            a.orders().cancel(paid_order(s, f), "asked")
         }),
         ("return_items", &["manage_orders"], |s, a, f| {
             let o = paid_order(s, f);
             s.write(|tx| tx.orders().ship(o, NewShipment::everything("DHL", "T2")))?;
-            a.return_items(o, NewReturn::new("wrong size").line("TEA", 1, true))
+            a.orders()
+                .return_items(o, NewReturn::new("wrong size").line("TEA", 1, true))
                 .map(drop)
         }),
         ("refund", &["refund"], |s, a, f| {
-            a.refund(paid_order(s, f), NewRefund::new(Decimal::ONE, "goodwill"))
+            a.orders()
+                .refund(paid_order(s, f), NewRefund::new(Decimal::ONE, "goodwill"))
                 .map(drop)
         }),
         ("register_purpose", &["administer"], |_, a, _| {
-            a.register_purpose(
-                NewPurpose::new(format!("p{}", uuid_ish()), "P", LawfulBasis::Contract)
-                    .data_category(DataCategory::Contact),
-            )
-            .map(drop)
+            a.consent()
+                .register_purpose(
+                    NewPurpose::new(format!("p{}", uuid_ish()), "P", LawfulBasis::Contract)
+                        .data_category(DataCategory::Contact),
+                )
+                .map(drop)
         }),
         ("record_consent", &["manage_consent"], |_, a, f| {
-            a.record_consent(NewConsent::new(
-                f.ann,
-                "marketing",
-                ConsentState::Requested,
-                CollectionMethod::Api,
-            ))
-            .map(drop)
+            a.consent()
+                .record(NewConsent::new(
+                    f.ann,
+                    "marketing",
+                    ConsentState::Requested,
+                    CollectionMethod::Api,
+                ))
+                .map(drop)
         }),
         ("export_subject", &["export_subjects"], |_, a, f| {
-            a.export_subject(f.ann).map(drop)
+            a.privacy().export(f.ann).map(drop)
         }),
         ("erase_subject", &["erase_subjects"], |s, a, _| {
             let c = s.customers().create(NewCustomer::new("Leaving"))?;
-            a.erase_subject(c.id).map(drop)
+            a.privacy().erase(c.id).map(drop)
         }),
         ("audit", &["read_audit"], |_, a, _| {
-            a.audit(&AuditFilter::default(), None, 10).map(drop)
+            a.audit().query(&AuditFilter::default(), None, 10).map(drop)
         }),
         ("verify_audit", &["read_audit"], |_, a, _| {
-            a.verify_audit().map(drop)
+            a.audit().verify().map(drop)
         }),
         ("grant", &["administer"], |_, a, _| {
-            a.grant("someone", "auditor").map(drop)
+            a.access().grant("someone", "auditor").map(drop)
         }),
     ]
 }
@@ -339,18 +355,19 @@ fn personal_data_is_masked_without_the_permission() {
     let sales = store
         .as_actor(&Actor::new("sal", "Sales").unwrap())
         .unwrap();
-    let masked = auditor.customer(f.ann).unwrap();
+    let masked = auditor.customers().get(f.ann).unwrap();
     assert_eq!(masked.display_name, format!("A{MASK}"));
     assert_eq!(
         masked.email.as_deref(),
         Some(format!("a{MASK}@{MASK}").as_str())
     );
     assert_eq!(masked.phone.as_deref(), Some(format!("{MASK}58").as_str()));
-    let clear = sales.customer(f.ann).unwrap();
+    let clear = sales.customers().get(f.ann).unwrap();
     assert_eq!(clear.email.as_deref(), Some("ann@example.com"));
     // Writes through the handle are recorded under the actor.
     let c = sales
-        .create_customer(NewCustomer::new("Via sales"))
+        .customers()
+        .create(NewCustomer::new("Via sales"))
         .unwrap();
     let audit = store
         .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 5))
@@ -372,12 +389,17 @@ fn marketing_sees_only_consenting_customers() {
         .as_actor(&Actor::new("mkt", "Marketing").unwrap())
         .unwrap();
     assert_eq!(
-        marketing.customer(f.ann).unwrap().email.as_deref(),
+        marketing.customers().get(f.ann).unwrap().email.as_deref(),
         Some("ann@example.com")
     );
-    assert!(marketing.customer(bob.id).unwrap_err().is_not_found());
+    assert!(marketing
+        .customers()
+        .get(bob.id)
+        .unwrap_err()
+        .is_not_found());
     let listed = marketing
-        .customers(&CustomerFilter::default(), None, 100)
+        .customers()
+        .list(&CustomerFilter::default(), None, 100)
         .unwrap();
     assert_eq!(
         listed.items.iter().map(|c| c.id).collect::<Vec<_>>(),
@@ -394,7 +416,7 @@ fn marketing_sees_only_consenting_customers() {
             ))
         })
         .unwrap();
-    assert!(marketing.customer(f.ann).unwrap_err().is_not_found());
+    assert!(marketing.customers().get(f.ann).unwrap_err().is_not_found());
 }
 
 /// The page filter (one statement for the page) and the single-customer
@@ -458,7 +480,8 @@ fn marketing_page_filter_agrees_with_the_single_check() {
     let mut cursor = None;
     loop {
         let page = marketing
-            .customers(&CustomerFilter::default(), cursor.as_ref(), 7)
+            .customers()
+            .list(&CustomerFilter::default(), cursor.as_ref(), 7)
             .unwrap();
         listed.extend(page.items.iter().map(|c| c.id));
         match page.next_cursor {
@@ -475,7 +498,7 @@ fn marketing_page_filter_agrees_with_the_single_check() {
         .unwrap();
     for c in all.items {
         assert_eq!(
-            marketing.customer(c.id).is_ok(),
+            marketing.customers().get(c.id).is_ok(),
             expected.contains(&c.id),
             "{}",
             c.display_name

@@ -244,7 +244,8 @@ fn workload(store: &Store) {
     store
         .as_actor(&Actor::new("clerk", "Clerk").unwrap())
         .unwrap()
-        .customer(ann)
+        .customers()
+        .get(ann)
         .unwrap();
     // A consent-scoped actor's page: the scope is checked for the whole
     // page in one statement.
@@ -254,7 +255,8 @@ fn workload(store: &Store) {
     store
         .as_actor(&Actor::new("mkt", "Marketer").unwrap())
         .unwrap()
-        .customers(&CustomerFilter::default(), None, 50)
+        .customers()
+        .list(&CustomerFilter::default(), None, 50)
         .unwrap();
     store
         .import_retail_file(
