@@ -18,11 +18,12 @@
 //!     tx.access().grant("ola", "auditor")
 //! })?;
 //! let sales = store.as_actor(&Actor::new("ann", "Ann")?)?;
-//! let created = sales.create_customer(NewCustomer::new("Grace Hopper").email("grace@example.com"))?;
+//! // The same areas and names as the Store: customers(), orders(), consent()...
+//! let created = sales.customers().create(NewCustomer::new("Grace Hopper").email("grace@example.com"))?;
 //! let auditor = store.as_actor(&Actor::new("ola", "Ola")?)?;
-//! let seen = auditor.customer(created.id)?;
+//! let seen = auditor.customers().get(created.id)?;
 //! assert_eq!(seen.display_name, "G•••");          // masked
-//! assert!(auditor.create_customer(NewCustomer::new("X")).unwrap_err().is_permission_denied());
+//! assert!(auditor.customers().create(NewCustomer::new("X")).unwrap_err().is_permission_denied());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
