@@ -168,7 +168,7 @@ fn raw_export(conn: &Connection, id: CustomerId) -> Map<String, Value> {
 fn segment() -> Segment {
     Segment::default()
         .country("GB")
-        .orders(Some(1), None)
+        .min_orders(1)
         .consents_to("marketing")
 }
 

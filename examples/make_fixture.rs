@@ -108,8 +108,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             o.id,
             NewShipment::everything("DHL", "FIX123").line("FIX-TEE-L", 2),
         )?;
-        tx.orders()
-            .return_items(o.id, NewReturn::new("fixture").line("FIX-TEE-L", 1, true))?;
+        tx.orders().return_items(
+            o.id,
+            NewReturn::new("fixture").line(custdb::NewReturnLine::restocked("FIX-TEE-L", 1)),
+        )?;
         tx.orders()
             .refund(o.id, NewRefund::new(price(1300), "fixture"))?;
 

@@ -151,7 +151,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             NewShipment::everything("UPS", "1Z999AA10123456784"),
         )?;
         o.mark_delivered(first.id)?;
-        o.return_items(first.id, NewReturn::new("too small").line("TEE-M", 2, true))?;
+        o.return_items(
+            first.id,
+            NewReturn::new("too small").line(custdb::NewReturnLine::restocked("TEE-M", 2)),
+        )?;
         o.refund(first.id, NewRefund::new(gbp(4320), "two tees returned"))?;
         Ok::<_, custdb::Error>(())
     })?;

@@ -147,7 +147,7 @@ pub use privacy::{
     SubjectExport,
 };
 pub use report::{Period, Reports, RfmScore};
-pub use segment::{Segment, SegmentReader, Segments};
+pub use segment::{RfmFilter, Segment, SegmentReader, Segments, SpendFilter};
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, EncryptionKey, Options, ReadTx, Store,
     WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN, MAX_READER_POOL_SIZE,

@@ -110,39 +110,35 @@ impl Segment {
         self
     }
 
-    /// Customers who spent at least `min` in the currency in `[from, to)`.
-    pub fn spend(
-        mut self,
-        min: Decimal,
-        currency: impl Into<String>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Self {
-        self.spend = Some(SpendFilter {
-            min,
-            currency: currency.into(),
-            from,
-            to,
-        });
+    /// Customers whose net spend passes the filter:
+    /// `Segment::default().spend(SpendFilter::at_least(d, "GBP").placed_from(t))`.
+    pub fn spend(mut self, filter: SpendFilter) -> Self {
+        self.spend = Some(filter);
         self
     }
 
-    /// Customers with `min` to `max` paid orders.
-    pub fn orders(mut self, min: Option<u32>, max: Option<u32>) -> Self {
-        self.min_orders = min;
-        self.max_orders = max;
+    /// Customers with at least `n` paid orders.
+    pub fn min_orders(mut self, n: u32) -> Self {
+        self.min_orders = Some(n);
         self
     }
 
-    /// Customers whose last order is at or after `after` and before
-    /// `before`.
-    pub fn last_order(
-        mut self,
-        after: Option<DateTime<Utc>>,
-        before: Option<DateTime<Utc>>,
-    ) -> Self {
-        self.last_order_after = after;
-        self.last_order_before = before;
+    /// Customers with at most `n` paid orders (0: customers who never
+    /// ordered).
+    pub fn max_orders(mut self, n: u32) -> Self {
+        self.max_orders = Some(n);
+        self
+    }
+
+    /// Customers whose last order is at or after `at`.
+    pub fn last_order_from(mut self, at: DateTime<Utc>) -> Self {
+        self.last_order_after = Some(at);
+        self
+    }
+
+    /// Customers whose last order is before `at`.
+    pub fn last_order_before(mut self, at: DateTime<Utc>) -> Self {
+        self.last_order_before = Some(at);
         self
     }
 
@@ -152,14 +148,65 @@ impl Segment {
         self
     }
 
-    /// Customers whose RFM scores as of `as_of` are at least these.
-    pub fn rfm(mut self, as_of: DateTime<Utc>, min_r: u8, min_f: u8, min_m: u8) -> Self {
-        self.rfm = Some(RfmFilter {
-            as_of,
-            min_r,
-            min_f,
-            min_m,
-        });
+    /// Customers whose RFM scores pass the filter:
+    /// `Segment::default().rfm(RfmFilter::as_of(t).min_recency(4))`.
+    pub fn rfm(mut self, filter: RfmFilter) -> Self {
+        self.rfm = Some(filter);
+        self
+    }
+}
+
+impl SpendFilter {
+    /// A net spend (orders minus refunds) of at least `min` in `currency`,
+    /// over all time unless bounded.
+    pub fn at_least(min: Decimal, currency: impl Into<String>) -> Self {
+        SpendFilter {
+            min,
+            currency: currency.into(),
+            from: None,
+            to: None,
+        }
+    }
+
+    /// Counts orders placed at or after `at`.
+    pub fn placed_from(mut self, at: DateTime<Utc>) -> Self {
+        self.from = Some(at);
+        self
+    }
+
+    /// Counts orders placed before `at`.
+    pub fn placed_before(mut self, at: DateTime<Utc>) -> Self {
+        self.to = Some(at);
+        self
+    }
+}
+
+impl RfmFilter {
+    /// Scores as of `at`, every minimum 1 (everyone passes) until raised.
+    pub fn as_of(at: DateTime<Utc>) -> Self {
+        RfmFilter {
+            as_of: at,
+            min_r: 1,
+            min_f: 1,
+            min_m: 1,
+        }
+    }
+
+    /// The least recency score (1 to 5).
+    pub fn min_recency(mut self, score: u8) -> Self {
+        self.min_r = score;
+        self
+    }
+
+    /// The least frequency score (1 to 5).
+    pub fn min_frequency(mut self, score: u8) -> Self {
+        self.min_f = score;
+        self
+    }
+
+    /// The least monetary score (1 to 5).
+    pub fn min_monetary(mut self, score: u8) -> Self {
+        self.min_m = score;
         self
     }
 }

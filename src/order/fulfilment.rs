@@ -230,14 +230,41 @@ impl NewReturn {
         }
     }
 
-    /// Adds units of a line, restocked or not.
-    pub fn line(mut self, sku: impl Into<String>, quantity: i64, restock: bool) -> Self {
-        self.lines.push(NewReturnLine {
+    /// Adds a line: [`NewReturnLine::restocked`] or
+    /// [`NewReturnLine::not_restocked`].
+    pub fn line(mut self, line: NewReturnLine) -> Self {
+        self.lines.push(line);
+        self
+    }
+}
+
+impl NewReturnLine {
+    /// Units of a SKU that came back and go back on hand (a `return`
+    /// movement), into the warehouse the line's stock was reserved in
+    /// first unless [`warehouse`](NewReturnLine::warehouse) names another.
+    pub fn restocked(sku: impl Into<String>, quantity: i64) -> Self {
+        NewReturnLine {
             sku: sku.into(),
             quantity,
-            restock,
+            restock: true,
             warehouse: None,
-        });
+        }
+    }
+
+    /// Units of a SKU that came back and do not go back on hand (damaged,
+    /// opened, disposed of).
+    pub fn not_restocked(sku: impl Into<String>, quantity: i64) -> Self {
+        NewReturnLine {
+            sku: sku.into(),
+            quantity,
+            restock: false,
+            warehouse: None,
+        }
+    }
+
+    /// Restocks into this warehouse (its code).
+    pub fn warehouse(mut self, code: impl Into<String>) -> Self {
+        self.warehouse = Some(code.into());
         self
     }
 }

@@ -244,7 +244,10 @@ fn operations() -> Vec<(&'static str, &'static [&'static str], Op)> {
             let o = paid_order(s, f);
             s.write(|tx| tx.orders().ship(o, NewShipment::everything("DHL", "T2")))?;
             a.orders()
-                .return_items(o, NewReturn::new("wrong size").line("TEA", 1, true))
+                .return_items(
+                    o,
+                    NewReturn::new("wrong size").line(custdb::NewReturnLine::restocked("TEA", 1)),
+                )
                 .map(drop)
         }),
         ("refund", &["refund"], |s, a, f| {

@@ -367,8 +367,8 @@ fn operations() -> Vec<(&'static str, Op)> {
                 .return_items(
                     s.shipped,
                     NewReturn::new("wrong size")
-                        .line("TEA", 1, true)
-                        .line("MUG", 1, false),
+                        .line(custdb::NewReturnLine::restocked("TEA", 1))
+                        .line(custdb::NewReturnLine::not_restocked("MUG", 1)),
                 )
                 .map(drop)
         }),

@@ -280,8 +280,8 @@ fn an_order_from_placement_to_refund() {
             tx.orders().return_items(
                 order.id,
                 NewReturn::new("wrong size")
-                    .line("TEE-M", 2, true)
-                    .line("MUG", 1, false),
+                    .line(custdb::NewReturnLine::restocked("TEE-M", 2))
+                    .line(custdb::NewReturnLine::not_restocked("MUG", 1)),
             )
         })
         .unwrap();

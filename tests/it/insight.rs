@@ -180,23 +180,23 @@ fn segments_combine_filters_in_sql() {
     );
     assert_eq!(eval(&Segment::default().tag("vip")), vec![s.ann]);
     assert_eq!(
-        eval(&Segment::default().spend(d("50"), "GBP", None, None)),
+        eval(&Segment::default().spend(custdb::SpendFilter::at_least(d("50"), "GBP"))),
         vec![s.ann]
     );
     assert_eq!(
-        eval(&Segment::default().orders(Some(1), Some(1))),
+        eval(&Segment::default().min_orders(1).max_orders(1)),
         vec![s.bob]
     );
     assert_eq!(
-        eval(&Segment::default().orders(Some(0), Some(0))),
+        eval(&Segment::default().min_orders(0).max_orders(0)),
         vec![s.cat]
     );
     assert_eq!(
-        eval(&Segment::default().last_order(Some(at(3, 1)), None)),
+        eval(&Segment::default().last_order_from(at(3, 1))),
         vec![s.ann]
     );
     assert_eq!(
-        eval(&Segment::default().last_order(None, Some(at(3, 1)))),
+        eval(&Segment::default().last_order_before(at(3, 1))),
         vec![s.bob]
     );
     assert_eq!(
@@ -210,7 +210,7 @@ fn segments_combine_filters_in_sql() {
     // Two customers fall in the first two quintiles: the more recent, Ann,
     // scores 2 on recency.
     assert_eq!(
-        eval(&Segment::default().rfm(at(4, 1), 2, 1, 1)),
+        eval(&Segment::default().rfm(custdb::RfmFilter::as_of(at(4, 1)).min_recency(2))),
         vec![s.ann]
     );
     // Paginated.
@@ -248,12 +248,15 @@ fn segments_combine_filters_in_sql() {
     };
     bad(Segment::default().country("XX"), "country");
     bad(Segment::default().consents_to("nope"), "consents_to");
-    bad(Segment::default().orders(Some(3), Some(1)), "min_orders");
+    bad(Segment::default().min_orders(3).max_orders(1), "min_orders");
     bad(
-        Segment::default().spend(d("1.001"), "GBP", None, None),
+        Segment::default().spend(custdb::SpendFilter::at_least(d("1.001"), "GBP")),
         "spend.min",
     );
-    bad(Segment::default().rfm(at(4, 1), 6, 1, 1), "rfm.min_r");
+    bad(
+        Segment::default().rfm(custdb::RfmFilter::as_of(at(4, 1)).min_recency(6)),
+        "rfm.min_r",
+    );
 }
 
 #[test]

@@ -78,8 +78,10 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
             )?;
             tx.orders()
                 .ship(o.id, NewShipment::everything("DHL", "QUOKKATRACK99"))?;
-            tx.orders()
-                .return_items(o.id, NewReturn::new("damaged").line("TEA", 1, true))?;
+            tx.orders().return_items(
+                o.id,
+                NewReturn::new("damaged").line(custdb::NewReturnLine::restocked("TEA", 1)),
+            )?;
             tx.orders()
                 .refund(o.id, NewRefund::new(Decimal::new(450, 2), "damaged"))?;
             tx.orders()

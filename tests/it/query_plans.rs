@@ -157,8 +157,10 @@ fn workload(store: &Store) {
                 .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
             tx.orders()
                 .ship(o.id, NewShipment::everything("DHL", "T1"))?;
-            tx.orders()
-                .return_items(o.id, NewReturn::new("damaged").line("TEA", 1, true))?;
+            tx.orders().return_items(
+                o.id,
+                NewReturn::new("damaged").line(custdb::NewReturnLine::restocked("TEA", 1)),
+            )?;
             tx.orders()
                 .refund(o.id, NewRefund::new(Decimal::new(450, 2), "damaged"))?;
             let o2 = tx
@@ -230,7 +232,7 @@ fn workload(store: &Store) {
                     .country("GB")
                     .tag("vip")
                     .consents_to("marketing")
-                    .orders(Some(1), None),
+                    .min_orders(1),
                 None,
                 10,
             )?;
