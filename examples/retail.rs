@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         counts.customers, counts.orders, counts.credit_notes
     );
 
-    let top = store.read(|r| r.reports().top_customers(None, None, 10))?;
+    let top = store.read(|r| r.reports().top_customers(custdb::TimeRange::all(), 10))?;
     println!("\ntop 10 customers by net revenue:");
     for t in &top {
         let name = t
@@ -79,7 +79,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    let by_country = store.read(|r| r.reports().revenue_by_country(None, None, 10))?;
+    let by_country =
+        store.read(|r| r.reports().revenue_by_country(custdb::TimeRange::all(), 10))?;
     println!("\nrevenue by country (top 10):");
     for c in &by_country {
         let key = if c.key.is_empty() {
@@ -93,7 +94,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    let by_month = store.read(|r| r.reports().revenue_by_period(Period::Month, None, None))?;
+    let by_month = store.read(|r| {
+        r.reports()
+            .revenue_by_period(Period::Month, custdb::TimeRange::all())
+    })?;
     println!("\nrevenue by month:");
     for m in &by_month {
         println!(

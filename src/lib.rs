@@ -153,7 +153,7 @@ pub use store::{
     WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN, MAX_READER_POOL_SIZE,
     MIN_MAX_SIZE_BYTES, MIN_SQLITE_VERSION_NUMBER, STATEMENT_CACHE_CAPACITY,
 };
-pub use time::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+pub use time::{TimeRange, MAX_TIMESTAMP, MIN_TIMESTAMP};
 
 /// The money type custdb uses throughout: an exact decimal. Re-exported so
 /// applications use the same version.

@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, VariantId};
 use crate::money::{self, Currency};
+use crate::time::TimeRange;
 
 /// The longest list a report returns.
 pub const MAX_REPORT_ROWS: usize = 10_000;
@@ -185,12 +186,14 @@ pub fn rfm_segment(r: u8, f: u8) -> &'static str {
     }
 }
 
-fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(String, String)> {
+fn bounds(range: TimeRange) -> Result<(String, String)> {
     // A bound outside the stored range means no bound on that side.
-    let from = from.map_or_else(String::new, crate::time::bound);
-    let to = to.map_or_else(|| "~".to_owned(), crate::time::bound);
+    let from = range.from.map_or_else(String::new, crate::time::bound);
+    let to = range
+        .before
+        .map_or_else(|| "~".to_owned(), crate::time::bound);
     if from > to {
-        return Err(Error::invalid("from", "is after to"));
+        return Err(Error::invalid("range", "starts after it ends"));
     }
     Ok((from, to))
 }
@@ -312,18 +315,13 @@ impl<'a> Reports<'a> {
             })?)
     }
 
-    /// Revenue per period in `[from, to)`, oldest first.
+    /// Revenue per period within `range` ([`TimeRange`]), oldest first.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `from` after `to`.
-    pub fn revenue_by_period(
-        &self,
-        period: Period,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Revenue>> {
-        let (from, to) = range(from, to)?;
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `range` when it starts after it ends.
+    pub fn revenue_by_period(&self, period: Period, range: TimeRange) -> Result<Vec<Revenue>> {
+        let (from, to) = bounds(range)?;
         let f = period.format();
         let mut rows = self.revenue(
             &format!("strftime('{f}', o.placed_at)"),
@@ -345,13 +343,8 @@ impl<'a> Reports<'a> {
     ///
     /// As [`revenue_by_period`](Reports::revenue_by_period); `limit` 1 to
     /// [`MAX_REPORT_ROWS`].
-    pub fn revenue_by_country(
-        &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-        limit_rows: usize,
-    ) -> Result<Vec<Revenue>> {
-        let (from, to) = range(from, to)?;
+    pub fn revenue_by_country(&self, range: TimeRange, limit_rows: usize) -> Result<Vec<Revenue>> {
+        let (from, to) = bounds(range)?;
         self.revenue("o.country", "n.country", &from, &to, limit(limit_rows)?)
     }
 
@@ -361,13 +354,8 @@ impl<'a> Reports<'a> {
     /// # Errors
     ///
     /// As [`revenue_by_country`](Reports::revenue_by_country).
-    pub fn top_customers(
-        &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-        limit_rows: usize,
-    ) -> Result<Vec<Revenue>> {
-        let (from, to) = range(from, to)?;
+    pub fn top_customers(&self, range: TimeRange, limit_rows: usize) -> Result<Vec<Revenue>> {
+        let (from, to) = bounds(range)?;
         let mut rows = self.revenue(
             "o.customer_id",
             "n.customer_id",
@@ -387,11 +375,10 @@ impl<'a> Reports<'a> {
     /// As [`revenue_by_country`](Reports::revenue_by_country).
     pub fn revenue_by_product(
         &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        range: TimeRange,
         limit_rows: usize,
     ) -> Result<Vec<ProductSales>> {
-        let (from, to) = range(from, to)?;
+        let (from, to) = bounds(range)?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
              sum(l.total_e4) FROM order_lines l JOIN orders o ON o.id = l.order_id \
@@ -428,12 +415,8 @@ impl<'a> Reports<'a> {
     /// # Errors
     ///
     /// As [`revenue_by_period`](Reports::revenue_by_period).
-    pub fn average_order_value(
-        &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<Vec<AverageOrderValue>> {
-        let (from, to) = range(from, to)?;
+    pub fn average_order_value(&self, range: TimeRange) -> Result<Vec<AverageOrderValue>> {
+        let (from, to) = bounds(range)?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT o.currency, count(*), sum(o.total_e4) FROM orders o \
              WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 GROUP BY 1 ORDER BY 1"
@@ -464,12 +447,8 @@ impl<'a> Reports<'a> {
     /// # Errors
     ///
     /// As [`revenue_by_period`](Reports::revenue_by_period).
-    pub fn repeat_purchase_rate(
-        &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<RepeatPurchase> {
-        let (from, to) = range(from, to)?;
+    pub fn repeat_purchase_rate(&self, range: TimeRange) -> Result<RepeatPurchase> {
+        let (from, to) = bounds(range)?;
         let (customers, repeat): (i64, i64) = self
             .conn
             .prepare_cached(&format!(
@@ -490,12 +469,8 @@ impl<'a> Reports<'a> {
     /// # Errors
     ///
     /// As [`revenue_by_period`](Reports::revenue_by_period).
-    pub fn cancellations_and_returns(
-        &self,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<CancellationsAndReturns> {
-        let (from, to) = range(from, to)?;
+    pub fn cancellations_and_returns(&self, range: TimeRange) -> Result<CancellationsAndReturns> {
+        let (from, to) = bounds(range)?;
         let (orders, cancelled, with_returns, sold, returned): (i64, i64, i64, i64, i64) = self
             .conn
             .prepare_cached(
@@ -677,13 +652,13 @@ crate::one_shot::one_shot! {
     write {}
     read {
         fn counts() -> Counts;
-        fn revenue_by_period(period: Period, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<Revenue>;
-        fn revenue_by_country(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, limit_rows: usize) -> Vec<Revenue>;
-        fn top_customers(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, limit_rows: usize) -> Vec<Revenue>;
-        fn revenue_by_product(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, limit_rows: usize) -> Vec<ProductSales>;
-        fn average_order_value(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<AverageOrderValue>;
-        fn repeat_purchase_rate(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> RepeatPurchase;
-        fn cancellations_and_returns(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> CancellationsAndReturns;
+        fn revenue_by_period(period: Period, range: TimeRange) -> Vec<Revenue>;
+        fn revenue_by_country(range: TimeRange, limit_rows: usize) -> Vec<Revenue>;
+        fn top_customers(range: TimeRange, limit_rows: usize) -> Vec<Revenue>;
+        fn revenue_by_product(range: TimeRange, limit_rows: usize) -> Vec<ProductSales>;
+        fn average_order_value(range: TimeRange) -> Vec<AverageOrderValue>;
+        fn repeat_purchase_rate(range: TimeRange) -> RepeatPurchase;
+        fn cancellations_and_returns(range: TimeRange) -> CancellationsAndReturns;
         fn stock_out_risk(as_of: DateTime<Utc>, window_days: i64, horizon_days: i64) -> Vec<StockOutRisk>;
         fn rfm(as_of: DateTime<Utc>) -> Vec<RfmScore>;
         fn rfm_segments(as_of: DateTime<Utc>) -> Vec<(String, u64)>;

@@ -270,3 +270,63 @@ mod tests {
         assert_eq!(from_db(&to_db(&t)).unwrap(), t);
     }
 }
+
+/// A span of time for reports: `[from, before)`, each end optional.
+/// Bounds outside [`MIN_TIMESTAMP`]..=[`MAX_TIMESTAMP`] mean no bound on
+/// that side.
+///
+/// # Example
+///
+/// ```
+/// use custdb::{Period, Store, TimeRange};
+/// use chrono::{TimeZone, Utc};
+///
+/// let store = Store::open_in_memory()?;
+/// let march = TimeRange::between(
+///     Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+///     Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
+/// );
+/// let by_day = store.reports().revenue_by_period(Period::Day, march)?;
+/// let ever = store.reports().revenue_by_period(Period::Month, TimeRange::all())?;
+/// assert!(by_day.is_empty() && ever.is_empty());
+/// # Ok::<(), custdb::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct TimeRange {
+    /// The first instant in the range, or `None` for no lower bound.
+    pub from: Option<DateTime<Utc>>,
+    /// The first instant after the range, or `None` for no upper bound.
+    pub before: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    /// All of time.
+    pub fn all() -> Self {
+        TimeRange::default()
+    }
+
+    /// From `at` on.
+    pub fn since(at: DateTime<Utc>) -> Self {
+        TimeRange {
+            from: Some(at),
+            before: None,
+        }
+    }
+
+    /// Everything before `at`.
+    pub fn until(at: DateTime<Utc>) -> Self {
+        TimeRange {
+            from: None,
+            before: Some(at),
+        }
+    }
+
+    /// From `from` up to, not including, `before`.
+    pub fn between(from: DateTime<Utc>, before: DateTime<Utc>) -> Self {
+        TimeRange {
+            from: Some(from),
+            before: Some(before),
+        }
+    }
+}

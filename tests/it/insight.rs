@@ -83,12 +83,15 @@ fn reports_add_up_exactly() {
     let s = shop(&store);
     let r = store.read(|r| {
         Ok::<_, custdb::Error>((
-            r.reports().revenue_by_period(Period::Month, None, None)?,
-            r.reports().revenue_by_country(None, None, 10)?,
-            r.reports().top_customers(None, None, 10)?,
-            r.reports().average_order_value(None, None)?,
-            r.reports().repeat_purchase_rate(None, None)?,
-            r.reports().revenue_by_product(None, None, 10)?,
+            r.reports()
+                .revenue_by_period(Period::Month, custdb::TimeRange::all())?,
+            r.reports()
+                .revenue_by_country(custdb::TimeRange::all(), 10)?,
+            r.reports().top_customers(custdb::TimeRange::all(), 10)?,
+            r.reports().average_order_value(custdb::TimeRange::all())?,
+            r.reports().repeat_purchase_rate(custdb::TimeRange::all())?,
+            r.reports()
+                .revenue_by_product(custdb::TimeRange::all(), 10)?,
         ))
     });
     let (months, countries, top, aov, repeat, products) = r.unwrap();
@@ -498,7 +501,10 @@ fn stock_out_risk_and_cancellation_rates() {
     );
     let _ = slow;
     let rates = store
-        .read(|r| r.reports().cancellations_and_returns(None, None))
+        .read(|r| {
+            r.reports()
+                .cancellations_and_returns(custdb::TimeRange::all())
+        })
         .unwrap();
     assert_eq!(
         (rates.orders, rates.cancelled, rates.cancellation_rate),

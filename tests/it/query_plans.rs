@@ -236,8 +236,9 @@ fn workload(store: &Store) {
                 None,
                 10,
             )?;
-            r.reports().revenue_by_period(Period::Month, None, None)?;
-            r.reports().top_customers(None, None, 10)?;
+            r.reports()
+                .revenue_by_period(Period::Month, custdb::TimeRange::all())?;
+            r.reports().top_customers(custdb::TimeRange::all(), 10)?;
             r.reports().rfm(now)?;
             r.duplicates().candidates(10)?;
             Ok::<_, custdb::Error>(())

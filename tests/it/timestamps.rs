@@ -223,8 +223,7 @@ fn filter_bounds_beyond_the_range_mean_no_bound() {
         .read(|r| {
             r.reports().revenue_by_period(
                 custdb::Period::Month,
-                Some(DateTime::<Utc>::MIN_UTC),
-                Some(DateTime::<Utc>::MAX_UTC),
+                custdb::TimeRange::between(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC),
             )
         })
         .unwrap();
