@@ -15,6 +15,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::WriteTx;
@@ -213,9 +214,11 @@ impl<'a> AccessReader<'a> {
             .conn
             .prepare_cached(
                 "SELECT name, permissions, consent_scope FROM access_roles WHERE name = ?1",
-            )?
+            )
+            .db()?
             .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
+            .optional()
+            .db()?;
         let (name, permissions, consent_scope) =
             row.ok_or_else(|| Error::not_found("role", name))?;
         Ok(Role {
@@ -239,9 +242,10 @@ impl<'a> AccessReader<'a> {
         let names: Vec<String> = {
             let mut stmt = self
                 .conn
-                .prepare_cached("SELECT name FROM access_roles ORDER BY name")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<rusqlite::Result<_>>()?
+                .prepare_cached("SELECT name FROM access_roles ORDER BY name")
+                .db()?;
+            let rows = stmt.query_map([], |r| r.get(0)).db()?;
+            rows.collect::<rusqlite::Result<_>>().db()?
         };
         for n in names {
             out.push(self.role(&n)?);
@@ -256,11 +260,12 @@ impl<'a> AccessReader<'a> {
     /// A database error, or a grant naming a role that no longer exists.
     pub fn grants(&self, actor_id: &str) -> Result<Grants> {
         let names: Vec<String> = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT role FROM access_grants WHERE actor_id = ?1 ORDER BY role",
-            )?;
-            let rows = stmt.query_map([actor_id], |r| r.get(0))?;
-            rows.collect::<rusqlite::Result<_>>()?
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT role FROM access_grants WHERE actor_id = ?1 ORDER BY role")
+                .db()?;
+            let rows = stmt.query_map([actor_id], |r| r.get(0)).db()?;
+            rows.collect::<rusqlite::Result<_>>().db()?
         };
         Ok(Grants {
             actor_id: actor_id.to_owned(),
@@ -329,8 +334,8 @@ impl<'t> Access<'t> {
                     "INSERT INTO access_roles (name, permissions, consent_scope, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO UPDATE SET \
                      permissions = ?2, consent_scope = ?3, updated_at = ?4",
-                )?
-                .execute(params![name, serde_json::to_string(&perms).written()?, scope, now])?;
+                ).db()?
+                .execute(params![name, serde_json::to_string(&perms).written()?, scope, now]).db()?;
             self.tx.audit_change(Change {
                 action: "define_role",
                 entity_type: "role",
@@ -358,13 +363,15 @@ impl<'t> Access<'t> {
                 .prepare_cached(
                     "INSERT INTO access_grants (actor_id, role, granted_at, granted_by) \
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                )?
+                )
+                .db()?
                 .execute(params![
                     actor_id,
                     role,
                     crate::time::to_db(&self.tx.now()),
                     self.tx.actor().id()
-                ])?;
+                ])
+                .db()?;
             if n > 0 {
                 self.tx.audit_change(Change {
                     action: "grant",
@@ -387,8 +394,10 @@ impl<'t> Access<'t> {
             let n = self
                 .tx
                 .conn()
-                .prepare_cached("DELETE FROM access_grants WHERE actor_id = ?1 AND role = ?2")?
-                .execute(params![actor_id, role])?;
+                .prepare_cached("DELETE FROM access_grants WHERE actor_id = ?1 AND role = ?2")
+                .db()?
+                .execute(params![actor_id, role])
+                .db()?;
             if n == 0 {
                 return Err(Error::not_found("grant", format!("{actor_id}/{role}")));
             }

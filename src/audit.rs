@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::page::{check_limit, into_page, Cursor, Page};
@@ -209,11 +210,13 @@ pub mod sql {
 
 fn last_entry(conn: &Connection) -> Result<(i64, String)> {
     Ok(conn
-        .prepare_cached(sql::LAST_ENTRY)?
+        .prepare_cached(sql::LAST_ENTRY)
+        .db()?
         .query_row([], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
         })
-        .optional()?
+        .optional()
+        .db()?
         .map(|(seq, hash)| (seq, hash.unwrap_or_else(|| GENESIS_HASH.to_owned())))
         .unwrap_or((0, GENESIS_HASH.to_owned())))
 }
@@ -239,18 +242,21 @@ pub(crate) fn append(
         change.entity_id,
         &fields,
     );
-    conn.prepare_cached(sql::INSERT_AUDIT)?.execute(params![
-        seq,
-        at,
-        actor.id(),
-        actor.name(),
-        change.action,
-        change.entity_type,
-        change.entity_id,
-        fields,
-        prev_hash,
-        hash,
-    ])?;
+    conn.prepare_cached(sql::INSERT_AUDIT)
+        .db()?
+        .execute(params![
+            seq,
+            at,
+            actor.id(),
+            actor.name(),
+            change.action,
+            change.entity_type,
+            change.entity_id,
+            fields,
+            prev_hash,
+            hash,
+        ])
+        .db()?;
     Ok(())
 }
 
@@ -258,16 +264,17 @@ pub(crate) fn append(
 /// migration, in its transaction.
 pub(crate) fn backfill_chain(conn: &Connection) -> Result<()> {
     let rows: Vec<RawEntry> = {
-        let mut stmt = conn.prepare(&format!("{SELECT_ENTRY} ORDER BY seq"))?;
-        let rows = stmt.query_map([], raw_entry)?;
-        rows.collect::<rusqlite::Result<_>>()?
+        let mut stmt = conn.prepare(&format!("{SELECT_ENTRY} ORDER BY seq")).db()?;
+        let rows = stmt.query_map([], raw_entry).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()?
     };
     let mut prev = GENESIS_HASH.to_owned();
-    let mut update =
-        conn.prepare("UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE seq = ?1")?;
+    let mut update = conn
+        .prepare("UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE seq = ?1")
+        .db()?;
     for r in rows {
         let hash = r.hash_with(&prev);
-        update.execute(params![r.seq, prev, hash])?;
+        update.execute(params![r.seq, prev, hash]).db()?;
         prev = hash;
     }
     Ok(())
@@ -356,12 +363,17 @@ impl<'a> AuditReader<'a> {
         entity_id: &str,
         limit: usize,
     ) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_ENTRY} WHERE entity_type = ?1 AND entity_id = ?2 ORDER BY seq LIMIT ?3"
-        ))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_ENTRY} WHERE entity_type = ?1 AND entity_id = ?2 ORDER BY seq LIMIT ?3"
+            ))
+            .db()?;
         let limit = limit.min(MAX_AUDIT_PAGE) as i64;
-        let rows = stmt.query_map(params![entity_type, entity_id, limit], raw_entry)?;
-        rows.map(|r| r?.finish()).collect()
+        let rows = stmt
+            .query_map(params![entity_type, entity_id, limit], raw_entry)
+            .db()?;
+        rows.map(|r| r.db()?.finish()).collect()
     }
 
     /// Entries matching the filter, oldest first, a page at a time.
@@ -407,7 +419,7 @@ impl<'a> AuditReader<'a> {
             sql.push_str(" AND at < ?6");
         }
         sql.push_str(" ORDER BY seq LIMIT ?7");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql).db()?;
         let mut params: Vec<(&str, Box<dyn rusqlite::ToSql>)> = vec![
             ("?1", Box::new(after)),
             ("?7", Box::new((limit + 1) as i64)),
@@ -429,9 +441,9 @@ impl<'a> AuditReader<'a> {
         }
         let named: Vec<(&str, &dyn rusqlite::ToSql)> =
             params.iter().map(|(n, v)| (*n, v.as_ref())).collect();
-        let rows = stmt.query_map(named.as_slice(), raw_entry)?;
+        let rows = stmt.query_map(named.as_slice(), raw_entry).db()?;
         let items = rows
-            .map(|r| r.map_err(Error::from).and_then(RawEntry::finish))
+            .map(|r| r.map_err(Error::from_sqlite).and_then(RawEntry::finish))
             .collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, limit, |e| e.seq.to_string()))
     }
@@ -452,13 +464,16 @@ impl<'a> AuditReader<'a> {
     ///
     /// A database error.
     pub fn verify(&self) -> Result<AuditVerification> {
-        let mut stmt = self.conn.prepare(&format!("{SELECT_ENTRY} ORDER BY seq"))?;
-        let mut rows = stmt.query([])?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{SELECT_ENTRY} ORDER BY seq"))
+            .db()?;
+        let mut rows = stmt.query([]).db()?;
         let mut expected_prev = GENESIS_HASH.to_owned();
         let mut entries = 0u64;
         let mut head = None;
-        while let Some(row) = rows.next()? {
-            let r = raw_entry(row)?;
+        while let Some(row) = rows.next().db()? {
+            let r = raw_entry(row).db()?;
             entries += 1;
             let broken = |reason| {
                 Ok(AuditVerification {
@@ -500,9 +515,11 @@ impl<'a> AuditReader<'a> {
         if v.broken.is_none() {
             let found: Option<Option<String>> = self
                 .conn
-                .prepare_cached("SELECT hash FROM audit_log WHERE seq = ?1")?
+                .prepare_cached("SELECT hash FROM audit_log WHERE seq = ?1")
+                .db()?
                 .query_row([saved.seq], |r| r.get(0))
-                .optional()?;
+                .optional()
+                .db()?;
             if found.flatten().as_deref() != Some(saved.hash.as_str()) {
                 v.broken = Some(BrokenLink {
                     seq: saved.seq,
@@ -521,8 +538,10 @@ impl<'a> AuditReader<'a> {
     pub fn count(&self) -> Result<u64> {
         let n: i64 = self
             .conn
-            .prepare_cached("SELECT count(*) FROM audit_log")?
-            .query_row([], |r| r.get(0))?;
+            .prepare_cached("SELECT count(*) FROM audit_log")
+            .db()?
+            .query_row([], |r| r.get(0))
+            .db()?;
         Ok(n as u64)
     }
 }
@@ -547,9 +566,9 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
             "SELECT id FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM audit_log a \
              WHERE a.entity_type = '{entity}' AND a.entity_id = t.id AND a.action = 'create')"
         );
-        let mut stmt = conn.prepare(&sql)?;
-        for id in stmt.query_map([], |r| r.get::<_, String>(0))? {
-            report.push(format!("audit: {entity} {} has no create entry", id?));
+        let mut stmt = conn.prepare(&sql).db()?;
+        for id in stmt.query_map([], |r| r.get::<_, String>(0)).db()? {
+            report.push(format!("audit: {entity} {} has no create entry", id.db()?));
         }
     }
     Ok(())

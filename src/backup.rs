@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rusqlite::backup::{Backup, StepResult};
 
+use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{open_plain, Options, Store};
 
@@ -107,12 +108,13 @@ impl Store {
             // One read transaction over every step: the backup copies one
             // snapshot and never restarts, however much is written meanwhile
             // (in WAL mode the writers do not wait for it).
-            src.execute_batch("BEGIN")?;
-            src.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+            src.execute_batch("BEGIN").db()?;
+            src.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+                .db()?;
             let copied = (|| -> Result<u64> {
-                let backup = Backup::new(src, &mut dest)?;
+                let backup = Backup::new(src, &mut dest).db()?;
                 loop {
-                    let step = backup.step(BACKUP_PAGES_PER_STEP)?;
+                    let step = backup.step(BACKUP_PAGES_PER_STEP).db()?;
                     let p = backup.progress();
                     let total = p.pagecount.max(0) as u64;
                     let copied = total.saturating_sub(p.remaining.max(0) as u64);
@@ -130,7 +132,7 @@ impl Store {
                     }
                 }
             })();
-            src.execute_batch("COMMIT")?;
+            src.execute_batch("COMMIT").db()?;
             copied
         });
         drop(dest);
@@ -165,14 +167,12 @@ impl Store {
             })
         })?;
         self.with_read_connection(|conn| {
-            conn.execute("VACUUM INTO ?1", [text])?;
+            conn.execute("VACUUM INTO ?1", [text]).db()?;
             Ok(())
         })?;
-        let pages: i64 = open_plain(path, false, self.options().key())?.query_row(
-            "PRAGMA page_count",
-            [],
-            |r| r.get(0),
-        )?;
+        let pages: i64 = open_plain(path, false, self.options().key())?
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .db()?;
         report(path, pages as u64)
     }
 

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ProductId, VariantId};
@@ -374,7 +375,8 @@ impl<'a> CatalogReader<'a> {
             .prepare_cached(
                 "SELECT name, description, created_at, updated_at, version, archived_at \
                  FROM products WHERE id = ?1",
-            )?
+            )
+            .db()?
             .query_row([id], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -385,7 +387,8 @@ impl<'a> CatalogReader<'a> {
                     r.get::<_, Option<String>>(5)?,
                 ))
             })
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("product", id))?;
         let (name, description, created, updated, version, archived) = row;
         Ok(Product {
@@ -406,11 +409,14 @@ impl<'a> CatalogReader<'a> {
     ///
     /// A database error.
     pub fn variants_of(&self, product_id: ProductId) -> Result<Vec<Variant>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_VARIANT} WHERE product_id = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([product_id], variant_from_row)?;
-        rows.map(|r| r?).collect()
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_VARIANT} WHERE product_id = ?1 ORDER BY id"
+            ))
+            .db()?;
+        let rows = stmt.query_map([product_id], variant_from_row).db()?;
+        rows.map(|r| r.db()?).collect()
     }
 
     /// A variant by id.
@@ -420,9 +426,11 @@ impl<'a> CatalogReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn variant(&self, id: VariantId) -> Result<Variant> {
         self.conn
-            .prepare_cached(sql::VARIANT_BY_ID)?
+            .prepare_cached(sql::VARIANT_BY_ID)
+            .db()?
             .query_row([id], variant_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("variant", id))?
     }
 
@@ -438,9 +446,11 @@ impl<'a> CatalogReader<'a> {
 
     pub(crate) fn find_by_sku(&self, sku: &str) -> Result<Option<Variant>> {
         self.conn
-            .prepare_cached(sql::VARIANT_BY_SKU)?
+            .prepare_cached(sql::VARIANT_BY_SKU)
+            .db()?
             .query_row([sku.trim()], variant_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .transpose()
     }
 
@@ -451,9 +461,11 @@ impl<'a> CatalogReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown barcode.
     pub fn variant_by_barcode(&self, barcode: &str) -> Result<Variant> {
         self.conn
-            .prepare_cached(&format!("{SELECT_VARIANT} WHERE barcode = ?1"))?
+            .prepare_cached(&format!("{SELECT_VARIANT} WHERE barcode = ?1"))
+            .db()?
             .query_row([barcode.trim()], variant_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("variant", format!("with barcode {barcode:?}")))?
     }
 
@@ -488,7 +500,8 @@ impl<'a> CatalogReader<'a> {
                 "SELECT id, name, description, created_at, updated_at, version, archived_at \
                  FROM products WHERE (name, id) > (?1, ?2) \
                  AND (?3 OR archived_at IS NULL) ORDER BY name, id LIMIT ?4",
-            )?
+            )
+            .db()?
             .query_map(
                 params![name, id, include_archived, (limit + 1) as i64],
                 |r| {
@@ -502,9 +515,10 @@ impl<'a> CatalogReader<'a> {
                         r.get::<_, Option<String>>(6)?,
                     ))
                 },
-            )?
+            )
+            .db()?
             .map(|row| {
-                let (id, name, description, created, updated, version, archived) = row?;
+                let (id, name, description, created, updated, version, archived) = row.db()?;
                 Ok(Product {
                     id,
                     name,
@@ -520,9 +534,12 @@ impl<'a> CatalogReader<'a> {
         let ids: Vec<ProductId> = items.iter().map(|p| p.id).collect();
         let mut variants: std::collections::BTreeMap<ProductId, Vec<Variant>> =
             std::collections::BTreeMap::new();
-        let mut stmt = self.conn.prepare_cached(VARIANTS_OF_PRODUCTS)?;
-        for v in stmt.query_map([serde_json::to_string(&ids).written()?], variant_from_row)? {
-            let v = v??;
+        let mut stmt = self.conn.prepare_cached(VARIANTS_OF_PRODUCTS).db()?;
+        for v in stmt
+            .query_map([serde_json::to_string(&ids).written()?], variant_from_row)
+            .db()?
+        {
+            let v = v.db()??;
             variants.entry(v.product_id).or_default().push(v);
         }
         for p in &mut items {
@@ -660,8 +677,10 @@ impl<'t> Catalog<'t> {
                 .prepare_cached(
                     "INSERT INTO products (id, name, description, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?4)",
-                )?
-                .execute(params![id, name, description, now])?;
+                )
+                .db()?
+                .execute(params![id, name, description, now])
+                .db()?;
             self.tx.audit_change(Change {
                 action: "create",
                 entity_type: "product",
@@ -729,7 +748,8 @@ impl<'t> Catalog<'t> {
                 "INSERT INTO product_variants (id, product_id, sku, title, options, barcode, \
                  price_e4, currency, track_stock, allow_backorder, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            )?
+            )
+            .db()?
             .execute(params![
                 id,
                 product_id,
@@ -742,7 +762,8 @@ impl<'t> Catalog<'t> {
                 new.track_stock,
                 new.allow_backorder,
                 now
-            ])?;
+            ])
+            .db()?;
         self.tx.audit_change(Change {
             action: "create",
             entity_type: "variant",
@@ -765,8 +786,10 @@ impl<'t> Catalog<'t> {
             .conn()
             .prepare_cached(
                 "UPDATE products SET updated_at = ?2, version = version + 1 WHERE id = ?1",
-            )?
-            .execute(params![id, crate::time::to_db(&self.tx.now())])?;
+            )
+            .db()?
+            .execute(params![id, crate::time::to_db(&self.tx.now())])
+            .db()?;
         Ok(())
     }
 
@@ -833,8 +856,10 @@ impl<'t> Catalog<'t> {
                     .prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM stock_levels WHERE variant_id = ?1 \
                      AND (on_hand <> 0 OR reserved <> 0))",
-                    )?
-                    .query_row([id], |r| r.get(0))?;
+                    )
+                    .db()?
+                    .query_row([id], |r| r.get(0))
+                    .db()?;
                 if holds {
                     return Err(Error::new(ErrorKind::InvalidState {
                         entity: "variant",
@@ -851,8 +876,10 @@ impl<'t> Catalog<'t> {
                     .conn()
                     .prepare_cached(
                         "SELECT min(on_hand - reserved) FROM stock_levels WHERE variant_id = ?1",
-                    )?
-                    .query_row([id], |r| r.get(0))?;
+                    )
+                    .db()?
+                    .query_row([id], |r| r.get(0))
+                    .db()?;
                 if oversold.is_some_and(|a| a < 0) {
                     return Err(Error::new(ErrorKind::InvalidState {
                         entity: "variant",
@@ -889,7 +916,8 @@ impl<'t> Catalog<'t> {
                     "UPDATE product_variants SET title = ?2, barcode = ?3, price_e4 = ?4, \
                  currency = ?5, track_stock = ?6, allow_backorder = ?7, updated_at = ?8, \
                  version = version + 1 WHERE id = ?1",
-                )?
+                )
+                .db()?
                 .execute(params![
                     id,
                     checked.title,
@@ -899,7 +927,8 @@ impl<'t> Catalog<'t> {
                     next.track_stock,
                     next.allow_backorder,
                     crate::time::to_db(&self.tx.now())
-                ])?;
+                ])
+                .db()?;
             self.tx.audit_change(Change {
                 action: "update",
                 entity_type: "variant",
@@ -927,8 +956,10 @@ impl<'t> Catalog<'t> {
                 .prepare_cached(
                     "UPDATE product_variants SET archived_at = ?2, updated_at = ?2, \
                  version = version + 1 WHERE id = ?1",
-                )?
-                .execute(params![id, crate::time::to_db(&self.tx.now())])?;
+                )
+                .db()?
+                .execute(params![id, crate::time::to_db(&self.tx.now())])
+                .db()?;
             self.tx.audit_change(Change {
                 action: "archive",
                 entity_type: "variant",
@@ -958,8 +989,10 @@ impl<'t> Catalog<'t> {
                 .prepare_cached(
                     "UPDATE products SET archived_at = ?2, updated_at = ?2, \
                  version = version + 1 WHERE id = ?1",
-                )?
-                .execute(params![id, crate::time::to_db(&self.tx.now())])?;
+                )
+                .db()?
+                .execute(params![id, crate::time::to_db(&self.tx.now())])
+                .db()?;
             self.tx.audit_change(Change {
                 action: "archive",
                 entity_type: "product",
@@ -982,9 +1015,11 @@ fn archived(entity: &'static str, id: impl std::fmt::Display) -> Error {
 /// Catalog invariants: every stored price has a known currency and the
 /// options parse.
 pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let mut stmt = conn.prepare(&format!("{SELECT_VARIANT} ORDER BY sku"))?;
-    for v in stmt.query_map([], variant_from_row)? {
-        if let Err(e) = v? {
+    let mut stmt = conn
+        .prepare(&format!("{SELECT_VARIANT} ORDER BY sku"))
+        .db()?;
+    for v in stmt.query_map([], variant_from_row).db()? {
+        if let Err(e) = v.db()? {
             report.push(format!("variant: {e}"));
         }
     }

@@ -42,6 +42,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ConsentEventId, CustomerId};
@@ -591,9 +592,11 @@ impl<'a> ConsentReader<'a> {
     /// [`ErrorKind::NotFound`].
     pub fn purpose(&self, id: &str) -> Result<Purpose> {
         self.conn
-            .prepare_cached(sql::PURPOSE)?
+            .prepare_cached(sql::PURPOSE)
+            .db()?
             .query_row([id], purpose_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("purpose", id))?
     }
 
@@ -603,12 +606,15 @@ impl<'a> ConsentReader<'a> {
     ///
     /// A database error.
     pub fn purposes(&self) -> Result<Vec<Purpose>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, description, lawful_basis, consent_required, data_categories, \
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, description, lawful_basis, consent_required, data_categories, \
              created_at FROM consent_purposes ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], purpose_from_row)?;
-        rows.map(|r| r?).collect()
+            )
+            .db()?;
+        let rows = stmt.query_map([], purpose_from_row).db()?;
+        rows.map(|r| r.db()?).collect()
     }
 
     /// One event.
@@ -618,9 +624,11 @@ impl<'a> ConsentReader<'a> {
     /// [`ErrorKind::NotFound`].
     pub fn event(&self, id: ConsentEventId) -> Result<ConsentEvent> {
         self.conn
-            .prepare_cached(&format!("{SELECT_EVENT} WHERE id = ?1"))?
+            .prepare_cached(&format!("{SELECT_EVENT} WHERE id = ?1"))
+            .db()?
             .query_row([id], event_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("consent event", id))?
             .finish()
     }
@@ -648,17 +656,22 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<Vec<ConsentStatus>> {
         let at = crate::time::checked("at", at)?;
         crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_EVENT} WHERE seq IN (SELECT (SELECT e2.seq FROM consent_events e2 \
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_EVENT} WHERE seq IN (SELECT (SELECT e2.seq FROM consent_events e2 \
              WHERE e2.customer_id = ?1 AND e2.purpose_id = p.purpose_id AND e2.occurred_at <= ?2 \
              ORDER BY e2.occurred_at DESC, e2.seq DESC LIMIT 1) FROM (SELECT DISTINCT purpose_id \
              FROM consent_events WHERE customer_id = ?1) p) ORDER BY purpose_id"
-        ))?;
-        let rows = stmt.query_map(
-            params![customer_id, crate::time::to_db(&at)],
-            event_from_row,
-        )?;
-        rows.map(|r| Ok(effective(r?.finish()?, at))).collect()
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map(
+                params![customer_id, crate::time::to_db(&at)],
+                event_from_row,
+            )
+            .db()?;
+        rows.map(|r| Ok(effective(r.db()?.finish()?, at))).collect()
     }
 
     /// The customer's consent to one purpose at `at`: `None` when no event
@@ -688,12 +701,14 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<Option<ConsentStatus>> {
         let raw = self
             .conn
-            .prepare_cached(sql::LATEST)?
+            .prepare_cached(sql::LATEST)
+            .db()?
             .query_row(
                 params![customer_id, purpose_id, crate::time::to_db(&at)],
                 event_from_row,
             )
-            .optional()?;
+            .optional()
+            .db()?;
         raw.map(|r| Ok(effective(r.finish()?, at))).transpose()
     }
 
@@ -719,9 +734,11 @@ impl<'a> ConsentReader<'a> {
         let at = crate::time::checked("at", at)?;
         let erased: bool = self
             .conn
-            .prepare_cached(sql::ERASED)?
+            .prepare_cached(sql::ERASED)
+            .db()?
             .query_row([customer_id], |r| r.get(0))
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("customer", customer_id))?;
         let purpose = self.purpose(purpose_id)?;
         if erased {
@@ -749,12 +766,17 @@ impl<'a> ConsentReader<'a> {
         purpose_id: Option<&str>,
     ) -> Result<Vec<ConsentEvent>> {
         crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_EVENT} WHERE customer_id = ?1 AND (?2 IS NULL OR purpose_id = ?2) \
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_EVENT} WHERE customer_id = ?1 AND (?2 IS NULL OR purpose_id = ?2) \
              ORDER BY occurred_at, seq"
-        ))?;
-        let rows = stmt.query_map(params![customer_id, purpose_id], event_from_row)?;
-        rows.map(|r| r?.finish()).collect()
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map(params![customer_id, purpose_id], event_from_row)
+            .db()?;
+        rows.map(|r| r.db()?.finish()).collect()
     }
 
     /// The customers whose consent to the purpose is `given` and not
@@ -779,7 +801,7 @@ impl<'a> ConsentReader<'a> {
             Some(c) => c.key()?.to_owned(),
             None => String::new(),
         };
-        let mut stmt = self.conn.prepare_cached(sql::CONSENTING)?;
+        let mut stmt = self.conn.prepare_cached(sql::CONSENTING).db()?;
         let ids = stmt
             .query_map(
                 params![
@@ -789,8 +811,10 @@ impl<'a> ConsentReader<'a> {
                     (limit + 1) as i64
                 ],
                 |r| r.get::<_, CustomerId>(0),
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            )
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         Ok(into_page(ids, limit, |id| id.to_string()))
     }
 
@@ -809,11 +833,13 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<std::collections::BTreeSet<CustomerId>> {
         self.purpose(purpose_id)?;
         let ids = serde_json::to_string(customer_ids).written()?;
-        let mut stmt = self.conn.prepare_cached(sql::CONSENTING_AMONG)?;
-        let rows = stmt.query_map(params![ids, purpose_id, crate::time::to_db(&at)], |r| {
-            r.get::<_, CustomerId>(0)
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self.conn.prepare_cached(sql::CONSENTING_AMONG).db()?;
+        let rows = stmt
+            .query_map(params![ids, purpose_id, crate::time::to_db(&at)], |r| {
+                r.get::<_, CustomerId>(0)
+            })
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     /// The event as a Kantara consent receipt.
@@ -883,10 +909,10 @@ fn purpose_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Purpose>> {
     let created: String = row.get(5)?;
     Ok((|| {
         Ok(Purpose {
-            id: row.get(0)?,
-            description: row.get(1)?,
-            lawful_basis: LawfulBasis::from_db(&row.get::<_, String>(2)?)?,
-            consent_required: row.get(3)?,
+            id: row.get(0).db()?,
+            description: row.get(1).db()?,
+            lawful_basis: LawfulBasis::from_db(&row.get::<_, String>(2).db()?).db()?,
+            consent_required: row.get(3).db()?,
             data_categories: serde_json::from_str(&categories).stored()?,
             created_at: crate::time::from_db(&created)?,
         })
@@ -976,7 +1002,7 @@ impl<'t> Consents<'t> {
             .prepare_cached(
                 "INSERT INTO consent_purposes (id, description, lawful_basis, consent_required, \
                  data_categories, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
+            ).db()?
             .execute(params![
                 id,
                 description,
@@ -984,7 +1010,7 @@ impl<'t> Consents<'t> {
                 new.consent_required,
                 serde_json::to_string(&new.data_categories).written()?,
                 crate::time::to_db(&self.tx.now())
-            ])?;
+            ]).db()?;
             self.tx.audit_change(Change {
                 action: "register_purpose",
                 entity_type: "purpose",
@@ -1052,9 +1078,11 @@ impl<'t> Consents<'t> {
         let erased: bool = self
             .tx
             .conn()
-            .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")?
+            .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")
+            .db()?
             .query_row([new.customer_id], |r| r.get(0))
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("customer", new.customer_id))?;
         if erased {
             return Err(Error::new(ErrorKind::InvalidState {
@@ -1151,8 +1179,10 @@ impl<'t> Consents<'t> {
                     .prepare_cached(
                         "INSERT INTO consent_notices (hash, version, text, created_at) \
                          VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hash) DO NOTHING",
-                    )?
-                    .execute(params![hash, version, text, crate::time::to_db(&now)])?;
+                    )
+                    .db()?
+                    .execute(params![hash, version, text, crate::time::to_db(&now)])
+                    .db()?;
                 Some((version, hash))
             }
             None => None,
@@ -1233,7 +1263,8 @@ struct EventRow<'a> {
 fn insert_event(tx: &WriteTx<'_>, e: &EventRow<'_>) -> Result<ConsentEventId> {
     let id = ConsentEventId::new();
     tx.conn()
-        .prepare_cached(sql::INSERT_EVENT)?
+        .prepare_cached(sql::INSERT_EVENT)
+        .db()?
         .execute(params![
             id,
             e.customer_id,
@@ -1250,7 +1281,8 @@ fn insert_event(tx: &WriteTx<'_>, e: &EventRow<'_>) -> Result<ConsentEventId> {
             e.valid_until.map(|t| crate::time::to_db(&t)),
             crate::time::to_db(&tx.now()),
             tx.actor().id()
-        ])?;
+        ])
+        .db()?;
     Ok(id)
 }
 
@@ -1297,22 +1329,30 @@ pub mod sql {
 /// Ledger invariants: every event's purpose and customer exist (foreign
 /// keys); a notice hash names a stored notice whose text hashes to it.
 pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT e.id, e.notice_hash FROM consent_events e \
+    let mut stmt = conn
+        .prepare(
+            "SELECT e.id, e.notice_hash FROM consent_events e \
          WHERE e.notice_hash IS NOT NULL \
          AND NOT EXISTS (SELECT 1 FROM consent_notices n WHERE n.hash = e.notice_hash)",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        )
+        .db()?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .db()?;
     for row in rows {
-        let (id, hash) = row?;
+        let (id, hash) = row.db()?;
         report
             .problems
             .push(format!("consent event {id}: notice {hash} is not stored"));
     }
-    let mut stmt = conn.prepare("SELECT hash, text FROM consent_notices")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut stmt = conn
+        .prepare("SELECT hash, text FROM consent_notices")
+        .db()?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .db()?;
     for row in rows {
-        let (hash, text) = row?;
+        let (hash, text) = row.db()?;
         if crate::schema::hex(&Sha256::digest(text.as_bytes())) != hash {
             report.problems.push(format!(
                 "consent notice {hash}: its text does not hash to its key"

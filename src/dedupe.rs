@@ -28,6 +28,7 @@ use rusqlite::{params, Connection};
 use crate::audit::Change;
 use crate::consent::{CollectionMethod, ConsentState};
 use crate::customer::{Customer, CustomerPatch};
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::CustomerId;
@@ -108,8 +109,8 @@ impl<'a> DuplicateReader<'a> {
         pairs: &mut BTreeMap<(CustomerId, CustomerId), Vec<String>>,
         similar: impl Fn(&str, &str) -> bool,
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([])?;
+        let mut stmt = self.conn.prepare_cached(sql).db()?;
+        let mut rows = stmt.query([]).db()?;
         let mut group: Vec<(CustomerId, String)> = Vec::new();
         let mut key: Option<String> = None;
         let mut flush = |group: &mut Vec<(CustomerId, String)>| {
@@ -127,13 +128,13 @@ impl<'a> DuplicateReader<'a> {
             }
             group.clear();
         };
-        while let Some(row) = rows.next()? {
-            let k: String = row.get(0)?;
+        while let Some(row) = rows.next().db()? {
+            let k: String = row.get(0).db()?;
             if key.as_deref() != Some(k.as_str()) {
                 flush(&mut group);
                 key = Some(k);
             }
-            group.push((row.get(1)?, row.get(2)?));
+            group.push((row.get(1).db()?, row.get(2).db()?));
             if group.len() > 1000 {
                 // A key shared by more than a thousand customers (a shop's
                 // own phone, a placeholder email) is not evidence.
@@ -273,7 +274,7 @@ impl<'t> Merges<'t> {
             "SELECT erased_at IS NOT NULL, merged_into IS NOT NULL FROM customers WHERE id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        ).db()?;
         Ok((c, erased, merged))
     }
 
@@ -359,11 +360,15 @@ impl<'t> Merges<'t> {
         let mut moved = BTreeMap::new();
         for (table, column) in MOVED {
             // Table and column names come from the constant list above.
-            let n: i64 = self.tx.conn().query_row(
-                &format!("SELECT count(*) FROM {table} WHERE {column} = ?1"),
-                [duplicate],
-                |r| r.get(0),
-            )?;
+            let n: i64 = self
+                .tx
+                .conn()
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE {column} = ?1"),
+                    [duplicate],
+                    |r| r.get(0),
+                )
+                .db()?;
             if n > 0 {
                 moved.insert((*table).to_owned(), n as u64);
             }
@@ -393,31 +398,39 @@ impl<'t> Merges<'t> {
             // Archive the duplicate first: its email becomes free for the
             // survivor if the survivor takes it.
             self.tx.customers().archive(duplicate)?;
-            conn.prepare_cached("UPDATE customers SET merged_into = ?2 WHERE id = ?1")?
-                .execute(params![duplicate, survivor])?;
+            conn.prepare_cached("UPDATE customers SET merged_into = ?2 WHERE id = ?1")
+                .db()?
+                .execute(params![duplicate, survivor])
+                .db()?;
             let has_default: Vec<String> = {
                 let mut stmt = conn.prepare_cached(
                     "SELECT kind FROM customer_addresses WHERE customer_id = ?1 AND is_default = 1",
-                )?;
-                let rows = stmt.query_map([survivor], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
+                ).db()?;
+                let rows = stmt.query_map([survivor], |r| r.get(0)).db()?;
+                rows.collect::<rusqlite::Result<_>>().db()?
             };
             for kind in &has_default {
                 conn.prepare_cached(
                     "UPDATE customer_addresses SET is_default = 0 WHERE customer_id = ?1 AND kind = ?2",
-                )?
-                .execute(params![duplicate, kind])?;
+                ).db()?
+                .execute(params![duplicate, kind]).db()?;
             }
-            conn.prepare_cached("INSERT INTO customer_merge_in_progress (one) VALUES (1)")?
-                .execute([])?;
+            conn.prepare_cached("INSERT INTO customer_merge_in_progress (one) VALUES (1)")
+                .db()?
+                .execute([])
+                .db()?;
             for (table, column) in MOVED {
                 conn.prepare_cached(&format!(
                     "UPDATE {table} SET {column} = ?2 WHERE {column} = ?1"
-                ))?
-                .execute(params![duplicate, survivor])?;
+                ))
+                .db()?
+                .execute(params![duplicate, survivor])
+                .db()?;
             }
-            conn.prepare_cached("DELETE FROM customer_merge_in_progress")?
-                .execute([])?;
+            conn.prepare_cached("DELETE FROM customer_merge_in_progress")
+                .db()?
+                .execute([])
+                .db()?;
             for (purpose, state) in &consents {
                 let latest = consent.states_at(survivor, now)?;
                 let template = latest.iter().find(|x| &x.purpose_id == purpose);
@@ -456,7 +469,7 @@ impl<'t> Merges<'t> {
             conn.prepare_cached(
                 "INSERT INTO customer_merges (survivor_id, merged_id, merged_at, actor_id, moved, fields) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
+            ).db()?
             .execute(params![
                 survivor,
                 duplicate,
@@ -464,7 +477,7 @@ impl<'t> Merges<'t> {
                 self.tx.actor().id(),
                 serde_json::to_string(&moved).written()?,
                 serde_json::to_string(&field_names).written()?
-            ])?;
+            ]).db()?;
             let changed: Vec<&str> = moved.keys().map(String::as_str).collect();
             self.tx.audit_change(Change {
                 action: "merge",

@@ -459,8 +459,11 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(err: rusqlite::Error) -> Self {
+impl Error {
+    /// Classifies an SQLite error. Not a `From` impl: rusqlite is an
+    /// implementation detail, so its error converts only inside custdb
+    /// (through [`DbResult::db`]).
+    pub(crate) fn from_sqlite(err: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
         let kind = match err.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => ErrorKind::Busy,
@@ -483,6 +486,18 @@ impl From<rusqlite::Error> for Error {
             },
         };
         Error::with_source(kind, err)
+    }
+}
+
+/// Turns rusqlite's results into custdb's inside the crate (`conn.execute(..).db()?`).
+pub(crate) trait DbResult<T> {
+    /// The SQLite error classified ([`Error::from_sqlite`]).
+    fn db(self) -> Result<T>;
+}
+
+impl<T> DbResult<T> for std::result::Result<T, rusqlite::Error> {
+    fn db(self) -> Result<T> {
+        self.map_err(Error::from_sqlite)
     }
 }
 

@@ -21,6 +21,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::audit::Change;
 use crate::catalog::{CatalogReader, Variant};
+use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{OrderId, OrderLineId, ReservationId, TransferId, VariantId, WarehouseId};
 use crate::page::{check_limit, into_page, Cursor, Page};
@@ -363,9 +364,11 @@ impl<'a> InventoryReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn warehouse(&self, id: WarehouseId) -> Result<Warehouse> {
         self.conn
-            .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE id = ?1"))?
+            .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE id = ?1"))
+            .db()?
             .query_row([id], warehouse_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("warehouse", id))
     }
 
@@ -377,9 +380,11 @@ impl<'a> InventoryReader<'a> {
     pub fn warehouse_by_code(&self, code: &str) -> Result<Warehouse> {
         let code = code.trim().to_uppercase();
         self.conn
-            .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE code = ?1"))?
+            .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE code = ?1"))
+            .db()?
             .query_row([&code], warehouse_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("warehouse", format!("with code {code:?}")))
     }
 
@@ -389,11 +394,14 @@ impl<'a> InventoryReader<'a> {
     ///
     /// A database error.
     pub fn warehouses(&self) -> Result<Vec<Warehouse>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_WAREHOUSE} WHERE archived_at IS NULL ORDER BY priority, code"
-        ))?;
-        let rows = stmt.query_map([], warehouse_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_WAREHOUSE} WHERE archived_at IS NULL ORDER BY priority, code"
+            ))
+            .db()?;
+        let rows = stmt.query_map([], warehouse_from_row).db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 
     /// The balance of a variant in a warehouse; zeros when nothing ever
@@ -408,9 +416,11 @@ impl<'a> InventoryReader<'a> {
             .conn
             .prepare_cached(&format!(
                 "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND l.warehouse_id = ?3"
-            ))?
+            ))
+            .db()?
             .query_row(params![now, variant_id, warehouse_id], level_from_row)
-            .optional()?;
+            .optional()
+            .db()?;
         match found {
             Some(level) => Ok(level),
             None => {
@@ -441,12 +451,17 @@ impl<'a> InventoryReader<'a> {
     }
 
     fn levels_at(&self, variant_id: VariantId, now: &str) -> Result<Vec<StockLevel>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND w.archived_at IS NULL \
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND w.archived_at IS NULL \
              ORDER BY w.priority, w.code"
-        ))?;
-        let rows = stmt.query_map(params![now, variant_id], level_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map(params![now, variant_id], level_from_row)
+            .db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 
     /// Every active warehouse in allocation order (priority, then code),
@@ -457,9 +472,11 @@ impl<'a> InventoryReader<'a> {
         variant_id: VariantId,
         now: &str,
     ) -> Result<Vec<(WarehouseId, i64)>> {
-        let mut stmt = self.conn.prepare_cached(sql::ALLOCATION)?;
-        let rows = stmt.query_map(params![variant_id, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut stmt = self.conn.prepare_cached(sql::ALLOCATION).db()?;
+        let rows = stmt
+            .query_map(params![variant_id, now], |r| Ok((r.get(0)?, r.get(1)?)))
+            .db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 
     /// Units of a variant available across all warehouses.
@@ -490,15 +507,19 @@ impl<'a> InventoryReader<'a> {
                 .parse()
                 .map_err(|_| Error::invalid("cursor", "is not a movement cursor"))?,
         };
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_MOVEMENT} WHERE variant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-        ))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_MOVEMENT} WHERE variant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))
+            .db()?;
         let items = stmt
             .query_map(
                 params![variant_id, after_seq, (limit + 1) as i64],
                 movement_from_row,
-            )?
-            .map(|r| r.map_err(Error::from).and_then(finish_movement))
+            )
+            .db()?
+            .map(|r| r.map_err(Error::from_sqlite).and_then(finish_movement))
             .collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, limit, |m| m.seq.to_string()))
     }
@@ -509,11 +530,14 @@ impl<'a> InventoryReader<'a> {
     ///
     /// A database error.
     pub fn movements_of_order(&self, order_id: OrderId) -> Result<Vec<Movement>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_MOVEMENT} WHERE order_id = ?1 ORDER BY seq"
-        ))?;
-        let rows = stmt.query_map([order_id], movement_from_row)?;
-        rows.map(|r| r.map_err(Error::from).and_then(finish_movement))
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_MOVEMENT} WHERE order_id = ?1 ORDER BY seq"
+            ))
+            .db()?;
+        let rows = stmt.query_map([order_id], movement_from_row).db()?;
+        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_movement))
             .collect()
     }
 
@@ -524,43 +548,53 @@ impl<'a> InventoryReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn reservation(&self, id: ReservationId) -> Result<Reservation> {
         self.conn
-            .prepare_cached(&format!("{SELECT_RESERVATION} WHERE id = ?1"))?
+            .prepare_cached(&format!("{SELECT_RESERVATION} WHERE id = ?1"))
+            .db()?
             .query_row([id], reservation_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("reservation", id))
             .and_then(finish_reservation)
     }
 
     pub(crate) fn open_reservations_of_line(&self, line: OrderLineId) -> Result<Vec<Reservation>> {
-        let mut stmt = self.conn.prepare_cached(sql::OPEN_RESERVATIONS_OF_LINE)?;
-        let rows = stmt.query_map([line], reservation_from_row)?;
-        rows.map(|r| r.map_err(Error::from).and_then(finish_reservation))
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql::OPEN_RESERVATIONS_OF_LINE)
+            .db()?;
+        let rows = stmt.query_map([line], reservation_from_row).db()?;
+        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_reservation))
             .collect()
     }
 
     pub(crate) fn reservations_of_line(&self, line: OrderLineId) -> Result<Vec<Reservation>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_RESERVATION} WHERE order_line_id = ?1 ORDER BY rowid"
-        ))?;
-        let rows = stmt.query_map([line], reservation_from_row)?;
-        rows.map(|r| r.map_err(Error::from).and_then(finish_reservation))
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_RESERVATION} WHERE order_line_id = ?1 ORDER BY rowid"
+            ))
+            .db()?;
+        let rows = stmt.query_map([line], reservation_from_row).db()?;
+        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_reservation))
             .collect()
     }
 
     fn report(&self, sql: &str) -> Result<Vec<(StockLevel, ReplenishmentRule)>> {
         let now = crate::time::to_db(&crate::time::now());
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let rows = stmt.query_map([now], |row| {
-            Ok((
-                level_from_row(row)?,
-                ReplenishmentRule {
-                    reorder_point: row.get(6)?,
-                    target_level: row.get(7)?,
-                    order_multiple: row.get(8)?,
-                },
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut stmt = self.conn.prepare_cached(sql).db()?;
+        let rows = stmt
+            .query_map([now], |row| {
+                Ok((
+                    level_from_row(row)?,
+                    ReplenishmentRule {
+                        reorder_point: row.get(6)?,
+                        target_level: row.get(7)?,
+                        order_multiple: row.get(8)?,
+                    },
+                ))
+            })
+            .db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 
     /// What to order: every (variant, warehouse) with a rule whose available
@@ -750,7 +784,8 @@ impl<'t> Inventory<'t> {
                 .prepare_cached(
                     "INSERT INTO warehouses (id, code, name, line1, city, postal_code, country, \
                  priority, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-                )?
+                )
+                .db()?
                 .execute(params![
                     id,
                     code,
@@ -761,7 +796,8 @@ impl<'t> Inventory<'t> {
                     country,
                     new.priority,
                     self.now_db()
-                ])?;
+                ])
+                .db()?;
             self.tx.audit_change(Change {
                 action: "create",
                 entity_type: "warehouse",
@@ -790,8 +826,10 @@ impl<'t> Inventory<'t> {
                 .conn()
                 .prepare_cached(
                     "UPDATE warehouses SET priority = ?2, updated_at = ?3 WHERE id = ?1",
-                )?
-                .execute(params![id, priority, self.now_db()])?;
+                )
+                .db()?
+                .execute(params![id, priority, self.now_db()])
+                .db()?;
             self.tx.audit_change(Change {
                 action: "update",
                 entity_type: "warehouse",
@@ -825,11 +863,13 @@ impl<'t> Inventory<'t> {
             Ok(self
                 .tx
                 .conn()
-                .prepare_cached(sql::BALANCE)?
+                .prepare_cached(sql::BALANCE)
+                .db()?
                 .query_row(params![m.variant.id, m.warehouse_id, now], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
-                .optional()?
+                .optional()
+                .db()?
                 .unwrap_or((0, 0, false)))
         };
         let (mut on_hand, mut reserved, expired) = balance()?;
@@ -860,7 +900,8 @@ impl<'t> Inventory<'t> {
         }
         self.tx
             .conn()
-            .prepare_cached(sql::INSERT_MOVEMENT)?
+            .prepare_cached(sql::INSERT_MOVEMENT)
+            .db()?
             .execute(params![
                 m.variant.id,
                 m.warehouse_id,
@@ -873,7 +914,8 @@ impl<'t> Inventory<'t> {
                 m.transfer_id,
                 now,
                 self.tx.actor().id()
-            ])?;
+            ])
+            .db()?;
         Ok(Movement {
             seq: self.tx.conn().last_insert_rowid(),
             variant_id: m.variant.id,
@@ -1083,7 +1125,8 @@ impl<'t> Inventory<'t> {
         self.record(mv)?;
         self.tx
             .conn()
-            .prepare_cached(sql::INSERT_RESERVATION)?
+            .prepare_cached(sql::INSERT_RESERVATION)
+            .db()?
             .execute(params![
                 id,
                 variant.id,
@@ -1093,7 +1136,8 @@ impl<'t> Inventory<'t> {
                 q,
                 expires_at.map(|t| crate::time::to_db(&t)),
                 self.now_db()
-            ])?;
+            ])
+            .db()?;
         Ok(id)
     }
 
@@ -1149,8 +1193,10 @@ impl<'t> Inventory<'t> {
         let now = self.now_db();
         self.tx
             .conn()
-            .prepare_cached(sql::CLOSE_RESERVATION)?
-            .execute(params![r.id, q, now, reason])?;
+            .prepare_cached(sql::CLOSE_RESERVATION)
+            .db()?
+            .execute(params![r.id, q, now, reason])
+            .db()?;
         Ok(())
     }
 
@@ -1177,15 +1223,21 @@ impl<'t> Inventory<'t> {
     ) -> Result<usize> {
         let now_db = crate::time::to_db(&now);
         let expired: Vec<Reservation> = {
-            let mut stmt = self.tx.conn().prepare_cached(&format!(
-                "{SELECT_RESERVATION} WHERE open_quantity > 0 AND expires_at <= ?1 \
+            let mut stmt = self
+                .tx
+                .conn()
+                .prepare_cached(&format!(
+                    "{SELECT_RESERVATION} WHERE open_quantity > 0 AND expires_at <= ?1 \
                  AND (?2 IS NULL OR (variant_id = ?2 AND warehouse_id = ?3)) ORDER BY expires_at"
-            ))?;
-            let rows = stmt.query_map(
-                params![now_db, only.map(|o| o.0), only.map(|o| o.1)],
-                reservation_from_row,
-            )?;
-            rows.map(|r| r.map_err(Error::from).and_then(finish_reservation))
+                ))
+                .db()?;
+            let rows = stmt
+                .query_map(
+                    params![now_db, only.map(|o| o.0), only.map(|o| o.1)],
+                    reservation_from_row,
+                )
+                .db()?;
+            rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_reservation))
                 .collect::<Result<_>>()?
         };
         let mut released = 0;
@@ -1258,7 +1310,8 @@ impl<'t> Inventory<'t> {
                  ON CONFLICT (variant_id, warehouse_id) DO UPDATE SET \
                  reorder_point = excluded.reorder_point, target_level = excluded.target_level, \
                  order_multiple = excluded.order_multiple, updated_at = excluded.updated_at",
-                )?
+                )
+                .db()?
                 .execute(params![
                     variant_id,
                     warehouse_id,
@@ -1266,7 +1319,8 @@ impl<'t> Inventory<'t> {
                     rule.target_level,
                     rule.order_multiple,
                     self.now_db()
-                ])?;
+                ])
+                .db()?;
             self.tx.audit_change(Change {
                 action: "set_replenishment_rule",
                 entity_type: "variant",
@@ -1356,64 +1410,74 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
           sum(reserved_delta) AS reserved FROM stock_movements GROUP BY 1, 2) m \
          ON m.variant_id = l.variant_id AND m.warehouse_id = l.warehouse_id \
          WHERE l.on_hand IS NOT m.on_hand OR l.reserved IS NOT m.reserved",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<i64>>(2)?,
-            r.get::<_, Option<i64>>(3)?,
-            r.get::<_, Option<i64>>(4)?,
-            r.get::<_, Option<i64>>(5)?,
-        ))
-    })?;
+    ).db()?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+            ))
+        })
+        .db()?;
     for row in rows {
-        let (v, w, on_hand, reserved, m_on_hand, m_reserved) = row?;
+        let (v, w, on_hand, reserved, m_on_hand, m_reserved) = row.db()?;
         report.push(format!(
             "stock of variant {v} in warehouse {w}: balance on_hand {on_hand:?} reserved \
              {reserved:?}, ledger sums to on_hand {m_on_hand:?} reserved {m_reserved:?}"
         ));
     }
-    let mut stmt = conn.prepare(
-        "SELECT l.variant_id, l.warehouse_id, l.reserved, coalesce(r.held, 0) \
+    let mut stmt = conn
+        .prepare(
+            "SELECT l.variant_id, l.warehouse_id, l.reserved, coalesce(r.held, 0) \
          FROM stock_levels l LEFT JOIN (SELECT variant_id, warehouse_id, \
          sum(open_quantity) AS held FROM stock_reservations GROUP BY 1, 2) r \
          ON r.variant_id = l.variant_id AND r.warehouse_id = l.warehouse_id \
          WHERE l.reserved <> coalesce(r.held, 0)",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-        ))
-    })?;
+        )
+        .db()?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .db()?;
     for row in rows {
-        let (v, w, reserved, held) = row?;
+        let (v, w, reserved, held) = row.db()?;
         report.push(format!(
             "stock of variant {v} in warehouse {w}: reserved {reserved} but open \
              reservations hold {held}"
         ));
     }
-    let mut stmt = conn.prepare(
-        "SELECT l.variant_id, l.warehouse_id, l.on_hand, l.reserved FROM stock_levels l \
+    let mut stmt = conn
+        .prepare(
+            "SELECT l.variant_id, l.warehouse_id, l.on_hand, l.reserved FROM stock_levels l \
          JOIN product_variants v ON v.id = l.variant_id \
          WHERE l.on_hand < 0 OR l.reserved < 0 \
          OR (l.on_hand - l.reserved < 0 AND v.allow_backorder = 0) \
          OR l.allow_backorder <> v.allow_backorder \
          OR (v.track_stock = 0 AND (l.on_hand <> 0 OR l.reserved <> 0))",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-        ))
-    })?;
+        )
+        .db()?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .db()?;
     for row in rows {
-        let (v, w, on_hand, reserved) = row?;
+        let (v, w, on_hand, reserved) = row.db()?;
         report.push(format!(
             "stock of variant {v} in warehouse {w}: on_hand {on_hand}, reserved {reserved} \
              breaks the balance rules (negative, oversold without backorders, or untracked)"

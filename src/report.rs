@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
 
+use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, VariantId};
 use crate::money::{self, Currency};
@@ -266,19 +267,21 @@ impl<'a> Reports<'a> {
                WHERE n.issued_at >= ?1 AND n.issued_at < ?2 GROUP BY 1, 2) \
              GROUP BY 1, 2 ORDER BY sum(g) - sum(r) - sum(c) DESC, 1 LIMIT ?3"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![from, to, limit], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        })?;
+        let mut stmt = self.conn.prepare_cached(&sql).db()?;
+        let rows = stmt
+            .query_map(params![from, to, limit], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .db()?;
         rows.map(|row| {
-            let (key, currency, orders, g, r, c) = row?;
+            let (key, currency, orders, g, r, c) = row.db()?;
             let currency = Currency::from_db(&currency)?;
             Ok(Revenue {
                 key: key.unwrap_or_default(),
@@ -299,12 +302,12 @@ impl<'a> Reports<'a> {
     ///
     /// A database error.
     pub fn counts(&self) -> Result<Counts> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached(
                 "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), \
              (SELECT count(*) FROM credit_notes), (SELECT count(*) FROM products)",
-            )?
+            )
+            .db()?
             .query_row([], |r| {
                 Ok(Counts {
                     customers: r.get::<_, i64>(0)? as u64,
@@ -312,7 +315,8 @@ impl<'a> Reports<'a> {
                     credit_notes: r.get::<_, i64>(2)? as u64,
                     products: r.get::<_, i64>(3)? as u64,
                 })
-            })?)
+            })
+            .db()
     }
 
     /// Revenue per period within `range` ([`TimeRange`]), oldest first.
@@ -379,24 +383,29 @@ impl<'a> Reports<'a> {
         limit_rows: usize,
     ) -> Result<Vec<ProductSales>> {
         let (from, to) = bounds(range)?;
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
             "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
              sum(l.total_e4) FROM order_lines l JOIN orders o ON o.id = l.order_id \
              WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 \
              GROUP BY l.variant_id, o.currency ORDER BY 6 DESC, 2 LIMIT ?3"
-        ))?;
-        let rows = stmt.query_map(params![from, to, limit(limit_rows)?], |r| {
-            Ok((
-                r.get::<_, VariantId>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        })?;
+        ))
+            .db()?;
+        let rows = stmt
+            .query_map(params![from, to, limit(limit_rows)?], |r| {
+                Ok((
+                    r.get::<_, VariantId>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .db()?;
         rows.map(|row| {
-            let (variant_id, sku, currency, sold, returned, gross) = row?;
+            let (variant_id, sku, currency, sold, returned, gross) = row.db()?;
             let currency = Currency::from_db(&currency)?;
             Ok(ProductSales {
                 variant_id,
@@ -417,19 +426,24 @@ impl<'a> Reports<'a> {
     /// As [`revenue_by_period`](Reports::revenue_by_period).
     pub fn average_order_value(&self, range: TimeRange) -> Result<Vec<AverageOrderValue>> {
         let (from, to) = bounds(range)?;
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT o.currency, count(*), sum(o.total_e4) FROM orders o \
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT o.currency, count(*), sum(o.total_e4) FROM orders o \
              WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 GROUP BY 1 ORDER BY 1"
-        ))?;
-        let rows = stmt.query_map(params![from, to], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
             ))
-        })?;
+            .db()?;
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .db()?;
         rows.map(|row| {
-            let (currency, n, gross) = row?;
+            let (currency, n, gross) = row.db()?;
             let currency = Currency::from_db(&currency)?;
             let gross = money::from_e4(gross);
             Ok(AverageOrderValue {
@@ -455,8 +469,10 @@ impl<'a> Reports<'a> {
                 "SELECT count(*), coalesce(sum(n >= 2), 0) FROM (SELECT count(*) n FROM orders o \
              WHERE {PAID} AND o.customer_id IS NOT NULL AND o.placed_at >= ?1 AND o.placed_at < ?2 \
              GROUP BY o.customer_id)"
-            ))?
-            .query_row(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            ))
+            .db()?
+            .query_row(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))
+            .db()?;
         Ok(RepeatPurchase {
             customers: customers as u64,
             repeat_customers: repeat as u64,
@@ -480,16 +496,18 @@ impl<'a> Reports<'a> {
                    (SELECT sum(quantity) FROM order_lines l WHERE l.order_id = o.id) END), 0), \
                  coalesce(sum((SELECT sum(quantity_returned) FROM order_lines l WHERE l.order_id = o.id)), 0) \
                  FROM orders o WHERE o.placed_at >= ?1 AND o.placed_at < ?2",
-            )?
+            ).db()?
             .query_row(params![from, to], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
+            }).db()?;
         let credit_notes: i64 = self
             .conn
             .prepare_cached(
                 "SELECT count(*) FROM credit_notes WHERE issued_at >= ?1 AND issued_at < ?2",
-            )?
-            .query_row(params![from, to], |r| r.get(0))?;
+            )
+            .db()?
+            .query_row(params![from, to], |r| r.get(0))
+            .db()?;
         Ok(CancellationsAndReturns {
             orders: orders as u64,
             cancelled: cancelled as u64,
@@ -537,17 +555,19 @@ impl<'a> Reports<'a> {
                    GROUP BY 1) sold ON sold.variant_id = v.id \
              WHERE v.track_stock = 1 AND available * ?3 < sold.units * ?4 \
              ORDER BY available * 1.0 / sold.units, v.sku",
-        )?;
-        let rows = stmt.query_map(params![start, end, window_days, horizon_days], |r| {
-            Ok((
-                r.get::<_, VariantId>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
+        ).db()?;
+        let rows = stmt
+            .query_map(params![start, end, window_days, horizon_days], |r| {
+                Ok((
+                    r.get::<_, VariantId>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .db()?;
         rows.map(|row| {
-            let (variant_id, sku, available, sold) = row?;
+            let (variant_id, sku, available, sold) = row.db()?;
             let cover = (Decimal::from(available.max(0)) * Decimal::from(window_days)
                 / Decimal::from(sold))
             .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
@@ -573,20 +593,22 @@ impl<'a> Reports<'a> {
     /// the range of [`crate::time`]; a database error.
     pub fn rfm(&self, as_of: DateTime<Utc>) -> Result<Vec<RfmScore>> {
         let as_of = crate::time::checked("as_of", as_of)?;
-        let mut stmt = self.conn.prepare_cached(sql::RFM)?;
-        let rows = stmt.query_map([crate::time::to_db(&as_of)], |r| {
-            Ok((
-                r.get::<_, CustomerId>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, u8>(4)?,
-                r.get::<_, u8>(5)?,
-                r.get::<_, u8>(6)?,
-            ))
-        })?;
+        let mut stmt = self.conn.prepare_cached(sql::RFM).db()?;
+        let rows = stmt
+            .query_map([crate::time::to_db(&as_of)], |r| {
+                Ok((
+                    r.get::<_, CustomerId>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, u8>(4)?,
+                    r.get::<_, u8>(5)?,
+                    r.get::<_, u8>(6)?,
+                ))
+            })
+            .db()?;
         rows.map(|row| {
-            let (customer_id, recency_days, frequency, monetary, r, f, m) = row?;
+            let (customer_id, recency_days, frequency, monetary, r, f, m) = row.db()?;
             Ok(RfmScore {
                 customer_id,
                 recency_days,
@@ -609,15 +631,20 @@ impl<'a> Reports<'a> {
     pub fn rfm_segments(&self, as_of: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
         let as_of = crate::time::checked("as_of", as_of)?;
         let mut counts = std::collections::BTreeMap::<&str, u64>::new();
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT r, f, count(*) FROM ({}) GROUP BY 1, 2",
-            sql::RFM
-        ))?;
-        let rows = stmt.query_map([crate::time::to_db(&as_of)], |r| {
-            Ok((r.get::<_, u8>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)?))
-        })?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT r, f, count(*) FROM ({}) GROUP BY 1, 2",
+                sql::RFM
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map([crate::time::to_db(&as_of)], |r| {
+                Ok((r.get::<_, u8>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)?))
+            })
+            .db()?;
         for row in rows {
-            let (r, f, n) = row?;
+            let (r, f, n) = row.db()?;
             *counts.entry(rfm_segment(r, f)).or_default() += n as u64;
         }
         let mut out: Vec<(String, u64)> =

@@ -23,6 +23,7 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use rust_decimal::Decimal;
 
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::CustomerId;
@@ -375,12 +376,14 @@ impl<'a> SegmentReader<'a> {
             None => String::new(),
         };
         let q = build(self.conn, segment, &after, limit)?;
-        let mut stmt = self.conn.prepare_cached(&q.sql)?;
+        let mut stmt = self.conn.prepare_cached(&q.sql).db()?;
         let named: Vec<(&str, &dyn ToSql)> =
             q.params.iter().map(|(n, v)| (*n, v.as_ref())).collect();
         let ids = stmt
-            .query_map(named.as_slice(), |r| r.get::<_, CustomerId>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map(named.as_slice(), |r| r.get::<_, CustomerId>(0))
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         Ok(into_page(ids, limit, |id| id.to_string()))
     }
 
@@ -392,9 +395,11 @@ impl<'a> SegmentReader<'a> {
     pub fn saved(&self, name: &str) -> Result<Segment> {
         let json: String = self
             .conn
-            .prepare_cached("SELECT definition FROM saved_segments WHERE name = ?1")?
+            .prepare_cached("SELECT definition FROM saved_segments WHERE name = ?1")
+            .db()?
             .query_row([name], |r| r.get(0))
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("segment", name))?;
         serde_json::from_str(&json).stored()
     }
@@ -407,9 +412,10 @@ impl<'a> SegmentReader<'a> {
     pub fn names(&self) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT name FROM saved_segments ORDER BY name")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            .prepare_cached("SELECT name FROM saved_segments ORDER BY name")
+            .db()?;
+        let rows = stmt.query_map([], |r| r.get(0)).db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     /// Evaluates a saved segment.
@@ -467,8 +473,8 @@ impl<'t> Segments<'t> {
                 .prepare_cached(
                     "INSERT INTO saved_segments (name, definition, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_at = ?3",
-                )?
-                .execute(params![name, serde_json::to_string(segment).written()?, now])?;
+                ).db()?
+                .execute(params![name, serde_json::to_string(segment).written()?, now]).db()?;
             self.tx.audit_change(Change {
                 action: "save",
                 entity_type: "segment",

@@ -26,6 +26,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 
+use crate::error::DbResult;
 use crate::error::{Error, Result};
 
 /// The earliest instant custdb stores: 0001-01-01T00:00:00Z. See the
@@ -168,14 +169,20 @@ pub(crate) fn check(
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
              AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        )
+        .db()?
+        .query_map([], |r| r.get(0))
+        .db()?
+        .collect::<rusqlite::Result<_>>()
+        .db()?;
     for table in tables {
         let columns: Vec<String> = conn
-            .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?
-            .query_map([&table], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+            .db()?
+            .query_map([&table], |r| r.get(0))
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         let Some(key) = columns.first() else { continue };
         for column in &columns {
             let (rule, form) =
@@ -192,10 +199,12 @@ pub(crate) fn check(
                  (SELECT \"{key}\", \"{column}\" AS v FROM \"{table}\") \
                  WHERE v IS NOT NULL AND NOT coalesce(({rule}), 0) LIMIT 11"
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare(&sql).db()?;
             let bad: Vec<(Option<String>, String)> = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .db()?
+                .collect::<rusqlite::Result<_>>()
+                .db()?;
             for (row, value) in bad.iter().take(10) {
                 report.push(format!(
                     "{table}.{column} of row {}: {value} is not {form} custdb can read \

@@ -13,6 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{CustomerReader, Customers};
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{AddressId, CustomerId};
 use crate::order::AddressSnapshot;
@@ -441,11 +442,14 @@ impl CustomerReader<'_> {
     /// customer.
     pub fn addresses(&self, customer_id: CustomerId) -> Result<Vec<Address>> {
         self.require(customer_id)?;
-        let mut stmt = self.conn().prepare_cached(select_addresses!(
-            "WHERE customer_id = ?1 ORDER BY is_default DESC, kind, id"
-        ))?;
-        let rows = stmt.query_map([customer_id], address_from_row)?;
-        rows.map(|r| r.map_err(Error::from).and_then(finish))
+        let mut stmt = self
+            .conn()
+            .prepare_cached(select_addresses!(
+                "WHERE customer_id = ?1 ORDER BY is_default DESC, kind, id"
+            ))
+            .db()?;
+        let rows = stmt.query_map([customer_id], address_from_row).db()?;
+        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish))
             .collect()
     }
 
@@ -456,9 +460,11 @@ impl CustomerReader<'_> {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
     pub fn address(&self, id: AddressId) -> Result<Address> {
         self.conn()
-            .prepare_cached(select_addresses!("WHERE id = ?1"))?
+            .prepare_cached(select_addresses!("WHERE id = ?1"))
+            .db()?
             .query_row([id], address_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("address", id))
             .and_then(finish)
     }
@@ -484,10 +490,10 @@ impl Customers<'_> {
                 .prepare_cached(
                     "SELECT count(*), coalesce(max(kind = ?2 AND is_default = 1), 0) \
                      FROM customer_addresses WHERE customer_id = ?1",
-                )?
+                ).db()?
                 .query_row(params![customer_id, fields.kind.as_str()], |r| {
                     Ok((r.get(0)?, r.get(1)?))
-                })?;
+                }).db()?;
             if count as usize >= MAX_ADDRESSES {
                 return Err(Error::invalid(
                     "addresses",
@@ -505,7 +511,7 @@ impl Customers<'_> {
                 "INSERT INTO customer_addresses (id, customer_id, kind, is_default, label, recipient, \
                  company, line1, line2, city, region, postal_code, country, phone, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
-            )?
+            ).db()?
             .execute(params![
                 id,
                 customer_id,
@@ -522,7 +528,7 @@ impl Customers<'_> {
                 fields.country,
                 fields.phone,
                 now_text,
-            ])?;
+            ]).db()?;
             self.tx().audit_change(Change {
                 action: "create",
                 entity_type: "address",
@@ -576,14 +582,16 @@ impl Customers<'_> {
             if kind_changed {
                 // Leave the old kind first so the unique default index holds at
                 // every statement.
-                conn.prepare_cached("UPDATE customer_addresses SET is_default = 0 WHERE id = ?1")?
-                    .execute([id])?;
+                conn.prepare_cached("UPDATE customer_addresses SET is_default = 0 WHERE id = ?1")
+                    .db()?
+                    .execute([id])
+                    .db()?;
             }
             conn.prepare_cached(
             "UPDATE customer_addresses SET kind = ?2, label = ?3, recipient = ?4, company = ?5, \
              line1 = ?6, line2 = ?7, city = ?8, region = ?9, postal_code = ?10, country = ?11, \
              phone = ?12, updated_at = ?13 WHERE id = ?1",
-        )?
+        ).db()?
         .execute(params![
             id,
             new.kind.as_str(),
@@ -598,7 +606,7 @@ impl Customers<'_> {
             new.country,
             new.phone,
             crate::time::to_db(&now),
-        ])?;
+        ]).db()?;
             if kind_changed {
                 ensure_default(conn, current.customer_id, old.kind)?;
                 ensure_default(conn, current.customer_id, new.kind)?;
@@ -626,8 +634,10 @@ impl Customers<'_> {
             let current = self.address(id)?;
             self.require_active(current.customer_id)?;
             let conn = self.tx().conn();
-            conn.prepare_cached("DELETE FROM customer_addresses WHERE id = ?1")?
-                .execute([id])?;
+            conn.prepare_cached("DELETE FROM customer_addresses WHERE id = ?1")
+                .db()?
+                .execute([id])
+                .db()?;
             if current.is_default {
                 ensure_default(conn, current.customer_id, current.kind)?;
             }
@@ -658,8 +668,10 @@ impl Customers<'_> {
             clear_default(conn, current.customer_id, current.kind)?;
             conn.prepare_cached(
                 "UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1",
-            )?
-            .execute(params![id, crate::time::to_db(&self.tx().now())])?;
+            )
+            .db()?
+            .execute(params![id, crate::time::to_db(&self.tx().now())])
+            .db()?;
             self.tx().audit_change(Change {
                 action: "set_default",
                 entity_type: "address",
@@ -675,8 +687,10 @@ fn clear_default(conn: &Connection, customer_id: CustomerId, kind: AddressKind) 
     conn.prepare_cached(
         "UPDATE customer_addresses SET is_default = 0 \
          WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1",
-    )?
-    .execute(params![customer_id, kind.as_str()])?;
+    )
+    .db()?
+    .execute(params![customer_id, kind.as_str()])
+    .db()?;
     Ok(())
 }
 
@@ -689,36 +703,48 @@ fn ensure_default(conn: &Connection, customer_id: CustomerId, kind: AddressKind)
            ORDER BY id DESC LIMIT 1) \
          AND NOT EXISTS (SELECT 1 FROM customer_addresses \
            WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1)",
-    )?
-    .execute(params![customer_id, kind.as_str()])?;
+    )
+    .db()?
+    .execute(params![customer_id, kind.as_str()])
+    .db()?;
     Ok(())
 }
 
 /// Every (customer, kind) that has addresses has exactly one default.
 pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT customer_id, kind, sum(is_default) FROM customer_addresses \
+    let mut stmt = conn
+        .prepare(
+            "SELECT customer_id, kind, sum(is_default) FROM customer_addresses \
          GROUP BY customer_id, kind HAVING sum(is_default) <> 1",
-    )?;
-    for row in stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (customer, kind, defaults) = row?;
+        )
+        .db()?;
+    for row in stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .db()?
+    {
+        let (customer, kind, defaults) = row.db()?;
         report.push(format!(
             "customer {customer} has {defaults} default {kind} addresses, expected 1"
         ));
     }
-    let mut stmt = conn.prepare(
-        "SELECT customer_id FROM customer_addresses GROUP BY customer_id HAVING count(*) > ?1",
-    )?;
-    for row in stmt.query_map([MAX_ADDRESSES as i64], |r| r.get::<_, String>(0))? {
+    let mut stmt = conn
+        .prepare(
+            "SELECT customer_id FROM customer_addresses GROUP BY customer_id HAVING count(*) > ?1",
+        )
+        .db()?;
+    for row in stmt
+        .query_map([MAX_ADDRESSES as i64], |r| r.get::<_, String>(0))
+        .db()?
+    {
         report.push(format!(
             "customer {} has more than {MAX_ADDRESSES} addresses",
-            row?
+            row.db()?
         ));
     }
     Ok(())

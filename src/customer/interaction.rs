@@ -10,6 +10,7 @@ use rusqlite::{params, Row};
 
 use super::{CustomerReader, Customers};
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, InteractionId};
 use crate::page::{check_limit, into_page, Cursor, Page};
@@ -255,16 +256,21 @@ impl CustomerReader<'_> {
                 (crate::time::bound(at.with_timezone(&Utc)), id.to_string())
             }
         };
-        let mut stmt = self.conn().prepare_cached(select_interactions!(
-            "WHERE customer_id = ?1 AND (occurred_at, id) < (?2, ?3) \
+        let mut stmt = self
+            .conn()
+            .prepare_cached(select_interactions!(
+                "WHERE customer_id = ?1 AND (occurred_at, id) < (?2, ?3) \
              ORDER BY occurred_at DESC, id DESC LIMIT ?4"
-        ))?;
-        let rows = stmt.query_map(
-            params![customer_id, before_at, before_id, (limit + 1) as i64],
-            interaction_from_row,
-        )?;
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map(
+                params![customer_id, before_at, before_id, (limit + 1) as i64],
+                interaction_from_row,
+            )
+            .db()?;
         let items = rows
-            .map(|r| r.map_err(Error::from).and_then(finish))
+            .map(|r| r.map_err(Error::from_sqlite).and_then(finish))
             .collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, limit, |i| {
             format!("{}|{}", crate::time::to_db(&i.occurred_at), i.id)
@@ -341,7 +347,7 @@ impl Customers<'_> {
                 "INSERT INTO customer_interactions (id, customer_id, channel, direction, kind, \
                  subject, body, rating, occurred_at, recorded_at, recorded_by) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
+            ).db()?
             .execute(params![
                 id,
                 customer_id,
@@ -354,7 +360,7 @@ impl Customers<'_> {
                 crate::time::to_db(&occurred_at),
                 crate::time::to_db(&now),
                 recorded_by,
-            ])?;
+            ]).db()?;
             self.tx().audit_change(Change {
                 action: "create",
                 entity_type: "interaction",

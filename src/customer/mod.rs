@@ -39,6 +39,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::CustomerId;
@@ -966,9 +967,11 @@ impl<'a> CustomerReader<'a> {
     /// A database error.
     pub fn find(&self, id: CustomerId) -> Result<Option<Customer>> {
         self.conn
-            .prepare_cached(sql::GET)?
+            .prepare_cached(sql::GET)
+            .db()?
             .query_row([id], customer_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .map(RawCustomer::parse)
             .transpose()
     }
@@ -983,9 +986,11 @@ impl<'a> CustomerReader<'a> {
     pub fn get_by_email(&self, email: &str) -> Result<Customer> {
         let email = validate::email_key("email", email)?;
         self.conn
-            .prepare_cached(sql::GET_BY_EMAIL)?
+            .prepare_cached(sql::GET_BY_EMAIL)
+            .db()?
             .query_row([&email], customer_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("customer", "with this email"))?
             .parse()
     }
@@ -1028,21 +1033,23 @@ impl<'a> CustomerReader<'a> {
             .created_before
             .map(crate::time::bound)
             .unwrap_or_else(|| "~".to_owned());
-        let mut stmt = self.conn.prepare_cached(sql::LIST)?;
-        let rows = stmt.query_map(
-            params![
-                after,
-                tag,
-                country,
-                from,
-                before,
-                filter.archived.as_str(),
-                (limit + 1) as i64
-            ],
-            customer_from_row,
-        )?;
+        let mut stmt = self.conn.prepare_cached(sql::LIST).db()?;
+        let rows = stmt
+            .query_map(
+                params![
+                    after,
+                    tag,
+                    country,
+                    from,
+                    before,
+                    filter.archived.as_str(),
+                    (limit + 1) as i64
+                ],
+                customer_from_row,
+            )
+            .db()?;
         let items = rows
-            .map(|r| r.map_err(Error::from).and_then(RawCustomer::parse))
+            .map(|r| r.map_err(Error::from_sqlite).and_then(RawCustomer::parse))
             .collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, limit, |c| c.id.to_string()))
     }
@@ -1065,9 +1072,11 @@ impl<'a> CustomerReader<'a> {
             ));
         }
         let fts_query = fts_query(query)?;
-        let mut stmt = self.conn.prepare_cached(sql::SEARCH)?;
-        let rows = stmt.query_map(params![fts_query, limit as i64], customer_from_row)?;
-        rows.map(|r| r.map_err(Error::from).and_then(RawCustomer::parse))
+        let mut stmt = self.conn.prepare_cached(sql::SEARCH).db()?;
+        let rows = stmt
+            .query_map(params![fts_query, limit as i64], customer_from_row)
+            .db()?;
+        rows.map(|r| r.map_err(Error::from_sqlite).and_then(RawCustomer::parse))
             .collect()
     }
 
@@ -1119,17 +1128,19 @@ impl<'a> CustomerReader<'a> {
                 }
             }
         };
-        let mut stmt = self.conn.prepare_cached(sql::SEARCH_PAGE)?;
-        let rows = stmt.query_map(params![fts_query, limit as i64 + 1, rank, pk], |r| {
-            Ok((
-                customer_from_row(r)?,
-                r.get::<_, f64>(17)?,
-                r.get::<_, i64>(18)?,
-            ))
-        })?;
+        let mut stmt = self.conn.prepare_cached(sql::SEARCH_PAGE).db()?;
+        let rows = stmt
+            .query_map(params![fts_query, limit as i64 + 1, rank, pk], |r| {
+                Ok((
+                    customer_from_row(r)?,
+                    r.get::<_, f64>(17)?,
+                    r.get::<_, i64>(18)?,
+                ))
+            })
+            .db()?;
         let mut keyed = Vec::new();
         for row in rows {
-            let (raw, rank, pk) = row?;
+            let (raw, rank, pk) = row.db()?;
             keyed.push((raw.parse()?, rank, pk));
         }
         let page = into_page(keyed, limit, |(_, rank, pk)| format!("{rank:?}|{pk}"));
@@ -1140,11 +1151,12 @@ impl<'a> CustomerReader<'a> {
     }
 
     fn version_of(&self, id: CustomerId) -> Result<Option<(i64, bool)>> {
-        Ok(self
-            .conn
-            .prepare_cached(sql::VERSION_OF)?
+        self.conn
+            .prepare_cached(sql::VERSION_OF)
+            .db()?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+            .optional()
+            .db()
     }
 
     /// Checks that the customer exists and is not archived.
@@ -1164,10 +1176,11 @@ impl<'a> CustomerReader<'a> {
     }
 
     fn email_taken(&self, email: &str, except: CustomerId) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached(sql::EMAIL_TAKEN)?
-            .query_row(params![email, except], |r| r.get(0))?)
+        self.conn
+            .prepare_cached(sql::EMAIL_TAKEN)
+            .db()?
+            .query_row(params![email, except], |r| r.get(0))
+            .db()
     }
 }
 
@@ -1176,8 +1189,10 @@ impl<'a> CustomerReader<'a> {
 /// since it cannot be restored.
 fn archived(conn: &Connection, id: CustomerId) -> Result<Error> {
     let erased: bool = conn
-        .prepare_cached(sql::IS_ERASED)?
-        .query_row([id], |r| r.get(0))?;
+        .prepare_cached(sql::IS_ERASED)
+        .db()?
+        .query_row([id], |r| r.get(0))
+        .db()?;
     let reason = if erased {
         "is erased: nothing more is recorded about it or done for it".to_owned()
     } else {
@@ -1297,7 +1312,8 @@ impl<'t> Customers<'t> {
             let now = self.tx.now();
             let now_text = crate::time::to_db(&now);
             let conn = self.tx.conn();
-            conn.prepare_cached(sql::INSERT)?
+            conn.prepare_cached(sql::INSERT)
+                .db()?
                 .execute(params![
                     id,
                     fields.display_name,
@@ -1383,7 +1399,8 @@ impl<'t> Customers<'t> {
             let now = self.tx.now();
             let conn = self.tx.conn();
             let updated = conn
-                .prepare_cached(sql::UPDATE)?
+                .prepare_cached(sql::UPDATE)
+                .db()?
                 .execute(params![
                     id,
                     new.display_name,
@@ -1506,8 +1523,10 @@ impl<'t> Customers<'t> {
         let now = self.tx.now();
         self.tx
             .conn()
-            .prepare_cached(sql::TOUCH)?
-            .execute(params![id, crate::time::to_db(&now)])?;
+            .prepare_cached(sql::TOUCH)
+            .db()?
+            .execute(params![id, crate::time::to_db(&now)])
+            .db()?;
         Ok(now)
     }
 
@@ -1552,8 +1571,10 @@ impl<'t> Customers<'t> {
             let erased: bool = self
                 .tx
                 .conn()
-                .prepare_cached(sql::IS_ERASED)?
-                .query_row([id], |r| r.get(0))?;
+                .prepare_cached(sql::IS_ERASED)
+                .db()?
+                .query_row([id], |r| r.get(0))
+                .db()?;
             if erased {
                 return Err(Error::new(ErrorKind::InvalidState {
                     entity: "customer",
@@ -1586,7 +1607,8 @@ impl<'t> Customers<'t> {
         let now = crate::time::to_db(&self.tx.now());
         self.tx
             .conn()
-            .prepare_cached(sql::SET_ARCHIVED)?
+            .prepare_cached(sql::SET_ARCHIVED)
+            .db()?
             .execute(params![
                 id,
                 archived_at.map(|t| crate::time::to_db(&t)),
@@ -1606,17 +1628,17 @@ fn insert_tags(conn: &Connection, id: CustomerId, tags: &[String]) -> Result<()>
     if tags.is_empty() {
         return Ok(());
     }
-    let mut stmt = conn.prepare_cached(sql::INSERT_TAG)?;
+    let mut stmt = conn.prepare_cached(sql::INSERT_TAG).db()?;
     for tag in tags {
-        stmt.execute(params![id, tag])?;
+        stmt.execute(params![id, tag]).db()?;
     }
     Ok(())
 }
 
 fn replace_tags(conn: &Connection, id: CustomerId, old: &[String], new: &[String]) -> Result<()> {
-    let mut delete = conn.prepare_cached(sql::DELETE_TAG)?;
+    let mut delete = conn.prepare_cached(sql::DELETE_TAG).db()?;
     for tag in old.iter().filter(|t| !new.contains(t)) {
-        delete.execute(params![id, tag])?;
+        delete.execute(params![id, tag]).db()?;
     }
     let added: Vec<String> = new.iter().filter(|t| !old.contains(t)).cloned().collect();
     insert_tags(conn, id, &added)
@@ -1648,7 +1670,7 @@ fn map_unique(err: rusqlite::Error) -> Error {
             return email_taken();
         }
     }
-    err.into()
+    Error::from_sqlite(err)
 }
 
 /// One-shot customer calls on a [`Store`]: each call is its own unit of work
@@ -1888,7 +1910,7 @@ impl<'s> StoreCustomers<'s> {
 pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     // The external-content FTS index must match its content table. FTS5
     // takes this check as an INSERT, which a read-only store cannot run.
-    if conn.is_readonly(rusqlite::MAIN_DB)? {
+    if conn.is_readonly(rusqlite::MAIN_DB).db()? {
         report.push_skipped("customers_fts integrity-check (read-only store)");
     } else if let Err(e) = conn.execute(
         "INSERT INTO customers_fts (customers_fts, rank) VALUES ('integrity-check', 1)",
@@ -1896,20 +1918,26 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     ) {
         report.push(format!("customers_fts does not match customers: {e}"));
     }
-    let mut stmt = conn.prepare(
-        "SELECT id, email FROM customers WHERE email IS NOT NULL AND email <> trim(email)",
-    )?;
-    for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
+    let mut stmt = conn
+        .prepare("SELECT id, email FROM customers WHERE email IS NOT NULL AND email <> trim(email)")
+        .db()?;
+    for row in stmt.query_map([], |r| r.get::<_, String>(0)).db()? {
         report.push(format!(
             "customer {} has an email that is not trimmed",
-            row?
+            row.db()?
         ));
     }
     let mut stmt = conn.prepare(
         "SELECT customer_id, count(*) FROM customer_tags GROUP BY customer_id HAVING count(*) > ?1",
-    )?;
-    for row in stmt.query_map([MAX_TAGS as i64], |r| r.get::<_, String>(0))? {
-        report.push(format!("customer {} has more than {MAX_TAGS} tags", row?));
+    ).db()?;
+    for row in stmt
+        .query_map([MAX_TAGS as i64], |r| r.get::<_, String>(0))
+        .db()?
+    {
+        report.push(format!(
+            "customer {} has more than {MAX_TAGS} tags",
+            row.db()?
+        ));
     }
     address::check(conn, report)?;
     Ok(())

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::error::DbResult;
 use crate::error::Result;
 use crate::store::WriteTx;
 
@@ -114,10 +115,11 @@ pub(crate) fn key_lookup<T: rusqlite::types::FromSql>(
     entity: &str,
     key: &str,
 ) -> Result<Option<T>> {
-    Ok(conn
-        .prepare_cached(sql::KEY_LOOKUP)?
+    conn.prepare_cached(sql::KEY_LOOKUP)
+        .db()?
         .query_row(params![source, entity, key], |r| r.get(0))
-        .optional()?)
+        .optional()
+        .db()
 }
 
 /// Remembers what an outside key became.
@@ -128,12 +130,16 @@ pub(crate) fn key_record(
     key: &str,
     entity_id: &str,
 ) -> Result<()> {
-    tx.conn().prepare_cached(sql::KEY_RECORD)?.execute(params![
-        source,
-        entity,
-        key,
-        entity_id,
-        crate::time::to_db(&tx.now())
-    ])?;
+    tx.conn()
+        .prepare_cached(sql::KEY_RECORD)
+        .db()?
+        .execute(params![
+            source,
+            entity,
+            key,
+            entity_id,
+            crate::time::to_db(&tx.now())
+        ])
+        .db()?;
     Ok(())
 }

@@ -34,6 +34,7 @@ use std::str::FromStr;
 use super::{key_lookup, key_record, ImportProgress, ImportReport, Rejection};
 use crate::catalog::{NewProduct, NewVariant};
 use crate::customer::NewCustomer;
+use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{CustomerId, OrderId, VariantId};
 use crate::money::{self, Currency};
@@ -494,8 +495,10 @@ struct Known {
 impl Known {
     fn marks(conn: &rusqlite::Connection) -> Result<(u64, i64)> {
         let version: i64 = conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
+            .prepare_cached("PRAGMA data_version")
+            .db()?
+            .query_row([], |r| r.get(0))
+            .db()?;
         Ok((conn.total_changes(), version))
     }
 
@@ -529,8 +532,10 @@ fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Opt
         // One lookup over the three kinds of record an invoice becomes.
         let found: Option<String> = tx
             .conn()
-            .prepare_cached(sql::INVOICE_KEY)?
-            .query_row(rusqlite::params![SOURCE, key], |r| r.get(0))?;
+            .prepare_cached(sql::INVOICE_KEY)
+            .db()?
+            .query_row(rusqlite::params![SOURCE, key], |r| r.get(0))
+            .db()?;
         match found {
             None => return Ok(Some(key)),
             // Written by an earlier import: this run of lines is present.
@@ -788,14 +793,15 @@ fn matching_order(
     quantity: i64,
 ) -> Result<Option<OrderId>> {
     use rusqlite::OptionalExtension;
-    Ok(tx
-        .conn()
-        .prepare_cached(sql::MATCHING_ORDER)?
+    tx.conn()
+        .prepare_cached(sql::MATCHING_ORDER)
+        .db()?
         .query_row(
             rusqlite::params![customer, variant, unit_price_e4, at, quantity],
             |r| r.get(0),
         )
-        .optional()?)
+        .optional()
+        .db()
 }
 
 /// A cancelled line matched to an order: the line, units, amount.
@@ -885,11 +891,14 @@ fn write_cancellation(
         )?;
         first_return.get_or_insert(ret.id.to_string());
         report.count("returns");
-        let refundable: (i64, i64) = tx.conn().query_row(
-            "SELECT paid_e4, refunded_e4 FROM orders WHERE id = ?1",
-            [order],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let refundable: (i64, i64) = tx
+            .conn()
+            .query_row(
+                "SELECT paid_e4, refunded_e4 FROM orders WHERE id = ?1",
+                [order],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .db()?;
         let amount_e4 = amount_e4.min(refundable.0 - refundable.1);
         if amount_e4 > 0 {
             tx.orders().refund(

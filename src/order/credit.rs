@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 
 use super::Orders;
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::{CreditNoteId, CustomerId};
@@ -104,7 +105,7 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
         .prepare_cached(
             "INSERT INTO credit_notes (id, customer_id, currency, amount_e4, reason, lines, country, \
              issued_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
+        ).db()?
         .execute(params![
             id,
             new.customer_id,
@@ -115,7 +116,7 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
             country,
             crate::time::to_db(&issued_at),
             crate::time::to_db(&tx.now())
-        ])?;
+        ]).db()?;
     tx.audit_change(Change {
         action: "issue",
         entity_type: "credit_note",
@@ -155,7 +156,8 @@ impl<'t> Orders<'t> {
             .prepare_cached(
                 "SELECT customer_id, currency, amount_e4, reason, lines, country, issued_at \
                  FROM credit_notes WHERE id = ?1",
-            )?
+            )
+            .db()?
             .query_row([id], |r| {
                 Ok((
                     r.get(0)?,
@@ -167,7 +169,8 @@ impl<'t> Orders<'t> {
                     r.get(6)?,
                 ))
             })
-            .optional()?;
+            .optional()
+            .db()?;
         let (customer_id, currency, amount_e4, reason, lines, country, issued_at) =
             row.ok_or_else(|| Error::not_found("credit note", id))?;
         let currency = Currency::from_db(&currency)?;

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{OrderReader, OrderStatus, Orders};
 use crate::catalog::CatalogReader;
+use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{OrderId, PaymentId, RefundId, ReturnId, ShipmentId, WarehouseId};
 use crate::inventory::{Inventory, Move, MovementKind};
@@ -389,11 +390,14 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn payments(&self, order_id: OrderId) -> Result<Vec<Payment>> {
         self.require(order_id)?;
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "{SELECT_PAYMENT} WHERE order_id = ?1 ORDER BY created_at, id"
-        ))?;
-        let rows = stmt.query_map([order_id], payment_from_row)?;
-        rows.map(|r| r.map_err(Error::from).and_then(finish_payment))
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "{SELECT_PAYMENT} WHERE order_id = ?1 ORDER BY created_at, id"
+            ))
+            .db()?;
+        let rows = stmt.query_map([order_id], payment_from_row).db()?;
+        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_payment))
             .collect()
     }
 
@@ -404,9 +408,11 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn payment(&self, id: PaymentId) -> Result<Payment> {
         self.conn()
-            .prepare_cached(sql::PAYMENT_BY_ID)?
+            .prepare_cached(sql::PAYMENT_BY_ID)
+            .db()?
             .query_row([id], payment_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("payment", id))
             .and_then(finish_payment)
     }
@@ -418,27 +424,27 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn shipments(&self, order_id: OrderId) -> Result<Vec<Shipment>> {
         self.require(order_id)?;
-        let mut stmt = self.conn().prepare_cached(sql::SHIPMENTS_OF_ORDER)?;
-        let mut rows = stmt.query([order_id])?;
+        let mut stmt = self.conn().prepare_cached(sql::SHIPMENTS_OF_ORDER).db()?;
+        let mut rows = stmt.query([order_id]).db()?;
         let mut out: Vec<Shipment> = Vec::new();
-        while let Some(r) = rows.next()? {
-            let id: ShipmentId = r.get(0)?;
+        while let Some(r) = rows.next().db()? {
+            let id: ShipmentId = r.get(0).db()?;
             if out.last().is_none_or(|s| s.id != id) {
-                let delivered: Option<String> = r.get(4)?;
+                let delivered: Option<String> = r.get(4).db()?;
                 out.push(Shipment {
                     id,
                     order_id,
-                    carrier: r.get(1)?,
-                    tracking_number: r.get(2)?,
-                    shipped_at: crate::time::from_db(&r.get::<_, String>(3)?)?,
+                    carrier: r.get(1).db()?,
+                    tracking_number: r.get(2).db()?,
+                    shipped_at: crate::time::from_db(&r.get::<_, String>(3).db()?)?,
                     delivered_at: delivered.as_deref().map(crate::time::from_db).transpose()?,
                     lines: Vec::new(),
                 });
             }
             if let Some(s) = out.last_mut() {
                 s.lines.push(ShipmentLine {
-                    sku: r.get(5)?,
-                    quantity: r.get(6)?,
+                    sku: r.get(5).db()?,
+                    quantity: r.get(6).db()?,
                 });
             }
         }
@@ -452,30 +458,33 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn returns(&self, order_id: OrderId) -> Result<Vec<Return>> {
         self.require(order_id)?;
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT t.id, t.reason, t.created_at, l.sku, rl.quantity, rl.warehouse_id \
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT t.id, t.reason, t.created_at, l.sku, rl.quantity, rl.warehouse_id \
              FROM returns t JOIN return_lines rl ON rl.return_id = t.id \
              JOIN order_lines l ON l.id = rl.order_line_id \
              WHERE t.order_id = ?1 ORDER BY t.created_at, t.id, l.line_no",
-        )?;
-        let mut rows = stmt.query([order_id])?;
+            )
+            .db()?;
+        let mut rows = stmt.query([order_id]).db()?;
         let mut out: Vec<Return> = Vec::new();
-        while let Some(r) = rows.next()? {
-            let id: ReturnId = r.get(0)?;
+        while let Some(r) = rows.next().db()? {
+            let id: ReturnId = r.get(0).db()?;
             if out.last().is_none_or(|t| t.id != id) {
                 out.push(Return {
                     id,
                     order_id,
-                    reason: r.get(1)?,
-                    created_at: crate::time::from_db(&r.get::<_, String>(2)?)?,
+                    reason: r.get(1).db()?,
+                    created_at: crate::time::from_db(&r.get::<_, String>(2).db()?)?,
                     lines: Vec::new(),
                 });
             }
             if let Some(t) = out.last_mut() {
                 t.lines.push(ReturnLine {
-                    sku: r.get(3)?,
-                    quantity: r.get(4)?,
-                    restocked_into: r.get(5)?,
+                    sku: r.get(3).db()?,
+                    quantity: r.get(4).db()?,
+                    restocked_into: r.get(5).db()?,
                 });
             }
         }
@@ -489,21 +498,26 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>> {
         self.require(order_id)?;
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT id, payment_id, amount_e4, reason, created_at FROM refunds \
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, payment_id, amount_e4, reason, created_at FROM refunds \
              WHERE order_id = ?1 ORDER BY created_at, id",
-        )?;
-        let rows = stmt.query_map([order_id], |r| {
-            Ok((
-                r.get::<_, RefundId>(0)?,
-                r.get::<_, PaymentId>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
+            )
+            .db()?;
+        let rows = stmt
+            .query_map([order_id], |r| {
+                Ok((
+                    r.get::<_, RefundId>(0)?,
+                    r.get::<_, PaymentId>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .db()?;
         rows.map(|r| {
-            let (id, payment_id, amount, reason, created) = r?;
+            let (id, payment_id, amount, reason, created) = r.db()?;
             Ok(Refund {
                 id,
                 order_id,
@@ -523,11 +537,12 @@ impl Orders<'_> {
     }
 
     fn amounts(&self, id: OrderId) -> Result<(i64, i64, i64)> {
-        Ok(self
-            .tx()
+        self.tx()
             .conn()
-            .prepare_cached(sql::ORDER_AMOUNTS)?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
+            .prepare_cached(sql::ORDER_AMOUNTS)
+            .db()?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .db()
     }
 
     /// Records a captured payment (the money is taken). When captured
@@ -623,8 +638,10 @@ impl Orders<'_> {
                 .conn()
                 .prepare_cached(
                     "UPDATE payments SET status = 'captured', updated_at = ?2 WHERE id = ?1",
-                )?
-                .execute(params![payment_id, self.now_db()])?;
+                )
+                .db()?
+                .execute(params![payment_id, self.now_db()])
+                .db()?;
             self.captured(
                 p.order_id,
                 payment_id,
@@ -650,8 +667,10 @@ impl Orders<'_> {
                 .conn()
                 .prepare_cached(
                     "UPDATE payments SET status = 'failed', updated_at = ?2 WHERE id = ?1",
-                )?
-                .execute(params![payment_id, self.now_db()])?;
+                )
+                .db()?
+                .execute(params![payment_id, self.now_db()])
+                .db()?;
             let (status, _) = self.require(p.order_id)?;
             self.event(
                 p.order_id,
@@ -709,7 +728,8 @@ impl Orders<'_> {
         let id = PaymentId::new();
         self.tx()
             .conn()
-            .prepare_cached(sql::INSERT_PAYMENT)?
+            .prepare_cached(sql::INSERT_PAYMENT)
+            .db()?
             .execute(params![
                 id,
                 order_id,
@@ -720,7 +740,8 @@ impl Orders<'_> {
                 currency.code(),
                 status.as_str(),
                 self.now_db()
-            ])?;
+            ])
+            .db()?;
         Ok((id, amount_e4, currency))
     }
 
@@ -737,17 +758,21 @@ impl Orders<'_> {
         let (total, paid): (i64, i64) = self
             .tx()
             .conn()
-            .prepare_cached(sql::ADD_PAID)?
+            .prepare_cached(sql::ADD_PAID)
+            .db()?
             .query_row(params![order_id, amount_e4, self.now_db()], |r| {
                 Ok((r.get(0)?, r.get(1)?))
-            })?;
+            })
+            .db()?;
         debug_assert!(paid <= total, "check_due keeps payments within the total");
         let to = if paid == total {
             // Paid orders keep their stock: holds stop expiring.
             self.tx()
                 .conn()
-                .prepare_cached(sql::KEEP_RESERVATIONS)?
-                .execute([order_id])?;
+                .prepare_cached(sql::KEEP_RESERVATIONS)
+                .db()?
+                .execute([order_id])
+                .db()?;
             OrderStatus::Paid
         } else {
             OrderStatus::Pending
@@ -811,8 +836,10 @@ impl Orders<'_> {
         let now = self.now_db();
         self.tx()
             .conn()
-            .prepare_cached(sql::INSERT_SHIPMENT)?
-            .execute(params![id, order_id, carrier, tracking, now])?;
+            .prepare_cached(sql::INSERT_SHIPMENT)
+            .db()?
+            .execute(params![id, order_id, carrier, tracking, now])
+            .db()?;
         let inventory = Inventory::new(self.tx());
         let catalog = CatalogReader::new(self.tx().conn());
         for &(i, quantity) in &wanted {
@@ -837,18 +864,24 @@ impl Orders<'_> {
             }
             self.tx()
                 .conn()
-                .prepare_cached(sql::INSERT_SHIPMENT_LINE)?
-                .execute(params![id, line.id, quantity])?;
+                .prepare_cached(sql::INSERT_SHIPMENT_LINE)
+                .db()?
+                .execute(params![id, line.id, quantity])
+                .db()?;
             self.tx()
                 .conn()
-                .prepare_cached(sql::ADD_SHIPPED)?
-                .execute(params![line.id, quantity])?;
+                .prepare_cached(sql::ADD_SHIPPED)
+                .db()?
+                .execute(params![line.id, quantity])
+                .db()?;
         }
         let all_shipped: bool = self
             .tx()
             .conn()
-            .prepare_cached(sql::ALL_SHIPPED)?
-            .query_row([order_id], |r| r.get(0))?;
+            .prepare_cached(sql::ALL_SHIPPED)
+            .db()?
+            .query_row([order_id], |r| r.get(0))
+            .db()?;
         let to = if all_shipped {
             OrderStatus::Shipped
         } else {
@@ -925,8 +958,8 @@ impl Orders<'_> {
                 .conn()
                 .prepare_cached(
                     "UPDATE shipments SET delivered_at = ?2 WHERE order_id = ?1 AND delivered_at IS NULL",
-                )?
-                .execute(params![order_id, self.now_db()])?;
+                ).db()?
+                .execute(params![order_id, self.now_db()]).db()?;
             self.event(order_id, "delivered", Some(status), OrderStatus::Delivered, json!({}))?;
             self.audit(order_id, "deliver", &["status"])
         })
@@ -1015,8 +1048,10 @@ impl Orders<'_> {
             .conn()
             .prepare_cached(
                 "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![id, order_id, reason, self.now_db()])?;
+            )
+            .db()?
+            .execute(params![id, order_id, reason, self.now_db()])
+            .db()?;
         let inventory = Inventory::new(self.tx());
         let catalog = CatalogReader::new(self.tx().conn());
         for (n, &(i, quantity)) in picked.iter().enumerate() {
@@ -1061,14 +1096,14 @@ impl Orders<'_> {
                 .prepare_cached(
                     "INSERT INTO return_lines (return_id, order_line_id, quantity, restock, warehouse_id) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![id, line.id, quantity, warehouse.is_some(), warehouse])?;
+                ).db()?
+                .execute(params![id, line.id, quantity, warehouse.is_some(), warehouse]).db()?;
             self.tx()
                 .conn()
                 .prepare_cached(
                     "UPDATE order_lines SET quantity_returned = quantity_returned + ?2 WHERE id = ?1",
-                )?
-                .execute(params![line.id, quantity])?;
+                ).db()?
+                .execute(params![line.id, quantity]).db()?;
         }
         let all_back: bool = self
             .tx()
@@ -1076,8 +1111,10 @@ impl Orders<'_> {
             .prepare_cached(
                 "SELECT NOT EXISTS (SELECT 1 FROM order_lines WHERE order_id = ?1 \
                  AND (quantity_returned < quantity))",
-            )?
-            .query_row([order_id], |r| r.get(0))?;
+            )
+            .db()?
+            .query_row([order_id], |r| r.get(0))
+            .db()?;
         let to = if all_back {
             OrderStatus::Returned
         } else {
@@ -1175,16 +1212,16 @@ impl Orders<'_> {
                 .prepare_cached(
                     "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![id, order_id, p.id, take, reason, self.now_db()])?;
+                ).db()?
+                .execute(params![id, order_id, p.id, take, reason, self.now_db()]).db()?;
             self.tx()
                 .conn()
                 .prepare_cached(
                     "UPDATE payments SET refunded_e4 = refunded_e4 + ?2, \
                      status = CASE WHEN refunded_e4 + ?2 = amount_e4 THEN 'refunded' ELSE status END, \
                      updated_at = ?3 WHERE id = ?1",
-                )?
-                .execute(params![p.id, take, self.now_db()])?;
+                ).db()?
+                .execute(params![p.id, take, self.now_db()]).db()?;
             ids.push(id);
             left -= take;
         }
@@ -1198,8 +1235,10 @@ impl Orders<'_> {
             .prepare_cached(
                 "UPDATE orders SET refunded_e4 = refunded_e4 + ?2, updated_at = ?3, \
                  version = version + 1 WHERE id = ?1",
-            )?
-            .execute(params![order_id, amount_e4, self.now_db()])?;
+            )
+            .db()?
+            .execute(params![order_id, amount_e4, self.now_db()])
+            .db()?;
         // A cancelled order stays cancelled when its money goes back: its
         // goods were never sold, and reports and check() read `refunded` as
         // a sale that was paid back.

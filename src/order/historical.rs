@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{line_amounts, sql, OrderStatus, Orders, MAX_LINES_PER_ORDER, MAX_LINE_QUANTITY};
 use crate::audit::Change;
+use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ProductId, ShipmentId, VariantId};
 use crate::money::{self, Currency};
@@ -111,11 +112,13 @@ impl<'t> Orders<'t> {
             // the retail import than one read joining the two, and than
             // decoding the whole variant (its options, its timestamps).
             let variant: Option<(ProductId, String, Option<String>, String, bool)> = conn
-                .prepare_cached(crate::catalog::sql::VARIANT_BY_ID)?
+                .prepare_cached(crate::catalog::sql::VARIANT_BY_ID)
+                .db()?
                 .query_row([line.variant_id], |r| {
                     Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(7)?, r.get(8)?))
                 })
-                .optional()?;
+                .optional()
+                .db()?;
             let (product_id, sku, variant_title, variant_currency, track_stock) =
                 variant.ok_or_else(|| Error::invalid(f("variant_id"), "no such variant"))?;
             if !seen.insert(line.variant_id) {
@@ -145,8 +148,10 @@ impl<'t> Orders<'t> {
             subtotal_e4 = money::add_e4("subtotal", subtotal_e4, sub)?;
             total_e4 = money::add_e4("total", total_e4, total)?;
             let product_name: String = conn
-                .prepare_cached(crate::catalog::sql::PRODUCT_NAME)?
-                .query_row([product_id], |r| r.get(0))?;
+                .prepare_cached(crate::catalog::sql::PRODUCT_NAME)
+                .db()?
+                .query_row([product_id], |r| r.get(0))
+                .db()?;
             let title = match variant_title {
                 Some(t) => format!("{product_name} – {t}"),
                 None => product_name,
@@ -163,33 +168,39 @@ impl<'t> Orders<'t> {
         let total_e4 = money::add_e4("total", total_e4, shipping_e4)?;
         let placed = crate::time::to_db(&placed_at);
         let id = OrderId::new();
-        conn.prepare_cached(sql::INSERT_ORDER)?.execute(params![
-            id,
-            order.customer_id,
-            guest_email,
-            currency.code(),
-            OrderStatus::Delivered.as_str(),
-            subtotal_e4,
-            0,
-            0,
-            shipping_e4,
-            total_e4,
-            None::<String>,
-            None::<String>,
-            None::<String>,
-            None::<String>,
-            None::<String>,
-            None::<String>,
-            placed,
-            country
-        ])?;
+        conn.prepare_cached(sql::INSERT_ORDER)
+            .db()?
+            .execute(params![
+                id,
+                order.customer_id,
+                guest_email,
+                currency.code(),
+                OrderStatus::Delivered.as_str(),
+                subtotal_e4,
+                0,
+                0,
+                shipping_e4,
+                total_e4,
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                placed,
+                country
+            ])
+            .db()?;
         let shipment = ShipmentId::new();
-        conn.prepare_cached(sql::INSERT_HISTORICAL_SHIPMENT)?
-            .execute(params![shipment, id, placed])?;
+        conn.prepare_cached(sql::INSERT_HISTORICAL_SHIPMENT)
+            .db()?
+            .execute(params![shipment, id, placed])
+            .db()?;
         for (n, (variant_id, sku, quantity, unit_price_e4, sub, title)) in priced.iter().enumerate()
         {
             let line_id = OrderLineId::new();
-            conn.prepare_cached(sql::INSERT_SHIPPED_LINE)?
+            conn.prepare_cached(sql::INSERT_SHIPPED_LINE)
+                .db()?
                 .execute(params![
                     line_id,
                     id,
@@ -200,12 +211,16 @@ impl<'t> Orders<'t> {
                     quantity,
                     unit_price_e4,
                     sub
-                ])?;
-            conn.prepare_cached(super::fulfilment::sql::INSERT_SHIPMENT_LINE)?
-                .execute(params![shipment, line_id, quantity])?;
+                ])
+                .db()?;
+            conn.prepare_cached(super::fulfilment::sql::INSERT_SHIPMENT_LINE)
+                .db()?
+                .execute(params![shipment, line_id, quantity])
+                .db()?;
         }
         if total_e4 > 0 {
-            conn.prepare_cached(super::fulfilment::sql::INSERT_PAYMENT)?
+            conn.prepare_cached(super::fulfilment::sql::INSERT_PAYMENT)
+                .db()?
                 .execute(params![
                     PaymentId::new(),
                     id,
@@ -216,19 +231,25 @@ impl<'t> Orders<'t> {
                     currency.code(),
                     "captured",
                     placed
-                ])?;
-            conn.prepare_cached(sql::SET_PAID)?
-                .execute(params![id, total_e4])?;
+                ])
+                .db()?;
+            conn.prepare_cached(sql::SET_PAID)
+                .db()?
+                .execute(params![id, total_e4])
+                .db()?;
         }
-        conn.prepare_cached(sql::INSERT_EVENT)?.execute(params![
-            id,
-            placed,
-            self.tx().actor().id(),
-            "imported",
-            None::<String>,
-            OrderStatus::Delivered.as_str(),
-            json!({ "total": money::from_e4(total_e4).to_string() }).to_string()
-        ])?;
+        conn.prepare_cached(sql::INSERT_EVENT)
+            .db()?
+            .execute(params![
+                id,
+                placed,
+                self.tx().actor().id(),
+                "imported",
+                None::<String>,
+                OrderStatus::Delivered.as_str(),
+                json!({ "total": money::from_e4(total_e4).to_string() }).to_string()
+            ])
+            .db()?;
         self.tx().audit_change(Change {
             action: "import",
             entity_type: "order",

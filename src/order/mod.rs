@@ -53,6 +53,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::Change;
 use crate::catalog::{CatalogReader, Variant};
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{CustomerId, OrderId, OrderLineId, VariantId, WarehouseId};
@@ -549,7 +550,7 @@ impl RawOrder {
             customer_id: self.customer_id,
             guest_email: self.guest_email,
             currency,
-            status: OrderStatus::from_db(&self.status)?,
+            status: OrderStatus::from_db(&self.status).db()?,
             subtotal,
             discount_total,
             tax_total,
@@ -632,7 +633,7 @@ fn finish_summary(raw: RawSummary) -> Result<OrderSummary> {
         id,
         number,
         customer_id,
-        status: OrderStatus::from_db(&status)?,
+        status: OrderStatus::from_db(&status).db()?,
         total: Money::from_e4(total, Currency::from_db(&currency)?),
         paid: money::from_e4(paid),
         refunded: money::from_e4(refunded),
@@ -682,9 +683,11 @@ impl<'a> OrderReader<'a> {
     pub fn get(&self, id: OrderId) -> Result<Order> {
         let raw = self
             .conn
-            .prepare_cached(sql::ORDER_BY_ID)?
+            .prepare_cached(sql::ORDER_BY_ID)
+            .db()?
             .query_row([id], order_from_row)
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("order", id))?;
         let mut order = raw.finish()?;
         order.lines = self.lines(id)?;
@@ -709,22 +712,25 @@ impl<'a> OrderReader<'a> {
     ///
     /// A database error, or the error `f` returns (which stops the walk).
     pub fn each_order(&self, mut f: impl FnMut(Order) -> Result<()>) -> Result<()> {
-        let mut orders = self.conn.prepare(concat!(select_order!(), "ORDER BY id"))?;
+        let mut orders = self
+            .conn
+            .prepare(concat!(select_order!(), "ORDER BY id"))
+            .db()?;
         let mut lines = self.conn.prepare(
             "SELECT l.id, l.line_no, l.variant_id, l.sku, l.title, l.quantity, l.unit_price_e4, \
              l.subtotal_e4, l.discount_e4, l.tax_rate_ppm, l.tax_e4, l.total_e4, l.warehouse_id, \
              l.quantity_shipped, l.quantity_returned, l.order_id FROM order_lines l \
              ORDER BY l.order_id, l.line_no",
-        )?;
-        let mut order_rows = orders.query([])?;
-        let mut line_rows = lines.query([])?;
+        ).db()?;
+        let mut order_rows = orders.query([]).db()?;
+        let mut line_rows = lines.query([]).db()?;
         let mut pending: Option<(OrderId, OrderLine)> = None;
-        while let Some(row) = order_rows.next()? {
-            let mut order = order_from_row(row)?.finish()?;
+        while let Some(row) = order_rows.next().db()? {
+            let mut order = order_from_row(row).db()?.finish()?;
             loop {
                 if pending.is_none() {
-                    pending = match line_rows.next()? {
-                        Some(r) => Some((r.get(15)?, line_from_row(r)?)),
+                    pending = match line_rows.next().db()? {
+                        Some(r) => Some((r.get(15).db()?, line_from_row(r).db()?)),
                         None => None,
                     };
                 }
@@ -760,17 +766,19 @@ impl<'a> OrderReader<'a> {
     pub fn by_number(&self, number: i64) -> Result<Order> {
         let id: OrderId = self
             .conn
-            .prepare_cached("SELECT id FROM orders WHERE number = ?1")?
+            .prepare_cached("SELECT id FROM orders WHERE number = ?1")
+            .db()?
             .query_row([number], |r| r.get(0))
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("order", format!("number {number}")))?;
         self.get(id)
     }
 
     fn lines(&self, id: OrderId) -> Result<Vec<OrderLine>> {
-        let mut stmt = self.conn.prepare_cached(sql::LINES_OF_ORDER)?;
-        let rows = stmt.query_map([id], line_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut stmt = self.conn.prepare_cached(sql::LINES_OF_ORDER).db()?;
+        let rows = stmt.query_map([id], line_from_row).db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 
     /// The order's timeline, oldest first.
@@ -780,32 +788,37 @@ impl<'a> OrderReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn events(&self, id: OrderId) -> Result<Vec<OrderEvent>> {
         self.require(id)?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, order_id, at, actor_id, kind, from_status, to_status, detail \
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, order_id, at, actor_id, kind, from_status, to_status, detail \
              FROM order_events WHERE order_id = ?1 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, OrderId>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-            ))
-        })?;
+            )
+            .db()?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, OrderId>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .db()?;
         rows.map(|r| {
-            let (seq, order_id, at, actor_id, kind, from, to, detail) = r?;
+            let (seq, order_id, at, actor_id, kind, from, to, detail) = r.db()?;
             Ok(OrderEvent {
                 seq,
                 order_id,
                 at: crate::time::from_db(&at)?,
                 actor_id,
                 kind,
-                from_status: from.as_deref().map(OrderStatus::from_db).transpose()?,
-                to_status: OrderStatus::from_db(&to)?,
+                from_status: from.as_deref().map(OrderStatus::from_db).transpose().db()?,
+                to_status: OrderStatus::from_db(&to).db()?,
                 detail: serde_json::from_str(&detail).stored()?,
             })
         })
@@ -815,12 +828,14 @@ impl<'a> OrderReader<'a> {
     pub(crate) fn require(&self, id: OrderId) -> Result<(OrderStatus, Currency)> {
         let (status, currency): (String, String) = self
             .conn
-            .prepare_cached(sql::ORDER_STATE)?
+            .prepare_cached(sql::ORDER_STATE)
+            .db()?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("order", id))?;
         Ok((
-            OrderStatus::from_db(&status)?,
+            OrderStatus::from_db(&status).db()?,
             Currency::from_db(&currency)?,
         ))
     }
@@ -840,13 +855,14 @@ impl<'a> OrderReader<'a> {
         let limit = check_limit(limit)?;
         crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
         let (at, id) = listing_cursor(after)?;
-        let mut stmt = self.conn.prepare_cached(sql::HISTORY)?;
+        let mut stmt = self.conn.prepare_cached(sql::HISTORY).db()?;
         let items = stmt
             .query_map(
                 params![customer_id, at, id, (limit + 1) as i64],
                 summary_from_row,
-            )?
-            .map(|r| r.map_err(Error::from).and_then(finish_summary))
+            )
+            .db()?
+            .map(|r| r.map_err(Error::from_sqlite).and_then(finish_summary))
             .collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, limit, summary_key))
     }
@@ -864,16 +880,20 @@ impl<'a> OrderReader<'a> {
     ) -> Result<Page<OrderSummary>> {
         let limit = check_limit(limit)?;
         let (at, id) = listing_cursor(after)?;
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_SUMMARY} WHERE status = ?1 AND (placed_at, id) < (?2, ?3) \
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "{SELECT_SUMMARY} WHERE status = ?1 AND (placed_at, id) < (?2, ?3) \
              ORDER BY placed_at DESC, id DESC LIMIT ?4"
-        ))?;
+            ))
+            .db()?;
         let items = stmt
             .query_map(
                 params![status.as_str(), at, id, (limit + 1) as i64],
                 summary_from_row,
-            )?
-            .map(|r| r.map_err(Error::from).and_then(finish_summary))
+            )
+            .db()?
+            .map(|r| r.map_err(Error::from_sqlite).and_then(finish_summary))
             .collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, limit, summary_key))
     }
@@ -886,15 +906,20 @@ impl<'a> OrderReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown customer.
     pub fn lifetime_value(&self, customer_id: CustomerId) -> Result<Vec<Money>> {
         crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT currency, sum(paid_e4 - refunded_e4) FROM orders \
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT currency, sum(paid_e4 - refunded_e4) FROM orders \
              WHERE customer_id = ?1 AND paid_e4 > 0 GROUP BY currency ORDER BY currency",
-        )?;
-        let rows = stmt.query_map([customer_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
+            )
+            .db()?;
+        let rows = stmt
+            .query_map([customer_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .db()?;
         rows.map(|r| {
-            let (currency, amount) = r?;
+            let (currency, amount) = r.db()?;
             Ok(Money::from_e4(amount, Currency::from_db(&currency)?))
         })
         .collect()
@@ -921,19 +946,21 @@ impl<'a> OrderReader<'a> {
              sum(l.subtotal_e4 - l.discount_e4) FROM orders o JOIN order_lines l ON l.order_id = o.id \
              WHERE o.placed_at >= ?1 AND o.placed_at < ?2 AND o.status <> 'cancelled' \
              GROUP BY l.variant_id, o.currency ORDER BY l.sku, o.currency",
-        )?;
-        let rows = stmt.query_map(params![from, to], |r| {
-            Ok((
-                r.get::<_, VariantId>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        })?;
+        ).db()?;
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok((
+                    r.get::<_, VariantId>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .db()?;
         rows.map(|r| {
-            let (variant_id, sku, currency, sold, returned, revenue) = r?;
+            let (variant_id, sku, currency, sold, returned, revenue) = r.db()?;
             Ok(VariantSales {
                 variant_id,
                 sku,
@@ -1087,9 +1114,11 @@ impl<'t> Orders<'t> {
                     .conn()
                     .prepare_cached(
                         "SELECT id, request_hash FROM orders WHERE idempotency_key = ?1",
-                    )?
+                    )
+                    .db()?
                     .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
+                    .optional()
+                    .db()?;
                 if let Some((id, first_hash)) = found {
                     if first_hash == hash {
                         return self.get(id);
@@ -1167,7 +1196,8 @@ impl<'t> Orders<'t> {
         };
         self.tx
             .conn()
-            .prepare_cached(sql::INSERT_ORDER)?
+            .prepare_cached(sql::INSERT_ORDER)
+            .db()?
             .execute(params![
                 id,
                 customer_id,
@@ -1195,7 +1225,8 @@ impl<'t> Orders<'t> {
                 hold_until.map(|t| crate::time::to_db(&t)),
                 now,
                 shipping_address.as_ref().map(|a| a.country.as_str())
-            ])?;
+            ])
+            .db()?;
         let inventory = self.inventory();
         let hold = if status == OrderStatus::Pending {
             hold_until
@@ -1206,7 +1237,8 @@ impl<'t> Orders<'t> {
             let line_id = OrderLineId::new();
             self.tx
                 .conn()
-                .prepare_cached(sql::INSERT_LINE)?
+                .prepare_cached(sql::INSERT_LINE)
+                .db()?
                 .execute(params![
                     line_id,
                     id,
@@ -1222,7 +1254,8 @@ impl<'t> Orders<'t> {
                     l.tax_e4,
                     l.total_e4,
                     l.warehouse
-                ])?;
+                ])
+                .db()?;
             if l.variant.track_stock {
                 self.allocate(&inventory, l, id, line_id, hold)?;
             }
@@ -1251,20 +1284,20 @@ impl<'t> Orders<'t> {
         let Some(customer_id) = customer_id else {
             return Ok((None, None));
         };
-        let mut stmt = self.tx.conn().prepare_cached(sql::DEFAULT_ADDRESSES)?;
-        let mut rows = stmt.query([customer_id])?;
+        let mut stmt = self.tx.conn().prepare_cached(sql::DEFAULT_ADDRESSES).db()?;
+        let mut rows = stmt.query([customer_id]).db()?;
         let (mut shipping, mut billing) = (None, None);
-        while let Some(r) = rows.next()? {
-            let kind: String = r.get(0)?;
+        while let Some(r) = rows.next().db()? {
+            let kind: String = r.get(0).db()?;
             let address = AddressSnapshot {
-                recipient: r.get(1)?,
-                company: r.get(2)?,
-                line1: r.get(3)?,
-                line2: r.get(4)?,
-                city: r.get(5)?,
-                region: r.get(6)?,
-                postal_code: r.get(7)?,
-                country: r.get(8)?,
+                recipient: r.get(1).db()?,
+                company: r.get(2).db()?,
+                line1: r.get(3).db()?,
+                line2: r.get(4).db()?,
+                city: r.get(5).db()?,
+                region: r.get(6).db()?,
+                postal_code: r.get(7).db()?,
+                country: r.get(8).db()?,
             };
             match kind.as_str() {
                 "shipping" => shipping = Some(address),
@@ -1378,8 +1411,10 @@ impl<'t> Orders<'t> {
                 std::collections::btree_map::Entry::Vacant(e) => e.insert(
                     self.tx
                         .conn()
-                        .prepare_cached(crate::catalog::sql::PRODUCT_NAME)?
-                        .query_row([variant.product_id], |r| r.get::<_, String>(0))?,
+                        .prepare_cached(crate::catalog::sql::PRODUCT_NAME)
+                        .db()?
+                        .query_row([variant.product_id], |r| r.get::<_, String>(0))
+                        .db()?,
                 ),
             };
             let title = match &variant.title {
@@ -1473,7 +1508,8 @@ impl<'t> Orders<'t> {
         let now = crate::time::to_db(&self.tx.now());
         self.tx
             .conn()
-            .prepare_cached(sql::INSERT_EVENT)?
+            .prepare_cached(sql::INSERT_EVENT)
+            .db()?
             .execute(params![
                 id,
                 now,
@@ -1482,12 +1518,15 @@ impl<'t> Orders<'t> {
                 from.map(OrderStatus::as_str),
                 to.as_str(),
                 detail.to_string()
-            ])?;
+            ])
+            .db()?;
         if from.is_some() {
             self.tx
                 .conn()
-                .prepare_cached(sql::SET_STATUS)?
-                .execute(params![id, to.as_str(), now])?;
+                .prepare_cached(sql::SET_STATUS)
+                .db()?
+                .execute(params![id, to.as_str(), now])
+                .db()?;
         }
         Ok(())
     }
@@ -1558,8 +1597,10 @@ pub(crate) fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
     if status != OrderStatus::Pending {
         // Only pending orders' holds expire; anything else keeps its stock.
         tx.conn()
-            .prepare_cached("UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1")?
-            .execute([id])?;
+            .prepare_cached("UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1")
+            .db()?
+            .execute([id])
+            .db()?;
         orders.audit(id, "keep_reservations", &["expires_at"])?;
         return Ok(0);
     }
@@ -1572,10 +1613,12 @@ pub(crate) fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
 /// open reservations hold exactly what is still to ship.
 pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     let mut push_rows = |sql: &str, what: &str| -> Result<()> {
-        let mut stmt = conn.prepare(sql)?;
+        let mut stmt = conn.prepare(sql).db()?;
         let ids = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map([], |r| r.get::<_, String>(0))
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
         for id in ids {
             report.push(format!("order {id}: {what}"));
         }
@@ -1626,13 +1669,13 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
         "SELECT l.order_id, l.line_no, o.currency, l.quantity, l.unit_price_e4, l.discount_e4, \
          l.tax_rate_ppm, l.subtotal_e4, l.tax_e4, l.total_e4 FROM order_lines l \
          JOIN orders o ON o.id = l.order_id",
-    )?;
-    let mut rows = stmt.query([])?;
+    ).db()?;
+    let mut rows = stmt.query([]).db()?;
     let mut seen_currency: HashSet<String> = HashSet::new();
-    while let Some(r) = rows.next()? {
-        let order_id: String = r.get(0)?;
-        let line_no: i64 = r.get(1)?;
-        let code: String = r.get(2)?;
+    while let Some(r) = rows.next().db()? {
+        let order_id: String = r.get(0).db()?;
+        let line_no: i64 = r.get(1).db()?;
+        let code: String = r.get(2).db()?;
         let Ok(currency) = Currency::from_db(&code) else {
             if seen_currency.insert(code.clone()) {
                 report.push(format!("order {order_id}: unknown currency {code:?}"));
@@ -1640,11 +1683,17 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
             continue;
         };
         let stored = (
-            r.get::<_, i64>(7)?,
-            r.get::<_, i64>(8)?,
-            r.get::<_, i64>(9)?,
+            r.get::<_, i64>(7).db()?,
+            r.get::<_, i64>(8).db()?,
+            r.get::<_, i64>(9).db()?,
         );
-        let computed = line_amounts(currency, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+        let computed = line_amounts(
+            currency,
+            r.get(3).db()?,
+            r.get(4).db()?,
+            r.get(5).db()?,
+            r.get(6).db()?,
+        );
         if computed != Some(stored) {
             report.push(format!(
                 "order {order_id} line {line_no}: stored amounts {stored:?}, the pricing rule gives {computed:?}"

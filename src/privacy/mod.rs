@@ -40,6 +40,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::Change;
 use crate::consent::{CollectionMethod, Consents};
+use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::CustomerId;
@@ -192,17 +193,20 @@ impl<'a> PrivacyReader<'a> {
         for t in PERSONAL_DATA_MAP {
             let Some(subject) = t.subject else { continue };
             let columns: Vec<&str> = t.columns.iter().map(|c| c.column).collect();
-            let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT {} FROM {} WHERE {subject} ORDER BY 1",
-                columns.join(", "),
-                t.table
-            ))?;
-            let mut rows = stmt.query([customer_id])?;
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {} FROM {} WHERE {subject} ORDER BY 1",
+                    columns.join(", "),
+                    t.table
+                ))
+                .db()?;
+            let mut rows = stmt.query([customer_id]).db()?;
             let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
+            while let Some(row) = rows.next().db()? {
                 let mut object = Map::new();
                 for (i, column) in columns.iter().enumerate() {
-                    object.insert((*column).to_owned(), json_value(row.get_ref(i)?));
+                    object.insert((*column).to_owned(), json_value(row.get_ref(i).db()?));
                 }
                 out.push(object);
             }
@@ -243,16 +247,19 @@ impl<'a> PrivacyReader<'a> {
     ///
     /// A database error.
     pub fn retention_rules(&self) -> Result<Vec<RetentionRule>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT category, period_days FROM retention_rules ORDER BY category",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(RetentionRule {
-                category: RetentionCategory::from_db(&r.get::<_, String>(0)?)?,
-                period_days: r.get(1)?,
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT category, period_days FROM retention_rules ORDER BY category")
+            .db()?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RetentionRule {
+                    category: RetentionCategory::from_db(&r.get::<_, String>(0)?)?,
+                    period_days: r.get(1)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()
     }
 
     /// Whether the customer has been erased, and when.
@@ -264,9 +271,11 @@ impl<'a> PrivacyReader<'a> {
     pub fn erased_at(&self, customer_id: CustomerId) -> Result<Option<DateTime<Utc>>> {
         let at: Option<String> = self
             .conn
-            .prepare_cached("SELECT erased_at FROM customers WHERE id = ?1")?
+            .prepare_cached("SELECT erased_at FROM customers WHERE id = ?1")
+            .db()?
             .query_row([customer_id], |r| r.get(0))
-            .optional()?
+            .optional()
+            .db()?
             .ok_or_else(|| Error::not_found("customer", customer_id))?;
         at.as_deref().map(crate::time::from_db).transpose()
     }
@@ -335,8 +344,10 @@ impl<'t> Privacy<'t> {
             let rows: String = self
                 .tx
                 .conn()
-                .prepare_cached("SELECT rows FROM privacy_erasures WHERE customer_id = ?1")?
-                .query_row([customer_id], |r| r.get(0))?;
+                .prepare_cached("SELECT rows FROM privacy_erasures WHERE customer_id = ?1")
+                .db()?
+                .query_row([customer_id], |r| r.get(0))
+                .db()?;
             return Ok(ErasureReport {
                 customer_id,
                 already_erased: true,
@@ -349,8 +360,10 @@ impl<'t> Privacy<'t> {
         let conn = self.tx.conn();
         let withdrawn =
             Consents::new(self.tx).withdraw_all(customer_id, CollectionMethod::Erasure)?;
-        conn.prepare_cached("INSERT INTO privacy_erasure_in_progress (one) VALUES (1)")?
-            .execute([])?;
+        conn.prepare_cached("INSERT INTO privacy_erasure_in_progress (one) VALUES (1)")
+            .db()?
+            .execute([])
+            .db()?;
         let mut rows = BTreeMap::new();
         let mut erased_fields = Vec::new();
         for t in PERSONAL_DATA_MAP {
@@ -371,21 +384,27 @@ impl<'t> Privacy<'t> {
         conn.prepare_cached(
             "UPDATE customers SET erased_at = ?2, archived_at = coalesce(archived_at, ?2), \
              updated_at = ?2, version = version + 1 WHERE id = ?1",
-        )?
-        .execute(params![customer_id, now])?;
-        conn.prepare_cached("DELETE FROM privacy_erasure_in_progress")?
-            .execute([])?;
+        )
+        .db()?
+        .execute(params![customer_id, now])
+        .db()?;
+        conn.prepare_cached("DELETE FROM privacy_erasure_in_progress")
+            .db()?
+            .execute([])
+            .db()?;
         conn.prepare_cached(
             "INSERT INTO privacy_erasures (customer_id, erased_at, actor_id, ground, rows) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
+        )
+        .db()?
         .execute(params![
             customer_id,
             now,
             self.tx.actor().id(),
             ground.as_str(),
             serde_json::to_string(&rows).written()?
-        ])?;
+        ])
+        .db()?;
         let fields: Vec<&str> = erased_fields.iter().map(String::as_str).collect();
         self.tx.audit_change(Change {
             action: "erase",
@@ -426,12 +445,12 @@ impl<'t> Privacy<'t> {
                 .prepare_cached(
                     "INSERT INTO retention_rules (category, period_days, updated_at) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (category) DO UPDATE SET period_days = ?2, updated_at = ?3",
-                )?
+                ).db()?
                 .execute(params![
                     category.as_str(),
                     period_days,
                     crate::time::to_db(&self.tx.now())
-                ])?;
+                ]).db()?;
             self.tx.audit_change(Change {
                 action: "set_retention_rule",
                 entity_type: "retention_rule",
@@ -492,12 +511,14 @@ impl<'t> Privacy<'t> {
             let rows = match r.action {
                 RetentionAction::EraseSubject => {
                     let ids: Vec<CustomerId> = {
-                        let mut stmt = conn.prepare_cached(&format!(
-                            "SELECT id FROM {} WHERE erased_at IS NULL AND {} < ?1 ORDER BY id",
-                            t.table, r.age
-                        ))?;
-                        let ids = stmt.query_map([&cutoff_db], |row| row.get(0))?;
-                        ids.collect::<rusqlite::Result<_>>()?
+                        let mut stmt = conn
+                            .prepare_cached(&format!(
+                                "SELECT id FROM {} WHERE erased_at IS NULL AND {} < ?1 ORDER BY id",
+                                t.table, r.age
+                            ))
+                            .db()?;
+                        let ids = stmt.query_map([&cutoff_db], |row| row.get(0)).db()?;
+                        ids.collect::<rusqlite::Result<_>>().db()?
                     };
                     if !dry_run {
                         for id in &ids {
@@ -519,8 +540,10 @@ impl<'t> Privacy<'t> {
                                 .prepare_cached(&format!(
                                     "DELETE FROM {} WHERE {condition}",
                                     t.table
-                                ))?
-                                .execute([&cutoff_db])? as u64)
+                                ))
+                                .db()?
+                                .execute([&cutoff_db])
+                                .db()? as u64)
                         })?
                     }
                 }
@@ -545,8 +568,10 @@ impl<'t> Privacy<'t> {
                                 .prepare_cached(&format!(
                                     "UPDATE {} SET {sets} WHERE {condition}",
                                     t.table
-                                ))?
-                                .execute([&cutoff_db])? as u64)
+                                ))
+                                .db()?
+                                .execute([&cutoff_db])
+                                .db()? as u64)
                         })?
                     }
                 }
@@ -601,29 +626,37 @@ fn erase_rows(
             format!("UPDATE {} SET {sets} WHERE {subject}", t.table)
         }
     };
-    Ok(conn.prepare_cached(&sql)?.execute(params)? as u64)
+    Ok(conn.prepare_cached(&sql).db()?.execute(params).db()? as u64)
 }
 
 fn count(conn: &Connection, table: &str, condition: &str, cutoff: &str) -> Result<u64> {
     Ok(conn
-        .prepare_cached(&format!("SELECT count(*) FROM {table} WHERE {condition}"))?
-        .query_row([cutoff], |r| r.get::<_, i64>(0))? as u64)
+        .prepare_cached(&format!("SELECT count(*) FROM {table} WHERE {condition}"))
+        .db()?
+        .query_row([cutoff], |r| r.get::<_, i64>(0))
+        .db()? as u64)
 }
 
 fn with_erasure_allowed<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.prepare_cached("INSERT INTO privacy_erasure_in_progress (one) VALUES (1)")?
-        .execute([])?;
+    conn.prepare_cached("INSERT INTO privacy_erasure_in_progress (one) VALUES (1)")
+        .db()?
+        .execute([])
+        .db()?;
     let value = f()?;
-    conn.prepare_cached("DELETE FROM privacy_erasure_in_progress")?
-        .execute([])?;
+    conn.prepare_cached("DELETE FROM privacy_erasure_in_progress")
+        .db()?
+        .execute([])
+        .db()?;
     Ok(value)
 }
 
 /// Merges the full-text index's segments, so that the terms of erased
 /// values, which FTS5 only marks as deleted, leave the file.
 fn optimize_search_index(conn: &Connection) -> Result<()> {
-    conn.prepare_cached("INSERT INTO customers_fts (customers_fts) VALUES ('optimize')")?
-        .execute([])?;
+    conn.prepare_cached("INSERT INTO customers_fts (customers_fts) VALUES ('optimize')")
+        .db()?
+        .execute([])
+        .db()?;
     Ok(())
 }
 
@@ -631,11 +664,13 @@ fn optimize_search_index(conn: &Connection) -> Result<()> {
 /// customer has an erasure record and no personal field left; every
 /// erasure record names an erased customer.
 pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let marker: i64 = conn.query_row(
-        "SELECT count(*) FROM privacy_erasure_in_progress",
-        [],
-        |r| r.get(0),
-    )?;
+    let marker: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM privacy_erasure_in_progress",
+            [],
+            |r| r.get(0),
+        )
+        .db()?;
     if marker != 0 {
         report.push("privacy_erasure_in_progress holds a row outside an erasure".to_owned());
     }
@@ -651,19 +686,23 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
         })
         .collect::<Vec<_>>()
         .join(" OR ");
-    let mut stmt = conn.prepare(&format!(
-        "SELECT c.id, (SELECT count(*) FROM privacy_erasures e WHERE e.customer_id = c.id), \
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT c.id, (SELECT count(*) FROM privacy_erasures e WHERE e.customer_id = c.id), \
          ({leftover}) FROM customers c WHERE c.erased_at IS NOT NULL"
-    ))?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, bool>(2)?,
         ))
-    })?;
+        .db()?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
+        })
+        .db()?;
     for row in rows {
-        let (id, records, left) = row?;
+        let (id, records, left) = row.db()?;
         if records != 1 {
             report.push(format!("customer {id}: erased without an erasure record"));
         }
@@ -673,12 +712,14 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
             ));
         }
     }
-    let orphans: i64 = conn.query_row(
-        "SELECT count(*) FROM privacy_erasures e JOIN customers c ON c.id = e.customer_id \
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM privacy_erasures e JOIN customers c ON c.id = e.customer_id \
          WHERE c.erased_at IS NULL",
-        [],
-        |r| r.get(0),
-    )?;
+            [],
+            |r| r.get(0),
+        )
+        .db()?;
     if orphans != 0 {
         report.push(format!(
             "{orphans} erasure records name a customer that is not erased"

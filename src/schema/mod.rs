@@ -16,6 +16,7 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
+use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 
 /// `PRAGMA application_id` of a custdb file ("CDB1" in ASCII). It lets custdb
@@ -144,7 +145,7 @@ pub(crate) fn inspect(conn: &Connection, path: &std::path::Path) -> Result<FileS
                 e,
             ))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(Error::from_sqlite(e)),
     };
     if objects == 0 && version == 0 && app_id == 0 {
         return Ok(FileState::Empty);
@@ -171,8 +172,9 @@ pub(crate) fn inspect(conn: &Connection, path: &std::path::Path) -> Result<FileS
 
 /// Checks that the migrations recorded in the file are the shipped ones.
 fn verify_applied(conn: &Connection, version: i64) -> Result<()> {
-    let mut stmt =
-        conn.prepare("SELECT version, name, checksum FROM custdb_migrations ORDER BY version")?;
+    let mut stmt = conn
+        .prepare("SELECT version, name, checksum FROM custdb_migrations ORDER BY version")
+        .db()?;
     let rows = stmt
         .query_map([], |row| {
             Ok((
@@ -180,8 +182,10 @@ fn verify_applied(conn: &Connection, version: i64) -> Result<()> {
                 row.get::<_, String>(1)?,
                 row.get::<_, String>(2)?,
             ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
     if rows.len() as i64 != version {
         return Err(Error::new(ErrorKind::MigrationMismatch {
             version,
@@ -217,7 +221,9 @@ fn verify_applied(conn: &Connection, version: i64) -> Result<()> {
 /// Brings the schema to [`LATEST_VERSION`] in one immediate transaction.
 /// Returns the versions applied.
 pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<Vec<i64>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
     // Inspect again inside the write lock: another process may have migrated
     // the file between the first look and now.
     let current = match inspect(&tx, path)? {
@@ -227,7 +233,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<V
     let mut applied = Vec::new();
     let now = crate::time::to_db(&crate::time::now());
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
-        tx.execute_batch(migration.sql)?;
+        tx.execute_batch(migration.sql).db()?;
         if let Some(after) = migration.after {
             after(&tx)?;
         }
@@ -235,16 +241,19 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<V
             "INSERT INTO custdb_migrations (version, name, checksum, applied_at) \
              VALUES (?1, ?2, ?3, ?4)",
             rusqlite::params![migration.version, migration.name, migration.checksum(), now],
-        )?;
+        )
+        .db()?;
         // PRAGMA does not take bound parameters; the version is an integer
         // from the constant list above, never outside input.
-        tx.pragma_update(None, "user_version", migration.version)?;
+        tx.pragma_update(None, "user_version", migration.version)
+            .db()?;
         applied.push(migration.version);
     }
     if current == 0 {
-        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .db()?;
     }
-    tx.commit()?;
+    tx.commit().db()?;
     Ok(applied)
 }
 
@@ -254,7 +263,8 @@ pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
         .query_row("SELECT user_version FROM pragma_user_version", [], |r| {
             r.get(0)
         })
-        .optional()?
+        .optional()
+        .db()?
         .unwrap_or(0))
 }
 

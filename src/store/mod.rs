@@ -16,6 +16,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 
 use crate::audit::{AuditReader, Change};
 use crate::customer::{CustomerReader, Customers};
+use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::{self, FileState};
 
@@ -523,7 +524,9 @@ impl Store {
             // Look before writing anything: a file that is not ours, or is
             // newer than this library, must be left byte-for-byte untouched.
             inspect(&conn, path, &options)?;
-            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+                .db()?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::new(ErrorKind::CannotOpen {
                     path: path.to_path_buf(),
@@ -645,7 +648,7 @@ impl Store {
         let changes_before = conn.total_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(Error::from)?;
+            .map_err(Error::from_sqlite)?;
         let wtx = WriteTx {
             tx,
             actor,
@@ -679,7 +682,7 @@ impl Store {
         self.inner.commit_open.store(true, Ordering::SeqCst);
         let committed = wtx.tx.commit();
         self.inner.commit_open.store(false, Ordering::SeqCst);
-        committed.map_err(Error::from)?;
+        committed.map_err(Error::from_sqlite)?;
         Ok(value)
     }
 
@@ -756,10 +759,11 @@ impl Store {
     /// bytes. True when every frame was copied.
     pub(crate) fn scrub_after_erasure(&self) -> Result<bool> {
         let conn = self.lock_writer("checkpoint")?;
-        let (busy, log, copied): (i64, i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        let (busy, log, copied): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
+            })
+            .db()?;
         Ok(busy == 0 && log == copied)
     }
 
@@ -788,10 +792,10 @@ impl Store {
     {
         let mut outcome: Option<Result<T, E>> = None;
         self.with_reader(|conn| {
-            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred).db()?;
             let value = f(&ReadTx { conn: &tx });
             if value.is_ok() {
-                tx.commit()?;
+                tx.commit().db()?;
             }
             outcome = Some(value);
             Ok(())
@@ -922,11 +926,11 @@ impl Store {
         match &self.inner.writer {
             Some(_) => {
                 let conn = self.lock_writer("check")?;
-                let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Deferred)?;
+                let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Deferred).db()?;
                 let report = check_connection(&tx)?;
                 // Nothing to keep: the FTS5 check's INSERT changes nothing,
                 // and only write_as may commit on the writer.
-                tx.rollback()?;
+                tx.rollback().db()?;
                 Ok(report)
             }
             None => self.read(|r| check_connection(r.conn)),
@@ -955,16 +959,19 @@ impl Store {
             let pragma_i64 = |name: &str| -> Result<i64> {
                 Ok(conn
                     .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
-                    .optional()?
+                    .optional()
+                    .db()?
                     .unwrap_or(0))
             };
             Ok(ConnectionSettings {
                 sqlite_version: rusqlite::version().to_owned(),
-                journal_mode: conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+                journal_mode: conn
+                    .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .db()?,
                 synchronous: pragma_i64("synchronous")?,
                 foreign_keys: pragma_i64("foreign_keys")? == 1,
                 trusted_schema: pragma_i64("trusted_schema")? == 1,
-                defensive: conn.db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE)?,
+                defensive: conn.db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE).db()?,
                 busy_timeout_ms: pragma_i64("busy_timeout")?,
                 mmap_size: pragma_i64("mmap_size")?,
                 temp_store: pragma_i64("temp_store")?,
@@ -1057,10 +1064,18 @@ impl<'a> WriteTx<'a> {
         let changes_at_start = self.tx.total_changes();
         // Cached statements: this runs around every multi-row operation,
         // and parsing the savepoint text each time shows in the benches.
-        self.tx.prepare_cached("SAVEPOINT custdb_op")?.execute([])?;
+        self.tx
+            .prepare_cached("SAVEPOINT custdb_op")
+            .db()?
+            .execute([])
+            .db()?;
         match f() {
             Ok(value) => {
-                self.tx.prepare_cached("RELEASE custdb_op")?.execute([])?;
+                self.tx
+                    .prepare_cached("RELEASE custdb_op")
+                    .db()?
+                    .execute([])
+                    .db()?;
                 Ok(value)
             }
             // SQLite already rolled the whole transaction back (after an
@@ -1069,9 +1084,15 @@ impl<'a> WriteTx<'a> {
             Err(err) if self.tx.is_autocommit() => Err(err),
             Err(err) => {
                 self.tx
-                    .prepare_cached("ROLLBACK TO custdb_op")?
-                    .execute([])?;
-                self.tx.prepare_cached("RELEASE custdb_op")?.execute([])?;
+                    .prepare_cached("ROLLBACK TO custdb_op")
+                    .db()?
+                    .execute([])
+                    .db()?;
+                self.tx
+                    .prepare_cached("RELEASE custdb_op")
+                    .db()?
+                    .execute([])
+                    .db()?;
                 self.audit_rows.set(audit_rows);
                 // total_changes() counts what the rollback undid; remember it
                 // so the commit's audit check sees only what remains. An
@@ -1177,22 +1198,25 @@ impl<'a> ReadTx<'a> {
 
 fn check_connection(conn: &Connection) -> Result<CheckReport> {
     let mut report = CheckReport::default();
-    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-    for line in stmt.query_map([], |row| row.get::<_, String>(0))? {
-        let line = line?;
+    let mut stmt = conn.prepare("PRAGMA integrity_check").db()?;
+    for line in stmt.query_map([], |row| row.get::<_, String>(0)).db()? {
+        let line = line.db()?;
         if line != "ok" {
             report.push(format!("integrity_check: {line}"));
         }
     }
-    let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
-    for row in stmt.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, Option<i64>>(1)?,
-            row.get::<_, String>(2)?,
-        ))
-    })? {
-        let (table, rowid, parent) = row?;
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check").db()?;
+    for row in stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<i64>>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .db()?
+    {
+        let (table, rowid, parent) = row.db()?;
         report.push(format!(
             "foreign_key_check: {table} row {rowid:?} refers to a missing {parent}"
         ));
@@ -1249,7 +1273,7 @@ fn apply_key(conn: &Connection, key: Option<&EncryptionKey>) -> Result<()> {
         if !cfg!(feature = "sqlcipher") {
             return Err(Error::new(ErrorKind::EncryptionUnavailable));
         }
-        conn.pragma_update(None, "key", &key.0)?;
+        conn.pragma_update(None, "key", &key.0).db()?;
     }
     Ok(())
 }
@@ -1299,8 +1323,10 @@ pub(crate) fn open_plain(
     };
     let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, e))?;
     apply_key(&conn, key)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .db()?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
+        .db()?;
     Ok(conn)
 }
 
@@ -1347,29 +1373,32 @@ fn open_connection(path: &Path, options: &Options, read_only: bool) -> Result<Co
 /// writes to the file, so they run before the file is inspected.
 fn configure(conn: &Connection, options: &Options) -> Result<()> {
     apply_key(conn, options.key())?;
-    conn.busy_timeout(options.busy_timeout)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    conn.pragma_update(None, "trusted_schema", false)?;
-    conn.pragma_update(None, "mmap_size", 0)?;
+    conn.busy_timeout(options.busy_timeout).db()?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .db()?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
+        .db()?;
+    conn.pragma_update(None, "foreign_keys", true).db()?;
+    conn.pragma_update(None, "trusted_schema", false).db()?;
+    conn.pragma_update(None, "mmap_size", 0).db()?;
     // Savepoint sub-journals stay in memory: an order of 15 lines changes
     // more pages than SQLite's 64 KiB spill threshold, and a temporary file
     // created and deleted per order cost a third of placement time.
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "temp_store", "MEMORY").db()?;
     // Deleted and overwritten content is zeroed in the file, so that what
     // erasure removes cannot be read back from free space (docs/PRIVACY.md).
-    conn.pragma_update(None, "secure_delete", true)?;
+    conn.pragma_update(None, "secure_delete", true).db()?;
     let synchronous = match options.durability {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
-    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "synchronous", synchronous).db()?;
     if let Some(bytes) = options.max_size_bytes {
-        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).db()?;
         let page_size = u64::try_from(page_size).unwrap_or(4096);
         let pages = (bytes / page_size.max(1)).max(1);
-        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .db()?;
     }
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     Ok(())
@@ -1385,7 +1414,8 @@ fn commit_gate(conn: &mut Connection) -> Result<Arc<AtomicBool>> {
     let open = Arc::new(AtomicBool::new(false));
     let gate = open.clone();
     // Returning true from the hook turns the commit into a rollback.
-    conn.commit_hook(Some(move || !gate.load(Ordering::SeqCst)))?;
+    conn.commit_hook(Some(move || !gate.load(Ordering::SeqCst)))
+        .db()?;
     Ok(open)
 }
 
@@ -1401,7 +1431,8 @@ fn attach_log(conn: &mut Connection, options: &Options) -> Result<()> {
                     }
                 }
             }),
-        )?;
+        )
+        .db()?;
     }
     Ok(())
 }
@@ -1436,22 +1467,22 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let err: crate::Error = store
             .write(|tx| {
-                tx.conn().execute(
-                    "INSERT INTO customers (id, display_name, created_at, updated_at) \
+                tx.conn()
+                    .execute(
+                        "INSERT INTO customers (id, display_name, created_at, updated_at) \
                      VALUES ('00000000-0000-7000-8000-000000000000', 'x', 'a', 'a')",
-                    [],
-                )?;
+                        [],
+                    )
+                    .db()?;
                 Ok(())
             })
             .unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Internal { .. }), "{err}");
         let count: i64 = store
             .read(|r| {
-                Ok::<_, crate::Error>(r.conn.query_row(
-                    "SELECT count(*) FROM customers",
-                    [],
-                    |r| r.get(0),
-                )?)
+                r.conn
+                    .query_row("SELECT count(*) FROM customers", [], |r| r.get(0))
+                    .db()
             })
             .unwrap();
         assert_eq!(count, 0);
