@@ -67,12 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let top = store.read(|r| r.reports().top_customers(custdb::TimeRange::all(), 10))?;
     println!("\ntop 10 customers by net revenue:");
     for t in &top {
-        let name = t
-            .key
-            .parse()
-            .ok()
-            .and_then(|id| store.customers().get(id).ok())
-            .map_or_else(|| t.key.clone(), |c| c.display_name);
+        let name = match &t.key {
+            custdb::RevenueKey::Customer(id) => store.customers().get(*id)?.display_name,
+            other => other.to_string(),
+        };
         println!(
             "  {:<16} {:>4} orders  net {:>11} {}",
             name, t.orders, t.net, t.currency
@@ -83,11 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         store.read(|r| r.reports().revenue_by_country(custdb::TimeRange::all(), 10))?;
     println!("\nrevenue by country (top 10):");
     for c in &by_country {
-        let key = if c.key.is_empty() {
-            "(unknown)"
-        } else {
-            &c.key
-        };
+        let key = c.key.to_string();
         println!(
             "  {key:<10} net {:>12} {}  ({} orders)",
             c.net, c.currency, c.orders

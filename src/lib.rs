@@ -146,7 +146,7 @@ pub use privacy::{
     ErasureGround, ErasureReport, Privacy, PrivacyReader, RetentionCategory, RetentionReport,
     SubjectExport,
 };
-pub use report::{Period, Reports, RfmScore};
+pub use report::{Period, Reports, Revenue, RevenueKey, RfmScore};
 pub use segment::{RfmFilter, Segment, SegmentReader, Segments, SpendFilter};
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, EncryptionKey, Options, ReadTx, Store,

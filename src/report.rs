@@ -45,12 +45,35 @@ impl Period {
     }
 }
 
+/// What a [`Revenue`] row is the revenue of, typed by report.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RevenueKey {
+    /// A period's label ([`Period`]: `2026-03-14`, `2026-W11`, `2026-03`).
+    Period(String),
+    /// A destination country (ISO 3166-1 alpha-2), `None` when unknown.
+    Country(Option<String>),
+    /// A customer.
+    Customer(CustomerId),
+}
+
+impl std::fmt::Display for RevenueKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RevenueKey::Period(label) => f.write_str(label),
+            RevenueKey::Country(Some(code)) => f.write_str(code),
+            RevenueKey::Country(None) => f.write_str("unknown"),
+            RevenueKey::Customer(id) => write!(f, "{id}"),
+        }
+    }
+}
+
 /// Revenue of one group (a period, a country, a customer).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Revenue {
-    /// The group: a period label, a country code (`""` for unknown), a
-    /// customer id.
-    pub key: String,
+    /// The group, typed by report: a period, a country, a customer.
+    pub key: RevenueKey,
     /// Currency.
     pub currency: Currency,
     /// Paid orders in the group.
@@ -248,6 +271,8 @@ impl<'a> Reports<'a> {
         Reports { conn }
     }
 
+    /// Revenue grouped by a key expression; `key_of` types each group's
+    /// key (`None` leaves the group out).
     fn revenue(
         &self,
         group_orders: &str,
@@ -255,6 +280,7 @@ impl<'a> Reports<'a> {
         from: &str,
         to: &str,
         limit: i64,
+        key_of: impl Fn(Option<String>) -> Result<Option<RevenueKey>>,
     ) -> Result<Vec<Revenue>> {
         // Both group expressions come from this module's constants.
         let sql = format!(
@@ -280,20 +306,24 @@ impl<'a> Reports<'a> {
                 ))
             })
             .db()?;
-        rows.map(|row| {
+        let mut out = Vec::new();
+        for row in rows {
             let (key, currency, orders, g, r, c) = row.db()?;
+            let Some(key) = key_of(key)? else {
+                continue;
+            };
             let currency = Currency::from_db(&currency)?;
-            Ok(Revenue {
-                key: key.unwrap_or_default(),
+            out.push(Revenue {
+                key,
                 currency,
                 orders: orders as u64,
                 gross: dec(currency, g),
                 refunds: dec(currency, r),
                 credit_notes: dec(currency, c),
                 net: dec(currency, g - r - c),
-            })
-        })
-        .collect()
+            });
+        }
+        Ok(out)
     }
 
     /// How many customers, orders, credit notes and products there are.
@@ -333,15 +363,16 @@ impl<'a> Reports<'a> {
             &from,
             &to,
             MAX_REPORT_ROWS as i64,
+            |key| Ok(Some(RevenueKey::Period(key.unwrap_or_default()))),
         )?;
         rows.sort_by(|a, b| {
-            (a.key.as_str(), a.currency.code()).cmp(&(b.key.as_str(), b.currency.code()))
+            (a.key.to_string(), a.currency.code()).cmp(&(b.key.to_string(), b.currency.code()))
         });
         Ok(rows)
     }
 
-    /// Revenue per destination country (`""` when unknown), largest net
-    /// first.
+    /// Revenue per destination country ([`RevenueKey::Country`], `None`
+    /// when unknown), largest net first.
     ///
     /// # Errors
     ///
@@ -349,11 +380,18 @@ impl<'a> Reports<'a> {
     /// [`MAX_REPORT_ROWS`].
     pub fn revenue_by_country(&self, range: TimeRange, limit_rows: usize) -> Result<Vec<Revenue>> {
         let (from, to) = bounds(range)?;
-        self.revenue("o.country", "n.country", &from, &to, limit(limit_rows)?)
+        self.revenue(
+            "o.country",
+            "n.country",
+            &from,
+            &to,
+            limit(limit_rows)?,
+            |key| Ok(Some(RevenueKey::Country(key.filter(|k| !k.is_empty())))),
+        )
     }
 
-    /// The customers with the largest net revenue; `key` is the customer
-    /// id.
+    /// The customers with the largest net revenue
+    /// ([`RevenueKey::Customer`]); guest orders are left out.
     ///
     /// # Errors
     ///
@@ -366,8 +404,19 @@ impl<'a> Reports<'a> {
             &from,
             &to,
             limit(limit_rows)? + 1,
+            // Guests have no customer: their group is left out.
+            |key| {
+                key.filter(|k| !k.is_empty())
+                    .map(|k| {
+                        CustomerId::parse(&k, "customer_id")
+                            .map(RevenueKey::Customer)
+                            .map_err(|_| {
+                                Error::corrupt(format!("order customer id {k:?} is not a UUID"))
+                            })
+                    })
+                    .transpose()
+            },
         )?;
-        rows.retain(|r| !r.key.is_empty());
         rows.truncate(limit_rows);
         Ok(rows)
     }

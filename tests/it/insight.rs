@@ -95,19 +95,23 @@ fn reports_add_up_exactly() {
         ))
     });
     let (months, countries, top, aov, repeat, products) = r.unwrap();
-    let m: Vec<(&str, Decimal)> = months.iter().map(|m| (m.key.as_str(), m.net)).collect();
+    let m: Vec<(String, Decimal)> = months.iter().map(|m| (m.key.to_string(), m.net)).collect();
     assert_eq!(
         m,
         vec![
-            ("2011-01", d("25.00")),
-            ("2011-02", d("2.50")),
-            ("2011-03", d("30.00"))
+            ("2011-01".to_owned(), d("25.00")),
+            ("2011-02".to_owned(), d("2.50")),
+            ("2011-03".to_owned(), d("30.00"))
         ]
     );
-    assert_eq!(countries[0].key, "GB");
+    assert_eq!(
+        countries[0].key,
+        custdb::RevenueKey::Country(Some("GB".into()))
+    );
+    assert_eq!(months[0].key, custdb::RevenueKey::Period("2011-01".into()));
     assert_eq!(countries[0].net, d("55.00"));
     assert_eq!(countries[1].net, d("2.50"));
-    assert_eq!(top[0].key, s.ann.to_string());
+    assert_eq!(top[0].key, custdb::RevenueKey::Customer(s.ann));
     assert_eq!(top[0].orders, 2);
     assert_eq!(top.len(), 2, "Cat bought nothing");
     // (25.00 + 30.00 + 2.50) / 3 = 19.1666… → 19.17
