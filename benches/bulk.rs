@@ -2,9 +2,9 @@
 //! beside a raw-rusqlite import running the same statements.
 //!
 //! ```text
-//! cargo bench --bench bulk                                  # Full durability
-//! CUSTDB_BENCH_DURABILITY=normal cargo bench --bench bulk   # Normal
-//! CUSTDB_BULK_ROWS=100000 cargo bench --bench bulk          # a shorter run
+//! cargo bench --features bench-internals --bench bulk                                  # Full durability
+//! CUSTDB_BENCH_DURABILITY=normal cargo bench --features bench-internals --bench bulk   # Normal
+//! CUSTDB_BULK_ROWS=100000 cargo bench --features bench-internals --bench bulk          # a shorter run
 //! ```
 //!
 //! The file has a key, given and family names, an email and two tags per

@@ -4,7 +4,7 @@
 //! every second one consented and every tenth of those withdrew.
 //!
 //! ```text
-//! cargo bench --bench consent
+//! cargo bench --features bench-internals --bench consent
 //! ```
 
 use std::hint::black_box;

@@ -3,8 +3,8 @@
 //! on a database of the same schema and size.
 //!
 //! ```text
-//! cargo bench --bench customers                                  # Full durability
-//! CUSTDB_BENCH_DURABILITY=normal cargo bench --bench customers   # Normal
+//! cargo bench --features bench-internals --bench customers                                  # Full durability
+//! CUSTDB_BENCH_DURABILITY=normal cargo bench --features bench-internals --bench customers   # Normal
 //! ```
 //!
 //! docs/PERFORMANCE.md records the results and the ratios.

@@ -2,9 +2,9 @@
 //! hand-written rusqlite import of the same statements.
 //!
 //! ```text
-//! cargo bench --bench import
-//! CUSTDB_BENCH_DURABILITY=normal cargo bench --bench import
-//! CUSTDB_BENCH_INPUT=tests/fixtures/online-retail-head.csv.gz cargo bench --bench import
+//! cargo bench --features bench-internals --bench import
+//! CUSTDB_BENCH_DURABILITY=normal cargo bench --features bench-internals --bench import
+//! CUSTDB_BENCH_INPUT=tests/fixtures/online-retail-head.csv.gz cargo bench --features bench-internals --bench import
 //! ```
 //!
 //! The input is `../shared/data/online-retail.csv.gz` unless

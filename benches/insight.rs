@@ -3,7 +3,7 @@
 //! consenting to marketing, each with 1 to 3 completed orders of 3 lines).
 //!
 //! ```text
-//! cargo bench --bench insight
+//! cargo bench --features bench-internals --bench insight
 //! ```
 //!
 //! - **Subject export**: custdb's `privacy().export(id)`; the baseline

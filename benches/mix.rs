@@ -3,7 +3,7 @@
 //! durability.
 //!
 //! ```text
-//! cargo bench --bench mix
+//! cargo bench --features bench-internals --bench mix
 //! ```
 //!
 //! The mapping onto custdb (docs/PERFORMANCE.md has it as a table):

@@ -4,7 +4,7 @@
 //! data and pragmas.
 //!
 //! ```text
-//! cargo bench --bench orders
+//! cargo bench --features bench-internals --bench orders
 //! ```
 //!
 //! docs/PERFORMANCE.md records the results and the ratios.

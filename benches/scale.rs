@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example generate -- 100000 /tmp/scale-100k.db
-//! CUSTDB_SCALE_DB=/tmp/scale-100k.db cargo bench --bench scale
+//! CUSTDB_SCALE_DB=/tmp/scale-100k.db cargo bench --features bench-internals --bench scale
 //! ```
 //!
 //! Without `CUSTDB_SCALE_DB` it does nothing (generating ten million

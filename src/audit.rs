@@ -196,16 +196,17 @@ pub struct AuditEntry {
     pub changed_fields: Vec<String>,
 }
 
-/// The audit statements, public only so that the benchmarks' raw-rusqlite
-/// baselines run exactly the same text. Not part of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// The audit statements, public only so that the benchmarks' raw-rusqlite
+    /// baselines run exactly the same text. Not part of the API.
+    mod sql {
     /// Appends an entry with its position and hashes.
     pub const INSERT_AUDIT: &str = "INSERT INTO audit_log (seq, at, actor_id, actor_name, \
         action, entity_type, entity_id, changed_fields, prev_hash, hash) \
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     /// The last entry's position and hash.
     pub const LAST_ENTRY: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+    }
 }
 
 fn last_entry(conn: &Connection) -> Result<(i64, String)> {

@@ -306,17 +306,18 @@ const VARIANTS_OF_PRODUCTS: &str = concat!(
     "WHERE product_id IN (SELECT value FROM json_each(?1)) ORDER BY product_id, id"
 );
 
-/// Catalog statements on the order-placement path, public only so that the
-/// benchmarks' raw-rusqlite baselines run exactly the same text. Not part
-/// of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// Catalog statements on the order-placement path, public only so that the
+    /// benchmarks' raw-rusqlite baselines run exactly the same text. Not part
+    /// of the API.
+    mod sql {
     /// A variant by its SKU.
     pub const VARIANT_BY_SKU: &str = concat!(select_variant!(), "WHERE sku = ?1");
     /// A product's name.
     pub const PRODUCT_NAME: &str = "SELECT name FROM products WHERE id = ?1";
     /// A variant by its id.
     pub const VARIANT_BY_ID: &str = concat!(select_variant!(), "WHERE id = ?1");
+    }
 }
 
 pub(crate) fn variant_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Variant>> {

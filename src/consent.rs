@@ -1286,10 +1286,10 @@ fn insert_event(tx: &WriteTx<'_>, e: &EventRow<'_>) -> Result<ConsentEventId> {
     Ok(id)
 }
 
-/// The consent statements, public only so that the benchmarks' raw-rusqlite
-/// baselines run exactly the same text. Not part of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// The consent statements, public only so that the benchmarks' raw-rusqlite
+    /// baselines run exactly the same text. Not part of the API.
+    mod sql {
     /// A purpose by id.
     pub const PURPOSE: &str = "SELECT id, description, lawful_basis, consent_required, \
         data_categories, created_at FROM consent_purposes WHERE id = ?1";
@@ -1324,6 +1324,7 @@ pub mod sql {
           AND e2.customer_id = e.customer_id AND e2.occurred_at <= ?2 \
           ORDER BY e2.occurred_at DESC, e2.seq DESC LIMIT 1) \
         GROUP BY e.customer_id ORDER BY e.customer_id LIMIT ?4";
+    }
 }
 
 /// Ledger invariants: every event's purpose and customer exist (foreign

@@ -1355,10 +1355,10 @@ macro_rules! stock_report {
     };
 }
 
-/// The ledger statements, public only so that the benchmarks' raw-rusqlite
-/// baselines run exactly the same text. Not part of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// The ledger statements, public only so that the benchmarks' raw-rusqlite
+    /// baselines run exactly the same text. Not part of the API.
+    mod sql {
     /// The low-stock report (and replenishment suggestions).
     pub const LOW_STOCK: &str = stock_report!("on_hand - reserved <= reorder_point");
     /// The overstock report.
@@ -1396,6 +1396,7 @@ pub mod sql {
          AND r.expires_at <= ?2), 0) FROM warehouses w LEFT JOIN stock_levels l \
         ON l.variant_id = ?1 AND l.warehouse_id = w.id \
         WHERE w.archived_at IS NULL ORDER BY w.priority, w.code";
+    }
 }
 
 /// Ledger invariants: every balance equals the sum of its movements; the

@@ -80,6 +80,7 @@ mod acting;
 pub mod async_store;
 pub mod audit;
 pub mod backup;
+mod bench_sql;
 pub mod catalog;
 pub mod consent;
 pub mod customer;

@@ -712,10 +712,10 @@ macro_rules! select_customers {
     };
 }
 
-/// SQL statements, public only so that the benchmarks' raw-rusqlite
-/// baselines run exactly the same text. Not part of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// SQL statements, public only so that the benchmarks' raw-rusqlite
+    /// baselines run exactly the same text. Not part of the API.
+    mod sql {
     /// Whether a customer is erased.
     pub const IS_ERASED: &str = "SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1";
     /// A customer's version and whether it is archived.
@@ -790,6 +790,7 @@ pub mod sql {
         version = version + 1 WHERE id = ?1";
     /// Deletes one tag.
     pub const DELETE_TAG: &str = "DELETE FROM customer_tags WHERE customer_id = ?1 AND tag = ?2";
+    }
 }
 
 fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<RawCustomer> {

@@ -16,16 +16,17 @@ pub mod generic;
 
 pub use bounded::MAX_RECORD_BYTES;
 
-/// The import-key statements, public only so that the benchmarks'
-/// raw-rusqlite baselines run exactly the same text. Not part of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// The import-key statements, public only so that the benchmarks'
+    /// raw-rusqlite baselines run exactly the same text. Not part of the API.
+    mod sql {
     /// What an outside key became, if it was imported.
     pub const KEY_LOOKUP: &str =
         "SELECT entity_id FROM import_keys WHERE source = ?1 AND entity = ?2 AND key = ?3";
     /// Remembers what an outside key became.
     pub const KEY_RECORD: &str = "INSERT INTO import_keys (source, entity, key, entity_id, \
         imported_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+    }
 }
 pub mod retail;
 

@@ -42,10 +42,10 @@ use crate::order::historical::{HistoricalLine, HistoricalOrder};
 use crate::order::{NewRefund, NewReturn, NewReturnLine, MAX_LINES_PER_ORDER};
 use crate::store::{Store, WriteTx};
 
-/// The importer's own statements, public only so that the benchmark's
-/// raw-rusqlite baseline runs exactly the same text. Not part of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// The importer's own statements, public only so that the benchmark's
+    /// raw-rusqlite baseline runs exactly the same text. Not part of the API.
+    mod sql {
     /// The earliest time one of an invoice's keys (order, return, credit
     /// note) was recorded, if any was.
     pub const INVOICE_KEY: &str = "SELECT min(imported_at) FROM import_keys WHERE source = ?1 \
@@ -57,6 +57,7 @@ pub mod sql {
         AND o.placed_at <= ?4 AND l.quantity_shipped - l.quantity_returned >= ?5 \
         AND o.status IN ('delivered', 'shipped', 'partially_shipped') \
         ORDER BY o.placed_at DESC, o.id DESC LIMIT 1";
+    }
 }
 
 /// The import source name recorded with every import key.

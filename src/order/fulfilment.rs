@@ -1269,10 +1269,10 @@ fn payment_state(id: PaymentId, status: PaymentStatus, action: &'static str) -> 
     })
 }
 
-/// Payment statements, public only so that the benchmarks' raw-rusqlite
-/// baselines run exactly the same text. Not part of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// Payment statements, public only so that the benchmarks' raw-rusqlite
+    /// baselines run exactly the same text. Not part of the API.
+    mod sql {
     /// Inserts a payment.
     pub const INSERT_PAYMENT: &str = "INSERT INTO payments (id, order_id, method, provider, \
         provider_reference, amount_e4, currency, status, created_at, updated_at) \
@@ -1308,4 +1308,5 @@ pub mod sql {
          sl.quantity FROM shipments s JOIN shipment_lines sl ON sl.shipment_id = s.id \
          JOIN order_lines l ON l.id = sl.order_line_id \
          WHERE s.order_id = ?1 ORDER BY s.shipped_at, s.id, l.line_no";
+    }
 }

@@ -1541,11 +1541,11 @@ impl<'t> Orders<'t> {
     }
 }
 
-/// The statements of order placement and payment, public only so that the
-/// benchmarks' raw-rusqlite baselines run exactly the same text. Not part
-/// of the API.
-#[doc(hidden)]
-pub mod sql {
+crate::bench_sql::sql_module! {
+    /// The statements of order placement and payment, public only so that the
+    /// benchmarks' raw-rusqlite baselines run exactly the same text. Not part
+    /// of the API.
+    mod sql {
     /// Inserts an order with the next number.
     pub const INSERT_ORDER: &str = "INSERT INTO orders (id, number, customer_id, guest_email, \
         currency, status, subtotal_e4, discount_e4, tax_e4, shipping_e4, total_e4, \
@@ -1587,6 +1587,7 @@ pub mod sql {
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, ?9, NULL, ?7)";
     /// A historical order's paid amount, once its payment is written.
     pub const SET_PAID: &str = "UPDATE orders SET paid_e4 = ?2 WHERE id = ?1";
+    }
 }
 
 /// Cancels a pending order whose hold expired; called by
