@@ -304,26 +304,14 @@ impl ActorStore {
 
     // Customers -------------------------------------------------------------
 
-    /// Reads a customer. Needs `read_customers`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`] (also for a
-    /// customer outside the actor's consent scope).
+    /// The body of [`ActorCustomers::get`], which documents it.
     pub(crate) fn customer(&self, id: CustomerId) -> Result<Customer> {
         self.require(Permission::ReadCustomers, "read customers")?;
         self.require_in_scope(id)?;
         Ok(self.shown(self.store.customers().get(id)?))
     }
 
-    /// A page of customers. Needs `read_customers`. For a scoped actor the
-    /// page holds only the customers in scope, so it may be shorter than
-    /// `limit` while `next_cursor` still leads on.
-    ///
-    /// # Errors
-    ///
-    /// As [`CustomerReader::list`](crate::CustomerReader::list), and
-    /// [`ErrorKind::PermissionDenied`].
+    /// The body of [`ActorCustomers::list`], which documents it.
     pub(crate) fn list_customers(
         &self,
         filter: &CustomerFilter,
@@ -345,12 +333,7 @@ impl ActorStore {
         })
     }
 
-    /// Looks a customer up by email. Needs `read_customers` and
-    /// `read_personal_data`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    /// The body of [`ActorCustomers::get_by_email`], which documents it.
     pub(crate) fn customer_by_email(&self, email: &str) -> Result<Customer> {
         self.require(Permission::ReadCustomers, "look customers up")?;
         self.require(Permission::ReadPersonalData, "look customers up by email")?;
@@ -359,12 +342,7 @@ impl ActorStore {
         Ok(c)
     }
 
-    /// Full-text search. Needs `read_customers` and `read_personal_data`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`CustomerReader::search`](crate::CustomerReader::search).
+    /// The body of [`ActorCustomers::search`], which documents it.
     pub(crate) fn search_customers(&self, query: &str, limit: usize) -> Result<Vec<Customer>> {
         self.require(Permission::ReadCustomers, "search customers")?;
         self.require(Permission::ReadPersonalData, "search customers by name")?;
@@ -376,11 +354,7 @@ impl ActorStore {
             .collect())
     }
 
-    /// A customer's addresses. Needs `read_customers`.
-    ///
-    /// # Errors
-    ///
-    /// As [`customer`](ActorStore::customer).
+    /// The body of [`ActorCustomers::addresses`], which documents it.
     pub(crate) fn addresses(&self, id: CustomerId) -> Result<Vec<Address>> {
         self.require(Permission::ReadCustomers, "read addresses")?;
         self.require_in_scope(id)?;
@@ -392,11 +366,7 @@ impl ActorStore {
         })
     }
 
-    /// A customer's interactions, newest first. Needs `read_customers`.
-    ///
-    /// # Errors
-    ///
-    /// As [`customer`](ActorStore::customer).
+    /// The body of [`ActorCustomers::interactions`], which documents it.
     pub(crate) fn interactions(
         &self,
         id: CustomerId,
@@ -416,24 +386,14 @@ impl ActorStore {
         })
     }
 
-    /// Creates a customer. Needs `write_customers`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Customers::create`](crate::Customers::create).
+    /// The body of [`ActorCustomers::create`], which documents it.
     pub(crate) fn create_customer(&self, new: NewCustomer) -> Result<Customer> {
         self.require(Permission::WriteCustomers, "create customers")?;
         self.store
             .write_as(&self.actor, |tx| tx.customers().create(new))
     }
 
-    /// Changes a customer. Needs `write_customers`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Customers::update`](crate::Customers::update).
+    /// The body of [`ActorCustomers::update`], which documents it.
     pub(crate) fn update_customer(
         &self,
         id: CustomerId,
@@ -446,35 +406,21 @@ impl ActorStore {
         })
     }
 
-    /// Archives a customer. Needs `write_customers`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    /// The body of [`ActorCustomers::archive`], which documents it.
     pub(crate) fn archive_customer(&self, id: CustomerId) -> Result<Customer> {
         self.require(Permission::WriteCustomers, "archive customers")?;
         self.store
             .write_as(&self.actor, |tx| tx.customers().archive(id))
     }
 
-    /// Adds an address. Needs `write_customers`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Customers::add_address`](crate::Customers::add_address).
+    /// The body of [`ActorCustomers::add_address`], which documents it.
     pub(crate) fn add_address(&self, id: CustomerId, new: NewAddress) -> Result<Address> {
         self.require(Permission::WriteCustomers, "add addresses")?;
         self.store
             .write_as(&self.actor, |tx| tx.customers().add_address(id, new))
     }
 
-    /// Records an interaction. Needs `write_customers`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Customers::add_interaction`](crate::Customers::add_interaction).
+    /// The body of [`ActorCustomers::add_interaction`], which documents it.
     pub(crate) fn add_interaction(
         &self,
         id: CustomerId,
@@ -487,36 +433,21 @@ impl ActorStore {
 
     // Catalog and stock -------------------------------------------------------
 
-    /// Creates a product. Needs `manage_catalog`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Catalog::create_product`](crate::Catalog::create_product).
+    /// The body of [`ActorCatalog::create_product`], which documents it.
     pub(crate) fn create_product(&self, new: NewProduct) -> Result<Product> {
         self.require(Permission::ManageCatalog, "manage the catalog")?;
         self.store
             .write_as(&self.actor, |tx| tx.catalog().create_product(new))
     }
 
-    /// Creates a warehouse. Needs `manage_catalog`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Inventory::create_warehouse`](crate::Inventory::create_warehouse).
+    /// The body of [`ActorInventory::create_warehouse`], which documents it.
     pub(crate) fn create_warehouse(&self, new: NewWarehouse) -> Result<Warehouse> {
         self.require(Permission::ManageCatalog, "manage warehouses")?;
         self.store
             .write_as(&self.actor, |tx| tx.inventory().create_warehouse(new))
     }
 
-    /// Books stock in. Needs `manage_catalog`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Inventory::receive`](crate::Inventory::receive).
+    /// The body of [`ActorInventory::receive`], which documents it.
     pub(crate) fn receive(
         &self,
         variant_id: VariantId,
@@ -531,11 +462,7 @@ impl ActorStore {
 
     // Orders ------------------------------------------------------------------
 
-    /// Places an order. Needs `manage_orders`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as [`Orders::place`](crate::Orders::place).
+    /// The body of [`ActorOrders::place`], which documents it.
     pub(crate) fn place_order(&self, new: NewOrder) -> Result<Order> {
         self.require(Permission::ManageOrders, "place orders")?;
         let o = self
@@ -552,22 +479,14 @@ impl ActorStore {
         }
     }
 
-    /// Reads an order. Needs `manage_orders`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    /// The body of [`ActorOrders::get`], which documents it.
     pub(crate) fn order(&self, id: OrderId) -> Result<Order> {
         self.require(Permission::ManageOrders, "read orders")?;
         let o = self.store.read(|r| r.orders().get(id))?;
         Ok(self.shown_order(o))
     }
 
-    /// A customer's orders, newest first. Needs `read_customers`.
-    ///
-    /// # Errors
-    ///
-    /// As [`customer`](ActorStore::customer).
+    /// The body of [`ActorOrders::history`], which documents it.
     pub(crate) fn order_history(
         &self,
         customer_id: CustomerId,
@@ -580,56 +499,35 @@ impl ActorStore {
             .read(|r| r.orders().history(customer_id, after, limit))
     }
 
-    /// Takes a payment. Needs `manage_orders`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as [`Orders::pay`](crate::Orders::pay).
+    /// The body of [`ActorOrders::pay`], which documents it.
     pub(crate) fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.require(Permission::ManageOrders, "take payments")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().pay(order_id, new))
     }
 
-    /// Ships. Needs `manage_orders`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as [`Orders::ship`](crate::Orders::ship).
+    /// The body of [`ActorOrders::ship`], which documents it.
     pub(crate) fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
         self.require(Permission::ManageOrders, "ship orders")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().ship(order_id, new))
     }
 
-    /// Cancels. Needs `manage_orders`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as [`Orders::cancel`](crate::Orders::cancel).
+    /// The body of [`ActorOrders::cancel`], which documents it.
     pub(crate) fn cancel(&self, order_id: OrderId, reason: &str) -> Result<()> {
         self.require(Permission::ManageOrders, "cancel orders")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().cancel(order_id, reason))
     }
 
-    /// Takes a return. Needs `manage_orders`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Orders::return_items`](crate::Orders::return_items).
+    /// The body of [`ActorOrders::return_items`], which documents it.
     pub(crate) fn return_items(&self, order_id: OrderId, new: NewReturn) -> Result<Return> {
         self.require(Permission::ManageOrders, "take returns")?;
         self.store
             .write_as(&self.actor, |tx| tx.orders().return_items(order_id, new))
     }
 
-    /// Refunds. Needs `refund`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as [`Orders::refund`](crate::Orders::refund).
+    /// The body of [`ActorOrders::refund`], which documents it.
     pub(crate) fn refund(&self, order_id: OrderId, new: NewRefund) -> Result<Vec<Refund>> {
         self.require(Permission::Refund, "refund")?;
         self.store
@@ -638,37 +536,21 @@ impl ActorStore {
 
     // Consent and privacy -----------------------------------------------------
 
-    /// Registers a purpose. Needs `administer`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Consents::register_purpose`](crate::Consents::register_purpose).
+    /// The body of [`ActorConsent::register_purpose`], which documents it.
     pub(crate) fn register_purpose(&self, new: NewPurpose) -> Result<Purpose> {
         self.require(Permission::Administer, "register purposes")?;
         self.store
             .write_as(&self.actor, |tx| tx.consent().register_purpose(new))
     }
 
-    /// Records a consent event. Needs `manage_consent`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`Consents::record`](crate::Consents::record).
+    /// The body of [`ActorConsent::record`], which documents it.
     pub(crate) fn record_consent(&self, new: NewConsent) -> Result<ConsentEvent> {
         self.require(Permission::ManageConsent, "record consent")?;
         self.store
             .write_as(&self.actor, |tx| tx.consent().record(new))
     }
 
-    /// Whether the customer's data may be processed for the purpose.
-    /// Needs `read_customers`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`ConsentReader::can_process`](crate::ConsentReader::can_process).
+    /// The body of [`ActorConsent::can_process`], which documents it.
     pub(crate) fn can_process(
         &self,
         customer_id: CustomerId,
@@ -680,21 +562,13 @@ impl ActorStore {
             .read(|r| r.consent().can_process(customer_id, purpose_id, at))
     }
 
-    /// Exports a data subject. Needs `export_subjects`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    /// The body of [`ActorPrivacy::export`], which documents it.
     pub(crate) fn export_subject(&self, customer_id: CustomerId) -> Result<SubjectExport> {
         self.require(Permission::ExportSubjects, "export data subjects")?;
         self.store.read(|r| r.privacy().export(customer_id))
     }
 
-    /// Erases a data subject (and scrubs the file). Needs `erase_subjects`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::NotFound`].
+    /// The body of [`ActorPrivacy::erase`], which documents it.
     pub(crate) fn erase_subject(&self, customer_id: CustomerId) -> Result<ErasureReport> {
         self.require(Permission::EraseSubjects, "erase data subjects")?;
         let mut report = self.store.write_as(&self.actor, |tx| {
@@ -709,12 +583,7 @@ impl ActorStore {
 
     // Audit and administration -------------------------------------------------
 
-    /// Queries the audit trail. Needs `read_audit`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as
-    /// [`AuditReader::query`](crate::AuditReader::query).
+    /// The body of [`ActorAudit::query`], which documents it.
     pub(crate) fn query_audit(
         &self,
         filter: &AuditFilter,
@@ -725,21 +594,13 @@ impl ActorStore {
         self.store.read(|r| r.audit().query(filter, after, limit))
     }
 
-    /// Verifies the audit chain. Needs `read_audit`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; a database error.
+    /// The body of [`ActorAudit::verify`], which documents it.
     pub(crate) fn verify_audit(&self) -> Result<AuditVerification> {
         self.require(Permission::ReadAudit, "verify the audit trail")?;
         self.store.verify_audit()
     }
 
-    /// Grants a role. Needs `administer`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::PermissionDenied`]; as [`Access::grant`](crate::Access::grant).
+    /// The body of [`ActorAccess::grant`], which documents it.
     pub(crate) fn grant(&self, actor_id: &str, role: &str) -> Result<Grants> {
         self.require(Permission::Administer, "grant roles")?;
         self.store
@@ -815,7 +676,7 @@ impl ActorCustomers<'_> {
     ///
     /// # Errors
     ///
-    /// As [`customer`](ActorStore::customer).
+    /// As [`get`](ActorCustomers::get).
     pub fn addresses(&self, id: CustomerId) -> Result<Vec<Address>> {
         self.0.addresses(id)
     }
@@ -824,7 +685,7 @@ impl ActorCustomers<'_> {
     ///
     /// # Errors
     ///
-    /// As [`customer`](ActorStore::customer).
+    /// As [`get`](ActorCustomers::get).
     pub fn interactions(
         &self,
         id: CustomerId,
@@ -969,7 +830,7 @@ impl ActorOrders<'_> {
     ///
     /// # Errors
     ///
-    /// As [`customer`](ActorStore::customer).
+    /// As [`get`](ActorCustomers::get).
     pub fn history(
         &self,
         customer_id: CustomerId,
@@ -1096,9 +957,10 @@ impl ActorPrivacy<'_> {
     }
 }
 
-/// Audit through an [`ActorStore`]: the same names as
-/// [`Store::audit`](crate::Store::audit) and the units of work, each call
-/// checked against the actor's roles and recorded under the actor.
+/// The audit trail through an [`ActorStore`]: the same names as
+/// [`ReadTx::audit`](crate::ReadTx::audit) (`query`, and `verify` as
+/// [`Store::verify_audit`](crate::Store::verify_audit)), each call checked
+/// against the actor's roles.
 #[derive(Debug, Clone, Copy)]
 pub struct ActorAudit<'a>(&'a ActorStore);
 
