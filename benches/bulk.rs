@@ -100,13 +100,13 @@ fn raw_import(conn: &Connection, csv: &Path) -> u64 {
             let taken: bool = tx
                 .prepare_cached(sql::EMAIL_TAKEN)
                 .unwrap()
-                .query_row(params![email, id], |r| r.get(0))
+                .query_row(params![email, id.to_string()], |r| r.get(0))
                 .unwrap();
             assert!(!taken);
             tx.prepare_cached(sql::INSERT)
                 .unwrap()
                 .execute(params![
-                    id,
+                    id.to_string(),
                     format!("{given} {family}"),
                     given,
                     family,
@@ -118,13 +118,13 @@ fn raw_import(conn: &Connection, csv: &Path) -> u64 {
                     None::<String>,
                     "{}",
                     None::<String>,
-                    now,
+                    now
                 ])
                 .unwrap();
             for tag in tags.split(';') {
                 tx.prepare_cached(sql::INSERT_TAG)
                     .unwrap()
-                    .execute(params![id, tag])
+                    .execute(params![id.to_string(), tag])
                     .unwrap();
             }
             common::raw_audit(

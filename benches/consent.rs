@@ -88,7 +88,7 @@ fn consent(c: &mut Criterion) {
             let erased: bool = tx
                 .prepare_cached(sql::ERASED)
                 .unwrap()
-                .query_row([ids[i]], |r| r.get(0))
+                .query_row([ids[i].to_string()], |r| r.get(0))
                 .unwrap();
             let required: bool = tx
                 .prepare_cached(sql::PURPOSE)
@@ -98,7 +98,9 @@ fn consent(c: &mut Criterion) {
             let state: Option<String> = tx
                 .prepare_cached(sql::LATEST)
                 .unwrap()
-                .query_row(params![ids[i], "marketing", at_db], |r| r.get(3))
+                .query_row(params![ids[i].to_string(), "marketing", at_db], |r| {
+                    r.get(3)
+                })
                 .optional()
                 .unwrap();
             tx.commit().unwrap();

@@ -68,13 +68,13 @@ fn raw_create(conn: &Connection, n: usize) -> CustomerId {
     let taken: bool = conn
         .prepare_cached(sql::EMAIL_TAKEN)
         .unwrap()
-        .query_row(params![email, id], |r| r.get(0))
+        .query_row(params![email, id.to_string()], |r| r.get(0))
         .unwrap();
     assert!(!taken);
     conn.prepare_cached(sql::INSERT)
         .unwrap()
         .execute(params![
-            id,
+            id.to_string(),
             format!("{given} {family}"),
             given,
             family,
@@ -86,12 +86,12 @@ fn raw_create(conn: &Connection, n: usize) -> CustomerId {
             None::<String>,
             "{}",
             None::<String>,
-            now,
+            now
         ])
         .unwrap();
     conn.prepare_cached(sql::INSERT_TAG)
         .unwrap()
-        .execute(params![id, "bench"])
+        .execute(params![id.to_string(), "bench"])
         .unwrap();
     common::raw_audit(
         conn,
@@ -261,7 +261,7 @@ fn reads(c: &mut Criterion) {
             let row = conn
                 .prepare_cached(sql::GET)
                 .unwrap()
-                .query_row([people[i].0], raw_row)
+                .query_row([people[i].0.to_string()], raw_row)
                 .optional()
                 .unwrap()
                 .unwrap();

@@ -33,6 +33,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::RowId;
 
 use chrono::NaiveDateTime;
 use common::{assert_same_statements, raw_audit, trace_statements, Log};
@@ -84,8 +85,14 @@ fn line_e4(quantity: i64, price: Decimal) -> i64 {
 }
 
 /// An amount as custdb writes it into event details.
+/// An amount as custdb writes it into event details: GBP's two minor unit
+/// digits at least (`9.00`), more when the amount has them.
 fn amount_text(a_e4: i64) -> String {
-    Decimal::new(a_e4, 4).normalize().to_string()
+    let mut amount = Decimal::new(a_e4, 4).normalize();
+    if amount.scale() < 2 {
+        amount.rescale(2);
+    }
+    amount.to_string()
 }
 
 // The statements custdb runs that it does not publish as constants,
@@ -249,11 +256,11 @@ impl Raw<'_> {
         (self.conn.total_changes(), version)
     }
 
-    fn key_lookup<T: rusqlite::types::FromSql>(&self, entity: &str, key: &str) -> Option<T> {
+    fn key_lookup<T: std::str::FromStr>(&self, entity: &str, key: &str) -> Option<T> {
         self.conn
             .prepare_cached(key_sql::KEY_LOOKUP)
             .unwrap()
-            .query_row(params![SOURCE, entity, key], |r| r.get(0))
+            .query_row(params![SOURCE, entity, key], |r| r.get_id(0))
             .optional()
             .unwrap()
     }
@@ -297,7 +304,7 @@ impl Raw<'_> {
             .conn
             .prepare_cached(CUSTOMER_STATE)
             .unwrap()
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap();
         assert!(!archived);
     }
@@ -315,7 +322,7 @@ impl Raw<'_> {
             .prepare_cached(custdb::customer::sql::INSERT)
             .unwrap()
             .execute(params![
-                id,
+                id.to_string(),
                 format!("Customer {key}"),
                 None::<String>,
                 None::<String>,
@@ -366,7 +373,7 @@ impl Raw<'_> {
         let conn = self.conn;
         conn.prepare_cached(INSERT_PRODUCT)
             .unwrap()
-            .execute(params![product, name, None::<String>, self.now])
+            .execute(params![product.to_string(), name, None::<String>, self.now])
             .unwrap();
         self.audit(
             "create",
@@ -384,8 +391,8 @@ impl Raw<'_> {
         conn.prepare_cached(INSERT_VARIANT)
             .unwrap()
             .execute(params![
-                variant,
-                product,
+                variant.to_string(),
+                product.to_string(),
                 line.code,
                 None::<String>,
                 "{}",
@@ -406,11 +413,11 @@ impl Raw<'_> {
         // custdb returns the product it made; read it back the same way.
         conn.prepare_cached(PRODUCT_BY_ID)
             .unwrap()
-            .query_row([product], |r| r.get::<_, String>(0))
+            .query_row([product.to_string()], |r| r.get::<_, String>(0))
             .unwrap();
         let mut read = conn.prepare_cached(VARIANTS_OF_PRODUCT).unwrap();
         let variants = read
-            .query_map([product], |r| r.get::<_, VariantId>(0))
+            .query_map([product.to_string()], |r| r.get_id::<VariantId>(0))
             .unwrap()
             .count();
         assert_eq!(variants, 1);
@@ -502,12 +509,14 @@ impl Raw<'_> {
             let (sku, title, product): (String, Option<String>, ProductId) = conn
                 .prepare_cached(catalog_sql::VARIANT_BY_ID)
                 .unwrap()
-                .query_row([v], |r| Ok((r.get(2)?, r.get(3)?, r.get(1)?)))
+                .query_row([v.to_string()], |r| {
+                    Ok((r.get(2)?, r.get(3)?, r.get_id(1)?))
+                })
                 .unwrap();
             let name: String = conn
                 .prepare_cached(catalog_sql::PRODUCT_NAME)
                 .unwrap()
-                .query_row([product], |r| r.get(0))
+                .query_row([product.to_string()], |r| r.get(0))
                 .unwrap();
             let title = match title {
                 Some(t) => format!("{name} – {t}"),
@@ -522,8 +531,8 @@ impl Raw<'_> {
         conn.prepare_cached(order_sql::INSERT_ORDER)
             .unwrap()
             .execute(params![
-                order,
-                customer,
+                order.to_string(),
+                customer.map(|c| c.to_string()),
                 customer.is_none().then(|| format!(
                     "guest-{}@import.invalid",
                     key.replace(['#', '/'], "-").to_lowercase()
@@ -548,17 +557,17 @@ impl Raw<'_> {
         let shipment = ShipmentId::new();
         conn.prepare_cached(order_sql::INSERT_HISTORICAL_SHIPMENT)
             .unwrap()
-            .execute(params![shipment, order, first.at])
+            .execute(params![shipment.to_string(), order.to_string(), first.at])
             .unwrap();
         for (n, (variant, sku, title, q, price_e4, sub)) in priced.iter().enumerate() {
             let line = OrderLineId::new();
             conn.prepare_cached(order_sql::INSERT_SHIPPED_LINE)
                 .unwrap()
                 .execute(params![
-                    line,
-                    order,
+                    line.to_string(),
+                    order.to_string(),
                     (n + 1) as i64,
-                    variant,
+                    variant.to_string(),
                     sku,
                     title,
                     q,
@@ -568,15 +577,15 @@ impl Raw<'_> {
                 .unwrap();
             conn.prepare_cached(fulfilment_sql::INSERT_SHIPMENT_LINE)
                 .unwrap()
-                .execute(params![shipment, line, q])
+                .execute(params![shipment.to_string(), line.to_string(), q])
                 .unwrap();
         }
         if total > 0 {
             conn.prepare_cached(fulfilment_sql::INSERT_PAYMENT)
                 .unwrap()
                 .execute(params![
-                    PaymentId::new(),
-                    order,
+                    PaymentId::new().to_string(),
+                    order.to_string(),
                     "other",
                     "import",
                     None::<String>,
@@ -588,13 +597,13 @@ impl Raw<'_> {
                 .unwrap();
             conn.prepare_cached(order_sql::SET_PAID)
                 .unwrap()
-                .execute(params![order, total])
+                .execute(params![order.to_string(), total])
                 .unwrap();
         }
         conn.prepare_cached(order_sql::INSERT_EVENT)
             .unwrap()
             .execute(params![
-                order,
+                order.to_string(),
                 first.at,
                 "system",
                 "imported",
@@ -617,18 +626,18 @@ impl Raw<'_> {
         self.conn
             .prepare_cached(order_sql::ORDER_STATE)
             .unwrap()
-            .query_row([order], |r| r.get(0))
+            .query_row([order.to_string()], |r| r.get(0))
             .unwrap()
     }
 
     /// What custdb reads to return the rows it made: the order's state,
     /// then every row `sql` gives for the order.
-    fn read_back<T: rusqlite::types::FromSql>(&self, sql: &str, order: OrderId) {
+    fn read_back<T: std::str::FromStr>(&self, sql: &str, order: OrderId) {
         self.order_state(order);
         let mut read = self.conn.prepare_cached(sql).unwrap();
-        let mut rows = read.query([order]).unwrap();
+        let mut rows = read.query([order.to_string()]).unwrap();
         while let Some(r) = rows.next().unwrap() {
-            r.get::<_, T>(0).unwrap();
+            r.get_id::<T>(0).unwrap();
         }
     }
 
@@ -636,12 +645,20 @@ impl Raw<'_> {
         self.conn
             .prepare_cached(order_sql::INSERT_EVENT)
             .unwrap()
-            .execute(params![order, self.now, "system", kind, from, to, detail])
+            .execute(params![
+                order.to_string(),
+                self.now,
+                "system",
+                kind,
+                from,
+                to,
+                detail
+            ])
             .unwrap();
         self.conn
             .prepare_cached(order_sql::SET_STATUS)
             .unwrap()
-            .execute(params![order, to, self.now])
+            .execute(params![order.to_string(), to, self.now])
             .unwrap();
     }
 
@@ -666,8 +683,14 @@ impl Raw<'_> {
                             .prepare_cached(retail_sql::MATCHING_ORDER)
                             .unwrap()
                             .query_row(
-                                params![c, v, e4(line.price), first.at, quantity + pending],
-                                |r| r.get::<_, OrderId>(0),
+                                params![
+                                    c.to_string(),
+                                    v.to_string(),
+                                    e4(line.price),
+                                    first.at,
+                                    quantity + pending
+                                ],
+                                |r| r.get_id::<OrderId>(0),
                             )
                             .optional()
                             .unwrap()
@@ -700,7 +723,7 @@ impl Raw<'_> {
                 .conn
                 .prepare_cached(REFUNDABLE)
                 .unwrap()
-                .query_row([order], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([order.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .unwrap();
             let amount = lines
                 .iter()
@@ -738,8 +761,8 @@ impl Raw<'_> {
             .prepare_cached(INSERT_CREDIT_NOTE)
             .unwrap()
             .execute(params![
-                id,
-                customer,
+                id.to_string(),
+                customer.map(|c| c.to_string()),
                 "GBP",
                 amount,
                 reason,
@@ -764,39 +787,47 @@ impl Raw<'_> {
         let status: String = conn
             .prepare_cached(order_sql::ORDER_BY_ID)
             .unwrap()
-            .query_row([order], |r| r.get(5))
+            .query_row([order.to_string()], |r| r.get(5))
             .unwrap();
         let order_lines: Vec<(OrderLineId, VariantId, String)> = conn
             .prepare_cached(order_sql::LINES_OF_ORDER)
             .unwrap()
-            .query_map([order], |r| Ok((r.get(0)?, r.get(2)?, r.get(3)?)))
+            .query_map([order.to_string()], |r| {
+                Ok((r.get_id(0)?, r.get_id(2)?, r.get(3)?))
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();
         let id = ReturnId::new();
         conn.prepare_cached(INSERT_RETURN)
             .unwrap()
-            .execute(params![id, order, reason, self.now])
+            .execute(params![id.to_string(), order.to_string(), reason, self.now])
             .unwrap();
         for (sku, quantity) in merged {
             let (line, variant, _) = order_lines.iter().find(|(_, _, s)| s == sku).unwrap();
             conn.prepare_cached(catalog_sql::VARIANT_BY_ID)
                 .unwrap()
-                .query_row([variant], |r| r.get::<_, bool>(8))
+                .query_row([variant.to_string()], |r| r.get::<_, bool>(8))
                 .unwrap();
             conn.prepare_cached(INSERT_RETURN_LINE)
                 .unwrap()
-                .execute(params![id, line, quantity, false, None::<String>])
+                .execute(params![
+                    id.to_string(),
+                    line.to_string(),
+                    quantity,
+                    false,
+                    None::<String>
+                ])
                 .unwrap();
             conn.prepare_cached(ADD_RETURNED)
                 .unwrap()
-                .execute(params![line, quantity])
+                .execute(params![line.to_string(), quantity])
                 .unwrap();
         }
         let all_back: bool = conn
             .prepare_cached(ALL_RETURNED)
             .unwrap()
-            .query_row([order], |r| r.get(0))
+            .query_row([order.to_string()], |r| r.get(0))
             .unwrap();
         let to = if all_back { "returned" } else { &status };
         self.event(
@@ -823,14 +854,16 @@ impl Raw<'_> {
         let (_, paid, refunded): (i64, i64, i64) = conn
             .prepare_cached(fulfilment_sql::ORDER_AMOUNTS)
             .unwrap()
-            .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([order.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .unwrap();
         self.order_state(order);
         let mut payments: Vec<(PaymentId, i64, String, i64)> = conn
             .prepare_cached(PAYMENTS_OF_ORDER)
             .unwrap()
-            .query_map([order], |r| {
-                Ok((r.get(0)?, r.get(5)?, r.get(7)?, r.get(8)?))
+            .query_map([order.to_string()], |r| {
+                Ok((r.get_id(0)?, r.get(5)?, r.get(7)?, r.get(8)?))
             })
             .unwrap()
             .map(Result::unwrap)
@@ -849,9 +882,9 @@ impl Raw<'_> {
             conn.prepare_cached(INSERT_REFUND)
                 .unwrap()
                 .execute(params![
-                    RefundId::new(),
-                    order,
-                    payment,
+                    RefundId::new().to_string(),
+                    order.to_string(),
+                    payment.to_string(),
                     take,
                     reason,
                     self.now
@@ -859,14 +892,14 @@ impl Raw<'_> {
                 .unwrap();
             conn.prepare_cached(REFUND_PAYMENT)
                 .unwrap()
-                .execute(params![payment, take, self.now])
+                .execute(params![payment.to_string(), take, self.now])
                 .unwrap();
             left -= take;
         }
         assert_eq!(left, 0);
         conn.prepare_cached(ADD_REFUNDED)
             .unwrap()
-            .execute(params![order, amount, self.now])
+            .execute(params![order.to_string(), amount, self.now])
             .unwrap();
         let to = if refunded + amount == paid {
             "refunded"

@@ -19,6 +19,7 @@
 //! Before measuring, each pair runs once with its statements recorded and
 //! the bench stops unless both sides ran the same statement texts.
 
+use custdb::Currency;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ fn populate(store: &Store) -> Vec<CustomerId> {
                 tx.catalog()
                     .create_product((0..3).fold(NewProduct::new("Goods"), |p, i| {
                         p.variant(
-                            NewVariant::new(format!("G{i}"), Decimal::new(1250, 2), "GBP")
+                            NewVariant::new(format!("G{i}"), Decimal::new(1250, 2), Currency::GBP)
                                 .track_stock(false),
                         )
                     }))?;
@@ -89,7 +90,7 @@ fn populate(store: &Store) -> Vec<CustomerId> {
                     tx.orders().record_historical(&HistoricalOrder {
                         customer_id: Some(id),
                         guest_email: None,
-                        currency: "GBP".into(),
+                        currency: Currency::GBP,
                         country: Some("GB".into()),
                         placed_at: start + chrono::Duration::hours((n * 3 + k) as i64),
                         lines: product
@@ -129,7 +130,7 @@ fn raw_export(conn: &Connection, id: CustomerId) -> Map<String, Value> {
     let _: (i64, bool) = tx
         .prepare_cached(custdb::customer::sql::VERSION_OF)
         .unwrap()
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     let mut tables = Map::new();
     for t in PERSONAL_DATA_MAP {
@@ -142,7 +143,7 @@ fn raw_export(conn: &Connection, id: CustomerId) -> Map<String, Value> {
                 t.table
             ))
             .unwrap();
-        let mut rows = stmt.query([id]).unwrap();
+        let mut rows = stmt.query([id.to_string()]).unwrap();
         let mut out = Vec::new();
         while let Some(row) = rows.next().unwrap() {
             let mut object = Map::new();

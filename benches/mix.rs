@@ -46,8 +46,8 @@ use custdb::customer::sql as customer_sql;
 use custdb::inventory::sql as inv_sql;
 use custdb::order::sql as order_sql;
 use custdb::{
-    CustomerId, Decimal, Durability, NewOrder, NewOrderLine, NewPayment, NewShipment, Options,
-    OrderId, PaymentMethod, Store,
+    Currency, CustomerId, Decimal, Durability, NewOrder, NewOrderLine, NewPayment, NewShipment,
+    Options, OrderId, PaymentMethod, Store,
 };
 use rand::{Rng, SeedableRng};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -164,13 +164,13 @@ impl CustdbSide {
         match txn {
             Txn::NewOrder { customer, lines } => {
                 let order = lines.iter().fold(
-                    NewOrder::for_customer(self.customers[*customer], "GBP"),
+                    NewOrder::for_customer(self.customers[*customer], Currency::GBP),
                     |o, &(v, q)| o.line(NewOrderLine::new(sku(v), q).tax_rate(Decimal::new(2, 1))),
                 );
                 let placed = self.store.write(|tx| tx.orders().place(order)).unwrap();
                 self.queues
                     .unpaid
-                    .push_back((placed.id, *customer, placed.total));
+                    .push_back((placed.id, *customer, placed.total.amount));
             }
             Txn::Payment { by_email } => {
                 let (order, customer, total) = self.queues.unpaid.pop_front().unwrap();
@@ -262,7 +262,7 @@ impl RawSide {
                 } else {
                     tx.prepare_cached(customer_sql::GET)
                         .unwrap()
-                        .query_row([self.customers[customer]], raw_customer)
+                        .query_row([self.customers[customer].to_string()], raw_customer)
                 }
                 .unwrap();
                 black_box(row);
@@ -277,7 +277,10 @@ impl RawSide {
                 let latest: Option<String> = tx
                     .prepare_cached(order_sql::HISTORY)
                     .unwrap()
-                    .query_row(params![self.customers[*customer], "~", "", 2], |r| r.get(0))
+                    .query_row(
+                        params![self.customers[*customer].to_string(), "~", "", 2],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .unwrap();
                 if let Some(id) = latest {

@@ -104,7 +104,7 @@ fn pay(c: &mut Criterion) {
                         .write(|tx| {
                             tx.orders().pay(
                                 o.id,
-                                NewPayment::new(PaymentMethod::Card, o.total)
+                                NewPayment::new(PaymentMethod::Card, o.total.amount)
                                     .provider("psp", "ref-1"),
                             )
                         })
@@ -161,7 +161,7 @@ fn history(c: &mut Criterion) {
         b.iter(|| {
             let mut stmt = conn.prepare_cached(sql::HISTORY).unwrap();
             let rows: Vec<SummaryRow> = stmt
-                .query_map(params![customer, "~", "", 21], |r| {
+                .query_map(params![customer.to_string(), "~", "", 21], |r| {
                     Ok((
                         r.get(0)?,
                         r.get(1)?,

@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use custdb::{CustomerId, NewOrder, NewOrderLine, Store};
+use custdb::{Currency, CustomerId, NewOrder, NewOrderLine, Store};
 
 fn scale(c: &mut Criterion) {
     let Some(path) = std::env::var_os("CUSTDB_SCALE_DB") else {
@@ -81,9 +81,10 @@ fn scale(c: &mut Criterion) {
         group.bench_function(format!("place_order_{lines}_lines"), |b| {
             b.iter(|| {
                 i = (i + 7) % sample.len();
-                let order = (0..lines).fold(NewOrder::for_customer(sample[i].0, "GBP"), |o, n| {
-                    o.line(NewOrderLine::new(format!("S{n:02}"), 1))
-                });
+                let order = (0..lines).fold(
+                    NewOrder::for_customer(sample[i].0, Currency::GBP),
+                    |o, n| o.line(NewOrderLine::new(format!("S{n:02}"), 1)),
+                );
                 black_box(store.write(|tx| tx.orders().place(order)).unwrap())
             })
         });

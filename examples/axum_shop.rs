@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use custdb::{
-    AsyncStore, ErrorKind, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant,
+    AsyncStore, Currency, ErrorKind, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant,
     NewWarehouse,
 };
 use serde::Deserialize;
@@ -77,7 +77,7 @@ async fn place_order(
                 Err(e) => return Err(e.into()),
             };
             let order = tx.orders().place(
-                NewOrder::for_customer(customer.id, "GBP")
+                NewOrder::for_customer(customer.id, Currency::GBP)
                     .line(NewOrderLine::new(request.sku, request.quantity)),
             )?;
             Ok(order)
@@ -130,7 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .create_product(NewProduct::new("Teapot").variant(NewVariant::new(
                     "POT",
                     "24.00".parse().expect("a price"),
-                    "GBP",
+                    Currency::GBP,
                 )))?;
             let warehouse = tx
                 .inventory()

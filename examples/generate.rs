@@ -13,6 +13,7 @@
 //! per order line; `CUSTDB_SCALE_DB=<file> cargo bench --bench scale` then
 //! measures point reads, placement and history on the result.
 
+use custdb::Currency;
 use std::path::Path;
 use std::time::Instant;
 
@@ -67,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     NewVariant::new(
                         format!("P{p:05}"),
                         Decimal::new(100 + (p as i64 * 37) % 5000, 2),
-                        "GBP",
+                        Currency::GBP,
                     )
                     .track_stock(false),
                 ),
@@ -80,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     p.variant(NewVariant::new(
                         format!("S{i:02}"),
                         Decimal::new(999, 2),
-                        "GBP",
+                        Currency::GBP,
                     ))
                 }))?;
         let a = tx
@@ -160,7 +161,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tx.orders().record_historical(&HistoricalOrder {
                     customer_id: Some(customer),
                     guest_email: None,
-                    currency: "GBP".into(),
+                    currency: Currency::GBP,
                     country: Some("GB".into()),
                     placed_at: start + Duration::minutes(rng.random_range(0..2 * 365 * 24 * 60)),
                     lines,

@@ -11,6 +11,7 @@
 //! to version, so that one check fits every fixture.
 
 use chrono::{TimeZone, Utc};
+use custdb::Currency;
 use custdb::{
     Actor, AddressKind, Channel, CollectionMethod, ConsentState, DataCategory, Decimal, Direction,
     ErasureGround, InteractionKind, LawfulBasis, NewAddress, NewConsent, NewCustomer,
@@ -81,8 +82,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let price = |cents: i64| Decimal::new(cents, 2);
         let p = tx.catalog().create_product(
             NewProduct::new("Fixture Tee")
-                .variant(NewVariant::new("FIX-TEE-S", price(1250), "GBP").option("size", "S"))
-                .variant(NewVariant::new("FIX-TEE-L", price(1300), "GBP").option("size", "L")),
+                .variant(
+                    NewVariant::new("FIX-TEE-S", price(1250), Currency::GBP).option("size", "S"),
+                )
+                .variant(
+                    NewVariant::new("FIX-TEE-L", price(1300), Currency::GBP).option("size", "L"),
+                ),
         )?;
         let inv = tx.inventory();
         let north = inv.create_warehouse(NewWarehouse::new("N1", "North").priority(1))?;
@@ -94,7 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         inv.receive(large.expect("the large tee"), north.id, 5)?;
         inv.receive(small.expect("the small tee"), south.id, 5)?;
         let o = tx.orders().place(
-            NewOrder::for_customer(ada.id, "GBP")
+            NewOrder::for_customer(ada.id, Currency::GBP)
                 .line(NewOrderLine::new("FIX-TEE-L", 2))
                 .line(NewOrderLine::new("FIX-TEE-S", 1).tax_rate(Decimal::new(2, 1)))
                 .shipping(price(399))
@@ -102,7 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         tx.orders().pay(
             o.id,
-            NewPayment::new(PaymentMethod::Card, o.total).provider("psp", "fixture-ref"),
+            NewPayment::new(PaymentMethod::Card, o.total.amount).provider("psp", "fixture-ref"),
         )?;
         tx.orders().ship(
             o.id,

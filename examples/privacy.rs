@@ -11,6 +11,7 @@
 //! WAL checkpoint is real) and prints the same story every run.
 
 use chrono::{Duration, TimeZone, Utc};
+use custdb::Currency;
 use custdb::{
     Actor, CollectionMethod, ConsentState, Controller, DataCategory, Decimal, LawfulBasis,
     NewConsent, NewCustomer, NewOrder, NewOrderLine, NewPayment, NewProduct, NewPurpose,
@@ -109,23 +110,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
 
         // And she buys something.
-        let tea =
-            tx.catalog()
-                .create_product(NewProduct::new("Rooibos").variant(NewVariant::new(
-                    "ROOI-100",
-                    Decimal::new(650, 2),
-                    "EUR",
-                )))?;
+        let tea = tx
+            .catalog()
+            .create_product(NewProduct::new("Rooibos").variant(NewVariant::new(
+                "ROOI-100",
+                Decimal::new(650, 2),
+                Currency::EUR,
+            )))?;
         let shop = tx
             .inventory()
             .create_warehouse(NewWarehouse::new("MAD", "Madrid"))?;
         tx.inventory().receive(tea.variants[0].id, shop.id, 20)?;
         let order = tx.orders().place(
-            NewOrder::for_customer(maria.id, "EUR").line(NewOrderLine::new("ROOI-100", 3)),
+            NewOrder::for_customer(maria.id, Currency::EUR).line(NewOrderLine::new("ROOI-100", 3)),
         )?;
         tx.orders().pay(
             order.id,
-            NewPayment::new(PaymentMethod::Card, order.total).provider("psp", "ch_123"),
+            NewPayment::new(PaymentMethod::Card, order.total.amount).provider("psp", "ch_123"),
         )?;
         Ok::<_, custdb::Error>((maria.id, order.id))
     })?;

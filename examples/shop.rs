@@ -10,6 +10,7 @@
 //! It works on a fresh in-memory store each run, so the figures are the same
 //! every time.
 
+use custdb::Currency;
 use custdb::{
     Actor, AddressKind, Decimal, NewAddress, NewCustomer, NewOrder, NewOrderLine, NewPayment,
     NewProduct, NewRefund, NewReturn, NewShipment, NewVariant, NewWarehouse, Options,
@@ -22,54 +23,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gbp = |cents: i64| Decimal::new(cents, 2);
 
     // Morning: the catalog, two warehouses, a delivery.
-    let (tee_m, tee_l, mug) =
-        store.write(|tx| {
-            let tee = tx.catalog().create_product(
-                NewProduct::new("Organic tee")
-                    .variant(
-                        NewVariant::new("TEE-M", gbp(1800), "GBP")
-                            .option("size", "M")
-                            .title("M"),
-                    )
-                    .variant(
-                        NewVariant::new("TEE-L", gbp(1800), "GBP")
-                            .option("size", "L")
-                            .title("L"),
-                    ),
+    let (tee_m, tee_l, mug) = store.write(|tx| {
+        let tee = tx.catalog().create_product(
+            NewProduct::new("Organic tee")
+                .variant(
+                    NewVariant::new("TEE-M", gbp(1800), Currency::GBP)
+                        .option("size", "M")
+                        .title("M"),
+                )
+                .variant(
+                    NewVariant::new("TEE-L", gbp(1800), Currency::GBP)
+                        .option("size", "L")
+                        .title("L"),
+                ),
+        )?;
+        let mug =
+            tx.catalog()
+                .create_product(NewProduct::new("Enamel mug").variant(NewVariant::new(
+                    "MUG",
+                    gbp(900),
+                    Currency::GBP,
+                )))?;
+        let inv = tx.inventory();
+        let leeds = inv.create_warehouse(
+            NewWarehouse::new("LDS", "Leeds")
+                .address("1 Mill St", "Leeds", "LS1 1AA", "GB")
+                .priority(1),
+        )?;
+        let bristol = inv.create_warehouse(
+            NewWarehouse::new("BRS", "Bristol")
+                .address("9 Quay", "Bristol", "BS1 4AA", "GB")
+                .priority(2),
+        )?;
+        // Variants come in the order given: M, then L.
+        let (m, l, mug) = (tee.variants[0].id, tee.variants[1].id, mug.variants[0].id);
+        inv.receive(m, leeds.id, 6)?;
+        inv.receive(m, bristol.id, 4)?;
+        inv.receive(l, leeds.id, 3)?;
+        inv.receive(mug, bristol.id, 12)?;
+        for (v, w) in [(m, leeds.id), (l, leeds.id), (mug, bristol.id)] {
+            inv.set_replenishment_rule(
+                v,
+                w,
+                ReplenishmentRule {
+                    reorder_point: 4,
+                    target_level: 12,
+                    order_multiple: 6,
+                },
             )?;
-            let mug = tx.catalog().create_product(
-                NewProduct::new("Enamel mug").variant(NewVariant::new("MUG", gbp(900), "GBP")),
-            )?;
-            let inv = tx.inventory();
-            let leeds = inv.create_warehouse(
-                NewWarehouse::new("LDS", "Leeds")
-                    .address("1 Mill St", "Leeds", "LS1 1AA", "GB")
-                    .priority(1),
-            )?;
-            let bristol = inv.create_warehouse(
-                NewWarehouse::new("BRS", "Bristol")
-                    .address("9 Quay", "Bristol", "BS1 4AA", "GB")
-                    .priority(2),
-            )?;
-            // Variants come in the order given: M, then L.
-            let (m, l, mug) = (tee.variants[0].id, tee.variants[1].id, mug.variants[0].id);
-            inv.receive(m, leeds.id, 6)?;
-            inv.receive(m, bristol.id, 4)?;
-            inv.receive(l, leeds.id, 3)?;
-            inv.receive(mug, bristol.id, 12)?;
-            for (v, w) in [(m, leeds.id), (l, leeds.id), (mug, bristol.id)] {
-                inv.set_replenishment_rule(
-                    v,
-                    w,
-                    ReplenishmentRule {
-                        reorder_point: 4,
-                        target_level: 12,
-                        order_multiple: 6,
-                    },
-                )?;
-            }
-            Ok::<_, custdb::Error>((m, l, mug))
-        })?;
+        }
+        Ok::<_, custdb::Error>((m, l, mug))
+    })?;
 
     // Customers.
     let (ada, grace) = store.write(|tx| {
@@ -99,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Orders: Ada's is split across warehouses; Grace asks for too much.
     let first = store.write(|tx| {
         tx.orders().place(
-            NewOrder::for_customer(ada, "GBP")
+            NewOrder::for_customer(ada, Currency::GBP)
                 .line(NewOrderLine::new("TEE-M", 8).tax_rate(Decimal::new(2, 1)))
                 .line(
                     NewOrderLine::new("MUG", 2)
@@ -116,14 +120,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     match store.write(|tx| {
         tx.orders()
-            .place(NewOrder::for_customer(grace, "GBP").line(NewOrderLine::new("TEE-L", 5)))
+            .place(NewOrder::for_customer(grace, Currency::GBP).line(NewOrderLine::new("TEE-L", 5)))
     }) {
         Ok(o) => println!("unexpected: order #{} placed", o.number),
         Err(e) => println!("order for Grace refused: {e}"),
     }
     let second = store.write(|tx| {
         tx.orders()
-            .place(NewOrder::for_customer(grace, "GBP").line(NewOrderLine::new("TEE-L", 3)))
+            .place(NewOrder::for_customer(grace, Currency::GBP).line(NewOrderLine::new("TEE-L", 3)))
     })?;
     println!(
         "order #{} placed for Grace: total {} {}",
@@ -135,11 +139,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let o = tx.orders();
         o.pay(
             first.id,
-            NewPayment::new(PaymentMethod::Card, first.total).provider("stripe", "pi_3Nx"),
+            NewPayment::new(PaymentMethod::Card, first.total.amount).provider("stripe", "pi_3Nx"),
         )?;
         o.pay(
             second.id,
-            NewPayment::new(PaymentMethod::Wallet, second.total).provider("paypal", "PAY-77"),
+            NewPayment::new(PaymentMethod::Wallet, second.total.amount)
+                .provider("paypal", "PAY-77"),
         )?;
         o.ship(
             first.id,

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use custdb::import::generic::{CustomerField, CustomerMapping};
+use custdb::Currency;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -26,7 +27,7 @@ fn fixture(store: &Store) {
                         p.variant(NewVariant::new(
                             format!("S{i}"),
                             Decimal::new(250, 2),
-                            "GBP",
+                            Currency::GBP,
                         ))
                     }))?;
             let w = tx
@@ -200,7 +201,7 @@ pub fn order_input(data: &[u8]) {
         let _ = store.write(|tx| {
             tx.orders().pay(
                 placed.id,
-                custdb::NewPayment::new(custdb::PaymentMethod::Card, placed.total),
+                custdb::NewPayment::new(custdb::PaymentMethod::Card, placed.total.amount),
             )
         });
         let _ = store.write(|tx| {

@@ -9,12 +9,15 @@
 //! may be sold below zero available (backorders). Archived products and
 //! variants stay readable but cannot be ordered.
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::audit::Change;
+use crate::customer::ArchiveState;
 use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
@@ -108,14 +111,14 @@ impl Variant {
 /// # Example
 ///
 /// ```
-/// use custdb::{Decimal, NewProduct, NewVariant, Store};
+/// use custdb::{Currency, Decimal, NewProduct, NewVariant, Store};
 ///
 /// let store = Store::open_in_memory()?;
 /// let tee = store.write(|tx| {
 ///     tx.catalog().create_product(
 ///         NewProduct::new("Tee")
-///             .variant(NewVariant::new("TEE-S", Decimal::new(1500, 2), "GBP").option("size", "S"))
-///             .variant(NewVariant::new("TEE-M", Decimal::new(1500, 2), "GBP").option("size", "M")),
+///             .variant(NewVariant::new("TEE-S", Decimal::new(1500, 2), Currency::GBP).option("size", "S"))
+///             .variant(NewVariant::new("TEE-M", Decimal::new(1500, 2), Currency::GBP).option("size", "M")),
 ///     )
 /// })?;
 /// assert_eq!(tee.variants.len(), 2);
@@ -165,8 +168,8 @@ pub struct NewVariant {
     pub sku: String,
     /// Unit price.
     pub price: rust_decimal::Decimal,
-    /// ISO 4217 code of the price.
-    pub currency: String,
+    /// The price's currency (JSON: its ISO 4217 code).
+    pub currency: Currency,
     /// Title.
     #[serde(default)]
     pub title: Option<String>,
@@ -191,15 +194,11 @@ fn yes() -> bool {
 
 impl NewVariant {
     /// A tracked variant without backorders.
-    pub fn new(
-        sku: impl Into<String>,
-        price: rust_decimal::Decimal,
-        currency: impl Into<String>,
-    ) -> Self {
+    pub fn new(sku: impl Into<String>, price: rust_decimal::Decimal, currency: Currency) -> Self {
         NewVariant {
             sku: sku.into(),
             price,
-            currency: currency.into(),
+            currency,
             title: None,
             options: BTreeMap::new(),
             barcode: None,
@@ -255,7 +254,7 @@ pub struct VariantPatch {
     /// New currency (with `price`).
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     /// New barcode.
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -326,8 +325,8 @@ pub(crate) fn variant_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Variant
     let created: String = row.get(10)?;
     let updated: String = row.get(11)?;
     let archived: Option<String> = row.get(13)?;
-    let id: VariantId = row.get(0)?;
-    let product_id: ProductId = row.get(1)?;
+    let id: VariantId = row.get_id(0)?;
+    let product_id: ProductId = row.get_id(1)?;
     let sku: String = row.get(2)?;
     let title: Option<String> = row.get(3)?;
     let barcode: Option<String> = row.get(5)?;
@@ -378,7 +377,7 @@ impl<'a> CatalogReader<'a> {
                  FROM products WHERE id = ?1",
             )
             .db()?
-            .query_row([id], |r| {
+            .query_row([id.sql()], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, Option<String>>(1)?,
@@ -416,7 +415,7 @@ impl<'a> CatalogReader<'a> {
                 "{SELECT_VARIANT} WHERE product_id = ?1 ORDER BY id"
             ))
             .db()?;
-        let rows = stmt.query_map([product_id], variant_from_row).db()?;
+        let rows = stmt.query_map([product_id.sql()], variant_from_row).db()?;
         rows.map(|r| r.db()?).collect()
     }
 
@@ -429,7 +428,7 @@ impl<'a> CatalogReader<'a> {
         self.conn
             .prepare_cached(sql::VARIANT_BY_ID)
             .db()?
-            .query_row([id], variant_from_row)
+            .query_row([id.sql()], variant_from_row)
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("variant", id))?
@@ -470,15 +469,15 @@ impl<'a> CatalogReader<'a> {
             .ok_or_else(|| Error::not_found("variant", format!("with barcode {barcode:?}")))?
     }
 
-    /// Products in name order, with their variants; archived ones only when
-    /// `include_archived`.
+    /// Products in name order, with their variants: the active ones
+    /// (`ArchiveState::Active`), the archived ones, or all.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Invalid`] for a bad cursor or limit.
     pub fn products(
         &self,
-        include_archived: bool,
+        archived: ArchiveState,
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<Product>> {
@@ -500,14 +499,15 @@ impl<'a> CatalogReader<'a> {
             .prepare_cached(
                 "SELECT id, name, description, created_at, updated_at, version, archived_at \
                  FROM products WHERE (name, id) > (?1, ?2) \
-                 AND (?3 OR archived_at IS NULL) ORDER BY name, id LIMIT ?4",
+                 AND (?3 = 'all' OR (archived_at IS NULL) = (?3 = 'active')) \
+                 ORDER BY name, id LIMIT ?4",
             )
             .db()?
             .query_map(
-                params![name, id, include_archived, (limit + 1) as i64],
+                params![name, id, archived.as_str(), (limit + 1) as i64],
                 |r| {
                     Ok((
-                        r.get::<_, ProductId>(0)?,
+                        r.get_id::<ProductId>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, Option<String>>(2)?,
                         r.get::<_, String>(3)?,
@@ -602,7 +602,7 @@ fn check_variant(field: &str, new: &NewVariant) -> Result<CheckedVariant> {
         .as_deref()
         .map(|b| barcode(&format!("{field}.barcode"), b))
         .transpose()?;
-    let currency = Currency::parse(&new.currency, &format!("{field}.currency"))?;
+    let currency = new.currency;
     let price_e4 = money::unit_price(&format!("{field}.price"), new.price)?;
     Ok(CheckedVariant {
         sku,
@@ -680,7 +680,7 @@ impl<'t> Catalog<'t> {
                  VALUES (?1, ?2, ?3, ?4, ?4)",
                 )
                 .db()?
-                .execute(params![id, name, description, now])
+                .execute(params![id.sql(), name, description, now])
                 .db()?;
             self.tx.audit_change(Change {
                 action: "create",
@@ -752,8 +752,8 @@ impl<'t> Catalog<'t> {
             )
             .db()?
             .execute(params![
-                id,
-                product_id,
+                id.sql(),
+                product_id.sql(),
                 v.sku,
                 v.title,
                 v.options,
@@ -789,7 +789,7 @@ impl<'t> Catalog<'t> {
                 "UPDATE products SET updated_at = ?2, version = version + 1 WHERE id = ?1",
             )
             .db()?
-            .execute(params![id, crate::time::to_db(&self.tx.now())])
+            .execute(params![id.sql(), crate::time::to_db(&self.tx.now())])
             .db()?;
         Ok(())
     }
@@ -828,10 +828,7 @@ impl<'t> Catalog<'t> {
             let mut next = NewVariant {
                 sku: current.sku.clone(),
                 price: patch.price.unwrap_or(current.price.amount),
-                currency: patch
-                    .currency
-                    .clone()
-                    .unwrap_or_else(|| current.price.currency.code().to_owned()),
+                currency: patch.currency.unwrap_or(current.price.currency),
                 title: patch.title.clone().or(current.title.clone()),
                 options: current.options.clone(),
                 barcode: patch.barcode.clone().or(current.barcode.clone()),
@@ -859,7 +856,7 @@ impl<'t> Catalog<'t> {
                      AND (on_hand <> 0 OR reserved <> 0))",
                     )
                     .db()?
-                    .query_row([id], |r| r.get(0))
+                    .query_row([id.sql()], |r| r.get(0))
                     .db()?;
                 if holds {
                     return Err(Error::new(ErrorKind::InvalidState {
@@ -879,7 +876,7 @@ impl<'t> Catalog<'t> {
                         "SELECT min(on_hand - reserved) FROM stock_levels WHERE variant_id = ?1",
                     )
                     .db()?
-                    .query_row([id], |r| r.get(0))
+                    .query_row([id.sql()], |r| r.get(0))
                     .db()?;
                 if oversold.is_some_and(|a| a < 0) {
                     return Err(Error::new(ErrorKind::InvalidState {
@@ -920,7 +917,7 @@ impl<'t> Catalog<'t> {
                 )
                 .db()?
                 .execute(params![
-                    id,
+                    id.sql(),
                     checked.title,
                     checked.barcode,
                     checked.price_e4,
@@ -959,7 +956,7 @@ impl<'t> Catalog<'t> {
                  version = version + 1 WHERE id = ?1",
                 )
                 .db()?
-                .execute(params![id, crate::time::to_db(&self.tx.now())])
+                .execute(params![id.sql(), crate::time::to_db(&self.tx.now())])
                 .db()?;
             self.tx.audit_change(Change {
                 action: "archive",
@@ -992,7 +989,7 @@ impl<'t> Catalog<'t> {
                  version = version + 1 WHERE id = ?1",
                 )
                 .db()?
-                .execute(params![id, crate::time::to_db(&self.tx.now())])
+                .execute(params![id.sql(), crate::time::to_db(&self.tx.now())])
                 .db()?;
             self.tx.audit_change(Change {
                 action: "archive",
@@ -1044,6 +1041,6 @@ crate::one_shot::one_shot! {
         fn variant(id: VariantId) -> Variant;
         fn variant_by_sku(sku: &str) -> Variant;
         fn variant_by_barcode(barcode: &str) -> Variant;
-        fn products(include_archived: bool, after: Option<&Cursor>, limit: usize) -> Page<Product>;
+        fn products(archived: ArchiveState, after: Option<&Cursor>, limit: usize) -> Page<Product>;
     }
 }

@@ -37,6 +37,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
@@ -499,8 +501,8 @@ const SELECT_EVENT: &str = "SELECT id, customer_id, purpose_id, state, notice_ve
 
 fn event_from_row(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
     Ok(RawEvent {
-        id: row.get(0)?,
-        customer_id: row.get(1)?,
+        id: row.get_id(0)?,
+        customer_id: row.get_id(1)?,
         purpose_id: row.get(2)?,
         state: ConsentState::from_db(&row.get::<_, String>(3)?)?,
         notice_version: row.get(4)?,
@@ -626,7 +628,7 @@ impl<'a> ConsentReader<'a> {
         self.conn
             .prepare_cached(&format!("{SELECT_EVENT} WHERE id = ?1"))
             .db()?
-            .query_row([id], event_from_row)
+            .query_row([id.sql()], event_from_row)
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("consent event", id))?
@@ -667,7 +669,7 @@ impl<'a> ConsentReader<'a> {
             .db()?;
         let rows = stmt
             .query_map(
-                params![customer_id, crate::time::to_db(&at)],
+                params![customer_id.sql(), crate::time::to_db(&at)],
                 event_from_row,
             )
             .db()?;
@@ -704,7 +706,7 @@ impl<'a> ConsentReader<'a> {
             .prepare_cached(sql::LATEST)
             .db()?
             .query_row(
-                params![customer_id, purpose_id, crate::time::to_db(&at)],
+                params![customer_id.sql(), purpose_id, crate::time::to_db(&at)],
                 event_from_row,
             )
             .optional()
@@ -736,7 +738,7 @@ impl<'a> ConsentReader<'a> {
             .conn
             .prepare_cached(sql::ERASED)
             .db()?
-            .query_row([customer_id], |r| r.get(0))
+            .query_row([customer_id.sql()], |r| r.get(0))
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("customer", customer_id))?;
@@ -774,7 +776,7 @@ impl<'a> ConsentReader<'a> {
             ))
             .db()?;
         let rows = stmt
-            .query_map(params![customer_id, purpose_id], event_from_row)
+            .query_map(params![customer_id.sql(), purpose_id], event_from_row)
             .db()?;
         rows.map(|r| r.db()?.finish()).collect()
     }
@@ -810,7 +812,7 @@ impl<'a> ConsentReader<'a> {
                     after,
                     (limit + 1) as i64
                 ],
-                |r| r.get::<_, CustomerId>(0),
+                |r| r.get_id::<CustomerId>(0),
             )
             .db()?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -836,7 +838,7 @@ impl<'a> ConsentReader<'a> {
         let mut stmt = self.conn.prepare_cached(sql::CONSENTING_AMONG).db()?;
         let rows = stmt
             .query_map(params![ids, purpose_id, crate::time::to_db(&at)], |r| {
-                r.get::<_, CustomerId>(0)
+                r.get_id::<CustomerId>(0)
             })
             .db()?;
         rows.collect::<rusqlite::Result<_>>().db()
@@ -1080,7 +1082,7 @@ impl<'t> Consents<'t> {
             .conn()
             .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")
             .db()?
-            .query_row([new.customer_id], |r| r.get(0))
+            .query_row([new.customer_id.sql()], |r| r.get(0))
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("customer", new.customer_id))?;
@@ -1266,8 +1268,8 @@ fn insert_event(tx: &WriteTx<'_>, e: &EventRow<'_>) -> Result<ConsentEventId> {
         .prepare_cached(sql::INSERT_EVENT)
         .db()?
         .execute(params![
-            id,
-            e.customer_id,
+            id.sql(),
+            e.customer_id.sql(),
             e.purpose_id,
             e.state.as_str(),
             e.notice.map(|n| n.0),

@@ -21,6 +21,8 @@
 //! set and keeps its own fields, so nothing is lost; the merge is recorded
 //! and audited.
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection};
@@ -134,7 +136,7 @@ impl<'a> DuplicateReader<'a> {
                 flush(&mut group);
                 key = Some(k);
             }
-            group.push((row.get(1).db()?, row.get(2).db()?));
+            group.push((row.get_id(1).db()?, row.get(2).db()?));
             if group.len() > 1000 {
                 // A key shared by more than a thousand customers (a shop's
                 // own phone, a placeholder email) is not evidence.
@@ -250,29 +252,35 @@ impl<'t> Merges<'t> {
         Merges { tx }
     }
 
-    /// Merges `duplicate` into `survivor`, or with `dry_run` shows what it
-    /// would do and writes nothing.
+    /// Merges `duplicate` into `survivor` and returns what it did (see
+    /// [`plan_merge`](Merges::plan_merge) to see it first).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Invalid`] when both are the same;
     /// [`ErrorKind::NotFound`]; [`ErrorKind::InvalidState`] when either is
     /// erased or already merged.
-    pub fn merge(
-        &self,
-        survivor: CustomerId,
-        duplicate: CustomerId,
-        dry_run: bool,
-    ) -> Result<MergePlan> {
+    pub fn merge(&self, survivor: CustomerId, duplicate: CustomerId) -> Result<MergePlan> {
         self.tx
-            .atomic(|| self.merge_inner(survivor, duplicate, dry_run))
+            .atomic(|| self.merge_inner(survivor, duplicate, false))
+    }
+
+    /// What [`merge`](Merges::merge) would do, writing nothing (the plan's
+    /// `dry_run` is true).
+    ///
+    /// # Errors
+    ///
+    /// As [`merge`](Merges::merge).
+    pub fn plan_merge(&self, survivor: CustomerId, duplicate: CustomerId) -> Result<MergePlan> {
+        self.tx
+            .atomic(|| self.merge_inner(survivor, duplicate, true))
     }
 
     fn state(&self, id: CustomerId) -> Result<(Customer, bool, bool)> {
         let c = self.tx.customers().get(id)?;
         let (erased, merged): (bool, bool) = self.tx.conn().query_row(
             "SELECT erased_at IS NOT NULL, merged_into IS NOT NULL FROM customers WHERE id = ?1",
-            [id],
+            [id.sql()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         ).db()?;
         Ok((c, erased, merged))
@@ -365,7 +373,7 @@ impl<'t> Merges<'t> {
                 .conn()
                 .query_row(
                     &format!("SELECT count(*) FROM {table} WHERE {column} = ?1"),
-                    [duplicate],
+                    [duplicate.sql()],
                     |r| r.get(0),
                 )
                 .db()?;
@@ -400,20 +408,20 @@ impl<'t> Merges<'t> {
             self.tx.customers().archive(duplicate)?;
             conn.prepare_cached("UPDATE customers SET merged_into = ?2 WHERE id = ?1")
                 .db()?
-                .execute(params![duplicate, survivor])
+                .execute(params![duplicate.sql(), survivor.sql()])
                 .db()?;
             let has_default: Vec<String> = {
                 let mut stmt = conn.prepare_cached(
                     "SELECT kind FROM customer_addresses WHERE customer_id = ?1 AND is_default = 1",
                 ).db()?;
-                let rows = stmt.query_map([survivor], |r| r.get(0)).db()?;
+                let rows = stmt.query_map([survivor.sql()], |r| r.get(0)).db()?;
                 rows.collect::<rusqlite::Result<_>>().db()?
             };
             for kind in &has_default {
                 conn.prepare_cached(
                     "UPDATE customer_addresses SET is_default = 0 WHERE customer_id = ?1 AND kind = ?2",
                 ).db()?
-                .execute(params![duplicate, kind]).db()?;
+                .execute(params![duplicate.sql(), kind]).db()?;
             }
             conn.prepare_cached("INSERT INTO customer_merge_in_progress (one) VALUES (1)")
                 .db()?
@@ -424,7 +432,7 @@ impl<'t> Merges<'t> {
                     "UPDATE {table} SET {column} = ?2 WHERE {column} = ?1"
                 ))
                 .db()?
-                .execute(params![duplicate, survivor])
+                .execute(params![duplicate.sql(), survivor.sql()])
                 .db()?;
             }
             conn.prepare_cached("DELETE FROM customer_merge_in_progress")
@@ -471,8 +479,8 @@ impl<'t> Merges<'t> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             ).db()?
             .execute(params![
-                survivor,
-                duplicate,
+                survivor.sql(),
+                duplicate.sql(),
                 crate::time::to_db(&now),
                 self.tx.actor().id(),
                 serde_json::to_string(&moved).written()?,
@@ -539,7 +547,8 @@ crate::one_shot::one_shot! {
     /// `store.duplicates().candidates(50)`, `store.duplicates().merge(..)`.
     StoreDuplicates => write merges: Merges, read duplicates: DuplicateReader;
     write {
-        fn merge(survivor: CustomerId, duplicate: CustomerId, dry_run: bool) -> MergePlan;
+        fn merge(survivor: CustomerId, duplicate: CustomerId) -> MergePlan;
+        fn plan_merge(survivor: CustomerId, duplicate: CustomerId) -> MergePlan;
     }
     read {
         fn candidates(limit: usize) -> Vec<DuplicateCandidate>;

@@ -16,6 +16,8 @@
 //! [`Inventory::release_expired`]). Variants that do not track stock have no
 //! ledger at all.
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -255,9 +257,9 @@ fn level_from_row(row: &Row<'_>) -> rusqlite::Result<StockLevel> {
     let on_hand: i64 = row.get(4)?;
     let reserved: i64 = row.get(5)?;
     Ok(StockLevel {
-        variant_id: row.get(0)?,
+        variant_id: row.get_id(0)?,
         sku: row.get(1)?,
-        warehouse_id: row.get(2)?,
+        warehouse_id: row.get_id(2)?,
         warehouse_code: row.get(3)?,
         on_hand,
         reserved,
@@ -270,7 +272,7 @@ const SELECT_WAREHOUSE: &str =
 
 fn warehouse_from_row(row: &Row<'_>) -> rusqlite::Result<Warehouse> {
     Ok(Warehouse {
-        id: row.get(0)?,
+        id: row.get_id(0)?,
         code: row.get(1)?,
         name: row.get(2)?,
         line1: row.get(3)?,
@@ -288,15 +290,15 @@ fn movement_from_row(row: &Row<'_>) -> rusqlite::Result<(Movement, String)> {
     Ok((
         Movement {
             seq: row.get(0)?,
-            variant_id: row.get(1)?,
-            warehouse_id: row.get(2)?,
+            variant_id: row.get_id(1)?,
+            warehouse_id: row.get_id(2)?,
             kind: MovementKind::from_db(&row.get::<_, String>(3)?)?,
             on_hand_delta: row.get(4)?,
             reserved_delta: row.get(5)?,
             reason: row.get(6)?,
-            reservation_id: row.get(7)?,
-            order_id: row.get(8)?,
-            transfer_id: row.get(9)?,
+            reservation_id: row.get_id(7)?,
+            order_id: row.get_id(8)?,
+            transfer_id: row.get_id(9)?,
             at: DateTime::<Utc>::MIN_UTC,
             actor_id: row.get(11)?,
         },
@@ -322,10 +324,10 @@ type RawReservation = (Reservation, Option<String>, String, Option<String>);
 fn reservation_from_row(row: &Row<'_>) -> rusqlite::Result<RawReservation> {
     Ok((
         Reservation {
-            id: row.get(0)?,
-            variant_id: row.get(1)?,
-            warehouse_id: row.get(2)?,
-            order_id: row.get(3)?,
+            id: row.get_id(0)?,
+            variant_id: row.get_id(1)?,
+            warehouse_id: row.get_id(2)?,
+            order_id: row.get_id(3)?,
             quantity: row.get(4)?,
             open_quantity: row.get(5)?,
             expires_at: None,
@@ -366,7 +368,7 @@ impl<'a> InventoryReader<'a> {
         self.conn
             .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE id = ?1"))
             .db()?
-            .query_row([id], warehouse_from_row)
+            .query_row([id.sql()], warehouse_from_row)
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("warehouse", id))
@@ -418,7 +420,10 @@ impl<'a> InventoryReader<'a> {
                 "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND l.warehouse_id = ?3"
             ))
             .db()?
-            .query_row(params![now, variant_id, warehouse_id], level_from_row)
+            .query_row(
+                params![now, variant_id.sql(), warehouse_id.sql()],
+                level_from_row,
+            )
             .optional()
             .db()?;
         match found {
@@ -459,7 +464,7 @@ impl<'a> InventoryReader<'a> {
             ))
             .db()?;
         let rows = stmt
-            .query_map(params![now, variant_id], level_from_row)
+            .query_map(params![now, variant_id.sql()], level_from_row)
             .db()?;
         rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
@@ -474,7 +479,9 @@ impl<'a> InventoryReader<'a> {
     ) -> Result<Vec<(WarehouseId, i64)>> {
         let mut stmt = self.conn.prepare_cached(sql::ALLOCATION).db()?;
         let rows = stmt
-            .query_map(params![variant_id, now], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(params![variant_id.sql(), now], |r| {
+                Ok((r.get_id(0)?, r.get(1)?))
+            })
             .db()?;
         rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
@@ -515,7 +522,7 @@ impl<'a> InventoryReader<'a> {
             .db()?;
         let items = stmt
             .query_map(
-                params![variant_id, after_seq, (limit + 1) as i64],
+                params![variant_id.sql(), after_seq, (limit + 1) as i64],
                 movement_from_row,
             )
             .db()?
@@ -536,7 +543,7 @@ impl<'a> InventoryReader<'a> {
                 "{SELECT_MOVEMENT} WHERE order_id = ?1 ORDER BY seq"
             ))
             .db()?;
-        let rows = stmt.query_map([order_id], movement_from_row).db()?;
+        let rows = stmt.query_map([order_id.sql()], movement_from_row).db()?;
         rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_movement))
             .collect()
     }
@@ -550,7 +557,7 @@ impl<'a> InventoryReader<'a> {
         self.conn
             .prepare_cached(&format!("{SELECT_RESERVATION} WHERE id = ?1"))
             .db()?
-            .query_row([id], reservation_from_row)
+            .query_row([id.sql()], reservation_from_row)
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("reservation", id))
@@ -562,7 +569,7 @@ impl<'a> InventoryReader<'a> {
             .conn
             .prepare_cached(sql::OPEN_RESERVATIONS_OF_LINE)
             .db()?;
-        let rows = stmt.query_map([line], reservation_from_row).db()?;
+        let rows = stmt.query_map([line.sql()], reservation_from_row).db()?;
         rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_reservation))
             .collect()
     }
@@ -574,7 +581,7 @@ impl<'a> InventoryReader<'a> {
                 "{SELECT_RESERVATION} WHERE order_line_id = ?1 ORDER BY rowid"
             ))
             .db()?;
-        let rows = stmt.query_map([line], reservation_from_row).db()?;
+        let rows = stmt.query_map([line.sql()], reservation_from_row).db()?;
         rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_reservation))
             .collect()
     }
@@ -787,7 +794,7 @@ impl<'t> Inventory<'t> {
                 )
                 .db()?
                 .execute(params![
-                    id,
+                    id.sql(),
                     code,
                     name,
                     line1,
@@ -828,7 +835,7 @@ impl<'t> Inventory<'t> {
                     "UPDATE warehouses SET priority = ?2, updated_at = ?3 WHERE id = ?1",
                 )
                 .db()?
-                .execute(params![id, priority, self.now_db()])
+                .execute(params![id.sql(), priority, self.now_db()])
                 .db()?;
             self.tx.audit_change(Change {
                 action: "update",
@@ -865,9 +872,10 @@ impl<'t> Inventory<'t> {
                 .conn()
                 .prepare_cached(sql::BALANCE)
                 .db()?
-                .query_row(params![m.variant.id, m.warehouse_id, now], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
+                .query_row(
+                    params![m.variant.id.sql(), m.warehouse_id.sql(), now],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()
                 .db()?
                 .unwrap_or((0, 0, false)))
@@ -903,15 +911,15 @@ impl<'t> Inventory<'t> {
             .prepare_cached(sql::INSERT_MOVEMENT)
             .db()?
             .execute(params![
-                m.variant.id,
-                m.warehouse_id,
+                m.variant.id.sql(),
+                m.warehouse_id.sql(),
                 m.kind.as_str(),
                 m.on_hand_delta,
                 m.reserved_delta,
                 m.reason,
-                m.reservation_id,
-                m.order_id,
-                m.transfer_id,
+                m.reservation_id.sql(),
+                m.order_id.sql(),
+                m.transfer_id.sql(),
                 now,
                 self.tx.actor().id()
             ])
@@ -1128,11 +1136,11 @@ impl<'t> Inventory<'t> {
             .prepare_cached(sql::INSERT_RESERVATION)
             .db()?
             .execute(params![
-                id,
-                variant.id,
-                warehouse_id,
-                order_id,
-                line_id,
+                id.sql(),
+                variant.id.sql(),
+                warehouse_id.sql(),
+                order_id.sql(),
+                line_id.sql(),
                 q,
                 expires_at.map(|t| crate::time::to_db(&t)),
                 self.now_db()
@@ -1195,7 +1203,7 @@ impl<'t> Inventory<'t> {
             .conn()
             .prepare_cached(sql::CLOSE_RESERVATION)
             .db()?
-            .execute(params![r.id, q, now, reason])
+            .execute(params![r.id.sql(), q, now, reason])
             .db()?;
         Ok(())
     }
@@ -1233,7 +1241,7 @@ impl<'t> Inventory<'t> {
                 .db()?;
             let rows = stmt
                 .query_map(
-                    params![now_db, only.map(|o| o.0), only.map(|o| o.1)],
+                    params![now_db, only.map(|o| o.0.sql()), only.map(|o| o.1.sql())],
                     reservation_from_row,
                 )
                 .db()?;
@@ -1313,8 +1321,8 @@ impl<'t> Inventory<'t> {
                 )
                 .db()?
                 .execute(params![
-                    variant_id,
-                    warehouse_id,
+                    variant_id.sql(),
+                    warehouse_id.sql(),
                     rule.reorder_point,
                     rule.target_level,
                     rule.order_multiple,

@@ -41,11 +41,69 @@ const SCALE_FACTOR: i64 = 10_000;
 /// An ISO 4217 currency with a minor unit (funds and metals without one,
 /// such as XAU, are refused).
 ///
-/// Serializes as its three-letter code.
+/// Every input that names a currency takes this type, so a misspelt code
+/// fails where it is written, not deep inside an operation. The common
+/// currencies are constants (`Currency::GBP`); any other ISO 4217 code
+/// parses with [`Currency::parse`] or `str::parse`. Serializes as its
+/// three-letter code, so JSON inputs keep writing `"currency": "GBP"`.
+///
+/// # Example
+///
+/// ```
+/// use custdb::Currency;
+/// assert_eq!(Currency::GBP, "gbp".parse::<Currency>()?);
+/// assert_eq!(Currency::JPY.minor_digits(), 0);
+/// # Ok::<(), custdb::Error>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency(iso_currency::Currency);
 
 impl Currency {
+    /// US dollar.
+    pub const USD: Currency = Currency(iso_currency::Currency::USD);
+    /// euro.
+    pub const EUR: Currency = Currency(iso_currency::Currency::EUR);
+    /// pound sterling.
+    pub const GBP: Currency = Currency(iso_currency::Currency::GBP);
+    /// Japanese yen (no minor unit digits).
+    pub const JPY: Currency = Currency(iso_currency::Currency::JPY);
+    /// Swiss franc.
+    pub const CHF: Currency = Currency(iso_currency::Currency::CHF);
+    /// Canadian dollar.
+    pub const CAD: Currency = Currency(iso_currency::Currency::CAD);
+    /// Australian dollar.
+    pub const AUD: Currency = Currency(iso_currency::Currency::AUD);
+    /// New Zealand dollar.
+    pub const NZD: Currency = Currency(iso_currency::Currency::NZD);
+    /// Swedish krona.
+    pub const SEK: Currency = Currency(iso_currency::Currency::SEK);
+    /// Norwegian krone.
+    pub const NOK: Currency = Currency(iso_currency::Currency::NOK);
+    /// Danish krone.
+    pub const DKK: Currency = Currency(iso_currency::Currency::DKK);
+    /// Polish złoty.
+    pub const PLN: Currency = Currency(iso_currency::Currency::PLN);
+    /// Czech koruna.
+    pub const CZK: Currency = Currency(iso_currency::Currency::CZK);
+    /// Hungarian forint.
+    pub const HUF: Currency = Currency(iso_currency::Currency::HUF);
+    /// Chinese yuan renminbi.
+    pub const CNY: Currency = Currency(iso_currency::Currency::CNY);
+    /// Hong Kong dollar.
+    pub const HKD: Currency = Currency(iso_currency::Currency::HKD);
+    /// Singapore dollar.
+    pub const SGD: Currency = Currency(iso_currency::Currency::SGD);
+    /// Indian rupee.
+    pub const INR: Currency = Currency(iso_currency::Currency::INR);
+    /// Brazilian real.
+    pub const BRL: Currency = Currency(iso_currency::Currency::BRL);
+    /// Mexican peso.
+    pub const MXN: Currency = Currency(iso_currency::Currency::MXN);
+    /// South African rand.
+    pub const ZAR: Currency = Currency(iso_currency::Currency::ZAR);
+    /// Kuwaiti dinar (three minor unit digits).
+    pub const KWD: Currency = Currency(iso_currency::Currency::KWD);
+
     /// Parses a three-letter ISO 4217 code (case-insensitive), naming
     /// `field` in the error.
     ///
@@ -169,7 +227,26 @@ impl<'de> serde::Deserialize<'de> for Currency {
     }
 }
 
-/// An amount in a currency.
+/// An amount in a currency: every amount custdb returns (order totals,
+/// line amounts, payments, refunds, credit notes, prices, report figures)
+/// is one.
+///
+/// The amount carries at least the currency's minor unit digits (`9.00`,
+/// never `9`), so it prints and serializes the same way everywhere;
+/// `Display` adds the code (`9.00 GBP`). Serializes as
+/// `{"amount": "9.00", "currency": "GBP"}`.
+///
+/// Inputs name their currency once (a [`Currency`]) and give amounts as
+/// [`Decimal`]s in it, as `NewOrder` does for its shipping and line prices.
+///
+/// # Example
+///
+/// ```
+/// use custdb::{Currency, Decimal, Money};
+/// let price = Money::new(Decimal::new(45, 1), Currency::GBP);
+/// assert_eq!(price.to_string(), "4.50 GBP");
+/// assert_eq!(price.amount.to_string(), "4.50");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Money {
     /// The exact amount.
@@ -179,13 +256,22 @@ pub struct Money {
 }
 
 impl Money {
-    /// An amount in a currency.
+    /// An amount in a currency, shown with at least the currency's minor
+    /// unit digits (`4.5` GBP becomes `4.50`; the value is unchanged).
     pub fn new(amount: Decimal, currency: Currency) -> Money {
-        Money { amount, currency }
+        Money {
+            amount: currency.present(amount),
+            currency,
+        }
+    }
+
+    /// Zero in a currency (`0.00 GBP`).
+    pub fn zero(currency: Currency) -> Money {
+        Money::new(Decimal::ZERO, currency)
     }
 
     pub(crate) fn from_e4(amount_e4: i64, currency: Currency) -> Money {
-        Money::new(currency.present(from_e4(amount_e4)), currency)
+        Money::new(from_e4(amount_e4), currency)
     }
 }
 
@@ -297,6 +383,45 @@ mod tests {
         let kwd = Currency::parse("KWD", "c").unwrap();
         assert_eq!(kwd.minor_digits(), 3);
         assert_eq!(kwd.round(d("1.0005")), d("1.001"));
+    }
+
+    #[test]
+    fn the_constants_are_the_parsed_codes() {
+        for c in [
+            Currency::USD,
+            Currency::EUR,
+            Currency::GBP,
+            Currency::JPY,
+            Currency::CHF,
+            Currency::CAD,
+            Currency::AUD,
+            Currency::NZD,
+            Currency::SEK,
+            Currency::NOK,
+            Currency::DKK,
+            Currency::PLN,
+            Currency::CZK,
+            Currency::HUF,
+            Currency::CNY,
+            Currency::HKD,
+            Currency::SGD,
+            Currency::INR,
+            Currency::BRL,
+            Currency::MXN,
+            Currency::ZAR,
+            Currency::KWD,
+        ] {
+            assert_eq!(Currency::parse(c.code(), "c").unwrap(), c);
+        }
+        assert_eq!(
+            Money::new(d("1.5"), Currency::GBP).amount.to_string(),
+            "1.50"
+        );
+        assert_eq!(
+            Money::new(d("1.5"), Currency::JPY).amount.to_string(),
+            "1.5"
+        );
+        assert_eq!(Money::new(d("7"), Currency::KWD).to_string(), "7.000 KWD");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! against their order, in the order's period; credit notes in the period
 //! they were issued. Net = gross - refunds - credit notes.
 
+use crate::id::RowIds;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
@@ -15,7 +16,7 @@ use rust_decimal::Decimal;
 use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, VariantId};
-use crate::money::{self, Currency};
+use crate::money::{self, Currency, Money};
 use crate::time::TimeRange;
 
 /// The longest list a report returns.
@@ -79,13 +80,13 @@ pub struct Revenue {
     /// Paid orders in the group.
     pub orders: u64,
     /// Their totals.
-    pub gross: Decimal,
+    pub gross: Money,
     /// Refunded from them.
-    pub refunds: Decimal,
+    pub refunds: Money,
     /// Credit notes issued in the group.
-    pub credit_notes: Decimal,
+    pub credit_notes: Money,
     /// gross - refunds - credit notes.
-    pub net: Decimal,
+    pub net: Money,
 }
 
 /// Sales of one product variant.
@@ -102,7 +103,7 @@ pub struct ProductSales {
     /// Units returned.
     pub units_returned: i64,
     /// The lines' totals.
-    pub gross: Decimal,
+    pub gross: Money,
 }
 
 /// Average order value in one currency.
@@ -113,10 +114,10 @@ pub struct AverageOrderValue {
     /// Paid orders.
     pub orders: u64,
     /// Their totals.
-    pub gross: Decimal,
+    pub gross: Money,
     /// gross / orders, rounded to the currency's minor unit (half away from
     /// zero): the one rounded figure of the reports.
-    pub average: Decimal,
+    pub average: Money,
 }
 
 /// Repeat purchases.
@@ -176,9 +177,10 @@ pub struct RfmScore {
     pub recency_days: i64,
     /// Paid orders.
     pub frequency: i64,
-    /// Net spend (orders - refunds - credit notes), in the customer's main
-    /// currency's units (all currencies added: RFM ranks, it does not
-    /// account).
+    /// Net spend (orders - refunds - credit notes) with every currency's
+    /// units added together: a ranking figure, not an amount of money (RFM
+    /// ranks, it does not account), hence a plain decimal and not a
+    /// [`Money`].
     pub monetary: Decimal,
     /// Recency quintile (5 = most recent).
     pub r: u8,
@@ -232,8 +234,8 @@ fn limit(n: usize) -> Result<i64> {
     Ok(n as i64)
 }
 
-fn dec(currency: Currency, e4: i64) -> Decimal {
-    currency.present(money::from_e4(e4))
+fn dec(currency: Currency, e4: i64) -> Money {
+    Money::from_e4(e4, currency)
 }
 
 fn ratio(a: u64, b: u64) -> Decimal {
@@ -444,7 +446,7 @@ impl<'a> Reports<'a> {
         let rows = stmt
             .query_map(params![from, to, limit(limit_rows)?], |r| {
                 Ok((
-                    r.get::<_, VariantId>(0)?,
+                    r.get_id::<VariantId>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
@@ -498,8 +500,8 @@ impl<'a> Reports<'a> {
             Ok(AverageOrderValue {
                 currency,
                 orders: n as u64,
-                gross: currency.present(gross),
-                average: currency.present(currency.round(gross / Decimal::from(n.max(1)))),
+                gross: Money::new(gross, currency),
+                average: Money::new(currency.round(gross / Decimal::from(n.max(1))), currency),
             })
         })
         .collect()
@@ -608,7 +610,7 @@ impl<'a> Reports<'a> {
         let rows = stmt
             .query_map(params![start, end, window_days, horizon_days], |r| {
                 Ok((
-                    r.get::<_, VariantId>(0)?,
+                    r.get_id::<VariantId>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?,
@@ -646,7 +648,7 @@ impl<'a> Reports<'a> {
         let rows = stmt
             .query_map([crate::time::to_db(&as_of)], |r| {
                 Ok((
-                    r.get::<_, CustomerId>(0)?,
+                    r.get_id::<CustomerId>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?,

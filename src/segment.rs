@@ -18,6 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::id::RowIds;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use rust_decimal::Decimal;
@@ -38,8 +39,8 @@ use crate::validate;
 pub struct SpendFilter {
     /// The least net spend (orders minus refunds).
     pub min: Decimal,
-    /// In this currency (ISO 4217).
-    pub currency: String,
+    /// In this currency (JSON: its ISO 4217 code).
+    pub currency: Currency,
     /// Orders placed at or after.
     #[serde(default)]
     pub from: Option<DateTime<Utc>>,
@@ -112,7 +113,7 @@ impl Segment {
     }
 
     /// Customers whose net spend passes the filter:
-    /// `Segment::default().spend(SpendFilter::at_least(d, "GBP").placed_from(t))`.
+    /// `Segment::default().spend(SpendFilter::at_least(d, Currency::GBP).placed_from(t))`.
     pub fn spend(mut self, filter: SpendFilter) -> Self {
         self.spend = Some(filter);
         self
@@ -160,10 +161,10 @@ impl Segment {
 impl SpendFilter {
     /// A net spend (orders minus refunds) of at least `min` in `currency`,
     /// over all time unless bounded.
-    pub fn at_least(min: Decimal, currency: impl Into<String>) -> Self {
+    pub fn at_least(min: Decimal, currency: Currency) -> Self {
         SpendFilter {
             min,
-            currency: currency.into(),
+            currency,
             from: None,
             to: None,
         }
@@ -272,7 +273,7 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
         params.push((":tag", Box::new(tag)));
     }
     if let Some(spend) = &s.spend {
-        let currency = Currency::parse(&spend.currency, "spend.currency")?;
+        let currency = spend.currency;
         let min = currency.payable("spend.min", spend.min)?;
         sql.push_str(&format!(
             " AND (SELECT coalesce(sum(o.total_e4 - o.refunded_e4), 0) FROM orders o \
@@ -380,7 +381,7 @@ impl<'a> SegmentReader<'a> {
         let named: Vec<(&str, &dyn ToSql)> =
             q.params.iter().map(|(n, v)| (*n, v.as_ref())).collect();
         let ids = stmt
-            .query_map(named.as_slice(), |r| r.get::<_, CustomerId>(0))
+            .query_map(named.as_slice(), |r| r.get_id::<CustomerId>(0))
             .db()?
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;

@@ -3,8 +3,8 @@
 //! Run: `cargo test --features tokio --test async_store`.
 
 use custdb::{
-    AsyncStore, Error, ErrorKind, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant,
-    NewWarehouse, VariantId,
+    AsyncStore, Currency, Error, ErrorKind, NewCustomer, NewOrder, NewOrderLine, NewProduct,
+    NewVariant, NewWarehouse, VariantId,
 };
 
 async fn scarce_shop(units: i64) -> (tempfile::TempDir, AsyncStore, VariantId) {
@@ -12,13 +12,13 @@ async fn scarce_shop(units: i64) -> (tempfile::TempDir, AsyncStore, VariantId) {
     let store = AsyncStore::open(dir.path().join("shop.db")).await.unwrap();
     let variant = store
         .write(move |tx| {
-            let p =
-                tx.catalog()
-                    .create_product(NewProduct::new("Teapot").variant(NewVariant::new(
-                        "POT",
-                        "24.00".parse().unwrap(),
-                        "GBP",
-                    )))?;
+            let p = tx
+                .catalog()
+                .create_product(NewProduct::new("Teapot").variant(NewVariant::new(
+                    "POT",
+                    "24.00".parse().unwrap(),
+                    Currency::GBP,
+                )))?;
             let w = tx
                 .inventory()
                 .create_warehouse(NewWarehouse::new("main", "Main"))?;
@@ -44,7 +44,8 @@ async fn eight_tasks_on_scarce_stock_sell_exactly_the_stock() {
                                 .email(format!("buyer{n}@example.com")),
                         )?;
                         tx.orders().place(
-                            NewOrder::for_customer(c.id, "GBP").line(NewOrderLine::new("POT", 1)),
+                            NewOrder::for_customer(c.id, Currency::GBP)
+                                .line(NewOrderLine::new("POT", 1)),
                         )
                     })
                     .await

@@ -17,6 +17,7 @@
 //!
 //! A plain `main` (no libtest harness), because the child is this binary.
 
+use custdb::Currency;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -62,13 +63,13 @@ fn writer(path: &Path, durability: Durability, start: u64) {
                 NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
                     .data_category(DataCategory::Contact),
             )?;
-            let p =
-                tx.catalog()
-                    .create_product(NewProduct::new("Crash").variant(NewVariant::new(
-                        "CRASH",
-                        Decimal::new(100, 2),
-                        "GBP",
-                    )))?;
+            let p = tx
+                .catalog()
+                .create_product(NewProduct::new("Crash").variant(NewVariant::new(
+                    "CRASH",
+                    Decimal::new(100, 2),
+                    Currency::GBP,
+                )))?;
             let w = tx
                 .inventory()
                 .create_warehouse(NewWarehouse::new("W", "Warehouse"))?;
@@ -108,8 +109,8 @@ fn writer(path: &Path, durability: Durability, start: u64) {
             }
             2 => {
                 let order = match last_customer {
-                    Some(c) => NewOrder::for_customer(c, "GBP"),
-                    None => NewOrder::for_guest(format!("g{i}@example.com"), "GBP"),
+                    Some(c) => NewOrder::for_customer(c, Currency::GBP),
+                    None => NewOrder::for_guest(format!("g{i}@example.com"), Currency::GBP),
                 }
                 .line(NewOrderLine::new("CRASH", 1));
                 let o = store.write(|tx| tx.orders().place(order)).unwrap();

@@ -10,6 +10,7 @@
 //! A plain `main` (no libtest harness), because the children are this
 //! binary.
 
+use custdb::Currency;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -41,8 +42,9 @@ fn shop(store: &Store, who: &str, attempts: usize) -> (usize, usize) {
     let (mut sold, mut refused) = (0, 0);
     for n in 0..attempts {
         let result = store.write(|tx| {
-            tx.orders()
-                .place(NewOrder::for_customer(customer, "GBP").line(NewOrderLine::new("HOT", 1)))
+            tx.orders().place(
+                NewOrder::for_customer(customer, Currency::GBP).line(NewOrderLine::new("HOT", 1)),
+            )
         });
         match result {
             Ok(_) => sold += 1,
@@ -79,7 +81,7 @@ fn main() {
                     .create_product(NewProduct::new("Hot").variant(NewVariant::new(
                         "HOT",
                         Decimal::new(999, 2),
-                        "GBP",
+                        Currency::GBP,
                     )))?;
             let w = tx
                 .inventory()

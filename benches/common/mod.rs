@@ -156,3 +156,26 @@ pub fn assert_same_statements(custdb: &Log, raw: &Log) -> usize {
     );
     custdb.len()
 }
+
+/// Reads an id column the way custdb does: its text parsed in place (the
+/// ids do not implement rusqlite's traits; rusqlite is custdb's
+/// implementation detail, so a baseline reads the text itself).
+pub trait RowId {
+    /// The column at `index` parsed as an id.
+    fn get_id<T: std::str::FromStr>(&self, index: usize) -> rusqlite::Result<T>;
+}
+
+impl RowId for rusqlite::Row<'_> {
+    fn get_id<T: std::str::FromStr>(&self, index: usize) -> rusqlite::Result<T> {
+        let text = self.get_ref(index)?.as_str().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })?;
+        text.parse().map_err(|_| {
+            rusqlite::Error::InvalidColumnType(index, "id".into(), rusqlite::types::Type::Text)
+        })
+    }
+}

@@ -2,6 +2,7 @@
 //! benchmarks: each runs the statements custdb runs, in the same order,
 //! their text taken from custdb's hidden `sql` modules.
 
+use custdb::Currency;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -49,7 +50,11 @@ pub fn build_shop(path: &Path, variants: usize, customers: usize) -> Vec<Custome
             for first in (0..variants).step_by(100) {
                 let mut product = NewProduct::new(format!("Bench {first}"));
                 for i in first..(first + 100).min(variants) {
-                    product = product.variant(NewVariant::new(sku(i), Decimal::new(999, 2), "GBP"));
+                    product = product.variant(NewVariant::new(
+                        sku(i),
+                        Decimal::new(999, 2),
+                        Currency::GBP,
+                    ));
                 }
                 let p = tx.catalog().create_product(product)?;
                 for v in &p.variants {
@@ -86,7 +91,7 @@ pub fn build_shop(path: &Path, variants: usize, customers: usize) -> Vec<Custome
 /// An order of `lines` lines of 2 units of the first variants, taxed at
 /// 20 %.
 pub fn order_of(customer: CustomerId, lines: usize) -> NewOrder {
-    (0..lines).fold(NewOrder::for_customer(customer, "GBP"), |o, i| {
+    (0..lines).fold(NewOrder::for_customer(customer, Currency::GBP), |o, i| {
         o.line(NewOrderLine::new(sku(i), 2).tax_rate(Decimal::new(2, 1)))
     })
 }
@@ -110,13 +115,13 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
     let (_version, archived): (i64, bool) = tx
         .prepare_cached(custdb::customer::sql::VERSION_OF)
         .unwrap()
-        .query_row([customer], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([customer.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     assert!(!archived);
     let addresses = tx
         .prepare_cached(sql::DEFAULT_ADDRESSES)
         .unwrap()
-        .query_map([customer], |r| r.get::<_, String>(0))
+        .query_map([customer.to_string()], |r| r.get::<_, String>(0))
         .unwrap()
         .count();
     assert_eq!(addresses, 0);
@@ -149,8 +154,8 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
     tx.prepare_cached(sql::INSERT_ORDER)
         .unwrap()
         .execute(params![
-            id,
-            customer,
+            id.to_string(),
+            customer.to_string(),
             None::<String>,
             "GBP",
             "pending",
@@ -174,10 +179,10 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
         tx.prepare_cached(sql::INSERT_LINE)
             .unwrap()
             .execute(params![
-                line,
-                id,
+                line.to_string(),
+                id.to_string(),
                 (n + 1) as i64,
-                variant,
+                variant.to_string(),
                 sku(*i),
                 product,
                 quantity,
@@ -210,14 +215,14 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
         tx.prepare_cached(inv_sql::INSERT_MOVEMENT)
             .unwrap()
             .execute(params![
-                variant,
-                warehouse,
+                variant.to_string(),
+                warehouse.to_string(),
                 "reservation",
                 0,
                 quantity,
                 None::<String>,
-                reservation,
-                id,
+                reservation.to_string(),
+                id.to_string(),
                 None::<String>,
                 at,
                 "system"
@@ -226,11 +231,11 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
         tx.prepare_cached(inv_sql::INSERT_RESERVATION)
             .unwrap()
             .execute(params![
-                reservation,
-                variant,
-                warehouse,
-                id,
-                line,
+                reservation.to_string(),
+                variant.to_string(),
+                warehouse.to_string(),
+                id.to_string(),
+                line.to_string(),
                 quantity,
                 None::<String>,
                 at
@@ -240,7 +245,7 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
     tx.prepare_cached(sql::INSERT_EVENT)
         .unwrap()
         .execute(params![
-            id,
+            id.to_string(),
             at,
             "system",
             "placed",
@@ -253,11 +258,11 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
     let number: i64 = tx
         .prepare_cached(sql::ORDER_BY_ID)
         .unwrap()
-        .query_row([id], |r| r.get(1))
+        .query_row([id.to_string()], |r| r.get(1))
         .unwrap();
     let mut stmt = tx.prepare_cached(sql::LINES_OF_ORDER).unwrap();
     let read: Vec<(String, i64, i64)> = stmt
-        .query_map([id], |r| Ok((r.get(0)?, r.get(5)?, r.get(11)?)))
+        .query_map([id.to_string()], |r| Ok((r.get(0)?, r.get(5)?, r.get(11)?)))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
@@ -283,20 +288,22 @@ pub fn raw_pay_in(tx: &Connection, order: OrderId) {
     let (status, _currency): (String, String) = tx
         .prepare_cached(sql::ORDER_STATE)
         .unwrap()
-        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([order.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     assert_eq!(status, "pending");
     let (total, paid, _refunded): (i64, i64, i64) = tx
         .prepare_cached(pay_sql::ORDER_AMOUNTS)
         .unwrap()
-        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([order.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .unwrap();
     let payment = PaymentId::new();
     tx.prepare_cached(pay_sql::INSERT_PAYMENT)
         .unwrap()
         .execute(params![
-            payment,
-            order,
+            payment.to_string(),
+            order.to_string(),
             "card",
             "psp",
             "ref-1",
@@ -309,19 +316,19 @@ pub fn raw_pay_in(tx: &Connection, order: OrderId) {
     let (total, paid): (i64, i64) = tx
         .prepare_cached(pay_sql::ADD_PAID)
         .unwrap()
-        .query_row(params![order, total - paid, at], |r| {
+        .query_row(params![order.to_string(), total - paid, at], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
     assert_eq!(total, paid);
     tx.prepare_cached(pay_sql::KEEP_RESERVATIONS)
         .unwrap()
-        .execute([order])
+        .execute([order.to_string()])
         .unwrap();
     tx.prepare_cached(sql::INSERT_EVENT)
         .unwrap()
         .execute(params![
-            order,
+            order.to_string(),
             at,
             "system",
             "payment_captured",
@@ -332,7 +339,7 @@ pub fn raw_pay_in(tx: &Connection, order: OrderId) {
         .unwrap();
     tx.prepare_cached(sql::SET_STATUS)
         .unwrap()
-        .execute(params![order, "paid", at])
+        .execute(params![order.to_string(), "paid", at])
         .unwrap();
     super::raw_audit(
         tx,
@@ -345,7 +352,7 @@ pub fn raw_pay_in(tx: &Connection, order: OrderId) {
     let status: String = tx
         .prepare_cached(pay_sql::PAYMENT_BY_ID)
         .unwrap()
-        .query_row([payment], |r| r.get(7))
+        .query_row([payment.to_string()], |r| r.get(7))
         .unwrap();
     assert_eq!(status, "captured");
 }
@@ -362,13 +369,13 @@ pub fn raw_ship_in(tx: &Connection, order: OrderId) {
     let status: String = tx
         .prepare_cached(sql::ORDER_BY_ID)
         .unwrap()
-        .query_row([order], |r| r.get(5))
+        .query_row([order.to_string()], |r| r.get(5))
         .unwrap();
     assert_eq!(status, "paid");
     let lines: Vec<(String, String, i64, i64)> = tx
         .prepare_cached(sql::LINES_OF_ORDER)
         .unwrap()
-        .query_map([order], |r| {
+        .query_map([order.to_string()], |r| {
             Ok((r.get(0)?, r.get(2)?, r.get(5)?, r.get(13)?))
         })
         .unwrap()
@@ -377,7 +384,13 @@ pub fn raw_ship_in(tx: &Connection, order: OrderId) {
     let shipment = custdb::ShipmentId::new();
     tx.prepare_cached(pay_sql::INSERT_SHIPMENT)
         .unwrap()
-        .execute(params![shipment, order, "post", "T-1", at])
+        .execute(params![
+            shipment.to_string(),
+            order.to_string(),
+            "post",
+            "T-1",
+            at
+        ])
         .unwrap();
     for (line, variant, quantity, shipped) in &lines {
         let left = quantity - shipped;
@@ -408,14 +421,14 @@ pub fn raw_ship_in(tx: &Connection, order: OrderId) {
             tx.prepare_cached(inv_sql::INSERT_MOVEMENT)
                 .unwrap()
                 .execute(params![
-                    variant,
-                    warehouse,
+                    variant.to_string(),
+                    warehouse.to_string(),
                     "shipment",
                     -take,
                     -take,
                     None::<String>,
                     reservation,
-                    order,
+                    order.to_string(),
                     None::<String>,
                     at,
                     "system"
@@ -433,7 +446,7 @@ pub fn raw_ship_in(tx: &Connection, order: OrderId) {
         assert_eq!(to_take, 0);
         tx.prepare_cached(pay_sql::INSERT_SHIPMENT_LINE)
             .unwrap()
-            .execute(params![shipment, line, left])
+            .execute(params![shipment.to_string(), line.to_string(), left])
             .unwrap();
         tx.prepare_cached(pay_sql::ADD_SHIPPED)
             .unwrap()
@@ -443,29 +456,37 @@ pub fn raw_ship_in(tx: &Connection, order: OrderId) {
     let all_shipped: bool = tx
         .prepare_cached(pay_sql::ALL_SHIPPED)
         .unwrap()
-        .query_row([order], |r| r.get(0))
+        .query_row([order.to_string()], |r| r.get(0))
         .unwrap();
     assert!(all_shipped);
     tx.prepare_cached(sql::INSERT_EVENT)
         .unwrap()
         .execute(params![
-            order, at, "system", "shipped", "paid", "shipped", "{}"
+            order.to_string(),
+            at,
+            "system",
+            "shipped",
+            "paid",
+            "shipped",
+            "{}"
         ])
         .unwrap();
     tx.prepare_cached(sql::SET_STATUS)
         .unwrap()
-        .execute(params![order, "shipped", at])
+        .execute(params![order.to_string(), "shipped", at])
         .unwrap();
     super::raw_audit(tx, &at, "ship", "order", &order.to_string(), "[]");
     let _: (String, String) = tx
         .prepare_cached(sql::ORDER_STATE)
         .unwrap()
-        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([order.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     let shipped: Vec<(String, String, i64)> = tx
         .prepare_cached(pay_sql::SHIPMENTS_OF_ORDER)
         .unwrap()
-        .query_map([order], |r| Ok((r.get(0)?, r.get(5)?, r.get(6)?)))
+        .query_map([order.to_string()], |r| {
+            Ok((r.get(0)?, r.get(5)?, r.get(6)?))
+        })
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();

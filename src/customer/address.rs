@@ -8,6 +8,8 @@
 //! the kind takes its place. SQL enforces "at most one" with a partial unique
 //! index; [`Store::check`](crate::Store::check) verifies "at least one".
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -404,8 +406,8 @@ fn address_from_row(row: &Row<'_>) -> rusqlite::Result<(Address, String, String)
     let kind: String = row.get(2)?;
     Ok((
         Address {
-            id: row.get(0)?,
-            customer_id: row.get(1)?,
+            id: row.get_id(0)?,
+            customer_id: row.get_id(1)?,
             kind: AddressKind::from_db(&kind)?,
             is_default: row.get(3)?,
             label: row.get(4)?,
@@ -448,7 +450,7 @@ impl CustomerReader<'_> {
                 "WHERE customer_id = ?1 ORDER BY is_default DESC, kind, id"
             ))
             .db()?;
-        let rows = stmt.query_map([customer_id], address_from_row).db()?;
+        let rows = stmt.query_map([customer_id.sql()], address_from_row).db()?;
         rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish))
             .collect()
     }
@@ -462,7 +464,7 @@ impl CustomerReader<'_> {
         self.conn()
             .prepare_cached(select_addresses!("WHERE id = ?1"))
             .db()?
-            .query_row([id], address_from_row)
+            .query_row([id.sql()], address_from_row)
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("address", id))
@@ -491,7 +493,7 @@ impl Customers<'_> {
                     "SELECT count(*), coalesce(max(kind = ?2 AND is_default = 1), 0) \
                      FROM customer_addresses WHERE customer_id = ?1",
                 ).db()?
-                .query_row(params![customer_id, fields.kind.as_str()], |r| {
+                .query_row(params![customer_id.sql(), fields.kind.as_str()], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 }).db()?;
             if count as usize >= MAX_ADDRESSES {
@@ -513,8 +515,8 @@ impl Customers<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
             ).db()?
             .execute(params![
-                id,
-                customer_id,
+                id.sql(),
+                customer_id.sql(),
                 fields.kind.as_str(),
                 make_default,
                 fields.label,
@@ -527,8 +529,7 @@ impl Customers<'_> {
                 fields.postal_code,
                 fields.country,
                 fields.phone,
-                now_text,
-            ]).db()?;
+                now_text]).db()?;
             self.tx().audit_change(Change {
                 action: "create",
                 entity_type: "address",
@@ -584,7 +585,7 @@ impl Customers<'_> {
                 // every statement.
                 conn.prepare_cached("UPDATE customer_addresses SET is_default = 0 WHERE id = ?1")
                     .db()?
-                    .execute([id])
+                    .execute([id.sql()])
                     .db()?;
             }
             conn.prepare_cached(
@@ -593,7 +594,7 @@ impl Customers<'_> {
              phone = ?12, updated_at = ?13 WHERE id = ?1",
         ).db()?
         .execute(params![
-            id,
+            id.sql(),
             new.kind.as_str(),
             new.label,
             new.recipient,
@@ -605,8 +606,7 @@ impl Customers<'_> {
             new.postal_code,
             new.country,
             new.phone,
-            crate::time::to_db(&now),
-        ]).db()?;
+            crate::time::to_db(&now)]).db()?;
             if kind_changed {
                 ensure_default(conn, current.customer_id, old.kind)?;
                 ensure_default(conn, current.customer_id, new.kind)?;
@@ -636,7 +636,7 @@ impl Customers<'_> {
             let conn = self.tx().conn();
             conn.prepare_cached("DELETE FROM customer_addresses WHERE id = ?1")
                 .db()?
-                .execute([id])
+                .execute([id.sql()])
                 .db()?;
             if current.is_default {
                 ensure_default(conn, current.customer_id, current.kind)?;
@@ -670,7 +670,7 @@ impl Customers<'_> {
                 "UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1",
             )
             .db()?
-            .execute(params![id, crate::time::to_db(&self.tx().now())])
+            .execute(params![id.sql(), crate::time::to_db(&self.tx().now())])
             .db()?;
             self.tx().audit_change(Change {
                 action: "set_default",
@@ -689,7 +689,7 @@ fn clear_default(conn: &Connection, customer_id: CustomerId, kind: AddressKind) 
          WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1",
     )
     .db()?
-    .execute(params![customer_id, kind.as_str()])
+    .execute(params![customer_id.sql(), kind.as_str()])
     .db()?;
     Ok(())
 }
@@ -705,7 +705,7 @@ fn ensure_default(conn: &Connection, customer_id: CustomerId, kind: AddressKind)
            WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1)",
     )
     .db()?
-    .execute(params![customer_id, kind.as_str()])
+    .execute(params![customer_id.sql(), kind.as_str()])
     .db()?;
     Ok(())
 }

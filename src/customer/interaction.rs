@@ -5,6 +5,8 @@
 //! correction is a new entry. The timeline lists newest first by
 //! `occurred_at`, with keyset pagination.
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Row};
 
@@ -201,8 +203,8 @@ type RawInteraction = (Interaction, String, String);
 fn interaction_from_row(row: &Row<'_>) -> rusqlite::Result<RawInteraction> {
     Ok((
         Interaction {
-            id: row.get(0)?,
-            customer_id: row.get(1)?,
+            id: row.get_id(0)?,
+            customer_id: row.get_id(1)?,
             channel: Channel::from_db(&row.get::<_, String>(2)?)?,
             direction: Direction::from_db(&row.get::<_, String>(3)?)?,
             kind: InteractionKind::from_db(&row.get::<_, String>(4)?)?,
@@ -265,7 +267,7 @@ impl CustomerReader<'_> {
             .db()?;
         let rows = stmt
             .query_map(
-                params![customer_id, before_at, before_id, (limit + 1) as i64],
+                params![customer_id.sql(), before_at, before_id, (limit + 1) as i64],
                 interaction_from_row,
             )
             .db()?;
@@ -349,8 +351,8 @@ impl Customers<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             ).db()?
             .execute(params![
-                id,
-                customer_id,
+                id.sql(),
+                customer_id.sql(),
                 new.channel.as_str(),
                 new.direction.as_str(),
                 new.kind.as_str(),
@@ -359,8 +361,7 @@ impl Customers<'_> {
                 new.rating,
                 crate::time::to_db(&occurred_at),
                 crate::time::to_db(&now),
-                recorded_by,
-            ]).db()?;
+                recorded_by]).db()?;
             self.tx().audit_change(Change {
                 action: "create",
                 entity_type: "interaction",

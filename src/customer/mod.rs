@@ -32,6 +32,8 @@ pub(crate) use setters;
 pub mod address;
 pub mod interaction;
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -401,21 +403,22 @@ impl CustomerPatch {
     }
 }
 
-/// Which customers a listing includes by archive state.
+/// Which records a listing includes by archive state (customers,
+/// products).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArchiveState {
-    /// Only customers that are not archived (the default).
+    /// Only records that are not archived (the default).
     #[default]
     Active,
-    /// Only archived customers.
+    /// Only archived records.
     Archived,
     /// Both.
     All,
 }
 
 impl ArchiveState {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ArchiveState::Active => "active",
             ArchiveState::Archived => "archived",
@@ -795,7 +798,7 @@ crate::bench_sql::sql_module! {
 
 fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<RawCustomer> {
     Ok(RawCustomer {
-        id: row.get(0)?,
+        id: row.get_id(0)?,
         display_name: row.get(1)?,
         given_name: row.get(2)?,
         family_name: row.get(3)?,
@@ -970,7 +973,7 @@ impl<'a> CustomerReader<'a> {
         self.conn
             .prepare_cached(sql::GET)
             .db()?
-            .query_row([id], customer_from_row)
+            .query_row([id.sql()], customer_from_row)
             .optional()
             .db()?
             .map(RawCustomer::parse)
@@ -1155,7 +1158,7 @@ impl<'a> CustomerReader<'a> {
         self.conn
             .prepare_cached(sql::VERSION_OF)
             .db()?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .db()
     }
@@ -1180,7 +1183,7 @@ impl<'a> CustomerReader<'a> {
         self.conn
             .prepare_cached(sql::EMAIL_TAKEN)
             .db()?
-            .query_row(params![email, except], |r| r.get(0))
+            .query_row(params![email, except.sql()], |r| r.get(0))
             .db()
     }
 }
@@ -1192,7 +1195,7 @@ fn archived(conn: &Connection, id: CustomerId) -> Result<Error> {
     let erased: bool = conn
         .prepare_cached(sql::IS_ERASED)
         .db()?
-        .query_row([id], |r| r.get(0))
+        .query_row([id.sql()], |r| r.get(0))
         .db()?;
     let reason = if erased {
         "is erased: nothing more is recorded about it or done for it".to_owned()
@@ -1316,7 +1319,7 @@ impl<'t> Customers<'t> {
             conn.prepare_cached(sql::INSERT)
                 .db()?
                 .execute(params![
-                    id,
+                    id.sql(),
                     fields.display_name,
                     fields.given_name,
                     fields.family_name,
@@ -1328,7 +1331,7 @@ impl<'t> Customers<'t> {
                     fields.acquisition_source,
                     fields.attributes_json,
                     fields.notes,
-                    now_text,
+                    now_text
                 ])
                 .map_err(map_unique)?;
             insert_tags(conn, id, &fields.tags)?;
@@ -1403,7 +1406,7 @@ impl<'t> Customers<'t> {
                 .prepare_cached(sql::UPDATE)
                 .db()?
                 .execute(params![
-                    id,
+                    id.sql(),
                     new.display_name,
                     new.given_name,
                     new.family_name,
@@ -1416,7 +1419,7 @@ impl<'t> Customers<'t> {
                     new.attributes_json,
                     new.notes,
                     crate::time::to_db(&now),
-                    expected_version,
+                    expected_version
                 ])
                 .map_err(map_unique)?;
             debug_assert_eq!(updated, 1, "the version was checked in this transaction");
@@ -1526,7 +1529,7 @@ impl<'t> Customers<'t> {
             .conn()
             .prepare_cached(sql::TOUCH)
             .db()?
-            .execute(params![id, crate::time::to_db(&now)])
+            .execute(params![id.sql(), crate::time::to_db(&now)])
             .db()?;
         Ok(now)
     }
@@ -1574,7 +1577,7 @@ impl<'t> Customers<'t> {
                 .conn()
                 .prepare_cached(sql::IS_ERASED)
                 .db()?
-                .query_row([id], |r| r.get(0))
+                .query_row([id.sql()], |r| r.get(0))
                 .db()?;
             if erased {
                 return Err(Error::new(ErrorKind::InvalidState {
@@ -1611,7 +1614,7 @@ impl<'t> Customers<'t> {
             .prepare_cached(sql::SET_ARCHIVED)
             .db()?
             .execute(params![
-                id,
+                id.sql(),
                 archived_at.map(|t| crate::time::to_db(&t)),
                 now
             ])
@@ -1631,7 +1634,7 @@ fn insert_tags(conn: &Connection, id: CustomerId, tags: &[String]) -> Result<()>
     }
     let mut stmt = conn.prepare_cached(sql::INSERT_TAG).db()?;
     for tag in tags {
-        stmt.execute(params![id, tag]).db()?;
+        stmt.execute(params![id.sql(), tag]).db()?;
     }
     Ok(())
 }
@@ -1639,7 +1642,7 @@ fn insert_tags(conn: &Connection, id: CustomerId, tags: &[String]) -> Result<()>
 fn replace_tags(conn: &Connection, id: CustomerId, old: &[String], new: &[String]) -> Result<()> {
     let mut delete = conn.prepare_cached(sql::DELETE_TAG).db()?;
     for tag in old.iter().filter(|t| !new.contains(t)) {
-        delete.execute(params![id, tag]).db()?;
+        delete.execute(params![id.sql(), tag]).db()?;
     }
     let added: Vec<String> = new.iter().filter(|t| !old.contains(t)).cloned().collect();
     insert_tags(conn, id, &added)

@@ -14,6 +14,7 @@ use crate::catalog::NewProduct;
 use crate::customer::{AddressKind, NewAddress, NewCustomer};
 use crate::error::{Error, Result};
 use crate::id::CustomerId;
+use crate::money::Currency;
 use crate::order::historical::{HistoricalLine, HistoricalOrder};
 use crate::store::{Store, WriteTx};
 
@@ -442,7 +443,9 @@ impl Store {
                 if let Err(reason) = super::check_key("key", &order.key) {
                     return Ok(Err(reason));
                 }
-                if key_lookup::<String>(tx.conn(), source, "order", &order.key)?.is_some() {
+                if key_lookup::<crate::id::OrderId>(tx.conn(), source, "order", &order.key)?
+                    .is_some()
+                {
                     report.already_present += 1;
                     return Ok(Ok(()));
                 }
@@ -473,7 +476,7 @@ impl Store {
                     } else {
                         None
                     },
-                    currency: order.currency.clone(),
+                    currency: order.currency,
                     country: order.country.clone(),
                     placed_at: order.placed_at,
                     lines,
@@ -586,8 +589,8 @@ pub struct ImportedOrder {
     /// a guest's email.
     #[serde(default)]
     pub guest_email: Option<String>,
-    /// ISO 4217 currency.
-    pub currency: String,
+    /// The currency (JSON: its ISO 4217 code).
+    pub currency: Currency,
     /// Country.
     #[serde(default)]
     pub country: Option<String>,

@@ -110,15 +110,16 @@ impl ImportReport {
 }
 
 /// The record an outside key became, if an earlier import made one.
-pub(crate) fn key_lookup<T: rusqlite::types::FromSql>(
+pub(crate) fn key_lookup<T: crate::id::IdColumn>(
     conn: &Connection,
     source: &str,
     entity: &str,
     key: &str,
 ) -> Result<Option<T>> {
+    use crate::id::RowIds;
     conn.prepare_cached(sql::KEY_LOOKUP)
         .db()?
-        .query_row(params![source, entity, key], |r| r.get(0))
+        .query_row(params![source, entity, key], |r| r.get_id(0))
         .optional()
         .db()
 }

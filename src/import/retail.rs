@@ -23,6 +23,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
@@ -699,10 +701,9 @@ fn variant_for(
             .take(crate::catalog::MAX_PRODUCT_NAME_LEN)
             .collect()
     };
-    let product =
-        tx.catalog().create_product(NewProduct::new(name).variant(
-            NewVariant::new(line.code.clone(), line.price.abs(), "GBP").track_stock(false),
-        ))?;
+    let product = tx.catalog().create_product(NewProduct::new(name).variant(
+        NewVariant::new(line.code.clone(), line.price.abs(), Currency::GBP).track_stock(false),
+    ))?;
     let v = product.variants[0].id;
     key_record(tx, SOURCE, "product", &line.code, &v.to_string())?;
     remember(&mut known.products, &line.code, v);
@@ -744,7 +745,7 @@ fn write_sale(
                 )
                 .to_lowercase()
             }),
-            currency: "GBP".into(),
+            currency: Currency::GBP,
             country: first.country.map(str::to_owned),
             placed_at: first.at,
             lines: Vec::with_capacity(lines.len()),
@@ -798,8 +799,8 @@ fn matching_order(
         .prepare_cached(sql::MATCHING_ORDER)
         .db()?
         .query_row(
-            rusqlite::params![customer, variant, unit_price_e4, at, quantity],
-            |r| r.get(0),
+            rusqlite::params![customer.sql(), variant.sql(), unit_price_e4, at, quantity],
+            |r| r.get_id(0),
         )
         .optional()
         .db()
@@ -896,7 +897,7 @@ fn write_cancellation(
             .conn()
             .query_row(
                 "SELECT paid_e4, refunded_e4 FROM orders WHERE id = ?1",
-                [order],
+                [order.sql()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .db()?;
@@ -944,7 +945,7 @@ fn write_cancellation(
                 tx,
                 &crate::order::credit::NewCreditNote {
                     customer_id,
-                    currency: "GBP".into(),
+                    currency: Currency::GBP,
                     amount: money::from_e4(amount_e4),
                     reason: reason.clone(),
                     lines: serde_json::Value::Array(items),

@@ -2,6 +2,8 @@
 //! against (a cancellation whose original sale is not in the database, a
 //! goodwill credit). Reports subtract them from revenue.
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use rust_decimal::Decimal;
@@ -23,8 +25,8 @@ pub struct NewCreditNote {
     /// The customer, or `None` for a guest.
     #[serde(default)]
     pub customer_id: Option<CustomerId>,
-    /// ISO 4217 currency.
-    pub currency: String,
+    /// The currency (JSON: its ISO 4217 code).
+    pub currency: Currency,
     /// The amount credited (above 0, in the currency's minor unit).
     pub amount: Decimal,
     /// Why (1 to 200 characters).
@@ -54,7 +56,7 @@ pub struct CreditNote {
     /// Currency.
     pub currency: Currency,
     /// Amount.
-    pub amount: Decimal,
+    pub amount: crate::money::Money,
     /// Why.
     pub reason: String,
     /// What it is for.
@@ -78,7 +80,7 @@ type RawCreditNote = (
 );
 
 pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteId> {
-    let currency = Currency::parse(&new.currency, "currency")?;
+    let currency = new.currency;
     let issued_at = crate::time::checked("issued_at", new.issued_at)?;
     let amount_e4 = currency.payable("amount", new.amount)?;
     if amount_e4 <= 0 {
@@ -107,8 +109,8 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
              issued_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         ).db()?
         .execute(params![
-            id,
-            new.customer_id,
+            id.sql(),
+            new.customer_id.sql(),
             currency.code(),
             amount_e4,
             reason,
@@ -158,9 +160,9 @@ impl<'t> Orders<'t> {
                  FROM credit_notes WHERE id = ?1",
             )
             .db()?
-            .query_row([id], |r| {
+            .query_row([id.sql()], |r| {
                 Ok((
-                    r.get(0)?,
+                    r.get_id(0)?,
                     r.get(1)?,
                     r.get(2)?,
                     r.get(3)?,
@@ -178,7 +180,7 @@ impl<'t> Orders<'t> {
             id,
             customer_id,
             currency,
-            amount: currency.present(crate::money::from_e4(amount_e4)),
+            amount: crate::money::Money::from_e4(amount_e4, currency),
             reason,
             lines: serde_json::from_str(&lines).stored()?,
             country,

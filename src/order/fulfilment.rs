@@ -2,6 +2,8 @@
 //! delivery, cancellation, returns and refunds. See the state machine in
 //! the [module docs](crate::order).
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 use rust_decimal::Decimal;
@@ -13,7 +15,7 @@ use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{OrderId, PaymentId, RefundId, ReturnId, ShipmentId, WarehouseId};
 use crate::inventory::{Inventory, Move, MovementKind};
-use crate::money::{self, Currency};
+use crate::money::{self, Currency, Money};
 use crate::text_enum::text_enum;
 use crate::validate;
 
@@ -73,13 +75,13 @@ pub struct Payment {
     /// The provider's reference (never a card number).
     pub provider_reference: Option<String>,
     /// Amount.
-    pub amount: Decimal,
+    pub amount: Money,
     /// Currency (the order's).
     pub currency: Currency,
     /// Status.
     pub status: PaymentStatus,
     /// Refunded from it so far.
-    pub refunded: Decimal,
+    pub refunded: Money,
     /// When recorded.
     pub created_at: DateTime<Utc>,
     /// When last changed.
@@ -297,7 +299,7 @@ pub struct Refund {
     /// The payment it returns money from.
     pub payment_id: PaymentId,
     /// Amount.
-    pub amount: Decimal,
+    pub amount: Money,
     /// Why.
     pub reason: String,
     /// When.
@@ -343,31 +345,30 @@ type RawPayment = (Payment, String, String, String);
 
 fn payment_from_row(row: &Row<'_>) -> rusqlite::Result<RawPayment> {
     let currency: String = row.get(6)?;
+    let currency = Currency::from_db(&currency).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into())
+    })?;
     Ok((
         Payment {
-            id: row.get(0)?,
-            order_id: row.get(1)?,
+            id: row.get_id(0)?,
+            order_id: row.get_id(1)?,
             method: PaymentMethod::from_db(&row.get::<_, String>(2)?)?,
             provider: row.get(3)?,
             provider_reference: row.get(4)?,
-            amount: money::from_e4(row.get(5)?),
-            currency: Currency::from_db(&currency).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into())
-            })?,
+            amount: Money::from_e4(row.get(5)?, currency),
+            currency,
             status: PaymentStatus::from_db(&row.get::<_, String>(7)?)?,
-            refunded: money::from_e4(row.get(8)?),
+            refunded: Money::from_e4(row.get(8)?, currency),
             created_at: DateTime::<Utc>::MIN_UTC,
             updated_at: DateTime::<Utc>::MIN_UTC,
         },
-        currency,
+        currency.code().to_owned(),
         row.get(9)?,
         row.get(10)?,
     ))
 }
 
 fn finish_payment((mut p, _, created, updated): RawPayment) -> Result<Payment> {
-    p.amount = p.currency.present(p.amount);
-    p.refunded = p.currency.present(p.refunded);
     p.created_at = crate::time::from_db(&created)?;
     p.updated_at = crate::time::from_db(&updated)?;
     Ok(p)
@@ -396,7 +397,7 @@ impl OrderReader<'_> {
                 "{SELECT_PAYMENT} WHERE order_id = ?1 ORDER BY created_at, id"
             ))
             .db()?;
-        let rows = stmt.query_map([order_id], payment_from_row).db()?;
+        let rows = stmt.query_map([order_id.sql()], payment_from_row).db()?;
         rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_payment))
             .collect()
     }
@@ -410,7 +411,7 @@ impl OrderReader<'_> {
         self.conn()
             .prepare_cached(sql::PAYMENT_BY_ID)
             .db()?
-            .query_row([id], payment_from_row)
+            .query_row([id.sql()], payment_from_row)
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("payment", id))
@@ -425,10 +426,10 @@ impl OrderReader<'_> {
     pub fn shipments(&self, order_id: OrderId) -> Result<Vec<Shipment>> {
         self.require(order_id)?;
         let mut stmt = self.conn().prepare_cached(sql::SHIPMENTS_OF_ORDER).db()?;
-        let mut rows = stmt.query([order_id]).db()?;
+        let mut rows = stmt.query([order_id.sql()]).db()?;
         let mut out: Vec<Shipment> = Vec::new();
         while let Some(r) = rows.next().db()? {
-            let id: ShipmentId = r.get(0).db()?;
+            let id: ShipmentId = r.get_id(0).db()?;
             if out.last().is_none_or(|s| s.id != id) {
                 let delivered: Option<String> = r.get(4).db()?;
                 out.push(Shipment {
@@ -467,10 +468,10 @@ impl OrderReader<'_> {
              WHERE t.order_id = ?1 ORDER BY t.created_at, t.id, l.line_no",
             )
             .db()?;
-        let mut rows = stmt.query([order_id]).db()?;
+        let mut rows = stmt.query([order_id.sql()]).db()?;
         let mut out: Vec<Return> = Vec::new();
         while let Some(r) = rows.next().db()? {
-            let id: ReturnId = r.get(0).db()?;
+            let id: ReturnId = r.get_id(0).db()?;
             if out.last().is_none_or(|t| t.id != id) {
                 out.push(Return {
                     id,
@@ -484,7 +485,7 @@ impl OrderReader<'_> {
                 t.lines.push(ReturnLine {
                     sku: r.get(3).db()?,
                     quantity: r.get(4).db()?,
-                    restocked_into: r.get(5).db()?,
+                    restocked_into: r.get_id(5).db()?,
                 });
             }
         }
@@ -497,7 +498,7 @@ impl OrderReader<'_> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>> {
-        self.require(order_id)?;
+        let (_, currency) = self.require(order_id)?;
         let mut stmt = self
             .conn()
             .prepare_cached(
@@ -506,10 +507,10 @@ impl OrderReader<'_> {
             )
             .db()?;
         let rows = stmt
-            .query_map([order_id], |r| {
+            .query_map([order_id.sql()], |r| {
                 Ok((
-                    r.get::<_, RefundId>(0)?,
-                    r.get::<_, PaymentId>(1)?,
+                    r.get_id::<RefundId>(0)?,
+                    r.get_id::<PaymentId>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
@@ -522,7 +523,7 @@ impl OrderReader<'_> {
                 id,
                 order_id,
                 payment_id,
-                amount: money::from_e4(amount),
+                amount: Money::from_e4(amount, currency),
                 reason,
                 created_at: crate::time::from_db(&created)?,
             })
@@ -541,7 +542,7 @@ impl Orders<'_> {
             .conn()
             .prepare_cached(sql::ORDER_AMOUNTS)
             .db()?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .db()
     }
 
@@ -559,25 +560,25 @@ impl Orders<'_> {
     /// # Example
     ///
     /// ```
-    /// use custdb::{NewOrder, NewOrderLine, NewPayment, NewProduct, NewVariant,
+    /// use custdb::{Currency, NewOrder, NewOrderLine, NewPayment, NewProduct, NewVariant,
     ///              NewWarehouse, NewCustomer, PaymentMethod, Store};
     ///
     /// let store = Store::open_in_memory()?;
     /// let order = store.write(|tx| {
     ///     let ann = tx.customers().create(NewCustomer::new("Ann"))?;
     ///     let tea = tx.catalog().create_product(
-    ///         NewProduct::new("Tea").variant(NewVariant::new("TEA", "4.50".parse().unwrap(), "GBP")),
+    ///         NewProduct::new("Tea").variant(NewVariant::new("TEA", "4.50".parse().unwrap(), Currency::GBP)),
     ///     )?;
     ///     let main = tx.inventory().create_warehouse(NewWarehouse::new("main", "Main"))?;
     ///     tx.inventory().receive(tea.variants[0].id, main.id, 10)?;
     ///     // Prices come from the catalog unless a line names its own.
-    ///     tx.orders().place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("TEA", 3)))
+    ///     tx.orders().place(NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("TEA", 3)))
     /// })?;
     /// let payment = store.write(|tx| {
     ///     tx.orders().pay(
     ///         order.id,
     ///         // The provider's reference, never a card number.
-    ///         NewPayment::new(PaymentMethod::Card, order.total).provider("stripe", "pi_3Mtw"),
+    ///         NewPayment::new(PaymentMethod::Card, order.total.amount).provider("stripe", "pi_3Mtw"),
     ///     )
     /// })?;
     /// assert_eq!(payment.amount, order.total);
@@ -603,13 +604,13 @@ impl Orders<'_> {
     pub fn authorize_payment(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.tx().atomic(|| {
             let (id, _, _) = self.insert_payment(order_id, &new, PaymentStatus::Authorized)?;
-            let (status, _) = self.require(order_id)?;
+            let (status, currency) = self.require(order_id)?;
             self.event(
                 order_id,
                 "payment_authorized",
                 Some(status),
                 status,
-                json!({ "payment_id": id, "amount": new.amount.to_string() }),
+                json!({ "payment_id": id, "amount": currency.present(new.amount).to_string() }),
             )?;
             self.audit(order_id, "authorize_payment", &["payments"])?;
             self.payment(id)
@@ -633,19 +634,23 @@ impl Orders<'_> {
             if status != OrderStatus::Pending {
                 return Err(illegal(p.order_id, status, "capture a payment"));
             }
-            self.check_due(p.order_id, money::to_e4("amount", p.amount)?, p.amount)?;
+            self.check_due(
+                p.order_id,
+                money::to_e4("amount", p.amount.amount)?,
+                p.amount,
+            )?;
             self.tx()
                 .conn()
                 .prepare_cached(
                     "UPDATE payments SET status = 'captured', updated_at = ?2 WHERE id = ?1",
                 )
                 .db()?
-                .execute(params![payment_id, self.now_db()])
+                .execute(params![payment_id.sql(), self.now_db()])
                 .db()?;
             self.captured(
                 p.order_id,
                 payment_id,
-                money::to_e4("amount", p.amount)?,
+                money::to_e4("amount", p.amount.amount)?,
                 p.currency,
             )?;
             self.payment(payment_id)
@@ -669,7 +674,7 @@ impl Orders<'_> {
                     "UPDATE payments SET status = 'failed', updated_at = ?2 WHERE id = ?1",
                 )
                 .db()?
-                .execute(params![payment_id, self.now_db()])
+                .execute(params![payment_id.sql(), self.now_db()])
                 .db()?;
             let (status, _) = self.require(p.order_id)?;
             self.event(
@@ -684,14 +689,14 @@ impl Orders<'_> {
         })
     }
 
-    fn check_due(&self, order_id: OrderId, amount_e4: i64, amount: Decimal) -> Result<()> {
+    fn check_due(&self, order_id: OrderId, amount_e4: i64, amount: Money) -> Result<()> {
         let (total, paid, _) = self.amounts(order_id)?;
         if amount_e4 > total - paid {
             return Err(Error::invalid(
                 "amount",
                 format!(
                     "{amount} is more than the {} still due",
-                    money::from_e4(total - paid)
+                    Money::from_e4(total - paid, amount.currency)
                 ),
             ));
         }
@@ -724,15 +729,15 @@ impl Orders<'_> {
         if amount_e4 == 0 {
             return Err(Error::invalid("amount", "must be above 0"));
         }
-        self.check_due(order_id, amount_e4, new.amount)?;
+        self.check_due(order_id, amount_e4, Money::new(new.amount, currency))?;
         let id = PaymentId::new();
         self.tx()
             .conn()
             .prepare_cached(sql::INSERT_PAYMENT)
             .db()?
             .execute(params![
-                id,
-                order_id,
+                id.sql(),
+                order_id.sql(),
                 new.method.as_str(),
                 provider,
                 reference,
@@ -760,7 +765,7 @@ impl Orders<'_> {
             .conn()
             .prepare_cached(sql::ADD_PAID)
             .db()?
-            .query_row(params![order_id, amount_e4, self.now_db()], |r| {
+            .query_row(params![order_id.sql(), amount_e4, self.now_db()], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .db()?;
@@ -771,7 +776,7 @@ impl Orders<'_> {
                 .conn()
                 .prepare_cached(sql::KEEP_RESERVATIONS)
                 .db()?
-                .execute([order_id])
+                .execute([order_id.sql()])
                 .db()?;
             OrderStatus::Paid
         } else {
@@ -838,7 +843,7 @@ impl Orders<'_> {
             .conn()
             .prepare_cached(sql::INSERT_SHIPMENT)
             .db()?
-            .execute(params![id, order_id, carrier, tracking, now])
+            .execute(params![id.sql(), order_id.sql(), carrier, tracking, now])
             .db()?;
         let inventory = Inventory::new(self.tx());
         let catalog = CatalogReader::new(self.tx().conn());
@@ -866,13 +871,13 @@ impl Orders<'_> {
                 .conn()
                 .prepare_cached(sql::INSERT_SHIPMENT_LINE)
                 .db()?
-                .execute(params![id, line.id, quantity])
+                .execute(params![id.sql(), line.id.sql(), quantity])
                 .db()?;
             self.tx()
                 .conn()
                 .prepare_cached(sql::ADD_SHIPPED)
                 .db()?
-                .execute(params![line.id, quantity])
+                .execute(params![line.id.sql(), quantity])
                 .db()?;
         }
         let all_shipped: bool = self
@@ -880,7 +885,7 @@ impl Orders<'_> {
             .conn()
             .prepare_cached(sql::ALL_SHIPPED)
             .db()?
-            .query_row([order_id], |r| r.get(0))
+            .query_row([order_id.sql()], |r| r.get(0))
             .db()?;
         let to = if all_shipped {
             OrderStatus::Shipped
@@ -959,7 +964,7 @@ impl Orders<'_> {
                 .prepare_cached(
                     "UPDATE shipments SET delivered_at = ?2 WHERE order_id = ?1 AND delivered_at IS NULL",
                 ).db()?
-                .execute(params![order_id, self.now_db()]).db()?;
+                .execute(params![order_id.sql(), self.now_db()]).db()?;
             self.event(order_id, "delivered", Some(status), OrderStatus::Delivered, json!({}))?;
             self.audit(order_id, "deliver", &["status"])
         })
@@ -1050,7 +1055,7 @@ impl Orders<'_> {
                 "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)",
             )
             .db()?
-            .execute(params![id, order_id, reason, self.now_db()])
+            .execute(params![id.sql(), order_id.sql(), reason, self.now_db()])
             .db()?;
         let inventory = Inventory::new(self.tx());
         let catalog = CatalogReader::new(self.tx().conn());
@@ -1097,13 +1102,13 @@ impl Orders<'_> {
                     "INSERT INTO return_lines (return_id, order_line_id, quantity, restock, warehouse_id) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 ).db()?
-                .execute(params![id, line.id, quantity, warehouse.is_some(), warehouse]).db()?;
+                .execute(params![id.sql(), line.id.sql(), quantity, warehouse.is_some(), warehouse.sql()]).db()?;
             self.tx()
                 .conn()
                 .prepare_cached(
                     "UPDATE order_lines SET quantity_returned = quantity_returned + ?2 WHERE id = ?1",
                 ).db()?
-                .execute(params![line.id, quantity]).db()?;
+                .execute(params![line.id.sql(), quantity]).db()?;
         }
         let all_back: bool = self
             .tx()
@@ -1113,7 +1118,7 @@ impl Orders<'_> {
                  AND (quantity_returned < quantity))",
             )
             .db()?
-            .query_row([order_id], |r| r.get(0))
+            .query_row([order_id.sql()], |r| r.get(0))
             .db()?;
         let to = if all_back {
             OrderStatus::Returned
@@ -1165,8 +1170,8 @@ impl Orders<'_> {
                 "amount",
                 format!(
                     "{} is more than the {} paid and not yet refunded",
-                    new.amount,
-                    money::from_e4(paid - refunded)
+                    Money::new(new.amount, currency),
+                    Money::from_e4(paid - refunded, currency)
                 ),
             ));
         }
@@ -1178,7 +1183,9 @@ impl Orders<'_> {
         sources.reverse();
         if let Some(pid) = new.payment_id {
             sources.retain(|p| p.id == pid);
-            let left = sources.first().map(|p| p.amount - p.refunded);
+            let left = sources
+                .first()
+                .map(|p| Money::new(p.amount.amount - p.refunded.amount, currency));
             match left {
                 None => {
                     return Err(Error::invalid(
@@ -1186,7 +1193,7 @@ impl Orders<'_> {
                         "is not a captured payment of this order",
                     ))
                 }
-                Some(left) if money::to_e4("amount", left)? < amount_e4 => {
+                Some(left) if money::to_e4("amount", left.amount)? < amount_e4 => {
                     return Err(Error::invalid(
                         "payment_id",
                         format!("only {left} is left to refund on this payment"),
@@ -1201,7 +1208,7 @@ impl Orders<'_> {
             if left == 0 {
                 break;
             }
-            let room = money::to_e4("amount", p.amount - p.refunded)?;
+            let room = money::to_e4("amount", p.amount.amount - p.refunded.amount)?;
             let take = room.min(left);
             if take == 0 {
                 continue;
@@ -1213,7 +1220,7 @@ impl Orders<'_> {
                     "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 ).db()?
-                .execute(params![id, order_id, p.id, take, reason, self.now_db()]).db()?;
+                .execute(params![id.sql(), order_id.sql(), p.id.sql(), take, reason, self.now_db()]).db()?;
             self.tx()
                 .conn()
                 .prepare_cached(
@@ -1221,7 +1228,7 @@ impl Orders<'_> {
                      status = CASE WHEN refunded_e4 + ?2 = amount_e4 THEN 'refunded' ELSE status END, \
                      updated_at = ?3 WHERE id = ?1",
                 ).db()?
-                .execute(params![p.id, take, self.now_db()]).db()?;
+                .execute(params![p.id.sql(), take, self.now_db()]).db()?;
             ids.push(id);
             left -= take;
         }
@@ -1237,7 +1244,7 @@ impl Orders<'_> {
                  version = version + 1 WHERE id = ?1",
             )
             .db()?
-            .execute(params![order_id, amount_e4, self.now_db()])
+            .execute(params![order_id.sql(), amount_e4, self.now_db()])
             .db()?;
         // A cancelled order stays cancelled when its money goes back: its
         // goods were never sold, and reports and check() read `refunded` as
@@ -1252,7 +1259,7 @@ impl Orders<'_> {
             "refunded",
             Some(status),
             to,
-            json!({ "amount": new.amount.to_string(), "reason": reason }),
+            json!({ "amount": currency.present(new.amount).to_string(), "reason": reason }),
         )?;
         self.audit(order_id, "refund", &["refunds", "refunded", "status"])?;
         let all = self.refunds(order_id)?;

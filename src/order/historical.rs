@@ -3,6 +3,8 @@
 //! every row the live flow would have written, so that reports, lifetime
 //! values, returns and `check()` treat it like any other order.
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
@@ -12,7 +14,7 @@ use crate::audit::Change;
 use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ProductId, ShipmentId, VariantId};
-use crate::money::{self, Currency};
+use crate::money::{self, Currency, Money};
 use crate::validate;
 
 /// A completed order to record as history.
@@ -25,8 +27,8 @@ pub struct HistoricalOrder {
     /// A guest's email.
     #[serde(default)]
     pub guest_email: Option<String>,
-    /// ISO 4217 currency.
-    pub currency: String,
+    /// The currency (JSON: its ISO 4217 code).
+    pub currency: Currency,
     /// Destination country, ISO 3166-1 alpha-2.
     #[serde(default)]
     pub country: Option<String>,
@@ -75,7 +77,7 @@ impl<'t> Orders<'t> {
 
     fn record_historical_inner(&self, order: &HistoricalOrder) -> Result<OrderId> {
         let conn = self.tx().conn();
-        let currency = Currency::parse(&order.currency, "currency")?;
+        let currency = order.currency;
         let placed_at = crate::time::checked("placed_at", order.placed_at)?;
         let guest_email = match (&order.customer_id, &order.guest_email) {
             (Some(id), None) => {
@@ -114,8 +116,8 @@ impl<'t> Orders<'t> {
             let variant: Option<(ProductId, String, Option<String>, String, bool)> = conn
                 .prepare_cached(crate::catalog::sql::VARIANT_BY_ID)
                 .db()?
-                .query_row([line.variant_id], |r| {
-                    Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(7)?, r.get(8)?))
+                .query_row([line.variant_id.sql()], |r| {
+                    Ok((r.get_id(1)?, r.get(2)?, r.get(3)?, r.get(7)?, r.get(8)?))
                 })
                 .optional()
                 .db()?;
@@ -150,7 +152,7 @@ impl<'t> Orders<'t> {
             let product_name: String = conn
                 .prepare_cached(crate::catalog::sql::PRODUCT_NAME)
                 .db()?
-                .query_row([product_id], |r| r.get(0))
+                .query_row([product_id.sql()], |r| r.get(0))
                 .db()?;
             let title = match variant_title {
                 Some(t) => format!("{product_name} – {t}"),
@@ -171,8 +173,8 @@ impl<'t> Orders<'t> {
         conn.prepare_cached(sql::INSERT_ORDER)
             .db()?
             .execute(params![
-                id,
-                order.customer_id,
+                id.sql(),
+                order.customer_id.sql(),
                 guest_email,
                 currency.code(),
                 OrderStatus::Delivered.as_str(),
@@ -194,7 +196,7 @@ impl<'t> Orders<'t> {
         let shipment = ShipmentId::new();
         conn.prepare_cached(sql::INSERT_HISTORICAL_SHIPMENT)
             .db()?
-            .execute(params![shipment, id, placed])
+            .execute(params![shipment.sql(), id.sql(), placed])
             .db()?;
         for (n, (variant_id, sku, quantity, unit_price_e4, sub, title)) in priced.iter().enumerate()
         {
@@ -202,10 +204,10 @@ impl<'t> Orders<'t> {
             conn.prepare_cached(sql::INSERT_SHIPPED_LINE)
                 .db()?
                 .execute(params![
-                    line_id,
-                    id,
+                    line_id.sql(),
+                    id.sql(),
                     (n + 1) as i64,
-                    variant_id,
+                    variant_id.sql(),
                     sku,
                     title,
                     quantity,
@@ -215,15 +217,15 @@ impl<'t> Orders<'t> {
                 .db()?;
             conn.prepare_cached(super::fulfilment::sql::INSERT_SHIPMENT_LINE)
                 .db()?
-                .execute(params![shipment, line_id, quantity])
+                .execute(params![shipment.sql(), line_id.sql(), quantity])
                 .db()?;
         }
         if total_e4 > 0 {
             conn.prepare_cached(super::fulfilment::sql::INSERT_PAYMENT)
                 .db()?
                 .execute(params![
-                    PaymentId::new(),
-                    id,
+                    PaymentId::new().sql(),
+                    id.sql(),
                     "other",
                     "import",
                     None::<String>,
@@ -235,19 +237,20 @@ impl<'t> Orders<'t> {
                 .db()?;
             conn.prepare_cached(sql::SET_PAID)
                 .db()?
-                .execute(params![id, total_e4])
+                .execute(params![id.sql(), total_e4])
                 .db()?;
         }
         conn.prepare_cached(sql::INSERT_EVENT)
             .db()?
             .execute(params![
-                id,
+                id.sql(),
                 placed,
                 self.tx().actor().id(),
                 "imported",
                 None::<String>,
                 OrderStatus::Delivered.as_str(),
-                json!({ "total": money::from_e4(total_e4).to_string() }).to_string()
+                json!({ "total": Money::from_e4(total_e4, currency).amount.to_string() })
+                    .to_string()
             ])
             .db()?;
         self.tx().audit_change(Change {

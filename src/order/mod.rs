@@ -44,6 +44,8 @@ pub mod credit;
 pub mod fulfilment;
 pub mod historical;
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -166,27 +168,28 @@ impl AddressSnapshot {
 /// # Example
 ///
 /// ```
-/// use custdb::{Decimal, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant, NewWarehouse, Store};
+/// use custdb::{Currency, Decimal, NewCustomer, NewOrder, NewOrderLine, NewProduct, NewVariant, NewWarehouse, Store};
 ///
 /// let store = Store::open_in_memory()?;
 /// let order = store.write(|tx| {
 ///     let ann = tx.customers().create(NewCustomer::new("Ann"))?;
 ///     let tea = tx.catalog().create_product(
-///         NewProduct::new("Tea").variant(NewVariant::new("TEA-100G", Decimal::new(450, 2), "GBP")),
+///         NewProduct::new("Tea").variant(NewVariant::new("TEA-100G", Decimal::new(450, 2), Currency::GBP)),
 ///     )?;
 ///     let shop = tx.inventory().create_warehouse(NewWarehouse::new("SHOP", "The shop"))?;
 ///     tx.inventory().receive(tea.variants[0].id, shop.id, 10)?;
 ///     tx.orders().place(
-///         NewOrder::for_customer(ann.id, "GBP")
+///         NewOrder::for_customer(ann.id, Currency::GBP)
 ///             .line(NewOrderLine::new("TEA-100G", 3))
 ///             .shipping(Decimal::new(295, 2))
 ///             .idempotency_key("checkout-42"),
 ///     )
 /// })?;
-/// assert_eq!(order.total, Decimal::new(1645, 2)); // 3 × 4.50 + 2.95
+/// assert_eq!(order.total.amount, Decimal::new(1645, 2)); // 3 × 4.50 + 2.95
+/// assert_eq!(order.total.to_string(), "16.45 GBP");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewOrder {
     /// The customer; exactly one of this and `guest_email`.
@@ -195,8 +198,8 @@ pub struct NewOrder {
     /// A guest's email.
     #[serde(default)]
     pub guest_email: Option<String>,
-    /// ISO 4217 currency of the whole order.
-    pub currency: String,
+    /// The currency of the whole order (JSON: its ISO 4217 code).
+    pub currency: Currency,
     /// Lines, 1 to [`MAX_LINES_PER_ORDER`], each SKU once.
     pub lines: Vec<NewOrderLine>,
     /// Shipping charge.
@@ -222,21 +225,34 @@ pub struct NewOrder {
 crate::input::strict_serde!(NewOrder);
 
 impl NewOrder {
-    /// An order for a customer.
-    pub fn for_customer(customer_id: CustomerId, currency: impl Into<String>) -> Self {
+    /// An order for a customer, in `currency`.
+    pub fn for_customer(customer_id: CustomerId, currency: Currency) -> Self {
         NewOrder {
             customer_id: Some(customer_id),
-            currency: currency.into(),
-            ..NewOrder::default()
+            ..NewOrder::empty(currency)
         }
     }
 
-    /// A guest order.
-    pub fn for_guest(email: impl Into<String>, currency: impl Into<String>) -> Self {
+    /// A guest order, in `currency`.
+    pub fn for_guest(email: impl Into<String>, currency: Currency) -> Self {
         NewOrder {
             guest_email: Some(email.into()),
-            currency: currency.into(),
-            ..NewOrder::default()
+            ..NewOrder::empty(currency)
+        }
+    }
+
+    fn empty(currency: Currency) -> Self {
+        NewOrder {
+            customer_id: None,
+            guest_email: None,
+            currency,
+            lines: Vec::new(),
+            shipping: Decimal::ZERO,
+            shipping_address: None,
+            billing_address: None,
+            note: None,
+            idempotency_key: None,
+            hold_until: None,
         }
     }
 
@@ -358,19 +374,19 @@ pub struct Order {
     /// Where it is in its life.
     pub status: OrderStatus,
     /// Sum of line subtotals.
-    pub subtotal: Decimal,
+    pub subtotal: Money,
     /// Sum of line discounts.
-    pub discount_total: Decimal,
+    pub discount_total: Money,
     /// Sum of line taxes.
-    pub tax_total: Decimal,
+    pub tax_total: Money,
     /// Shipping charge.
-    pub shipping: Decimal,
+    pub shipping: Money,
     /// subtotal − discounts + tax + shipping.
-    pub total: Decimal,
+    pub total: Money,
     /// Captured so far.
-    pub paid: Decimal,
+    pub paid: Money,
     /// Refunded so far.
-    pub refunded: Decimal,
+    pub refunded: Money,
     /// Ship-to snapshot.
     pub shipping_address: Option<AddressSnapshot>,
     /// Bill-to snapshot.
@@ -406,18 +422,18 @@ pub struct OrderLine {
     pub title: String,
     /// Units ordered.
     pub quantity: i64,
-    /// Unit price at placement.
-    pub unit_price: Decimal,
+    /// Unit price at placement (up to four decimals).
+    pub unit_price: Money,
     /// quantity × unit price, rounded to the minor unit.
-    pub subtotal: Decimal,
+    pub subtotal: Money,
     /// Discount.
-    pub discount: Decimal,
-    /// Tax rate (fraction).
+    pub discount: Money,
+    /// Tax rate (a fraction: 0.2 is 20 %; not an amount).
     pub tax_rate: Decimal,
     /// Tax.
-    pub tax: Decimal,
+    pub tax: Money,
     /// subtotal − discount + tax.
-    pub total: Decimal,
+    pub total: Money,
     /// The warehouse asked for, if one was.
     pub warehouse_id: Option<WarehouseId>,
     /// Units shipped.
@@ -440,9 +456,9 @@ pub struct OrderSummary {
     /// Total.
     pub total: Money,
     /// Paid.
-    pub paid: Decimal,
+    pub paid: Money,
     /// Refunded.
-    pub refunded: Decimal,
+    pub refunded: Money,
     /// When placed.
     pub placed_at: DateTime<Utc>,
 }
@@ -516,9 +532,9 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<RawOrder> {
         *a = row.get(6 + i)?;
     }
     Ok(RawOrder {
-        id: row.get(0)?,
+        id: row.get_id(0)?,
         number: row.get(1)?,
-        customer_id: row.get(2)?,
+        customer_id: row.get_id(2)?,
         guest_email: row.get(3)?,
         currency: row.get(4)?,
         status: row.get(5)?,
@@ -537,7 +553,7 @@ impl RawOrder {
     fn finish(self) -> Result<Order> {
         let currency = Currency::from_db(&self.currency)?;
         let [subtotal, discount_total, tax_total, shipping, total, paid, refunded] =
-            self.amounts.map(|a| currency.present(money::from_e4(a)));
+            self.amounts.map(|a| Money::from_e4(a, currency));
         let address = |text: Option<String>| -> Result<Option<AddressSnapshot>> {
             text.as_deref()
                 .map(serde_json::from_str)
@@ -578,24 +594,68 @@ macro_rules! select_line {
     };
 }
 
-fn line_from_row(row: &Row<'_>) -> rusqlite::Result<OrderLine> {
-    Ok(OrderLine {
-        id: row.get(0)?,
+/// An order line as read, its amounts still stored integers: a line is
+/// read before the order whose currency they are in may be known (the
+/// two streams of `each_order`).
+struct RawLine {
+    id: OrderLineId,
+    line_no: i64,
+    variant_id: VariantId,
+    sku: String,
+    title: String,
+    quantity: i64,
+    /// unit price, subtotal, discount, tax, total.
+    amounts_e4: [i64; 5],
+    tax_rate_ppm: i64,
+    warehouse_id: Option<WarehouseId>,
+    quantity_shipped: i64,
+    quantity_returned: i64,
+}
+
+fn line_from_row(row: &Row<'_>) -> rusqlite::Result<RawLine> {
+    Ok(RawLine {
+        id: row.get_id(0)?,
         line_no: row.get(1)?,
-        variant_id: row.get(2)?,
+        variant_id: row.get_id(2)?,
         sku: row.get(3)?,
         title: row.get(4)?,
         quantity: row.get(5)?,
-        unit_price: money::from_e4(row.get(6)?),
-        subtotal: money::from_e4(row.get(7)?),
-        discount: money::from_e4(row.get(8)?),
-        tax_rate: Decimal::new(row.get(9)?, TAX_RATE_DECIMALS).normalize(),
-        tax: money::from_e4(row.get(10)?),
-        total: money::from_e4(row.get(11)?),
-        warehouse_id: row.get(12)?,
+        amounts_e4: [
+            row.get(6)?,
+            row.get(7)?,
+            row.get(8)?,
+            row.get(10)?,
+            row.get(11)?,
+        ],
+        tax_rate_ppm: row.get(9)?,
+        warehouse_id: row.get_id(12)?,
         quantity_shipped: row.get(13)?,
         quantity_returned: row.get(14)?,
     })
+}
+
+impl RawLine {
+    fn finish(self, currency: Currency) -> OrderLine {
+        let [unit_price, subtotal, discount, tax, total] =
+            self.amounts_e4.map(|a| Money::from_e4(a, currency));
+        OrderLine {
+            id: self.id,
+            line_no: self.line_no,
+            variant_id: self.variant_id,
+            sku: self.sku,
+            title: self.title,
+            quantity: self.quantity,
+            unit_price,
+            subtotal,
+            discount,
+            tax_rate: Decimal::new(self.tax_rate_ppm, TAX_RATE_DECIMALS).normalize(),
+            tax,
+            total,
+            warehouse_id: self.warehouse_id,
+            quantity_shipped: self.quantity_shipped,
+            quantity_returned: self.quantity_returned,
+        }
+    }
 }
 
 const SELECT_SUMMARY: &str = "SELECT id, number, customer_id, status, currency, total_e4, \
@@ -615,9 +675,9 @@ type RawSummary = (
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RawSummary> {
     Ok((
-        row.get(0)?,
+        row.get_id(0)?,
         row.get(1)?,
-        row.get(2)?,
+        row.get_id(2)?,
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
@@ -629,14 +689,15 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RawSummary> {
 
 fn finish_summary(raw: RawSummary) -> Result<OrderSummary> {
     let (id, number, customer_id, status, currency, total, paid, refunded, placed) = raw;
+    let currency = Currency::from_db(&currency)?;
     Ok(OrderSummary {
         id,
         number,
         customer_id,
         status: OrderStatus::from_db(&status).db()?,
-        total: Money::from_e4(total, Currency::from_db(&currency)?),
-        paid: money::from_e4(paid),
-        refunded: money::from_e4(refunded),
+        total: Money::from_e4(total, currency),
+        paid: Money::from_e4(paid, currency),
+        refunded: Money::from_e4(refunded, currency),
         placed_at: crate::time::from_db(&placed)?,
     })
 }
@@ -685,18 +746,12 @@ impl<'a> OrderReader<'a> {
             .conn
             .prepare_cached(sql::ORDER_BY_ID)
             .db()?
-            .query_row([id], order_from_row)
+            .query_row([id.sql()], order_from_row)
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("order", id))?;
         let mut order = raw.finish()?;
-        order.lines = self.lines(id)?;
-        for l in &mut order.lines {
-            let c = order.currency;
-            for a in [&mut l.subtotal, &mut l.discount, &mut l.tax, &mut l.total] {
-                *a = c.present(*a);
-            }
-        }
+        order.lines = self.lines(id, order.currency)?;
         Ok(order)
     }
 
@@ -724,28 +779,19 @@ impl<'a> OrderReader<'a> {
         ).db()?;
         let mut order_rows = orders.query([]).db()?;
         let mut line_rows = lines.query([]).db()?;
-        let mut pending: Option<(OrderId, OrderLine)> = None;
+        let mut pending: Option<(OrderId, RawLine)> = None;
         while let Some(row) = order_rows.next().db()? {
             let mut order = order_from_row(row).db()?.finish()?;
             loop {
                 if pending.is_none() {
                     pending = match line_rows.next().db()? {
-                        Some(r) => Some((r.get(15).db()?, line_from_row(r).db()?)),
+                        Some(r) => Some((r.get_id(15).db()?, line_from_row(r).db()?)),
                         None => None,
                     };
                 }
                 match pending.take() {
-                    Some((id, mut line)) if id == order.id => {
-                        let c = order.currency;
-                        for a in [
-                            &mut line.subtotal,
-                            &mut line.discount,
-                            &mut line.tax,
-                            &mut line.total,
-                        ] {
-                            *a = c.present(*a);
-                        }
-                        order.lines.push(line);
+                    Some((id, line)) if id == order.id => {
+                        order.lines.push(line.finish(order.currency));
                     }
                     other => {
                         pending = other;
@@ -768,16 +814,18 @@ impl<'a> OrderReader<'a> {
             .conn
             .prepare_cached("SELECT id FROM orders WHERE number = ?1")
             .db()?
-            .query_row([number], |r| r.get(0))
+            .query_row([number], |r| r.get_id(0))
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("order", format!("number {number}")))?;
         self.get(id)
     }
 
-    fn lines(&self, id: OrderId) -> Result<Vec<OrderLine>> {
+    fn lines(&self, id: OrderId, currency: Currency) -> Result<Vec<OrderLine>> {
         let mut stmt = self.conn.prepare_cached(sql::LINES_OF_ORDER).db()?;
-        let rows = stmt.query_map([id], line_from_row).db()?;
+        let rows = stmt
+            .query_map([id.sql()], |r| Ok(line_from_row(r)?.finish(currency)))
+            .db()?;
         rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 
@@ -796,10 +844,10 @@ impl<'a> OrderReader<'a> {
             )
             .db()?;
         let rows = stmt
-            .query_map([id], |r| {
+            .query_map([id.sql()], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, OrderId>(1)?,
+                    r.get_id::<OrderId>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, String>(4)?,
@@ -830,7 +878,7 @@ impl<'a> OrderReader<'a> {
             .conn
             .prepare_cached(sql::ORDER_STATE)
             .db()?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("order", id))?;
@@ -858,7 +906,7 @@ impl<'a> OrderReader<'a> {
         let mut stmt = self.conn.prepare_cached(sql::HISTORY).db()?;
         let items = stmt
             .query_map(
-                params![customer_id, at, id, (limit + 1) as i64],
+                params![customer_id.sql(), at, id, (limit + 1) as i64],
                 summary_from_row,
             )
             .db()?
@@ -914,7 +962,7 @@ impl<'a> OrderReader<'a> {
             )
             .db()?;
         let rows = stmt
-            .query_map([customer_id], |r| {
+            .query_map([customer_id.sql()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })
             .db()?;
@@ -950,7 +998,7 @@ impl<'a> OrderReader<'a> {
         let rows = stmt
             .query_map(params![from, to], |r| {
                 Ok((
-                    r.get::<_, VariantId>(0)?,
+                    r.get_id::<VariantId>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
@@ -1073,24 +1121,24 @@ impl<'t> Orders<'t> {
     /// # Example
     ///
     /// ```
-    /// use custdb::{NewOrder, NewOrderLine, NewPayment, NewProduct, NewVariant,
+    /// use custdb::{Currency, NewOrder, NewOrderLine, NewPayment, NewProduct, NewVariant,
     ///              NewWarehouse, NewCustomer, PaymentMethod, Store};
     ///
     /// let store = Store::open_in_memory()?;
     /// let order = store.write(|tx| {
     ///     let ann = tx.customers().create(NewCustomer::new("Ann"))?;
     ///     let tea = tx.catalog().create_product(
-    ///         NewProduct::new("Tea").variant(NewVariant::new("TEA", "4.50".parse().unwrap(), "GBP")),
+    ///         NewProduct::new("Tea").variant(NewVariant::new("TEA", "4.50".parse().unwrap(), Currency::GBP)),
     ///     )?;
     ///     let main = tx.inventory().create_warehouse(NewWarehouse::new("main", "Main"))?;
     ///     tx.inventory().receive(tea.variants[0].id, main.id, 10)?;
     ///     // Prices come from the catalog unless a line names its own.
-    ///     tx.orders().place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("TEA", 3)))
+    ///     tx.orders().place(NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("TEA", 3)))
     /// })?;
-    /// assert_eq!(order.total.to_string(), "13.50");
+    /// assert_eq!(order.total.to_string(), "13.50 GBP");
     /// // The three units are held for the order until it ships or is cancelled.
     /// let short = store.write(|tx| {
-    ///     tx.orders().place(NewOrder::for_guest("g@example.com", "GBP").line(NewOrderLine::new("TEA", 8)))
+    ///     tx.orders().place(NewOrder::for_guest("g@example.com", Currency::GBP).line(NewOrderLine::new("TEA", 8)))
     /// });
     /// assert!(short.unwrap_err().is_shortfall());
     /// # Ok::<(), custdb::Error>(())
@@ -1116,7 +1164,7 @@ impl<'t> Orders<'t> {
                         "SELECT id, request_hash FROM orders WHERE idempotency_key = ?1",
                     )
                     .db()?
-                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row([key], |r| Ok((r.get_id(0)?, r.get(1)?)))
                     .optional()
                     .db()?;
                 if let Some((id, first_hash)) = found {
@@ -1131,7 +1179,7 @@ impl<'t> Orders<'t> {
                 Some(hash)
             }
         };
-        let currency = Currency::parse(&new.currency, "currency")?;
+        let currency = new.currency;
         let (customer_id, guest_email) = match (&new.customer_id, &new.guest_email) {
             (Some(id), None) => {
                 crate::customer::CustomerReader::new(self.tx.conn()).require_active(*id)?;
@@ -1199,8 +1247,8 @@ impl<'t> Orders<'t> {
             .prepare_cached(sql::INSERT_ORDER)
             .db()?
             .execute(params![
-                id,
-                customer_id,
+                id.sql(),
+                customer_id.sql(),
                 guest_email,
                 currency.code(),
                 status.as_str(),
@@ -1240,10 +1288,10 @@ impl<'t> Orders<'t> {
                 .prepare_cached(sql::INSERT_LINE)
                 .db()?
                 .execute(params![
-                    line_id,
-                    id,
+                    line_id.sql(),
+                    id.sql(),
                     (i + 1) as i64,
-                    l.variant.id,
+                    l.variant.id.sql(),
                     l.variant.sku,
                     l.title,
                     l.quantity,
@@ -1253,7 +1301,7 @@ impl<'t> Orders<'t> {
                     l.tax_rate_ppm,
                     l.tax_e4,
                     l.total_e4,
-                    l.warehouse
+                    l.warehouse.sql()
                 ])
                 .db()?;
             if l.variant.track_stock {
@@ -1265,7 +1313,7 @@ impl<'t> Orders<'t> {
             "placed",
             None,
             status,
-            serde_json::json!({ "total": money::from_e4(total_e4).to_string() }),
+            serde_json::json!({ "total": Money::from_e4(total_e4, currency).amount.to_string() }),
         )?;
         self.tx.audit_change(Change {
             action: "place",
@@ -1285,7 +1333,7 @@ impl<'t> Orders<'t> {
             return Ok((None, None));
         };
         let mut stmt = self.tx.conn().prepare_cached(sql::DEFAULT_ADDRESSES).db()?;
-        let mut rows = stmt.query([customer_id]).db()?;
+        let mut rows = stmt.query([customer_id.sql()]).db()?;
         let (mut shipping, mut billing) = (None, None);
         while let Some(r) = rows.next().db()? {
             let kind: String = r.get(0).db()?;
@@ -1413,7 +1461,7 @@ impl<'t> Orders<'t> {
                         .conn()
                         .prepare_cached(crate::catalog::sql::PRODUCT_NAME)
                         .db()?
-                        .query_row([variant.product_id], |r| r.get::<_, String>(0))
+                        .query_row([variant.product_id.sql()], |r| r.get::<_, String>(0))
                         .db()?,
                 ),
             };
@@ -1511,7 +1559,7 @@ impl<'t> Orders<'t> {
             .prepare_cached(sql::INSERT_EVENT)
             .db()?
             .execute(params![
-                id,
+                id.sql(),
                 now,
                 self.tx.actor().id(),
                 kind,
@@ -1525,7 +1573,7 @@ impl<'t> Orders<'t> {
                 .conn()
                 .prepare_cached(sql::SET_STATUS)
                 .db()?
-                .execute(params![id, to.as_str(), now])
+                .execute(params![id.sql(), to.as_str(), now])
                 .db()?;
         }
         Ok(())
@@ -1600,7 +1648,7 @@ pub(crate) fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
         tx.conn()
             .prepare_cached("UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1")
             .db()?
-            .execute([id])
+            .execute([id.sql()])
             .db()?;
         orders.audit(id, "keep_reservations", &["expires_at"])?;
         return Ok(0);

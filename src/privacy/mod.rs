@@ -31,6 +31,8 @@
 
 pub mod map;
 
+use crate::id::IdSql;
+use crate::id::RowIds;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -201,7 +203,7 @@ impl<'a> PrivacyReader<'a> {
                     t.table
                 ))
                 .db()?;
-            let mut rows = stmt.query([customer_id]).db()?;
+            let mut rows = stmt.query([customer_id.sql()]).db()?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().db()? {
                 let mut object = Map::new();
@@ -273,7 +275,7 @@ impl<'a> PrivacyReader<'a> {
             .conn
             .prepare_cached("SELECT erased_at FROM customers WHERE id = ?1")
             .db()?
-            .query_row([customer_id], |r| r.get(0))
+            .query_row([customer_id.sql()], |r| r.get(0))
             .optional()
             .db()?
             .ok_or_else(|| Error::not_found("customer", customer_id))?;
@@ -346,7 +348,7 @@ impl<'t> Privacy<'t> {
                 .conn()
                 .prepare_cached("SELECT rows FROM privacy_erasures WHERE customer_id = ?1")
                 .db()?
-                .query_row([customer_id], |r| r.get(0))
+                .query_row([customer_id.sql()], |r| r.get(0))
                 .db()?;
             return Ok(ErasureReport {
                 customer_id,
@@ -368,7 +370,7 @@ impl<'t> Privacy<'t> {
         let mut erased_fields = Vec::new();
         for t in PERSONAL_DATA_MAP {
             let Some(subject) = t.subject else { continue };
-            let n = erase_rows(conn, t, subject, &[&customer_id])?;
+            let n = erase_rows(conn, t, subject, &[&customer_id.sql()])?;
             if n > 0 {
                 rows.insert(t.table.to_owned(), n);
             }
@@ -386,7 +388,7 @@ impl<'t> Privacy<'t> {
              updated_at = ?2, version = version + 1 WHERE id = ?1",
         )
         .db()?
-        .execute(params![customer_id, now])
+        .execute(params![customer_id.sql(), now])
         .db()?;
         conn.prepare_cached("DELETE FROM privacy_erasure_in_progress")
             .db()?
@@ -398,7 +400,7 @@ impl<'t> Privacy<'t> {
         )
         .db()?
         .execute(params![
-            customer_id,
+            customer_id.sql(),
             now,
             self.tx.actor().id(),
             ground.as_str(),
@@ -465,14 +467,28 @@ impl<'t> Privacy<'t> {
     }
 
     /// Applies every retention rule as of `now`: deletes or anonymizes what
-    /// is past its period, as the personal-data map says for each table.
-    /// With `dry_run`, reports what it would do and changes nothing.
+    /// is past its period, as the personal-data map says for each table
+    /// (see [`plan_retention`](Privacy::plan_retention) to see it first).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `now` outside
     /// the range of [`crate::time`]; a database error.
-    pub fn apply_retention(&self, now: DateTime<Utc>, dry_run: bool) -> Result<RetentionReport> {
+    pub fn apply_retention(&self, now: DateTime<Utc>) -> Result<RetentionReport> {
+        self.retention(now, false)
+    }
+
+    /// What [`apply_retention`](Privacy::apply_retention) would do as of
+    /// `now`, changing nothing (the report's `dry_run` is true).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_retention`](Privacy::apply_retention).
+    pub fn plan_retention(&self, now: DateTime<Utc>) -> Result<RetentionReport> {
+        self.retention(now, true)
+    }
+
+    fn retention(&self, now: DateTime<Utc>, dry_run: bool) -> Result<RetentionReport> {
         let now = crate::time::checked("now", now)?;
         let report = self
             .tx
@@ -517,7 +533,7 @@ impl<'t> Privacy<'t> {
                                 t.table, r.age
                             ))
                             .db()?;
-                        let ids = stmt.query_map([&cutoff_db], |row| row.get(0)).db()?;
+                        let ids = stmt.query_map([&cutoff_db], |row| row.get_id(0)).db()?;
                         ids.collect::<rusqlite::Result<_>>().db()?
                     };
                     if !dry_run {

@@ -743,16 +743,22 @@ impl Store {
     /// # Errors
     ///
     /// A database error.
-    pub fn apply_retention(
-        &self,
-        now: DateTime<Utc>,
-        dry_run: bool,
-    ) -> Result<crate::privacy::RetentionReport> {
-        let report = self.write(|tx| tx.privacy().apply_retention(now, dry_run))?;
-        if !dry_run && !report.actions.is_empty() {
+    pub fn apply_retention(&self, now: DateTime<Utc>) -> Result<crate::privacy::RetentionReport> {
+        let report = self.write(|tx| tx.privacy().apply_retention(now))?;
+        if !report.actions.is_empty() {
             self.scrub_after_erasure()?;
         }
         Ok(report)
+    }
+
+    /// What [`apply_retention`](Store::apply_retention) would do as of
+    /// `now`, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_retention`](Store::apply_retention).
+    pub fn plan_retention(&self, now: DateTime<Utc>) -> Result<crate::privacy::RetentionReport> {
+        self.write(|tx| tx.privacy().plan_retention(now))
     }
 
     /// Copies the WAL into the database file and truncates it to zero

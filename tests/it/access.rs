@@ -2,6 +2,7 @@
 //! the policy handle, masking, the marketing scope, and bad input.
 
 use chrono::Utc;
+use custdb::Currency;
 use custdb::{
     Actor, AuditFilter, CollectionMethod, ConsentState, CustomerFilter, CustomerId, DataCategory,
     Decimal, ErrorKind, LawfulBasis, NewAddress, NewConsent, NewCustomer, NewInteraction, NewOrder,
@@ -93,7 +94,7 @@ fn setup() -> (Store, Fixture) {
                     .create_product(NewProduct::new("Tea").variant(NewVariant::new(
                         "TEA",
                         Decimal::new(450, 2),
-                        "GBP",
+                        Currency::GBP,
                     )))?;
             let shop = tx
                 .inventory()
@@ -112,11 +113,11 @@ fn setup() -> (Store, Fixture) {
 fn paid_order(store: &Store, f: &Fixture) -> OrderId {
     store
         .write(|tx| {
-            let o = tx
-                .orders()
-                .place(NewOrder::for_customer(f.ann, "GBP").line(NewOrderLine::new("TEA", 2)))?;
+            let o = tx.orders().place(
+                NewOrder::for_customer(f.ann, Currency::GBP).line(NewOrderLine::new("TEA", 2)),
+            )?;
             tx.orders()
-                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
+                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
             Ok::<_, custdb::Error>(o.id)
         })
         .unwrap()
@@ -203,7 +204,7 @@ fn operations() -> Vec<(&'static str, &'static [&'static str], Op)> {
                 .create_product(NewProduct::new("P").variant(NewVariant::new(
                     sku,
                     Decimal::ONE,
-                    "GBP",
+                    Currency::GBP,
                 )))
                 .map(drop)
         }),
@@ -217,7 +218,9 @@ fn operations() -> Vec<(&'static str, &'static [&'static str], Op)> {
         }),
         ("place_order", &["manage_orders"], |_, a, f| {
             a.orders()
-                .place(NewOrder::for_customer(f.ann, "GBP").line(NewOrderLine::new("TEA", 1)))
+                .place(
+                    NewOrder::for_customer(f.ann, Currency::GBP).line(NewOrderLine::new("TEA", 1)),
+                )
                 .map(drop)
         }),
         ("order", &["manage_orders"], |s, a, f| {
@@ -225,11 +228,12 @@ fn operations() -> Vec<(&'static str, &'static [&'static str], Op)> {
         }),
         ("pay", &["manage_orders"], |s, a, f| {
             let o = s.write(|tx| {
-                tx.orders()
-                    .place(NewOrder::for_customer(f.ann, "GBP").line(NewOrderLine::new("TEA", 1)))
+                tx.orders().place(
+                    NewOrder::for_customer(f.ann, Currency::GBP).line(NewOrderLine::new("TEA", 1)),
+                )
             })?;
             a.orders()
-                .pay(o.id, NewPayment::new(PaymentMethod::Cash, o.total))
+                .pay(o.id, NewPayment::new(PaymentMethod::Cash, o.total.amount))
                 .map(drop)
         }),
         ("ship", &["manage_orders"], |s, a, f| {

@@ -11,6 +11,7 @@
 //! witness write in the same unit of work, which must commit.
 
 use chrono::{Duration, Utc};
+use custdb::Currency;
 use custdb::{
     AddressId, AddressKind, AddressPatch, Channel, CollectionMethod, ConsentState, CustomerId,
     CustomerPatch, DataCategory, Decimal, Direction, ErasureGround, HistoricalLine,
@@ -90,10 +91,10 @@ fn shop() -> Shop {
             }
             let p = tx.catalog().create_product(
                 NewProduct::new("Tea")
-                    .variant(NewVariant::new("TEA", d("4.50"), "GBP"))
-                    .variant(NewVariant::new("MUG", d("8.00"), "GBP"))
-                    .variant(NewVariant::new("CARD", d("5.00"), "GBP").track_stock(false))
-                    .variant(NewVariant::new("WRAP", d("1.00"), "GBP").track_stock(false)),
+                    .variant(NewVariant::new("TEA", d("4.50"), Currency::GBP))
+                    .variant(NewVariant::new("MUG", d("8.00"), Currency::GBP))
+                    .variant(NewVariant::new("CARD", d("5.00"), Currency::GBP).track_stock(false))
+                    .variant(NewVariant::new("WRAP", d("1.00"), Currency::GBP).track_stock(false)),
             )?;
             let sku = |code: &str| p.variants.iter().find(|v| v.sku == code).unwrap().id;
             let (tea, mug) = (sku("TEA"), sku("MUG"));
@@ -128,7 +129,7 @@ fn shop() -> Shop {
             tx.access().grant("granted", "desk")?;
             let order = |who: CustomerId| {
                 tx.orders().place(
-                    NewOrder::for_customer(who, "GBP")
+                    NewOrder::for_customer(who, Currency::GBP)
                         .line(NewOrderLine::new("TEA", 2))
                         .line(NewOrderLine::new("MUG", 1)),
                 )
@@ -139,16 +140,18 @@ fn shop() -> Shop {
                 .orders()
                 .authorize_payment(
                     unpaid.id,
-                    NewPayment::new(PaymentMethod::Card, unpaid.total),
+                    NewPayment::new(PaymentMethod::Card, unpaid.total.amount),
                 )?
                 .id;
             let paid = order(ann)?;
-            tx.orders()
-                .pay(paid.id, NewPayment::new(PaymentMethod::Card, paid.total))?;
+            tx.orders().pay(
+                paid.id,
+                NewPayment::new(PaymentMethod::Card, paid.total.amount),
+            )?;
             let shipped = order(bob)?;
             tx.orders().pay(
                 shipped.id,
-                NewPayment::new(PaymentMethod::Card, shipped.total),
+                NewPayment::new(PaymentMethod::Card, shipped.total.amount),
             )?;
             tx.orders()
                 .ship(shipped.id, NewShipment::everything("DHL", "JD01"))?;
@@ -252,14 +255,14 @@ fn operations() -> Vec<(&'static str, Op)> {
             tx.catalog()
                 .create_product(
                     NewProduct::new("Pot")
-                        .variant(NewVariant::new("POT-S", d("10"), "GBP"))
-                        .variant(NewVariant::new("POT-L", d("20"), "GBP")),
+                        .variant(NewVariant::new("POT-S", d("10"), Currency::GBP))
+                        .variant(NewVariant::new("POT-L", d("20"), Currency::GBP)),
                 )
                 .map(drop)
         }),
         ("variant add", |s, tx| {
             tx.catalog()
-                .add_variant(s.product, NewVariant::new("TEA-XL", d("9"), "GBP"))
+                .add_variant(s.product, NewVariant::new("TEA-XL", d("9"), Currency::GBP))
                 .map(drop)
         }),
         ("variant update", |s, tx| {
@@ -327,7 +330,7 @@ fn operations() -> Vec<(&'static str, Op)> {
         ("order place", |s, tx| {
             tx.orders()
                 .place(
-                    NewOrder::for_customer(s.ann, "GBP")
+                    NewOrder::for_customer(s.ann, Currency::GBP)
                         .line(NewOrderLine::new("TEA", 3))
                         .line(NewOrderLine::new("MUG", 2)),
                 )
@@ -336,13 +339,19 @@ fn operations() -> Vec<(&'static str, Op)> {
         ("order pay", |s, tx| {
             let total = tx.orders().get(s.pending)?.total;
             tx.orders()
-                .pay(s.pending, NewPayment::new(PaymentMethod::Card, total))
+                .pay(
+                    s.pending,
+                    NewPayment::new(PaymentMethod::Card, total.amount),
+                )
                 .map(drop)
         }),
         ("order authorize", |s, tx| {
             let total = tx.orders().get(s.pending)?.total;
             tx.orders()
-                .authorize_payment(s.pending, NewPayment::new(PaymentMethod::Card, total))
+                .authorize_payment(
+                    s.pending,
+                    NewPayment::new(PaymentMethod::Card, total.amount),
+                )
                 .map(drop)
         }),
         ("payment capture", |s, tx| {
@@ -382,7 +391,7 @@ fn operations() -> Vec<(&'static str, Op)> {
                 .record_historical(&HistoricalOrder {
                     customer_id: Some(s.ann),
                     guest_email: None,
-                    currency: "GBP".into(),
+                    currency: Currency::GBP,
                     country: Some("GB".into()),
                     placed_at: Utc::now() - Duration::days(400),
                     lines: vec![
@@ -405,7 +414,7 @@ fn operations() -> Vec<(&'static str, Op)> {
             tx.orders()
                 .issue_credit_note(&NewCreditNote {
                     customer_id: Some(s.ann),
-                    currency: "GBP".into(),
+                    currency: Currency::GBP,
                     amount: d("3.00"),
                     reason: "old return".into(),
                     lines: serde_json::json!([]),
@@ -436,7 +445,7 @@ fn operations() -> Vec<(&'static str, Op)> {
                 .map(drop)
         }),
         ("customer merge", |s, tx| {
-            tx.merges().merge(s.ann, s.bob, false).map(drop)
+            tx.merges().merge(s.ann, s.bob).map(drop)
         }),
         ("customer erase", |s, tx| {
             tx.privacy()
@@ -451,7 +460,7 @@ fn operations() -> Vec<(&'static str, Op)> {
         ("retention apply", |_, tx| {
             let report = tx
                 .privacy()
-                .apply_retention(Utc::now() + Duration::days(30), false)?;
+                .apply_retention(Utc::now() + Duration::days(30))?;
             assert!(!report.actions.is_empty(), "{report:?}");
             Ok(())
         }),

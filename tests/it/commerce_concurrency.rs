@@ -1,6 +1,7 @@
 //! Oversell is impossible: 8 threads place 1,000 orders of 1-3 units at
 //! once against 100 units of scarce stock.
 
+use custdb::Currency;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ fn eight_threads_never_oversell_scarce_stock() {
                     .create_product(NewProduct::new("Scarce").variant(NewVariant::new(
                         "SCARCE",
                         Decimal::ONE,
-                        "GBP",
+                        Currency::GBP,
                     )))?;
             let w = tx
                 .inventory()
@@ -43,7 +44,7 @@ fn eight_threads_never_oversell_scarce_stock() {
                     let quantity = ((t + i) % 3 + 1) as i64;
                     let result = store.write(|tx| {
                         tx.orders().place(
-                            NewOrder::for_customer(customer, "GBP")
+                            NewOrder::for_customer(customer, Currency::GBP)
                                 .line(NewOrderLine::new("SCARCE", quantity)),
                         )
                     });

@@ -14,6 +14,7 @@
 //! was stored with U+FFFD: this test fails there.)
 
 use chrono::{DateTime, Duration, Utc};
+use custdb::Currency;
 use custdb::{
     Channel, CollectionMethod, ConsentState, CustomerPatch, DataCategory, Decimal, Direction,
     ErrorKind, InteractionKind, LawfulBasis, NewConsent, NewCustomer, NewInteraction, NewOrder,
@@ -193,7 +194,7 @@ fn shop() -> Shop {
                     .create_product(NewProduct::new("Tea").variant(NewVariant::new(
                         "TEA",
                         Decimal::new(450, 2),
-                        "GBP",
+                        Currency::GBP,
                     )))?;
             let w = tx
                 .inventory()
@@ -297,7 +298,8 @@ fn apply(shop: &mut Shop, op: &Op) -> Result<(), TestCaseError> {
             if let Some(price) = price {
                 line = line.unit_price(*price);
             }
-            let order = NewOrder::for_customer(pick(&shop.customers, *who), "GBP").line(line);
+            let order =
+                NewOrder::for_customer(pick(&shop.customers, *who), Currency::GBP).line(line);
             store.write(|tx| tx.orders().place(order)).map(|o| {
                 shop.orders.push(o.id);
             })

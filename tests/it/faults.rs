@@ -5,6 +5,7 @@
 //! typed error, never a panic; nothing committed is lost; after a full
 //! disk the store goes on once there is room.
 
+use custdb::Currency;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
@@ -67,7 +68,7 @@ fn a_full_disk_is_a_typed_error_and_loses_nothing() {
         .unwrap()
         .items[0]
         .id;
-    let big_order = (0..1).fold(NewOrder::for_customer(customer, "GBP"), |o, _| {
+    let big_order = (0..1).fold(NewOrder::for_customer(customer, Currency::GBP), |o, _| {
         o.line(NewOrderLine::new("TEA", 1))
             .note("y".repeat(custdb::order::MAX_NOTE_LEN))
     });

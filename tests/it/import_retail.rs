@@ -219,15 +219,16 @@ fn a_write_between_batches_is_seen_by_the_rest_of_the_import() {
                 batches += 1;
                 if batches == 1 {
                     let conn = rusqlite::Connection::open(&path).unwrap();
-                    let imported: custdb::CustomerId = conn
+                    let imported: String = conn
                         .query_row(
                             "SELECT entity_id FROM import_keys WHERE entity = 'customer' AND key = '12345'",
                             [],
                             |r| r.get(0),
                         )
                         .unwrap();
+                    let imported = custdb::CustomerId::parse(&imported, "entity_id").unwrap();
                     store
-                        .write(|tx| tx.merges().merge(survivor, imported, false))
+                        .write(|tx| tx.merges().merge(survivor, imported))
                         .unwrap();
                 }
             },
@@ -244,7 +245,7 @@ fn a_write_between_batches_is_seen_by_the_rest_of_the_import() {
     let of_survivor: i64 = conn
         .query_row(
             "SELECT count(*) FROM orders WHERE customer_id = ?1",
-            [survivor],
+            [survivor.to_string()],
             |r| r.get(0),
         )
         .unwrap();

@@ -3,6 +3,7 @@
 //! `""` both clear an optional field while a required one refuses `null`.
 
 use crate::common::file_store;
+use custdb::Currency;
 use custdb::{
     AddressPatch, CustomerPatch, NewAddress, NewConsent, NewCustomer, NewOrder, NewProduct,
     Segment, VariantPatch,
@@ -41,6 +42,35 @@ fn unknown_fields_are_refused_with_their_name() {
         };
         assert!(err.contains(&format!("unknown field `{name}`")), "{err}");
     }
+}
+
+#[test]
+fn currencies_are_checked_where_they_are_read() {
+    // A Currency cannot hold a bad code, so a bad one fails in the input
+    // record, naming the field, before any operation starts.
+    for (json, why) in [
+        (
+            r#"{"currency": "XYZ", "lines": []}"#,
+            "not an ISO 4217 currency code",
+        ),
+        (r#"{"currency": "XAU", "lines": []}"#, "no minor unit"),
+        (r#"{"currency": "GBPX", "lines": []}"#, "three letters"),
+    ] {
+        let err = refused::<NewOrder>(json);
+        assert!(
+            err.contains("currency") && err.contains(why),
+            "{json}: {err}"
+        );
+    }
+    let err = refused::<NewProduct>(
+        r#"{"name": "Tea", "variants": [{"sku": "T", "price": "1", "currency": "ZZZ"}]}"#,
+    );
+    assert!(
+        err.contains("variants[0]") && err.contains("currency") && err.contains("ZZZ"),
+        "{err}"
+    );
+    let order: NewOrder = serde_json::from_str(r#"{"currency": "gbp", "lines": []}"#).unwrap();
+    assert_eq!(order.currency, Currency::GBP);
 }
 
 #[test]
@@ -161,7 +191,7 @@ fn every_input_round_trips_through_json() {
         serde_json::from_str::<NewCustomer>(&text).unwrap(),
         customer
     );
-    let order = NewOrder::for_guest("g@example.com", "GBP")
+    let order = NewOrder::for_guest("g@example.com", Currency::GBP)
         .line(custdb::NewOrderLine::new("TEA", 2).warehouse("north"));
     let text = serde_json::to_string(&order).unwrap();
     assert_eq!(serde_json::from_str::<NewOrder>(&text).unwrap(), order);

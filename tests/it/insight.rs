@@ -5,6 +5,7 @@ use crate::common::{assert_consistent, file_store};
 use chrono::{Duration, TimeZone, Utc};
 use custdb::order::historical::{HistoricalLine, HistoricalOrder};
 use custdb::report::Period;
+use custdb::Currency;
 use custdb::{
     AddressKind, Channel, CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal,
     Direction, ErrorKind, InteractionKind, LawfulBasis, NewAddress, NewConsent, NewCustomer,
@@ -38,8 +39,8 @@ fn shop(store: &Store) -> Shop {
             let cat = tx.customers().create(NewCustomer::new("Cat Kim"))?.id;
             let p = tx.catalog().create_product(
                 NewProduct::new("Tea")
-                    .variant(NewVariant::new("TEA", d("10.00"), "GBP").track_stock(false))
-                    .variant(NewVariant::new("CUP", d("2.50"), "GBP").track_stock(false)),
+                    .variant(NewVariant::new("TEA", d("10.00"), Currency::GBP).track_stock(false))
+                    .variant(NewVariant::new("CUP", d("2.50"), Currency::GBP).track_stock(false)),
             )?;
             let v =
                 |sku: &str| -> VariantId { p.variants.iter().find(|v| v.sku == sku).unwrap().id };
@@ -48,7 +49,7 @@ fn shop(store: &Store) -> Shop {
                     HistoricalOrder {
                         customer_id: Some(c),
                         guest_email: None,
-                        currency: "GBP".into(),
+                        currency: Currency::GBP,
                         country: Some(country.into()),
                         placed_at: when,
                         lines: vec![HistoricalLine {
@@ -95,13 +96,17 @@ fn reports_add_up_exactly() {
         ))
     });
     let (months, countries, top, aov, repeat, products) = r.unwrap();
-    let m: Vec<(String, Decimal)> = months.iter().map(|m| (m.key.to_string(), m.net)).collect();
+    // Every figure is Money, shown with the currency's minor unit digits.
+    let m: Vec<(String, String)> = months
+        .iter()
+        .map(|m| (m.key.to_string(), m.net.to_string()))
+        .collect();
     assert_eq!(
         m,
         vec![
-            ("2011-01".to_owned(), d("25.00")),
-            ("2011-02".to_owned(), d("2.50")),
-            ("2011-03".to_owned(), d("30.00"))
+            ("2011-01".to_owned(), "25.00 GBP".to_owned()),
+            ("2011-02".to_owned(), "2.50 GBP".to_owned()),
+            ("2011-03".to_owned(), "30.00 GBP".to_owned())
         ]
     );
     assert_eq!(
@@ -109,19 +114,23 @@ fn reports_add_up_exactly() {
         custdb::RevenueKey::Country(Some("GB".into()))
     );
     assert_eq!(months[0].key, custdb::RevenueKey::Period("2011-01".into()));
-    assert_eq!(countries[0].net, d("55.00"));
-    assert_eq!(countries[1].net, d("2.50"));
+    assert_eq!(countries[0].net.amount, d("55.00"));
+    assert_eq!(countries[1].net.amount.to_string(), "2.50");
     assert_eq!(top[0].key, custdb::RevenueKey::Customer(s.ann));
     assert_eq!(top[0].orders, 2);
     assert_eq!(top.len(), 2, "Cat bought nothing");
     // (25.00 + 30.00 + 2.50) / 3 = 19.1666… → 19.17
-    assert_eq!(aov[0].average, d("19.17"));
+    assert_eq!(aov[0].average.amount, d("19.17"));
+    assert_eq!(aov[0].gross.amount.to_string(), "57.50");
     assert_eq!(
         (repeat.customers, repeat.repeat_customers, repeat.rate),
         (2, 1, d("0.5"))
     );
     assert_eq!(products[0].sku, "TEA");
-    assert_eq!((products[0].units_sold, products[0].gross), (5, d("50.00")));
+    assert_eq!(
+        (products[0].units_sold, products[0].gross.to_string()),
+        (5, "50.00 GBP".to_owned())
+    );
     let _ = s.cat;
 }
 
@@ -187,7 +196,7 @@ fn segments_combine_filters_in_sql() {
     );
     assert_eq!(eval(&Segment::default().tag("vip")), vec![s.ann]);
     assert_eq!(
-        eval(&Segment::default().spend(custdb::SpendFilter::at_least(d("50"), "GBP"))),
+        eval(&Segment::default().spend(custdb::SpendFilter::at_least(d("50"), Currency::GBP))),
         vec![s.ann]
     );
     assert_eq!(
@@ -257,7 +266,7 @@ fn segments_combine_filters_in_sql() {
     bad(Segment::default().consents_to("nope"), "consents_to");
     bad(Segment::default().min_orders(3).max_orders(1), "min_orders");
     bad(
-        Segment::default().spend(custdb::SpendFilter::at_least(d("1.001"), "GBP")),
+        Segment::default().spend(custdb::SpendFilter::at_least(d("1.001"), Currency::GBP)),
         "spend.min",
     );
     bad(
@@ -381,7 +390,7 @@ fn a_merge_moves_everything_and_loses_nothing() {
         })
         .unwrap();
     let dry = store
-        .write(|tx| tx.merges().merge(survivor, duplicate, true))
+        .write(|tx| tx.merges().plan_merge(survivor, duplicate))
         .unwrap();
     assert!(dry.dry_run);
     assert_eq!(dry.result.email.as_deref(), Some("ann@example.com"));
@@ -402,7 +411,7 @@ fn a_merge_moves_everything_and_loses_nothing() {
     );
 
     let done = store
-        .write(|tx| tx.merges().merge(survivor, duplicate, false))
+        .write(|tx| tx.merges().merge(survivor, duplicate))
         .unwrap();
     assert_eq!(done.moved, dry.moved);
     let merged = store.customers().get(survivor).unwrap();
@@ -445,11 +454,11 @@ fn a_merge_moves_everything_and_loses_nothing() {
         .unwrap();
     assert!(audit.iter().any(|e| e.action == "merge"));
     let again = store
-        .write(|tx| tx.merges().merge(survivor, duplicate, false))
+        .write(|tx| tx.merges().merge(survivor, duplicate))
         .unwrap_err();
     assert!(matches!(again.kind(), ErrorKind::InvalidState { .. }));
     let same = store
-        .write(|tx| tx.merges().merge(survivor, survivor, true))
+        .write(|tx| tx.merges().plan_merge(survivor, survivor))
         .unwrap_err();
     assert!(same.is_invalid());
     assert_consistent(&store);
@@ -465,8 +474,8 @@ fn stock_out_risk_and_cancellation_rates() {
             let ann = tx.customers().create(NewCustomer::new("Ann"))?;
             let p = tx.catalog().create_product(
                 NewProduct::new("Tea")
-                    .variant(NewVariant::new("FAST", d("1.00"), "GBP"))
-                    .variant(NewVariant::new("SLOW", d("1.00"), "GBP")),
+                    .variant(NewVariant::new("FAST", d("1.00"), Currency::GBP))
+                    .variant(NewVariant::new("SLOW", d("1.00"), Currency::GBP)),
             )?;
             let w = tx
                 .inventory()
@@ -476,15 +485,15 @@ fn stock_out_risk_and_cancellation_rates() {
             tx.inventory().receive(slow, w.id, 100)?;
             // 30 FAST and 3 SLOW sold; one more order cancelled.
             let o = tx.orders().place(
-                NewOrder::for_customer(ann.id, "GBP")
+                NewOrder::for_customer(ann.id, Currency::GBP)
                     .line(NewOrderLine::new("FAST", 30))
                     .line(NewOrderLine::new("SLOW", 3)),
             )?;
             tx.orders()
-                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
-            let c = tx
-                .orders()
-                .place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("SLOW", 1)))?;
+                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
+            let c = tx.orders().place(
+                NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("SLOW", 1)),
+            )?;
             tx.orders().cancel(c.id, "changed mind")?;
             Ok::<_, custdb::Error>((fast, slow))
         })

@@ -8,6 +8,7 @@
 //! there, and the scenario's unit of work is all there if it was
 //! acknowledged, and all there or all absent if not.
 
+use custdb::Currency;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
@@ -58,7 +59,7 @@ fn scenario(path: &Path) -> Result<bool, custdb::Error> {
             .customers()
             .create(NewCustomer::new("Faulted").email("faulted@example.com"))?;
         tx.orders()
-            .place(NewOrder::for_customer(c.id, "GBP").line(NewOrderLine::new("TEA", 2)))?;
+            .place(NewOrder::for_customer(c.id, Currency::GBP).line(NewOrderLine::new("TEA", 2)))?;
         Ok(())
     });
     let acknowledged = written.is_ok();

@@ -1,6 +1,7 @@
 //! Every fixture database in tests/fixtures/ (one per released schema
 //! version) upgrades to the latest schema with its data intact.
 
+use custdb::Currency;
 use std::path::PathBuf;
 
 use crate::common::assert_consistent;
@@ -146,9 +147,9 @@ fn check_commerce(store: &Store, ada: custdb::CustomerId) {
     assert_eq!(order.number, 1);
     assert_eq!(order.status, custdb::OrderStatus::PartiallyShipped);
     // 2 × 13.00 + 12.50 + 20 % of 12.50 + 3.99 shipping.
-    assert_eq!(order.total, custdb::Decimal::new(4499, 2));
+    assert_eq!(order.total.amount, custdb::Decimal::new(4499, 2));
     assert_eq!(order.paid, order.total);
-    assert_eq!(order.refunded, custdb::Decimal::new(1300, 2));
+    assert_eq!(order.refunded.amount, custdb::Decimal::new(1300, 2));
     assert_eq!(order.lines[0].quantity_shipped, 2);
     assert_eq!(order.lines[0].quantity_returned, 1);
     let large = store
@@ -290,13 +291,9 @@ fn version_6_repairs_cancelled_orders_that_a_refund_marked_refunded() {
         let store = Store::open(&path).unwrap();
         store
             .write(|tx| {
-                let p = tx.catalog().create_product(
-                    NewProduct::new("Tea").variant(NewVariant::new(
-                        "TEA",
-                        "4.50".parse().unwrap(),
-                        "GBP",
-                    )),
-                )?;
+                let p = tx.catalog().create_product(NewProduct::new("Tea").variant(
+                    NewVariant::new("TEA", "4.50".parse().unwrap(), Currency::GBP),
+                ))?;
                 let w = tx
                     .inventory()
                     .create_warehouse(NewWarehouse::new("main", "Main"))?;
@@ -304,16 +301,16 @@ fn version_6_repairs_cancelled_orders_that_a_refund_marked_refunded() {
                 let mut ids = Vec::new();
                 for cancel in [true, false] {
                     let o = tx.orders().place(
-                        NewOrder::for_guest("g@example.com", "GBP")
+                        NewOrder::for_guest("g@example.com", Currency::GBP)
                             .line(NewOrderLine::new("TEA", 2)),
                     )?;
                     tx.orders()
-                        .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
+                        .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
                     if cancel {
                         tx.orders().cancel(o.id, "changed mind")?;
                     }
                     tx.orders()
-                        .refund(o.id, NewRefund::new(o.total, "all of it"))?;
+                        .refund(o.id, NewRefund::new(o.total.amount, "all of it"))?;
                     ids.push(o.id);
                 }
                 Ok::<_, custdb::Error>((ids[0], ids[1]))

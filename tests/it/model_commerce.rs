@@ -12,6 +12,7 @@
 //! ```
 
 use chrono::Utc;
+use custdb::Currency;
 use custdb::{
     CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal, ErasureGround, ErrorKind,
     LawfulBasis, NewConsent, NewCustomer, NewOrder, NewOrderLine, NewPayment, NewProduct,
@@ -141,7 +142,7 @@ fn shop() -> Shop {
                         p.variant(NewVariant::new(
                             format!("S{i}"),
                             Decimal::new(250, 2),
-                            "GBP",
+                            Currency::GBP,
                         ))
                     }))?;
             let w = tx
@@ -215,7 +216,7 @@ fn step(shop: &Shop, model: &mut Model, op: &Op) -> (Outcome, Outcome) {
             };
             let order = lines
                 .iter()
-                .fold(NewOrder::for_customer(*id, "GBP"), |o, &(s, q)| {
+                .fold(NewOrder::for_customer(*id, Currency::GBP), |o, &(s, q)| {
                     o.line(NewOrderLine::new(format!("S{s}"), q))
                 });
             let r = store.write(|tx| tx.orders().place(order));
@@ -248,7 +249,7 @@ fn step(shop: &Shop, model: &mut Model, op: &Op) -> (Outcome, Outcome) {
                         store
                             .write(|tx| {
                                 tx.orders()
-                                    .pay(id, NewPayment::new(PaymentMethod::Card, total))
+                                    .pay(id, NewPayment::new(PaymentMethod::Card, total.amount))
                             })
                             .map(drop),
                         m.status == OrderStatus::Pending,
@@ -310,7 +311,7 @@ fn step(shop: &Shop, model: &mut Model, op: &Op) -> (Outcome, Outcome) {
             };
             let r = store.write(|tx| {
                 let o = tx.orders().get(id)?;
-                let left = o.paid - o.refunded;
+                let left = o.paid.amount - o.refunded.amount;
                 // Asking for a cent when nothing is left shows the error.
                 let amount = if left.is_zero() {
                     Decimal::new(1, 2)

@@ -3,6 +3,7 @@
 
 use crate::common::{assert_consistent, file_store};
 use chrono::Utc;
+use custdb::Currency;
 use custdb::{
     CollectionMethod, ConsentState, DataCategory, Decimal, LawfulBasis, NewConsent, NewCustomer,
     NewOrder, NewOrderLine, NewPayment, NewProduct, NewPurpose, NewShipment, NewVariant,
@@ -22,7 +23,7 @@ fn a_shop_day_with_one_shot_calls_only() {
         .create_product(NewProduct::new("Tea").variant(NewVariant::new(
             "TEA",
             Decimal::new(450, 2),
-            "GBP",
+            Currency::GBP,
         )))
         .unwrap();
     let main = store
@@ -41,11 +42,14 @@ fn a_shop_day_with_one_shot_calls_only() {
 
     let order = store
         .orders()
-        .place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("TEA", 2)))
+        .place(NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("TEA", 2)))
         .unwrap();
     store
         .orders()
-        .pay(order.id, NewPayment::new(PaymentMethod::Card, order.total))
+        .pay(
+            order.id,
+            NewPayment::new(PaymentMethod::Card, order.total.amount),
+        )
         .unwrap();
     store
         .orders()
@@ -126,7 +130,7 @@ fn a_shop_day_with_one_shot_calls_only() {
     // A failing one-shot call writes nothing.
     let err = store
         .orders()
-        .place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("TEA", 99)))
+        .place(NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("TEA", 99)))
         .unwrap_err();
     assert!(err.is_shortfall());
     assert_eq!(store.read(|r| r.audit().count()).unwrap(), audit_after);

@@ -4,6 +4,7 @@
 use crate::common::{assert_consistent, file_bytes, file_store};
 use chrono::{Duration, Utc};
 use custdb::privacy::map::PERSONAL_DATA_MAP;
+use custdb::Currency;
 use custdb::{
     AddressKind, Channel, CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal,
     Direction, InteractionKind, LawfulBasis, NewAddress, NewConsent, NewCustomer, NewInteraction,
@@ -68,13 +69,13 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
             )?;
             crate::common::stock_tea(tx, "MAIN", 10)?;
             let o = tx.orders().place(
-                NewOrder::for_customer(c.id, "GBP")
+                NewOrder::for_customer(c.id, Currency::GBP)
                     .line(NewOrderLine::new("TEA", 2))
                     .note("Leave it with the quokka next door"),
             )?;
             tx.orders().pay(
                 o.id,
-                NewPayment::new(PaymentMethod::Card, o.total).provider("psp", "pay-1"),
+                NewPayment::new(PaymentMethod::Card, o.total.amount).provider("psp", "pay-1"),
             )?;
             tx.orders()
                 .ship(o.id, NewShipment::everything("DHL", "QUOKKATRACK99"))?;
@@ -87,7 +88,7 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
             tx.orders()
                 .issue_credit_note(&custdb::order::credit::NewCreditNote {
                     customer_id: Some(c.id),
-                    currency: "GBP".into(),
+                    currency: Currency::GBP,
                     amount: Decimal::new(100, 2),
                     reason: "goodwill".into(),
                     lines: serde_json::json!([]),
@@ -281,19 +282,19 @@ fn retention_dry_run_then_apply() {
         })
         .unwrap();
     // Today nothing is old enough.
-    let today = store.apply_retention(Utc::now(), true).unwrap();
+    let today = store.plan_retention(Utc::now()).unwrap();
     assert!(today.actions.is_empty() && today.erased_customers.is_empty());
 
     // Two months on: the interaction is past 30 days.
     let later = Utc::now() + Duration::days(60);
-    let dry = store.apply_retention(later, true).unwrap();
+    let dry = store.plan_retention(later).unwrap();
     assert!(dry.dry_run);
     assert_eq!(dry.actions.len(), 1);
     assert_eq!(dry.actions[0].table, "customer_interactions");
     assert_eq!(dry.actions[0].rows, 1);
     let interactions = store.customers().interactions(ann, None, 10).unwrap();
     assert_eq!(interactions.items.len(), 1, "a dry run changes nothing");
-    let done = store.apply_retention(later, false).unwrap();
+    let done = store.apply_retention(later).unwrap();
     assert_eq!(done.actions, dry.actions);
     assert!(store
         .customers()
@@ -305,7 +306,7 @@ fn retention_dry_run_then_apply() {
 
     // Two years on: the order's contact data goes, the order stays.
     let much_later = Utc::now() + Duration::days(2 * 365);
-    let done = store.apply_retention(much_later, false).unwrap();
+    let done = store.apply_retention(much_later).unwrap();
     let tables: Vec<&str> = done.actions.iter().map(|a| a.table.as_str()).collect();
     assert_eq!(tables, vec!["order_events", "shipments", "orders"]);
     let o = store.read(|r| r.orders().get(order)).unwrap();
@@ -313,18 +314,18 @@ fn retention_dry_run_then_apply() {
     assert!(store.customers().get(ann).unwrap().email.is_some());
     // Running it again finds nothing left to do.
     assert!(store
-        .apply_retention(much_later, false)
+        .apply_retention(much_later)
         .unwrap()
         .actions
         .is_empty());
 
     // Four years on: both customers are inactive and erased.
     let years = Utc::now() + Duration::days(4 * 365);
-    let dry = store.apply_retention(years, true).unwrap();
+    let dry = store.plan_retention(years).unwrap();
     let mut expected = vec![ann, bob.id];
     expected.sort();
     assert_eq!(dry.erased_customers, expected);
-    let done = store.apply_retention(years, false).unwrap();
+    let done = store.apply_retention(years).unwrap();
     assert_eq!(done.erased_customers, expected);
     for id in expected {
         assert!(store.read(|r| r.privacy().erased_at(id)).unwrap().is_some());
@@ -345,7 +346,7 @@ fn errors_about_erased_customers_say_erased_and_carry_no_email() {
     store.erase_customer(ann.id).unwrap();
     let order = store.write(|tx| {
         tx.orders()
-            .place(NewOrder::for_customer(ann.id, "GBP").line(NewOrderLine::new("X", 1)))
+            .place(NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("X", 1)))
     });
     let address = store.customers().add_address(
         ann.id,

@@ -4,6 +4,8 @@
 //! (reports, exports, verification, duplicate scans), listed below with
 //! their reason.
 
+use custdb::ArchiveState;
+use custdb::Currency;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -136,7 +138,7 @@ fn workload(store: &Store) {
                     .create_product(NewProduct::new("Tea").variant(NewVariant::new(
                         "TEA",
                         Decimal::new(450, 2),
-                        "GBP",
+                        Currency::GBP,
                     )))?;
             let a = tx
                 .inventory()
@@ -149,12 +151,12 @@ fn workload(store: &Store) {
             tx.inventory()
                 .reserve(p.variants[0].id, a.id, 1, Some(now + Duration::hours(1)))?;
             let o = tx.orders().place(
-                NewOrder::for_customer(c.id, "GBP")
+                NewOrder::for_customer(c.id, Currency::GBP)
                     .line(NewOrderLine::new("TEA", 2))
                     .idempotency_key("k1"),
             )?;
             tx.orders()
-                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
+                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
             tx.orders()
                 .ship(o.id, NewShipment::everything("DHL", "T1"))?;
             tx.orders().return_items(
@@ -163,9 +165,9 @@ fn workload(store: &Store) {
             )?;
             tx.orders()
                 .refund(o.id, NewRefund::new(Decimal::new(450, 2), "damaged"))?;
-            let o2 = tx
-                .orders()
-                .place(NewOrder::for_customer(c.id, "GBP").line(NewOrderLine::new("TEA", 1)))?;
+            let o2 = tx.orders().place(
+                NewOrder::for_customer(c.id, Currency::GBP).line(NewOrderLine::new("TEA", 1)),
+            )?;
             tx.orders().cancel(o2.id, "changed mind")?;
             tx.consent().register_purpose(
                 NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
@@ -206,7 +208,7 @@ fn workload(store: &Store) {
     store
         .read(|r| {
             r.orders().get(order)?;
-            r.catalog().products(true, None, 10)?;
+            r.catalog().products(ArchiveState::All, None, 10)?;
             r.orders().history(ann, None, 10)?;
             r.orders().by_status(OrderStatus::Refunded, None, 10)?;
             r.orders().lifetime_value(ann)?;
@@ -278,7 +280,7 @@ fn workload(store: &Store) {
         .write(|tx| {
             tx.privacy()
                 .set_retention_rule(RetentionCategory::Interactions, 30)?;
-            tx.privacy().apply_retention(now, true)
+            tx.privacy().plan_retention(now)
         })
         .unwrap();
 }
@@ -503,10 +505,11 @@ fn hot_paths_fit_the_statement_cache() {
         store
             .write(|tx| {
                 let o = tx.orders().place(
-                    NewOrder::for_customer(customer, "GBP").line(NewOrderLine::new("TEA", 1)),
+                    NewOrder::for_customer(customer, Currency::GBP)
+                        .line(NewOrderLine::new("TEA", 1)),
                 )?;
                 tx.orders()
-                    .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total))?;
+                    .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
                 tx.orders()
                     .ship(o.id, NewShipment::everything("DHL", "T1"))?;
                 Ok::<_, custdb::Error>(())

@@ -4,6 +4,7 @@
 //! reads every stored timestamp.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use custdb::Currency;
 use custdb::{
     AuditFilter, CollectionMethod, ConsentState, CustomerFilter, LawfulBasis, NewConsent,
     NewCustomer, NewInteraction, NewOrder, NewOrderLine, NewPurpose, Store, MAX_TIMESTAMP,
@@ -71,7 +72,7 @@ fn a_far_future_hold_is_refused_and_the_sku_keeps_selling() {
         assert_invalid(
             store.write(|tx| {
                 tx.orders().place(
-                    NewOrder::for_customer(customer, "GBP")
+                    NewOrder::for_customer(customer, Currency::GBP)
                         .line(NewOrderLine::new("TEA", 1))
                         .hold_until(at),
                 )
@@ -85,7 +86,7 @@ fn a_far_future_hold_is_refused_and_the_sku_keeps_selling() {
     let held = store
         .write(|tx| {
             tx.orders().place(
-                NewOrder::for_customer(customer, "GBP")
+                NewOrder::for_customer(customer, Currency::GBP)
                     .line(NewOrderLine::new("TEA", 1))
                     .hold_until(MAX_TIMESTAMP),
             )
@@ -93,8 +94,9 @@ fn a_far_future_hold_is_refused_and_the_sku_keeps_selling() {
         .unwrap();
     let next = store
         .write(|tx| {
-            tx.orders()
-                .place(NewOrder::for_customer(customer, "GBP").line(NewOrderLine::new("TEA", 2)))
+            tx.orders().place(
+                NewOrder::for_customer(customer, Currency::GBP).line(NewOrderLine::new("TEA", 2)),
+            )
         })
         .unwrap();
     store
@@ -252,7 +254,7 @@ fn point_in_time_reads_refuse_instants_beyond_the_range_without_panicking() {
             store.read(|r| r.reports().stock_out_risk(at, 30, 30)),
             "as_of",
         );
-        assert_invalid(store.apply_retention(at, true), "now");
+        assert_invalid(store.plan_retention(at), "now");
     }
     // Near the ends the arithmetic must not overflow either.
     let near_start = MIN_TIMESTAMP + Duration::days(1);
@@ -266,7 +268,7 @@ fn point_in_time_reads_refuse_instants_beyond_the_range_without_panicking() {
                 .set_retention_rule(custdb::RetentionCategory::Interactions, 3650)
         })
         .unwrap();
-    store.apply_retention(near_start, true).unwrap();
+    store.plan_retention(near_start).unwrap();
     assert!(store
         .read(|r| r.reports().rfm(MAX_TIMESTAMP))
         .unwrap()
@@ -374,7 +376,7 @@ fn check_reads_every_stored_timestamp_and_date() {
     let order = store
         .write(|tx| {
             tx.orders().place(
-                NewOrder::for_customer(customer, "GBP")
+                NewOrder::for_customer(customer, Currency::GBP)
                     .line(NewOrderLine::new("TEA", 1))
                     .hold_until(Utc::now() + Duration::days(1)),
             )

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use custdb::Currency;
 use std::path::Path;
 
 use custdb::{
@@ -81,7 +82,7 @@ pub fn stock_tea(tx: &WriteTx<'_>, warehouse_code: &str, units: i64) -> custdb::
         .create_product(NewProduct::new("Tea").variant(NewVariant::new(
             "TEA",
             Decimal::new(450, 2),
-            "GBP",
+            Currency::GBP,
         )))?;
     let w = tx
         .inventory()
