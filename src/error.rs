@@ -223,10 +223,12 @@ pub enum ErrorKind {
     #[error("this build of custdb cannot encrypt: enable the `sqlcipher` feature")]
     EncryptionUnavailable,
     /// The operating system failed a read, write, sync or lock of the
-    /// database file (SQLite's `SQLITE_IOERR` family). The unit of work was
-    /// rolled back; committed data is intact, and the call can be retried
-    /// once the cause (a failing disk, a lost network mount) is gone.
-    #[error("I/O error on the database file: {message}")]
+    /// database file (SQLite's `SQLITE_IOERR` family), or the writer an
+    /// export was given failed (the message says which). The unit of work
+    /// was rolled back; committed data is intact, and the call can be
+    /// retried once the cause (a failing disk, a lost network mount, a
+    /// closed pipe) is gone.
+    #[error("I/O error: {message}")]
     Io {
         /// SQLite's message, naming the operation that failed.
         message: String,
@@ -472,7 +474,7 @@ impl Error {
             // system failing the locking protocol; an I/O failure too.
             Some(ErrorCode::SystemIoFailure) | Some(ErrorCode::FileLockingProtocolFailed) => {
                 ErrorKind::Io {
-                    message: err.to_string(),
+                    message: format!("on the database file: {err}"),
                 }
             }
             Some(ErrorCode::DiskFull) => ErrorKind::DiskFull,

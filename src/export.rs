@@ -13,10 +13,11 @@ use crate::store::Store;
 /// Customers read per page while exporting.
 pub const EXPORT_PAGE: usize = 1000;
 
+/// A failure of the caller's writer (a closed pipe, a full disk): an I/O
+/// error of the export's stream, not of the database, which is untouched.
 fn io(e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::CannotOpen {
-        path: "(export writer)".into(),
-        reason: e.to_string(),
+    Error::new(ErrorKind::Io {
+        message: format!("the export's writer failed: {e}"),
     })
 }
 
@@ -92,7 +93,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::CannotOpen`] when the writer fails; a database error.
+    /// [`ErrorKind::Io`] when the writer fails; a database error.
     ///
     /// # Example
     ///

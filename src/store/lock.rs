@@ -80,15 +80,25 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 /// `Mutex` has no timed lock, so a flag and a condition variable gate it,
 /// and the connection's own mutex is only ever taken uncontended.
 pub(crate) struct WriterLock {
-    taken: Mutex<bool>,
+    taken: Mutex<Gate>,
     freed: Condvar,
     conn: Mutex<Connection>,
+}
+
+/// Whether the writer is taken, and how many threads wait for it: a
+/// release wakes a waiter only when there is one, since waking costs a
+/// system call (std's condition variable always makes it) and most
+/// releases have no one waiting.
+#[derive(Default)]
+struct Gate {
+    taken: bool,
+    waiting: usize,
 }
 
 impl WriterLock {
     pub(crate) fn new(conn: Connection) -> WriterLock {
         WriterLock {
-            taken: Mutex::new(false),
+            taken: Mutex::new(Gate::default()),
             freed: Condvar::new(),
             conn: Mutex::new(conn),
         }
@@ -112,19 +122,21 @@ impl WriterLock {
             return Err(reentrant(operation));
         }
         let deadline = Instant::now() + timeout;
-        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
-        while *taken {
+        let mut gate = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        while gate.taken {
             let Some(left) = remaining(deadline) else {
                 return Err(Error::new(ErrorKind::Busy));
             };
-            taken = self
+            gate.waiting += 1;
+            gate = self
                 .freed
-                .wait_timeout(taken, left)
+                .wait_timeout(gate, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            gate.waiting -= 1;
         }
-        *taken = true;
-        drop(taken);
+        gate.taken = true;
+        drop(gate);
         // A panic inside an earlier unit of work poisons this mutex, but its
         // transaction was rolled back when it unwound, so the connection is
         // sound and the poison can be cleared.
@@ -161,18 +173,30 @@ impl DerefMut for WriterGuard<'_> {
 impl Drop for WriterGuard<'_> {
     fn drop(&mut self) {
         drop(self.conn.take());
-        *self
+        let mut gate = self
             .lock
             .taken
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = false;
-        self.lock.freed.notify_one();
+            .unwrap_or_else(PoisonError::into_inner);
+        gate.taken = false;
+        let wake = gate.waiting > 0;
+        drop(gate);
+        if wake {
+            self.lock.freed.notify_one();
+        }
     }
+}
+
+/// The idle connections, and how many threads wait for one (see [`Gate`]
+/// for why the count is kept).
+struct Idle {
+    connections: Vec<Connection>,
+    waiting: usize,
 }
 
 /// A fixed set of read-only connections shared by the threads that read.
 pub(crate) struct ReaderPool {
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Idle>,
     returned: Condvar,
     pub(crate) size: usize,
 }
@@ -181,7 +205,10 @@ impl ReaderPool {
     pub(crate) fn new(connections: Vec<Connection>) -> Self {
         ReaderPool {
             size: connections.len(),
-            idle: Mutex::new(connections),
+            idle: Mutex::new(Idle {
+                connections,
+                waiting: 0,
+            }),
             returned: Condvar::new(),
         }
     }
@@ -201,7 +228,7 @@ impl ReaderPool {
         let deadline = Instant::now() + timeout;
         let mut idle = self.lock();
         loop {
-            if let Some(conn) = idle.pop() {
+            if let Some(conn) = idle.connections.pop() {
                 return Ok(PooledReader {
                     pool: self,
                     conn: Some(conn),
@@ -211,15 +238,17 @@ impl ReaderPool {
             let Some(left) = remaining(deadline) else {
                 return Err(Error::new(ErrorKind::Busy));
             };
+            idle.waiting += 1;
             idle = self
                 .returned
                 .wait_timeout(idle, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            idle.waiting -= 1;
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Connection>> {
+    fn lock(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -247,8 +276,13 @@ impl Drop for PooledReader<'_> {
         if let Some(conn) = self.conn.take() {
             // A read transaction left open by a panic is rolled back by its
             // Transaction guard before we get here.
-            self.pool.lock().push(conn);
-            self.pool.returned.notify_one();
+            let mut idle = self.pool.lock();
+            idle.connections.push(conn);
+            let wake = idle.waiting > 0;
+            drop(idle);
+            if wake {
+                self.pool.returned.notify_one();
+            }
         }
     }
 }

@@ -326,3 +326,93 @@ fn csv_and_json_lines_share_the_rules_for_boms_utf8_and_huge_lines() {
         )
     );
 }
+
+/// A writer that takes `room` bytes and then fails, as a closed pipe or a
+/// full disk does.
+struct FailingWriter {
+    room: usize,
+}
+
+impl std::io::Write for FailingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the reader went away",
+            ));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_export_writer_is_an_io_error_naming_the_writer() {
+    let (_dir, store) = file_store();
+    store
+        .import_retail_file(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/online-retail-head.csv.gz"
+            ),
+            |_| {},
+            |_| {},
+        )
+        .unwrap();
+    for room in [0, 100, 5_000] {
+        let results = [
+            store.export_customers_csv(FailingWriter { room }),
+            store.export_customers_jsonl(FailingWriter { room }),
+            store.export_orders_csv(FailingWriter { room }),
+            store.export_orders_jsonl(FailingWriter { room }),
+        ];
+        for (i, result) in results.into_iter().enumerate() {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(err.kind(), custdb::ErrorKind::Io { .. }),
+                "export {i}, room {room}: {err:?}"
+            );
+            assert!(
+                err.to_string().contains("export's writer"),
+                "export {i}: {err}"
+            );
+        }
+    }
+    // The store is untouched and still usable.
+    assert!(store.check().unwrap().is_ok());
+}
+
+#[test]
+fn exported_amounts_carry_the_currency_minor_unit() {
+    let (_dir, store) = file_store();
+    store
+        .import_retail_file(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/online-retail-head.csv.gz"
+            ),
+            |_| {},
+            |_| {},
+        )
+        .unwrap();
+    let mut out = Vec::new();
+    store.export_orders_csv(&mut out).unwrap();
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let mut checked = 0;
+    for record in reader.records() {
+        let record = record.unwrap();
+        for column in ["subtotal", "shipping", "total", "paid", "refunded"] {
+            let i = headers.iter().position(|h| h == column).unwrap();
+            let text = &record[i];
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert_eq!(decimals, 2, "{column} {text:?} is not in GBP's minor unit");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} amounts checked");
+}
