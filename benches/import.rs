@@ -107,7 +107,7 @@ const PRODUCT_BY_ID: &str = "SELECT name, description, created_at, updated_at, v
     archived_at FROM products WHERE id = ?1";
 const VARIANTS_OF_PRODUCT: &str = "SELECT id, product_id, sku, title, options, barcode, price_e4, \
     currency, track_stock, allow_backorder, created_at, updated_at, version, archived_at \
-    FROM product_variants WHERE product_id = ?1 ORDER BY sku";
+    FROM product_variants WHERE product_id = ?1 ORDER BY id";
 const INSERT_RETURN: &str =
     "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_RETURN_LINE: &str = "INSERT INTO return_lines (return_id, order_line_id, quantity, \
