@@ -344,7 +344,9 @@ impl Store {
                         continue;
                     }
                 }
-                let written = tx.atomic(|| {
+                // Every error below goes out with `?`, so the row's one
+                // savepoint undoes the whole row.
+                let written = tx.atomic_whole(|| {
                     let c = tx.customers().create(new.clone())?;
                     if let Some(a) = &address {
                         tx.customers().add_address(c.id, a.clone())?;

@@ -655,6 +655,7 @@ impl Store {
             now: crate::time::now(),
             audit_rows: Cell::new(0),
             undone_changes: Cell::new(0),
+            covered: Cell::new(false),
         };
         let value = f(&wtx);
         // SQLite rolls a whole transaction back by itself after some I/O
@@ -1002,6 +1003,9 @@ pub struct WriteTx<'a> {
     now: DateTime<Utc>,
     audit_rows: Cell<u32>,
     undone_changes: Cell<u64>,
+    /// True inside [`atomic_whole`](WriteTx::atomic_whole): the operations
+    /// it runs need no savepoint of their own.
+    covered: Cell<bool>,
 }
 
 impl<'a> WriteTx<'a> {
@@ -1060,11 +1064,30 @@ impl<'a> WriteTx<'a> {
         crate::privacy::Privacy::new(self)
     }
 
+    /// [`atomic`](WriteTx::atomic) for a closure that lets every error of the
+    /// operations it runs go out unhandled (`?` only, no error caught and
+    /// carried on from): its one savepoint undoes all of them, so they open
+    /// none of their own. A bulk import row (create, address, key) saves two
+    /// savepoints a row this way; a closure that catches an operation's
+    /// error and continues must use `atomic`.
+    pub(crate) fn atomic_whole<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.atomic(|| {
+            let was = self.covered.replace(true);
+            let result = f();
+            self.covered.set(was);
+            result
+        })
+    }
+
     /// Runs `f` inside a savepoint: when it fails, everything it wrote is
     /// undone while the rest of the unit of work stays. Every public
     /// operation that writes more than one row runs in one, so a caller that
     /// catches an error and carries on never keeps half an operation.
     pub(crate) fn atomic<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.covered.get() {
+            // An enclosing atomic_whole undoes everything on any error.
+            return f();
+        }
         let audit_rows = self.audit_rows.get();
         let undone = self.undone_changes.get();
         let changes_at_start = self.tx.total_changes();
