@@ -993,6 +993,22 @@ impl Orders<'_> {
         if !matches!(order.status, OrderStatus::Pending | OrderStatus::Paid) {
             return Err(illegal(order_id, order.status, "cancel"));
         }
+        let released = self.release_holds(&order, closed_reason)?;
+        self.event(
+            order_id,
+            "cancelled",
+            Some(order.status),
+            OrderStatus::Cancelled,
+            json!({ "reason": reason }),
+        )?;
+        self.audit(order_id, "cancel", &["status"])?;
+        Ok(released)
+    }
+
+    /// Closes every open reservation of the order's lines with
+    /// `closed_reason` (the ledger records a release per reservation).
+    /// Returns how many were closed.
+    fn release_holds(&self, order: &super::Order, closed_reason: &str) -> Result<usize> {
         let inventory = Inventory::new(self.tx());
         let catalog = CatalogReader::new(self.tx().conn());
         let mut released = 0;
@@ -1007,14 +1023,6 @@ impl Orders<'_> {
                 released += 1;
             }
         }
-        self.event(
-            order_id,
-            "cancelled",
-            Some(order.status),
-            OrderStatus::Cancelled,
-            json!({ "reason": reason }),
-        )?;
-        self.audit(order_id, "cancel", &["status"])?;
         Ok(released)
     }
 
@@ -1142,7 +1150,9 @@ impl Orders<'_> {
     /// Gives money back, never more than was paid and not yet refunded.
     /// When everything paid is refunded the order becomes `refunded`, except
     /// a `cancelled` order, which stays `cancelled` (its goods were never
-    /// sold; the refund is in its events and `refunded` amount).
+    /// sold; the refund is in its events and `refunded` amount). A
+    /// `refunded` order never ships, so the stock it still held for its
+    /// unshipped units is released in the same operation.
     ///
     /// # Errors
     ///
@@ -1254,6 +1264,12 @@ impl Orders<'_> {
         } else {
             status
         };
+        // A refunded order never ships again (`refunded` is terminal), so
+        // whatever it still holds for shipping goes back to the shelf.
+        if to == OrderStatus::Refunded {
+            let order = self.get(order_id)?;
+            self.release_holds(&order, "released")?;
+        }
         self.event(
             order_id,
             "refunded",

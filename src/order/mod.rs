@@ -24,7 +24,9 @@
 //!   reservation is released. A paid order that is cancelled is then
 //!   refunded.
 //! - `returned`: every unit was shipped and every shipped unit came back.
-//! - `refunded`: everything paid was refunded. Terminal.
+//! - `refunded`: everything paid was refunded. Terminal: what the order
+//!   still held for unshipped units is released by the refund that made
+//!   it `refunded`.
 //!
 //! Partial returns and partial refunds are recorded without changing the
 //! status. Every transition and every money or fulfilment event is a row of
@@ -1709,7 +1711,8 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
          JOIN product_variants v ON v.id = l.variant_id \
          LEFT JOIN (SELECT order_line_id, sum(open_quantity) q FROM stock_reservations \
            WHERE order_line_id IS NOT NULL GROUP BY 1) r ON r.order_line_id = l.id \
-         WHERE coalesce(r.q, 0) <> CASE WHEN o.status = 'cancelled' OR v.track_stock = 0 THEN 0 \
+         WHERE coalesce(r.q, 0) <> CASE WHEN o.status IN ('cancelled', 'refunded') \
+           OR v.track_stock = 0 THEN 0 \
            ELSE l.quantity - l.quantity_shipped END",
         "open reservations differ from the quantity still to ship",
     )?;

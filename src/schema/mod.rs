@@ -94,6 +94,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0006_cancelled_refunds.sql"),
         after: None,
     },
+    Migration {
+        version: 7,
+        name: "refunded_holds",
+        sql: include_str!("migrations/0007_refunded_holds.sql"),
+        after: None,
+    },
 ];
 
 /// The schema version this library writes and expects.

@@ -435,6 +435,76 @@ fn cancel_releases_and_illegal_transitions_are_typed() {
     assert_consistent(&s.store);
 }
 
+/// A refund that makes an order `refunded` gives back the stock the order
+/// still held: all of it before shipping, the unshipped rest after a
+/// partial shipment. A partial refund keeps the holds (the order may still
+/// ship).
+#[test]
+fn a_full_refund_releases_what_the_order_still_holds() {
+    let s = shop();
+    let available = |s: &Shop| {
+        s.store
+            .read(|r| r.inventory().level(s.tee, s.north))
+            .unwrap()
+            .available
+    };
+    for shipped in [0, 3] {
+        let before = available(&s);
+        let order = s
+            .store
+            .write(|tx| {
+                let o = tx.orders().place(
+                    NewOrder::for_customer(s.ann, Currency::GBP)
+                        .line(NewOrderLine::new("TEE-M", 5).warehouse("north")),
+                )?;
+                tx.orders()
+                    .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
+                if shipped > 0 {
+                    tx.orders().ship(
+                        o.id,
+                        NewShipment::everything("DHL", "R1").line("TEE-M", shipped),
+                    )?;
+                }
+                Ok::<_, custdb::Error>(o)
+            })
+            .unwrap();
+        assert_eq!(available(&s), before - 5);
+        s.store
+            .write(|tx| {
+                tx.orders()
+                    .refund(order.id, NewRefund::new(d("1"), "goodwill"))
+            })
+            .unwrap();
+        assert_eq!(
+            available(&s),
+            before - 5,
+            "a partial refund keeps the holds"
+        );
+        assert_consistent(&s.store);
+        s.store
+            .write(|tx| {
+                tx.orders().refund(
+                    order.id,
+                    NewRefund::new(order.total.amount - d("1"), "all the rest"),
+                )
+            })
+            .unwrap();
+        let refunded = s.store.read(|r| r.orders().get(order.id)).unwrap();
+        assert_eq!(refunded.status, OrderStatus::Refunded);
+        assert_eq!(available(&s), before - shipped, "shipped {shipped}");
+        let released: i64 = s
+            .store
+            .read(|r| r.inventory().movements_of_order(order.id))
+            .unwrap()
+            .iter()
+            .filter(|m| m.kind == MovementKind::Release)
+            .map(|m| m.reserved_delta)
+            .sum();
+        assert_eq!(released, -(5 - shipped));
+        assert_consistent(&s.store);
+    }
+}
+
 #[test]
 fn a_shortfall_names_the_sku_and_leaves_nothing_behind() {
     let s = shop();

@@ -1,7 +1,7 @@
 //! Customer import from CSV and JSON Lines with a column mapping, product
 //! and order import from JSON Lines, and streaming export.
 
-use crate::common::{assert_consistent, file_store, snapshot};
+use crate::common::{assert_consistent, file_store, import_retail_head, snapshot};
 use custdb::import::generic::{CustomerField as F, CustomerMapping};
 use custdb::{Customer, ErrorKind, Order};
 
@@ -161,16 +161,7 @@ fn exports_stream_everything_and_read_back() {
     store
         .import_customers_csv(CSV.as_bytes(), &mapping(), |_| {}, |_| {})
         .unwrap();
-    store
-        .import_retail_file(
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/online-retail-head.csv.gz"
-            ),
-            |_| {},
-            |_| {},
-        )
-        .unwrap();
+    import_retail_head(&store);
     let mut csv_out = Vec::new();
     let n = store.export_customers_csv(&mut csv_out).unwrap();
     let mut reader = csv::Reader::from_reader(csv_out.as_slice());
@@ -353,16 +344,7 @@ impl std::io::Write for FailingWriter {
 #[test]
 fn a_failing_export_writer_is_an_io_error_naming_the_writer() {
     let (_dir, store) = file_store();
-    store
-        .import_retail_file(
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/online-retail-head.csv.gz"
-            ),
-            |_| {},
-            |_| {},
-        )
-        .unwrap();
+    import_retail_head(&store);
     for room in [0, 100, 5_000] {
         let results = [
             store.export_customers_csv(FailingWriter { room }),
@@ -389,16 +371,7 @@ fn a_failing_export_writer_is_an_io_error_naming_the_writer() {
 #[test]
 fn exported_amounts_carry_the_currency_minor_unit() {
     let (_dir, store) = file_store();
-    store
-        .import_retail_file(
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/online-retail-head.csv.gz"
-            ),
-            |_| {},
-            |_| {},
-        )
-        .unwrap();
+    import_retail_head(&store);
     let mut out = Vec::new();
     store.export_orders_csv(&mut out).unwrap();
     let mut reader = csv::Reader::from_reader(out.as_slice());

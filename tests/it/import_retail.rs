@@ -6,14 +6,10 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::str::FromStr;
 
-use crate::common::{assert_consistent, file_store, snapshot};
+use crate::common::{assert_consistent, file_store, snapshot, RETAIL_HEAD as HEAD};
 use custdb::{Decimal, ErrorKind, Store};
 use rust_decimal::RoundingStrategy;
 
-const HEAD: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/online-retail-head.csv.gz"
-);
 const HEADER: &str =
     "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
 

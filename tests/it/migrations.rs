@@ -322,7 +322,7 @@ fn version_6_repairs_cancelled_orders_that_a_refund_marked_refunded() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(&format!(
             "UPDATE orders SET status = 'refunded' WHERE id = '{cancelled}';
-             DELETE FROM custdb_migrations WHERE version = 6;
+             DELETE FROM custdb_migrations WHERE version >= 6;
              PRAGMA user_version = 5;"
         ))
         .unwrap();
@@ -335,5 +335,107 @@ fn version_6_repairs_cancelled_orders_that_a_refund_marked_refunded() {
         OrderStatus::Refunded,
         "a sale paid back stays refunded"
     );
+    assert_consistent(&store);
+}
+
+/// Schema version 7 releases the stock that version 6 left held by orders
+/// a full refund made `refunded`: all of it for an order refunded before
+/// shipping, the unshipped rest for one refunded after a partial shipment.
+#[test]
+fn version_7_releases_what_refunded_orders_still_held() {
+    use custdb::{
+        MovementKind, NewOrder, NewOrderLine, NewPayment, NewProduct, NewShipment, NewVariant,
+        NewWarehouse, OrderStatus, PaymentMethod,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let (tea, main, orders) = {
+        let store = Store::open(&path).unwrap();
+        store
+            .write(|tx| {
+                let p = tx.catalog().create_product(NewProduct::new("Tea").variant(
+                    NewVariant::new("TEA", "4.50".parse().unwrap(), Currency::GBP),
+                ))?;
+                let w = tx
+                    .inventory()
+                    .create_warehouse(NewWarehouse::new("main", "Main"))?;
+                tx.inventory().receive(p.variants[0].id, w.id, 10)?;
+                let mut orders = Vec::new();
+                for shipped in [0, 1] {
+                    let o = tx.orders().place(
+                        NewOrder::for_guest("g@example.com", Currency::GBP)
+                            .line(NewOrderLine::new("TEA", 3)),
+                    )?;
+                    let payment = tx
+                        .orders()
+                        .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
+                    if shipped > 0 {
+                        tx.orders().ship(
+                            o.id,
+                            NewShipment::everything("DHL", "V7").line("TEA", shipped),
+                        )?;
+                    }
+                    orders.push((o.id, payment.id, shipped));
+                }
+                Ok::<_, custdb::Error>((p.variants[0].id, w.id, orders))
+            })
+            .unwrap()
+    };
+    // What version 6's full refund wrote: the refund, the payment and the
+    // order refunded, the status `refunded`, and the holds left open.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (n, (order, payment, _)) in orders.iter().enumerate() {
+            conn.execute_batch(&format!(
+                "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, created_at) \
+                 SELECT '00000000-0000-7000-8000-00000000000{n}', order_id, id, amount_e4, \
+                 'all of it', updated_at FROM payments WHERE id = '{payment}';
+                 UPDATE payments SET refunded_e4 = amount_e4, status = 'refunded' \
+                 WHERE id = '{payment}';
+                 UPDATE orders SET refunded_e4 = paid_e4, status = 'refunded' \
+                 WHERE id = '{order}';"
+            ))
+            .unwrap();
+        }
+    }
+    let available = |store: &Store| store.inventory().level(tea, main).unwrap().available;
+    {
+        let store = Store::open(&path).unwrap();
+        assert_eq!(available(&store), 10 - 3 - 3);
+        let report = store.check().unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("open reservations differ")),
+            "check() must see a refunded order still holding stock: {report:?}"
+        );
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DELETE FROM custdb_migrations WHERE version = 7; PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(available(&store), 10 - 1, "only the shipped unit is gone");
+    for (order, _, shipped) in orders {
+        assert_eq!(
+            store.read(|r| r.orders().get(order)).unwrap().status,
+            OrderStatus::Refunded
+        );
+        let releases: Vec<_> = store
+            .inventory()
+            .movements_of_order(order)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == MovementKind::Release)
+            .collect();
+        assert_eq!(releases.len(), 1);
+        assert_eq!(releases[0].reserved_delta, -(3 - shipped));
+        assert_eq!(releases[0].actor_id, "system");
+        assert!(releases[0].at > chrono::Utc::now() - chrono::Duration::minutes(10));
+    }
     assert_consistent(&store);
 }

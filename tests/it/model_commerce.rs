@@ -323,8 +323,15 @@ fn step(shop: &Shop, model: &mut Model, op: &Op) -> (Outcome, Outcome) {
             if r.is_ok() {
                 let m = &mut model.orders[i].1;
                 m.refunded = true;
-                // Reservations are untouched; a cancelled order stays
-                // cancelled, anything else paid back in full is refunded.
+                // A cancelled order stays cancelled (its holds went with
+                // the cancellation); anything else paid back in full is
+                // refunded, and a paid order that has not shipped gives
+                // back what it held (the model ships all or nothing).
+                if m.status == OrderStatus::Paid {
+                    for &(s, q) in &m.lines {
+                        model.reserved[s] -= q;
+                    }
+                }
                 if m.status != OrderStatus::Cancelled {
                     m.status = OrderStatus::Refunded;
                 }

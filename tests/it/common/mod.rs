@@ -17,6 +17,20 @@ pub fn file_store() -> (TempDir, Store) {
     (dir, store)
 }
 
+/// The first 8,000 lines of the Online Retail data set (CC BY 4.0, see
+/// tests/fixtures/README.md).
+pub const RETAIL_HEAD: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/online-retail-head.csv.gz"
+);
+
+/// Imports [`RETAIL_HEAD`] into `store`, panicking if the import fails.
+pub fn import_retail_head(store: &Store) {
+    store
+        .import_retail_file(RETAIL_HEAD, |_| {}, |_| {})
+        .expect("import the retail fixture");
+}
+
 /// Every row of every table in the file, rendered as text, read through a
 /// separate read-only connection: two snapshots are equal exactly when
 /// nothing was written in between.
