@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::id::CustomerId;
 use crate::money::Currency;
 use crate::order::historical::{HistoricalLine, HistoricalOrder};
-use crate::store::{Store, WriteTx};
+use crate::store::{Store, Unguarded, WriteTx};
 
 /// Rows written per transaction.
 pub const ROWS_PER_TRANSACTION: usize = 1000;
@@ -103,6 +103,77 @@ impl CustomerMapping {
 
 /// One row, as column → text.
 type Row = BTreeMap<String, String>;
+
+/// What one batch of customer rows came to.
+#[derive(Default)]
+struct BatchTally {
+    imported: u64,
+    already_present: u64,
+    rejected: Vec<(u64, String)>,
+}
+
+/// Writes a batch of customer rows inside `tx`. With `retry` (the first
+/// pass) no row has a savepoint of its own: a row that fails before
+/// writing is rejected, and one that fails after writing sets `retry` and
+/// fails the whole unit of work, to be written again without `retry`, with
+/// one savepoint per row (every error below goes out with `?`, so that
+/// savepoint undoes the whole row).
+fn write_customer_rows(
+    tx: &WriteTx<'_>,
+    rows: &[(u64, Row)],
+    mapping: &CustomerMapping,
+    retry: Option<&std::cell::Cell<bool>>,
+) -> Result<BatchTally> {
+    let mut tally = BatchTally::default();
+    for (line, row) in rows {
+        let (key, new, address) = match customer_from_row(mapping, row) {
+            Ok(x) => x,
+            Err(reason) => {
+                tally.rejected.push((*line, reason));
+                continue;
+            }
+        };
+        if let Some(k) = &key {
+            if key_lookup::<CustomerId>(tx.conn(), &mapping.source, "customer", k)?.is_some() {
+                tally.already_present += 1;
+                continue;
+            }
+        } else if let Some(email) = &new.email {
+            if tx.customers().get_by_email(email).is_ok() {
+                tally.already_present += 1;
+                continue;
+            }
+        }
+        let write_row = || {
+            let c = tx.customers().create(new.clone())?;
+            if let Some(a) = &address {
+                tx.customers().add_address(c.id, a.clone())?;
+            }
+            if let Some(k) = &key {
+                key_record(tx, &mapping.source, "customer", k, &c.id.to_string())?;
+            }
+            Ok(())
+        };
+        let rejected_row = |e: &Error| e.is_invalid() || e.is_already_exists();
+        let outcome = match retry {
+            Some(retry) => match tx.unguarded(write_row) {
+                Unguarded::Done(()) => Ok(()),
+                Unguarded::Refused(e) => Err(e),
+                Unguarded::Written(e) => {
+                    retry.set(rejected_row(&e));
+                    return Err(e);
+                }
+            },
+            None => tx.atomic_whole(write_row),
+        };
+        match outcome {
+            Ok(()) => tally.imported += 1,
+            Err(e) if rejected_row(&e) => tally.rejected.push((*line, e.to_string())),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(tally)
+}
 
 fn customer_from_row(
     mapping: &CustomerMapping,
@@ -311,6 +382,13 @@ impl Store {
         Ok(report)
     }
 
+    /// Writes one batch of rows in one unit of work. First without a
+    /// savepoint per row: a row that fails before writing anything (a bad
+    /// field, a taken email) is simply rejected, so a clean file pays for no
+    /// savepoints. Only when a row fails after it began writing is the batch
+    /// rolled back and written again with a savepoint per row, which then
+    /// undoes just that row. Rejections and counts are reported once, from
+    /// the pass that committed.
     fn write_customer_batch(
         &self,
         batch: &mut Vec<(u64, Row)>,
@@ -322,53 +400,24 @@ impl Store {
             return Ok(());
         }
         let rows = std::mem::take(batch);
-        self.write(|tx| {
-            for (line, row) in &rows {
-                let (key, new, address) = match customer_from_row(mapping, row) {
-                    Ok(x) => x,
-                    Err(reason) => {
-                        reject(report, *line, reason);
-                        continue;
-                    }
-                };
-                if let Some(k) = &key {
-                    if key_lookup::<CustomerId>(tx.conn(), &mapping.source, "customer", k)?
-                        .is_some()
-                    {
-                        report.already_present += 1;
-                        continue;
-                    }
-                } else if let Some(email) = &new.email {
-                    if tx.customers().get_by_email(email).is_ok() {
-                        report.already_present += 1;
-                        continue;
-                    }
-                }
-                // Every error below goes out with `?`, so the row's one
-                // savepoint undoes the whole row.
-                let written = tx.atomic_whole(|| {
-                    let c = tx.customers().create(new.clone())?;
-                    if let Some(a) = &address {
-                        tx.customers().add_address(c.id, a.clone())?;
-                    }
-                    if let Some(k) = &key {
-                        key_record(tx, &mapping.source, "customer", k, &c.id.to_string())?;
-                    }
-                    Ok(())
-                });
-                match written {
-                    Ok(()) => {
-                        report.imported += 1;
-                        report.count("customers");
-                    }
-                    Err(e) if e.is_invalid() || e.is_already_exists() => {
-                        reject(report, *line, e.to_string());
-                    }
-                    Err(e) => return Err(e),
-                }
+        let retry = std::cell::Cell::new(false);
+        let first = self.write(|tx| write_customer_rows(tx, &rows, mapping, Some(&retry)));
+        let tally = match first {
+            Ok(tally) => tally,
+            Err(_) if retry.get() => {
+                self.write(|tx| write_customer_rows(tx, &rows, mapping, None))?
             }
-            Ok(())
-        })
+            Err(e) => return Err(e),
+        };
+        report.imported += tally.imported;
+        report.already_present += tally.already_present;
+        for _ in 0..tally.imported {
+            report.count("customers");
+        }
+        for (line, reason) in tally.rejected {
+            reject(report, line, reason);
+        }
+        Ok(())
     }
 
     /// Imports products from JSON Lines, one `NewProduct` object per line.

@@ -992,6 +992,16 @@ impl Store {
     }
 }
 
+/// What [`WriteTx::unguarded`] did.
+pub(crate) enum Unguarded<T> {
+    /// `f` succeeded.
+    Done(T),
+    /// `f` failed and wrote nothing: the unit of work can go on.
+    Refused(Error),
+    /// `f` failed after writing: the unit of work must roll back.
+    Written(Error),
+}
+
 /// A write unit of work: one `BEGIN IMMEDIATE` transaction, given to the
 /// closure of [`Store::write`]. Repositories reached from it
 /// ([`customers`](WriteTx::customers), ...) write inside the transaction,
@@ -1077,6 +1087,32 @@ impl<'a> WriteTx<'a> {
             self.covered.set(was);
             result
         })
+    }
+
+    /// Runs `f` as one operation without a savepoint, for bulk paths where
+    /// a savepoint per row costs more than the row (each one copies every
+    /// page the row touches into SQLite's statement journal). When `f`
+    /// fails before writing anything there is nothing to undo and the unit
+    /// of work goes on ([`Unguarded::Refused`]); when it fails after
+    /// writing, only the whole unit of work can undo it, so the caller must
+    /// return the error and roll back ([`Unguarded::Written`]).
+    pub(crate) fn unguarded<T>(&self, f: impl FnOnce() -> Result<T>) -> Unguarded<T> {
+        let audit_rows = self.audit_rows.get();
+        let changes_at_start = self.tx.total_changes();
+        let was = self.covered.replace(true);
+        let result = f();
+        self.covered.set(was);
+        match result {
+            Ok(value) => Unguarded::Done(value),
+            Err(err)
+                if !self.tx.is_autocommit()
+                    && self.tx.total_changes() == changes_at_start
+                    && self.audit_rows.get() == audit_rows =>
+            {
+                Unguarded::Refused(err)
+            }
+            Err(err) => Unguarded::Written(err),
+        }
     }
 
     /// Runs `f` inside a savepoint: when it fails, everything it wrote is

@@ -389,3 +389,80 @@ fn exported_amounts_carry_the_currency_minor_unit() {
     }
     assert!(checked > 100, "only {checked} amounts checked");
 }
+
+/// A batch of customer rows pays for no savepoint per row while every row
+/// either succeeds or fails before writing (a bad email, a missing name, an
+/// email already taken). A row that fails after it began writing (its
+/// customer created, then its address's country refused) sends the batch round again
+/// with a savepoint per row: the row leaves nothing behind, the others are
+/// all imported, and every rejection is reported once.
+#[test]
+fn customer_rows_need_savepoints_only_when_a_row_fails_after_writing() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows.db");
+    let log = Arc::new(Mutex::new(std::collections::BTreeSet::<String>::new()));
+    let store =
+        custdb::Store::open_with(&path, custdb::Options::default().statement_log(log.clone()))
+            .unwrap();
+    let savepoints = |log: &Arc<Mutex<std::collections::BTreeSet<String>>>| {
+        let texts = log.lock().unwrap();
+        texts.iter().any(|s| s.starts_with("SAVEPOINT"))
+    };
+    let clean = "Id,Name,E-mail,Tags,Tier,Street,Town,Country,Zip,Unused\n\
+        1,Ann Lee,ann@example.com,,,,,,,x\n\
+        2,Bob Roy,not-an-email,,,,,,,x\n\
+        3,,,,,,,,,x\n\
+        4,Ann Again,ann@example.com,,,,,,,x\n\
+        5,Dan Wu,dan@example.com,,,,,,,x\n";
+    log.lock().unwrap().clear();
+    let mut reasons = Vec::new();
+    let report = store
+        .import_customers_csv(
+            clean.as_bytes(),
+            &mapping(),
+            |_| {},
+            |r| reasons.push(r.line),
+        )
+        .unwrap();
+    assert_eq!((report.imported, report.rejected), (2, 3));
+    assert_eq!(reasons, vec![3, 4, 5]);
+    assert!(!savepoints(&log), "no row wrote before failing");
+
+    let dirty = "Id,Name,E-mail,Tags,Tier,Street,Town,Country,Zip,Unused\n\
+        10,Eve Ng,eve@example.com,,,,,,,x\n\
+        11,Cat Kim,cat@example.com,vip,silver,2 Low St,Bath,Narnia,,x\n\
+        12,Fay Ho,fay@example.com,,,,,,,x\n";
+    log.lock().unwrap().clear();
+    let audit_head = || store.read(|r| r.audit().head()).unwrap().unwrap().seq;
+    let audit_before = audit_head();
+    let mut rejected = Vec::new();
+    let report = store
+        .import_customers_csv(
+            dirty.as_bytes(),
+            &mapping(),
+            |_| {},
+            |r| rejected.push(r.clone()),
+        )
+        .unwrap();
+    assert_eq!((report.imported, report.rejected), (2, 1));
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0].line, 3);
+    assert!(rejected[0].reason.contains("country"), "{rejected:?}");
+    assert!(savepoints(&log), "the batch was written again row by row");
+    assert!(store
+        .customers()
+        .get_by_email("cat@example.com")
+        .unwrap_err()
+        .is_not_found());
+    for email in ["eve@example.com", "fay@example.com"] {
+        store.customers().get_by_email(email).unwrap();
+    }
+    let audit_after = audit_head();
+    assert_eq!(
+        audit_after - audit_before,
+        2,
+        "one audit row per imported customer"
+    );
+    assert_consistent(&store);
+}
