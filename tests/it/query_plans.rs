@@ -263,7 +263,7 @@ fn workload(store: &Store) {
         .customers()
         .list(&CustomerFilter::default(), None, 50)
         .unwrap();
-    crate::common::import_retail_head(&store);
+    crate::common::import_retail_head(store);
     store.export_orders_jsonl(std::io::sink()).unwrap();
     let other = store.customers().create(NewCustomer::new("Gone")).unwrap();
     store.erase_customer(other.id).unwrap();
