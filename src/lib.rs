@@ -156,6 +156,10 @@ pub use store::{
 };
 pub use time::{TimeRange, MAX_TIMESTAMP, MIN_TIMESTAMP};
 
+/// This library's version, from its Cargo manifest (`"0.1.0"`); the C API's
+/// `custdb_version` returns the same text.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The money type custdb uses throughout: an exact decimal. Re-exported so
 /// applications use the same version.
 pub use rust_decimal::Decimal;

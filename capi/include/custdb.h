@@ -28,16 +28,6 @@ typedef struct custdb_store custdb_store;
 // never reused.
 typedef int32_t custdb_status;
 
-// A stock balance.
-typedef struct {
-  // Units in the warehouse.
-  int64_t on_hand;
-  // Units held for orders and reservations.
-  int64_t reserved;
-  // on_hand - reserved.
-  int64_t available;
-} custdb_stock_level;
-
 // The result of `custdb_audit_verify`.
 typedef struct {
   // Entries read.
@@ -47,6 +37,23 @@ typedef struct {
   // The first broken entry's sequence number, or 0.
   int64_t broken_seq;
 } custdb_audit_verification;
+
+// Where a backup has got to: called after every step of
+// `custdb_backup_with_progress` with the pages copied so far, the pages
+// in the database, and the `user_data` pointer given to the call.
+typedef void (*custdb_backup_progress_fn)(uint64_t pages_copied,
+                                          uint64_t pages_total,
+                                          void *user_data);
+
+// A stock balance.
+typedef struct {
+  // Units in the warehouse.
+  int64_t on_hand;
+  // Units held for orders and reservations.
+  int64_t reserved;
+  // on_hand - reserved.
+  int64_t available;
+} custdb_stock_level;
 
 // Success.
 #define CUSTDB_OK 0
@@ -143,21 +150,424 @@ typedef struct {
 extern "C" {
 #endif // __cplusplus
 
-// The custdb version, e.g. `"0.1.0"`. A static string: never free it.
+// Creates a product with its variants from a `NewProduct` JSON object;
+// `*out` is the `Product` with its variants.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_create(const custdb_store *store,
+                                    const char *product_json,
+                                    char **out);
+
+// A product with its variants; `*out` is the `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_get(const custdb_store *store,
+                                 const char *product_id,
+                                 char **out);
+
+// A page of products with their variants, by name; `archived` is
+// `"active"`, `"archived"` or `"all"` (plain text, not JSON); `cursor` NULL
+// for the first page; `limit` 1 to 1000. `*out` is a `Page` of `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_list(const custdb_store *store,
+                                  const char *archived,
+                                  const char *cursor,
+                                  uint32_t limit,
+                                  char **out);
+
+// Archives a product and its variants (they can no longer be ordered;
+// orders keep them); `*out` is the `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_archive(const custdb_store *store,
+                                     const char *product_id,
+                                     char **out);
+
+// Adds a variant from a `NewVariant` JSON object to a product; `*out` is
+// the `Variant`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_add_variant(const custdb_store *store,
+                                         const char *product_id,
+                                         const char *variant_json,
+                                         char **out);
+
+// A variant by id; `*out` is the `Variant`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_variant_get(const custdb_store *store,
+                                 const char *variant_id,
+                                 char **out);
+
+// A variant by SKU; `*out` is the `Variant`. An unknown SKU is
+// `CUSTDB_ERR_NOT_FOUND`, here and everywhere a SKU is named.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_variant_get_by_sku(const custdb_store *store,
+                                        const char *sku,
+                                        char **out);
+
+// A variant by barcode; `*out` is the `Variant`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_variant_get_by_barcode(const custdb_store *store,
+                                            const char *barcode,
+                                            char **out);
+
+// A product's variants, in the order they were added; `*out` is a JSON
+// array of `Variant`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_variants(const custdb_store *store,
+                                      const char *product_id,
+                                      char **out);
+
+// Changes a variant with a `VariantPatch` JSON object (`title`, `price`,
+// `allow_backorder`; fields left out stay) if it is still at
+// `expected_version` (else `CUSTDB_ERR_CONFLICT`); `*out` is the `Variant`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_variant_update(const custdb_store *store,
+                                    const char *variant_id,
+                                    int64_t expected_version,
+                                    const char *patch_json,
+                                    char **out);
+
+// Archives a variant (it can no longer be ordered); `*out` is the
+// `Variant`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_variant_archive(const custdb_store *store,
+                                     const char *variant_id,
+                                     char **out);
+
+// Registers a purpose from a `NewPurpose` JSON object; `*out` is the
+// `Purpose`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_purpose_register(const custdb_store *store,
+                                      const char *purpose_json,
+                                      char **out);
+
+// Records a consent event from a `NewConsent` JSON object; `*out` is the
+// `ConsentEvent`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_record(const custdb_store *store,
+                                    const char *consent_json,
+                                    char **out);
+
+// Withdraws a customer's consent to a purpose, collected by
+// `collection_method` (plain text, not JSON: `"email"`, `"web_form"`, ...;
+// another name is `CUSTDB_ERR_INVALID` listing the accepted ones); `*out`
+// is the `ConsentEvent`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_withdraw(const custdb_store *store,
+                                      const char *customer_id,
+                                      const char *purpose_id,
+                                      const char *collection_method,
+                                      char **out);
+
+// Whether the customer's data may be processed for the purpose at `at`
+// (RFC 3339; NULL for now). Writes 1 or 0 to `*out`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_can_process(const custdb_store *store,
+                                         const char *customer_id,
+                                         const char *purpose_id,
+                                         const char *at,
+                                         int32_t *out);
+
+// Creates a customer from a `NewCustomer` JSON object; `*out` is the
+// `Customer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_create(const custdb_store *store,
+                                     const char *new_json,
+                                     char **out);
+
+// Reads a customer by id (archived and erased ones too); `*out` is the
+// `Customer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_get(const custdb_store *store,
+                                  const char *customer_id,
+                                  char **out);
+
+// Reads an active customer by email (compared case-insensitively); `*out`
+// is the `Customer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_get_by_email(const custdb_store *store,
+                                           const char *email,
+                                           char **out);
+
+// Applies a `CustomerPatch` JSON object if the customer is still at
+// `expected_version` (else `CUSTDB_ERR_CONFLICT`); `*out` is the
+// `Customer`. A field left out stays; `null` clears an optional field.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_update(const custdb_store *store,
+                                     const char *customer_id,
+                                     int64_t expected_version,
+                                     const char *patch_json,
+                                     char **out);
+
+// Archives a customer (hidden from listings and email lookup, kept for
+// orders); `*out` is the `Customer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_archive(const custdb_store *store,
+                                      const char *customer_id,
+                                      char **out);
+
+// Restores an archived customer; `*out` is the `Customer`.
+// `CUSTDB_ERR_ALREADY_EXISTS` when an active customer now has its email.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_restore(const custdb_store *store,
+                                      const char *customer_id,
+                                      char **out);
+
+// Full-text search over names, email, phone and tags; `*out` is a JSON
+// array of at most `limit` (1 to 100) `Customer`s, best first.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_search(const custdb_store *store,
+                                     const char *query,
+                                     uint32_t limit,
+                                     char **out);
+
+// A page of a full-text search, best first; `cursor` NULL for the first
+// page, else the `next_cursor` of the page before; `limit` 1 to 1000. `*out`
+// is a `Page` of `Customer`: `items` and `next_cursor` (null on the last
+// page).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_search_page(const custdb_store *store,
+                                          const char *query,
+                                          const char *cursor,
+                                          uint32_t limit,
+                                          char **out);
+
+// A page of customers in creation order, filtered by a `CustomerFilter`
+// JSON object (`tag`, `country`, `created_from`, `created_before`,
+// `archived`: `"active"` (the default), `"archived"` or `"all"`); `filter_json`
+// NULL lists every active customer. `cursor` NULL for the first page;
+// `limit` 1 to 1000. `*out` is a `Page` of `Customer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_list(const custdb_store *store,
+                                   const char *filter_json,
+                                   const char *cursor,
+                                   uint32_t limit,
+                                   char **out);
+
+// Adds tags (a JSON array of strings) to a customer; tags it has already
+// are kept once. `*out` is the `Customer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_add_tags(const custdb_store *store,
+                                       const char *customer_id,
+                                       const char *tags_json,
+                                       char **out);
+
+// Removes tags (a JSON array of strings) from a customer; tags it does
+// not have are ignored. `*out` is the `Customer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_remove_tags(const custdb_store *store,
+                                          const char *customer_id,
+                                          const char *tags_json,
+                                          char **out);
+
+// Adds an address from a `NewAddress` JSON object; `*out` is the
+// `Address`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_add_address(const custdb_store *store,
+                                          const char *customer_id,
+                                          const char *address_json,
+                                          char **out);
+
+// A customer's addresses; `*out` is a JSON array of `Address`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_addresses(const custdb_store *store,
+                                        const char *customer_id,
+                                        char **out);
+
+// An address by id; `*out` is the `Address`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_address_get(const custdb_store *store,
+                                 const char *address_id,
+                                 char **out);
+
+// Changes an address with an `AddressPatch` JSON object (fields left out
+// stay; `null` clears an optional field); `*out` is the `Address`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_address_update(const custdb_store *store,
+                                    const char *address_id,
+                                    const char *patch_json,
+                                    char **out);
+
+// Deletes an address. Orders keep the copy they were placed with.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_address_delete(const custdb_store *store,
+                                    const char *address_id);
+
+// Makes an address its customer's default for its kind; `*out` is the
+// `Address`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_address_set_default(const custdb_store *store,
+                                         const char *address_id,
+                                         char **out);
+
+// Records an interaction from a `NewInteraction` JSON object; `*out`
+// is the `Interaction`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_add_interaction(const custdb_store *store,
+                                              const char *customer_id,
+                                              const char *interaction_json,
+                                              char **out);
+
+// A page of a customer's interactions, newest first; `cursor` NULL for
+// the first page; `limit` 1 to 1000. `*out` is a `Page` of `Interaction`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_interactions(const custdb_store *store,
+                                           const char *customer_id,
+                                           const char *cursor,
+                                           uint32_t limit,
+                                           char **out);
+
+// The custdb version, e.g. `"0.1.0"` (the Rust crate's version). A static
+// string: never free it.
 const char *custdb_version(void);
 
-// The message of the last failed call on `store`, or "" when none failed.
-// The pointer stays valid until the next failing call on the same handle or
-// `custdb_close`; with threads sharing a handle use `custdb_errmsg_copy`.
-// Returns "" for a NULL handle.
+// The message of the calling thread's last failed call on `store`, or ""
+// when none failed. Each thread has its own: a failure on another thread
+// does not change it. The pointer stays valid until this thread's next
+// failing call on the handle, or `custdb_close`. Returns "" for a NULL
+// handle.
 //
 // # Safety
 //
 // `store` is NULL or a live handle.
 const char *custdb_errmsg(const custdb_store *store);
 
-// A copy of the last error message on `store`, which the caller frees with
-// `custdb_string_free`. NULL for a NULL handle.
+// A copy of the calling thread's last error message on `store` (as
+// `custdb_errmsg`), which the caller frees with `custdb_string_free`.
+// NULL for a NULL handle.
 //
 // # Safety
 //
@@ -252,433 +662,100 @@ custdb_status custdb_open_in_memory(const custdb_options *options,
 // `store` is NULL or a live handle, not used after this call.
 void custdb_close(custdb_store *store);
 
-// Creates a customer from a `NewCustomer` JSON object; `*out` is the
-// `Customer`.
+// Begins a unit of work on `store` for the calling thread. Until
+// `custdb_commit` or `custdb_rollback`, every call this thread makes on
+// `store` runs inside it (reads see its writes) and nothing of it is
+// visible to others; each call that fails undoes only itself, and the
+// unit goes on. Other threads' writes wait for the unit to end (up to the
+// busy timeout, then `CUSTDB_ERR_BUSY`). Operations that are units of
+// work of their own (`custdb_check`, `custdb_subject_erase`,
+// `custdb_apply_retention`, imports) fail inside one with
+// `CUSTDB_ERR_REENTRANT`. `CUSTDB_ERR_INVALID_STATE` when this thread
+// already has a unit open on `store` (units do not nest).
 //
 // # Safety
 //
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_create(const custdb_store *store,
-                                     const char *new_json,
-                                     char **out);
+// `store` is NULL or a live handle.
+custdb_status custdb_begin(const custdb_store *store);
 
-// Reads a customer by id; `*out` is the `Customer`.
+// Commits the calling thread's unit of work on `store`: everything in it
+// becomes durable and visible at once. On an error nothing of it is
+// written, and the unit is over either way. `CUSTDB_ERR_INVALID_STATE`
+// when no unit is open on this thread, or when the unit was rolled back
+// by a panic or an I/O error inside it.
 //
 // # Safety
 //
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_get(const custdb_store *store,
-                                  const char *customer_id,
-                                  char **out);
+// `store` is NULL or a live handle.
+custdb_status custdb_commit(const custdb_store *store);
 
-// Reads an active customer by email; `*out` is the `Customer`.
+// Rolls the calling thread's unit of work on `store` back: nothing of it
+// is written. `CUSTDB_ERR_INVALID_STATE` when no unit is open on this
+// thread. `custdb_close` rolls back every unit still open.
 //
 // # Safety
 //
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_get_by_email(const custdb_store *store,
-                                           const char *email,
-                                           char **out);
-
-// Applies a `CustomerPatch` JSON object if the customer is still at
-// `expected_version` (else `CUSTDB_ERR_CONFLICT`); `*out` is the
-// `Customer`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_update(const custdb_store *store,
-                                     const char *customer_id,
-                                     int64_t expected_version,
-                                     const char *patch_json,
-                                     char **out);
-
-// Archives a customer; `*out` is the `Customer`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_archive(const custdb_store *store,
-                                      const char *customer_id,
-                                      char **out);
-
-// Full-text search; `*out` is a JSON array of `Customer`, best first.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_search(const custdb_store *store,
-                                     const char *query,
-                                     uint32_t limit,
-                                     char **out);
-
-// Adds an address from a `NewAddress` JSON object; `*out` is the
-// `Address`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_add_address(const custdb_store *store,
-                                          const char *customer_id,
-                                          const char *address_json,
-                                          char **out);
-
-// A customer's addresses; `*out` is a JSON array of `Address`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_addresses(const custdb_store *store,
-                                        const char *customer_id,
-                                        char **out);
-
-// Records an interaction from a `NewInteraction` JSON object; `*out`
-// is the `Interaction`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_add_interaction(const custdb_store *store,
-                                              const char *customer_id,
-                                              const char *interaction_json,
-                                              char **out);
-
-// A page of a customer's interactions, newest first; `cursor` NULL for
-// the first page. `*out` is a `Page` object: `items` and `next_cursor`
-// (null on the last page).
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_customer_interactions(const custdb_store *store,
-                                           const char *customer_id,
-                                           const char *cursor,
-                                           uint32_t limit,
-                                           char **out);
-
-// Creates a product with its variants from a `NewProduct` JSON object;
-// `*out` is the `Product` with its variants.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_product_create(const custdb_store *store,
-                                    const char *product_json,
-                                    char **out);
-
-// A variant by SKU; `*out` is the `Variant`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_variant_get_by_sku(const custdb_store *store,
-                                        const char *sku,
-                                        char **out);
-
-// Creates a warehouse from a `NewWarehouse` JSON object; `*out` is the
-// `Warehouse`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_warehouse_create(const custdb_store *store,
-                                      const char *warehouse_json,
-                                      char **out);
-
-// Books `quantity` units in; `*out` is the `Movement`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_stock_receive(const custdb_store *store,
-                                   const char *variant_id,
-                                   const char *warehouse_id,
-                                   int64_t quantity,
-                                   char **out);
-
-// Adjusts stock by `quantity_delta` (not 0) with a reason; `*out` is
-// the `Movement`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_stock_adjust(const custdb_store *store,
-                                  const char *variant_id,
-                                  const char *warehouse_id,
-                                  int64_t quantity_delta,
-                                  const char *reason,
-                                  char **out);
-
-// Moves `quantity` units between warehouses; `*out` is the transfer
-// id as a JSON string.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_stock_transfer(const custdb_store *store,
-                                    const char *variant_id,
-                                    const char *from_warehouse_id,
-                                    const char *to_warehouse_id,
-                                    int64_t quantity,
-                                    char **out);
-
-// Places an order from a `NewOrder` JSON object (its
-// `idempotency_key` makes a retry return the first order); `*out` is
-// the `Order`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_order_place(const custdb_store *store,
-                                 const char *order_json,
-                                 char **out);
-
-// Reads an order; `*out` is the `Order`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_order_get(const custdb_store *store,
-                               const char *order_id,
-                               char **out);
-
-// Takes a captured payment from a `NewPayment` JSON object; `*out` is
-// the `Payment`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_order_pay(const custdb_store *store,
-                               const char *order_id,
-                               const char *payment_json,
-                               char **out);
-
-// Ships from a `NewShipment` JSON object (carrier, tracking number,
-// lines); `*out` is the `Shipment`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_order_ship(const custdb_store *store,
-                                const char *order_id,
-                                const char *shipment_json,
-                                char **out);
-
-// Takes a return from a `NewReturn` JSON object; `*out` is the
-// `Return`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_order_return(const custdb_store *store,
-                                  const char *order_id,
-                                  const char *return_json,
-                                  char **out);
-
-// Refunds from a `NewRefund` JSON object; `*out` is a JSON array of
-// the `Refund`s made.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_order_refund(const custdb_store *store,
-                                  const char *order_id,
-                                  const char *refund_json,
-                                  char **out);
-
-// A page of a customer's orders, newest first; `cursor` NULL for the
-// first page. `*out` is a `Page` of `OrderSummary`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_order_history(const custdb_store *store,
-                                   const char *customer_id,
-                                   const char *cursor,
-                                   uint32_t limit,
-                                   char **out);
-
-// Registers a purpose from a `NewPurpose` JSON object; `*out` is the
-// `Purpose`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_purpose_register(const custdb_store *store,
-                                      const char *purpose_json,
-                                      char **out);
-
-// Records a consent event from a `NewConsent` JSON object; `*out` is
-// the `ConsentEvent`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_consent_record(const custdb_store *store,
-                                    const char *consent_json,
-                                    char **out);
-
-// Withdraws a customer's consent to a purpose, collected by
-// `collection_method` (`"email"`, `"web_form"`, ...); `*out` is the
-// `ConsentEvent`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_consent_withdraw(const custdb_store *store,
-                                      const char *customer_id,
-                                      const char *purpose_id,
-                                      const char *collection_method,
-                                      char **out);
-
-// Everything held about a customer; `*out` is the `SubjectExport`
-// JSON document (format `custdb.subject-export`).
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_subject_export(const custdb_store *store,
-                                    const char *customer_id,
-                                    char **out);
-
-// Erases a customer and scrubs the file; `*out` is the
-// `ErasureReport`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
-custdb_status custdb_subject_erase(const custdb_store *store,
-                                   const char *customer_id,
-                                   char **out);
+// `store` is NULL or a live handle.
+custdb_status custdb_rollback(const custdb_store *store);
 
 // Runs every consistency check; `*out` is a JSON array of the problems
-// found (empty when all is well).
+// found (strings; empty when all is well).
 //
 // # Safety
 //
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write. On success `*out` is a
-// JSON string to free with `custdb_string_free`.
+// `store` is NULL or a live handle; `out` NULL or valid for a write.
 custdb_status custdb_check(const custdb_store *store,
                            char **out);
-
-// Units of a variant available across all warehouses.
-//
-// # Safety
-//
-// `store` NULL or live; `variant_id` NULL or NUL-terminated; `out` NULL or
-// valid for a write.
-custdb_status custdb_stock_available(const custdb_store *store,
-                                     const char *variant_id,
-                                     int64_t *out);
-
-// The balance of a variant in one warehouse.
-//
-// # Safety
-//
-// `store` NULL or live; ids NULL or NUL-terminated; `out` NULL or valid
-// for a write.
-custdb_status custdb_stock_level_get(const custdb_store *store,
-                                     const char *variant_id,
-                                     const char *warehouse_id,
-                                     custdb_stock_level *out);
-
-// Cancels an order before shipment, with a reason.
-//
-// # Safety
-//
-// `store` NULL or live; strings NULL or NUL-terminated.
-custdb_status custdb_order_cancel(const custdb_store *store,
-                                  const char *order_id,
-                                  const char *reason);
-
-// Whether the customer's data may be processed for the purpose at `at`
-// (RFC 3339; NULL for now). Writes 1 or 0 to `*out`.
-//
-// # Safety
-//
-// `store` NULL or live; strings NULL (`at` only) or NUL-terminated; `out`
-// NULL or valid for a write.
-custdb_status custdb_consent_can_process(const custdb_store *store,
-                                         const char *customer_id,
-                                         const char *purpose_id,
-                                         const char *at,
-                                         int32_t *out);
 
 // Verifies the audit trail's hash chain.
 //
 // # Safety
 //
-// `store` NULL or live; `out` NULL or valid for a write.
+// `store` is NULL or a live handle; `out` NULL or valid for a write.
 custdb_status custdb_audit_verify(const custdb_store *store,
                                   custdb_audit_verification *out);
 
 // Backs the database up to a new file at `path` while others keep
-// writing. Writes the pages copied to `*out_pages` when it is not NULL.
+// writing (what is committed when the backup starts; a unit of work the
+// calling thread has open is not in it). Writes the pages copied to
+// `*out_pages` when it is not NULL. `CUSTDB_ERR_INVALID` when `path`
+// exists.
 //
 // # Safety
 //
-// `store` NULL or live; `path` NULL or NUL-terminated; `out_pages` NULL or
-// valid for a write.
+// `store` is NULL or a live handle; `path` NULL or NUL-terminated;
+// `out_pages` NULL or valid for a write.
 custdb_status custdb_backup(const custdb_store *store,
                             const char *path,
                             uint64_t *out_pages);
+
+// As `custdb_backup`, calling `progress` (when not NULL) after every step
+// of 256 pages with the pages copied, the pages in all, and `user_data`.
+// The callback runs on the calling thread; it may call custdb, but not
+// close `store`.
+//
+// # Safety
+//
+// As `custdb_backup`; `progress` NULL or a function safe to call with
+// `user_data`.
+custdb_status custdb_backup_with_progress(const custdb_store *store,
+                                          const char *path,
+                                          custdb_backup_progress_fn progress,
+                                          void *user_data,
+                                          uint64_t *out_pages);
+
+// Writes a compacted copy of the database to a new file at `path`
+// (SQLite's `VACUUM INTO`: what is committed when it starts). Writes the
+// pages of the copy to `*out_pages` when it is not NULL.
+// `CUSTDB_ERR_INVALID` when `path` exists.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; `path` NULL or NUL-terminated;
+// `out_pages` NULL or valid for a write.
+custdb_status custdb_vacuum_into(const custdb_store *store,
+                                 const char *path,
+                                 uint64_t *out_pages);
 
 // Restores a backup into a new file `target_path` and opens it (after
 // `integrity_check` and `custdb_check` pass on a copy). `options` may be
@@ -692,6 +769,526 @@ custdb_status custdb_restore(const char *backup_path,
                              const char *target_path,
                              const custdb_options *options,
                              custdb_store **out);
+
+// Places an order from a `NewOrder` JSON object (its `idempotency_key`
+// makes a retry return the first order); `*out` is the `Order`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_place(const custdb_store *store,
+                                 const char *order_json,
+                                 char **out);
+
+// Reads an order; `*out` is the `Order`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_get(const custdb_store *store,
+                               const char *order_id,
+                               char **out);
+
+// Reads an order by its number (1, 2, ...); `*out` is the `Order`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_get_by_number(const custdb_store *store,
+                                         int64_t number,
+                                         char **out);
+
+// An order's events (placed, paid, shipped, ...), oldest first; `*out` is a
+// JSON array of `OrderEvent`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_events(const custdb_store *store,
+                                  const char *order_id,
+                                  char **out);
+
+// A page of a customer's orders, newest first; `cursor` NULL for the first
+// page; `limit` 1 to 1000. `*out` is a `Page` of `OrderSummary`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_history(const custdb_store *store,
+                                   const char *customer_id,
+                                   const char *cursor,
+                                   uint32_t limit,
+                                   char **out);
+
+// A page of the orders in one status (`"pending"`, `"paid"`, ...: plain
+// text, not JSON), newest first; `cursor` NULL for the first page; `limit`
+// 1 to 1000. `*out` is a `Page` of `OrderSummary`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_list_by_status(const custdb_store *store,
+                                          const char *status,
+                                          const char *cursor,
+                                          uint32_t limit,
+                                          char **out);
+
+// Takes a captured payment from a `NewPayment` JSON object; `*out` is the
+// `Payment`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_pay(const custdb_store *store,
+                               const char *order_id,
+                               const char *payment_json,
+                               char **out);
+
+// Records an authorized (not yet captured) payment from a `NewPayment`
+// JSON object; `*out` is the `Payment`. Capture it with
+// `custdb_payment_capture`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_authorize_payment(const custdb_store *store,
+                                             const char *order_id,
+                                             const char *payment_json,
+                                             char **out);
+
+// Captures an authorized payment; `*out` is the `Payment`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_payment_capture(const custdb_store *store,
+                                     const char *payment_id,
+                                     char **out);
+
+// Marks an authorized payment failed (declined, voided); `*out` is the
+// `Payment`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_payment_fail(const custdb_store *store,
+                                  const char *payment_id,
+                                  char **out);
+
+// A payment by id; `*out` is the `Payment`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_payment_get(const custdb_store *store,
+                                 const char *payment_id,
+                                 char **out);
+
+// An order's payments, oldest first; `*out` is a JSON array of `Payment`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_payments(const custdb_store *store,
+                                    const char *order_id,
+                                    char **out);
+
+// Ships from a `NewShipment` JSON object (carrier, tracking number,
+// lines); `*out` is the `Shipment`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_ship(const custdb_store *store,
+                                const char *order_id,
+                                const char *shipment_json,
+                                char **out);
+
+// An order's shipments, oldest first; `*out` is a JSON array of
+// `Shipment`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_shipments(const custdb_store *store,
+                                     const char *order_id,
+                                     char **out);
+
+// Marks a shipped order delivered.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_order_deliver(const custdb_store *store,
+                                   const char *order_id);
+
+// Cancels an order before shipment, with a reason; its reservations are
+// released.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_order_cancel(const custdb_store *store,
+                                  const char *order_id,
+                                  const char *reason);
+
+// Takes a return from a `NewReturn` JSON object; `*out` is the `Return`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_return(const custdb_store *store,
+                                  const char *order_id,
+                                  const char *return_json,
+                                  char **out);
+
+// An order's returns, oldest first; `*out` is a JSON array of `Return`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_returns(const custdb_store *store,
+                                   const char *order_id,
+                                   char **out);
+
+// Refunds from a `NewRefund` JSON object; `*out` is a JSON array of the
+// `Refund`s made (one per captured payment drawn on).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_refund(const custdb_store *store,
+                                  const char *order_id,
+                                  const char *refund_json,
+                                  char **out);
+
+// An order's refunds, oldest first; `*out` is a JSON array of `Refund`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_refunds(const custdb_store *store,
+                                   const char *order_id,
+                                   char **out);
+
+// Issues a credit note from a `NewCreditNote` JSON object; `*out` is the
+// `CreditNote`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_credit_note_issue(const custdb_store *store,
+                                       const char *credit_note_json,
+                                       char **out);
+
+// A credit note by id; `*out` is the `CreditNote`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_credit_note_get(const custdb_store *store,
+                                     const char *credit_note_id,
+                                     char **out);
+
+// Everything held about a customer; `*out` is the `SubjectExport` JSON
+// document (format `custdb.subject-export`).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_subject_export(const custdb_store *store,
+                                    const char *customer_id,
+                                    char **out);
+
+// Erases a customer and scrubs the file; `*out` is the `ErasureReport`.
+// A unit of work of its own: `CUSTDB_ERR_REENTRANT` inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_subject_erase(const custdb_store *store,
+                                   const char *customer_id,
+                                   char **out);
+
+// Creates a warehouse from a `NewWarehouse` JSON object; `*out` is the
+// `Warehouse`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_warehouse_create(const custdb_store *store,
+                                      const char *warehouse_json,
+                                      char **out);
+
+// A warehouse by id; `*out` is the `Warehouse`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_warehouse_get(const custdb_store *store,
+                                   const char *warehouse_id,
+                                   char **out);
+
+// A warehouse by its code; `*out` is the `Warehouse`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_warehouse_get_by_code(const custdb_store *store,
+                                           const char *code,
+                                           char **out);
+
+// Every warehouse, by allocation priority; `*out` is a JSON array of
+// `Warehouse`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_warehouse_list(const custdb_store *store,
+                                    char **out);
+
+// Changes a warehouse's allocation priority (lower ships first);
+// `*out` is the `Warehouse`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_warehouse_set_priority(const custdb_store *store,
+                                            const char *warehouse_id,
+                                            int64_t priority,
+                                            char **out);
+
+// Books `quantity` units in (1 to 1,000,000,000); `*out` is the
+// `Movement`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_receive(const custdb_store *store,
+                                   const char *variant_id,
+                                   const char *warehouse_id,
+                                   int64_t quantity,
+                                   char **out);
+
+// Adjusts stock by `quantity_delta` (not 0) with a reason; `*out` is the
+// `Movement`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_adjust(const custdb_store *store,
+                                  const char *variant_id,
+                                  const char *warehouse_id,
+                                  int64_t quantity_delta,
+                                  const char *reason,
+                                  char **out);
+
+// Records a stock count: the balance becomes `counted_quantity` (0 to
+// 1,000,000,000). `*out` is the correcting `Movement`, or JSON `null` when
+// the count matched.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_count(const custdb_store *store,
+                                 const char *variant_id,
+                                 const char *warehouse_id,
+                                 int64_t counted_quantity,
+                                 char **out);
+
+// Moves `quantity` units between warehouses; `*out` is the transfer id as
+// a JSON string.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_transfer(const custdb_store *store,
+                                    const char *variant_id,
+                                    const char *from_warehouse_id,
+                                    const char *to_warehouse_id,
+                                    int64_t quantity,
+                                    char **out);
+
+// Holds `quantity` units of a variant in a warehouse (a cart, a manual
+// hold) until `expires_at` (RFC 3339, after now), or until released when
+// `expires_at` is NULL. `CUSTDB_ERR_SHORTFALL` when not enough is
+// available. `*out` is the `Reservation`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_reserve(const custdb_store *store,
+                                   const char *variant_id,
+                                   const char *warehouse_id,
+                                   int64_t quantity,
+                                   const char *expires_at,
+                                   char **out);
+
+// Releases what a reservation still holds; `*out` is the `Reservation`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_release(const custdb_store *store,
+                                   const char *reservation_id,
+                                   char **out);
+
+// Releases every reservation that expired at or before `at` (RFC 3339;
+// NULL for now). An expired hold of an unpaid order cancels the order.
+// Writes the number of reservations released to `*out`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_release_expired(const custdb_store *store,
+                                           const char *at,
+                                           uint64_t *out);
+
+// A reservation by id; `*out` is the `Reservation`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_reservation_get(const custdb_store *store,
+                                     const char *reservation_id,
+                                     char **out);
+
+// Units of a variant available across all warehouses.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_available(const custdb_store *store,
+                                     const char *variant_id,
+                                     int64_t *out);
+
+// The balance of a variant in one warehouse.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_level_get(const custdb_store *store,
+                                     const char *variant_id,
+                                     const char *warehouse_id,
+                                     custdb_stock_level *out);
+
+// The balances of a variant in every warehouse that has held it; `*out`
+// is a JSON array of `StockLevel`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_levels(const custdb_store *store,
+                                  const char *variant_id,
+                                  char **out);
+
+// A page of a variant's stock ledger, oldest first; `cursor` NULL for the
+// first page; `limit` 1 to 1000. `*out` is a `Page` of `Movement`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_movements(const custdb_store *store,
+                                     const char *variant_id,
+                                     const char *cursor,
+                                     uint32_t limit,
+                                     char **out);
+
+// The stock movements an order caused (sales, returns), oldest first;
+// `*out` is a JSON array of `Movement`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_movements_of_order(const custdb_store *store,
+                                              const char *order_id,
+                                              char **out);
+
+// Sets the replenishment rule of a variant in a warehouse from a
+// `ReplenishmentRule` JSON object (`reorder_point`, `reorder_quantity`,
+// `max_stock`).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_stock_set_replenishment_rule(const custdb_store *store,
+                                                  const char *variant_id,
+                                                  const char *warehouse_id,
+                                                  const char *rule_json);
+
+// What to reorder: every variant and warehouse whose available stock is at
+// or below its reorder point, with the quantity to order; `*out` is a JSON
+// array of `StockReportLine`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_replenishment_suggestions(const custdb_store *store,
+                                                     char **out);
+
+// Variants and warehouses at or below their reorder point; `*out` is a
+// JSON array of `StockReportLine`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_low(const custdb_store *store,
+                               char **out);
+
+// Variants and warehouses above their maximum stock; `*out` is a JSON
+// array of `StockReportLine`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_stock_overstock(const custdb_store *store,
+                                     char **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,5 +1,6 @@
 /* The C twin of examples/quickstart.rs: open (or create) a database file,
- * add three customers with an address and an interaction each, show a
+ * add three customers with an address and an interaction each (each
+ * customer one unit of work: all three records or none), show a
  * stale-version conflict, search, check. Run it twice: the second run finds
  * the customers it made the first time.
  *
@@ -16,6 +17,14 @@
 static int fail(custdb_store *db, const char *what, custdb_status status) {
     fprintf(stderr, "%s failed (%d): %s\n", what, (int)status,
             db != NULL ? custdb_errmsg(db) : custdb_last_error());
+    custdb_close(db);
+    return 1;
+}
+
+/* Reports a failure inside a unit of work and rolls the unit back. */
+static int rollback_and_fail(custdb_store *db, const char *what, custdb_status status) {
+    fprintf(stderr, "%s failed (%d): %s; rolling back\n", what, (int)status, custdb_errmsg(db));
+    custdb_rollback(db);
     custdb_close(db);
     return 1;
 }
@@ -49,12 +58,16 @@ int main(void) {
         const struct seed *s = &SEED[i];
         rc = custdb_customer_get_by_email(db, s->email, &out);
         if (rc == CUSTDB_ERR_NOT_FOUND) {
+            /* One unit of work across the three calls: if any fails, the
+             * rollback leaves no customer without its address. */
+            rc = custdb_begin(db);
+            if (rc != CUSTDB_OK) return fail(db, "custdb_begin", rc);
             snprintf(json, sizeof json,
                      "{\"display_name\":\"%s\",\"email\":\"%s\",\"phone\":\"%s\","
                      "\"phone_country\":\"%s\",\"acquisition_source\":\"quickstart\"}",
                      s->name, s->email, s->phone, s->country);
             rc = custdb_customer_create(db, json, &out);
-            if (rc != CUSTDB_OK) return fail(db, "custdb_customer_create", rc);
+            if (rc != CUSTDB_OK) return rollback_and_fail(db, "custdb_customer_create", rc);
             json_field(out, "id", ids[i], sizeof ids[i]);
             custdb_string_free(out);
             snprintf(json, sizeof json,
@@ -62,15 +75,17 @@ int main(void) {
                      "\"country\":\"%s\",\"postal_code\":\"%s\"}",
                      s->street, s->city, s->country, s->postcode);
             rc = custdb_customer_add_address(db, ids[i], json, &out);
-            if (rc != CUSTDB_OK) return fail(db, "custdb_customer_add_address", rc);
+            if (rc != CUSTDB_OK) return rollback_and_fail(db, "custdb_customer_add_address", rc);
             custdb_string_free(out);
             rc = custdb_customer_add_interaction(
                 db, ids[i],
                 "{\"channel\":\"web\",\"direction\":\"inbound\",\"kind\":\"sale\","
                 "\"subject\":\"First order\"}",
                 &out);
-            if (rc != CUSTDB_OK) return fail(db, "custdb_customer_add_interaction", rc);
+            if (rc != CUSTDB_OK) return rollback_and_fail(db, "custdb_customer_add_interaction", rc);
             custdb_string_free(out);
+            rc = custdb_commit(db);
+            if (rc != CUSTDB_OK) return fail(db, "custdb_commit", rc);
         } else if (rc == CUSTDB_OK) {
             json_field(out, "id", ids[i], sizeof ids[i]);
             custdb_string_free(out);

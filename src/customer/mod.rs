@@ -418,6 +418,24 @@ pub enum ArchiveState {
 }
 
 impl ArchiveState {
+    /// Parses `"active"`, `"archived"` or `"all"`, naming `field` in the
+    /// error.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] on `field` for any other text.
+    pub fn parse(text: &str, field: &str) -> Result<ArchiveState> {
+        match text {
+            "active" => Ok(ArchiveState::Active),
+            "archived" => Ok(ArchiveState::Archived),
+            "all" => Ok(ArchiveState::All),
+            _ => Err(Error::invalid(
+                field,
+                "must be one of active, archived, all",
+            )),
+        }
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             ArchiveState::Active => "active",

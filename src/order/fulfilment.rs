@@ -621,8 +621,8 @@ impl Orders<'_> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidState`] unless the payment is authorized;
-    /// [`ErrorKind::InvalidTransition`] unless the order is `pending`;
+    /// [`ErrorKind::InvalidTransition`] unless the payment is authorized
+    /// and the order `pending`;
     /// [`ErrorKind::Invalid`] on `amount` when it is more than still due.
     pub fn capture_payment(&self, payment_id: PaymentId) -> Result<Payment> {
         self.tx().atomic(|| {
@@ -661,7 +661,7 @@ impl Orders<'_> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidState`] unless the payment is authorized.
+    /// [`ErrorKind::InvalidTransition`] unless the payment is authorized.
     pub fn fail_payment(&self, payment_id: PaymentId) -> Result<Payment> {
         self.tx().atomic(|| {
             let p = self.payment(payment_id)?;

@@ -1169,6 +1169,37 @@ impl<'a> WriteTx<'a> {
         }
     }
 
+    /// A read view of this unit of work: every reader that [`ReadTx`]
+    /// offers, seeing what this unit has written so far. For code written
+    /// once for both sides (a report or a lookup run inside or outside a
+    /// unit of work), and for the C API's units of work across calls.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// store.write(|tx| {
+    ///     let ann = tx.customers().create(NewCustomer::new("Ann"))?;
+    ///     assert_eq!(tx.reads().customers().get(ann.id)?.display_name, "Ann");
+    ///     Ok::<_, custdb::Error>(())
+    /// })?;
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn reads(&self) -> ReadTx<'_> {
+        ReadTx { conn: &self.tx }
+    }
+
+    /// Whether the transaction is still open. SQLite rolls a whole
+    /// transaction back by itself after some I/O and disk-full errors;
+    /// from then on this is `false`, nothing of the unit of work remains,
+    /// and a closure that caught such an error must return an error too
+    /// ([`Store::write`] reports one in any case).
+    pub fn is_open(&self) -> bool {
+        !self.tx.is_autocommit()
+    }
+
     /// The audit trail, as written so far inside this transaction.
     pub fn audit(&self) -> AuditReader<'_> {
         AuditReader::new(&self.tx)
