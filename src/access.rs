@@ -140,7 +140,7 @@ fn builtin(name: &str) -> Option<Role> {
 }
 
 /// What an actor may do, from all its roles together.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Grants {
     /// The actor's id.
     pub actor_id: String,

@@ -120,8 +120,10 @@ pub enum BreakReason {
     HeadMismatch,
 }
 
-/// Which entries an audit query returns; every set field must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which entries an audit query returns; every set field must match. As
+/// JSON (the C API), an object with any of the fields below.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct AuditFilter {
     /// The kind of entity (`customer`, `order`, ...).
     pub entity_type: Option<String>,
@@ -134,6 +136,7 @@ pub struct AuditFilter {
     /// Before.
     pub to: Option<DateTime<Utc>>,
 }
+crate::input::strict_serde!(AuditFilter);
 
 impl AuditFilter {
     /// Entries about one entity.

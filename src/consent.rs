@@ -396,6 +396,7 @@ pub struct ConsentStatus {
 
 /// Who the controller is, for consent receipts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Controller {
     /// The controller's name.
     pub name: String,
@@ -408,8 +409,10 @@ pub struct Controller {
     /// Phone.
     pub phone: String,
     /// Web site.
+    #[serde(default)]
     pub url: Option<String>,
 }
+crate::input::strict_serde!(Controller);
 
 /// A consent receipt in the Kantara Initiative Consent Receipt
 /// Specification v1.1 layout (field names as the specification spells

@@ -37,6 +37,24 @@ pub enum Period {
 }
 
 impl Period {
+    /// Parses `"day"`, `"week"` or `"month"`, naming `field` in the error.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `field` for any
+    /// other text.
+    pub fn parse(text: &str, field: &str) -> Result<Period> {
+        match text {
+            "day" => Ok(Period::Day),
+            "week" => Ok(Period::Week),
+            "month" => Ok(Period::Month),
+            _ => Err(crate::Error::invalid(
+                field,
+                "must be one of day, week, month",
+            )),
+        }
+    }
+
     fn format(self) -> &'static str {
         match self {
             Period::Day => "%Y-%m-%d",

@@ -16,6 +16,11 @@
 // Normal durability: faster; the last commits may be lost on power loss.
 #define CUSTDB_DURABILITY_NORMAL 1
 
+// A handle that acts as one actor: every `custdb_actor_*` call is checked
+// against the actor's roles. Make one with `custdb_actor_open`, release it
+// with `custdb_actor_close`. Thread-safe, like the store handle.
+typedef struct custdb_actor custdb_actor;
+
 // Settings for `custdb_open`. Not thread-safe; free with
 // `custdb_options_free`.
 typedef struct custdb_options custdb_options;
@@ -37,6 +42,20 @@ typedef struct {
   // The first broken entry's sequence number, or 0.
   int64_t broken_seq;
 } custdb_audit_verification;
+
+// Called during an import with the running counts (lines read,
+// imported, already present, rejected) and the call's `user_data`.
+typedef void (*custdb_import_progress_fn)(uint64_t lines_read,
+                                          uint64_t imported,
+                                          uint64_t already_present,
+                                          uint64_t rejected,
+                                          void *user_data);
+
+// Called during an import for each refused line: its number, the reason
+// (valid during the call only) and the call's `user_data`.
+typedef void (*custdb_import_rejection_fn)(uint64_t line,
+                                           const char *reason,
+                                           void *user_data);
 
 // Where a backup has got to: called after every step of
 // `custdb_backup_with_progress` with the pages copied so far, the pages
@@ -149,6 +168,497 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Defines (or redefines) a role: `name` (1 to 64 characters, not a
+// built-in role's), `permissions_json` a JSON array of permission names
+// (`["read_customers", "write_orders"]`), `consent_scope` a purpose id that
+// limits the customers the role reads, or NULL. `*out` is the `Role`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_role_define(const custdb_store *store,
+                                 const char *name,
+                                 const char *permissions_json,
+                                 const char *consent_scope,
+                                 char **out);
+
+// A role by name (built-in or defined); `*out` is the `Role`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_role_get(const custdb_store *store,
+                              const char *name,
+                              char **out);
+
+// Every role, the built-in ones first; `*out` is a JSON array of `Role`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_role_list(const custdb_store *store,
+                               char **out);
+
+// Grants a role to an actor; `*out` is the actor's `Grants` (`actor_id`,
+// `roles`).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_access_grant(const custdb_store *store,
+                                  const char *actor_id,
+                                  const char *role,
+                                  char **out);
+
+// Revokes a role from an actor; `*out` is the actor's `Grants`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_access_revoke(const custdb_store *store,
+                                   const char *actor_id,
+                                   const char *role,
+                                   char **out);
+
+// An actor's roles; `*out` is its `Grants` (no roles: an empty list).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_access_grants(const custdb_store *store,
+                                   const char *actor_id,
+                                   char **out);
+
+// Opens an actor handle on `store` for the actor `actor_id` (named
+// `actor_name` in the audit trail). `CUSTDB_ERR_PERMISSION_DENIED` when
+// the actor holds no role. Each call on it is a unit of work of its own
+// (it cannot join `custdb_begin`'s; on a thread with one open it fails
+// with `CUSTDB_ERR_REENTRANT`). The handle stays usable after `store` is
+// closed; close it with `custdb_actor_close`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; strings NULL or NUL-terminated; `out`
+// NULL or valid for a write.
+custdb_status custdb_actor_open(const custdb_store *store,
+                                const char *actor_id,
+                                const char *actor_name,
+                                custdb_actor **out);
+
+// Closes an actor handle. NULL is fine.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle, not used after this call.
+void custdb_actor_close(custdb_actor *actor);
+
+// The message of the calling thread's last failed call on `actor`, or ""
+// (as `custdb_errmsg` for a store handle). "" for a NULL handle.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle.
+const char *custdb_actor_errmsg(const custdb_actor *actor);
+
+// As `custdb_customer_get`, through the actor's roles (personal data
+// masked unless it may read it).
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_get(const custdb_actor *actor,
+                                        const char *customer_id,
+                                        char **out);
+
+// As `custdb_customer_list`, through the actor's roles (a consent-scoped
+// role sees only the customers who consent).
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_list(const custdb_actor *actor,
+                                         const char *filter_json,
+                                         const char *cursor,
+                                         uint32_t limit,
+                                         char **out);
+
+// As `custdb_customer_get_by_email`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_get_by_email(const custdb_actor *actor,
+                                                 const char *email,
+                                                 char **out);
+
+// As `custdb_customer_search`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_search(const custdb_actor *actor,
+                                           const char *query,
+                                           uint32_t limit,
+                                           char **out);
+
+// As `custdb_customer_addresses`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_addresses(const custdb_actor *actor,
+                                              const char *customer_id,
+                                              char **out);
+
+// As `custdb_customer_interactions`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_interactions(const custdb_actor *actor,
+                                                 const char *customer_id,
+                                                 const char *cursor,
+                                                 uint32_t limit,
+                                                 char **out);
+
+// As `custdb_customer_create`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_create(const custdb_actor *actor,
+                                           const char *new_json,
+                                           char **out);
+
+// As `custdb_customer_update`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_update(const custdb_actor *actor,
+                                           const char *customer_id,
+                                           int64_t expected_version,
+                                           const char *patch_json,
+                                           char **out);
+
+// As `custdb_customer_archive`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_archive(const custdb_actor *actor,
+                                            const char *customer_id,
+                                            char **out);
+
+// As `custdb_customer_add_address`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_add_address(const custdb_actor *actor,
+                                                const char *customer_id,
+                                                const char *address_json,
+                                                char **out);
+
+// As `custdb_customer_add_interaction`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_customer_add_interaction(const custdb_actor *actor,
+                                                    const char *customer_id,
+                                                    const char *interaction_json,
+                                                    char **out);
+
+// As `custdb_product_create`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_product_create(const custdb_actor *actor,
+                                          const char *product_json,
+                                          char **out);
+
+// As `custdb_warehouse_create`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_warehouse_create(const custdb_actor *actor,
+                                            const char *warehouse_json,
+                                            char **out);
+
+// As `custdb_stock_receive`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_stock_receive(const custdb_actor *actor,
+                                         const char *variant_id,
+                                         const char *warehouse_id,
+                                         int64_t quantity,
+                                         char **out);
+
+// As `custdb_order_place`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_order_place(const custdb_actor *actor,
+                                       const char *order_json,
+                                       char **out);
+
+// As `custdb_order_get`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_order_get(const custdb_actor *actor,
+                                     const char *order_id,
+                                     char **out);
+
+// As `custdb_order_history`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_order_history(const custdb_actor *actor,
+                                         const char *customer_id,
+                                         const char *cursor,
+                                         uint32_t limit,
+                                         char **out);
+
+// As `custdb_order_pay`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_order_pay(const custdb_actor *actor,
+                                     const char *order_id,
+                                     const char *payment_json,
+                                     char **out);
+
+// As `custdb_order_ship`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_order_ship(const custdb_actor *actor,
+                                      const char *order_id,
+                                      const char *shipment_json,
+                                      char **out);
+
+// As `custdb_order_cancel`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_actor_order_cancel(const custdb_actor *actor,
+                                        const char *order_id,
+                                        const char *reason);
+
+// As `custdb_order_return`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_order_return(const custdb_actor *actor,
+                                        const char *order_id,
+                                        const char *return_json,
+                                        char **out);
+
+// As `custdb_order_refund`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_order_refund(const custdb_actor *actor,
+                                        const char *order_id,
+                                        const char *refund_json,
+                                        char **out);
+
+// As `custdb_purpose_register`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_purpose_register(const custdb_actor *actor,
+                                            const char *purpose_json,
+                                            char **out);
+
+// As `custdb_consent_record`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_consent_record(const custdb_actor *actor,
+                                          const char *consent_json,
+                                          char **out);
+
+// As `custdb_consent_can_process`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_consent_can_process(const custdb_actor *actor,
+                                               const char *customer_id,
+                                               const char *purpose_id,
+                                               const char *at,
+                                               int32_t *out);
+
+// As `custdb_subject_export`, through the actor's roles (never masked: an
+// export is for the subject).
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_subject_export(const custdb_actor *actor,
+                                          const char *customer_id,
+                                          char **out);
+
+// As `custdb_subject_erase`, recorded under the actor.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_subject_erase(const custdb_actor *actor,
+                                         const char *customer_id,
+                                         char **out);
+
+// As `custdb_audit_query`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_audit_query(const custdb_actor *actor,
+                                       const char *filter_json,
+                                       const char *cursor,
+                                       uint32_t limit,
+                                       char **out);
+
+// As `custdb_audit_verify`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_audit_verify(const custdb_actor *actor,
+                                        custdb_audit_verification *out);
+
+// As `custdb_access_grant`, recorded under the actor (which must hold the
+// permission to manage access).
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_access_grant(const custdb_actor *actor,
+                                        const char *actor_id,
+                                        const char *role,
+                                        char **out);
+
+// As `custdb_backup`, through the actor's roles.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_backup(const custdb_actor *actor,
+                                  const char *path,
+                                  uint64_t *out);
+
+// Whether the actor's roles allow a permission (`permission` plain text:
+// `"read_customers"`, ...). Writes 1 or 0 to `*out`.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_can(const custdb_actor *actor,
+                               const char *permission,
+                               int32_t *out);
+
+// The actor's roles; `*out` is a JSON array of `Role`.
+//
+// # Safety
+//
+// `actor` is NULL or a live actor handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_actor_roles(const custdb_actor *actor,
+                                 char **out);
+
+// A page of audit entries matching an `AuditFilter` JSON object
+// (`entity_type`, `entity_id`, `actor_id`, `from`, `to`; NULL for every
+// entry), oldest first; `cursor` NULL for the first page; `limit` 1 to
+// 1000. `*out` is a `Page` of `AuditEntry`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_audit_query(const custdb_store *store,
+                                 const char *filter_json,
+                                 const char *cursor,
+                                 uint32_t limit,
+                                 char **out);
+
+// The last entry of the audit trail, to keep outside the database and
+// check later with `custdb_audit_verify_against`; `*out` is the
+// `AuditHead` (`seq`, `hash`), or JSON `null` for an empty trail.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_audit_head(const custdb_store *store,
+                                char **out);
+
+// Verifies the audit trail's hash chain, and that the entry a saved
+// `AuditHead` JSON object names is still there with the same hash (the
+// trail was not cut short or rewritten).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_audit_verify_against(const custdb_store *store,
+                                          const char *head_json,
+                                          custdb_audit_verification *out);
 
 // Creates a product with its variants from a `NewProduct` JSON object;
 // `*out` is the `Product` with its variants.
@@ -324,6 +834,104 @@ custdb_status custdb_consent_can_process(const custdb_store *store,
                                          const char *purpose_id,
                                          const char *at,
                                          int32_t *out);
+
+// A purpose by id; `*out` is the `Purpose`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_purpose_get(const custdb_store *store,
+                                 const char *purpose_id,
+                                 char **out);
+
+// Every registered purpose; `*out` is a JSON array of `Purpose`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_purpose_list(const custdb_store *store,
+                                  char **out);
+
+// A consent event by id; `*out` is the `ConsentEvent`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_event_get(const custdb_store *store,
+                                       const char *event_id,
+                                       char **out);
+
+// A customer's consent to each purpose that has events, at `at` (RFC 3339;
+// NULL for now); `*out` is a JSON array of `ConsentStatus`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_states(const custdb_store *store,
+                                    const char *customer_id,
+                                    const char *at,
+                                    char **out);
+
+// A customer's consent to one purpose at `at` (RFC 3339; NULL for now);
+// `*out` is the `ConsentStatus`, or JSON `null` when the customer has no
+// event for the purpose by then.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_state_at(const custdb_store *store,
+                                      const char *customer_id,
+                                      const char *purpose_id,
+                                      const char *at,
+                                      char **out);
+
+// A customer's consent events, oldest first, for every purpose or only
+// `purpose_id` (NULL for all); `*out` is a JSON array of `ConsentEvent`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_history(const custdb_store *store,
+                                     const char *customer_id,
+                                     const char *purpose_id,
+                                     char **out);
+
+// The customers whose consent to a purpose is given and not expired at
+// `at` (RFC 3339; NULL for now), by id; `cursor` NULL for the first page;
+// `limit` 1 to 1000. `*out` is a `Page` of customer ids (strings).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_consenting(const custdb_store *store,
+                                        const char *purpose_id,
+                                        const char *at,
+                                        const char *cursor,
+                                        uint32_t limit,
+                                        char **out);
+
+// A consent event as a Kantara consent receipt (v1.1): `controller_json`
+// is a `Controller` object (`name`, `contact`, `address`, `email`, `phone`,
+// optional `url`); `policy_url` and `service` are plain text. `*out` is the
+// `ConsentReceipt`, with the specification's field names.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_consent_receipt(const custdb_store *store,
+                                     const char *event_id,
+                                     const char *controller_json,
+                                     const char *policy_url,
+                                     const char *service,
+                                     char **out);
 
 // Creates a customer from a `NewCustomer` JSON object; `*out` is the
 // `Customer`.
@@ -549,6 +1157,382 @@ custdb_status custdb_customer_interactions(const custdb_store *store,
                                            const char *cursor,
                                            uint32_t limit,
                                            char **out);
+
+// Imports customers from a CSV file at `path` (a header line, then one
+// customer a line) with a `CustomerMapping` JSON object: `source` (the
+// system the file comes from) and `columns` (header name to field:
+// `{"E-mail": "email", "Name": "display_name"}`).
+// `progress` (or NULL) is called after every unit of work of 1,000 lines
+// with the running counts; `rejection` (or NULL) with each refused line's
+// number and reason (the text is valid during the call only); both get
+// `user_data`, run on the calling thread, and must not close `store`.
+// `*out` is the `ImportReport`. A file read twice imports nothing twice
+// (rows already present are counted, not written again). Units of work of
+// its own: `CUSTDB_ERR_REENTRANT` inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_import_customers_csv(const custdb_store *store,
+                                          const char *path,
+                                          const char *mapping_json,
+                                          custdb_import_progress_fn progress,
+                                          custdb_import_rejection_fn rejection,
+                                          void *user_data,
+                                          char **out);
+
+// Imports customers from a JSON Lines file at `path` (one object a line)
+// with a `CustomerMapping` JSON object (`columns`: key to field).
+// `progress` (or NULL) is called after every unit of work of 1,000 lines
+// with the running counts; `rejection` (or NULL) with each refused line's
+// number and reason (the text is valid during the call only); both get
+// `user_data`, run on the calling thread, and must not close `store`.
+// `*out` is the `ImportReport`. A file read twice imports nothing twice
+// (rows already present are counted, not written again). Units of work of
+// its own: `CUSTDB_ERR_REENTRANT` inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_import_customers_jsonl(const custdb_store *store,
+                                            const char *path,
+                                            const char *mapping_json,
+                                            custdb_import_progress_fn progress,
+                                            custdb_import_rejection_fn rejection,
+                                            void *user_data,
+                                            char **out);
+
+// Imports products from a JSON Lines file at `path`, one `NewProduct` a
+// line.
+// `progress` (or NULL) is called after every unit of work of 1,000 lines
+// with the running counts; `rejection` (or NULL) with each refused line's
+// number and reason (the text is valid during the call only); both get
+// `user_data`, run on the calling thread, and must not close `store`.
+// `*out` is the `ImportReport`. A file read twice imports nothing twice
+// (rows already present are counted, not written again). Units of work of
+// its own: `CUSTDB_ERR_REENTRANT` inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_import_products_jsonl(const custdb_store *store,
+                                           const char *path,
+                                           custdb_import_progress_fn progress,
+                                           custdb_import_rejection_fn rejection,
+                                           void *user_data,
+                                           char **out);
+
+// Imports historical orders from a JSON Lines file at `path`, one
+// `ImportedOrder` a line, from the system named `source`.
+// `progress` (or NULL) is called after every unit of work of 1,000 lines
+// with the running counts; `rejection` (or NULL) with each refused line's
+// number and reason (the text is valid during the call only); both get
+// `user_data`, run on the calling thread, and must not close `store`.
+// `*out` is the `ImportReport`. A file read twice imports nothing twice
+// (rows already present are counted, not written again). Units of work of
+// its own: `CUSTDB_ERR_REENTRANT` inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_import_orders_jsonl(const custdb_store *store,
+                                         const char *source,
+                                         const char *path,
+                                         custdb_import_progress_fn progress,
+                                         custdb_import_rejection_fn rejection,
+                                         void *user_data,
+                                         char **out);
+
+// Imports the UCI Online Retail data set (its CSV export, or the file
+// `../shared/data` describes) from `path`: customers, products and
+// historical orders.
+// `progress` (or NULL) is called after every unit of work of 1,000 lines
+// with the running counts; `rejection` (or NULL) with each refused line's
+// number and reason (the text is valid during the call only); both get
+// `user_data`, run on the calling thread, and must not close `store`.
+// `*out` is the `ImportReport`. A file read twice imports nothing twice
+// (rows already present are counted, not written again). Units of work of
+// its own: `CUSTDB_ERR_REENTRANT` inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_import_retail(const custdb_store *store,
+                                   const char *path,
+                                   custdb_import_progress_fn progress,
+                                   custdb_import_rejection_fn rejection,
+                                   void *user_data,
+                                   char **out);
+
+// Exports every customer to a new file at `path` in `format` (plain text:
+// `"csv"` or `"jsonl"`; docs/EXPORT.md has the columns). Writes the
+// number of customers to `*out`. `CUSTDB_ERR_INVALID` when `path` exists;
+// on any error the partial file is removed.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_export_customers(const custdb_store *store,
+                                      const char *path,
+                                      const char *format,
+                                      uint64_t *out);
+
+// Exports every order with its lines to a new file at `path` in `format`
+// (`"csv"`: one row per line; `"jsonl"`: one order a line). Writes the
+// number of orders to `*out`. As `custdb_export_customers` otherwise.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_export_orders(const custdb_store *store,
+                                   const char *path,
+                                   const char *format,
+                                   uint64_t *out);
+
+// Counts of customers, orders, products and the rest; `*out` is the
+// `Counts` object.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_counts(const custdb_store *store,
+                                   char **out);
+
+// Revenue per period (`period` plain text: `"day"`, `"week"` or
+// `"month"`), oldest first. `from` and `before` are RFC 3339 instants bounding the orders' placement
+// time (NULL: unbounded). `*out` is a JSON array of
+// `Revenue`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_revenue_by_period(const custdb_store *store,
+                                              const char *period,
+                                              const char *from,
+                                              const char *before,
+                                              char **out);
+
+// Revenue per destination country, largest first, at most `limit_rows`.
+// `from` and `before` are RFC 3339 instants bounding the orders' placement
+// time (NULL: unbounded). `*out` is a JSON array of `Revenue`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_revenue_by_country(const custdb_store *store,
+                                               const char *from,
+                                               const char *before,
+                                               uint32_t limit_rows,
+                                               char **out);
+
+// The customers who spent most, at most `limit_rows`. `from` and `before` are RFC 3339 instants bounding the orders' placement
+// time (NULL: unbounded). `*out` is a
+// JSON array of `Revenue`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_top_customers(const custdb_store *store,
+                                          const char *from,
+                                          const char *before,
+                                          uint32_t limit_rows,
+                                          char **out);
+
+// Sales per variant, best-selling first, at most `limit_rows`. `from` and `before` are RFC 3339 instants bounding the orders' placement
+// time (NULL: unbounded).
+// `*out` is a JSON array of `ProductSales`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_revenue_by_product(const custdb_store *store,
+                                               const char *from,
+                                               const char *before,
+                                               uint32_t limit_rows,
+                                               char **out);
+
+// Average order value per currency. `from` and `before` are RFC 3339 instants bounding the orders' placement
+// time (NULL: unbounded). `*out` is a JSON array of
+// `AverageOrderValue`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_average_order_value(const custdb_store *store,
+                                                const char *from,
+                                                const char *before,
+                                                char **out);
+
+// The share of customers who ordered more than once. `from` and `before` are RFC 3339 instants bounding the orders' placement
+// time (NULL: unbounded). `*out` is
+// the `RepeatPurchase` object.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_repeat_purchase_rate(const custdb_store *store,
+                                                 const char *from,
+                                                 const char *before,
+                                                 char **out);
+
+// Cancellations and returns. `from` and `before` are RFC 3339 instants bounding the orders' placement
+// time (NULL: unbounded). `*out` is the
+// `CancellationsAndReturns` object.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_cancellations_and_returns(const custdb_store *store,
+                                                      const char *from,
+                                                      const char *before,
+                                                      char **out);
+
+// Variants at risk of running out within `horizon_days` at the sales rate
+// of the last `window_days` before `as_of` (RFC 3339; NULL for now); both
+// 1 to 3660. `*out` is a JSON array of `StockOutRisk`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_stock_out_risk(const custdb_store *store,
+                                           const char *as_of,
+                                           int64_t window_days,
+                                           int64_t horizon_days,
+                                           char **out);
+
+// Recency, frequency and monetary scores (1 to 5) of every customer with
+// orders, as of `as_of` (RFC 3339; NULL for now); `*out` is a JSON array
+// of `RfmScore`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_rfm(const custdb_store *store,
+                                const char *as_of,
+                                char **out);
+
+// How many customers fall in each RFM segment (`champions`, `at_risk`,
+// ...) as of `as_of` (RFC 3339; NULL for now); `*out` is a JSON array of
+// `[segment, customers]` pairs, largest first.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_report_rfm_segments(const custdb_store *store,
+                                         const char *as_of,
+                                         char **out);
+
+// The customers a `Segment` JSON object selects (country, tag, spend,
+// order counts, last order, consent, RFM), by id; `cursor` NULL for the
+// first page; `limit` 1 to 1000. `*out` is a `Page` of customer ids.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_segment_evaluate(const custdb_store *store,
+                                      const char *segment_json,
+                                      const char *cursor,
+                                      uint32_t limit,
+                                      char **out);
+
+// Saves (or replaces) a `Segment` JSON object under `name`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_segment_save(const custdb_store *store,
+                                  const char *name,
+                                  const char *segment_json);
+
+// A saved segment's definition; `*out` is the `Segment`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_segment_get(const custdb_store *store,
+                                 const char *name,
+                                 char **out);
+
+// The names of the saved segments, sorted; `*out` is a JSON array of
+// strings.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_segment_names(const custdb_store *store,
+                                   char **out);
+
+// The customers a saved segment selects now; as
+// `custdb_segment_evaluate`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_segment_evaluate_saved(const custdb_store *store,
+                                            const char *name,
+                                            const char *cursor,
+                                            uint32_t limit,
+                                            char **out);
+
+// Pairs of customers that are probably the same person, highest score
+// first, at most `limit`; `*out` is a JSON array of `DuplicateCandidate`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_duplicate_candidates(const custdb_store *store,
+                                          uint32_t limit,
+                                          char **out);
+
+// What merging `duplicate_id` into `survivor_id` would do, changing
+// nothing; `*out` is the `MergePlan`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_plan_merge(const custdb_store *store,
+                                         const char *survivor_id,
+                                         const char *duplicate_id,
+                                         char **out);
+
+// Merges `duplicate_id` into `survivor_id`: orders, addresses,
+// interactions and consent move to the survivor, empty fields are filled
+// from the duplicate, and the duplicate is archived. `*out` is the
+// `MergePlan` carried out.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_merge(const custdb_store *store,
+                                    const char *survivor_id,
+                                    const char *duplicate_id,
+                                    char **out);
 
 // The custdb version, e.g. `"0.1.0"` (the Rust crate's version). A static
 // string: never free it.
@@ -1033,6 +2017,53 @@ custdb_status custdb_subject_export(const custdb_store *store,
 custdb_status custdb_subject_erase(const custdb_store *store,
                                    const char *customer_id,
                                    char **out);
+
+// Sets the retention period of a category (`category` plain text:
+// `"inactive_customers"`, ...; another name is `CUSTDB_ERR_INVALID` listing
+// them), replacing any earlier one; `*out` is the `RetentionRule`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_retention_rule_set(const custdb_store *store,
+                                        const char *category,
+                                        int64_t period_days,
+                                        char **out);
+
+// The retention rules; `*out` is a JSON array of `RetentionRule`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_retention_rules(const custdb_store *store,
+                                     char **out);
+
+// Applies the retention rules as of `at` (RFC 3339; NULL for now): erases
+// what is past its period, then scrubs the file. `*out` is the
+// `RetentionReport`. A unit of work of its own: `CUSTDB_ERR_REENTRANT`
+// inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_retention_apply(const custdb_store *store,
+                                     const char *at,
+                                     char **out);
+
+// What `custdb_retention_apply` would do as of `at` (RFC 3339; NULL for
+// now), changing nothing; `*out` is the `RetentionReport` (`dry_run`
+// true).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_retention_plan(const custdb_store *store,
+                                    const char *at,
+                                    char **out);
 
 // Creates a warehouse from a `NewWarehouse` JSON object; `*out` is the
 // `Warehouse`.

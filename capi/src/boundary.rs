@@ -9,7 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use custdb_core as db;
 
-use crate::handle::{custdb_store, Cx};
+use crate::acting::custdb_actor;
+use crate::handle::{custdb_store, Cx, ErrorSlots};
 use crate::status::*;
 
 /// The longest error message custdb hands to C, in bytes. A message that
@@ -43,10 +44,10 @@ pub(crate) fn to_cstring(message: &str) -> CString {
 
 /// Records a failure on the thread and, when there is one, on the handle
 /// (in the calling thread's slot).
-pub(crate) fn remember(store: Option<&custdb_store>, f: &Failure) {
+pub(crate) fn remember(slots: Option<&ErrorSlots>, f: &Failure) {
     let message = to_cstring(&f.message);
-    if let Some(s) = store {
-        s.remember_error(message.clone());
+    if let Some(s) = slots {
+        s.remember(message.clone());
     }
     LAST_ERROR.with(|e| *e.borrow_mut() = message);
 }
@@ -54,18 +55,18 @@ pub(crate) fn remember(store: Option<&custdb_store>, f: &Failure) {
 /// Runs `f` inside the panic boundary; records a failure's message on the
 /// handle (when there is one) and on the thread.
 pub(crate) fn guard(
-    store: Option<&custdb_store>,
+    slots: Option<&ErrorSlots>,
     f: impl FnOnce() -> Result<(), Failure>,
 ) -> custdb_status {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => CUSTDB_OK,
         Ok(Err(failure)) => {
-            remember(store, &failure);
+            remember(slots, &failure);
             failure.status
         }
         Err(_) => {
             let f = failure(CUSTDB_ERR_PANIC, "custdb panicked; the call had no effect");
-            remember(store, &f);
+            remember(slots, &f);
             f.status
         }
     }
@@ -88,7 +89,7 @@ pub(crate) unsafe fn call(
             remember(None, &f);
             f.status
         }
-        Some(h) => guard(Some(h), || f(&Cx::new(h))),
+        Some(h) => guard(Some(&h.errors), || f(&Cx::new(h))),
     }
 }
 
@@ -134,12 +135,80 @@ pub(crate) unsafe fn call_value<T>(
     }
 }
 
+/// Runs a call on an actor handle: the body of every `custdb_actor_*`
+/// function.
+///
+/// # Safety
+///
+/// `actor` is NULL or a live actor handle.
+pub(crate) unsafe fn call_actor(
+    actor: *const custdb_actor,
+    f: impl FnOnce(&db::ActorStore) -> Result<(), Failure>,
+) -> custdb_status {
+    // SAFETY: the caller promises NULL or a live handle; `as_ref` turns
+    // NULL into None.
+    match unsafe { actor.as_ref() } {
+        None => {
+            let f = failure(CUSTDB_ERR_NULL_ARGUMENT, "actor is NULL");
+            remember(None, &f);
+            f.status
+        }
+        Some(a) => guard(Some(&a.errors), || {
+            crate::handle::refuse_inside_unit(&a.units, "a call on an actor handle")?;
+            f(&a.acting)
+        }),
+    }
+}
+
+/// An actor call that answers with a JSON document through `out`.
+///
+/// # Safety
+///
+/// `actor` is NULL or a live actor handle; `out` NULL (refused) or valid
+/// for a write.
+pub(crate) unsafe fn call_actor_json<T: serde::Serialize>(
+    actor: *const custdb_actor,
+    out: *mut *mut c_char,
+    f: impl FnOnce(&db::ActorStore) -> Result<T, Failure>,
+) -> custdb_status {
+    // SAFETY: forwarded promises.
+    unsafe {
+        call_actor(actor, |a| {
+            check_out("out", out)?;
+            let value = f(a)?;
+            put_json(out, &value)
+        })
+    }
+}
+
+/// An actor call that answers with a plain value through `out`.
+///
+/// # Safety
+///
+/// `actor` is NULL or a live actor handle; `out` NULL (refused) or valid
+/// for a write of `T`.
+pub(crate) unsafe fn call_actor_value<T>(
+    actor: *const custdb_actor,
+    out: *mut T,
+    f: impl FnOnce(&db::ActorStore) -> Result<T, Failure>,
+) -> custdb_status {
+    // SAFETY: forwarded promises.
+    unsafe {
+        call_actor(actor, |a| {
+            check_out("out", out)?;
+            let value = f(a)?;
+            put("out", out, value)
+        })
+    }
+}
+
 /// The body of an exported function on a store handle: the panic boundary,
 /// the handle's NULL check, the `out` check and writing the answer.
 ///
 /// `ffi!(store, json out, |cx| expr)` answers JSON through `char **out`;
 /// `ffi!(store, value out, |cx| expr)` writes a plain value through `out`;
-/// `ffi!(store, |cx| expr)` answers with the status alone. `expr` is a
+/// `ffi!(store, |cx| expr)` answers with the status alone; the same with
+/// `actor a` in place of `store` for an actor handle. `expr` is a
 /// `Result<_, Failure>` and may call the argument helpers of this module
 /// (`string`, `id`, `json_arg`, ...) on the function's pointers.
 macro_rules! ffi {
@@ -161,6 +230,19 @@ macro_rules! ffi {
     ($store:ident, |$cx:ident| $body:expr) => {
         // SAFETY: as in the first arm: the function's `# Safety` contract.
         unsafe { $crate::boundary::call($store, |$cx| $body) }
+    };
+    // The same three on an actor handle (`custdb_actor_*` functions).
+    (actor $actor:ident, json $out:ident, |$a:ident| $body:expr) => {
+        // SAFETY: as in the first arm, with `actor` a live actor handle.
+        unsafe { $crate::boundary::call_actor_json($actor, $out, |$a| $body) }
+    };
+    (actor $actor:ident, value $out:ident, |$a:ident| $body:expr) => {
+        // SAFETY: as in the first arm, with `actor` a live actor handle.
+        unsafe { $crate::boundary::call_actor_value($actor, $out, |$a| $body) }
+    };
+    (actor $actor:ident, |$a:ident| $body:expr) => {
+        // SAFETY: as in the first arm, with `actor` a live actor handle.
+        unsafe { $crate::boundary::call_actor($actor, |$a| $body) }
     };
 }
 pub(crate) use ffi;

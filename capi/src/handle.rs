@@ -28,15 +28,51 @@ fn thread_key() -> ThreadKey {
     KEY.with(|k| *k)
 }
 
+/// The last error message of each thread that failed a call on a handle:
+/// a thread reads its own, whatever the others do meanwhile.
+#[derive(Default)]
+pub(crate) struct ErrorSlots(Mutex<HashMap<ThreadKey, CString>>);
+
+impl ErrorSlots {
+    /// Keeps `message` as the calling thread's last error.
+    pub(crate) fn remember(&self, message: CString) {
+        if let Ok(mut slots) = self.0.lock() {
+            slots.insert(thread_key(), message);
+        }
+    }
+
+    /// The calling thread's last error, if it had one.
+    ///
+    /// The pointer stays valid until this thread's next failing call on
+    /// the handle: another thread's failure writes another slot, and a
+    /// `CString`'s bytes do not move when the map grows.
+    pub(crate) fn last_ptr(&self) -> Option<*const c_char> {
+        let slots = self.0.lock().ok()?;
+        slots.get(&thread_key()).map(|m| m.as_ptr())
+    }
+
+    /// A copy of the calling thread's last error ("" when none).
+    pub(crate) fn last_copy(&self) -> CString {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|slots| slots.get(&thread_key()).cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// The open units of work of a handle, by thread.
+pub(crate) type Units = Arc<Mutex<HashMap<ThreadKey, Unit>>>;
+
 /// An open database. Create with `custdb_open`, release with
 /// `custdb_close`. One handle may be used from several threads at once.
 pub struct custdb_store {
     pub(crate) store: Arc<Store>,
-    /// The last error message of each thread that failed a call on this
-    /// handle: a thread reads its own, whatever the others do meanwhile.
-    last_errors: Mutex<HashMap<ThreadKey, CString>>,
-    /// The open unit of work of each thread that began one.
-    units: Mutex<HashMap<ThreadKey, Unit>>,
+    pub(crate) errors: ErrorSlots,
+    /// The open unit of work of each thread that began one (shared with
+    /// the actor handles made from this handle, which refuse to run on a
+    /// thread that has one open).
+    pub(crate) units: Units,
 }
 
 /// Settings for `custdb_open`. Not thread-safe; free with
@@ -49,35 +85,9 @@ impl custdb_store {
     pub(crate) fn new(store: Store) -> custdb_store {
         custdb_store {
             store: Arc::new(store),
-            last_errors: Mutex::new(HashMap::new()),
-            units: Mutex::new(HashMap::new()),
+            errors: ErrorSlots::default(),
+            units: Units::default(),
         }
-    }
-
-    /// Keeps `message` as the calling thread's last error on this handle.
-    pub(crate) fn remember_error(&self, message: CString) {
-        if let Ok(mut slots) = self.last_errors.lock() {
-            slots.insert(thread_key(), message);
-        }
-    }
-
-    /// The calling thread's last error on this handle, or "".
-    ///
-    /// The pointer stays valid until this thread's next failing call on
-    /// the handle: another thread's failure writes another slot, and a
-    /// `CString`'s bytes do not move when the map grows.
-    pub(crate) fn last_error_ptr(&self) -> Option<*const c_char> {
-        let slots = self.last_errors.lock().ok()?;
-        slots.get(&thread_key()).map(|m| m.as_ptr())
-    }
-
-    /// A copy of the calling thread's last error on this handle.
-    pub(crate) fn last_error_copy(&self) -> CString {
-        self.last_errors
-            .lock()
-            .ok()
-            .and_then(|slots| slots.get(&thread_key()).cloned())
-            .unwrap_or_default()
     }
 
     /// The calling thread's open unit of work, if any (its job channel and
@@ -134,6 +144,22 @@ impl custdb_store {
     }
 }
 
+/// Refuses a call that would wait for the unit of work the calling
+/// thread has open in `units`.
+pub(crate) fn refuse_inside_unit(units: &Units, operation: &str) -> Result<(), Failure> {
+    let units = units.lock().map_err(|_| poisoned())?;
+    if units.contains_key(&thread_key()) {
+        return Err(failure(
+            CUSTDB_ERR_REENTRANT,
+            format!(
+                "{operation} cannot run inside the unit of work this thread began on \
+                 this store: commit or roll it back first; nothing was done"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn poisoned() -> Failure {
     failure(
         CUSTDB_ERR_INTERNAL,
@@ -158,7 +184,7 @@ type Ended = Arc<Mutex<Option<Failure>>>;
 /// thread runs that closure and executes, one after another, the calls the
 /// owning thread sends it, until the owner commits (the closure returns
 /// `Ok`) or rolls back (the channel closes, the closure returns `Err`).
-struct Unit {
+pub(crate) struct Unit {
     jobs: mpsc::Sender<Message>,
     ended: Ended,
     worker: Option<JoinHandle<()>>,
@@ -395,15 +421,7 @@ impl<'h> Cx<'h> {
     /// several) on their own and so cannot join one: backup, erasure,
     /// retention, import, check.
     pub(crate) fn outside_unit(&self, operation: &str) -> Result<&'h Store, Failure> {
-        if self.handle.unit()?.is_some() {
-            return Err(failure(
-                CUSTDB_ERR_REENTRANT,
-                format!(
-                    "{operation} cannot run inside the unit of work this thread began on \
-                     this store: commit or roll it back first; nothing was done"
-                ),
-            ));
-        }
+        refuse_inside_unit(&self.handle.units, operation)?;
         Ok(&self.handle.store)
     }
 }

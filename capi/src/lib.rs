@@ -23,18 +23,28 @@ mod boundary;
 mod handle;
 mod status;
 
+mod access;
+mod acting;
+mod audit;
 mod catalog;
 mod consent;
 mod customers;
+mod exchange;
+mod insight;
 mod library;
 mod orders;
 mod privacy;
 mod stock;
 
+pub use access::*;
+pub use acting::*;
+pub use audit::*;
 pub use catalog::*;
 pub use consent::*;
 pub use customers::*;
+pub use exchange::*;
 pub use handle::{custdb_options, custdb_store};
+pub use insight::*;
 pub use library::*;
 pub use orders::*;
 pub use privacy::*;

@@ -45,6 +45,15 @@ pub type custdb_backup_progress_fn = Option<
     unsafe extern "C" fn(pages_copied: u64, pages_total: u64, user_data: *mut std::ffi::c_void),
 >;
 
+/// The C form of an audit verification.
+pub(crate) fn verification(v: &db::AuditVerification) -> custdb_audit_verification {
+    custdb_audit_verification {
+        entries: v.entries,
+        ok: i32::from(v.is_ok()),
+        broken_seq: v.broken.as_ref().map_or(0, |b| b.seq),
+    }
+}
+
 // Library and errors ---------------------------------------------------------
 
 /// The custdb version, e.g. `"0.1.0"` (the Rust crate's version). A static
@@ -73,7 +82,7 @@ pub unsafe extern "C" fn custdb_errmsg(store: *const custdb_store) -> *const c_c
         // SAFETY: the caller promises NULL or a live handle; `as_ref`
         // turns NULL into None.
         match unsafe { store.as_ref() } {
-            Some(s) => s.last_error_ptr().unwrap_or(EMPTY.as_ptr()),
+            Some(s) => s.errors.last_ptr().unwrap_or(EMPTY.as_ptr()),
             None => EMPTY.as_ptr(),
         }
     }));
@@ -93,7 +102,7 @@ pub unsafe extern "C" fn custdb_errmsg_copy(store: *const custdb_store) -> *mut 
         // SAFETY: the caller promises NULL or a live handle; `as_ref`
         // turns NULL into None.
         match unsafe { store.as_ref() } {
-            Some(s) => owned_message(&s.last_error_copy()),
+            Some(s) => owned_message(&s.errors.last_copy()),
             None => ptr::null_mut(),
         }
     }))
@@ -397,11 +406,7 @@ pub unsafe extern "C" fn custdb_audit_verify(
 ) -> custdb_status {
     ffi!(store, value out, |cx| {
         let v = cx.outside_unit("custdb_audit_verify")?.verify_audit()?;
-        Ok(custdb_audit_verification {
-            entries: v.entries,
-            ok: i32::from(v.is_ok()),
-            broken_seq: v.broken.map_or(0, |b| b.seq),
-        })
+        Ok(verification(&v))
     })
 }
 

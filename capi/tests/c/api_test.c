@@ -49,6 +49,20 @@ static void count_progress(uint64_t pages_copied, uint64_t pages_total, void *us
     calls[1] = pages_copied;
 }
 
+/* Import callbacks: counts progress calls and rejections. */
+static void count_import(uint64_t lines_read, uint64_t imported, uint64_t already_present, uint64_t rejected,
+                         void *user_data) {
+    uint64_t *counts = (uint64_t *)user_data;
+    (void)lines_read; (void)imported; (void)already_present; (void)rejected;
+    counts[0]++;
+}
+
+static void count_rejection(uint64_t line, const char *reason, void *user_data) {
+    uint64_t *counts = (uint64_t *)user_data;
+    (void)line;
+    if (reason != NULL && strlen(reason) > 0) counts[1]++;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
     char path[512], backup[512], restored[512], bogus[512];
@@ -572,6 +586,355 @@ int main(int argc, char **argv) {
     EXPECT(custdb_subject_export(db, customer, &out), CUSTDB_OK);
     CHECK(out != NULL && strstr(out, "custdb.subject-export") != NULL && strstr(out, "ann@example.com") != NULL);
     take(&out, NULL, NULL, 0);
+
+    /* Consent: purposes, states, history, the consenting list, receipts. */
+    {
+        char event[64];
+        EXPECT(custdb_purpose_get(db, "newsletter", &out), CUSTDB_OK);
+        take(&out, "lawful_basis", json, sizeof json);
+        CHECK(strcmp(json, "consent") == 0);
+        EXPECT(custdb_purpose_get(db, "nope", &out), CUSTDB_ERR_NOT_FOUND);
+        EXPECT(custdb_purpose_list(db, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "newsletter") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_consent_history(db, customer, NULL, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "given") != NULL && strstr(out, "withdrawn") != NULL);
+        take(&out, "id", event, sizeof event);
+        EXPECT(custdb_consent_history(db, customer, "newsletter", &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_consent_event_get(db, event, &out), CUSTDB_OK);
+        take(&out, "state", json, sizeof json);
+        CHECK(strcmp(json, "given") == 0);
+        EXPECT(custdb_consent_states(db, customer, NULL, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "withdrawn") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_consent_state_at(db, customer, "newsletter", "2000-01-01T00:00:00Z", &out), CUSTDB_OK);
+        CHECK(out != NULL && strcmp(out, "null") == 0);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_consent_state_at(db, customer, "newsletter", NULL, &out), CUSTDB_OK);
+        take(&out, "state", json, sizeof json);
+        CHECK(strcmp(json, "withdrawn") == 0);
+        EXPECT(custdb_consent_consenting(db, "newsletter", NULL, NULL, 10, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, customer) == NULL); /* withdrawn */
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_consent_receipt(db, event,
+                   "{\"name\":\"Tea Ltd\",\"contact\":\"DPO\",\"address\":\"1 High St\","
+                   "\"email\":\"dpo@tea.example\",\"phone\":\"+441632960000\"}",
+                   "https://tea.example/privacy", "shop", &out),
+               CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "KI-CR-v1.1.0") != NULL && strstr(out, "piiControllers") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_consent_receipt(db, event, "{\"name\":\"Tea Ltd\",\"extra\":1}", "u", "s", &out), CUSTDB_ERR_JSON);
+    }
+
+    /* Retention rules. */
+    EXPECT(custdb_retention_rule_set(db, "interactions", 3650, &out), CUSTDB_OK);
+    take(&out, "period_days", json, sizeof json);
+    CHECK(strcmp(json, "3650") == 0);
+    EXPECT(custdb_retention_rule_set(db, "forever", 10, &out), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_retention_rule_set(db, "interactions", 0, &out), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_retention_rules(db, &out), CUSTDB_OK);
+    CHECK(out != NULL && strstr(out, "interactions") != NULL);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_retention_plan(db, NULL, &out), CUSTDB_OK);
+    take(&out, "dry_run", json, sizeof json);
+    CHECK(strcmp(json, "true") == 0);
+    EXPECT(custdb_retention_apply(db, NULL, &out), CUSTDB_OK);
+    take(&out, "dry_run", json, sizeof json);
+    CHECK(strcmp(json, "false") == 0);
+    EXPECT(custdb_begin(db), CUSTDB_OK);
+    EXPECT(custdb_retention_apply(db, NULL, &out), CUSTDB_ERR_REENTRANT);
+    EXPECT(custdb_rollback(db), CUSTDB_OK);
+
+    /* Access: roles, grants, and an actor handle that enforces them. */
+    {
+        custdb_actor *clerk = NULL, *auditor = NULL;
+        int32_t can = -1;
+        char head[256], actor_backup[600];
+        EXPECT(custdb_role_define(db, "clerk", "[\"read_customers\",\"write_customers\"]", NULL, &out), CUSTDB_OK);
+        take(&out, "name", json, sizeof json);
+        CHECK(strcmp(json, "clerk") == 0);
+        EXPECT(custdb_role_define(db, "admin", "[\"read_customers\"]", NULL, &out), CUSTDB_ERR_INVALID);
+        EXPECT(custdb_role_define(db, "bad", "[\"fly\"]", NULL, &out), CUSTDB_ERR_JSON);
+        EXPECT(custdb_role_get(db, "clerk", &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_role_get(db, "nobody", &out), CUSTDB_ERR_NOT_FOUND);
+        EXPECT(custdb_role_list(db, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "auditor") != NULL && strstr(out, "clerk") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_open(db, "carl", "Carl", &clerk), CUSTDB_ERR_PERMISSION_DENIED);
+        CHECK(clerk == NULL);
+        EXPECT(custdb_access_grant(db, "carl", "clerk", &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "clerk") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_access_grant(db, "olga", "auditor", &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_access_grant(db, "olga", "sales", &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_access_revoke(db, "olga", "sales", &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "sales") == NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_access_grants(db, "olga", &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "auditor") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_open(db, "carl", "Carl", &clerk), CUSTDB_OK);
+        EXPECT(custdb_actor_open(db, "olga", "Olga", &auditor), CUSTDB_OK);
+        EXPECT(custdb_actor_can(clerk, "write_customers", &can), CUSTDB_OK);
+        CHECK(can == 1);
+        EXPECT(custdb_actor_can(auditor, "write_customers", &can), CUSTDB_OK);
+        CHECK(can == 0);
+        EXPECT(custdb_actor_can(auditor, "fly", &can), CUSTDB_ERR_INVALID);
+        EXPECT(custdb_actor_roles(auditor, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "auditor") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_customer_create(clerk, "{\"display_name\":\"Grace Hopper\",\"email\":\"grace@example.com\"}", &out),
+               CUSTDB_OK);
+        take(&out, "id", json, sizeof json);
+        EXPECT(custdb_actor_customer_create(auditor, "{\"display_name\":\"X\"}", &out), CUSTDB_ERR_PERMISSION_DENIED);
+        CHECK(strstr(custdb_actor_errmsg(auditor), "write_customers") != NULL);
+        CHECK(strcmp(custdb_actor_errmsg(clerk), "") == 0);
+        EXPECT(custdb_actor_customer_get(auditor, json, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "Grace Hopper") == NULL); /* masked */
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_customer_get(clerk, json, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_customer_update(clerk, json, 1, "{\"company\":\"Navy\"}", &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_customer_add_address(clerk, json,
+                   "{\"kind\":\"billing\",\"line1\":\"1 Navy Way\",\"city\":\"Arlington\",\"country\":\"US\"}", &out),
+               CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_customer_addresses(clerk, json, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_customer_add_interaction(clerk, json,
+                   "{\"channel\":\"email\",\"direction\":\"outbound\",\"kind\":\"marketing\",\"subject\":\"Hi\"}", &out),
+               CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_customer_interactions(clerk, json, NULL, 10, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_customer_list(clerk, NULL, NULL, 10, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        /* Looking people up by email or name needs read_personal_data. */
+        EXPECT(custdb_actor_customer_get_by_email(clerk, "grace@example.com", &out), CUSTDB_ERR_PERMISSION_DENIED);
+        CHECK(strstr(custdb_actor_errmsg(clerk), "read_personal_data") != NULL);
+        EXPECT(custdb_actor_customer_search(clerk, "grace", 5, &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_customer_archive(clerk, json, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        /* The clerk may not do what its roles do not allow. */
+        EXPECT(custdb_actor_product_create(clerk, "{\"name\":\"X\",\"variants\":[]}", &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_warehouse_create(clerk, "{\"code\":\"X\",\"name\":\"X\"}", &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_stock_receive(clerk, variant, north, 1, &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_order_place(clerk, "{\"currency\":\"GBP\",\"guest_email\":\"g@example.com\",\"lines\":[]}", &out),
+               CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_order_get(clerk, paid_order, &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_order_history(clerk, customer, NULL, 10, &out), CUSTDB_OK); /* read_customers */
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_order_pay(clerk, paid_order, "{\"method\":\"card\",\"amount\":\"1.00\"}", &out),
+               CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_order_ship(clerk, paid_order, "{\"carrier\":\"X\",\"tracking_number\":\"Y\"}", &out),
+               CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_order_cancel(clerk, paid_order, "no"), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_order_return(clerk, paid_order, "{\"reason\":\"x\",\"lines\":[]}", &out),
+               CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_order_refund(clerk, paid_order, "{\"amount\":\"1.00\",\"reason\":\"x\"}", &out),
+               CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_purpose_register(clerk,
+                   "{\"id\":\"x\",\"description\":\"x\",\"lawful_basis\":\"consent\",\"consent_required\":true,"
+                   "\"data_categories\":[\"contact\"]}", &out),
+               CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_consent_record(clerk, "{}", &out), CUSTDB_ERR_JSON); /* input checked first */
+        EXPECT(custdb_actor_consent_can_process(clerk, customer, "newsletter", NULL, &can), CUSTDB_OK);
+        CHECK(can == 0);
+        EXPECT(custdb_actor_subject_export(clerk, customer, &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_subject_erase(clerk, customer, &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_audit_query(clerk, NULL, NULL, 10, &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_access_grant(clerk, "carl", "admin", &out), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_audit_verify(clerk, &verification), CUSTDB_ERR_PERMISSION_DENIED);
+        /* The auditor reads the trail. */
+        EXPECT(custdb_actor_audit_query(auditor, "{\"actor_id\":\"carl\"}", NULL, 100, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "carl") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_actor_audit_verify(auditor, &verification), CUSTDB_OK);
+        CHECK(verification.ok == 1);
+        snprintf(actor_backup, sizeof actor_backup, "%s/api-actor-backup.db", dir);
+        EXPECT(custdb_actor_backup(clerk, actor_backup, &pages), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_backup(auditor, actor_backup, &pages), CUSTDB_ERR_PERMISSION_DENIED);
+        EXPECT(custdb_actor_customer_get(NULL, json, &out), CUSTDB_ERR_NULL_ARGUMENT);
+        CHECK(strcmp(custdb_actor_errmsg(NULL), "") == 0);
+        /* An actor handle refuses to run on a thread with a unit open on its store. */
+        EXPECT(custdb_begin(db), CUSTDB_OK);
+        EXPECT(custdb_actor_customer_get(clerk, json, &out), CUSTDB_ERR_REENTRANT);
+        EXPECT(custdb_rollback(db), CUSTDB_OK);
+        custdb_actor_close(clerk);
+        custdb_actor_close(auditor);
+        custdb_actor_close(NULL);
+
+        /* The audit trail. */
+        EXPECT(custdb_audit_query(db, "{\"entity_type\":\"customer\",\"entity_id\":\"" "x" "\"}", NULL, 10, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "\"items\":[]") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_audit_query(db, NULL, NULL, 2, &out), CUSTDB_OK);
+        CHECK(out != NULL && json_field(out, "next_cursor", cursor, sizeof cursor));
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_audit_query(db, "{\"entity_id\":\"x\"}", NULL, 10, &out), CUSTDB_ERR_INVALID);
+        EXPECT(custdb_audit_query(db, "{\"who\":\"x\"}", NULL, 10, &out), CUSTDB_ERR_JSON);
+        EXPECT(custdb_audit_head(db, &out), CUSTDB_OK);
+        CHECK(out != NULL && strlen(out) < sizeof head);
+        if (out != NULL) snprintf(head, sizeof head, "%s", out);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_audit_verify_against(db, head, &verification), CUSTDB_OK);
+        CHECK(verification.ok == 1);
+        EXPECT(custdb_audit_verify_against(db, "{\"seq\":1,\"hash\":\"00\"}", &verification), CUSTDB_OK);
+        CHECK(verification.ok == 0);
+        EXPECT(custdb_audit_verify_against(db, "{\"seq\":1}", &verification), CUSTDB_ERR_JSON);
+    }
+
+    /* Reports, RFM, segments, duplicates. */
+    {
+        char twin[64];
+        EXPECT(custdb_report_counts(db, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "customers") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_revenue_by_period(db, "month", NULL, NULL, &out), CUSTDB_OK);
+        CHECK(out != NULL && out[0] == '[');
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_revenue_by_period(db, "year", NULL, NULL, &out), CUSTDB_ERR_INVALID);
+        EXPECT(custdb_report_revenue_by_period(db, "day", "2026-02-01T00:00:00Z", "2026-01-01T00:00:00Z", &out),
+               CUSTDB_ERR_INVALID);
+        EXPECT(custdb_report_revenue_by_country(db, "2000-01-01T00:00:00Z", NULL, 10, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_top_customers(db, NULL, NULL, 10, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_revenue_by_product(db, NULL, "3000-01-01T00:00:00Z", 10, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "TEA") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_average_order_value(db, NULL, NULL, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_repeat_purchase_rate(db, NULL, NULL, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_cancellations_and_returns(db, NULL, NULL, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_stock_out_risk(db, NULL, 30, 14, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_stock_out_risk(db, NULL, 0, 14, &out), CUSTDB_ERR_INVALID);
+        EXPECT(custdb_report_rfm(db, NULL, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, customer) != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_report_rfm_segments(db, NULL, &out), CUSTDB_OK);
+        CHECK(out != NULL && out[0] == '[');
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_segment_evaluate(db, "{\"tag\":\"vip\"}", NULL, 10, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, customer) != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_segment_evaluate(db, "{\"tags\":\"vip\"}", NULL, 10, &out), CUSTDB_ERR_JSON);
+        EXPECT(custdb_segment_save(db, "vips", "{\"tag\":\"vip\"}"), CUSTDB_OK);
+        EXPECT(custdb_segment_get(db, "vips", &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, "vip") != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_segment_get(db, "nope", &out), CUSTDB_ERR_NOT_FOUND);
+        EXPECT(custdb_segment_names(db, &out), CUSTDB_OK);
+        CHECK(out != NULL && strcmp(out, "[\"vips\"]") == 0);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_segment_evaluate_saved(db, "vips", NULL, 10, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, customer) != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_customer_create(db, "{\"display_name\":\"Bobby\",\"phone\":\"+44 20 7946 0958\"}", &out), CUSTDB_OK);
+        take(&out, "id", twin, sizeof twin);
+        EXPECT(custdb_duplicate_candidates(db, 10, &out), CUSTDB_OK);
+        CHECK(out != NULL && strstr(out, twin) != NULL && strstr(out, other) != NULL);
+        take(&out, NULL, NULL, 0);
+        EXPECT(custdb_duplicate_candidates(db, 0, &out), CUSTDB_ERR_INVALID);
+        EXPECT(custdb_customer_plan_merge(db, other, twin, &out), CUSTDB_OK);
+        take(&out, "dry_run", json, sizeof json);
+        CHECK(strcmp(json, "true") == 0);
+        EXPECT(custdb_customer_merge(db, other, twin, &out), CUSTDB_OK);
+        take(&out, "dry_run", json, sizeof json);
+        CHECK(strcmp(json, "false") == 0);
+        EXPECT(custdb_customer_merge(db, other, other, &out), CUSTDB_ERR_INVALID);
+    }
+
+    /* Import and export. */
+    {
+        char csv_path[600], jsonl_path[600], retail_path[600], export_path[600];
+        uint64_t counts[2] = {0, 0}, exported = 0;
+        snprintf(csv_path, sizeof csv_path, "%s/customers.csv", dir);
+        snprintf(jsonl_path, sizeof jsonl_path, "%s/products.jsonl", dir);
+        snprintf(retail_path, sizeof retail_path, "%s/retail.csv", dir);
+        snprintf(export_path, sizeof export_path, "%s/export.csv", dir);
+        f = fopen(csv_path, "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs("Name,E-mail\nLin Ma,lin@example.com\nNo Mail,not-an-email\nKim Oh,kim@example.com\n", f);
+            fclose(f);
+        }
+        EXPECT(custdb_import_customers_csv(db, csv_path,
+                   "{\"source\":\"crm\",\"columns\":{\"Name\":\"display_name\",\"E-mail\":\"email\"}}",
+                   count_import, count_rejection, counts, &out),
+               CUSTDB_OK);
+        take(&out, "imported", json, sizeof json);
+        CHECK(strcmp(json, "2") == 0);
+        CHECK(counts[0] >= 1 && counts[1] == 1); /* progress called; one rejection */
+        EXPECT(custdb_import_customers_csv(db, csv_path, "{\"source\":\"crm\",\"columns\":{\"Nom\":\"display_name\"}}",
+                   NULL, NULL, NULL, &out),
+               CUSTDB_ERR_INVALID);
+        EXPECT(custdb_import_customers_csv(db, "/nonexistent/x.csv", "{\"source\":\"crm\",\"columns\":{}}",
+                   NULL, NULL, NULL, &out),
+               CUSTDB_ERR_CANNOT_OPEN);
+        f = fopen(jsonl_path, "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs("{\"email\":\"zed@example.com\",\"name\":\"Zed\"}\n", f);
+            fclose(f);
+        }
+        EXPECT(custdb_import_customers_jsonl(db, jsonl_path,
+                   "{\"source\":\"shop\",\"columns\":{\"name\":\"display_name\",\"email\":\"email\"}}",
+                   NULL, NULL, NULL, &out),
+               CUSTDB_OK);
+        take(&out, "imported", json, sizeof json);
+        CHECK(strcmp(json, "1") == 0);
+        remove(jsonl_path);
+        f = fopen(jsonl_path, "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs("{\"name\":\"Jam\",\"variants\":[{\"sku\":\"JAM\",\"price\":\"3.00\",\"currency\":\"GBP\","
+                  "\"track_stock\":false}]}\n", f);
+            fputs("{\"name\":\"Broken\"\n", f);
+            fclose(f);
+        }
+        EXPECT(custdb_import_products_jsonl(db, jsonl_path, NULL, NULL, NULL, &out), CUSTDB_OK);
+        take(&out, "rejected", json, sizeof json);
+        CHECK(strcmp(json, "1") == 0);
+        remove(jsonl_path);
+        f = fopen(jsonl_path, "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs("{\"key\":\"old-1\",\"customer_email\":\"lin@example.com\",\"currency\":\"GBP\","
+                  "\"placed_at\":\"2020-01-02T10:00:00Z\",\"lines\":[{\"sku\":\"JAM\",\"quantity\":2,"
+                  "\"unit_price\":\"3.00\"}]}\n", f);
+            fclose(f);
+        }
+        EXPECT(custdb_import_orders_jsonl(db, "oldshop", jsonl_path, NULL, NULL, NULL, &out), CUSTDB_OK);
+        take(&out, "imported", json, sizeof json);
+        CHECK(strcmp(json, "1") == 0);
+        f = fopen(retail_path, "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+                  "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"
+                  "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom\n", f);
+            fclose(f);
+        }
+        EXPECT(custdb_import_retail(db, retail_path, NULL, NULL, NULL, &out), CUSTDB_OK);
+        take(&out, "lines_read", json, sizeof json);
+        CHECK(strcmp(json, "2") == 0);
+        EXPECT(custdb_export_customers(db, export_path, "csv", &exported), CUSTDB_OK);
+        CHECK(exported >= 5);
+        EXPECT(custdb_export_customers(db, export_path, "csv", &exported), CUSTDB_ERR_INVALID); /* never overwrites */
+        EXPECT(custdb_export_customers(db, jsonl_path, "xml", &exported), CUSTDB_ERR_INVALID);
+        remove(export_path);
+        EXPECT(custdb_export_orders(db, export_path, "jsonl", &exported), CUSTDB_OK);
+        CHECK(exported >= 4);
+    }
 
     /* Audit, backup, restore, check. */
     EXPECT(custdb_audit_verify(db, &verification), CUSTDB_OK);
