@@ -1,7 +1,9 @@
 //! The body of the C API fuzz target, shared by
 //! `fuzz/fuzz_targets/c_api_json.rs` and by `capi/tests/fuzz_corpus.rs`,
 //! which replays the committed corpus in every `cargo test`. The first byte
-//! picks one of the C functions that take JSON; the rest, cut at its first
+//! picks one of the C functions that take JSON (below 204 as the first
+//! twelve always did, so older corpus entries keep their target; 204 and
+//! up the functions added later), or one that takes plain text; the rest, cut at its first
 //! NUL as a C string would be, is the JSON. Every call must return a
 //! status this version defines (never a panic across the boundary), and
 //! `custdb_check` must find nothing wrong afterwards.
@@ -14,7 +16,7 @@ use std::ptr::{null, null_mut};
 use crate::capi::*;
 
 /// The highest status this version defines.
-const LAST_STATUS: custdb_status = CUSTDB_ERR_DISK_FULL;
+const LAST_STATUS: custdb_status = CUSTDB_ERR_INTERNAL;
 
 /// Takes a JSON result and frees it.
 unsafe fn take_json(out: *mut c_char) -> serde_json::Value {
@@ -30,6 +32,18 @@ unsafe fn take_json(out: *mut c_char) -> serde_json::Value {
 
 fn c_string(value: &serde_json::Value) -> CString {
     CString::new(value.as_str().expect("a string")).expect("no NUL")
+}
+
+/// The product of a variant, by its id.
+unsafe fn product_id(store: *mut custdb_store, variant: &CStr) -> CString {
+    let mut out = null_mut();
+    // SAFETY: a live handle, a C string and an out pointer.
+    assert_eq!(
+        unsafe { custdb_variant_get(store, variant.as_ptr(), &mut out) },
+        CUSTDB_OK
+    );
+    // SAFETY: as in take_json.
+    c_string(&unsafe { take_json(out) }["product_id"])
 }
 
 pub fn c_api_json(data: &[u8]) {
@@ -80,19 +94,88 @@ pub fn c_api_json(data: &[u8]) {
         let order = c_string(&take_json(out)["id"]);
 
         out = null_mut();
-        let status = match which % 12 {
-            0 => custdb_customer_create(store, json.as_ptr(), &mut out),
-            1 => custdb_customer_update(store, customer.as_ptr(), 1, json.as_ptr(), &mut out),
-            2 => custdb_customer_add_address(store, customer.as_ptr(), json.as_ptr(), &mut out),
-            3 => custdb_customer_add_interaction(store, customer.as_ptr(), json.as_ptr(), &mut out),
-            4 => custdb_product_create(store, json.as_ptr(), &mut out),
-            5 => custdb_warehouse_create(store, json.as_ptr(), &mut out),
-            6 => custdb_order_place(store, json.as_ptr(), &mut out),
-            7 => custdb_purpose_register(store, json.as_ptr(), &mut out),
-            8 => custdb_consent_record(store, json.as_ptr(), &mut out),
-            9 => custdb_order_pay(store, order.as_ptr(), json.as_ptr(), &mut out),
-            10 => custdb_order_ship(store, order.as_ptr(), json.as_ptr(), &mut out),
-            _ => custdb_order_refund(store, order.as_ptr(), json.as_ptr(), &mut out),
+        let mut address_out = null_mut();
+        let home =
+            c"{\"kind\":\"shipping\",\"line1\":\"1 High St\",\"city\":\"Bath\",\"country\":\"GB\"}";
+        assert_eq!(
+            custdb_customer_add_address(store, customer.as_ptr(), home.as_ptr(), &mut address_out),
+            CUSTDB_OK
+        );
+        let address = c_string(&take_json(address_out)["id"]);
+        let mut unit = 0_i32;
+        let mut verification = custdb_audit_verification::default();
+        let status = if which < 204 {
+            match which % 12 {
+                0 => custdb_customer_create(store, json.as_ptr(), &mut out),
+                1 => custdb_customer_update(store, customer.as_ptr(), 1, json.as_ptr(), &mut out),
+                2 => custdb_customer_add_address(store, customer.as_ptr(), json.as_ptr(), &mut out),
+                3 => custdb_customer_add_interaction(
+                    store,
+                    customer.as_ptr(),
+                    json.as_ptr(),
+                    &mut out,
+                ),
+                4 => custdb_product_create(store, json.as_ptr(), &mut out),
+                5 => custdb_warehouse_create(store, json.as_ptr(), &mut out),
+                6 => custdb_order_place(store, json.as_ptr(), &mut out),
+                7 => custdb_purpose_register(store, json.as_ptr(), &mut out),
+                8 => custdb_consent_record(store, json.as_ptr(), &mut out),
+                9 => custdb_order_pay(store, order.as_ptr(), json.as_ptr(), &mut out),
+                10 => custdb_order_ship(store, order.as_ptr(), json.as_ptr(), &mut out),
+                _ => custdb_order_refund(store, order.as_ptr(), json.as_ptr(), &mut out),
+            }
+        } else {
+            match (which - 204) % 17 {
+                0 => custdb_customer_list(store, json.as_ptr(), null(), 10, &mut out),
+                1 => custdb_customer_add_tags(store, customer.as_ptr(), json.as_ptr(), &mut out),
+                2 => custdb_address_update(store, address.as_ptr(), json.as_ptr(), &mut out),
+                3 => custdb_variant_update(store, variant.as_ptr(), 1, json.as_ptr(), &mut out),
+                4 => custdb_product_add_variant(
+                    store,
+                    product_id(store, &variant).as_ptr(),
+                    json.as_ptr(),
+                    &mut out,
+                ),
+                5 => custdb_stock_set_replenishment_rule(
+                    store,
+                    variant.as_ptr(),
+                    warehouse.as_ptr(),
+                    json.as_ptr(),
+                ),
+                6 => custdb_credit_note_issue(store, json.as_ptr(), &mut out),
+                7 => custdb_role_define(store, c"r".as_ptr(), json.as_ptr(), null(), &mut out),
+                8 => custdb_audit_query(store, json.as_ptr(), null(), 10, &mut out),
+                9 => custdb_segment_evaluate(store, json.as_ptr(), null(), 10, &mut out),
+                10 => {
+                    custdb_order_authorize_payment(store, order.as_ptr(), json.as_ptr(), &mut out)
+                }
+                11 => custdb_order_return(store, order.as_ptr(), json.as_ptr(), &mut out),
+                12 => custdb_audit_verify_against(store, json.as_ptr(), &mut verification),
+                // Plain-text arguments, never parsed as JSON.
+                13 => custdb_consent_withdraw(
+                    store,
+                    customer.as_ptr(),
+                    c"p".as_ptr(),
+                    json.as_ptr(),
+                    &mut out,
+                ),
+                14 => custdb_order_list_by_status(store, json.as_ptr(), null(), 10, &mut out),
+                15 => custdb_stock_reserve(
+                    store,
+                    variant.as_ptr(),
+                    warehouse.as_ptr(),
+                    1,
+                    json.as_ptr(),
+                    &mut out,
+                ),
+                _ => custdb_consent_can_process(
+                    store,
+                    customer.as_ptr(),
+                    json.as_ptr(),
+                    null(),
+                    &mut unit,
+                ),
+            }
         };
         assert!(
             (CUSTDB_OK..=LAST_STATUS).contains(&status),

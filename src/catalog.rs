@@ -167,6 +167,7 @@ pub struct NewVariant {
     /// SKU (required, unique).
     pub sku: String,
     /// Unit price.
+    #[serde(deserialize_with = "crate::money::amount_text::deserialize")]
     pub price: rust_decimal::Decimal,
     /// The price's currency (JSON: its ISO 4217 code).
     pub currency: Currency,
@@ -248,7 +249,7 @@ pub struct VariantPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// New unit price, in the same currency unless `currency` is set too.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::money::amount_text::option")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<rust_decimal::Decimal>,
     /// New currency (with `price`).

@@ -288,6 +288,61 @@ impl fmt::Display for Money {
     }
 }
 
+/// Reading an amount or a rate from text, strictly: digits, an optional
+/// leading `-` and at most one decimal point (`"4.50"`, `"-1"`, `"0.2"`).
+/// An exponent (`"1e1"`), a `+` sign, spaces, a JSON number or more than
+/// 28 significant digits are refused with a reason naming the text, so an
+/// amount means one thing whoever wrote it. Every input record's money and
+/// rate fields deserialize through this (`deserialize_with`).
+pub(crate) mod amount_text {
+    use rust_decimal::Decimal;
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    /// The longest prefix of the offending text an error quotes.
+    const QUOTED_CHARS: usize = 40;
+
+    /// Parses the text of an amount.
+    pub(crate) fn parse(text: &str) -> Result<Decimal, String> {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let (whole, fraction) = match digits.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (digits, None),
+        };
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(whole) || !fraction.is_none_or(all_digits) {
+            let quoted: String = text.chars().take(QUOTED_CHARS).collect();
+            let cut = if text.chars().count() > QUOTED_CHARS {
+                "…"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{quoted:?}{cut} is not a decimal amount: write digits with an optional \
+                 leading - and one decimal point, as \"4.50\" (no exponent, no + sign, \
+                 no spaces)"
+            ));
+        }
+        Decimal::from_str_exact(text).map_err(|e| {
+            let quoted: String = text.chars().take(QUOTED_CHARS).collect();
+            format!("{quoted:?} is not a decimal amount: {e}")
+        })
+    }
+
+    /// `deserialize_with` for a `Decimal` field.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(D::Error::custom)
+    }
+
+    /// `deserialize_with` for an `Option<Decimal>` field (`null` is None).
+    pub(crate) fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => parse(&text).map(Some).map_err(D::Error::custom),
+        }
+    }
+}
+
 /// Checks a unit price: not negative, at most [`PRICE_DECIMALS`] decimals,
 /// at most [`MAX_UNIT_PRICE`]. Returns it as stored.
 pub(crate) fn unit_price(field: &str, price: Decimal) -> Result<i64> {

@@ -38,6 +38,7 @@ use crate::validate;
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct SpendFilter {
     /// The least net spend (orders minus refunds).
+    #[serde(deserialize_with = "crate::money::amount_text::deserialize")]
     pub min: Decimal,
     /// In this currency (JSON: its ISO 4217 code).
     pub currency: Currency,

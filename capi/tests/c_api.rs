@@ -68,11 +68,14 @@ fn build_with(cc: &str, source: &Path, linkage: &str, out: &Path, extra: &[&str]
         .args(extra)
         .arg("-I")
         .arg(repo().join("capi/include"))
-        .arg("-I")
-        .arg(repo().join("examples/c"))
         .arg(source)
         .arg("-o")
         .arg(out);
+    // The examples read custdb's JSON with cJSON, as docs/C-API.md advises.
+    let uses_cjson = source.starts_with(repo().join("examples/c"));
+    if uses_cjson {
+        ensure_cjson();
+    }
     match linkage {
         "static" => {
             cmd.arg(lib.join("libcustdb.a")).args(STATIC_DEPS);
@@ -84,6 +87,9 @@ fn build_with(cc: &str, source: &Path, linkage: &str, out: &Path, extra: &[&str]
                 .arg(format!("-Wl,-rpath,{}", lib.display()));
         }
     }
+    if uses_cjson {
+        cmd.arg("-lcjson");
+    }
     let output = cmd.output().expect("run the C compiler");
     assert!(
         output.status.success(),
@@ -91,6 +97,34 @@ fn build_with(cc: &str, source: &Path, linkage: &str, out: &Path, extra: &[&str]
         source.display(),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// cJSON's header and library, installed from Debian's libcjson-dev when
+/// they are missing (the tests set up what they need, as `.ci/run` does).
+fn ensure_cjson() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let header = Path::new("/usr/include/cjson/cJSON.h");
+        if header.exists() {
+            return;
+        }
+        let install = || {
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "libcjson-dev"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !install() {
+            let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+            install();
+        }
+        assert!(
+            header.exists(),
+            "the C examples need cJSON: install Debian's libcjson-dev (or your system's cjson \
+             package) and run the tests again"
+        );
+    });
 }
 
 fn run(program: &Path, args: &[&Path], cwd: &Path) -> String {
@@ -187,6 +221,87 @@ fn the_c_quickstart_runs_twice() {
                 assert!(out.contains("conflict, as expected"), "{out}");
                 assert!(out.contains("check: ok"), "{out}");
             }
+        }
+    }
+}
+
+/// The header on its own, as C99, C11 and C17 and as C++11 and C++17, with
+/// every warning an error: a program in any of them can include it.
+#[test]
+fn the_header_compiles_as_c99_c11_c17_and_cpp() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("only_header.c");
+    std::fs::write(
+        &c,
+        "#include \"custdb.h\"\nint main(void) { return custdb_version() == 0; }\n",
+    )
+    .unwrap();
+    let cpp = dir.path().join("only_header.cpp");
+    std::fs::write(
+        &cpp,
+        "#include \"custdb.h\"\nint main() { custdb_store *s = nullptr; (void)s; \
+         return custdb_version() == nullptr; }\n",
+    )
+    .unwrap();
+    let include = repo().join("capi/include");
+    let mut builds: Vec<(&str, String, &Path)> = ["c99", "c11", "c17"]
+        .into_iter()
+        .map(|std| ("gcc", format!("-std={std}"), c.as_path()))
+        .collect();
+    if Command::new("g++").arg("--version").output().is_ok() {
+        builds.extend(
+            ["c++11", "c++17"]
+                .into_iter()
+                .map(|std| ("g++", format!("-std={std}"), cpp.as_path())),
+        );
+    }
+    for (cc, std, source) in builds {
+        let output = Command::new(cc)
+            .args([
+                std.as_str(),
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-fsyntax-only",
+            ])
+            .arg("-I")
+            .arg(&include)
+            .arg(source)
+            .output()
+            .expect("run the compiler");
+        assert!(
+            output.status.success(),
+            "{cc} {std}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The C shop back end (examples/c/shop.c) runs to the end, linked both
+/// ways, and its figures hold.
+#[test]
+fn the_c_shop_example_runs() {
+    for linkage in ["static", "shared"] {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("shop");
+        build("gcc", &repo().join("examples/c/shop.c"), linkage, &exe);
+        let out = run(&exe, &[], dir.path());
+        for expected in [
+            "retried checkout-1: the same order",
+            "delivered orders: 2",
+            "TEA-100 available: 38",
+            "revenue ",
+            "reorder: variant",
+            "newsletter recipients: 3",
+            "exported 3 customers",
+            "chain intact",
+            "check: ok",
+        ] {
+            assert!(
+                out.contains(expected),
+                "{linkage}: no {expected:?} in\n{out}"
+            );
         }
     }
 }
@@ -417,5 +532,216 @@ mod threads {
             assert!(take(out).contains("Inside"));
             custdb_close(store.0);
         }
+    }
+
+    /// Every function that takes a JSON object refuses the wrong shapes the
+    /// same way: `CUSTDB_ERR_JSON`, naming the argument, and the field when
+    /// there is one; nothing written.
+    #[test]
+    fn every_json_argument_refuses_arrays_unknown_fields_and_wrong_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, 5000);
+        let mut out = null_mut();
+        let some_id = text("01900000-0000-7000-8000-000000000000");
+        // SAFETY: a live handle, C strings that outlive each call, and out
+        // pointers; every string custdb returns is freed by `take`.
+        unsafe {
+            type Call = Box<dyn Fn(Shared, *const c_char, *mut *mut c_char) -> custdb_status>;
+            let id = some_id.as_ptr() as usize;
+            let calls: Vec<(&str, Call)> = vec![
+                (
+                    "new_json",
+                    Box::new(|s, j, o| custdb_customer_create(s.0, j, o)),
+                ),
+                (
+                    "patch_json",
+                    Box::new(move |s, j, o| {
+                        custdb_customer_update(s.0, id as *const c_char, 1, j, o)
+                    }),
+                ),
+                (
+                    "filter_json",
+                    Box::new(|s, j, o| custdb_customer_list(s.0, j, null(), 10, o)),
+                ),
+                (
+                    "address_json",
+                    Box::new(move |s, j, o| {
+                        custdb_customer_add_address(s.0, id as *const c_char, j, o)
+                    }),
+                ),
+                (
+                    "patch_json",
+                    Box::new(move |s, j, o| custdb_address_update(s.0, id as *const c_char, j, o)),
+                ),
+                (
+                    "interaction_json",
+                    Box::new(move |s, j, o| {
+                        custdb_customer_add_interaction(s.0, id as *const c_char, j, o)
+                    }),
+                ),
+                (
+                    "product_json",
+                    Box::new(|s, j, o| custdb_product_create(s.0, j, o)),
+                ),
+                (
+                    "variant_json",
+                    Box::new(move |s, j, o| {
+                        custdb_product_add_variant(s.0, id as *const c_char, j, o)
+                    }),
+                ),
+                (
+                    "patch_json",
+                    Box::new(move |s, j, o| {
+                        custdb_variant_update(s.0, id as *const c_char, 1, j, o)
+                    }),
+                ),
+                (
+                    "warehouse_json",
+                    Box::new(|s, j, o| custdb_warehouse_create(s.0, j, o)),
+                ),
+                (
+                    "order_json",
+                    Box::new(|s, j, o| custdb_order_place(s.0, j, o)),
+                ),
+                (
+                    "payment_json",
+                    Box::new(move |s, j, o| custdb_order_pay(s.0, id as *const c_char, j, o)),
+                ),
+                (
+                    "payment_json",
+                    Box::new(move |s, j, o| {
+                        custdb_order_authorize_payment(s.0, id as *const c_char, j, o)
+                    }),
+                ),
+                (
+                    "shipment_json",
+                    Box::new(move |s, j, o| custdb_order_ship(s.0, id as *const c_char, j, o)),
+                ),
+                (
+                    "return_json",
+                    Box::new(move |s, j, o| custdb_order_return(s.0, id as *const c_char, j, o)),
+                ),
+                (
+                    "refund_json",
+                    Box::new(move |s, j, o| custdb_order_refund(s.0, id as *const c_char, j, o)),
+                ),
+                (
+                    "credit_note_json",
+                    Box::new(|s, j, o| custdb_credit_note_issue(s.0, j, o)),
+                ),
+                (
+                    "purpose_json",
+                    Box::new(|s, j, o| custdb_purpose_register(s.0, j, o)),
+                ),
+                (
+                    "consent_json",
+                    Box::new(|s, j, o| custdb_consent_record(s.0, j, o)),
+                ),
+                (
+                    "controller_json",
+                    Box::new(move |s, j, o| {
+                        custdb_consent_receipt(
+                            s.0,
+                            id as *const c_char,
+                            j,
+                            c"u".as_ptr(),
+                            c"s".as_ptr(),
+                            o,
+                        )
+                    }),
+                ),
+                (
+                    "filter_json",
+                    Box::new(|s, j, o| custdb_audit_query(s.0, j, null(), 10, o)),
+                ),
+                (
+                    "segment_json",
+                    Box::new(|s, j, o| custdb_segment_evaluate(s.0, j, null(), 10, o)),
+                ),
+                (
+                    "mapping_json",
+                    Box::new(|s, j, o| {
+                        custdb_import_customers_csv(
+                            s.0,
+                            c"/nonexistent".as_ptr(),
+                            j,
+                            None,
+                            None,
+                            null_mut(),
+                            o,
+                        )
+                    }),
+                ),
+            ];
+            for (argument, call) in &calls {
+                for bad in [
+                    "[]",
+                    "[1, 2]",
+                    "5",
+                    "\"text\"",
+                    "null",
+                    "{\"zzz_unknown\": 1}",
+                    "{\"a\":",
+                ] {
+                    let json = text(bad);
+                    let status = call(store, json.as_ptr(), &mut out);
+                    let message = errmsg(store);
+                    assert_eq!(status, CUSTDB_ERR_JSON, "{argument} {bad}: {message}");
+                    assert!(message.contains(argument), "{argument} {bad}: {message}");
+                    if bad.contains("zzz_unknown") {
+                        assert!(message.contains("zzz_unknown"), "{argument}: {message}");
+                    }
+                    assert!(out.is_null(), "an output on an error");
+                }
+            }
+            // A wrong type names the field.
+            let json = text("{\"display_name\": 5}");
+            assert_eq!(
+                custdb_customer_create(store.0, json.as_ptr(), &mut out),
+                CUSTDB_ERR_JSON
+            );
+            assert!(errmsg(store).contains("display_name"), "{}", errmsg(store));
+            let json = text("{\"currency\":\"GBP\",\"guest_email\":\"g@example.com\",\"lines\":[{\"sku\":\"A\",\"quantity\":\"2\"}]}");
+            assert_eq!(
+                custdb_order_place(store.0, json.as_ptr(), &mut out),
+                CUSTDB_ERR_JSON
+            );
+            let message = errmsg(store);
+            assert!(
+                message.contains("lines[0]") && message.contains("quantity"),
+                "{message}"
+            );
+            // Nothing was written by any of it.
+            assert_eq!(custdb_check(store.0, &mut out), CUSTDB_OK);
+            assert_eq!(take(out), "[]");
+            let mut v = custdb_audit_verification::default();
+            assert_eq!(custdb_audit_verify(store.0, &mut v), CUSTDB_OK);
+            assert_eq!(v.entries, 0, "audit entries after refused calls");
+            custdb_close(store.0);
+        }
+    }
+
+    /// An error message quotes at most a bounded prefix of a long input.
+    #[test]
+    fn error_messages_are_bounded_whatever_the_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, 5000);
+        let mut out = null_mut();
+        let long = "x".repeat(100_000);
+        for json in [
+            format!("{{\"display_name\":\"A\",\"email\":\"{long}@example.com\"}}"),
+            format!("{{\"display_name\":[\"{long}\"]}}"),
+            format!("{{\"{long}\":1}}"),
+        ] {
+            let json = text(&json);
+            // SAFETY: a live handle, a C string and an out pointer.
+            let status = unsafe { custdb_customer_create(store.0, json.as_ptr(), &mut out) };
+            assert_ne!(status, CUSTDB_OK);
+            let message = errmsg(store);
+            assert!(message.len() <= 512, "{} bytes", message.len());
+            assert!(!message.is_empty());
+        }
+        // SAFETY: done with the handle.
+        unsafe { custdb_close(store.0) };
     }
 }

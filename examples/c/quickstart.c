@@ -4,15 +4,18 @@
  * stale-version conflict, search, check. Run it twice: the second run finds
  * the customers it made the first time.
  *
+ * It reads custdb's JSON answers with cJSON (Debian: libcjson-dev).
+ *
  *   cc -std=c11 -I capi/include examples/c/quickstart.c target/debug/libcustdb.a \
- *      -lpthread -ldl -lm -o quickstart-c && ./quickstart-c
+ *      -lcjson -lpthread -ldl -lm -o quickstart-c && ./quickstart-c
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "custdb.h"
-#include "json_field.h"
 
 static int fail(custdb_store *db, const char *what, custdb_status status) {
     fprintf(stderr, "%s failed (%d): %s\n", what, (int)status,
@@ -27,6 +30,25 @@ static int rollback_and_fail(custdb_store *db, const char *what, custdb_status s
     custdb_rollback(db);
     custdb_close(db);
     return 1;
+}
+
+/* Copies the text of field `key` of the JSON object custdb answered into
+ * `out` (a string as it is, a number in its shortest form) and frees the
+ * answer. */
+static int take_field(char *json, const char *key, char *out, size_t size) {
+    cJSON *doc = cJSON_Parse(json);
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(doc, key);
+    int found = 1;
+    if (cJSON_IsString(item)) {
+        snprintf(out, size, "%s", item->valuestring);
+    } else if (cJSON_IsNumber(item)) {
+        snprintf(out, size, "%.0f", item->valuedouble);
+    } else {
+        found = 0;
+    }
+    cJSON_Delete(doc);
+    custdb_string_free(json);
+    return found;
 }
 
 struct seed {
@@ -68,8 +90,7 @@ int main(void) {
                      s->name, s->email, s->phone, s->country);
             rc = custdb_customer_create(db, json, &out);
             if (rc != CUSTDB_OK) return rollback_and_fail(db, "custdb_customer_create", rc);
-            json_field(out, "id", ids[i], sizeof ids[i]);
-            custdb_string_free(out);
+            take_field(out, "id", ids[i], sizeof ids[i]);
             snprintf(json, sizeof json,
                      "{\"kind\":\"billing\",\"line1\":\"%s\",\"city\":\"%s\","
                      "\"country\":\"%s\",\"postal_code\":\"%s\"}",
@@ -87,8 +108,7 @@ int main(void) {
             rc = custdb_commit(db);
             if (rc != CUSTDB_OK) return fail(db, "custdb_commit", rc);
         } else if (rc == CUSTDB_OK) {
-            json_field(out, "id", ids[i], sizeof ids[i]);
-            custdb_string_free(out);
+            take_field(out, "id", ids[i], sizeof ids[i]);
         } else {
             return fail(db, "custdb_customer_get_by_email", rc);
         }
@@ -100,8 +120,7 @@ int main(void) {
         char version[32];
         rc = custdb_customer_get(db, ids[1], &out);
         if (rc != CUSTDB_OK) return fail(db, "custdb_customer_get", rc);
-        json_field(out, "version", version, sizeof version);
-        custdb_string_free(out);
+        take_field(out, "version", version, sizeof version);
         snprintf(json, sizeof json, "{\"notes\":\"Called back at version %s\"}", version);
         rc = custdb_customer_update(db, ids[1], atoll(version), json, &out);
         if (rc != CUSTDB_OK) return fail(db, "custdb_customer_update", rc);

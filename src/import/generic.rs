@@ -624,6 +624,7 @@ pub struct ImportedLine {
     /// Units.
     pub quantity: i64,
     /// The price it was sold at.
+    #[serde(deserialize_with = "crate::money::amount_text::deserialize")]
     pub unit_price: Decimal,
 }
 crate::input::strict_serde!(ImportedLine);
@@ -650,7 +651,7 @@ pub struct ImportedOrder {
     /// Lines.
     pub lines: Vec<ImportedLine>,
     /// Shipping charge.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::money::amount_text::deserialize")]
     pub shipping: Decimal,
 }
 crate::input::strict_serde!(ImportedOrder);

@@ -28,6 +28,7 @@ pub struct NewCreditNote {
     /// The currency (JSON: its ISO 4217 code).
     pub currency: Currency,
     /// The amount credited (above 0, in the currency's minor unit).
+    #[serde(deserialize_with = "crate::money::amount_text::deserialize")]
     pub amount: Decimal,
     /// Why (1 to 200 characters).
     pub reason: String,

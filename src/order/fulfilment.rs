@@ -95,6 +95,7 @@ pub struct NewPayment {
     /// Method.
     pub method: PaymentMethod,
     /// Amount, in the order's currency, at most what is still due.
+    #[serde(deserialize_with = "crate::money::amount_text::deserialize")]
     pub amount: Decimal,
     /// Provider.
     #[serde(default)]
@@ -311,6 +312,7 @@ pub struct Refund {
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewRefund {
     /// Amount, at most what was paid and not yet refunded.
+    #[serde(deserialize_with = "crate::money::amount_text::deserialize")]
     pub amount: Decimal,
     /// Why (required).
     pub reason: String,
@@ -919,6 +921,15 @@ impl Orders<'_> {
         for (n, (sku, quantity)) in lines.enumerate() {
             let f = |name: &str| format!("lines[{n}].{name}");
             let Some(i) = order.lines.iter().position(|l| l.sku == sku.trim()) else {
+                // An unknown SKU is NotFound wherever it is named; a known
+                // one that this order does not hold is a bad line.
+                let catalog = crate::catalog::CatalogReader::new(self.tx().conn());
+                if catalog.find_by_sku(sku.trim())?.is_none() {
+                    return Err(Error::not_found(
+                        "variant",
+                        format!("with SKU {:?} ({})", sku.trim(), f("sku")),
+                    ));
+                }
                 return Err(Error::invalid(
                     f("sku"),
                     format!("{sku:?} is not on this order"),

@@ -37,7 +37,7 @@ pub struct HistoricalOrder {
     /// Its lines: 1 to [`MAX_LINES_PER_ORDER`], each variant once.
     pub lines: Vec<HistoricalLine>,
     /// The shipping charge.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::money::amount_text::deserialize")]
     pub shipping: rust_decimal::Decimal,
 }
 crate::input::strict_serde!(HistoricalOrder);
@@ -51,6 +51,7 @@ pub struct HistoricalLine {
     /// Units, 1 to [`MAX_LINE_QUANTITY`].
     pub quantity: i64,
     /// The price it was sold at (up to four decimals; never rounded).
+    #[serde(deserialize_with = "crate::money::amount_text::deserialize")]
     pub unit_price: rust_decimal::Decimal,
 }
 crate::input::strict_serde!(HistoricalLine);

@@ -205,7 +205,7 @@ pub struct NewOrder {
     /// Lines, 1 to [`MAX_LINES_PER_ORDER`], each SKU once.
     pub lines: Vec<NewOrderLine>,
     /// Shipping charge.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::money::amount_text::deserialize")]
     pub shipping: Decimal,
     /// Ship to; for a customer, their default shipping address when `None`.
     #[serde(default)]
@@ -310,14 +310,14 @@ pub struct NewOrderLine {
     /// Units, 1 to [`MAX_LINE_QUANTITY`].
     pub quantity: i64,
     /// Overrides the catalog price (in the order's currency).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::money::amount_text::option")]
     pub unit_price: Option<Decimal>,
     /// Discount on the line, an amount.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::money::amount_text::deserialize")]
     pub discount: Decimal,
     /// Tax rate as a fraction (0.2 for 20 %), applied to the discounted
     /// subtotal.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::money::amount_text::deserialize")]
     pub tax_rate: Decimal,
     /// Reserve from this warehouse (code) instead of the allocation rule.
     #[serde(default)]
@@ -1374,9 +1374,9 @@ impl<'t> Orders<'t> {
                     ),
                 ));
             }
-            let variant = catalog
-                .find_by_sku(&sku)?
-                .ok_or_else(|| Error::invalid(f("sku"), format!("no variant has SKU {sku:?}")))?;
+            let variant = catalog.find_by_sku(&sku)?.ok_or_else(|| {
+                Error::not_found("variant", format!("with SKU {sku:?} ({})", f("sku")))
+            })?;
             if variant.is_archived() {
                 return Err(Error::invalid(f("sku"), format!("{sku:?} is archived")));
             }

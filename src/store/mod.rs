@@ -497,6 +497,7 @@ impl Store {
     /// [`ErrorKind::SchemaTooOld`] for a file that needs migrating.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
         let path = path.as_ref();
+        check_path(path)?;
         options.validate()?;
         check_sqlite_version(rusqlite::version_number())?;
         // A read-only store never commits; its gate stays closed unused.
@@ -1326,6 +1327,24 @@ fn check_connection(conn: &Connection) -> Result<CheckReport> {
     crate::consent::check(conn, &mut report)?;
     crate::privacy::check(conn, &mut report)?;
     Ok(report)
+}
+
+/// Refuses a path SQLite would not take as a file: the empty path (SQLite
+/// would open a private temporary database, gone at close), `:memory:`,
+/// and URIs (`file:shop.db?mode=ro`), which custdb does not interpret.
+fn check_path(path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    let reason = if text.is_empty() {
+        "is empty: name a database file (Store::open_in_memory opens a private database)"
+    } else if text == ":memory:" {
+        "is \":memory:\": use Store::open_in_memory for a private in-memory database"
+    } else if text.starts_with("file:") {
+        "is an SQLite URI (file:...), which custdb does not support: pass a file system path \
+         (./file:x.db names a file whose name starts with file:)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid("path", reason))
 }
 
 /// Refuses an SQLite older than [`MIN_SQLITE_VERSION_NUMBER`].

@@ -130,8 +130,9 @@ fn cases() -> Vec<(&'static str, Expect, Attempt)> {
             one_line(NewOrderLine::new("TEE", -3)),
         ),
         (
+            // The same status as every other lookup of an unknown SKU.
             "unknown SKU",
-            Expect::Invalid("lines[0].sku"),
+            Expect::NotFound,
             one_line(NewOrderLine::new("NOPE", 1)),
         ),
         (

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "custdb.h"
-#include "../../../examples/c/json_field.h"
+#include "json_field.h"
 
 static int failures = 0;
 
@@ -110,6 +110,12 @@ int main(int argc, char **argv) {
     CHECK(f != NULL);
     if (f) { fputs("this is not a database, just some text that is long enough\n", f); fclose(f); }
     EXPECT(custdb_open(bogus, NULL, &db), CUSTDB_ERR_NOT_A_DATABASE);
+    CHECK(db == NULL);
+    EXPECT(custdb_open("", NULL, &db), CUSTDB_ERR_INVALID);
+    CHECK(strstr(custdb_last_error(), "empty") != NULL);
+    EXPECT(custdb_open("file:api.db?mode=ro", NULL, &db), CUSTDB_ERR_INVALID);
+    CHECK(strstr(custdb_last_error(), "URI") != NULL);
+    EXPECT(custdb_open(":memory:", NULL, &db), CUSTDB_ERR_INVALID);
     CHECK(db == NULL);
     {
         custdb_options *keyed = custdb_options_new();
@@ -371,6 +377,12 @@ int main(int argc, char **argv) {
         EXPECT(custdb_variant_update(db, mug, 1, "{\"price\":\"8.00\"}", &out), CUSTDB_ERR_CONFLICT);
         EXPECT(custdb_variant_update(db, mug, 2, "{\"price\":8}", &out), CUSTDB_ERR_JSON);
         CHECK(strstr(custdb_errmsg(db), "price") != NULL);
+        /* Amounts are plain decimal text: no exponent, no plus sign. */
+        EXPECT(custdb_variant_update(db, mug, 2, "{\"price\":\"1e1\"}", &out), CUSTDB_ERR_JSON);
+        CHECK(strstr(custdb_errmsg(db), "price") != NULL && strstr(custdb_errmsg(db), "exponent") != NULL);
+        EXPECT(custdb_variant_update(db, mug, 2, "{\"price\":\"+1.00\"}", &out), CUSTDB_ERR_JSON);
+        EXPECT(custdb_variant_update(db, mug, 2, "{\"price\":\" 1.00\"}", &out), CUSTDB_ERR_JSON);
+        EXPECT(custdb_order_pay(db, variant, "{\"method\":\"card\",\"amount\":\"1E2\"}", &out), CUSTDB_ERR_JSON);
         EXPECT(custdb_variant_archive(db, mug, &out), CUSTDB_OK);
         take(&out, NULL, NULL, 0);
         EXPECT(custdb_product_create(db,
@@ -540,6 +552,18 @@ int main(int argc, char **argv) {
         EXPECT(custdb_payment_capture(db, payment, &out), CUSTDB_OK);
         take(&out, "status", json, sizeof json);
         CHECK(strcmp(json, "captured") == 0);
+        /* An unknown SKU is CUSTDB_ERR_NOT_FOUND wherever it is named. */
+        EXPECT(custdb_order_ship(db, authorized,
+                   "{\"carrier\":\"DPD\",\"tracking_number\":\"T2\",\"lines\":[{\"sku\":\"NOPE\",\"quantity\":1}]}", &out),
+               CUSTDB_ERR_NOT_FOUND);
+        CHECK(strstr(custdb_errmsg(db), "NOPE") != NULL);
+        EXPECT(custdb_order_return(db, paid_order,
+                   "{\"reason\":\"x\",\"lines\":[{\"sku\":\"NOPE\",\"quantity\":1,\"restock\":true}]}", &out),
+               CUSTDB_ERR_NOT_FOUND);
+        snprintf(json, sizeof json,
+                 "{\"customer_id\":\"%s\",\"currency\":\"GBP\",\"lines\":[{\"sku\":\"NOPE\",\"quantity\":1}]}", customer);
+        EXPECT(custdb_order_place(db, json, &out), CUSTDB_ERR_NOT_FOUND);
+        CHECK(strstr(custdb_errmsg(db), "NOPE") != NULL);
         EXPECT(custdb_order_ship(db, authorized, "{\"carrier\":\"DPD\",\"tracking_number\":\"T2\"}", &out), CUSTDB_OK);
         take(&out, NULL, NULL, 0);
         EXPECT(custdb_order_deliver(db, order2), CUSTDB_ERR_INVALID_TRANSITION); /* cancelled */

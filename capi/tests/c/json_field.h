@@ -1,6 +1,7 @@
-/* A tiny helper for the C examples and tests: copies the string value of
- * the first "key":"value" pair in a JSON text. Enough for ids and versions
- * in custdb's documents; a real program would use a JSON library. */
+/* A tiny helper for the C test: copies the value of the first "key":value
+ * pair in a JSON text. Enough for ids and versions in custdb's documents,
+ * and it keeps the test free of dependencies; the examples (examples/c/)
+ * read JSON with cJSON, as a real program would. */
 #ifndef CUSTDB_JSON_FIELD_H
 #define CUSTDB_JSON_FIELD_H
 
