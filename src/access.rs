@@ -57,6 +57,7 @@ text_enum!(
 /// A role: a name, its permissions, and optionally the purpose a customer
 /// must consent to for the role to see them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Role {
     /// The name (1 to 64 characters).
     pub name: String,
@@ -141,6 +142,7 @@ fn builtin(name: &str) -> Option<Role> {
 
 /// What an actor may do, from all its roles together.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Grants {
     /// The actor's id.
     pub actor_id: String,

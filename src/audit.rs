@@ -69,6 +69,7 @@ pub fn entry_hash(
 /// ticket, a signed note) to detect later that the trail was cut short or
 /// rewritten (see [`AuditReader::verify_against`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct AuditHead {
     /// The entry's position.
     pub seq: i64,
@@ -78,6 +79,7 @@ pub struct AuditHead {
 
 /// What [`AuditReader::verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct AuditVerification {
     /// Entries read.
     pub entries: u64,
@@ -96,6 +98,7 @@ impl AuditVerification {
 
 /// Where the chain breaks, and how.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct BrokenLink {
     /// The first entry that does not verify.
     pub seq: i64,
@@ -105,6 +108,7 @@ pub struct BrokenLink {
 
 /// How a link is broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BreakReason {
@@ -123,6 +127,7 @@ pub enum BreakReason {
 /// Which entries an audit query returns; every set field must match. As
 /// JSON (the C API), an object with any of the fields below.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct AuditFilter {
     /// The kind of entity (`customer`, `order`, ...).
@@ -179,6 +184,7 @@ pub(crate) struct Change<'a> {
 
 /// One row of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct AuditEntry {
     /// Position in the trail: strictly increasing.
     pub seq: i64,

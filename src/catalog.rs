@@ -48,6 +48,7 @@ pub const MAX_OPTION_VALUE_LEN: usize = 64;
 
 /// A product and its variants.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Product {
     /// The product's id.
     pub id: ProductId,
@@ -70,6 +71,7 @@ pub struct Product {
 
 /// One sellable variant of a product.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Variant {
     /// The variant's id.
     pub id: VariantId,
@@ -125,6 +127,7 @@ impl Variant {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewProduct {
     /// Name (required).
@@ -162,6 +165,7 @@ impl NewProduct {
 
 /// A variant to create.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewVariant {
     /// SKU (required, unique).
@@ -242,6 +246,7 @@ impl NewVariant {
 /// A partial update of a variant: `None` leaves a field as it is. The SKU
 /// and the product never change (a new SKU is a new variant).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct VariantPatch {
     /// New title.

@@ -166,6 +166,7 @@ text_enum!(
 
 /// A purpose of processing to register.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewPurpose {
     /// A stable id chosen by the application (`newsletter`,
@@ -218,6 +219,7 @@ impl NewPurpose {
 
 /// A registered purpose.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Purpose {
     /// The id.
     pub id: String,
@@ -235,6 +237,7 @@ pub struct Purpose {
 
 /// A consent event to record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewConsent {
     /// Whose consent.
@@ -270,6 +273,7 @@ crate::input::strict_serde!(NewConsent);
 /// The notice or policy a person saw: its version and exact text. custdb
 /// keeps the text once, by its SHA-256 hash, and each event keeps the hash.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Notice {
     /// The version label (1 to 64 characters).
     pub version: String,
@@ -349,6 +353,7 @@ impl NewConsent {
 
 /// One recorded consent event.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ConsentEvent {
     /// The event's id (the receipt id).
     pub id: ConsentEventId,
@@ -384,6 +389,7 @@ pub struct ConsentEvent {
 
 /// A customer's consent to one purpose at an instant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ConsentStatus {
     /// The purpose.
     pub purpose_id: String,
@@ -396,6 +402,7 @@ pub struct ConsentStatus {
 
 /// Who the controller is, for consent receipts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Controller {
     /// The controller's name.
@@ -418,6 +425,7 @@ crate::input::strict_serde!(Controller);
 /// Specification v1.1 layout (field names as the specification spells
 /// them).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentReceipt {
     /// The specification version, `KI-CR-v1.1.0`.
@@ -449,6 +457,7 @@ pub struct ConsentReceipt {
 
 /// A controller in a [`ConsentReceipt`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptController {
     /// Name.
@@ -468,6 +477,7 @@ pub struct ReceiptController {
 
 /// A service in a [`ConsentReceipt`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptService {
     /// The service's name.
@@ -478,6 +488,7 @@ pub struct ReceiptService {
 
 /// A purpose in a [`ConsentReceipt`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptPurpose {
     /// The purpose's description.

@@ -41,6 +41,7 @@ pub const MAX_CANDIDATES: usize = 10_000;
 
 /// Two customers that may be the same person.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct DuplicateCandidate {
     /// The older record (the natural survivor).
     pub first: CustomerId,
@@ -54,6 +55,7 @@ pub struct DuplicateCandidate {
 
 /// One field's outcome in a merge.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct FieldDecision {
     /// The field.
     pub field: String,
@@ -64,6 +66,7 @@ pub struct FieldDecision {
 
 /// What a merge does (or did).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct MergePlan {
     /// The record that stays.
     pub survivor: CustomerId,

@@ -68,6 +68,7 @@ text_enum!(
 
 /// A stock location.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Warehouse {
     /// The id.
     pub id: WarehouseId,
@@ -89,6 +90,7 @@ pub struct Warehouse {
 
 /// A warehouse to create.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewWarehouse {
     /// Code (required, unique; letters, digits, `-` and `_`).
@@ -147,6 +149,7 @@ impl NewWarehouse {
 
 /// One row of the stock ledger.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Movement {
     /// Position in the ledger.
     pub seq: i64,
@@ -176,6 +179,7 @@ pub struct Movement {
 
 /// The balance of one variant in one warehouse.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct StockLevel {
     /// The variant.
     pub variant_id: VariantId,
@@ -196,6 +200,7 @@ pub struct StockLevel {
 
 /// Stock held for an order line or a cart.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Reservation {
     /// The id.
     pub id: ReservationId,
@@ -221,6 +226,7 @@ pub struct Reservation {
 
 /// A replenishment rule for one variant in one warehouse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct ReplenishmentRule {
     /// Reorder when available falls to this or below.
@@ -234,6 +240,7 @@ crate::input::strict_serde!(ReplenishmentRule);
 
 /// One line of the replenishment, low-stock or overstock report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct StockReportLine {
     /// The balance.
     pub level: StockLevel,

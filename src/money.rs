@@ -227,6 +227,21 @@ impl<'de> serde::Deserialize<'de> for Currency {
     }
 }
 
+#[cfg(feature = "json-schema")]
+impl schemars::JsonSchema for Currency {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Currency".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An ISO 4217 currency code, e.g. \"GBP\" (any case on the way in; upper case on the way out).",
+            "type": "string",
+            "pattern": "^[A-Za-z]{3}$"
+        })
+    }
+}
+
 /// An amount in a currency: every amount custdb returns (order totals,
 /// line amounts, payments, refunds, credit notes, prices, report figures)
 /// is one.
@@ -248,6 +263,7 @@ impl<'de> serde::Deserialize<'de> for Currency {
 /// assert_eq!(price.amount.to_string(), "4.50");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Money {
     /// The exact amount.
     pub amount: Decimal,

@@ -14,6 +14,7 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// One page of results, and the cursor for the next page when there is one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Page<T> {
     /// The items of this page, in the listing's order.
     pub items: Vec<T>,
@@ -103,6 +104,7 @@ where
 /// that produced it; a cursor that does not parse is an
 /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) error on `cursor`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Cursor(String);
 

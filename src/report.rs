@@ -24,6 +24,7 @@ pub const MAX_REPORT_ROWS: usize = 10_000;
 
 /// How revenue is grouped in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Period {
@@ -66,6 +67,7 @@ impl Period {
 
 /// What a [`Revenue`] row is the revenue of, typed by report.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RevenueKey {
@@ -90,6 +92,7 @@ impl std::fmt::Display for RevenueKey {
 
 /// Revenue of one group (a period, a country, a customer).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Revenue {
     /// The group, typed by report: a period, a country, a customer.
     pub key: RevenueKey,
@@ -109,6 +112,7 @@ pub struct Revenue {
 
 /// Sales of one product variant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ProductSales {
     /// The variant.
     pub variant_id: VariantId,
@@ -126,6 +130,7 @@ pub struct ProductSales {
 
 /// Average order value in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct AverageOrderValue {
     /// Currency.
     pub currency: Currency,
@@ -140,6 +145,7 @@ pub struct AverageOrderValue {
 
 /// Repeat purchases.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RepeatPurchase {
     /// Customers with at least one paid order in the period.
     pub customers: u64,
@@ -151,6 +157,7 @@ pub struct RepeatPurchase {
 
 /// Cancellations and returns.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct CancellationsAndReturns {
     /// Orders placed in the period.
     pub orders: u64,
@@ -172,6 +179,7 @@ pub struct CancellationsAndReturns {
 
 /// A variant at risk of running out.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct StockOutRisk {
     /// The variant.
     pub variant_id: VariantId,
@@ -188,6 +196,7 @@ pub struct StockOutRisk {
 
 /// One customer's RFM scores (1 to 5 each; 5 is best).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RfmScore {
     /// The customer.
     pub customer_id: CustomerId,
@@ -266,6 +275,7 @@ fn ratio(a: u64, b: u64) -> Decimal {
 
 /// How many of each record the database holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Counts {
     /// Customers (erased and merged ones included).
     pub customers: u64,

@@ -35,6 +35,7 @@ use crate::validate;
 
 /// Net spend in a period, at least `min`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct SpendFilter {
     /// The least net spend (orders minus refunds).
@@ -53,6 +54,7 @@ crate::input::strict_serde!(SpendFilter);
 
 /// RFM scores at least these (1 to 5 each; 1 lets everyone through).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct RfmFilter {
     /// Scores as of.
@@ -75,6 +77,7 @@ fn one() -> u8 {
 
 /// A segment: the customers every set filter lets through.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Segment {
     /// An address in, or an order to, this country (ISO 3166-1 alpha-2).

@@ -170,8 +170,8 @@ extern "C" {
 #endif // __cplusplus
 
 // Defines (or redefines) a role: `name` (1 to 64 characters, not a
-// built-in role's), `permissions_json` a JSON array of permission names
-// (`["read_customers", "write_orders"]`), `consent_scope` a purpose id that
+// built-in role's), `permissions_json` a `Permissions` JSON array of
+// permission names (`["read_customers", "manage_orders"]`), `consent_scope` a purpose id that
 // limits the customers the role reads, or NULL. `*out` is the `Role`.
 //
 // # Safety
@@ -1045,8 +1045,8 @@ custdb_status custdb_customer_list(const custdb_store *store,
                                    uint32_t limit,
                                    char **out);
 
-// Adds tags (a JSON array of strings) to a customer; tags it has already
-// are kept once. `*out` is the `Customer`.
+// Adds tags (`tags_json`: a `Tags` JSON array of strings) to a customer;
+// tags it has already are kept once. `*out` is the `Customer`.
 //
 // # Safety
 //
@@ -1057,8 +1057,8 @@ custdb_status custdb_customer_add_tags(const custdb_store *store,
                                        const char *tags_json,
                                        char **out);
 
-// Removes tags (a JSON array of strings) from a customer; tags it does
-// not have are ignored. `*out` is the `Customer`.
+// Removes tags (`tags_json`: a `Tags` JSON array of strings) from a
+// customer; tags it does not have are ignored. `*out` is the `Customer`.
 //
 // # Safety
 //
@@ -1157,6 +1157,19 @@ custdb_status custdb_customer_interactions(const custdb_store *store,
                                            const char *cursor,
                                            uint32_t limit,
                                            char **out);
+
+// Several customers by id in one snapshot (`ids_json`: a JSON array of
+// id strings, at most 1000), in the order of the ids, each once,
+// archived or not; ids that name no customer are left out (compare the
+// lengths). `*out` is a JSON array of `Customer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_get_many(const custdb_store *store,
+                                       const char *ids_json,
+                                       char **out);
 
 // Imports customers from a CSV file at `path` (a header line, then one
 // customer a line) with a `CustomerMapping` JSON object: `source` (the
@@ -1619,6 +1632,36 @@ custdb_status custdb_options_set_actor(custdb_options *options,
 custdb_status custdb_options_set_encryption_key(custdb_options *options,
                                                 const char *key);
 
+// Opens the file read-only when `read_only` is 1 (0: read-write, the
+// default): every write then fails with `CUSTDB_ERR_READ_ONLY`, and the
+// file must already hold a custdb database at the current schema version.
+//
+// # Safety
+//
+// `options` is NULL or a live options object.
+custdb_status custdb_options_set_read_only(custdb_options *options,
+                                           int32_t read_only);
+
+// How many read-only connections serve reads beside the writer: 0 to
+// 64 (0 makes reads share the writer connection); 4 by default.
+// Checked at `custdb_open` (`CUSTDB_ERR_INVALID` above the limit).
+//
+// # Safety
+//
+// `options` is NULL or a live options object.
+custdb_status custdb_options_set_reader_pool_size(custdb_options *options,
+                                                  uint32_t size);
+
+// Caps the database file's size in bytes: a write that would grow it
+// past the cap fails with `CUSTDB_ERR_DISK_FULL` and changes nothing. At
+// least 1 MiB (checked at `custdb_open`); not set by default.
+//
+// # Safety
+//
+// `options` is NULL or a live options object.
+custdb_status custdb_options_set_max_size_bytes(custdb_options *options,
+                                                uint64_t bytes);
+
 // Opens (creating or migrating) the database at `path`. `options` may be
 // NULL for the defaults; custdb copies what it needs from it. On success
 // writes the handle to `*out`.
@@ -1698,6 +1741,16 @@ custdb_status custdb_check(const custdb_store *store,
 // `store` is NULL or a live handle; `out` NULL or valid for a write.
 custdb_status custdb_audit_verify(const custdb_store *store,
                                   custdb_audit_verification *out);
+
+// Copies the write-ahead log into the database file and truncates it, if
+// no reader holds it (waiting up to the busy timeout). Writes 1 to `*out`
+// when the log was emptied, 0 when readers kept part of it.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; `out` NULL or valid for a write.
+custdb_status custdb_checkpoint(const custdb_store *store,
+                                int32_t *out);
 
 // Backs the database up to a new file at `path` while others keep
 // writing (what is committed when the backup starts; a unit of work the
@@ -1995,6 +2048,30 @@ custdb_status custdb_credit_note_issue(const custdb_store *store,
 custdb_status custdb_credit_note_get(const custdb_store *store,
                                      const char *credit_note_id,
                                      char **out);
+
+// What a customer has spent, one `Money` per currency (paid orders less
+// refunds); `*out` is a JSON array of `Money`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_lifetime_value(const custdb_store *store,
+                                          const char *customer_id,
+                                          char **out);
+
+// Units and revenue per variant and currency for orders placed from
+// `from` up to `to` (RFC 3339; `to` after `from`), cancelled orders
+// excluded, by SKU; `*out` is a JSON array of `VariantSales`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_sales_by_variant(const custdb_store *store,
+                                            const char *from,
+                                            const char *to,
+                                            char **out);
 
 // Everything held about a customer; `*out` is the `SubjectExport` JSON
 // document (format `custdb.subject-export`).

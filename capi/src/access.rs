@@ -10,8 +10,8 @@ use crate::handle::custdb_store;
 use crate::status::*;
 
 /// Defines (or redefines) a role: `name` (1 to 64 characters, not a
-/// built-in role's), `permissions_json` a JSON array of permission names
-/// (`["read_customers", "write_orders"]`), `consent_scope` a purpose id that
+/// built-in role's), `permissions_json` a `Permissions` JSON array of
+/// permission names (`["read_customers", "manage_orders"]`), `consent_scope` a purpose id that
 /// limits the customers the role reads, or NULL. `*out` is the `Role`.
 ///
 /// # Safety

@@ -199,8 +199,8 @@ pub unsafe extern "C" fn custdb_customer_list(
     })
 }
 
-/// Adds tags (a JSON array of strings) to a customer; tags it has already
-/// are kept once. `*out` is the `Customer`.
+/// Adds tags (`tags_json`: a `Tags` JSON array of strings) to a customer;
+/// tags it has already are kept once. `*out` is the `Customer`.
 ///
 /// # Safety
 ///
@@ -220,8 +220,8 @@ pub unsafe extern "C" fn custdb_customer_add_tags(
     })
 }
 
-/// Removes tags (a JSON array of strings) from a customer; tags it does
-/// not have are ignored. `*out` is the `Customer`.
+/// Removes tags (`tags_json`: a `Tags` JSON array of strings) from a
+/// customer; tags it does not have are ignored. `*out` is the `Customer`.
 ///
 /// # Safety
 ///
@@ -395,5 +395,25 @@ pub unsafe extern "C" fn custdb_customer_interactions(
         let id: db::CustomerId = id("customer_id", customer_id)?;
         let cursor = page_cursor("cursor", cursor)?;
         cx.read(move |r| r.customers().interactions(id, cursor.as_ref(), limit as usize))
+    })
+}
+/// Several customers by id in one snapshot (`ids_json`: a JSON array of
+/// id strings, at most 1000), in the order of the ids, each once,
+/// archived or not; ids that name no customer are left out (compare the
+/// lengths). `*out` is a JSON array of `Customer`.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; string arguments NULL or
+/// NUL-terminated; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_customer_get_many(
+    store: *const custdb_store,
+    ids_json: *const c_char,
+    out: *mut *mut c_char,
+) -> custdb_status {
+    ffi!(store, json out, |cx| {
+        let ids: Vec<db::CustomerId> = json_arg("ids_json", ids_json)?;
+        cx.read(move |r| r.customers().get_many(&ids))
     })
 }

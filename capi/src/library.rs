@@ -261,6 +261,59 @@ pub unsafe extern "C" fn custdb_options_set_encryption_key(
     unsafe { edit_options(options, |o| Ok(o.encryption_key(text("key", key)?))) }
 }
 
+/// Opens the file read-only when `read_only` is 1 (0: read-write, the
+/// default): every write then fails with `CUSTDB_ERR_READ_ONLY`, and the
+/// file must already hold a custdb database at the current schema version.
+///
+/// # Safety
+///
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_options_set_read_only(
+    options: *mut custdb_options,
+    read_only: i32,
+) -> custdb_status {
+    // SAFETY: forwarded promise.
+    unsafe {
+        edit_options(options, |o| match read_only {
+            0 | 1 => Ok(o.read_only(read_only == 1)),
+            _ => Err(failure(CUSTDB_ERR_INVALID, "invalid read_only: use 0 or 1")),
+        })
+    }
+}
+
+/// How many read-only connections serve reads beside the writer: 0 to
+/// 64 (0 makes reads share the writer connection); 4 by default.
+/// Checked at `custdb_open` (`CUSTDB_ERR_INVALID` above the limit).
+///
+/// # Safety
+///
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_options_set_reader_pool_size(
+    options: *mut custdb_options,
+    size: u32,
+) -> custdb_status {
+    // SAFETY: forwarded promise.
+    unsafe { edit_options(options, |o| Ok(o.reader_pool_size(size as usize))) }
+}
+
+/// Caps the database file's size in bytes: a write that would grow it
+/// past the cap fails with `CUSTDB_ERR_DISK_FULL` and changes nothing. At
+/// least 1 MiB (checked at `custdb_open`); not set by default.
+///
+/// # Safety
+///
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_options_set_max_size_bytes(
+    options: *mut custdb_options,
+    bytes: u64,
+) -> custdb_status {
+    // SAFETY: forwarded promise.
+    unsafe { edit_options(options, |o| Ok(o.max_size_bytes(bytes))) }
+}
+
 fn new_handle(store: Store) -> *mut custdb_store {
     Box::into_raw(Box::new(custdb_store::new(store)))
 }
@@ -408,6 +461,21 @@ pub unsafe extern "C" fn custdb_audit_verify(
         let v = cx.outside_unit("custdb_audit_verify")?.verify_audit()?;
         Ok(verification(&v))
     })
+}
+
+/// Copies the write-ahead log into the database file and truncates it, if
+/// no reader holds it (waiting up to the busy timeout). Writes 1 to `*out`
+/// when the log was emptied, 0 when readers kept part of it.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_checkpoint(
+    store: *const custdb_store,
+    out: *mut i32,
+) -> custdb_status {
+    ffi!(store, value out, |cx| Ok(i32::from(cx.outside_unit("custdb_checkpoint")?.checkpoint()?)))
 }
 
 /// Backs the database up to a new file at `path` while others keep

@@ -433,3 +433,43 @@ pub unsafe extern "C" fn custdb_credit_note_get(
         cx.write(move |tx| tx.orders().credit_note(id))
     })
 }
+/// What a customer has spent, one `Money` per currency (paid orders less
+/// refunds); `*out` is a JSON array of `Money`.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; string arguments NULL or
+/// NUL-terminated; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_order_lifetime_value(
+    store: *const custdb_store,
+    customer_id: *const c_char,
+    out: *mut *mut c_char,
+) -> custdb_status {
+    ffi!(store, json out, |cx| {
+        let c: db::CustomerId = id("customer_id", customer_id)?;
+        cx.read(move |r| r.orders().lifetime_value(c))
+    })
+}
+
+/// Units and revenue per variant and currency for orders placed from
+/// `from` up to `to` (RFC 3339; `to` after `from`), cancelled orders
+/// excluded, by SKU; `*out` is a JSON array of `VariantSales`.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; string arguments NULL or
+/// NUL-terminated; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_order_sales_by_variant(
+    store: *const custdb_store,
+    from: *const c_char,
+    to: *const c_char,
+    out: *mut *mut c_char,
+) -> custdb_status {
+    ffi!(store, json out, |cx| {
+        let from = time("from", from)?.ok_or_else(|| failure(CUSTDB_ERR_NULL_ARGUMENT, "from is NULL"))?;
+        let to = time("to", to)?.ok_or_else(|| failure(CUSTDB_ERR_NULL_ARGUMENT, "to is NULL"))?;
+        cx.read(move |r| r.orders().sales_by_variant(from, to))
+    })
+}

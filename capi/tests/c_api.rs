@@ -175,37 +175,43 @@ fn the_c_test_program_passes_linked_both_ways() {
 }
 
 /// AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer on
-/// the C side of every call: no invalid access, no leak, no undefined
-/// behaviour in what custdb hands to C or takes from it.
+/// the C side of every call, for the C test and the shop example: no
+/// invalid access, no leak, no undefined behaviour in what custdb hands to
+/// C or takes from it.
 #[test]
-fn the_c_test_program_is_clean_under_asan_and_ubsan() {
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("api_test_asan");
-    build_with(
-        "gcc",
-        &repo().join("capi/tests/c/api_test.c"),
-        "shared",
-        &exe,
-        &[
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=undefined",
-            "-fno-omit-frame-pointer",
-        ],
-    );
-    let output = Command::new(&exe)
-        .arg(dir.path())
-        .current_dir(dir.path())
-        .env_remove("LD_LIBRARY_PATH")
-        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
-        .output()
-        .expect("run the C program");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("all C API checks passed"),
-        "{stdout}\n{stderr}"
-    );
-    assert!(!stderr.contains("Sanitizer"), "{stderr}");
+fn the_c_programs_are_clean_under_asan_and_ubsan() {
+    for (source, done) in [
+        ("capi/tests/c/api_test.c", "all C API checks passed"),
+        ("examples/c/shop.c", "check: ok"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("asan");
+        build_with(
+            "gcc",
+            &repo().join(source),
+            "shared",
+            &exe,
+            &[
+                "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=undefined",
+                "-fno-omit-frame-pointer",
+            ],
+        );
+        let output = Command::new(&exe)
+            .arg(dir.path())
+            .current_dir(dir.path())
+            .env_remove("LD_LIBRARY_PATH")
+            .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+            .output()
+            .expect("run the C program");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains(done),
+            "{source}: {stdout}\n{stderr}"
+        );
+        assert!(!stderr.contains("Sanitizer"), "{source}: {stderr}");
+    }
 }
 
 #[test]
@@ -743,5 +749,237 @@ mod threads {
         }
         // SAFETY: done with the handle.
         unsafe { custdb_close(store.0) };
+    }
+}
+
+/// The JSON Schemas of every record the C API takes or returns, generated
+/// from the Rust types into docs/c-api/schemas/ and compared with the
+/// committed files: a change to a type that is not regenerated fails here.
+/// Regenerate with `CUSTDB_BLESS_SCHEMAS=1 cargo test -p custdb-capi --test c_api schemas`.
+mod schemas {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use custdb_core as db;
+    use schemars::{schema_for, Schema};
+
+    fn dir() -> PathBuf {
+        super::repo().join("docs/c-api/schemas")
+    }
+
+    /// Every shape, by the name the docs use.
+    fn all() -> BTreeMap<&'static str, Schema> {
+        let mut s = BTreeMap::new();
+        macro_rules! shapes {
+            ($($name:literal => $ty:ty),* $(,)?) => {
+                $( s.insert($name, schema_for!($ty)); )*
+            };
+        }
+        shapes! {
+            // Inputs.
+            "NewCustomer" => db::NewCustomer,
+            "CustomerPatch" => db::CustomerPatch,
+            "CustomerFilter" => db::CustomerFilter,
+            "NewAddress" => db::NewAddress,
+            "AddressPatch" => db::AddressPatch,
+            "NewInteraction" => db::NewInteraction,
+            "NewProduct" => db::NewProduct,
+            "NewVariant" => db::NewVariant,
+            "VariantPatch" => db::VariantPatch,
+            "NewWarehouse" => db::NewWarehouse,
+            "ReplenishmentRule" => db::ReplenishmentRule,
+            "NewOrder" => db::NewOrder,
+            "NewPayment" => db::NewPayment,
+            "NewShipment" => db::NewShipment,
+            "NewReturn" => db::NewReturn,
+            "NewRefund" => db::NewRefund,
+            "NewCreditNote" => db::NewCreditNote,
+            "NewPurpose" => db::NewPurpose,
+            "NewConsent" => db::NewConsent,
+            "Controller" => db::Controller,
+            "AuditFilter" => db::AuditFilter,
+            "AuditHead" => db::AuditHead,
+            "Segment" => db::Segment,
+            "CustomerMapping" => db::import::generic::CustomerMapping,
+            "ImportedOrder" => db::import::generic::ImportedOrder,
+            "Permissions" => Vec<db::Permission>,
+            "Tags" => Vec<String>,
+            // Outputs.
+            "Customer" => db::Customer,
+            "Address" => db::Address,
+            "Interaction" => db::Interaction,
+            "Product" => db::Product,
+            "Variant" => db::Variant,
+            "Warehouse" => db::Warehouse,
+            "Movement" => db::Movement,
+            "StockLevel" => db::StockLevel,
+            "Reservation" => db::Reservation,
+            "StockReportLine" => db::StockReportLine,
+            "Order" => db::Order,
+            "OrderSummary" => db::OrderSummary,
+            "OrderEvent" => db::OrderEvent,
+            "Payment" => db::Payment,
+            "Shipment" => db::Shipment,
+            "Return" => db::Return,
+            "Refund" => db::Refund,
+            "CreditNote" => db::CreditNote,
+            "Purpose" => db::Purpose,
+            "ConsentEvent" => db::ConsentEvent,
+            "ConsentStatus" => db::ConsentStatus,
+            "ConsentReceipt" => db::ConsentReceipt,
+            "SubjectExport" => db::SubjectExport,
+            "ErasureReport" => db::ErasureReport,
+            "RetentionRule" => db::privacy::RetentionRule,
+            "RetentionReport" => db::RetentionReport,
+            "Role" => db::Role,
+            "Grants" => db::Grants,
+            "AuditEntry" => db::AuditEntry,
+            "Counts" => db::report::Counts,
+            "Revenue" => db::Revenue,
+            "ProductSales" => db::report::ProductSales,
+            "AverageOrderValue" => db::report::AverageOrderValue,
+            "RepeatPurchase" => db::report::RepeatPurchase,
+            "CancellationsAndReturns" => db::report::CancellationsAndReturns,
+            "StockOutRisk" => db::report::StockOutRisk,
+            "RfmScore" => db::RfmScore,
+            "DuplicateCandidate" => db::DuplicateCandidate,
+            "MergePlan" => db::MergePlan,
+            "ImportReport" => db::import::ImportReport,
+            "Money" => db::Money,
+            "VariantSales" => db::VariantSales,
+            "Page" => db::Page<serde_json::Value>,
+        }
+        s
+    }
+
+    /// The schema as committed: pretty JSON, descriptions cut before their
+    /// first Markdown heading (the Rust examples and error lists), one
+    /// trailing newline.
+    fn text(schema: &Schema) -> String {
+        let mut value = schema.as_value().clone();
+        trim_descriptions(&mut value);
+        serde_json::to_string_pretty(&value).unwrap() + "\n"
+    }
+
+    /// What custdb reads and writes as a decimal: text only, no exponent
+    /// (schemars' own schema for `Decimal` also allows numbers and `1e1`).
+    const DECIMAL_PATTERN: &str = "^-?[0-9]+(\\.[0-9]+)?$";
+
+    fn trim_descriptions(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(d)) = map.get_mut("description") {
+                    if let Some(cut) = d.find("\n\n# ") {
+                        d.truncate(cut);
+                    }
+                    *d = plain_links(d);
+                }
+                if map.get("pattern").and_then(|p| p.as_str())
+                    == Some("^-?\\d+(\\.\\d+)?([eE]\\d+)?$")
+                {
+                    let nullable = map
+                        .get("type")
+                        .and_then(|t| t.as_array())
+                        .is_some_and(|types| types.iter().any(|t| t == "null"));
+                    let types = if nullable {
+                        serde_json::json!(["string", "null"])
+                    } else {
+                        serde_json::json!("string")
+                    };
+                    map.insert("type".into(), types);
+                    map.insert("pattern".into(), DECIMAL_PATTERN.into());
+                    map.insert("format".into(), "decimal".into());
+                }
+                map.values_mut().for_each(trim_descriptions);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(trim_descriptions),
+            _ => {}
+        }
+    }
+
+    /// Rust doc links read as their text: "[`Customer`](crate::Customer)"
+    /// and "[`Customer`]" become "`Customer`".
+    fn plain_links(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(open) = rest.find("[`") {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find("`]") {
+                Some(close) => {
+                    out.push_str(&after[..close + 1]);
+                    rest = &after[close + 2..];
+                    if rest.starts_with('(') {
+                        if let Some(end) = rest.find(')') {
+                            rest = &rest[end + 1..];
+                        }
+                    }
+                }
+                None => {
+                    out.push_str("[`");
+                    rest = after.get(1..).unwrap_or("");
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn the_committed_schemas_match_the_rust_types() {
+        let bless = std::env::var_os("CUSTDB_BLESS_SCHEMAS").is_some();
+        let dir = dir();
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        let shapes = all();
+        let mut stale = Vec::new();
+        for (name, schema) in &shapes {
+            let path = dir.join(format!("{name}.json"));
+            let fresh = text(schema);
+            if bless {
+                std::fs::write(&path, &fresh).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(fresh.as_str()) {
+                stale.push(*name);
+            }
+        }
+        // No file for a shape that is gone.
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if !shapes.contains_key(name.as_str()) {
+                if bless {
+                    std::fs::remove_file(&path).unwrap();
+                } else {
+                    stale.push(Box::leak(name.into_boxed_str()));
+                }
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "docs/c-api/schemas/ is stale for {stale:?}: regenerate with \
+             CUSTDB_BLESS_SCHEMAS=1 cargo test -p custdb-capi --test c_api schemas, and review the diff"
+        );
+    }
+
+    /// Every record a function's description names (a `NewCustomer` JSON
+    /// object, `*out` is the `Customer`) has its schema, and docs/C-API.md
+    /// links it.
+    #[test]
+    fn every_shape_a_function_names_has_a_schema_linked_from_the_docs() {
+        let header = std::fs::read_to_string(super::repo().join("capi/include/custdb.h")).unwrap();
+        let doc = std::fs::read_to_string(super::repo().join("docs/C-API.md")).unwrap();
+        let shapes = all();
+        let mut named = 0;
+        for word in header.split('`') {
+            if shapes.contains_key(word) {
+                named += 1;
+                assert!(
+                    doc.contains(&format!("(c-api/schemas/{word}.json)")),
+                    "docs/C-API.md does not link the schema of {word}"
+                );
+            }
+        }
+        assert!(named > 50, "only {named} shapes named in the header");
     }
 }

@@ -66,6 +66,7 @@ crate::text_enum::text_enum!(
 
 /// A stored address.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Address {
     /// The address's id.
     pub id: AddressId,
@@ -119,6 +120,7 @@ pub struct Address {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewAddress {
     /// Billing, shipping or other.
@@ -210,6 +212,7 @@ impl NewAddress {
 /// naming the field. To change the default, use
 /// [`Customers::set_default_address`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct AddressPatch {
     /// New kind.

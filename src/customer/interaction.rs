@@ -88,6 +88,7 @@ text_enum!(
 
 /// One entry of a customer's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Interaction {
     /// The entry's id.
     pub id: InteractionId,
@@ -131,6 +132,7 @@ pub struct Interaction {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewInteraction {
     /// Where it happened.

@@ -78,6 +78,7 @@ pub use crate::validate::{
 
 /// A customer, as stored.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Customer {
     /// The customer's id.
     pub id: CustomerId,
@@ -145,34 +146,47 @@ impl Customer {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(remote = "Self", default, deny_unknown_fields)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewCustomer {
     /// Required: the name shown in lists.
     pub display_name: String,
     /// Given name.
+    #[serde(default)]
     pub given_name: Option<String>,
     /// Family name.
+    #[serde(default)]
     pub family_name: Option<String>,
     /// Email address.
+    #[serde(default)]
     pub email: Option<String>,
     /// Phone number as typed.
+    #[serde(default)]
     pub phone: Option<String>,
     /// ISO 3166-1 alpha-2 country used to read a national phone number;
     /// not stored.
+    #[serde(default)]
     pub phone_country: Option<String>,
     /// Company.
+    #[serde(default)]
     pub company: Option<String>,
     /// Locale, BCP 47.
+    #[serde(default)]
     pub locale: Option<String>,
     /// Date of birth.
+    #[serde(default)]
     pub birth_date: Option<NaiveDate>,
     /// Acquisition source.
+    #[serde(default)]
     pub acquisition_source: Option<String>,
     /// Tags.
+    #[serde(default)]
     pub tags: Vec<String>,
     /// Custom attributes.
+    #[serde(default)]
     pub attributes: Map<String, Value>,
     /// Notes.
+    #[serde(default)]
     pub notes: Option<String>,
 }
 crate::input::strict_serde!(NewCustomer);
@@ -250,6 +264,7 @@ impl NewCustomer {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct CustomerPatch {
     /// New display name.
@@ -406,6 +421,7 @@ impl CustomerPatch {
 /// Which records a listing includes by archive state (customers,
 /// products).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ArchiveState {
     /// Only records that are not archived (the default).
@@ -447,6 +463,7 @@ impl ArchiveState {
 
 /// Filters for [`CustomerReader::list`]; all set filters must match.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct CustomerFilter {
     /// Only customers with this tag.

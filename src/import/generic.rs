@@ -26,6 +26,7 @@ pub const MAX_JSON_LINE_BYTES: usize = super::bounded::MAX_RECORD_BYTES;
 
 /// Where a source column goes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CustomerField {
@@ -76,6 +77,7 @@ pub enum CustomerField {
 /// How the columns of an input map onto customer fields. Columns not named
 /// are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct CustomerMapping {
     /// The import source name recorded with the import keys (1 to 64).
@@ -617,6 +619,7 @@ impl Store {
 
 /// An order line to import, by SKU.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct ImportedLine {
     /// The variant's SKU.
@@ -631,6 +634,7 @@ crate::input::strict_serde!(ImportedLine);
 
 /// A completed order to import.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct ImportedOrder {
     /// The outside order number (the import key).

@@ -55,6 +55,7 @@ pub(crate) fn check_key(field: &str, key: &str) -> std::result::Result<(), Strin
 
 /// One input line an import did not take.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Rejection {
     /// The line number in the input (the header is line 1).
     pub line: u64,
@@ -78,6 +79,7 @@ pub struct ImportProgress {
 /// What an import did. `imported + already_present + rejected ==
 /// lines_read`, always.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ImportReport {
     /// Input lines read (after the header).
     pub lines_read: u64,

@@ -20,6 +20,7 @@ use crate::validate;
 
 /// A credit note to issue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewCreditNote {
     /// The customer, or `None` for a guest.
@@ -49,6 +50,7 @@ fn empty_array() -> serde_json::Value {
 
 /// An issued credit note.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct CreditNote {
     /// Its id.
     pub id: CreditNoteId,

@@ -63,6 +63,7 @@ text_enum!(
 
 /// A payment of an order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Payment {
     /// The id.
     pub id: PaymentId,
@@ -90,6 +91,7 @@ pub struct Payment {
 
 /// A payment to record.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewPayment {
     /// Method.
@@ -127,6 +129,7 @@ impl NewPayment {
 
 /// A shipment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Shipment {
     /// The id.
     pub id: ShipmentId,
@@ -146,6 +149,7 @@ pub struct Shipment {
 
 /// Units of one order line in a shipment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ShipmentLine {
     /// The line's SKU.
     pub sku: String,
@@ -155,6 +159,7 @@ pub struct ShipmentLine {
 
 /// A shipment to record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewShipment {
     /// Carrier (required).
@@ -190,6 +195,7 @@ impl NewShipment {
 
 /// A return of goods.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Return {
     /// The id.
     pub id: ReturnId,
@@ -205,6 +211,7 @@ pub struct Return {
 
 /// Units of one line that came back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ReturnLine {
     /// The line's SKU.
     pub sku: String,
@@ -216,6 +223,7 @@ pub struct ReturnLine {
 
 /// A return to record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewReturn {
     /// Why (required).
@@ -275,6 +283,7 @@ impl NewReturnLine {
 
 /// One line of a return to record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewReturnLine {
     /// The line's SKU.
@@ -292,6 +301,7 @@ crate::input::strict_serde!(NewReturnLine);
 
 /// A refund.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Refund {
     /// The id.
     pub id: RefundId,
@@ -309,6 +319,7 @@ pub struct Refund {
 
 /// A refund to make.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewRefund {
     /// Amount, at most what was paid and not yet refunded.

@@ -19,6 +19,7 @@ use crate::validate;
 
 /// A completed order to record as history.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct HistoricalOrder {
     /// The customer, or `None` for a guest (then `guest_email` is needed).
@@ -44,6 +45,7 @@ crate::input::strict_serde!(HistoricalOrder);
 
 /// One line of a [`HistoricalOrder`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct HistoricalLine {
     /// The variant sold.

@@ -109,6 +109,7 @@ text_enum!(
 /// A postal address copied into an order, so that later changes to the
 /// customer's address book do not rewrite history.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct AddressSnapshot {
     /// Recipient.
     #[serde(default)]
@@ -192,6 +193,7 @@ impl AddressSnapshot {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewOrder {
     /// The customer; exactly one of this and `guest_email`.
@@ -303,6 +305,7 @@ impl NewOrder {
 
 /// One line to order.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewOrderLine {
     /// The variant's SKU.
@@ -362,6 +365,7 @@ impl NewOrderLine {
 
 /// A placed order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Order {
     /// The id.
     pub id: OrderId,
@@ -411,6 +415,7 @@ pub struct Order {
 
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct OrderLine {
     /// The id.
     pub id: OrderLineId,
@@ -446,6 +451,7 @@ pub struct OrderLine {
 
 /// An order without its lines, for listings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct OrderSummary {
     /// The id.
     pub id: OrderId,
@@ -467,6 +473,7 @@ pub struct OrderSummary {
 
 /// One entry of an order's timeline.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct OrderEvent {
     /// Position.
     pub seq: i64,
@@ -490,6 +497,7 @@ pub struct OrderEvent {
 
 /// Units and revenue of one variant over a period.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct VariantSales {
     /// The variant.
     pub variant_id: VariantId,

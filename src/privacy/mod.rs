@@ -86,6 +86,7 @@ text_enum!(
 /// Everything custdb holds about one customer, table by table, column by
 /// column, as the personal-data map lists them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SubjectExport {
     /// Always [`EXPORT_FORMAT`].
     pub format: String,
@@ -107,6 +108,7 @@ pub struct SubjectExport {
 
 /// How one exported column is processed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ColumnProcessing {
     /// The category of personal data.
     pub category: crate::consent::DataCategory,
@@ -118,6 +120,7 @@ pub struct ColumnProcessing {
 
 /// What an erasure did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ErasureReport {
     /// The customer.
     pub customer_id: CustomerId,
@@ -137,6 +140,7 @@ pub struct ErasureReport {
 
 /// One retention rule.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RetentionRule {
     /// The category.
     pub category: RetentionCategory,
@@ -146,6 +150,7 @@ pub struct RetentionRule {
 
 /// What [`Privacy::apply_retention`] did, or would do in a dry run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RetentionReport {
     /// The instant the periods were measured back from.
     pub now: DateTime<Utc>,
@@ -159,6 +164,7 @@ pub struct RetentionReport {
 
 /// One line of a [`RetentionReport`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RetentionLine {
     /// The rule.
     pub category: RetentionCategory,

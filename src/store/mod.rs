@@ -68,6 +68,7 @@ pub enum Durability {
 
 /// Who performs a write: recorded in the audit trail of every mutation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Actor {
     id: String,
     name: String,

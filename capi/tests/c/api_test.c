@@ -135,6 +135,12 @@ int main(int argc, char **argv) {
         EXPECT(custdb_open_in_memory(NULL, NULL), CUSTDB_ERR_NULL_ARGUMENT);
         custdb_close(mem);
     }
+    EXPECT(custdb_options_set_read_only(options, 2), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_options_set_reader_pool_size(options, 2), CUSTDB_OK);
+    EXPECT(custdb_options_set_max_size_bytes(options, 1024), CUSTDB_OK);
+    EXPECT(custdb_open(path, options, &db), CUSTDB_ERR_INVALID); /* below the 1 MiB floor */
+    CHECK(strstr(custdb_last_error(), "max_size") != NULL);
+    EXPECT(custdb_options_set_max_size_bytes(options, 1024u * 1024u * 1024u), CUSTDB_OK);
     EXPECT(custdb_open(path, options, &db), CUSTDB_OK);
     custdb_options_free(options);
     if (db == NULL) return 1;
@@ -218,6 +224,11 @@ int main(int argc, char **argv) {
     CHECK(strstr(custdb_errmsg(db), "tagz") != NULL);
     EXPECT(custdb_customer_list(db, "[\"vip\"]", NULL, 10, &out), CUSTDB_ERR_JSON);
     EXPECT(custdb_customer_list(db, NULL, NULL, 1001, &out), CUSTDB_ERR_INVALID);
+    snprintf(json, sizeof json, "[\"%s\",\"%s\",\"01900000-0000-7000-8000-000000000000\"]", customer, other);
+    EXPECT(custdb_customer_get_many(db, json, &out), CUSTDB_OK);
+    CHECK(out != NULL && strstr(out, "Ann Lee") != NULL && strstr(out, "Bob") != NULL);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_customer_get_many(db, "[\"not-an-id\"]", &out), CUSTDB_ERR_JSON);
     EXPECT(custdb_customer_search_page(db, "ann", NULL, 10, &out), CUSTDB_OK);
     CHECK(out != NULL && strstr(out, "Ann Lee") != NULL && strstr(out, "\"next_cursor\":null") != NULL);
     take(&out, NULL, NULL, 0);
@@ -507,6 +518,14 @@ int main(int argc, char **argv) {
     EXPECT(custdb_order_history(db, customer, cursor, 1, &out), CUSTDB_OK);
     take(&out, NULL, NULL, 0);
     EXPECT(custdb_order_get(db, "01900000-0000-7000-8000-000000000000", &out), CUSTDB_ERR_NOT_FOUND);
+    EXPECT(custdb_order_lifetime_value(db, customer, &out), CUSTDB_OK);
+    CHECK(out != NULL && strstr(out, "\"GBP\"") != NULL);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_order_sales_by_variant(db, "2000-01-01T00:00:00Z", "3000-01-01T00:00:00Z", &out), CUSTDB_OK);
+    CHECK(out != NULL && strstr(out, "\"TEA\"") != NULL);
+    take(&out, NULL, NULL, 0);
+    EXPECT(custdb_order_sales_by_variant(db, "3000-01-01T00:00:00Z", "2000-01-01T00:00:00Z", &out), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_order_sales_by_variant(db, NULL, "2000-01-01T00:00:00Z", &out), CUSTDB_ERR_NULL_ARGUMENT);
     EXPECT(custdb_order_get_by_number(db, 1, &out), CUSTDB_OK);
     take(&out, "id", json, sizeof json);
     CHECK(strcmp(json, paid_order) == 0);
@@ -981,6 +1000,21 @@ int main(int argc, char **argv) {
     EXPECT(custdb_restore(bogus, restored, NULL, &copy), CUSTDB_ERR_NOT_A_DATABASE);
     CHECK(copy == NULL);
     EXPECT(custdb_restore(backup, restored, NULL, &copy), CUSTDB_OK);
+    {
+        /* A read-only handle on the restored copy refuses writes. */
+        custdb_options *ro = custdb_options_new();
+        custdb_store *reader = NULL;
+        int32_t emptied = -1;
+        EXPECT(custdb_checkpoint(copy, &emptied), CUSTDB_OK);
+        CHECK(emptied == 0 || emptied == 1);
+        EXPECT(custdb_options_set_read_only(ro, 1), CUSTDB_OK);
+        EXPECT(custdb_open(restored, ro, &reader), CUSTDB_OK);
+        EXPECT(custdb_customer_create(reader, "{\"display_name\":\"X\"}", &out), CUSTDB_ERR_READ_ONLY);
+        EXPECT(custdb_customer_get(reader, customer, &out), CUSTDB_OK);
+        take(&out, NULL, NULL, 0);
+        custdb_close(reader);
+        custdb_options_free(ro);
+    }
     EXPECT(custdb_check(copy, &out), CUSTDB_OK);
     CHECK(out != NULL && strcmp(out, "[]") == 0);
     take(&out, NULL, NULL, 0);
