@@ -284,6 +284,179 @@ fn the_header_compiles_as_c99_c11_c17_and_cpp() {
     }
 }
 
+/// docs/C-API.md's table of limits says what the Rust constants are.
+#[test]
+fn the_limits_table_matches_the_constants() {
+    use custdb_core as db;
+    let doc = std::fs::read_to_string(repo().join("docs/C-API.md")).unwrap();
+    let limits: &[(&str, i128)] = &[
+        (
+            "MAX_DISPLAY_NAME_LEN",
+            db::customer::MAX_DISPLAY_NAME_LEN as i128,
+        ),
+        (
+            "MAX_PERSON_NAME_LEN",
+            db::customer::MAX_PERSON_NAME_LEN as i128,
+        ),
+        ("MAX_COMPANY_LEN", db::customer::MAX_COMPANY_LEN as i128),
+        ("MAX_EMAIL_LEN", db::customer::MAX_EMAIL_LEN as i128),
+        ("MAX_PHONE_LEN", db::customer::MAX_PHONE_LEN as i128),
+        ("MAX_LOCALE_LEN", db::customer::MAX_LOCALE_LEN as i128),
+        ("MAX_SOURCE_LEN", db::customer::MAX_SOURCE_LEN as i128),
+        ("MAX_NOTES_LEN", db::customer::MAX_NOTES_LEN as i128),
+        ("MAX_TAGS", db::customer::MAX_TAGS as i128),
+        ("MAX_TAG_LEN", db::customer::MAX_TAG_LEN as i128),
+        (
+            "MAX_ATTRIBUTES_BYTES",
+            db::customer::MAX_ATTRIBUTES_BYTES as i128,
+        ),
+        (
+            "MAX_ATTRIBUTES_DEPTH",
+            db::customer::MAX_ATTRIBUTES_DEPTH as i128,
+        ),
+        (
+            "MAX_ATTRIBUTE_KEY_LEN",
+            db::customer::MAX_ATTRIBUTE_KEY_LEN as i128,
+        ),
+        ("MAX_QUERY_LEN", db::customer::MAX_QUERY_LEN as i128),
+        ("MAX_QUERY_TERMS", db::customer::MAX_QUERY_TERMS as i128),
+        (
+            "MAX_SEARCH_RESULTS",
+            db::customer::MAX_SEARCH_RESULTS as i128,
+        ),
+        (
+            "MAX_ADDRESSES",
+            db::customer::address::MAX_ADDRESSES as i128,
+        ),
+        (
+            "MAX_ADDRESS_LINE_LEN",
+            db::customer::address::MAX_ADDRESS_LINE_LEN as i128,
+        ),
+        ("MAX_CITY_LEN", db::customer::address::MAX_CITY_LEN as i128),
+        (
+            "MAX_POSTAL_CODE_LEN",
+            db::customer::address::MAX_POSTAL_CODE_LEN as i128,
+        ),
+        (
+            "MAX_LABEL_LEN",
+            db::customer::address::MAX_LABEL_LEN as i128,
+        ),
+        (
+            "MAX_SUBJECT_LEN",
+            db::customer::interaction::MAX_SUBJECT_LEN as i128,
+        ),
+        (
+            "MAX_BODY_LEN",
+            db::customer::interaction::MAX_BODY_LEN as i128,
+        ),
+        (
+            "MAX_PRODUCT_NAME_LEN",
+            db::catalog::MAX_PRODUCT_NAME_LEN as i128,
+        ),
+        (
+            "MAX_DESCRIPTION_LEN",
+            db::catalog::MAX_DESCRIPTION_LEN as i128,
+        ),
+        ("MAX_SKU_LEN", db::catalog::MAX_SKU_LEN as i128),
+        (
+            "MAX_VARIANT_TITLE_LEN",
+            db::catalog::MAX_VARIANT_TITLE_LEN as i128,
+        ),
+        ("MAX_BARCODE_LEN", db::catalog::MAX_BARCODE_LEN as i128),
+        (
+            "MAX_VARIANTS_PER_PRODUCT",
+            db::catalog::MAX_VARIANTS_PER_PRODUCT as i128,
+        ),
+        ("MAX_OPTIONS", db::catalog::MAX_OPTIONS as i128),
+        (
+            "MAX_OPTION_NAME_LEN",
+            db::catalog::MAX_OPTION_NAME_LEN as i128,
+        ),
+        (
+            "MAX_OPTION_VALUE_LEN",
+            db::catalog::MAX_OPTION_VALUE_LEN as i128,
+        ),
+        ("PRICE_DECIMALS", db::money::PRICE_DECIMALS as i128),
+        ("MAX_UNIT_PRICE", db::money::MAX_UNIT_PRICE as i128),
+        ("MAX_AMOUNT", db::money::MAX_AMOUNT as i128),
+        (
+            "MAX_WAREHOUSE_CODE_LEN",
+            db::inventory::MAX_WAREHOUSE_CODE_LEN as i128,
+        ),
+        (
+            "MAX_WAREHOUSE_NAME_LEN",
+            db::inventory::MAX_WAREHOUSE_NAME_LEN as i128,
+        ),
+        ("MAX_PRIORITY", db::inventory::MAX_PRIORITY as i128),
+        (
+            "MAX_MOVE_QUANTITY",
+            db::inventory::MAX_MOVE_QUANTITY as i128,
+        ),
+        ("MAX_REASON_LEN", db::inventory::MAX_REASON_LEN as i128),
+        (
+            "MAX_LINES_PER_ORDER",
+            db::order::MAX_LINES_PER_ORDER as i128,
+        ),
+        ("MAX_LINE_QUANTITY", db::order::MAX_LINE_QUANTITY as i128),
+        ("MAX_NOTE_LEN", db::order::MAX_NOTE_LEN as i128),
+        (
+            "MAX_IDEMPOTENCY_KEY_LEN",
+            db::order::MAX_IDEMPOTENCY_KEY_LEN as i128,
+        ),
+        (
+            "MAX_CARRIER_LEN",
+            db::order::fulfilment::MAX_CARRIER_LEN as i128,
+        ),
+        (
+            "MAX_REFERENCE_LEN",
+            db::order::fulfilment::MAX_REFERENCE_LEN as i128,
+        ),
+        (
+            "MAX_REASON_LEN",
+            db::order::fulfilment::MAX_REASON_LEN as i128,
+        ),
+        (
+            "MAX_PURPOSE_ID_LEN",
+            db::consent::MAX_PURPOSE_ID_LEN as i128,
+        ),
+        (
+            "MAX_PURPOSE_DESCRIPTION_LEN",
+            db::consent::MAX_PURPOSE_DESCRIPTION_LEN as i128,
+        ),
+        (
+            "MAX_NOTICE_TEXT_LEN",
+            db::consent::MAX_NOTICE_TEXT_LEN as i128,
+        ),
+        (
+            "MAX_NOTICE_VERSION_LEN",
+            db::consent::MAX_NOTICE_VERSION_LEN as i128,
+        ),
+        (
+            "MAX_EVIDENCE_REFERENCE_LEN",
+            db::consent::MAX_EVIDENCE_REFERENCE_LEN as i128,
+        ),
+        (
+            "MAX_RETENTION_DAYS",
+            db::privacy::MAX_RETENTION_DAYS as i128,
+        ),
+        ("MAX_PAGE_SIZE", db::page::MAX_PAGE_SIZE as i128),
+        ("MAX_CURSOR_CHARS", db::page::MAX_CURSOR_CHARS as i128),
+        ("MAX_REPORT_ROWS", db::report::MAX_REPORT_ROWS as i128),
+        ("MAX_CANDIDATES", db::dedupe::MAX_CANDIDATES as i128),
+        (
+            "MAX_SEGMENT_NAME_LEN",
+            db::segment::MAX_SEGMENT_NAME_LEN as i128,
+        ),
+        ("MAX_RECORD_BYTES", db::import::MAX_RECORD_BYTES as i128),
+    ];
+    for (name, value) in limits {
+        assert!(
+            doc.contains(&format!("| `{name}` | {value} |")),
+            "docs/C-API.md gives {name} another value than {value}"
+        );
+    }
+}
+
 /// The C shop back end (examples/c/shop.c) runs to the end, linked both
 /// ways, and its figures hold.
 #[test]
