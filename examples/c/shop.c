@@ -1,8 +1,9 @@
 /* A small shop back end in C: the catalog and stock, customers signing up
  * (customer, address and consent in one unit of work), orders paid by card
  * (authorized, then captured), shipped and delivered, a return with a
- * refund, a cancellation, the day's reports, an export, the audit check
- * and a backup. It reads custdb's JSON answers with cJSON (Debian:
+ * refund, a cancellation, the day's reports, a marketing segment, an
+ * auditor reading through an actor handle (masked, no writes), a
+ * retention plan, an export, the audit check and a backup. It reads custdb's JSON answers with cJSON (Debian:
  * libcjson-dev).
  *
  *   cargo build -p custdb-capi
@@ -292,6 +293,52 @@ int main(void) {
     doc = parsed(last);
     last = NULL;
     printf("newsletter recipients: %d\n", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "items")));
+    cJSON_Delete(doc);
+
+    /* Marketing: who consents to the newsletter and has bought (a segment,
+     * saved for next time). */
+    if ((rc = custdb_segment_save(db, "newsletter-buyers", "{\"consents_to\":\"newsletter\",\"min_orders\":1}"))
+        != CUSTDB_OK)
+        die("custdb_segment_save", rc);
+    if ((rc = custdb_segment_evaluate_saved(db, "newsletter-buyers", NULL, 100, &last)) != CUSTDB_OK)
+        die("custdb_segment_evaluate_saved", rc);
+    doc = parsed(last);
+    last = NULL;
+    printf("segment newsletter-buyers: %d customers\n", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "items")));
+    cJSON_Delete(doc);
+
+    /* An auditor reads through an actor handle: checked against its
+     * roles, personal data masked, and no writes. */
+    {
+        custdb_actor *auditor = NULL;
+        if ((rc = custdb_access_grant(db, "olga", "auditor", &last)) != CUSTDB_OK) die("custdb_access_grant", rc);
+        custdb_string_free(last);
+        last = NULL;
+        if ((rc = custdb_actor_open(db, "olga", "Olga (audit)", &auditor)) != CUSTDB_OK) die("custdb_actor_open", rc);
+        if ((rc = custdb_actor_customer_get(auditor, customers[0], &last)) != CUSTDB_OK) {
+            fprintf(stderr, "auditor read failed: %s\n", custdb_actor_errmsg(auditor));
+            custdb_actor_close(auditor);
+            die("custdb_actor_customer_get", rc);
+        }
+        doc = parsed(last);
+        last = NULL;
+        printf("the auditor sees: %s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "display_name")));
+        cJSON_Delete(doc);
+        rc = custdb_actor_customer_archive(auditor, customers[0], &last);
+        printf("the auditor archives a customer: %s\n",
+               rc == CUSTDB_ERR_PERMISSION_DENIED ? "permission denied" : "ALLOWED");
+        custdb_actor_close(auditor);
+    }
+
+    /* Retention: interactions are kept two years; what would go today. */
+    if ((rc = custdb_retention_rule_set(db, "interactions", 730, &last)) != CUSTDB_OK)
+        die("custdb_retention_rule_set", rc);
+    custdb_string_free(last);
+    last = NULL;
+    if ((rc = custdb_retention_plan(db, NULL, &last)) != CUSTDB_OK) die("custdb_retention_plan", rc);
+    doc = parsed(last);
+    last = NULL;
+    printf("retention today: %d tables to trim\n", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "actions")));
     cJSON_Delete(doc);
 
     /* The operator's end of day: export, audit, backup, check. */
