@@ -293,8 +293,8 @@ pub struct Reports<'a> {
     conn: &'a Connection,
 }
 
-/// Paid orders: the statuses that count as revenue.
-const PAID: &str = "o.status NOT IN ('pending', 'cancelled')";
+/// Orders that count as sales ([`crate::order::counts_as_sale`]).
+const PAID: &str = crate::order::counts_as_sale!();
 
 impl<'a> Reports<'a> {
     pub(crate) fn new(conn: &'a Connection) -> Self {
@@ -568,14 +568,15 @@ impl<'a> Reports<'a> {
         let (from, to) = bounds(range)?;
         let (orders, cancelled, with_returns, sold, returned): (i64, i64, i64, i64, i64) = self
             .conn
-            .prepare_cached(
+            .prepare_cached(concat!(
                 "SELECT count(*), coalesce(sum(o.status = 'cancelled'), 0), \
                  coalesce(sum(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.quantity_returned > 0)), 0), \
-                 coalesce(sum(CASE WHEN o.status NOT IN ('pending', 'cancelled') THEN \
-                   (SELECT sum(quantity) FROM order_lines l WHERE l.order_id = o.id) END), 0), \
+                 coalesce(sum(CASE WHEN ",
+                crate::order::counts_as_sale!(),
+                " THEN (SELECT sum(quantity) FROM order_lines l WHERE l.order_id = o.id) END), 0), \
                  coalesce(sum((SELECT sum(quantity_returned) FROM order_lines l WHERE l.order_id = o.id)), 0) \
                  FROM orders o WHERE o.placed_at >= ?1 AND o.placed_at < ?2",
-            ).db()?
+            )).db()?
             .query_row(params![from, to], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             }).db()?;
@@ -625,16 +626,21 @@ impl<'a> Reports<'a> {
             .checked_sub_signed(chrono::Duration::days(window_days))
             .map_or_else(String::new, crate::time::bound);
         let end = crate::time::to_db(&as_of);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT v.id, v.sku, coalesce((SELECT sum(on_hand - reserved) FROM stock_levels s \
+        let mut stmt = self
+            .conn
+            .prepare_cached(concat!(
+                "SELECT v.id, v.sku, coalesce((SELECT sum(on_hand - reserved) FROM stock_levels s \
                WHERE s.variant_id = v.id), 0) AS available, sold.units FROM product_variants v \
              JOIN (SELECT l.variant_id, sum(l.quantity) units FROM order_lines l \
                    JOIN orders o ON o.id = l.order_id \
-                   WHERE o.status NOT IN ('pending', 'cancelled') AND o.placed_at >= ?1 AND o.placed_at < ?2 \
+                   WHERE ",
+                crate::order::counts_as_sale!(),
+                " AND o.placed_at >= ?1 AND o.placed_at < ?2 \
                    GROUP BY 1) sold ON sold.variant_id = v.id \
              WHERE v.track_stock = 1 AND available * ?3 < sold.units * ?4 \
              ORDER BY available * 1.0 / sold.units, v.sku",
-        ).db()?;
+            ))
+            .db()?;
         let rows = stmt
             .query_map(params![start, end, window_days, horizon_days], |r| {
                 Ok((
@@ -736,20 +742,23 @@ impl<'a> Reports<'a> {
 pub(crate) mod sql {
     /// Per customer with a paid order placed before ?1: id, recency in
     /// days, frequency, net spend (e4), and the three quintiles.
-    pub(crate) const RFM: &str = "WITH c AS ( \
+    pub(crate) const RFM: &str = concat!(
+        "WITH c AS ( \
         SELECT o.customer_id AS id, \
           CAST(julianday(?1) - julianday(max(o.placed_at)) AS INTEGER) AS recency, \
           count(*) AS frequency, \
           sum(o.total_e4 - o.refunded_e4) - coalesce((SELECT sum(n.amount_e4) FROM credit_notes n \
             WHERE n.customer_id = o.customer_id AND n.issued_at < ?1), 0) AS monetary \
-        FROM orders o WHERE o.customer_id IS NOT NULL \
-          AND o.status NOT IN ('pending', 'cancelled') AND o.placed_at < ?1 \
+        FROM orders o WHERE o.customer_id IS NOT NULL AND ",
+        crate::order::counts_as_sale!(),
+        " AND o.placed_at < ?1 \
         GROUP BY o.customer_id) \
       SELECT id, recency, frequency, monetary, \
         NTILE(5) OVER (ORDER BY recency DESC, id) AS r, \
         NTILE(5) OVER (ORDER BY frequency, id) AS f, \
         NTILE(5) OVER (ORDER BY monetary, id) AS m \
-      FROM c";
+      FROM c"
+    );
 }
 
 crate::one_shot::one_shot! {

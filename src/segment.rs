@@ -232,7 +232,7 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
         (":after", Box::new(after.to_owned())),
         (":limit", Box::new((limit + 1) as i64)),
     ];
-    let paid = "o.status NOT IN ('pending', 'cancelled')";
+    let paid = crate::order::counts_as_sale!();
     if let Some(rfm) = &s.rfm {
         for (field, v) in [
             ("rfm.min_r", rfm.min_r),

@@ -81,6 +81,21 @@ pub const MAX_LINE_QUANTITY: i64 = 1_000_000;
 pub const MAX_NOTE_LEN: usize = 2000;
 /// Longest idempotency key, in characters.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+/// The SQL condition, on an `orders` row aliased `o`, for an order that
+/// counts as a sale: paid, or further along (shipped, delivered, returned,
+/// refunded; refunds are subtracted where money is summed), and neither
+/// pending (not paid yet) nor cancelled. The one definition that revenue
+/// reports, RFM, segments, stock-out risk and sales by variant share; a
+/// macro so that it joins the statements' text at compile time
+/// (`concat!`).
+macro_rules! counts_as_sale {
+    () => {
+        "o.status NOT IN ('pending', 'cancelled')"
+    };
+}
+pub(crate) use counts_as_sale;
+
 /// Decimals a tax rate may carry (as a fraction: 0.2 is 20 %).
 pub const TAX_RATE_DECIMALS: u32 = 6;
 
@@ -983,8 +998,9 @@ impl<'a> OrderReader<'a> {
         .collect()
     }
 
-    /// Units and revenue per variant and currency for orders placed in
-    /// `[from, to)`, cancelled orders excluded; sorted by SKU. A bound
+    /// Units and revenue per variant and currency for the orders placed in
+    /// `[from, to)` that count as sales (paid or further along; pending and
+    /// cancelled orders are not sales); sorted by SKU. A bound
     /// outside the range of [`crate::time`] means no bound on that side.
     ///
     /// # Errors
@@ -1000,10 +1016,13 @@ impl<'a> OrderReader<'a> {
         }
         let (from, to) = (crate::time::bound(from), crate::time::bound(to));
         let mut stmt = self.conn.prepare_cached(
-            "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
-             sum(l.subtotal_e4 - l.discount_e4) FROM orders o JOIN order_lines l ON l.order_id = o.id \
-             WHERE o.placed_at >= ?1 AND o.placed_at < ?2 AND o.status <> 'cancelled' \
-             GROUP BY l.variant_id, o.currency ORDER BY l.sku, o.currency",
+            concat!(
+                "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
+                 sum(l.subtotal_e4 - l.discount_e4) FROM orders o JOIN order_lines l ON l.order_id = o.id \
+                 WHERE o.placed_at >= ?1 AND o.placed_at < ?2 AND ",
+                counts_as_sale!(),
+                " GROUP BY l.variant_id, o.currency ORDER BY l.sku, o.currency"
+            ),
         ).db()?;
         let rows = stmt
             .query_map(params![from, to], |r| {

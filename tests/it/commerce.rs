@@ -952,3 +952,64 @@ fn create_product_returns_variants_in_the_order_given() {
     let read = store.read(|r| r.catalog().product(product.id)).unwrap();
     assert_eq!(read, product, "a read gives the same order");
 }
+
+/// "An order that counts as a sale" is one definition
+/// (`order::counts_as_sale`): a paid order is a sale in every figure, a
+/// pending or cancelled one in none of them.
+#[test]
+fn pending_and_cancelled_orders_are_not_sales_in_any_figure() {
+    let s = shop();
+    let place = |quantity: i64| {
+        s.store
+            .write(|tx| {
+                tx.orders().place(
+                    NewOrder::for_customer(s.ann, Currency::GBP)
+                        .line(NewOrderLine::new("TEE-M", quantity)),
+                )
+            })
+            .unwrap()
+    };
+    let paid = place(1);
+    s.store
+        .write(|tx| {
+            tx.orders().pay(
+                paid.id,
+                NewPayment::new(PaymentMethod::Card, paid.total.amount),
+            )
+        })
+        .unwrap();
+    let _pending = place(2);
+    let cancelled = place(3);
+    s.store
+        .write(|tx| tx.orders().cancel(cancelled.id, "changed my mind"))
+        .unwrap();
+    let (from, to) = (
+        paid.placed_at - Duration::days(1),
+        paid.placed_at + Duration::days(1),
+    );
+    let range = custdb::TimeRange::between(from, to);
+    s.store
+        .read(|r| {
+            let by_variant = r.orders().sales_by_variant(from, to)?;
+            let tee = by_variant.iter().find(|x| x.sku == "TEE-M").unwrap();
+            assert_eq!(tee.quantity_sold, 1, "sales by variant");
+            assert_eq!(tee.revenue.amount, d("12.50"));
+            let by_product = r.reports().revenue_by_product(range, 10)?;
+            let tee = by_product.iter().find(|x| x.sku == "TEE-M").unwrap();
+            assert_eq!(tee.units_sold, 1, "revenue by product");
+            let by_period = r.reports().revenue_by_period(custdb::Period::Day, range)?;
+            assert_eq!(by_period.iter().map(|x| x.orders).sum::<u64>(), 1);
+            let c = r.reports().cancellations_and_returns(range)?;
+            assert_eq!((c.orders, c.cancelled, c.units_sold), (3, 1, 1));
+            let rfm = r.reports().rfm(to)?;
+            assert_eq!(rfm.len(), 1);
+            assert_eq!(rfm[0].frequency, 1, "RFM counts the one sale");
+            let once = custdb::Segment::default().min_orders(1);
+            let twice = custdb::Segment::default().min_orders(2);
+            assert_eq!(r.segments().evaluate(&once, None, 10)?.items, [s.ann]);
+            assert!(r.segments().evaluate(&twice, None, 10)?.items.is_empty());
+            Ok::<_, custdb::Error>(())
+        })
+        .unwrap();
+    assert_consistent(&s.store);
+}
