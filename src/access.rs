@@ -428,3 +428,27 @@ crate::one_shot::one_shot! {
         fn grants(actor_id: &str) -> Grants;
     }
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// Roles and grants for one-shot calls.
+    pub fn access(&self) -> crate::access::StoreAccess<'_> {
+        crate::access::StoreAccess::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// Roles and grants.
+    pub fn access(&self) -> crate::access::Access<'_> {
+        crate::access::Access::new(self)
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// Roles and grants, read-only.
+    pub fn access(&self) -> crate::access::AccessReader<'a> {
+        crate::access::AccessReader::new(self.conn())
+    }
+}

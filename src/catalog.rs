@@ -1050,3 +1050,27 @@ crate::one_shot::one_shot! {
         fn products(archived: ArchiveState, after: Option<&Cursor>, limit: usize) -> Page<Product>;
     }
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// The catalog for one-shot calls.
+    pub fn catalog(&self) -> crate::catalog::StoreCatalog<'_> {
+        crate::catalog::StoreCatalog::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// The catalog inside this transaction.
+    pub fn catalog(&self) -> crate::catalog::Catalog<'_> {
+        crate::catalog::Catalog::new(self)
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// The catalog, read-only.
+    pub fn catalog(&self) -> crate::catalog::CatalogReader<'a> {
+        crate::catalog::CatalogReader::new(self.conn())
+    }
+}

@@ -1400,3 +1400,27 @@ crate::one_shot::one_shot! {
         fn receipt(id: ConsentEventId, controller: &Controller, policy_url: &str, service: &str) -> ConsentReceipt;
     }
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// Purposes and consent for one-shot calls.
+    pub fn consent(&self) -> crate::consent::StoreConsents<'_> {
+        crate::consent::StoreConsents::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// Purposes and the consent ledger.
+    pub fn consent(&self) -> crate::consent::Consents<'_> {
+        crate::consent::Consents::new(self)
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// Purposes and the consent ledger, read-only.
+    pub fn consent(&self) -> crate::consent::ConsentReader<'a> {
+        crate::consent::ConsentReader::new(self.conn())
+    }
+}

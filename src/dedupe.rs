@@ -557,3 +557,32 @@ crate::one_shot::one_shot! {
         fn candidates(limit: usize) -> Vec<DuplicateCandidate>;
     }
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// Duplicate candidates and merges for one-shot calls.
+    pub fn duplicates(&self) -> crate::dedupe::StoreDuplicates<'_> {
+        crate::dedupe::StoreDuplicates::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// Merging duplicate customers.
+    pub fn merges(&self) -> crate::dedupe::Merges<'_> {
+        crate::dedupe::Merges::new(self)
+    }
+
+    /// Finding duplicate customers, on this unit of work's view.
+    pub fn duplicates(&self) -> crate::dedupe::DuplicateReader<'_> {
+        crate::dedupe::DuplicateReader::new(self.conn())
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// Finding duplicate customers.
+    pub fn duplicates(&self) -> crate::dedupe::DuplicateReader<'a> {
+        crate::dedupe::DuplicateReader::new(self.conn())
+    }
+}

@@ -1533,3 +1533,27 @@ crate::one_shot::one_shot! {
         fn overstock() -> Vec<StockReportLine>;
     }
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// Stock for one-shot calls.
+    pub fn inventory(&self) -> crate::inventory::StoreInventory<'_> {
+        crate::inventory::StoreInventory::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// Inventory inside this transaction.
+    pub fn inventory(&self) -> crate::inventory::Inventory<'_> {
+        crate::inventory::Inventory::new(self)
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// Inventory, read-only.
+    pub fn inventory(&self) -> crate::inventory::InventoryReader<'a> {
+        crate::inventory::InventoryReader::new(self.conn())
+    }
+}

@@ -82,6 +82,7 @@ pub mod audit;
 pub mod backup;
 mod bench_sql;
 pub mod catalog;
+mod check;
 pub mod consent;
 pub mod customer;
 pub mod dedupe;

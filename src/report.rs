@@ -779,3 +779,27 @@ crate::one_shot::one_shot! {
         fn rfm_segments(as_of: DateTime<Utc>) -> Vec<(String, u64)>;
     }
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// Reports, each in its own read transaction.
+    pub fn reports(&self) -> crate::report::StoreReports<'_> {
+        crate::report::StoreReports::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// Reports, on this unit of work's view.
+    pub fn reports(&self) -> crate::report::Reports<'_> {
+        crate::report::Reports::new(self.conn())
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// Reports.
+    pub fn reports(&self) -> crate::report::Reports<'a> {
+        crate::report::Reports::new(self.conn())
+    }
+}

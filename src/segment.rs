@@ -503,3 +503,27 @@ crate::one_shot::one_shot! {
         fn evaluate_saved(name: &str, after: Option<&Cursor>, limit: usize) -> Page<CustomerId>;
     }
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// Segments for one-shot calls.
+    pub fn segments(&self) -> crate::segment::StoreSegments<'_> {
+        crate::segment::StoreSegments::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// Saving segments.
+    pub fn segments(&self) -> crate::segment::Segments<'_> {
+        crate::segment::Segments::new(self)
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// Segments: evaluation and saved definitions.
+    pub fn segments(&self) -> crate::segment::SegmentReader<'a> {
+        crate::segment::SegmentReader::new(self.conn())
+    }
+}

@@ -18,7 +18,6 @@ use crate::audit::Change;
 use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{AddressId, CustomerId};
-use crate::order::AddressSnapshot;
 use crate::store::CheckReport;
 use crate::validate;
 
@@ -751,4 +750,65 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A postal address copied into an order, so that later changes to the
+/// customer's address book do not rewrite history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct AddressSnapshot {
+    /// Recipient.
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// Company.
+    #[serde(default)]
+    pub company: Option<String>,
+    /// First line (required).
+    pub line1: String,
+    /// Second line.
+    #[serde(default)]
+    pub line2: Option<String>,
+    /// City (required).
+    pub city: String,
+    /// Region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country (required).
+    pub country: String,
+}
+
+impl AddressSnapshot {
+    /// An address with its required parts.
+    pub fn new(
+        line1: impl Into<String>,
+        city: impl Into<String>,
+        country: impl Into<String>,
+    ) -> Self {
+        AddressSnapshot {
+            line1: line1.into(),
+            city: city.into(),
+            country: country.into(),
+            ..AddressSnapshot::default()
+        }
+    }
+
+    /// Sets the postal code.
+    pub fn postal_code(mut self, code: impl Into<String>) -> Self {
+        self.postal_code = Some(code.into());
+        self
+    }
+
+    /// Sets the recipient.
+    pub fn recipient(mut self, name: impl Into<String>) -> Self {
+        self.recipient = Some(name.into());
+        self
+    }
+
+    /// The address checked and normalised, errors naming `field`.
+    pub(crate) fn checked(&self, field: &str) -> Result<AddressSnapshot> {
+        checked_postal(field, self)
+    }
 }

@@ -1981,3 +1981,29 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     address::check(conn, report)?;
     Ok(())
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// The customers repository for one-shot calls, each its own transaction.
+    /// Inside a unit of work use [`WriteTx::customers`] or
+    /// [`ReadTx::customers`].
+    pub fn customers(&self) -> crate::customer::StoreCustomers<'_> {
+        crate::customer::StoreCustomers::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// The customers repository inside this transaction.
+    pub fn customers(&self) -> Customers<'_> {
+        Customers::new(self)
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// The customers repository, read-only.
+    pub fn customers(&self) -> CustomerReader<'a> {
+        CustomerReader::new(self.conn())
+    }
+}

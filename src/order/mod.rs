@@ -121,65 +121,9 @@ text_enum!(
     }
 );
 
-/// A postal address copied into an order, so that later changes to the
-/// customer's address book do not rewrite history.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-pub struct AddressSnapshot {
-    /// Recipient.
-    #[serde(default)]
-    pub recipient: Option<String>,
-    /// Company.
-    #[serde(default)]
-    pub company: Option<String>,
-    /// First line (required).
-    pub line1: String,
-    /// Second line.
-    #[serde(default)]
-    pub line2: Option<String>,
-    /// City (required).
-    pub city: String,
-    /// Region.
-    #[serde(default)]
-    pub region: Option<String>,
-    /// Postal code.
-    #[serde(default)]
-    pub postal_code: Option<String>,
-    /// ISO 3166-1 alpha-2 country (required).
-    pub country: String,
-}
-
-impl AddressSnapshot {
-    /// An address with its required parts.
-    pub fn new(
-        line1: impl Into<String>,
-        city: impl Into<String>,
-        country: impl Into<String>,
-    ) -> Self {
-        AddressSnapshot {
-            line1: line1.into(),
-            city: city.into(),
-            country: country.into(),
-            ..AddressSnapshot::default()
-        }
-    }
-
-    /// Sets the postal code.
-    pub fn postal_code(mut self, code: impl Into<String>) -> Self {
-        self.postal_code = Some(code.into());
-        self
-    }
-
-    /// Sets the recipient.
-    pub fn recipient(mut self, name: impl Into<String>) -> Self {
-        self.recipient = Some(name.into());
-        self
-    }
-
-    fn checked(&self, field: &str) -> Result<AddressSnapshot> {
-        crate::customer::address::checked_postal(field, self)
-    }
-}
+/// The postal address copied into an order; it lives with addresses
+/// ([`crate::customer::address`]) and is named here too, where orders use it.
+pub use crate::customer::address::AddressSnapshot;
 
 /// An order to place.
 ///
@@ -1814,5 +1758,30 @@ crate::one_shot::one_shot! {
         fn shipments(order_id: OrderId) -> Vec<crate::Shipment>;
         fn returns(order_id: OrderId) -> Vec<crate::Return>;
         fn refunds(order_id: OrderId) -> Vec<crate::Refund>;
+    }
+}
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// Orders for one-shot calls, each its own unit of work
+    /// ([`StoreOrders`](crate::order::StoreOrders)).
+    pub fn orders(&self) -> crate::order::StoreOrders<'_> {
+        crate::order::StoreOrders::new(self)
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// Orders, payments and fulfilment inside this transaction.
+    pub fn orders(&self) -> crate::order::Orders<'_> {
+        crate::order::Orders::new(self)
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// Orders, read-only.
+    pub fn orders(&self) -> crate::order::OrderReader<'a> {
+        crate::order::OrderReader::new(self.conn())
     }
 }

@@ -766,3 +766,96 @@ crate::one_shot::one_shot! {
         fn erased_at(customer_id: CustomerId) -> Option<DateTime<Utc>>;
     }
 }
+
+// One-shot calls on the store: this domain's accessors (the store layer names no domain).
+impl crate::Store {
+    /// Subject rights and retention rules for one-shot calls.
+    pub fn privacy(&self) -> crate::privacy::StorePrivacy<'_> {
+        crate::privacy::StorePrivacy::new(self)
+    }
+
+    /// Erases a customer ([`Privacy::erase`](crate::Privacy::erase)) in its
+    /// own unit of work, then checkpoints the WAL into the database file and
+    /// truncates it. With `secure_delete` on (custdb sets it on every
+    /// connection), neither the file nor its `-wal` holds the erased values
+    /// afterwards; `file_scrubbed` in the report says whether the
+    /// checkpoint completed (it waits up to the busy timeout for readers).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown customer; a database error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path().join("shop.db"))?;
+    /// let ann = store.customers().create(NewCustomer::new("Ann Lee").email("ann@example.com"))?;
+    /// let report = store.erase_customer(ann.id)?;
+    /// assert!(report.file_scrubbed);
+    /// let erased = store.customers().get(ann.id)?; // the id stays, the person is gone
+    /// assert_ne!(erased.display_name, "Ann Lee");
+    /// assert_eq!(erased.email, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn erase_customer(&self, customer_id: crate::CustomerId) -> Result<crate::ErasureReport> {
+        let mut report = self.write(|tx| {
+            tx.privacy()
+                .erase(customer_id, crate::ErasureGround::SubjectRequest)
+        })?;
+        if !report.already_erased {
+            report.file_scrubbed = self.scrub_after_erasure()?;
+        }
+        Ok(report)
+    }
+
+    /// Applies the retention rules as of `now`
+    /// ([`Privacy::apply_retention`](crate::Privacy::apply_retention)) in
+    /// its own unit of work, then scrubs the file as
+    /// [`erase_customer`](Store::erase_customer) does.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn apply_retention(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::privacy::RetentionReport> {
+        let report = self.write(|tx| tx.privacy().apply_retention(now))?;
+        if !report.actions.is_empty() {
+            self.scrub_after_erasure()?;
+        }
+        Ok(report)
+    }
+
+    /// What [`apply_retention`](Store::apply_retention) would do as of
+    /// `now`, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_retention`](Store::apply_retention).
+    pub fn plan_retention(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::privacy::RetentionReport> {
+        self.write(|tx| tx.privacy().plan_retention(now))
+    }
+}
+
+// Inside a unit of work: this domain's accessors (the store layer names no domain).
+impl<'a> crate::WriteTx<'a> {
+    /// Subject rights and retention: export, erasure, retention rules.
+    pub fn privacy(&self) -> crate::privacy::Privacy<'_> {
+        crate::privacy::Privacy::new(self)
+    }
+}
+
+// Inside a read transaction: this domain's accessors (the store layer names no domain).
+impl<'a> crate::ReadTx<'a> {
+    /// Subject export and the privacy records, read-only.
+    pub fn privacy(&self) -> crate::privacy::PrivacyReader<'a> {
+        crate::privacy::PrivacyReader::new(self.conn())
+    }
+}

@@ -15,7 +15,6 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::audit::{AuditReader, Change};
-use crate::customer::{CustomerReader, Customers};
 use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::{self, FileState};
@@ -689,43 +688,6 @@ impl Store {
         Ok(value)
     }
 
-    /// Erases a customer ([`Privacy::erase`](crate::Privacy::erase)) in its
-    /// own unit of work, then checkpoints the WAL into the database file and
-    /// truncates it. With `secure_delete` on (custdb sets it on every
-    /// connection), neither the file nor its `-wal` holds the erased values
-    /// afterwards; `file_scrubbed` in the report says whether the
-    /// checkpoint completed (it waits up to the busy timeout for readers).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::NotFound`] for an unknown customer; a database error.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use custdb::{NewCustomer, Store};
-    ///
-    /// let dir = tempfile::tempdir()?;
-    /// let store = Store::open(dir.path().join("shop.db"))?;
-    /// let ann = store.customers().create(NewCustomer::new("Ann Lee").email("ann@example.com"))?;
-    /// let report = store.erase_customer(ann.id)?;
-    /// assert!(report.file_scrubbed);
-    /// let erased = store.customers().get(ann.id)?; // the id stays, the person is gone
-    /// assert_ne!(erased.display_name, "Ann Lee");
-    /// assert_eq!(erased.email, None);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn erase_customer(&self, customer_id: crate::CustomerId) -> Result<crate::ErasureReport> {
-        let mut report = self.write(|tx| {
-            tx.privacy()
-                .erase(customer_id, crate::ErasureGround::SubjectRequest)
-        })?;
-        if !report.already_erased {
-            report.file_scrubbed = self.scrub_after_erasure()?;
-        }
-        Ok(report)
-    }
-
     /// Copies the WAL into the database file and truncates it (waiting up
     /// to the busy timeout for readers). True when every frame was copied.
     /// custdb checkpoints on its own; call this before measuring or copying
@@ -736,32 +698,6 @@ impl Store {
     /// [`ErrorKind::ReadOnly`] for a read-only store; a database error.
     pub fn checkpoint(&self) -> Result<bool> {
         self.scrub_after_erasure()
-    }
-
-    /// Applies the retention rules as of `now`
-    /// ([`Privacy::apply_retention`](crate::Privacy::apply_retention)) in
-    /// its own unit of work, then scrubs the file as
-    /// [`erase_customer`](Store::erase_customer) does.
-    ///
-    /// # Errors
-    ///
-    /// A database error.
-    pub fn apply_retention(&self, now: DateTime<Utc>) -> Result<crate::privacy::RetentionReport> {
-        let report = self.write(|tx| tx.privacy().apply_retention(now))?;
-        if !report.actions.is_empty() {
-            self.scrub_after_erasure()?;
-        }
-        Ok(report)
-    }
-
-    /// What [`apply_retention`](Store::apply_retention) would do as of
-    /// `now`, changing nothing.
-    ///
-    /// # Errors
-    ///
-    /// As [`apply_retention`](Store::apply_retention).
-    pub fn plan_retention(&self, now: DateTime<Utc>) -> Result<crate::privacy::RetentionReport> {
-        self.write(|tx| tx.privacy().plan_retention(now))
     }
 
     /// Copies the WAL into the database file and truncates it to zero
@@ -865,84 +801,25 @@ impl Store {
         self.with_reader(f)
     }
 
-    /// The customers repository for one-shot calls, each its own transaction.
-    /// Inside a unit of work use [`WriteTx::customers`] or
-    /// [`ReadTx::customers`].
-    pub fn customers(&self) -> crate::customer::StoreCustomers<'_> {
-        crate::customer::StoreCustomers::new(self)
-    }
-
-    /// Orders for one-shot calls, each its own unit of work
-    /// ([`StoreOrders`](crate::order::StoreOrders)).
-    pub fn orders(&self) -> crate::order::StoreOrders<'_> {
-        crate::order::StoreOrders::new(self)
-    }
-
-    /// The catalog for one-shot calls.
-    pub fn catalog(&self) -> crate::catalog::StoreCatalog<'_> {
-        crate::catalog::StoreCatalog::new(self)
-    }
-
-    /// Stock for one-shot calls.
-    pub fn inventory(&self) -> crate::inventory::StoreInventory<'_> {
-        crate::inventory::StoreInventory::new(self)
-    }
-
-    /// Purposes and consent for one-shot calls.
-    pub fn consent(&self) -> crate::consent::StoreConsents<'_> {
-        crate::consent::StoreConsents::new(self)
-    }
-
-    /// Subject rights and retention rules for one-shot calls.
-    pub fn privacy(&self) -> crate::privacy::StorePrivacy<'_> {
-        crate::privacy::StorePrivacy::new(self)
-    }
-
-    /// Segments for one-shot calls.
-    pub fn segments(&self) -> crate::segment::StoreSegments<'_> {
-        crate::segment::StoreSegments::new(self)
-    }
-
-    /// Reports, each in its own read transaction.
-    pub fn reports(&self) -> crate::report::StoreReports<'_> {
-        crate::report::StoreReports::new(self)
-    }
-
-    /// Roles and grants for one-shot calls.
-    pub fn access(&self) -> crate::access::StoreAccess<'_> {
-        crate::access::StoreAccess::new(self)
-    }
-
-    /// Duplicate candidates and merges for one-shot calls.
-    pub fn duplicates(&self) -> crate::dedupe::StoreDuplicates<'_> {
-        crate::dedupe::StoreDuplicates::new(self)
-    }
-
-    /// Recomputes every invariant custdb keeps and reports each difference:
-    /// SQLite's `integrity_check` and `foreign_key_check`, the full-text
-    /// index against its content, and each domain's own rules (one default
-    /// address per kind, normalized emails and tags, an audit entry for every
-    /// record...).
-    ///
-    /// # Errors
-    ///
-    /// A database error while checking. Problems found are not errors: they
-    /// are in the returned [`CheckReport`].
-    pub fn check(&self) -> Result<CheckReport> {
-        // FTS5 takes its integrity check as an INSERT, which a read-only
-        // connection refuses, so the check runs on the writer when there is
-        // one (in a read transaction: it holds the lock but writes nothing).
+    /// Runs `f` on the connection a consistency check reads: the writer in
+    /// a read transaction when there is one (FTS5 takes its integrity check
+    /// as an INSERT, which a read-only connection refuses; the transaction
+    /// holds the lock but writes nothing), else a reader.
+    pub(crate) fn with_check_connection<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
         match &self.inner.writer {
             Some(_) => {
                 let conn = self.lock_writer("check")?;
                 let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Deferred).db()?;
-                let report = check_connection(&tx)?;
+                let value = f(&tx)?;
                 // Nothing to keep: the FTS5 check's INSERT changes nothing,
                 // and only write_as may commit on the writer.
                 tx.rollback().db()?;
-                Ok(report)
+                Ok(value)
             }
-            None => self.read(|r| check_connection(r.conn)),
+            None => self.read(|r| f(r.conn())),
         }
     }
 
@@ -1021,61 +898,6 @@ pub struct WriteTx<'a> {
 }
 
 impl<'a> WriteTx<'a> {
-    /// The customers repository inside this transaction.
-    pub fn customers(&self) -> Customers<'_> {
-        Customers::new(self)
-    }
-
-    /// The catalog inside this transaction.
-    pub fn catalog(&self) -> crate::catalog::Catalog<'_> {
-        crate::catalog::Catalog::new(self)
-    }
-
-    /// Inventory inside this transaction.
-    pub fn inventory(&self) -> crate::inventory::Inventory<'_> {
-        crate::inventory::Inventory::new(self)
-    }
-
-    /// Orders, payments and fulfilment inside this transaction.
-    pub fn orders(&self) -> crate::order::Orders<'_> {
-        crate::order::Orders::new(self)
-    }
-
-    /// Merging duplicate customers.
-    pub fn merges(&self) -> crate::dedupe::Merges<'_> {
-        crate::dedupe::Merges::new(self)
-    }
-
-    /// Finding duplicate customers, on this unit of work's view.
-    pub fn duplicates(&self) -> crate::dedupe::DuplicateReader<'_> {
-        crate::dedupe::DuplicateReader::new(self.conn())
-    }
-
-    /// Saving segments.
-    pub fn segments(&self) -> crate::segment::Segments<'_> {
-        crate::segment::Segments::new(self)
-    }
-
-    /// Reports, on this unit of work's view.
-    pub fn reports(&self) -> crate::report::Reports<'_> {
-        crate::report::Reports::new(self.conn())
-    }
-
-    /// Roles and grants.
-    pub fn access(&self) -> crate::access::Access<'_> {
-        crate::access::Access::new(self)
-    }
-
-    /// Purposes and the consent ledger.
-    pub fn consent(&self) -> crate::consent::Consents<'_> {
-        crate::consent::Consents::new(self)
-    }
-
-    /// Subject rights and retention: export, erasure, retention rules.
-    pub fn privacy(&self) -> crate::privacy::Privacy<'_> {
-        crate::privacy::Privacy::new(self)
-    }
-
     /// [`atomic`](WriteTx::atomic) for a closure that lets every error of the
     /// operations it runs go out unhandled (`?` only, no error caught and
     /// carried on from): its one savepoint undoes all of them, so they open
@@ -1238,96 +1060,15 @@ pub struct ReadTx<'a> {
 }
 
 impl<'a> ReadTx<'a> {
-    /// The customers repository, read-only.
-    pub fn customers(&self) -> CustomerReader<'a> {
-        CustomerReader::new(self.conn)
+    /// The connection, for the domains' readers.
+    pub(crate) fn conn(&self) -> &'a Connection {
+        self.conn
     }
 
     /// The audit trail, read-only.
     pub fn audit(&self) -> AuditReader<'a> {
         AuditReader::new(self.conn)
     }
-
-    /// The catalog, read-only.
-    pub fn catalog(&self) -> crate::catalog::CatalogReader<'a> {
-        crate::catalog::CatalogReader::new(self.conn)
-    }
-
-    /// Inventory, read-only.
-    pub fn inventory(&self) -> crate::inventory::InventoryReader<'a> {
-        crate::inventory::InventoryReader::new(self.conn)
-    }
-
-    /// Orders, read-only.
-    pub fn orders(&self) -> crate::order::OrderReader<'a> {
-        crate::order::OrderReader::new(self.conn)
-    }
-
-    /// Roles and grants, read-only.
-    pub fn access(&self) -> crate::access::AccessReader<'a> {
-        crate::access::AccessReader::new(self.conn)
-    }
-
-    /// Purposes and the consent ledger, read-only.
-    pub fn consent(&self) -> crate::consent::ConsentReader<'a> {
-        crate::consent::ConsentReader::new(self.conn)
-    }
-
-    /// Reports.
-    pub fn reports(&self) -> crate::report::Reports<'a> {
-        crate::report::Reports::new(self.conn)
-    }
-
-    /// Finding duplicate customers.
-    pub fn duplicates(&self) -> crate::dedupe::DuplicateReader<'a> {
-        crate::dedupe::DuplicateReader::new(self.conn)
-    }
-
-    /// Segments: evaluation and saved definitions.
-    pub fn segments(&self) -> crate::segment::SegmentReader<'a> {
-        crate::segment::SegmentReader::new(self.conn)
-    }
-
-    /// Subject export and the privacy records, read-only.
-    pub fn privacy(&self) -> crate::privacy::PrivacyReader<'a> {
-        crate::privacy::PrivacyReader::new(self.conn)
-    }
-}
-
-fn check_connection(conn: &Connection) -> Result<CheckReport> {
-    let mut report = CheckReport::default();
-    let mut stmt = conn.prepare("PRAGMA integrity_check").db()?;
-    for line in stmt.query_map([], |row| row.get::<_, String>(0)).db()? {
-        let line = line.db()?;
-        if line != "ok" {
-            report.push(format!("integrity_check: {line}"));
-        }
-    }
-    let mut stmt = conn.prepare("PRAGMA foreign_key_check").db()?;
-    for row in stmt
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, Option<i64>>(1)?,
-                row.get::<_, String>(2)?,
-            ))
-        })
-        .db()?
-    {
-        let (table, rowid, parent) = row.db()?;
-        report.push(format!(
-            "foreign_key_check: {table} row {rowid:?} refers to a missing {parent}"
-        ));
-    }
-    crate::time::check(conn, &mut report)?;
-    crate::customer::check(conn, &mut report)?;
-    crate::catalog::check(conn, &mut report)?;
-    crate::inventory::check(conn, &mut report)?;
-    crate::order::check(conn, &mut report)?;
-    crate::audit::check(conn, &mut report)?;
-    crate::consent::check(conn, &mut report)?;
-    crate::privacy::check(conn, &mut report)?;
-    Ok(report)
 }
 
 /// Refuses a path SQLite would not take as a file: the empty path (SQLite

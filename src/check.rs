@@ -1,0 +1,61 @@
+//! `Store::check`: every invariant custdb keeps, recomputed. It sits above
+//! the domains (each contributes its own `check`), so that the store layer
+//! names none of them.
+
+use rusqlite::Connection;
+
+use crate::error::{DbResult, Result};
+use crate::store::{CheckReport, Store};
+
+impl Store {
+    /// Recomputes every invariant custdb keeps and reports each difference:
+    /// SQLite's `integrity_check` and `foreign_key_check`, the full-text
+    /// index against its content, and each domain's own rules (one default
+    /// address per kind, normalized emails and tags, an audit entry for every
+    /// record...).
+    ///
+    /// # Errors
+    ///
+    /// A database error while checking. Problems found are not errors: they
+    /// are in the returned [`CheckReport`].
+    pub fn check(&self) -> Result<CheckReport> {
+        self.with_check_connection(check_connection)
+    }
+}
+
+/// SQLite's own checks, then each domain's rules.
+fn check_connection(conn: &Connection) -> Result<CheckReport> {
+    let mut report = CheckReport::default();
+    let mut stmt = conn.prepare("PRAGMA integrity_check").db()?;
+    for line in stmt.query_map([], |row| row.get::<_, String>(0)).db()? {
+        let line = line.db()?;
+        if line != "ok" {
+            report.push(format!("integrity_check: {line}"));
+        }
+    }
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check").db()?;
+    for row in stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<i64>>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .db()?
+    {
+        let (table, rowid, parent) = row.db()?;
+        report.push(format!(
+            "foreign_key_check: {table} row {rowid:?} refers to a missing {parent}"
+        ));
+    }
+    crate::time::check(conn, &mut report)?;
+    crate::customer::check(conn, &mut report)?;
+    crate::catalog::check(conn, &mut report)?;
+    crate::inventory::check(conn, &mut report)?;
+    crate::order::check(conn, &mut report)?;
+    crate::audit::check(conn, &mut report)?;
+    crate::consent::check(conn, &mut report)?;
+    crate::privacy::check(conn, &mut report)?;
+    Ok(report)
+}
