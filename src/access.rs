@@ -18,8 +18,8 @@ use crate::audit::Change;
 use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::WriteTx;
 use crate::text_enum::text_enum;
+use crate::unit::WriteTx;
 
 text_enum!(
     /// What an actor may do.

@@ -49,7 +49,8 @@ use crate::order::{
 };
 use crate::page::{Cursor, Page};
 use crate::privacy::{ErasureReport, SubjectExport};
-use crate::store::{Actor, Store};
+use crate::store::Store;
+use crate::unit::Actor;
 use crate::{NewProduct, Product};
 
 /// What a masked text field shows after its first character.

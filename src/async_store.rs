@@ -10,7 +10,8 @@
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{Actor, Options, ReadTx, Store, WriteTx};
+use crate::store::{Options, Store};
+use crate::unit::{Actor, ReadTx, WriteTx};
 
 /// A [`Store`] for async code: every call runs the synchronous store on
 /// tokio's blocking pool ([`tokio::task::spawn_blocking`]) and awaits it.

@@ -23,7 +23,7 @@ use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::page::{check_limit, into_page, Cursor, Page};
-use crate::store::{Actor, CheckReport};
+use crate::unit::{Actor, CheckReport};
 
 /// The previous hash of the first entry: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

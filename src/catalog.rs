@@ -24,7 +24,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ProductId, VariantId};
 use crate::money::{self, Currency, Money};
 use crate::page::{check_limit, into_page, Cursor, Page};
-use crate::store::{CheckReport, WriteTx};
+use crate::unit::{CheckReport, WriteTx};
 use crate::validate;
 
 /// Longest product name, in characters.

@@ -5,7 +5,8 @@
 use rusqlite::Connection;
 
 use crate::error::{DbResult, Result};
-use crate::store::{CheckReport, Store};
+use crate::store::Store;
+use crate::unit::CheckReport;
 
 impl Store {
     /// Recomputes every invariant custdb keeps and reports each difference:

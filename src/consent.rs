@@ -49,8 +49,8 @@ use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ConsentEventId, CustomerId};
 use crate::page::{check_limit, into_page, Cursor, Page};
-use crate::store::{CheckReport, WriteTx};
 use crate::text_enum::text_enum;
+use crate::unit::{CheckReport, WriteTx};
 use crate::validate;
 
 /// Longest purpose id, in characters.

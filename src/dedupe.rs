@@ -34,7 +34,7 @@ use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::CustomerId;
-use crate::store::WriteTx;
+use crate::unit::WriteTx;
 
 /// The most candidates one call returns.
 pub const MAX_CANDIDATES: usize = 10_000;

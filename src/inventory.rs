@@ -27,8 +27,8 @@ use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{OrderId, OrderLineId, ReservationId, TransferId, VariantId, WarehouseId};
 use crate::page::{check_limit, into_page, Cursor, Page};
-use crate::store::{CheckReport, WriteTx};
 use crate::text_enum::text_enum;
+use crate::unit::{CheckReport, WriteTx};
 use crate::validate;
 
 /// Longest warehouse code, in characters.

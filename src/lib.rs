@@ -73,6 +73,7 @@
 #![deny(missing_debug_implementations)]
 
 mod text_enum;
+mod unit;
 
 pub mod access;
 mod acting;

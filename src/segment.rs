@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::id::CustomerId;
 use crate::money::Currency;
 use crate::page::{check_limit, into_page, Cursor, Page};
-use crate::store::WriteTx;
+use crate::unit::WriteTx;
 use crate::validate;
 
 /// Net spend in a period, at least `min`.

@@ -161,7 +161,7 @@ pub(crate) fn date_from_db(text: &str) -> Result<NaiveDate> {
 /// [`from_db`] parses.
 pub(crate) fn check(
     conn: &rusqlite::Connection,
-    report: &mut crate::store::CheckReport,
+    report: &mut crate::unit::CheckReport,
 ) -> Result<()> {
     const STAMP: &str = "typeof(v) = 'text' AND length(v) = 27 AND v GLOB         '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'         AND substr(v, 1, 4) <> '0000'         AND datetime(substr(v, 1, 19)) = replace(substr(v, 1, 19), 'T', ' ')";
     const DATE: &str = "typeof(v) = 'text' AND length(v) = 10 AND v GLOB         '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]' AND substr(v, 1, 4) <> '0000' AND date(v) = v";

@@ -18,7 +18,7 @@ use crate::audit::Change;
 use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{AddressId, CustomerId};
-use crate::store::CheckReport;
+use crate::unit::CheckReport;
 use crate::validate;
 
 /// Most addresses one customer may have.

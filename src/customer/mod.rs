@@ -46,7 +46,8 @@ use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::CustomerId;
 use crate::page::{check_limit, into_page, Cursor, Page};
-use crate::store::{CheckReport, ReadTx, Store, WriteTx};
+use crate::store::Store;
+use crate::unit::{CheckReport, ReadTx, WriteTx};
 use crate::validate;
 
 pub use address::{Address, AddressKind, AddressPatch, NewAddress};

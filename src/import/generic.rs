@@ -16,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::id::CustomerId;
 use crate::money::Currency;
 use crate::order::historical::{HistoricalLine, HistoricalOrder};
-use crate::store::{Store, Unguarded, WriteTx};
+use crate::store::Store;
+use crate::unit::{Unguarded, WriteTx};
 
 /// Rows written per transaction.
 pub const ROWS_PER_TRANSACTION: usize = 1000;

@@ -36,7 +36,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::DbResult;
 use crate::error::Result;
-use crate::store::WriteTx;
+use crate::unit::WriteTx;
 
 /// Longest outside key an import records, in characters (the
 /// `import_keys` CHECK backs it).

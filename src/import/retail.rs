@@ -42,7 +42,8 @@ use crate::id::{CustomerId, OrderId, VariantId};
 use crate::money::{self, Currency};
 use crate::order::historical::{HistoricalLine, HistoricalOrder};
 use crate::order::{NewRefund, NewReturn, NewReturnLine, MAX_LINES_PER_ORDER};
-use crate::store::{Store, WriteTx};
+use crate::store::Store;
+use crate::unit::WriteTx;
 
 crate::bench_sql::sql_module! {
     /// The importer's own statements, public only so that the benchmark's

@@ -15,7 +15,7 @@ use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::{CreditNoteId, CustomerId};
 use crate::money::Currency;
-use crate::store::WriteTx;
+use crate::unit::WriteTx;
 use crate::validate;
 
 /// A credit note to issue.

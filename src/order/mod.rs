@@ -64,8 +64,8 @@ use crate::id::{CustomerId, OrderId, OrderLineId, VariantId, WarehouseId};
 use crate::inventory::{Inventory, InventoryReader};
 use crate::money::{self, Currency, Money};
 use crate::page::{check_limit, into_page, Cursor, Page};
-use crate::store::{CheckReport, WriteTx};
 use crate::text_enum::text_enum;
+use crate::unit::{CheckReport, WriteTx};
 use crate::validate;
 
 pub use fulfilment::{

@@ -46,8 +46,8 @@ use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::CustomerId;
-use crate::store::{CheckReport, WriteTx};
 use crate::text_enum::text_enum;
+use crate::unit::{CheckReport, WriteTx};
 use map::{Erasure, RetentionAction, RowErasure, TableClass, PERSONAL_DATA_MAP};
 
 /// The export format's name, in every [`SubjectExport`].

@@ -1,0 +1,301 @@
+//! The units of work every repository works through: [`WriteTx`] (one
+//! write transaction, its savepoints and its audit rows), [`ReadTx`] (one
+//! consistent snapshot), the [`Actor`] a write is recorded under, and the
+//! [`CheckReport`] of `Store::check`. They sit below the repositories and
+//! name none of them: each domain adds its own accessors
+//! (`tx.customers()`, `r.orders()`) in its own module. Only the store
+//! (`crate::store`) makes them, around the connections it owns.
+
+use std::cell::Cell;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Transaction};
+
+use crate::audit::{AuditReader, Change};
+use crate::error::DbResult;
+use crate::error::{Error, Result};
+
+/// Longest accepted actor id, in characters.
+pub const MAX_ACTOR_ID_LEN: usize = 128;
+/// Longest accepted actor display name, in characters.
+pub const MAX_ACTOR_NAME_LEN: usize = 200;
+
+/// Who performs a write: recorded in the audit trail of every mutation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct Actor {
+    id: String,
+    name: String,
+}
+
+impl Actor {
+    /// An actor with a stable id (a user id, a service name) and a display
+    /// name.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] when the id or the name is empty after
+    /// trimming, longer than [`MAX_ACTOR_ID_LEN`] / [`MAX_ACTOR_NAME_LEN`]
+    /// characters, or contains control characters.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let clerk = custdb::Actor::new("user-17", "Dana at the front desk")?;
+    /// assert_eq!(clerk.id(), "user-17");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Result<Actor> {
+        let id = crate::validate::required_text("actor.id", &id.into(), MAX_ACTOR_ID_LEN)?;
+        let name = crate::validate::required_text("actor.name", &name.into(), MAX_ACTOR_NAME_LEN)?;
+        Ok(Actor { id, name })
+    }
+
+    /// The actor used when none is named: id `system`, name `custdb`.
+    pub fn system() -> Actor {
+        Actor {
+            id: "system".to_owned(),
+            name: "custdb".to_owned(),
+        }
+    }
+
+    /// The actor's stable id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The actor's display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Default for Actor {
+    fn default() -> Self {
+        Actor::system()
+    }
+}
+
+/// What [`Store::check`] found. Empty when every invariant holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// One line per difference or violation found.
+    pub problems: Vec<String>,
+    /// Checks that could not run on this store, and why.
+    pub skipped: Vec<String>,
+}
+
+impl CheckReport {
+    /// True when no problem was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub(crate) fn push(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+    }
+
+    pub(crate) fn push_skipped(&mut self, check: impl Into<String>) {
+        self.skipped.push(check.into());
+    }
+}
+
+/// What [`WriteTx::unguarded`] did.
+pub(crate) enum Unguarded<T> {
+    /// `f` succeeded.
+    Done(T),
+    /// `f` failed and wrote nothing: the unit of work can go on.
+    Refused(Error),
+    /// `f` failed after writing: the unit of work must roll back.
+    Written(Error),
+}
+
+/// A write unit of work: one `BEGIN IMMEDIATE` transaction, given to the
+/// closure of [`Store::write`]. Repositories reached from it
+/// ([`customers`](WriteTx::customers), ...) write inside the transaction,
+/// and every mutation appends its audit row here.
+#[derive(Debug)]
+pub struct WriteTx<'a> {
+    pub(crate) tx: Transaction<'a>,
+    pub(crate) actor: &'a Actor,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) audit_rows: Cell<u32>,
+    pub(crate) undone_changes: Cell<u64>,
+    /// True inside [`atomic_whole`](WriteTx::atomic_whole): the operations
+    /// it runs need no savepoint of their own.
+    pub(crate) covered: Cell<bool>,
+}
+
+impl<'a> WriteTx<'a> {
+    /// [`atomic`](WriteTx::atomic) for a closure that lets every error of the
+    /// operations it runs go out unhandled (`?` only, no error caught and
+    /// carried on from): its one savepoint undoes all of them, so they open
+    /// none of their own. A bulk import row (create, address, key) saves two
+    /// savepoints a row this way; a closure that catches an operation's
+    /// error and continues must use `atomic`.
+    pub(crate) fn atomic_whole<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.atomic(|| {
+            let was = self.covered.replace(true);
+            let result = f();
+            self.covered.set(was);
+            result
+        })
+    }
+
+    /// Runs `f` as one operation without a savepoint, for bulk paths where
+    /// a savepoint per row costs more than the row (each one copies every
+    /// page the row touches into SQLite's statement journal). When `f`
+    /// fails before writing anything there is nothing to undo and the unit
+    /// of work goes on ([`Unguarded::Refused`]); when it fails after
+    /// writing, only the whole unit of work can undo it, so the caller must
+    /// return the error and roll back ([`Unguarded::Written`]).
+    pub(crate) fn unguarded<T>(&self, f: impl FnOnce() -> Result<T>) -> Unguarded<T> {
+        let audit_rows = self.audit_rows.get();
+        let changes_at_start = self.tx.total_changes();
+        let was = self.covered.replace(true);
+        let result = f();
+        self.covered.set(was);
+        match result {
+            Ok(value) => Unguarded::Done(value),
+            Err(err)
+                if !self.tx.is_autocommit()
+                    && self.tx.total_changes() == changes_at_start
+                    && self.audit_rows.get() == audit_rows =>
+            {
+                Unguarded::Refused(err)
+            }
+            Err(err) => Unguarded::Written(err),
+        }
+    }
+
+    /// Runs `f` inside a savepoint: when it fails, everything it wrote is
+    /// undone while the rest of the unit of work stays. Every public
+    /// operation that writes more than one row runs in one, so a caller that
+    /// catches an error and carries on never keeps half an operation.
+    pub(crate) fn atomic<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.covered.get() {
+            // An enclosing atomic_whole undoes everything on any error.
+            return f();
+        }
+        let audit_rows = self.audit_rows.get();
+        let undone = self.undone_changes.get();
+        let changes_at_start = self.tx.total_changes();
+        // Cached statements: this runs around every multi-row operation,
+        // and parsing the savepoint text each time shows in the benches.
+        self.tx
+            .prepare_cached("SAVEPOINT custdb_op")
+            .db()?
+            .execute([])
+            .db()?;
+        match f() {
+            Ok(value) => {
+                self.tx
+                    .prepare_cached("RELEASE custdb_op")
+                    .db()?
+                    .execute([])
+                    .db()?;
+                Ok(value)
+            }
+            // SQLite already rolled the whole transaction back (after an
+            // I/O or disk-full error): there is no savepoint left to undo
+            // to, and the error itself is what the caller must see.
+            Err(err) if self.tx.is_autocommit() => Err(err),
+            Err(err) => {
+                self.tx
+                    .prepare_cached("ROLLBACK TO custdb_op")
+                    .db()?
+                    .execute([])
+                    .db()?;
+                self.tx
+                    .prepare_cached("RELEASE custdb_op")
+                    .db()?
+                    .execute([])
+                    .db()?;
+                self.audit_rows.set(audit_rows);
+                // total_changes() counts what the rollback undid; remember it
+                // so the commit's audit check sees only what remains. An
+                // outer rollback covers an inner one, hence the reset.
+                self.undone_changes
+                    .set(undone + (self.tx.total_changes() - changes_at_start));
+                Err(err)
+            }
+        }
+    }
+
+    /// A read view of this unit of work: every reader that [`ReadTx`]
+    /// offers, seeing what this unit has written so far. For code written
+    /// once for both sides (a report or a lookup run inside or outside a
+    /// unit of work), and for the C API's units of work across calls.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{NewCustomer, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// store.write(|tx| {
+    ///     let ann = tx.customers().create(NewCustomer::new("Ann"))?;
+    ///     assert_eq!(tx.reads().customers().get(ann.id)?.display_name, "Ann");
+    ///     Ok::<_, custdb::Error>(())
+    /// })?;
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn reads(&self) -> ReadTx<'_> {
+        ReadTx { conn: &self.tx }
+    }
+
+    /// Whether the transaction is still open. SQLite rolls a whole
+    /// transaction back by itself after some I/O and disk-full errors;
+    /// from then on this is `false`, nothing of the unit of work remains,
+    /// and a closure that caught such an error must return an error too
+    /// ([`Store::write`] reports one in any case).
+    pub fn is_open(&self) -> bool {
+        !self.tx.is_autocommit()
+    }
+
+    /// The audit trail, as written so far inside this transaction.
+    pub fn audit(&self) -> AuditReader<'_> {
+        AuditReader::new(&self.tx)
+    }
+
+    /// The actor this unit of work is recorded under.
+    pub fn actor(&self) -> &Actor {
+        self.actor
+    }
+
+    /// The transaction time: every row this unit of work stamps carries it.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.tx
+    }
+
+    /// Appends one audit row for a mutation. Every repository method that
+    /// changes a row calls this in the same transaction.
+    pub(crate) fn audit_change(&self, change: Change<'_>) -> Result<()> {
+        crate::audit::append(&self.tx, self.actor, self.now, change)?;
+        self.audit_rows.set(self.audit_rows.get() + 1);
+        Ok(())
+    }
+}
+
+/// A read unit of work: a consistent snapshot, given to the closure of
+/// [`Store::read`].
+#[derive(Debug)]
+pub struct ReadTx<'a> {
+    pub(crate) conn: &'a Connection,
+}
+
+impl<'a> ReadTx<'a> {
+    /// The connection, for the domains' readers.
+    pub(crate) fn conn(&self) -> &'a Connection {
+        self.conn
+    }
+
+    /// The audit trail, read-only.
+    pub fn audit(&self) -> AuditReader<'a> {
+        AuditReader::new(self.conn)
+    }
+}
