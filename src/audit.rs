@@ -70,12 +70,14 @@ pub fn entry_hash(
 /// rewritten (see [`AuditReader::verify_against`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct AuditHead {
     /// The entry's position.
     pub seq: i64,
     /// Its hash.
     pub hash: String,
 }
+crate::input::strict_serde!(AuditHead);
 
 /// What [`AuditReader::verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -293,7 +293,7 @@ pub struct Reports<'a> {
     conn: &'a Connection,
 }
 
-/// Orders that count as sales ([`crate::order::counts_as_sale`]).
+/// Orders that count as sales (`order::counts_as_sale!`).
 const PAID: &str = crate::order::counts_as_sale!();
 
 impl<'a> Reports<'a> {

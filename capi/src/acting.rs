@@ -124,11 +124,7 @@ pub unsafe extern "C" fn custdb_actor_customer_list(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(actor actor, json out, |a| {
-        let filter: db::CustomerFilter = if filter_json.is_null() {
-            db::CustomerFilter::default()
-        } else {
-            json_arg("filter_json", filter_json)?
-        };
+        let filter: db::CustomerFilter = json_arg_or_default("filter_json", filter_json)?;
         let cursor = page_cursor("cursor", cursor)?;
         Ok(a.customers().list(&filter, cursor.as_ref(), limit as usize)?)
     })
@@ -573,7 +569,7 @@ pub unsafe extern "C" fn custdb_actor_consent_can_process(
     ffi!(actor actor, value out, |a| {
         let id: db::CustomerId = id("customer_id", customer_id)?;
         let purpose = string("purpose_id", purpose_id)?;
-        let at = time("at", at)?.unwrap_or_else(chrono::Utc::now);
+        let at = time_or_now("at", at)?;
         Ok(i32::from(a.consent().can_process(id, &purpose, at)?))
     })
 }
@@ -630,11 +626,7 @@ pub unsafe extern "C" fn custdb_actor_audit_query(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(actor actor, json out, |a| {
-        let filter: db::AuditFilter = if filter_json.is_null() {
-            db::AuditFilter::default()
-        } else {
-            json_arg("filter_json", filter_json)?
-        };
+        let filter: db::AuditFilter = json_arg_or_default("filter_json", filter_json)?;
         let cursor = page_cursor("cursor", cursor)?;
         Ok(a.audit().query(&filter, cursor.as_ref(), limit as usize)?)
     })

@@ -29,11 +29,7 @@ pub unsafe extern "C" fn custdb_audit_query(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
-        let filter: db::AuditFilter = if filter_json.is_null() {
-            db::AuditFilter::default()
-        } else {
-            json_arg("filter_json", filter_json)?
-        };
+        let filter: db::AuditFilter = json_arg_or_default("filter_json", filter_json)?;
         let cursor = page_cursor("cursor", cursor)?;
         cx.read(move |r| r.audit().query(&filter, cursor.as_ref(), limit as usize))
     })

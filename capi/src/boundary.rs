@@ -348,6 +348,37 @@ pub(crate) unsafe fn time(
     }
 }
 
+/// An instant argument in RFC 3339; NULL is now.
+///
+/// # Safety
+///
+/// As [`text`].
+pub(crate) unsafe fn time_or_now(
+    name: &str,
+    s: *const c_char,
+) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    // SAFETY: forwarded promise.
+    Ok(unsafe { time(name, s) }?.unwrap_or_else(chrono::Utc::now))
+}
+
+/// An optional JSON argument: NULL is `T::default()` (a filter that
+/// selects everything), else as [`json_arg`].
+///
+/// # Safety
+///
+/// As [`text`].
+pub(crate) unsafe fn json_arg_or_default<T: serde::de::DeserializeOwned + Default>(
+    name: &str,
+    s: *const c_char,
+) -> Result<T, Failure> {
+    if s.is_null() {
+        Ok(T::default())
+    } else {
+        // SAFETY: forwarded promise.
+        unsafe { json_arg(name, s) }
+    }
+}
+
 /// A plain-text choice (an enum's snake_case name), parsed as text, never
 /// as JSON: a wrong name is `CUSTDB_ERR_INVALID` listing the right ones.
 ///

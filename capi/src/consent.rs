@@ -90,7 +90,7 @@ pub unsafe extern "C" fn custdb_consent_can_process(
     ffi!(store, value out, |cx| {
         let c: db::CustomerId = id("customer_id", customer_id)?;
         let purpose = string("purpose_id", purpose_id)?;
-        let at = time("at", at)?.unwrap_or_else(chrono::Utc::now);
+        let at = time_or_now("at", at)?;
         let yes = cx.read(move |r| r.consent().can_process(c, &purpose, at))?;
         Ok(i32::from(yes))
     })
@@ -163,7 +163,7 @@ pub unsafe extern "C" fn custdb_consent_states(
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
         let c: db::CustomerId = id("customer_id", customer_id)?;
-        let at = time("at", at)?.unwrap_or_else(chrono::Utc::now);
+        let at = time_or_now("at", at)?;
         cx.read(move |r| r.consent().states_at(c, at))
     })
 }
@@ -187,7 +187,7 @@ pub unsafe extern "C" fn custdb_consent_state_at(
     ffi!(store, json out, |cx| {
         let c: db::CustomerId = id("customer_id", customer_id)?;
         let purpose = string("purpose_id", purpose_id)?;
-        let at = time("at", at)?.unwrap_or_else(chrono::Utc::now);
+        let at = time_or_now("at", at)?;
         cx.read(move |r| r.consent().state_at(c, &purpose, at))
     })
 }
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn custdb_consent_consenting(
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
         let purpose = string("purpose_id", purpose_id)?;
-        let at = time("at", at)?.unwrap_or_else(chrono::Utc::now);
+        let at = time_or_now("at", at)?;
         let cursor = page_cursor("cursor", cursor)?;
         cx.read(move |r| r.consent().consenting(&purpose, at, cursor.as_ref(), limit as usize))
     })

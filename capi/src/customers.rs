@@ -189,11 +189,7 @@ pub unsafe extern "C" fn custdb_customer_list(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
-        let filter: db::CustomerFilter = if filter_json.is_null() {
-            db::CustomerFilter::default()
-        } else {
-            json_arg("filter_json", filter_json)?
-        };
+        let filter: db::CustomerFilter = json_arg_or_default("filter_json", filter_json)?;
         let cursor = page_cursor("cursor", cursor)?;
         cx.read(move |r| r.customers().list(&filter, cursor.as_ref(), limit as usize))
     })

@@ -27,12 +27,16 @@ pub type custdb_import_progress_fn = Option<
 pub type custdb_import_rejection_fn =
     Option<unsafe extern "C" fn(line: u64, reason: *const c_char, user_data: *mut c_void)>;
 
-/// A C progress callback and its user data.
-struct Progress(custdb_import_progress_fn, *mut c_void);
+/// An import's C callbacks and the user data they are given back.
+struct Callbacks {
+    progress: custdb_import_progress_fn,
+    rejection: custdb_import_rejection_fn,
+    user_data: *mut c_void,
+}
 
-impl Progress {
-    fn call(&self, p: db::import::ImportProgress) {
-        if let Some(f) = self.0 {
+impl Callbacks {
+    fn progress(&self, p: db::import::ImportProgress) {
+        if let Some(f) = self.progress {
             // SAFETY: the caller of the import promised a function safe to
             // call with the `user_data` it gave, on this thread.
             unsafe {
@@ -41,22 +45,17 @@ impl Progress {
                     p.imported,
                     p.already_present,
                     p.rejected,
-                    self.1,
+                    self.user_data,
                 )
             }
         }
     }
-}
 
-/// A C rejection callback and its user data.
-struct Rejections(custdb_import_rejection_fn, *mut c_void);
-
-impl Rejections {
-    fn call(&self, r: &db::import::Rejection) {
-        if let Some(f) = self.0 {
+    fn rejection(&self, r: &db::import::Rejection) {
+        if let Some(f) = self.rejection {
             let reason = to_cstring(&r.reason);
-            // SAFETY: as for `Progress`; `reason` outlives the call.
-            unsafe { f(r.line, reason.as_ptr(), self.1) }
+            // SAFETY: as for `progress`; `reason` outlives the call.
+            unsafe { f(r.line, reason.as_ptr(), self.user_data) }
         }
     }
 }
@@ -151,8 +150,12 @@ pub unsafe extern "C" fn custdb_import_customers_csv(
         let mapping: db::import::generic::CustomerMapping = json_arg("mapping_json", mapping_json)?;
         let store = cx.outside_unit("custdb_import_customers_csv")?;
         let file = open_file(&path)?;
-        let (p, r) = (Progress(progress, user_data), Rejections(rejection, user_data));
-        Ok(store.import_customers_csv(file, &mapping, |x| p.call(x), |x| r.call(x))?)
+        let cb = Callbacks {
+            progress,
+            rejection,
+            user_data,
+        };
+        Ok(store.import_customers_csv(file, &mapping, |x| cb.progress(x), |x| cb.rejection(x))?)
     })
 }
 
@@ -185,8 +188,12 @@ pub unsafe extern "C" fn custdb_import_customers_jsonl(
         let mapping: db::import::generic::CustomerMapping = json_arg("mapping_json", mapping_json)?;
         let store = cx.outside_unit("custdb_import_customers_jsonl")?;
         let file = std::io::BufReader::new(open_file(&path)?);
-        let (p, r) = (Progress(progress, user_data), Rejections(rejection, user_data));
-        Ok(store.import_customers_jsonl(file, &mapping, |x| p.call(x), |x| r.call(x))?)
+        let cb = Callbacks {
+            progress,
+            rejection,
+            user_data,
+        };
+        Ok(store.import_customers_jsonl(file, &mapping, |x| cb.progress(x), |x| cb.rejection(x))?)
     })
 }
 
@@ -217,8 +224,12 @@ pub unsafe extern "C" fn custdb_import_products_jsonl(
         let path = string("path", path)?;
         let store = cx.outside_unit("custdb_import_products_jsonl")?;
         let file = std::io::BufReader::new(open_file(&path)?);
-        let (p, r) = (Progress(progress, user_data), Rejections(rejection, user_data));
-        Ok(store.import_products_jsonl(file, |x| p.call(x), |x| r.call(x))?)
+        let cb = Callbacks {
+            progress,
+            rejection,
+            user_data,
+        };
+        Ok(store.import_products_jsonl(file, |x| cb.progress(x), |x| cb.rejection(x))?)
     })
 }
 
@@ -251,8 +262,12 @@ pub unsafe extern "C" fn custdb_import_orders_jsonl(
         let source = string("source", source)?;
         let store = cx.outside_unit("custdb_import_orders_jsonl")?;
         let file = std::io::BufReader::new(open_file(&path)?);
-        let (p, r) = (Progress(progress, user_data), Rejections(rejection, user_data));
-        Ok(store.import_orders_jsonl(&source, file, |x| p.call(x), |x| r.call(x))?)
+        let cb = Callbacks {
+            progress,
+            rejection,
+            user_data,
+        };
+        Ok(store.import_orders_jsonl(&source, file, |x| cb.progress(x), |x| cb.rejection(x))?)
     })
 }
 
@@ -283,8 +298,12 @@ pub unsafe extern "C" fn custdb_import_retail(
     ffi!(store, json out, |cx| {
         let path = string("path", path)?;
         let store = cx.outside_unit("custdb_import_retail")?;
-        let (p, r) = (Progress(progress, user_data), Rejections(rejection, user_data));
-        Ok(store.import_retail_file(&path, |x| p.call(x), |x| r.call(x))?)
+        let cb = Callbacks {
+            progress,
+            rejection,
+            user_data,
+        };
+        Ok(store.import_retail_file(&path, |x| cb.progress(x), |x| cb.rejection(x))?)
     })
 }
 

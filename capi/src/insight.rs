@@ -211,7 +211,7 @@ pub unsafe extern "C" fn custdb_report_stock_out_risk(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
-        let as_of = time("as_of", as_of)?.unwrap_or_else(chrono::Utc::now);
+        let as_of = time_or_now("as_of", as_of)?;
         cx.read(move |r| r.reports().stock_out_risk(as_of, window_days, horizon_days))
     })
 }
@@ -231,7 +231,7 @@ pub unsafe extern "C" fn custdb_report_rfm(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
-        let as_of = time("as_of", as_of)?.unwrap_or_else(chrono::Utc::now);
+        let as_of = time_or_now("as_of", as_of)?;
         cx.read(move |r| r.reports().rfm(as_of))
     })
 }
@@ -251,7 +251,7 @@ pub unsafe extern "C" fn custdb_report_rfm_segments(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
-        let as_of = time("as_of", as_of)?.unwrap_or_else(chrono::Utc::now);
+        let as_of = time_or_now("as_of", as_of)?;
         cx.read(move |r| r.reports().rfm_segments(as_of))
     })
 }

@@ -98,7 +98,7 @@ pub unsafe extern "C" fn custdb_retention_apply(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
-        let at = time("at", at)?.unwrap_or_else(chrono::Utc::now);
+        let at = time_or_now("at", at)?;
         Ok(cx.outside_unit("custdb_retention_apply")?.apply_retention(at)?)
     })
 }
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn custdb_retention_plan(
     out: *mut *mut c_char,
 ) -> custdb_status {
     ffi!(store, json out, |cx| {
-        let at = time("at", at)?.unwrap_or_else(chrono::Utc::now);
+        let at = time_or_now("at", at)?;
         Ok(cx.outside_unit("custdb_retention_plan")?.plan_retention(at)?)
     })
 }

@@ -254,7 +254,7 @@ pub unsafe extern "C" fn custdb_stock_release_expired(
     out: *mut u64,
 ) -> custdb_status {
     ffi!(store, value out, |cx| {
-        let at = time("at", at)?.unwrap_or_else(chrono::Utc::now);
+        let at = time_or_now("at", at)?;
         let released = cx.write(move |tx| tx.inventory().release_expired(at))?;
         Ok(released as u64)
     })

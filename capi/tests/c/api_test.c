@@ -830,6 +830,9 @@ int main(int argc, char **argv) {
         EXPECT(custdb_audit_verify_against(db, "{\"seq\":1,\"hash\":\"00\"}", &verification), CUSTDB_OK);
         CHECK(verification.ok == 0);
         EXPECT(custdb_audit_verify_against(db, "{\"seq\":1}", &verification), CUSTDB_ERR_JSON);
+        EXPECT(custdb_audit_verify_against(db, "{\"seq\":1,\"hash\":\"00\",\"extra\":1}", &verification), CUSTDB_ERR_JSON);
+        CHECK(strstr(custdb_errmsg(db), "extra") != NULL);
+        EXPECT(custdb_audit_verify_against(db, "[1,\"00\"]", &verification), CUSTDB_ERR_JSON);
     }
 
     /* Reports, RFM, segments, duplicates. */
