@@ -12,10 +12,8 @@
 //! application's own code and are not restricted; the handle is for acting
 //! on behalf of a person.
 
-use rusqlite::{params, Connection, OptionalExtension};
-
 use crate::audit::Change;
-use crate::error::DbResult;
+use crate::db::{sql, Conn, Json};
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::text_enum::text_enum;
@@ -195,11 +193,11 @@ impl Grants {
 /// Read access to roles and grants.
 #[derive(Debug)]
 pub struct AccessReader<'a> {
-    conn: &'a Connection,
+    conn: Conn<'a>,
 }
 
 impl<'a> AccessReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
+    pub(crate) fn new(conn: Conn<'a>) -> Self {
         AccessReader { conn }
     }
 
@@ -212,15 +210,11 @@ impl<'a> AccessReader<'a> {
         if let Some(r) = builtin(name) {
             return Ok(r);
         }
-        let row: Option<(String, String, Option<String>)> = self
-            .conn
-            .prepare_cached(
-                "SELECT name, permissions, consent_scope FROM access_roles WHERE name = ?1",
-            )
-            .db()?
-            .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()
-            .db()?;
+        let row: Option<(String, String, Option<String>)> = self.conn.query_opt(
+            sql!("SELECT name, permissions, consent_scope FROM access_roles WHERE name = ?1"),
+            &[&name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let (name, permissions, consent_scope) =
             row.ok_or_else(|| Error::not_found("role", name))?;
         Ok(Role {
@@ -241,14 +235,11 @@ impl<'a> AccessReader<'a> {
             .iter()
             .filter_map(|(n, _, _)| builtin(n))
             .collect();
-        let names: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT name FROM access_roles ORDER BY name")
-                .db()?;
-            let rows = stmt.query_map([], |r| r.get(0)).db()?;
-            rows.collect::<rusqlite::Result<_>>().db()?
-        };
+        let names: Vec<String> = self.conn.query_vec(
+            sql!("SELECT name FROM access_roles ORDER BY name"),
+            &[],
+            |r| r.get(0),
+        )?;
         for n in names {
             out.push(self.role(&n)?);
         }
@@ -261,14 +252,11 @@ impl<'a> AccessReader<'a> {
     ///
     /// A database error, or a grant naming a role that no longer exists.
     pub fn grants(&self, actor_id: &str) -> Result<Grants> {
-        let names: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT role FROM access_grants WHERE actor_id = ?1 ORDER BY role")
-                .db()?;
-            let rows = stmt.query_map([actor_id], |r| r.get(0)).db()?;
-            rows.collect::<rusqlite::Result<_>>().db()?
-        };
+        let names: Vec<String> = self.conn.query_vec(
+            sql!("SELECT role FROM access_grants WHERE actor_id = ?1 ORDER BY role"),
+            &[&actor_id],
+            |r| r.get(0),
+        )?;
         Ok(Grants {
             actor_id: actor_id.to_owned(),
             roles: names.iter().map(|n| self.role(n)).collect::<Result<_>>()?,
@@ -294,7 +282,7 @@ impl<'t> Access<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Access {
             tx,
-            reader: AccessReader::new(tx.conn()),
+            reader: AccessReader::new(tx.db()),
         }
     }
 
@@ -329,15 +317,15 @@ impl<'t> Access<'t> {
             let mut perms = permissions.to_vec();
             perms.sort_by_key(|p| p.as_str());
             perms.dedup();
-            let now = crate::time::to_db(&self.tx.now());
-            self.tx
-                .conn()
-                .prepare_cached(
+            let permissions = serde_json::to_string(&perms).written()?;
+            self.tx.db().execute(
+                sql!(
                     "INSERT INTO access_roles (name, permissions, consent_scope, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name) DO UPDATE SET \
-                     permissions = ?2, consent_scope = ?3, updated_at = ?4",
-                ).db()?
-                .execute(params![name, serde_json::to_string(&perms).written()?, scope, now]).db()?;
+                     permissions = ?2, consent_scope = ?3, updated_at = ?4"
+                ),
+                &[&name, &Json(&permissions), &scope, &self.tx.now()],
+            )?;
             self.tx.audit_change(Change {
                 action: "define_role",
                 entity_type: "role",
@@ -359,21 +347,13 @@ impl<'t> Access<'t> {
         self.tx.atomic(|| {
             let actor_id = crate::validate::required_text("actor_id", actor_id, 128)?;
             self.role(role)?;
-            let n = self
-                .tx
-                .conn()
-                .prepare_cached(
+            let n = self.tx.db().execute(
+                sql!(
                     "INSERT INTO access_grants (actor_id, role, granted_at, granted_by) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                )
-                .db()?
-                .execute(params![
-                    actor_id,
-                    role,
-                    crate::time::to_db(&self.tx.now()),
-                    self.tx.actor().id()
-                ])
-                .db()?;
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"
+                ),
+                &[&actor_id, &role, &self.tx.now(), &self.tx.actor().id()],
+            )?;
             if n > 0 {
                 self.tx.audit_change(Change {
                     action: "grant",
@@ -393,13 +373,10 @@ impl<'t> Access<'t> {
     /// [`ErrorKind::NotFound`] when the actor does not hold the role.
     pub fn revoke(&self, actor_id: &str, role: &str) -> Result<Grants> {
         self.tx.atomic(|| {
-            let n = self
-                .tx
-                .conn()
-                .prepare_cached("DELETE FROM access_grants WHERE actor_id = ?1 AND role = ?2")
-                .db()?
-                .execute(params![actor_id, role])
-                .db()?;
+            let n = self.tx.db().execute(
+                sql!("DELETE FROM access_grants WHERE actor_id = ?1 AND role = ?2"),
+                &[&actor_id, &role],
+            )?;
             if n == 0 {
                 return Err(Error::not_found("grant", format!("{actor_id}/{role}")));
             }
@@ -449,6 +426,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// Roles and grants, read-only.
     pub fn access(&self) -> crate::access::AccessReader<'a> {
-        crate::access::AccessReader::new(self.conn())
+        crate::access::AccessReader::new(self.db())
     }
 }

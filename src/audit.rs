@@ -16,10 +16,9 @@
 //! values), so erasing a customer leaves the chain verifiable.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use crate::error::DbResult;
+use crate::db::{sql, AnyText, Conn, FromValue, Row, Sql, TimeBound, ToValue, ValueRef};
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::page::{check_limit, into_page, Cursor, Page};
@@ -220,26 +219,25 @@ crate::bench_sql::sql_module! {
     }
 }
 
-fn last_entry(conn: &Connection) -> Result<(i64, String)> {
+fn last_entry(conn: Conn<'_>) -> Result<(i64, String)> {
     Ok(conn
-        .prepare_cached(sql::LAST_ENTRY)
-        .db()?
-        .query_row([], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
-        })
-        .optional()
-        .db()?
+        .query_opt(sql!(sql::LAST_ENTRY), &[], |r| {
+            Ok((r.get::<i64>(0)?, r.get::<Option<String>>(1)?))
+        })?
         .map(|(seq, hash)| (seq, hash.unwrap_or_else(|| GENESIS_HASH.to_owned())))
         .unwrap_or((0, GENESIS_HASH.to_owned())))
 }
 
 pub(crate) fn append(
-    conn: &Connection,
+    conn: Conn<'_>,
     actor: &Actor,
     at: DateTime<Utc>,
     change: Change<'_>,
 ) -> Result<()> {
     let fields = serde_json::to_string(change.changed_fields).written()?;
+    let at_value = at;
+    // The hash covers the stored text of the time (the storage format on
+    // both engines: PostgreSQL's timestamptz formats back to the same text).
     let at = crate::time::to_db(&at);
     let (last_seq, prev_hash) = last_entry(conn)?;
     let seq = last_seq + 1;
@@ -254,46 +252,67 @@ pub(crate) fn append(
         change.entity_id,
         &fields,
     );
-    conn.prepare_cached(sql::INSERT_AUDIT)
-        .db()?
-        .execute(params![
-            seq,
-            at,
-            actor.id(),
-            actor.name(),
-            change.action,
-            change.entity_type,
-            change.entity_id,
-            fields,
-            prev_hash,
-            hash,
-        ])
-        .db()?;
+    conn.execute(
+        sql!(sql::INSERT_AUDIT),
+        &[
+            &seq,
+            &at_value,
+            &actor.id(),
+            &actor.name(),
+            &change.action,
+            &change.entity_type,
+            &change.entity_id,
+            &fields,
+            &prev_hash,
+            &hash,
+        ],
+    )?;
     Ok(())
 }
 
 /// Chains the entries written before schema version 4: run once, by that
 /// migration, in its transaction.
-pub(crate) fn backfill_chain(conn: &Connection) -> Result<()> {
-    let rows: Vec<RawEntry> = {
-        let mut stmt = conn.prepare(&format!("{SELECT_ENTRY} ORDER BY seq")).db()?;
-        let rows = stmt.query_map([], raw_entry).db()?;
-        rows.collect::<rusqlite::Result<_>>().db()?
-    };
+pub(crate) fn backfill_chain(conn: Conn<'_>) -> Result<()> {
+    let rows: Vec<RawEntry> = conn.query_vec(
+        sql!(concat!(select_entry!(), "ORDER BY seq")),
+        &[],
+        raw_entry,
+    )?;
     let mut prev = GENESIS_HASH.to_owned();
-    let mut update = conn
-        .prepare("UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE seq = ?1")
-        .db()?;
     for r in rows {
         let hash = r.hash_with(&prev);
-        update.execute(params![r.seq, prev, hash]).db()?;
+        conn.execute(
+            sql!("UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE seq = ?1"),
+            &[&r.seq, &prev, &hash],
+        )?;
         prev = hash;
     }
     Ok(())
 }
 
-const SELECT_ENTRY: &str = "SELECT seq, at, actor_id, actor_name, action, entity_type, entity_id, \
-    changed_fields, prev_hash, hash FROM audit_log ";
+/// The columns of an entry, in [`raw_entry`]'s order.
+macro_rules! select_entry {
+    () => {
+        "SELECT seq, at, actor_id, actor_name, action, entity_type, entity_id, \
+         changed_fields, prev_hash, hash FROM audit_log "
+    };
+}
+use select_entry;
+
+/// A timestamp as the text the hash covers: SQLite's stored text as it is
+/// (a value rewritten by another tool then fails verification), and
+/// PostgreSQL's `timestamptz` in the storage format.
+struct HashedTime(String);
+
+impl FromValue for HashedTime {
+    fn from_value(value: ValueRef<'_>) -> Result<Self> {
+        match value {
+            ValueRef::Text(t) => Ok(HashedTime(t.to_owned())),
+            ValueRef::Time(t) => Ok(HashedTime(crate::time::to_db(&t))),
+            v => Err(v.unexpected("a timestamp")),
+        }
+    }
+}
 
 struct RawEntry {
     seq: i64,
@@ -308,10 +327,10 @@ struct RawEntry {
     hash: Option<String>,
 }
 
-fn raw_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+fn raw_entry(row: &Row<'_>) -> Result<RawEntry> {
     Ok(RawEntry {
         seq: row.get(0)?,
-        at: row.get(1)?,
+        at: row.get::<HashedTime>(1)?.0,
         actor_id: row.get(2)?,
         actor_name: row.get(3)?,
         action: row.get(4)?,
@@ -355,11 +374,11 @@ impl RawEntry {
 /// Read access to the audit trail: queries, the head, verification.
 #[derive(Debug)]
 pub struct AuditReader<'a> {
-    conn: &'a Connection,
+    conn: Conn<'a>,
 }
 
 impl<'a> AuditReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
+    pub(crate) fn new(conn: Conn<'a>) -> Self {
         AuditReader { conn }
     }
 
@@ -375,17 +394,15 @@ impl<'a> AuditReader<'a> {
         entity_id: &str,
         limit: usize,
     ) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "{SELECT_ENTRY} WHERE entity_type = ?1 AND entity_id = ?2 ORDER BY seq LIMIT ?3"
-            ))
-            .db()?;
-        let limit = limit.min(MAX_AUDIT_PAGE) as i64;
-        let rows = stmt
-            .query_map(params![entity_type, entity_id, limit], raw_entry)
-            .db()?;
-        rows.map(|r| r.db()?.finish()).collect()
+        let limit = limit.min(MAX_AUDIT_PAGE);
+        self.conn.query_vec(
+            sql!(concat!(
+                select_entry!(),
+                "WHERE entity_type = ?1 AND entity_id = ?2 ORDER BY seq LIMIT ?3"
+            )),
+            &[&entity_type, &entity_id, &limit],
+            |r| raw_entry(r)?.finish(),
+        )
     }
 
     /// Entries matching the filter, oldest first, a page at a time.
@@ -414,49 +431,38 @@ impl<'a> AuditReader<'a> {
         // The condition is built from fixed fragments only (which filters
         // are set), so each shape is one cached statement that can use its
         // index.
-        let mut sql = format!("{SELECT_ENTRY} WHERE seq > ?1");
-        if filter.entity_type.is_some() {
-            sql.push_str(" AND entity_type = ?2");
-        }
-        if filter.entity_id.is_some() {
-            sql.push_str(" AND entity_id = ?3");
-        }
-        if filter.actor_id.is_some() {
-            sql.push_str(" AND actor_id = ?4");
-        }
-        if filter.from.is_some() {
-            sql.push_str(" AND at >= ?5");
-        }
-        if filter.to.is_some() {
-            sql.push_str(" AND at < ?6");
-        }
-        sql.push_str(" ORDER BY seq LIMIT ?7");
-        let mut stmt = self.conn.prepare_cached(&sql).db()?;
-        let mut params: Vec<(&str, Box<dyn rusqlite::ToSql>)> = vec![
-            ("?1", Box::new(after)),
-            ("?7", Box::new((limit + 1) as i64)),
+        let from = filter.from.map(TimeBound);
+        let to = filter.to.map(TimeBound);
+        let fetch = limit + 1;
+        let mut sql = String::from(concat!(select_entry!(), "WHERE seq > ?1"));
+        let mut params: Vec<&dyn ToValue> = vec![&after];
+        let conditions: [(&str, Option<&dyn ToValue>); 5] = [
+            (
+                "entity_type =",
+                filter.entity_type.as_ref().map(|v| v as &dyn ToValue),
+            ),
+            (
+                "entity_id =",
+                filter.entity_id.as_ref().map(|v| v as &dyn ToValue),
+            ),
+            (
+                "actor_id =",
+                filter.actor_id.as_ref().map(|v| v as &dyn ToValue),
+            ),
+            ("at >=", from.as_ref().map(|v| v as &dyn ToValue)),
+            ("at <", to.as_ref().map(|v| v as &dyn ToValue)),
         ];
-        if let Some(t) = &filter.entity_type {
-            params.push(("?2", Box::new(t.clone())));
+        for (condition, value) in conditions {
+            if let Some(value) = value {
+                params.push(value);
+                sql.push_str(&format!(" AND {condition} ?{}", params.len()));
+            }
         }
-        if let Some(id) = &filter.entity_id {
-            params.push(("?3", Box::new(id.clone())));
-        }
-        if let Some(a) = &filter.actor_id {
-            params.push(("?4", Box::new(a.clone())));
-        }
-        if let Some(f) = &filter.from {
-            params.push(("?5", Box::new(crate::time::bound(*f))));
-        }
-        if let Some(t) = &filter.to {
-            params.push(("?6", Box::new(crate::time::bound(*t))));
-        }
-        let named: Vec<(&str, &dyn rusqlite::ToSql)> =
-            params.iter().map(|(n, v)| (*n, v.as_ref())).collect();
-        let rows = stmt.query_map(named.as_slice(), raw_entry).db()?;
-        let items = rows
-            .map(|r| r.map_err(Error::from_sqlite).and_then(RawEntry::finish))
-            .collect::<Result<Vec<_>>>()?;
+        params.push(&fetch);
+        sql.push_str(&format!(" ORDER BY seq LIMIT ?{}", params.len()));
+        let items = self
+            .conn
+            .query_vec(&Sql::dynamic(sql), &params, |r| raw_entry(r)?.finish())?;
         Ok(into_page(items, limit, |e| e.seq.to_string()))
     }
 
@@ -476,43 +482,48 @@ impl<'a> AuditReader<'a> {
     ///
     /// A database error.
     pub fn verify(&self) -> Result<AuditVerification> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("{SELECT_ENTRY} ORDER BY seq"))
-            .db()?;
-        let mut rows = stmt.query([]).db()?;
         let mut expected_prev = GENESIS_HASH.to_owned();
         let mut entries = 0u64;
         let mut head = None;
-        while let Some(row) = rows.next().db()? {
-            let r = raw_entry(row).db()?;
-            entries += 1;
-            let broken = |reason| {
-                Ok(AuditVerification {
-                    entries,
-                    head: None,
-                    broken: Some(BrokenLink { seq: r.seq, reason }),
-                })
-            };
-            let (Some(prev), Some(hash)) = (&r.prev_hash, &r.hash) else {
-                return broken(BreakReason::Unhashed);
-            };
-            if r.hash_with(prev) != *hash {
-                return broken(BreakReason::Altered);
-            }
-            if *prev != expected_prev {
-                return broken(BreakReason::Unlinked);
-            }
-            expected_prev = hash.clone();
-            head = Some(AuditHead {
-                seq: r.seq,
-                hash: hash.clone(),
-            });
-        }
+        let mut broken = None;
+        self.conn
+            .query_each(sql!(concat!(select_entry!(), "ORDER BY seq")), &[], |row| {
+                if broken.is_some() {
+                    // The first break is the answer; the rest of the rows
+                    // are not read into entries.
+                    return Ok(());
+                }
+                let r = raw_entry(row)?;
+                entries += 1;
+                let (Some(prev), Some(hash)) = (&r.prev_hash, &r.hash) else {
+                    broken = Some(BrokenLink {
+                        seq: r.seq,
+                        reason: BreakReason::Unhashed,
+                    });
+                    return Ok(());
+                };
+                let reason = if r.hash_with(prev) != *hash {
+                    Some(BreakReason::Altered)
+                } else if *prev != expected_prev {
+                    Some(BreakReason::Unlinked)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    broken = Some(BrokenLink { seq: r.seq, reason });
+                    return Ok(());
+                }
+                expected_prev = hash.clone();
+                head = Some(AuditHead {
+                    seq: r.seq,
+                    hash: hash.clone(),
+                });
+                Ok(())
+            })?;
         Ok(AuditVerification {
             entries,
-            head,
-            broken: None,
+            head: if broken.is_some() { None } else { head },
+            broken,
         })
     }
 
@@ -525,13 +536,11 @@ impl<'a> AuditReader<'a> {
     pub fn verify_against(&self, saved: &AuditHead) -> Result<AuditVerification> {
         let mut v = self.verify()?;
         if v.broken.is_none() {
-            let found: Option<Option<String>> = self
-                .conn
-                .prepare_cached("SELECT hash FROM audit_log WHERE seq = ?1")
-                .db()?
-                .query_row([saved.seq], |r| r.get(0))
-                .optional()
-                .db()?;
+            let found: Option<Option<String>> = self.conn.query_opt(
+                sql!("SELECT hash FROM audit_log WHERE seq = ?1"),
+                &[&saved.seq],
+                |r| r.get(0),
+            )?;
             if found.flatten().as_deref() != Some(saved.hash.as_str()) {
                 v.broken = Some(BrokenLink {
                     seq: saved.seq,
@@ -548,19 +557,14 @@ impl<'a> AuditReader<'a> {
     ///
     /// A database error.
     pub fn count(&self) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM audit_log")
-            .db()?
-            .query_row([], |r| r.get(0))
-            .db()?;
-        Ok(n as u64)
+        self.conn
+            .query_row(sql!("SELECT count(*) FROM audit_log"), &[], |r| r.get(0))
     }
 }
 
 /// Every record that custdb creates has a `create` entry in the trail, and
 /// the hash chain holds.
-pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
+pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
     let verification = AuditReader::new(conn).verify()?;
     if let Some(b) = verification.broken {
         report.push(format!(
@@ -568,20 +572,43 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
             b.seq, b.reason
         ));
     }
-    for (table, entity) in [
-        ("customers", "customer"),
-        ("customer_addresses", "address"),
-        ("customer_interactions", "interaction"),
-    ] {
-        // Table and entity names come from the constant list above.
-        let sql = format!(
-            "SELECT id FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM audit_log a \
-             WHERE a.entity_type = '{entity}' AND a.entity_id = t.id AND a.action = 'create')"
-        );
-        let mut stmt = conn.prepare(&sql).db()?;
-        for id in stmt.query_map([], |r| r.get::<_, String>(0)).db()? {
-            report.push(format!("audit: {entity} {} has no create entry", id.db()?));
-        }
+    // Audit rows name entities by their id as text; PostgreSQL compares a
+    // native uuid with text only through a cast.
+    let unaudited = [
+        (
+            "customer",
+            sql!(
+                sqlite: "SELECT id FROM customers t WHERE NOT EXISTS (SELECT 1 FROM audit_log a \
+                 WHERE a.entity_type = 'customer' AND a.entity_id = t.id AND a.action = 'create')",
+                postgres: "SELECT id FROM customers t WHERE NOT EXISTS (SELECT 1 FROM audit_log a \
+                 WHERE a.entity_type = 'customer' AND a.entity_id = t.id::text AND a.action = 'create')"
+            ),
+        ),
+        (
+            "address",
+            sql!(
+                sqlite: "SELECT id FROM customer_addresses t WHERE NOT EXISTS (SELECT 1 FROM audit_log a \
+                 WHERE a.entity_type = 'address' AND a.entity_id = t.id AND a.action = 'create')",
+                postgres: "SELECT id FROM customer_addresses t WHERE NOT EXISTS (SELECT 1 FROM audit_log a \
+                 WHERE a.entity_type = 'address' AND a.entity_id = t.id::text AND a.action = 'create')"
+            ),
+        ),
+        (
+            "interaction",
+            sql!(
+                sqlite: "SELECT id FROM customer_interactions t WHERE NOT EXISTS (SELECT 1 FROM audit_log a \
+                 WHERE a.entity_type = 'interaction' AND a.entity_id = t.id AND a.action = 'create')",
+                postgres: "SELECT id FROM customer_interactions t WHERE NOT EXISTS (SELECT 1 FROM audit_log a \
+                 WHERE a.entity_type = 'interaction' AND a.entity_id = t.id::text AND a.action = 'create')"
+            ),
+        ),
+    ];
+    for (entity, statement) in unaudited {
+        conn.query_each(statement, &[], |r| {
+            let id: AnyText = r.get(0)?;
+            report.push(format!("audit: {entity} {} has no create entry", id.0));
+            Ok(())
+        })?;
     }
     Ok(())
 }

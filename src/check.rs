@@ -55,7 +55,7 @@ fn check_connection(conn: &Connection) -> Result<CheckReport> {
     crate::catalog::check(conn, &mut report)?;
     crate::inventory::check(conn, &mut report)?;
     crate::order::check(conn, &mut report)?;
-    crate::audit::check(conn, &mut report)?;
+    crate::audit::check(crate::db::Conn::sqlite(conn), &mut report)?;
     crate::consent::check(conn, &mut report)?;
     crate::privacy::check(conn, &mut report)?;
     Ok(report)

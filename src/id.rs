@@ -105,6 +105,18 @@ macro_rules! define_id {
             }
         }
 
+        impl crate::db::ToValue for $name {
+            fn to_value(&self) -> crate::db::Value<'_> {
+                crate::db::Value::Uuid(self.0)
+            }
+        }
+
+        impl crate::db::FromValue for $name {
+            fn from_value(value: crate::db::ValueRef<'_>) -> crate::Result<Self> {
+                <Uuid as crate::db::FromValue>::from_value(value).map($name)
+            }
+        }
+
         impl IdColumn for $name {
             fn column(value: ValueRef<'_>) -> FromSqlResult<Self> {
                 let text = value.as_str()?;

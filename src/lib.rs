@@ -86,6 +86,7 @@ pub mod catalog;
 mod check;
 pub mod consent;
 pub mod customer;
+mod db;
 pub mod dedupe;
 mod error;
 pub mod export;

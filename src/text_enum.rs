@@ -57,6 +57,25 @@ macro_rules! text_enum {
             }
         }
 
+        impl crate::db::ToValue for $name {
+            fn to_value(&self) -> crate::db::Value<'_> {
+                crate::db::Value::Text(self.as_str())
+            }
+        }
+
+        impl crate::db::FromValue for $name {
+            fn from_value(value: crate::db::ValueRef<'_>) -> crate::Result<Self> {
+                match value {
+                    $(crate::db::ValueRef::Text($text) => Ok($name::$variant),)*
+                    crate::db::ValueRef::Text(other) => Err(crate::Error::corrupt(format!(
+                        concat!("stored ", stringify!($name), " {:?} is not one custdb writes"),
+                        other
+                    ))),
+                    v => Err(v.unexpected(stringify!($name))),
+                }
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

@@ -255,7 +255,7 @@ impl<'a> WriteTx<'a> {
 
     /// The audit trail, as written so far inside this transaction.
     pub fn audit(&self) -> AuditReader<'_> {
-        AuditReader::new(&self.tx)
+        AuditReader::new(self.db())
     }
 
     /// The actor this unit of work is recorded under.
@@ -272,10 +272,15 @@ impl<'a> WriteTx<'a> {
         &self.tx
     }
 
+    /// The transaction as the repositories see it (the engine seam).
+    pub(crate) fn db(&self) -> crate::db::Conn<'_> {
+        crate::db::Conn::sqlite(&self.tx)
+    }
+
     /// Appends one audit row for a mutation. Every repository method that
     /// changes a row calls this in the same transaction.
     pub(crate) fn audit_change(&self, change: Change<'_>) -> Result<()> {
-        crate::audit::append(&self.tx, self.actor, self.now, change)?;
+        crate::audit::append(self.db(), self.actor, self.now, change)?;
         self.audit_rows.set(self.audit_rows.get() + 1);
         Ok(())
     }
@@ -294,8 +299,13 @@ impl<'a> ReadTx<'a> {
         self.conn
     }
 
+    /// The snapshot as the repositories see it (the engine seam).
+    pub(crate) fn db(&self) -> crate::db::Conn<'a> {
+        crate::db::Conn::sqlite(self.conn)
+    }
+
     /// The audit trail, read-only.
     pub fn audit(&self) -> AuditReader<'a> {
-        AuditReader::new(self.conn)
+        AuditReader::new(self.db())
     }
 }

@@ -80,7 +80,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "trust",
         sql: include_str!("migrations/0004_trust.sql"),
-        after: Some(crate::audit::backfill_chain),
+        after: Some(|conn| crate::audit::backfill_chain(crate::db::Conn::sqlite(conn))),
     },
     Migration {
         version: 5,

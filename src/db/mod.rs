@@ -1,0 +1,234 @@
+//! The engine seam. Repositories talk to a [`Conn`]: custdb's own
+//! connection type, with custdb's own statement ([`Sql`]), parameter
+//! ([`ToValue`]) and column ([`FromValue`]) types. Only this module and the
+//! store know which engine is underneath; each engine's conversions live
+//! in one file (`sqlite.rs`, and `postgres.rs` with the `postgres`
+//! feature).
+//!
+//! ```text
+//! repository ── Conn::query_opt(sql!("..."), &[&id], |row| row.get(0))
+//!                   │
+//!                   ├── SQLite: prepare_cached(sql.sqlite()), bind Value → ToSqlOutput
+//!                   └── PostgreSQL: prepare(sql.postgres()), bind Value → native type
+//! ```
+
+mod sql;
+mod sqlite;
+mod value;
+
+pub(crate) use sql::{sql, Registered, Sql};
+#[allow(unused_imports)]
+pub(crate) use value::{AnyText, FromValue, Json, TimeBound, ToValue, Value, ValueRef};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A connection (or the transaction on it) as the repositories see it.
+/// Cheap to copy: it borrows the engine's connection.
+#[derive(Clone, Copy)]
+pub(crate) struct Conn<'a> {
+    engine: Engine<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Engine<'a> {
+    Sqlite(&'a rusqlite::Connection),
+}
+
+impl std::fmt::Debug for Conn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.engine {
+            Engine::Sqlite(_) => f.write_str("Conn(SQLite)"),
+        }
+    }
+}
+
+/// The parameters of one statement, in placeholder order.
+pub(crate) type Params<'p> = &'p [&'p dyn ToValue];
+
+impl<'a> Conn<'a> {
+    /// A connection on an SQLite connection (or transaction).
+    pub(crate) fn sqlite(conn: &'a rusqlite::Connection) -> Conn<'a> {
+        Conn {
+            engine: Engine::Sqlite(conn),
+        }
+    }
+
+    /// The SQLite connection underneath, for the code not yet written
+    /// against `Conn` and for what only SQLite has (file backup, pragmas).
+    /// With a second engine this becomes fallible (a typed `Unsupported`).
+    #[allow(dead_code)]
+    pub(crate) fn as_sqlite(self) -> &'a rusqlite::Connection {
+        match self.engine {
+            Engine::Sqlite(conn) => conn,
+        }
+    }
+
+    /// Runs a statement that returns no rows; the number of rows changed.
+    ///
+    /// # Errors
+    ///
+    /// The engine's error, classified.
+    pub(crate) fn execute(self, sql: &Sql, params: Params<'_>) -> Result<usize> {
+        match self.engine {
+            Engine::Sqlite(conn) => sqlite::execute(conn, sql, params),
+        }
+    }
+
+    /// The first row, which must exist (an aggregate, a row just written).
+    ///
+    /// # Errors
+    ///
+    /// The engine's error; [`ErrorKind::Database`] when there is no row.
+    pub(crate) fn query_row<T>(
+        self,
+        sql: &Sql,
+        params: Params<'_>,
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.query_opt(sql, params, f)?.ok_or_else(|| {
+            Error::new(ErrorKind::Database {
+                message: format!("no row from {:?}", sql.sqlite()),
+            })
+        })
+    }
+
+    /// The first row, if any.
+    ///
+    /// # Errors
+    ///
+    /// The engine's error, or `f`'s.
+    pub(crate) fn query_opt<T>(
+        self,
+        sql: &Sql,
+        params: Params<'_>,
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match self.engine {
+            Engine::Sqlite(conn) => sqlite::query_opt(conn, sql, params, f),
+        }
+    }
+
+    /// Every row, each through `f`, in order; stops at `f`'s first error.
+    ///
+    /// # Errors
+    ///
+    /// The engine's error, or `f`'s.
+    pub(crate) fn query_each(
+        self,
+        sql: &Sql,
+        params: Params<'_>,
+        f: impl FnMut(&Row<'_>) -> Result<()>,
+    ) -> Result<()> {
+        match self.engine {
+            Engine::Sqlite(conn) => sqlite::query_each(conn, sql, params, f),
+        }
+    }
+
+    /// Every row, each typed by `f`.
+    ///
+    /// # Errors
+    ///
+    /// The engine's error, or `f`'s.
+    pub(crate) fn query_vec<T>(
+        self,
+        sql: &Sql,
+        params: Params<'_>,
+        mut f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.query_each(sql, params, |row| {
+            out.push(f(row)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Prepares a statement without running it: the test that proves every
+    /// registered statement against a live schema.
+    #[cfg(test)]
+    pub(crate) fn prepare_only(self, sql: &Sql) -> Result<()> {
+        match self.engine {
+            Engine::Sqlite(conn) => sqlite::prepare_only(conn, sql),
+        }
+    }
+}
+
+/// One row of a result.
+pub(crate) struct Row<'r> {
+    inner: RowInner<'r>,
+}
+
+enum RowInner<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+}
+
+impl Row<'_> {
+    /// The column at `index` (from 0), typed by where it goes.
+    ///
+    /// # Errors
+    ///
+    /// `Corrupt` when the column holds what `T` cannot be (naming the
+    /// column); the engine's error for an index out of range.
+    pub(crate) fn get<T: FromValue>(&self, index: usize) -> Result<T> {
+        match &self.inner {
+            RowInner::Sqlite(row) => sqlite::get(row, index),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every statement written with `sql!` prepares against the schema at
+    /// its latest version: a misspelt column or a statement left behind by
+    /// a migration fails here, not in the one test that happens to run it.
+    #[test]
+    fn every_statement_prepares_on_sqlite() {
+        let store = crate::Store::open_in_memory().unwrap();
+        let mut seen = 0;
+        store
+            .with_read_connection(|conn| {
+                for r in sql::registered() {
+                    Conn::sqlite(conn)
+                        .prepare_only(r.sql)
+                        .map_err(|e| Error::corrupt(format!("{}:{}: {e}", r.file, r.line)))?;
+                    seen += 1;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(seen > 0, "no statement registered");
+    }
+
+    #[test]
+    fn parameters_and_columns_round_trip_on_sqlite() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let db = Conn::sqlite(&conn);
+        let id = uuid::Uuid::now_v7();
+        let at = crate::time::truncate(chrono::Utc::now());
+        let got = db
+            .query_row(
+                &Sql::dynamic("SELECT ?1, ?2, ?3, ?4, ?5, ?6".to_owned()),
+                &[&id, &at, &"text", &42i64, &true, &Option::<String>::None],
+                |r| {
+                    Ok((
+                        r.get::<uuid::Uuid>(0)?,
+                        r.get::<chrono::DateTime<chrono::Utc>>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<i64>(3)?,
+                        r.get::<bool>(4)?,
+                        r.get::<Option<String>>(5)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(got, (id, at, "text".to_owned(), 42, true, None));
+        let err = db
+            .query_row(&Sql::dynamic("SELECT 'x'".to_owned()), &[], |r| {
+                r.get::<i64>(0)
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("column 0"), "{err}");
+    }
+}
