@@ -362,12 +362,19 @@ pub(crate) fn variant_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Variant
 /// Read access to the catalog.
 #[derive(Debug)]
 pub struct CatalogReader<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 impl<'a> CatalogReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        CatalogReader { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        CatalogReader { db }
+    }
+
+    /// The SQLite connection, until this domain is written against the
+    /// engine seam.
+    #[allow(dead_code)]
+    fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     /// A product with its variants.
@@ -377,7 +384,7 @@ impl<'a> CatalogReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn product(&self, id: ProductId) -> Result<Product> {
         let row = self
-            .conn
+            .conn()?
             .prepare_cached(
                 "SELECT name, description, created_at, updated_at, version, archived_at \
                  FROM products WHERE id = ?1",
@@ -416,7 +423,7 @@ impl<'a> CatalogReader<'a> {
     /// A database error.
     pub fn variants_of(&self, product_id: ProductId) -> Result<Vec<Variant>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_VARIANT} WHERE product_id = ?1 ORDER BY id"
             ))
@@ -431,7 +438,7 @@ impl<'a> CatalogReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn variant(&self, id: VariantId) -> Result<Variant> {
-        self.conn
+        self.conn()?
             .prepare_cached(sql::VARIANT_BY_ID)
             .db()?
             .query_row([id.sql()], variant_from_row)
@@ -451,7 +458,7 @@ impl<'a> CatalogReader<'a> {
     }
 
     pub(crate) fn find_by_sku(&self, sku: &str) -> Result<Option<Variant>> {
-        self.conn
+        self.conn()?
             .prepare_cached(sql::VARIANT_BY_SKU)
             .db()?
             .query_row([sku.trim()], variant_from_row)
@@ -466,7 +473,7 @@ impl<'a> CatalogReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown barcode.
     pub fn variant_by_barcode(&self, barcode: &str) -> Result<Variant> {
-        self.conn
+        self.conn()?
             .prepare_cached(&format!("{SELECT_VARIANT} WHERE barcode = ?1"))
             .db()?
             .query_row([barcode.trim()], variant_from_row)
@@ -501,7 +508,7 @@ impl<'a> CatalogReader<'a> {
         // Two statements for the page, whatever its length: the products,
         // then all their variants (no query per product).
         let mut items = self
-            .conn
+            .conn()?
             .prepare_cached(
                 "SELECT id, name, description, created_at, updated_at, version, archived_at \
                  FROM products WHERE (name, id) > (?1, ?2) \
@@ -541,7 +548,7 @@ impl<'a> CatalogReader<'a> {
         let ids: Vec<ProductId> = items.iter().map(|p| p.id).collect();
         let mut variants: std::collections::BTreeMap<ProductId, Vec<Variant>> =
             std::collections::BTreeMap::new();
-        let mut stmt = self.conn.prepare_cached(VARIANTS_OF_PRODUCTS).db()?;
+        let mut stmt = self.conn()?.prepare_cached(VARIANTS_OF_PRODUCTS).db()?;
         for v in stmt
             .query_map([serde_json::to_string(&ids).written()?], variant_from_row)
             .db()?
@@ -641,7 +648,7 @@ impl<'t> Catalog<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Catalog {
             tx,
-            reader: CatalogReader::new(tx.conn()),
+            reader: CatalogReader::new(tx.db()),
         }
     }
 
@@ -680,7 +687,7 @@ impl<'t> Catalog<'t> {
             let id = ProductId::new();
             let now = crate::time::to_db(&self.tx.now());
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "INSERT INTO products (id, name, description, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -750,7 +757,7 @@ impl<'t> Catalog<'t> {
         let id = VariantId::new();
         let now = crate::time::to_db(&self.tx.now());
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(
                 "INSERT INTO product_variants (id, product_id, sku, title, options, barcode, \
                  price_e4, currency, track_stock, allow_backorder, created_at, updated_at) \
@@ -790,7 +797,7 @@ impl<'t> Catalog<'t> {
 
     fn touch_product(&self, id: ProductId) -> Result<()> {
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(
                 "UPDATE products SET updated_at = ?2, version = version + 1 WHERE id = ?1",
             )
@@ -856,7 +863,7 @@ impl<'t> Catalog<'t> {
             if current.track_stock && !next.track_stock {
                 let holds: bool = self
                     .tx
-                    .conn()
+                    .conn()?
                     .prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM stock_levels WHERE variant_id = ?1 \
                      AND (on_hand <> 0 OR reserved <> 0))",
@@ -877,7 +884,7 @@ impl<'t> Catalog<'t> {
             if current.allow_backorder && !next.allow_backorder {
                 let oversold: Option<i64> = self
                     .tx
-                    .conn()
+                    .conn()?
                     .prepare_cached(
                         "SELECT min(on_hand - reserved) FROM stock_levels WHERE variant_id = ?1",
                     )
@@ -915,7 +922,7 @@ impl<'t> Catalog<'t> {
                 return Ok(current);
             }
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE product_variants SET title = ?2, barcode = ?3, price_e4 = ?4, \
                  currency = ?5, track_stock = ?6, allow_backorder = ?7, updated_at = ?8, \
@@ -956,7 +963,7 @@ impl<'t> Catalog<'t> {
                 return Ok(v);
             }
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE product_variants SET archived_at = ?2, updated_at = ?2, \
                  version = version + 1 WHERE id = ?1",
@@ -989,7 +996,7 @@ impl<'t> Catalog<'t> {
                 self.archive_variant(v.id)?;
             }
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE products SET archived_at = ?2, updated_at = ?2, \
                  version = version + 1 WHERE id = ?1",
@@ -1071,6 +1078,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// The catalog, read-only.
     pub fn catalog(&self) -> crate::catalog::CatalogReader<'a> {
-        crate::catalog::CatalogReader::new(self.conn())
+        crate::catalog::CatalogReader::new(self.db())
     }
 }

@@ -593,12 +593,19 @@ fn effective(event: ConsentEvent, at: DateTime<Utc>) -> ConsentStatus {
 /// Read access to purposes and the consent ledger.
 #[derive(Debug)]
 pub struct ConsentReader<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 impl<'a> ConsentReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        ConsentReader { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        ConsentReader { db }
+    }
+
+    /// The SQLite connection, until this domain is written against the
+    /// engine seam.
+    #[allow(dead_code)]
+    fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     /// A registered purpose.
@@ -607,7 +614,7 @@ impl<'a> ConsentReader<'a> {
     ///
     /// [`ErrorKind::NotFound`].
     pub fn purpose(&self, id: &str) -> Result<Purpose> {
-        self.conn
+        self.conn()?
             .prepare_cached(sql::PURPOSE)
             .db()?
             .query_row([id], purpose_from_row)
@@ -623,7 +630,7 @@ impl<'a> ConsentReader<'a> {
     /// A database error.
     pub fn purposes(&self) -> Result<Vec<Purpose>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(
                 "SELECT id, description, lawful_basis, consent_required, data_categories, \
              created_at FROM consent_purposes ORDER BY id",
@@ -639,7 +646,7 @@ impl<'a> ConsentReader<'a> {
     ///
     /// [`ErrorKind::NotFound`].
     pub fn event(&self, id: ConsentEventId) -> Result<ConsentEvent> {
-        self.conn
+        self.conn()?
             .prepare_cached(&format!("{SELECT_EVENT} WHERE id = ?1"))
             .db()?
             .query_row([id.sql()], event_from_row)
@@ -671,9 +678,9 @@ impl<'a> ConsentReader<'a> {
         at: DateTime<Utc>,
     ) -> Result<Vec<ConsentStatus>> {
         let at = crate::time::checked("at", at)?;
-        crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
+        crate::customer::CustomerReader::new(self.db).require(customer_id)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_EVENT} WHERE seq IN (SELECT (SELECT e2.seq FROM consent_events e2 \
              WHERE e2.customer_id = ?1 AND e2.purpose_id = p.purpose_id AND e2.occurred_at <= ?2 \
@@ -704,7 +711,7 @@ impl<'a> ConsentReader<'a> {
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentStatus>> {
         let at = crate::time::checked("at", at)?;
-        crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
+        crate::customer::CustomerReader::new(self.db).require(customer_id)?;
         self.purpose(purpose_id)?;
         self.latest(customer_id, purpose_id, at)
     }
@@ -716,7 +723,7 @@ impl<'a> ConsentReader<'a> {
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentStatus>> {
         let raw = self
-            .conn
+            .conn()?
             .prepare_cached(sql::LATEST)
             .db()?
             .query_row(
@@ -749,7 +756,7 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<bool> {
         let at = crate::time::checked("at", at)?;
         let erased: bool = self
-            .conn
+            .conn()?
             .prepare_cached(sql::ERASED)
             .db()?
             .query_row([customer_id.sql()], |r| r.get(0))
@@ -781,9 +788,9 @@ impl<'a> ConsentReader<'a> {
         customer_id: CustomerId,
         purpose_id: Option<&str>,
     ) -> Result<Vec<ConsentEvent>> {
-        crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
+        crate::customer::CustomerReader::new(self.db).require(customer_id)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_EVENT} WHERE customer_id = ?1 AND (?2 IS NULL OR purpose_id = ?2) \
              ORDER BY occurred_at, seq"
@@ -817,7 +824,7 @@ impl<'a> ConsentReader<'a> {
             Some(c) => c.key()?.to_owned(),
             None => String::new(),
         };
-        let mut stmt = self.conn.prepare_cached(sql::CONSENTING).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::CONSENTING).db()?;
         let ids = stmt
             .query_map(
                 params![
@@ -849,7 +856,7 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<std::collections::BTreeSet<CustomerId>> {
         self.purpose(purpose_id)?;
         let ids = serde_json::to_string(customer_ids).written()?;
-        let mut stmt = self.conn.prepare_cached(sql::CONSENTING_AMONG).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::CONSENTING_AMONG).db()?;
         let rows = stmt
             .query_map(params![ids, purpose_id, crate::time::to_db(&at)], |r| {
                 r.get_id::<CustomerId>(0)
@@ -953,7 +960,7 @@ impl<'t> Consents<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Consents {
             tx,
-            reader: ConsentReader::new(tx.conn()),
+            reader: ConsentReader::new(tx.db()),
         }
     }
 
@@ -1014,7 +1021,7 @@ impl<'t> Consents<'t> {
                 }));
             }
             self.tx
-            .conn()
+            .conn()?
             .prepare_cached(
                 "INSERT INTO consent_purposes (id, description, lawful_basis, consent_required, \
                  data_categories, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -1093,7 +1100,7 @@ impl<'t> Consents<'t> {
     fn record_inner(&self, new: NewConsent) -> Result<ConsentEvent> {
         let erased: bool = self
             .tx
-            .conn()
+            .conn()?
             .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")
             .db()?
             .query_row([new.customer_id.sql()], |r| r.get(0))
@@ -1191,7 +1198,7 @@ impl<'t> Consents<'t> {
             Some((version, text)) => {
                 let hash = crate::schema::hex(&Sha256::digest(text.as_bytes()));
                 self.tx
-                    .conn()
+                    .conn()?
                     .prepare_cached(
                         "INSERT INTO consent_notices (hash, version, text, created_at) \
                          VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hash) DO NOTHING",
@@ -1278,7 +1285,7 @@ struct EventRow<'a> {
 
 fn insert_event(tx: &WriteTx<'_>, e: &EventRow<'_>) -> Result<ConsentEventId> {
     let id = ConsentEventId::new();
-    tx.conn()
+    tx.conn()?
         .prepare_cached(sql::INSERT_EVENT)
         .db()?
         .execute(params![
@@ -1421,6 +1428,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// Purposes and the consent ledger, read-only.
     pub fn consent(&self) -> crate::consent::ConsentReader<'a> {
-        crate::consent::ConsentReader::new(self.conn())
+        crate::consent::ConsentReader::new(self.db())
     }
 }

@@ -99,12 +99,19 @@ fn name_key(name: &str) -> String {
 /// Finding candidates.
 #[derive(Debug)]
 pub struct DuplicateReader<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 impl<'a> DuplicateReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        DuplicateReader { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        DuplicateReader { db }
+    }
+
+    /// The SQLite connection, until this domain is written against the
+    /// engine seam.
+    #[allow(dead_code)]
+    fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     fn scan(
@@ -114,7 +121,7 @@ impl<'a> DuplicateReader<'a> {
         pairs: &mut BTreeMap<(CustomerId, CustomerId), Vec<String>>,
         similar: impl Fn(&str, &str) -> bool,
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(sql).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql).db()?;
         let mut rows = stmt.query([]).db()?;
         let mut group: Vec<(CustomerId, String)> = Vec::new();
         let mut key: Option<String> = None;
@@ -281,7 +288,7 @@ impl<'t> Merges<'t> {
 
     fn state(&self, id: CustomerId) -> Result<(Customer, bool, bool)> {
         let c = self.tx.customers().get(id)?;
-        let (erased, merged): (bool, bool) = self.tx.conn().query_row(
+        let (erased, merged): (bool, bool) = self.tx.conn()?.query_row(
             "SELECT erased_at IS NOT NULL, merged_into IS NOT NULL FROM customers WHERE id = ?1",
             [id.sql()],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -373,7 +380,7 @@ impl<'t> Merges<'t> {
             // Table and column names come from the constant list above.
             let n: i64 = self
                 .tx
-                .conn()
+                .conn()?
                 .query_row(
                     &format!("SELECT count(*) FROM {table} WHERE {column} = ?1"),
                     [duplicate.sql()],
@@ -405,7 +412,7 @@ impl<'t> Merges<'t> {
         }
         let mut result = s.clone();
         if !dry_run {
-            let conn = self.tx.conn();
+            let conn = self.tx.conn()?;
             // Archive the duplicate first: its email becomes free for the
             // survivor if the survivor takes it.
             self.tx.customers().archive(duplicate)?;
@@ -575,7 +582,7 @@ impl<'a> crate::WriteTx<'a> {
 
     /// Finding duplicate customers, on this unit of work's view.
     pub fn duplicates(&self) -> crate::dedupe::DuplicateReader<'_> {
-        crate::dedupe::DuplicateReader::new(self.conn())
+        crate::dedupe::DuplicateReader::new(self.db())
     }
 }
 
@@ -583,6 +590,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// Finding duplicate customers.
     pub fn duplicates(&self) -> crate::dedupe::DuplicateReader<'a> {
-        crate::dedupe::DuplicateReader::new(self.conn())
+        crate::dedupe::DuplicateReader::new(self.db())
     }
 }

@@ -244,6 +244,18 @@ pub enum ErrorKind {
         /// The caller's error, as text.
         message: String,
     },
+    /// The operation exists only on another engine (file backup,
+    /// encryption through SQLCipher, checkpoints on SQLite), or has not
+    /// reached this engine yet. `instead` says what to use.
+    #[error("{operation} is not supported on {engine}: {instead}")]
+    Unsupported {
+        /// What was asked for.
+        operation: String,
+        /// The engine of the store: `SQLite` or `PostgreSQL`.
+        engine: &'static str,
+        /// What to use instead, or when it arrives.
+        instead: String,
+    },
     /// Any other SQLite error. The message is SQLite's own.
     #[error("database error: {message}")]
     Database {

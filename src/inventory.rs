@@ -358,12 +358,19 @@ fn finish_reservation((mut r, expires, created, closed): RawReservation) -> Resu
 /// Read access to inventory.
 #[derive(Debug)]
 pub struct InventoryReader<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 impl<'a> InventoryReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        InventoryReader { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        InventoryReader { db }
+    }
+
+    /// The SQLite connection, until this domain is written against the
+    /// engine seam.
+    #[allow(dead_code)]
+    fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     /// A warehouse by id.
@@ -372,7 +379,7 @@ impl<'a> InventoryReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn warehouse(&self, id: WarehouseId) -> Result<Warehouse> {
-        self.conn
+        self.conn()?
             .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE id = ?1"))
             .db()?
             .query_row([id.sql()], warehouse_from_row)
@@ -388,7 +395,7 @@ impl<'a> InventoryReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown code.
     pub fn warehouse_by_code(&self, code: &str) -> Result<Warehouse> {
         let code = code.trim().to_uppercase();
-        self.conn
+        self.conn()?
             .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE code = ?1"))
             .db()?
             .query_row([&code], warehouse_from_row)
@@ -404,7 +411,7 @@ impl<'a> InventoryReader<'a> {
     /// A database error.
     pub fn warehouses(&self) -> Result<Vec<Warehouse>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_WAREHOUSE} WHERE archived_at IS NULL ORDER BY priority, code"
             ))
@@ -422,7 +429,7 @@ impl<'a> InventoryReader<'a> {
     pub fn level(&self, variant_id: VariantId, warehouse_id: WarehouseId) -> Result<StockLevel> {
         let now = crate::time::to_db(&crate::time::now());
         let found = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND l.warehouse_id = ?3"
             ))
@@ -436,7 +443,7 @@ impl<'a> InventoryReader<'a> {
         match found {
             Some(level) => Ok(level),
             None => {
-                let variant = CatalogReader::new(self.conn).variant(variant_id)?;
+                let variant = CatalogReader::new(self.db).variant(variant_id)?;
                 let warehouse = self.warehouse(warehouse_id)?;
                 Ok(StockLevel {
                     variant_id,
@@ -464,7 +471,7 @@ impl<'a> InventoryReader<'a> {
 
     fn levels_at(&self, variant_id: VariantId, now: &str) -> Result<Vec<StockLevel>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND w.archived_at IS NULL \
              ORDER BY w.priority, w.code"
@@ -484,7 +491,7 @@ impl<'a> InventoryReader<'a> {
         variant_id: VariantId,
         now: &str,
     ) -> Result<Vec<(WarehouseId, i64)>> {
-        let mut stmt = self.conn.prepare_cached(sql::ALLOCATION).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::ALLOCATION).db()?;
         let rows = stmt
             .query_map(params![variant_id.sql(), now], |r| {
                 Ok((r.get_id(0)?, r.get(1)?))
@@ -522,7 +529,7 @@ impl<'a> InventoryReader<'a> {
                 .map_err(|_| Error::invalid("cursor", "is not a movement cursor"))?,
         };
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_MOVEMENT} WHERE variant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
             ))
@@ -545,7 +552,7 @@ impl<'a> InventoryReader<'a> {
     /// A database error.
     pub fn movements_of_order(&self, order_id: OrderId) -> Result<Vec<Movement>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_MOVEMENT} WHERE order_id = ?1 ORDER BY seq"
             ))
@@ -561,7 +568,7 @@ impl<'a> InventoryReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn reservation(&self, id: ReservationId) -> Result<Reservation> {
-        self.conn
+        self.conn()?
             .prepare_cached(&format!("{SELECT_RESERVATION} WHERE id = ?1"))
             .db()?
             .query_row([id.sql()], reservation_from_row)
@@ -573,7 +580,7 @@ impl<'a> InventoryReader<'a> {
 
     pub(crate) fn open_reservations_of_line(&self, line: OrderLineId) -> Result<Vec<Reservation>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(sql::OPEN_RESERVATIONS_OF_LINE)
             .db()?;
         let rows = stmt.query_map([line.sql()], reservation_from_row).db()?;
@@ -583,7 +590,7 @@ impl<'a> InventoryReader<'a> {
 
     pub(crate) fn reservations_of_line(&self, line: OrderLineId) -> Result<Vec<Reservation>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_RESERVATION} WHERE order_line_id = ?1 ORDER BY rowid"
             ))
@@ -595,7 +602,7 @@ impl<'a> InventoryReader<'a> {
 
     fn report(&self, sql: &str) -> Result<Vec<(StockLevel, ReplenishmentRule)>> {
         let now = crate::time::to_db(&crate::time::now());
-        let mut stmt = self.conn.prepare_cached(sql).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql).db()?;
         let rows = stmt
             .query_map([now], |row| {
                 Ok((
@@ -743,7 +750,7 @@ impl<'t> Inventory<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Inventory {
             tx,
-            reader: InventoryReader::new(tx.conn()),
+            reader: InventoryReader::new(tx.db()),
         }
     }
 
@@ -794,7 +801,7 @@ impl<'t> Inventory<'t> {
             }
             let id = WarehouseId::new();
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "INSERT INTO warehouses (id, code, name, line1, city, postal_code, country, \
                  priority, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
@@ -837,7 +844,7 @@ impl<'t> Inventory<'t> {
                 ));
             }
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE warehouses SET priority = ?2, updated_at = ?3 WHERE id = ?1",
                 )
@@ -856,7 +863,7 @@ impl<'t> Inventory<'t> {
 
     /// The variant, checked to exist, be active and track stock.
     pub(crate) fn stocked_variant(&self, id: VariantId) -> Result<Variant> {
-        let v = CatalogReader::new(self.tx.conn()).variant(id)?;
+        let v = CatalogReader::new(self.tx.db()).variant(id)?;
         if !v.track_stock {
             return Err(Error::new(ErrorKind::InvalidState {
                 entity: "variant",
@@ -876,7 +883,7 @@ impl<'t> Inventory<'t> {
         let balance = || -> Result<(i64, i64, bool)> {
             Ok(self
                 .tx
-                .conn()
+                .conn()?
                 .prepare_cached(sql::BALANCE)
                 .db()?
                 .query_row(
@@ -914,7 +921,7 @@ impl<'t> Inventory<'t> {
             }));
         }
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(sql::INSERT_MOVEMENT)
             .db()?
             .execute(params![
@@ -932,7 +939,7 @@ impl<'t> Inventory<'t> {
             ])
             .db()?;
         Ok(Movement {
-            seq: self.tx.conn().last_insert_rowid(),
+            seq: self.tx.conn()?.last_insert_rowid(),
             variant_id: m.variant.id,
             warehouse_id: m.warehouse_id,
             kind: m.kind,
@@ -1139,7 +1146,7 @@ impl<'t> Inventory<'t> {
         // reservation row exists.
         self.record(mv)?;
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(sql::INSERT_RESERVATION)
             .db()?
             .execute(params![
@@ -1179,7 +1186,7 @@ impl<'t> Inventory<'t> {
                     reason: "holds nothing any more".into(),
                 }));
             }
-            let v = CatalogReader::new(self.tx.conn()).variant(r.variant_id)?;
+            let v = CatalogReader::new(self.tx.db()).variant(r.variant_id)?;
             self.close_reservation(&v, &r, r.open_quantity, "released")?;
             self.audit_stock(&v, "stock_release")?;
             self.reservation(id)
@@ -1207,7 +1214,7 @@ impl<'t> Inventory<'t> {
         self.record(mv)?;
         let now = self.now_db();
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(sql::CLOSE_RESERVATION)
             .db()?
             .execute(params![r.id.sql(), q, now, reason])
@@ -1240,7 +1247,7 @@ impl<'t> Inventory<'t> {
         let expired: Vec<Reservation> = {
             let mut stmt = self
                 .tx
-                .conn()
+                .conn()?
                 .prepare_cached(&format!(
                     "{SELECT_RESERVATION} WHERE open_quantity > 0 AND expires_at <= ?1 \
                  AND (?2 IS NULL OR (variant_id = ?2 AND warehouse_id = ?3)) ORDER BY expires_at"
@@ -1267,7 +1274,7 @@ impl<'t> Inventory<'t> {
                     released += crate::order::expire_order(self.tx, order_id)?;
                 }
                 None => {
-                    let v = CatalogReader::new(self.tx.conn()).variant(r.variant_id)?;
+                    let v = CatalogReader::new(self.tx.db()).variant(r.variant_id)?;
                     self.close_reservation(&v, &r, r.open_quantity, "expired")?;
                     self.audit_stock(&v, "stock_release")?;
                     released += 1;
@@ -1318,7 +1325,7 @@ impl<'t> Inventory<'t> {
             let v = self.stocked_variant(variant_id)?;
             self.warehouse(warehouse_id)?;
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "INSERT INTO replenishment_rules (variant_id, warehouse_id, reorder_point, \
                  target_level, order_multiple, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -1554,6 +1561,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// Inventory, read-only.
     pub fn inventory(&self) -> crate::inventory::InventoryReader<'a> {
-        crate::inventory::InventoryReader::new(self.conn())
+        crate::inventory::InventoryReader::new(self.db())
     }
 }

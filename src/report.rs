@@ -290,15 +290,22 @@ pub struct Counts {
 /// Reports, read-only.
 #[derive(Debug)]
 pub struct Reports<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 /// Orders that count as sales (`order::counts_as_sale!`).
 const PAID: &str = crate::order::counts_as_sale!();
 
 impl<'a> Reports<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        Reports { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        Reports { db }
+    }
+
+    /// The SQLite connection, until this domain is written against the
+    /// engine seam.
+    #[allow(dead_code)]
+    fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     /// Revenue grouped by a key expression; `key_of` types each group's
@@ -323,7 +330,7 @@ impl<'a> Reports<'a> {
                WHERE n.issued_at >= ?1 AND n.issued_at < ?2 GROUP BY 1, 2) \
              GROUP BY 1, 2 ORDER BY sum(g) - sum(r) - sum(c) DESC, 1 LIMIT ?3"
         );
-        let mut stmt = self.conn.prepare_cached(&sql).db()?;
+        let mut stmt = self.conn()?.prepare_cached(&sql).db()?;
         let rows = stmt
             .query_map(params![from, to, limit], |r| {
                 Ok((
@@ -362,7 +369,7 @@ impl<'a> Reports<'a> {
     ///
     /// A database error.
     pub fn counts(&self) -> Result<Counts> {
-        self.conn
+        self.conn()?
             .prepare_cached(
                 "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), \
              (SELECT count(*) FROM credit_notes), (SELECT count(*) FROM products)",
@@ -463,7 +470,7 @@ impl<'a> Reports<'a> {
     ) -> Result<Vec<ProductSales>> {
         let (from, to) = bounds(range)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
             "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
              sum(l.total_e4) FROM order_lines l JOIN orders o ON o.id = l.order_id \
@@ -506,7 +513,7 @@ impl<'a> Reports<'a> {
     pub fn average_order_value(&self, range: TimeRange) -> Result<Vec<AverageOrderValue>> {
         let (from, to) = bounds(range)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "SELECT o.currency, count(*), sum(o.total_e4) FROM orders o \
              WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 GROUP BY 1 ORDER BY 1"
@@ -543,7 +550,7 @@ impl<'a> Reports<'a> {
     pub fn repeat_purchase_rate(&self, range: TimeRange) -> Result<RepeatPurchase> {
         let (from, to) = bounds(range)?;
         let (customers, repeat): (i64, i64) = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "SELECT count(*), coalesce(sum(n >= 2), 0) FROM (SELECT count(*) n FROM orders o \
              WHERE {PAID} AND o.customer_id IS NOT NULL AND o.placed_at >= ?1 AND o.placed_at < ?2 \
@@ -567,7 +574,7 @@ impl<'a> Reports<'a> {
     pub fn cancellations_and_returns(&self, range: TimeRange) -> Result<CancellationsAndReturns> {
         let (from, to) = bounds(range)?;
         let (orders, cancelled, with_returns, sold, returned): (i64, i64, i64, i64, i64) = self
-            .conn
+            .conn()?
             .prepare_cached(concat!(
                 "SELECT count(*), coalesce(sum(o.status = 'cancelled'), 0), \
                  coalesce(sum(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.quantity_returned > 0)), 0), \
@@ -581,7 +588,7 @@ impl<'a> Reports<'a> {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             }).db()?;
         let credit_notes: i64 = self
-            .conn
+            .conn()?
             .prepare_cached(
                 "SELECT count(*) FROM credit_notes WHERE issued_at >= ?1 AND issued_at < ?2",
             )
@@ -627,7 +634,7 @@ impl<'a> Reports<'a> {
             .map_or_else(String::new, crate::time::bound);
         let end = crate::time::to_db(&as_of);
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(concat!(
                 "SELECT v.id, v.sku, coalesce((SELECT sum(on_hand - reserved) FROM stock_levels s \
                WHERE s.variant_id = v.id), 0) AS available, sold.units FROM product_variants v \
@@ -678,7 +685,7 @@ impl<'a> Reports<'a> {
     /// the range of [`crate::time`]; a database error.
     pub fn rfm(&self, as_of: DateTime<Utc>) -> Result<Vec<RfmScore>> {
         let as_of = crate::time::checked("as_of", as_of)?;
-        let mut stmt = self.conn.prepare_cached(sql::RFM).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::RFM).db()?;
         let rows = stmt
             .query_map([crate::time::to_db(&as_of)], |r| {
                 Ok((
@@ -717,7 +724,7 @@ impl<'a> Reports<'a> {
         let as_of = crate::time::checked("as_of", as_of)?;
         let mut counts = std::collections::BTreeMap::<&str, u64>::new();
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "SELECT r, f, count(*) FROM ({}) GROUP BY 1, 2",
                 sql::RFM
@@ -792,7 +799,7 @@ impl crate::Store {
 impl<'a> crate::WriteTx<'a> {
     /// Reports, on this unit of work's view.
     pub fn reports(&self) -> crate::report::Reports<'_> {
-        crate::report::Reports::new(self.conn())
+        crate::report::Reports::new(self.db())
     }
 }
 
@@ -800,6 +807,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// Reports.
     pub fn reports(&self) -> crate::report::Reports<'a> {
-        crate::report::Reports::new(self.conn())
+        crate::report::Reports::new(self.db())
     }
 }

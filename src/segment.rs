@@ -328,7 +328,7 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
         ));
     }
     if let Some(purpose) = &s.consents_to {
-        crate::consent::ConsentReader::new(conn)
+        crate::consent::ConsentReader::new(crate::db::Conn::sqlite(conn))
             .purpose(purpose)
             .map_err(|_| {
                 Error::invalid(
@@ -354,12 +354,19 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
 /// Evaluating and reading saved segments.
 #[derive(Debug)]
 pub struct SegmentReader<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 impl<'a> SegmentReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        SegmentReader { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        SegmentReader { db }
+    }
+
+    /// The SQLite connection, until this domain is written against the
+    /// engine seam.
+    #[allow(dead_code)]
+    fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     /// The customers in the segment, by id, a page at a time.
@@ -380,8 +387,8 @@ impl<'a> SegmentReader<'a> {
             Some(c) => c.key()?.to_owned(),
             None => String::new(),
         };
-        let q = build(self.conn, segment, &after, limit)?;
-        let mut stmt = self.conn.prepare_cached(&q.sql).db()?;
+        let q = build(self.conn()?, segment, &after, limit)?;
+        let mut stmt = self.conn()?.prepare_cached(&q.sql).db()?;
         let named: Vec<(&str, &dyn ToSql)> =
             q.params.iter().map(|(n, v)| (*n, v.as_ref())).collect();
         let ids = stmt
@@ -399,7 +406,7 @@ impl<'a> SegmentReader<'a> {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
     pub fn saved(&self, name: &str) -> Result<Segment> {
         let json: String = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT definition FROM saved_segments WHERE name = ?1")
             .db()?
             .query_row([name], |r| r.get(0))
@@ -416,7 +423,7 @@ impl<'a> SegmentReader<'a> {
     /// A database error.
     pub fn names(&self) -> Result<Vec<String>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT name FROM saved_segments ORDER BY name")
             .db()?;
         let rows = stmt.query_map([], |r| r.get(0)).db()?;
@@ -457,7 +464,7 @@ impl<'t> Segments<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Segments {
             tx,
-            reader: SegmentReader::new(tx.conn()),
+            reader: SegmentReader::new(tx.db()),
         }
     }
 
@@ -471,10 +478,10 @@ impl<'t> Segments<'t> {
     pub fn save(&self, name: &str, segment: &Segment) -> Result<()> {
         self.tx.atomic(|| {
             let name = validate::required_text("name", name, MAX_SEGMENT_NAME_LEN)?;
-            build(self.tx.conn(), segment, "", 1)?;
+            build(self.tx.conn()?, segment, "", 1)?;
             let now = crate::time::to_db(&self.tx.now());
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "INSERT INTO saved_segments (name, definition, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_at = ?3",
@@ -524,6 +531,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// Segments: evaluation and saved definitions.
     pub fn segments(&self) -> crate::segment::SegmentReader<'a> {
-        crate::segment::SegmentReader::new(self.conn())
+        crate::segment::SegmentReader::new(self.db())
     }
 }

@@ -9,10 +9,10 @@
 use std::cell::Cell;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 
 use crate::audit::{AuditReader, Change};
-use crate::error::DbResult;
+use crate::db::sql;
 use crate::error::{Error, Result};
 
 /// Longest accepted actor id, in characters.
@@ -116,7 +116,7 @@ pub(crate) enum Unguarded<T> {
 /// and every mutation appends its audit row here.
 #[derive(Debug)]
 pub struct WriteTx<'a> {
-    pub(crate) tx: Transaction<'a>,
+    pub(crate) session: crate::db::WriteSession<'a>,
     pub(crate) actor: &'a Actor,
     pub(crate) now: DateTime<Utc>,
     pub(crate) audit_rows: Cell<u32>,
@@ -151,15 +151,16 @@ impl<'a> WriteTx<'a> {
     /// return the error and roll back ([`Unguarded::Written`]).
     pub(crate) fn unguarded<T>(&self, f: impl FnOnce() -> Result<T>) -> Unguarded<T> {
         let audit_rows = self.audit_rows.get();
-        let changes_at_start = self.tx.total_changes();
+        let db = self.db();
+        let changes_at_start = db.total_changes();
         let was = self.covered.replace(true);
         let result = f();
         self.covered.set(was);
         match result {
             Ok(value) => Unguarded::Done(value),
             Err(err)
-                if !self.tx.is_autocommit()
-                    && self.tx.total_changes() == changes_at_start
+                if db.in_transaction()
+                    && db.total_changes() == changes_at_start
                     && self.audit_rows.get() == audit_rows =>
             {
                 Unguarded::Refused(err)
@@ -179,44 +180,27 @@ impl<'a> WriteTx<'a> {
         }
         let audit_rows = self.audit_rows.get();
         let undone = self.undone_changes.get();
-        let changes_at_start = self.tx.total_changes();
-        // Cached statements: this runs around every multi-row operation,
-        // and parsing the savepoint text each time shows in the benches.
-        self.tx
-            .prepare_cached("SAVEPOINT custdb_op")
-            .db()?
-            .execute([])
-            .db()?;
+        let db = self.db();
+        let changes_at_start = db.total_changes();
+        db.execute(sql!("SAVEPOINT custdb_op"), &[])?;
         match f() {
             Ok(value) => {
-                self.tx
-                    .prepare_cached("RELEASE custdb_op")
-                    .db()?
-                    .execute([])
-                    .db()?;
+                db.execute(sql!("RELEASE custdb_op"), &[])?;
                 Ok(value)
             }
             // SQLite already rolled the whole transaction back (after an
             // I/O or disk-full error): there is no savepoint left to undo
             // to, and the error itself is what the caller must see.
-            Err(err) if self.tx.is_autocommit() => Err(err),
+            Err(err) if !db.in_transaction() => Err(err),
             Err(err) => {
-                self.tx
-                    .prepare_cached("ROLLBACK TO custdb_op")
-                    .db()?
-                    .execute([])
-                    .db()?;
-                self.tx
-                    .prepare_cached("RELEASE custdb_op")
-                    .db()?
-                    .execute([])
-                    .db()?;
+                db.execute(sql!("ROLLBACK TO custdb_op"), &[])?;
+                db.execute(sql!("RELEASE custdb_op"), &[])?;
                 self.audit_rows.set(audit_rows);
                 // total_changes() counts what the rollback undid; remember it
                 // so the commit's audit check sees only what remains. An
                 // outer rollback covers an inner one, hence the reset.
                 self.undone_changes
-                    .set(undone + (self.tx.total_changes() - changes_at_start));
+                    .set(undone + (db.total_changes() - changes_at_start));
                 Err(err)
             }
         }
@@ -241,7 +225,7 @@ impl<'a> WriteTx<'a> {
     /// # Ok::<(), custdb::Error>(())
     /// ```
     pub fn reads(&self) -> ReadTx<'_> {
-        ReadTx { conn: &self.tx }
+        ReadTx { conn: self.db() }
     }
 
     /// Whether the transaction is still open. SQLite rolls a whole
@@ -250,7 +234,7 @@ impl<'a> WriteTx<'a> {
     /// and a closure that caught such an error must return an error too
     /// ([`Store::write`] reports one in any case).
     pub fn is_open(&self) -> bool {
-        !self.tx.is_autocommit()
+        self.db().in_transaction()
     }
 
     /// The audit trail, as written so far inside this transaction.
@@ -268,13 +252,20 @@ impl<'a> WriteTx<'a> {
         self.now
     }
 
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.tx
+    /// The SQLite connection, for the domains not yet written against the
+    /// engine seam.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) on
+    /// another engine.
+    pub(crate) fn conn(&self) -> Result<&Connection> {
+        self.db().as_sqlite("this operation")
     }
 
     /// The transaction as the repositories see it (the engine seam).
     pub(crate) fn db(&self) -> crate::db::Conn<'_> {
-        crate::db::Conn::sqlite(&self.tx)
+        self.session.conn()
     }
 
     /// Appends one audit row for a mutation. Every repository method that
@@ -290,18 +281,23 @@ impl<'a> WriteTx<'a> {
 /// [`Store::read`].
 #[derive(Debug)]
 pub struct ReadTx<'a> {
-    pub(crate) conn: &'a Connection,
+    pub(crate) conn: crate::db::Conn<'a>,
 }
 
 impl<'a> ReadTx<'a> {
     /// The connection, for the domains' readers.
-    pub(crate) fn conn(&self) -> &'a Connection {
-        self.conn
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) on
+    /// another engine, for the domains not yet written against the seam.
+    pub(crate) fn conn(&self) -> Result<&'a Connection> {
+        self.conn.as_sqlite("this operation")
     }
 
     /// The snapshot as the repositories see it (the engine seam).
     pub(crate) fn db(&self) -> crate::db::Conn<'a> {
-        crate::db::Conn::sqlite(self.conn)
+        self.conn
     }
 
     /// The audit trail, read-only.

@@ -69,6 +69,9 @@ pub const CUSTDB_ERR_REENTRANT: custdb_status = 27;
 /// custdb broke one of its own rules (a bug, not damaged data and not bad
 /// input); nothing was written. Please report it.
 pub const CUSTDB_ERR_INTERNAL: custdb_status = 28;
+/// The operation exists only on another engine (a file backup on a
+/// PostgreSQL store, say); the message says what to use instead.
+pub const CUSTDB_ERR_UNSUPPORTED: custdb_status = 29;
 
 /// Full durability (the default): an acknowledged commit survives power
 /// loss.
@@ -104,6 +107,7 @@ pub(crate) fn status_of(kind: &ErrorKind) -> custdb_status {
         ErrorKind::DiskFull => CUSTDB_ERR_DISK_FULL,
         ErrorKind::Reentrant { .. } => CUSTDB_ERR_REENTRANT,
         ErrorKind::Internal { .. } => CUSTDB_ERR_INTERNAL,
+        ErrorKind::Unsupported { .. } => CUSTDB_ERR_UNSUPPORTED,
         _ => CUSTDB_ERR_OTHER,
     }
 }

@@ -447,7 +447,7 @@ impl CustomerReader<'_> {
     pub fn addresses(&self, customer_id: CustomerId) -> Result<Vec<Address>> {
         self.require(customer_id)?;
         let mut stmt = self
-            .conn()
+            .conn()?
             .prepare_cached(select_addresses!(
                 "WHERE customer_id = ?1 ORDER BY is_default DESC, kind, id"
             ))
@@ -463,7 +463,7 @@ impl CustomerReader<'_> {
     ///
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
     pub fn address(&self, id: AddressId) -> Result<Address> {
-        self.conn()
+        self.conn()?
             .prepare_cached(select_addresses!("WHERE id = ?1"))
             .db()?
             .query_row([id.sql()], address_from_row)
@@ -489,7 +489,7 @@ impl Customers<'_> {
         self.tx().atomic(|| {
             self.require_active(customer_id)?;
             let fields = AddressFields::validate(&new)?;
-            let conn = self.tx().conn();
+            let conn = self.tx().conn()?;
             let (count, has_default): (i64, bool) = conn
                 .prepare_cached(
                     "SELECT count(*), coalesce(max(kind = ?2 AND is_default = 1), 0) \
@@ -579,7 +579,7 @@ impl Customers<'_> {
             if changed.is_empty() {
                 return Ok(current);
             }
-            let conn = self.tx().conn();
+            let conn = self.tx().conn()?;
             let now = self.tx().now();
             let kind_changed = new.kind != old.kind;
             if kind_changed {
@@ -635,7 +635,7 @@ impl Customers<'_> {
         self.tx().atomic(|| {
             let current = self.address(id)?;
             self.require_active(current.customer_id)?;
-            let conn = self.tx().conn();
+            let conn = self.tx().conn()?;
             conn.prepare_cached("DELETE FROM customer_addresses WHERE id = ?1")
                 .db()?
                 .execute([id.sql()])
@@ -666,7 +666,7 @@ impl Customers<'_> {
             if current.is_default {
                 return Ok(current);
             }
-            let conn = self.tx().conn();
+            let conn = self.tx().conn()?;
             clear_default(conn, current.customer_id, current.kind)?;
             conn.prepare_cached(
                 "UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1",

@@ -261,7 +261,7 @@ impl CustomerReader<'_> {
             }
         };
         let mut stmt = self
-            .conn()
+            .conn()?
             .prepare_cached(select_interactions!(
                 "WHERE customer_id = ?1 AND (occurred_at, id) < (?2, ?3) \
              ORDER BY occurred_at DESC, id DESC LIMIT ?4"
@@ -346,7 +346,7 @@ impl Customers<'_> {
             let id = InteractionId::new();
             let recorded_by = self.tx().actor().id().to_owned();
             self.tx()
-            .conn()
+            .conn()?
             .prepare_cached(
                 "INSERT INTO customer_interactions (id, customer_id, channel, direction, kind, \
                  subject, body, rating, occurred_at, recorded_at, recorded_by) \

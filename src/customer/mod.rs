@@ -928,16 +928,16 @@ impl RawCustomer {
 /// Read-only access to customers, their addresses and interactions.
 #[derive(Clone, Copy, Debug)]
 pub struct CustomerReader<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 impl<'a> CustomerReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        CustomerReader { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        CustomerReader { db }
     }
 
-    pub(crate) fn conn(&self) -> &'a Connection {
-        self.conn
+    pub(crate) fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     /// The customer with this id, archived or not.
@@ -1006,7 +1006,7 @@ impl<'a> CustomerReader<'a> {
     ///
     /// A database error.
     pub fn find(&self, id: CustomerId) -> Result<Option<Customer>> {
-        self.conn
+        self.conn()?
             .prepare_cached(sql::GET)
             .db()?
             .query_row([id.sql()], customer_from_row)
@@ -1025,7 +1025,7 @@ impl<'a> CustomerReader<'a> {
     /// when no active customer has it.
     pub fn get_by_email(&self, email: &str) -> Result<Customer> {
         let email = validate::email_key("email", email)?;
-        self.conn
+        self.conn()?
             .prepare_cached(sql::GET_BY_EMAIL)
             .db()?
             .query_row([&email], customer_from_row)
@@ -1073,7 +1073,7 @@ impl<'a> CustomerReader<'a> {
             .created_before
             .map(crate::time::bound)
             .unwrap_or_else(|| "~".to_owned());
-        let mut stmt = self.conn.prepare_cached(sql::LIST).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::LIST).db()?;
         let rows = stmt
             .query_map(
                 params![
@@ -1112,7 +1112,7 @@ impl<'a> CustomerReader<'a> {
             ));
         }
         let fts_query = fts_query(query)?;
-        let mut stmt = self.conn.prepare_cached(sql::SEARCH).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::SEARCH).db()?;
         let rows = stmt
             .query_map(params![fts_query, limit as i64], customer_from_row)
             .db()?;
@@ -1168,7 +1168,7 @@ impl<'a> CustomerReader<'a> {
                 }
             }
         };
-        let mut stmt = self.conn.prepare_cached(sql::SEARCH_PAGE).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::SEARCH_PAGE).db()?;
         let rows = stmt
             .query_map(params![fts_query, limit as i64 + 1, rank, pk], |r| {
                 Ok((
@@ -1191,7 +1191,7 @@ impl<'a> CustomerReader<'a> {
     }
 
     fn version_of(&self, id: CustomerId) -> Result<Option<(i64, bool)>> {
-        self.conn
+        self.conn()?
             .prepare_cached(sql::VERSION_OF)
             .db()?
             .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -1203,7 +1203,7 @@ impl<'a> CustomerReader<'a> {
     pub(crate) fn require_active(&self, id: CustomerId) -> Result<()> {
         match self.version_of(id)? {
             None => Err(Error::not_found("customer", id)),
-            Some((_, true)) => Err(archived(self.conn, id)?),
+            Some((_, true)) => Err(archived(self.conn()?, id)?),
             Some((_, false)) => Ok(()),
         }
     }
@@ -1216,7 +1216,7 @@ impl<'a> CustomerReader<'a> {
     }
 
     fn email_taken(&self, email: &str, except: CustomerId) -> Result<bool> {
-        self.conn
+        self.conn()?
             .prepare_cached(sql::EMAIL_TAKEN)
             .db()?
             .query_row(params![email, except.sql()], |r| r.get(0))
@@ -1298,7 +1298,7 @@ impl<'t> Customers<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Customers {
             tx,
-            reader: CustomerReader::new(tx.conn()),
+            reader: CustomerReader::new(tx.db()),
         }
     }
 
@@ -1351,7 +1351,7 @@ impl<'t> Customers<'t> {
             }
             let now = self.tx.now();
             let now_text = crate::time::to_db(&now);
-            let conn = self.tx.conn();
+            let conn = self.tx.conn()?;
             conn.prepare_cached(sql::INSERT)
                 .db()?
                 .execute(params![
@@ -1421,7 +1421,7 @@ impl<'t> Customers<'t> {
                 return Err(conflict(id, expected_version, current.version));
             }
             if current.is_archived() {
-                return Err(archived(self.tx.conn(), id)?);
+                return Err(archived(self.tx.conn()?, id)?);
             }
             let old = Fields::from_customer(&current);
             let new = old.clone().patched(&patch, self.today())?;
@@ -1437,7 +1437,7 @@ impl<'t> Customers<'t> {
                 }
             }
             let now = self.tx.now();
-            let conn = self.tx.conn();
+            let conn = self.tx.conn()?;
             let updated = conn
                 .prepare_cached(sql::UPDATE)
                 .db()?
@@ -1535,13 +1535,13 @@ impl<'t> Customers<'t> {
 
     fn set_tags(&self, current: Customer, wanted: Vec<String>, action: &str) -> Result<Customer> {
         if current.is_archived() {
-            return Err(archived(self.tx.conn(), current.id)?);
+            return Err(archived(self.tx.conn()?, current.id)?);
         }
         let wanted = tags("tags", &wanted)?;
         if wanted == current.tags {
             return Ok(current);
         }
-        let conn = self.tx.conn();
+        let conn = self.tx.conn()?;
         replace_tags(conn, current.id, &current.tags, &wanted)?;
         let now = self.touch(current.id)?;
         self.tx.audit_change(Change {
@@ -1562,7 +1562,7 @@ impl<'t> Customers<'t> {
     fn touch(&self, id: CustomerId) -> Result<DateTime<Utc>> {
         let now = self.tx.now();
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(sql::TOUCH)
             .db()?
             .execute(params![id.sql(), crate::time::to_db(&now)])
@@ -1610,7 +1610,7 @@ impl<'t> Customers<'t> {
             }
             let erased: bool = self
                 .tx
-                .conn()
+                .conn()?
                 .prepare_cached(sql::IS_ERASED)
                 .db()?
                 .query_row([id.sql()], |r| r.get(0))
@@ -1646,7 +1646,7 @@ impl<'t> Customers<'t> {
     ) -> Result<()> {
         let now = crate::time::to_db(&self.tx.now());
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(sql::SET_ARCHIVED)
             .db()?
             .execute(params![
@@ -2005,6 +2005,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// The customers repository, read-only.
     pub fn customers(&self) -> CustomerReader<'a> {
-        CustomerReader::new(self.conn())
+        CustomerReader::new(self.db())
     }
 }

@@ -53,13 +53,49 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// The SQLite connection underneath, for the code not yet written
-    /// against `Conn` and for what only SQLite has (file backup, pragmas).
-    /// With a second engine this becomes fallible (a typed `Unsupported`).
-    #[allow(dead_code)]
-    pub(crate) fn as_sqlite(self) -> &'a rusqlite::Connection {
+    /// The SQLite connection underneath, for code not yet written against
+    /// `Conn` and for what only SQLite has (file backup, pragmas).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Unsupported`] on another engine, naming `operation`.
+    pub(crate) fn as_sqlite(self, operation: &str) -> Result<&'a rusqlite::Connection> {
         match self.engine {
-            Engine::Sqlite(conn) => conn,
+            Engine::Sqlite(conn) => Ok(conn),
+            #[allow(unreachable_patterns)]
+            _ => Err(self.unsupported(operation, "it arrives on PostgreSQL in a later release")),
+        }
+    }
+
+    /// The name of the engine, for messages.
+    pub(crate) fn engine_name(self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite(_) => "SQLite",
+        }
+    }
+
+    /// A typed [`ErrorKind::Unsupported`] for `operation` on this engine.
+    pub(crate) fn unsupported(self, operation: &str, instead: &str) -> Error {
+        Error::new(ErrorKind::Unsupported {
+            operation: operation.to_owned(),
+            engine: self.engine_name(),
+            instead: instead.to_owned(),
+        })
+    }
+
+    /// Rows changed by statements on this connection so far (what the
+    /// audit guard compares before and after an operation).
+    pub(crate) fn total_changes(self) -> u64 {
+        match self.engine {
+            Engine::Sqlite(conn) => conn.total_changes(),
+        }
+    }
+
+    /// Whether a transaction is open. SQLite rolls a whole transaction back
+    /// by itself after some I/O and disk-full errors.
+    pub(crate) fn in_transaction(self) -> bool {
+        match self.engine {
+            Engine::Sqlite(conn) => !conn.is_autocommit(),
         }
     }
 
@@ -149,6 +185,34 @@ impl<'a> Conn<'a> {
     pub(crate) fn prepare_only(self, sql: &Sql) -> Result<()> {
         match self.engine {
             Engine::Sqlite(conn) => sqlite::prepare_only(conn, sql),
+        }
+    }
+}
+
+/// A write transaction on one engine's connection, owned by a
+/// [`WriteTx`](crate::WriteTx).
+#[derive(Debug)]
+pub(crate) enum WriteSession<'a> {
+    /// A `BEGIN IMMEDIATE` transaction on the writer connection.
+    Sqlite(rusqlite::Transaction<'a>),
+}
+
+impl WriteSession<'_> {
+    /// The transaction as the repositories see it.
+    pub(crate) fn conn(&self) -> Conn<'_> {
+        match self {
+            WriteSession::Sqlite(tx) => Conn::sqlite(tx),
+        }
+    }
+
+    /// Commits.
+    ///
+    /// # Errors
+    ///
+    /// The engine's error; nothing is kept then.
+    pub(crate) fn commit(self) -> Result<()> {
+        match self {
+            WriteSession::Sqlite(tx) => tx.commit().map_err(Error::from_sqlite),
         }
     }
 }

@@ -137,7 +137,7 @@ fn write_customer_rows(
             }
         };
         if let Some(k) = &key {
-            if key_lookup::<CustomerId>(tx.conn(), &mapping.source, "customer", k)?.is_some() {
+            if key_lookup::<CustomerId>(tx.conn()?, &mapping.source, "customer", k)?.is_some() {
                 tally.already_present += 1;
                 continue;
             }
@@ -497,7 +497,7 @@ impl Store {
                 if let Err(reason) = super::check_key("key", &order.key) {
                     return Ok(Err(reason));
                 }
-                if key_lookup::<crate::id::OrderId>(tx.conn(), source, "order", &order.key)?
+                if key_lookup::<crate::id::OrderId>(tx.conn()?, source, "order", &order.key)?
                     .is_some()
                 {
                     report.already_present += 1;

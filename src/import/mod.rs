@@ -134,7 +134,7 @@ pub(crate) fn key_record(
     key: &str,
     entity_id: &str,
 ) -> Result<()> {
-    tx.conn()
+    tx.conn()?
         .prepare_cached(sql::KEY_RECORD)
         .db()?
         .execute(params![

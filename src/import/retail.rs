@@ -455,11 +455,11 @@ impl Store {
         }
         let invoices = std::mem::take(batch);
         self.write(|tx| {
-            known.begin(tx.conn())?;
+            known.begin(tx.conn()?)?;
             for invoice in &invoices {
                 write_invoice(tx, invoice, run_started, known, report, reject)?;
             }
-            known.end(tx.conn())
+            known.end(tx.conn()?)
         })
     }
 }
@@ -535,7 +535,7 @@ fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Opt
         };
         // One lookup over the three kinds of record an invoice becomes.
         let found: Option<String> = tx
-            .conn()
+            .conn()?
             .prepare_cached(sql::INVOICE_KEY)
             .db()?
             .query_row(rusqlite::params![SOURCE, key], |r| r.get(0))
@@ -655,7 +655,7 @@ fn customer_for(
     if let Some(c) = known.customers.get(id) {
         return Ok(*c);
     }
-    if let Some(c) = key_lookup::<CustomerId>(tx.conn(), SOURCE, "customer", id)? {
+    if let Some(c) = key_lookup::<CustomerId>(tx.conn()?, SOURCE, "customer", id)? {
         remember(&mut known.customers, id, c);
         return Ok(c);
     }
@@ -678,7 +678,7 @@ fn known_variant(tx: &WriteTx<'_>, code: &str, known: &mut Known) -> Result<Opti
     if let Some(v) = known.products.get(code) {
         return Ok(Some(*v));
     }
-    let found = key_lookup::<VariantId>(tx.conn(), SOURCE, "product", code)?;
+    let found = key_lookup::<VariantId>(tx.conn()?, SOURCE, "product", code)?;
     if let Some(v) = found {
         remember(&mut known.products, code, v);
     }
@@ -796,7 +796,7 @@ fn matching_order(
     quantity: i64,
 ) -> Result<Option<OrderId>> {
     use rusqlite::OptionalExtension;
-    tx.conn()
+    tx.conn()?
         .prepare_cached(sql::MATCHING_ORDER)
         .db()?
         .query_row(
@@ -895,7 +895,7 @@ fn write_cancellation(
         first_return.get_or_insert(ret.id.to_string());
         report.count("returns");
         let refundable: (i64, i64) = tx
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT paid_e4, refunded_e4 FROM orders WHERE id = ?1",
                 [order.sql()],

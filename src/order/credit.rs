@@ -98,7 +98,7 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
         return Err(Error::invalid("lines", "is larger than 1 MB"));
     }
     if let Some(c) = new.customer_id {
-        crate::customer::CustomerReader::new(tx.conn()).require(c)?;
+        crate::customer::CustomerReader::new(tx.db()).require(c)?;
     }
     let country = new
         .country
@@ -106,7 +106,7 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
         .map(|c| validate::country("country", c))
         .transpose()?;
     let id = CreditNoteId::new();
-    tx.conn()
+    tx.conn()?
         .prepare_cached(
             "INSERT INTO credit_notes (id, customer_id, currency, amount_e4, reason, lines, country, \
              issued_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -157,7 +157,7 @@ impl<'t> Orders<'t> {
     pub fn credit_note(&self, id: CreditNoteId) -> Result<CreditNote> {
         let row: Option<RawCreditNote> = self
             .tx()
-            .conn()
+            .conn()?
             .prepare_cached(
                 "SELECT customer_id, currency, amount_e4, reason, lines, country, issued_at \
                  FROM credit_notes WHERE id = ?1",

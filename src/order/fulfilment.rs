@@ -405,7 +405,7 @@ impl OrderReader<'_> {
     pub fn payments(&self, order_id: OrderId) -> Result<Vec<Payment>> {
         self.require(order_id)?;
         let mut stmt = self
-            .conn()
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_PAYMENT} WHERE order_id = ?1 ORDER BY created_at, id"
             ))
@@ -421,7 +421,7 @@ impl OrderReader<'_> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn payment(&self, id: PaymentId) -> Result<Payment> {
-        self.conn()
+        self.conn()?
             .prepare_cached(sql::PAYMENT_BY_ID)
             .db()?
             .query_row([id.sql()], payment_from_row)
@@ -438,7 +438,7 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn shipments(&self, order_id: OrderId) -> Result<Vec<Shipment>> {
         self.require(order_id)?;
-        let mut stmt = self.conn().prepare_cached(sql::SHIPMENTS_OF_ORDER).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::SHIPMENTS_OF_ORDER).db()?;
         let mut rows = stmt.query([order_id.sql()]).db()?;
         let mut out: Vec<Shipment> = Vec::new();
         while let Some(r) = rows.next().db()? {
@@ -473,7 +473,7 @@ impl OrderReader<'_> {
     pub fn returns(&self, order_id: OrderId) -> Result<Vec<Return>> {
         self.require(order_id)?;
         let mut stmt = self
-            .conn()
+            .conn()?
             .prepare_cached(
                 "SELECT t.id, t.reason, t.created_at, l.sku, rl.quantity, rl.warehouse_id \
              FROM returns t JOIN return_lines rl ON rl.return_id = t.id \
@@ -513,7 +513,7 @@ impl OrderReader<'_> {
     pub fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>> {
         let (_, currency) = self.require(order_id)?;
         let mut stmt = self
-            .conn()
+            .conn()?
             .prepare_cached(
                 "SELECT id, payment_id, amount_e4, reason, created_at FROM refunds \
              WHERE order_id = ?1 ORDER BY created_at, id",
@@ -552,7 +552,7 @@ impl Orders<'_> {
 
     fn amounts(&self, id: OrderId) -> Result<(i64, i64, i64)> {
         self.tx()
-            .conn()
+            .conn()?
             .prepare_cached(sql::ORDER_AMOUNTS)
             .db()?
             .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -653,7 +653,7 @@ impl Orders<'_> {
                 p.amount,
             )?;
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE payments SET status = 'captured', updated_at = ?2 WHERE id = ?1",
                 )
@@ -682,7 +682,7 @@ impl Orders<'_> {
                 return Err(payment_state(payment_id, p.status, "fail"));
             }
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE payments SET status = 'failed', updated_at = ?2 WHERE id = ?1",
                 )
@@ -745,7 +745,7 @@ impl Orders<'_> {
         self.check_due(order_id, amount_e4, Money::new(new.amount, currency))?;
         let id = PaymentId::new();
         self.tx()
-            .conn()
+            .conn()?
             .prepare_cached(sql::INSERT_PAYMENT)
             .db()?
             .execute(params![
@@ -775,7 +775,7 @@ impl Orders<'_> {
         let amount = currency.present(money::from_e4(amount_e4));
         let (total, paid): (i64, i64) = self
             .tx()
-            .conn()
+            .conn()?
             .prepare_cached(sql::ADD_PAID)
             .db()?
             .query_row(params![order_id.sql(), amount_e4, self.now_db()], |r| {
@@ -786,7 +786,7 @@ impl Orders<'_> {
         let to = if paid == total {
             // Paid orders keep their stock: holds stop expiring.
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(sql::KEEP_RESERVATIONS)
                 .db()?
                 .execute([order_id.sql()])
@@ -853,13 +853,13 @@ impl Orders<'_> {
         let id = ShipmentId::new();
         let now = self.now_db();
         self.tx()
-            .conn()
+            .conn()?
             .prepare_cached(sql::INSERT_SHIPMENT)
             .db()?
             .execute(params![id.sql(), order_id.sql(), carrier, tracking, now])
             .db()?;
         let inventory = Inventory::new(self.tx());
-        let catalog = CatalogReader::new(self.tx().conn());
+        let catalog = CatalogReader::new(self.tx().db());
         for &(i, quantity) in &wanted {
             let line = &order.lines[i];
             let variant = catalog.variant(line.variant_id)?;
@@ -881,13 +881,13 @@ impl Orders<'_> {
                 }
             }
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(sql::INSERT_SHIPMENT_LINE)
                 .db()?
                 .execute(params![id.sql(), line.id.sql(), quantity])
                 .db()?;
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(sql::ADD_SHIPPED)
                 .db()?
                 .execute(params![line.id.sql(), quantity])
@@ -895,7 +895,7 @@ impl Orders<'_> {
         }
         let all_shipped: bool = self
             .tx()
-            .conn()
+            .conn()?
             .prepare_cached(sql::ALL_SHIPPED)
             .db()?
             .query_row([order_id.sql()], |r| r.get(0))
@@ -934,7 +934,7 @@ impl Orders<'_> {
             let Some(i) = order.lines.iter().position(|l| l.sku == sku.trim()) else {
                 // An unknown SKU is NotFound wherever it is named; a known
                 // one that this order does not hold is a bad line.
-                let catalog = crate::catalog::CatalogReader::new(self.tx().conn());
+                let catalog = crate::catalog::CatalogReader::new(self.tx().db());
                 if catalog.find_by_sku(sku.trim())?.is_none() {
                     return Err(Error::not_found(
                         "variant",
@@ -982,7 +982,7 @@ impl Orders<'_> {
                 return Err(illegal(order_id, status, "mark delivered"));
             }
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE shipments SET delivered_at = ?2 WHERE order_id = ?1 AND delivered_at IS NULL",
                 ).db()?
@@ -1032,7 +1032,7 @@ impl Orders<'_> {
     /// Returns how many were closed.
     fn release_holds(&self, order: &super::Order, closed_reason: &str) -> Result<usize> {
         let inventory = Inventory::new(self.tx());
-        let catalog = CatalogReader::new(self.tx().conn());
+        let catalog = CatalogReader::new(self.tx().db());
         let mut released = 0;
         for line in &order.lines {
             let reservations = inventory.open_reservations_of_line(line.id)?;
@@ -1080,7 +1080,7 @@ impl Orders<'_> {
         )?;
         let id = ReturnId::new();
         self.tx()
-            .conn()
+            .conn()?
             .prepare_cached(
                 "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)",
             )
@@ -1088,7 +1088,7 @@ impl Orders<'_> {
             .execute(params![id.sql(), order_id.sql(), reason, self.now_db()])
             .db()?;
         let inventory = Inventory::new(self.tx());
-        let catalog = CatalogReader::new(self.tx().conn());
+        let catalog = CatalogReader::new(self.tx().db());
         for (n, &(i, quantity)) in picked.iter().enumerate() {
             let line = &order.lines[i];
             let asked = &new.lines[n];
@@ -1127,14 +1127,14 @@ impl Orders<'_> {
                 inventory.record(mv)?;
             }
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "INSERT INTO return_lines (return_id, order_line_id, quantity, restock, warehouse_id) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 ).db()?
                 .execute(params![id.sql(), line.id.sql(), quantity, warehouse.is_some(), warehouse.sql()]).db()?;
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE order_lines SET quantity_returned = quantity_returned + ?2 WHERE id = ?1",
                 ).db()?
@@ -1142,7 +1142,7 @@ impl Orders<'_> {
         }
         let all_back: bool = self
             .tx()
-            .conn()
+            .conn()?
             .prepare_cached(
                 "SELECT NOT EXISTS (SELECT 1 FROM order_lines WHERE order_id = ?1 \
                  AND (quantity_returned < quantity))",
@@ -1247,14 +1247,14 @@ impl Orders<'_> {
             }
             let id = RefundId::new();
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 ).db()?
                 .execute(params![id.sql(), order_id.sql(), p.id.sql(), take, reason, self.now_db()]).db()?;
             self.tx()
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "UPDATE payments SET refunded_e4 = refunded_e4 + ?2, \
                      status = CASE WHEN refunded_e4 + ?2 = amount_e4 THEN 'refunded' ELSE status END, \
@@ -1270,7 +1270,7 @@ impl Orders<'_> {
             )));
         }
         self.tx()
-            .conn()
+            .conn()?
             .prepare_cached(
                 "UPDATE orders SET refunded_e4 = refunded_e4 + ?2, updated_at = ?3, \
                  version = version + 1 WHERE id = ?1",

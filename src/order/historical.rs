@@ -79,12 +79,12 @@ impl<'t> Orders<'t> {
     }
 
     fn record_historical_inner(&self, order: &HistoricalOrder) -> Result<OrderId> {
-        let conn = self.tx().conn();
+        let conn = self.tx().conn()?;
         let currency = order.currency;
         let placed_at = crate::time::checked("placed_at", order.placed_at)?;
         let guest_email = match (&order.customer_id, &order.guest_email) {
             (Some(id), None) => {
-                crate::customer::CustomerReader::new(conn).require(*id)?;
+                crate::customer::CustomerReader::new(crate::db::Conn::sqlite(conn)).require(*id)?;
                 None
             }
             (None, Some(email)) => Some(validate::email("guest_email", email)?),

@@ -693,16 +693,16 @@ fn listing_cursor(after: Option<&Cursor>) -> Result<(String, String)> {
 /// Read access to orders.
 #[derive(Debug)]
 pub struct OrderReader<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 impl<'a> OrderReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        OrderReader { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        OrderReader { db }
     }
 
-    pub(crate) fn conn(&self) -> &'a Connection {
-        self.conn
+    pub(crate) fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     /// An order with its lines.
@@ -712,7 +712,7 @@ impl<'a> OrderReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn get(&self, id: OrderId) -> Result<Order> {
         let raw = self
-            .conn
+            .conn()?
             .prepare_cached(sql::ORDER_BY_ID)
             .db()?
             .query_row([id.sql()], order_from_row)
@@ -737,10 +737,10 @@ impl<'a> OrderReader<'a> {
     /// A database error, or the error `f` returns (which stops the walk).
     pub fn each_order(&self, mut f: impl FnMut(Order) -> Result<()>) -> Result<()> {
         let mut orders = self
-            .conn
+            .conn()?
             .prepare(concat!(select_order!(), "ORDER BY id"))
             .db()?;
-        let mut lines = self.conn.prepare(
+        let mut lines = self.conn()?.prepare(
             "SELECT l.id, l.line_no, l.variant_id, l.sku, l.title, l.quantity, l.unit_price_e4, \
              l.subtotal_e4, l.discount_e4, l.tax_rate_ppm, l.tax_e4, l.total_e4, l.warehouse_id, \
              l.quantity_shipped, l.quantity_returned, l.order_id FROM order_lines l \
@@ -780,7 +780,7 @@ impl<'a> OrderReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown number.
     pub fn by_number(&self, number: i64) -> Result<Order> {
         let id: OrderId = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT id FROM orders WHERE number = ?1")
             .db()?
             .query_row([number], |r| r.get_id(0))
@@ -791,7 +791,7 @@ impl<'a> OrderReader<'a> {
     }
 
     fn lines(&self, id: OrderId, currency: Currency) -> Result<Vec<OrderLine>> {
-        let mut stmt = self.conn.prepare_cached(sql::LINES_OF_ORDER).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::LINES_OF_ORDER).db()?;
         let rows = stmt
             .query_map([id.sql()], |r| Ok(line_from_row(r)?.finish(currency)))
             .db()?;
@@ -806,7 +806,7 @@ impl<'a> OrderReader<'a> {
     pub fn events(&self, id: OrderId) -> Result<Vec<OrderEvent>> {
         self.require(id)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(
                 "SELECT seq, order_id, at, actor_id, kind, from_status, to_status, detail \
              FROM order_events WHERE order_id = ?1 ORDER BY seq",
@@ -844,7 +844,7 @@ impl<'a> OrderReader<'a> {
 
     pub(crate) fn require(&self, id: OrderId) -> Result<(OrderStatus, Currency)> {
         let (status, currency): (String, String) = self
-            .conn
+            .conn()?
             .prepare_cached(sql::ORDER_STATE)
             .db()?
             .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -870,9 +870,9 @@ impl<'a> OrderReader<'a> {
         limit: usize,
     ) -> Result<Page<OrderSummary>> {
         let limit = check_limit(limit)?;
-        crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
+        crate::customer::CustomerReader::new(self.db).require(customer_id)?;
         let (at, id) = listing_cursor(after)?;
-        let mut stmt = self.conn.prepare_cached(sql::HISTORY).db()?;
+        let mut stmt = self.conn()?.prepare_cached(sql::HISTORY).db()?;
         let items = stmt
             .query_map(
                 params![customer_id.sql(), at, id, (limit + 1) as i64],
@@ -898,7 +898,7 @@ impl<'a> OrderReader<'a> {
         let limit = check_limit(limit)?;
         let (at, id) = listing_cursor(after)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(&format!(
                 "{SELECT_SUMMARY} WHERE status = ?1 AND (placed_at, id) < (?2, ?3) \
              ORDER BY placed_at DESC, id DESC LIMIT ?4"
@@ -922,9 +922,9 @@ impl<'a> OrderReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown customer.
     pub fn lifetime_value(&self, customer_id: CustomerId) -> Result<Vec<Money>> {
-        crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
+        crate::customer::CustomerReader::new(self.db).require(customer_id)?;
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached(
                 "SELECT currency, sum(paid_e4 - refunded_e4) FROM orders \
              WHERE customer_id = ?1 AND paid_e4 > 0 GROUP BY currency ORDER BY currency",
@@ -959,7 +959,7 @@ impl<'a> OrderReader<'a> {
             return Err(Error::invalid("to", "must be after from"));
         }
         let (from, to) = (crate::time::bound(from), crate::time::bound(to));
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn()?.prepare_cached(
             concat!(
                 "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
                  sum(l.subtotal_e4 - l.discount_e4) FROM orders o JOIN order_lines l ON l.order_id = o.id \
@@ -1047,7 +1047,7 @@ impl<'t> Orders<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Orders {
             tx,
-            reader: OrderReader::new(tx.conn()),
+            reader: OrderReader::new(tx.db()),
         }
     }
 
@@ -1132,7 +1132,7 @@ impl<'t> Orders<'t> {
                 let hash = crate::schema::hex(&Sha256::digest(serde_json::to_vec(&new).written()?));
                 let found: Option<(OrderId, String)> = self
                     .tx
-                    .conn()
+                    .conn()?
                     .prepare_cached(
                         "SELECT id, request_hash FROM orders WHERE idempotency_key = ?1",
                     )
@@ -1155,7 +1155,7 @@ impl<'t> Orders<'t> {
         let currency = new.currency;
         let (customer_id, guest_email) = match (&new.customer_id, &new.guest_email) {
             (Some(id), None) => {
-                crate::customer::CustomerReader::new(self.tx.conn()).require_active(*id)?;
+                crate::customer::CustomerReader::new(self.tx.db()).require_active(*id)?;
                 (Some(*id), None)
             }
             (None, Some(email)) => (None, Some(validate::email("guest_email", email)?)),
@@ -1216,7 +1216,7 @@ impl<'t> Orders<'t> {
             OrderStatus::Pending
         };
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(sql::INSERT_ORDER)
             .db()?
             .execute(params![
@@ -1257,7 +1257,7 @@ impl<'t> Orders<'t> {
         for (i, l) in lines.iter().enumerate() {
             let line_id = OrderLineId::new();
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(sql::INSERT_LINE)
                 .db()?
                 .execute(params![
@@ -1305,7 +1305,11 @@ impl<'t> Orders<'t> {
         let Some(customer_id) = customer_id else {
             return Ok((None, None));
         };
-        let mut stmt = self.tx.conn().prepare_cached(sql::DEFAULT_ADDRESSES).db()?;
+        let mut stmt = self
+            .tx
+            .conn()?
+            .prepare_cached(sql::DEFAULT_ADDRESSES)
+            .db()?;
         let mut rows = stmt.query([customer_id.sql()]).db()?;
         let (mut shipping, mut billing) = (None, None);
         while let Some(r) = rows.next().db()? {
@@ -1329,8 +1333,8 @@ impl<'t> Orders<'t> {
     }
 
     fn price_lines(&self, currency: Currency, lines: &[NewOrderLine]) -> Result<Vec<PricedLine>> {
-        let catalog = CatalogReader::new(self.tx.conn());
-        let inventory = InventoryReader::new(self.tx.conn());
+        let catalog = CatalogReader::new(self.tx.db());
+        let inventory = InventoryReader::new(self.tx.db());
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut product_names: BTreeMap<crate::id::ProductId, String> = BTreeMap::new();
         let mut out = Vec::with_capacity(lines.len());
@@ -1431,7 +1435,7 @@ impl<'t> Orders<'t> {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => e.insert(
                     self.tx
-                        .conn()
+                        .conn()?
                         .prepare_cached(crate::catalog::sql::PRODUCT_NAME)
                         .db()?
                         .query_row([variant.product_id.sql()], |r| r.get::<_, String>(0))
@@ -1528,7 +1532,7 @@ impl<'t> Orders<'t> {
     ) -> Result<()> {
         let now = crate::time::to_db(&self.tx.now());
         self.tx
-            .conn()
+            .conn()?
             .prepare_cached(sql::INSERT_EVENT)
             .db()?
             .execute(params![
@@ -1543,7 +1547,7 @@ impl<'t> Orders<'t> {
             .db()?;
         if from.is_some() {
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(sql::SET_STATUS)
                 .db()?
                 .execute(params![id.sql(), to.as_str(), now])
@@ -1618,7 +1622,7 @@ pub(crate) fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
     let (status, _) = orders.require(id)?;
     if status != OrderStatus::Pending {
         // Only pending orders' holds expire; anything else keeps its stock.
-        tx.conn()
+        tx.conn()?
             .prepare_cached("UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1")
             .db()?
             .execute([id.sql()])
@@ -1782,6 +1786,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// Orders, read-only.
     pub fn orders(&self) -> crate::order::OrderReader<'a> {
-        crate::order::OrderReader::new(self.conn())
+        crate::order::OrderReader::new(self.db())
     }
 }

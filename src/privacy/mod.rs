@@ -179,12 +179,19 @@ pub struct RetentionLine {
 /// Read access: subject export, retention rules, the record of erasures.
 #[derive(Debug)]
 pub struct PrivacyReader<'a> {
-    conn: &'a Connection,
+    db: crate::db::Conn<'a>,
 }
 
 impl<'a> PrivacyReader<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        PrivacyReader { conn }
+    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+        PrivacyReader { db }
+    }
+
+    /// The SQLite connection, until this domain is written against the
+    /// engine seam.
+    #[allow(dead_code)]
+    fn conn(&self) -> Result<&'a Connection> {
+        self.db.as_sqlite("this operation")
     }
 
     /// Everything held about the customer, as the personal-data map lists
@@ -195,14 +202,14 @@ impl<'a> PrivacyReader<'a> {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
     /// customer.
     pub fn export(&self, customer_id: CustomerId) -> Result<SubjectExport> {
-        crate::customer::CustomerReader::new(self.conn).require(customer_id)?;
+        crate::customer::CustomerReader::new(self.db).require(customer_id)?;
         let mut tables = BTreeMap::new();
         let mut processing = BTreeMap::new();
         for t in PERSONAL_DATA_MAP {
             let Some(subject) = t.subject else { continue };
             let columns: Vec<&str> = t.columns.iter().map(|c| c.column).collect();
             let mut stmt = self
-                .conn
+                .conn()?
                 .prepare_cached(&format!(
                     "SELECT {} FROM {} WHERE {subject} ORDER BY 1",
                     columns.join(", "),
@@ -241,7 +248,7 @@ impl<'a> PrivacyReader<'a> {
         Ok(SubjectExport {
             format: EXPORT_FORMAT.into(),
             format_version: EXPORT_FORMAT_VERSION,
-            schema_version: crate::schema::user_version(self.conn)?,
+            schema_version: crate::schema::user_version(self.conn()?)?,
             exported_at: crate::time::now(),
             customer_id,
             tables,
@@ -256,7 +263,7 @@ impl<'a> PrivacyReader<'a> {
     /// A database error.
     pub fn retention_rules(&self) -> Result<Vec<RetentionRule>> {
         let mut stmt = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT category, period_days FROM retention_rules ORDER BY category")
             .db()?;
         let rows = stmt
@@ -278,7 +285,7 @@ impl<'a> PrivacyReader<'a> {
     /// customer.
     pub fn erased_at(&self, customer_id: CustomerId) -> Result<Option<DateTime<Utc>>> {
         let at: Option<String> = self
-            .conn
+            .conn()?
             .prepare_cached("SELECT erased_at FROM customers WHERE id = ?1")
             .db()?
             .query_row([customer_id.sql()], |r| r.get(0))
@@ -319,7 +326,7 @@ impl<'t> Privacy<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Privacy {
             tx,
-            reader: PrivacyReader::new(tx.conn()),
+            reader: PrivacyReader::new(tx.db()),
         }
     }
 
@@ -342,7 +349,7 @@ impl<'t> Privacy<'t> {
     pub fn erase(&self, customer_id: CustomerId, ground: ErasureGround) -> Result<ErasureReport> {
         let report = self.tx.atomic(|| self.erase_inner(customer_id, ground))?;
         if !report.already_erased {
-            optimize_search_index(self.tx.conn())?;
+            optimize_search_index(self.tx.conn()?)?;
         }
         Ok(report)
     }
@@ -351,7 +358,7 @@ impl<'t> Privacy<'t> {
         if let Some(at) = self.erased_at(customer_id)? {
             let rows: String = self
                 .tx
-                .conn()
+                .conn()?
                 .prepare_cached("SELECT rows FROM privacy_erasures WHERE customer_id = ?1")
                 .db()?
                 .query_row([customer_id.sql()], |r| r.get(0))
@@ -365,7 +372,7 @@ impl<'t> Privacy<'t> {
                 file_scrubbed: false,
             });
         }
-        let conn = self.tx.conn();
+        let conn = self.tx.conn()?;
         let withdrawn =
             Consents::new(self.tx).withdraw_all(customer_id, CollectionMethod::Erasure)?;
         conn.prepare_cached("INSERT INTO privacy_erasure_in_progress (one) VALUES (1)")
@@ -449,7 +456,7 @@ impl<'t> Privacy<'t> {
                 ));
             }
             self.tx
-                .conn()
+                .conn()?
                 .prepare_cached(
                     "INSERT INTO retention_rules (category, period_days, updated_at) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (category) DO UPDATE SET period_days = ?2, updated_at = ?3",
@@ -500,7 +507,7 @@ impl<'t> Privacy<'t> {
             .tx
             .atomic(|| self.apply_retention_inner(now, dry_run))?;
         if !dry_run && !report.erased_customers.is_empty() {
-            optimize_search_index(self.tx.conn())?;
+            optimize_search_index(self.tx.conn()?)?;
         }
         Ok(report)
     }
@@ -511,7 +518,7 @@ impl<'t> Privacy<'t> {
             .into_iter()
             .map(|r| (r.category.as_str(), r.period_days))
             .collect();
-        let conn = self.tx.conn();
+        let conn = self.tx.conn()?;
         let mut report = RetentionReport {
             now,
             dry_run,
@@ -856,6 +863,6 @@ impl<'a> crate::WriteTx<'a> {
 impl<'a> crate::ReadTx<'a> {
     /// Subject export and the privacy records, read-only.
     pub fn privacy(&self) -> crate::privacy::PrivacyReader<'a> {
-        crate::privacy::PrivacyReader::new(self.conn())
+        crate::privacy::PrivacyReader::new(self.db())
     }
 }

@@ -565,7 +565,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(Error::from_sqlite)?;
         let wtx = WriteTx {
-            tx,
+            session: crate::db::WriteSession::Sqlite(tx),
             actor,
             now: crate::time::now(),
             audit_rows: Cell::new(0),
@@ -577,7 +577,7 @@ impl Store {
         // and disk-full errors. If that happened the unit of work is gone:
         // report the error (or, if the closure swallowed it, that the work
         // was lost) instead of committing what came after.
-        if wtx.tx.is_autocommit() {
+        if !wtx.db().in_transaction() {
             return Err(value.err().unwrap_or_else(|| {
                 E::from(Error::new(ErrorKind::Database {
                     message: "SQLite rolled the unit of work back after an I/O or disk-full \
@@ -589,16 +589,16 @@ impl Store {
         let value = value?;
         // The invariant "no mutation without an audit row" is checked on
         // every commit, not only trusted to each repository method.
-        let changed = wtx.tx.total_changes() - wtx.undone_changes.get() != changes_before;
+        let changed = wtx.db().total_changes() - wtx.undone_changes.get() != changes_before;
         if changed && wtx.audit_rows.get() == 0 {
             return Err(E::from(Error::new(ErrorKind::Internal {
                 reason: "a unit of work changed rows without writing an audit entry".into(),
             })));
         }
         self.inner.commit_open.store(true, Ordering::SeqCst);
-        let committed = wtx.tx.commit();
+        let committed = wtx.session.commit();
         self.inner.commit_open.store(false, Ordering::SeqCst);
-        committed.map_err(Error::from_sqlite)?;
+        committed?;
         Ok(value)
     }
 
@@ -652,7 +652,9 @@ impl Store {
         let mut outcome: Option<Result<T, E>> = None;
         self.with_reader(|conn| {
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred).db()?;
-            let value = f(&ReadTx { conn: &tx });
+            let value = f(&ReadTx {
+                conn: crate::db::Conn::sqlite(&tx),
+            });
             if value.is_ok() {
                 tx.commit().db()?;
             }
@@ -670,7 +672,11 @@ impl Store {
     /// statement is its own consistent snapshot, and the one-shot calls skip
     /// the cost of `BEGIN`/`COMMIT`.
     pub(crate) fn read_once<T>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<T>) -> Result<T> {
-        self.with_reader(|conn| f(&ReadTx { conn }))
+        self.with_reader(|conn| {
+            f(&ReadTx {
+                conn: crate::db::Conn::sqlite(conn),
+            })
+        })
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -733,7 +739,7 @@ impl Store {
                 tx.rollback().db()?;
                 Ok(value)
             }
-            None => self.read(|r| f(r.conn())),
+            None => self.read(|r| f(r.conn()?)),
         }
     }
 
@@ -1038,7 +1044,7 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let err: crate::Error = store
             .write(|tx| {
-                tx.conn()
+                tx.conn()?
                     .execute(
                         "INSERT INTO customers (id, display_name, created_at, updated_at) \
                      VALUES ('00000000-0000-7000-8000-000000000000', 'x', 'a', 'a')",
@@ -1051,9 +1057,11 @@ mod tests {
         assert!(matches!(err.kind(), ErrorKind::Internal { .. }), "{err}");
         let count: i64 = store
             .read(|r| {
-                r.conn
-                    .query_row("SELECT count(*) FROM customers", [], |r| r.get(0))
-                    .db()
+                r.db().query_row(
+                    crate::db::sql!("SELECT count(*) FROM customers"),
+                    &[],
+                    |r| r.get(0),
+                )
             })
             .unwrap();
         assert_eq!(count, 0);
