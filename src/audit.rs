@@ -274,7 +274,7 @@ pub(crate) fn append(
 /// migration, in its transaction.
 pub(crate) fn backfill_chain(conn: Conn<'_>) -> Result<()> {
     let rows: Vec<RawEntry> = conn.query_vec(
-        sql!(concat!(select_entry!(), "ORDER BY seq")),
+        sql!(concat!(select_entry!(), "AS chain ORDER BY seq")),
         &[],
         raw_entry,
     )?;
@@ -486,8 +486,10 @@ impl<'a> AuditReader<'a> {
         let mut entries = 0u64;
         let mut head = None;
         let mut broken = None;
-        self.conn
-            .query_each(sql!(concat!(select_entry!(), "ORDER BY seq")), &[], |row| {
+        self.conn.query_each(
+            sql!(concat!(select_entry!(), "AS chain ORDER BY seq")),
+            &[],
+            |row| {
                 if broken.is_some() {
                     // The first break is the answer; the rest of the rows
                     // are not read into entries.
@@ -519,7 +521,8 @@ impl<'a> AuditReader<'a> {
                     hash: hash.clone(),
                 });
                 Ok(())
-            })?;
+            },
+        )?;
         Ok(AuditVerification {
             entries,
             head: if broken.is_some() { None } else { head },

@@ -69,7 +69,7 @@ const BY_DESIGN: &[(&str, &str)] = &[
         "order export streams every line",
     ),
     (
-        "FROM audit_log  ORDER BY seq",
+        "FROM audit_log AS chain ORDER BY seq",
         "audit verification walks the whole chain",
     ),
     (

@@ -1,7 +1,7 @@
 -- custdb PostgreSQL baseline: schema version 7.
 --
 -- What this is: the whole custdb schema for PostgreSQL (15 or later), in one
--- file. It equals the SQLite schema after src/schema/migrations/0001 ... 0007
+-- file. It equals the SQLite schema after schema/migrations/sqlite/0001 ... 0007
 -- (versions 6 and 7 are data repairs only; on an empty database they have
 -- nothing to repair, so nothing of them appears here). Table, column, index
 -- and trigger names are the SQLite ones, so most statements are the same
@@ -68,6 +68,18 @@
 --  * the FTS5 commands 'integrity-check' and 'optimize' have no counterpart
 --    and need none: the GIN index is maintained transactionally, and
 --    VACUUM removes the terms of erased values.
+--  * search tokens approximate unicode61: ASCII, Latin-1, general and CJK
+--    punctuation separate words; diacritics are stripped after NFD (also
+--    from non-Latin letters, which unicode61 leaves alone); non-Latin case
+--    folding follows the database locale (none under LC_CTYPE C). Ranks are
+--    ts_rank_cd scores, not bm25 scores: result order agrees on the checked
+--    cases, cursor values do not carry across engines.
+--  * jsonb keeps the value, not the text: key order, spacing, duplicate keys
+--    and number spelling of attributes, options and the other jsonb columns
+--    read back normalized.
+--  * AFTER ROW triggers (the stock ledger) run at the end of the inserting
+--    statement rather than row by row inside it; the balances after the
+--    statement, and the refusals, are the same.
 
 -- Helpers -------------------------------------------------------------------
 
@@ -86,26 +98,33 @@ $$;
 
 -- The length in characters of the compact JSON text of a jsonb value (no
 -- spaces, as serde_json writes it), which is what SQLite's length() measured
--- on the stored text. jsonb::text would add a space after every ':' and ','.
+-- on the stored text; jsonb::text would add a space after every ':' and ','.
+-- Summed over every node of the document: a container's brackets and commas,
+-- a member's quoted key and colon, a scalar's text. A SQL-standard body (no
+-- name lookup at run time), so CHECKs using it also work under the empty
+-- search_path of pg_restore.
 CREATE FUNCTION custdb_json_compact_length(doc jsonb) RETURNS bigint
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
-DECLARE
-    n bigint;
-BEGIN
-    CASE jsonb_typeof(doc)
-    WHEN 'object' THEN
-        SELECT 2 + coalesce(sum(length(to_jsonb(e.key)::text) + 1
-                                + custdb_json_compact_length(e.value)) + count(*) - 1, 0)
-          INTO n FROM jsonb_each(doc) e;
-    WHEN 'array' THEN
-        SELECT 2 + coalesce(sum(custdb_json_compact_length(e.value)) + count(*) - 1, 0)
-          INTO n FROM jsonb_array_elements(doc) e;
-    ELSE
-        n := length(doc::text);
-    END CASE;
-    RETURN n;
-END
-$$;
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN (
+    WITH RECURSIVE node (value, key) AS (
+        SELECT doc, NULL::text
+        UNION ALL
+        SELECT child.value, child.key
+        FROM node,
+             LATERAL (SELECT e.key, e.value
+                      FROM jsonb_each(CASE WHEN jsonb_typeof(node.value) = 'object' THEN node.value END) AS e
+                      UNION ALL
+                      SELECT NULL, a.value
+                      FROM jsonb_array_elements(CASE WHEN jsonb_typeof(node.value) = 'array' THEN node.value END) AS a) AS child
+    )
+    SELECT sum(coalesce(length(to_jsonb(key)::text) + 1, 0)
+               + CASE jsonb_typeof(value)
+                     WHEN 'object' THEN 2 + greatest((SELECT count(*) FROM jsonb_object_keys(value)) - 1, 0)
+                     WHEN 'array' THEN 2 + greatest(jsonb_array_length(value) - 1, 0)
+                     ELSE length(value::text)
+                 END)::bigint
+    FROM node
+);
 
 -- The text the search index sees, folded like FTS5's tokenizer
 -- 'unicode61 remove_diacritics 2': decomposed (NFD) and stripped of
