@@ -1,6 +1,6 @@
--- Checks that 0001_baseline.sql enforces the SQLite schema's rules.
+-- Checks that 0007_baseline.sql enforces the SQLite schema's rules.
 --
--- Run it against a database where 0001_baseline.sql has just been loaded:
+-- Run it against a database where 0007_baseline.sql has just been loaded:
 --   psql -v ON_ERROR_STOP=1 -f check_baseline.sql
 -- Every rule is an assertion: the first rule that does not hold raises an
 -- error and stops the script. It runs in one transaction that it rolls back,
