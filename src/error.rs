@@ -107,7 +107,7 @@ pub enum ErrorKind {
     },
     /// The database was written by a newer custdb: its schema version is
     /// higher than this library knows. The file was not changed.
-    #[error("the database has schema version {found}, newer than this custdb supports (version {supported}); upgrade custdb to open it. The file was not changed")]
+    #[error("the database has schema version {found}, newer than this custdb supports (version {supported}); upgrade custdb to open it. Nothing was changed")]
     SchemaTooNew {
         /// The schema version found in the file.
         found: i64,
@@ -133,6 +133,13 @@ pub enum ErrorKind {
         version: i64,
         /// What differs.
         reason: String,
+    },
+    /// The PostgreSQL database holds tables but no custdb bookkeeping: it
+    /// belongs to another application. Nothing was written.
+    #[error("the PostgreSQL database {database} holds tables of another application, not a custdb store; nothing was written")]
+    ForeignDatabase {
+        /// The database's name.
+        database: String,
     },
     /// The file exists but is not an SQLite database.
     #[error("{} is not an SQLite database", .path.display())]
@@ -497,6 +504,48 @@ impl Error {
             },
             _ => ErrorKind::Database {
                 message: err.to_string(),
+            },
+        };
+        Error::with_source(kind, err)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Error {
+    /// Classifies a PostgreSQL error by its SQLSTATE. Like
+    /// [`Error::from_sqlite`], not a `From` impl. The server's messages
+    /// never hold the connection's password.
+    pub(crate) fn from_postgres(err: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        let message = match err.as_db_error() {
+            Some(db) => match db.detail() {
+                Some(detail) => format!("{} ({detail})", db.message()),
+                None => db.message().to_owned(),
+            },
+            None => err.to_string(),
+        };
+        let kind = match err.code() {
+            Some(c)
+                if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::LOCK_NOT_AVAILABLE =>
+            {
+                ErrorKind::Busy
+            }
+            Some(c) if *c == SqlState::READ_ONLY_SQL_TRANSACTION => ErrorKind::ReadOnly,
+            Some(c) if *c == SqlState::DISK_FULL => ErrorKind::DiskFull,
+            Some(c) if *c == SqlState::DATA_CORRUPTED || *c == SqlState::INDEX_CORRUPTED => {
+                ErrorKind::Corrupt {
+                    reason: format!("PostgreSQL reports damaged data: {message}"),
+                }
+            }
+            Some(_) => ErrorKind::Database { message },
+            // No SQLSTATE: the connection itself failed.
+            None if err.is_closed() => ErrorKind::Io {
+                message: format!("the PostgreSQL connection closed: {message}"),
+            },
+            None => ErrorKind::Io {
+                message: format!("talking to PostgreSQL: {message}"),
             },
         };
         Error::with_source(kind, err)

@@ -124,6 +124,10 @@ pub struct WriteTx<'a> {
     /// True inside [`atomic_whole`](WriteTx::atomic_whole): the operations
     /// it runs need no savepoint of their own.
     pub(crate) covered: Cell<bool>,
+    /// On PostgreSQL, the audit entries of this unit of work, appended to
+    /// the chain at commit (docs/SCALING.md); empty on SQLite, which
+    /// appends each at once.
+    pub(crate) pending_audit: std::cell::RefCell<Vec<crate::audit::PendingEntry>>,
 }
 
 impl<'a> WriteTx<'a> {
@@ -191,11 +195,14 @@ impl<'a> WriteTx<'a> {
             // SQLite already rolled the whole transaction back (after an
             // I/O or disk-full error): there is no savepoint left to undo
             // to, and the error itself is what the caller must see.
-            Err(err) if !db.in_transaction() => Err(err),
+            Err(err) if db.transaction_lost() => Err(err),
             Err(err) => {
                 db.execute(sql!("ROLLBACK TO custdb_op"), &[])?;
                 db.execute(sql!("RELEASE custdb_op"), &[])?;
                 self.audit_rows.set(audit_rows);
+                self.pending_audit
+                    .borrow_mut()
+                    .truncate(audit_rows as usize);
                 // total_changes() counts what the rollback undid; remember it
                 // so the commit's audit check sees only what remains. An
                 // outer rollback covers an inner one, hence the reset.
@@ -271,7 +278,13 @@ impl<'a> WriteTx<'a> {
     /// Appends one audit row for a mutation. Every repository method that
     /// changes a row calls this in the same transaction.
     pub(crate) fn audit_change(&self, change: Change<'_>) -> Result<()> {
-        crate::audit::append(self.db(), self.actor, self.now, change)?;
+        if self.db().is_postgres() {
+            self.pending_audit
+                .borrow_mut()
+                .push(crate::audit::PendingEntry::from(change));
+        } else {
+            crate::audit::append(self.db(), self.actor, self.now, change)?;
+        }
         self.audit_rows.set(self.audit_rows.get() + 1);
         Ok(())
     }

@@ -96,7 +96,8 @@ pub(crate) fn status_of(kind: &ErrorKind) -> custdb_status {
         ErrorKind::SchemaTooNew { .. }
         | ErrorKind::SchemaTooOld { .. }
         | ErrorKind::MigrationMismatch { .. }
-        | ErrorKind::NotCustdb { .. } => CUSTDB_ERR_SCHEMA,
+        | ErrorKind::NotCustdb { .. }
+        | ErrorKind::ForeignDatabase { .. } => CUSTDB_ERR_SCHEMA,
         ErrorKind::CannotOpen { .. } | ErrorKind::SqliteTooOld { .. } => CUSTDB_ERR_CANNOT_OPEN,
         ErrorKind::Corrupt { .. } => CUSTDB_ERR_CORRUPT,
         ErrorKind::WrongKey { .. } => CUSTDB_ERR_WRONG_KEY,

@@ -12,6 +12,8 @@
 //!                   └── PostgreSQL: prepare(sql.postgres()), bind Value → native type
 //! ```
 
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 mod sql;
 mod sqlite;
 mod value;
@@ -32,13 +34,17 @@ pub(crate) struct Conn<'a> {
 #[derive(Clone, Copy)]
 enum Engine<'a> {
     Sqlite(&'a rusqlite::Connection),
+    #[cfg(feature = "postgres")]
+    Postgres(&'a postgres::PgSession),
 }
 
 impl std::fmt::Debug for Conn<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.engine {
-            Engine::Sqlite(_) => f.write_str("Conn(SQLite)"),
-        }
+        f.write_str(match self.engine {
+            Engine::Sqlite(_) => "Conn(SQLite)",
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => "Conn(PostgreSQL)",
+        })
     }
 }
 
@@ -46,6 +52,23 @@ impl std::fmt::Debug for Conn<'_> {
 pub(crate) type Params<'p> = &'p [&'p dyn ToValue];
 
 impl<'a> Conn<'a> {
+    /// A connection on a PostgreSQL session.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres(session: &'a postgres::PgSession) -> Conn<'a> {
+        Conn {
+            engine: Engine::Postgres(session),
+        }
+    }
+
+    /// True on PostgreSQL.
+    pub(crate) fn is_postgres(self) -> bool {
+        match self.engine {
+            Engine::Sqlite(_) => false,
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => true,
+        }
+    }
+
     /// A connection on an SQLite connection (or transaction).
     pub(crate) fn sqlite(conn: &'a rusqlite::Connection) -> Conn<'a> {
         Conn {
@@ -71,6 +94,8 @@ impl<'a> Conn<'a> {
     pub(crate) fn engine_name(self) -> &'static str {
         match self.engine {
             Engine::Sqlite(_) => "SQLite",
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(_) => "PostgreSQL",
         }
     }
 
@@ -88,14 +113,31 @@ impl<'a> Conn<'a> {
     pub(crate) fn total_changes(self) -> u64 {
         match self.engine {
             Engine::Sqlite(conn) => conn.total_changes(),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(session) => session.total_changes(),
         }
     }
 
-    /// Whether a transaction is open. SQLite rolls a whole transaction back
-    /// by itself after some I/O and disk-full errors.
+    /// Whether the transaction can go on and commit. SQLite rolls a whole
+    /// transaction back by itself after some I/O and disk-full errors;
+    /// PostgreSQL aborts it after any failed statement that no savepoint
+    /// rollback undid.
     pub(crate) fn in_transaction(self) -> bool {
         match self.engine {
             Engine::Sqlite(conn) => !conn.is_autocommit(),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(session) => session.usable(),
+        }
+    }
+
+    /// Whether the whole transaction is gone, so that no savepoint is left
+    /// to roll back to (SQLite after an I/O error; a closed PostgreSQL
+    /// connection).
+    pub(crate) fn transaction_lost(self) -> bool {
+        match self.engine {
+            Engine::Sqlite(conn) => conn.is_autocommit(),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(session) => session.transaction_lost(),
         }
     }
 
@@ -107,6 +149,8 @@ impl<'a> Conn<'a> {
     pub(crate) fn execute(self, sql: &Sql, params: Params<'_>) -> Result<usize> {
         match self.engine {
             Engine::Sqlite(conn) => sqlite::execute(conn, sql, params),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(session) => session.execute(sql, params),
         }
     }
 
@@ -141,6 +185,8 @@ impl<'a> Conn<'a> {
     ) -> Result<Option<T>> {
         match self.engine {
             Engine::Sqlite(conn) => sqlite::query_opt(conn, sql, params, f),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(session) => postgres::query_opt(session, sql, params, f),
         }
     }
 
@@ -157,6 +203,8 @@ impl<'a> Conn<'a> {
     ) -> Result<()> {
         match self.engine {
             Engine::Sqlite(conn) => sqlite::query_each(conn, sql, params, f),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(session) => postgres::query_each(session, sql, params, f),
         }
     }
 
@@ -185,6 +233,8 @@ impl<'a> Conn<'a> {
     pub(crate) fn prepare_only(self, sql: &Sql) -> Result<()> {
         match self.engine {
             Engine::Sqlite(conn) => sqlite::prepare_only(conn, sql),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres(session) => session.prepare_only(sql),
         }
     }
 }
@@ -195,6 +245,9 @@ impl<'a> Conn<'a> {
 pub(crate) enum WriteSession<'a> {
     /// A `BEGIN IMMEDIATE` transaction on the writer connection.
     Sqlite(rusqlite::Transaction<'a>),
+    /// A READ COMMITTED transaction on a pooled PostgreSQL client.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<postgres::PgSession>),
 }
 
 impl WriteSession<'_> {
@@ -202,6 +255,8 @@ impl WriteSession<'_> {
     pub(crate) fn conn(&self) -> Conn<'_> {
         match self {
             WriteSession::Sqlite(tx) => Conn::sqlite(tx),
+            #[cfg(feature = "postgres")]
+            WriteSession::Postgres(session) => Conn::postgres(session),
         }
     }
 
@@ -213,6 +268,8 @@ impl WriteSession<'_> {
     pub(crate) fn commit(self) -> Result<()> {
         match self {
             WriteSession::Sqlite(tx) => tx.commit().map_err(Error::from_sqlite),
+            #[cfg(feature = "postgres")]
+            WriteSession::Postgres(session) => (*session).commit(),
         }
     }
 }
@@ -224,6 +281,8 @@ pub(crate) struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    #[cfg(feature = "postgres")]
+    Postgres(&'r ::postgres::Row),
 }
 
 impl Row<'_> {
@@ -236,6 +295,8 @@ impl Row<'_> {
     pub(crate) fn get<T: FromValue>(&self, index: usize) -> Result<T> {
         match &self.inner {
             RowInner::Sqlite(row) => sqlite::get(row, index),
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(row) => postgres::get(row, index),
         }
     }
 }
@@ -253,7 +314,7 @@ mod tests {
         let mut seen = 0;
         store
             .with_read_connection(|conn| {
-                for r in sql::registered() {
+                for r in sql::registered().filter(|r| !r.sql.is_postgres_only()) {
                     Conn::sqlite(conn)
                         .prepare_only(r.sql)
                         .map_err(|e| Error::corrupt(format!("{}:{}: {e}", r.file, r.line)))?;
@@ -263,6 +324,40 @@ mod tests {
             })
             .unwrap();
         assert!(seen > 0, "no statement registered");
+    }
+
+    /// The same on PostgreSQL, against a database migrated by custdb.
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn every_statement_prepares_on_postgres() {
+        let Some(cluster) = custdb_pgcluster::cluster() else {
+            return;
+        };
+        let database = cluster.empty_database();
+        let store = crate::Store::open_postgres(&cluster.connection(&database)).unwrap();
+        let pg = store.postgres().unwrap();
+        let session =
+            postgres::PgSession::open(&pg.pool, postgres::SessionKind::Autocommit).unwrap();
+        let mut failures = Vec::new();
+        let mut seen = 0;
+        for r in sql::registered() {
+            seen += 1;
+            if let Err(e) = Conn::postgres(&session).prepare_only(r.sql) {
+                failures.push(format!(
+                    "{}:{}: {e}\n    {}",
+                    r.file,
+                    r.line,
+                    r.sql.postgres()
+                ));
+            }
+        }
+        assert!(seen > 0, "no statement registered");
+        assert!(
+            failures.is_empty(),
+            "{} of {seen} statements fail:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     #[test]

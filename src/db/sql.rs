@@ -16,6 +16,9 @@ pub(crate) struct Sql {
     postgres: Option<Cow<'static, str>>,
     /// The PostgreSQL text derived from the SQLite one, made on first use.
     derived: OnceLock<String>,
+    /// A statement that exists only on PostgreSQL (its catalog, advisory
+    /// locks): the SQLite text is empty and never run.
+    postgres_only: bool,
 }
 
 impl Sql {
@@ -25,7 +28,24 @@ impl Sql {
             sqlite: Cow::Borrowed(sqlite),
             postgres: None,
             derived: OnceLock::new(),
+            postgres_only: false,
         }
+    }
+
+    /// A statement that exists only on PostgreSQL.
+    #[allow(dead_code)]
+    pub(crate) const fn postgres_only(postgres: &'static str) -> Sql {
+        Sql {
+            sqlite: Cow::Borrowed(""),
+            postgres: Some(Cow::Borrowed(postgres)),
+            derived: OnceLock::new(),
+            postgres_only: true,
+        }
+    }
+
+    /// True for a statement that exists only on PostgreSQL.
+    pub(crate) fn is_postgres_only(&self) -> bool {
+        self.postgres_only
     }
 
     /// A statement written for each dialect.
@@ -34,6 +54,7 @@ impl Sql {
             sqlite: Cow::Borrowed(sqlite),
             postgres: Some(Cow::Borrowed(postgres)),
             derived: OnceLock::new(),
+            postgres_only: false,
         }
     }
 
@@ -46,6 +67,7 @@ impl Sql {
             sqlite: Cow::Owned(sqlite),
             postgres: None,
             derived: OnceLock::new(),
+            postgres_only: false,
         }
     }
 
@@ -86,9 +108,17 @@ pub(crate) fn registered() -> impl Iterator<Item = &'static Registered> {
 }
 
 /// A registered statement: `sql!("SELECT ... WHERE id = ?1")`, or
-/// `sql!(sqlite: "...", postgres: "...")` where the dialects differ.
+/// `sql!(sqlite: "...", postgres: "...")` where the dialects differ, or
+/// `sql!(postgres_only: "...")` for PostgreSQL's catalog and locks.
 /// Evaluates to a `&'static Sql`.
 macro_rules! sql {
+    (postgres_only: $postgres:expr $(,)?) => {{
+        static STATEMENT: $crate::db::Sql = $crate::db::Sql::postgres_only($postgres);
+        inventory::submit! {
+            $crate::db::Registered { sql: &STATEMENT, file: file!(), line: line!() }
+        }
+        &STATEMENT
+    }};
     (sqlite: $sqlite:expr, postgres: $postgres:expr $(,)?) => {{
         static STATEMENT: $crate::db::Sql = $crate::db::Sql::both($sqlite, $postgres);
         inventory::submit! {

@@ -28,12 +28,26 @@ impl rusqlite::ToSql for Bind<'_> {
     }
 }
 
+/// The statement's SQLite text; a PostgreSQL-only statement reaching SQLite
+/// is a bug.
+fn text(sql: &Sql) -> Result<&str> {
+    if sql.is_postgres_only() {
+        return Err(Error::new(crate::error::ErrorKind::Internal {
+            reason: format!(
+                "PostgreSQL-only statement run on SQLite: {}",
+                sql.postgres()
+            ),
+        }));
+    }
+    Ok(sql.sqlite())
+}
+
 fn bind<'p>(params: Params<'p>) -> impl Iterator<Item = Bind<'p>> + 'p {
     params.iter().map(|p| Bind(p.to_value()))
 }
 
 pub(super) fn execute(conn: &rusqlite::Connection, sql: &Sql, params: Params<'_>) -> Result<usize> {
-    conn.prepare_cached(sql.sqlite())
+    conn.prepare_cached(text(sql)?)
         .db()?
         .execute(rusqlite::params_from_iter(bind(params)))
         .db()
@@ -45,7 +59,7 @@ pub(super) fn query_opt<T>(
     params: Params<'_>,
     f: impl FnOnce(&Row<'_>) -> Result<T>,
 ) -> Result<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql.sqlite()).db()?;
+    let mut stmt = conn.prepare_cached(text(sql)?).db()?;
     let mut rows = stmt.query(rusqlite::params_from_iter(bind(params))).db()?;
     match rows.next().db()? {
         Some(row) => f(&Row {
@@ -62,7 +76,7 @@ pub(super) fn query_each(
     params: Params<'_>,
     mut f: impl FnMut(&Row<'_>) -> Result<()>,
 ) -> Result<()> {
-    let mut stmt = conn.prepare_cached(sql.sqlite()).db()?;
+    let mut stmt = conn.prepare_cached(text(sql)?).db()?;
     let mut rows = stmt.query(rusqlite::params_from_iter(bind(params))).db()?;
     while let Some(row) = rows.next().db()? {
         f(&Row {
@@ -74,7 +88,7 @@ pub(super) fn query_each(
 
 #[cfg(test)]
 pub(super) fn prepare_only(conn: &rusqlite::Connection, sql: &Sql) -> Result<()> {
-    conn.prepare(sql.sqlite()).db().map(drop)
+    conn.prepare(text(sql)?).db().map(drop)
 }
 
 pub(super) fn get<T: FromValue>(row: &rusqlite::Row<'_>, index: usize) -> Result<T> {

@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::error::DbResult;
 use crate::error::{Error, ErrorKind, Result};
 
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+
 /// `PRAGMA application_id` of a custdb file ("CDB1" in ASCII). It lets custdb
 /// tell its own files from other SQLite databases.
 pub const APPLICATION_ID: i32 = 0x4344_4231;

@@ -19,6 +19,8 @@ use crate::schema::{self, FileState};
 pub use crate::unit::{Actor, CheckReport, ReadTx, WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN};
 
 mod lock;
+#[cfg(feature = "postgres")]
+mod postgres;
 use lock::{ReaderPool, WriterLock};
 
 /// The oldest SQLite custdb accepts, as `sqlite3_libversion_number()`.
@@ -321,6 +323,9 @@ struct Inner {
     writer: Option<WriterLock>,
     /// Open only while [`Store::write_as`] commits (see [`commit_gate`]).
     commit_open: Arc<AtomicBool>,
+    /// Set on a PostgreSQL store, which has no writer or readers above.
+    #[cfg(feature = "postgres")]
+    postgres: Option<postgres::Postgres>,
 }
 
 impl std::fmt::Debug for Store {
@@ -397,6 +402,8 @@ impl Store {
                 writer: Some(WriterLock::new(conn)),
                 readers: ReaderPool::new(Vec::new()),
                 commit_open,
+                #[cfg(feature = "postgres")]
+                postgres: None,
             }),
         })
     }
@@ -462,6 +469,8 @@ impl Store {
                 writer,
                 readers: ReaderPool::new(readers),
                 commit_open,
+                #[cfg(feature = "postgres")]
+                postgres: None,
             }),
         })
     }
@@ -559,6 +568,10 @@ impl Store {
         E: From<Error>,
         F: FnOnce(&WriteTx<'_>) -> Result<T, E>,
     {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = self.postgres() {
+            return self.write_postgres(pg, actor, f);
+        }
         let mut conn = self.lock_writer("write")?;
         let changes_before = conn.total_changes();
         let tx = conn
@@ -571,6 +584,7 @@ impl Store {
             audit_rows: Cell::new(0),
             undone_changes: Cell::new(0),
             covered: Cell::new(false),
+            pending_audit: std::cell::RefCell::new(Vec::new()),
         };
         let value = f(&wtx);
         // SQLite rolls a whole transaction back by itself after some I/O
@@ -649,6 +663,10 @@ impl Store {
         E: From<Error>,
         F: FnOnce(&ReadTx<'_>) -> Result<T, E>,
     {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = self.postgres() {
+            return self.read_postgres(pg, crate::db::postgres::SessionKind::Read, f);
+        }
         let mut outcome: Option<Result<T, E>> = None;
         self.with_reader(|conn| {
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred).db()?;
@@ -672,6 +690,10 @@ impl Store {
     /// statement is its own consistent snapshot, and the one-shot calls skip
     /// the cost of `BEGIN`/`COMMIT`.
     pub(crate) fn read_once<T>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<T>) -> Result<T> {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = self.postgres() {
+            return self.read_postgres(pg, crate::db::postgres::SessionKind::Autocommit, f);
+        }
         self.with_reader(|conn| {
             f(&ReadTx {
                 conn: crate::db::Conn::sqlite(conn),
@@ -680,6 +702,7 @@ impl Store {
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.sqlite_only("this operation")?;
         if self.inner.readers.size == 0 {
             let conn = self.lock_writer("read")?;
             f(&conn)
@@ -690,6 +713,29 @@ impl Store {
                 .get(self.identity(), self.inner.options.busy_timeout)?;
             f(&conn)
         }
+    }
+
+    /// Ok on SQLite; on PostgreSQL a typed [`ErrorKind::Unsupported`]
+    /// naming `operation`, for what exists only on a file.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    pub(crate) fn sqlite_only(&self, operation: &str) -> Result<()> {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = self.postgres() {
+            let instead = match operation {
+                "backup" | "vacuum_into" => {
+                    "take backups with pg_dump or pgBackRest (point-in-time recovery from WAL archives)"
+                }
+                "restore" => "restore with pg_restore or pgBackRest",
+                "checkpoint" => "the server checkpoints on its own (CHECKPOINT as a superuser)",
+                _ => "it is not available on PostgreSQL yet; see docs/SCALING.md",
+            };
+            return Err(Error::new(ErrorKind::Unsupported {
+                operation: format!("{operation} on database {}", pg.database),
+                engine: "PostgreSQL",
+                instead: instead.to_owned(),
+            }));
+        }
+        Ok(())
     }
 
     /// Identifies this store (and its clones) in the re-entrancy records of
@@ -706,6 +752,7 @@ impl Store {
     /// when this thread already holds it; [`ErrorKind::Busy`] past the busy
     /// timeout.
     fn lock_writer(&self, operation: &'static str) -> Result<lock::WriterGuard<'_>> {
+        self.sqlite_only(operation)?;
         self.inner
             .writer
             .as_ref()

@@ -1,0 +1,191 @@
+//! The PostgreSQL migration track (`schema/migrations/postgres/`). It starts
+//! at version 7 with one baseline equal to the SQLite schema at version 7;
+//! later versions ship a file per engine under the same number.
+//!
+//! Several servers starting at once migrate once: the runner holds a
+//! session-level advisory lock from its first look to its commit, and looks
+//! again under the lock. As on SQLite, nothing is written before the
+//! database is known to be custdb's (or empty) and not newer than this
+//! library, migrations run in one transaction (PostgreSQL's DDL is
+//! transactional), and each applied migration's name and SHA-256 checksum
+//! are recorded in `custdb_migrations` and verified on every open.
+
+use super::{Migration, LATEST_VERSION};
+use crate::db::postgres::PgSession;
+use crate::db::{sql, Conn};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The PostgreSQL migrations, in order. Append only, as on SQLite.
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 7,
+    name: "baseline",
+    sql: include_str!("../../schema/migrations/postgres/0007_baseline.sql"),
+    after: None,
+}];
+
+/// The advisory lock key of the migration runner ("custdb-m" as bytes).
+const MIGRATION_LOCK_KEY: i64 = 0x6375_7374_6462_2d6d;
+
+/// What the database holds, looked at before anything is written.
+enum State {
+    Empty,
+    Custdb(i64),
+}
+
+/// Brings the database to [`LATEST_VERSION`], or refuses it. `database`
+/// names it in errors. Returns the versions applied.
+pub(crate) fn migrate(session: &PgSession, database: &str, read_only: bool) -> Result<Vec<i64>> {
+    let conn = Conn::postgres(session);
+    if read_only {
+        return match inspect(conn, database)? {
+            State::Custdb(v) if v == LATEST_VERSION => Ok(Vec::new()),
+            State::Custdb(found) => Err(Error::new(ErrorKind::SchemaTooOld {
+                found,
+                required: LATEST_VERSION,
+            })),
+            State::Empty => Err(Error::new(ErrorKind::SchemaTooOld {
+                found: 0,
+                required: LATEST_VERSION,
+            })),
+        };
+    }
+    conn.query_row(
+        sql!(postgres_only: "SELECT pg_advisory_lock($1)::text"),
+        &[&MIGRATION_LOCK_KEY],
+        |_| Ok(()),
+    )?;
+    let result = migrate_locked(session, conn, database);
+    // The lock is the session's: release it whatever happened (a broken
+    // connection releases it by closing).
+    let unlocked = conn.query_row(
+        sql!(postgres_only: "SELECT pg_advisory_unlock($1)::text"),
+        &[&MIGRATION_LOCK_KEY],
+        |_| Ok(()),
+    );
+    let applied = result?;
+    unlocked?;
+    Ok(applied)
+}
+
+fn migrate_locked(session: &PgSession, conn: Conn<'_>, database: &str) -> Result<Vec<i64>> {
+    let current = match inspect(conn, database)? {
+        State::Empty => 0,
+        State::Custdb(v) => v,
+    };
+    let pending: Vec<&Migration> = POSTGRES_MIGRATIONS
+        .iter()
+        .filter(|m| m.version > current)
+        .collect();
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    session.begin()?;
+    conn.execute(
+        sql!(
+            postgres_only: "CREATE TABLE IF NOT EXISTS custdb_migrations (version bigint PRIMARY KEY, \
+             name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL)"
+        ),
+        &[],
+    )?;
+    let now = crate::time::now();
+    let mut applied = Vec::new();
+    for migration in pending {
+        session.batch(migration.sql)?;
+        conn.execute(
+            sql!(
+                "INSERT INTO custdb_migrations (version, name, checksum, applied_at) \
+                 VALUES (?1, ?2, ?3, ?4)"
+            ),
+            &[
+                &migration.version,
+                &migration.name,
+                &migration.checksum(),
+                &now,
+            ],
+        )?;
+        applied.push(migration.version);
+    }
+    session.commit_in_place()?;
+    Ok(applied)
+}
+
+/// Looks without writing: empty, custdb's (at which version, with the
+/// shipped migrations), or refused.
+fn inspect(conn: Conn<'_>, database: &str) -> Result<State> {
+    let ours: bool = conn.query_row(
+        sql!(postgres_only: "SELECT (to_regclass('custdb_migrations') IS NOT NULL)::int"),
+        &[],
+        |r| r.get(0),
+    )?;
+    if !ours {
+        let tables: i64 = conn.query_row(
+            sql!(
+                postgres_only: "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema()"
+            ),
+            &[],
+            |r| r.get(0),
+        )?;
+        return if tables == 0 {
+            Ok(State::Empty)
+        } else {
+            Err(Error::new(ErrorKind::ForeignDatabase {
+                database: database.to_owned(),
+            }))
+        };
+    }
+    let recorded: Vec<(i64, String, String)> = conn.query_vec(
+        sql!("SELECT version, name, checksum FROM custdb_migrations ORDER BY version"),
+        &[],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let found = recorded.last().map_or(0, |(v, _, _)| *v);
+    if found > LATEST_VERSION {
+        return Err(Error::new(ErrorKind::SchemaTooNew {
+            found,
+            supported: LATEST_VERSION,
+        }));
+    }
+    for (version, name, checksum) in &recorded {
+        let Some(shipped) = POSTGRES_MIGRATIONS.iter().find(|m| m.version == *version) else {
+            return Err(Error::new(ErrorKind::MigrationMismatch {
+                version: *version,
+                reason: "this custdb ships no PostgreSQL migration of that version".into(),
+            }));
+        };
+        if *name != shipped.name {
+            return Err(Error::new(ErrorKind::MigrationMismatch {
+                version: *version,
+                reason: format!("named {name:?} in the database, {:?} shipped", shipped.name),
+            }));
+        }
+        if *checksum != shipped.checksum() {
+            return Err(Error::new(ErrorKind::MigrationMismatch {
+                version: *version,
+                reason: format!(
+                    "checksum {checksum} recorded, {} shipped",
+                    shipped.checksum()
+                ),
+            }));
+        }
+    }
+    Ok(State::Custdb(found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_postgres_track_ends_at_the_latest_version() {
+        assert_eq!(
+            POSTGRES_MIGRATIONS.last().map(|m| m.version),
+            Some(LATEST_VERSION)
+        );
+        let versions: Vec<i64> = POSTGRES_MIGRATIONS.iter().map(|m| m.version).collect();
+        assert!(
+            versions.windows(2).all(|w| w[1] == w[0] + 1),
+            "{versions:?}"
+        );
+    }
+}

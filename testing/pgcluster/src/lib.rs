@@ -1,0 +1,282 @@
+//! A throwaway PostgreSQL cluster for custdb's tests.
+//!
+//! [`cluster`] starts one cluster per test process, on first use: `initdb`
+//! into a temporary directory (as the unprivileged user `nobody` when the
+//! tests run as root, since initdb refuses root), then `postgres` on a
+//! private port of 127.0.0.1 and a socket in that directory, with fsync off.
+//! A small watcher process stops the cluster and removes the directory when
+//! the test process exits, however it exits.
+//!
+//! Each test takes a fresh database copied from a template
+//! ([`Cluster::database`]): `CREATE DATABASE ... TEMPLATE`, so tests stay
+//! independent and parallel.
+//!
+//! Where PostgreSQL's server binaries are missing, [`cluster`] says so
+//! loudly on stderr and returns `None` (the caller skips); with `CI=true`
+//! in the environment it panics instead, so CI never passes by skipping.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// A running cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    /// Serialises `CREATE DATABASE` from one template.
+    create: Mutex<()>,
+    templates: Mutex<Vec<String>>,
+}
+
+static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+static NEXT_DB: AtomicU32 = AtomicU32::new(1);
+
+/// The process's cluster, started on first use; `None` (after a loud
+/// message) where PostgreSQL is not installed and `CI` is not `true`.
+///
+/// # Panics
+///
+/// When the cluster cannot be started, or PostgreSQL is missing under
+/// `CI=true`.
+pub fn cluster() -> Option<&'static Cluster> {
+    CLUSTER.get_or_init(start).as_ref()
+}
+
+/// Where the server binaries are: `CUSTDB_PG_BIN`, `PATH`, or Debian's
+/// `/usr/lib/postgresql/<version>/bin` (newest first).
+fn find_bin() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CUSTDB_PG_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+                return Some(dir);
+            }
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn start() -> Option<Cluster> {
+    let Some(bin) = find_bin() else {
+        let message = "PostgreSQL's server binaries (initdb, pg_ctl) were not found: the \
+                       PostgreSQL half of the tests is SKIPPED. Install them (Debian: \
+                       apt-get install postgresql) or set CUSTDB_PG_BIN.";
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{message} CI=true makes this a failure.");
+        }
+        eprintln!("\n*** {message} ***\n");
+        return None;
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "custdb-pg-{}-{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).expect("cluster directory");
+    let as_root = is_root();
+    if as_root {
+        // initdb refuses root; `nobody` owns the cluster instead.
+        run(Command::new("chown").arg("nobody:").arg(&dir));
+    }
+    let data = dir.join("data");
+    let mut initdb = user_command(as_root, &bin.join("initdb"));
+    initdb.arg("-D").arg(&data).args([
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+        "--no-sync",
+    ]);
+    run(&mut initdb);
+    let port = free_port();
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+         -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB",
+        dir.display()
+    );
+    let mut pg_ctl = user_command(as_root, &bin.join("pg_ctl"));
+    pg_ctl
+        .arg("-D")
+        .arg(&data)
+        .arg("-o")
+        .arg(&options)
+        .arg("-l")
+        .arg(dir.join("log"))
+        .args(["-w", "-t", "60", "start"]);
+    run(&mut pg_ctl);
+    watch(as_root, &bin, &dir);
+    Some(Cluster {
+        bin,
+        dir,
+        port,
+        create: Mutex::new(()),
+        templates: Mutex::new(Vec::new()),
+    })
+}
+
+/// Stops the cluster and removes its directory once this process is gone.
+fn watch(as_root: bool, bin: &Path, dir: &Path) {
+    let stop = format!(
+        "{} -D {} -m immediate stop",
+        bin.join("pg_ctl").display(),
+        dir.join("data").display()
+    );
+    let stop = if as_root {
+        format!("runuser -u nobody -- {stop}")
+    } else {
+        stop
+    };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        dir = dir.display()
+    );
+    // Never waited for: it outlives this process on purpose, and init
+    // reaps it.
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the cluster's watcher");
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn user_command(as_root: bool, program: &Path) -> Command {
+    if as_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--"]).arg(program);
+        // runuser keeps the working directory, which nobody may not enter.
+        c.current_dir("/");
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(command: &mut Command) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Cluster {
+    /// A connection string for `database` as the superuser `postgres`,
+    /// through the cluster's socket.
+    pub fn connection(&self, database: &str) -> String {
+        format!(
+            "host={} port={} user=postgres dbname={database}",
+            self.dir.display(),
+            self.port
+        )
+    }
+
+    /// A connection string over TCP on 127.0.0.1.
+    pub fn tcp_connection(&self, database: &str, user: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={user} dbname={database}",
+            self.port
+        )
+    }
+
+    /// The port the cluster listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The cluster's directory (its socket, data and log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs SQL through `psql` as the superuser, panicking on any error;
+    /// returns what it printed (unaligned, tuples only).
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        let psql = ["psql", "/usr/bin/psql"]
+            .into_iter()
+            .map(|p| self.bin.join(p))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from("psql"));
+        let out = Command::new(psql)
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .arg("-h")
+            .arg(&self.dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(["-U", "postgres", "-d", database, "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql failed on {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A new, empty database; returns its name.
+    pub fn empty_database(&self) -> String {
+        let name = format!("t{}", NEXT_DB.fetch_add(1, Ordering::SeqCst));
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+        name
+    }
+
+    /// A new database copied from the template `template`, which `make`
+    /// prepares once (given its connection string) the first time that
+    /// template is asked for. Returns the new database's name.
+    pub fn database(&self, template: &str, make: impl FnOnce(&str)) -> String {
+        let _guard = self.create.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+            if !templates.iter().any(|t| t == template) {
+                self.psql("postgres", &format!("CREATE DATABASE {template}"));
+                make(&self.connection(template));
+                templates.push(template.to_owned());
+            }
+        }
+        let name = format!("t{}", NEXT_DB.fetch_add(1, Ordering::SeqCst));
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        );
+        name
+    }
+}
