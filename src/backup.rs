@@ -101,6 +101,7 @@ impl Store {
         path: impl AsRef<Path>,
         mut progress: impl FnMut(BackupProgress),
     ) -> Result<BackupReport> {
+        self.sqlite_only("backup")?;
         let path = path.as_ref();
         refuse_existing("path", path)?;
         let mut dest = open_plain(path, true, self.options().key())?;
@@ -152,6 +153,7 @@ impl Store {
     ///
     /// As [`backup_to`](Store::backup_to).
     pub fn vacuum_into(&self, path: impl AsRef<Path>) -> Result<BackupReport> {
+        self.sqlite_only("vacuum_into")?;
         let path = path.as_ref();
         refuse_existing("path", path)?;
         let text = path

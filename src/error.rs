@@ -552,6 +552,35 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The unique constraint or index a statement violated, as the engine
+    /// names it (SQLite: `customers.email`; PostgreSQL: the index name),
+    /// for repositories that turn a race lost to another writer into the
+    /// same typed error as their own check.
+    pub(crate) fn violated_unique(&self) -> Option<String> {
+        let source = self.inner.source.as_deref()?;
+        if let Some(rusqlite::Error::SqliteFailure(e, Some(message))) =
+            source.downcast_ref::<rusqlite::Error>()
+        {
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE {
+                return Some(message.clone());
+            }
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(err) = source.downcast_ref::<postgres::Error>() {
+            if err.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+                return Some(
+                    err.as_db_error()
+                        .and_then(|d| d.constraint())
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+        None
+    }
+}
+
 /// Turns rusqlite's results into custdb's inside the crate (`conn.execute(..).db()?`).
 pub(crate) trait DbResult<T> {
     /// The SQLite error classified ([`Error::from_sqlite`]).

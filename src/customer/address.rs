@@ -8,14 +8,11 @@
 //! the kind takes its place. SQL enforces "at most one" with a partial unique
 //! index; [`Store::check`](crate::Store::check) verifies "at least one".
 
-use crate::id::IdSql;
-use crate::id::RowIds;
+use crate::db::{sql, Conn, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{CustomerReader, Customers};
 use crate::audit::Change;
-use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{AddressId, CustomerId};
 use crate::unit::CheckReport;
@@ -404,37 +401,25 @@ macro_rules! select_addresses {
     };
 }
 
-fn address_from_row(row: &Row<'_>) -> rusqlite::Result<(Address, String, String)> {
-    let kind: String = row.get(2)?;
-    Ok((
-        Address {
-            id: row.get_id(0)?,
-            customer_id: row.get_id(1)?,
-            kind: AddressKind::from_db(&kind)?,
-            is_default: row.get(3)?,
-            label: row.get(4)?,
-            recipient: row.get(5)?,
-            company: row.get(6)?,
-            line1: row.get(7)?,
-            line2: row.get(8)?,
-            city: row.get(9)?,
-            region: row.get(10)?,
-            postal_code: row.get(11)?,
-            country: row.get(12)?,
-            phone: row.get(13)?,
-            created_at: DateTime::<Utc>::MIN_UTC,
-            updated_at: DateTime::<Utc>::MIN_UTC,
-        },
-        row.get(14)?,
-        row.get(15)?,
-    ))
-}
-
-fn finish(row: (Address, String, String)) -> Result<Address> {
-    let (mut a, created, updated) = row;
-    a.created_at = crate::time::from_db(&created)?;
-    a.updated_at = crate::time::from_db(&updated)?;
-    Ok(a)
+fn address_from_row(row: &Row<'_>) -> Result<Address> {
+    Ok(Address {
+        id: row.get(0)?,
+        customer_id: row.get(1)?,
+        kind: row.get(2)?,
+        is_default: row.get(3)?,
+        label: row.get(4)?,
+        recipient: row.get(5)?,
+        company: row.get(6)?,
+        line1: row.get(7)?,
+        line2: row.get(8)?,
+        city: row.get(9)?,
+        region: row.get(10)?,
+        postal_code: row.get(11)?,
+        country: row.get(12)?,
+        phone: row.get(13)?,
+        created_at: row.get(14)?,
+        updated_at: row.get(15)?,
+    })
 }
 
 impl CustomerReader<'_> {
@@ -446,15 +431,13 @@ impl CustomerReader<'_> {
     /// customer.
     pub fn addresses(&self, customer_id: CustomerId) -> Result<Vec<Address>> {
         self.require(customer_id)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(select_addresses!(
+        self.db().query_vec(
+            sql!(select_addresses!(
                 "WHERE customer_id = ?1 ORDER BY is_default DESC, kind, id"
-            ))
-            .db()?;
-        let rows = stmt.query_map([customer_id.sql()], address_from_row).db()?;
-        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish))
-            .collect()
+            )),
+            &[&customer_id],
+            address_from_row,
+        )
     }
 
     /// One address by id.
@@ -463,14 +446,13 @@ impl CustomerReader<'_> {
     ///
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
     pub fn address(&self, id: AddressId) -> Result<Address> {
-        self.conn()?
-            .prepare_cached(select_addresses!("WHERE id = ?1"))
-            .db()?
-            .query_row([id.sql()], address_from_row)
-            .optional()
-            .db()?
+        self.db()
+            .query_opt(
+                sql!(select_addresses!("WHERE id = ?1")),
+                &[&id],
+                address_from_row,
+            )?
             .ok_or_else(|| Error::not_found("address", id))
-            .and_then(finish)
     }
 }
 
@@ -489,15 +471,16 @@ impl Customers<'_> {
         self.tx().atomic(|| {
             self.require_active(customer_id)?;
             let fields = AddressFields::validate(&new)?;
-            let conn = self.tx().conn()?;
-            let (count, has_default): (i64, bool) = conn
-                .prepare_cached(
-                    "SELECT count(*), coalesce(max(kind = ?2 AND is_default = 1), 0) \
-                     FROM customer_addresses WHERE customer_id = ?1",
-                ).db()?
-                .query_row(params![customer_id.sql(), fields.kind.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                }).db()?;
+            let conn = self.tx().db();
+            let (count, has_default): (i64, bool) = conn.query_row(
+                sql!(
+                    "SELECT count(*), \
+                     coalesce(max(CASE WHEN kind = ?2 AND is_default = 1 THEN 1 ELSE 0 END), 0) \
+                     FROM customer_addresses WHERE customer_id = ?1"
+                ),
+                &[&customer_id, &fields.kind],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             if count as usize >= MAX_ADDRESSES {
                 return Err(Error::invalid(
                     "addresses",
@@ -510,28 +493,30 @@ impl Customers<'_> {
             }
             let id = AddressId::new();
             let now = self.tx().now();
-            let now_text = crate::time::to_db(&now);
-            conn.prepare_cached(
-                "INSERT INTO customer_addresses (id, customer_id, kind, is_default, label, recipient, \
-                 company, line1, line2, city, region, postal_code, country, phone, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
-            ).db()?
-            .execute(params![
-                id.sql(),
-                customer_id.sql(),
-                fields.kind.as_str(),
-                make_default,
-                fields.label,
-                fields.recipient,
-                fields.company,
-                fields.line1,
-                fields.line2,
-                fields.city,
-                fields.region,
-                fields.postal_code,
-                fields.country,
-                fields.phone,
-                now_text]).db()?;
+            conn.execute(
+                sql!(
+                    "INSERT INTO customer_addresses (id, customer_id, kind, is_default, label, recipient, \
+                     company, line1, line2, city, region, postal_code, country, phone, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)"
+                ),
+                &[
+                    &id,
+                    &customer_id,
+                    &fields.kind,
+                    &make_default,
+                    &fields.label,
+                    &fields.recipient,
+                    &fields.company,
+                    &fields.line1,
+                    &fields.line2,
+                    &fields.city,
+                    &fields.region,
+                    &fields.postal_code,
+                    &fields.country,
+                    &fields.phone,
+                    &now,
+                ],
+            )?;
             self.tx().audit_change(Change {
                 action: "create",
                 entity_type: "address",
@@ -579,36 +564,39 @@ impl Customers<'_> {
             if changed.is_empty() {
                 return Ok(current);
             }
-            let conn = self.tx().conn()?;
+            let conn = self.tx().db();
             let now = self.tx().now();
             let kind_changed = new.kind != old.kind;
             if kind_changed {
                 // Leave the old kind first so the unique default index holds at
                 // every statement.
-                conn.prepare_cached("UPDATE customer_addresses SET is_default = 0 WHERE id = ?1")
-                    .db()?
-                    .execute([id.sql()])
-                    .db()?;
+                conn.execute(
+                    sql!("UPDATE customer_addresses SET is_default = 0 WHERE id = ?1"),
+                    &[&id],
+                )?;
             }
-            conn.prepare_cached(
-            "UPDATE customer_addresses SET kind = ?2, label = ?3, recipient = ?4, company = ?5, \
-             line1 = ?6, line2 = ?7, city = ?8, region = ?9, postal_code = ?10, country = ?11, \
-             phone = ?12, updated_at = ?13 WHERE id = ?1",
-        ).db()?
-        .execute(params![
-            id.sql(),
-            new.kind.as_str(),
-            new.label,
-            new.recipient,
-            new.company,
-            new.line1,
-            new.line2,
-            new.city,
-            new.region,
-            new.postal_code,
-            new.country,
-            new.phone,
-            crate::time::to_db(&now)]).db()?;
+            conn.execute(
+                sql!(
+                    "UPDATE customer_addresses SET kind = ?2, label = ?3, recipient = ?4, company = ?5, \
+                     line1 = ?6, line2 = ?7, city = ?8, region = ?9, postal_code = ?10, country = ?11, \
+                     phone = ?12, updated_at = ?13 WHERE id = ?1"
+                ),
+                &[
+                    &id,
+                    &new.kind,
+                    &new.label,
+                    &new.recipient,
+                    &new.company,
+                    &new.line1,
+                    &new.line2,
+                    &new.city,
+                    &new.region,
+                    &new.postal_code,
+                    &new.country,
+                    &new.phone,
+                    &now,
+                ],
+            )?;
             if kind_changed {
                 ensure_default(conn, current.customer_id, old.kind)?;
                 ensure_default(conn, current.customer_id, new.kind)?;
@@ -635,11 +623,8 @@ impl Customers<'_> {
         self.tx().atomic(|| {
             let current = self.address(id)?;
             self.require_active(current.customer_id)?;
-            let conn = self.tx().conn()?;
-            conn.prepare_cached("DELETE FROM customer_addresses WHERE id = ?1")
-                .db()?
-                .execute([id.sql()])
-                .db()?;
+            let conn = self.tx().db();
+            conn.execute(sql!("DELETE FROM customer_addresses WHERE id = ?1"), &[&id])?;
             if current.is_default {
                 ensure_default(conn, current.customer_id, current.kind)?;
             }
@@ -666,14 +651,12 @@ impl Customers<'_> {
             if current.is_default {
                 return Ok(current);
             }
-            let conn = self.tx().conn()?;
+            let conn = self.tx().db();
             clear_default(conn, current.customer_id, current.kind)?;
-            conn.prepare_cached(
-                "UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1",
-            )
-            .db()?
-            .execute(params![id.sql(), crate::time::to_db(&self.tx().now())])
-            .db()?;
+            conn.execute(
+                sql!("UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1"),
+                &[&id, &self.tx().now()],
+            )?;
             self.tx().audit_change(Change {
                 action: "set_default",
                 entity_type: "address",
@@ -685,70 +668,66 @@ impl Customers<'_> {
     }
 }
 
-fn clear_default(conn: &Connection, customer_id: CustomerId, kind: AddressKind) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE customer_addresses SET is_default = 0 \
-         WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1",
-    )
-    .db()?
-    .execute(params![customer_id.sql(), kind.as_str()])
-    .db()?;
+fn clear_default(conn: Conn<'_>, customer_id: CustomerId, kind: AddressKind) -> Result<()> {
+    conn.execute(
+        sql!(
+            "UPDATE customer_addresses SET is_default = 0 \
+             WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1"
+        ),
+        &[&customer_id, &kind],
+    )?;
     Ok(())
 }
 
 /// Gives a kind a default when it has addresses but none is the default:
 /// the newest (largest UUIDv7) wins.
-fn ensure_default(conn: &Connection, customer_id: CustomerId, kind: AddressKind) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE customer_addresses SET is_default = 1 WHERE id = ( \
-           SELECT id FROM customer_addresses WHERE customer_id = ?1 AND kind = ?2 \
-           ORDER BY id DESC LIMIT 1) \
-         AND NOT EXISTS (SELECT 1 FROM customer_addresses \
-           WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1)",
-    )
-    .db()?
-    .execute(params![customer_id.sql(), kind.as_str()])
-    .db()?;
+fn ensure_default(conn: Conn<'_>, customer_id: CustomerId, kind: AddressKind) -> Result<()> {
+    conn.execute(
+        sql!(
+            "UPDATE customer_addresses SET is_default = 1 WHERE id = ( \
+               SELECT id FROM customer_addresses WHERE customer_id = ?1 AND kind = ?2 \
+               ORDER BY id DESC LIMIT 1) \
+             AND NOT EXISTS (SELECT 1 FROM customer_addresses \
+               WHERE customer_id = ?1 AND kind = ?2 AND is_default = 1)"
+        ),
+        &[&customer_id, &kind],
+    )?;
     Ok(())
 }
 
 /// Every (customer, kind) that has addresses has exactly one default.
-pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT customer_id, kind, sum(is_default) FROM customer_addresses \
-         GROUP BY customer_id, kind HAVING sum(is_default) <> 1",
-        )
-        .db()?;
-    for row in stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })
-        .db()?
-    {
-        let (customer, kind, defaults) = row.db()?;
-        report.push(format!(
-            "customer {customer} has {defaults} default {kind} addresses, expected 1"
-        ));
-    }
-    let mut stmt = conn
-        .prepare(
-            "SELECT customer_id FROM customer_addresses GROUP BY customer_id HAVING count(*) > ?1",
-        )
-        .db()?;
-    for row in stmt
-        .query_map([MAX_ADDRESSES as i64], |r| r.get::<_, String>(0))
-        .db()?
-    {
-        report.push(format!(
-            "customer {} has more than {MAX_ADDRESSES} addresses",
-            row.db()?
-        ));
-    }
+pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
+    conn.query_each(
+        sql!(
+            "SELECT customer_id, kind, CAST(sum(is_default) AS bigint) FROM customer_addresses \
+             GROUP BY customer_id, kind HAVING sum(is_default) <> 1"
+        ),
+        &[],
+        |r| {
+            let customer: crate::db::AnyText = r.get(0)?;
+            let kind: String = r.get(1)?;
+            let defaults: i64 = r.get(2)?;
+            report.push(format!(
+                "customer {} has {defaults} default {kind} addresses, expected 1",
+                customer.0
+            ));
+            Ok(())
+        },
+    )?;
+    conn.query_each(
+        sql!(
+            "SELECT customer_id FROM customer_addresses GROUP BY customer_id HAVING count(*) > ?1"
+        ),
+        &[&MAX_ADDRESSES],
+        |r| {
+            let customer: crate::db::AnyText = r.get(0)?;
+            report.push(format!(
+                "customer {} has more than {MAX_ADDRESSES} addresses",
+                customer.0
+            ));
+            Ok(())
+        },
+    )?;
     Ok(())
 }
 

@@ -5,14 +5,11 @@
 //! correction is a new entry. The timeline lists newest first by
 //! `occurred_at`, with keyset pagination.
 
-use crate::id::IdSql;
-use crate::id::RowIds;
+use crate::db::{sql, Row, TimeBound};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Row};
 
 use super::{CustomerReader, Customers};
 use crate::audit::Change;
-use crate::error::DbResult;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, InteractionId};
 use crate::page::{check_limit, into_page, Cursor, Page};
@@ -200,33 +197,20 @@ macro_rules! select_interactions {
     };
 }
 
-type RawInteraction = (Interaction, String, String);
-
-fn interaction_from_row(row: &Row<'_>) -> rusqlite::Result<RawInteraction> {
-    Ok((
-        Interaction {
-            id: row.get_id(0)?,
-            customer_id: row.get_id(1)?,
-            channel: Channel::from_db(&row.get::<_, String>(2)?)?,
-            direction: Direction::from_db(&row.get::<_, String>(3)?)?,
-            kind: InteractionKind::from_db(&row.get::<_, String>(4)?)?,
-            subject: row.get(5)?,
-            body: row.get(6)?,
-            rating: row.get(7)?,
-            occurred_at: DateTime::<Utc>::MIN_UTC,
-            recorded_at: DateTime::<Utc>::MIN_UTC,
-            recorded_by: row.get(10)?,
-        },
-        row.get(8)?,
-        row.get(9)?,
-    ))
-}
-
-fn finish(raw: RawInteraction) -> Result<Interaction> {
-    let (mut i, occurred, recorded) = raw;
-    i.occurred_at = crate::time::from_db(&occurred)?;
-    i.recorded_at = crate::time::from_db(&recorded)?;
-    Ok(i)
+fn interaction_from_row(row: &Row<'_>) -> Result<Interaction> {
+    Ok(Interaction {
+        id: row.get(0)?,
+        customer_id: row.get(1)?,
+        channel: row.get(2)?,
+        direction: row.get(3)?,
+        kind: row.get(4)?,
+        subject: row.get(5)?,
+        body: row.get(6)?,
+        rating: row.get(7)?,
+        occurred_at: row.get(8)?,
+        recorded_at: row.get(9)?,
+        recorded_by: row.get(10)?,
+    })
 }
 
 impl CustomerReader<'_> {
@@ -245,10 +229,10 @@ impl CustomerReader<'_> {
     ) -> Result<Page<Interaction>> {
         let limit = check_limit(limit)?;
         self.require(customer_id)?;
-        // The cursor is "<occurred_at>|<id>" of the last entry shown; '~'
-        // sorts after every timestamp, so no cursor means "from the top".
+        // The cursor is "<occurred_at>|<id>" of the last entry shown; a
+        // bound after every storable time means "from the top".
         let (before_at, before_id) = match after {
-            None => ("~".to_owned(), String::new()),
+            None => (TimeBound(DateTime::<Utc>::MAX_UTC), uuid::Uuid::max()),
             Some(c) => {
                 let key = c.key()?;
                 let (at, id) = key
@@ -257,25 +241,17 @@ impl CustomerReader<'_> {
                 let at = DateTime::parse_from_rfc3339(at)
                     .map_err(|_| Error::invalid("cursor", "is not an interaction cursor"))?;
                 let id = InteractionId::parse(id, "cursor")?;
-                (crate::time::bound(at.with_timezone(&Utc)), id.to_string())
+                (TimeBound(at.with_timezone(&Utc)), *id.as_uuid())
             }
         };
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(select_interactions!(
+        let items = self.db().query_vec(
+            sql!(select_interactions!(
                 "WHERE customer_id = ?1 AND (occurred_at, id) < (?2, ?3) \
-             ORDER BY occurred_at DESC, id DESC LIMIT ?4"
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map(
-                params![customer_id.sql(), before_at, before_id, (limit + 1) as i64],
-                interaction_from_row,
-            )
-            .db()?;
-        let items = rows
-            .map(|r| r.map_err(Error::from_sqlite).and_then(finish))
-            .collect::<Result<Vec<_>>>()?;
+                 ORDER BY occurred_at DESC, id DESC LIMIT ?4"
+            )),
+            &[&customer_id, &before_at, &before_id, &(limit + 1)],
+            interaction_from_row,
+        )?;
         Ok(into_page(items, limit, |i| {
             format!("{}|{}", crate::time::to_db(&i.occurred_at), i.id)
         }))
@@ -345,25 +321,26 @@ impl Customers<'_> {
             }
             let id = InteractionId::new();
             let recorded_by = self.tx().actor().id().to_owned();
-            self.tx()
-            .conn()?
-            .prepare_cached(
-                "INSERT INTO customer_interactions (id, customer_id, channel, direction, kind, \
-                 subject, body, rating, occurred_at, recorded_at, recorded_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            ).db()?
-            .execute(params![
-                id.sql(),
-                customer_id.sql(),
-                new.channel.as_str(),
-                new.direction.as_str(),
-                new.kind.as_str(),
-                subject,
-                body,
-                new.rating,
-                crate::time::to_db(&occurred_at),
-                crate::time::to_db(&now),
-                recorded_by]).db()?;
+            self.tx().db().execute(
+                sql!(
+                    "INSERT INTO customer_interactions (id, customer_id, channel, direction, kind, \
+                     subject, body, rating, occurred_at, recorded_at, recorded_by) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ),
+                &[
+                    &id,
+                    &customer_id,
+                    &new.channel,
+                    &new.direction,
+                    &new.kind,
+                    &subject,
+                    &body,
+                    &new.rating,
+                    &occurred_at,
+                    &now,
+                    &recorded_by,
+                ],
+            )?;
             self.tx().audit_change(Change {
                 action: "create",
                 entity_type: "interaction",

@@ -32,16 +32,13 @@ pub(crate) use setters;
 pub mod address;
 pub mod interaction;
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use std::collections::BTreeSet;
 
+use crate::db::{sql, Conn, Json, Row, TimeBound};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use crate::audit::Change;
-use crate::error::DbResult;
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::CustomerId;
@@ -751,6 +748,22 @@ macro_rules! select_customers {
     };
 }
 
+/// [`select_customers!`] for PostgreSQL: tags through `json_agg` (an empty
+/// list is `[]` on both engines).
+macro_rules! select_customers_pg {
+    ($($rest:literal)*) => {
+        concat!(
+            "SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
+             c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
+             c.created_at, c.updated_at, c.version, c.archived_at, \
+             coalesce((SELECT json_agg(tag ORDER BY tag) FROM customer_tags t \
+              WHERE t.customer_id = c.id)::text, '[]') \
+             FROM customers c ",
+            $($rest),*
+        )
+    };
+}
+
 crate::bench_sql::sql_module! {
     /// SQL statements, public only so that the benchmarks' raw-rusqlite
     /// baselines run exactly the same text. Not part of the API.
@@ -832,9 +845,35 @@ crate::bench_sql::sql_module! {
     }
 }
 
-fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<RawCustomer> {
+/// [`sql::SEARCH`] on PostgreSQL: the generated `search_vector` and its GIN
+/// index in place of FTS5, ranked lower-is-better like bm25 (see
+/// `custdb_search_rank` in the baseline). The FTS5 query text custdb builds
+/// (`"ada"* "lov"*`) is also what `custdb_search_query` reads: its quotes
+/// and stars fold to spaces and every word becomes a prefix term.
+const SEARCH_PG: &str = select_customers_pg!(
+    "WHERE c.search_vector @@ custdb_search_query(?1) AND c.archived_at IS NULL \
+     ORDER BY custdb_search_rank(c.search_vector, custdb_search_query(?1)), c.pk LIMIT ?2"
+);
+
+/// [`sql::SEARCH_PAGE`] on PostgreSQL.
+const SEARCH_PAGE_PG: &str =
+    "SELECT id, display_name, given_name, family_name, email, phone, company, locale, \
+    birth_date, acquisition_source, attributes, notes, created_at, updated_at, version, \
+    archived_at, tags, rank, pk FROM (\
+    SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
+    c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
+    c.created_at, c.updated_at, c.version, c.archived_at, \
+    coalesce((SELECT json_agg(tag ORDER BY tag) FROM customer_tags t \
+     WHERE t.customer_id = c.id)::text, '[]') tags, \
+    custdb_search_rank(c.search_vector, custdb_search_query(?1)) rank, c.pk pk \
+    FROM customers c \
+    WHERE c.search_vector @@ custdb_search_query(?1) AND c.archived_at IS NULL) s \
+    WHERE ?3::float8 IS NULL OR rank > ?3 OR (rank = ?3 AND pk > ?4) \
+    ORDER BY rank, pk LIMIT ?2";
+
+fn customer_from_row(row: &Row<'_>) -> Result<RawCustomer> {
     Ok(RawCustomer {
-        id: row.get_id(0)?,
+        id: row.get(0)?,
         display_name: row.get(1)?,
         given_name: row.get(2)?,
         family_name: row.get(3)?,
@@ -854,9 +893,7 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<RawCustomer> {
     })
 }
 
-/// A customer row as SQLite returns it, before the text columns that hold
-/// dates and JSON are parsed (parsing may fail with a custdb error, which a
-/// rusqlite row mapper cannot return).
+/// A customer row as read, before the JSON columns are parsed.
 struct RawCustomer {
     id: CustomerId,
     display_name: String,
@@ -866,14 +903,14 @@ struct RawCustomer {
     phone: Option<String>,
     company: Option<String>,
     locale: Option<String>,
-    birth_date: Option<String>,
+    birth_date: Option<NaiveDate>,
     acquisition_source: Option<String>,
     attributes: String,
     notes: Option<String>,
-    created_at: String,
-    updated_at: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
     version: i64,
-    archived_at: Option<String>,
+    archived_at: Option<DateTime<Utc>>,
     tags: String,
 }
 
@@ -888,11 +925,7 @@ impl RawCustomer {
             phone: self.phone,
             company: self.company,
             locale: self.locale,
-            birth_date: self
-                .birth_date
-                .as_deref()
-                .map(crate::time::date_from_db)
-                .transpose()?,
+            birth_date: self.birth_date,
             acquisition_source: self.acquisition_source,
             // Most customers have no tags or attributes: skip the parser.
             tags: match self.tags.as_str() {
@@ -904,14 +937,10 @@ impl RawCustomer {
                 json => serde_json::from_str(json).stored()?,
             },
             notes: self.notes,
-            created_at: crate::time::from_db(&self.created_at)?,
-            updated_at: crate::time::from_db(&self.updated_at)?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
             version: self.version,
-            archived_at: self
-                .archived_at
-                .as_deref()
-                .map(crate::time::from_db)
-                .transpose()?,
+            archived_at: self.archived_at,
         };
         // The schema's CHECKs keep this true; a file damaged under SQLite
         // (a flipped byte) can break it, and that is an error, not a panic.
@@ -936,8 +965,9 @@ impl<'a> CustomerReader<'a> {
         CustomerReader { db }
     }
 
-    pub(crate) fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
+    /// The connection, for the sibling modules (addresses, interactions).
+    pub(crate) fn db(&self) -> Conn<'a> {
+        self.db
     }
 
     /// The customer with this id, archived or not.
@@ -1006,12 +1036,12 @@ impl<'a> CustomerReader<'a> {
     ///
     /// A database error.
     pub fn find(&self, id: CustomerId) -> Result<Option<Customer>> {
-        self.conn()?
-            .prepare_cached(sql::GET)
-            .db()?
-            .query_row([id.sql()], customer_from_row)
-            .optional()
-            .db()?
+        self.db
+            .query_opt(
+                sql!(sqlite: sql::GET, postgres: select_customers_pg!("WHERE c.id = ?1")),
+                &[&id],
+                customer_from_row,
+            )?
             .map(RawCustomer::parse)
             .transpose()
     }
@@ -1025,12 +1055,15 @@ impl<'a> CustomerReader<'a> {
     /// when no active customer has it.
     pub fn get_by_email(&self, email: &str) -> Result<Customer> {
         let email = validate::email_key("email", email)?;
-        self.conn()?
-            .prepare_cached(sql::GET_BY_EMAIL)
-            .db()?
-            .query_row([&email], customer_from_row)
-            .optional()
-            .db()?
+        self.db
+            .query_opt(
+                sql!(
+                    sqlite: sql::GET_BY_EMAIL,
+                    postgres: select_customers_pg!("WHERE c.email = ?1 AND c.archived_at IS NULL")
+                ),
+                &[&email],
+                customer_from_row,
+            )?
             .ok_or_else(|| Error::not_found("customer", "with this email"))?
             .parse()
     }
@@ -1049,9 +1082,10 @@ impl<'a> CustomerReader<'a> {
         limit: usize,
     ) -> Result<Page<Customer>> {
         let limit = check_limit(limit)?;
+        // Ids are UUIDv7: every id sorts after the nil id.
         let after = match after {
-            Some(c) => CustomerId::parse(c.key()?, "cursor")?.to_string(),
-            None => String::new(),
+            Some(c) => *CustomerId::parse(c.key()?, "cursor")?.as_uuid(),
+            None => uuid::Uuid::nil(),
         };
         let tag = filter
             .tag
@@ -1063,34 +1097,32 @@ impl<'a> CustomerReader<'a> {
             .as_deref()
             .map(|c| validate::country("filter.country", c))
             .transpose()?;
-        // Bounds beyond the stored range mean "no bound on that side"; '~'
-        // sorts after every timestamp text.
-        let from = filter
-            .created_from
-            .map(crate::time::bound)
-            .unwrap_or_default();
-        let before = filter
-            .created_before
-            .map(crate::time::bound)
-            .unwrap_or_else(|| "~".to_owned());
-        let mut stmt = self.conn()?.prepare_cached(sql::LIST).db()?;
-        let rows = stmt
-            .query_map(
-                params![
-                    after,
-                    tag,
-                    country,
-                    from,
-                    before,
-                    filter.archived.as_str(),
-                    (limit + 1) as i64
-                ],
-                customer_from_row,
-            )
-            .db()?;
-        let items = rows
-            .map(|r| r.map_err(Error::from_sqlite).and_then(RawCustomer::parse))
-            .collect::<Result<Vec<_>>>()?;
+        // Bounds beyond the stored range mean "no bound on that side".
+        let from = TimeBound(filter.created_from.unwrap_or(DateTime::<Utc>::MIN_UTC));
+        let before = TimeBound(filter.created_before.unwrap_or(DateTime::<Utc>::MAX_UTC));
+        let items = self.db.query_vec(
+            sql!(
+                sqlite: sql::LIST,
+                postgres: select_customers_pg!(
+                    "WHERE c.id > ?1 \
+                     AND (?2::text IS NULL OR EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = ?2)) \
+                     AND (?3::text IS NULL OR EXISTS (SELECT 1 FROM customer_addresses a WHERE a.customer_id = c.id AND a.country = ?3)) \
+                     AND c.created_at >= ?4 AND c.created_at < ?5 \
+                     AND (?6 = 'all' OR (?6 = 'active') = (c.archived_at IS NULL)) \
+                     ORDER BY c.id LIMIT ?7"
+                )
+            ),
+            &[
+                &after,
+                &tag,
+                &country,
+                &from,
+                &before,
+                &filter.archived.as_str(),
+                &(limit + 1),
+            ],
+            |r| customer_from_row(r)?.parse(),
+        )?;
         Ok(into_page(items, limit, |c| c.id.to_string()))
     }
 
@@ -1112,12 +1144,11 @@ impl<'a> CustomerReader<'a> {
             ));
         }
         let fts_query = fts_query(query)?;
-        let mut stmt = self.conn()?.prepare_cached(sql::SEARCH).db()?;
-        let rows = stmt
-            .query_map(params![fts_query, limit as i64], customer_from_row)
-            .db()?;
-        rows.map(|r| r.map_err(Error::from_sqlite).and_then(RawCustomer::parse))
-            .collect()
+        self.db.query_vec(
+            sql!(sqlite: sql::SEARCH, postgres: SEARCH_PG),
+            &[&fts_query, &limit],
+            |r| customer_from_row(r)?.parse(),
+        )
     }
 
     /// [`search`](CustomerReader::search) page by page: every match, best
@@ -1168,21 +1199,17 @@ impl<'a> CustomerReader<'a> {
                 }
             }
         };
-        let mut stmt = self.conn()?.prepare_cached(sql::SEARCH_PAGE).db()?;
-        let rows = stmt
-            .query_map(params![fts_query, limit as i64 + 1, rank, pk], |r| {
+        let keyed = self.db.query_vec(
+            sql!(sqlite: sql::SEARCH_PAGE, postgres: SEARCH_PAGE_PG),
+            &[&fts_query, &(limit + 1), &rank, &pk],
+            |r| {
                 Ok((
-                    customer_from_row(r)?,
-                    r.get::<_, f64>(17)?,
-                    r.get::<_, i64>(18)?,
+                    customer_from_row(r)?.parse()?,
+                    r.get::<f64>(17)?,
+                    r.get::<i64>(18)?,
                 ))
-            })
-            .db()?;
-        let mut keyed = Vec::new();
-        for row in rows {
-            let (raw, rank, pk) = row.db()?;
-            keyed.push((raw.parse()?, rank, pk));
-        }
+            },
+        )?;
         let page = into_page(keyed, limit, |(_, rank, pk)| format!("{rank:?}|{pk}"));
         Ok(Page {
             items: page.items.into_iter().map(|(c, _, _)| c).collect(),
@@ -1191,19 +1218,16 @@ impl<'a> CustomerReader<'a> {
     }
 
     fn version_of(&self, id: CustomerId) -> Result<Option<(i64, bool)>> {
-        self.conn()?
-            .prepare_cached(sql::VERSION_OF)
-            .db()?
-            .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .db()
+        self.db.query_opt(sql!(sql::VERSION_OF), &[&id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
     }
 
     /// Checks that the customer exists and is not archived.
     pub(crate) fn require_active(&self, id: CustomerId) -> Result<()> {
         match self.version_of(id)? {
             None => Err(Error::not_found("customer", id)),
-            Some((_, true)) => Err(archived(self.conn()?, id)?),
+            Some((_, true)) => Err(archived(self.db, id)?),
             Some((_, false)) => Ok(()),
         }
     }
@@ -1216,23 +1240,16 @@ impl<'a> CustomerReader<'a> {
     }
 
     fn email_taken(&self, email: &str, except: CustomerId) -> Result<bool> {
-        self.conn()?
-            .prepare_cached(sql::EMAIL_TAKEN)
-            .db()?
-            .query_row(params![email, except.sql()], |r| r.get(0))
-            .db()
+        self.db
+            .query_row(sql!(sql::EMAIL_TAKEN), &[&email, &except], |r| r.get(0))
     }
 }
 
 /// Why an archived customer cannot be changed or ordered for: an erased
 /// customer (erasure archives too) must not be told to restore itself,
 /// since it cannot be restored.
-fn archived(conn: &Connection, id: CustomerId) -> Result<Error> {
-    let erased: bool = conn
-        .prepare_cached(sql::IS_ERASED)
-        .db()?
-        .query_row([id.sql()], |r| r.get(0))
-        .db()?;
+fn archived(conn: Conn<'_>, id: CustomerId) -> Result<Error> {
+    let erased: bool = conn.query_row(sql!(sql::IS_ERASED), &[&id], |r| r.get(0))?;
     let reason = if erased {
         "is erased: nothing more is recorded about it or done for it".to_owned()
     } else {
@@ -1350,26 +1367,26 @@ impl<'t> Customers<'t> {
                 }
             }
             let now = self.tx.now();
-            let now_text = crate::time::to_db(&now);
-            let conn = self.tx.conn()?;
-            conn.prepare_cached(sql::INSERT)
-                .db()?
-                .execute(params![
-                    id.sql(),
-                    fields.display_name,
-                    fields.given_name,
-                    fields.family_name,
-                    fields.email,
-                    fields.phone,
-                    fields.company,
-                    fields.locale,
-                    fields.birth_date.map(|d| d.to_string()),
-                    fields.acquisition_source,
-                    fields.attributes_json,
-                    fields.notes,
-                    now_text
-                ])
-                .map_err(map_unique)?;
+            let conn = self.tx.db();
+            conn.execute(
+                sql!(sql::INSERT),
+                &[
+                    &id,
+                    &fields.display_name,
+                    &fields.given_name,
+                    &fields.family_name,
+                    &fields.email,
+                    &fields.phone,
+                    &fields.company,
+                    &fields.locale,
+                    &fields.birth_date,
+                    &fields.acquisition_source,
+                    &Json(&fields.attributes_json),
+                    &fields.notes,
+                    &now,
+                ],
+            )
+            .map_err(map_unique)?;
             insert_tags(conn, id, &fields.tags)?;
             self.tx.audit_change(Change {
                 action: "create",
@@ -1421,7 +1438,7 @@ impl<'t> Customers<'t> {
                 return Err(conflict(id, expected_version, current.version));
             }
             if current.is_archived() {
-                return Err(archived(self.tx.conn()?, id)?);
+                return Err(archived(self.tx.db(), id)?);
             }
             let old = Fields::from_customer(&current);
             let new = old.clone().patched(&patch, self.today())?;
@@ -1437,28 +1454,35 @@ impl<'t> Customers<'t> {
                 }
             }
             let now = self.tx.now();
-            let conn = self.tx.conn()?;
+            let conn = self.tx.db();
             let updated = conn
-                .prepare_cached(sql::UPDATE)
-                .db()?
-                .execute(params![
-                    id.sql(),
-                    new.display_name,
-                    new.given_name,
-                    new.family_name,
-                    new.email,
-                    new.phone,
-                    new.company,
-                    new.locale,
-                    new.birth_date.map(|d| d.to_string()),
-                    new.acquisition_source,
-                    new.attributes_json,
-                    new.notes,
-                    crate::time::to_db(&now),
-                    expected_version
-                ])
+                .execute(
+                    sql!(sql::UPDATE),
+                    &[
+                        &id,
+                        &new.display_name,
+                        &new.given_name,
+                        &new.family_name,
+                        &new.email,
+                        &new.phone,
+                        &new.company,
+                        &new.locale,
+                        &new.birth_date,
+                        &new.acquisition_source,
+                        &Json(&new.attributes_json),
+                        &new.notes,
+                        &now,
+                        &expected_version,
+                    ],
+                )
                 .map_err(map_unique)?;
-            debug_assert_eq!(updated, 1, "the version was checked in this transaction");
+            if updated == 0 {
+                // Another writer committed a change between the read above
+                // and this statement (PostgreSQL, several servers; SQLite's
+                // single writer never gets here): the version moved on.
+                let actual = self.version_of(id)?.map_or(expected_version, |(v, _)| v);
+                return Err(conflict(id, expected_version, actual));
+            }
             if new.tags != old.tags {
                 replace_tags(conn, id, &old.tags, &new.tags)?;
             }
@@ -1535,14 +1559,13 @@ impl<'t> Customers<'t> {
 
     fn set_tags(&self, current: Customer, wanted: Vec<String>, action: &str) -> Result<Customer> {
         if current.is_archived() {
-            return Err(archived(self.tx.conn()?, current.id)?);
+            return Err(archived(self.tx.db(), current.id)?);
         }
         let wanted = tags("tags", &wanted)?;
         if wanted == current.tags {
             return Ok(current);
         }
-        let conn = self.tx.conn()?;
-        replace_tags(conn, current.id, &current.tags, &wanted)?;
+        replace_tags(self.tx.db(), current.id, &current.tags, &wanted)?;
         let now = self.touch(current.id)?;
         self.tx.audit_change(Change {
             action,
@@ -1561,12 +1584,7 @@ impl<'t> Customers<'t> {
     /// Raises the customer's version and stamps the change time.
     fn touch(&self, id: CustomerId) -> Result<DateTime<Utc>> {
         let now = self.tx.now();
-        self.tx
-            .conn()?
-            .prepare_cached(sql::TOUCH)
-            .db()?
-            .execute(params![id.sql(), crate::time::to_db(&now)])
-            .db()?;
+        self.tx.db().execute(sql!(sql::TOUCH), &[&id, &now])?;
         Ok(now)
     }
 
@@ -1610,11 +1628,8 @@ impl<'t> Customers<'t> {
             }
             let erased: bool = self
                 .tx
-                .conn()?
-                .prepare_cached(sql::IS_ERASED)
-                .db()?
-                .query_row([id.sql()], |r| r.get(0))
-                .db()?;
+                .db()
+                .query_row(sql!(sql::IS_ERASED), &[&id], |r| r.get(0))?;
             if erased {
                 return Err(Error::new(ErrorKind::InvalidState {
                     entity: "customer",
@@ -1644,16 +1659,12 @@ impl<'t> Customers<'t> {
         archived_at: Option<DateTime<Utc>>,
         action: &str,
     ) -> Result<()> {
-        let now = crate::time::to_db(&self.tx.now());
         self.tx
-            .conn()?
-            .prepare_cached(sql::SET_ARCHIVED)
-            .db()?
-            .execute(params![
-                id.sql(),
-                archived_at.map(|t| crate::time::to_db(&t)),
-                now
-            ])
+            .db()
+            .execute(
+                sql!(sql::SET_ARCHIVED),
+                &[&id, &archived_at, &self.tx.now()],
+            )
             .map_err(map_unique)?;
         self.tx.audit_change(Change {
             action,
@@ -1664,21 +1675,16 @@ impl<'t> Customers<'t> {
     }
 }
 
-fn insert_tags(conn: &Connection, id: CustomerId, tags: &[String]) -> Result<()> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = conn.prepare_cached(sql::INSERT_TAG).db()?;
+fn insert_tags(conn: Conn<'_>, id: CustomerId, tags: &[String]) -> Result<()> {
     for tag in tags {
-        stmt.execute(params![id.sql(), tag]).db()?;
+        conn.execute(sql!(sql::INSERT_TAG), &[&id, tag])?;
     }
     Ok(())
 }
 
-fn replace_tags(conn: &Connection, id: CustomerId, old: &[String], new: &[String]) -> Result<()> {
-    let mut delete = conn.prepare_cached(sql::DELETE_TAG).db()?;
+fn replace_tags(conn: Conn<'_>, id: CustomerId, old: &[String], new: &[String]) -> Result<()> {
     for tag in old.iter().filter(|t| !new.contains(t)) {
-        delete.execute(params![id.sql(), tag]).db()?;
+        conn.execute(sql!(sql::DELETE_TAG), &[&id, tag])?;
     }
     let added: Vec<String> = new.iter().filter(|t| !old.contains(t)).cloned().collect();
     insert_tags(conn, id, &added)
@@ -1702,15 +1708,14 @@ fn conflict(id: CustomerId, expected: i64, actual: i64) -> Error {
 
 /// The unique email index is the backstop behind the check in code; if it
 /// fires anyway (a race with another process), report it the same way.
-fn map_unique(err: rusqlite::Error) -> Error {
-    if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err {
-        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-            && msg.contains("customers.email")
-        {
-            return email_taken();
+fn map_unique(err: Error) -> Error {
+    match err.violated_unique() {
+        // SQLite names the column, PostgreSQL the index.
+        Some(what) if what.contains("customers.email") || what == "customers_email_active" => {
+            email_taken()
         }
+        _ => err,
     }
-    Error::from_sqlite(err)
 }
 
 /// One-shot customer calls on a [`Store`]: each call is its own unit of work
@@ -1947,38 +1952,44 @@ impl<'s> StoreCustomers<'s> {
 
 /// The customer invariants that [`Store::check`](crate::Store::check)
 /// verifies beyond SQL constraints.
-pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
+pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
     // The external-content FTS index must match its content table. FTS5
     // takes this check as an INSERT, which a read-only store cannot run.
-    if conn.is_readonly(rusqlite::MAIN_DB).db()? {
-        report.push_skipped("customers_fts integrity-check (read-only store)");
-    } else if let Err(e) = conn.execute(
-        "INSERT INTO customers_fts (customers_fts, rank) VALUES ('integrity-check', 1)",
-        [],
-    ) {
-        report.push(format!("customers_fts does not match customers: {e}"));
+    // PostgreSQL's search vector is a generated column: it cannot drift.
+    if let Ok(sqlite) = conn.as_sqlite("the FTS5 integrity check") {
+        if sqlite
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(Error::from_sqlite)?
+        {
+            report.push_skipped("customers_fts integrity-check (read-only store)");
+        } else if let Err(e) = sqlite.execute(
+            "INSERT INTO customers_fts (customers_fts, rank) VALUES ('integrity-check', 1)",
+            [],
+        ) {
+            report.push(format!("customers_fts does not match customers: {e}"));
+        }
     }
-    let mut stmt = conn
-        .prepare("SELECT id, email FROM customers WHERE email IS NOT NULL AND email <> trim(email)")
-        .db()?;
-    for row in stmt.query_map([], |r| r.get::<_, String>(0)).db()? {
-        report.push(format!(
-            "customer {} has an email that is not trimmed",
-            row.db()?
-        ));
-    }
-    let mut stmt = conn.prepare(
-        "SELECT customer_id, count(*) FROM customer_tags GROUP BY customer_id HAVING count(*) > ?1",
-    ).db()?;
-    for row in stmt
-        .query_map([MAX_TAGS as i64], |r| r.get::<_, String>(0))
-        .db()?
-    {
-        report.push(format!(
-            "customer {} has more than {MAX_TAGS} tags",
-            row.db()?
-        ));
-    }
+    conn.query_each(
+        sql!("SELECT id FROM customers WHERE email IS NOT NULL AND email <> trim(email)"),
+        &[],
+        |r| {
+            let id: crate::db::AnyText = r.get(0)?;
+            report.push(format!(
+                "customer {} has an email that is not trimmed",
+                id.0
+            ));
+            Ok(())
+        },
+    )?;
+    conn.query_each(
+        sql!("SELECT customer_id FROM customer_tags GROUP BY customer_id HAVING count(*) > ?1"),
+        &[&MAX_TAGS],
+        |r| {
+            let id: crate::db::AnyText = r.get(0)?;
+            report.push(format!("customer {} has more than {MAX_TAGS} tags", id.0));
+            Ok(())
+        },
+    )?;
     address::check(conn, report)?;
     Ok(())
 }

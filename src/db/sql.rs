@@ -76,16 +76,14 @@ impl Sql {
         &self.sqlite
     }
 
-    /// The PostgreSQL text: the hand-written one, or the SQLite text with
-    /// its placeholders renumbered.
+    /// The PostgreSQL text: the hand-written one, or the SQLite text, with
+    /// its placeholders renumbered. Hand-written PostgreSQL text uses
+    /// SQLite's `?N` placeholders too (one style in the source); `$N`
+    /// passes through unchanged.
     #[allow(dead_code)]
     pub(crate) fn postgres(&self) -> &str {
-        match &self.postgres {
-            Some(text) => text,
-            None => self
-                .derived
-                .get_or_init(|| postgres_placeholders(&self.sqlite)),
-        }
+        self.derived
+            .get_or_init(|| postgres_placeholders(self.postgres.as_deref().unwrap_or(&self.sqlite)))
     }
 }
 

@@ -173,6 +173,12 @@ impl ToValue for i32 {
     }
 }
 
+impl ToValue for u8 {
+    fn to_value(&self) -> Value<'_> {
+        Value::Int(i64::from(*self))
+    }
+}
+
 impl ToValue for u32 {
     fn to_value(&self) -> Value<'_> {
         Value::Int(i64::from(*self))
@@ -219,7 +225,7 @@ macro_rules! narrow_int {
         }
     )*};
 }
-narrow_int!(i32, u32, u64, usize);
+narrow_int!(u8, i32, u32, u64, usize);
 
 impl ToValue for u64 {
     fn to_value(&self) -> Value<'_> {

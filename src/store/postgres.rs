@@ -65,7 +65,6 @@ impl Store {
     /// As [`open_postgres`](Store::open_postgres), and
     /// [`ErrorKind::Unsupported`] for options that exist only on SQLite.
     pub fn open_postgres_with(connection: &str, options: Options) -> Result<Store> {
-        options.validate()?;
         let unsupported = |operation: &str, instead: &str| {
             Err(Error::new(ErrorKind::Unsupported {
                 operation: operation.to_owned(),
@@ -91,6 +90,9 @@ impl Store {
         if options.vfs.is_some() {
             return unsupported("an SQLite VFS", "it has no PostgreSQL counterpart");
         }
+        // After the engine's own refusals: validate() would call a missing
+        // encryption key feature the problem, not the engine.
+        options.validate()?;
         let config: postgres::Config = connection.parse().map_err(|e: postgres::Error| {
             // The parser's message names the option, never its value.
             Error::invalid(

@@ -17,6 +17,7 @@ mod commerce_concurrency;
 mod consent;
 mod customers;
 mod encryption;
+mod engines;
 mod extremes;
 mod faults;
 mod fuzz_corpus;

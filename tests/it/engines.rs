@@ -1,0 +1,598 @@
+//! The same behaviour on both engines: customers (addresses, tags,
+//! attributes, interactions, search, pagination, optimistic concurrency),
+//! the audit trail and access run one script on SQLite and on PostgreSQL,
+//! and what each engine answers is compared. Then what only PostgreSQL has
+//! to prove: several writers at once, a database that is not custdb's,
+//! options and operations that exist only on files, and passwords kept out
+//! of every message.
+//!
+//! The PostgreSQL half uses the throwaway cluster of `custdb-pgcluster`;
+//! without PostgreSQL's server binaries it is skipped loudly (a failure
+//! under `CI=true`).
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use custdb::{
+    Actor, AddressKind, AddressPatch, ArchiveState, AuditFilter, Channel, CustomerFilter,
+    CustomerPatch, Direction, ErrorKind, InteractionKind, NewAddress, NewCustomer, NewInteraction,
+    Options, Page, Permission, Store,
+};
+use custdb_pgcluster::Cluster;
+
+/// The cluster, or `None` after the harness said loudly why not.
+fn cluster() -> Option<&'static Cluster> {
+    custdb_pgcluster::cluster()
+}
+
+/// A fresh, migrated PostgreSQL database: a copy of a template that custdb
+/// migrated once.
+fn postgres_store(cluster: &Cluster) -> (String, Store) {
+    let name = cluster.database("custdb_template", |connection| {
+        drop(Store::open_postgres(connection).expect("migrate the template"));
+    });
+    let store = Store::open_postgres(&cluster.connection(&name)).expect("open PostgreSQL");
+    (name, store)
+}
+
+/// Every engine this machine has: SQLite always, PostgreSQL when installed.
+fn engines() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
+    let (dir, sqlite) = crate::common::file_store();
+    let mut out = vec![("SQLite", sqlite, Some(dir))];
+    if let Some(cluster) = cluster() {
+        out.push(("PostgreSQL", postgres_store(cluster).1, None));
+    }
+    out
+}
+
+/// One script over customers, addresses, interactions, search and audit;
+/// returns a transcript that must be the same on every engine.
+fn customer_script(store: &Store) -> Vec<String> {
+    let mut log = Vec::new();
+    let ann = store
+        .customers()
+        .create(
+            NewCustomer::new("Ann Lee")
+                .email("  Ann@Example.com ")
+                .phone("020 7946 0958")
+                .phone_country("GB")
+                .birth_date(NaiveDate::from_ymd_opt(1990, 2, 28).unwrap())
+                .tag("vip")
+                .tag("b2b")
+                .attribute("tier", serde_json::json!({"level": 2, "since": "2020"})),
+        )
+        .unwrap();
+    log.push(format!(
+        "created {} {:?} {:?} {:?} {:?} {:?}",
+        ann.display_name, ann.email, ann.phone, ann.birth_date, ann.tags, ann.attributes
+    ));
+    let read = store.customers().get(ann.id).unwrap();
+    assert_eq!(read, ann, "what create returns is what get reads");
+    assert_eq!(
+        store
+            .customers()
+            .get_by_email("ANN@example.com")
+            .unwrap()
+            .id,
+        ann.id
+    );
+    let twin = store
+        .customers()
+        .create(NewCustomer::new("Ann Twin").email("ann@example.com"))
+        .unwrap_err();
+    log.push(format!("twin email: {:?}", twin.kind()));
+    // Optimistic concurrency.
+    let v1 = store
+        .customers()
+        .update(
+            ann.id,
+            ann.version,
+            CustomerPatch::default().company("Acme"),
+        )
+        .unwrap();
+    let stale = store
+        .customers()
+        .update(
+            ann.id,
+            ann.version,
+            CustomerPatch::default().company("Other"),
+        )
+        .unwrap_err();
+    log.push(format!("stale update: {}", stale.is_conflict()));
+    let v2 = store.customers().add_tags(ann.id, &["gold"]).unwrap();
+    let v3 = store.customers().remove_tags(ann.id, &["b2b"]).unwrap();
+    log.push(format!(
+        "versions {} {} {} tags {:?}",
+        v1.version, v2.version, v3.version, v3.tags
+    ));
+    // More customers for listing and search.
+    let mut ids = vec![ann.id];
+    for n in 0..25 {
+        let c = store
+            .customers()
+            .create(NewCustomer::new(format!("Lee {n:02}")).tag(if n % 2 == 0 {
+                "even"
+            } else {
+                "odd"
+            }))
+            .unwrap();
+        ids.push(c.id);
+    }
+    let evens: Vec<String> = Page::all(|after| {
+        store
+            .customers()
+            .list(&CustomerFilter::default().tag("even"), after, 4)
+    })
+    .map(|c| c.unwrap().display_name)
+    .collect();
+    log.push(format!("even, paged by 4: {evens:?}"));
+    let all_time = CustomerFilter::default().created_between(
+        Utc.with_ymd_and_hms(1000, 1, 1, 0, 0, 0).unwrap(),
+        Utc::now() + Duration::days(365 * 5000),
+    );
+    let everyone = store.customers().list(&all_time, None, 100).unwrap();
+    log.push(format!(
+        "listed with extreme bounds: {}",
+        everyone.items.len()
+    ));
+    let none = store
+        .customers()
+        .list(
+            &CustomerFilter::default().created_between(
+                Utc.with_ymd_and_hms(1990, 1, 1, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(1991, 1, 1, 0, 0, 0).unwrap(),
+            ),
+            None,
+            100,
+        )
+        .unwrap();
+    log.push(format!("listed in 1990: {}", none.items.len()));
+    let hits = store.customers().search("lee", 50).unwrap();
+    log.push(format!(
+        "search lee: {}, first {}",
+        hits.len(),
+        hits[0].display_name
+    ));
+    let paged: Vec<String> = Page::all(|after| store.customers().search_page("lee", after, 7))
+        .map(|c| c.unwrap().display_name)
+        .collect();
+    let mut sorted = paged.clone();
+    sorted.sort();
+    sorted.dedup();
+    log.push(format!(
+        "search pages: {} distinct of {}",
+        sorted.len(),
+        paged.len()
+    ));
+    log.push(format!(
+        "search by email word: {:?}",
+        store
+            .customers()
+            .search("example", 5)
+            .unwrap()
+            .iter()
+            .map(|c| c.display_name.clone())
+            .collect::<Vec<_>>()
+    ));
+    let bad = store.customers().search("!!!", 5).unwrap_err();
+    log.push(format!(
+        "bad query: {}",
+        matches!(bad.kind(), ErrorKind::Invalid { .. })
+    ));
+    // Addresses.
+    let home = store
+        .customers()
+        .add_address(
+            ann.id,
+            NewAddress::new(AddressKind::Shipping, "1 High St", "London", "gb"),
+        )
+        .unwrap();
+    let work = store
+        .customers()
+        .add_address(
+            ann.id,
+            NewAddress::new(AddressKind::Shipping, "2 Low St", "Leeds", "GB").make_default(),
+        )
+        .unwrap();
+    store
+        .customers()
+        .update_address(
+            home.id,
+            AddressPatch {
+                city: Some("Bath".into()),
+                ..AddressPatch::default()
+            },
+        )
+        .unwrap();
+    store.customers().set_default_address(home.id).unwrap();
+    store.customers().delete_address(work.id).unwrap();
+    let addresses = store.customers().addresses(ann.id).unwrap();
+    log.push(format!(
+        "addresses: {:?}",
+        addresses
+            .iter()
+            .map(|a| (a.city.clone(), a.country.clone(), a.is_default))
+            .collect::<Vec<_>>()
+    ));
+    let in_gb = store
+        .customers()
+        .list(&CustomerFilter::default().country("GB"), None, 10)
+        .unwrap();
+    log.push(format!("in GB: {}", in_gb.items.len()));
+    // Interactions, paged newest first.
+    for n in 0..5 {
+        store
+            .customers()
+            .add_interaction(
+                ann.id,
+                NewInteraction::new(Channel::Email, Direction::Inbound, InteractionKind::Note)
+                    .subject(format!("note {n}"))
+                    .occurred_at(Utc.with_ymd_and_hms(2024, 1, 1 + n, 9, 0, 0).unwrap()),
+            )
+            .unwrap();
+    }
+    let timeline: Vec<String> = Page::all(|after| store.customers().interactions(ann.id, after, 2))
+        .map(|i| i.unwrap().subject.unwrap())
+        .collect();
+    log.push(format!("timeline: {timeline:?}"));
+    // Archive frees the email; restore is refused while it is taken.
+    store.customers().archive(ann.id).unwrap();
+    let newcomer = store
+        .customers()
+        .create(NewCustomer::new("New Ann").email("ann@example.com"))
+        .unwrap();
+    let refused = store.customers().restore(ann.id).unwrap_err();
+    log.push(format!(
+        "restore while taken: {}",
+        refused.is_already_exists()
+    ));
+    let archived = store
+        .customers()
+        .list(
+            &CustomerFilter::default().archived(ArchiveState::Archived),
+            None,
+            10,
+        )
+        .unwrap();
+    log.push(format!("archived: {}", archived.items.len()));
+    store.customers().archive(newcomer.id).unwrap();
+    log.push(format!(
+        "restored: {}",
+        store
+            .customers()
+            .restore(ann.id)
+            .unwrap()
+            .archived_at
+            .is_none()
+    ));
+    // The trail.
+    let v = store.verify_audit().unwrap();
+    log.push(format!("audit entries {} broken {:?}", v.entries, v.broken));
+    let about_ann = store
+        .read(|r| r.audit().for_entity("customer", &ann.id.to_string(), 100))
+        .unwrap();
+    log.push(format!(
+        "audit about ann: {:?}",
+        about_ann
+            .iter()
+            .map(|e| e.action.clone())
+            .collect::<Vec<_>>()
+    ));
+    let filtered: Vec<String> = Page::all(|after| {
+        store.read(|r| {
+            r.audit().query(
+                &AuditFilter::default()
+                    .entity("address", home.id.to_string())
+                    .between(
+                        Utc::now() - Duration::days(1),
+                        Utc::now() + Duration::days(1),
+                    ),
+                after,
+                2,
+            )
+        })
+    })
+    .map(|e| e.unwrap().action)
+    .collect();
+    log.push(format!("audit about the home address: {filtered:?}"));
+    let head = store.read(|r| r.audit().head()).unwrap().unwrap();
+    assert_eq!(head.seq as u64, v.entries);
+    assert!(store
+        .read(|r| r.audit().verify_against(&head))
+        .unwrap()
+        .broken
+        .is_none());
+    let report = store.check().unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    let _ = ids;
+    log
+}
+
+#[test]
+fn customers_and_the_trail_behave_the_same_on_every_engine() {
+    let mut transcripts = Vec::new();
+    for (engine, store, _dir) in engines() {
+        transcripts.push((engine, customer_script(&store)));
+    }
+    let (first, expected) = &transcripts[0];
+    for (engine, got) in &transcripts[1..] {
+        for (a, b) in expected.iter().zip(got) {
+            assert_eq!(a, b, "{first} and {engine} differ");
+        }
+        assert_eq!(expected.len(), got.len());
+    }
+    // Spot-check that the script saw what it should (not merely the same
+    // thing twice).
+    let text = expected.join("\n");
+    assert!(text.contains("twin email: AlreadyExists"), "{text}");
+    assert!(text.contains("stale update: true"), "{text}");
+    assert!(
+        text.contains("timeline: [\"note 4\", \"note 3\", \"note 2\", \"note 1\", \"note 0\"]"),
+        "{text}"
+    );
+    assert!(text.contains("search pages: 26 distinct of 26"), "{text}");
+    assert!(text.contains("restore while taken: true"), "{text}");
+}
+
+#[test]
+fn roles_grants_and_acting_behave_the_same_on_every_engine() {
+    for (engine, store, _dir) in engines() {
+        let role = store
+            .access()
+            .define_role(
+                "clerk",
+                &[Permission::ReadCustomers, Permission::WriteCustomers],
+                None,
+            )
+            .unwrap();
+        assert!(!role.builtin, "{engine}");
+        store.access().grant("dana", "clerk").unwrap();
+        store.access().grant("dana", "clerk").unwrap();
+        assert_eq!(
+            store.access().grants("dana").unwrap().roles.len(),
+            1,
+            "{engine}"
+        );
+        let dana = store
+            .as_actor(&Actor::new("dana", "Dana").unwrap())
+            .unwrap();
+        let c = dana
+            .customers()
+            .create(NewCustomer::new("Made by Dana"))
+            .unwrap();
+        // Without ReadPersonalData the name reads masked, on both engines.
+        let seen = dana.customers().get(c.id).unwrap();
+        assert_eq!(seen.id, c.id);
+        assert_ne!(seen.display_name, "Made by Dana", "{engine}");
+        let denied = dana.access().grant("eve", "admin").unwrap_err();
+        assert!(
+            matches!(denied.kind(), ErrorKind::PermissionDenied { .. }),
+            "{engine}: {denied}"
+        );
+        store.access().revoke("dana", "clerk").unwrap();
+        let gone = store.access().revoke("dana", "clerk").unwrap_err();
+        assert!(gone.is_not_found(), "{engine}");
+        let by_dana = store
+            .read(|r| {
+                r.audit()
+                    .query(&AuditFilter::default().actor("dana"), None, 50)
+            })
+            .unwrap();
+        assert_eq!(by_dana.items.len(), 1, "{engine}: one create by dana");
+        assert!(store.check().unwrap().is_ok(), "{engine}");
+        assert!(store.verify_audit().unwrap().broken.is_none(), "{engine}");
+    }
+}
+
+/// Several stores on one database (as several servers would be) write at
+/// once: the audit chain stays one verifiable line, an email is taken once,
+/// and a stale version loses.
+#[test]
+fn several_writers_at_once_on_postgres() {
+    let Some(cluster) = cluster() else { return };
+    let (name, store) = postgres_store(cluster);
+    let connection = cluster.connection(&name);
+    let target = store
+        .customers()
+        .create(NewCustomer::new("Contested"))
+        .unwrap();
+    let stores: Vec<Store> = (0..4)
+        .map(|_| Store::open_postgres(&connection).unwrap())
+        .collect();
+    let barrier = Arc::new(std::sync::Barrier::new(stores.len()));
+    let results: Vec<(usize, usize, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(n, st)| {
+                let barrier = Arc::clone(&barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    for i in 0..20 {
+                        st.customers()
+                            .create(NewCustomer::new(format!("Writer {n} #{i}")))
+                            .unwrap();
+                    }
+                    let email = st
+                        .customers()
+                        .create(NewCustomer::new(format!("Claimant {n}")).email("one@example.com"));
+                    let won_email = match email {
+                        Ok(_) => 1,
+                        Err(e) if e.is_already_exists() => 0,
+                        Err(e) => panic!("unexpected: {e}"),
+                    };
+                    let update = st.customers().update(
+                        target.id,
+                        target.version,
+                        CustomerPatch::default().company(format!("Company {n}")),
+                    );
+                    let won_update = match update {
+                        Ok(_) => 1,
+                        Err(e) if e.is_conflict() => 0,
+                        Err(e) => panic!("unexpected: {e}"),
+                    };
+                    (n, won_email, won_update)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().map(|r| r.1).sum::<usize>(),
+        1,
+        "one claimant got the email"
+    );
+    assert_eq!(
+        results.iter().map(|r| r.2).sum::<usize>(),
+        1,
+        "one update won the version"
+    );
+    let v = store.verify_audit().unwrap();
+    assert!(v.broken.is_none(), "{v:?}");
+    // 1 contested create + 80 creates + 1 email winner + 1 update.
+    assert_eq!(v.entries, 83);
+    assert!(store.check().unwrap().is_ok());
+}
+
+#[test]
+fn a_foreign_or_newer_postgres_database_is_refused_with_nothing_written() {
+    let Some(cluster) = cluster() else { return };
+    // Another application's database.
+    let foreign = cluster.empty_database();
+    cluster.psql(
+        &foreign,
+        "CREATE TABLE invoices (id int PRIMARY KEY); INSERT INTO invoices VALUES (1)",
+    );
+    let err = Store::open_postgres(&cluster.connection(&foreign)).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::ForeignDatabase { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        cluster.psql(&foreign, "SELECT string_agg(table_name, ',') FROM information_schema.tables WHERE table_schema = 'public'").trim(),
+        "invoices",
+        "nothing was created"
+    );
+    // A database from a newer custdb.
+    let (newer, store) = postgres_store(cluster);
+    drop(store);
+    cluster.psql(
+        &newer,
+        "INSERT INTO custdb_migrations VALUES (99, 'future', 'x', now())",
+    );
+    let err = Store::open_postgres(&cluster.connection(&newer)).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
+    // A database whose baseline differs from the shipped one.
+    let (changed, store) = postgres_store(cluster);
+    drop(store);
+    cluster.psql(&changed, "UPDATE custdb_migrations SET checksum = 'abc'");
+    let err = Store::open_postgres(&cluster.connection(&changed)).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::MigrationMismatch { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn servers_starting_at_once_migrate_once() {
+    let Some(cluster) = cluster() else { return };
+    let name = cluster.empty_database();
+    let connection = cluster.connection(&name);
+    let stores: Vec<Store> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Store::open_postgres(&connection).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        cluster
+            .psql(&name, "SELECT count(*) FROM custdb_migrations")
+            .trim(),
+        "1"
+    );
+    stores[0]
+        .customers()
+        .create(NewCustomer::new("After"))
+        .unwrap();
+    assert_eq!(stores[3].customers().search("after", 5).unwrap().len(), 1);
+}
+
+#[test]
+fn what_exists_only_on_files_is_typed_unsupported_on_postgres() {
+    let Some(cluster) = cluster() else { return };
+    let (name, store) = postgres_store(cluster);
+    let dir = tempfile::tempdir().unwrap();
+    for err in [
+        store
+            .backup_to(dir.path().join("b.db"), |_| {})
+            .unwrap_err(),
+        store.vacuum_into(dir.path().join("v.db")).unwrap_err(),
+        store.checkpoint().unwrap_err(),
+    ] {
+        match err.kind() {
+            ErrorKind::Unsupported {
+                engine, instead, ..
+            } => {
+                assert_eq!(*engine, "PostgreSQL");
+                assert!(!instead.is_empty());
+            }
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
+    assert!(store
+        .backup_to(dir.path().join("b.db"), |_| {})
+        .unwrap_err()
+        .to_string()
+        .contains("pg_dump"));
+    let connection = cluster.connection(&name);
+    for options in [
+        Options::default().encryption_key("secret"),
+        Options::default().max_size_bytes(10 << 20),
+    ] {
+        let err = Store::open_postgres_with(&connection, options).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
+    }
+    // A domain not yet on PostgreSQL says so instead of failing oddly.
+    let err = store
+        .catalog()
+        .create_product(custdb::NewProduct::new("Tea"))
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
+}
+
+#[test]
+fn a_password_never_shows_in_errors_or_debug_output() {
+    let Some(cluster) = cluster() else { return };
+    // Nothing listens on this port: the connection fails.
+    let connection = format!(
+        "host=127.0.0.1 port={} user=postgres password=Sup3rSecretPw dbname=x connect_timeout=2",
+        cluster.port() + 1
+    );
+    let err = Store::open_postgres(&connection).unwrap_err();
+    assert!(!err.to_string().contains("Sup3rSecretPw"), "{err}");
+    assert!(!format!("{err:?}").contains("Sup3rSecretPw"), "{err:?}");
+    let url = "postgresql://postgres:Sup3rSecretPw@127.0.0.1:1/x?connect_timeout=1";
+    let err = Store::open_postgres(url).unwrap_err();
+    assert!(
+        !format!("{err} {err:?}").contains("Sup3rSecretPw"),
+        "{err:?}"
+    );
+    let err = Store::open_postgres("host=x port=notaport password=Sup3rSecretPw").unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Invalid { .. }), "{err}");
+    assert!(
+        !format!("{err} {err:?}").contains("Sup3rSecretPw"),
+        "{err:?}"
+    );
+    // A working store's Debug.
+    let (name, _) = postgres_store(cluster);
+    cluster.psql("postgres", "ALTER USER postgres PASSWORD 'Sup3rSecretPw'");
+    let store = Store::open_postgres(&format!(
+        "{} password=Sup3rSecretPw",
+        cluster.connection(&name)
+    ))
+    .unwrap();
+    assert!(!format!("{store:?}").contains("Sup3rSecretPw"), "{store:?}");
+}
