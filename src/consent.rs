@@ -37,14 +37,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
 use crate::audit::Change;
-use crate::error::DbResult;
+use crate::db::{sql, Conn, Json, Row};
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ConsentEventId, CustomerId};
@@ -509,19 +506,24 @@ pub struct ReceiptPurpose {
 
 // ---------------------------------------------------------------------------
 
-const SELECT_EVENT: &str = "SELECT id, customer_id, purpose_id, state, notice_version, \
-    notice_hash, collection_method, channel, jurisdiction, language, evidence_reference, \
-    occurred_at, valid_until, recorded_at, recorded_by FROM consent_events ";
+/// The columns of an event, in [`event_from_row`]'s order.
+macro_rules! select_event {
+    () => {
+        "SELECT id, customer_id, purpose_id, state, notice_version, \
+         notice_hash, collection_method, channel, jurisdiction, language, evidence_reference, \
+         occurred_at, valid_until, recorded_at, recorded_by FROM consent_events "
+    };
+}
 
-fn event_from_row(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
-    Ok(RawEvent {
-        id: row.get_id(0)?,
-        customer_id: row.get_id(1)?,
+fn event_from_row(row: &Row<'_>) -> Result<ConsentEvent> {
+    Ok(ConsentEvent {
+        id: row.get(0)?,
+        customer_id: row.get(1)?,
         purpose_id: row.get(2)?,
-        state: ConsentState::from_db(&row.get::<_, String>(3)?)?,
+        state: row.get(3)?,
         notice_version: row.get(4)?,
         notice_hash: row.get(5)?,
-        collection_method: CollectionMethod::from_db(&row.get::<_, String>(6)?)?,
+        collection_method: row.get(6)?,
         channel: row.get(7)?,
         jurisdiction: row.get(8)?,
         language: row.get(9)?,
@@ -531,50 +533,6 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
         recorded_at: row.get(13)?,
         recorded_by: row.get(14)?,
     })
-}
-
-struct RawEvent {
-    id: ConsentEventId,
-    customer_id: CustomerId,
-    purpose_id: String,
-    state: ConsentState,
-    notice_version: Option<String>,
-    notice_hash: Option<String>,
-    collection_method: CollectionMethod,
-    channel: String,
-    jurisdiction: String,
-    language: String,
-    evidence_reference: Option<String>,
-    occurred_at: String,
-    valid_until: Option<String>,
-    recorded_at: String,
-    recorded_by: String,
-}
-
-impl RawEvent {
-    fn finish(self) -> Result<ConsentEvent> {
-        Ok(ConsentEvent {
-            id: self.id,
-            customer_id: self.customer_id,
-            purpose_id: self.purpose_id,
-            state: self.state,
-            notice_version: self.notice_version,
-            notice_hash: self.notice_hash,
-            collection_method: self.collection_method,
-            channel: self.channel,
-            jurisdiction: self.jurisdiction,
-            language: self.language,
-            evidence_reference: self.evidence_reference,
-            occurred_at: crate::time::from_db(&self.occurred_at)?,
-            valid_until: self
-                .valid_until
-                .as_deref()
-                .map(crate::time::from_db)
-                .transpose()?,
-            recorded_at: crate::time::from_db(&self.recorded_at)?,
-            recorded_by: self.recorded_by,
-        })
-    }
 }
 
 fn effective(event: ConsentEvent, at: DateTime<Utc>) -> ConsentStatus {
@@ -601,26 +559,15 @@ impl<'a> ConsentReader<'a> {
         ConsentReader { db }
     }
 
-    /// The SQLite connection, until this domain is written against the
-    /// engine seam.
-    #[allow(dead_code)]
-    fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
-    }
-
     /// A registered purpose.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::NotFound`].
     pub fn purpose(&self, id: &str) -> Result<Purpose> {
-        self.conn()?
-            .prepare_cached(sql::PURPOSE)
-            .db()?
-            .query_row([id], purpose_from_row)
-            .optional()
-            .db()?
-            .ok_or_else(|| Error::not_found("purpose", id))?
+        self.db
+            .query_opt(sql!(sql::PURPOSE), &[&id], purpose_from_row)?
+            .ok_or_else(|| Error::not_found("purpose", id))
     }
 
     /// Every registered purpose, by id.
@@ -629,15 +576,14 @@ impl<'a> ConsentReader<'a> {
     ///
     /// A database error.
     pub fn purposes(&self) -> Result<Vec<Purpose>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(
+        self.db.query_vec(
+            sql!(
                 "SELECT id, description, lawful_basis, consent_required, data_categories, \
-             created_at FROM consent_purposes ORDER BY id",
-            )
-            .db()?;
-        let rows = stmt.query_map([], purpose_from_row).db()?;
-        rows.map(|r| r.db()?).collect()
+                 created_at FROM consent_purposes ORDER BY id"
+            ),
+            &[],
+            purpose_from_row,
+        )
     }
 
     /// One event.
@@ -646,14 +592,13 @@ impl<'a> ConsentReader<'a> {
     ///
     /// [`ErrorKind::NotFound`].
     pub fn event(&self, id: ConsentEventId) -> Result<ConsentEvent> {
-        self.conn()?
-            .prepare_cached(&format!("{SELECT_EVENT} WHERE id = ?1"))
-            .db()?
-            .query_row([id.sql()], event_from_row)
-            .optional()
-            .db()?
-            .ok_or_else(|| Error::not_found("consent event", id))?
-            .finish()
+        self.db
+            .query_opt(
+                sql!(concat!(select_event!(), "WHERE id = ?1")),
+                &[&id],
+                event_from_row,
+            )?
+            .ok_or_else(|| Error::not_found("consent event", id))
     }
 
     /// The customer's current consent to each purpose that has events
@@ -679,22 +624,17 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<Vec<ConsentStatus>> {
         let at = crate::time::checked("at", at)?;
         crate::customer::CustomerReader::new(self.db).require(customer_id)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_EVENT} WHERE seq IN (SELECT (SELECT e2.seq FROM consent_events e2 \
-             WHERE e2.customer_id = ?1 AND e2.purpose_id = p.purpose_id AND e2.occurred_at <= ?2 \
-             ORDER BY e2.occurred_at DESC, e2.seq DESC LIMIT 1) FROM (SELECT DISTINCT purpose_id \
-             FROM consent_events WHERE customer_id = ?1) p) ORDER BY purpose_id"
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map(
-                params![customer_id.sql(), crate::time::to_db(&at)],
-                event_from_row,
-            )
-            .db()?;
-        rows.map(|r| Ok(effective(r.db()?.finish()?, at))).collect()
+        self.db.query_vec(
+            sql!(concat!(
+                select_event!(),
+                "WHERE seq IN (SELECT (SELECT e2.seq FROM consent_events e2 \
+                 WHERE e2.customer_id = ?1 AND e2.purpose_id = p.purpose_id AND e2.occurred_at <= ?2 \
+                 ORDER BY e2.occurred_at DESC, e2.seq DESC LIMIT 1) FROM (SELECT DISTINCT purpose_id \
+                 FROM consent_events WHERE customer_id = ?1) p) ORDER BY purpose_id"
+            )),
+            &[&customer_id, &at],
+            |r| Ok(effective(event_from_row(r)?, at)),
+        )
     }
 
     /// The customer's consent to one purpose at `at`: `None` when no event
@@ -722,17 +662,10 @@ impl<'a> ConsentReader<'a> {
         purpose_id: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentStatus>> {
-        let raw = self
-            .conn()?
-            .prepare_cached(sql::LATEST)
-            .db()?
-            .query_row(
-                params![customer_id.sql(), purpose_id, crate::time::to_db(&at)],
-                event_from_row,
-            )
-            .optional()
-            .db()?;
-        raw.map(|r| Ok(effective(r.finish()?, at))).transpose()
+        self.db
+            .query_opt(sql!(sql::LATEST), &[&customer_id, &purpose_id, &at], |r| {
+                Ok(effective(event_from_row(r)?, at))
+            })
     }
 
     /// May the customer's data be processed for the purpose at `at`?
@@ -756,12 +689,8 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<bool> {
         let at = crate::time::checked("at", at)?;
         let erased: bool = self
-            .conn()?
-            .prepare_cached(sql::ERASED)
-            .db()?
-            .query_row([customer_id.sql()], |r| r.get(0))
-            .optional()
-            .db()?
+            .db
+            .query_opt(sql!(sql::ERASED), &[&customer_id], |r| r.get(0))?
             .ok_or_else(|| Error::not_found("customer", customer_id))?;
         let purpose = self.purpose(purpose_id)?;
         if erased {
@@ -789,17 +718,16 @@ impl<'a> ConsentReader<'a> {
         purpose_id: Option<&str>,
     ) -> Result<Vec<ConsentEvent>> {
         crate::customer::CustomerReader::new(self.db).require(customer_id)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_EVENT} WHERE customer_id = ?1 AND (?2 IS NULL OR purpose_id = ?2) \
-             ORDER BY occurred_at, seq"
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map(params![customer_id.sql(), purpose_id], event_from_row)
-            .db()?;
-        rows.map(|r| r.db()?.finish()).collect()
+        // CAST gives the parameter a type PostgreSQL can infer.
+        self.db.query_vec(
+            sql!(concat!(
+                select_event!(),
+                "WHERE customer_id = ?1 AND (CAST(?2 AS text) IS NULL OR purpose_id = ?2) \
+                 ORDER BY occurred_at, seq"
+            )),
+            &[&customer_id, &purpose_id],
+            event_from_row,
+        )
     }
 
     /// The customers whose consent to the purpose is `given` and not
@@ -820,24 +748,16 @@ impl<'a> ConsentReader<'a> {
         let limit = check_limit(limit)?;
         let at = crate::time::checked("at", at)?;
         self.purpose(purpose_id)?;
+        // Ids are UUIDv7: every id sorts after the nil id.
         let after = match after {
-            Some(c) => c.key()?.to_owned(),
-            None => String::new(),
+            Some(c) => *CustomerId::parse(c.key()?, "cursor")?.as_uuid(),
+            None => uuid::Uuid::nil(),
         };
-        let mut stmt = self.conn()?.prepare_cached(sql::CONSENTING).db()?;
-        let ids = stmt
-            .query_map(
-                params![
-                    purpose_id,
-                    crate::time::to_db(&at),
-                    after,
-                    (limit + 1) as i64
-                ],
-                |r| r.get_id::<CustomerId>(0),
-            )
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
+        let ids: Vec<CustomerId> = self.db.query_vec(
+            sql!(sql::CONSENTING),
+            &[&purpose_id, &at, &after, &(limit + 1)],
+            |r| r.get(0),
+        )?;
         Ok(into_page(ids, limit, |id| id.to_string()))
     }
 
@@ -856,13 +776,12 @@ impl<'a> ConsentReader<'a> {
     ) -> Result<std::collections::BTreeSet<CustomerId>> {
         self.purpose(purpose_id)?;
         let ids = serde_json::to_string(customer_ids).written()?;
-        let mut stmt = self.conn()?.prepare_cached(sql::CONSENTING_AMONG).db()?;
-        let rows = stmt
-            .query_map(params![ids, purpose_id, crate::time::to_db(&at)], |r| {
-                r.get_id::<CustomerId>(0)
-            })
-            .db()?;
-        rows.collect::<rusqlite::Result<_>>().db()
+        let found: Vec<CustomerId> = self.db.query_vec(
+            sql!(sqlite: sql::CONSENTING_AMONG, postgres: CONSENTING_AMONG_PG),
+            &[&Json(&ids), &purpose_id, &at],
+            |r| r.get(0),
+        )?;
+        Ok(found.into_iter().collect())
     }
 
     /// The event as a Kantara consent receipt.
@@ -927,19 +846,26 @@ impl<'a> ConsentReader<'a> {
     }
 }
 
-fn purpose_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Purpose>> {
+/// [`sql::CONSENTING_AMONG`] on PostgreSQL: the ids arrive as a jsonb array.
+const CONSENTING_AMONG_PG: &str = "SELECT j.value::uuid \
+    FROM jsonb_array_elements_text(?1::jsonb) AS j(value) \
+    WHERE EXISTS (SELECT 1 FROM consent_events e WHERE e.customer_id = j.value::uuid \
+      AND e.purpose_id = ?2 AND e.state = 'given' AND e.occurred_at <= ?3 \
+      AND (e.valid_until IS NULL OR e.valid_until > ?3) \
+      AND e.seq = (SELECT e2.seq FROM consent_events e2 WHERE e2.customer_id = j.value::uuid \
+        AND e2.purpose_id = ?2 AND e2.occurred_at <= ?3 \
+        ORDER BY e2.occurred_at DESC, e2.seq DESC LIMIT 1))";
+
+fn purpose_from_row(row: &Row<'_>) -> Result<Purpose> {
     let categories: String = row.get(4)?;
-    let created: String = row.get(5)?;
-    Ok((|| {
-        Ok(Purpose {
-            id: row.get(0).db()?,
-            description: row.get(1).db()?,
-            lawful_basis: LawfulBasis::from_db(&row.get::<_, String>(2).db()?).db()?,
-            consent_required: row.get(3).db()?,
-            data_categories: serde_json::from_str(&categories).stored()?,
-            created_at: crate::time::from_db(&created)?,
-        })
-    })())
+    Ok(Purpose {
+        id: row.get(0)?,
+        description: row.get(1)?,
+        lawful_basis: row.get(2)?,
+        consent_required: row.get(3)?,
+        data_categories: serde_json::from_str(&categories).stored()?,
+        created_at: row.get(5)?,
+    })
 }
 
 /// Recording purposes and consent events, inside a unit of work.
@@ -1020,20 +946,21 @@ impl<'t> Consents<'t> {
                     field: "id",
                 }));
             }
-            self.tx
-            .conn()?
-            .prepare_cached(
-                "INSERT INTO consent_purposes (id, description, lawful_basis, consent_required, \
-                 data_categories, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            ).db()?
-            .execute(params![
-                id,
-                description,
-                new.lawful_basis.as_str(),
-                new.consent_required,
-                serde_json::to_string(&new.data_categories).written()?,
-                crate::time::to_db(&self.tx.now())
-            ]).db()?;
+            let categories = serde_json::to_string(&new.data_categories).written()?;
+            self.tx.db().execute(
+                sql!(
+                    "INSERT INTO consent_purposes (id, description, lawful_basis, consent_required, \
+                     data_categories, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
+                &[
+                    &id,
+                    &description,
+                    &new.lawful_basis,
+                    &new.consent_required,
+                    &Json(&categories),
+                    &self.tx.now(),
+                ],
+            )?;
             self.tx.audit_change(Change {
                 action: "register_purpose",
                 entity_type: "purpose",
@@ -1100,12 +1027,8 @@ impl<'t> Consents<'t> {
     fn record_inner(&self, new: NewConsent) -> Result<ConsentEvent> {
         let erased: bool = self
             .tx
-            .conn()?
-            .prepare_cached("SELECT erased_at IS NOT NULL FROM customers WHERE id = ?1")
-            .db()?
-            .query_row([new.customer_id.sql()], |r| r.get(0))
-            .optional()
-            .db()?
+            .db()
+            .query_opt(sql!(sql::ERASED), &[&new.customer_id], |r| r.get(0))?
             .ok_or_else(|| Error::not_found("customer", new.customer_id))?;
         if erased {
             return Err(Error::new(ErrorKind::InvalidState {
@@ -1197,15 +1120,13 @@ impl<'t> Consents<'t> {
         let notice_hash = match notice {
             Some((version, text)) => {
                 let hash = crate::schema::hex(&Sha256::digest(text.as_bytes()));
-                self.tx
-                    .conn()?
-                    .prepare_cached(
+                self.tx.db().execute(
+                    sql!(
                         "INSERT INTO consent_notices (hash, version, text, created_at) \
-                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hash) DO NOTHING",
-                    )
-                    .db()?
-                    .execute(params![hash, version, text, crate::time::to_db(&now)])
-                    .db()?;
+                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hash) DO NOTHING"
+                    ),
+                    &[&hash, &version, &text, &now],
+                )?;
                 Some((version, hash))
             }
             None => None,
@@ -1285,27 +1206,26 @@ struct EventRow<'a> {
 
 fn insert_event(tx: &WriteTx<'_>, e: &EventRow<'_>) -> Result<ConsentEventId> {
     let id = ConsentEventId::new();
-    tx.conn()?
-        .prepare_cached(sql::INSERT_EVENT)
-        .db()?
-        .execute(params![
-            id.sql(),
-            e.customer_id.sql(),
-            e.purpose_id,
-            e.state.as_str(),
-            e.notice.map(|n| n.0),
-            e.notice.map(|n| n.1),
-            e.collection_method.as_str(),
-            e.channel,
-            e.jurisdiction,
-            e.language,
-            e.evidence_reference,
-            crate::time::to_db(&e.occurred_at),
-            e.valid_until.map(|t| crate::time::to_db(&t)),
-            crate::time::to_db(&tx.now()),
-            tx.actor().id()
-        ])
-        .db()?;
+    tx.db().execute(
+        sql!(sql::INSERT_EVENT),
+        &[
+            &id,
+            &e.customer_id,
+            &e.purpose_id,
+            &e.state,
+            &e.notice.map(|n| n.0),
+            &e.notice.map(|n| n.1),
+            &e.collection_method,
+            &e.channel,
+            &e.jurisdiction,
+            &e.language,
+            &e.evidence_reference,
+            &e.occurred_at,
+            &e.valid_until,
+            &tx.now(),
+            &tx.actor().id(),
+        ],
+    )?;
     Ok(id)
 }
 
@@ -1352,37 +1272,34 @@ crate::bench_sql::sql_module! {
 
 /// Ledger invariants: every event's purpose and customer exist (foreign
 /// keys); a notice hash names a stored notice whose text hashes to it.
-pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let mut stmt = conn
-        .prepare(
+pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
+    conn.query_each(
+        sql!(
             "SELECT e.id, e.notice_hash FROM consent_events e \
-         WHERE e.notice_hash IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM consent_notices n WHERE n.hash = e.notice_hash)",
-        )
-        .db()?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .db()?;
-    for row in rows {
-        let (id, hash) = row.db()?;
-        report
-            .problems
-            .push(format!("consent event {id}: notice {hash} is not stored"));
-    }
-    let mut stmt = conn
-        .prepare("SELECT hash, text FROM consent_notices")
-        .db()?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .db()?;
-    for row in rows {
-        let (hash, text) = row.db()?;
+             WHERE e.notice_hash IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM consent_notices n WHERE n.hash = e.notice_hash)"
+        ),
+        &[],
+        |r| {
+            let id: crate::db::AnyText = r.get(0)?;
+            let hash: String = r.get(1)?;
+            report.push(format!(
+                "consent event {}: notice {hash} is not stored",
+                id.0
+            ));
+            Ok(())
+        },
+    )?;
+    conn.query_each(sql!("SELECT hash, text FROM consent_notices"), &[], |r| {
+        let hash: String = r.get(0)?;
+        let text: String = r.get(1)?;
         if crate::schema::hex(&Sha256::digest(text.as_bytes())) != hash {
-            report.problems.push(format!(
+            report.push(format!(
                 "consent notice {hash}: its text does not hash to its key"
             ));
         }
-    }
+        Ok(())
+    })?;
     Ok(())
 }
 

@@ -165,6 +165,10 @@ typedef struct {
 // input); nothing was written. Please report it.
 #define CUSTDB_ERR_INTERNAL 28
 
+// The operation exists only on another engine (a file backup on a
+// PostgreSQL store, say); the message says what to use instead.
+#define CUSTDB_ERR_UNSUPPORTED 29
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -1,6 +1,7 @@
 //! The same behaviour on both engines: customers (addresses, tags,
 //! attributes, interactions, search, pagination, optimistic concurrency),
-//! the audit trail and access run one script on SQLite and on PostgreSQL,
+//! consent, the audit trail and access run one script on SQLite and on
+//! PostgreSQL,
 //! and what each engine answers is compared. Then what only PostgreSQL has
 //! to prove: several writers at once, a database that is not custdb's,
 //! options and operations that exist only on files, and passwords kept out
@@ -43,6 +44,23 @@ fn engines() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
         out.push(("PostgreSQL", postgres_store(cluster).1, None));
     }
     out
+}
+
+/// Runs `script` on every engine's fresh store and checks that every
+/// engine wrote the same transcript, line by line; returns it.
+fn same_on_every_engine(script: fn(&Store) -> Vec<String>) -> Vec<String> {
+    let mut transcripts = Vec::new();
+    for (engine, store, _dir) in engines() {
+        transcripts.push((engine, script(&store)));
+    }
+    let (first, expected) = &transcripts[0];
+    for (engine, got) in &transcripts[1..] {
+        for (a, b) in expected.iter().zip(got) {
+            assert_eq!(a, b, "{first} and {engine} differ");
+        }
+        assert_eq!(expected.len(), got.len(), "{first} and {engine} differ");
+    }
+    transcripts.swap_remove(0).1
 }
 
 /// One script over customers, addresses, interactions, search and audit;
@@ -106,9 +124,8 @@ fn customer_script(store: &Store) -> Vec<String> {
         v1.version, v2.version, v3.version, v3.tags
     ));
     // More customers for listing and search.
-    let mut ids = vec![ann.id];
     for n in 0..25 {
-        let c = store
+        store
             .customers()
             .create(NewCustomer::new(format!("Lee {n:02}")).tag(if n % 2 == 0 {
                 "even"
@@ -116,7 +133,6 @@ fn customer_script(store: &Store) -> Vec<String> {
                 "odd"
             }))
             .unwrap();
-        ids.push(c.id);
     }
     let evens: Vec<String> = Page::all(|after| {
         store
@@ -304,23 +320,12 @@ fn customer_script(store: &Store) -> Vec<String> {
         .is_none());
     let report = store.check().unwrap();
     assert!(report.is_ok(), "{report:?}");
-    let _ = ids;
     log
 }
 
 #[test]
 fn customers_and_the_trail_behave_the_same_on_every_engine() {
-    let mut transcripts = Vec::new();
-    for (engine, store, _dir) in engines() {
-        transcripts.push((engine, customer_script(&store)));
-    }
-    let (first, expected) = &transcripts[0];
-    for (engine, got) in &transcripts[1..] {
-        for (a, b) in expected.iter().zip(got) {
-            assert_eq!(a, b, "{first} and {engine} differ");
-        }
-        assert_eq!(expected.len(), got.len());
-    }
+    let expected = same_on_every_engine(customer_script);
     // Spot-check that the script saw what it should (not merely the same
     // thing twice).
     let text = expected.join("\n");
@@ -332,6 +337,164 @@ fn customers_and_the_trail_behave_the_same_on_every_engine() {
     );
     assert!(text.contains("search pages: 26 distinct of 26"), "{text}");
     assert!(text.contains("restore while taken: true"), "{text}");
+}
+
+/// One consent script; the transcript must be the same on every engine.
+fn consent_script(store: &Store) -> Vec<String> {
+    use custdb::{
+        CollectionMethod, ConsentState, Controller, DataCategory, LawfulBasis, NewConsent,
+        NewPurpose,
+    };
+    let mut log = Vec::new();
+    let purpose = store
+        .consent()
+        .register_purpose(
+            NewPurpose::new("marketing", "Offers by email", LawfulBasis::Consent)
+                .data_category(DataCategory::Contact),
+        )
+        .unwrap();
+    log.push(format!(
+        "purpose {} {:?} {:?}",
+        purpose.id, purpose.lawful_basis, purpose.data_categories
+    ));
+    assert_eq!(store.consent().purposes().unwrap().len(), 1);
+    let mut customers = Vec::new();
+    for n in 0..6 {
+        customers.push(
+            store
+                .customers()
+                .create(NewCustomer::new(format!("Person {n}")).email(format!("p{n}@example.com")))
+                .unwrap(),
+        );
+    }
+    let t0 = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap();
+    for (n, c) in customers.iter().enumerate() {
+        let mut given = NewConsent::new(
+            c.id,
+            "marketing",
+            ConsentState::Given,
+            CollectionMethod::WebForm,
+        )
+        .notice("2025-01", "Send me offers.")
+        .occurred_at(t0 + Duration::days(n as i64));
+        if n == 5 {
+            given = given.valid_until(t0 + Duration::days(30));
+        }
+        store.consent().record(given).unwrap();
+    }
+    let e = store
+        .consent()
+        .record(
+            NewConsent::new(
+                customers[1].id,
+                "marketing",
+                ConsentState::Withdrawn,
+                CollectionMethod::Email,
+            )
+            .occurred_at(t0 + Duration::days(10)),
+        )
+        .unwrap();
+    let refused = store
+        .consent()
+        .record(NewConsent::new(
+            customers[1].id,
+            "marketing",
+            ConsentState::Withdrawn,
+            CollectionMethod::Email,
+        ))
+        .unwrap_err();
+    log.push(format!(
+        "withdraw twice: {}",
+        matches!(refused.kind(), ErrorKind::InvalidState { .. })
+    ));
+    let later = t0 + Duration::days(60);
+    for c in &customers {
+        log.push(format!(
+            "{}: now {} at t0+2 {} history {}",
+            c.display_name,
+            store
+                .consent()
+                .can_process(c.id, "marketing", later)
+                .unwrap(),
+            store
+                .consent()
+                .can_process(c.id, "marketing", t0 + Duration::days(2))
+                .unwrap(),
+            store
+                .consent()
+                .history(c.id, Some("marketing"))
+                .unwrap()
+                .len()
+        ));
+    }
+    let states = store.consent().states_at(customers[5].id, later).unwrap();
+    log.push(format!(
+        "expired: {:?}",
+        states.iter().map(|s| s.state).collect::<Vec<_>>()
+    ));
+    let consenting: Vec<String> =
+        Page::all(|after| store.consent().consenting("marketing", later, after, 2))
+            .map(|id| {
+                let id = id.unwrap();
+                customers
+                    .iter()
+                    .find(|c| c.id == id)
+                    .unwrap()
+                    .display_name
+                    .clone()
+            })
+            .collect();
+    log.push(format!("consenting: {consenting:?}"));
+    let receipt = store
+        .consent()
+        .receipt(
+            e.id,
+            &Controller {
+                name: "Shop".into(),
+                contact: "DPO".into(),
+                address: "1 High St".into(),
+                email: "dpo@example.com".into(),
+                phone: "+44".into(),
+                url: None,
+            },
+            "https://example.com/privacy",
+            "newsletter",
+        )
+        .unwrap();
+    log.push(format!(
+        "receipt {} {}",
+        receipt.collection_method, receipt.consent_timestamp
+    ));
+    // A role scoped to the purpose sees only consenting customers.
+    store.access().grant("mara", "marketing").unwrap();
+    let mara = store
+        .as_actor(&Actor::new("mara", "Mara").unwrap())
+        .unwrap();
+    let visible = mara
+        .customers()
+        .list(&CustomerFilter::default(), None, 50)
+        .unwrap()
+        .items
+        .len();
+    log.push(format!("the marketing role sees {visible} customers"));
+    assert!(store.check().unwrap().is_ok());
+    log
+}
+
+#[test]
+fn consent_behaves_the_same_on_every_engine() {
+    let expected = same_on_every_engine(consent_script);
+    let text = expected.join("\n");
+    assert!(text.contains("withdraw twice: true"), "{text}");
+    assert!(
+        text.contains("Person 1: now false at t0+2 true history 2"),
+        "{text}"
+    );
+    assert!(text.contains("Person 5: now false"), "{text}");
+    assert!(
+        text.contains("consenting: [\"Person 0\", \"Person 2\", \"Person 3\", \"Person 4\"]"),
+        "{text}"
+    );
 }
 
 #[test]
