@@ -306,7 +306,6 @@ impl ToSql for Bind<'_> {
                 _ => Err(wrong("a real", ty)),
             },
             Value::Text(t) | Value::Json(t) => text_to_sql(t, ty, out),
-            Value::OwnedText(t) => text_to_sql(t, ty, out),
             Value::Blob(b) => match *ty {
                 Type::BYTEA => b.to_sql(ty, out),
                 _ => Err(wrong("bytes", ty)),

@@ -18,7 +18,6 @@ impl rusqlite::ToSql for Bind<'_> {
             Value::Int(i) => ToSqlOutput::Owned(Owned::Integer(*i)),
             Value::Real(r) => ToSqlOutput::Owned(Owned::Real(*r)),
             Value::Text(t) | Value::Json(t) => ToSqlOutput::Borrowed(SqliteRef::Text(t.as_bytes())),
-            Value::OwnedText(t) => ToSqlOutput::Borrowed(SqliteRef::Text(t.as_bytes())),
             Value::Blob(b) => ToSqlOutput::Borrowed(SqliteRef::Blob(b)),
             Value::Uuid(u) => ToSqlOutput::Owned(Owned::Text(u.hyphenated().to_string())),
             Value::Time(t) => ToSqlOutput::Owned(Owned::Text(crate::time::to_db(t))),

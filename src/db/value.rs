@@ -21,8 +21,6 @@ pub(crate) enum Value<'a> {
     Real(f64),
     /// Text.
     Text(&'a str),
-    /// Text made for this statement.
-    OwnedText(String),
     /// Bytes.
     Blob(&'a [u8]),
     /// An id: hyphenated text on SQLite, `uuid` on PostgreSQL.

@@ -660,6 +660,44 @@ fn a_foreign_or_newer_postgres_database_is_refused_with_nothing_written() {
 }
 
 #[test]
+fn a_read_only_postgres_store_reads_and_refuses_writes() {
+    let Some(cluster) = cluster() else { return };
+    let empty = cluster.empty_database();
+    let err = Store::open_postgres_with(
+        &cluster.connection(&empty),
+        Options::default().read_only(true),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::SchemaTooOld { found: 0, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        cluster
+            .psql(
+                &empty,
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+            .trim(),
+        "0",
+        "a read-only open migrates nothing"
+    );
+    let (name, store) = postgres_store(cluster);
+    let ann = store.customers().create(NewCustomer::new("Ann")).unwrap();
+    let reader = Store::open_postgres_with(
+        &cluster.connection(&name),
+        Options::default().read_only(true),
+    )
+    .unwrap();
+    assert_eq!(reader.customers().get(ann.id).unwrap().display_name, "Ann");
+    let err = reader
+        .customers()
+        .create(NewCustomer::new("Bob"))
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::ReadOnly), "{err}");
+}
+
+#[test]
 fn servers_starting_at_once_migrate_once() {
     let Some(cluster) = cluster() else { return };
     let name = cluster.empty_database();
