@@ -15,49 +15,17 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 mod common;
 
+use common::people::{new_customer, person};
 use common::raw_connection;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use custdb::customer::sql;
-use custdb::{CustomerId, NewCustomer, Store};
+use custdb::{CustomerId, Store};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 /// Customers in the database the read benchmarks query.
 const POPULATION: usize = 10_000;
 /// Customers per unit of work in the bulk benchmark.
 const BULK: usize = 10_000;
-
-const GIVEN: &[&str] = &[
-    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret", "Ken",
-    "Radia", "Tony", "Hedy", "Claude", "Sophie", "Niklaus",
-];
-const FAMILY: &[&str] = &[
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus", "Hamilton",
-    "Thompson", "Perlman", "Hoare", "Lamarr", "Shannon", "Wilson", "Wirth",
-];
-
-fn person(n: usize) -> (String, String, String) {
-    let given = GIVEN[n % GIVEN.len()];
-    let family = FAMILY[(n / GIVEN.len()) % FAMILY.len()];
-    (
-        given.to_owned(),
-        family.to_owned(),
-        format!(
-            "{}.{}{n}@example.com",
-            given.to_lowercase(),
-            family.to_lowercase()
-        ),
-    )
-}
-
-fn new_customer(n: usize) -> NewCustomer {
-    let (given, family, email) = person(n);
-    NewCustomer::new(format!("{given} {family}"))
-        .given_name(given)
-        .family_name(family)
-        .email(email)
-        .company("Example Ltd")
-        .tag("bench")
-}
 
 /// What hand-written rusqlite code does to create the same customer: the
 /// same statements in the same transaction, with its own id and timestamp.

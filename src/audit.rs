@@ -205,6 +205,55 @@ impl From<Change<'_>> for PendingEntry {
     }
 }
 
+/// A unit of work's audit entries on PostgreSQL, held until they join the
+/// chain: at commit, or earlier when the unit of work reads its own trail
+/// ([`crate::WriteTx::audit`]). Entries before `flushed` are in the table.
+#[derive(Debug, Default)]
+pub(crate) struct PendingAudit {
+    entries: Vec<PendingEntry>,
+    flushed: usize,
+}
+
+/// Where a savepoint began, to roll [`PendingAudit`] back to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PendingMark {
+    entries: usize,
+    flushed: usize,
+}
+
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+impl PendingAudit {
+    pub(crate) fn push(&mut self, entry: PendingEntry) {
+        self.entries.push(entry);
+    }
+
+    pub(crate) fn mark(&self) -> PendingMark {
+        PendingMark {
+            entries: self.entries.len(),
+            flushed: self.flushed,
+        }
+    }
+
+    /// After `ROLLBACK TO` the savepoint taken at `mark`: the entries
+    /// recorded since are gone, and so are the rows flushed since (the
+    /// rollback removed them from the table), so those entries that came
+    /// before the savepoint are flushed again later.
+    pub(crate) fn roll_back_to(&mut self, mark: PendingMark) {
+        self.entries.truncate(mark.entries);
+        self.flushed = self.flushed.min(mark.flushed);
+    }
+
+    /// Appends the entries not yet in the table to the chain.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn flush(&mut self, conn: Conn<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<()> {
+        if self.flushed < self.entries.len() {
+            append_chained(conn, actor, at, &self.entries[self.flushed..])?;
+            self.flushed = self.entries.len();
+        }
+        Ok(())
+    }
+}
+
 /// The advisory lock key of the audit chain's head ("custdb-a" as bytes).
 #[cfg(feature = "postgres")]
 const CHAIN_LOCK_KEY: i64 = 0x6375_7374_6462_2d61;
@@ -435,11 +484,45 @@ impl RawEntry {
 #[derive(Debug)]
 pub struct AuditReader<'a> {
     conn: Conn<'a>,
+    /// Inside a unit of work on PostgreSQL: its entries not yet in the
+    /// table, appended before the first read (see [`crate::WriteTx::audit`]).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pending: Option<(
+        &'a std::cell::RefCell<PendingAudit>,
+        &'a Actor,
+        DateTime<Utc>,
+    )>,
 }
 
 impl<'a> AuditReader<'a> {
     pub(crate) fn new(conn: Conn<'a>) -> Self {
-        AuditReader { conn }
+        AuditReader {
+            conn,
+            pending: None,
+        }
+    }
+
+    /// A reader inside a unit of work that first appends the unit's held
+    /// entries, so that it reads what the unit has written so far.
+    pub(crate) fn with_pending(
+        conn: Conn<'a>,
+        pending: &'a std::cell::RefCell<PendingAudit>,
+        actor: &'a Actor,
+        at: DateTime<Utc>,
+    ) -> Self {
+        AuditReader {
+            conn,
+            pending: Some((pending, actor, at)),
+        }
+    }
+
+    /// Appends the unit of work's held entries, if any.
+    fn ready(&self) -> Result<()> {
+        #[cfg(feature = "postgres")]
+        if let Some((pending, actor, at)) = self.pending {
+            pending.borrow_mut().flush(self.conn, actor, at)?;
+        }
+        Ok(())
     }
 
     /// The entries about one entity, oldest first, at most `limit`
@@ -454,6 +537,7 @@ impl<'a> AuditReader<'a> {
         entity_id: &str,
         limit: usize,
     ) -> Result<Vec<AuditEntry>> {
+        self.ready()?;
         let limit = limit.min(MAX_AUDIT_PAGE);
         self.conn.query_vec(
             sql!(concat!(
@@ -477,6 +561,7 @@ impl<'a> AuditReader<'a> {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<AuditEntry>> {
+        self.ready()?;
         let limit = check_limit(limit)?;
         if filter.entity_id.is_some() && filter.entity_type.is_none() {
             return Err(Error::invalid("entity_type", "is needed with entity_id"));
@@ -532,6 +617,7 @@ impl<'a> AuditReader<'a> {
     ///
     /// A database error.
     pub fn head(&self) -> Result<Option<AuditHead>> {
+        self.ready()?;
         let (seq, hash) = last_entry(self.conn)?;
         Ok((seq > 0).then_some(AuditHead { seq, hash }))
     }
@@ -542,6 +628,7 @@ impl<'a> AuditReader<'a> {
     ///
     /// A database error.
     pub fn verify(&self) -> Result<AuditVerification> {
+        self.ready()?;
         let mut expected_prev = GENESIS_HASH.to_owned();
         let mut entries = 0u64;
         let mut head = None;
@@ -597,6 +684,7 @@ impl<'a> AuditReader<'a> {
     ///
     /// A database error.
     pub fn verify_against(&self, saved: &AuditHead) -> Result<AuditVerification> {
+        self.ready()?;
         let mut v = self.verify()?;
         if v.broken.is_none() {
             let found: Option<Option<String>> = self.conn.query_opt(
@@ -620,6 +708,7 @@ impl<'a> AuditReader<'a> {
     ///
     /// A database error.
     pub fn count(&self) -> Result<u64> {
+        self.ready()?;
         self.conn
             .query_row(sql!("SELECT count(*) FROM audit_log"), &[], |r| r.get(0))
     }

@@ -24,3 +24,12 @@ macro_rules! sql_module {
     };
 }
 pub(crate) use sql_module;
+
+/// The PostgreSQL text custdb runs for a statement written in SQLite's
+/// dialect (its `?N` placeholders become `$N`), so that the PostgreSQL
+/// baselines in `benches/` run the same text. Not an API.
+#[cfg(all(feature = "bench-internals", feature = "postgres"))]
+#[doc(hidden)]
+pub fn postgres_text(sqlite: &str) -> String {
+    crate::db::postgres_placeholders(sqlite)
+}

@@ -1271,7 +1271,7 @@ impl<'t> Inventory<'t> {
             }
             match r.order_id {
                 Some(order_id) => {
-                    released += crate::order::expire_order(self.tx, order_id)?;
+                    released += expire_order_hold(self.tx, order_id)?;
                 }
                 None => {
                     let v = CatalogReader::new(self.tx.db()).variant(r.variant_id)?;
@@ -1563,4 +1563,27 @@ impl<'a> crate::ReadTx<'a> {
     pub fn inventory(&self) -> crate::inventory::InventoryReader<'a> {
         crate::inventory::InventoryReader::new(self.db())
     }
+}
+
+/// Who decides what a lapsed hold of an order means. The stock ledger
+/// knows reservations, not the orders above it: the order module registers
+/// the one handler (with `inventory::submit!`; it cancels an unpaid order
+/// and keeps a paid one's stock), so this module never imports `order`.
+pub(crate) struct OrderHoldExpiry {
+    /// Handles an expired reservation held for the order; returns how
+    /// many reservations it released.
+    pub(crate) expire: fn(&WriteTx<'_>, OrderId) -> Result<usize>,
+}
+
+::inventory::collect!(OrderHoldExpiry);
+
+fn expire_order_hold(tx: &WriteTx<'_>, order_id: OrderId) -> Result<usize> {
+    let mut handlers = ::inventory::iter::<OrderHoldExpiry>.into_iter();
+    let handler = handlers.next().ok_or_else(|| {
+        Error::new(ErrorKind::Internal {
+            reason: "no handler for an order's expired stock hold is registered".into(),
+        })
+    })?;
+    debug_assert!(handlers.next().is_none(), "one handler for order holds");
+    (handler.expire)(tx, order_id)
 }

@@ -82,6 +82,9 @@ pub mod async_store;
 pub mod audit;
 pub mod backup;
 mod bench_sql;
+#[cfg(all(feature = "bench-internals", feature = "postgres"))]
+#[doc(hidden)]
+pub use bench_sql::postgres_text;
 pub mod catalog;
 mod check;
 pub mod consent;

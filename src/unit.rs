@@ -127,7 +127,7 @@ pub struct WriteTx<'a> {
     /// On PostgreSQL, the audit entries of this unit of work, appended to
     /// the chain at commit (docs/SCALING.md); empty on SQLite, which
     /// appends each at once.
-    pub(crate) pending_audit: std::cell::RefCell<Vec<crate::audit::PendingEntry>>,
+    pub(crate) pending_audit: std::cell::RefCell<crate::audit::PendingAudit>,
 }
 
 impl<'a> WriteTx<'a> {
@@ -144,6 +144,16 @@ impl<'a> WriteTx<'a> {
             self.covered.set(was);
             result
         })
+    }
+
+    /// Runs `f` as everything this unit of work does, so that an error
+    /// from it rolls the whole unit back (see [`crate::Store::write_one`]):
+    /// the operations inside open no savepoint of their own.
+    pub(crate) fn as_whole_unit<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let was = self.covered.replace(true);
+        let result = f();
+        self.covered.set(was);
+        result
     }
 
     /// Runs `f` as one operation without a savepoint, for bulk paths where
@@ -183,6 +193,7 @@ impl<'a> WriteTx<'a> {
             return f();
         }
         let audit_rows = self.audit_rows.get();
+        let pending_mark = self.pending_audit.borrow().mark();
         let undone = self.undone_changes.get();
         let db = self.db();
         let changes_at_start = db.total_changes();
@@ -200,9 +211,7 @@ impl<'a> WriteTx<'a> {
                 db.execute(sql!("ROLLBACK TO custdb_op"), &[])?;
                 db.execute(sql!("RELEASE custdb_op"), &[])?;
                 self.audit_rows.set(audit_rows);
-                self.pending_audit
-                    .borrow_mut()
-                    .truncate(audit_rows as usize);
+                self.pending_audit.borrow_mut().roll_back_to(pending_mark);
                 // total_changes() counts what the rollback undid; remember it
                 // so the commit's audit check sees only what remains. An
                 // outer rollback covers an inner one, hence the reset.
@@ -244,9 +253,13 @@ impl<'a> WriteTx<'a> {
         self.db().in_transaction()
     }
 
-    /// The audit trail, as written so far inside this transaction.
+    /// The audit trail, as written so far inside this transaction. On
+    /// PostgreSQL, where a unit of work's entries join the chain at commit
+    /// under the chain's lock, the first read through this reader appends
+    /// them at once instead, so it sees them; the unit of work then holds
+    /// the chain's lock until it ends (docs/SCALING.md).
     pub fn audit(&self) -> AuditReader<'_> {
-        AuditReader::new(self.db())
+        AuditReader::with_pending(self.db(), &self.pending_audit, self.actor, self.now)
     }
 
     /// The actor this unit of work is recorded under.

@@ -7,6 +7,13 @@
 //! caller within the busy timeout. At the end exactly the stock there was
 //! is sold (no oversell, none lost) and `check()` is clean.
 //!
+//! Then, on PostgreSQL (when its server binaries are installed; the
+//! harness of `custdb-pgcluster` says loudly when they are not), four
+//! processes with a `Store` each on one database: they race for one email
+//! address (exactly one wins), for one customer version (exactly one
+//! update wins), and increment a counter on one customer by optimistic
+//! concurrency, re-reading after each conflict (no increment is lost).
+//!
 //! A plain `main` (no libtest harness), because the children are this
 //! binary.
 
@@ -67,10 +74,18 @@ fn child(path: &Path) {
 }
 
 fn main() {
-    if std::env::var(ROLE).is_ok() {
-        child(&PathBuf::from(std::env::var(DB).unwrap()));
-        return;
+    match std::env::var(ROLE).as_deref() {
+        Ok("shopper") => return child(&PathBuf::from(std::env::var(DB).unwrap())),
+        #[cfg(feature = "postgres")]
+        Ok("pg-customers") => return postgres::child(&std::env::var(DB).unwrap()),
+        _ => {}
     }
+    sqlite_processes();
+    #[cfg(feature = "postgres")]
+    postgres::processes();
+}
+
+fn sqlite_processes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shared.db");
     let store = Arc::new(Store::open(&path).unwrap());
@@ -168,4 +183,143 @@ fn main() {
         "processes: {CHILDREN} processes and {PARENT_WRITERS} threads made {attempts} attempts on {STOCK} units: \
          {sold} sold, {refused} refused; {reads} reader loops; check clean"
     );
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use custdb::{CustomerPatch, ErrorKind};
+
+    const INCREMENTS_PER_CHILD: usize = 25;
+
+    /// One server: claims the email, updates the contested version once,
+    /// then increments the counter (the `company` field) until it has
+    /// added its share, retrying on every conflict.
+    pub(super) fn child(connection: &str) {
+        let store = Store::open_postgres(connection).unwrap();
+        let me = std::process::id();
+        let ids: Vec<String> = std::env::var("CUSTDB_PROCESS_IDS")
+            .unwrap()
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let contested: CustomerId = ids[0].parse().unwrap();
+        let counter: CustomerId = ids[1].parse().unwrap();
+        for i in 0..10 {
+            store
+                .customers()
+                .create(NewCustomer::new(format!("Server {me} #{i}")))
+                .unwrap();
+        }
+        let email = match store
+            .customers()
+            .create(NewCustomer::new(format!("Claimant {me}")).email("shared@example.com"))
+        {
+            Ok(_) => "won",
+            Err(e) if e.is_already_exists() => "lost",
+            Err(e) => panic!("email: {e}"),
+        };
+        let update = match store.customers().update(
+            contested,
+            1,
+            CustomerPatch::default().company(format!("Server {me}")),
+        ) {
+            Ok(_) => "won",
+            Err(e) if e.is_conflict() => "lost",
+            Err(e) => panic!("update: {e}"),
+        };
+        let mut conflicts = 0;
+        for _ in 0..INCREMENTS_PER_CHILD {
+            loop {
+                let current = store.customers().get(counter).unwrap();
+                let n: usize = current.company.as_deref().unwrap_or("0").parse().unwrap();
+                match store.customers().update(
+                    counter,
+                    current.version,
+                    CustomerPatch::default().company((n + 1).to_string()),
+                ) {
+                    Ok(_) => break,
+                    Err(e) if e.is_conflict() => conflicts += 1,
+                    Err(e) => panic!("increment: {e}"),
+                }
+            }
+        }
+        println!("email {email} update {update} conflicts {conflicts}");
+    }
+
+    pub(super) fn processes() {
+        let Some(cluster) = custdb_pgcluster::cluster() else {
+            return;
+        };
+        let database = cluster.empty_database();
+        let connection = cluster.connection(&database);
+        let store = Store::open_postgres(&connection).unwrap();
+        let contested = store
+            .customers()
+            .create(NewCustomer::new("Contested"))
+            .unwrap();
+        assert_eq!(contested.version, 1);
+        let counter = store
+            .customers()
+            .create(NewCustomer::new("Counter"))
+            .unwrap();
+        let children: Vec<_> = (0..CHILDREN)
+            .map(|_| {
+                Command::new(std::env::current_exe().unwrap())
+                    .env(ROLE, "pg-customers")
+                    .env(DB, &connection)
+                    .env(
+                        "CUSTDB_PROCESS_IDS",
+                        format!("{},{}", contested.id, counter.id),
+                    )
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let (mut emails, mut updates, mut conflicts) = (0, 0, 0usize);
+        for mut c in children {
+            let out = BufReader::new(c.stdout.take().unwrap())
+                .lines()
+                .map(|l| l.unwrap())
+                .collect::<Vec<_>>();
+            let status = c.wait().unwrap();
+            assert!(status.success(), "a server process failed: {out:?}");
+            let parts: Vec<&str> = out.last().unwrap().split(' ').collect();
+            emails += usize::from(parts[1] == "won");
+            updates += usize::from(parts[3] == "won");
+            conflicts += parts[5].parse::<usize>().unwrap();
+        }
+        assert_eq!(emails, 1, "exactly one process got the email");
+        assert_eq!(updates, 1, "exactly one process updated version 1");
+        let counted = store.customers().get(counter.id).unwrap();
+        assert_eq!(
+            counted.company.as_deref(),
+            Some((CHILDREN * INCREMENTS_PER_CHILD).to_string().as_str()),
+            "no increment lost"
+        );
+        assert_eq!(
+            counted.version,
+            1 + (CHILDREN * INCREMENTS_PER_CHILD) as i64
+        );
+        let found = store
+            .customers()
+            .get_by_email("shared@example.com")
+            .unwrap();
+        assert!(found.display_name.starts_with("Claimant"));
+        let err = store
+            .customers()
+            .update(contested.id, 1, CustomerPatch::default().company("late"))
+            .unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Conflict { .. }), "{err}");
+        let report = store.check().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        let audit = store.verify_audit().unwrap();
+        assert!(audit.broken.is_none(), "{audit:?}");
+        println!(
+            "processes (PostgreSQL): {CHILDREN} servers, one email and one version won once each, \
+             {} increments with {conflicts} conflicts retried, none lost; check and audit chain clean",
+            CHILDREN * INCREMENTS_PER_CHILD
+        );
+    }
 }

@@ -842,34 +842,38 @@ crate::bench_sql::sql_module! {
         version = version + 1 WHERE id = ?1";
     /// Deletes one tag.
     pub const DELETE_TAG: &str = "DELETE FROM customer_tags WHERE customer_id = ?1 AND tag = ?2";
+    /// [`GET`] on PostgreSQL: the tags gathered with `json_agg`.
+    pub const GET_PG: &str = select_customers_pg!("WHERE c.id = ?1");
+    /// [`GET_BY_EMAIL`] on PostgreSQL.
+    pub const GET_BY_EMAIL_PG: &str =
+        select_customers_pg!("WHERE c.email = ?1 AND c.archived_at IS NULL");
+    /// [`SEARCH`] on PostgreSQL: the generated `search_vector` and its GIN
+    /// index in place of FTS5, ranked lower-is-better like bm25 (see
+    /// `custdb_search_rank` in the baseline). The FTS5 query text custdb builds
+    /// (`"ada"* "lov"*`) is also what `custdb_search_query` reads: its quotes
+    /// and stars fold to spaces and every word becomes a prefix term.
+    pub const SEARCH_PG: &str = select_customers_pg!(
+        "WHERE c.search_vector @@ custdb_search_query(?1) AND c.archived_at IS NULL \
+         ORDER BY custdb_search_rank(c.search_vector, custdb_search_query(?1)), c.pk LIMIT ?2"
+    );
+
+    /// [`SEARCH_PAGE`] on PostgreSQL.
+    pub const SEARCH_PAGE_PG: &str =
+        "SELECT id, display_name, given_name, family_name, email, phone, company, locale, \
+        birth_date, acquisition_source, attributes, notes, created_at, updated_at, version, \
+        archived_at, tags, rank, pk FROM (\
+        SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
+        c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
+        c.created_at, c.updated_at, c.version, c.archived_at, \
+        coalesce((SELECT json_agg(tag ORDER BY tag) FROM customer_tags t \
+         WHERE t.customer_id = c.id)::text, '[]') tags, \
+        custdb_search_rank(c.search_vector, custdb_search_query(?1)) rank, c.pk pk \
+        FROM customers c \
+        WHERE c.search_vector @@ custdb_search_query(?1) AND c.archived_at IS NULL) s \
+        WHERE ?3::float8 IS NULL OR rank > ?3 OR (rank = ?3 AND pk > ?4) \
+        ORDER BY rank, pk LIMIT ?2";
     }
 }
-
-/// [`sql::SEARCH`] on PostgreSQL: the generated `search_vector` and its GIN
-/// index in place of FTS5, ranked lower-is-better like bm25 (see
-/// `custdb_search_rank` in the baseline). The FTS5 query text custdb builds
-/// (`"ada"* "lov"*`) is also what `custdb_search_query` reads: its quotes
-/// and stars fold to spaces and every word becomes a prefix term.
-const SEARCH_PG: &str = select_customers_pg!(
-    "WHERE c.search_vector @@ custdb_search_query(?1) AND c.archived_at IS NULL \
-     ORDER BY custdb_search_rank(c.search_vector, custdb_search_query(?1)), c.pk LIMIT ?2"
-);
-
-/// [`sql::SEARCH_PAGE`] on PostgreSQL.
-const SEARCH_PAGE_PG: &str =
-    "SELECT id, display_name, given_name, family_name, email, phone, company, locale, \
-    birth_date, acquisition_source, attributes, notes, created_at, updated_at, version, \
-    archived_at, tags, rank, pk FROM (\
-    SELECT c.id, c.display_name, c.given_name, c.family_name, c.email, c.phone, \
-    c.company, c.locale, c.birth_date, c.acquisition_source, c.attributes, c.notes, \
-    c.created_at, c.updated_at, c.version, c.archived_at, \
-    coalesce((SELECT json_agg(tag ORDER BY tag) FROM customer_tags t \
-     WHERE t.customer_id = c.id)::text, '[]') tags, \
-    custdb_search_rank(c.search_vector, custdb_search_query(?1)) rank, c.pk pk \
-    FROM customers c \
-    WHERE c.search_vector @@ custdb_search_query(?1) AND c.archived_at IS NULL) s \
-    WHERE ?3::float8 IS NULL OR rank > ?3 OR (rank = ?3 AND pk > ?4) \
-    ORDER BY rank, pk LIMIT ?2";
 
 fn customer_from_row(row: &Row<'_>) -> Result<RawCustomer> {
     Ok(RawCustomer {
@@ -1038,7 +1042,7 @@ impl<'a> CustomerReader<'a> {
     pub fn find(&self, id: CustomerId) -> Result<Option<Customer>> {
         self.db
             .query_opt(
-                sql!(sqlite: sql::GET, postgres: select_customers_pg!("WHERE c.id = ?1")),
+                sql!(sqlite: sql::GET, postgres: sql::GET_PG),
                 &[&id],
                 customer_from_row,
             )?
@@ -1057,10 +1061,7 @@ impl<'a> CustomerReader<'a> {
         let email = validate::email_key("email", email)?;
         self.db
             .query_opt(
-                sql!(
-                    sqlite: sql::GET_BY_EMAIL,
-                    postgres: select_customers_pg!("WHERE c.email = ?1 AND c.archived_at IS NULL")
-                ),
+                sql!(sqlite: sql::GET_BY_EMAIL, postgres: sql::GET_BY_EMAIL_PG),
                 &[&email],
                 customer_from_row,
             )?
@@ -1145,7 +1146,7 @@ impl<'a> CustomerReader<'a> {
         }
         let fts_query = fts_query(query)?;
         self.db.query_vec(
-            sql!(sqlite: sql::SEARCH, postgres: SEARCH_PG),
+            sql!(sqlite: sql::SEARCH, postgres: sql::SEARCH_PG),
             &[&fts_query, &limit],
             |r| customer_from_row(r)?.parse(),
         )
@@ -1200,7 +1201,7 @@ impl<'a> CustomerReader<'a> {
             }
         };
         let keyed = self.db.query_vec(
-            sql!(sqlite: sql::SEARCH_PAGE, postgres: SEARCH_PAGE_PG),
+            sql!(sqlite: sql::SEARCH_PAGE, postgres: sql::SEARCH_PAGE_PG),
             &[&fts_query, &(limit + 1), &rank, &pk],
             |r| {
                 Ok((
@@ -1737,7 +1738,7 @@ impl<'s> StoreCustomers<'s> {
     }
 
     fn write<T>(&self, f: impl FnOnce(Customers<'_>) -> Result<T>) -> Result<T> {
-        self.store.write(|tx| f(tx.customers()))
+        self.store.write_one(|tx| f(tx.customers()))
     }
 
     /// See [`Customers::create`].

@@ -18,6 +18,8 @@ mod sql;
 mod sqlite;
 mod value;
 
+#[cfg(all(feature = "bench-internals", feature = "postgres"))]
+pub(crate) use sql::postgres_placeholders;
 pub(crate) use sql::{sql, Registered, Sql};
 #[allow(unused_imports)]
 pub(crate) use value::{AnyText, FromValue, Json, TimeBound, ToValue, Value, ValueRef};

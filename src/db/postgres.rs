@@ -34,6 +34,8 @@ pub(crate) struct PgConnection {
 /// Makes and checks the pool's clients.
 pub(crate) struct PgManager {
     config: postgres::Config,
+    /// Set when the store requires verified TLS.
+    tls: Option<postgres_openssl::MakeTlsConnector>,
 }
 
 impl fmt::Debug for PgManager {
@@ -43,13 +45,23 @@ impl fmt::Debug for PgManager {
             .field("hosts", &self.config.get_hosts())
             .field("dbname", &self.config.get_dbname())
             .field("user", &self.config.get_user())
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
 
 impl PgManager {
-    pub(crate) fn new(config: postgres::Config) -> PgManager {
-        PgManager { config }
+    /// A manager for `config`; with `tls`, every connection must use TLS
+    /// and the connector verifies the server.
+    pub(crate) fn new(
+        mut config: postgres::Config,
+        tls: Option<postgres_openssl::MakeTlsConnector>,
+    ) -> PgManager {
+        if tls.is_some() {
+            // Never fall back to a plain connection once TLS is asked for.
+            config.ssl_mode(postgres::config::SslMode::Require);
+        }
+        PgManager { config, tls }
     }
 
     /// The database name, for messages.
@@ -63,7 +75,10 @@ impl r2d2::ManageConnection for PgManager {
     type Error = postgres::Error;
 
     fn connect(&self) -> std::result::Result<PgConnection, postgres::Error> {
-        let client = self.config.connect(postgres::NoTls)?;
+        let client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone())?,
+            None => self.config.connect(postgres::NoTls)?,
+        };
         Ok(PgConnection {
             client,
             statements: HashMap::new(),
@@ -78,6 +93,40 @@ impl r2d2::ManageConnection for PgManager {
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
         conn.broken || conn.client.is_closed()
     }
+}
+
+/// A TLS connector that trusts only the certificates in `pem_file` and
+/// checks the server's host name (libpq's `sslmode=verify-full`).
+pub(crate) fn verifying_connector(
+    pem_file: &std::path::Path,
+) -> crate::error::Result<postgres_openssl::MakeTlsConnector> {
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    use openssl::x509::store::X509StoreBuilder;
+    use openssl::x509::X509;
+    let field = "options.tls_root_certificates";
+    let pem = std::fs::read(pem_file).map_err(|e| {
+        crate::error::Error::invalid(field, format!("cannot read {}: {e}", pem_file.display()))
+    })?;
+    let certificates = X509::stack_from_pem(&pem).unwrap_or_default();
+    if certificates.is_empty() {
+        return Err(crate::error::Error::invalid(
+            field,
+            format!("{} holds no PEM certificate", pem_file.display()),
+        ));
+    }
+    let tls_error = |e: openssl::error::ErrorStack| {
+        crate::error::Error::invalid(field, format!("cannot set up TLS: {e}"))
+    };
+    let mut store = X509StoreBuilder::new().map_err(tls_error)?;
+    for certificate in certificates {
+        store.add_cert(certificate).map_err(tls_error)?;
+    }
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls_error)?;
+    // Replaces the system's default store: only the given roots are trusted.
+    builder.set_cert_store(store.build());
+    builder.set_verify(SslVerifyMode::PEER);
+    // postgres-openssl checks the host name (DNS or IP) on every connect.
+    Ok(postgres_openssl::MakeTlsConnector::new(builder.build()))
 }
 
 /// The pool.

@@ -1615,9 +1615,14 @@ crate::bench_sql::sql_module! {
     }
 }
 
-/// Cancels a pending order whose hold expired; called by
+::inventory::submit! {
+    crate::inventory::OrderHoldExpiry { expire: expire_order }
+}
+
+/// Cancels a pending order whose hold expired; the stock ledger calls it
+/// through [`crate::inventory::OrderHoldExpiry`] from
 /// [`Inventory::release_expired`]. Returns the reservations released.
-pub(crate) fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
+fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
     let orders = Orders::new(tx);
     let (status, _) = orders.require(id)?;
     if status != OrderStatus::Pending {

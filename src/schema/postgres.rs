@@ -26,6 +26,117 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).
 const MIGRATION_LOCK_KEY: i64 = 0x6375_7374_6462_2d6d;
 
+/// The tables whose rows are never changed once written: the audit trail,
+/// the ledgers and the histories. The runtime role gets no UPDATE or DELETE
+/// on them at all (see [`grant_runtime`]); their triggers hold the same
+/// rule for the owner. A test compares this list with the tables that have
+/// an append-only trigger, so a new ledger cannot be forgotten here.
+pub(crate) const APPEND_ONLY_TABLES: &[&str] = &[
+    "audit_log",
+    "consent_events",
+    "customer_interactions",
+    "customer_merges",
+    "order_events",
+    "privacy_erasures",
+    "stock_movements",
+];
+
+/// Longest PostgreSQL identifier, in bytes.
+const MAX_ROLE_NAME_LEN: usize = 63;
+
+/// Gives `role` exactly what an application running custdb needs on this
+/// schema, replacing whatever it had on its tables: SELECT and INSERT
+/// everywhere, UPDATE and DELETE except on [`APPEND_ONLY_TABLES`], only
+/// SELECT on the migration record, no TRUNCATE, REFERENCES or TRIGGER
+/// anywhere; the sequences and functions it uses. Runs in one transaction
+/// on `session`, which the caller commits.
+pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
+    if role.is_empty() || role.len() > MAX_ROLE_NAME_LEN || role.contains('\0') {
+        return Err(Error::invalid(
+            "role",
+            format!("must be 1 to {MAX_ROLE_NAME_LEN} bytes, without NUL"),
+        ));
+    }
+    let conn = Conn::postgres(session);
+    let found = conn.query_opt(
+        sql!(
+            postgres_only: "SELECT rolsuper, rolname = current_user FROM pg_roles WHERE rolname::text = $1"
+        ),
+        &[&role],
+        |r| Ok((r.get::<bool>(0)?, r.get::<bool>(1)?)),
+    )?;
+    match found {
+        None => {
+            return Err(Error::new(ErrorKind::NotFound {
+                entity: "PostgreSQL role",
+                key: role.to_owned(),
+            }))
+        }
+        Some((true, _)) => {
+            return Err(Error::invalid(
+                "role",
+                "is a superuser, whom no privilege restricts: run the application as an \
+                 ordinary role",
+            ))
+        }
+        Some((_, true)) => {
+            return Err(Error::invalid(
+                "role",
+                "is the role this store is connected as, which owns the schema: the \
+                 application needs a role of its own",
+            ))
+        }
+        Some(_) => {}
+    }
+    let tables = conn.query_vec(
+        sql!(
+            postgres_only: "SELECT tablename::text FROM pg_tables \
+             WHERE schemaname = current_schema() ORDER BY tablename"
+        ),
+        &[],
+        |r| r.get::<String>(0),
+    )?;
+    for table in APPEND_ONLY_TABLES {
+        if !tables.iter().any(|t| t == table) {
+            return Err(Error::new(ErrorKind::Internal {
+                reason: format!("the append-only table {table} is missing from the schema"),
+            }));
+        }
+    }
+    let schema = conn.query_row(
+        sql!(postgres_only: "SELECT current_schema()::text"),
+        &[],
+        |r| r.get::<String>(0),
+    )?;
+    let role = quote_identifier(role);
+    let schema = quote_identifier(&schema);
+    let mut script = format!("GRANT USAGE ON SCHEMA {schema} TO {role};\n");
+    for table in &tables {
+        let privileges = if table == "custdb_migrations" {
+            "SELECT"
+        } else if APPEND_ONLY_TABLES.contains(&table.as_str()) {
+            "SELECT, INSERT"
+        } else {
+            "SELECT, INSERT, UPDATE, DELETE"
+        };
+        let table = format!("{schema}.{}", quote_identifier(table));
+        script.push_str(&format!(
+            "REVOKE ALL ON TABLE {table} FROM {role};\nGRANT {privileges} ON TABLE {table} TO {role};\n"
+        ));
+    }
+    script.push_str(&format!(
+        "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role};\n\
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role};\n\
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {role};\n"
+    ));
+    session.batch(&script)
+}
+
+/// `name` as a quoted SQL identifier.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// What the database holds, looked at before anything is written.
 enum State {
     Empty,
@@ -187,5 +298,24 @@ mod tests {
             versions.windows(2).all(|w| w[1] == w[0] + 1),
             "{versions:?}"
         );
+    }
+
+    /// The runtime role's list of append-only tables is exactly the set of
+    /// tables whose triggers refuse a DELETE: a new ledger (with its
+    /// trigger) that is not listed would get UPDATE and DELETE grants.
+    #[test]
+    fn the_append_only_list_matches_the_triggers() {
+        let Some(cluster) = custdb_pgcluster::cluster() else {
+            return;
+        };
+        let database = cluster.empty_database();
+        drop(crate::Store::open_postgres(&cluster.connection(&database)).unwrap());
+        let out = cluster.psql(
+            &database,
+            "SELECT DISTINCT event_object_table FROM information_schema.triggers \
+             WHERE event_manipulation = 'DELETE' ORDER BY 1",
+        );
+        let with_trigger: Vec<&str> = out.lines().collect();
+        assert_eq!(with_trigger, APPEND_ONLY_TABLES);
     }
 }

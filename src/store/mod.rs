@@ -89,6 +89,7 @@ pub struct Options {
     max_size_bytes: Option<u64>,
     statement_log: Option<StatementLog>,
     vfs: Option<String>,
+    tls_root_certificates: Option<PathBuf>,
 }
 
 /// Where a store records the text of every statement its connections run
@@ -127,6 +128,7 @@ impl Default for Options {
             max_size_bytes: None,
             statement_log: None,
             vfs: None,
+            tls_root_certificates: None,
         }
     }
 }
@@ -208,6 +210,44 @@ impl Options {
     pub fn vfs(mut self, name: impl Into<String>) -> Self {
         self.vfs = Some(name.into());
         self
+    }
+
+    /// PostgreSQL only: requires TLS on every connection and verifies the
+    /// server, as libpq's `sslmode=verify-full` does: its certificate must
+    /// chain to one of the certificates in this PEM file (one CA, or a
+    /// bundle such as `/etc/ssl/certs/ca-certificates.crt`; only these are
+    /// trusted, not the system's store), and must name the host custdb
+    /// connected to (a DNS name or an IP address in its subject alternative
+    /// names). A server without TLS, or with a certificate that fails
+    /// either check, is refused with [`ErrorKind::Io`]. Without this option
+    /// connections are not encrypted (the connection string's `sslmode`
+    /// cannot ask for verification, so custdb never downgrades silently to
+    /// an unverified TLS). TLS needs a TCP host; a Unix socket is local and
+    /// has none. On SQLite the option is refused with
+    /// [`ErrorKind::Unsupported`]. docs/SECURITY.md, "PostgreSQL".
+    pub fn tls_root_certificates(mut self, pem_file: impl Into<PathBuf>) -> Self {
+        self.tls_root_certificates = Some(pem_file.into());
+        self
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn tls_root_certificates_file(&self) -> Option<&Path> {
+        self.tls_root_certificates.as_deref()
+    }
+
+    /// [`validate`](Options::validate) for a file or memory store, which
+    /// has no use for connection-only options.
+    fn validate_for_sqlite(&self) -> Result<()> {
+        if self.tls_root_certificates.is_some() {
+            return Err(Error::new(ErrorKind::Unsupported {
+                operation: "TLS".to_owned(),
+                engine: "SQLite",
+                instead: "nothing: an SQLite file is opened directly, with no connection to \
+                          encrypt (encryption at rest is Options::encryption_key)"
+                    .to_owned(),
+            }));
+        }
+        self.validate()
     }
 
     pub(crate) fn key(&self) -> Option<&EncryptionKey> {
@@ -388,7 +428,7 @@ impl Store {
     /// [`ErrorKind::Invalid`] for bad options.
     pub fn open_in_memory_with(options: Options) -> Result<Store> {
         let options = options.read_only(false).reader_pool_size(0);
-        options.validate()?;
+        options.validate_for_sqlite()?;
         check_sqlite_version(rusqlite::version_number())?;
         let path = Path::new(":memory:");
         let mut conn = Connection::open_in_memory().map_err(|e| cannot_open(path, e))?;
@@ -419,7 +459,7 @@ impl Store {
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
         let path = path.as_ref();
         check_path(path)?;
-        options.validate()?;
+        options.validate_for_sqlite()?;
         check_sqlite_version(rusqlite::version_number())?;
         // A read-only store never commits; its gate stays closed unused.
         let mut commit_open = Arc::new(AtomicBool::new(false));
@@ -557,6 +597,17 @@ impl Store {
         self.write_as(&self.inner.options.actor, f)
     }
 
+    /// [`write`](Store::write) for the one-shot facades
+    /// (`store.customers().create(..)`), whose unit of work is one
+    /// operation: its error rolls the whole unit back, so the operation
+    /// needs no savepoint of its own to keep the rest of the unit usable
+    /// (on PostgreSQL that saves two round trips per call). Only for
+    /// operations that let every error of the operations they run go out
+    /// (see [`WriteTx::atomic_whole`]).
+    pub(crate) fn write_one<T>(&self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
+        self.write(|tx| tx.as_whole_unit(|| f(tx)))
+    }
+
     /// Like [`write`](Store::write), recorded under `actor` instead of the
     /// store's default actor.
     ///
@@ -584,7 +635,7 @@ impl Store {
             audit_rows: Cell::new(0),
             undone_changes: Cell::new(0),
             covered: Cell::new(false),
-            pending_audit: std::cell::RefCell::new(Vec::new()),
+            pending_audit: std::cell::RefCell::default(),
         };
         let value = f(&wtx);
         // SQLite rolls a whole transaction back by itself after some I/O

@@ -56,14 +56,20 @@ impl Store {
     /// [`open_postgres`](Store::open_postgres) with options. Of the
     /// [`Options`], the actor, the busy timeout (how long a call waits for a
     /// free connection), the reader pool size (the pool holds one more
-    /// connection than that) and read-only apply; durability is the
+    /// connection than that), read-only and
+    /// [`tls_root_certificates`](Options::tls_root_certificates) (require
+    /// TLS and verify the server) apply; durability is the
     /// server's (`synchronous_commit`); an encryption key, a size limit, a
     /// statement log or a VFS is refused with [`ErrorKind::Unsupported`].
     ///
     /// # Errors
     ///
-    /// As [`open_postgres`](Store::open_postgres), and
-    /// [`ErrorKind::Unsupported`] for options that exist only on SQLite.
+    /// As [`open_postgres`](Store::open_postgres);
+    /// [`ErrorKind::Unsupported`] for options that exist only on SQLite;
+    /// [`ErrorKind::Invalid`] naming `options.tls_root_certificates` when
+    /// that file cannot be read or holds no PEM certificate;
+    /// [`ErrorKind::Io`] when TLS was asked for and the server does not
+    /// offer it or fails the verification.
     pub fn open_postgres_with(connection: &str, options: Options) -> Result<Store> {
         let unsupported = |operation: &str, instead: &str| {
             Err(Error::new(ErrorKind::Unsupported {
@@ -100,8 +106,30 @@ impl Store {
                 format!("is not a PostgreSQL connection string: {e}"),
             )
         })?;
-        let manager = PgManager::new(config);
+        let tls = options
+            .tls_root_certificates_file()
+            .map(crate::db::postgres::verifying_connector)
+            .transpose()?;
+        let manager = PgManager::new(config, tls);
         let database = manager.database();
+        // One connection outside the pool first: a server that cannot be
+        // reached, refuses the login or fails the TLS check is reported
+        // as such at once, not as a pool that timed out.
+        r2d2::ManageConnection::connect(&manager).map_err(|e| {
+            // The causes say why (e.g. "certificate verify failed"); none
+            // of them holds the connection string.
+            let mut message = format!("cannot connect to PostgreSQL database {database}: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                // Some layers repeat their cause in their own text.
+                if !message.contains(&text) {
+                    message.push_str(&format!(": {text}"));
+                }
+                cause = c.source();
+            }
+            Error::with_source(ErrorKind::Io { message }, e)
+        })?;
         let size = u32::try_from(options.reader_pool_size + 1).unwrap_or(u32::MAX);
         let pool = r2d2::Pool::builder()
             .max_size(size)
@@ -131,6 +159,45 @@ impl Store {
         })
     }
 
+    /// Gives the PostgreSQL role `role` exactly the privileges an
+    /// application running custdb needs, and no more (PostgreSQL stores
+    /// only): SELECT and INSERT on every table, UPDATE and DELETE except on
+    /// the append-only tables (the audit trail, consent events,
+    /// interactions, stock movements, order events, erasure and merge
+    /// records), only SELECT on the migration record, no TRUNCATE and no
+    /// DDL. Whoever holds that role's credentials then cannot rewrite
+    /// history even by bypassing custdb. Call it on a store opened as the
+    /// role that owns the schema (which migrated it), after every upgrade
+    /// of custdb, since a migration may add tables; it replaces what the
+    /// role had on custdb's tables and can be run again at any time.
+    /// docs/SECURITY.md, "PostgreSQL", has the whole set-up.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Invalid`] naming `role` when it is empty, longer than
+    /// 63 bytes, a superuser, or the role this store is connected as;
+    /// [`ErrorKind::NotFound`] when no such role exists;
+    /// [`ErrorKind::ReadOnly`] on a read-only store;
+    /// [`ErrorKind::Unsupported`] on SQLite; a database error when the
+    /// connected role may not grant (it does not own the schema).
+    pub fn grant_runtime_privileges(&self, role: &str) -> Result<()> {
+        let Some(pg) = self.postgres() else {
+            return Err(Error::new(ErrorKind::Unsupported {
+                operation: "granting a runtime role".to_owned(),
+                engine: "SQLite",
+                instead: "file permissions: only the application's user may read and write \
+                          the database file and its directory"
+                    .to_owned(),
+            }));
+        };
+        if self.inner.options.read_only {
+            return Err(Error::new(ErrorKind::ReadOnly));
+        }
+        let session = PgSession::open(&pg.pool, SessionKind::Write)?;
+        crate::schema::postgres::grant_runtime(&session, role)?;
+        session.commit()
+    }
+
     /// The PostgreSQL side, when this store is on PostgreSQL.
     pub(crate) fn postgres(&self) -> Option<&Postgres> {
         self.inner.postgres.as_ref()
@@ -152,7 +219,7 @@ impl Store {
             audit_rows: Cell::new(0),
             undone_changes: Cell::new(0),
             covered: Cell::new(false),
-            pending_audit: RefCell::new(Vec::new()),
+            pending_audit: RefCell::default(),
         };
         let value = f(&wtx);
         if !wtx.db().in_transaction() {
@@ -174,10 +241,9 @@ impl Store {
         }
         // The audit entries join the chain last, under the chain's lock,
         // which is held only from here to the commit.
-        let entries = wtx.pending_audit.take();
-        if !entries.is_empty() {
-            crate::audit::append_chained(wtx.db(), wtx.actor, wtx.now, &entries)?;
-        }
+        wtx.pending_audit
+            .borrow_mut()
+            .flush(wtx.db(), wtx.actor, wtx.now)?;
         wtx.session.commit()?;
         Ok(value)
     }

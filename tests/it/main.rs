@@ -17,6 +17,7 @@ mod commerce_concurrency;
 mod consent;
 mod customers;
 mod encryption;
+#[cfg(feature = "postgres")]
 mod engines;
 mod extremes;
 mod faults;
@@ -32,6 +33,8 @@ mod model;
 mod model_commerce;
 mod one_shot;
 mod open;
+#[cfg(feature = "postgres")]
+mod pg_security;
 mod privacy;
 mod privacy_bad_input;
 mod privacy_map;

@@ -103,11 +103,15 @@ fn start() -> Option<Cluster> {
         "--no-sync",
     ]);
     run(&mut initdb);
+    let tls = make_certificates(&dir.join("tls"), as_root);
     let port = free_port();
     let options = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB",
-        dir.display()
+         -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB \
+         -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        dir.display(),
+        tls.join("server.pem").display(),
+        tls.join("server.key").display(),
     );
     let mut pg_ctl = user_command(as_root, &bin.join("pg_ctl"));
     pg_ctl
@@ -127,6 +131,80 @@ fn start() -> Option<Cluster> {
         create: Mutex::new(()),
         templates: Mutex::new(Vec::new()),
     })
+}
+
+/// Makes, in `tls`, a certificate authority (`ca.pem`), a server
+/// certificate it signed for 127.0.0.1 and localhost (`server.pem`,
+/// `server.key`, readable by the server's user only) and a second,
+/// unrelated authority (`other-ca.pem`) for tests that must be refused.
+/// Returns `tls`.
+fn make_certificates(tls: &Path, as_root: bool) -> PathBuf {
+    std::fs::create_dir_all(tls).expect("tls directory");
+    let openssl = |args: &[&str]| {
+        run(Command::new("openssl").current_dir(tls).args(args));
+    };
+    for ca in ["ca", "other-ca"] {
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=custdb test {ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.pem"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+    }
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        tls.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .expect("server.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    // The server refuses a key that others can read.
+    run(Command::new("chmod").arg("600").arg(tls.join("server.key")));
+    if as_root {
+        run(Command::new("chown").arg("-R").arg("nobody:").arg(tls));
+    }
+    tls.to_path_buf()
 }
 
 /// Stops the cluster and removes its directory once this process is gone.
@@ -217,6 +295,17 @@ impl Cluster {
         )
     }
 
+    /// The certificate authority that signed the server's certificate
+    /// (for 127.0.0.1 and localhost), as a PEM file.
+    pub fn tls_root_certificate(&self) -> PathBuf {
+        self.dir.join("tls").join("ca.pem")
+    }
+
+    /// An authority that signed nothing the server presents.
+    pub fn untrusted_root_certificate(&self) -> PathBuf {
+        self.dir.join("tls").join("other-ca.pem")
+    }
+
     /// The port the cluster listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -230,6 +319,14 @@ impl Cluster {
     /// Runs SQL through `psql` as the superuser, panicking on any error;
     /// returns what it printed (unaligned, tuples only).
     pub fn psql(&self, database: &str, sql: &str) -> String {
+        self.psql_as("postgres", database, sql)
+            .unwrap_or_else(|e| panic!("psql failed on {sql:?}: {e}"))
+    }
+
+    /// Runs SQL through `psql` as `user` (the cluster trusts local
+    /// logins); returns what it printed, or what it said on stderr when
+    /// the SQL failed.
+    pub fn psql_as(&self, user: &str, database: &str, sql: &str) -> Result<String, String> {
         let psql = ["psql", "/usr/bin/psql"]
             .into_iter()
             .map(|p| self.bin.join(p))
@@ -241,15 +338,23 @@ impl Cluster {
             .arg(&self.dir)
             .arg("-p")
             .arg(self.port.to_string())
-            .args(["-U", "postgres", "-d", database, "-c", sql])
+            .args(["-U", user, "-d", database, "-c", sql])
             .output()
             .expect("run psql");
-        assert!(
-            out.status.success(),
-            "psql failed on {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// A connection string for `database` as `user`, through the socket.
+    pub fn connection_as(&self, database: &str, user: &str) -> String {
+        format!(
+            "host={} port={} user={user} dbname={database}",
+            self.dir.display(),
+            self.port
+        )
     }
 
     /// A new, empty database; returns its name.
