@@ -1,14 +1,12 @@
 //! The hash-chained audit trail: verification catches every kind of
 //! tampering, queries page through it, and erasure leaves it verifiable.
 
-use crate::common::{assert_consistent, file_store};
+use crate::common::{assert_consistent, every_engine, file_store, OnEngine};
 use chrono::{Duration, Utc};
 use custdb::{Actor, AuditFilter, BreakReason, CustomerPatch, NewCustomer, Options, Store};
-use rusqlite::Connection;
 
-/// A store with a trail of a few entries by two actors; returns the path.
-fn trail() -> (tempfile::TempDir, Store) {
-    let (dir, store) = file_store();
+/// Writes a trail of six entries by two actors.
+fn fill_trail(store: &Store) {
     let clerk = Actor::new("clerk-1", "Clerk One").unwrap();
     for i in 0..3 {
         let c = store
@@ -22,22 +20,38 @@ fn trail() -> (tempfile::TempDir, Store) {
             })
             .unwrap();
     }
+}
+
+/// A store on a file with the trail of [`fill_trail`].
+fn trail() -> (tempfile::TempDir, Store) {
+    let (dir, store) = file_store();
+    fill_trail(&store);
     (dir, store)
 }
 
-/// Opens the file behind custdb's back, triggers dropped, to tamper.
-fn tamper(dir: &tempfile::TempDir, sql: &str) {
-    let conn = Connection::open(dir.path().join("test.db")).unwrap();
-    conn.execute_batch(
-        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; \
-         DROP TRIGGER audit_log_hashed;",
-    )
-    .unwrap();
-    conn.execute_batch(sql).unwrap();
+/// The trail of [`fill_trail`] on every engine.
+fn trails() -> Vec<(&'static str, OnEngine)> {
+    let all = every_engine();
+    for (_, on) in &all {
+        fill_trail(on);
+    }
+    all
 }
 
-fn broken_at(dir: &tempfile::TempDir) -> (i64, BreakReason) {
-    let store = Store::open(dir.path().join("test.db")).unwrap();
+/// Tampers with the trail behind custdb's back, its triggers out of the way.
+fn tamper(on: &OnEngine, sql: &str) {
+    on.tamper(
+        "audit_log",
+        &[
+            "audit_log_no_update",
+            "audit_log_no_delete",
+            "audit_log_hashed",
+        ],
+        sql,
+    );
+}
+
+fn broken_at(store: &Store) -> (i64, BreakReason) {
     let v = store.verify_audit().unwrap();
     let b = v.broken.expect("the tampering is detected");
     assert!(!store.check().unwrap().is_ok(), "check() reports it too");
@@ -46,37 +60,39 @@ fn broken_at(dir: &tempfile::TempDir) -> (i64, BreakReason) {
 
 #[test]
 fn an_untouched_trail_verifies() {
-    let (_dir, store) = trail();
-    let v = store.verify_audit().unwrap();
-    assert!(v.is_ok());
-    assert_eq!(v.entries, 6);
-    assert_eq!(v.head.unwrap().seq, 6);
-    assert_consistent(&store);
+    for (engine, on) in trails() {
+        eprintln!("on {engine}");
+        let v = on.verify_audit().unwrap();
+        assert!(v.is_ok());
+        assert_eq!(v.entries, 6);
+        assert_eq!(v.head.unwrap().seq, 6);
+        assert_consistent(&on);
+    }
 }
 
 #[test]
 fn an_altered_entry_is_detected() {
-    let (dir, store) = trail();
-    drop(store);
-    tamper(
-        &dir,
-        "UPDATE audit_log SET actor_id = 'someone-else' WHERE seq = 4",
-    );
-    assert_eq!(broken_at(&dir), (4, BreakReason::Altered));
+    for (engine, on) in trails() {
+        eprintln!("on {engine}");
+        tamper(
+            &on,
+            "UPDATE audit_log SET actor_id = 'someone-else' WHERE seq = 4",
+        );
+        assert_eq!(broken_at(&on), (4, BreakReason::Altered));
+    }
 }
 
 #[test]
 fn a_deleted_entry_is_detected() {
-    let (dir, store) = trail();
-    drop(store);
-    tamper(&dir, "DELETE FROM audit_log WHERE seq = 3");
-    assert_eq!(broken_at(&dir), (4, BreakReason::Unlinked));
+    for (engine, on) in trails() {
+        eprintln!("on {engine}");
+        tamper(&on, "DELETE FROM audit_log WHERE seq = 3");
+        assert_eq!(broken_at(&on), (4, BreakReason::Unlinked));
+    }
 }
 
 #[test]
 fn an_inserted_entry_is_detected() {
-    let (dir, store) = trail();
-    drop(store);
     // An entry slipped in before the first, correctly hashed on its own:
     // the first real entry no longer follows it.
     let forged = custdb::audit::entry_hash(
@@ -90,113 +106,120 @@ fn an_inserted_entry_is_detected() {
         "x",
         "[]",
     );
-    tamper(
-        &dir,
-        &format!(
-            "INSERT INTO audit_log (seq, at, actor_id, actor_name, action, entity_type, entity_id, \
-             changed_fields, prev_hash, hash) VALUES (0, '2020-01-01T00:00:00.000000Z', 'mallory', \
-             'Mallory', 'delete', 'customer', 'x', '[]', '{}', '{forged}')",
-            custdb::audit::GENESIS_HASH
-        ),
-    );
-    assert_eq!(broken_at(&dir), (1, BreakReason::Unlinked));
+    for (engine, on) in trails() {
+        eprintln!("on {engine}");
+        tamper(
+            &on,
+            &format!(
+                "INSERT INTO audit_log (seq, at, actor_id, actor_name, action, entity_type, \
+                 entity_id, changed_fields, prev_hash, hash) VALUES (0, \
+                 '2020-01-01T00:00:00.000000Z', 'mallory', 'Mallory', 'delete', 'customer', 'x', \
+                 '[]', '{}', '{forged}')",
+                custdb::audit::GENESIS_HASH
+            ),
+        );
+        assert_eq!(broken_at(&on), (1, BreakReason::Unlinked));
+    }
 }
 
 #[test]
 fn reordered_entries_are_detected() {
-    let (dir, store) = trail();
-    drop(store);
-    // Swap entries 2 and 3 whole (content and hashes).
-    tamper(
-        &dir,
-        "UPDATE audit_log SET seq = -2 WHERE seq = 2; \
-         UPDATE audit_log SET seq = 2 WHERE seq = 3; \
-         UPDATE audit_log SET seq = 3 WHERE seq = -2;",
-    );
-    let (seq, reason) = broken_at(&dir);
-    assert_eq!(seq, 2);
-    assert!(matches!(
-        reason,
-        BreakReason::Altered | BreakReason::Unlinked
-    ));
+    for (engine, on) in trails() {
+        eprintln!("on {engine}");
+        // Swap entries 2 and 3 whole (content and hashes).
+        tamper(
+            &on,
+            "UPDATE audit_log SET seq = -2 WHERE seq = 2; \
+             UPDATE audit_log SET seq = 2 WHERE seq = 3; \
+             UPDATE audit_log SET seq = 3 WHERE seq = -2;",
+        );
+        let (seq, reason) = broken_at(&on);
+        assert_eq!(seq, 2);
+        assert!(matches!(
+            reason,
+            BreakReason::Altered | BreakReason::Unlinked
+        ));
+    }
 }
 
 #[test]
 fn a_cut_tail_is_caught_by_a_saved_head() {
-    let (dir, store) = trail();
-    let head = store.read(|r| r.audit().head()).unwrap().unwrap();
-    drop(store);
-    tamper(&dir, "DELETE FROM audit_log WHERE seq >= 5");
-    let store = Store::open(dir.path().join("test.db")).unwrap();
-    assert!(
-        store.verify_audit().unwrap().is_ok(),
-        "the rest still chains"
-    );
-    let v = store.read(|r| r.audit().verify_against(&head)).unwrap();
-    assert_eq!(v.broken.unwrap().reason, BreakReason::HeadMismatch);
+    for (engine, on) in trails() {
+        eprintln!("on {engine}");
+        let head = on.read(|r| r.audit().head()).unwrap().unwrap();
+        tamper(&on, "DELETE FROM audit_log WHERE seq >= 5");
+        assert!(on.verify_audit().unwrap().is_ok(), "the rest still chains");
+        let v = on.read(|r| r.audit().verify_against(&head)).unwrap();
+        assert_eq!(v.broken.unwrap().reason, BreakReason::HeadMismatch);
+    }
 }
 
 #[test]
 fn queries_by_entity_actor_and_time_are_paginated() {
-    let (_dir, store) = trail();
-    let by_clerk = |cursor: Option<&custdb::Cursor>| {
-        store
-            .read(|r| {
-                r.audit()
-                    .query(&AuditFilter::default().actor("clerk-1"), cursor, 2)
-            })
-            .unwrap()
-    };
-    let first = by_clerk(None);
-    assert_eq!(first.items.len(), 2);
-    let second = by_clerk(first.next_cursor.as_ref());
-    assert_eq!(second.items.len(), 1);
-    assert!(second.next_cursor.is_none());
-    let all: Vec<_> = first.items.iter().chain(&second.items).collect();
-    assert!(all
-        .iter()
-        .all(|e| e.actor_id == "clerk-1" && e.action == "update"));
-    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
-
-    let customer = &all[0].entity_id;
-    let about = store
-        .read(|r| {
-            r.audit().query(
-                &AuditFilter::default().entity("customer", customer.clone()),
-                None,
-                10,
-            )
-        })
-        .unwrap();
-    assert_eq!(
-        about
-            .items
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        fill_trail(&store);
+        let by_clerk = |cursor: Option<&custdb::Cursor>| {
+            store
+                .read(|r| {
+                    r.audit()
+                        .query(&AuditFilter::default().actor("clerk-1"), cursor, 2)
+                })
+                .unwrap()
+        };
+        let first = by_clerk(None);
+        assert_eq!(first.items.len(), 2);
+        let second = by_clerk(first.next_cursor.as_ref());
+        assert_eq!(second.items.len(), 1);
+        assert!(second.next_cursor.is_none());
+        let all: Vec<_> = first.items.iter().chain(&second.items).collect();
+        assert!(all
             .iter()
-            .map(|e| e.action.as_str())
-            .collect::<Vec<_>>(),
-        vec!["create", "update"]
-    );
-    let now = Utc::now();
-    let window = store
-        .read(|r| {
-            r.audit().query(
-                &AuditFilter::default().between(now - Duration::hours(1), now + Duration::hours(1)),
-                None,
-                100,
-            )
-        })
-        .unwrap();
-    assert_eq!(window.items.len(), 6);
-    let past = store
-        .read(|r| {
-            r.audit().query(
-                &AuditFilter::default().between(now - Duration::days(2), now - Duration::days(1)),
-                None,
-                100,
-            )
-        })
-        .unwrap();
-    assert!(past.items.is_empty());
+            .all(|e| e.actor_id == "clerk-1" && e.action == "update"));
+        assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+
+        let customer = &all[0].entity_id;
+        let about = store
+            .read(|r| {
+                r.audit().query(
+                    &AuditFilter::default().entity("customer", customer.clone()),
+                    None,
+                    10,
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            about
+                .items
+                .iter()
+                .map(|e| e.action.as_str())
+                .collect::<Vec<_>>(),
+            vec!["create", "update"]
+        );
+        let now = Utc::now();
+        let window = store
+            .read(|r| {
+                r.audit().query(
+                    &AuditFilter::default()
+                        .between(now - Duration::hours(1), now + Duration::hours(1)),
+                    None,
+                    100,
+                )
+            })
+            .unwrap();
+        assert_eq!(window.items.len(), 6);
+        let past = store
+            .read(|r| {
+                r.audit().query(
+                    &AuditFilter::default()
+                        .between(now - Duration::days(2), now - Duration::days(1)),
+                    None,
+                    100,
+                )
+            })
+            .unwrap();
+        assert!(past.items.is_empty());
+    }
 }
 
 #[test]

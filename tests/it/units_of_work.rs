@@ -26,35 +26,39 @@ fn count(store: &Store) -> usize {
 
 #[test]
 fn an_err_rolls_back_everything_including_the_audit() {
-    let store = Store::open_in_memory().unwrap();
-    let audit_before = store.read(|r| r.audit().count()).unwrap();
-    let result: custdb::Result<()> = store.write(|tx| {
-        tx.customers().create(NewCustomer::new("Ann"))?;
-        tx.customers().create(NewCustomer::new("Bob"))?;
-        Err(tx.customers().get(custdb::CustomerId::new()).unwrap_err())
-    });
-    assert!(result.unwrap_err().is_not_found());
-    assert_eq!(count(&store), 0);
-    assert_eq!(store.read(|r| r.audit().count()).unwrap(), audit_before);
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let audit_before = store.read(|r| r.audit().count()).unwrap();
+        let result: custdb::Result<()> = store.write(|tx| {
+            tx.customers().create(NewCustomer::new("Ann"))?;
+            tx.customers().create(NewCustomer::new("Bob"))?;
+            Err(tx.customers().get(custdb::CustomerId::new()).unwrap_err())
+        });
+        assert!(result.unwrap_err().is_not_found());
+        assert_eq!(count(&store), 0);
+        assert_eq!(store.read(|r| r.audit().count()).unwrap(), audit_before);
+    }
 }
 
 #[test]
 fn a_panic_rolls_back_and_the_store_stays_usable() {
-    let store = Store::open_in_memory().unwrap();
-    let s2 = store.clone();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        s2.write(|tx| {
-            tx.customers().create(NewCustomer::new("Ann"))?;
-            panic!("application bug inside a unit of work");
-            #[allow(unreachable_code)]
-            Ok::<_, custdb::Error>(())
-        })
-    }));
-    assert!(outcome.is_err());
-    assert_eq!(count(&store), 0);
-    store.customers().create(NewCustomer::new("Bob")).unwrap();
-    assert_eq!(count(&store), 1);
-    assert_consistent(&store);
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let s2 = store.clone();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s2.write(|tx| {
+                tx.customers().create(NewCustomer::new("Ann"))?;
+                panic!("application bug inside a unit of work");
+                #[allow(unreachable_code)]
+                Ok::<_, custdb::Error>(())
+            })
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(count(&store), 0);
+        store.customers().create(NewCustomer::new("Bob")).unwrap();
+        assert_eq!(count(&store), 1);
+        assert_consistent(&store);
+    }
 }
 
 #[test]
@@ -220,66 +224,70 @@ fn every_mutation_writes_one_audit_row_with_its_actor() {
 
 #[test]
 fn a_read_sees_one_snapshot_while_a_writer_commits() {
-    let (_dir, store) = file_store();
-    store
-        .customers()
-        .create(NewCustomer::new("Before"))
-        .unwrap();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let writer = store.clone();
-    let handle = std::thread::spawn(move || {
-        go_rx.recv().unwrap();
-        writer
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        store
             .customers()
-            .create(NewCustomer::new("During"))
+            .create(NewCustomer::new("Before"))
             .unwrap();
-        done_tx.send(()).unwrap();
-    });
-    let (first, second) = store
-        .read(|r| {
-            let all = CustomerFilter::default();
-            let first = r.customers().list(&all, None, 100)?.items.len();
-            go_tx.send(()).unwrap();
-            // The writer commits while this read transaction is open.
-            done_rx
-                .recv_timeout(Duration::from_secs(10))
-                .expect("writer finished");
-            let second = r.customers().list(&all, None, 100)?.items.len();
-            Ok::<_, custdb::Error>((first, second))
-        })
-        .unwrap();
-    handle.join().unwrap();
-    assert_eq!((first, second), (1, 1), "the snapshot does not move");
-    assert_eq!(count(&store), 2, "a new read sees the commit");
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let writer = store.clone();
+        let handle = std::thread::spawn(move || {
+            go_rx.recv().unwrap();
+            writer
+                .customers()
+                .create(NewCustomer::new("During"))
+                .unwrap();
+            done_tx.send(()).unwrap();
+        });
+        let (first, second) = store
+            .read(|r| {
+                let all = CustomerFilter::default();
+                let first = r.customers().list(&all, None, 100)?.items.len();
+                go_tx.send(()).unwrap();
+                // The writer commits while this read transaction is open.
+                done_rx
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("writer finished");
+                let second = r.customers().list(&all, None, 100)?.items.len();
+                Ok::<_, custdb::Error>((first, second))
+            })
+            .unwrap();
+        handle.join().unwrap();
+        assert_eq!((first, second), (1, 1), "the snapshot does not move");
+        assert_eq!(count(&store), 2, "a new read sees the commit");
+    }
 }
 
 #[test]
 fn many_threads_write_and_read_at_once() {
-    let (_dir, store) = file_store();
-    let threads: Vec<_> = (0..4)
-        .map(|t| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for i in 0..25 {
-                    let c = store
-                        .customers()
-                        .create(
-                            NewCustomer::new(format!("T{t} C{i}"))
-                                .email(format!("t{t}c{i}@example.com")),
-                        )
-                        .unwrap();
-                    assert_eq!(store.customers().get(c.id).unwrap().id, c.id);
-                    store.customers().search("c1", 10).unwrap();
-                }
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let c = store
+                            .customers()
+                            .create(
+                                NewCustomer::new(format!("T{t} C{i}"))
+                                    .email(format!("t{t}c{i}@example.com")),
+                            )
+                            .unwrap();
+                        assert_eq!(store.customers().get(c.id).unwrap().id, c.id);
+                        store.customers().search("c1", 10).unwrap();
+                    }
+                })
             })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(count(&store), 100);
+        assert_consistent(&store);
     }
-    assert_eq!(count(&store), 100);
-    assert_consistent(&store);
 }
 
 #[test]

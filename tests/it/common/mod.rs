@@ -17,6 +17,93 @@ pub fn file_store() -> (TempDir, Store) {
     (dir, store)
 }
 
+/// A fresh store on one engine, with what keeps it alive (an SQLite
+/// file's directory). Derefs to the [`Store`].
+pub struct OnEngine {
+    store: Store,
+    dir: Option<TempDir>,
+    postgres_database: Option<String>,
+}
+
+impl OnEngine {
+    /// The SQLite file's directory (the file is `test.db`), on SQLite.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(TempDir::path)
+    }
+
+    /// The PostgreSQL database's name, on PostgreSQL.
+    pub fn postgres_database(&self) -> Option<&str> {
+        self.postgres_database.as_deref()
+    }
+
+    /// Runs SQL on the database behind custdb's back, with the triggers of
+    /// `table` out of the way (dropped on SQLite, named in
+    /// `sqlite_triggers`; disabled on PostgreSQL), to tamper with it.
+    pub fn tamper(&self, table: &str, sqlite_triggers: &[&str], sql: &str) {
+        if let Some(dir) = self.dir() {
+            let conn = rusqlite::Connection::open(dir.join("test.db")).unwrap();
+            for trigger in sqlite_triggers {
+                conn.execute_batch(&format!("DROP TRIGGER IF EXISTS {trigger}"))
+                    .unwrap();
+            }
+            conn.execute_batch(sql).unwrap();
+            return;
+        }
+        #[cfg(feature = "postgres")]
+        if let (Some(db), Some(cluster)) = (self.postgres_database(), custdb_pgcluster::cluster()) {
+            cluster.psql(
+                db,
+                &format!(
+                    "ALTER TABLE {table} DISABLE TRIGGER ALL; {sql}; \
+                     ALTER TABLE {table} ENABLE TRIGGER ALL"
+                ),
+            );
+            return;
+        }
+        let _ = table;
+        unreachable!("a store on no engine");
+    }
+}
+
+impl std::ops::Deref for OnEngine {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// A fresh store on every engine this machine has, named: an SQLite file
+/// always; a fresh PostgreSQL database (copied from a migrated template)
+/// when the `postgres` feature is on and the server binaries are installed
+/// (`custdb-pgcluster` says loudly when they are not; under `CI=true` that
+/// fails). Behaviour tests loop over it, so that one test body proves
+/// both engines.
+pub fn every_engine() -> Vec<(&'static str, OnEngine)> {
+    let (dir, store) = file_store();
+    #[allow(unused_mut)]
+    let mut out = vec![(
+        "SQLite",
+        OnEngine {
+            store,
+            dir: Some(dir),
+            postgres_database: None,
+        },
+    )];
+    #[cfg(feature = "postgres")]
+    if let Some(cluster) = custdb_pgcluster::cluster() {
+        let (name, store) = crate::engines::postgres_store(cluster);
+        out.push((
+            "PostgreSQL",
+            OnEngine {
+                store,
+                dir: None,
+                postgres_database: Some(name),
+            },
+        ));
+    }
+    out
+}
+
 /// The first 8,000 lines of the Online Retail data set (CC BY 4.0, see
 /// tests/fixtures/README.md).
 pub const RETAIL_HEAD: &str = concat!(
