@@ -1,6 +1,7 @@
 //! The async facade (feature `tokio`): units of work awaited from many
 //! tasks at once keep every guarantee of the synchronous store.
-//! Run: `cargo test --features tokio --test async_store`.
+//! Run: `cargo test --features tokio,postgres --test async_store` (without
+//! `postgres`, the PostgreSQL test is left out).
 
 use custdb::{
     AsyncStore, Currency, Error, ErrorKind, NewCustomer, NewOrder, NewOrderLine, NewProduct,
@@ -156,4 +157,52 @@ async fn a_store_call_inside_an_async_unit_of_work_is_reentrant_not_a_hang() {
         .await
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Reentrant { .. }), "{err}");
+}
+
+/// The facade wraps either engine: eight tasks on a PostgreSQL store, one
+/// email contested (run with `--features tokio,postgres`; skipped loudly
+/// without PostgreSQL's server binaries, a failure under `CI=true`).
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_tasks_on_a_postgres_store() {
+    let Some(cluster) = custdb_pgcluster::cluster() else {
+        return;
+    };
+    let database = cluster.empty_database();
+    let store =
+        AsyncStore::new(custdb::Store::open_postgres(&cluster.connection(&database)).unwrap());
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        tx.customers()
+                            .create(NewCustomer::new(format!("Task {n}")))?;
+                        tx.customers().create(
+                            NewCustomer::new(format!("Claimant {n}")).email("one@example.com"),
+                        )
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(e) if e.is_already_exists() => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(won, 1, "one task got the email");
+    let customers = store
+        .read(|r| r.customers().list(&Default::default(), None, 100))
+        .await
+        .unwrap();
+    // The losers' units of work rolled back whole.
+    assert_eq!(customers.items.len(), 2);
+    let audit = store.run(|s| s.verify_audit()).await.unwrap();
+    assert!(audit.is_ok());
+    assert_eq!(audit.entries, 2);
 }

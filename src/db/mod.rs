@@ -339,7 +339,7 @@ mod tests {
         let store = crate::Store::open_postgres(&cluster.connection(&database)).unwrap();
         let pg = store.postgres().unwrap();
         let session =
-            postgres::PgSession::open(&pg.pool, postgres::SessionKind::Autocommit).unwrap();
+            postgres::PgSession::open(pg.pool(), postgres::SessionKind::Autocommit).unwrap();
         let mut failures = Vec::new();
         let mut seen = 0;
         for r in sql::registered() {

@@ -19,9 +19,75 @@ use crate::unit::{Actor, ReadTx, WriteTx};
 
 /// The PostgreSQL side of a store.
 pub(crate) struct Postgres {
-    pub(crate) pool: PgPool,
+    /// Always `Some` until the store is dropped (see the `Drop` below).
+    pool: Option<PgPool>,
     /// The database's name, for messages.
     pub(crate) database: String,
+}
+
+impl Postgres {
+    pub(crate) fn pool(&self) -> &PgPool {
+        self.pool
+            .as_ref()
+            .expect("the pool lives as long as the store")
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Each client owns a small runtime, which tokio refuses to drop on
+        // a thread that runs an async runtime (the last clone of a store
+        // dropped inside an async task): drop them on a thread of their own.
+        if let Some(pool) = self.pool.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::spawn(move || drop(pool)).join();
+            }
+        }
+    }
+}
+
+/// The panic message of a tokio runtime asked to block on a thread that
+/// drives another runtime's async tasks.
+const NESTED_RUNTIME: &str = "Cannot start a runtime from within a runtime";
+
+/// Runs `f`, which blocks on the synchronous postgres client (each call
+/// drives the client's own small runtime). On a thread that drives an
+/// async runtime's tasks that would panic ("Cannot start a runtime from
+/// within a runtime"): on a multi-thread tokio runtime `f` runs through
+/// `block_in_place`, which hands the thread's other tasks to other workers
+/// first; on a current-thread runtime, which has no other worker, the call
+/// fails with [`ErrorKind::Unsupported`] naming [`crate::AsyncStore`]
+/// instead. Elsewhere (no runtime, or a `spawn_blocking` thread, as the
+/// async facade uses) `f` simply runs.
+fn off_runtime<T, E: From<Error>>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(_) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(result) => result,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|m| (*m).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                if !message.contains(NESTED_RUNTIME) {
+                    // The unit of work's own panic: it goes on up.
+                    std::panic::resume_unwind(payload);
+                }
+                Err(E::from(Error::new(ErrorKind::Unsupported {
+                    operation: "a blocking call on a PostgreSQL store from an async task on a \
+                                current-thread runtime"
+                        .to_owned(),
+                    engine: "PostgreSQL",
+                    instead: "custdb::AsyncStore (feature tokio), tokio::task::spawn_blocking, \
+                              or a multi-thread runtime"
+                        .to_owned(),
+                })))
+            }
+        },
+        Err(_) => f(),
+    }
 }
 
 impl std::fmt::Debug for Postgres {
@@ -112,41 +178,15 @@ impl Store {
             .transpose()?;
         let manager = PgManager::new(config, tls);
         let database = manager.database();
-        // One connection outside the pool first: a server that cannot be
-        // reached, refuses the login or fails the TLS check is reported
-        // as such at once, not as a pool that timed out.
-        r2d2::ManageConnection::connect(&manager).map_err(|e| {
-            // The causes say why (e.g. "certificate verify failed"); none
-            // of them holds the connection string.
-            let mut message = format!("cannot connect to PostgreSQL database {database}: {e}");
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                let text = c.to_string();
-                // Some layers repeat their cause in their own text.
-                if !message.contains(&text) {
-                    message.push_str(&format!(": {text}"));
-                }
-                cause = c.source();
-            }
-            Error::with_source(ErrorKind::Io { message }, e)
+        // Connecting and migrating block on the client's own runtime, which
+        // tokio refuses on a thread that drives an async runtime (an async
+        // `main` opening its store): they run on a thread of their own.
+        let pool = std::thread::scope(|scope| {
+            scope
+                .spawn(|| connect_and_migrate(manager, &database, &options))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })?;
-        let size = u32::try_from(options.reader_pool_size + 1).unwrap_or(u32::MAX);
-        let pool = r2d2::Pool::builder()
-            .max_size(size)
-            .min_idle(Some(0))
-            .connection_timeout(
-                options
-                    .busy_timeout
-                    .max(std::time::Duration::from_millis(1)),
-            )
-            .test_on_check_out(false)
-            .build_unchecked(manager);
-        {
-            // The first connection shows at once whether the server can be
-            // reached; then the schema is looked at and migrated.
-            let session = PgSession::open(&pool, SessionKind::Autocommit)?;
-            crate::schema::postgres::migrate(&session, &database, options.read_only)?;
-        }
         Ok(Store {
             inner: Arc::new(Inner {
                 path: None,
@@ -154,7 +194,10 @@ impl Store {
                 readers: ReaderPool::new(Vec::new()),
                 writer: None,
                 commit_open: Arc::new(AtomicBool::new(false)),
-                postgres: Some(Postgres { pool, database }),
+                postgres: Some(Postgres {
+                    pool: Some(pool),
+                    database,
+                }),
             }),
         })
     }
@@ -193,9 +236,11 @@ impl Store {
         if self.inner.options.read_only {
             return Err(Error::new(ErrorKind::ReadOnly));
         }
-        let session = PgSession::open(&pg.pool, SessionKind::Write)?;
-        crate::schema::postgres::grant_runtime(&session, role)?;
-        session.commit()
+        off_runtime(|| {
+            let session = PgSession::open(pg.pool(), SessionKind::Write)?;
+            crate::schema::postgres::grant_runtime(&session, role)?;
+            session.commit()
+        })
     }
 
     /// The PostgreSQL side, when this store is on PostgreSQL.
@@ -211,7 +256,15 @@ impl Store {
         if self.inner.options.read_only {
             return Err(E::from(Error::new(ErrorKind::ReadOnly)));
         }
-        let session = PgSession::open(&pg.pool, SessionKind::Write)?;
+        off_runtime(|| self.write_postgres_here(pg, actor, f))
+    }
+
+    fn write_postgres_here<T, E, F>(&self, pg: &Postgres, actor: &Actor, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(&WriteTx<'_>) -> Result<T, E>,
+    {
+        let session = PgSession::open(pg.pool(), SessionKind::Write)?;
         let wtx = WriteTx {
             session: WriteSession::Postgres(Box::new(session)),
             actor,
@@ -258,13 +311,56 @@ impl Store {
         E: From<Error>,
         F: FnOnce(&ReadTx<'_>) -> Result<T, E>,
     {
-        let session = PgSession::open(&pg.pool, kind)?;
-        let value = f(&ReadTx {
-            conn: Conn::postgres(&session),
-        })?;
-        if kind == SessionKind::Read {
-            session.commit()?;
-        }
-        Ok(value)
+        off_runtime(|| {
+            let session = PgSession::open(pg.pool(), kind)?;
+            let value = f(&ReadTx {
+                conn: Conn::postgres(&session),
+            })?;
+            if kind == SessionKind::Read {
+                session.commit()?;
+            }
+            Ok(value)
+        })
     }
+}
+
+/// Checks that the server answers with one connection outside the pool,
+/// then makes the pool and migrates the schema (or looks at it, read-only).
+fn connect_and_migrate(manager: PgManager, database: &str, options: &Options) -> Result<PgPool> {
+    // One connection outside the pool first: a server that cannot be
+    // reached, refuses the login or fails the TLS check is reported
+    // as such at once, not as a pool that timed out.
+    r2d2::ManageConnection::connect(&manager).map_err(|e| {
+        // The causes say why (e.g. "certificate verify failed"); none
+        // of them holds the connection string.
+        let mut message = format!("cannot connect to PostgreSQL database {database}: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            // Some layers repeat their cause in their own text.
+            if !message.contains(&text) {
+                message.push_str(&format!(": {text}"));
+            }
+            cause = c.source();
+        }
+        Error::with_source(ErrorKind::Io { message }, e)
+    })?;
+    let size = u32::try_from(options.reader_pool_size + 1).unwrap_or(u32::MAX);
+    let pool = r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .connection_timeout(
+            options
+                .busy_timeout
+                .max(std::time::Duration::from_millis(1)),
+        )
+        .test_on_check_out(false)
+        .build_unchecked(manager);
+    {
+        // The first connection shows at once whether the server can be
+        // reached; then the schema is looked at and migrated.
+        let session = PgSession::open(&pool, SessionKind::Autocommit)?;
+        crate::schema::postgres::migrate(&session, database, options.read_only)?;
+    }
+    Ok(pool)
 }

@@ -847,3 +847,67 @@ fn a_unit_of_work_reads_its_own_trail_on_every_engine() {
         assert!(store.check().unwrap().is_ok(), "{engine}");
     }
 }
+
+/// The synchronous postgres client drives a runtime of its own, which
+/// tokio refuses to start or drop on a thread that runs async tasks. A
+/// PostgreSQL store called straight from async code must not panic: on a
+/// multi-thread runtime it works (custdb steps aside with
+/// `block_in_place`); on a current-thread runtime, which has no other
+/// thread to hand its tasks to, a call is a typed `Unsupported` naming the
+/// async facade; opening and dropping the store work on both.
+#[test]
+fn a_postgres_store_called_from_async_tasks_never_panics() {
+    let Some(cluster) = cluster() else { return };
+    let (name, _) = postgres_store(cluster);
+    let connection = cluster.connection(&name);
+
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let conn = connection.clone();
+    multi.block_on(async move {
+        let store = Store::open_postgres(&conn).unwrap();
+        let tasks: Vec<_> = (0..4)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .customers()
+                        .create(NewCustomer::new(format!("Async {n}")))
+                        .unwrap()
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let count = store.read(|r| r.audit().count()).unwrap();
+        assert_eq!(count, 4);
+        drop(store);
+    });
+
+    let single = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    single.block_on(async move {
+        let store = Store::open_postgres(&connection).unwrap();
+        let err = store
+            .customers()
+            .create(NewCustomer::new("Blocked"))
+            .unwrap_err();
+        match err.kind() {
+            ErrorKind::Unsupported { instead, .. } => {
+                assert!(instead.contains("AsyncStore"), "{instead}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Work handed to a blocking thread runs.
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || s.customers().create(NewCustomer::new("Fine")))
+            .await
+            .unwrap()
+            .unwrap();
+        drop(store);
+    });
+}
