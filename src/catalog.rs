@@ -9,16 +9,13 @@
 //! may be sold below zero available (backorders). Archived products and
 //! variants stay readable but cannot be ordered.
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::audit::Change;
 use crate::customer::ArchiveState;
-use crate::error::DbResult;
+use crate::db::{sql, Conn, Json, Row};
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ProductId, VariantId};
@@ -303,13 +300,32 @@ macro_rules! select_variant {
     };
 }
 
-pub(crate) const SELECT_VARIANT: &str = select_variant!();
-
 /// The variants of the products whose ids are in the JSON array ?1.
 const VARIANTS_OF_PRODUCTS: &str = concat!(
     select_variant!(),
     "WHERE product_id IN (SELECT value FROM json_each(?1)) ORDER BY product_id, id"
 );
+
+/// [`VARIANTS_OF_PRODUCTS`] on PostgreSQL.
+const VARIANTS_OF_PRODUCTS_PG: &str = concat!(
+    select_variant!(),
+    "WHERE product_id IN (SELECT j.value::uuid FROM jsonb_array_elements_text(?1::jsonb) AS j(value)) \
+     ORDER BY product_id, id"
+);
+
+/// One page of products after the cursor (name ?1, id ?2; NULL for the
+/// first page).
+const PRODUCT_PAGE: &str = "SELECT id, name, description, created_at, updated_at, version, \
+    archived_at FROM products WHERE (?1 IS NULL OR (name, id) > (?1, ?2)) \
+    AND (?3 = 'all' OR (archived_at IS NULL) = (?3 = 'active')) \
+    ORDER BY name, id LIMIT ?4";
+
+/// [`PRODUCT_PAGE`] on PostgreSQL, where the NULL of the first page needs
+/// its type.
+const PRODUCT_PAGE_PG: &str = "SELECT id, name, description, created_at, updated_at, version, \
+    archived_at FROM products WHERE (CAST(?1 AS text) IS NULL OR (name, id) > (?1, CAST(?2 AS uuid))) \
+    AND (?3 = 'all' OR (archived_at IS NULL) = (?3 = 'active')) \
+    ORDER BY name, id LIMIT ?4";
 
 crate::bench_sql::sql_module! {
     /// Catalog statements on the order-placement path, public only so that the
@@ -325,56 +341,49 @@ crate::bench_sql::sql_module! {
     }
 }
 
-pub(crate) fn variant_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Variant>> {
+pub(crate) fn variant_from_row(row: &Row<'_>) -> Result<Variant> {
     let options: String = row.get(4)?;
     let currency: String = row.get(7)?;
-    let created: String = row.get(10)?;
-    let updated: String = row.get(11)?;
-    let archived: Option<String> = row.get(13)?;
-    let id: VariantId = row.get_id(0)?;
-    let product_id: ProductId = row.get_id(1)?;
-    let sku: String = row.get(2)?;
-    let title: Option<String> = row.get(3)?;
-    let barcode: Option<String> = row.get(5)?;
-    let price_e4: i64 = row.get(6)?;
-    let track_stock: bool = row.get(8)?;
-    let allow_backorder: bool = row.get(9)?;
-    let version: i64 = row.get(12)?;
-    Ok((|| {
-        Ok(Variant {
-            id,
-            product_id,
-            sku,
-            title,
-            options: serde_json::from_str(&options).stored()?,
-            barcode,
-            price: Money::from_e4(price_e4, Currency::from_db(&currency)?),
-            track_stock,
-            allow_backorder,
-            created_at: crate::time::from_db(&created)?,
-            updated_at: crate::time::from_db(&updated)?,
-            version,
-            archived_at: archived.as_deref().map(crate::time::from_db).transpose()?,
-        })
-    })())
+    Ok(Variant {
+        id: row.get(0)?,
+        product_id: row.get(1)?,
+        sku: row.get(2)?,
+        title: row.get(3)?,
+        options: serde_json::from_str(&options).stored()?,
+        barcode: row.get(5)?,
+        price: Money::from_e4(row.get(6)?, Currency::from_db(&currency)?),
+        track_stock: row.get(8)?,
+        allow_backorder: row.get(9)?,
+        created_at: row.get(10)?,
+        updated_at: row.get(11)?,
+        version: row.get(12)?,
+        archived_at: row.get(13)?,
+    })
+}
+
+/// A product row: everything but the variants.
+fn product_from_row(row: &Row<'_>) -> Result<Product> {
+    Ok(Product {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        variants: Vec::new(),
+        created_at: row.get(3)?,
+        updated_at: row.get(4)?,
+        version: row.get(5)?,
+        archived_at: row.get(6)?,
+    })
 }
 
 /// Read access to the catalog.
 #[derive(Debug)]
 pub struct CatalogReader<'a> {
-    db: crate::db::Conn<'a>,
+    db: Conn<'a>,
 }
 
 impl<'a> CatalogReader<'a> {
-    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+    pub(crate) fn new(db: Conn<'a>) -> Self {
         CatalogReader { db }
-    }
-
-    /// The SQLite connection, until this domain is written against the
-    /// engine seam.
-    #[allow(dead_code)]
-    fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
     }
 
     /// A product with its variants.
@@ -383,37 +392,19 @@ impl<'a> CatalogReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn product(&self, id: ProductId) -> Result<Product> {
-        let row = self
-            .conn()?
-            .prepare_cached(
-                "SELECT name, description, created_at, updated_at, version, archived_at \
-                 FROM products WHERE id = ?1",
-            )
-            .db()?
-            .query_row([id.sql()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
-            .optional()
-            .db()?
+        let mut product = self
+            .db
+            .query_opt(
+                sql!(
+                    "SELECT id, name, description, created_at, updated_at, version, archived_at \
+                     FROM products WHERE id = ?1"
+                ),
+                &[&id],
+                product_from_row,
+            )?
             .ok_or_else(|| Error::not_found("product", id))?;
-        let (name, description, created, updated, version, archived) = row;
-        Ok(Product {
-            id,
-            name,
-            description,
-            variants: self.variants_of(id)?,
-            created_at: crate::time::from_db(&created)?,
-            updated_at: crate::time::from_db(&updated)?,
-            version,
-            archived_at: archived.as_deref().map(crate::time::from_db).transpose()?,
-        })
+        product.variants = self.variants_of(id)?;
+        Ok(product)
     }
 
     /// The variants of a product, in the order they were added.
@@ -422,14 +413,14 @@ impl<'a> CatalogReader<'a> {
     ///
     /// A database error.
     pub fn variants_of(&self, product_id: ProductId) -> Result<Vec<Variant>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_VARIANT} WHERE product_id = ?1 ORDER BY id"
-            ))
-            .db()?;
-        let rows = stmt.query_map([product_id.sql()], variant_from_row).db()?;
-        rows.map(|r| r.db()?).collect()
+        self.db.query_vec(
+            sql!(concat!(
+                select_variant!(),
+                "WHERE product_id = ?1 ORDER BY id"
+            )),
+            &[&product_id],
+            variant_from_row,
+        )
     }
 
     /// A variant by id.
@@ -438,13 +429,9 @@ impl<'a> CatalogReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn variant(&self, id: VariantId) -> Result<Variant> {
-        self.conn()?
-            .prepare_cached(sql::VARIANT_BY_ID)
-            .db()?
-            .query_row([id.sql()], variant_from_row)
-            .optional()
-            .db()?
-            .ok_or_else(|| Error::not_found("variant", id))?
+        self.db
+            .query_opt(sql!(sql::VARIANT_BY_ID), &[&id], variant_from_row)?
+            .ok_or_else(|| Error::not_found("variant", id))
     }
 
     /// A variant by SKU (exact match after trimming).
@@ -458,13 +445,8 @@ impl<'a> CatalogReader<'a> {
     }
 
     pub(crate) fn find_by_sku(&self, sku: &str) -> Result<Option<Variant>> {
-        self.conn()?
-            .prepare_cached(sql::VARIANT_BY_SKU)
-            .db()?
-            .query_row([sku.trim()], variant_from_row)
-            .optional()
-            .db()?
-            .transpose()
+        self.db
+            .query_opt(sql!(sql::VARIANT_BY_SKU), &[&sku.trim()], variant_from_row)
     }
 
     /// A variant by barcode.
@@ -473,13 +455,16 @@ impl<'a> CatalogReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown barcode.
     pub fn variant_by_barcode(&self, barcode: &str) -> Result<Variant> {
-        self.conn()?
-            .prepare_cached(&format!("{SELECT_VARIANT} WHERE barcode = ?1"))
-            .db()?
-            .query_row([barcode.trim()], variant_from_row)
-            .optional()
-            .db()?
-            .ok_or_else(|| Error::not_found("variant", format!("with barcode {barcode:?}")))?
+        self.find_by_barcode(barcode)?
+            .ok_or_else(|| Error::not_found("variant", format!("with barcode {barcode:?}")))
+    }
+
+    fn find_by_barcode(&self, barcode: &str) -> Result<Option<Variant>> {
+        self.db.query_opt(
+            sql!(concat!(select_variant!(), "WHERE barcode = ?1")),
+            &[&barcode.trim()],
+            variant_from_row,
+        )
     }
 
     /// Products in name order, with their variants: the active ones
@@ -496,66 +481,33 @@ impl<'a> CatalogReader<'a> {
     ) -> Result<Page<Product>> {
         let limit = check_limit(limit)?;
         let (name, id) = match after {
-            None => (String::new(), String::new()),
+            None => (None, None),
             Some(c) => {
                 let key = c.key()?;
                 let (id, name) = key
                     .split_once('|')
                     .ok_or_else(|| Error::invalid("cursor", "is not a product cursor"))?;
-                (name.to_owned(), ProductId::parse(id, "cursor")?.to_string())
+                (Some(name.to_owned()), Some(ProductId::parse(id, "cursor")?))
             }
         };
         // Two statements for the page, whatever its length: the products,
         // then all their variants (no query per product).
-        let mut items = self
-            .conn()?
-            .prepare_cached(
-                "SELECT id, name, description, created_at, updated_at, version, archived_at \
-                 FROM products WHERE (name, id) > (?1, ?2) \
-                 AND (?3 = 'all' OR (archived_at IS NULL) = (?3 = 'active')) \
-                 ORDER BY name, id LIMIT ?4",
-            )
-            .db()?
-            .query_map(
-                params![name, id, archived.as_str(), (limit + 1) as i64],
-                |r| {
-                    Ok((
-                        r.get_id::<ProductId>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                    ))
-                },
-            )
-            .db()?
-            .map(|row| {
-                let (id, name, description, created, updated, version, archived) = row.db()?;
-                Ok(Product {
-                    id,
-                    name,
-                    description,
-                    variants: Vec::new(),
-                    created_at: crate::time::from_db(&created)?,
-                    updated_at: crate::time::from_db(&updated)?,
-                    version,
-                    archived_at: archived.as_deref().map(crate::time::from_db).transpose()?,
-                })
-            })
-            .collect::<Result<Vec<Product>>>()?;
+        let mut items = self.db.query_vec(
+            sql!(sqlite: PRODUCT_PAGE, postgres: PRODUCT_PAGE_PG),
+            &[&name, &id, &archived.as_str(), &(limit + 1)],
+            product_from_row,
+        )?;
         let ids: Vec<ProductId> = items.iter().map(|p| p.id).collect();
-        let mut variants: std::collections::BTreeMap<ProductId, Vec<Variant>> =
-            std::collections::BTreeMap::new();
-        let mut stmt = self.conn()?.prepare_cached(VARIANTS_OF_PRODUCTS).db()?;
-        for v in stmt
-            .query_map([serde_json::to_string(&ids).written()?], variant_from_row)
-            .db()?
-        {
-            let v = v.db()??;
-            variants.entry(v.product_id).or_default().push(v);
-        }
+        let mut variants: BTreeMap<ProductId, Vec<Variant>> = BTreeMap::new();
+        self.db.query_each(
+            sql!(sqlite: VARIANTS_OF_PRODUCTS, postgres: VARIANTS_OF_PRODUCTS_PG),
+            &[&Json(&serde_json::to_string(&ids).written()?)],
+            |r| {
+                let v = variant_from_row(r)?;
+                variants.entry(v.product_id).or_default().push(v);
+                Ok(())
+            },
+        )?;
         for p in &mut items {
             p.variants = variants.remove(&p.id).unwrap_or_default();
         }
@@ -685,16 +637,13 @@ impl<'t> Catalog<'t> {
                 .map(|(i, v)| check_variant(&format!("variants[{i}]"), v))
                 .collect::<Result<Vec<_>>>()?;
             let id = ProductId::new();
-            let now = crate::time::to_db(&self.tx.now());
-            self.tx
-                .conn()?
-                .prepare_cached(
+            self.tx.db().execute(
+                sql!(
                     "INSERT INTO products (id, name, description, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?4)",
-                )
-                .db()?
-                .execute(params![id.sql(), name, description, now])
-                .db()?;
+                     VALUES (?1, ?2, ?3, ?4, ?4)"
+                ),
+                &[&id, &name, &description, &self.tx.now()],
+            )?;
             self.tx.audit_change(Change {
                 action: "create",
                 entity_type: "product",
@@ -747,7 +696,7 @@ impl<'t> Catalog<'t> {
             }));
         }
         if let Some(b) = &v.barcode {
-            if self.variant_by_barcode(b).is_ok() {
+            if self.find_by_barcode(b)?.is_some() {
                 return Err(Error::new(ErrorKind::AlreadyExists {
                     entity: "variant",
                     field: "barcode",
@@ -755,29 +704,29 @@ impl<'t> Catalog<'t> {
             }
         }
         let id = VariantId::new();
-        let now = crate::time::to_db(&self.tx.now());
         self.tx
-            .conn()?
-            .prepare_cached(
-                "INSERT INTO product_variants (id, product_id, sku, title, options, barcode, \
-                 price_e4, currency, track_stock, allow_backorder, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            .db()
+            .execute(
+                sql!(
+                    "INSERT INTO product_variants (id, product_id, sku, title, options, barcode, \
+                     price_e4, currency, track_stock, allow_backorder, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
+                ),
+                &[
+                    &id,
+                    &product_id,
+                    &v.sku,
+                    &v.title,
+                    &Json(&v.options),
+                    &v.barcode,
+                    &v.price_e4,
+                    &v.currency.code(),
+                    &new.track_stock,
+                    &new.allow_backorder,
+                    &self.tx.now(),
+                ],
             )
-            .db()?
-            .execute(params![
-                id.sql(),
-                product_id.sql(),
-                v.sku,
-                v.title,
-                v.options,
-                v.barcode,
-                v.price_e4,
-                v.currency.code(),
-                new.track_stock,
-                new.allow_backorder,
-                now
-            ])
-            .db()?;
+            .map_err(map_unique)?;
         self.tx.audit_change(Change {
             action: "create",
             entity_type: "variant",
@@ -796,14 +745,10 @@ impl<'t> Catalog<'t> {
     }
 
     fn touch_product(&self, id: ProductId) -> Result<()> {
-        self.tx
-            .conn()?
-            .prepare_cached(
-                "UPDATE products SET updated_at = ?2, version = version + 1 WHERE id = ?1",
-            )
-            .db()?
-            .execute(params![id.sql(), crate::time::to_db(&self.tx.now())])
-            .db()?;
+        self.tx.db().execute(
+            sql!("UPDATE products SET updated_at = ?2, version = version + 1 WHERE id = ?1"),
+            &[&id, &self.tx.now()],
+        )?;
         Ok(())
     }
 
@@ -851,7 +796,7 @@ impl<'t> Catalog<'t> {
             let checked = check_variant("variant", &next)?;
             next.sku = checked.sku.clone();
             if let Some(b) = &checked.barcode {
-                if let Ok(other) = self.variant_by_barcode(b) {
+                if let Some(other) = self.find_by_barcode(b)? {
                     if other.id != id {
                         return Err(Error::new(ErrorKind::AlreadyExists {
                             entity: "variant",
@@ -861,16 +806,14 @@ impl<'t> Catalog<'t> {
                 }
             }
             if current.track_stock && !next.track_stock {
-                let holds: bool = self
-                    .tx
-                    .conn()?
-                    .prepare_cached(
+                let holds: bool = self.tx.db().query_row(
+                    sql!(
                         "SELECT EXISTS (SELECT 1 FROM stock_levels WHERE variant_id = ?1 \
-                     AND (on_hand <> 0 OR reserved <> 0))",
-                    )
-                    .db()?
-                    .query_row([id.sql()], |r| r.get(0))
-                    .db()?;
+                         AND (on_hand <> 0 OR reserved <> 0))"
+                    ),
+                    &[&id],
+                    |r| r.get(0),
+                )?;
                 if holds {
                     return Err(Error::new(ErrorKind::InvalidState {
                         entity: "variant",
@@ -882,15 +825,11 @@ impl<'t> Catalog<'t> {
                 }
             }
             if current.allow_backorder && !next.allow_backorder {
-                let oversold: Option<i64> = self
-                    .tx
-                    .conn()?
-                    .prepare_cached(
-                        "SELECT min(on_hand - reserved) FROM stock_levels WHERE variant_id = ?1",
-                    )
-                    .db()?
-                    .query_row([id.sql()], |r| r.get(0))
-                    .db()?;
+                let oversold: Option<i64> = self.tx.db().query_row(
+                    sql!("SELECT min(on_hand - reserved) FROM stock_levels WHERE variant_id = ?1"),
+                    &[&id],
+                    |r| r.get(0),
+                )?;
                 if oversold.is_some_and(|a| a < 0) {
                     return Err(Error::new(ErrorKind::InvalidState {
                         entity: "variant",
@@ -921,25 +860,38 @@ impl<'t> Catalog<'t> {
             if changed.is_empty() {
                 return Ok(current);
             }
-            self.tx
-                .conn()?
-                .prepare_cached(
-                    "UPDATE product_variants SET title = ?2, barcode = ?3, price_e4 = ?4, \
-                 currency = ?5, track_stock = ?6, allow_backorder = ?7, updated_at = ?8, \
-                 version = version + 1 WHERE id = ?1",
+            let updated = self
+                .tx
+                .db()
+                .execute(
+                    sql!(
+                        "UPDATE product_variants SET title = ?2, barcode = ?3, price_e4 = ?4, \
+                         currency = ?5, track_stock = ?6, allow_backorder = ?7, updated_at = ?8, \
+                         version = version + 1 WHERE id = ?1 AND version = ?9"
+                    ),
+                    &[
+                        &id,
+                        &checked.title,
+                        &checked.barcode,
+                        &checked.price_e4,
+                        &checked.currency.code(),
+                        &next.track_stock,
+                        &next.allow_backorder,
+                        &self.tx.now(),
+                        &expected_version,
+                    ],
                 )
-                .db()?
-                .execute(params![
-                    id.sql(),
-                    checked.title,
-                    checked.barcode,
-                    checked.price_e4,
-                    checked.currency.code(),
-                    next.track_stock,
-                    next.allow_backorder,
-                    crate::time::to_db(&self.tx.now())
-                ])
-                .db()?;
+                .map_err(map_unique)?;
+            if updated == 0 {
+                // Another server changed it after this unit of work read it.
+                let actual_version = self.variant(id)?.version;
+                return Err(Error::new(ErrorKind::Conflict {
+                    entity: "variant",
+                    id: id.to_string(),
+                    expected_version,
+                    actual_version,
+                }));
+            }
             self.tx.audit_change(Change {
                 action: "update",
                 entity_type: "variant",
@@ -962,15 +914,13 @@ impl<'t> Catalog<'t> {
             if v.is_archived() {
                 return Ok(v);
             }
-            self.tx
-                .conn()?
-                .prepare_cached(
+            self.tx.db().execute(
+                sql!(
                     "UPDATE product_variants SET archived_at = ?2, updated_at = ?2, \
-                 version = version + 1 WHERE id = ?1",
-                )
-                .db()?
-                .execute(params![id.sql(), crate::time::to_db(&self.tx.now())])
-                .db()?;
+                     version = version + 1 WHERE id = ?1"
+                ),
+                &[&id, &self.tx.now()],
+            )?;
             self.tx.audit_change(Change {
                 action: "archive",
                 entity_type: "variant",
@@ -995,15 +945,13 @@ impl<'t> Catalog<'t> {
             for v in &p.variants {
                 self.archive_variant(v.id)?;
             }
-            self.tx
-                .conn()?
-                .prepare_cached(
+            self.tx.db().execute(
+                sql!(
                     "UPDATE products SET archived_at = ?2, updated_at = ?2, \
-                 version = version + 1 WHERE id = ?1",
-                )
-                .db()?
-                .execute(params![id.sql(), crate::time::to_db(&self.tx.now())])
-                .db()?;
+                     version = version + 1 WHERE id = ?1"
+                ),
+                &[&id, &self.tx.now()],
+            )?;
             self.tx.audit_change(Change {
                 action: "archive",
                 entity_type: "product",
@@ -1012,6 +960,31 @@ impl<'t> Catalog<'t> {
             })?;
             self.product(id)
         })
+    }
+}
+
+/// A unique index lost to another writer (another server on PostgreSQL)
+/// between the check and the insert: the same error as the check's.
+fn map_unique(err: Error) -> Error {
+    match err.violated_unique() {
+        // SQLite names the column, PostgreSQL the constraint or index.
+        Some(what)
+            if what.contains("product_variants.sku") || what == "product_variants_sku_key" =>
+        {
+            Error::new(ErrorKind::AlreadyExists {
+                entity: "variant",
+                field: "sku",
+            })
+        }
+        Some(what)
+            if what.contains("product_variants.barcode") || what == "product_variants_barcode" =>
+        {
+            Error::new(ErrorKind::AlreadyExists {
+                entity: "variant",
+                field: "barcode",
+            })
+        }
+        _ => err,
     }
 }
 
@@ -1025,16 +998,13 @@ fn archived(entity: &'static str, id: impl std::fmt::Display) -> Error {
 
 /// Catalog invariants: every stored price has a known currency and the
 /// options parse.
-pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let mut stmt = conn
-        .prepare(&format!("{SELECT_VARIANT} ORDER BY sku"))
-        .db()?;
-    for v in stmt.query_map([], variant_from_row).db()? {
-        if let Err(e) = v.db()? {
+pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
+    conn.query_each(sql!(concat!(select_variant!(), "ORDER BY sku")), &[], |r| {
+        if let Err(e) = variant_from_row(r) {
             report.push(format!("variant: {e}"));
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 crate::one_shot::one_shot! {

@@ -758,8 +758,8 @@ fn what_exists_only_on_files_is_typed_unsupported_on_postgres() {
     }
     // A domain not yet on PostgreSQL says so instead of failing oddly.
     let err = store
-        .catalog()
-        .create_product(custdb::NewProduct::new("Tea"))
+        .inventory()
+        .create_warehouse(custdb::NewWarehouse::new("W1", "Main"))
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
 }
@@ -910,4 +910,220 @@ fn a_postgres_store_called_from_async_tasks_never_panics() {
             .unwrap();
         drop(store);
     });
+}
+
+/// The catalog: products, variants, SKU and barcode uniqueness, versions,
+/// archiving, pages; a transcript that must be the same on every engine.
+fn catalog_script(store: &Store) -> Vec<String> {
+    use custdb::{Currency, Decimal, NewProduct, NewVariant, VariantPatch};
+    let mut log = Vec::new();
+    let tea = store
+        .catalog()
+        .create_product(
+            NewProduct::new("Tea")
+                .description("Loose leaf")
+                .variant(
+                    NewVariant::new("TEA-100", Decimal::new(450, 2), Currency::GBP)
+                        .title("100 g")
+                        .option("weight", "100 g")
+                        .barcode("5012345678900"),
+                )
+                .variant(NewVariant::new(
+                    "TEA-250",
+                    Decimal::new(995, 2),
+                    Currency::GBP,
+                )),
+        )
+        .unwrap();
+    log.push(format!(
+        "tea: {} {:?} {} variants, v{}",
+        tea.name,
+        tea.description,
+        tea.variants.len(),
+        tea.version
+    ));
+    for v in &tea.variants {
+        log.push(format!(
+            "variant {} {:?} {:?} {:?} {} track {} backorder {}",
+            v.sku, v.title, v.options, v.barcode, v.price, v.track_stock, v.allow_backorder
+        ));
+    }
+    let dup = store
+        .catalog()
+        .create_product(NewProduct::new("Copy").variant(NewVariant::new(
+            "TEA-100",
+            Decimal::ONE,
+            Currency::GBP,
+        )));
+    log.push(format!("duplicate sku: {}", dup.unwrap_err()));
+    let dup =
+        store
+            .catalog()
+            .create_product(NewProduct::new("Copy").variant(
+                NewVariant::new("OTHER", Decimal::ONE, Currency::GBP).barcode("5012345678900"),
+            ));
+    log.push(format!("duplicate barcode: {}", dup.unwrap_err()));
+    let bad = store
+        .catalog()
+        .create_product(NewProduct::new("Bad").variant(NewVariant::new(
+            " ",
+            Decimal::ONE,
+            Currency::GBP,
+        )));
+    log.push(format!("bad: {}", bad.unwrap_err()));
+    let coffee = store
+        .catalog()
+        .create_product(NewProduct::new("Coffee"))
+        .unwrap();
+    let beans = store
+        .catalog()
+        .add_variant(
+            coffee.id,
+            NewVariant::new("COF-1", Decimal::new(1200, 2), Currency::EUR),
+        )
+        .unwrap();
+    let updated = store
+        .catalog()
+        .update_variant(
+            beans.id,
+            beans.version,
+            VariantPatch::default()
+                .price(Decimal::new(1350, 2))
+                .title("1 kg"),
+        )
+        .unwrap();
+    log.push(format!(
+        "updated: {} {:?} v{}",
+        updated.price, updated.title, updated.version
+    ));
+    let stale = store.catalog().update_variant(
+        beans.id,
+        beans.version,
+        VariantPatch::default().price(Decimal::ONE),
+    );
+    log.push(without_ids(&format!("stale: {}", stale.unwrap_err())));
+    let by_sku = store.catalog().variant_by_sku(" COF-1 ").unwrap();
+    let by_barcode = store.catalog().variant_by_barcode("5012345678900").unwrap();
+    log.push(format!(
+        "by sku {} by barcode {}",
+        by_sku.sku, by_barcode.sku
+    ));
+    log.push(format!(
+        "unknown sku: {}",
+        store.catalog().variant_by_sku("NOPE").unwrap_err()
+    ));
+    let archived = store.catalog().archive_product(coffee.id).unwrap();
+    log.push(format!(
+        "archived: {} variants archived {}",
+        archived.archived_at.is_some(),
+        archived.variants.iter().all(|v| v.is_archived())
+    ));
+    let late = store.catalog().add_variant(
+        coffee.id,
+        NewVariant::new("COF-2", Decimal::ONE, Currency::EUR),
+    );
+    log.push(without_ids(&format!(
+        "add to archived: {}",
+        late.unwrap_err()
+    )));
+    for state in [
+        ArchiveState::Active,
+        ArchiveState::Archived,
+        ArchiveState::All,
+    ] {
+        let mut names = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.catalog().products(state, cursor.as_ref(), 1).unwrap();
+            names.extend(
+                page.items
+                    .iter()
+                    .map(|p| format!("{}({})", p.name, p.variants.len())),
+            );
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        log.push(format!("{state:?}: {names:?}"));
+    }
+    let report = store.check().unwrap();
+    log.push(format!("check: {}", report.is_ok()));
+    log
+}
+
+/// `text` with every UUID replaced by `<id>`: ids differ between runs.
+fn without_ids(text: &str) -> String {
+    let is_uuid = |w: &[u8]| {
+        w.len() == 36
+            && w.iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+    };
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if i + 36 <= bytes.len() && is_uuid(&bytes[i..i + 36]) {
+            out.push_str("<id>");
+            i += 36;
+        } else {
+            let c = text[i..].chars().next().unwrap_or_default();
+            out.push(c);
+            i += c.len_utf8().max(1);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_catalog_behaves_the_same_on_every_engine() {
+    let transcript = same_on_every_engine(catalog_script);
+    assert!(
+        transcript.iter().any(|l| l == "check: true"),
+        "{transcript:?}"
+    );
+}
+
+#[test]
+fn several_servers_racing_for_one_sku_on_postgres() {
+    use custdb::{Currency, Decimal, NewProduct, NewVariant};
+    let Some(cluster) = cluster() else { return };
+    let (name, store) = postgres_store(cluster);
+    let product = store
+        .catalog()
+        .create_product(NewProduct::new("Contested"))
+        .unwrap();
+    let connection = cluster.connection(&name);
+    let stores: Vec<Store> = (0..4)
+        .map(|_| Store::open_postgres(&connection).unwrap())
+        .collect();
+    let barrier = Arc::new(std::sync::Barrier::new(stores.len()));
+    let won: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = stores
+            .iter()
+            .map(|st| {
+                let barrier = Arc::clone(&barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    match st.catalog().add_variant(
+                        product.id,
+                        NewVariant::new("ONE-SKU", Decimal::ONE, Currency::GBP),
+                    ) {
+                        Ok(_) => 1,
+                        Err(e) if e.is_already_exists() => 0,
+                        Err(e) => panic!("unexpected: {e}"),
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(won, 1, "one server added the SKU");
+    assert_eq!(
+        store.catalog().product(product.id).unwrap().variants.len(),
+        1
+    );
+    assert!(store.check().unwrap().is_ok());
 }
