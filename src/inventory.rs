@@ -16,14 +16,11 @@
 //! [`Inventory::release_expired`]). Variants that do not track stock have no
 //! ledger at all.
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::audit::Change;
 use crate::catalog::{CatalogReader, Variant};
-use crate::error::DbResult;
+use crate::db::{sql, Conn, Row};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{OrderId, OrderLineId, ReservationId, TransferId, VariantId, WarehouseId};
 use crate::page::{check_limit, into_page, Cursor, Page};
@@ -253,20 +250,24 @@ pub struct StockReportLine {
     pub quantity: i64,
 }
 
-const SELECT_LEVEL: &str = "SELECT l.variant_id, v.sku, l.warehouse_id, w.code, l.on_hand, \
-    l.reserved - coalesce((SELECT sum(r.open_quantity) FROM stock_reservations r \
-      WHERE r.variant_id = l.variant_id AND r.warehouse_id = l.warehouse_id \
-      AND r.open_quantity > 0 AND r.expires_at <= ?1), 0) \
-    FROM stock_levels l JOIN product_variants v ON v.id = l.variant_id \
-    JOIN warehouses w ON w.id = l.warehouse_id ";
+macro_rules! select_level {
+    () => {
+        "SELECT l.variant_id, v.sku, l.warehouse_id, w.code, l.on_hand, \
+         l.reserved - CAST(coalesce((SELECT sum(r.open_quantity) FROM stock_reservations r \
+           WHERE r.variant_id = l.variant_id AND r.warehouse_id = l.warehouse_id \
+           AND r.open_quantity > 0 AND r.expires_at <= ?1), 0) AS bigint) \
+         FROM stock_levels l JOIN product_variants v ON v.id = l.variant_id \
+         JOIN warehouses w ON w.id = l.warehouse_id "
+    };
+}
 
-fn level_from_row(row: &Row<'_>) -> rusqlite::Result<StockLevel> {
+fn level_from_row(row: &Row<'_>) -> Result<StockLevel> {
     let on_hand: i64 = row.get(4)?;
     let reserved: i64 = row.get(5)?;
     Ok(StockLevel {
-        variant_id: row.get_id(0)?,
+        variant_id: row.get(0)?,
         sku: row.get(1)?,
-        warehouse_id: row.get_id(2)?,
+        warehouse_id: row.get(2)?,
         warehouse_code: row.get(3)?,
         on_hand,
         reserved,
@@ -274,12 +275,15 @@ fn level_from_row(row: &Row<'_>) -> rusqlite::Result<StockLevel> {
     })
 }
 
-const SELECT_WAREHOUSE: &str =
-    "SELECT id, code, name, line1, city, postal_code, country, priority FROM warehouses ";
+macro_rules! select_warehouse {
+    () => {
+        "SELECT id, code, name, line1, city, postal_code, country, priority FROM warehouses "
+    };
+}
 
-fn warehouse_from_row(row: &Row<'_>) -> rusqlite::Result<Warehouse> {
+fn warehouse_from_row(row: &Row<'_>) -> Result<Warehouse> {
     Ok(Warehouse {
-        id: row.get_id(0)?,
+        id: row.get(0)?,
         code: row.get(1)?,
         name: row.get(2)?,
         line1: row.get(3)?,
@@ -290,32 +294,28 @@ fn warehouse_from_row(row: &Row<'_>) -> rusqlite::Result<Warehouse> {
     })
 }
 
-const SELECT_MOVEMENT: &str = "SELECT seq, variant_id, warehouse_id, kind, on_hand_delta, \
-    reserved_delta, reason, reservation_id, order_id, transfer_id, at, actor_id FROM stock_movements ";
-
-fn movement_from_row(row: &Row<'_>) -> rusqlite::Result<(Movement, String)> {
-    Ok((
-        Movement {
-            seq: row.get(0)?,
-            variant_id: row.get_id(1)?,
-            warehouse_id: row.get_id(2)?,
-            kind: MovementKind::from_db(&row.get::<_, String>(3)?)?,
-            on_hand_delta: row.get(4)?,
-            reserved_delta: row.get(5)?,
-            reason: row.get(6)?,
-            reservation_id: row.get_id(7)?,
-            order_id: row.get_id(8)?,
-            transfer_id: row.get_id(9)?,
-            at: DateTime::<Utc>::MIN_UTC,
-            actor_id: row.get(11)?,
-        },
-        row.get(10)?,
-    ))
+macro_rules! select_movement {
+    () => {
+        "SELECT seq, variant_id, warehouse_id, kind, on_hand_delta, reserved_delta, reason, \
+         reservation_id, order_id, transfer_id, at, actor_id FROM stock_movements "
+    };
 }
 
-fn finish_movement((mut m, at): (Movement, String)) -> Result<Movement> {
-    m.at = crate::time::from_db(&at)?;
-    Ok(m)
+fn movement_from_row(row: &Row<'_>) -> Result<Movement> {
+    Ok(Movement {
+        seq: row.get(0)?,
+        variant_id: row.get(1)?,
+        warehouse_id: row.get(2)?,
+        kind: row.get(3)?,
+        on_hand_delta: row.get(4)?,
+        reserved_delta: row.get(5)?,
+        reason: row.get(6)?,
+        reservation_id: row.get(7)?,
+        order_id: row.get(8)?,
+        transfer_id: row.get(9)?,
+        at: row.get(10)?,
+        actor_id: row.get(11)?,
+    })
 }
 
 macro_rules! select_reservation {
@@ -324,53 +324,31 @@ macro_rules! select_reservation {
          created_at, closed_at, closed_reason FROM stock_reservations "
     };
 }
-const SELECT_RESERVATION: &str = select_reservation!();
 
-type RawReservation = (Reservation, Option<String>, String, Option<String>);
-
-fn reservation_from_row(row: &Row<'_>) -> rusqlite::Result<RawReservation> {
-    Ok((
-        Reservation {
-            id: row.get_id(0)?,
-            variant_id: row.get_id(1)?,
-            warehouse_id: row.get_id(2)?,
-            order_id: row.get_id(3)?,
-            quantity: row.get(4)?,
-            open_quantity: row.get(5)?,
-            expires_at: None,
-            created_at: DateTime::<Utc>::MIN_UTC,
-            closed_at: None,
-            closed_reason: row.get(9)?,
-        },
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
-}
-
-fn finish_reservation((mut r, expires, created, closed): RawReservation) -> Result<Reservation> {
-    r.expires_at = expires.as_deref().map(crate::time::from_db).transpose()?;
-    r.created_at = crate::time::from_db(&created)?;
-    r.closed_at = closed.as_deref().map(crate::time::from_db).transpose()?;
-    Ok(r)
+fn reservation_from_row(row: &Row<'_>) -> Result<Reservation> {
+    Ok(Reservation {
+        id: row.get(0)?,
+        variant_id: row.get(1)?,
+        warehouse_id: row.get(2)?,
+        order_id: row.get(3)?,
+        quantity: row.get(4)?,
+        open_quantity: row.get(5)?,
+        expires_at: row.get(6)?,
+        created_at: row.get(7)?,
+        closed_at: row.get(8)?,
+        closed_reason: row.get(9)?,
+    })
 }
 
 /// Read access to inventory.
 #[derive(Debug)]
 pub struct InventoryReader<'a> {
-    db: crate::db::Conn<'a>,
+    db: Conn<'a>,
 }
 
 impl<'a> InventoryReader<'a> {
-    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+    pub(crate) fn new(db: Conn<'a>) -> Self {
         InventoryReader { db }
-    }
-
-    /// The SQLite connection, until this domain is written against the
-    /// engine seam.
-    #[allow(dead_code)]
-    fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
     }
 
     /// A warehouse by id.
@@ -379,12 +357,12 @@ impl<'a> InventoryReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn warehouse(&self, id: WarehouseId) -> Result<Warehouse> {
-        self.conn()?
-            .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE id = ?1"))
-            .db()?
-            .query_row([id.sql()], warehouse_from_row)
-            .optional()
-            .db()?
+        self.db
+            .query_opt(
+                sql!(concat!(select_warehouse!(), "WHERE id = ?1")),
+                &[&id],
+                warehouse_from_row,
+            )?
             .ok_or_else(|| Error::not_found("warehouse", id))
     }
 
@@ -395,12 +373,12 @@ impl<'a> InventoryReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown code.
     pub fn warehouse_by_code(&self, code: &str) -> Result<Warehouse> {
         let code = code.trim().to_uppercase();
-        self.conn()?
-            .prepare_cached(&format!("{SELECT_WAREHOUSE} WHERE code = ?1"))
-            .db()?
-            .query_row([&code], warehouse_from_row)
-            .optional()
-            .db()?
+        self.db
+            .query_opt(
+                sql!(concat!(select_warehouse!(), "WHERE code = ?1")),
+                &[&code],
+                warehouse_from_row,
+            )?
             .ok_or_else(|| Error::not_found("warehouse", format!("with code {code:?}")))
     }
 
@@ -410,14 +388,14 @@ impl<'a> InventoryReader<'a> {
     ///
     /// A database error.
     pub fn warehouses(&self) -> Result<Vec<Warehouse>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_WAREHOUSE} WHERE archived_at IS NULL ORDER BY priority, code"
-            ))
-            .db()?;
-        let rows = stmt.query_map([], warehouse_from_row).db()?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        self.db.query_vec(
+            sql!(concat!(
+                select_warehouse!(),
+                "WHERE archived_at IS NULL ORDER BY priority, code"
+            )),
+            &[],
+            warehouse_from_row,
+        )
     }
 
     /// The balance of a variant in a warehouse; zeros when nothing ever
@@ -427,19 +405,14 @@ impl<'a> InventoryReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown variant or warehouse.
     pub fn level(&self, variant_id: VariantId, warehouse_id: WarehouseId) -> Result<StockLevel> {
-        let now = crate::time::to_db(&crate::time::now());
-        let found = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND l.warehouse_id = ?3"
-            ))
-            .db()?
-            .query_row(
-                params![now, variant_id.sql(), warehouse_id.sql()],
-                level_from_row,
-            )
-            .optional()
-            .db()?;
+        let found = self.db.query_opt(
+            sql!(concat!(
+                select_level!(),
+                "WHERE l.variant_id = ?2 AND l.warehouse_id = ?3"
+            )),
+            &[&crate::time::now(), &variant_id, &warehouse_id],
+            level_from_row,
+        )?;
         match found {
             Some(level) => Ok(level),
             None => {
@@ -465,22 +438,14 @@ impl<'a> InventoryReader<'a> {
     ///
     /// A database error.
     pub fn levels(&self, variant_id: VariantId) -> Result<Vec<StockLevel>> {
-        let now = crate::time::to_db(&crate::time::now());
-        self.levels_at(variant_id, &now)
-    }
-
-    fn levels_at(&self, variant_id: VariantId, now: &str) -> Result<Vec<StockLevel>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_LEVEL} WHERE l.variant_id = ?2 AND w.archived_at IS NULL \
-             ORDER BY w.priority, w.code"
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map(params![now, variant_id.sql()], level_from_row)
-            .db()?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        self.db.query_vec(
+            sql!(concat!(
+                select_level!(),
+                "WHERE l.variant_id = ?2 AND w.archived_at IS NULL ORDER BY w.priority, w.code"
+            )),
+            &[&crate::time::now(), &variant_id],
+            level_from_row,
+        )
     }
 
     /// Every active warehouse in allocation order (priority, then code),
@@ -489,15 +454,12 @@ impl<'a> InventoryReader<'a> {
     pub(crate) fn allocation_candidates(
         &self,
         variant_id: VariantId,
-        now: &str,
+        now: DateTime<Utc>,
     ) -> Result<Vec<(WarehouseId, i64)>> {
-        let mut stmt = self.conn()?.prepare_cached(sql::ALLOCATION).db()?;
-        let rows = stmt
-            .query_map(params![variant_id.sql(), now], |r| {
-                Ok((r.get_id(0)?, r.get(1)?))
+        self.db
+            .query_vec(sql!(sql::ALLOCATION), &[&variant_id, &now], |r| {
+                Ok((r.get(0)?, r.get(1)?))
             })
-            .db()?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().db()
     }
 
     /// Units of a variant available across all warehouses.
@@ -528,20 +490,14 @@ impl<'a> InventoryReader<'a> {
                 .parse()
                 .map_err(|_| Error::invalid("cursor", "is not a movement cursor"))?,
         };
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_MOVEMENT} WHERE variant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-            ))
-            .db()?;
-        let items = stmt
-            .query_map(
-                params![variant_id.sql(), after_seq, (limit + 1) as i64],
-                movement_from_row,
-            )
-            .db()?
-            .map(|r| r.map_err(Error::from_sqlite).and_then(finish_movement))
-            .collect::<Result<Vec<_>>>()?;
+        let items = self.db.query_vec(
+            sql!(concat!(
+                select_movement!(),
+                "WHERE variant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            )),
+            &[&variant_id, &after_seq, &(limit + 1)],
+            movement_from_row,
+        )?;
         Ok(into_page(items, limit, |m| m.seq.to_string()))
     }
 
@@ -551,15 +507,14 @@ impl<'a> InventoryReader<'a> {
     ///
     /// A database error.
     pub fn movements_of_order(&self, order_id: OrderId) -> Result<Vec<Movement>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_MOVEMENT} WHERE order_id = ?1 ORDER BY seq"
-            ))
-            .db()?;
-        let rows = stmt.query_map([order_id.sql()], movement_from_row).db()?;
-        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_movement))
-            .collect()
+        self.db.query_vec(
+            sql!(concat!(
+                select_movement!(),
+                "WHERE order_id = ?1 ORDER BY seq"
+            )),
+            &[&order_id],
+            movement_from_row,
+        )
     }
 
     /// A reservation.
@@ -568,54 +523,45 @@ impl<'a> InventoryReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn reservation(&self, id: ReservationId) -> Result<Reservation> {
-        self.conn()?
-            .prepare_cached(&format!("{SELECT_RESERVATION} WHERE id = ?1"))
-            .db()?
-            .query_row([id.sql()], reservation_from_row)
-            .optional()
-            .db()?
+        self.db
+            .query_opt(
+                sql!(concat!(select_reservation!(), "WHERE id = ?1")),
+                &[&id],
+                reservation_from_row,
+            )?
             .ok_or_else(|| Error::not_found("reservation", id))
-            .and_then(finish_reservation)
     }
 
     pub(crate) fn open_reservations_of_line(&self, line: OrderLineId) -> Result<Vec<Reservation>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(sql::OPEN_RESERVATIONS_OF_LINE)
-            .db()?;
-        let rows = stmt.query_map([line.sql()], reservation_from_row).db()?;
-        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_reservation))
-            .collect()
+        self.db.query_vec(
+            sql!(sql::OPEN_RESERVATIONS_OF_LINE),
+            &[&line],
+            reservation_from_row,
+        )
     }
 
     pub(crate) fn reservations_of_line(&self, line: OrderLineId) -> Result<Vec<Reservation>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_RESERVATION} WHERE order_line_id = ?1 ORDER BY rowid"
-            ))
-            .db()?;
-        let rows = stmt.query_map([line.sql()], reservation_from_row).db()?;
-        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_reservation))
-            .collect()
+        self.db.query_vec(
+            sql!(concat!(
+                select_reservation!(),
+                "WHERE order_line_id = ?1 ORDER BY rowid"
+            )),
+            &[&line],
+            reservation_from_row,
+        )
     }
 
-    fn report(&self, sql: &str) -> Result<Vec<(StockLevel, ReplenishmentRule)>> {
-        let now = crate::time::to_db(&crate::time::now());
-        let mut stmt = self.conn()?.prepare_cached(sql).db()?;
-        let rows = stmt
-            .query_map([now], |row| {
-                Ok((
-                    level_from_row(row)?,
-                    ReplenishmentRule {
-                        reorder_point: row.get(6)?,
-                        target_level: row.get(7)?,
-                        order_multiple: row.get(8)?,
-                    },
-                ))
-            })
-            .db()?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    fn report(&self, statement: &crate::db::Sql) -> Result<Vec<(StockLevel, ReplenishmentRule)>> {
+        self.db.query_vec(statement, &[&crate::time::now()], |row| {
+            Ok((
+                level_from_row(row)?,
+                ReplenishmentRule {
+                    reorder_point: row.get(6)?,
+                    target_level: row.get(7)?,
+                    order_multiple: row.get(8)?,
+                },
+            ))
+        })
     }
 
     /// What to order: every (variant, warehouse) with a rule whose available
@@ -628,7 +574,7 @@ impl<'a> InventoryReader<'a> {
     /// A database error.
     pub fn replenishment_suggestions(&self) -> Result<Vec<StockReportLine>> {
         Ok(self
-            .report(sql::LOW_STOCK)?
+            .report(sql!(sql::LOW_STOCK))?
             .into_iter()
             .map(|(level, rule)| {
                 let short = rule.target_level - level.available;
@@ -652,7 +598,7 @@ impl<'a> InventoryReader<'a> {
     /// A database error.
     pub fn low_stock(&self) -> Result<Vec<StockReportLine>> {
         Ok(self
-            .report(sql::LOW_STOCK)?
+            .report(sql!(sql::LOW_STOCK))?
             .into_iter()
             .map(|(level, rule)| StockReportLine {
                 quantity: rule.reorder_point - level.available,
@@ -670,7 +616,7 @@ impl<'a> InventoryReader<'a> {
     /// A database error.
     pub fn overstock(&self) -> Result<Vec<StockReportLine>> {
         Ok(self
-            .report(sql::OVERSTOCK)?
+            .report(sql!(sql::OVERSTOCK))?
             .into_iter()
             .map(|(level, rule)| StockReportLine {
                 quantity: level.on_hand - rule.target_level,
@@ -754,10 +700,6 @@ impl<'t> Inventory<'t> {
         }
     }
 
-    fn now_db(&self) -> String {
-        crate::time::to_db(&self.tx.now())
-    }
-
     /// Creates a warehouse.
     ///
     /// # Errors
@@ -801,24 +743,33 @@ impl<'t> Inventory<'t> {
             }
             let id = WarehouseId::new();
             self.tx
-                .conn()?
-                .prepare_cached(
-                    "INSERT INTO warehouses (id, code, name, line1, city, postal_code, country, \
-                 priority, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                .db()
+                .execute(
+                    sql!(
+                        "INSERT INTO warehouses (id, code, name, line1, city, postal_code, \
+                         country, priority, created_at, updated_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)"
+                    ),
+                    &[
+                        &id,
+                        &code,
+                        &name,
+                        &line1,
+                        &city,
+                        &postal_code,
+                        &country,
+                        &new.priority,
+                        &self.tx.now(),
+                    ],
                 )
-                .db()?
-                .execute(params![
-                    id.sql(),
-                    code,
-                    name,
-                    line1,
-                    city,
-                    postal_code,
-                    country,
-                    new.priority,
-                    self.now_db()
-                ])
-                .db()?;
+                .map_err(|e| match e.violated_unique() {
+                    // Another server took the code between the check and here.
+                    Some(_) => Error::new(ErrorKind::AlreadyExists {
+                        entity: "warehouse",
+                        field: "code",
+                    }),
+                    None => e,
+                })?;
             self.tx.audit_change(Change {
                 action: "create",
                 entity_type: "warehouse",
@@ -843,14 +794,10 @@ impl<'t> Inventory<'t> {
                     format!("is {priority}, must be between 0 and {MAX_PRIORITY}"),
                 ));
             }
-            self.tx
-                .conn()?
-                .prepare_cached(
-                    "UPDATE warehouses SET priority = ?2, updated_at = ?3 WHERE id = ?1",
-                )
-                .db()?
-                .execute(params![id.sql(), priority, self.now_db()])
-                .db()?;
+            self.tx.db().execute(
+                sql!("UPDATE warehouses SET priority = ?2, updated_at = ?3 WHERE id = ?1"),
+                &[&id, &priority, &self.tx.now()],
+            )?;
             self.tx.audit_change(Change {
                 action: "update",
                 entity_type: "warehouse",
@@ -879,19 +826,16 @@ impl<'t> Inventory<'t> {
     pub(crate) fn record(&self, m: Move<'_>) -> Result<Movement> {
         debug_assert!(m.variant.track_stock, "untracked variants have no ledger");
         let lowers_available = m.on_hand_delta - m.reserved_delta < 0;
-        let now = self.now_db();
+        let now = self.tx.now();
         let balance = || -> Result<(i64, i64, bool)> {
             Ok(self
                 .tx
-                .conn()?
-                .prepare_cached(sql::BALANCE)
-                .db()?
-                .query_row(
-                    params![m.variant.id.sql(), m.warehouse_id.sql(), now],
+                .db()
+                .query_opt(
+                    sql!(sqlite: sql::BALANCE, postgres: BALANCE_PG),
+                    &[&m.variant.id, &m.warehouse_id, &now],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .db()?
+                )?
                 .unwrap_or((0, 0, false)))
         };
         let (mut on_hand, mut reserved, expired) = balance()?;
@@ -920,26 +864,30 @@ impl<'t> Inventory<'t> {
                 available: (on_hand - reserved).max(0),
             }));
         }
-        self.tx
-            .conn()?
-            .prepare_cached(sql::INSERT_MOVEMENT)
-            .db()?
-            .execute(params![
-                m.variant.id.sql(),
-                m.warehouse_id.sql(),
-                m.kind.as_str(),
-                m.on_hand_delta,
-                m.reserved_delta,
-                m.reason,
-                m.reservation_id.sql(),
-                m.order_id.sql(),
-                m.transfer_id.sql(),
-                now,
-                self.tx.actor().id()
-            ])
-            .db()?;
+        let db = self.tx.db();
+        let values: [&dyn crate::db::ToValue; 11] = [
+            &m.variant.id,
+            &m.warehouse_id,
+            &m.kind.as_str(),
+            &m.on_hand_delta,
+            &m.reserved_delta,
+            &m.reason,
+            &m.reservation_id,
+            &m.order_id,
+            &m.transfer_id,
+            &now,
+            &self.tx.actor().id(),
+        ];
+        let seq = if db.is_postgres() {
+            db.query_row(sql!(postgres_only: INSERT_MOVEMENT_PG), &values, |r| {
+                r.get(0)
+            })?
+        } else {
+            db.execute(sql!(sql::INSERT_MOVEMENT), &values)?;
+            db.as_sqlite("the ledger")?.last_insert_rowid()
+        };
         Ok(Movement {
-            seq: self.tx.conn()?.last_insert_rowid(),
+            seq,
             variant_id: m.variant.id,
             warehouse_id: m.warehouse_id,
             kind: m.kind,
@@ -1145,21 +1093,19 @@ impl<'t> Inventory<'t> {
         // The movement is checked (and expired holds released) before the
         // reservation row exists.
         self.record(mv)?;
-        self.tx
-            .conn()?
-            .prepare_cached(sql::INSERT_RESERVATION)
-            .db()?
-            .execute(params![
-                id.sql(),
-                variant.id.sql(),
-                warehouse_id.sql(),
-                order_id.sql(),
-                line_id.sql(),
-                q,
-                expires_at.map(|t| crate::time::to_db(&t)),
-                self.now_db()
-            ])
-            .db()?;
+        self.tx.db().execute(
+            sql!(sql::INSERT_RESERVATION),
+            &[
+                &id,
+                &variant.id,
+                &warehouse_id,
+                &order_id,
+                &line_id,
+                &q,
+                &expires_at,
+                &self.tx.now(),
+            ],
+        )?;
         Ok(id)
     }
 
@@ -1212,13 +1158,10 @@ impl<'t> Inventory<'t> {
         mv.reservation_id = Some(r.id);
         mv.order_id = r.order_id;
         self.record(mv)?;
-        let now = self.now_db();
-        self.tx
-            .conn()?
-            .prepare_cached(sql::CLOSE_RESERVATION)
-            .db()?
-            .execute(params![r.id.sql(), q, now, reason])
-            .db()?;
+        self.tx.db().execute(
+            sql!(sqlite: sql::CLOSE_RESERVATION, postgres: CLOSE_RESERVATION_PG),
+            &[&r.id, &q, &self.tx.now(), &reason],
+        )?;
         Ok(())
     }
 
@@ -1243,25 +1186,24 @@ impl<'t> Inventory<'t> {
         now: DateTime<Utc>,
         only: Option<(VariantId, WarehouseId)>,
     ) -> Result<usize> {
-        let now_db = crate::time::to_db(&now);
-        let expired: Vec<Reservation> = {
-            let mut stmt = self
-                .tx
-                .conn()?
-                .prepare_cached(&format!(
-                    "{SELECT_RESERVATION} WHERE open_quantity > 0 AND expires_at <= ?1 \
-                 AND (?2 IS NULL OR (variant_id = ?2 AND warehouse_id = ?3)) ORDER BY expires_at"
-                ))
-                .db()?;
-            let rows = stmt
-                .query_map(
-                    params![now_db, only.map(|o| o.0.sql()), only.map(|o| o.1.sql())],
-                    reservation_from_row,
-                )
-                .db()?;
-            rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_reservation))
-                .collect::<Result<_>>()?
-        };
+        let expired: Vec<Reservation> = self.tx.db().query_vec(
+            sql!(
+                sqlite: concat!(
+                    select_reservation!(),
+                    "WHERE open_quantity > 0 AND expires_at <= ?1 \
+                     AND (?2 IS NULL OR (variant_id = ?2 AND warehouse_id = ?3)) \
+                     ORDER BY expires_at"
+                ),
+                postgres: concat!(
+                    select_reservation!(),
+                    "WHERE open_quantity > 0 AND expires_at <= ?1 \
+                     AND (CAST(?2 AS uuid) IS NULL OR (variant_id = ?2 AND warehouse_id = ?3)) \
+                     ORDER BY expires_at"
+                ),
+            ),
+            &[&now, &only.map(|o| o.0), &only.map(|o| o.1)],
+            reservation_from_row,
+        )?;
         let mut released = 0;
         for r in expired {
             // An earlier order cancellation in this loop may have closed it.
@@ -1324,25 +1266,23 @@ impl<'t> Inventory<'t> {
             }
             let v = self.stocked_variant(variant_id)?;
             self.warehouse(warehouse_id)?;
-            self.tx
-                .conn()?
-                .prepare_cached(
+            self.tx.db().execute(
+                sql!(
                     "INSERT INTO replenishment_rules (variant_id, warehouse_id, reorder_point, \
-                 target_level, order_multiple, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (variant_id, warehouse_id) DO UPDATE SET \
-                 reorder_point = excluded.reorder_point, target_level = excluded.target_level, \
-                 order_multiple = excluded.order_multiple, updated_at = excluded.updated_at",
-                )
-                .db()?
-                .execute(params![
-                    variant_id.sql(),
-                    warehouse_id.sql(),
-                    rule.reorder_point,
-                    rule.target_level,
-                    rule.order_multiple,
-                    self.now_db()
-                ])
-                .db()?;
+                     target_level, order_multiple, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT (variant_id, warehouse_id) DO UPDATE SET \
+                     reorder_point = excluded.reorder_point, target_level = excluded.target_level, \
+                     order_multiple = excluded.order_multiple, updated_at = excluded.updated_at"
+                ),
+                &[
+                    &variant_id,
+                    &warehouse_id,
+                    &rule.reorder_point,
+                    &rule.target_level,
+                    &rule.order_multiple,
+                    &self.tx.now(),
+                ],
+            )?;
             self.tx.audit_change(Change {
                 action: "set_replenishment_rule",
                 entity_type: "variant",
@@ -1362,15 +1302,15 @@ macro_rules! stock_report {
             "SELECT * FROM (SELECT lv.*, q.reorder_point, q.target_level, q.order_multiple FROM \
              (SELECT v.id AS variant_id, v.sku, w.id AS warehouse_id, w.code, \
                coalesce(l.on_hand, 0) AS on_hand, \
-               coalesce(l.reserved, 0) - coalesce((SELECT sum(r.open_quantity) FROM stock_reservations r \
-                 WHERE r.variant_id = v.id AND r.warehouse_id = w.id \
-                 AND r.open_quantity > 0 AND r.expires_at <= ?1), 0) AS reserved \
+               coalesce(l.reserved, 0) - CAST(coalesce((SELECT sum(r.open_quantity) \
+                 FROM stock_reservations r WHERE r.variant_id = v.id AND r.warehouse_id = w.id \
+                 AND r.open_quantity > 0 AND r.expires_at <= ?1), 0) AS bigint) AS reserved \
               FROM replenishment_rules q0 JOIN product_variants v ON v.id = q0.variant_id \
               JOIN warehouses w ON w.id = q0.warehouse_id \
               LEFT JOIN stock_levels l ON l.variant_id = v.id AND l.warehouse_id = w.id \
               WHERE v.archived_at IS NULL AND w.archived_at IS NULL) lv \
              JOIN replenishment_rules q ON q.variant_id = lv.variant_id AND q.warehouse_id = lv.warehouse_id) \
-             WHERE ",
+             AS report WHERE ",
             $condition,
             " ORDER BY code, sku"
         )
@@ -1413,7 +1353,7 @@ crate::bench_sql::sql_module! {
     /// Every active warehouse in allocation order with what it has available
     /// of variant `?1` at `?2` (expired holds not counted; no row, nothing).
     pub const ALLOCATION: &str = "SELECT w.id, coalesce(l.on_hand - l.reserved + \
-        (SELECT coalesce(sum(r.open_quantity), 0) FROM stock_reservations r \
+        (SELECT CAST(coalesce(sum(r.open_quantity), 0) AS bigint) FROM stock_reservations r \
          WHERE r.variant_id = ?1 AND r.warehouse_id = w.id AND r.open_quantity > 0 \
          AND r.expires_at <= ?2), 0) FROM warehouses w LEFT JOIN stock_levels l \
         ON l.variant_id = ?1 AND l.warehouse_id = w.id \
@@ -1421,92 +1361,92 @@ crate::bench_sql::sql_module! {
     }
 }
 
+/// [`sql::BALANCE`] on PostgreSQL, where several servers write at once:
+/// it locks the balance's row until the unit of work ends, so the check
+/// against it holds until the movement is written (no oversell between
+/// servers; the CHECKs on `stock_levels` stay as the last line).
+const BALANCE_PG: &str = "SELECT l.on_hand, l.reserved, EXISTS (SELECT 1 FROM \
+    stock_reservations r WHERE r.variant_id = ?1 AND r.warehouse_id = ?2 \
+    AND r.open_quantity > 0 AND r.expires_at <= ?3) FROM stock_levels l \
+    WHERE l.variant_id = ?1 AND l.warehouse_id = ?2 FOR UPDATE OF l";
+
+/// [`sql::CLOSE_RESERVATION`] on PostgreSQL, where a parameter inside
+/// `CASE` needs its type.
+const CLOSE_RESERVATION_PG: &str =
+    "UPDATE stock_reservations SET open_quantity = open_quantity - ?2, \
+     closed_at = CASE WHEN open_quantity - ?2 = 0 THEN CAST(?3 AS timestamptz) END, \
+     closed_reason = CASE WHEN open_quantity - ?2 = 0 THEN CAST(?4 AS text) END WHERE id = ?1";
+
+/// [`sql::INSERT_MOVEMENT`] on PostgreSQL, returning the position.
+const INSERT_MOVEMENT_PG: &str = "INSERT INTO stock_movements (variant_id, warehouse_id, \
+    kind, on_hand_delta, reserved_delta, reason, reservation_id, order_id, transfer_id, at, \
+    actor_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq";
+
 /// Ledger invariants: every balance equals the sum of its movements; the
 /// reserved count equals what open reservations hold; no balance is
 /// negative, nor available below zero without backorders; untracked
 /// variants have no ledger.
-pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT coalesce(l.variant_id, m.variant_id), coalesce(l.warehouse_id, m.warehouse_id), \
-         l.on_hand, l.reserved, m.on_hand, m.reserved FROM stock_levels l FULL JOIN \
-         (SELECT variant_id, warehouse_id, sum(on_hand_delta) AS on_hand, \
-          sum(reserved_delta) AS reserved FROM stock_movements GROUP BY 1, 2) m \
-         ON m.variant_id = l.variant_id AND m.warehouse_id = l.warehouse_id \
-         WHERE l.on_hand IS NOT m.on_hand OR l.reserved IS NOT m.reserved",
-    ).db()?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-            ))
-        })
-        .db()?;
-    for row in rows {
-        let (v, w, on_hand, reserved, m_on_hand, m_reserved) = row.db()?;
-        report.push(format!(
-            "stock of variant {v} in warehouse {w}: balance on_hand {on_hand:?} reserved \
-             {reserved:?}, ledger sums to on_hand {m_on_hand:?} reserved {m_reserved:?}"
-        ));
-    }
-    let mut stmt = conn
-        .prepare(
+pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
+    conn.query_each(
+        sql!(
+            "SELECT coalesce(l.variant_id, m.variant_id), coalesce(l.warehouse_id, m.warehouse_id), \
+             l.on_hand, l.reserved, m.on_hand, m.reserved FROM stock_levels l FULL JOIN \
+             (SELECT variant_id, warehouse_id, CAST(sum(on_hand_delta) AS bigint) AS on_hand, \
+              CAST(sum(reserved_delta) AS bigint) AS reserved FROM stock_movements GROUP BY 1, 2) m \
+             ON m.variant_id = l.variant_id AND m.warehouse_id = l.warehouse_id \
+             WHERE l.on_hand IS DISTINCT FROM m.on_hand OR l.reserved IS DISTINCT FROM m.reserved"
+        ),
+        &[],
+        |r| {
+            let (v, w): (VariantId, WarehouseId) = (r.get(0)?, r.get(1)?);
+            let (on_hand, reserved): (Option<i64>, Option<i64>) = (r.get(2)?, r.get(3)?);
+            let (m_on_hand, m_reserved): (Option<i64>, Option<i64>) = (r.get(4)?, r.get(5)?);
+            report.push(format!(
+                "stock of variant {v} in warehouse {w}: balance on_hand {on_hand:?} reserved \
+                 {reserved:?}, ledger sums to on_hand {m_on_hand:?} reserved {m_reserved:?}"
+            ));
+            Ok(())
+        },
+    )?;
+    conn.query_each(
+        sql!(
             "SELECT l.variant_id, l.warehouse_id, l.reserved, coalesce(r.held, 0) \
-         FROM stock_levels l LEFT JOIN (SELECT variant_id, warehouse_id, \
-         sum(open_quantity) AS held FROM stock_reservations GROUP BY 1, 2) r \
-         ON r.variant_id = l.variant_id AND r.warehouse_id = l.warehouse_id \
-         WHERE l.reserved <> coalesce(r.held, 0)",
-        )
-        .db()?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .db()?;
-    for row in rows {
-        let (v, w, reserved, held) = row.db()?;
-        report.push(format!(
-            "stock of variant {v} in warehouse {w}: reserved {reserved} but open \
-             reservations hold {held}"
-        ));
-    }
-    let mut stmt = conn
-        .prepare(
+             FROM stock_levels l LEFT JOIN (SELECT variant_id, warehouse_id, \
+             CAST(sum(open_quantity) AS bigint) AS held FROM stock_reservations GROUP BY 1, 2) r \
+             ON r.variant_id = l.variant_id AND r.warehouse_id = l.warehouse_id \
+             WHERE l.reserved <> coalesce(r.held, 0)"
+        ),
+        &[],
+        |r| {
+            let (v, w): (VariantId, WarehouseId) = (r.get(0)?, r.get(1)?);
+            let (reserved, held): (i64, i64) = (r.get(2)?, r.get(3)?);
+            report.push(format!(
+                "stock of variant {v} in warehouse {w}: reserved {reserved} but open \
+                 reservations hold {held}"
+            ));
+            Ok(())
+        },
+    )?;
+    conn.query_each(
+        sql!(
             "SELECT l.variant_id, l.warehouse_id, l.on_hand, l.reserved FROM stock_levels l \
-         JOIN product_variants v ON v.id = l.variant_id \
-         WHERE l.on_hand < 0 OR l.reserved < 0 \
-         OR (l.on_hand - l.reserved < 0 AND v.allow_backorder = 0) \
-         OR l.allow_backorder <> v.allow_backorder \
-         OR (v.track_stock = 0 AND (l.on_hand <> 0 OR l.reserved <> 0))",
-        )
-        .db()?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .db()?;
-    for row in rows {
-        let (v, w, on_hand, reserved) = row.db()?;
-        report.push(format!(
-            "stock of variant {v} in warehouse {w}: on_hand {on_hand}, reserved {reserved} \
-             breaks the balance rules (negative, oversold without backorders, or untracked)"
-        ));
-    }
-    Ok(())
+             JOIN product_variants v ON v.id = l.variant_id \
+             WHERE l.on_hand < 0 OR l.reserved < 0 \
+             OR (l.on_hand - l.reserved < 0 AND v.allow_backorder = 0) \
+             OR l.allow_backorder <> v.allow_backorder \
+             OR (v.track_stock = 0 AND (l.on_hand <> 0 OR l.reserved <> 0))"
+        ),
+        &[],
+        |r| {
+            let (v, w): (VariantId, WarehouseId) = (r.get(0)?, r.get(1)?);
+            let (on_hand, reserved): (i64, i64) = (r.get(2)?, r.get(3)?);
+            report.push(format!(
+                "stock of variant {v} in warehouse {w}: on_hand {on_hand}, reserved {reserved} \
+                 breaks the balance rules (negative, oversold without backorders, or untracked)"
+            ));
+            Ok(())
+        },
+    )
 }
 
 crate::one_shot::one_shot! {

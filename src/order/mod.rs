@@ -1476,8 +1476,7 @@ impl<'t> Orders<'t> {
             inventory.reserve_for(v, w, line.quantity, Some(order_id), Some(line_id), hold)?;
             return Ok(());
         }
-        let now = crate::time::to_db(&self.tx.now());
-        let warehouses = inventory.allocation_candidates(v.id, &now)?;
+        let warehouses = inventory.allocation_candidates(v.id, self.tx.now())?;
         if warehouses.is_empty() {
             return Err(Error::new(ErrorKind::Shortfall {
                 sku: v.sku.clone(),

@@ -757,9 +757,9 @@ fn what_exists_only_on_files_is_typed_unsupported_on_postgres() {
         assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
     }
     // A domain not yet on PostgreSQL says so instead of failing oddly.
+    let buyer = store.customers().create(NewCustomer::new("Buyer")).unwrap();
     let err = store
-        .inventory()
-        .create_warehouse(custdb::NewWarehouse::new("W1", "Main"))
+        .read(|r| r.orders().history(buyer.id, None, 5))
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
 }
@@ -1126,4 +1126,238 @@ fn several_servers_racing_for_one_sku_on_postgres() {
         1
     );
     assert!(store.check().unwrap().is_ok());
+}
+
+/// Inventory: warehouses, the ledger (receipts, adjustments, counts,
+/// transfers), reservations with expiry, shortfalls, levels, pages of
+/// movements, replenishment reports; the same transcript on every engine.
+fn inventory_script(store: &Store) -> Vec<String> {
+    use custdb::{Currency, Decimal, NewProduct, NewVariant, NewWarehouse, ReplenishmentRule};
+    let mut log = Vec::new();
+    let product = store
+        .catalog()
+        .create_product(
+            NewProduct::new("Tea")
+                .variant(NewVariant::new("TEA", Decimal::new(450, 2), Currency::GBP))
+                .variant(
+                    NewVariant::new("MUG", Decimal::new(800, 2), Currency::GBP).track_stock(false),
+                ),
+        )
+        .unwrap();
+    let (tea, mug) = (&product.variants[0], &product.variants[1]);
+    let main = store
+        .inventory()
+        .create_warehouse(NewWarehouse::new("main", "Main").priority(1))
+        .unwrap();
+    let north = store
+        .inventory()
+        .create_warehouse(NewWarehouse::new("NORTH", "North").priority(2))
+        .unwrap();
+    log.push(format!(
+        "warehouses: {} {} {}",
+        main.code, north.code, main.priority
+    ));
+    let dup = store
+        .inventory()
+        .create_warehouse(NewWarehouse::new("Main", "Again"));
+    log.push(without_ids(&format!(
+        "duplicate code: {}",
+        dup.unwrap_err()
+    )));
+    let inv = store.inventory();
+    let m = inv.receive(tea.id, main.id, 10).unwrap();
+    log.push(format!(
+        "receipt: {:?} {} {}",
+        m.kind,
+        m.on_hand_delta,
+        m.seq > 0
+    ));
+    inv.adjust(tea.id, main.id, -2, "damaged").unwrap();
+    log.push(format!(
+        "count: {:?}",
+        inv.count(tea.id, main.id, 7)
+            .unwrap()
+            .map(|m| m.on_hand_delta)
+    ));
+    log.push(format!(
+        "count same: {:?}",
+        inv.count(tea.id, main.id, 7).unwrap().is_some()
+    ));
+    inv.transfer(tea.id, main.id, north.id, 3).unwrap();
+    let short = inv.adjust(tea.id, main.id, -5, "lost");
+    log.push(without_ids(&format!("shortfall: {}", short.unwrap_err())));
+    let untracked = inv.receive(mug.id, main.id, 1);
+    log.push(without_ids(&format!(
+        "untracked: {}",
+        untracked.unwrap_err()
+    )));
+    let now = chrono::Utc::now();
+    let held = inv
+        .reserve(tea.id, main.id, 3, Some(now + Duration::hours(1)))
+        .unwrap();
+    log.push(format!(
+        "reserved: {} open {} expires {}",
+        held.quantity,
+        held.open_quantity,
+        held.expires_at.is_some()
+    ));
+    let over = inv.reserve(tea.id, main.id, 2, None);
+    log.push(without_ids(&format!("over-reserve: {}", over.unwrap_err())));
+    let level = inv.level(tea.id, main.id).unwrap();
+    log.push(format!(
+        "level main: on_hand {} reserved {} available {}",
+        level.on_hand, level.reserved, level.available
+    ));
+    log.push(format!(
+        "released later: {}",
+        inv.release_expired(now + Duration::hours(2)).unwrap()
+    ));
+    let after = inv.reservation(held.id).unwrap();
+    log.push(format!(
+        "after expiry: open {} reason {:?} closed {}",
+        after.open_quantity,
+        after.closed_reason,
+        after.closed_at.is_some()
+    ));
+    let kept = inv.reserve(tea.id, north.id, 1, None).unwrap();
+    let released = inv.release(kept.id).unwrap();
+    log.push(format!("released: {:?}", released.closed_reason));
+    log.push(without_ids(&format!(
+        "release twice: {}",
+        inv.release(kept.id).unwrap_err()
+    )));
+    log.push(format!("available: {}", inv.available(tea.id).unwrap()));
+    for l in inv.levels(tea.id).unwrap() {
+        log.push(format!(
+            "level {} {} {}",
+            l.warehouse_code, l.on_hand, l.available
+        ));
+    }
+    let mut kinds = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = inv.movements(tea.id, cursor.as_ref(), 3).unwrap();
+        kinds.extend(
+            page.items
+                .iter()
+                .map(|m| format!("{:?}{:+}/{:+}", m.kind, m.on_hand_delta, m.reserved_delta)),
+        );
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    log.push(format!("ledger: {kinds:?}"));
+    inv.set_replenishment_rule(
+        tea.id,
+        main.id,
+        ReplenishmentRule {
+            reorder_point: 5,
+            target_level: 20,
+            order_multiple: 6,
+        },
+    )
+    .unwrap();
+    inv.set_replenishment_rule(
+        tea.id,
+        north.id,
+        ReplenishmentRule {
+            reorder_point: 0,
+            target_level: 1,
+            order_multiple: 1,
+        },
+    )
+    .unwrap();
+    for line in inv.replenishment_suggestions().unwrap() {
+        log.push(format!(
+            "suggest {} {}",
+            line.level.warehouse_code, line.quantity
+        ));
+    }
+    for line in inv.overstock().unwrap() {
+        log.push(format!(
+            "overstock {} {}",
+            line.level.warehouse_code, line.quantity
+        ));
+    }
+    let bad_rule = inv.set_replenishment_rule(
+        tea.id,
+        main.id,
+        ReplenishmentRule {
+            reorder_point: 5,
+            target_level: 5,
+            order_multiple: 1,
+        },
+    );
+    log.push(format!("bad rule: {}", bad_rule.unwrap_err()));
+    log.push(format!("check: {}", store.check().unwrap().is_ok()));
+    log
+}
+
+#[test]
+fn inventory_behaves_the_same_on_every_engine() {
+    let transcript = same_on_every_engine(inventory_script);
+    assert!(
+        transcript.iter().any(|l| l == "check: true"),
+        "{transcript:?}"
+    );
+}
+
+/// Four servers reserve one unit at a time from scarce stock: exactly the
+/// stock is reserved, every other attempt is the typed shortfall, and the
+/// balance never goes below zero.
+#[test]
+fn several_servers_reserving_scarce_stock_on_postgres() {
+    use custdb::{Currency, Decimal, NewProduct, NewVariant, NewWarehouse};
+    let Some(cluster) = cluster() else { return };
+    let (name, store) = postgres_store(cluster);
+    let product = store
+        .catalog()
+        .create_product(NewProduct::new("Hot").variant(NewVariant::new(
+            "HOT",
+            Decimal::ONE,
+            Currency::GBP,
+        )))
+        .unwrap();
+    let variant = product.variants[0].id;
+    let warehouse = store
+        .inventory()
+        .create_warehouse(NewWarehouse::new("W", "Warehouse"))
+        .unwrap()
+        .id;
+    store.inventory().receive(variant, warehouse, 25).unwrap();
+    let connection = cluster.connection(&name);
+    let stores: Vec<Store> = (0..4)
+        .map(|_| Store::open_postgres(&connection).unwrap())
+        .collect();
+    let barrier = Arc::new(std::sync::Barrier::new(stores.len()));
+    let reserved: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = stores
+            .iter()
+            .map(|st| {
+                let barrier = Arc::clone(&barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let mut got = 0;
+                    for _ in 0..10 {
+                        match st.inventory().reserve(variant, warehouse, 1, None) {
+                            Ok(_) => got += 1,
+                            Err(e) if matches!(e.kind(), ErrorKind::Shortfall { .. }) => {}
+                            Err(e) => panic!("unexpected: {e}"),
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(reserved, 25, "exactly the stock was reserved");
+    let level = store.inventory().level(variant, warehouse).unwrap();
+    assert_eq!(
+        (level.on_hand, level.reserved, level.available),
+        (25, 25, 0)
+    );
+    let report = store.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
 }
