@@ -1077,6 +1077,34 @@ fn without_ids(text: &str) -> String {
     out
 }
 
+/// Four more stores on the database `name` (as four servers would open
+/// it), released together at a barrier to run `f`; returns what each
+/// returned.
+fn on_four_servers<T: Send>(
+    cluster: &Cluster,
+    name: &str,
+    f: impl Fn(&Store) -> T + Sync,
+) -> Vec<T> {
+    let connection = cluster.connection(name);
+    let stores: Vec<Store> = (0..4)
+        .map(|_| Store::open_postgres(&connection).unwrap())
+        .collect();
+    let barrier = std::sync::Barrier::new(stores.len());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = stores
+            .iter()
+            .map(|st| {
+                let (barrier, f) = (&barrier, &f);
+                s.spawn(move || {
+                    barrier.wait();
+                    f(st)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn the_catalog_behaves_the_same_on_every_engine() {
     let transcript = same_on_every_engine(catalog_script);
@@ -1095,31 +1123,18 @@ fn several_servers_racing_for_one_sku_on_postgres() {
         .catalog()
         .create_product(NewProduct::new("Contested"))
         .unwrap();
-    let connection = cluster.connection(&name);
-    let stores: Vec<Store> = (0..4)
-        .map(|_| Store::open_postgres(&connection).unwrap())
-        .collect();
-    let barrier = Arc::new(std::sync::Barrier::new(stores.len()));
-    let won: usize = std::thread::scope(|s| {
-        let handles: Vec<_> = stores
-            .iter()
-            .map(|st| {
-                let barrier = Arc::clone(&barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    match st.catalog().add_variant(
-                        product.id,
-                        NewVariant::new("ONE-SKU", Decimal::ONE, Currency::GBP),
-                    ) {
-                        Ok(_) => 1,
-                        Err(e) if e.is_already_exists() => 0,
-                        Err(e) => panic!("unexpected: {e}"),
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
-    });
+    let won: usize = on_four_servers(cluster, &name, |st| {
+        match st.catalog().add_variant(
+            product.id,
+            NewVariant::new("ONE-SKU", Decimal::ONE, Currency::GBP),
+        ) {
+            Ok(_) => 1,
+            Err(e) if e.is_already_exists() => 0,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    })
+    .into_iter()
+    .sum();
     assert_eq!(won, 1, "one server added the SKU");
     assert_eq!(
         store.catalog().product(product.id).unwrap().variants.len(),
@@ -1326,32 +1341,19 @@ fn several_servers_reserving_scarce_stock_on_postgres() {
         .unwrap()
         .id;
     store.inventory().receive(variant, warehouse, 25).unwrap();
-    let connection = cluster.connection(&name);
-    let stores: Vec<Store> = (0..4)
-        .map(|_| Store::open_postgres(&connection).unwrap())
-        .collect();
-    let barrier = Arc::new(std::sync::Barrier::new(stores.len()));
-    let reserved: usize = std::thread::scope(|s| {
-        let handles: Vec<_> = stores
-            .iter()
-            .map(|st| {
-                let barrier = Arc::clone(&barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    let mut got = 0;
-                    for _ in 0..10 {
-                        match st.inventory().reserve(variant, warehouse, 1, None) {
-                            Ok(_) => got += 1,
-                            Err(e) if matches!(e.kind(), ErrorKind::Shortfall { .. }) => {}
-                            Err(e) => panic!("unexpected: {e}"),
-                        }
-                    }
-                    got
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
-    });
+    let reserved: usize = on_four_servers(cluster, &name, |st| {
+        let mut got = 0;
+        for _ in 0..10 {
+            match st.inventory().reserve(variant, warehouse, 1, None) {
+                Ok(_) => got += 1,
+                Err(e) if matches!(e.kind(), ErrorKind::Shortfall { .. }) => {}
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+        got
+    })
+    .into_iter()
+    .sum();
     assert_eq!(reserved, 25, "exactly the stock was reserved");
     let level = store.inventory().level(variant, warehouse).unwrap();
     assert_eq!(
