@@ -263,6 +263,20 @@ pub enum ErrorKind {
         /// What to use instead, or when it arrives.
         instead: String,
     },
+    /// PostgreSQL aborted the unit of work because it and another one,
+    /// on this or another server, locked the same rows in an order that
+    /// cannot both finish (a deadlock), or could not be serialised.
+    /// Nothing of the unit of work was written; running it again is safe
+    /// and usually succeeds ([`Error::is_retryable`]). One-shot calls
+    /// (`store.inventory().transfer(..)`) are run again by custdb itself.
+    #[error(
+        "the unit of work collided with another ({reason}); nothing was written, run it again"
+    )]
+    Contention {
+        /// What PostgreSQL reported: `deadlock detected` or a
+        /// serialization failure.
+        reason: String,
+    },
     /// Any other SQLite error. The message is SQLite's own.
     #[error("database error: {message}")]
     Database {
@@ -428,6 +442,14 @@ impl Error {
         matches!(self.inner.kind, ErrorKind::InvalidTransition { .. })
     }
 
+    /// True when nothing was written and the same unit of work may simply
+    /// be run again: the database stayed locked past the busy timeout
+    /// ([`ErrorKind::Busy`]), or it collided with another unit of work
+    /// ([`ErrorKind::Contention`], PostgreSQL only).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Busy | ErrorKind::Contention { .. })
+    }
+
     /// True when the database is locked past the busy timeout ([`ErrorKind::Busy`]).
     pub fn is_busy(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::Busy)
@@ -527,11 +549,11 @@ impl Error {
         let kind = match err.code() {
             Some(c)
                 if *c == SqlState::T_R_SERIALIZATION_FAILURE
-                    || *c == SqlState::T_R_DEADLOCK_DETECTED
-                    || *c == SqlState::LOCK_NOT_AVAILABLE =>
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED =>
             {
-                ErrorKind::Busy
+                ErrorKind::Contention { reason: message }
             }
+            Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE => ErrorKind::Busy,
             Some(c) if *c == SqlState::READ_ONLY_SQL_TRANSACTION => ErrorKind::ReadOnly,
             Some(c) if *c == SqlState::DISK_FULL => ErrorKind::DiskFull,
             Some(c) if *c == SqlState::DATA_CORRUPTED || *c == SqlState::INDEX_CORRUPTED => {

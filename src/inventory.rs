@@ -821,6 +821,31 @@ impl<'t> Inventory<'t> {
         Ok(v)
     }
 
+    /// On PostgreSQL, locks the balances of `pairs` in one fixed order (by
+    /// variant, then warehouse, as text) before a unit of work moves
+    /// several of them, so that two units of work on the same balances
+    /// queue instead of deadlocking (a transfer one way and one the other
+    /// way, two orders with the same lines in another order). SQLite has
+    /// one writer and needs none.
+    pub(crate) fn lock_balances(&self, pairs: &mut [(VariantId, WarehouseId)]) -> Result<()> {
+        let db = self.tx.db();
+        if !db.is_postgres() {
+            return Ok(());
+        }
+        pairs.sort_by_key(|(v, w)| (v.to_string(), w.to_string()));
+        for (v, w) in pairs.iter() {
+            db.query_vec(
+                sql!(
+                    postgres_only: "SELECT 1 FROM stock_levels \
+                     WHERE variant_id = $1 AND warehouse_id = $2 FOR UPDATE"
+                ),
+                &[v, w],
+                |_| Ok(()),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Writes one movement after checking that the balance stays legal.
     /// The trigger on `stock_movements` applies it to `stock_levels`.
     pub(crate) fn record(&self, m: Move<'_>) -> Result<Movement> {
@@ -1033,6 +1058,7 @@ impl<'t> Inventory<'t> {
             let v = self.stocked_variant(variant_id)?;
             self.warehouse(from_warehouse)?;
             self.warehouse(to_warehouse)?;
+            self.lock_balances(&mut [(v.id, from_warehouse), (v.id, to_warehouse)])?;
             let id = TransferId::new();
             let mut out = Move::new(&v, from_warehouse, MovementKind::TransferOut, -q, 0);
             out.transfer_id = Some(id);

@@ -158,7 +158,7 @@ pub use segment::{RfmFilter, Segment, SegmentReader, Segments, SpendFilter};
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, EncryptionKey, Options, ReadTx, Store,
     WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN, MAX_READER_POOL_SIZE,
-    MIN_MAX_SIZE_BYTES, MIN_SQLITE_VERSION_NUMBER, STATEMENT_CACHE_CAPACITY,
+    MIN_MAX_SIZE_BYTES, MIN_SQLITE_VERSION_NUMBER, ONE_SHOT_ATTEMPTS, STATEMENT_CACHE_CAPACITY,
 };
 pub use time::{TimeRange, MAX_TIMESTAMP, MIN_TIMESTAMP};
 

@@ -32,7 +32,7 @@ macro_rules! one_shot {
                 #[doc = concat!("As [`", stringify!($writer), "::", stringify!($w), "`].")]
                 $(#[$wmeta])*
                 pub fn $w(&self, $($wa: $wt),*) -> crate::Result<$wr> {
-                    self.store.write_one(|tx| tx.$warea().$w($($wa),*))
+                    self.store.write_one(|tx| tx.$warea().$w($(::core::clone::Clone::clone(&$wa)),*))
                 }
             )*
 

@@ -169,6 +169,11 @@ typedef struct {
 // PostgreSQL store, say); the message says what to use instead.
 #define CUSTDB_ERR_UNSUPPORTED 29
 
+// The unit of work collided with another one (a deadlock or a
+// serialization failure on PostgreSQL); nothing was written, and running
+// it again is safe.
+#define CUSTDB_ERR_CONTENTION 30
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -72,6 +72,10 @@ pub const CUSTDB_ERR_INTERNAL: custdb_status = 28;
 /// The operation exists only on another engine (a file backup on a
 /// PostgreSQL store, say); the message says what to use instead.
 pub const CUSTDB_ERR_UNSUPPORTED: custdb_status = 29;
+/// The unit of work collided with another one (a deadlock or a
+/// serialization failure on PostgreSQL); nothing was written, and running
+/// it again is safe.
+pub const CUSTDB_ERR_CONTENTION: custdb_status = 30;
 
 /// Full durability (the default): an acknowledged commit survives power
 /// loss.
@@ -109,6 +113,7 @@ pub(crate) fn status_of(kind: &ErrorKind) -> custdb_status {
         ErrorKind::Reentrant { .. } => CUSTDB_ERR_REENTRANT,
         ErrorKind::Internal { .. } => CUSTDB_ERR_INTERNAL,
         ErrorKind::Unsupported { .. } => CUSTDB_ERR_UNSUPPORTED,
+        ErrorKind::Contention { .. } => CUSTDB_ERR_CONTENTION,
         _ => CUSTDB_ERR_OTHER,
     }
 }

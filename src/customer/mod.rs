@@ -1737,7 +1737,7 @@ impl<'s> StoreCustomers<'s> {
         self.store.read_once(|r: &ReadTx<'_>| f(r.customers()))
     }
 
-    fn write<T>(&self, f: impl FnOnce(Customers<'_>) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, f: impl Fn(Customers<'_>) -> Result<T>) -> Result<T> {
         self.store.write_one(|tx| f(tx.customers()))
     }
 
@@ -1747,7 +1747,7 @@ impl<'s> StoreCustomers<'s> {
     ///
     /// As [`Customers::create`].
     pub fn create(&self, new: NewCustomer) -> Result<Customer> {
-        self.write(|c| c.create(new))
+        self.write(|c| c.create(new.clone()))
     }
 
     /// See [`CustomerReader::get`].
@@ -1834,7 +1834,7 @@ impl<'s> StoreCustomers<'s> {
         expected_version: i64,
         patch: CustomerPatch,
     ) -> Result<Customer> {
-        self.write(|c| c.update(id, expected_version, patch))
+        self.write(|c| c.update(id, expected_version, patch.clone()))
     }
 
     /// See [`Customers::add_tags`].
@@ -1897,7 +1897,7 @@ impl<'s> StoreCustomers<'s> {
     ///
     /// As [`Customers::add_address`].
     pub fn add_address(&self, id: CustomerId, new: NewAddress) -> Result<Address> {
-        self.write(|c| c.add_address(id, new))
+        self.write(|c| c.add_address(id, new.clone()))
     }
 
     /// See [`Customers::update_address`].
@@ -1906,7 +1906,7 @@ impl<'s> StoreCustomers<'s> {
     ///
     /// As [`Customers::update_address`].
     pub fn update_address(&self, id: crate::AddressId, patch: AddressPatch) -> Result<Address> {
-        self.write(|c| c.update_address(id, patch))
+        self.write(|c| c.update_address(id, patch.clone()))
     }
 
     /// See [`Customers::delete_address`].
@@ -1933,7 +1933,7 @@ impl<'s> StoreCustomers<'s> {
     ///
     /// As [`Customers::add_interaction`].
     pub fn add_interaction(&self, id: CustomerId, new: NewInteraction) -> Result<Interaction> {
-        self.write(|c| c.add_interaction(id, new))
+        self.write(|c| c.add_interaction(id, new.clone()))
     }
 
     /// See [`CustomerReader::interactions`].

@@ -92,6 +92,10 @@ pub struct Options {
     tls_root_certificates: Option<PathBuf>,
 }
 
+/// How many times a one-shot call runs at most when PostgreSQL aborts it
+/// for a collision with another unit of work ([`ErrorKind::Contention`]).
+pub const ONE_SHOT_ATTEMPTS: u32 = 3;
+
 /// Where a store records the text of every statement its connections run
 /// (see [`Options::statement_log`]).
 pub type StatementLog = std::sync::Arc<Mutex<std::collections::BTreeSet<String>>>;
@@ -604,8 +608,25 @@ impl Store {
     /// (on PostgreSQL that saves two round trips per call). Only for
     /// operations that let every error of the operations they run go out
     /// (see [`WriteTx::atomic_whole`]).
-    pub(crate) fn write_one<T>(&self, f: impl FnOnce(&WriteTx<'_>) -> Result<T>) -> Result<T> {
-        self.write(|tx| tx.as_whole_unit(|| f(tx)))
+    ///
+    /// A one-shot call is also a closure custdb may run again: when
+    /// PostgreSQL aborts it for a collision with another unit of work
+    /// ([`ErrorKind::Contention`]: a deadlock or serialization failure;
+    /// nothing was written), it runs again, up to [`ONE_SHOT_ATTEMPTS`]
+    /// times in all.
+    pub(crate) fn write_one<T>(&self, f: impl Fn(&WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let mut attempt = 1;
+        loop {
+            match self.write(|tx| tx.as_whole_unit(|| f(tx))) {
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::Contention { .. })
+                        && attempt < ONE_SHOT_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Like [`write`](Store::write), recorded under `actor` instead of the
