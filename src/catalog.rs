@@ -666,6 +666,7 @@ impl<'t> Catalog<'t> {
     /// [`ErrorKind::InvalidState`] for an archived one.
     pub fn add_variant(&self, product_id: ProductId, new: NewVariant) -> Result<Variant> {
         self.tx.atomic(|| {
+            self.lock_product(product_id)?;
             let product = self.product(product_id)?;
             if product.archived_at.is_some() {
                 return Err(archived("product", product_id));
@@ -742,6 +743,22 @@ impl<'t> Catalog<'t> {
             ],
         })?;
         Ok(id)
+    }
+
+    /// On PostgreSQL, locks the product's row until the unit of work ends,
+    /// so that what is checked of it (not archived, its number of variants)
+    /// stays true while variants are added or it is archived by another
+    /// server at once.
+    fn lock_product(&self, id: ProductId) -> Result<()> {
+        let db = self.tx.db();
+        if db.is_postgres() {
+            db.query_vec(
+                sql!(postgres_only: "SELECT 1 FROM products WHERE id = $1 FOR UPDATE"),
+                &[&id],
+                |_| Ok(()),
+            )?;
+        }
+        Ok(())
     }
 
     fn touch_product(&self, id: ProductId) -> Result<()> {
@@ -938,6 +955,7 @@ impl<'t> Catalog<'t> {
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn archive_product(&self, id: ProductId) -> Result<Product> {
         self.tx.atomic(|| {
+            self.lock_product(id)?;
             let p = self.product(id)?;
             if p.archived_at.is_some() {
                 return Ok(p);

@@ -266,9 +266,11 @@ pub enum ErrorKind {
     /// PostgreSQL aborted the unit of work because it and another one,
     /// on this or another server, locked the same rows in an order that
     /// cannot both finish (a deadlock), or could not be serialised.
-    /// Nothing of the unit of work was written; running it again is safe
-    /// and usually succeeds ([`Error::is_retryable`]). One-shot calls
-    /// (`store.inventory().transfer(..)`) are run again by custdb itself.
+    /// Nothing of the operation that failed was written; once the error
+    /// leaves the unit of work, nothing of the unit was, and running it
+    /// again is safe and usually succeeds ([`Error::is_retryable`]).
+    /// One-shot calls (`store.inventory().transfer(..)`) are run again by
+    /// custdb itself.
     #[error(
         "the unit of work collided with another ({reason}); nothing was written, run it again"
     )]

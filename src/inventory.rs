@@ -846,6 +846,22 @@ impl<'t> Inventory<'t> {
         Ok(())
     }
 
+    /// On PostgreSQL, locks a reservation's row until the unit of work
+    /// ends, so that what is read of it (how much it still holds) stays
+    /// true until it is closed: two servers releasing one reservation
+    /// queue, and the second sees it closed.
+    fn lock_reservation(&self, id: ReservationId) -> Result<()> {
+        let db = self.tx.db();
+        if db.is_postgres() {
+            db.query_vec(
+                sql!(postgres_only: "SELECT 1 FROM stock_reservations WHERE id = $1 FOR UPDATE"),
+                &[&id],
+                |_| Ok(()),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Writes one movement after checking that the balance stays legal.
     /// The trigger on `stock_movements` applies it to `stock_levels`.
     pub(crate) fn record(&self, m: Move<'_>) -> Result<Movement> {
@@ -1019,6 +1035,9 @@ impl<'t> Inventory<'t> {
                 ));
             }
             let v = self.stocked_variant(variant_id)?;
+            // The delta is worked out from this balance: no other server may
+            // move it before the count's movement is written.
+            self.lock_balances(&mut [(variant_id, warehouse_id)])?;
             let level = self.level(variant_id, warehouse_id)?;
             let delta = counted_quantity - level.on_hand;
             if delta == 0 {
@@ -1143,6 +1162,7 @@ impl<'t> Inventory<'t> {
     /// nothing any more, or belongs to an order (cancel the order instead).
     pub fn release(&self, id: ReservationId) -> Result<Reservation> {
         self.tx.atomic(|| {
+            self.lock_reservation(id)?;
             let r = self.reservation(id)?;
             if r.order_id.is_some() {
                 return Err(Error::new(ErrorKind::InvalidState {
@@ -1233,6 +1253,7 @@ impl<'t> Inventory<'t> {
         let mut released = 0;
         for r in expired {
             // An earlier order cancellation in this loop may have closed it.
+            self.lock_reservation(r.id)?;
             let r = self.reservation(r.id)?;
             if r.open_quantity == 0 {
                 continue;

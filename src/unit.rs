@@ -225,7 +225,9 @@ impl<'a> WriteTx<'a> {
     /// A read view of this unit of work: every reader that [`ReadTx`]
     /// offers, seeing what this unit has written so far. For code written
     /// once for both sides (a report or a lookup run inside or outside a
-    /// unit of work), and for the C API's units of work across calls.
+    /// unit of work), and for the C API's units of work across calls. On
+    /// PostgreSQL its audit reader does not show this unit's own entries,
+    /// which join the chain at commit; [`audit`](WriteTx::audit) does.
     ///
     /// # Example
     ///

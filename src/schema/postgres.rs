@@ -129,7 +129,53 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role};\n\
          GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {role};\n"
     ));
-    session.batch(&script)
+    session.batch(&script)?;
+    // What the role can do also comes from its memberships: a member of
+    // the owner role inherits ownership (and may disable triggers), a
+    // member of pg_write_all_data may write everywhere, and before
+    // PostgreSQL 15 every role may create tables in `public`. Grants cannot
+    // take those away; refuse the role instead (the caller's transaction
+    // rolls the grants back).
+    let role_text = unquoted(&role);
+    for table in APPEND_ONLY_TABLES {
+        let qualified = format!("{}.{table}", unquoted(&schema));
+        let writable: bool = conn.query_row(
+            sql!(
+                postgres_only: "SELECT has_table_privilege($1, $2, 'UPDATE, DELETE, TRUNCATE')"
+            ),
+            &[&role_text.as_str(), &qualified.as_str()],
+            |r| r.get(0),
+        )?;
+        if writable {
+            return Err(Error::invalid(
+                "role",
+                format!(
+                    "can still change {table} through a role it belongs to (the schema's \
+                     owner, pg_write_all_data): give the application a role outside them"
+                ),
+            ));
+        }
+    }
+    let creates: bool = conn.query_row(
+        sql!(postgres_only: "SELECT has_schema_privilege($1, $2, 'CREATE')"),
+        &[&role_text.as_str(), &unquoted(&schema).as_str()],
+        |r| r.get(0),
+    )?;
+    if creates {
+        return Err(Error::invalid(
+            "role",
+            "may create objects in the schema (before PostgreSQL 15 every role may in \
+             `public`): run REVOKE CREATE ON SCHEMA public FROM PUBLIC, or give the role no \
+             such membership",
+        ));
+    }
+    Ok(())
+}
+
+/// The name inside a quoted identifier, for the functions that take a
+/// name as text.
+fn unquoted(quoted: &str) -> String {
+    quoted[1..quoted.len() - 1].replace("\"\"", "\"")
 }
 
 /// `name` as a quoted SQL identifier.

@@ -172,6 +172,12 @@ impl Store {
                 format!("is not a PostgreSQL connection string: {e}"),
             )
         })?;
+        let mut config = config;
+        if config.get_connect_timeout().is_none() {
+            // A host that drops packets would otherwise hold the call for
+            // the system's TCP timeout (minutes).
+            config.connect_timeout(options.busy_timeout.max(std::time::Duration::from_secs(1)));
+        }
         let tls = options
             .tls_root_certificates_file()
             .map(crate::db::postgres::verifying_connector)

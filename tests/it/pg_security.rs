@@ -136,6 +136,21 @@ fn the_runtime_role_cannot_rewrite_history_even_bypassing_custdb() {
             other => panic!("{role}: {other:?}"),
         }
     }
+    // A role that belongs to the owner role inherits its ownership: it
+    // could disable the triggers, so it is refused, and nothing is granted.
+    let member = format!("{database}_member");
+    cluster.psql(
+        "postgres",
+        &format!("CREATE ROLE {member} LOGIN IN ROLE {owner}"),
+    );
+    let err = owner_store.grant_runtime_privileges(&member).unwrap_err();
+    match err.kind() {
+        ErrorKind::Invalid { field, reason } => {
+            assert_eq!(field, "role");
+            assert!(reason.contains("role it belongs to"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
     let err = owner_store
         .grant_runtime_privileges("no_such_role")
         .unwrap_err();
