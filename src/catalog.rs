@@ -750,15 +750,10 @@ impl<'t> Catalog<'t> {
     /// stays true while variants are added or it is archived by another
     /// server at once.
     fn lock_product(&self, id: ProductId) -> Result<()> {
-        let db = self.tx.db();
-        if db.is_postgres() {
-            db.query_vec(
-                sql!(postgres_only: "SELECT 1 FROM products WHERE id = $1 FOR UPDATE"),
-                &[&id],
-                |_| Ok(()),
-            )?;
-        }
-        Ok(())
+        self.tx.db().lock_for_update(
+            sql!(postgres_only: "SELECT 1 FROM products WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
     }
 
     fn touch_product(&self, id: ProductId) -> Result<()> {

@@ -834,13 +834,12 @@ impl<'t> Inventory<'t> {
         }
         pairs.sort_by_key(|(v, w)| (v.to_string(), w.to_string()));
         for (v, w) in pairs.iter() {
-            db.query_vec(
+            db.lock_for_update(
                 sql!(
                     postgres_only: "SELECT 1 FROM stock_levels \
                      WHERE variant_id = $1 AND warehouse_id = $2 FOR UPDATE"
                 ),
                 &[v, w],
-                |_| Ok(()),
             )?;
         }
         Ok(())
@@ -851,15 +850,10 @@ impl<'t> Inventory<'t> {
     /// true until it is closed: two servers releasing one reservation
     /// queue, and the second sees it closed.
     fn lock_reservation(&self, id: ReservationId) -> Result<()> {
-        let db = self.tx.db();
-        if db.is_postgres() {
-            db.query_vec(
-                sql!(postgres_only: "SELECT 1 FROM stock_reservations WHERE id = $1 FOR UPDATE"),
-                &[&id],
-                |_| Ok(()),
-            )?;
-        }
-        Ok(())
+        self.tx.db().lock_for_update(
+            sql!(postgres_only: "SELECT 1 FROM stock_reservations WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
     }
 
     /// Writes one movement after checking that the balance stays legal.

@@ -156,6 +156,19 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// Runs a PostgreSQL-only `SELECT ... FOR UPDATE` that locks the rows
+    /// a unit of work is about to check and change, until it ends, so
+    /// another server's unit of work on the same rows waits instead of
+    /// acting on what this one is changing. SQLite has one writer, which
+    /// serialises every unit of work already: there it does nothing.
+    pub(crate) fn lock_for_update(self, sql: &Sql, params: Params<'_>) -> Result<()> {
+        debug_assert!(sql.is_postgres_only(), "row locks are PostgreSQL's");
+        if self.is_postgres() {
+            self.query_each(sql, params, |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     /// The first row, which must exist (an aggregate, a row just written).
     ///
     /// # Errors

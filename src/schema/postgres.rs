@@ -108,9 +108,9 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
         &[],
         |r| r.get::<String>(0),
     )?;
-    let role = quote_identifier(role);
-    let schema = quote_identifier(&schema);
-    let mut script = format!("GRANT USAGE ON SCHEMA {schema} TO {role};\n");
+    let role_sql = quote_identifier(role);
+    let schema_sql = quote_identifier(&schema);
+    let mut script = format!("GRANT USAGE ON SCHEMA {schema_sql} TO {role_sql};\n");
     for table in &tables {
         let privileges = if table == "custdb_migrations" {
             "SELECT"
@@ -119,15 +119,15 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
         } else {
             "SELECT, INSERT, UPDATE, DELETE"
         };
-        let table = format!("{schema}.{}", quote_identifier(table));
+        let table = format!("{schema_sql}.{}", quote_identifier(table));
         script.push_str(&format!(
-            "REVOKE ALL ON TABLE {table} FROM {role};\nGRANT {privileges} ON TABLE {table} TO {role};\n"
+            "REVOKE ALL ON TABLE {table} FROM {role_sql};\nGRANT {privileges} ON TABLE {table} TO {role_sql};\n"
         ));
     }
     script.push_str(&format!(
-        "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role};\n\
-         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role};\n\
-         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {role};\n"
+        "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema_sql} FROM {role_sql};\n\
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema_sql} TO {role_sql};\n\
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema_sql} TO {role_sql};\n"
     ));
     session.batch(&script)?;
     // What the role can do also comes from its memberships: a member of
@@ -136,14 +136,13 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
     // PostgreSQL 15 every role may create tables in `public`. Grants cannot
     // take those away; refuse the role instead (the caller's transaction
     // rolls the grants back).
-    let role_text = unquoted(&role);
     for table in APPEND_ONLY_TABLES {
-        let qualified = format!("{}.{table}", unquoted(&schema));
+        let qualified = format!("{schema_sql}.{}", quote_identifier(table));
         let writable: bool = conn.query_row(
             sql!(
                 postgres_only: "SELECT has_table_privilege($1, $2, 'UPDATE, DELETE, TRUNCATE')"
             ),
-            &[&role_text.as_str(), &qualified.as_str()],
+            &[&role, &qualified.as_str()],
             |r| r.get(0),
         )?;
         if writable {
@@ -158,7 +157,7 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
     }
     let creates: bool = conn.query_row(
         sql!(postgres_only: "SELECT has_schema_privilege($1, $2, 'CREATE')"),
-        &[&role_text.as_str(), &unquoted(&schema).as_str()],
+        &[&role, &schema.as_str()],
         |r| r.get(0),
     )?;
     if creates {
@@ -170,12 +169,6 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The name inside a quoted identifier, for the functions that take a
-/// name as text.
-fn unquoted(quoted: &str) -> String {
-    quoted[1..quoted.len() - 1].replace("\"\"", "\"")
 }
 
 /// `name` as a quoted SQL identifier.
