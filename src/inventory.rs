@@ -1246,6 +1246,15 @@ impl<'t> Inventory<'t> {
         )?;
         let mut released = 0;
         for r in expired {
+            if let Some(order_id) = r.order_id {
+                // The order's row before its reservation's, the order in
+                // which every order operation locks them (no deadlock with
+                // a payment or cancellation of the same order).
+                self.tx.db().lock_for_update(
+                    sql!(postgres_only: "SELECT 1 FROM orders WHERE id = $1 FOR UPDATE"),
+                    &[&order_id],
+                )?;
+            }
             // An earlier order cancellation in this loop may have closed it.
             self.lock_reservation(r.id)?;
             let r = self.reservation(r.id)?;

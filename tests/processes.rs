@@ -7,9 +7,11 @@
 //! caller within the busy timeout. At the end exactly the stock there was
 //! is sold (no oversell, none lost) and `check()` is clean.
 //!
-//! Then, on PostgreSQL (when its server binaries are installed; the
-//! harness of `custdb-pgcluster` says loudly when they are not), four
-//! processes with a `Store` each on one database: they race for one email
+//! Then the same stock race on PostgreSQL (when its server binaries are
+//! installed; the harness of `custdb-pgcluster` says loudly when they are
+//! not): four server processes with a `Store` each on one database, two
+//! writer and two reader threads in the parent; the same outcome, and the
+//! audit chain verifies. And four processes race for one email
 //! address (exactly one wins), for one customer version (exactly one
 //! update wins), and increment a counter on one customer by optimistic
 //! concurrency, re-reading after each conflict (no increment is lost).
@@ -19,7 +21,7 @@
 
 use custdb::Currency;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -66,8 +68,7 @@ fn shop(store: &Store, who: &str, attempts: usize) -> (usize, usize) {
     (sold, refused)
 }
 
-fn child(path: &Path) {
-    let store = Store::open(path).unwrap();
+fn child(store: Store) {
     let who = format!("process {}", std::process::id());
     let (sold, refused) = shop(&store, &who, ATTEMPTS_PER_CHILD);
     println!("sold {sold} refused {refused}");
@@ -75,20 +76,38 @@ fn child(path: &Path) {
 
 fn main() {
     match std::env::var(ROLE).as_deref() {
-        Ok("shopper") => return child(&PathBuf::from(std::env::var(DB).unwrap())),
+        Ok("shopper") => {
+            return child(Store::open(PathBuf::from(std::env::var(DB).unwrap())).unwrap())
+        }
+        #[cfg(feature = "postgres")]
+        Ok("pg-shopper") => {
+            return child(Store::open_postgres(&std::env::var(DB).unwrap()).unwrap())
+        }
         #[cfg(feature = "postgres")]
         Ok("pg-customers") => return postgres::child(&std::env::var(DB).unwrap()),
         _ => {}
     }
-    sqlite_processes();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    stock_race(
+        "SQLite",
+        Arc::new(Store::open(&path).unwrap()),
+        "shopper",
+        path.to_str().unwrap(),
+    );
+    #[cfg(feature = "postgres")]
+    if let Some(cluster) = custdb_pgcluster::cluster() {
+        let connection = cluster.connection(&cluster.empty_database());
+        let store = Arc::new(Store::open_postgres(&connection).unwrap());
+        stock_race("PostgreSQL", store, "pg-shopper", &connection);
+    }
     #[cfg(feature = "postgres")]
     postgres::processes();
 }
 
-fn sqlite_processes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shared.db");
-    let store = Arc::new(Store::open(&path).unwrap());
+/// The stock race on `store`; the children open the same database from
+/// `db` as `role` says.
+fn stock_race(engine: &str, store: Arc<Store>, role: &str, db: &str) {
     let (variant, warehouse) = store
         .write(|tx| {
             let p =
@@ -114,8 +133,8 @@ fn sqlite_processes() {
     let children: Vec<_> = (0..CHILDREN)
         .map(|_| {
             Command::new(std::env::current_exe().unwrap())
-                .env(ROLE, "shopper")
-                .env(DB, &path)
+                .env(ROLE, role)
+                .env(DB, db)
                 .stdout(Stdio::piped())
                 .spawn()
                 .unwrap()
@@ -179,8 +198,10 @@ fn sqlite_processes() {
     assert_eq!((level.on_hand, level.reserved), (STOCK, STOCK));
     let report = store.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
+    let audit = store.verify_audit().unwrap();
+    assert!(audit.broken.is_none(), "{audit:?}");
     println!(
-        "processes: {CHILDREN} processes and {PARENT_WRITERS} threads made {attempts} attempts on {STOCK} units: \
+        "processes ({engine}): {CHILDREN} processes and {PARENT_WRITERS} threads made {attempts} attempts on {STOCK} units: \
          {sold} sold, {refused} refused; {reads} reader loops; check clean"
     );
 }

@@ -2,15 +2,12 @@
 //! against (a cancellation whose original sale is not in the database, a
 //! goodwill credit). Reports subtract them from revenue.
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 use rust_decimal::Decimal;
 
 use super::Orders;
 use crate::audit::Change;
-use crate::error::DbResult;
+use crate::db::{sql, Json};
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::{CreditNoteId, CustomerId};
@@ -70,18 +67,6 @@ pub struct CreditNote {
     pub issued_at: DateTime<Utc>,
 }
 
-/// A credit note row as read: customer, currency, amount, reason, lines,
-/// country, issued at.
-type RawCreditNote = (
-    Option<CustomerId>,
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-);
-
 pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteId> {
     let currency = new.currency;
     let issued_at = crate::time::checked("issued_at", new.issued_at)?;
@@ -106,22 +91,23 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
         .map(|c| validate::country("country", c))
         .transpose()?;
     let id = CreditNoteId::new();
-    tx.conn()?
-        .prepare_cached(
-            "INSERT INTO credit_notes (id, customer_id, currency, amount_e4, reason, lines, country, \
-             issued_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        ).db()?
-        .execute(params![
-            id.sql(),
-            new.customer_id.sql(),
-            currency.code(),
-            amount_e4,
-            reason,
-            lines,
-            country,
-            crate::time::to_db(&issued_at),
-            crate::time::to_db(&tx.now())
-        ]).db()?;
+    tx.db().execute(
+        sql!(
+            "INSERT INTO credit_notes (id, customer_id, currency, amount_e4, reason, lines, \
+             country, issued_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ),
+        &[
+            &id,
+            &new.customer_id,
+            &currency.code(),
+            &amount_e4,
+            &reason,
+            &Json(&lines),
+            &country,
+            &issued_at,
+            &tx.now(),
+        ],
+    )?;
     tx.audit_change(Change {
         action: "issue",
         entity_type: "credit_note",
@@ -155,29 +141,36 @@ impl<'t> Orders<'t> {
     ///
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
     pub fn credit_note(&self, id: CreditNoteId) -> Result<CreditNote> {
-        let row: Option<RawCreditNote> = self
+        let (customer_id, currency, amount_e4, reason, lines, country, issued_at): (
+            Option<CustomerId>,
+            String,
+            i64,
+            String,
+            String,
+            Option<String>,
+            DateTime<Utc>,
+        ) = self
             .tx()
-            .conn()?
-            .prepare_cached(
-                "SELECT customer_id, currency, amount_e4, reason, lines, country, issued_at \
-                 FROM credit_notes WHERE id = ?1",
-            )
-            .db()?
-            .query_row([id.sql()], |r| {
-                Ok((
-                    r.get_id(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
-            .optional()
-            .db()?;
-        let (customer_id, currency, amount_e4, reason, lines, country, issued_at) =
-            row.ok_or_else(|| Error::not_found("credit note", id))?;
+            .db()
+            .query_opt(
+                sql!(
+                    "SELECT customer_id, currency, amount_e4, reason, lines, country, issued_at \
+                     FROM credit_notes WHERE id = ?1"
+                ),
+                &[&id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?
+            .ok_or_else(|| Error::not_found("credit note", id))?;
         let currency = Currency::from_db(&currency)?;
         Ok(CreditNote {
             id,
@@ -187,7 +180,7 @@ impl<'t> Orders<'t> {
             reason,
             lines: serde_json::from_str(&lines).stored()?,
             country,
-            issued_at: crate::time::from_db(&issued_at)?,
+            issued_at,
         })
     }
 }

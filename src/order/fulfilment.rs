@@ -2,16 +2,13 @@
 //! delivery, cancellation, returns and refunds. See the state machine in
 //! the [module docs](crate::order).
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
 use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::{OrderReader, OrderStatus, Orders};
 use crate::catalog::CatalogReader;
-use crate::error::DbResult;
+use crate::db::{sql, Row};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{OrderId, PaymentId, RefundId, ReturnId, ShipmentId, WarehouseId};
 use crate::inventory::{Inventory, Move, MovementKind};
@@ -352,39 +349,21 @@ macro_rules! select_payment {
     };
 }
 
-const SELECT_PAYMENT: &str = select_payment!();
-
-type RawPayment = (Payment, String, String, String);
-
-fn payment_from_row(row: &Row<'_>) -> rusqlite::Result<RawPayment> {
-    let currency: String = row.get(6)?;
-    let currency = Currency::from_db(&currency).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, e.into())
-    })?;
-    Ok((
-        Payment {
-            id: row.get_id(0)?,
-            order_id: row.get_id(1)?,
-            method: PaymentMethod::from_db(&row.get::<_, String>(2)?)?,
-            provider: row.get(3)?,
-            provider_reference: row.get(4)?,
-            amount: Money::from_e4(row.get(5)?, currency),
-            currency,
-            status: PaymentStatus::from_db(&row.get::<_, String>(7)?)?,
-            refunded: Money::from_e4(row.get(8)?, currency),
-            created_at: DateTime::<Utc>::MIN_UTC,
-            updated_at: DateTime::<Utc>::MIN_UTC,
-        },
-        currency.code().to_owned(),
-        row.get(9)?,
-        row.get(10)?,
-    ))
-}
-
-fn finish_payment((mut p, _, created, updated): RawPayment) -> Result<Payment> {
-    p.created_at = crate::time::from_db(&created)?;
-    p.updated_at = crate::time::from_db(&updated)?;
-    Ok(p)
+fn payment_from_row(row: &Row<'_>) -> Result<Payment> {
+    let currency = Currency::from_db(&row.get::<String>(6)?)?;
+    Ok(Payment {
+        id: row.get(0)?,
+        order_id: row.get(1)?,
+        method: row.get(2)?,
+        provider: row.get(3)?,
+        provider_reference: row.get(4)?,
+        amount: Money::from_e4(row.get(5)?, currency),
+        currency,
+        status: row.get(7)?,
+        refunded: Money::from_e4(row.get(8)?, currency),
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
 }
 
 fn illegal(id: OrderId, from: OrderStatus, action: &'static str) -> Error {
@@ -404,15 +383,14 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn payments(&self, order_id: OrderId) -> Result<Vec<Payment>> {
         self.require(order_id)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_PAYMENT} WHERE order_id = ?1 ORDER BY created_at, id"
-            ))
-            .db()?;
-        let rows = stmt.query_map([order_id.sql()], payment_from_row).db()?;
-        rows.map(|r| r.map_err(Error::from_sqlite).and_then(finish_payment))
-            .collect()
+        self.db().query_vec(
+            sql!(concat!(
+                select_payment!(),
+                "WHERE order_id = ?1 ORDER BY created_at, id"
+            )),
+            &[&order_id],
+            payment_from_row,
+        )
     }
 
     /// A payment.
@@ -421,14 +399,9 @@ impl OrderReader<'_> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn payment(&self, id: PaymentId) -> Result<Payment> {
-        self.conn()?
-            .prepare_cached(sql::PAYMENT_BY_ID)
-            .db()?
-            .query_row([id.sql()], payment_from_row)
-            .optional()
-            .db()?
+        self.db()
+            .query_opt(sql!(sql::PAYMENT_BY_ID), &[&id], payment_from_row)?
             .ok_or_else(|| Error::not_found("payment", id))
-            .and_then(finish_payment)
     }
 
     /// An order's shipments, oldest first.
@@ -438,30 +411,29 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn shipments(&self, order_id: OrderId) -> Result<Vec<Shipment>> {
         self.require(order_id)?;
-        let mut stmt = self.conn()?.prepare_cached(sql::SHIPMENTS_OF_ORDER).db()?;
-        let mut rows = stmt.query([order_id.sql()]).db()?;
         let mut out: Vec<Shipment> = Vec::new();
-        while let Some(r) = rows.next().db()? {
-            let id: ShipmentId = r.get_id(0).db()?;
-            if out.last().is_none_or(|s| s.id != id) {
-                let delivered: Option<String> = r.get(4).db()?;
-                out.push(Shipment {
-                    id,
-                    order_id,
-                    carrier: r.get(1).db()?,
-                    tracking_number: r.get(2).db()?,
-                    shipped_at: crate::time::from_db(&r.get::<_, String>(3).db()?)?,
-                    delivered_at: delivered.as_deref().map(crate::time::from_db).transpose()?,
-                    lines: Vec::new(),
-                });
-            }
-            if let Some(s) = out.last_mut() {
-                s.lines.push(ShipmentLine {
-                    sku: r.get(5).db()?,
-                    quantity: r.get(6).db()?,
-                });
-            }
-        }
+        self.db()
+            .query_each(sql!(sql::SHIPMENTS_OF_ORDER), &[&order_id], |r| {
+                let id: ShipmentId = r.get(0)?;
+                if out.last().is_none_or(|s| s.id != id) {
+                    out.push(Shipment {
+                        id,
+                        order_id,
+                        carrier: r.get(1)?,
+                        tracking_number: r.get(2)?,
+                        shipped_at: r.get(3)?,
+                        delivered_at: r.get(4)?,
+                        lines: Vec::new(),
+                    });
+                }
+                if let Some(s) = out.last_mut() {
+                    s.lines.push(ShipmentLine {
+                        sku: r.get(5)?,
+                        quantity: r.get(6)?,
+                    });
+                }
+                Ok(())
+            })?;
         Ok(out)
     }
 
@@ -472,36 +444,36 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn returns(&self, order_id: OrderId) -> Result<Vec<Return>> {
         self.require(order_id)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(
-                "SELECT t.id, t.reason, t.created_at, l.sku, rl.quantity, rl.warehouse_id \
-             FROM returns t JOIN return_lines rl ON rl.return_id = t.id \
-             JOIN order_lines l ON l.id = rl.order_line_id \
-             WHERE t.order_id = ?1 ORDER BY t.created_at, t.id, l.line_no",
-            )
-            .db()?;
-        let mut rows = stmt.query([order_id.sql()]).db()?;
         let mut out: Vec<Return> = Vec::new();
-        while let Some(r) = rows.next().db()? {
-            let id: ReturnId = r.get_id(0).db()?;
-            if out.last().is_none_or(|t| t.id != id) {
-                out.push(Return {
-                    id,
-                    order_id,
-                    reason: r.get(1).db()?,
-                    created_at: crate::time::from_db(&r.get::<_, String>(2).db()?)?,
-                    lines: Vec::new(),
-                });
-            }
-            if let Some(t) = out.last_mut() {
-                t.lines.push(ReturnLine {
-                    sku: r.get(3).db()?,
-                    quantity: r.get(4).db()?,
-                    restocked_into: r.get_id(5).db()?,
-                });
-            }
-        }
+        self.db().query_each(
+            sql!(
+                "SELECT t.id, t.reason, t.created_at, l.sku, rl.quantity, rl.warehouse_id \
+                 FROM returns t JOIN return_lines rl ON rl.return_id = t.id \
+                 JOIN order_lines l ON l.id = rl.order_line_id \
+                 WHERE t.order_id = ?1 ORDER BY t.created_at, t.id, l.line_no"
+            ),
+            &[&order_id],
+            |r| {
+                let id: ReturnId = r.get(0)?;
+                if out.last().is_none_or(|t| t.id != id) {
+                    out.push(Return {
+                        id,
+                        order_id,
+                        reason: r.get(1)?,
+                        created_at: r.get(2)?,
+                        lines: Vec::new(),
+                    });
+                }
+                if let Some(t) = out.last_mut() {
+                    t.lines.push(ReturnLine {
+                        sku: r.get(3)?,
+                        quantity: r.get(4)?,
+                        restocked_into: r.get(5)?,
+                    });
+                }
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
@@ -512,51 +484,33 @@ impl OrderReader<'_> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>> {
         let (_, currency) = self.require(order_id)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(
+        self.db().query_vec(
+            sql!(
                 "SELECT id, payment_id, amount_e4, reason, created_at FROM refunds \
-             WHERE order_id = ?1 ORDER BY created_at, id",
-            )
-            .db()?;
-        let rows = stmt
-            .query_map([order_id.sql()], |r| {
-                Ok((
-                    r.get_id::<RefundId>(0)?,
-                    r.get_id::<PaymentId>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })
-            .db()?;
-        rows.map(|r| {
-            let (id, payment_id, amount, reason, created) = r.db()?;
-            Ok(Refund {
-                id,
-                order_id,
-                payment_id,
-                amount: Money::from_e4(amount, currency),
-                reason,
-                created_at: crate::time::from_db(&created)?,
-            })
-        })
-        .collect()
+                 WHERE order_id = ?1 ORDER BY created_at, id"
+            ),
+            &[&order_id],
+            |r| {
+                Ok(Refund {
+                    id: r.get(0)?,
+                    order_id,
+                    payment_id: r.get(1)?,
+                    amount: Money::from_e4(r.get(2)?, currency),
+                    reason: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            },
+        )
     }
 }
 
 impl Orders<'_> {
-    fn now_db(&self) -> String {
-        crate::time::to_db(&self.tx().now())
-    }
-
     fn amounts(&self, id: OrderId) -> Result<(i64, i64, i64)> {
         self.tx()
-            .conn()?
-            .prepare_cached(sql::ORDER_AMOUNTS)
-            .db()?
-            .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .db()
+            .query_row(sql!(sql::ORDER_AMOUNTS), &[&id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
     }
 
     /// Records a captured payment (the money is taken). When captured
@@ -639,11 +593,14 @@ impl Orders<'_> {
     /// [`ErrorKind::Invalid`] on `amount` when it is more than still due.
     pub fn capture_payment(&self, payment_id: PaymentId) -> Result<Payment> {
         self.tx().atomic(|| {
+            let order_id = self.payment(payment_id)?.order_id;
+            let (status, _) = self.lock(order_id)?;
+            // Read again under the order's lock: another server may have
+            // captured or failed it meanwhile.
             let p = self.payment(payment_id)?;
             if p.status != PaymentStatus::Authorized {
                 return Err(payment_state(payment_id, p.status, "capture"));
             }
-            let (status, _) = self.require(p.order_id)?;
             if status != OrderStatus::Pending {
                 return Err(illegal(p.order_id, status, "capture a payment"));
             }
@@ -652,14 +609,10 @@ impl Orders<'_> {
                 money::to_e4("amount", p.amount.amount)?,
                 p.amount,
             )?;
-            self.tx()
-                .conn()?
-                .prepare_cached(
-                    "UPDATE payments SET status = 'captured', updated_at = ?2 WHERE id = ?1",
-                )
-                .db()?
-                .execute(params![payment_id.sql(), self.now_db()])
-                .db()?;
+            self.tx().db().execute(
+                sql!("UPDATE payments SET status = 'captured', updated_at = ?2 WHERE id = ?1"),
+                &[&payment_id, &self.tx().now()],
+            )?;
             self.captured(
                 p.order_id,
                 payment_id,
@@ -677,19 +630,16 @@ impl Orders<'_> {
     /// [`ErrorKind::InvalidTransition`] unless the payment is authorized.
     pub fn fail_payment(&self, payment_id: PaymentId) -> Result<Payment> {
         self.tx().atomic(|| {
+            let order_id = self.payment(payment_id)?.order_id;
+            let (status, _) = self.lock(order_id)?;
             let p = self.payment(payment_id)?;
             if p.status != PaymentStatus::Authorized {
                 return Err(payment_state(payment_id, p.status, "fail"));
             }
-            self.tx()
-                .conn()?
-                .prepare_cached(
-                    "UPDATE payments SET status = 'failed', updated_at = ?2 WHERE id = ?1",
-                )
-                .db()?
-                .execute(params![payment_id.sql(), self.now_db()])
-                .db()?;
-            let (status, _) = self.require(p.order_id)?;
+            self.tx().db().execute(
+                sql!("UPDATE payments SET status = 'failed', updated_at = ?2 WHERE id = ?1"),
+                &[&payment_id, &self.tx().now()],
+            )?;
             self.event(
                 p.order_id,
                 "payment_failed",
@@ -722,7 +672,7 @@ impl Orders<'_> {
         new: &NewPayment,
         status: PaymentStatus,
     ) -> Result<(PaymentId, i64, Currency)> {
-        let (order_status, currency) = self.require(order_id)?;
+        let (order_status, currency) = self.lock(order_id)?;
         if order_status != OrderStatus::Pending {
             return Err(illegal(order_id, order_status, "take a payment"));
         }
@@ -744,22 +694,20 @@ impl Orders<'_> {
         }
         self.check_due(order_id, amount_e4, Money::new(new.amount, currency))?;
         let id = PaymentId::new();
-        self.tx()
-            .conn()?
-            .prepare_cached(sql::INSERT_PAYMENT)
-            .db()?
-            .execute(params![
-                id.sql(),
-                order_id.sql(),
-                new.method.as_str(),
-                provider,
-                reference,
-                amount_e4,
-                currency.code(),
-                status.as_str(),
-                self.now_db()
-            ])
-            .db()?;
+        self.tx().db().execute(
+            sql!(sql::INSERT_PAYMENT),
+            &[
+                &id,
+                &order_id,
+                &new.method,
+                &provider,
+                &reference,
+                &amount_e4,
+                &currency.code(),
+                &status,
+                &self.tx().now(),
+            ],
+        )?;
         Ok((id, amount_e4, currency))
     }
 
@@ -773,24 +721,17 @@ impl Orders<'_> {
         currency: Currency,
     ) -> Result<()> {
         let amount = currency.present(money::from_e4(amount_e4));
-        let (total, paid): (i64, i64) = self
-            .tx()
-            .conn()?
-            .prepare_cached(sql::ADD_PAID)
-            .db()?
-            .query_row(params![order_id.sql(), amount_e4, self.now_db()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .db()?;
+        let (total, paid): (i64, i64) = self.tx().db().query_row(
+            sql!(sql::ADD_PAID),
+            &[&order_id, &amount_e4, &self.tx().now()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         debug_assert!(paid <= total, "check_due keeps payments within the total");
         let to = if paid == total {
             // Paid orders keep their stock: holds stop expiring.
             self.tx()
-                .conn()?
-                .prepare_cached(sql::KEEP_RESERVATIONS)
-                .db()?
-                .execute([order_id.sql()])
-                .db()?;
+                .db()
+                .execute(sql!(sql::KEEP_RESERVATIONS), &[&order_id])?;
             OrderStatus::Paid
         } else {
             OrderStatus::Pending
@@ -821,6 +762,7 @@ impl Orders<'_> {
     }
 
     fn ship_inner(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
+        self.lock_with_stock(order_id)?;
         let order = self.get(order_id)?;
         if !matches!(
             order.status,
@@ -851,13 +793,10 @@ impl Orders<'_> {
             )?
         };
         let id = ShipmentId::new();
-        let now = self.now_db();
-        self.tx()
-            .conn()?
-            .prepare_cached(sql::INSERT_SHIPMENT)
-            .db()?
-            .execute(params![id.sql(), order_id.sql(), carrier, tracking, now])
-            .db()?;
+        self.tx().db().execute(
+            sql!(sql::INSERT_SHIPMENT),
+            &[&id, &order_id, &carrier, &tracking, &self.tx().now()],
+        )?;
         let inventory = Inventory::new(self.tx());
         let catalog = CatalogReader::new(self.tx().db());
         for &(i, quantity) in &wanted {
@@ -881,25 +820,16 @@ impl Orders<'_> {
                 }
             }
             self.tx()
-                .conn()?
-                .prepare_cached(sql::INSERT_SHIPMENT_LINE)
-                .db()?
-                .execute(params![id.sql(), line.id.sql(), quantity])
-                .db()?;
+                .db()
+                .execute(sql!(sql::INSERT_SHIPMENT_LINE), &[&id, &line.id, &quantity])?;
             self.tx()
-                .conn()?
-                .prepare_cached(sql::ADD_SHIPPED)
-                .db()?
-                .execute(params![line.id.sql(), quantity])
-                .db()?;
+                .db()
+                .execute(sql!(sql::ADD_SHIPPED), &[&line.id, &quantity])?;
         }
-        let all_shipped: bool = self
-            .tx()
-            .conn()?
-            .prepare_cached(sql::ALL_SHIPPED)
-            .db()?
-            .query_row([order_id.sql()], |r| r.get(0))
-            .db()?;
+        let all_shipped: bool =
+            self.tx()
+                .db()
+                .query_row(sql!(sql::ALL_SHIPPED), &[&order_id], |r| r.get(0))?;
         let to = if all_shipped {
             OrderStatus::Shipped
         } else {
@@ -977,17 +907,24 @@ impl Orders<'_> {
     /// [`ErrorKind::InvalidTransition`] unless the order is `shipped`.
     pub fn mark_delivered(&self, order_id: OrderId) -> Result<()> {
         self.tx().atomic(|| {
-            let (status, _) = self.require(order_id)?;
+            let (status, _) = self.lock(order_id)?;
             if status != OrderStatus::Shipped {
                 return Err(illegal(order_id, status, "mark delivered"));
             }
-            self.tx()
-                .conn()?
-                .prepare_cached(
-                    "UPDATE shipments SET delivered_at = ?2 WHERE order_id = ?1 AND delivered_at IS NULL",
-                ).db()?
-                .execute(params![order_id.sql(), self.now_db()]).db()?;
-            self.event(order_id, "delivered", Some(status), OrderStatus::Delivered, json!({}))?;
+            self.tx().db().execute(
+                sql!(
+                    "UPDATE shipments SET delivered_at = ?2 WHERE order_id = ?1 \
+                     AND delivered_at IS NULL"
+                ),
+                &[&order_id, &self.tx().now()],
+            )?;
+            self.event(
+                order_id,
+                "delivered",
+                Some(status),
+                OrderStatus::Delivered,
+                json!({}),
+            )?;
             self.audit(order_id, "deliver", &["status"])
         })
     }
@@ -1011,6 +948,7 @@ impl Orders<'_> {
         reason: &str,
         closed_reason: &str,
     ) -> Result<usize> {
+        self.lock_with_stock(order_id)?;
         let order = self.get(order_id)?;
         if !matches!(order.status, OrderStatus::Pending | OrderStatus::Paid) {
             return Err(illegal(order_id, order.status, "cancel"));
@@ -1064,6 +1002,7 @@ impl Orders<'_> {
     }
 
     fn return_inner(&self, order_id: OrderId, new: NewReturn) -> Result<Return> {
+        self.lock(order_id)?;
         let order = self.get(order_id)?;
         if !matches!(
             order.status,
@@ -1079,17 +1018,16 @@ impl Orders<'_> {
             "shipped and not yet returned",
         )?;
         let id = ReturnId::new();
-        self.tx()
-            .conn()?
-            .prepare_cached(
-                "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .db()?
-            .execute(params![id.sql(), order_id.sql(), reason, self.now_db()])
-            .db()?;
+        self.tx().db().execute(
+            sql!("INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)"),
+            &[&id, &order_id, &reason, &self.tx().now()],
+        )?;
         let inventory = Inventory::new(self.tx());
         let catalog = CatalogReader::new(self.tx().db());
-        for (n, &(i, quantity)) in picked.iter().enumerate() {
+        // Where each line goes back, first: the stock rows are then locked
+        // in the one fixed order before any is written (PostgreSQL).
+        let mut back = Vec::with_capacity(picked.len());
+        for (n, &(i, _)) in picked.iter().enumerate() {
             let line = &order.lines[i];
             let asked = &new.lines[n];
             let variant = catalog.variant(line.variant_id)?;
@@ -1120,36 +1058,45 @@ impl Orders<'_> {
             } else {
                 None
             };
+            back.push((variant, warehouse));
+        }
+        let mut balances: Vec<_> = back
+            .iter()
+            .filter_map(|(v, w)| w.map(|w| (v.id, w)))
+            .collect();
+        inventory.lock_balances(&mut balances)?;
+        for (&(i, quantity), (variant, warehouse)) in picked.iter().zip(&back) {
+            let line = &order.lines[i];
+            let warehouse = *warehouse;
             if let Some(w) = warehouse {
-                let mut mv = Move::new(&variant, w, MovementKind::Return, quantity, 0);
+                let mut mv = Move::new(variant, w, MovementKind::Return, quantity, 0);
                 mv.order_id = Some(order_id);
                 mv.reason = Some(&reason);
                 inventory.record(mv)?;
             }
-            self.tx()
-                .conn()?
-                .prepare_cached(
-                    "INSERT INTO return_lines (return_id, order_line_id, quantity, restock, warehouse_id) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                ).db()?
-                .execute(params![id.sql(), line.id.sql(), quantity, warehouse.is_some(), warehouse.sql()]).db()?;
-            self.tx()
-                .conn()?
-                .prepare_cached(
-                    "UPDATE order_lines SET quantity_returned = quantity_returned + ?2 WHERE id = ?1",
-                ).db()?
-                .execute(params![line.id.sql(), quantity]).db()?;
+            self.tx().db().execute(
+                sql!(
+                    "INSERT INTO return_lines (return_id, order_line_id, quantity, restock, \
+                     warehouse_id) VALUES (?1, ?2, ?3, ?4, ?5)"
+                ),
+                &[&id, &line.id, &quantity, &warehouse.is_some(), &warehouse],
+            )?;
+            self.tx().db().execute(
+                sql!(
+                    "UPDATE order_lines SET quantity_returned = quantity_returned + ?2 \
+                     WHERE id = ?1"
+                ),
+                &[&line.id, &quantity],
+            )?;
         }
-        let all_back: bool = self
-            .tx()
-            .conn()?
-            .prepare_cached(
+        let all_back: bool = self.tx().db().query_row(
+            sql!(
                 "SELECT NOT EXISTS (SELECT 1 FROM order_lines WHERE order_id = ?1 \
-                 AND (quantity_returned < quantity))",
-            )
-            .db()?
-            .query_row([order_id.sql()], |r| r.get(0))
-            .db()?;
+                 AND (quantity_returned < quantity))"
+            ),
+            &[&order_id],
+            |r| r.get(0),
+        )?;
         let to = if all_back {
             OrderStatus::Returned
         } else {
@@ -1187,7 +1134,7 @@ impl Orders<'_> {
     }
 
     fn refund_inner(&self, order_id: OrderId, new: NewRefund) -> Result<Vec<Refund>> {
-        let (status, currency) = self.require(order_id)?;
+        let (status, currency) = self.lock_with_stock(order_id)?;
         if matches!(status, OrderStatus::Pending | OrderStatus::Refunded) {
             return Err(illegal(order_id, status, "refund"));
         }
@@ -1246,21 +1193,22 @@ impl Orders<'_> {
                 continue;
             }
             let id = RefundId::new();
-            self.tx()
-                .conn()?
-                .prepare_cached(
-                    "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                ).db()?
-                .execute(params![id.sql(), order_id.sql(), p.id.sql(), take, reason, self.now_db()]).db()?;
-            self.tx()
-                .conn()?
-                .prepare_cached(
+            let now = self.tx().now();
+            self.tx().db().execute(
+                sql!(
+                    "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, \
+                     created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
+                &[&id, &order_id, &p.id, &take, &reason, &now],
+            )?;
+            self.tx().db().execute(
+                sql!(
                     "UPDATE payments SET refunded_e4 = refunded_e4 + ?2, \
-                     status = CASE WHEN refunded_e4 + ?2 = amount_e4 THEN 'refunded' ELSE status END, \
-                     updated_at = ?3 WHERE id = ?1",
-                ).db()?
-                .execute(params![p.id.sql(), take, self.now_db()]).db()?;
+                     status = CASE WHEN refunded_e4 + ?2 = amount_e4 THEN 'refunded' \
+                     ELSE status END, updated_at = ?3 WHERE id = ?1"
+                ),
+                &[&p.id, &take, &now],
+            )?;
             ids.push(id);
             left -= take;
         }
@@ -1269,15 +1217,13 @@ impl Orders<'_> {
                 "order {order_id}: payments hold less than the order says was paid"
             )));
         }
-        self.tx()
-            .conn()?
-            .prepare_cached(
+        self.tx().db().execute(
+            sql!(
                 "UPDATE orders SET refunded_e4 = refunded_e4 + ?2, updated_at = ?3, \
-                 version = version + 1 WHERE id = ?1",
-            )
-            .db()?
-            .execute(params![order_id.sql(), amount_e4, self.now_db()])
-            .db()?;
+                 version = version + 1 WHERE id = ?1"
+            ),
+            &[&order_id, &amount_e4, &self.tx().now()],
+        )?;
         // A cancelled order stays cancelled when its money goes back: its
         // goods were never sold, and reports and check() read `refunded` as
         // a sale that was paid back.

@@ -3,15 +3,12 @@
 //! every row the live flow would have written, so that reports, lifetime
 //! values, returns and `check()` treat it like any other order.
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
 use super::{line_amounts, sql, OrderStatus, Orders, MAX_LINES_PER_ORDER, MAX_LINE_QUANTITY};
 use crate::audit::Change;
-use crate::error::DbResult;
+use crate::db::Json;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ProductId, ShipmentId, VariantId};
 use crate::money::{self, Currency, Money};
@@ -79,12 +76,12 @@ impl<'t> Orders<'t> {
     }
 
     fn record_historical_inner(&self, order: &HistoricalOrder) -> Result<OrderId> {
-        let conn = self.tx().conn()?;
+        let db = self.tx().db();
         let currency = order.currency;
         let placed_at = crate::time::checked("placed_at", order.placed_at)?;
         let guest_email = match (&order.customer_id, &order.guest_email) {
             (Some(id), None) => {
-                crate::customer::CustomerReader::new(crate::db::Conn::sqlite(conn)).require(*id)?;
+                crate::customer::CustomerReader::new(db).require(*id)?;
                 None
             }
             (None, Some(email)) => Some(validate::email("guest_email", email)?),
@@ -116,14 +113,11 @@ impl<'t> Orders<'t> {
             // decoding only the columns a line needs: measured faster on
             // the retail import than one read joining the two, and than
             // decoding the whole variant (its options, its timestamps).
-            let variant: Option<(ProductId, String, Option<String>, String, bool)> = conn
-                .prepare_cached(crate::catalog::sql::VARIANT_BY_ID)
-                .db()?
-                .query_row([line.variant_id.sql()], |r| {
-                    Ok((r.get_id(1)?, r.get(2)?, r.get(3)?, r.get(7)?, r.get(8)?))
-                })
-                .optional()
-                .db()?;
+            let variant: Option<(ProductId, String, Option<String>, String, bool)> = db.query_opt(
+                sql!(crate::catalog::sql::VARIANT_BY_ID),
+                &[&line.variant_id],
+                |r| Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(7)?, r.get(8)?)),
+            )?;
             let (product_id, sku, variant_title, variant_currency, track_stock) =
                 variant.ok_or_else(|| Error::invalid(f("variant_id"), "no such variant"))?;
             if !seen.insert(line.variant_id) {
@@ -152,11 +146,11 @@ impl<'t> Orders<'t> {
                 .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?;
             subtotal_e4 = money::add_e4("subtotal", subtotal_e4, sub)?;
             total_e4 = money::add_e4("total", total_e4, total)?;
-            let product_name: String = conn
-                .prepare_cached(crate::catalog::sql::PRODUCT_NAME)
-                .db()?
-                .query_row([product_id.sql()], |r| r.get(0))
-                .db()?;
+            let product_name: String = db.query_row(
+                sql!(crate::catalog::sql::PRODUCT_NAME),
+                &[&product_id],
+                |r| r.get(0),
+            )?;
             let title = match variant_title {
                 Some(t) => format!("{product_name} – {t}"),
                 None => product_name,
@@ -171,91 +165,91 @@ impl<'t> Orders<'t> {
             ));
         }
         let total_e4 = money::add_e4("total", total_e4, shipping_e4)?;
-        let placed = crate::time::to_db(&placed_at);
         let id = OrderId::new();
-        conn.prepare_cached(sql::INSERT_ORDER)
-            .db()?
-            .execute(params![
-                id.sql(),
-                order.customer_id.sql(),
-                guest_email,
-                currency.code(),
-                OrderStatus::Delivered.as_str(),
-                subtotal_e4,
-                0,
-                0,
-                shipping_e4,
-                total_e4,
-                None::<String>,
-                None::<String>,
-                None::<String>,
-                None::<String>,
-                None::<String>,
-                None::<String>,
-                placed,
-                country
-            ])
-            .db()?;
+        // The same gapless number as a live placement, under the same lock.
+        db.lock_for_update(sql!(postgres_only: sql::LOCK_ORDER_NUMBER), &[])?;
+        let no_text: Option<&str> = None;
+        db.execute(
+            sql!(sql::INSERT_ORDER),
+            &[
+                &id,
+                &order.customer_id,
+                &guest_email,
+                &currency.code(),
+                &OrderStatus::Delivered,
+                &subtotal_e4,
+                &0i64,
+                &0i64,
+                &shipping_e4,
+                &total_e4,
+                &None::<Json<'_>>,
+                &None::<Json<'_>>,
+                &no_text,
+                &no_text,
+                &no_text,
+                &None::<DateTime<Utc>>,
+                &placed_at,
+                &country,
+            ],
+        )?;
         let shipment = ShipmentId::new();
-        conn.prepare_cached(sql::INSERT_HISTORICAL_SHIPMENT)
-            .db()?
-            .execute(params![shipment.sql(), id.sql(), placed])
-            .db()?;
+        db.execute(
+            sql!(sql::INSERT_HISTORICAL_SHIPMENT),
+            &[&shipment, &id, &placed_at],
+        )?;
         for (n, (variant_id, sku, quantity, unit_price_e4, sub, title)) in priced.iter().enumerate()
         {
             let line_id = OrderLineId::new();
-            conn.prepare_cached(sql::INSERT_SHIPPED_LINE)
-                .db()?
-                .execute(params![
-                    line_id.sql(),
-                    id.sql(),
-                    (n + 1) as i64,
-                    variant_id.sql(),
+            db.execute(
+                sql!(sql::INSERT_SHIPPED_LINE),
+                &[
+                    &line_id,
+                    &id,
+                    &(n + 1),
+                    variant_id,
                     sku,
                     title,
                     quantity,
                     unit_price_e4,
-                    sub
-                ])
-                .db()?;
-            conn.prepare_cached(super::fulfilment::sql::INSERT_SHIPMENT_LINE)
-                .db()?
-                .execute(params![shipment.sql(), line_id.sql(), quantity])
-                .db()?;
+                    sub,
+                ],
+            )?;
+            db.execute(
+                sql!(super::fulfilment::sql::INSERT_SHIPMENT_LINE),
+                &[&shipment, &line_id, quantity],
+            )?;
         }
         if total_e4 > 0 {
-            conn.prepare_cached(super::fulfilment::sql::INSERT_PAYMENT)
-                .db()?
-                .execute(params![
-                    PaymentId::new().sql(),
-                    id.sql(),
-                    "other",
-                    "import",
-                    None::<String>,
-                    total_e4,
-                    currency.code(),
-                    "captured",
-                    placed
-                ])
-                .db()?;
-            conn.prepare_cached(sql::SET_PAID)
-                .db()?
-                .execute(params![id.sql(), total_e4])
-                .db()?;
+            db.execute(
+                sql!(super::fulfilment::sql::INSERT_PAYMENT),
+                &[
+                    &PaymentId::new(),
+                    &id,
+                    &"other",
+                    &"import",
+                    &no_text,
+                    &total_e4,
+                    &currency.code(),
+                    &"captured",
+                    &placed_at,
+                ],
+            )?;
+            db.execute(sql!(sql::SET_PAID), &[&id, &total_e4])?;
         }
-        conn.prepare_cached(sql::INSERT_EVENT)
-            .db()?
-            .execute(params![
-                id.sql(),
-                placed,
-                self.tx().actor().id(),
-                "imported",
-                None::<String>,
-                OrderStatus::Delivered.as_str(),
-                json!({ "total": Money::from_e4(total_e4, currency).amount.to_string() })
-                    .to_string()
-            ])
-            .db()?;
+        let detail =
+            json!({ "total": Money::from_e4(total_e4, currency).amount.to_string() }).to_string();
+        db.execute(
+            sql!(sql::INSERT_EVENT),
+            &[
+                &id,
+                &placed_at,
+                &self.tx().actor().id(),
+                &"imported",
+                &no_text,
+                &OrderStatus::Delivered,
+                &Json(&detail),
+            ],
+        )?;
         self.tx().audit_change(Change {
             action: "import",
             entity_type: "order",

@@ -46,18 +46,15 @@ pub mod credit;
 pub mod fulfilment;
 pub mod historical;
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::audit::Change;
 use crate::catalog::{CatalogReader, Variant};
-use crate::error::DbResult;
+use crate::db::{sql, Conn, Json, Row, TimeBound};
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{CustomerId, OrderId, OrderLineId, VariantId, WarehouseId};
@@ -478,81 +475,44 @@ macro_rules! select_order {
     };
 }
 
-struct RawOrder {
-    id: OrderId,
-    number: i64,
-    customer_id: Option<CustomerId>,
-    guest_email: Option<String>,
-    currency: String,
-    status: String,
-    amounts: [i64; 7],
-    shipping_address: Option<String>,
-    billing_address: Option<String>,
-    note: Option<String>,
-    placed_at: String,
-    updated_at: String,
-    version: i64,
-    country: Option<String>,
-}
-
-fn order_from_row(row: &Row<'_>) -> rusqlite::Result<RawOrder> {
+fn order_from_row(row: &Row<'_>) -> Result<Order> {
+    let currency = Currency::from_db(&row.get::<String>(4)?)?;
     let mut amounts = [0i64; 7];
     for (i, a) in amounts.iter_mut().enumerate() {
         *a = row.get(6 + i)?;
     }
-    Ok(RawOrder {
-        id: row.get_id(0)?,
+    let [subtotal, discount_total, tax_total, shipping, total, paid, refunded] =
+        amounts.map(|a| Money::from_e4(a, currency));
+    let address = |index: usize| -> Result<Option<AddressSnapshot>> {
+        row.get::<Option<String>>(index)?
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .stored()
+    };
+    Ok(Order {
+        id: row.get(0)?,
         number: row.get(1)?,
-        customer_id: row.get_id(2)?,
+        customer_id: row.get(2)?,
         guest_email: row.get(3)?,
-        currency: row.get(4)?,
+        currency,
         status: row.get(5)?,
-        amounts,
-        shipping_address: row.get(13)?,
-        billing_address: row.get(14)?,
+        subtotal,
+        discount_total,
+        tax_total,
+        shipping,
+        total,
+        paid,
+        refunded,
+        shipping_address: address(13)?,
+        billing_address: address(14)?,
         note: row.get(15)?,
+        country: row.get(19)?,
         placed_at: row.get(16)?,
         updated_at: row.get(17)?,
         version: row.get(18)?,
-        country: row.get(19)?,
+        lines: Vec::new(),
     })
-}
-
-impl RawOrder {
-    fn finish(self) -> Result<Order> {
-        let currency = Currency::from_db(&self.currency)?;
-        let [subtotal, discount_total, tax_total, shipping, total, paid, refunded] =
-            self.amounts.map(|a| Money::from_e4(a, currency));
-        let address = |text: Option<String>| -> Result<Option<AddressSnapshot>> {
-            text.as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .stored()
-        };
-        Ok(Order {
-            id: self.id,
-            number: self.number,
-            customer_id: self.customer_id,
-            guest_email: self.guest_email,
-            currency,
-            status: OrderStatus::from_db(&self.status).db()?,
-            subtotal,
-            discount_total,
-            tax_total,
-            shipping,
-            total,
-            paid,
-            refunded,
-            shipping_address: address(self.shipping_address)?,
-            billing_address: address(self.billing_address)?,
-            note: self.note,
-            country: self.country,
-            placed_at: crate::time::from_db(&self.placed_at)?,
-            updated_at: crate::time::from_db(&self.updated_at)?,
-            version: self.version,
-            lines: Vec::new(),
-        })
-    }
 }
 
 macro_rules! select_line {
@@ -581,11 +541,11 @@ struct RawLine {
     quantity_returned: i64,
 }
 
-fn line_from_row(row: &Row<'_>) -> rusqlite::Result<RawLine> {
+fn line_from_row(row: &Row<'_>) -> Result<RawLine> {
     Ok(RawLine {
-        id: row.get_id(0)?,
+        id: row.get(0)?,
         line_no: row.get(1)?,
-        variant_id: row.get_id(2)?,
+        variant_id: row.get(2)?,
         sku: row.get(3)?,
         title: row.get(4)?,
         quantity: row.get(5)?,
@@ -597,7 +557,7 @@ fn line_from_row(row: &Row<'_>) -> rusqlite::Result<RawLine> {
             row.get(11)?,
         ],
         tax_rate_ppm: row.get(9)?,
-        warehouse_id: row.get_id(12)?,
+        warehouse_id: row.get(12)?,
         quantity_shipped: row.get(13)?,
         quantity_returned: row.get(14)?,
     })
@@ -627,54 +587,35 @@ impl RawLine {
     }
 }
 
-const SELECT_SUMMARY: &str = "SELECT id, number, customer_id, status, currency, total_e4, \
-    paid_e4, refunded_e4, placed_at FROM orders ";
-
-type RawSummary = (
-    OrderId,
-    i64,
-    Option<CustomerId>,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-);
-
-fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RawSummary> {
-    Ok((
-        row.get_id(0)?,
-        row.get(1)?,
-        row.get_id(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
+macro_rules! select_summary {
+    () => {
+        "SELECT id, number, customer_id, status, currency, total_e4, paid_e4, refunded_e4, \
+         placed_at FROM orders "
+    };
 }
 
-fn finish_summary(raw: RawSummary) -> Result<OrderSummary> {
-    let (id, number, customer_id, status, currency, total, paid, refunded, placed) = raw;
-    let currency = Currency::from_db(&currency)?;
+fn summary_from_row(row: &Row<'_>) -> Result<OrderSummary> {
+    let currency = Currency::from_db(&row.get::<String>(4)?)?;
     Ok(OrderSummary {
-        id,
-        number,
-        customer_id,
-        status: OrderStatus::from_db(&status).db()?,
-        total: Money::from_e4(total, currency),
-        paid: Money::from_e4(paid, currency),
-        refunded: Money::from_e4(refunded, currency),
-        placed_at: crate::time::from_db(&placed)?,
+        id: row.get(0)?,
+        number: row.get(1)?,
+        customer_id: row.get(2)?,
+        status: row.get(3)?,
+        total: Money::from_e4(row.get(5)?, currency),
+        paid: Money::from_e4(row.get(6)?, currency),
+        refunded: Money::from_e4(row.get(7)?, currency),
+        placed_at: row.get(8)?,
     })
 }
 
-/// Parses a listing cursor "<placed_at>|<id>".
-fn listing_cursor(after: Option<&Cursor>) -> Result<(String, String)> {
+/// Parses a listing cursor "<placed_at>|<id>"; no cursor is a bound
+/// after every stored order.
+fn listing_cursor(after: Option<&Cursor>) -> Result<(TimeBound, OrderId)> {
     match after {
-        None => Ok(("~".to_owned(), String::new())),
+        None => Ok((
+            TimeBound(DateTime::<Utc>::MAX_UTC),
+            OrderId::from_uuid(uuid::Uuid::max()),
+        )),
         Some(c) => {
             let key = c.key()?;
             let (at, id) = key
@@ -682,10 +623,7 @@ fn listing_cursor(after: Option<&Cursor>) -> Result<(String, String)> {
                 .ok_or_else(|| Error::invalid("cursor", "is not an order cursor"))?;
             let at = crate::time::from_db(at)
                 .map_err(|_| Error::invalid("cursor", "is not an order cursor"))?;
-            Ok((
-                crate::time::bound(at),
-                OrderId::parse(id, "cursor")?.to_string(),
-            ))
+            Ok((TimeBound(at), OrderId::parse(id, "cursor")?))
         }
     }
 }
@@ -693,16 +631,19 @@ fn listing_cursor(after: Option<&Cursor>) -> Result<(String, String)> {
 /// Read access to orders.
 #[derive(Debug)]
 pub struct OrderReader<'a> {
-    db: crate::db::Conn<'a>,
+    db: Conn<'a>,
 }
 
+/// Orders read per query by [`OrderReader::each_order`].
+const EACH_ORDER_PAGE: usize = 1000;
+
 impl<'a> OrderReader<'a> {
-    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+    pub(crate) fn new(db: Conn<'a>) -> Self {
         OrderReader { db }
     }
 
-    pub(crate) fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
+    pub(crate) fn db(&self) -> Conn<'a> {
+        self.db
     }
 
     /// An order with its lines.
@@ -711,66 +652,71 @@ impl<'a> OrderReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn get(&self, id: OrderId) -> Result<Order> {
-        let raw = self
-            .conn()?
-            .prepare_cached(sql::ORDER_BY_ID)
-            .db()?
-            .query_row([id.sql()], order_from_row)
-            .optional()
-            .db()?
+        let mut order = self
+            .db
+            .query_opt(sql!(sql::ORDER_BY_ID), &[&id], order_from_row)?
             .ok_or_else(|| Error::not_found("order", id))?;
-        let mut order = raw.finish()?;
         order.lines = self.lines(id, order.currency)?;
         Ok(order)
     }
 
     /// Calls `f` with every order, lines included, in id order (ids are
-    /// UUIDv7: the order in which custdb recorded them), reading two
-    /// streams side by side (orders by id, lines by order id and line
-    /// number), each in the order of an index: two queries in all, no sort,
-    /// and one order in memory at a time however many there are. (Ordering
-    /// by placement time would make SQLite sort every line first, in
-    /// memory: 15 GB at 50 million lines.)
+    /// UUIDv7: the order in which custdb recorded them), reading the orders
+    /// in pages of [`EACH_ORDER_PAGE`] by id and each page's lines in one
+    /// query by order id and line number, each in the order of an index:
+    /// no sort, and one page of orders in memory at a time however many
+    /// there are. (Ordering by placement time would make the database sort
+    /// every line first: 15 GB at 50 million lines.)
     ///
     /// # Errors
     ///
     /// A database error, or the error `f` returns (which stops the walk).
     pub fn each_order(&self, mut f: impl FnMut(Order) -> Result<()>) -> Result<()> {
-        let mut orders = self
-            .conn()?
-            .prepare(concat!(select_order!(), "ORDER BY id"))
-            .db()?;
-        let mut lines = self.conn()?.prepare(
-            "SELECT l.id, l.line_no, l.variant_id, l.sku, l.title, l.quantity, l.unit_price_e4, \
-             l.subtotal_e4, l.discount_e4, l.tax_rate_ppm, l.tax_e4, l.total_e4, l.warehouse_id, \
-             l.quantity_shipped, l.quantity_returned, l.order_id FROM order_lines l \
-             ORDER BY l.order_id, l.line_no",
-        ).db()?;
-        let mut order_rows = orders.query([]).db()?;
-        let mut line_rows = lines.query([]).db()?;
-        let mut pending: Option<(OrderId, RawLine)> = None;
-        while let Some(row) = order_rows.next().db()? {
-            let mut order = order_from_row(row).db()?.finish()?;
-            loop {
-                if pending.is_none() {
-                    pending = match line_rows.next().db()? {
-                        Some(r) => Some((r.get_id(15).db()?, line_from_row(r).db()?)),
-                        None => None,
-                    };
-                }
-                match pending.take() {
-                    Some((id, line)) if id == order.id => {
-                        order.lines.push(line.finish(order.currency));
+        let mut after = OrderId::from_uuid(uuid::Uuid::nil());
+        loop {
+            let mut page: Vec<Order> = self.db.query_vec(
+                sql!(concat!(
+                    select_order!(),
+                    "WHERE id > ?1 ORDER BY id LIMIT ?2"
+                )),
+                &[&after, &EACH_ORDER_PAGE],
+                order_from_row,
+            )?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            let last = last.id;
+            let mut at = 0;
+            self.db.query_each(
+                sql!(
+                    "SELECT l.id, l.line_no, l.variant_id, l.sku, l.title, l.quantity, \
+                     l.unit_price_e4, l.subtotal_e4, l.discount_e4, l.tax_rate_ppm, l.tax_e4, \
+                     l.total_e4, l.warehouse_id, l.quantity_shipped, l.quantity_returned, \
+                     l.order_id FROM order_lines l WHERE l.order_id > ?1 AND l.order_id <= ?2 \
+                     ORDER BY l.order_id, l.line_no"
+                ),
+                &[&after, &last],
+                |r| {
+                    let order_id: OrderId = r.get(15)?;
+                    while page.get(at).is_some_and(|o| o.id != order_id) {
+                        at += 1;
                     }
-                    other => {
-                        pending = other;
-                        break;
-                    }
-                }
+                    let order = page.get_mut(at).ok_or_else(|| {
+                        Error::corrupt(format!("order line of unknown order {order_id}"))
+                    })?;
+                    order.lines.push(line_from_row(r)?.finish(order.currency));
+                    Ok(())
+                },
+            )?;
+            let done = page.len() < EACH_ORDER_PAGE;
+            for order in page {
+                f(order)?;
             }
-            f(order)?;
+            if done {
+                return Ok(());
+            }
+            after = last;
         }
-        Ok(())
     }
 
     /// An order by its number.
@@ -780,22 +726,20 @@ impl<'a> OrderReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown number.
     pub fn by_number(&self, number: i64) -> Result<Order> {
         let id: OrderId = self
-            .conn()?
-            .prepare_cached("SELECT id FROM orders WHERE number = ?1")
-            .db()?
-            .query_row([number], |r| r.get_id(0))
-            .optional()
-            .db()?
+            .db
+            .query_opt(
+                sql!("SELECT id FROM orders WHERE number = ?1"),
+                &[&number],
+                |r| r.get(0),
+            )?
             .ok_or_else(|| Error::not_found("order", format!("number {number}")))?;
         self.get(id)
     }
 
     fn lines(&self, id: OrderId, currency: Currency) -> Result<Vec<OrderLine>> {
-        let mut stmt = self.conn()?.prepare_cached(sql::LINES_OF_ORDER).db()?;
-        let rows = stmt
-            .query_map([id.sql()], |r| Ok(line_from_row(r)?.finish(currency)))
-            .db()?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+        self.db.query_vec(sql!(sql::LINES_OF_ORDER), &[&id], |r| {
+            Ok(line_from_row(r)?.finish(currency))
+        })
     }
 
     /// The order's timeline, oldest first.
@@ -805,56 +749,35 @@ impl<'a> OrderReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown order.
     pub fn events(&self, id: OrderId) -> Result<Vec<OrderEvent>> {
         self.require(id)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(
+        self.db.query_vec(
+            sql!(
                 "SELECT seq, order_id, at, actor_id, kind, from_status, to_status, detail \
-             FROM order_events WHERE order_id = ?1 ORDER BY seq",
-            )
-            .db()?;
-        let rows = stmt
-            .query_map([id.sql()], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get_id::<OrderId>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                ))
-            })
-            .db()?;
-        rows.map(|r| {
-            let (seq, order_id, at, actor_id, kind, from, to, detail) = r.db()?;
-            Ok(OrderEvent {
-                seq,
-                order_id,
-                at: crate::time::from_db(&at)?,
-                actor_id,
-                kind,
-                from_status: from.as_deref().map(OrderStatus::from_db).transpose().db()?,
-                to_status: OrderStatus::from_db(&to).db()?,
-                detail: serde_json::from_str(&detail).stored()?,
-            })
-        })
-        .collect()
+                 FROM order_events WHERE order_id = ?1 ORDER BY seq"
+            ),
+            &[&id],
+            |r| {
+                Ok(OrderEvent {
+                    seq: r.get(0)?,
+                    order_id: r.get(1)?,
+                    at: r.get(2)?,
+                    actor_id: r.get(3)?,
+                    kind: r.get(4)?,
+                    from_status: r.get(5)?,
+                    to_status: r.get(6)?,
+                    detail: serde_json::from_str(&r.get::<String>(7)?).stored()?,
+                })
+            },
+        )
     }
 
     pub(crate) fn require(&self, id: OrderId) -> Result<(OrderStatus, Currency)> {
-        let (status, currency): (String, String) = self
-            .conn()?
-            .prepare_cached(sql::ORDER_STATE)
-            .db()?
-            .query_row([id.sql()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .db()?
+        let (status, currency): (OrderStatus, String) = self
+            .db
+            .query_opt(sql!(sql::ORDER_STATE), &[&id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .ok_or_else(|| Error::not_found("order", id))?;
-        Ok((
-            OrderStatus::from_db(&status).db()?,
-            Currency::from_db(&currency)?,
-        ))
+        Ok((status, Currency::from_db(&currency)?))
     }
 
     /// A customer's orders, newest first.
@@ -872,15 +795,11 @@ impl<'a> OrderReader<'a> {
         let limit = check_limit(limit)?;
         crate::customer::CustomerReader::new(self.db).require(customer_id)?;
         let (at, id) = listing_cursor(after)?;
-        let mut stmt = self.conn()?.prepare_cached(sql::HISTORY).db()?;
-        let items = stmt
-            .query_map(
-                params![customer_id.sql(), at, id, (limit + 1) as i64],
-                summary_from_row,
-            )
-            .db()?
-            .map(|r| r.map_err(Error::from_sqlite).and_then(finish_summary))
-            .collect::<Result<Vec<_>>>()?;
+        let items = self.db.query_vec(
+            sql!(sql::HISTORY),
+            &[&customer_id, &at, &id, &(limit + 1)],
+            summary_from_row,
+        )?;
         Ok(into_page(items, limit, summary_key))
     }
 
@@ -897,21 +816,15 @@ impl<'a> OrderReader<'a> {
     ) -> Result<Page<OrderSummary>> {
         let limit = check_limit(limit)?;
         let (at, id) = listing_cursor(after)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "{SELECT_SUMMARY} WHERE status = ?1 AND (placed_at, id) < (?2, ?3) \
-             ORDER BY placed_at DESC, id DESC LIMIT ?4"
-            ))
-            .db()?;
-        let items = stmt
-            .query_map(
-                params![status.as_str(), at, id, (limit + 1) as i64],
-                summary_from_row,
-            )
-            .db()?
-            .map(|r| r.map_err(Error::from_sqlite).and_then(finish_summary))
-            .collect::<Result<Vec<_>>>()?;
+        let items = self.db.query_vec(
+            sql!(concat!(
+                select_summary!(),
+                "WHERE status = ?1 AND (placed_at, id) < (?2, ?3) \
+                 ORDER BY placed_at DESC, id DESC LIMIT ?4"
+            )),
+            &[&status, &at, &id, &(limit + 1)],
+            summary_from_row,
+        )?;
         Ok(into_page(items, limit, summary_key))
     }
 
@@ -923,23 +836,19 @@ impl<'a> OrderReader<'a> {
     /// [`ErrorKind::NotFound`] for an unknown customer.
     pub fn lifetime_value(&self, customer_id: CustomerId) -> Result<Vec<Money>> {
         crate::customer::CustomerReader::new(self.db).require(customer_id)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(
-                "SELECT currency, sum(paid_e4 - refunded_e4) FROM orders \
-             WHERE customer_id = ?1 AND paid_e4 > 0 GROUP BY currency ORDER BY currency",
-            )
-            .db()?;
-        let rows = stmt
-            .query_map([customer_id.sql()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .db()?;
-        rows.map(|r| {
-            let (currency, amount) = r.db()?;
-            Ok(Money::from_e4(amount, Currency::from_db(&currency)?))
-        })
-        .collect()
+        self.db.query_vec(
+            sql!(
+                "SELECT currency, CAST(sum(paid_e4 - refunded_e4) AS bigint) FROM orders \
+                 WHERE customer_id = ?1 AND paid_e4 > 0 GROUP BY currency ORDER BY currency"
+            ),
+            &[&customer_id],
+            |r| {
+                Ok(Money::from_e4(
+                    r.get(1)?,
+                    Currency::from_db(&r.get::<String>(0)?)?,
+                ))
+            },
+        )
     }
 
     /// Units and revenue per variant and currency for the orders placed in
@@ -958,39 +867,27 @@ impl<'a> OrderReader<'a> {
         if to <= from {
             return Err(Error::invalid("to", "must be after from"));
         }
-        let (from, to) = (crate::time::bound(from), crate::time::bound(to));
-        let mut stmt = self.conn()?.prepare_cached(
-            concat!(
-                "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
-                 sum(l.subtotal_e4 - l.discount_e4) FROM orders o JOIN order_lines l ON l.order_id = o.id \
+        self.db.query_vec(
+            sql!(concat!(
+                "SELECT l.variant_id, min(l.sku), o.currency, CAST(sum(l.quantity) AS bigint), \
+                 CAST(sum(l.quantity_returned) AS bigint), \
+                 CAST(sum(l.subtotal_e4 - l.discount_e4) AS bigint) \
+                 FROM orders o JOIN order_lines l ON l.order_id = o.id \
                  WHERE o.placed_at >= ?1 AND o.placed_at < ?2 AND ",
                 counts_as_sale!(),
-                " GROUP BY l.variant_id, o.currency ORDER BY l.sku, o.currency"
-            ),
-        ).db()?;
-        let rows = stmt
-            .query_map(params![from, to], |r| {
-                Ok((
-                    r.get_id::<VariantId>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })
-            .db()?;
-        rows.map(|r| {
-            let (variant_id, sku, currency, sold, returned, revenue) = r.db()?;
-            Ok(VariantSales {
-                variant_id,
-                sku,
-                quantity_sold: sold,
-                quantity_returned: returned,
-                revenue: Money::from_e4(revenue, Currency::from_db(&currency)?),
-            })
-        })
-        .collect()
+                " GROUP BY l.variant_id, o.currency ORDER BY min(l.sku), o.currency"
+            )),
+            &[&TimeBound(from), &TimeBound(to)],
+            |r| {
+                Ok(VariantSales {
+                    variant_id: r.get(0)?,
+                    sku: r.get(1)?,
+                    quantity_sold: r.get(3)?,
+                    quantity_returned: r.get(4)?,
+                    revenue: Money::from_e4(r.get(5)?, Currency::from_db(&r.get::<String>(2)?)?),
+                })
+            },
+        )
     }
 }
 
@@ -1057,6 +954,41 @@ impl<'t> Orders<'t> {
 
     fn inventory(&self) -> Inventory<'t> {
         Inventory::new(self.tx)
+    }
+
+    /// Reads an order's status and currency for an operation that changes
+    /// it. On PostgreSQL, where several servers write at once, it first
+    /// locks the order's row until the unit of work ends: a second
+    /// operation on the same order waits and then sees the first one's
+    /// result (no double capture, no refund of money refunded meanwhile).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown order.
+    pub(crate) fn lock(&self, id: OrderId) -> Result<(OrderStatus, Currency)> {
+        self.tx
+            .db()
+            .lock_for_update(sql!(postgres_only: sql::LOCK_ORDER), &[&id])?;
+        self.require(id)
+    }
+
+    /// [`lock`](Orders::lock) for an operation that also moves the order's
+    /// stock (ship, cancel, refund): after the order's row, the stock rows
+    /// its open reservations hold, by variant and then warehouse (the
+    /// order every unit of work locks stock in), so that two such
+    /// operations never wait for each other's stock.
+    pub(crate) fn lock_with_stock(&self, id: OrderId) -> Result<(OrderStatus, Currency)> {
+        let state = self.lock(id)?;
+        self.tx.db().lock_for_update(
+            sql!(
+                postgres_only: "SELECT 1 FROM stock_levels l WHERE EXISTS (SELECT 1 FROM \
+                 stock_reservations r WHERE r.order_id = $1 AND r.open_quantity > 0 \
+                 AND r.variant_id = l.variant_id AND r.warehouse_id = l.warehouse_id) \
+                 ORDER BY l.variant_id, l.warehouse_id FOR UPDATE OF l"
+            ),
+            &[&id],
+        )?;
+        Ok(state)
     }
 
     /// Places an order: checks every line, prices it, and reserves stock for
@@ -1130,16 +1062,17 @@ impl<'t> Orders<'t> {
             None => None,
             Some(key) => {
                 let hash = crate::schema::hex(&Sha256::digest(serde_json::to_vec(&new).written()?));
-                let found: Option<(OrderId, String)> = self
-                    .tx
-                    .conn()?
-                    .prepare_cached(
-                        "SELECT id, request_hash FROM orders WHERE idempotency_key = ?1",
-                    )
-                    .db()?
-                    .query_row([key], |r| Ok((r.get_id(0)?, r.get(1)?)))
-                    .optional()
-                    .db()?;
+                // On PostgreSQL two servers may place the same key at once:
+                // the second waits here until the first commits, then finds
+                // its order below (or places it, if the first rolled back).
+                self.tx
+                    .db()
+                    .lock_for_update(sql!(postgres_only: sql::LOCK_IDEMPOTENCY_KEY), &[key])?;
+                let found: Option<(OrderId, String)> = self.tx.db().query_opt(
+                    sql!("SELECT id, request_hash FROM orders WHERE idempotency_key = ?1"),
+                    &[key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
                 if let Some((id, first_hash)) = found {
                     if first_hash == hash {
                         return self.get(id);
@@ -1209,45 +1142,62 @@ impl<'t> Orders<'t> {
         let total_e4 = money::add_e4("total", subtotal_e4 - discount_e4 + tax_e4, shipping_e4)?;
 
         let id = OrderId::new();
-        let now = crate::time::to_db(&self.tx.now());
+        let now = self.tx.now();
         let status = if total_e4 == 0 {
             OrderStatus::Paid
         } else {
             OrderStatus::Pending
         };
-        self.tx
-            .conn()?
-            .prepare_cached(sql::INSERT_ORDER)
-            .db()?
-            .execute(params![
-                id.sql(),
-                customer_id.sql(),
-                guest_email,
-                currency.code(),
-                status.as_str(),
-                subtotal_e4,
-                discount_e4,
-                tax_e4,
-                shipping_e4,
-                total_e4,
-                shipping_address
-                    .as_ref()
-                    .map(serde_json::to_string)
-                    .transpose()
-                    .written()?,
-                billing_address
-                    .as_ref()
-                    .map(serde_json::to_string)
-                    .transpose()
-                    .written()?,
-                note,
-                key,
-                request_hash,
-                hold_until.map(|t| crate::time::to_db(&t)),
-                now,
-                shipping_address.as_ref().map(|a| a.country.as_str())
-            ])
-            .db()?;
+        let db = self.tx.db();
+        // Several servers place orders at once on PostgreSQL: the gapless
+        // number is taken under a lock held to commit (placements queue
+        // from here), and then the stock rows of every tracked line are
+        // locked in one fixed order, so that two orders never wait for
+        // each other's stock (no deadlock) and what allocation reads stays
+        // true until the reservations are written (no oversell).
+        db.lock_for_update(sql!(postgres_only: sql::LOCK_ORDER_NUMBER), &[])?;
+        let mut tracked: Vec<VariantId> = lines
+            .iter()
+            .filter(|l| l.variant.track_stock)
+            .map(|l| l.variant.id)
+            .collect();
+        tracked.sort_unstable();
+        for v in &tracked {
+            db.lock_for_update(sql!(postgres_only: sql::LOCK_STOCK_OF_VARIANT), &[v])?;
+        }
+        let shipping_json = shipping_address
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .written()?;
+        let billing_json = billing_address
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .written()?;
+        db.execute(
+            sql!(sql::INSERT_ORDER),
+            &[
+                &id,
+                &customer_id,
+                &guest_email,
+                &currency.code(),
+                &status,
+                &subtotal_e4,
+                &discount_e4,
+                &tax_e4,
+                &shipping_e4,
+                &total_e4,
+                &shipping_json.as_deref().map(Json),
+                &billing_json.as_deref().map(Json),
+                &note,
+                &key,
+                &request_hash,
+                &hold_until,
+                &now,
+                &shipping_address.as_ref().map(|a| a.country.as_str()),
+            ],
+        )?;
         let inventory = self.inventory();
         let hold = if status == OrderStatus::Pending {
             hold_until
@@ -1256,27 +1206,25 @@ impl<'t> Orders<'t> {
         };
         for (i, l) in lines.iter().enumerate() {
             let line_id = OrderLineId::new();
-            self.tx
-                .conn()?
-                .prepare_cached(sql::INSERT_LINE)
-                .db()?
-                .execute(params![
-                    line_id.sql(),
-                    id.sql(),
-                    (i + 1) as i64,
-                    l.variant.id.sql(),
-                    l.variant.sku,
-                    l.title,
-                    l.quantity,
-                    l.unit_price_e4,
-                    l.subtotal_e4,
-                    l.discount_e4,
-                    l.tax_rate_ppm,
-                    l.tax_e4,
-                    l.total_e4,
-                    l.warehouse.sql()
-                ])
-                .db()?;
+            db.execute(
+                sql!(sql::INSERT_LINE),
+                &[
+                    &line_id,
+                    &id,
+                    &(i + 1),
+                    &l.variant.id,
+                    &l.variant.sku,
+                    &l.title,
+                    &l.quantity,
+                    &l.unit_price_e4,
+                    &l.subtotal_e4,
+                    &l.discount_e4,
+                    &l.tax_rate_ppm,
+                    &l.tax_e4,
+                    &l.total_e4,
+                    &l.warehouse,
+                ],
+            )?;
             if l.variant.track_stock {
                 self.allocate(&inventory, l, id, line_id, hold)?;
             }
@@ -1305,30 +1253,27 @@ impl<'t> Orders<'t> {
         let Some(customer_id) = customer_id else {
             return Ok((None, None));
         };
-        let mut stmt = self
-            .tx
-            .conn()?
-            .prepare_cached(sql::DEFAULT_ADDRESSES)
-            .db()?;
-        let mut rows = stmt.query([customer_id.sql()]).db()?;
         let (mut shipping, mut billing) = (None, None);
-        while let Some(r) = rows.next().db()? {
-            let kind: String = r.get(0).db()?;
-            let address = AddressSnapshot {
-                recipient: r.get(1).db()?,
-                company: r.get(2).db()?,
-                line1: r.get(3).db()?,
-                line2: r.get(4).db()?,
-                city: r.get(5).db()?,
-                region: r.get(6).db()?,
-                postal_code: r.get(7).db()?,
-                country: r.get(8).db()?,
-            };
-            match kind.as_str() {
-                "shipping" => shipping = Some(address),
-                _ => billing = Some(address),
-            }
-        }
+        self.tx
+            .db()
+            .query_each(sql!(sql::DEFAULT_ADDRESSES), &[&customer_id], |r| {
+                let kind: String = r.get(0)?;
+                let address = AddressSnapshot {
+                    recipient: r.get(1)?,
+                    company: r.get(2)?,
+                    line1: r.get(3)?,
+                    line2: r.get(4)?,
+                    city: r.get(5)?,
+                    region: r.get(6)?,
+                    postal_code: r.get(7)?,
+                    country: r.get(8)?,
+                };
+                match kind.as_str() {
+                    "shipping" => shipping = Some(address),
+                    _ => billing = Some(address),
+                }
+                Ok(())
+            })?;
         Ok((shipping, billing))
     }
 
@@ -1433,14 +1378,11 @@ impl<'t> Orders<'t> {
                 .transpose()?;
             let product = match product_names.entry(variant.product_id) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => e.insert(
-                    self.tx
-                        .conn()?
-                        .prepare_cached(crate::catalog::sql::PRODUCT_NAME)
-                        .db()?
-                        .query_row([variant.product_id.sql()], |r| r.get::<_, String>(0))
-                        .db()?,
-                ),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(self.tx.db().query_row(
+                    sql!(crate::catalog::sql::PRODUCT_NAME),
+                    &[&variant.product_id],
+                    |r| r.get::<String>(0),
+                )?),
             };
             let title = match &variant.title {
                 Some(t) => format!("{product} – {t}"),
@@ -1529,28 +1471,24 @@ impl<'t> Orders<'t> {
         to: OrderStatus,
         detail: serde_json::Value,
     ) -> Result<()> {
-        let now = crate::time::to_db(&self.tx.now());
-        self.tx
-            .conn()?
-            .prepare_cached(sql::INSERT_EVENT)
-            .db()?
-            .execute(params![
-                id.sql(),
-                now,
-                self.tx.actor().id(),
-                kind,
-                from.map(OrderStatus::as_str),
-                to.as_str(),
-                detail.to_string()
-            ])
-            .db()?;
+        let now = self.tx.now();
+        let detail = detail.to_string();
+        self.tx.db().execute(
+            sql!(sql::INSERT_EVENT),
+            &[
+                &id,
+                &now,
+                &self.tx.actor().id(),
+                &kind,
+                &from,
+                &to,
+                &Json(&detail),
+            ],
+        )?;
         if from.is_some() {
             self.tx
-                .conn()?
-                .prepare_cached(sql::SET_STATUS)
-                .db()?
-                .execute(params![id.sql(), to.as_str(), now])
-                .db()?;
+                .db()
+                .execute(sql!(sql::SET_STATUS), &[&id, &to, &now])?;
         }
         Ok(())
     }
@@ -1598,6 +1536,22 @@ crate::bench_sql::sql_module! {
     pub const DEFAULT_ADDRESSES: &str = "SELECT kind, recipient, company, line1, line2, city, \
         region, postal_code, country FROM customer_addresses WHERE customer_id = ?1 \
         AND is_default = 1 AND kind IN ('shipping', 'billing')";
+    /// On PostgreSQL, the lock that makes order numbers gapless with
+    /// several servers: held from just before the number is taken to commit.
+    pub const LOCK_ORDER_NUMBER: &str = "SELECT pg_advisory_xact_lock(1668641652, 1)";
+    /// On PostgreSQL, the lock on one idempotency key (`$1`), held to
+    /// commit, so that the same key placed on two servers at once places
+    /// one order. (Two keys with the same hash only queue.)
+    pub const LOCK_IDEMPOTENCY_KEY: &str =
+        "SELECT pg_advisory_xact_lock(1668641653, hashtext($1))";
+    /// On PostgreSQL, locks a variant's stock rows (`$1`) in warehouse
+    /// order, until commit.
+    pub const LOCK_STOCK_OF_VARIANT: &str =
+        "SELECT 1 FROM stock_levels WHERE variant_id = $1 ORDER BY warehouse_id FOR UPDATE";
+    /// On PostgreSQL, locks an order's row until commit, so that what an
+    /// operation checks of it (its status, what is still due) stays true
+    /// until it is written.
+    pub const LOCK_ORDER: &str = "SELECT 1 FROM orders WHERE id = $1 FOR UPDATE";
     /// Appends an order event.
     pub const INSERT_EVENT: &str = "INSERT INTO order_events (order_id, at, actor_id, kind, \
         from_status, to_status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -1623,14 +1577,13 @@ crate::bench_sql::sql_module! {
 /// [`Inventory::release_expired`]. Returns the reservations released.
 fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
     let orders = Orders::new(tx);
-    let (status, _) = orders.require(id)?;
+    let (status, _) = orders.lock(id)?;
     if status != OrderStatus::Pending {
         // Only pending orders' holds expire; anything else keeps its stock.
-        tx.conn()?
-            .prepare_cached("UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1")
-            .db()?
-            .execute([id.sql()])
-            .db()?;
+        tx.db().execute(
+            sql!("UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1"),
+            &[&id],
+        )?;
         orders.audit(id, "keep_reservations", &["expires_at"])?;
         return Ok(0);
     }
@@ -1641,97 +1594,100 @@ fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
 /// priced by the rule, paid and refunded equal their payments and refunds,
 /// shipped and returned quantities equal their shipment and return lines,
 /// open reservations hold exactly what is still to ship.
-pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let mut push_rows = |sql: &str, what: &str| -> Result<()> {
-        let mut stmt = conn.prepare(sql).db()?;
-        let ids = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
-        for id in ids {
+pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
+    let mut push_rows = |sql: &crate::db::Sql, what: &str| -> Result<()> {
+        conn.query_each(sql, &[], |r| {
+            let id: OrderId = r.get(0)?;
             report.push(format!("order {id}: {what}"));
-        }
-        Ok(())
+            Ok(())
+        })
     };
     push_rows(
-        "SELECT o.id FROM orders o LEFT JOIN (SELECT order_id, sum(subtotal_e4) s, \
-         sum(discount_e4) d, sum(tax_e4) t FROM order_lines GROUP BY order_id) l ON l.order_id = o.id \
-         WHERE o.subtotal_e4 IS NOT coalesce(l.s, 0) OR o.discount_e4 IS NOT coalesce(l.d, 0) \
-         OR o.tax_e4 IS NOT coalesce(l.t, 0) \
-         OR o.total_e4 <> o.subtotal_e4 - o.discount_e4 + o.tax_e4 + o.shipping_e4",
+        sql!(
+            "SELECT o.id FROM orders o LEFT JOIN (SELECT order_id, sum(subtotal_e4) s, \
+             sum(discount_e4) d, sum(tax_e4) t FROM order_lines GROUP BY order_id) l \
+             ON l.order_id = o.id \
+             WHERE o.subtotal_e4 <> coalesce(l.s, 0) OR o.discount_e4 <> coalesce(l.d, 0) \
+             OR o.tax_e4 <> coalesce(l.t, 0) \
+             OR o.total_e4 <> o.subtotal_e4 - o.discount_e4 + o.tax_e4 + o.shipping_e4 \
+             ORDER BY o.id"
+        ),
         "totals differ from the sum of the lines",
     )?;
     push_rows(
-        "SELECT o.id FROM orders o LEFT JOIN (SELECT order_id, \
-         sum(CASE WHEN status IN ('captured', 'refunded') THEN amount_e4 ELSE 0 END) paid, \
-         sum(refunded_e4) refunded FROM payments GROUP BY order_id) p ON p.order_id = o.id \
-         WHERE o.paid_e4 <> coalesce(p.paid, 0) OR o.refunded_e4 <> coalesce(p.refunded, 0) \
-         OR o.refunded_e4 > o.paid_e4 OR o.paid_e4 > o.total_e4",
+        sql!(
+            "SELECT o.id FROM orders o LEFT JOIN (SELECT order_id, \
+             sum(CASE WHEN status IN ('captured', 'refunded') THEN amount_e4 ELSE 0 END) paid, \
+             sum(refunded_e4) refunded FROM payments GROUP BY order_id) p ON p.order_id = o.id \
+             WHERE o.paid_e4 <> coalesce(p.paid, 0) OR o.refunded_e4 <> coalesce(p.refunded, 0) \
+             OR o.refunded_e4 > o.paid_e4 OR o.paid_e4 > o.total_e4 ORDER BY o.id"
+        ),
         "paid or refunded differs from its payments, or refunded exceeds paid",
     )?;
     push_rows(
-        "SELECT p.order_id FROM payments p LEFT JOIN (SELECT payment_id, sum(amount_e4) a \
-         FROM refunds GROUP BY payment_id) r ON r.payment_id = p.id \
-         WHERE p.refunded_e4 <> coalesce(r.a, 0) OR p.refunded_e4 > p.amount_e4",
+        sql!(
+            "SELECT p.order_id FROM payments p LEFT JOIN (SELECT payment_id, sum(amount_e4) a \
+             FROM refunds GROUP BY payment_id) r ON r.payment_id = p.id \
+             WHERE p.refunded_e4 <> coalesce(r.a, 0) OR p.refunded_e4 > p.amount_e4 \
+             ORDER BY p.order_id"
+        ),
         "a payment's refunded amount differs from its refunds",
     )?;
     push_rows(
-        "SELECT l.order_id FROM order_lines l \
-         LEFT JOIN (SELECT order_line_id, sum(quantity) q FROM shipment_lines GROUP BY 1) s \
-           ON s.order_line_id = l.id \
-         LEFT JOIN (SELECT order_line_id, sum(quantity) q FROM return_lines GROUP BY 1) r \
-           ON r.order_line_id = l.id \
-         WHERE l.quantity_shipped <> coalesce(s.q, 0) OR l.quantity_returned <> coalesce(r.q, 0)",
+        sql!(
+            "SELECT l.order_id FROM order_lines l \
+             LEFT JOIN (SELECT order_line_id, sum(quantity) q FROM shipment_lines \
+               GROUP BY order_line_id) s ON s.order_line_id = l.id \
+             LEFT JOIN (SELECT order_line_id, sum(quantity) q FROM return_lines \
+               GROUP BY order_line_id) r ON r.order_line_id = l.id \
+             WHERE l.quantity_shipped <> coalesce(s.q, 0) \
+             OR l.quantity_returned <> coalesce(r.q, 0) ORDER BY l.order_id"
+        ),
         "shipped or returned quantities differ from shipments and returns",
     )?;
     push_rows(
-        "SELECT l.order_id FROM order_lines l JOIN orders o ON o.id = l.order_id \
-         JOIN product_variants v ON v.id = l.variant_id \
-         LEFT JOIN (SELECT order_line_id, sum(open_quantity) q FROM stock_reservations \
-           WHERE order_line_id IS NOT NULL GROUP BY 1) r ON r.order_line_id = l.id \
-         WHERE coalesce(r.q, 0) <> CASE WHEN o.status IN ('cancelled', 'refunded') \
-           OR v.track_stock = 0 THEN 0 \
-           ELSE l.quantity - l.quantity_shipped END",
+        sql!(
+            "SELECT l.order_id FROM order_lines l JOIN orders o ON o.id = l.order_id \
+             JOIN product_variants v ON v.id = l.variant_id \
+             LEFT JOIN (SELECT order_line_id, sum(open_quantity) q FROM stock_reservations \
+               WHERE order_line_id IS NOT NULL GROUP BY order_line_id) r \
+               ON r.order_line_id = l.id \
+             WHERE coalesce(r.q, 0) <> CASE WHEN o.status IN ('cancelled', 'refunded') \
+               OR v.track_stock = 0 THEN 0 \
+               ELSE l.quantity - l.quantity_shipped END ORDER BY l.order_id"
+        ),
         "open reservations differ from the quantity still to ship",
     )?;
     // Each line's amounts, recomputed by the pricing rule.
-    let mut stmt = conn.prepare(
-        "SELECT l.order_id, l.line_no, o.currency, l.quantity, l.unit_price_e4, l.discount_e4, \
-         l.tax_rate_ppm, l.subtotal_e4, l.tax_e4, l.total_e4 FROM order_lines l \
-         JOIN orders o ON o.id = l.order_id",
-    ).db()?;
-    let mut rows = stmt.query([]).db()?;
     let mut seen_currency: HashSet<String> = HashSet::new();
-    while let Some(r) = rows.next().db()? {
-        let order_id: String = r.get(0).db()?;
-        let line_no: i64 = r.get(1).db()?;
-        let code: String = r.get(2).db()?;
-        let Ok(currency) = Currency::from_db(&code) else {
-            if seen_currency.insert(code.clone()) {
-                report.push(format!("order {order_id}: unknown currency {code:?}"));
+    conn.query_each(
+        sql!(
+            "SELECT l.order_id, l.line_no, o.currency, l.quantity, l.unit_price_e4, \
+             l.discount_e4, l.tax_rate_ppm, l.subtotal_e4, l.tax_e4, l.total_e4 \
+             FROM order_lines l JOIN orders o ON o.id = l.order_id"
+        ),
+        &[],
+        |r| {
+            let order_id: OrderId = r.get(0)?;
+            let line_no: i64 = r.get(1)?;
+            let code: String = r.get(2)?;
+            let Ok(currency) = Currency::from_db(&code) else {
+                if seen_currency.insert(code.clone()) {
+                    report.push(format!("order {order_id}: unknown currency {code:?}"));
+                }
+                return Ok(());
+            };
+            let stored: (i64, i64, i64) = (r.get(7)?, r.get(8)?, r.get(9)?);
+            let computed = line_amounts(currency, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+            if computed != Some(stored) {
+                report.push(format!(
+                    "order {order_id} line {line_no}: stored amounts {stored:?}, the pricing \
+                     rule gives {computed:?}"
+                ));
             }
-            continue;
-        };
-        let stored = (
-            r.get::<_, i64>(7).db()?,
-            r.get::<_, i64>(8).db()?,
-            r.get::<_, i64>(9).db()?,
-        );
-        let computed = line_amounts(
-            currency,
-            r.get(3).db()?,
-            r.get(4).db()?,
-            r.get(5).db()?,
-            r.get(6).db()?,
-        );
-        if computed != Some(stored) {
-            report.push(format!(
-                "order {order_id} line {line_no}: stored amounts {stored:?}, the pricing rule gives {computed:?}"
-            ));
-        }
-    }
-    Ok(())
+            Ok(())
+        },
+    )
 }
 
 crate::one_shot::one_shot! {

@@ -1,10 +1,11 @@
 //! Every bad commerce input the issue names gets a typed error naming the
-//! field (or the SKU and quantities), and nothing in the file changes.
+//! field (or the SKU and quantities), and nothing in the store changes, on
+//! each engine.
 
 use custdb::Currency;
 use std::str::FromStr;
 
-use crate::common::{assert_consistent, file_store, snapshot};
+use crate::common::assert_consistent;
 use custdb::{
     AddressSnapshot, CustomerId, Decimal, Error, ErrorKind, NewCustomer, NewOrder, NewOrderLine,
     NewPayment, NewProduct, NewRefund, NewShipment, NewVariant, NewWarehouse, OrderId,
@@ -41,9 +42,8 @@ fn one_line(line: NewOrderLine) -> Attempt {
     place(move |f| NewOrder::for_customer(f.ann, Currency::GBP).line(line.clone()))
 }
 
-fn setup() -> (tempfile::TempDir, Store, Fixture) {
-    let (dir, store) = file_store();
-    let fixture = store
+fn setup(store: &Store) -> Fixture {
+    store
         .write(|tx| {
             let ann = tx.customers().create(NewCustomer::new("Ann"))?;
             let p = tx.catalog().create_product(
@@ -74,8 +74,7 @@ fn setup() -> (tempfile::TempDir, Store, Fixture) {
                 paid: paid.id,
             })
         })
-        .unwrap();
-    (dir, store, fixture)
+        .unwrap()
 }
 
 fn pay_with_reference(reference: &'static str) -> Attempt {
@@ -307,39 +306,41 @@ fn cases() -> Vec<(&'static str, Expect, Attempt)> {
 
 #[test]
 fn every_bad_commerce_input_is_a_typed_error_and_writes_nothing() {
-    let (_dir, store, fixture) = setup();
-    let path = store.path().unwrap().to_owned();
-    for (name, expect, attempt) in cases() {
-        let before = snapshot(&path);
-        let err = match attempt(&store, &fixture) {
-            Ok(()) => panic!("{name}: was accepted"),
-            Err(e) => e,
-        };
-        match (&expect, err.kind()) {
-            (Expect::Invalid(field), ErrorKind::Invalid { field: got, .. }) => {
-                assert_eq!(got, field, "{name}: {err}")
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let fixture = setup(&store);
+        for (name, expect, attempt) in cases() {
+            let before = store.contents();
+            let err = match attempt(&store, &fixture) {
+                Ok(()) => panic!("{name}: was accepted"),
+                Err(e) => e,
+            };
+            match (&expect, err.kind()) {
+                (Expect::Invalid(field), ErrorKind::Invalid { field: got, .. }) => {
+                    assert_eq!(got, field, "{name}: {err}")
+                }
+                (Expect::NotFound, ErrorKind::NotFound { .. }) => {}
+                (
+                    Expect::Shortfall(sku, requested, available),
+                    ErrorKind::Shortfall {
+                        sku: s,
+                        requested: r,
+                        available: a,
+                        ..
+                    },
+                ) => assert_eq!(
+                    (s.as_str(), *r, *a),
+                    (*sku, *requested, *available),
+                    "{name}"
+                ),
+                (Expect::Transition(action), ErrorKind::InvalidTransition { action: a, .. }) => {
+                    assert_eq!(a, action, "{name}")
+                }
+                (_, other) => panic!("{name}: unexpected error {other:?}"),
             }
-            (Expect::NotFound, ErrorKind::NotFound { .. }) => {}
-            (
-                Expect::Shortfall(sku, requested, available),
-                ErrorKind::Shortfall {
-                    sku: s,
-                    requested: r,
-                    available: a,
-                    ..
-                },
-            ) => assert_eq!(
-                (s.as_str(), *r, *a),
-                (*sku, *requested, *available),
-                "{name}"
-            ),
-            (Expect::Transition(action), ErrorKind::InvalidTransition { action: a, .. }) => {
-                assert_eq!(a, action, "{name}")
-            }
-            (_, other) => panic!("{name}: unexpected error {other:?}"),
+            assert!(!err.to_string().is_empty());
+            assert_eq!(before, store.contents(), "{name}: the store changed");
         }
-        assert!(!err.to_string().is_empty());
-        assert_eq!(before, snapshot(&path), "{name}: the file changed");
+        assert_consistent(&store);
     }
-    assert_consistent(&store);
 }

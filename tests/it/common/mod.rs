@@ -65,6 +65,46 @@ impl OnEngine {
     }
 }
 
+impl OnEngine {
+    /// Runs SQL on the database behind custdb's back, its triggers and
+    /// constraints in force (as the tables' owner on PostgreSQL); what the
+    /// engine said when it refused.
+    pub fn try_sql(&self, sql: &str) -> Result<(), String> {
+        if let Some(dir) = self.dir() {
+            let conn = rusqlite::Connection::open(dir.join("test.db")).unwrap();
+            return conn.execute_batch(sql).map_err(|e| e.to_string());
+        }
+        #[cfg(feature = "postgres")]
+        if let (Some(db), Some(cluster)) = (self.postgres_database(), custdb_pgcluster::cluster()) {
+            return cluster.psql_as("postgres", db, sql).map(drop);
+        }
+        unreachable!("a store on no engine");
+    }
+
+    /// Every row of every table, as text, in a stable order: two
+    /// contents are equal exactly when nothing was written in between.
+    pub fn contents(&self) -> Vec<String> {
+        if let Some(dir) = self.dir() {
+            return snapshot(&dir.join("test.db"));
+        }
+        #[cfg(feature = "postgres")]
+        if let (Some(db), Some(cluster)) = (self.postgres_database(), custdb_pgcluster::cluster()) {
+            let tables = cluster.psql(
+                db,
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            );
+            let mut out = Vec::new();
+            for table in tables.lines().filter(|t| !t.is_empty()) {
+                let rows =
+                    cluster.psql(db, &format!("SELECT t::text FROM \"{table}\" t ORDER BY 1"));
+                out.extend(rows.lines().map(|row| format!("{table}: {row}")));
+            }
+            return out;
+        }
+        unreachable!("a store on no engine");
+    }
+}
+
 impl std::ops::Deref for OnEngine {
     type Target = Store;
     fn deref(&self) -> &Store {
