@@ -8,7 +8,9 @@
 //! durability, and under Normal at most a missing tail. The database
 //! carries over from one kill to the next, so recovery runs on top of
 //! recovery. Kills also land inside a migration (a version 1 file being
-//! upgraded) and inside a backup.
+//! upgraded) and inside a backup. With the `postgres` feature, a writer on
+//! a PostgreSQL database is killed too: no half-written order, no stuck
+//! reservation (`check()`), every acknowledged commit there.
 //!
 //! ```text
 //! cargo test --test crash                          # 240 kill points
@@ -51,8 +53,7 @@ fn durability_of(name: &str) -> Durability {
 
 /// The writer: one write per step, rotating through the four kinds, and an
 /// acknowledgement line after each commit returns.
-fn writer(path: &Path, durability: Durability, start: u64) {
-    let store = Store::open_with(path, Options::default().durability(durability)).unwrap();
+fn writer(store: Store, start: u64) {
     let (variant, warehouse) = store
         .write(|tx| {
             if let Ok(v) = tx.catalog().variant_by_sku("CRASH") {
@@ -163,7 +164,7 @@ fn backer(path: &Path) {
 
 // ---------------------------------------------------------------- parent
 
-fn spawn(role: &str, path: &Path, durability: &str, start: u64) -> Child {
+fn spawn(role: &str, path: impl AsRef<std::ffi::OsStr>, durability: &str, start: u64) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .env(ROLE, role)
         .env(DB, path)
@@ -268,11 +269,67 @@ fn missing_steps(store: &Store, acked: &Acked) -> BTreeSet<u64> {
 /// Kill points against a writer at one durability level.
 fn writer_kills(dir: &Path, durability: &str, kills: usize, rng: &mut impl Rng) -> usize {
     let path = dir.join(format!("writer-{durability}.db"));
+    let open = || {
+        Store::open_with(
+            &path,
+            Options::default().durability(durability_of(durability)),
+        )
+        .unwrap()
+    };
+    let (lost, acked) = kill_writers(
+        "writer",
+        path.as_os_str(),
+        durability,
+        durability == "full",
+        &open,
+        kills,
+        rng,
+    );
+    println!("crash/{durability}: {kills} kills, {acked} commits acknowledged, {lost} lost");
+    kills
+}
+
+/// Kill points against a writer on PostgreSQL: the server rolls back
+/// whatever the killed client had not committed, and every acknowledged
+/// commit is there (its durability is the server's).
+#[cfg(feature = "postgres")]
+fn postgres_writer_kills(kills: usize, rng: &mut impl Rng) -> usize {
+    let Some(cluster) = custdb_pgcluster::cluster() else {
+        return 0;
+    };
+    let connection = cluster.connection(&cluster.empty_database());
+    let open = || Store::open_postgres(&connection).unwrap();
+    let (_, acked) = kill_writers(
+        "pg-writer",
+        std::ffi::OsStr::new(&connection),
+        "full",
+        true,
+        &open,
+        kills,
+        rng,
+    );
+    println!("crash/postgres: {kills} kills, {acked} commits acknowledged, none lost");
+    kills
+}
+
+/// Starts the writer `role` again and again on `db`, killing it each
+/// time; after each kill, `open` reopens the store, which must be clean
+/// and hold every acknowledged commit (`every_ack`) or lose at most a
+/// tail. Returns (commits lost, commits acknowledged).
+fn kill_writers(
+    role: &str,
+    db: &std::ffi::OsStr,
+    durability: &str,
+    every_ack: bool,
+    open: &dyn Fn() -> Store,
+    kills: usize,
+    rng: &mut impl Rng,
+) -> (usize, usize) {
     let mut acked = Acked::default();
     let mut next_step = 0u64;
     let mut lost_total = 0;
     for kill in 0..kills {
-        let mut child = spawn("writer", &path, durability, next_step);
+        let mut child = spawn(role, db, durability, next_step);
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         assert_eq!(lines.next().unwrap().unwrap(), "ready");
@@ -297,14 +354,10 @@ fn writer_kills(dir: &Path, durability: &str, kills: usize, rng: &mut impl Rng) 
         // an unacknowledged commit of it cannot collide with a new one.
         next_step += 1;
 
-        let store = Store::open_with(
-            &path,
-            Options::default().durability(durability_of(durability)),
-        )
-        .unwrap();
-        check_clean(&store, &format!("{durability} kill {kill}"));
+        let store = open();
+        check_clean(&store, &format!("{role} {durability} kill {kill}"));
         let missing = missing_steps(&store, &acked);
-        if durability == "full" {
+        if every_ack {
             assert!(
                 missing.is_empty(),
                 "kill {kill}: acknowledged commits lost at Full durability: {missing:?}"
@@ -325,11 +378,7 @@ fn writer_kills(dir: &Path, durability: &str, kills: usize, rng: &mut impl Rng) 
             acked.consents.retain(|(s, _)| s < first);
         }
     }
-    println!(
-        "crash/{durability}: {kills} kills, {} commits acknowledged, {lost_total} lost",
-        acked.steps.len()
-    );
-    kills
+    (lost_total, acked.steps.len())
 }
 
 /// Kill points inside the migration of a version 1 file.
@@ -454,7 +503,15 @@ fn main() {
         let durability = durability_of(&std::env::var(DURABILITY).unwrap_or_default());
         let start = std::env::var(START).map_or(0, |s| s.parse().unwrap());
         match role.as_str() {
-            "writer" => writer(&path, durability, start),
+            "writer" => writer(
+                Store::open_with(&path, Options::default().durability(durability)).unwrap(),
+                start,
+            ),
+            #[cfg(feature = "postgres")]
+            "pg-writer" => writer(
+                Store::open_postgres(&std::env::var(DB).unwrap()).unwrap(),
+                start,
+            ),
             "migrate" => migrator(&path),
             "backup" => backer(&path),
             other => panic!("unknown role {other}"),
@@ -489,6 +546,10 @@ fn main() {
         kills - 2 * writers - (kills - 2 * writers) / 2,
         &mut rng,
     );
+    #[cfg(feature = "postgres")]
+    {
+        total += postgres_writer_kills((kills / 6).max(1), &mut rng);
+    }
     println!(
         "crash: {total} kill points in {:.1} s, all checks passed",
         started.elapsed().as_secs_f64()
