@@ -1641,6 +1641,20 @@ custdb_status custdb_options_set_actor(custdb_options *options,
 custdb_status custdb_options_set_encryption_key(custdb_options *options,
                                                 const char *key);
 
+// On PostgreSQL, requires TLS and verifies the server against the
+// certificate authorities in the PEM file at `pem_path` (the chain and
+// the host name, like libpq's `sslmode=verify-full`); only those
+// authorities are trusted. A file store refuses the option at
+// `custdb_open` with `CUSTDB_ERR_UNSUPPORTED`. A file that holds no
+// certificate is `CUSTDB_ERR_INVALID` at `custdb_open_postgres`.
+//
+// # Safety
+//
+// `options` is NULL or a live options object; `pem_path` NULL or
+// NUL-terminated.
+custdb_status custdb_options_set_tls_root_certificates(custdb_options *options,
+                                                       const char *pem_path);
+
 // Opens the file read-only when `read_only` is 1 (0: read-write, the
 // default): every write then fails with `CUSTDB_ERR_READ_ONLY`, and the
 // file must already hold a custdb database at the current schema version.
@@ -1682,6 +1696,32 @@ custdb_status custdb_options_set_max_size_bytes(custdb_options *options,
 custdb_status custdb_open(const char *path,
                           const custdb_options *options,
                           custdb_store **out);
+
+// Opens a store on a PostgreSQL database, migrating it when it is empty
+// or older. `connection` is a libpq-style string
+// (`host=db.example.com user=app dbname=shop` or a `postgresql://` URL).
+// Of `options` (NULL for the defaults), the actor, the busy timeout (how
+// long a call waits for a free connection, and the connect timeout), the
+// reader pool size, read-only and the TLS root certificates apply; an
+// encryption key or a size limit is refused with
+// `CUSTDB_ERR_UNSUPPORTED`. On success writes the handle to `*out`; every
+// other function then works on it as on a file's handle, except the
+// file-only ones (backup, vacuum, checkpoint: `CUSTDB_ERR_UNSUPPORTED`).
+//
+// Needs a library built with the `postgres` feature
+// (`cargo build --release -p custdb-capi --features postgres`; link
+// `-lssl -lcrypto` too when linking statically); without it, returns
+// `CUSTDB_ERR_UNSUPPORTED`. A server that cannot be reached or refuses
+// the login is `CUSTDB_ERR_IO`, with the reason (never the password) in
+// the message.
+//
+// # Safety
+//
+// `connection` NULL or NUL-terminated; `options` NULL or live; `out` NULL
+// or valid for a write.
+custdb_status custdb_open_postgres(const char *connection,
+                                   const custdb_options *options,
+                                   custdb_store **out);
 
 // Opens a private in-memory database (for tests).
 //

@@ -261,6 +261,30 @@ pub unsafe extern "C" fn custdb_options_set_encryption_key(
     unsafe { edit_options(options, |o| Ok(o.encryption_key(text("key", key)?))) }
 }
 
+/// On PostgreSQL, requires TLS and verifies the server against the
+/// certificate authorities in the PEM file at `pem_path` (the chain and
+/// the host name, like libpq's `sslmode=verify-full`); only those
+/// authorities are trusted. A file store refuses the option at
+/// `custdb_open` with `CUSTDB_ERR_UNSUPPORTED`. A file that holds no
+/// certificate is `CUSTDB_ERR_INVALID` at `custdb_open_postgres`.
+///
+/// # Safety
+///
+/// `options` is NULL or a live options object; `pem_path` NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_options_set_tls_root_certificates(
+    options: *mut custdb_options,
+    pem_path: *const c_char,
+) -> custdb_status {
+    // SAFETY: forwarded promises.
+    unsafe {
+        edit_options(options, |o| {
+            Ok(o.tls_root_certificates(text("pem_path", pem_path)?))
+        })
+    }
+}
+
 /// Opens the file read-only when `read_only` is 1 (0: read-write, the
 /// default): every write then fails with `CUSTDB_ERR_READ_ONLY`, and the
 /// file must already hold a custdb database at the current schema version.
@@ -344,6 +368,63 @@ pub unsafe extern "C" fn custdb_open(
         // SAFETY: checked non-NULL above; the caller promised validity.
         unsafe { put("out", out, new_handle(store)) }
     })
+}
+
+/// Opens a store on a PostgreSQL database, migrating it when it is empty
+/// or older. `connection` is a libpq-style string
+/// (`host=db.example.com user=app dbname=shop` or a `postgresql://` URL).
+/// Of `options` (NULL for the defaults), the actor, the busy timeout (how
+/// long a call waits for a free connection, and the connect timeout), the
+/// reader pool size, read-only and the TLS root certificates apply; an
+/// encryption key or a size limit is refused with
+/// `CUSTDB_ERR_UNSUPPORTED`. On success writes the handle to `*out`; every
+/// other function then works on it as on a file's handle, except the
+/// file-only ones (backup, vacuum, checkpoint: `CUSTDB_ERR_UNSUPPORTED`).
+///
+/// Needs a library built with the `postgres` feature
+/// (`cargo build --release -p custdb-capi --features postgres`; link
+/// `-lssl -lcrypto` too when linking statically); without it, returns
+/// `CUSTDB_ERR_UNSUPPORTED`. A server that cannot be reached or refuses
+/// the login is `CUSTDB_ERR_IO`, with the reason (never the password) in
+/// the message.
+///
+/// # Safety
+///
+/// `connection` NULL or NUL-terminated; `options` NULL or live; `out` NULL
+/// or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_open_postgres(
+    connection: *const c_char,
+    options: *const custdb_options,
+    out: *mut *mut custdb_store,
+) -> custdb_status {
+    guard(None, || {
+        // SAFETY: forwarded promises.
+        let connection = unsafe { text("connection", connection) }?;
+        check_out("out", out)?;
+        // SAFETY: NULL or a live options object.
+        let options = unsafe { options.as_ref() }
+            .map(|o| o.options.clone())
+            .unwrap_or_default();
+        let store = open_postgres(connection, options)?;
+        // SAFETY: checked non-NULL above; the caller promised validity.
+        unsafe { put("out", out, new_handle(store)) }
+    })
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(connection: &str, options: db::Options) -> Result<Store, Failure> {
+    Ok(Store::open_postgres_with(connection, options)?)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_connection: &str, _options: db::Options) -> Result<Store, Failure> {
+    Err(failure(
+        CUSTDB_ERR_UNSUPPORTED,
+        "opening a PostgreSQL store is not in this build of libcustdb: build it with \
+         `cargo build --release -p custdb-capi --features postgres` (and link -lssl -lcrypto \
+         when linking statically)",
+    ))
 }
 
 /// Opens a private in-memory database (for tests).

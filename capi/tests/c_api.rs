@@ -28,8 +28,17 @@ fn lib_dir() -> PathBuf {
                 .nth(3)
                 .expect("the target directory")
                 .join("capi-c");
+            // With PostgreSQL, so that the C test opens a store on a server.
             let status = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "custdb-capi", "--target-dir"])
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "custdb-capi",
+                    "--features",
+                    "postgres",
+                    "--target-dir",
+                ])
                 .arg(&target)
                 .current_dir(repo())
                 .status()
@@ -54,8 +63,23 @@ fn compilers() -> Vec<&'static str> {
         .collect()
 }
 
-/// The system libraries a Rust staticlib needs on Linux.
-const STATIC_DEPS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil"];
+/// The system libraries a Rust staticlib needs on Linux, and OpenSSL for
+/// the `postgres` feature's TLS.
+const STATIC_DEPS: &[&str] = &[
+    "-lssl",
+    "-lcrypto",
+    "-lpthread",
+    "-ldl",
+    "-lm",
+    "-lrt",
+    "-lutil",
+];
+
+/// A fresh PostgreSQL database's connection string for the C test
+/// (`CUSTDB_TEST_POSTGRES`), when the throwaway cluster runs.
+fn postgres_for_c() -> Option<String> {
+    custdb_pgcluster::cluster().map(|c| c.connection(&c.empty_database()))
+}
 
 fn build(cc: &str, source: &Path, linkage: &str, out: &Path) {
     build_with(cc, source, linkage, out, &[]);
@@ -128,7 +152,16 @@ fn ensure_cjson() {
 }
 
 fn run(program: &Path, args: &[&Path], cwd: &Path) -> String {
-    let output = Command::new(program)
+    run_with(program, args, cwd, None)
+}
+
+/// [`run`], with `CUSTDB_TEST_POSTGRES` set to `postgres` when given.
+fn run_with(program: &Path, args: &[&Path], cwd: &Path, postgres: Option<&str>) -> String {
+    let mut command = Command::new(program);
+    if let Some(connection) = postgres {
+        command.env("CUSTDB_TEST_POSTGRES", connection);
+    }
+    let output = command
         .args(args)
         .current_dir(cwd)
         // cargo test puts target/<profile>/deps on LD_LIBRARY_PATH, which
@@ -165,11 +198,15 @@ fn the_c_test_program_passes_linked_both_ways() {
             let dir = tempfile::tempdir().unwrap();
             let exe = dir.path().join("api_test");
             build(cc, &repo().join("capi/tests/c/api_test.c"), linkage, &exe);
-            let out = run(&exe, &[dir.path()], dir.path());
+            let postgres = postgres_for_c();
+            let out = run_with(&exe, &[dir.path()], dir.path(), postgres.as_deref());
             assert!(
                 out.contains("all C API checks passed"),
                 "{cc} {linkage}: {out}"
             );
+            if postgres.is_some() {
+                assert!(out.contains("PostgreSQL: store opened"), "{out}");
+            }
         }
     }
 }
@@ -197,7 +234,11 @@ fn the_c_programs_are_clean_under_asan_and_ubsan() {
                 "-fno-omit-frame-pointer",
             ],
         );
-        let output = Command::new(&exe)
+        let mut command = Command::new(&exe);
+        if let Some(connection) = postgres_for_c() {
+            command.env("CUSTDB_TEST_POSTGRES", connection);
+        }
+        let output = command
             .arg(dir.path())
             .current_dir(dir.path())
             .env_remove("LD_LIBRARY_PATH")
