@@ -1,6 +1,7 @@
-//! Customer create, get and search on PostgreSQL, each beside a raw
-//! `postgres`-crate baseline that runs the same statement texts (custdb's
-//! own, with the same `$N` placeholders custdb derives) on the same
+//! Customer create, get and search, and order placement (1, 5 and 15
+//! lines) and payment, on PostgreSQL, each beside a raw `postgres`-crate
+//! baseline that runs the same statement texts (custdb's own, with the
+//! same `$N` placeholders custdb derives, and its row locks) on the same
 //! server, and beside custdb on an SQLite file.
 //!
 //! ```text
@@ -23,11 +24,16 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use custdb::audit::{entry_hash, sql as audit_sql, GENESIS_HASH};
+use custdb::catalog::sql as cat_sql;
 use custdb::customer::sql;
+use custdb::inventory::sql as inv_sql;
+use custdb::order::fulfilment::sql as pay_sql;
+use custdb::order::sql as order_sql;
 use custdb::{postgres_text, CustomerId, Store};
 
 mod common;
 use common::people::{new_customer, person};
+use common::shop::{order_of, sku};
 use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 /// Customers in the database the read benchmarks query.
@@ -101,45 +107,367 @@ impl Raw {
         )
         .unwrap();
         tx.execute(&insert_tag, &[&uuid, &"bench"]).unwrap();
-        tx.query_one(&lock, &[&CHAIN_LOCK_KEY]).unwrap();
-        let (seq, prev): (i64, String) = tx
-            .query_opt(&last, &[])
-            .unwrap()
-            .map(|r| (r.get(0), r.get(1)))
-            .unwrap_or((0, GENESIS_HASH.to_owned()));
-        let at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
         let fields = r#"["display_name","given_name","family_name","email","company","tags"]"#;
-        let id_text = id.to_string();
-        let hash = entry_hash(
-            &prev,
-            seq + 1,
-            &at,
-            "system",
-            "custdb",
+        audit(
+            &mut tx,
+            [&lock, &last, &insert_audit],
+            now,
             "create",
             "customer",
-            &id_text,
+            &id.to_string(),
             fields,
         );
-        tx.execute(
-            &insert_audit,
-            &[
-                &(seq + 1),
-                &at,
-                &"system",
-                &"custdb",
-                &"create",
-                &"customer",
-                &id_text,
-                &fields,
-                &prev,
-                &hash,
-            ],
-        )
-        .unwrap();
         tx.commit().unwrap();
         id
     }
+
+    /// The statements custdb's one-shot `place` runs on PostgreSQL, in the
+    /// same order: the customer check, the default addresses, each variant
+    /// by SKU and its product's name, the order-number lock, each tracked
+    /// variant's stock rows locked in id order, the order row, then per
+    /// line the line row, the allocation read, the balance check (locking
+    /// its row), the reservation movement and the reservation row; the
+    /// event; the audit entry at commit; the order and its lines read back.
+    fn place(&mut self, customer: uuid::Uuid, lines: usize) -> uuid::Uuid {
+        let now = Utc::now().trunc_subsecs(6);
+        let version_of = self.statement(sql::VERSION_OF);
+        let addresses = self.statement(order_sql::DEFAULT_ADDRESSES);
+        let by_sku = self.statement(cat_sql::VARIANT_BY_SKU);
+        let product_name = self.statement(cat_sql::PRODUCT_NAME);
+        let number_lock = self.statement(order_sql::LOCK_ORDER_NUMBER);
+        let stock_lock = self.statement(order_sql::LOCK_STOCK_OF_VARIANT);
+        let insert_order = self.statement(order_sql::INSERT_ORDER);
+        let insert_line = self.statement(order_sql::INSERT_LINE);
+        let allocation = self.statement(inv_sql::ALLOCATION);
+        let balance = self.statement(inv_sql::BALANCE_PG);
+        let insert_movement = self.statement(inv_sql::INSERT_MOVEMENT_PG);
+        let insert_reservation = self.statement(inv_sql::INSERT_RESERVATION);
+        let insert_event = self.statement(order_sql::INSERT_EVENT);
+        let order_by_id = self.statement(order_sql::ORDER_BY_ID);
+        let lines_of = self.statement(order_sql::LINES_OF_ORDER);
+        let chain = [
+            self.statement(CHAIN_LOCK),
+            self.statement(audit_sql::LAST_ENTRY),
+            self.statement(audit_sql::INSERT_AUDIT),
+        ];
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .unwrap();
+        let archived: bool = tx.query_one(&version_of, &[&customer]).unwrap().get(1);
+        assert!(!archived);
+        assert!(tx.query(&addresses, &[&customer]).unwrap().is_empty());
+        let mut names: HashMap<uuid::Uuid, String> = HashMap::new();
+        let mut priced = Vec::with_capacity(lines);
+        for i in 0..lines {
+            let row = tx.query_one(&by_sku, &[&sku(i)]).unwrap();
+            let (variant, product, price): (uuid::Uuid, uuid::Uuid, i64) =
+                (row.get(0), row.get(1), row.get(6));
+            let name = match names.get(&product) {
+                Some(name) => name.clone(),
+                None => {
+                    let name: String = tx.query_one(&product_name, &[&product]).unwrap().get(0);
+                    names.insert(product, name.clone());
+                    name
+                }
+            };
+            // 2 units at 9.99, taxed at 20 % and rounded to the penny
+            // (half up), as the pricing rule does.
+            let sub = 2 * price;
+            priced.push((i, variant, price, name, sub, (sub / 5 + 50) / 100 * 100));
+        }
+        let subtotal: i64 = priced.iter().map(|p| p.4).sum();
+        let tax: i64 = priced.iter().map(|p| p.5).sum();
+        tx.execute(&number_lock, &[]).unwrap();
+        let mut tracked: Vec<uuid::Uuid> = priced.iter().map(|p| p.1).collect();
+        tracked.sort_unstable();
+        for v in &tracked {
+            tx.execute(&stock_lock, &[v]).unwrap();
+        }
+        let id = uuid::Uuid::now_v7();
+        tx.execute(
+            &insert_order,
+            &[
+                &id,
+                &customer,
+                &None::<String>,
+                &"GBP",
+                &"pending",
+                &subtotal,
+                &0i64,
+                &tax,
+                &0i64,
+                &(subtotal + tax),
+                &None::<serde_json::Value>,
+                &None::<serde_json::Value>,
+                &None::<String>,
+                &None::<String>,
+                &None::<String>,
+                &None::<DateTime<Utc>>,
+                &now,
+                &None::<String>,
+            ],
+        )
+        .unwrap();
+        for (n, (i, variant, price, name, sub, tax)) in priced.iter().enumerate() {
+            let line = uuid::Uuid::now_v7();
+            tx.execute(
+                &insert_line,
+                &[
+                    &line,
+                    &id,
+                    &(n as i64 + 1),
+                    variant,
+                    &sku(*i),
+                    name,
+                    &2i64,
+                    price,
+                    sub,
+                    &0i64,
+                    &200_000i64,
+                    tax,
+                    &(sub + tax),
+                    &None::<uuid::Uuid>,
+                ],
+            )
+            .unwrap();
+            let warehouse: uuid::Uuid = tx
+                .query(&allocation, &[variant, &now])
+                .unwrap()
+                .iter()
+                .find(|r| r.get::<_, i64>(1) >= 2)
+                .unwrap()
+                .get(0);
+            let row = tx
+                .query_one(&balance, &[variant, &warehouse, &now])
+                .unwrap();
+            let (on_hand, reserved, expired): (i64, i64, bool) =
+                (row.get(0), row.get(1), row.get(2));
+            assert!(on_hand - reserved >= 2 && !expired);
+            let reservation = uuid::Uuid::now_v7();
+            tx.query_one(
+                &insert_movement,
+                &[
+                    variant,
+                    &warehouse,
+                    &"reservation",
+                    &0i64,
+                    &2i64,
+                    &None::<String>,
+                    &reservation,
+                    &id,
+                    &None::<uuid::Uuid>,
+                    &now,
+                    &"system",
+                ],
+            )
+            .unwrap();
+            tx.execute(
+                &insert_reservation,
+                &[
+                    &reservation,
+                    variant,
+                    &warehouse,
+                    &id,
+                    &line,
+                    &2i64,
+                    &None::<DateTime<Utc>>,
+                    &now,
+                ],
+            )
+            .unwrap();
+        }
+        let detail = serde_json::json!({ "total": "x" });
+        tx.execute(
+            &insert_event,
+            &[
+                &id,
+                &now,
+                &"system",
+                &"placed",
+                &None::<String>,
+                &"pending",
+                &detail,
+            ],
+        )
+        .unwrap();
+        let fields = r#"["lines","totals","addresses","status"]"#;
+        audit(
+            &mut tx,
+            chain.each_ref(),
+            now,
+            "place",
+            "order",
+            &id.to_string(),
+            fields,
+        );
+        let order = tx.query_one(&order_by_id, &[&id]).unwrap();
+        black_box(order.get::<_, i64>(1));
+        black_box(tx.query(&lines_of, &[&id]).unwrap().len());
+        tx.commit().unwrap();
+        id
+    }
+
+    /// The statements custdb's one-shot `pay` (in full) runs on
+    /// PostgreSQL: the order's row lock, its state and amounts, the
+    /// payment row, the paid amount, the holds kept, the event and the
+    /// status, the audit entry at commit, and the payment read back.
+    fn pay(&mut self, order: uuid::Uuid) {
+        let now = Utc::now().trunc_subsecs(6);
+        let lock = self.statement(order_sql::LOCK_ORDER);
+        let state = self.statement(order_sql::ORDER_STATE);
+        let amounts = self.statement(pay_sql::ORDER_AMOUNTS);
+        let insert = self.statement(pay_sql::INSERT_PAYMENT);
+        let add_paid = self.statement(pay_sql::ADD_PAID);
+        let keep = self.statement(pay_sql::KEEP_RESERVATIONS);
+        let insert_event = self.statement(order_sql::INSERT_EVENT);
+        let set_status = self.statement(order_sql::SET_STATUS);
+        let by_id = self.statement(pay_sql::PAYMENT_BY_ID);
+        let chain = [
+            self.statement(CHAIN_LOCK),
+            self.statement(audit_sql::LAST_ENTRY),
+            self.statement(audit_sql::INSERT_AUDIT),
+        ];
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .unwrap();
+        tx.execute(&lock, &[&order]).unwrap();
+        let status: String = tx.query_one(&state, &[&order]).unwrap().get(0);
+        assert_eq!(status, "pending");
+        let row = tx.query_one(&amounts, &[&order]).unwrap();
+        let (total, paid): (i64, i64) = (row.get(0), row.get(1));
+        let payment = uuid::Uuid::now_v7();
+        tx.execute(
+            &insert,
+            &[
+                &payment,
+                &order,
+                &"card",
+                &"psp",
+                &"ref-1",
+                &(total - paid),
+                &"GBP",
+                &"captured",
+                &now,
+            ],
+        )
+        .unwrap();
+        let row = tx
+            .query_one(&add_paid, &[&order, &(total - paid), &now])
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), row.get::<_, i64>(1));
+        tx.execute(&keep, &[&order]).unwrap();
+        let detail = serde_json::json!({ "payment_id": payment, "amount": "x" });
+        tx.execute(
+            &insert_event,
+            &[
+                &order,
+                &now,
+                &"system",
+                &"payment_captured",
+                &"pending",
+                &"paid",
+                &detail,
+            ],
+        )
+        .unwrap();
+        tx.execute(&set_status, &[&order, &"paid", &now]).unwrap();
+        let fields = r#"["payments","paid","status"]"#;
+        audit(
+            &mut tx,
+            chain.each_ref(),
+            now,
+            "capture_payment",
+            "order",
+            &order.to_string(),
+            fields,
+        );
+        let status: String = tx.query_one(&by_id, &[&payment]).unwrap().get(7);
+        assert_eq!(status, "captured");
+        tx.commit().unwrap();
+    }
+}
+
+/// Appends one audit entry as custdb does at commit on PostgreSQL: the
+/// chain's advisory lock, the last entry, the chained row.
+fn audit(
+    tx: &mut postgres::Transaction<'_>,
+    [lock, last, insert]: [&Statement; 3],
+    now: DateTime<Utc>,
+    action: &str,
+    entity_type: &str,
+    entity_id: &str,
+    fields: &str,
+) {
+    tx.query_one(lock, &[&CHAIN_LOCK_KEY]).unwrap();
+    let (seq, prev): (i64, String) = tx
+        .query_opt(last, &[])
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap_or((0, GENESIS_HASH.to_owned()));
+    let at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let hash = entry_hash(
+        &prev,
+        seq + 1,
+        &at,
+        "system",
+        "custdb",
+        action,
+        entity_type,
+        entity_id,
+        fields,
+    );
+    tx.execute(
+        insert,
+        &[
+            &(seq + 1),
+            &at,
+            &"system",
+            &"custdb",
+            &action,
+            &entity_type,
+            &entity_id,
+            &fields,
+            &prev,
+            &hash,
+        ],
+    )
+    .unwrap();
+}
+
+/// A shop on `store`: 20 variants at 9.99 GBP in two warehouses with
+/// plenty of stock, and one customer without addresses.
+fn pg_shop(store: &Store) -> CustomerId {
+    use custdb::{Currency, Decimal, NewCustomer, NewProduct, NewVariant, NewWarehouse};
+    store
+        .write(|tx| {
+            let a = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("A", "A").priority(1))?;
+            let b = tx
+                .inventory()
+                .create_warehouse(NewWarehouse::new("B", "B").priority(2))?;
+            let product = (0..20).fold(NewProduct::new("Bench"), |p, i| {
+                p.variant(NewVariant::new(sku(i), Decimal::new(999, 2), Currency::GBP))
+            });
+            let p = tx.catalog().create_product(product)?;
+            for v in &p.variants {
+                for w in [a.id, b.id] {
+                    tx.inventory().receive(v.id, w, 100_000_000)?;
+                }
+            }
+            Ok::<_, custdb::Error>(
+                tx.customers()
+                    .create(NewCustomer::new("Buyer").email("buyer@example.com"))?
+                    .id,
+            )
+        })
+        .unwrap()
 }
 
 /// custdb's advisory lock key for the audit chain ("custdb-a"), and the
@@ -244,6 +572,8 @@ fn benches(c: &mut Criterion) {
         .unwrap()
         .broken
         .is_none());
+
+    orders(c, cluster);
 
     // The read benchmarks: one population, loaded by custdb.
     let name = database(cluster);
@@ -362,6 +692,86 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(sqlite.customers().search("grace hop", 20).unwrap()))
     });
     group.finish();
+}
+
+/// Order placement (1, 5, 15 lines) and payment in full, custdb beside
+/// the raw baseline, each on its own database with the same shop.
+fn orders(c: &mut Criterion, cluster: &custdb_pgcluster::Cluster) {
+    for lines in [1usize, 5, 15] {
+        let mut group = c.benchmark_group(format!("pg_place_{lines}_lines"));
+        let name = database(cluster);
+        let store = Store::open_postgres(&cluster.connection(&name)).unwrap();
+        let buyer = pg_shop(&store);
+        group.bench_function("custdb_postgres", |b| {
+            b.iter(|| black_box(store.orders().place(order_of(buyer, lines)).unwrap()))
+        });
+        let raw_name = database(cluster);
+        let raw_buyer: uuid::Uuid = {
+            let raw_store = Store::open_postgres(&cluster.connection(&raw_name)).unwrap();
+            pg_shop(&raw_store).to_string().parse().unwrap()
+        };
+        let mut raw = Raw::connect(&cluster.connection(&raw_name));
+        group.bench_function("raw_postgres", |b| {
+            b.iter(|| black_box(raw.place(raw_buyer, lines)))
+        });
+        group.finish();
+        assert!(store.check().unwrap().is_ok());
+        let raw_store = Store::open_postgres(&cluster.connection(&raw_name)).unwrap();
+        let report = raw_store.check().unwrap();
+        assert!(
+            report.is_ok(),
+            "the baseline wrote what custdb would: {report:?}"
+        );
+        assert!(raw_store.verify_audit().unwrap().broken.is_none());
+    }
+
+    // Payments need pending orders: each side places a stock of them
+    // first (not measured), then pays one per iteration.
+    const ORDERS_TO_PAY: usize = 10_000;
+    let mut group = c.benchmark_group("pg_pay_in_full");
+    group.measurement_time(Duration::from_secs(3));
+    let name = database(cluster);
+    let store = Store::open_postgres(&cluster.connection(&name)).unwrap();
+    let buyer = pg_shop(&store);
+    let mut pending: Vec<custdb::Order> = (0..ORDERS_TO_PAY)
+        .map(|_| store.orders().place(order_of(buyer, 1)).unwrap())
+        .collect();
+    group.bench_function("custdb_postgres", |b| {
+        b.iter(|| {
+            let order = pending.pop().expect("enough pending orders");
+            black_box(
+                store
+                    .orders()
+                    .pay(
+                        order.id,
+                        custdb::NewPayment::new(custdb::PaymentMethod::Card, order.total.amount)
+                            .provider("psp", "ref-1"),
+                    )
+                    .unwrap(),
+            )
+        })
+    });
+    let raw_name = database(cluster);
+    let raw_buyer: uuid::Uuid = {
+        let raw_store = Store::open_postgres(&cluster.connection(&raw_name)).unwrap();
+        pg_shop(&raw_store).to_string().parse().unwrap()
+    };
+    let mut raw = Raw::connect(&cluster.connection(&raw_name));
+    let mut pending: Vec<uuid::Uuid> = (0..ORDERS_TO_PAY)
+        .map(|_| raw.place(raw_buyer, 1))
+        .collect();
+    group.bench_function("raw_postgres", |b| {
+        b.iter(|| raw.pay(pending.pop().expect("enough pending orders")))
+    });
+    group.finish();
+    assert!(store.check().unwrap().is_ok());
+    let raw_store = Store::open_postgres(&cluster.connection(&raw_name)).unwrap();
+    let report = raw_store.check().unwrap();
+    assert!(
+        report.is_ok(),
+        "the baseline wrote what custdb would not: {:?}",
+        report.problems.first()
+    );
 }
 
 criterion_group! {

@@ -867,7 +867,7 @@ impl<'t> Inventory<'t> {
                 .tx
                 .db()
                 .query_opt(
-                    sql!(sqlite: sql::BALANCE, postgres: BALANCE_PG),
+                    sql!(sqlite: sql::BALANCE, postgres: sql::BALANCE_PG),
                     &[&m.variant.id, &m.warehouse_id, &now],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )?
@@ -914,7 +914,7 @@ impl<'t> Inventory<'t> {
             &self.tx.actor().id(),
         ];
         let seq = if db.is_postgres() {
-            db.query_row(sql!(postgres_only: INSERT_MOVEMENT_PG), &values, |r| {
+            db.query_row(sql!(postgres_only: sql::INSERT_MOVEMENT_PG), &values, |r| {
                 r.get(0)
             })?
         } else {
@@ -1199,7 +1199,7 @@ impl<'t> Inventory<'t> {
         mv.order_id = r.order_id;
         self.record(mv)?;
         self.tx.db().execute(
-            sql!(sqlite: sql::CLOSE_RESERVATION, postgres: CLOSE_RESERVATION_PG),
+            sql!(sqlite: sql::CLOSE_RESERVATION, postgres: sql::CLOSE_RESERVATION_PG),
             &[&r.id, &q, &self.tx.now(), &reason],
         )?;
         Ok(())
@@ -1408,29 +1408,28 @@ crate::bench_sql::sql_module! {
          AND r.expires_at <= ?2), 0) FROM warehouses w LEFT JOIN stock_levels l \
         ON l.variant_id = ?1 AND l.warehouse_id = w.id \
         WHERE w.archived_at IS NULL ORDER BY w.priority, w.code";
+    /// [`BALANCE`] on PostgreSQL, where several servers write at once:
+    /// it locks the balance's row until the unit of work ends, so the check
+    /// against it holds until the movement is written (no oversell between
+    /// servers; the CHECKs on `stock_levels` stay as the last line).
+    pub const BALANCE_PG: &str = "SELECT l.on_hand, l.reserved, EXISTS (SELECT 1 FROM \
+        stock_reservations r WHERE r.variant_id = ?1 AND r.warehouse_id = ?2 \
+        AND r.open_quantity > 0 AND r.expires_at <= ?3) FROM stock_levels l \
+        WHERE l.variant_id = ?1 AND l.warehouse_id = ?2 FOR UPDATE OF l";
+
+    /// [`CLOSE_RESERVATION`] on PostgreSQL, where a parameter inside
+    /// `CASE` needs its type.
+    pub const CLOSE_RESERVATION_PG: &str =
+        "UPDATE stock_reservations SET open_quantity = open_quantity - ?2, \
+         closed_at = CASE WHEN open_quantity - ?2 = 0 THEN CAST(?3 AS timestamptz) END, \
+         closed_reason = CASE WHEN open_quantity - ?2 = 0 THEN CAST(?4 AS text) END WHERE id = ?1";
+
+    /// [`sql::INSERT_MOVEMENT`] on PostgreSQL, returning the position.
+    pub const INSERT_MOVEMENT_PG: &str = "INSERT INTO stock_movements (variant_id, warehouse_id, \
+        kind, on_hand_delta, reserved_delta, reason, reservation_id, order_id, transfer_id, at, \
+        actor_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq";
     }
 }
-
-/// [`sql::BALANCE`] on PostgreSQL, where several servers write at once:
-/// it locks the balance's row until the unit of work ends, so the check
-/// against it holds until the movement is written (no oversell between
-/// servers; the CHECKs on `stock_levels` stay as the last line).
-const BALANCE_PG: &str = "SELECT l.on_hand, l.reserved, EXISTS (SELECT 1 FROM \
-    stock_reservations r WHERE r.variant_id = ?1 AND r.warehouse_id = ?2 \
-    AND r.open_quantity > 0 AND r.expires_at <= ?3) FROM stock_levels l \
-    WHERE l.variant_id = ?1 AND l.warehouse_id = ?2 FOR UPDATE OF l";
-
-/// [`sql::CLOSE_RESERVATION`] on PostgreSQL, where a parameter inside
-/// `CASE` needs its type.
-const CLOSE_RESERVATION_PG: &str =
-    "UPDATE stock_reservations SET open_quantity = open_quantity - ?2, \
-     closed_at = CASE WHEN open_quantity - ?2 = 0 THEN CAST(?3 AS timestamptz) END, \
-     closed_reason = CASE WHEN open_quantity - ?2 = 0 THEN CAST(?4 AS text) END WHERE id = ?1";
-
-/// [`sql::INSERT_MOVEMENT`] on PostgreSQL, returning the position.
-const INSERT_MOVEMENT_PG: &str = "INSERT INTO stock_movements (variant_id, warehouse_id, \
-    kind, on_hand_delta, reserved_delta, reason, reservation_id, order_id, transfer_id, at, \
-    actor_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq";
 
 /// Ledger invariants: every balance equals the sum of its movements; the
 /// reserved count equals what open reservations hold; no balance is

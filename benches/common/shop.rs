@@ -144,9 +144,10 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
             })
             .clone();
         // Every variant costs 9.99 and the tax is 20 %: a fifth of the
-        // subtotal, exact in 1/10,000ths, so no rounding is involved.
+        // subtotal, rounded to the penny (half up) as the pricing rule does.
         let sub = quantity * price;
-        priced.push((i, quantity, variant, price, product, sub, sub / 5));
+        let tax = (sub / 5 + 50) / 100 * 100;
+        priced.push((i, quantity, variant, price, product, sub, tax));
     }
     let subtotal: i64 = priced.iter().map(|p| p.5).sum();
     let tax: i64 = priced.iter().map(|p| p.6).sum();
