@@ -145,6 +145,23 @@ impl AsyncStore {
         flatten(blocking(move || Ok(store.read(f))).await)
     }
 
+    /// [`Store::read_fresh`] on the blocking pool: a read that sees every
+    /// write that returned before it, on the primary when reads otherwise
+    /// go to a standby.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](AsyncStore::read).
+    pub async fn read_fresh<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnOnce(&ReadTx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let store = self.store.clone();
+        flatten(blocking(move || Ok(store.read_fresh(f))).await)
+    }
+
     /// Runs any synchronous call on the store (a one-shot
     /// `store.customers().create(..)`, `check()`, a backup, an import) on
     /// the blocking pool.

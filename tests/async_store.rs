@@ -202,6 +202,11 @@ async fn eight_tasks_on_a_postgres_store() {
         .unwrap();
     // The losers' units of work rolled back whole.
     assert_eq!(customers.items.len(), 2);
+    let fresh = store
+        .read_fresh(|r| r.customers().list(&Default::default(), None, 100))
+        .await
+        .unwrap();
+    assert_eq!(fresh.items, customers.items);
     let audit = store.run(|s| s.verify_audit()).await.unwrap();
     assert!(audit.is_ok());
     assert_eq!(audit.entries, 2);

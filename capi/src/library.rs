@@ -285,6 +285,34 @@ pub unsafe extern "C" fn custdb_options_set_tls_root_certificates(
     }
 }
 
+/// On PostgreSQL, sends reads to a hot standby at `connection` (a
+/// connection string or URL, as for `custdb_open_postgres`): the one-shot
+/// reads (`custdb_customer_get`...) run there and may lag the primary by
+/// the replication delay; everything inside a unit of work
+/// (`custdb_begin` ... `custdb_commit`) and every write runs on the
+/// primary, so a read that must see a write that just returned goes in a
+/// unit of work. `custdb_open_postgres` checks that the standby holds
+/// custdb's schema (`CUSTDB_ERR_SCHEMA` when it does not); a file
+/// store refuses the option at `custdb_open` (`CUSTDB_ERR_UNSUPPORTED`).
+/// docs/SCALING.md, "A standby for reads".
+///
+/// # Safety
+///
+/// `options` is NULL or a live options object; `connection` NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_options_set_read_replica(
+    options: *mut custdb_options,
+    connection: *const c_char,
+) -> custdb_status {
+    // SAFETY: forwarded promises.
+    unsafe {
+        edit_options(options, |o| {
+            Ok(o.read_replica(text("connection", connection)?))
+        })
+    }
+}
+
 /// Opens the file read-only when `read_only` is 1 (0: read-write, the
 /// default): every write then fails with `CUSTDB_ERR_READ_ONLY`, and the
 /// file must already hold a custdb database at the current schema version.

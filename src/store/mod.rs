@@ -90,6 +90,18 @@ pub struct Options {
     statement_log: Option<StatementLog>,
     vfs: Option<String>,
     tls_root_certificates: Option<PathBuf>,
+    read_replica: Option<ConnectionString>,
+}
+
+/// A PostgreSQL connection string kept in [`Options`]: its `Debug` shows
+/// nothing of it, since it may hold a password.
+#[derive(Clone)]
+pub(crate) struct ConnectionString(pub(crate) String);
+
+impl std::fmt::Debug for ConnectionString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectionString(<redacted>)")
+    }
 }
 
 /// How many times a one-shot call runs at most when PostgreSQL aborts it
@@ -133,6 +145,7 @@ impl Default for Options {
             statement_log: None,
             vfs: None,
             tls_root_certificates: None,
+            read_replica: None,
         }
     }
 }
@@ -234,6 +247,36 @@ impl Options {
         self
     }
 
+    /// PostgreSQL only: sends reads to a hot standby (a streaming replica
+    /// of the primary the store is opened on), at `connection`, a
+    /// connection string or URL as for [`Store::open_postgres`]. Then:
+    ///
+    /// - [`Store::read`] and the one-shot reads (`store.customers().get(..)`)
+    ///   run on the standby, and **may lag** the primary by the replication
+    ///   delay: a write that has just returned may not be there yet;
+    /// - [`Store::read_fresh`] reads on the primary, for a read that must
+    ///   see every write that returned before it (read-after-write);
+    /// - everything inside a unit of work ([`Store::write`], and the reads
+    ///   a one-shot write makes) runs on the primary.
+    ///
+    /// The standby gets a pool of its own, of the same size; custdb checks
+    /// at open that it holds custdb's schema at this version (it migrates
+    /// only the primary). A standby that cannot be reached fails the reads
+    /// sent to it (`Io` at open, `Busy` after the busy timeout later):
+    /// custdb does not switch reads to the primary by itself, so a lost
+    /// standby shows instead of moving its load silently. The TLS option
+    /// applies to both servers. On SQLite the option is refused with
+    /// [`ErrorKind::Unsupported`]. docs/SCALING.md, "A standby for reads".
+    pub fn read_replica(mut self, connection: impl Into<String>) -> Self {
+        self.read_replica = Some(ConnectionString(connection.into()));
+        self
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn read_replica_connection(&self) -> Option<&str> {
+        self.read_replica.as_ref().map(|c| c.0.as_str())
+    }
+
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn tls_root_certificates_file(&self) -> Option<&Path> {
         self.tls_root_certificates.as_deref()
@@ -242,6 +285,14 @@ impl Options {
     /// [`validate`](Options::validate) for a file or memory store, which
     /// has no use for connection-only options.
     fn validate_for_sqlite(&self) -> Result<()> {
+        if self.read_replica.is_some() {
+            return Err(Error::new(ErrorKind::Unsupported {
+                operation: "a read replica".to_owned(),
+                engine: "SQLite",
+                instead: "reads already run on their own connections beside the writer                           (Options::reader_pool_size); for a standby, move to PostgreSQL                           (docs/SCALING.md)"
+                    .to_owned(),
+            }));
+        }
         if self.tls_root_certificates.is_some() {
             return Err(Error::new(ErrorKind::Unsupported {
                 operation: "TLS".to_owned(),
@@ -737,8 +788,39 @@ impl Store {
     {
         #[cfg(feature = "postgres")]
         if let Some(pg) = self.postgres() {
-            return self.read_postgres(pg, crate::db::postgres::SessionKind::Read, f);
+            return self.read_postgres(pg.read_pool(), crate::db::postgres::SessionKind::Read, f);
         }
+        self.read_here(f)
+    }
+
+    /// [`read`](Store::read) that sees every write that returned before it
+    /// began, whatever the store's set-up: on PostgreSQL with a
+    /// [`read_replica`](Options::read_replica), it reads on the primary
+    /// instead of the standby (which may lag); everywhere else it is
+    /// `read`. For the read that follows a write and must show it (a page
+    /// shown after a form was saved).
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Store::read).
+    pub fn read_fresh<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(&ReadTx<'_>) -> Result<T, E>,
+    {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = self.postgres() {
+            return self.read_postgres(pg.pool(), crate::db::postgres::SessionKind::Read, f);
+        }
+        self.read_here(f)
+    }
+
+    /// An SQLite read transaction on a pooled reader.
+    fn read_here<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(&ReadTx<'_>) -> Result<T, E>,
+    {
         let mut outcome: Option<Result<T, E>> = None;
         self.with_reader(|conn| {
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred).db()?;
@@ -764,7 +846,11 @@ impl Store {
     pub(crate) fn read_once<T>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<T>) -> Result<T> {
         #[cfg(feature = "postgres")]
         if let Some(pg) = self.postgres() {
-            return self.read_postgres(pg, crate::db::postgres::SessionKind::Autocommit, f);
+            return self.read_postgres(
+                pg.read_pool(),
+                crate::db::postgres::SessionKind::Autocommit,
+                f,
+            );
         }
         self.with_reader(|conn| {
             f(&ReadTx {

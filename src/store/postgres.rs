@@ -21,6 +21,9 @@ use crate::unit::{Actor, ReadTx, WriteTx};
 pub(crate) struct Postgres {
     /// Always `Some` until the store is dropped (see the `Drop` below).
     pool: Option<PgPool>,
+    /// The hot standby's pool, when reads go to one
+    /// ([`Options::read_replica`]).
+    replica: Option<PgPool>,
     /// The database's name, for messages.
     pub(crate) database: String,
 }
@@ -31,6 +34,12 @@ impl Postgres {
             .as_ref()
             .expect("the pool lives as long as the store")
     }
+
+    /// Where reads outside a unit of work go: the standby when there is
+    /// one, else the primary.
+    pub(crate) fn read_pool(&self) -> &PgPool {
+        self.replica.as_ref().unwrap_or_else(|| self.pool())
+    }
 }
 
 impl Drop for Postgres {
@@ -38,10 +47,9 @@ impl Drop for Postgres {
         // Each client owns a small runtime, which tokio refuses to drop on
         // a thread that runs an async runtime (the last clone of a store
         // dropped inside an async task): drop them on a thread of their own.
-        if let Some(pool) = self.pool.take() {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                let _ = std::thread::spawn(move || drop(pool)).join();
-            }
+        let pools = (self.pool.take(), self.replica.take());
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::spawn(move || drop(pools)).join();
         }
     }
 }
@@ -182,14 +190,45 @@ impl Store {
             .tls_root_certificates_file()
             .map(crate::db::postgres::verifying_connector)
             .transpose()?;
+        let replica = options
+            .read_replica_connection()
+            .map(|connection| -> Result<PgManager> {
+                let mut config: postgres::Config =
+                    connection.parse().map_err(|e: postgres::Error| {
+                        Error::invalid(
+                            "options.read_replica",
+                            format!("is not a PostgreSQL connection string: {e}"),
+                        )
+                    })?;
+                if config.get_connect_timeout().is_none() {
+                    config.connect_timeout(
+                        options.busy_timeout.max(std::time::Duration::from_secs(1)),
+                    );
+                }
+                Ok(PgManager::new(config, tls.clone()))
+            })
+            .transpose()?;
         let manager = PgManager::new(config, tls);
         let database = manager.database();
         // Connecting and migrating block on the client's own runtime, which
         // tokio refuses on a thread that drives an async runtime (an async
         // `main` opening its store): they run on a thread of their own.
-        let pool = std::thread::scope(|scope| {
+        let (pool, replica) = std::thread::scope(|scope| {
             scope
-                .spawn(|| connect_and_migrate(manager, &database, &options))
+                .spawn(|| -> Result<_> {
+                    let pool = connect_and_migrate(manager, &database, &options)?;
+                    // The standby is only looked at: it follows the
+                    // primary's schema, migrated just above.
+                    let replica = match replica {
+                        Some(manager) => {
+                            let name = format!("{} (read replica)", manager.database());
+                            let looking = options.clone().read_only(true);
+                            Some(connect_and_migrate(manager, &name, &looking)?)
+                        }
+                        None => None,
+                    };
+                    Ok((pool, replica))
+                })
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })?;
@@ -202,6 +241,7 @@ impl Store {
                 commit_open: Arc::new(AtomicBool::new(false)),
                 postgres: Some(Postgres {
                     pool: Some(pool),
+                    replica,
                     database,
                 }),
             }),
@@ -309,7 +349,7 @@ impl Store {
 
     pub(crate) fn read_postgres<T, E, F>(
         &self,
-        pg: &Postgres,
+        pool: &PgPool,
         kind: SessionKind,
         f: F,
     ) -> Result<T, E>
@@ -318,7 +358,7 @@ impl Store {
         F: FnOnce(&ReadTx<'_>) -> Result<T, E>,
     {
         off_runtime(|| {
-            let session = PgSession::open(pg.pool(), kind)?;
+            let session = PgSession::open(pool, kind)?;
             let value = f(&ReadTx {
                 conn: Conn::postgres(&session),
             })?;

@@ -1972,3 +1972,102 @@ fn several_servers_paying_one_order_on_postgres() {
     assert_eq!(store.orders().payments(order.id).unwrap().len(), 1);
     assert!(store.check().unwrap().is_ok());
 }
+
+/// A hot standby (a second server made with `pg_basebackup`, streaming
+/// from the primary): with `Options::read_replica`, one-shot reads and
+/// `Store::read` go to it and may lag; `Store::read_fresh` and everything
+/// inside a unit of work go to the primary. Replay is paused on the
+/// standby to make the lag certain.
+#[test]
+fn reads_go_to_a_hot_standby_and_fresh_reads_to_the_primary() {
+    let Some(cluster) = cluster() else { return };
+    let standby = cluster.standby();
+    let (name, _) = postgres_store(cluster);
+    standby.catch_up(cluster);
+    let store = Store::open_postgres_with(
+        &cluster.connection(&name),
+        Options::default().read_replica(standby.connection(&name)),
+    )
+    .unwrap();
+    let ann = store.customers().create(NewCustomer::new("Ann")).unwrap();
+    standby.catch_up(cluster);
+    assert_eq!(store.customers().get(ann.id).unwrap().display_name, "Ann");
+
+    standby
+        .psql(cluster, "postgres", "SELECT pg_wal_replay_pause()")
+        .unwrap();
+    while standby
+        .psql(
+            cluster,
+            "postgres",
+            "SELECT pg_get_wal_replay_pause_state()",
+        )
+        .unwrap()
+        .trim()
+        != "paused"
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let bob = store.customers().create(NewCustomer::new("Bob")).unwrap();
+    // The standby has not replayed Bob: reads sent there do not see him.
+    let lagging = store.customers().get(bob.id).unwrap_err();
+    assert!(lagging.is_not_found(), "{lagging}");
+    assert!(store.read(|r| r.customers().get(bob.id)).is_err());
+    // A fresh read, a unit of work and a one-shot write read the primary.
+    assert_eq!(
+        store
+            .read_fresh(|r| r.customers().get(bob.id))
+            .unwrap()
+            .display_name,
+        "Bob"
+    );
+    let updated = store
+        .customers()
+        .update(bob.id, 1, CustomerPatch::default().company("Acme"))
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    store
+        .write(|tx| {
+            assert_eq!(tx.customers().get(bob.id)?.version, 2);
+            Ok::<_, custdb::Error>(())
+        })
+        .unwrap();
+    standby
+        .psql(cluster, "postgres", "SELECT pg_wal_replay_resume()")
+        .unwrap();
+    standby.catch_up(cluster);
+    assert_eq!(
+        store.customers().get(bob.id).unwrap().company.as_deref(),
+        Some("Acme")
+    );
+    // check() and the audit verification run on the standby's snapshot.
+    assert!(store.check().unwrap().is_ok());
+    assert!(store.verify_audit().unwrap().broken.is_none());
+
+    // A standby that does not hold custdb's schema is refused at open.
+    let err = Store::open_postgres_with(
+        &cluster.connection(&name),
+        Options::default().read_replica(standby.connection("postgres")),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::SchemaTooOld { .. }),
+        "{err}"
+    );
+    let err = Store::open_postgres_with(
+        &cluster.connection(&name),
+        Options::default().read_replica("port=notaport password=Sup3rSecretPw"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err.kind(), ErrorKind::Invalid { field, .. } if field == "options.read_replica"),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?}").contains("Sup3rSecretPw"));
+    let options = Options::default().read_replica("host=x password=Sup3rSecretPw");
+    assert!(!format!("{options:?}").contains("Sup3rSecretPw"));
+    // SQLite has no standby.
+    let dir = tempfile::tempdir().unwrap();
+    let err = Store::open_with(dir.path().join("x.db"), options).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
+}

@@ -1047,6 +1047,8 @@ int main(int argc, char **argv) {
         custdb_options *pg_options = custdb_options_new();
         EXPECT(custdb_options_set_tls_root_certificates(NULL, "ca.pem"), CUSTDB_ERR_NULL_ARGUMENT);
         EXPECT(custdb_options_set_tls_root_certificates(pg_options, NULL), CUSTDB_ERR_NULL_ARGUMENT);
+        EXPECT(custdb_options_set_read_replica(NULL, "host=x"), CUSTDB_ERR_NULL_ARGUMENT);
+        EXPECT(custdb_options_set_read_replica(pg_options, NULL), CUSTDB_ERR_NULL_ARGUMENT);
         EXPECT(custdb_open_postgres(NULL, NULL, &pg), CUSTDB_ERR_NULL_ARGUMENT);
         EXPECT(custdb_open_postgres("host=/nonexistent dbname=x", NULL, NULL), CUSTDB_ERR_NULL_ARGUMENT);
         /* TLS cannot be had over a Unix socket, so with a root set the
@@ -1061,7 +1063,13 @@ int main(int argc, char **argv) {
             CHECK(pg == NULL);
             printf("PostgreSQL: not tested (no server given)\n");
         } else {
-            EXPECT(custdb_open_postgres(server, NULL, &pg), CUSTDB_OK);
+            /* The primary stands in for its own standby here: reads go
+             * through the replica pool (tests/it/engines.rs has the real
+             * standby). */
+            pg_options = custdb_options_new();
+            EXPECT(custdb_options_set_read_replica(pg_options, server), CUSTDB_OK);
+            EXPECT(custdb_open_postgres(server, pg_options, &pg), CUSTDB_OK);
+            custdb_options_free(pg_options);
             EXPECT(custdb_customer_create(pg, "{\"display_name\":\"Ann\",\"email\":\"ann@example.com\"}", &out),
                    CUSTDB_OK);
             take(&out, "id", customer, sizeof customer);

@@ -30,6 +30,18 @@ pub struct Cluster {
     /// Serialises `CREATE DATABASE` from one template.
     create: Mutex<()>,
     templates: Mutex<Vec<String>>,
+    /// The hot standby, made on first use ([`Cluster::standby`]).
+    standby: OnceLock<Standby>,
+    as_root: bool,
+}
+
+/// A hot standby of the cluster: a second server made with
+/// `pg_basebackup`, following the primary by streaming replication, open
+/// for reads. It serves every database of the primary.
+#[derive(Debug)]
+pub struct Standby {
+    dir: PathBuf,
+    port: u16,
 }
 
 static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
@@ -130,6 +142,8 @@ fn start() -> Option<Cluster> {
         port,
         create: Mutex::new(()),
         templates: Mutex::new(Vec::new()),
+        standby: OnceLock::new(),
+        as_root,
     })
 }
 
@@ -209,13 +223,15 @@ fn make_certificates(tls: &Path, as_root: bool) -> PathBuf {
 
 /// Stops the cluster and removes its directory once this process is gone.
 fn watch(as_root: bool, bin: &Path, dir: &Path) {
+    // The standby first, when one was made (its data is in the directory).
     let stop = format!(
-        "{} -D {} -m immediate stop",
-        bin.join("pg_ctl").display(),
-        dir.join("data").display()
+        "{pg_ctl} -D {standby} -m immediate stop; {pg_ctl} -D {data} -m immediate stop",
+        pg_ctl = bin.join("pg_ctl").display(),
+        standby = dir.join("standby").display(),
+        data = dir.join("data").display()
     );
     let stop = if as_root {
-        format!("runuser -u nobody -- {stop}")
+        format!("runuser -u nobody -- sh -c '{stop}'")
     } else {
         stop
     };
@@ -277,6 +293,70 @@ fn free_port() -> u16 {
 }
 
 impl Cluster {
+    /// The cluster's hot standby, made on first use: `pg_basebackup` of
+    /// the running cluster (with the replication settings it writes, `-R`)
+    /// into `standby/` of the cluster's directory, started on a port of
+    /// its own with the same socket directory; stopped with the cluster.
+    ///
+    /// # Panics
+    ///
+    /// When the standby cannot be made or started.
+    pub fn standby(&self) -> &Standby {
+        self.standby.get_or_init(|| {
+            let data = self.dir.join("standby");
+            let mut backup = user_command(self.as_root, &self.tool("pg_basebackup"));
+            backup
+                .arg("-h")
+                .arg(&self.dir)
+                .arg("-p")
+                .arg(self.port.to_string())
+                .args(["-U", "postgres", "-D"])
+                .arg(&data)
+                .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"]);
+            run(&mut backup);
+            let port = free_port();
+            // A hot standby needs at least the primary's max_connections.
+            let options = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+                 -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB \
+                 -c hot_standby=on -c ssl=off",
+                self.dir.display(),
+            );
+            let mut pg_ctl = user_command(self.as_root, &self.bin.join("pg_ctl"));
+            pg_ctl
+                .arg("-D")
+                .arg(&data)
+                .arg("-o")
+                .arg(&options)
+                .arg("-l")
+                .arg(self.dir.join("standby.log"))
+                .args(["-w", "-t", "60", "start"]);
+            run(&mut pg_ctl);
+            Standby {
+                dir: self.dir.clone(),
+                port,
+            }
+        })
+    }
+
+    /// A PostgreSQL program: beside the server binaries, in Debian's
+    /// versioned directory, or on `PATH`.
+    fn tool(&self, name: &str) -> PathBuf {
+        let beside = self.bin.join(name);
+        if beside.is_file() {
+            return beside;
+        }
+        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .map(|dir| {
+                dir.filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        versions.sort();
+        versions.pop().unwrap_or_else(|| PathBuf::from(name))
+    }
+
     /// A connection string for `database` as the superuser `postgres`,
     /// through the cluster's socket.
     pub fn connection(&self, database: &str) -> String {
@@ -327,6 +407,19 @@ impl Cluster {
     /// logins); returns what it printed, or what it said on stderr when
     /// the SQL failed.
     pub fn psql_as(&self, user: &str, database: &str, sql: &str) -> Result<String, String> {
+        self.psql_at(self.port, user, database, sql)
+    }
+
+    /// `psql` as the superuser on the server at `port` (the standby's),
+    /// panicking on any error.
+    fn psql_on(&self, port: u16, database: &str, sql: &str) -> String {
+        self.psql_at(port, "postgres", database, sql)
+            .unwrap_or_else(|e| panic!("psql failed on {sql:?}: {e}"))
+    }
+
+    /// [`psql_as`](Cluster::psql_as) on the server at `port`, through the
+    /// cluster's socket directory.
+    fn psql_at(&self, port: u16, user: &str, database: &str, sql: &str) -> Result<String, String> {
         let psql = ["psql", "/usr/bin/psql"]
             .into_iter()
             .map(|p| self.bin.join(p))
@@ -337,7 +430,7 @@ impl Cluster {
             .arg("-h")
             .arg(&self.dir)
             .arg("-p")
-            .arg(self.port.to_string())
+            .arg(port.to_string())
             .args(["-U", user, "-d", database, "-c", sql])
             .output()
             .expect("run psql");
@@ -383,5 +476,53 @@ impl Cluster {
             &format!("CREATE DATABASE {name} TEMPLATE {template}"),
         );
         name
+    }
+}
+
+impl Standby {
+    /// A connection string for `database` on the standby, as the
+    /// superuser `postgres`, through the socket.
+    pub fn connection(&self, database: &str) -> String {
+        format!(
+            "host={} port={} user=postgres dbname={database}",
+            self.dir.display(),
+            self.port
+        )
+    }
+
+    /// Waits (up to a minute) until the standby has replayed everything
+    /// the primary had written when this was called, so a test can read
+    /// there what it wrote on the primary. (The insert position, not the
+    /// write position: the cluster commits asynchronously, so a commit
+    /// that returned may not be written out yet.)
+    ///
+    /// # Panics
+    ///
+    /// When the standby falls a minute behind.
+    pub fn catch_up(&self, primary: &Cluster) {
+        let lsn = primary.psql("postgres", "SELECT pg_current_wal_insert_lsn()");
+        let lsn = lsn.trim();
+        let started = std::time::Instant::now();
+        loop {
+            let caught = primary.psql_on(
+                self.port,
+                "postgres",
+                &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
+            );
+            if caught.trim() == "t" {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the standby is a minute behind {lsn}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Runs SQL on the standby through `psql` as the superuser; what it
+    /// printed, or what it said when the SQL failed.
+    pub fn psql(&self, primary: &Cluster, database: &str, sql: &str) -> Result<String, String> {
+        primary.psql_at(self.port, "postgres", database, sql)
     }
 }
