@@ -1537,8 +1537,9 @@ fn opposite_transfers_at_once_all_succeed_on_postgres() {
 
 /// Orders from placement to refund: idempotent placement, partial and
 /// authorised payments, partial shipment, delivery, a return, refunds, a
-/// cancellation, a credit note, a historical order, and every listing over
-/// them; the same transcript on every engine.
+/// cancellation, a credit note, a historical order, every listing over
+/// them and the order exports (CSV, JSON Lines); the same transcript on
+/// every engine.
 fn orders_script(store: &Store) -> Vec<String> {
     use custdb::{
         Currency, Decimal, HistoricalLine, HistoricalOrder, NewCreditNote, NewOrder, NewOrderLine,
@@ -1830,6 +1831,45 @@ fn orders_script(store: &Store) -> Vec<String> {
         })
         .unwrap();
     log.push(format!("each order: {each:?}"));
+    let mut csv = Vec::new();
+    let n = store.export_orders_csv(&mut csv).unwrap();
+    log.push(format!("order export, CSV: {n} orders"));
+    let mut rows: Vec<String> = String::from_utf8(csv)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            // Without the ids (columns 0 and 2) and the placement time (7).
+            let columns: Vec<&str> = line.split(',').collect();
+            columns
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| ![0, 2, 7].contains(i))
+                .map(|(_, c)| *c)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    rows[1..].sort();
+    log.extend(rows);
+    let mut jsonl = Vec::new();
+    let n = store.export_orders_jsonl(&mut jsonl).unwrap();
+    let mut orders: Vec<String> = String::from_utf8(jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "#{} {} {} lines {}",
+                v["number"],
+                v["status"],
+                v["total"],
+                v["lines"].as_array().map_or(0, Vec::len)
+            )
+        })
+        .collect();
+    orders.sort();
+    log.push(format!("order export, JSON Lines: {n} orders"));
+    log.extend(orders);
     let report = store.check().unwrap();
     log.push(format!("check: {}", report.is_ok()));
     log.push(format!("problems: {:?}", report.problems));
