@@ -8,16 +8,48 @@
 //! against their order, in the order's period; credit notes in the period
 //! they were issued. Net = gross - refunds - credit notes.
 
-use crate::id::RowIds;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
 
-use crate::error::DbResult;
+use crate::db::{sql, Conn, Sql, TimeBound};
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, VariantId};
 use crate::money::{self, Currency, Money};
 use crate::time::TimeRange;
+
+/// The RFM scores' statement in one dialect: per customer with a paid
+/// order placed before ?1, the id, the recency in whole days, the
+/// frequency, the net spend (e4), and the three quintiles. Only the day
+/// count differs between the engines.
+macro_rules! rfm {
+    (sqlite) => {
+        rfm!("CAST(julianday(?1) - julianday(max(o.placed_at)) AS INTEGER)")
+    };
+    (postgres) => {
+        rfm!("CAST(floor(extract(epoch FROM (CAST(?1 AS timestamptz) - max(o.placed_at))) / 86400) AS bigint)")
+    };
+    ($recency:literal) => {
+        concat!(
+            "WITH c AS ( \
+            SELECT o.customer_id AS id, ",
+            $recency,
+            " AS recency, \
+              count(*) AS frequency, \
+              CAST(sum(o.total_e4 - o.refunded_e4) - coalesce((SELECT sum(n.amount_e4) \
+                FROM credit_notes n WHERE n.customer_id = o.customer_id AND n.issued_at < ?1), 0) \
+                AS bigint) AS monetary \
+            FROM orders o WHERE o.customer_id IS NOT NULL AND ",
+            crate::order::counts_as_sale!(),
+            " AND o.placed_at < ?1 \
+            GROUP BY o.customer_id) \
+          SELECT id, recency, frequency, monetary, \
+            NTILE(5) OVER (ORDER BY recency DESC, id) AS r, \
+            NTILE(5) OVER (ORDER BY frequency, id) AS f, \
+            NTILE(5) OVER (ORDER BY monetary, id) AS m \
+          FROM c"
+        )
+    };
+}
 
 /// The longest list a report returns.
 pub const MAX_REPORT_ROWS: usize = 10_000;
@@ -56,11 +88,23 @@ impl Period {
         }
     }
 
-    fn format(self) -> &'static str {
-        match self {
-            Period::Day => "%Y-%m-%d",
-            Period::Week => "%Y-W%W",
-            Period::Month => "%Y-%m",
+    /// The SQL expression of the period's label of the timestamp column
+    /// `column`, in each engine's dialect (PostgreSQL has no `%W`: the
+    /// week is computed as SQLite's strftime does, from the day of the
+    /// year and the weekday).
+    fn label(self, column: &str, postgres: bool) -> String {
+        match (self, postgres) {
+            (Period::Day, false) => format!("strftime('%Y-%m-%d', {column})"),
+            (Period::Week, false) => format!("strftime('%Y-W%W', {column})"),
+            (Period::Month, false) => format!("strftime('%Y-%m', {column})"),
+            (Period::Day, true) => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+            (Period::Month, true) => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')"),
+            (Period::Week, true) => format!(
+                "to_char({column} AT TIME ZONE 'UTC', 'YYYY') || '-W' || lpad(CAST(CAST(floor( \
+                 (extract(doy FROM {column} AT TIME ZONE 'UTC') + 7 \
+                 - extract(isodow FROM {column} AT TIME ZONE 'UTC')) / 7) AS integer) AS text), \
+                 2, '0')"
+            ),
         }
     }
 }
@@ -239,16 +283,14 @@ pub fn rfm_segment(r: u8, f: u8) -> &'static str {
     }
 }
 
-fn bounds(range: TimeRange) -> Result<(String, String)> {
+fn bounds(range: TimeRange) -> Result<(TimeBound, TimeBound)> {
     // A bound outside the stored range means no bound on that side.
-    let from = range.from.map_or_else(String::new, crate::time::bound);
-    let to = range
-        .before
-        .map_or_else(|| "~".to_owned(), crate::time::bound);
+    let from = range.from.unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let to = range.before.unwrap_or(DateTime::<Utc>::MAX_UTC);
     if from > to {
         return Err(Error::invalid("range", "starts after it ends"));
     }
-    Ok((from, to))
+    Ok((TimeBound(from), TimeBound(to)))
 }
 
 fn limit(n: usize) -> Result<i64> {
@@ -290,76 +332,60 @@ pub struct Counts {
 /// Reports, read-only.
 #[derive(Debug)]
 pub struct Reports<'a> {
-    db: crate::db::Conn<'a>,
+    db: Conn<'a>,
 }
 
 /// Orders that count as sales (`order::counts_as_sale!`).
 const PAID: &str = crate::order::counts_as_sale!();
 
 impl<'a> Reports<'a> {
-    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+    pub(crate) fn new(db: Conn<'a>) -> Self {
         Reports { db }
     }
 
-    /// The SQLite connection, until this domain is written against the
-    /// engine seam.
-    #[allow(dead_code)]
-    fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
-    }
-
-    /// Revenue grouped by a key expression; `key_of` types each group's
-    /// key (`None` leaves the group out).
+    /// Revenue grouped by a key expression (text); `key_of` types each
+    /// group's key (`None` leaves the group out).
     fn revenue(
         &self,
         group_orders: &str,
         group_credits: &str,
-        from: &str,
-        to: &str,
+        (from, to): (TimeBound, TimeBound),
         limit: i64,
         key_of: impl Fn(Option<String>) -> Result<Option<RevenueKey>>,
     ) -> Result<Vec<Revenue>> {
-        // Both group expressions come from this module's constants.
-        let sql = format!(
-            "SELECT k, currency, sum(n), sum(g), sum(r), sum(c) FROM ( \
+        // Both group expressions come from this module (the period labels,
+        // the country and customer columns), never from a caller.
+        let sql = Sql::dynamic(format!(
+            "SELECT k, currency, CAST(sum(n) AS bigint), CAST(sum(g) AS bigint), \
+               CAST(sum(r) AS bigint), CAST(sum(c) AS bigint) FROM ( \
                SELECT {group_orders} AS k, o.currency, count(*) n, sum(o.total_e4) g, \
                       sum(o.refunded_e4) r, 0 c FROM orders o \
                WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 GROUP BY 1, 2 \
                UNION ALL \
-               SELECT {group_credits} AS k, n.currency, 0, 0, 0, sum(n.amount_e4) FROM credit_notes n \
-               WHERE n.issued_at >= ?1 AND n.issued_at < ?2 GROUP BY 1, 2) \
+               SELECT {group_credits} AS k, n.currency, 0, 0, 0, sum(n.amount_e4) \
+               FROM credit_notes n \
+               WHERE n.issued_at >= ?1 AND n.issued_at < ?2 GROUP BY 1, 2) AS groups \
              GROUP BY 1, 2 ORDER BY sum(g) - sum(r) - sum(c) DESC, 1 LIMIT ?3"
-        );
-        let mut stmt = self.conn()?.prepare_cached(&sql).db()?;
-        let rows = stmt
-            .query_map(params![from, to, limit], |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })
-            .db()?;
+        ));
         let mut out = Vec::new();
-        for row in rows {
-            let (key, currency, orders, g, r, c) = row.db()?;
-            let Some(key) = key_of(key)? else {
-                continue;
+        self.db.query_each(&sql, &[&from, &to, &limit], |r| {
+            let Some(key) = key_of(r.get(0)?)? else {
+                return Ok(());
             };
-            let currency = Currency::from_db(&currency)?;
+            let currency = Currency::from_db(&r.get::<String>(1)?)?;
+            let (orders, g, rf, c): (i64, i64, i64, i64) =
+                (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
             out.push(Revenue {
                 key,
                 currency,
                 orders: orders as u64,
                 gross: dec(currency, g),
-                refunds: dec(currency, r),
+                refunds: dec(currency, rf),
                 credit_notes: dec(currency, c),
-                net: dec(currency, g - r - c),
+                net: dec(currency, g - rf - c),
             });
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -369,21 +395,21 @@ impl<'a> Reports<'a> {
     ///
     /// A database error.
     pub fn counts(&self) -> Result<Counts> {
-        self.conn()?
-            .prepare_cached(
+        self.db.query_row(
+            sql!(
                 "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), \
-             (SELECT count(*) FROM credit_notes), (SELECT count(*) FROM products)",
-            )
-            .db()?
-            .query_row([], |r| {
+                 (SELECT count(*) FROM credit_notes), (SELECT count(*) FROM products)"
+            ),
+            &[],
+            |r| {
                 Ok(Counts {
-                    customers: r.get::<_, i64>(0)? as u64,
-                    orders: r.get::<_, i64>(1)? as u64,
-                    credit_notes: r.get::<_, i64>(2)? as u64,
-                    products: r.get::<_, i64>(3)? as u64,
+                    customers: r.get::<i64>(0)? as u64,
+                    orders: r.get::<i64>(1)? as u64,
+                    credit_notes: r.get::<i64>(2)? as u64,
+                    products: r.get::<i64>(3)? as u64,
                 })
-            })
-            .db()
+            },
+        )
     }
 
     /// Revenue per period within `range` ([`TimeRange`]), oldest first.
@@ -392,13 +418,11 @@ impl<'a> Reports<'a> {
     ///
     /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `range` when it starts after it ends.
     pub fn revenue_by_period(&self, period: Period, range: TimeRange) -> Result<Vec<Revenue>> {
-        let (from, to) = bounds(range)?;
-        let f = period.format();
+        let postgres = self.db.is_postgres();
         let mut rows = self.revenue(
-            &format!("strftime('{f}', o.placed_at)"),
-            &format!("strftime('{f}', n.issued_at)"),
-            &from,
-            &to,
+            &period.label("o.placed_at", postgres),
+            &period.label("n.issued_at", postgres),
+            bounds(range)?,
             MAX_REPORT_ROWS as i64,
             |key| Ok(Some(RevenueKey::Period(key.unwrap_or_default()))),
         )?;
@@ -416,12 +440,10 @@ impl<'a> Reports<'a> {
     /// As [`revenue_by_period`](Reports::revenue_by_period); `limit` 1 to
     /// [`MAX_REPORT_ROWS`].
     pub fn revenue_by_country(&self, range: TimeRange, limit_rows: usize) -> Result<Vec<Revenue>> {
-        let (from, to) = bounds(range)?;
         self.revenue(
             "o.country",
             "n.country",
-            &from,
-            &to,
+            bounds(range)?,
             limit(limit_rows)?,
             |key| Ok(Some(RevenueKey::Country(key.filter(|k| !k.is_empty())))),
         )
@@ -434,12 +456,10 @@ impl<'a> Reports<'a> {
     ///
     /// As [`revenue_by_country`](Reports::revenue_by_country).
     pub fn top_customers(&self, range: TimeRange, limit_rows: usize) -> Result<Vec<Revenue>> {
-        let (from, to) = bounds(range)?;
         let mut rows = self.revenue(
-            "o.customer_id",
-            "n.customer_id",
-            &from,
-            &to,
+            "CAST(o.customer_id AS text)",
+            "CAST(n.customer_id AS text)",
+            bounds(range)?,
             limit(limit_rows)? + 1,
             // Guests have no customer: their group is left out.
             |key| {
@@ -469,40 +489,28 @@ impl<'a> Reports<'a> {
         limit_rows: usize,
     ) -> Result<Vec<ProductSales>> {
         let (from, to) = bounds(range)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-            "SELECT l.variant_id, l.sku, o.currency, sum(l.quantity), sum(l.quantity_returned), \
-             sum(l.total_e4) FROM order_lines l JOIN orders o ON o.id = l.order_id \
-             WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 \
-             GROUP BY l.variant_id, o.currency ORDER BY 6 DESC, 2 LIMIT ?3"
-        ))
-            .db()?;
-        let rows = stmt
-            .query_map(params![from, to, limit(limit_rows)?], |r| {
-                Ok((
-                    r.get_id::<VariantId>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })
-            .db()?;
-        rows.map(|row| {
-            let (variant_id, sku, currency, sold, returned, gross) = row.db()?;
-            let currency = Currency::from_db(&currency)?;
-            Ok(ProductSales {
-                variant_id,
-                sku,
-                currency,
-                units_sold: sold,
-                units_returned: returned,
-                gross: dec(currency, gross),
-            })
-        })
-        .collect()
+        self.db.query_vec(
+            sql!(concat!(
+                "SELECT l.variant_id, min(l.sku), o.currency, CAST(sum(l.quantity) AS bigint), \
+                 CAST(sum(l.quantity_returned) AS bigint), CAST(sum(l.total_e4) AS bigint) \
+                 FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE ",
+                crate::order::counts_as_sale!(),
+                " AND o.placed_at >= ?1 AND o.placed_at < ?2 \
+                 GROUP BY l.variant_id, o.currency ORDER BY 6 DESC, 2 LIMIT ?3"
+            )),
+            &[&from, &to, &limit(limit_rows)?],
+            |r| {
+                let currency = Currency::from_db(&r.get::<String>(2)?)?;
+                Ok(ProductSales {
+                    variant_id: r.get(0)?,
+                    sku: r.get(1)?,
+                    currency,
+                    units_sold: r.get(3)?,
+                    units_returned: r.get(4)?,
+                    gross: dec(currency, r.get(5)?),
+                })
+            },
+        )
     }
 
     /// Average order value per currency.
@@ -512,34 +520,25 @@ impl<'a> Reports<'a> {
     /// As [`revenue_by_period`](Reports::revenue_by_period).
     pub fn average_order_value(&self, range: TimeRange) -> Result<Vec<AverageOrderValue>> {
         let (from, to) = bounds(range)?;
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "SELECT o.currency, count(*), sum(o.total_e4) FROM orders o \
-             WHERE {PAID} AND o.placed_at >= ?1 AND o.placed_at < ?2 GROUP BY 1 ORDER BY 1"
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map(params![from, to], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })
-            .db()?;
-        rows.map(|row| {
-            let (currency, n, gross) = row.db()?;
-            let currency = Currency::from_db(&currency)?;
-            let gross = money::from_e4(gross);
-            Ok(AverageOrderValue {
-                currency,
-                orders: n as u64,
-                gross: Money::new(gross, currency),
-                average: Money::new(currency.round(gross / Decimal::from(n.max(1))), currency),
-            })
-        })
-        .collect()
+        self.db.query_vec(
+            sql!(concat!(
+                "SELECT o.currency, count(*), CAST(sum(o.total_e4) AS bigint) FROM orders o WHERE ",
+                crate::order::counts_as_sale!(),
+                " AND o.placed_at >= ?1 AND o.placed_at < ?2 GROUP BY 1 ORDER BY 1"
+            )),
+            &[&from, &to],
+            |r| {
+                let currency = Currency::from_db(&r.get::<String>(0)?)?;
+                let n: i64 = r.get(1)?;
+                let gross = money::from_e4(r.get(2)?);
+                Ok(AverageOrderValue {
+                    currency,
+                    orders: n as u64,
+                    gross: Money::new(gross, currency),
+                    average: Money::new(currency.round(gross / Decimal::from(n.max(1))), currency),
+                })
+            },
+        )
     }
 
     /// Customers who bought more than once.
@@ -549,16 +548,17 @@ impl<'a> Reports<'a> {
     /// As [`revenue_by_period`](Reports::revenue_by_period).
     pub fn repeat_purchase_rate(&self, range: TimeRange) -> Result<RepeatPurchase> {
         let (from, to) = bounds(range)?;
-        let (customers, repeat): (i64, i64) = self
-            .conn()?
-            .prepare_cached(&format!(
-                "SELECT count(*), coalesce(sum(n >= 2), 0) FROM (SELECT count(*) n FROM orders o \
-             WHERE {PAID} AND o.customer_id IS NOT NULL AND o.placed_at >= ?1 AND o.placed_at < ?2 \
-             GROUP BY o.customer_id)"
-            ))
-            .db()?
-            .query_row(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))
-            .db()?;
+        let (customers, repeat): (i64, i64) = self.db.query_row(
+            sql!(concat!(
+                "SELECT count(*), CAST(coalesce(sum(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0) \
+                 AS bigint) FROM (SELECT count(*) n FROM orders o WHERE ",
+                crate::order::counts_as_sale!(),
+                " AND o.customer_id IS NOT NULL AND o.placed_at >= ?1 AND o.placed_at < ?2 \
+                 GROUP BY o.customer_id) AS buyers"
+            )),
+            &[&from, &to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(RepeatPurchase {
             customers: customers as u64,
             repeat_customers: repeat as u64,
@@ -573,28 +573,31 @@ impl<'a> Reports<'a> {
     /// As [`revenue_by_period`](Reports::revenue_by_period).
     pub fn cancellations_and_returns(&self, range: TimeRange) -> Result<CancellationsAndReturns> {
         let (from, to) = bounds(range)?;
-        let (orders, cancelled, with_returns, sold, returned): (i64, i64, i64, i64, i64) = self
-            .conn()?
-            .prepare_cached(concat!(
-                "SELECT count(*), coalesce(sum(o.status = 'cancelled'), 0), \
-                 coalesce(sum(EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.quantity_returned > 0)), 0), \
-                 coalesce(sum(CASE WHEN ",
-                crate::order::counts_as_sale!(),
-                " THEN (SELECT sum(quantity) FROM order_lines l WHERE l.order_id = o.id) END), 0), \
-                 coalesce(sum((SELECT sum(quantity_returned) FROM order_lines l WHERE l.order_id = o.id)), 0) \
-                 FROM orders o WHERE o.placed_at >= ?1 AND o.placed_at < ?2",
-            )).db()?
-            .query_row(params![from, to], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            }).db()?;
-        let credit_notes: i64 = self
-            .conn()?
-            .prepare_cached(
-                "SELECT count(*) FROM credit_notes WHERE issued_at >= ?1 AND issued_at < ?2",
-            )
-            .db()?
-            .query_row(params![from, to], |r| r.get(0))
-            .db()?;
+        let (orders, cancelled, with_returns, sold, returned): (i64, i64, i64, i64, i64) =
+            self.db.query_row(
+                sql!(concat!(
+                    "SELECT count(*), \
+                     CAST(coalesce(sum(CASE WHEN o.status = 'cancelled' THEN 1 ELSE 0 END), 0) \
+                       AS bigint), \
+                     CAST(coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM order_lines l \
+                       WHERE l.order_id = o.id AND l.quantity_returned > 0) THEN 1 ELSE 0 END), 0) \
+                       AS bigint), \
+                     CAST(coalesce(sum(CASE WHEN ",
+                    crate::order::counts_as_sale!(),
+                    " THEN (SELECT sum(quantity) FROM order_lines l WHERE l.order_id = o.id) END), \
+                       0) AS bigint), \
+                     CAST(coalesce(sum((SELECT sum(quantity_returned) FROM order_lines l \
+                       WHERE l.order_id = o.id)), 0) AS bigint) \
+                     FROM orders o WHERE o.placed_at >= ?1 AND o.placed_at < ?2",
+                )),
+                &[&from, &to],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?;
+        let credit_notes: i64 = self.db.query_row(
+            sql!("SELECT count(*) FROM credit_notes WHERE issued_at >= ?1 AND issued_at < ?2"),
+            &[&from, &to],
+            |r| r.get(0),
+        )?;
         Ok(CancellationsAndReturns {
             orders: orders as u64,
             cancelled: cancelled as u64,
@@ -629,49 +632,41 @@ impl<'a> Reports<'a> {
             }
         }
         let as_of = crate::time::checked("as_of", as_of)?;
-        let start = as_of
-            .checked_sub_signed(chrono::Duration::days(window_days))
-            .map_or_else(String::new, crate::time::bound);
-        let end = crate::time::to_db(&as_of);
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(concat!(
-                "SELECT v.id, v.sku, coalesce((SELECT sum(on_hand - reserved) FROM stock_levels s \
-               WHERE s.variant_id = v.id), 0) AS available, sold.units FROM product_variants v \
-             JOIN (SELECT l.variant_id, sum(l.quantity) units FROM order_lines l \
-                   JOIN orders o ON o.id = l.order_id \
-                   WHERE ",
+        let start = TimeBound(
+            as_of
+                .checked_sub_signed(chrono::Duration::days(window_days))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        );
+        self.db.query_vec(
+            sql!(concat!(
+                "SELECT id, sku, available, units FROM (SELECT v.id, v.sku, \
+                   CAST(coalesce((SELECT sum(on_hand - reserved) FROM stock_levels s \
+                     WHERE s.variant_id = v.id), 0) AS bigint) AS available, \
+                   CAST(sold.units AS bigint) AS units FROM product_variants v \
+                 JOIN (SELECT l.variant_id, sum(l.quantity) units FROM order_lines l \
+                       JOIN orders o ON o.id = l.order_id WHERE ",
                 crate::order::counts_as_sale!(),
                 " AND o.placed_at >= ?1 AND o.placed_at < ?2 \
-                   GROUP BY 1) sold ON sold.variant_id = v.id \
-             WHERE v.track_stock = 1 AND available * ?3 < sold.units * ?4 \
-             ORDER BY available * 1.0 / sold.units, v.sku",
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map(params![start, end, window_days, horizon_days], |r| {
-                Ok((
-                    r.get_id::<VariantId>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })
-            .db()?;
-        rows.map(|row| {
-            let (variant_id, sku, available, sold) = row.db()?;
-            let cover = (Decimal::from(available.max(0)) * Decimal::from(window_days)
-                / Decimal::from(sold))
-            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-            Ok(StockOutRisk {
-                variant_id,
-                sku,
-                available,
-                units_sold: sold,
-                days_of_cover: cover,
-            })
-        })
-        .collect()
+                       GROUP BY l.variant_id) sold ON sold.variant_id = v.id \
+                 WHERE v.track_stock = 1) AS risk \
+                 WHERE available * ?3 < units * ?4 \
+                 ORDER BY available * 1.0 / units, sku"
+            )),
+            &[&start, &as_of, &window_days, &horizon_days],
+            |r| {
+                let (available, sold): (i64, i64) = (r.get(2)?, r.get(3)?);
+                let cover = (Decimal::from(available.max(0)) * Decimal::from(window_days)
+                    / Decimal::from(sold))
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+                Ok(StockOutRisk {
+                    variant_id: r.get(0)?,
+                    sku: r.get(1)?,
+                    available,
+                    units_sold: sold,
+                    days_of_cover: cover,
+                })
+            },
+        )
     }
 
     /// RFM scores of every customer with a paid order, as of `as_of`:
@@ -685,33 +680,21 @@ impl<'a> Reports<'a> {
     /// the range of [`crate::time`]; a database error.
     pub fn rfm(&self, as_of: DateTime<Utc>) -> Result<Vec<RfmScore>> {
         let as_of = crate::time::checked("as_of", as_of)?;
-        let mut stmt = self.conn()?.prepare_cached(sql::RFM).db()?;
-        let rows = stmt
-            .query_map([crate::time::to_db(&as_of)], |r| {
-                Ok((
-                    r.get_id::<CustomerId>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, u8>(4)?,
-                    r.get::<_, u8>(5)?,
-                    r.get::<_, u8>(6)?,
-                ))
-            })
-            .db()?;
-        rows.map(|row| {
-            let (customer_id, recency_days, frequency, monetary, r, f, m) = row.db()?;
-            Ok(RfmScore {
-                customer_id,
-                recency_days,
-                frequency,
-                monetary: money::from_e4(monetary),
-                r,
-                f,
-                m,
-            })
-        })
-        .collect()
+        self.db.query_vec(
+            sql!(sqlite: rfm_sql::RFM, postgres: rfm_sql::RFM_PG),
+            &[&as_of],
+            |r| {
+                Ok(RfmScore {
+                    customer_id: r.get(0)?,
+                    recency_days: r.get(1)?,
+                    frequency: r.get(2)?,
+                    monetary: money::from_e4(r.get(3)?),
+                    r: r.get(4)?,
+                    f: r.get(5)?,
+                    m: r.get(6)?,
+                })
+            },
+        )
     }
 
     /// How many customers fall in each named RFM segment, largest first.
@@ -723,22 +706,18 @@ impl<'a> Reports<'a> {
     pub fn rfm_segments(&self, as_of: DateTime<Utc>) -> Result<Vec<(String, u64)>> {
         let as_of = crate::time::checked("as_of", as_of)?;
         let mut counts = std::collections::BTreeMap::<&str, u64>::new();
-        let mut stmt = self
-            .conn()?
-            .prepare_cached(&format!(
-                "SELECT r, f, count(*) FROM ({}) GROUP BY 1, 2",
-                sql::RFM
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map([crate::time::to_db(&as_of)], |r| {
-                Ok((r.get::<_, u8>(0)?, r.get::<_, u8>(1)?, r.get::<_, i64>(2)?))
-            })
-            .db()?;
-        for row in rows {
-            let (r, f, n) = row.db()?;
-            *counts.entry(rfm_segment(r, f)).or_default() += n as u64;
-        }
+        self.db.query_each(
+            sql!(
+                sqlite: concat!("SELECT r, f, count(*) FROM (", rfm!(sqlite), ") AS scores GROUP BY 1, 2"),
+                postgres: concat!("SELECT r, f, count(*) FROM (", rfm!(postgres), ") AS scores GROUP BY 1, 2"),
+            ),
+            &[&as_of],
+            |row| {
+                let (r, f, n): (u8, u8, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+                *counts.entry(rfm_segment(r, f)).or_default() += n as u64;
+                Ok(())
+            },
+        )?;
         let mut out: Vec<(String, u64)> =
             counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -746,26 +725,11 @@ impl<'a> Reports<'a> {
     }
 }
 
-pub(crate) mod sql {
-    /// Per customer with a paid order placed before ?1: id, recency in
-    /// days, frequency, net spend (e4), and the three quintiles.
-    pub(crate) const RFM: &str = concat!(
-        "WITH c AS ( \
-        SELECT o.customer_id AS id, \
-          CAST(julianday(?1) - julianday(max(o.placed_at)) AS INTEGER) AS recency, \
-          count(*) AS frequency, \
-          sum(o.total_e4 - o.refunded_e4) - coalesce((SELECT sum(n.amount_e4) FROM credit_notes n \
-            WHERE n.customer_id = o.customer_id AND n.issued_at < ?1), 0) AS monetary \
-        FROM orders o WHERE o.customer_id IS NOT NULL AND ",
-        crate::order::counts_as_sale!(),
-        " AND o.placed_at < ?1 \
-        GROUP BY o.customer_id) \
-      SELECT id, recency, frequency, monetary, \
-        NTILE(5) OVER (ORDER BY recency DESC, id) AS r, \
-        NTILE(5) OVER (ORDER BY frequency, id) AS f, \
-        NTILE(5) OVER (ORDER BY monetary, id) AS m \
-      FROM c"
-    );
+pub(crate) mod rfm_sql {
+    /// The RFM scores on SQLite ([`rfm!`]).
+    pub(crate) const RFM: &str = rfm!(sqlite);
+    /// The RFM scores on PostgreSQL.
+    pub(crate) const RFM_PG: &str = rfm!(postgres);
 }
 
 crate::one_shot::one_shot! {

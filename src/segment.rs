@@ -18,13 +18,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::id::RowIds;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use rust_decimal::Decimal;
 
 use crate::audit::Change;
-use crate::error::DbResult;
+use crate::db::{sql, Conn, Json, Sql, TimeBound, ToValue};
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::CustomerId;
@@ -220,18 +218,26 @@ impl RfmFilter {
 /// Longest segment name.
 pub const MAX_SEGMENT_NAME_LEN: usize = 64;
 
-/// The SQL and its parameters for a segment.
+/// The SQL and its parameters for a segment: the text in the engine's
+/// dialect, with numbered placeholders.
 struct Query {
     sql: String,
-    params: Vec<(&'static str, Box<dyn ToSql>)>,
+    params: Vec<Box<dyn ToValue>>,
 }
 
-fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Query> {
-    let mut sql = String::new();
-    let mut params: Vec<(&'static str, Box<dyn ToSql>)> = vec![
-        (":after", Box::new(after.to_owned())),
-        (":limit", Box::new((limit + 1) as i64)),
-    ];
+impl Query {
+    /// Adds a parameter; its placeholder.
+    fn param(&mut self, value: impl ToValue + 'static) -> String {
+        self.params.push(Box::new(value));
+        format!("?{}", self.params.len())
+    }
+}
+
+fn build(db: Conn<'_>, s: &Segment, after: CustomerId, limit: usize) -> Result<Query> {
+    let mut q = Query {
+        sql: String::new(),
+        params: Vec::new(),
+    };
     let paid = crate::order::counts_as_sale!();
     if let Some(rfm) = &s.rfm {
         for (field, v) in [
@@ -243,56 +249,63 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
                 return Err(Error::invalid(field, "must be 1 to 5"));
             }
         }
-        sql.push_str(&format!(
-            "WITH rfm AS ({}) ",
-            crate::report::sql::RFM.replace("?1", ":rfm_at")
-        ));
         let as_of = crate::time::checked("rfm.as_of", rfm.as_of)?;
-        params.push((":rfm_at", Box::new(crate::time::to_db(&as_of))));
+        let at = q.param(as_of);
+        // The scores' statement uses ?1 for the instant, which is also
+        // the first parameter here.
+        debug_assert_eq!(at, "?1");
+        let scores = if db.is_postgres() {
+            crate::report::rfm_sql::RFM_PG
+        } else {
+            crate::report::rfm_sql::RFM
+        };
+        q.sql.push_str(&format!("WITH rfm AS ({scores}) "));
     }
-    sql.push_str("SELECT c.id FROM customers c ");
+    q.sql.push_str("SELECT c.id FROM customers c ");
     if let Some(rfm) = &s.rfm {
-        sql.push_str(
-            "JOIN rfm ON rfm.id = c.id AND rfm.r >= :rmin AND rfm.f >= :fmin AND rfm.m >= :mmin ",
+        let (r, f, m) = (
+            q.param(i64::from(rfm.min_r)),
+            q.param(i64::from(rfm.min_f)),
+            q.param(i64::from(rfm.min_m)),
         );
-        params.push((":rmin", Box::new(rfm.min_r)));
-        params.push((":fmin", Box::new(rfm.min_f)));
-        params.push((":mmin", Box::new(rfm.min_m)));
+        q.sql.push_str(&format!(
+            "JOIN rfm ON rfm.id = c.id AND rfm.r >= {r} AND rfm.f >= {f} AND rfm.m >= {m} "
+        ));
     }
-    sql.push_str("WHERE c.id > :after AND c.erased_at IS NULL AND c.merged_into IS NULL");
+    let after = q.param(after);
+    q.sql.push_str(&format!(
+        "WHERE c.id > {after} AND c.erased_at IS NULL AND c.merged_into IS NULL"
+    ));
     if !s.include_archived {
-        sql.push_str(" AND c.archived_at IS NULL");
+        q.sql.push_str(" AND c.archived_at IS NULL");
     }
     if let Some(country) = &s.country {
-        let code = validate::country("country", country)?;
-        sql.push_str(
-            " AND (EXISTS (SELECT 1 FROM customer_addresses a WHERE a.customer_id = c.id AND a.country = :country) \
-             OR EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.country = :country))",
-        );
-        params.push((":country", Box::new(code)));
+        let code = q.param(validate::country("country", country)?);
+        q.sql.push_str(&format!(
+            " AND (EXISTS (SELECT 1 FROM customer_addresses a WHERE a.customer_id = c.id \
+             AND a.country = {code}) \
+             OR EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.country = {code}))"
+        ));
     }
     if let Some(tag) = &s.tag {
-        let tag = validate::tag("tag", tag)?;
-        sql.push_str(" AND EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = :tag)");
-        params.push((":tag", Box::new(tag)));
+        let tag = q.param(validate::tag("tag", tag)?);
+        q.sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id AND t.tag = {tag})"
+        ));
     }
     if let Some(spend) = &s.spend {
         let currency = spend.currency;
         let min = currency.payable("spend.min", spend.min)?;
-        sql.push_str(&format!(
-            " AND (SELECT coalesce(sum(o.total_e4 - o.refunded_e4), 0) FROM orders o \
-             WHERE o.customer_id = c.id AND o.currency = :scur AND {paid} \
-             AND o.placed_at >= :sfrom AND o.placed_at < :sto) >= :smin"
-        ));
-        params.push((":scur", Box::new(currency.code())));
-        params.push((":smin", Box::new(min)));
-        params.push((
-            ":sfrom",
-            Box::new(spend.from.map_or_else(String::new, crate::time::bound)),
-        ));
-        params.push((
-            ":sto",
-            Box::new(spend.to.map_or_else(|| "~".to_owned(), crate::time::bound)),
+        let (cur, min, from, to) = (
+            q.param(currency.code().to_owned()),
+            q.param(min),
+            q.param(TimeBound(spend.from.unwrap_or(DateTime::<Utc>::MIN_UTC))),
+            q.param(TimeBound(spend.to.unwrap_or(DateTime::<Utc>::MAX_UTC))),
+        );
+        q.sql.push_str(&format!(
+            " AND (SELECT CAST(coalesce(sum(o.total_e4 - o.refunded_e4), 0) AS bigint) \
+             FROM orders o WHERE o.customer_id = c.id AND o.currency = {cur} AND {paid} \
+             AND o.placed_at >= {from} AND o.placed_at < {to}) >= {min}"
         ));
     }
     if s.min_orders.is_some() || s.max_orders.is_some() {
@@ -301,34 +314,29 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
         if min > max {
             return Err(Error::invalid("min_orders", "is above max_orders"));
         }
-        sql.push_str(&format!(
-            " AND (SELECT count(*) FROM orders o WHERE o.customer_id = c.id AND {paid}) BETWEEN :omin AND :omax"
+        let (min, max) = (q.param(i64::from(min)), q.param(i64::from(max)));
+        q.sql.push_str(&format!(
+            " AND (SELECT count(*) FROM orders o WHERE o.customer_id = c.id AND {paid}) \
+             BETWEEN {min} AND {max}"
         ));
-        params.push((":omin", Box::new(min)));
-        params.push((":omax", Box::new(max)));
     }
     if s.last_order_after.is_some() || s.last_order_before.is_some() {
-        sql.push_str(&format!(
+        let (after, before) = (
+            q.param(TimeBound(
+                s.last_order_after.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            )),
+            q.param(TimeBound(
+                s.last_order_before.unwrap_or(DateTime::<Utc>::MAX_UTC),
+            )),
+        );
+        q.sql.push_str(&format!(
             " AND (SELECT max(o.placed_at) FROM orders o WHERE o.customer_id = c.id AND {paid}) \
-             >= :lafter AND (SELECT max(o.placed_at) FROM orders o WHERE o.customer_id = c.id AND {paid}) < :lbefore"
-        ));
-        params.push((
-            ":lafter",
-            Box::new(
-                s.last_order_after
-                    .map_or_else(String::new, crate::time::bound),
-            ),
-        ));
-        params.push((
-            ":lbefore",
-            Box::new(
-                s.last_order_before
-                    .map_or_else(|| "~".to_owned(), crate::time::bound),
-            ),
+             >= {after} AND (SELECT max(o.placed_at) FROM orders o WHERE o.customer_id = c.id \
+             AND {paid}) < {before}"
         ));
     }
     if let Some(purpose) = &s.consents_to {
-        crate::consent::ConsentReader::new(crate::db::Conn::sqlite(conn))
+        crate::consent::ConsentReader::new(db)
             .purpose(purpose)
             .map_err(|_| {
                 Error::invalid(
@@ -336,37 +344,30 @@ fn build(conn: &Connection, s: &Segment, after: &str, limit: usize) -> Result<Qu
                     format!("{purpose:?} is not a registered purpose"),
                 )
             })?;
-        sql.push_str(
+        let (purpose, now) = (q.param(purpose.clone()), q.param(crate::time::now()));
+        q.sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM consent_events e WHERE e.customer_id = c.id \
-             AND e.purpose_id = :purpose AND e.state = 'given' AND e.occurred_at <= :now \
-             AND (e.valid_until IS NULL OR e.valid_until > :now) \
+             AND e.purpose_id = {purpose} AND e.state = 'given' AND e.occurred_at <= {now} \
+             AND (e.valid_until IS NULL OR e.valid_until > {now}) \
              AND e.seq = (SELECT e2.seq FROM consent_events e2 WHERE e2.customer_id = c.id \
-               AND e2.purpose_id = :purpose AND e2.occurred_at <= :now \
-               ORDER BY e2.occurred_at DESC, e2.seq DESC LIMIT 1))",
-        );
-        params.push((":purpose", Box::new(purpose.clone())));
-        params.push((":now", Box::new(crate::time::to_db(&crate::time::now()))));
+               AND e2.purpose_id = {purpose} AND e2.occurred_at <= {now} \
+               ORDER BY e2.occurred_at DESC, e2.seq DESC LIMIT 1))"
+        ));
     }
-    sql.push_str(" ORDER BY c.id LIMIT :limit");
-    Ok(Query { sql, params })
+    let limit = q.param((limit + 1) as i64);
+    q.sql.push_str(&format!(" ORDER BY c.id LIMIT {limit}"));
+    Ok(q)
 }
 
 /// Evaluating and reading saved segments.
 #[derive(Debug)]
 pub struct SegmentReader<'a> {
-    db: crate::db::Conn<'a>,
+    db: Conn<'a>,
 }
 
 impl<'a> SegmentReader<'a> {
-    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+    pub(crate) fn new(db: Conn<'a>) -> Self {
         SegmentReader { db }
-    }
-
-    /// The SQLite connection, until this domain is written against the
-    /// engine seam.
-    #[allow(dead_code)]
-    fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
     }
 
     /// The customers in the segment, by id, a page at a time.
@@ -384,18 +385,14 @@ impl<'a> SegmentReader<'a> {
     ) -> Result<Page<CustomerId>> {
         let limit = check_limit(limit)?;
         let after = match after {
-            Some(c) => c.key()?.to_owned(),
-            None => String::new(),
+            Some(c) => CustomerId::parse(c.key()?, "cursor")?,
+            None => CustomerId::from_uuid(uuid::Uuid::nil()),
         };
-        let q = build(self.conn()?, segment, &after, limit)?;
-        let mut stmt = self.conn()?.prepare_cached(&q.sql).db()?;
-        let named: Vec<(&str, &dyn ToSql)> =
-            q.params.iter().map(|(n, v)| (*n, v.as_ref())).collect();
-        let ids = stmt
-            .query_map(named.as_slice(), |r| r.get_id::<CustomerId>(0))
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
+        let q = build(self.db, segment, after, limit)?;
+        let params: Vec<&dyn ToValue> = q.params.iter().map(|p| p.as_ref()).collect();
+        let ids = self
+            .db
+            .query_vec(&Sql::dynamic(q.sql), &params, |r| r.get::<CustomerId>(0))?;
         Ok(into_page(ids, limit, |id| id.to_string()))
     }
 
@@ -406,12 +403,12 @@ impl<'a> SegmentReader<'a> {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
     pub fn saved(&self, name: &str) -> Result<Segment> {
         let json: String = self
-            .conn()?
-            .prepare_cached("SELECT definition FROM saved_segments WHERE name = ?1")
-            .db()?
-            .query_row([name], |r| r.get(0))
-            .optional()
-            .db()?
+            .db
+            .query_opt(
+                sql!("SELECT definition FROM saved_segments WHERE name = ?1"),
+                &[&name],
+                |r| r.get(0),
+            )?
             .ok_or_else(|| Error::not_found("segment", name))?;
         serde_json::from_str(&json).stored()
     }
@@ -422,12 +419,11 @@ impl<'a> SegmentReader<'a> {
     ///
     /// A database error.
     pub fn names(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached("SELECT name FROM saved_segments ORDER BY name")
-            .db()?;
-        let rows = stmt.query_map([], |r| r.get(0)).db()?;
-        rows.collect::<rusqlite::Result<_>>().db()
+        self.db.query_vec(
+            sql!("SELECT name FROM saved_segments ORDER BY name"),
+            &[],
+            |r| r.get(0),
+        )
     }
 
     /// Evaluates a saved segment.
@@ -478,22 +474,28 @@ impl<'t> Segments<'t> {
     pub fn save(&self, name: &str, segment: &Segment) -> Result<()> {
         self.tx.atomic(|| {
             let name = validate::required_text("name", name, MAX_SEGMENT_NAME_LEN)?;
-            build(self.tx.conn()?, segment, "", 1)?;
-            let now = crate::time::to_db(&self.tx.now());
-            self.tx
-                .conn()?
-                .prepare_cached(
+            build(
+                self.tx.db(),
+                segment,
+                CustomerId::from_uuid(uuid::Uuid::nil()),
+                1,
+            )?;
+            let definition = serde_json::to_string(segment).written()?;
+            self.tx.db().execute(
+                sql!(
                     "INSERT INTO saved_segments (name, definition, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_at = ?3",
-                ).db()?
-                .execute(params![name, serde_json::to_string(segment).written()?, now]).db()?;
+                     VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO UPDATE SET definition = ?2, \
+                     updated_at = ?3"
+                ),
+                &[&name, &Json(&definition), &self.tx.now()],
+            )?;
             self.tx.audit_change(Change {
                 action: "save",
                 entity_type: "segment",
                 entity_id: &name,
                 changed_fields: &["definition"],
+            })
         })
-    })
     }
 }
 

@@ -80,199 +80,205 @@ fn shop(store: &Store) -> Shop {
 
 #[test]
 fn reports_add_up_exactly() {
-    let (_dir, store) = file_store();
-    let s = shop(&store);
-    let r = store.read(|r| {
-        Ok::<_, custdb::Error>((
-            r.reports()
-                .revenue_by_period(Period::Month, custdb::TimeRange::all())?,
-            r.reports()
-                .revenue_by_country(custdb::TimeRange::all(), 10)?,
-            r.reports().top_customers(custdb::TimeRange::all(), 10)?,
-            r.reports().average_order_value(custdb::TimeRange::all())?,
-            r.reports().repeat_purchase_rate(custdb::TimeRange::all())?,
-            r.reports()
-                .revenue_by_product(custdb::TimeRange::all(), 10)?,
-        ))
-    });
-    let (months, countries, top, aov, repeat, products) = r.unwrap();
-    // Every figure is Money, shown with the currency's minor unit digits.
-    let m: Vec<(String, String)> = months
-        .iter()
-        .map(|m| (m.key.to_string(), m.net.to_string()))
-        .collect();
-    assert_eq!(
-        m,
-        vec![
-            ("2011-01".to_owned(), "25.00 GBP".to_owned()),
-            ("2011-02".to_owned(), "2.50 GBP".to_owned()),
-            ("2011-03".to_owned(), "30.00 GBP".to_owned())
-        ]
-    );
-    assert_eq!(
-        countries[0].key,
-        custdb::RevenueKey::Country(Some("GB".into()))
-    );
-    assert_eq!(months[0].key, custdb::RevenueKey::Period("2011-01".into()));
-    assert_eq!(countries[0].net.amount, d("55.00"));
-    assert_eq!(countries[1].net.amount.to_string(), "2.50");
-    assert_eq!(top[0].key, custdb::RevenueKey::Customer(s.ann));
-    assert_eq!(top[0].orders, 2);
-    assert_eq!(top.len(), 2, "Cat bought nothing");
-    // (25.00 + 30.00 + 2.50) / 3 = 19.1666… → 19.17
-    assert_eq!(aov[0].average.amount, d("19.17"));
-    assert_eq!(aov[0].gross.amount.to_string(), "57.50");
-    assert_eq!(
-        (repeat.customers, repeat.repeat_customers, repeat.rate),
-        (2, 1, d("0.5"))
-    );
-    assert_eq!(products[0].sku, "TEA");
-    assert_eq!(
-        (products[0].units_sold, products[0].gross.to_string()),
-        (5, "50.00 GBP".to_owned())
-    );
-    let _ = s.cat;
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let s = shop(&store);
+        let r = store.read(|r| {
+            Ok::<_, custdb::Error>((
+                r.reports()
+                    .revenue_by_period(Period::Month, custdb::TimeRange::all())?,
+                r.reports()
+                    .revenue_by_country(custdb::TimeRange::all(), 10)?,
+                r.reports().top_customers(custdb::TimeRange::all(), 10)?,
+                r.reports().average_order_value(custdb::TimeRange::all())?,
+                r.reports().repeat_purchase_rate(custdb::TimeRange::all())?,
+                r.reports()
+                    .revenue_by_product(custdb::TimeRange::all(), 10)?,
+            ))
+        });
+        let (months, countries, top, aov, repeat, products) = r.unwrap();
+        // Every figure is Money, shown with the currency's minor unit digits.
+        let m: Vec<(String, String)> = months
+            .iter()
+            .map(|m| (m.key.to_string(), m.net.to_string()))
+            .collect();
+        assert_eq!(
+            m,
+            vec![
+                ("2011-01".to_owned(), "25.00 GBP".to_owned()),
+                ("2011-02".to_owned(), "2.50 GBP".to_owned()),
+                ("2011-03".to_owned(), "30.00 GBP".to_owned())
+            ]
+        );
+        assert_eq!(
+            countries[0].key,
+            custdb::RevenueKey::Country(Some("GB".into()))
+        );
+        assert_eq!(months[0].key, custdb::RevenueKey::Period("2011-01".into()));
+        assert_eq!(countries[0].net.amount, d("55.00"));
+        assert_eq!(countries[1].net.amount.to_string(), "2.50");
+        assert_eq!(top[0].key, custdb::RevenueKey::Customer(s.ann));
+        assert_eq!(top[0].orders, 2);
+        assert_eq!(top.len(), 2, "Cat bought nothing");
+        // (25.00 + 30.00 + 2.50) / 3 = 19.1666… → 19.17
+        assert_eq!(aov[0].average.amount, d("19.17"));
+        assert_eq!(aov[0].gross.amount.to_string(), "57.50");
+        assert_eq!(
+            (repeat.customers, repeat.repeat_customers, repeat.rate),
+            (2, 1, d("0.5"))
+        );
+        assert_eq!(products[0].sku, "TEA");
+        assert_eq!(
+            (products[0].units_sold, products[0].gross.to_string()),
+            (5, "50.00 GBP".to_owned())
+        );
+        let _ = s.cat;
+    }
 }
 
 #[test]
 fn rfm_ranks_and_segments() {
-    let (_dir, store) = file_store();
-    let s = shop(&store);
-    let scores = store.read(|r| r.reports().rfm(at(4, 1))).unwrap();
-    assert_eq!(scores.len(), 2);
-    let ann = scores.iter().find(|x| x.customer_id == s.ann).unwrap();
-    let bob = scores.iter().find(|x| x.customer_id == s.bob).unwrap();
-    // Ann: last order Mar 7 → 25 days before Apr 1; 2 orders; 55.00.
-    assert_eq!(
-        (ann.recency_days, ann.frequency, ann.monetary),
-        (25, 2, d("55"))
-    );
-    assert!(ann.r > bob.r && ann.f > bob.f && ann.m > bob.m);
-    let segments = store.read(|r| r.reports().rfm_segments(at(4, 1))).unwrap();
-    assert_eq!(segments.iter().map(|s| s.1).sum::<u64>(), 2);
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let s = shop(&store);
+        let scores = store.read(|r| r.reports().rfm(at(4, 1))).unwrap();
+        assert_eq!(scores.len(), 2);
+        let ann = scores.iter().find(|x| x.customer_id == s.ann).unwrap();
+        let bob = scores.iter().find(|x| x.customer_id == s.bob).unwrap();
+        // Ann: last order Mar 7 → 25 days before Apr 1; 2 orders; 55.00.
+        assert_eq!(
+            (ann.recency_days, ann.frequency, ann.monetary),
+            (25, 2, d("55"))
+        );
+        assert!(ann.r > bob.r && ann.f > bob.f && ann.m > bob.m);
+        let segments = store.read(|r| r.reports().rfm_segments(at(4, 1))).unwrap();
+        assert_eq!(segments.iter().map(|s| s.1).sum::<u64>(), 2);
+    }
 }
 
 #[test]
 fn segments_combine_filters_in_sql() {
-    let (_dir, store) = file_store();
-    let s = shop(&store);
-    store
-        .write(|tx| {
-            tx.consent().register_purpose(
-                NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
-                    .data_category(DataCategory::Contact),
-            )?;
-            tx.consent().record(
-                NewConsent::new(
-                    s.bob,
-                    "marketing",
-                    ConsentState::Given,
-                    CollectionMethod::WebForm,
-                )
-                .notice("v1", "Offers"),
-            )?;
-            tx.customers().add_address(
-                s.cat,
-                NewAddress::new(AddressKind::Billing, "1 Rue", "Paris", "FR"),
-            )?;
-            Ok::<_, custdb::Error>(())
-        })
-        .unwrap();
-    let eval = |seg: &Segment| {
-        let mut ids = store
-            .read(|r| r.segments().evaluate(seg, None, 100))
-            .unwrap()
-            .items;
-        ids.sort();
-        ids
-    };
-    let sorted = |mut v: Vec<CustomerId>| {
-        v.sort();
-        v
-    };
-    assert_eq!(
-        eval(&Segment::default().country("FR")),
-        sorted(vec![s.bob, s.cat])
-    );
-    assert_eq!(eval(&Segment::default().tag("vip")), vec![s.ann]);
-    assert_eq!(
-        eval(&Segment::default().spend(custdb::SpendFilter::at_least(d("50"), Currency::GBP))),
-        vec![s.ann]
-    );
-    assert_eq!(
-        eval(&Segment::default().min_orders(1).max_orders(1)),
-        vec![s.bob]
-    );
-    assert_eq!(
-        eval(&Segment::default().min_orders(0).max_orders(0)),
-        vec![s.cat]
-    );
-    assert_eq!(
-        eval(&Segment::default().last_order_from(at(3, 1))),
-        vec![s.ann]
-    );
-    assert_eq!(
-        eval(&Segment::default().last_order_before(at(3, 1))),
-        vec![s.bob]
-    );
-    assert_eq!(
-        eval(&Segment::default().consents_to("marketing")),
-        vec![s.bob]
-    );
-    assert_eq!(
-        eval(&Segment::default().country("FR").consents_to("marketing")),
-        vec![s.bob]
-    );
-    // Two customers fall in the first two quintiles: the more recent, Ann,
-    // scores 2 on recency.
-    assert_eq!(
-        eval(&Segment::default().rfm(custdb::RfmFilter::as_of(at(4, 1)).min_recency(2))),
-        vec![s.ann]
-    );
-    // Paginated.
-    let first = store
-        .read(|r| r.segments().evaluate(&Segment::default(), None, 2))
-        .unwrap();
-    assert_eq!(first.items.len(), 2);
-    let rest = store
-        .read(|r| {
-            r.segments()
-                .evaluate(&Segment::default(), first.next_cursor.as_ref(), 2)
-        })
-        .unwrap();
-    assert_eq!(rest.items.len(), 1);
-    // Saved by name.
-    store
-        .write(|tx| {
-            tx.segments()
-                .save("french", &Segment::default().country("FR"))
-        })
-        .unwrap();
-    let saved = store
-        .read(|r| r.segments().evaluate_saved("french", None, 10))
-        .unwrap();
-    assert_eq!(sorted(saved.items), sorted(vec![s.bob, s.cat]));
-    // Bad filters are typed errors naming the filter.
-    let bad = |seg: Segment, field: &str| {
-        let e = store
-            .read(|r| r.segments().evaluate(&seg, None, 10))
-            .unwrap_err();
-        assert!(
-            matches!(e.kind(), ErrorKind::Invalid { field: f, .. } if f == field),
-            "{e}"
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let s = shop(&store);
+        store
+            .write(|tx| {
+                tx.consent().register_purpose(
+                    NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
+                        .data_category(DataCategory::Contact),
+                )?;
+                tx.consent().record(
+                    NewConsent::new(
+                        s.bob,
+                        "marketing",
+                        ConsentState::Given,
+                        CollectionMethod::WebForm,
+                    )
+                    .notice("v1", "Offers"),
+                )?;
+                tx.customers().add_address(
+                    s.cat,
+                    NewAddress::new(AddressKind::Billing, "1 Rue", "Paris", "FR"),
+                )?;
+                Ok::<_, custdb::Error>(())
+            })
+            .unwrap();
+        let eval = |seg: &Segment| {
+            let mut ids = store
+                .read(|r| r.segments().evaluate(seg, None, 100))
+                .unwrap()
+                .items;
+            ids.sort();
+            ids
+        };
+        let sorted = |mut v: Vec<CustomerId>| {
+            v.sort();
+            v
+        };
+        assert_eq!(
+            eval(&Segment::default().country("FR")),
+            sorted(vec![s.bob, s.cat])
         );
-    };
-    bad(Segment::default().country("XX"), "country");
-    bad(Segment::default().consents_to("nope"), "consents_to");
-    bad(Segment::default().min_orders(3).max_orders(1), "min_orders");
-    bad(
-        Segment::default().spend(custdb::SpendFilter::at_least(d("1.001"), Currency::GBP)),
-        "spend.min",
-    );
-    bad(
-        Segment::default().rfm(custdb::RfmFilter::as_of(at(4, 1)).min_recency(6)),
-        "rfm.min_r",
-    );
+        assert_eq!(eval(&Segment::default().tag("vip")), vec![s.ann]);
+        assert_eq!(
+            eval(&Segment::default().spend(custdb::SpendFilter::at_least(d("50"), Currency::GBP))),
+            vec![s.ann]
+        );
+        assert_eq!(
+            eval(&Segment::default().min_orders(1).max_orders(1)),
+            vec![s.bob]
+        );
+        assert_eq!(
+            eval(&Segment::default().min_orders(0).max_orders(0)),
+            vec![s.cat]
+        );
+        assert_eq!(
+            eval(&Segment::default().last_order_from(at(3, 1))),
+            vec![s.ann]
+        );
+        assert_eq!(
+            eval(&Segment::default().last_order_before(at(3, 1))),
+            vec![s.bob]
+        );
+        assert_eq!(
+            eval(&Segment::default().consents_to("marketing")),
+            vec![s.bob]
+        );
+        assert_eq!(
+            eval(&Segment::default().country("FR").consents_to("marketing")),
+            vec![s.bob]
+        );
+        // Two customers fall in the first two quintiles: the more recent, Ann,
+        // scores 2 on recency.
+        assert_eq!(
+            eval(&Segment::default().rfm(custdb::RfmFilter::as_of(at(4, 1)).min_recency(2))),
+            vec![s.ann]
+        );
+        // Paginated.
+        let first = store
+            .read(|r| r.segments().evaluate(&Segment::default(), None, 2))
+            .unwrap();
+        assert_eq!(first.items.len(), 2);
+        let rest = store
+            .read(|r| {
+                r.segments()
+                    .evaluate(&Segment::default(), first.next_cursor.as_ref(), 2)
+            })
+            .unwrap();
+        assert_eq!(rest.items.len(), 1);
+        // Saved by name.
+        store
+            .write(|tx| {
+                tx.segments()
+                    .save("french", &Segment::default().country("FR"))
+            })
+            .unwrap();
+        let saved = store
+            .read(|r| r.segments().evaluate_saved("french", None, 10))
+            .unwrap();
+        assert_eq!(sorted(saved.items), sorted(vec![s.bob, s.cat]));
+        // Bad filters are typed errors naming the filter.
+        let bad = |seg: Segment, field: &str| {
+            let e = store
+                .read(|r| r.segments().evaluate(&seg, None, 10))
+                .unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::Invalid { field: f, .. } if f == field),
+                "{e}"
+            );
+        };
+        bad(Segment::default().country("XX"), "country");
+        bad(Segment::default().consents_to("nope"), "consents_to");
+        bad(Segment::default().min_orders(3).max_orders(1), "min_orders");
+        bad(
+            Segment::default().spend(custdb::SpendFilter::at_least(d("1.001"), Currency::GBP)),
+            "spend.min",
+        );
+        bad(
+            Segment::default().rfm(custdb::RfmFilter::as_of(at(4, 1)).min_recency(6)),
+            "rfm.min_r",
+        );
+    }
 }
 
 #[test]
@@ -468,64 +474,128 @@ fn a_merge_moves_everything_and_loses_nothing() {
 #[test]
 fn stock_out_risk_and_cancellation_rates() {
     use custdb::{NewOrder, NewOrderLine, NewPayment, NewWarehouse, PaymentMethod};
-    let (_dir, store) = file_store();
-    let (fast, slow) = store
-        .write(|tx| {
-            let ann = tx.customers().create(NewCustomer::new("Ann"))?;
-            let p = tx.catalog().create_product(
-                NewProduct::new("Tea")
-                    .variant(NewVariant::new("FAST", d("1.00"), Currency::GBP))
-                    .variant(NewVariant::new("SLOW", d("1.00"), Currency::GBP)),
-            )?;
-            let w = tx
-                .inventory()
-                .create_warehouse(NewWarehouse::new("W", "W"))?;
-            let (fast, slow) = (p.variants[0].id, p.variants[1].id);
-            tx.inventory().receive(fast, w.id, 40)?;
-            tx.inventory().receive(slow, w.id, 100)?;
-            // 30 FAST and 3 SLOW sold; one more order cancelled.
-            let o = tx.orders().place(
-                NewOrder::for_customer(ann.id, Currency::GBP)
-                    .line(NewOrderLine::new("FAST", 30))
-                    .line(NewOrderLine::new("SLOW", 3)),
-            )?;
-            tx.orders()
-                .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
-            let c = tx.orders().place(
-                NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("SLOW", 1)),
-            )?;
-            tx.orders().cancel(c.id, "changed mind")?;
-            Ok::<_, custdb::Error>((fast, slow))
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let (fast, slow) = store
+            .write(|tx| {
+                let ann = tx.customers().create(NewCustomer::new("Ann"))?;
+                let p = tx.catalog().create_product(
+                    NewProduct::new("Tea")
+                        .variant(NewVariant::new("FAST", d("1.00"), Currency::GBP))
+                        .variant(NewVariant::new("SLOW", d("1.00"), Currency::GBP)),
+                )?;
+                let w = tx
+                    .inventory()
+                    .create_warehouse(NewWarehouse::new("W", "W"))?;
+                let (fast, slow) = (p.variants[0].id, p.variants[1].id);
+                tx.inventory().receive(fast, w.id, 40)?;
+                tx.inventory().receive(slow, w.id, 100)?;
+                // 30 FAST and 3 SLOW sold; one more order cancelled.
+                let o = tx.orders().place(
+                    NewOrder::for_customer(ann.id, Currency::GBP)
+                        .line(NewOrderLine::new("FAST", 30))
+                        .line(NewOrderLine::new("SLOW", 3)),
+                )?;
+                tx.orders()
+                    .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
+                let c = tx.orders().place(
+                    NewOrder::for_customer(ann.id, Currency::GBP)
+                        .line(NewOrderLine::new("SLOW", 1)),
+                )?;
+                tx.orders().cancel(c.id, "changed mind")?;
+                Ok::<_, custdb::Error>((fast, slow))
+            })
+            .unwrap();
+        // FAST: 40 on hand, 30 reserved → 10 available; 30 sold in 30 days is
+        // one a day: 10 days of cover, under a 14-day horizon. SLOW: 97 left
+        // at 0.1 a day: 970 days.
+        let risk = store
+            .read(|r| {
+                r.reports()
+                    .stock_out_risk(Utc::now() + Duration::seconds(1), 30, 14)
+            })
+            .unwrap();
+        assert_eq!(risk.len(), 1);
+        assert_eq!(
+            (risk[0].variant_id, risk[0].available, risk[0].days_of_cover),
+            (fast, 10, d("10"))
+        );
+        let _ = slow;
+        let rates = store
+            .read(|r| {
+                r.reports()
+                    .cancellations_and_returns(custdb::TimeRange::all())
+            })
+            .unwrap();
+        assert_eq!(
+            (rates.orders, rates.cancelled, rates.cancellation_rate),
+            (2, 1, d("0.5"))
+        );
+        assert_eq!(rates.units_sold, 33);
+        let bad = store
+            .read(|r| r.reports().stock_out_risk(Utc::now(), 0, 14))
+            .unwrap_err();
+        assert!(bad.is_invalid());
+    }
+}
+
+/// Revenue by day, week and month labels each order's period as SQLite's
+/// `strftime` (and chrono's `%Y-%m-%d`, `%Y-W%W`, `%Y-%m`) would, on every
+/// engine: days around the turn of years that start on each weekday,
+/// where the week number (Monday-first, days before the first Monday in
+/// week 00) is easiest to get wrong.
+#[test]
+fn period_labels_are_the_same_on_every_engine() {
+    let days: Vec<chrono::DateTime<Utc>> = (2015..=2023)
+        .flat_map(|year| {
+            [(1, 1), (1, 2), (1, 7), (1, 8), (6, 30), (12, 31)]
+                .into_iter()
+                .map(move |(m, d)| Utc.with_ymd_and_hms(year, m, d, 23, 59, 59).unwrap())
         })
-        .unwrap();
-    // FAST: 40 on hand, 30 reserved → 10 available; 30 sold in 30 days is
-    // one a day: 10 days of cover, under a 14-day horizon. SLOW: 97 left
-    // at 0.1 a day: 970 days.
-    let risk = store
-        .read(|r| {
-            r.reports()
-                .stock_out_risk(Utc::now() + Duration::seconds(1), 30, 14)
-        })
-        .unwrap();
-    assert_eq!(risk.len(), 1);
-    assert_eq!(
-        (risk[0].variant_id, risk[0].available, risk[0].days_of_cover),
-        (fast, 10, d("10"))
-    );
-    let _ = slow;
-    let rates = store
-        .read(|r| {
-            r.reports()
-                .cancellations_and_returns(custdb::TimeRange::all())
-        })
-        .unwrap();
-    assert_eq!(
-        (rates.orders, rates.cancelled, rates.cancellation_rate),
-        (2, 1, d("0.5"))
-    );
-    assert_eq!(rates.units_sold, 33);
-    let bad = store
-        .read(|r| r.reports().stock_out_risk(Utc::now(), 0, 14))
-        .unwrap_err();
-    assert!(bad.is_invalid());
+        .collect();
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        store
+            .write(|tx| {
+                let p = tx.catalog().create_product(
+                    NewProduct::new("Tea")
+                        .variant(NewVariant::new("TEA", d("1"), Currency::GBP).track_stock(false)),
+                )?;
+                for day in &days {
+                    tx.orders().record_historical(&HistoricalOrder {
+                        customer_id: None,
+                        guest_email: Some("g@example.com".into()),
+                        currency: Currency::GBP,
+                        country: None,
+                        placed_at: *day,
+                        lines: vec![HistoricalLine {
+                            variant_id: p.variants[0].id,
+                            quantity: 1,
+                            unit_price: d("1"),
+                        }],
+                        shipping: Decimal::ZERO,
+                    })?;
+                }
+                Ok::<_, custdb::Error>(())
+            })
+            .unwrap();
+        for (period, format) in [
+            (Period::Day, "%Y-%m-%d"),
+            (Period::Week, "%Y-W%W"),
+            (Period::Month, "%Y-%m"),
+        ] {
+            let got: Vec<String> = store
+                .reports()
+                .revenue_by_period(period, custdb::TimeRange::all())
+                .unwrap()
+                .iter()
+                .map(|r| r.key.to_string())
+                .collect();
+            let mut expected: Vec<String> =
+                days.iter().map(|d| d.format(format).to_string()).collect();
+            expected.sort();
+            expected.dedup();
+            assert_eq!(got, expected, "{engine} {period:?}");
+        }
+    }
 }
