@@ -21,16 +21,12 @@
 //! set and keeps its own fields, so nothing is lost; the merge is recorded
 //! and audited.
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use std::collections::BTreeMap;
-
-use rusqlite::{params, Connection};
 
 use crate::audit::Change;
 use crate::consent::{CollectionMethod, ConsentState};
 use crate::customer::{Customer, CustomerPatch};
-use crate::error::DbResult;
+use crate::db::{sql, Conn, Json, Sql};
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::CustomerId;
@@ -99,30 +95,39 @@ fn name_key(name: &str) -> String {
 /// Finding candidates.
 #[derive(Debug)]
 pub struct DuplicateReader<'a> {
-    db: crate::db::Conn<'a>,
+    db: Conn<'a>,
+}
+
+/// The email key of the "same email" signal, in each dialect (SQLite's
+/// `instr` is PostgreSQL's `strpos`): the local part before any `+tag`,
+/// Gmail's dots dropped, googlemail.com read as gmail.com.
+macro_rules! email_key_sql {
+    ($instr:literal) => {
+        concat!(
+            "WITH e AS (SELECT id, substr(email, 1, ", $instr, "(email, '@') - 1) AS local, \
+               substr(email, ", $instr, "(email, '@') + 1) AS domain FROM customers \
+               WHERE email IS NOT NULL AND erased_at IS NULL AND merged_into IS NULL), \
+             k AS (SELECT id, CASE WHEN ", $instr, "(local, '+') > 0 \
+               THEN substr(local, 1, ", $instr, "(local, '+') - 1) ELSE local END AS l, \
+               CASE WHEN domain = 'googlemail.com' THEN 'gmail.com' ELSE domain END AS d FROM e) \
+             SELECT CASE WHEN d = 'gmail.com' THEN replace(l, '.', '') ELSE l END || '@' || d, id, '' \
+             FROM k ORDER BY 1, 2"
+        )
+    };
 }
 
 impl<'a> DuplicateReader<'a> {
-    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+    pub(crate) fn new(db: Conn<'a>) -> Self {
         DuplicateReader { db }
-    }
-
-    /// The SQLite connection, until this domain is written against the
-    /// engine seam.
-    #[allow(dead_code)]
-    fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
     }
 
     fn scan(
         &self,
-        sql: &str,
+        sql: &Sql,
         reason: &str,
         pairs: &mut BTreeMap<(CustomerId, CustomerId), Vec<String>>,
         similar: impl Fn(&str, &str) -> bool,
     ) -> Result<()> {
-        let mut stmt = self.conn()?.prepare_cached(sql).db()?;
-        let mut rows = stmt.query([]).db()?;
         let mut group: Vec<(CustomerId, String)> = Vec::new();
         let mut key: Option<String> = None;
         let mut flush = |group: &mut Vec<(CustomerId, String)>| {
@@ -140,19 +145,20 @@ impl<'a> DuplicateReader<'a> {
             }
             group.clear();
         };
-        while let Some(row) = rows.next().db()? {
-            let k: String = row.get(0).db()?;
+        self.db.query_each(sql, &[], |row| {
+            let k: String = row.get(0)?;
             if key.as_deref() != Some(k.as_str()) {
                 flush(&mut group);
                 key = Some(k);
             }
-            group.push((row.get_id(1).db()?, row.get(2).db()?));
+            group.push((row.get(1)?, row.get(2)?));
             if group.len() > 1000 {
                 // A key shared by more than a thousand customers (a shop's
                 // own phone, a placeholder email) is not evidence.
                 group.clear();
             }
-        }
+            Ok(())
+        })?;
         flush(&mut group);
         Ok(())
     }
@@ -169,34 +175,28 @@ impl<'a> DuplicateReader<'a> {
                 format!("must be 1 to {MAX_CANDIDATES}"),
             ));
         }
-        let live = "erased_at IS NULL AND merged_into IS NULL";
         let mut pairs = BTreeMap::new();
         self.scan(
-            &format!(
-                "WITH e AS (SELECT id, substr(email, 1, instr(email, '@') - 1) AS local, \
-                   substr(email, instr(email, '@') + 1) AS domain FROM customers \
-                   WHERE email IS NOT NULL AND {live}), \
-                 k AS (SELECT id, CASE WHEN instr(local, '+') > 0 THEN substr(local, 1, instr(local, '+') - 1) \
-                   ELSE local END AS l, CASE WHEN domain = 'googlemail.com' THEN 'gmail.com' ELSE domain END AS d FROM e) \
-                 SELECT CASE WHEN d = 'gmail.com' THEN replace(l, '.', '') ELSE l END || '@' || d, id, '' \
-                 FROM k ORDER BY 1, 2"
-            ),
+            sql!(sqlite: email_key_sql!("instr"), postgres: email_key_sql!("strpos")),
             "same email",
             &mut pairs,
             |_, _| true,
         )?;
         self.scan(
-            &format!("SELECT phone, id, '' FROM customers WHERE phone IS NOT NULL AND {live} ORDER BY 1, 2"),
+            sql!(
+                "SELECT phone, id, '' FROM customers WHERE phone IS NOT NULL \
+                 AND erased_at IS NULL AND merged_into IS NULL ORDER BY 1, 2"
+            ),
             "same phone",
             &mut pairs,
             |_, _| true,
         )?;
         self.scan(
-            &format!(
-                "SELECT upper(replace(a.postal_code, ' ', '')) || '|' || a.country, c.id, c.display_name \
-                 FROM customer_addresses a JOIN customers c ON c.id = a.customer_id \
-                 WHERE a.postal_code IS NOT NULL AND c.{} AND c.merged_into IS NULL ORDER BY 1, 2",
-                "erased_at IS NULL"
+            sql!(
+                "SELECT upper(replace(a.postal_code, ' ', '')) || '|' || a.country, c.id, \
+                 c.display_name FROM customer_addresses a JOIN customers c ON c.id = a.customer_id \
+                 WHERE a.postal_code IS NOT NULL AND c.erased_at IS NULL \
+                 AND c.merged_into IS NULL ORDER BY 1, 2"
             ),
             "similar name at the same postcode",
             &mut pairs,
@@ -288,11 +288,14 @@ impl<'t> Merges<'t> {
 
     fn state(&self, id: CustomerId) -> Result<(Customer, bool, bool)> {
         let c = self.tx.customers().get(id)?;
-        let (erased, merged): (bool, bool) = self.tx.conn()?.query_row(
-            "SELECT erased_at IS NOT NULL, merged_into IS NOT NULL FROM customers WHERE id = ?1",
-            [id.sql()],
+        let (erased, merged): (bool, bool) = self.tx.db().query_row(
+            sql!(
+                "SELECT erased_at IS NOT NULL, merged_into IS NOT NULL FROM customers \
+                 WHERE id = ?1"
+            ),
+            &[&id],
             |r| Ok((r.get(0)?, r.get(1)?)),
-        ).db()?;
+        )?;
         Ok((c, erased, merged))
     }
 
@@ -378,15 +381,11 @@ impl<'t> Merges<'t> {
         let mut moved = BTreeMap::new();
         for (table, column) in MOVED {
             // Table and column names come from the constant list above.
-            let n: i64 = self
-                .tx
-                .conn()?
-                .query_row(
-                    &format!("SELECT count(*) FROM {table} WHERE {column} = ?1"),
-                    [duplicate.sql()],
-                    |r| r.get(0),
-                )
-                .db()?;
+            let n: i64 = self.tx.db().query_row(
+                &Sql::dynamic(format!("SELECT count(*) FROM {table} WHERE {column} = ?1")),
+                &[&duplicate],
+                |r| r.get(0),
+            )?;
             if n > 0 {
                 moved.insert((*table).to_owned(), n as u64);
             }
@@ -412,43 +411,32 @@ impl<'t> Merges<'t> {
         }
         let mut result = s.clone();
         if !dry_run {
-            let conn = self.tx.conn()?;
+            let db = self.tx.db();
             // Archive the duplicate first: its email becomes free for the
             // survivor if the survivor takes it.
             self.tx.customers().archive(duplicate)?;
-            conn.prepare_cached("UPDATE customers SET merged_into = ?2 WHERE id = ?1")
-                .db()?
-                .execute(params![duplicate.sql(), survivor.sql()])
-                .db()?;
-            let has_default: Vec<String> = {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT kind FROM customer_addresses WHERE customer_id = ?1 AND is_default = 1",
-                ).db()?;
-                let rows = stmt.query_map([survivor.sql()], |r| r.get(0)).db()?;
-                rows.collect::<rusqlite::Result<_>>().db()?
-            };
+            db.execute(
+                sql!("UPDATE customers SET merged_into = ?2 WHERE id = ?1"),
+                &[&duplicate, &survivor],
+            )?;
+            let has_default: Vec<String> = db.query_vec(
+                sql!(
+                    "SELECT kind FROM customer_addresses WHERE customer_id = ?1 \
+                     AND is_default = 1"
+                ),
+                &[&survivor],
+                |r| r.get(0),
+            )?;
             for kind in &has_default {
-                conn.prepare_cached(
-                    "UPDATE customer_addresses SET is_default = 0 WHERE customer_id = ?1 AND kind = ?2",
-                ).db()?
-                .execute(params![duplicate.sql(), kind]).db()?;
+                db.execute(
+                    sql!(
+                        "UPDATE customer_addresses SET is_default = 0 WHERE customer_id = ?1 \
+                         AND kind = ?2"
+                    ),
+                    &[&duplicate, kind],
+                )?;
             }
-            conn.prepare_cached("INSERT INTO customer_merge_in_progress (one) VALUES (1)")
-                .db()?
-                .execute([])
-                .db()?;
-            for (table, column) in MOVED {
-                conn.prepare_cached(&format!(
-                    "UPDATE {table} SET {column} = ?2 WHERE {column} = ?1"
-                ))
-                .db()?
-                .execute(params![duplicate.sql(), survivor.sql()])
-                .db()?;
-            }
-            conn.prepare_cached("DELETE FROM customer_merge_in_progress")
-                .db()?
-                .execute([])
-                .db()?;
+            move_rows(db, duplicate, survivor)?;
             for (purpose, state) in &consents {
                 let latest = consent.states_at(survivor, now)?;
                 let template = latest.iter().find(|x| &x.purpose_id == purpose);
@@ -484,18 +472,24 @@ impl<'t> Merges<'t> {
                 .iter()
                 .map(|f| format!("{}:{}", f.field, f.taken_from))
                 .collect();
-            conn.prepare_cached(
-                "INSERT INTO customer_merges (survivor_id, merged_id, merged_at, actor_id, moved, fields) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            ).db()?
-            .execute(params![
-                survivor.sql(),
-                duplicate.sql(),
-                crate::time::to_db(&now),
-                self.tx.actor().id(),
+            let (moved_json, fields_json) = (
                 serde_json::to_string(&moved).written()?,
-                serde_json::to_string(&field_names).written()?
-            ]).db()?;
+                serde_json::to_string(&field_names).written()?,
+            );
+            db.execute(
+                sql!(
+                    "INSERT INTO customer_merges (survivor_id, merged_id, merged_at, actor_id, \
+                     moved, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
+                &[
+                    &survivor,
+                    &duplicate,
+                    &now,
+                    &self.tx.actor().id(),
+                    &Json(&moved_json),
+                    &Json(&fields_json),
+                ],
+            )?;
             let changed: Vec<&str> = moved.keys().map(String::as_str).collect();
             self.tx.audit_change(Change {
                 action: "merge",
@@ -535,6 +529,39 @@ impl<'t> Merges<'t> {
             dry_run,
         })
     }
+}
+
+/// Moves every row of [`MOVED`] from `duplicate` (already marked merged
+/// into `survivor`) to `survivor`. The append-only tables' triggers allow
+/// that one change while `customer_merge_in_progress` holds its row. On
+/// PostgreSQL the move runs in `custdb_merge_move`, a function owned by
+/// the schema's owner, since the application's runtime role may not
+/// update those tables at all (docs/SECURITY.md).
+fn move_rows(db: Conn<'_>, duplicate: CustomerId, survivor: CustomerId) -> Result<()> {
+    if db.is_postgres() {
+        return db.lock_for_update(
+            sql!(postgres_only: "SELECT custdb_merge_move($1, $2)::text"),
+            &[&duplicate, &survivor],
+        );
+    }
+    db.execute(
+        sql!(sqlite: "INSERT INTO customer_merge_in_progress (one) VALUES (1)", postgres: ""),
+        &[],
+    )?;
+    for (table, column) in MOVED {
+        // Table and column names come from the constant list above.
+        db.execute(
+            &Sql::dynamic(format!(
+                "UPDATE {table} SET {column} = ?2 WHERE {column} = ?1"
+            )),
+            &[&duplicate, &survivor],
+        )?;
+    }
+    db.execute(
+        sql!(sqlite: "DELETE FROM customer_merge_in_progress", postgres: ""),
+        &[],
+    )?;
+    Ok(())
 }
 
 fn apply_preview(result: &mut Customer, d: &Customer, field: &str) {

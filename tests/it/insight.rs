@@ -1,7 +1,7 @@
 //! Reports, RFM, segments, duplicate candidates and merges on small data
-//! whose answers are worked out by hand in the comments.
+//! whose answers are worked out by hand in the comments, on each engine.
 
-use crate::common::{assert_consistent, file_store};
+use crate::common::assert_consistent;
 use chrono::{Duration, TimeZone, Utc};
 use custdb::order::historical::{HistoricalLine, HistoricalOrder};
 use custdb::report::Period;
@@ -283,192 +283,197 @@ fn segments_combine_filters_in_sql() {
 
 #[test]
 fn duplicates_are_found_with_reasons() {
-    let store = Store::open_in_memory().unwrap();
-    let ids = store
-        .write(|tx| {
-            let c = tx.customers();
-            let a = c.create(
-                NewCustomer::new("Jane Doe")
-                    .email("jane.doe@gmail.com")
-                    .phone("+44 20 7946 0958"),
-            )?;
-            let b = c.create(NewCustomer::new("J. Doe").email("janedoe+shop@googlemail.com"))?;
-            let e = c.create(NewCustomer::new("Other").phone("+44 20 7946 0958"))?;
-            let f = c.create(NewCustomer::new("Mark Twain"))?;
-            let g = c.create(NewCustomer::new("Twain Mark"))?;
-            for id in [f.id, g.id] {
-                c.add_address(
-                    id,
-                    NewAddress::new(AddressKind::Shipping, "1 Way", "Bath", "GB")
-                        .postal_code("ba1 1aa"),
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let ids = store
+            .write(|tx| {
+                let c = tx.customers();
+                let a = c.create(
+                    NewCustomer::new("Jane Doe")
+                        .email("jane.doe@gmail.com")
+                        .phone("+44 20 7946 0958"),
                 )?;
-            }
-            let h = c.create(NewCustomer::new("Someone Else"))?;
-            c.add_address(
-                h.id,
-                NewAddress::new(AddressKind::Shipping, "2 Way", "Bath", "GB")
-                    .postal_code("BA1 1AA"),
-            )?;
-            Ok::<_, custdb::Error>([a.id, b.id, e.id, f.id, g.id, h.id])
-        })
-        .unwrap();
-    let candidates = store.read(|r| r.duplicates().candidates(100)).unwrap();
-    let find = |x: CustomerId, y: CustomerId| {
-        candidates
-            .iter()
-            .find(|c| (c.first, c.second) == (x.min(y), x.max(y)))
-            .cloned()
-    };
-    let email = find(ids[0], ids[1]).expect("same email after normalization");
-    assert_eq!(
-        (email.score, email.reasons.clone()),
-        (90, vec!["same email".to_owned()])
-    );
-    let phone = find(ids[0], ids[2]).expect("same phone");
-    assert_eq!(phone.score, 80);
-    let name = find(ids[3], ids[4]).expect("similar name, same postcode");
-    assert_eq!(
-        name.reasons,
-        vec!["similar name at the same postcode".to_owned()]
-    );
-    assert!(
-        find(ids[3], ids[5]).is_none(),
-        "a different name at the same postcode"
-    );
-    assert_eq!(candidates.len(), 3);
+                let b =
+                    c.create(NewCustomer::new("J. Doe").email("janedoe+shop@googlemail.com"))?;
+                let e = c.create(NewCustomer::new("Other").phone("+44 20 7946 0958"))?;
+                let f = c.create(NewCustomer::new("Mark Twain"))?;
+                let g = c.create(NewCustomer::new("Twain Mark"))?;
+                for id in [f.id, g.id] {
+                    c.add_address(
+                        id,
+                        NewAddress::new(AddressKind::Shipping, "1 Way", "Bath", "GB")
+                            .postal_code("ba1 1aa"),
+                    )?;
+                }
+                let h = c.create(NewCustomer::new("Someone Else"))?;
+                c.add_address(
+                    h.id,
+                    NewAddress::new(AddressKind::Shipping, "2 Way", "Bath", "GB")
+                        .postal_code("BA1 1AA"),
+                )?;
+                Ok::<_, custdb::Error>([a.id, b.id, e.id, f.id, g.id, h.id])
+            })
+            .unwrap();
+        let candidates = store.read(|r| r.duplicates().candidates(100)).unwrap();
+        let find = |x: CustomerId, y: CustomerId| {
+            candidates
+                .iter()
+                .find(|c| (c.first, c.second) == (x.min(y), x.max(y)))
+                .cloned()
+        };
+        let email = find(ids[0], ids[1]).expect("same email after normalization");
+        assert_eq!(
+            (email.score, email.reasons.clone()),
+            (90, vec!["same email".to_owned()])
+        );
+        let phone = find(ids[0], ids[2]).expect("same phone");
+        assert_eq!(phone.score, 80);
+        let name = find(ids[3], ids[4]).expect("similar name, same postcode");
+        assert_eq!(
+            name.reasons,
+            vec!["similar name at the same postcode".to_owned()]
+        );
+        assert!(
+            find(ids[3], ids[5]).is_none(),
+            "a different name at the same postcode"
+        );
+        assert_eq!(candidates.len(), 3);
+    }
 }
 
 #[test]
 fn a_merge_moves_everything_and_loses_nothing() {
-    let (_dir, store) = file_store();
-    let s = shop(&store);
-    let (survivor, duplicate) = store
-        .write(|tx| {
-            tx.consent().register_purpose(
-                NewPurpose::new("newsletter", "News", LawfulBasis::Consent)
-                    .data_category(DataCategory::Contact),
-            )?;
-            let c = tx.customers();
-            let survivor = c.create(NewCustomer::new("Ann Lee").tag("web"))?;
-            c.add_address(
-                survivor.id,
-                NewAddress::new(AddressKind::Billing, "1 Way", "Bath", "GB"),
-            )?;
-            c.add_interaction(
-                s.ann,
-                NewInteraction::new(Channel::Phone, Direction::Inbound, InteractionKind::Note)
-                    .subject("Called"),
-            )?;
-            c.add_address(
-                s.ann,
-                NewAddress::new(AddressKind::Billing, "9 Road", "Leeds", "GB"),
-            )?;
-            let consent = tx.consent();
-            let given = |id| {
-                NewConsent::new(
-                    id,
-                    "newsletter",
-                    ConsentState::Given,
-                    CollectionMethod::WebForm,
-                )
-                .notice("v1", "News")
-                .occurred_at(Utc::now() - Duration::days(10))
-            };
-            consent.record(given(survivor.id))?;
-            consent.record(given(s.ann))?;
-            consent.record(
-                NewConsent::new(
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let s = shop(&store);
+        let (survivor, duplicate) = store
+            .write(|tx| {
+                tx.consent().register_purpose(
+                    NewPurpose::new("newsletter", "News", LawfulBasis::Consent)
+                        .data_category(DataCategory::Contact),
+                )?;
+                let c = tx.customers();
+                let survivor = c.create(NewCustomer::new("Ann Lee").tag("web"))?;
+                c.add_address(
+                    survivor.id,
+                    NewAddress::new(AddressKind::Billing, "1 Way", "Bath", "GB"),
+                )?;
+                c.add_interaction(
                     s.ann,
-                    "newsletter",
-                    ConsentState::Withdrawn,
-                    CollectionMethod::Email,
-                )
-                .occurred_at(Utc::now() - Duration::days(20) + Duration::days(15)),
-            )?;
-            c.update(
-                s.ann,
-                c.get(s.ann)?.version,
-                custdb::CustomerPatch::default()
-                    .email("ann@example.com")
-                    .company("Lee Ltd"),
-            )?;
-            Ok::<_, custdb::Error>((survivor.id, s.ann))
-        })
-        .unwrap();
-    let dry = store
-        .write(|tx| tx.merges().plan_merge(survivor, duplicate))
-        .unwrap();
-    assert!(dry.dry_run);
-    assert_eq!(dry.result.email.as_deref(), Some("ann@example.com"));
-    assert_eq!(dry.result.tags, vec!["vip", "web"]);
-    assert_eq!(dry.moved["orders"], 2);
-    assert_eq!(
-        dry.consents,
-        vec![("newsletter".to_owned(), ConsentState::Withdrawn)]
-    );
-    assert_eq!(
-        store
-            .read(|r| r.orders().history(duplicate, None, 10))
-            .unwrap()
-            .items
-            .len(),
-        2,
-        "a dry run writes nothing"
-    );
+                    NewInteraction::new(Channel::Phone, Direction::Inbound, InteractionKind::Note)
+                        .subject("Called"),
+                )?;
+                c.add_address(
+                    s.ann,
+                    NewAddress::new(AddressKind::Billing, "9 Road", "Leeds", "GB"),
+                )?;
+                let consent = tx.consent();
+                let given = |id| {
+                    NewConsent::new(
+                        id,
+                        "newsletter",
+                        ConsentState::Given,
+                        CollectionMethod::WebForm,
+                    )
+                    .notice("v1", "News")
+                    .occurred_at(Utc::now() - Duration::days(10))
+                };
+                consent.record(given(survivor.id))?;
+                consent.record(given(s.ann))?;
+                consent.record(
+                    NewConsent::new(
+                        s.ann,
+                        "newsletter",
+                        ConsentState::Withdrawn,
+                        CollectionMethod::Email,
+                    )
+                    .occurred_at(Utc::now() - Duration::days(20) + Duration::days(15)),
+                )?;
+                c.update(
+                    s.ann,
+                    c.get(s.ann)?.version,
+                    custdb::CustomerPatch::default()
+                        .email("ann@example.com")
+                        .company("Lee Ltd"),
+                )?;
+                Ok::<_, custdb::Error>((survivor.id, s.ann))
+            })
+            .unwrap();
+        let dry = store
+            .write(|tx| tx.merges().plan_merge(survivor, duplicate))
+            .unwrap();
+        assert!(dry.dry_run);
+        assert_eq!(dry.result.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(dry.result.tags, vec!["vip", "web"]);
+        assert_eq!(dry.moved["orders"], 2);
+        assert_eq!(
+            dry.consents,
+            vec![("newsletter".to_owned(), ConsentState::Withdrawn)]
+        );
+        assert_eq!(
+            store
+                .read(|r| r.orders().history(duplicate, None, 10))
+                .unwrap()
+                .items
+                .len(),
+            2,
+            "a dry run writes nothing"
+        );
 
-    let done = store
-        .write(|tx| tx.merges().merge(survivor, duplicate))
-        .unwrap();
-    assert_eq!(done.moved, dry.moved);
-    let merged = store.customers().get(survivor).unwrap();
-    assert_eq!(merged.email.as_deref(), Some("ann@example.com"));
-    assert_eq!(merged.company.as_deref(), Some("Lee Ltd"));
-    assert_eq!(merged.display_name, "Ann Lee");
-    assert_eq!(
-        store
-            .read(|r| r.orders().history(survivor, None, 10))
-            .unwrap()
-            .items
-            .len(),
-        2
-    );
-    assert_eq!(store.customers().addresses(survivor).unwrap().len(), 2);
-    assert_eq!(
-        store
-            .customers()
-            .interactions(survivor, None, 10)
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
-    assert!(
-        !store
-            .read(|r| r.consent().can_process(survivor, "newsletter", Utc::now()))
-            .unwrap(),
-        "the most restrictive consent wins"
-    );
-    let old = store.customers().get(duplicate).unwrap();
-    assert!(old.is_archived());
-    assert_eq!(
-        old.company.as_deref(),
-        Some("Lee Ltd"),
-        "the duplicate keeps its own fields"
-    );
-    let audit = store
-        .read(|r| r.audit().for_entity("customer", &survivor.to_string(), 100))
-        .unwrap();
-    assert!(audit.iter().any(|e| e.action == "merge"));
-    let again = store
-        .write(|tx| tx.merges().merge(survivor, duplicate))
-        .unwrap_err();
-    assert!(matches!(again.kind(), ErrorKind::InvalidState { .. }));
-    let same = store
-        .write(|tx| tx.merges().plan_merge(survivor, survivor))
-        .unwrap_err();
-    assert!(same.is_invalid());
-    assert_consistent(&store);
-    let _ = s.bob;
+        let done = store
+            .write(|tx| tx.merges().merge(survivor, duplicate))
+            .unwrap();
+        assert_eq!(done.moved, dry.moved);
+        let merged = store.customers().get(survivor).unwrap();
+        assert_eq!(merged.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(merged.company.as_deref(), Some("Lee Ltd"));
+        assert_eq!(merged.display_name, "Ann Lee");
+        assert_eq!(
+            store
+                .read(|r| r.orders().history(survivor, None, 10))
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+        assert_eq!(store.customers().addresses(survivor).unwrap().len(), 2);
+        assert_eq!(
+            store
+                .customers()
+                .interactions(survivor, None, 10)
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        assert!(
+            !store
+                .read(|r| r.consent().can_process(survivor, "newsletter", Utc::now()))
+                .unwrap(),
+            "the most restrictive consent wins"
+        );
+        let old = store.customers().get(duplicate).unwrap();
+        assert!(old.is_archived());
+        assert_eq!(
+            old.company.as_deref(),
+            Some("Lee Ltd"),
+            "the duplicate keeps its own fields"
+        );
+        let audit = store
+            .read(|r| r.audit().for_entity("customer", &survivor.to_string(), 100))
+            .unwrap();
+        assert!(audit.iter().any(|e| e.action == "merge"));
+        let again = store
+            .write(|tx| tx.merges().merge(survivor, duplicate))
+            .unwrap_err();
+        assert!(matches!(again.kind(), ErrorKind::InvalidState { .. }));
+        let same = store
+            .write(|tx| tx.merges().plan_merge(survivor, survivor))
+            .unwrap_err();
+        assert!(same.is_invalid());
+        assert_consistent(&store);
+        let _ = s.bob;
+    }
 }
 
 #[test]
@@ -557,10 +562,10 @@ fn period_labels_are_the_same_on_every_engine() {
         eprintln!("on {engine}");
         store
             .write(|tx| {
-                let p = tx.catalog().create_product(
-                    NewProduct::new("Tea")
-                        .variant(NewVariant::new("TEA", d("1"), Currency::GBP).track_stock(false)),
-                )?;
+                let p =
+                    tx.catalog().create_product(NewProduct::new("Tea").variant(
+                        NewVariant::new("TEA", d("1"), Currency::GBP).track_stock(false),
+                    ))?;
                 for day in &days {
                     tx.orders().record_historical(&HistoricalOrder {
                         customer_id: None,

@@ -165,6 +165,34 @@ fn the_runtime_role_cannot_rewrite_history_even_bypassing_custdb() {
     let (_dir, sqlite) = crate::common::file_store();
     assert_eq!(customer_script(&app_store), customer_script(&sqlite));
     assert_eq!(consent_script(&app_store), consent_script(&sqlite));
+    // A merge moves interactions and consent events (append-only) to the
+    // survivor: through custdb_merge_move, which runs as the owner and
+    // only for a customer already marked merged into that survivor.
+    let (survivor, duplicate) = merge_fixture(&app_store);
+    let plan = app_store.duplicates().merge(survivor, duplicate).unwrap();
+    assert_eq!(plan.moved.get("customer_interactions"), Some(&1));
+    assert_eq!(plan.moved.get("consent_events"), Some(&1));
+    assert_eq!(
+        app_store
+            .customers()
+            .interactions(survivor, None, 10)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let other = app_store
+        .customers()
+        .create(custdb::NewCustomer::new("Bystander"))
+        .unwrap();
+    let err = cluster
+        .psql_as(
+            &app,
+            &database,
+            &format!("SELECT custdb_merge_move('{}', '{survivor}')", other.id),
+        )
+        .unwrap_err();
+    assert!(err.contains("is not merged into"), "{err}");
     assert!(app_store.check().unwrap().is_ok());
     let entries = app_store.verify_audit().unwrap().entries;
     assert!(entries > 0);
@@ -211,6 +239,40 @@ fn the_runtime_role_cannot_rewrite_history_even_bypassing_custdb() {
     assert!(err.contains("append-only"), "{err}");
     assert_eq!(app_store.verify_audit().unwrap().entries, entries);
     assert!(app_store.verify_audit().unwrap().broken.is_none());
+}
+
+/// Two customers to merge: the duplicate has an interaction and a consent
+/// event, both in append-only ledgers.
+fn merge_fixture(store: &Store) -> (custdb::CustomerId, custdb::CustomerId) {
+    use custdb::{
+        Channel, CollectionMethod, ConsentState, DataCategory, Direction, InteractionKind,
+        LawfulBasis, NewConsent, NewCustomer, NewInteraction, NewPurpose,
+    };
+    store
+        .write(|tx| {
+            let survivor = tx.customers().create(NewCustomer::new("Keep Me"))?.id;
+            let duplicate = tx.customers().create(NewCustomer::new("Keep Me Too"))?.id;
+            tx.customers().add_interaction(
+                duplicate,
+                NewInteraction::new(Channel::Email, Direction::Inbound, InteractionKind::Note)
+                    .subject("Hello"),
+            )?;
+            tx.consent().register_purpose(
+                NewPurpose::new("merge_news", "News", LawfulBasis::Consent)
+                    .data_category(DataCategory::Contact),
+            )?;
+            tx.consent().record(
+                NewConsent::new(
+                    duplicate,
+                    "merge_news",
+                    ConsentState::Given,
+                    CollectionMethod::WebForm,
+                )
+                .notice("v1", "News by email"),
+            )?;
+            Ok::<_, custdb::Error>((survivor, duplicate))
+        })
+        .unwrap()
 }
 
 /// The first ordinary column of `table`, for an UPDATE that would change nothing

@@ -915,3 +915,30 @@ CREATE TABLE saved_segments (
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL CHECK (updated_at >= created_at)
 );
+
+-- Merging a duplicate customer moves its rows to the survivor, append-only
+-- ledgers included (interactions, consent events), whose triggers allow
+-- only that change, and only while customer_merge_in_progress holds its
+-- row. The application's runtime role has no UPDATE on those tables at
+-- all (Store::grant_runtime_privileges), so the move runs here, as the
+-- schema's owner (SECURITY DEFINER), and only for a customer already
+-- marked merged into that survivor: the function cannot repoint anyone
+-- else's history. PUBLIC may not call it; the runtime role is granted it.
+CREATE FUNCTION custdb_merge_move(duplicate uuid, survivor uuid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM customers WHERE id = duplicate AND merged_into = survivor) THEN
+        RAISE EXCEPTION 'customer % is not merged into %', duplicate, survivor
+            USING ERRCODE = '23CD2';
+    END IF;
+    INSERT INTO customer_merge_in_progress (one) VALUES (1);
+    UPDATE customer_addresses SET customer_id = survivor WHERE customer_id = duplicate;
+    UPDATE customer_interactions SET customer_id = survivor WHERE customer_id = duplicate;
+    UPDATE orders SET customer_id = survivor WHERE customer_id = duplicate;
+    UPDATE credit_notes SET customer_id = survivor WHERE customer_id = duplicate;
+    UPDATE consent_events SET customer_id = survivor WHERE customer_id = duplicate;
+    UPDATE import_keys SET entity_id = survivor WHERE entity_id = duplicate;
+    DELETE FROM customer_merge_in_progress;
+END
+$$;
+REVOKE ALL ON FUNCTION custdb_merge_move(uuid, uuid) FROM PUBLIC;
