@@ -26,9 +26,6 @@ impl Store {
             return self.read(|r| {
                 let mut report = CheckReport::default();
                 check_ported(r.db(), &mut report)?;
-                report.push_skipped(
-                    "privacy rules (their PostgreSQL repository arrives in a later release)",
-                );
                 Ok(report)
             });
         }
@@ -43,6 +40,7 @@ fn check_ported(conn: crate::db::Conn<'_>, report: &mut CheckReport) -> Result<(
     crate::catalog::check(conn, report)?;
     crate::inventory::check(conn, report)?;
     crate::order::check(conn, report)?;
+    crate::privacy::check(conn, report)?;
     crate::audit::check(conn, report)
 }
 
@@ -74,6 +72,5 @@ fn check_connection(conn: &Connection) -> Result<CheckReport> {
     }
     crate::time::check(conn, &mut report)?;
     check_ported(crate::db::Conn::sqlite(conn), &mut report)?;
-    crate::privacy::check(conn, &mut report)?;
     Ok(report)
 }

@@ -570,10 +570,13 @@ pub static PERSONAL_DATA_MAP: &[TableClass] = &[
             category: super::RetentionCategory::InactiveCustomers,
             // The last sign of life: a change, an order, an interaction or a
             // consent event.
-            age: "max(updated_at, \
-                  coalesce((SELECT max(o.placed_at) FROM orders o WHERE o.customer_id = customers.id), ''), \
-                  coalesce((SELECT max(i.occurred_at) FROM customer_interactions i WHERE i.customer_id = customers.id), ''), \
-                  coalesce((SELECT max(e.occurred_at) FROM consent_events e WHERE e.customer_id = customers.id), ''))",
+            // (The largest of four, written as one aggregate so that both
+            // engines read it: SQLite has no GREATEST, PostgreSQL no
+            // multi-argument max.)
+            age: "(SELECT max(t) FROM (SELECT customers.updated_at AS t \
+                  UNION ALL SELECT max(o.placed_at) FROM orders o WHERE o.customer_id = customers.id \
+                  UNION ALL SELECT max(i.occurred_at) FROM customer_interactions i WHERE i.customer_id = customers.id \
+                  UNION ALL SELECT max(e.occurred_at) FROM consent_events e WHERE e.customer_id = customers.id) AS last_signs)",
             action: RetentionAction::EraseSubject,
         }),
         columns: &[

@@ -30,19 +30,17 @@
 //! ```
 
 pub mod map;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use crate::audit::Change;
 use crate::consent::{CollectionMethod, Consents};
-use crate::error::DbResult;
+use crate::db::{sql, Conn, FromValue, Json, Sql, ValueRef};
 use crate::error::JsonResult;
 use crate::error::{Error, Result};
 use crate::id::CustomerId;
@@ -179,19 +177,44 @@ pub struct RetentionLine {
 /// Read access: subject export, retention rules, the record of erasures.
 #[derive(Debug)]
 pub struct PrivacyReader<'a> {
-    db: crate::db::Conn<'a>,
+    db: Conn<'a>,
+}
+
+/// A map fragment in the engine's dialect (docs: `privacy::postgres`).
+fn dialect(db: Conn<'_>, fragment: &str) -> String {
+    #[cfg(feature = "postgres")]
+    if db.is_postgres() {
+        return postgres::fragment(fragment);
+    }
+    let _ = db;
+    fragment.to_owned()
+}
+
+/// Any column, as the subject export shows it.
+struct Exported(Value);
+
+impl FromValue for Exported {
+    fn from_value(value: ValueRef<'_>) -> Result<Self> {
+        Ok(Exported(match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Int(i) => Value::from(i),
+            // No column holds a float; should one appear, it is exported
+            // as text so nothing is rounded on the way out.
+            ValueRef::Real(f) => Value::String(f.to_string()),
+            ValueRef::Text(t) => Value::String(t.to_owned()),
+            ValueRef::Blob(b) => Value::String(crate::schema::hex(b)),
+            // Ids, instants and dates as SQLite stores them, so that an
+            // export reads the same from either engine.
+            ValueRef::Uuid(u) => Value::String(u.hyphenated().to_string()),
+            ValueRef::Time(t) => Value::String(crate::time::to_db(&t)),
+            ValueRef::Date(d) => Value::String(d.format("%Y-%m-%d").to_string()),
+        }))
+    }
 }
 
 impl<'a> PrivacyReader<'a> {
-    pub(crate) fn new(db: crate::db::Conn<'a>) -> Self {
+    pub(crate) fn new(db: Conn<'a>) -> Self {
         PrivacyReader { db }
-    }
-
-    /// The SQLite connection, until this domain is written against the
-    /// engine seam.
-    #[allow(dead_code)]
-    fn conn(&self) -> Result<&'a Connection> {
-        self.db.as_sqlite("this operation")
     }
 
     /// Everything held about the customer, as the personal-data map lists
@@ -208,23 +231,22 @@ impl<'a> PrivacyReader<'a> {
         for t in PERSONAL_DATA_MAP {
             let Some(subject) = t.subject else { continue };
             let columns: Vec<&str> = t.columns.iter().map(|c| c.column).collect();
-            let mut stmt = self
-                .conn()?
-                .prepare_cached(&format!(
-                    "SELECT {} FROM {} WHERE {subject} ORDER BY 1",
-                    columns.join(", "),
-                    t.table
-                ))
-                .db()?;
-            let mut rows = stmt.query([customer_id.sql()]).db()?;
+            // Table, columns and condition come from the map.
+            let statement = Sql::dynamic(format!(
+                "SELECT {} FROM {} WHERE {} ORDER BY 1",
+                columns.join(", "),
+                t.table,
+                dialect(self.db, subject)
+            ));
             let mut out = Vec::new();
-            while let Some(row) = rows.next().db()? {
+            self.db.query_each(&statement, &[&customer_id], |row| {
                 let mut object = Map::new();
                 for (i, column) in columns.iter().enumerate() {
-                    object.insert((*column).to_owned(), json_value(row.get_ref(i).db()?));
+                    object.insert((*column).to_owned(), row.get::<Exported>(i)?.0);
                 }
                 out.push(object);
-            }
+                Ok(())
+            })?;
             if out.is_empty() {
                 continue;
             }
@@ -248,12 +270,25 @@ impl<'a> PrivacyReader<'a> {
         Ok(SubjectExport {
             format: EXPORT_FORMAT.into(),
             format_version: EXPORT_FORMAT_VERSION,
-            schema_version: crate::schema::user_version(self.conn()?)?,
+            schema_version: self.schema_version()?,
             exported_at: crate::time::now(),
             customer_id,
             tables,
             processing,
         })
+    }
+
+    /// The schema version the export was read from: SQLite's
+    /// `user_version`, PostgreSQL's latest recorded migration.
+    fn schema_version(&self) -> Result<i64> {
+        self.db.query_row(
+            sql!(
+                sqlite: "SELECT user_version FROM pragma_user_version",
+                postgres: "SELECT coalesce(max(version), 0) FROM custdb_migrations",
+            ),
+            &[],
+            |r| r.get(0),
+        )
     }
 
     /// The retention rules set, by category.
@@ -262,19 +297,16 @@ impl<'a> PrivacyReader<'a> {
     ///
     /// A database error.
     pub fn retention_rules(&self) -> Result<Vec<RetentionRule>> {
-        let mut stmt = self
-            .conn()?
-            .prepare_cached("SELECT category, period_days FROM retention_rules ORDER BY category")
-            .db()?;
-        let rows = stmt
-            .query_map([], |r| {
+        self.db.query_vec(
+            sql!("SELECT category, period_days FROM retention_rules ORDER BY category"),
+            &[],
+            |r| {
                 Ok(RetentionRule {
-                    category: RetentionCategory::from_db(&r.get::<_, String>(0)?)?,
+                    category: r.get(0)?,
                     period_days: r.get(1)?,
                 })
-            })
-            .db()?;
-        rows.collect::<rusqlite::Result<_>>().db()
+            },
+        )
     }
 
     /// Whether the customer has been erased, and when.
@@ -284,27 +316,13 @@ impl<'a> PrivacyReader<'a> {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for an unknown
     /// customer.
     pub fn erased_at(&self, customer_id: CustomerId) -> Result<Option<DateTime<Utc>>> {
-        let at: Option<String> = self
-            .conn()?
-            .prepare_cached("SELECT erased_at FROM customers WHERE id = ?1")
-            .db()?
-            .query_row([customer_id.sql()], |r| r.get(0))
-            .optional()
-            .db()?
-            .ok_or_else(|| Error::not_found("customer", customer_id))?;
-        at.as_deref().map(crate::time::from_db).transpose()
-    }
-}
-
-fn json_value(value: ValueRef<'_>) -> Value {
-    match value {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::from(i),
-        // No column holds a float; should one appear, it is exported as
-        // text so nothing is rounded on the way out.
-        ValueRef::Real(f) => Value::String(f.to_string()),
-        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::String(crate::schema::hex(b)),
+        self.db
+            .query_opt(
+                sql!("SELECT erased_at FROM customers WHERE id = ?1"),
+                &[&customer_id],
+                |r| r.get(0),
+            )?
+            .ok_or_else(|| Error::not_found("customer", customer_id))
     }
 }
 
@@ -349,20 +367,18 @@ impl<'t> Privacy<'t> {
     pub fn erase(&self, customer_id: CustomerId, ground: ErasureGround) -> Result<ErasureReport> {
         let report = self.tx.atomic(|| self.erase_inner(customer_id, ground))?;
         if !report.already_erased {
-            optimize_search_index(self.tx.conn()?)?;
+            optimize_search_index(self.tx.db())?;
         }
         Ok(report)
     }
 
     fn erase_inner(&self, customer_id: CustomerId, ground: ErasureGround) -> Result<ErasureReport> {
         if let Some(at) = self.erased_at(customer_id)? {
-            let rows: String = self
-                .tx
-                .conn()?
-                .prepare_cached("SELECT rows FROM privacy_erasures WHERE customer_id = ?1")
-                .db()?
-                .query_row([customer_id.sql()], |r| r.get(0))
-                .db()?;
+            let rows: String = self.tx.db().query_row(
+                sql!("SELECT rows FROM privacy_erasures WHERE customer_id = ?1"),
+                &[&customer_id],
+                |r| r.get(0),
+            )?;
             return Ok(ErasureReport {
                 customer_id,
                 already_erased: true,
@@ -372,20 +388,13 @@ impl<'t> Privacy<'t> {
                 file_scrubbed: false,
             });
         }
-        let conn = self.tx.conn()?;
+        let db = self.tx.db();
         let withdrawn =
             Consents::new(self.tx).withdraw_all(customer_id, CollectionMethod::Erasure)?;
-        conn.prepare_cached("INSERT INTO privacy_erasure_in_progress (one) VALUES (1)")
-            .db()?
-            .execute([])
-            .db()?;
-        let mut rows = BTreeMap::new();
         let mut erased_fields = Vec::new();
         for t in PERSONAL_DATA_MAP {
-            let Some(subject) = t.subject else { continue };
-            let n = erase_rows(conn, t, subject, &[&customer_id.sql()])?;
-            if n > 0 {
-                rows.insert(t.table.to_owned(), n);
+            if t.subject.is_none() {
+                continue;
             }
             erased_fields.extend(
                 t.personal_columns()
@@ -395,31 +404,64 @@ impl<'t> Privacy<'t> {
                     .map(|c| format!("{}.{}", t.table, c.column)),
             );
         }
-        let now = crate::time::to_db(&self.tx.now());
-        conn.prepare_cached(
-            "UPDATE customers SET erased_at = ?2, archived_at = coalesce(archived_at, ?2), \
-             updated_at = ?2, version = version + 1 WHERE id = ?1",
-        )
-        .db()?
-        .execute(params![customer_id.sql(), now])
-        .db()?;
-        conn.prepare_cached("DELETE FROM privacy_erasure_in_progress")
-            .db()?
-            .execute([])
-            .db()?;
-        conn.prepare_cached(
-            "INSERT INTO privacy_erasures (customer_id, erased_at, actor_id, ground, rows) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .db()?
-        .execute(params![
-            customer_id.sql(),
-            now,
-            self.tx.actor().id(),
-            ground.as_str(),
-            serde_json::to_string(&rows).written()?
-        ])
-        .db()?;
+        let now = self.tx.now();
+        let rows: BTreeMap<String, u64> = if db.is_postgres() {
+            // The owner's function runs the map's statements (the runtime
+            // role may not change the append-only tables itself).
+            let counts: String = db.query_row(
+                sql!(postgres_only: "SELECT custdb_erase_subject($1, $2)::text"),
+                &[&customer_id, &now],
+                |r| r.get(0),
+            )?;
+            serde_json::from_str(&counts).stored()?
+        } else {
+            db.execute(
+                sql!(
+                    sqlite: "INSERT INTO privacy_erasure_in_progress (one) VALUES (1)",
+                    postgres: "SELECT 1",
+                ),
+                &[],
+            )?;
+            let mut rows = BTreeMap::new();
+            for t in PERSONAL_DATA_MAP {
+                let Some(subject) = t.subject else { continue };
+                let n = erase_rows(db, t, subject, customer_id)?;
+                if n > 0 {
+                    rows.insert(t.table.to_owned(), n);
+                }
+            }
+            db.execute(
+                sql!(
+                    sqlite: "UPDATE customers SET erased_at = ?2, \
+                     archived_at = coalesce(archived_at, ?2), updated_at = ?2, \
+                     version = version + 1 WHERE id = ?1",
+                    postgres: "SELECT 1",
+                ),
+                &[&customer_id, &now],
+            )?;
+            db.execute(
+                sql!(
+                    sqlite: "DELETE FROM privacy_erasure_in_progress",
+                    postgres: "SELECT 1",
+                ),
+                &[],
+            )?;
+            rows
+        };
+        let rows_json = serde_json::to_string(&rows).written()?;
+        db.execute(
+            sql!(
+                "INSERT INTO privacy_erasures (customer_id, erased_at, actor_id, ground, rows) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)"
+            ),
+            &[
+                &customer_id,
+                &now,
+                &self.tx.actor().id(),
+                &ground,
+                &Json(&rows_json),
+            ],
+        )?;
         let fields: Vec<&str> = erased_fields.iter().map(String::as_str).collect();
         self.tx.audit_change(Change {
             action: "erase",
@@ -455,28 +497,25 @@ impl<'t> Privacy<'t> {
                     format!("is {period_days}, must be 1 to {MAX_RETENTION_DAYS} days"),
                 ));
             }
-            self.tx
-                .conn()?
-                .prepare_cached(
-                    "INSERT INTO retention_rules (category, period_days, updated_at) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (category) DO UPDATE SET period_days = ?2, updated_at = ?3",
-                ).db()?
-                .execute(params![
-                    category.as_str(),
-                    period_days,
-                    crate::time::to_db(&self.tx.now())
-                ]).db()?;
+            self.tx.db().execute(
+                sql!(
+                    "INSERT INTO retention_rules (category, period_days, updated_at) \
+                     VALUES (?1, ?2, ?3) ON CONFLICT (category) DO UPDATE \
+                     SET period_days = ?2, updated_at = ?3"
+                ),
+                &[&category, &period_days, &self.tx.now()],
+            )?;
             self.tx.audit_change(Change {
                 action: "set_retention_rule",
                 entity_type: "retention_rule",
                 entity_id: category.as_str(),
                 changed_fields: &["period_days"],
-        })?;
-        Ok(RetentionRule {
-            category,
-            period_days,
+            })?;
+            Ok(RetentionRule {
+                category,
+                period_days,
+            })
         })
-    })
     }
 
     /// Applies every retention rule as of `now`: deletes or anonymizes what
@@ -507,7 +546,7 @@ impl<'t> Privacy<'t> {
             .tx
             .atomic(|| self.apply_retention_inner(now, dry_run))?;
         if !dry_run && !report.erased_customers.is_empty() {
-            optimize_search_index(self.tx.conn()?)?;
+            optimize_search_index(self.tx.db())?;
         }
         Ok(report)
     }
@@ -518,7 +557,7 @@ impl<'t> Privacy<'t> {
             .into_iter()
             .map(|r| (r.category.as_str(), r.period_days))
             .collect();
-        let conn = self.tx.conn()?;
+        let db = self.tx.db();
         let mut report = RetentionReport {
             now,
             dry_run,
@@ -536,19 +575,18 @@ impl<'t> Privacy<'t> {
                 .checked_sub_signed(Duration::days(*days))
                 .filter(|t| crate::time::is_storable(*t))
                 .unwrap_or(crate::time::MIN_TIMESTAMP);
-            let cutoff_db = crate::time::to_db(&cutoff);
+            let age = dialect(db, r.age);
             let rows = match r.action {
                 RetentionAction::EraseSubject => {
-                    let ids: Vec<CustomerId> = {
-                        let mut stmt = conn
-                            .prepare_cached(&format!(
-                                "SELECT id FROM {} WHERE erased_at IS NULL AND {} < ?1 ORDER BY id",
-                                t.table, r.age
-                            ))
-                            .db()?;
-                        let ids = stmt.query_map([&cutoff_db], |row| row.get_id(0)).db()?;
-                        ids.collect::<rusqlite::Result<_>>().db()?
-                    };
+                    // Table and age expression come from the map.
+                    let ids: Vec<CustomerId> = db.query_vec(
+                        &Sql::dynamic(format!(
+                            "SELECT id FROM {} WHERE erased_at IS NULL AND {age} < ?1 ORDER BY id",
+                            t.table
+                        )),
+                        &[&cutoff],
+                        |row| row.get(0),
+                    )?;
                     if !dry_run {
                         for id in &ids {
                             self.erase_inner(*id, ErasureGround::Retention)?;
@@ -558,49 +596,46 @@ impl<'t> Privacy<'t> {
                     report.erased_customers.extend(ids);
                     n
                 }
-                RetentionAction::DeleteRows => {
-                    let condition = format!("{} < ?1", r.age);
-                    let n = count(conn, t.table, &condition, &cutoff_db)?;
+                RetentionAction::DeleteRows | RetentionAction::EraseColumns => {
+                    let (condition, statement) = if r.action == RetentionAction::DeleteRows {
+                        let condition = format!("{age} < ?1");
+                        let statement = format!("DELETE FROM {} WHERE {condition}", t.table);
+                        (condition, statement)
+                    } else {
+                        // Only rows that still hold something to erase count.
+                        let pending = t
+                            .personal_columns()
+                            .filter_map(|c| match c.erasure {
+                                Erasure::Set(expr) => Some(format!(
+                                    "{} IS DISTINCT FROM {}",
+                                    c.column,
+                                    dialect(db, expr)
+                                )),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" OR ");
+                        let condition = format!("{age} < ?1 AND ({pending})");
+                        let statement = format!(
+                            "UPDATE {} SET {} WHERE {condition}",
+                            t.table,
+                            column_sets(t)
+                        );
+                        (condition, statement)
+                    };
+                    let n = count(db, t.table, &condition, cutoff)?;
                     if dry_run || n == 0 {
                         n
+                    } else if db.is_postgres() {
+                        // The owner's function runs the same statement.
+                        db.query_row(
+                            sql!(postgres_only: "SELECT custdb_retention_apply($1, $2)"),
+                            &[&t.table, &cutoff],
+                            |r| r.get::<i64>(0),
+                        )? as u64
                     } else {
-                        with_erasure_allowed(conn, || {
-                            Ok(conn
-                                .prepare_cached(&format!(
-                                    "DELETE FROM {} WHERE {condition}",
-                                    t.table
-                                ))
-                                .db()?
-                                .execute([&cutoff_db])
-                                .db()? as u64)
-                        })?
-                    }
-                }
-                RetentionAction::EraseColumns => {
-                    let sets = column_sets(t);
-                    // Only rows that still hold something to erase count.
-                    let pending = t
-                        .personal_columns()
-                        .filter_map(|c| match c.erasure {
-                            Erasure::Set(expr) => Some(format!("{} IS NOT {expr}", c.column)),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" OR ");
-                    let condition = format!("{} < ?1 AND ({pending})", r.age);
-                    let n = count(conn, t.table, &condition, &cutoff_db)?;
-                    if dry_run || n == 0 {
-                        n
-                    } else {
-                        with_erasure_allowed(conn, || {
-                            Ok(conn
-                                .prepare_cached(&format!(
-                                    "UPDATE {} SET {sets} WHERE {condition}",
-                                    t.table
-                                ))
-                                .db()?
-                                .execute([&cutoff_db])
-                                .db()? as u64)
+                        with_erasure_allowed(db, || {
+                            Ok(db.execute(&Sql::dynamic(statement), &[&cutoff])? as u64)
                         })?
                     }
                 }
@@ -637,14 +672,10 @@ fn column_sets(t: &TableClass) -> String {
         .join(", ")
 }
 
-/// Deletes or anonymizes the subject's rows of one table. Runs with the
-/// erasure marker set, so the append-only triggers let it through.
-fn erase_rows(
-    conn: &Connection,
-    t: &TableClass,
-    subject: &str,
-    params: &[&dyn rusqlite::ToSql],
-) -> Result<u64> {
+/// Deletes or anonymizes the subject's rows of one table (SQLite; on
+/// PostgreSQL `custdb_erase_subject` runs the same statements). Runs with
+/// the erasure marker set, so the append-only triggers let it through.
+fn erase_rows(db: Conn<'_>, t: &TableClass, subject: &str, customer: CustomerId) -> Result<u64> {
     let sql = match t.rows {
         RowErasure::DeleteRows => format!("DELETE FROM {} WHERE {subject}", t.table),
         RowErasure::KeepRows => {
@@ -655,51 +686,63 @@ fn erase_rows(
             format!("UPDATE {} SET {sets} WHERE {subject}", t.table)
         }
     };
-    Ok(conn.prepare_cached(&sql).db()?.execute(params).db()? as u64)
+    Ok(db.execute(&Sql::dynamic(sql), &[&customer])? as u64)
 }
 
-fn count(conn: &Connection, table: &str, condition: &str, cutoff: &str) -> Result<u64> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT count(*) FROM {table} WHERE {condition}"))
-        .db()?
-        .query_row([cutoff], |r| r.get::<_, i64>(0))
-        .db()? as u64)
+fn count(db: Conn<'_>, table: &str, condition: &str, cutoff: DateTime<Utc>) -> Result<u64> {
+    Ok(db.query_row(
+        &Sql::dynamic(format!("SELECT count(*) FROM {table} WHERE {condition}")),
+        &[&cutoff],
+        |r| r.get::<i64>(0),
+    )? as u64)
 }
 
-fn with_erasure_allowed<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.prepare_cached("INSERT INTO privacy_erasure_in_progress (one) VALUES (1)")
-        .db()?
-        .execute([])
-        .db()?;
+fn with_erasure_allowed<T>(db: Conn<'_>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    db.execute(
+        sql!(
+            sqlite: "INSERT INTO privacy_erasure_in_progress (one) VALUES (1)",
+            postgres: "SELECT 1",
+        ),
+        &[],
+    )?;
     let value = f()?;
-    conn.prepare_cached("DELETE FROM privacy_erasure_in_progress")
-        .db()?
-        .execute([])
-        .db()?;
+    db.execute(
+        sql!(
+            sqlite: "DELETE FROM privacy_erasure_in_progress",
+            postgres: "SELECT 1",
+        ),
+        &[],
+    )?;
     Ok(value)
 }
 
 /// Merges the full-text index's segments, so that the terms of erased
-/// values, which FTS5 only marks as deleted, leave the file.
-fn optimize_search_index(conn: &Connection) -> Result<()> {
-    conn.prepare_cached("INSERT INTO customers_fts (customers_fts) VALUES ('optimize')")
-        .db()?
-        .execute([])
-        .db()?;
+/// values, which FTS5 only marks as deleted, leave the file. PostgreSQL's
+/// search vector is a column of the row: the erased row's old version is
+/// a dead tuple until VACUUM (docs/SCALING.md, "Erasure on PostgreSQL").
+fn optimize_search_index(db: Conn<'_>) -> Result<()> {
+    if db.is_postgres() {
+        return Ok(());
+    }
+    db.execute(
+        sql!(
+            sqlite: "INSERT INTO customers_fts (customers_fts) VALUES ('optimize')",
+            postgres: "SELECT 1",
+        ),
+        &[],
+    )?;
     Ok(())
 }
 
 /// Privacy invariants: the erasure marker is never left set; every erased
 /// customer has an erasure record and no personal field left; every
 /// erasure record names an erased customer.
-pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
-    let marker: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM privacy_erasure_in_progress",
-            [],
-            |r| r.get(0),
-        )
-        .db()?;
+pub(crate) fn check(db: Conn<'_>, report: &mut CheckReport) -> Result<()> {
+    let marker: i64 = db.query_row(
+        sql!("SELECT count(*) FROM privacy_erasure_in_progress"),
+        &[],
+        |r| r.get(0),
+    )?;
     if marker != 0 {
         report.push("privacy_erasure_in_progress holds a row outside an erasure".to_owned());
     }
@@ -710,45 +753,44 @@ pub(crate) fn check(conn: &Connection, report: &mut CheckReport) -> Result<()> {
     let leftover = customers
         .personal_columns()
         .filter_map(|c| match c.erasure {
-            Erasure::Set(expr) => Some(format!("{} IS NOT {expr}", c.column)),
+            Erasure::Set(expr) => Some(format!(
+                "{} IS DISTINCT FROM {}",
+                c.column,
+                dialect(db, expr)
+            )),
             _ => None,
         })
         .collect::<Vec<_>>()
         .join(" OR ");
-    let mut stmt = conn
-        .prepare(&format!(
+    // Columns and expressions come from the map.
+    db.query_each(
+        &Sql::dynamic(format!(
             "SELECT c.id, (SELECT count(*) FROM privacy_erasures e WHERE e.customer_id = c.id), \
-         ({leftover}) FROM customers c WHERE c.erased_at IS NOT NULL"
-        ))
-        .db()?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, bool>(2)?,
-            ))
-        })
-        .db()?;
-    for row in rows {
-        let (id, records, left) = row.db()?;
-        if records != 1 {
-            report.push(format!("customer {id}: erased without an erasure record"));
-        }
-        if left {
-            report.push(format!(
-                "customer {id}: erased but a personal field is not empty"
-            ));
-        }
-    }
-    let orphans: i64 = conn
-        .query_row(
+             CASE WHEN {leftover} THEN 1 ELSE 0 END FROM customers c \
+             WHERE c.erased_at IS NOT NULL ORDER BY c.id"
+        )),
+        &[],
+        |r| {
+            let (id, records, left): (CustomerId, i64, bool) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            if records != 1 {
+                report.push(format!("customer {id}: erased without an erasure record"));
+            }
+            if left {
+                report.push(format!(
+                    "customer {id}: erased but a personal field is not empty"
+                ));
+            }
+            Ok(())
+        },
+    )?;
+    let orphans: i64 = db.query_row(
+        sql!(
             "SELECT count(*) FROM privacy_erasures e JOIN customers c ON c.id = e.customer_id \
-         WHERE c.erased_at IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .db()?;
+             WHERE c.erased_at IS NULL"
+        ),
+        &[],
+        |r| r.get(0),
+    )?;
     if orphans != 0 {
         report.push(format!(
             "{orphans} erasure records name a customer that is not erased"
@@ -787,6 +829,10 @@ impl crate::Store {
     /// connection), neither the file nor its `-wal` holds the erased values
     /// afterwards; `file_scrubbed` in the report says whether the
     /// checkpoint completed (it waits up to the busy timeout for readers).
+    /// On PostgreSQL `file_scrubbed` is always false: the old row versions
+    /// stay in the server's files until VACUUM, and in its WAL and on its
+    /// replicas for longer (docs/SCALING.md, "Erasure on PostgreSQL", says
+    /// what the operator does).
     ///
     /// # Errors
     ///

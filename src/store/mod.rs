@@ -754,6 +754,12 @@ impl Store {
     /// Copies the WAL into the database file and truncates it to zero
     /// bytes. True when every frame was copied.
     pub(crate) fn scrub_after_erasure(&self) -> Result<bool> {
+        // The server's files are the server's: old row versions stay until
+        // VACUUM (docs/SCALING.md, "Erasure on PostgreSQL").
+        #[cfg(feature = "postgres")]
+        if self.postgres().is_some() {
+            return Ok(false);
+        }
         let conn = self.lock_writer("checkpoint")?;
         let (busy, log, copied): (i64, i64, i64) = conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {

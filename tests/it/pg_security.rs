@@ -193,6 +193,39 @@ fn the_runtime_role_cannot_rewrite_history_even_bypassing_custdb() {
         )
         .unwrap_err();
     assert!(err.contains("is not merged into"), "{err}");
+    // Erasure and retention change append-only tables too, through the
+    // owner's custdb_erase_subject and custdb_retention_apply.
+    let report = app_store.erase_customer(survivor).unwrap();
+    assert_eq!(report.rows.get("customer_interactions"), Some(&1));
+    assert!(app_store
+        .customers()
+        .interactions(survivor, None, 10)
+        .unwrap()
+        .items
+        .is_empty());
+    app_store
+        .write(|tx| {
+            tx.privacy()
+                .set_retention_rule(custdb::RetentionCategory::Interactions, 1)
+        })
+        .unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::days(3);
+    app_store
+        .write(|tx| {
+            tx.customers().add_interaction(
+                other.id,
+                custdb::NewInteraction::new(
+                    custdb::Channel::Phone,
+                    custdb::Direction::Outbound,
+                    custdb::InteractionKind::Note,
+                )
+                .subject("Old call"),
+            )
+        })
+        .unwrap();
+    let retention = app_store.apply_retention(later).unwrap();
+    assert_eq!(retention.actions.len(), 1, "{retention:?}");
+    assert_eq!(retention.actions[0].table, "customer_interactions");
     assert!(app_store.check().unwrap().is_ok());
     let entries = app_store.verify_audit().unwrap().entries;
     assert!(entries > 0);

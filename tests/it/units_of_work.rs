@@ -64,162 +64,165 @@ fn a_panic_rolls_back_and_the_store_stays_usable() {
 #[test]
 fn every_mutation_writes_one_audit_row_with_its_actor() {
     let clerk = Actor::new("clerk-1", "Clerk One").unwrap();
-    let store = Store::open_in_memory_with(Options::default().actor(clerk.clone())).unwrap();
-    let other = Actor::new("svc-import", "Importer").unwrap();
+    for (engine, store) in crate::common::every_engine_with(Options::default().actor(clerk.clone()))
+    {
+        eprintln!("on {engine}");
+        let other = Actor::new("svc-import", "Importer").unwrap();
 
-    let c = store
-        .customers()
-        .create(NewCustomer::new("Ann").email("ann@example.com"))
-        .unwrap();
-    let a = store
-        .customers()
-        .add_address(
-            c.id,
-            NewAddress::new(AddressKind::Billing, "1 A St", "Leeds", "GB"),
-        )
-        .unwrap();
-    let a2 = store
-        .customers()
-        .add_address(
-            c.id,
-            NewAddress::new(AddressKind::Billing, "2 B St", "Leeds", "GB"),
-        )
-        .unwrap();
-    let i = store
-        .customers()
-        .add_interaction(
-            c.id,
-            NewInteraction::new(Channel::Web, Direction::Inbound, InteractionKind::Note)
-                .subject("x"),
-        )
-        .unwrap();
-    // (action, entity type, entity id, the call that should audit it)
-    type Step<'a> = (&'a str, &'a str, String, Box<dyn Fn() + 'a>);
-    let steps: Vec<Step> = vec![
-        (
-            "update",
-            "customer",
-            c.id.to_string(),
-            Box::new(|| {
-                let cur = store.customers().get(c.id).unwrap();
-                store
-                    .customers()
-                    .update(
-                        c.id,
-                        cur.version,
-                        CustomerPatch::default().company("Co").given_name("Ann"),
-                    )
-                    .unwrap();
-            }),
-        ),
-        (
-            "tag",
-            "customer",
-            c.id.to_string(),
-            Box::new(|| {
-                store.customers().add_tags(c.id, &["vip"]).unwrap();
-            }),
-        ),
-        (
-            "untag",
-            "customer",
-            c.id.to_string(),
-            Box::new(|| {
-                store.customers().remove_tags(c.id, &["vip"]).unwrap();
-            }),
-        ),
-        (
-            "update",
-            "address",
-            a.id.to_string(),
-            Box::new(|| {
-                store
-                    .customers()
-                    .update_address(
-                        a.id,
-                        AddressPatch {
-                            city: Some("York".into()),
-                            ..Default::default()
-                        },
-                    )
-                    .unwrap();
-            }),
-        ),
-        (
-            "set_default",
-            "address",
-            a2.id.to_string(),
-            Box::new(|| {
-                store.customers().set_default_address(a2.id).unwrap();
-            }),
-        ),
-        (
-            "delete",
-            "address",
-            a.id.to_string(),
-            Box::new(|| {
-                store.customers().delete_address(a.id).unwrap();
-            }),
-        ),
-        (
-            "archive",
-            "customer",
-            c.id.to_string(),
-            Box::new(|| {
-                store.customers().archive(c.id).unwrap();
-            }),
-        ),
-        (
-            "restore",
-            "customer",
-            c.id.to_string(),
-            Box::new(|| {
-                store.customers().restore(c.id).unwrap();
-            }),
-        ),
-    ];
-    for (action, entity, id, step) in &steps {
-        let before = store.read(|r| r.audit().count()).unwrap();
-        step();
-        assert_eq!(
-            store.read(|r| r.audit().count()).unwrap(),
-            before + 1,
-            "{action} {entity}"
-        );
-        let last = store
-            .read(|r| r.audit().for_entity(entity, id, 1000))
-            .unwrap()
-            .pop()
+        let c = store
+            .customers()
+            .create(NewCustomer::new("Ann").email("ann@example.com"))
             .unwrap();
-        assert_eq!(last.action, *action);
-        assert_eq!(last.actor_id, "clerk-1");
-        assert_eq!(last.actor_name, "Clerk One");
-    }
-    let update = &store
-        .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 100))
-        .unwrap()[1];
-    assert_eq!(update.changed_fields, vec!["given_name", "company"]);
-    let create = &store
-        .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 100))
-        .unwrap()[0];
-    assert_eq!(create.action, "create");
-    assert_eq!(create.changed_fields, vec!["display_name", "email"]);
-    let created_interaction = store
-        .read(|r| r.audit().for_entity("interaction", &i.id.to_string(), 10))
-        .unwrap();
-    assert_eq!(created_interaction.len(), 1);
+        let a = store
+            .customers()
+            .add_address(
+                c.id,
+                NewAddress::new(AddressKind::Billing, "1 A St", "Leeds", "GB"),
+            )
+            .unwrap();
+        let a2 = store
+            .customers()
+            .add_address(
+                c.id,
+                NewAddress::new(AddressKind::Billing, "2 B St", "Leeds", "GB"),
+            )
+            .unwrap();
+        let i = store
+            .customers()
+            .add_interaction(
+                c.id,
+                NewInteraction::new(Channel::Web, Direction::Inbound, InteractionKind::Note)
+                    .subject("x"),
+            )
+            .unwrap();
+        // (action, entity type, entity id, the call that should audit it)
+        type Step<'a> = (&'a str, &'a str, String, Box<dyn Fn() + 'a>);
+        let steps: Vec<Step> = vec![
+            (
+                "update",
+                "customer",
+                c.id.to_string(),
+                Box::new(|| {
+                    let cur = store.customers().get(c.id).unwrap();
+                    store
+                        .customers()
+                        .update(
+                            c.id,
+                            cur.version,
+                            CustomerPatch::default().company("Co").given_name("Ann"),
+                        )
+                        .unwrap();
+                }),
+            ),
+            (
+                "tag",
+                "customer",
+                c.id.to_string(),
+                Box::new(|| {
+                    store.customers().add_tags(c.id, &["vip"]).unwrap();
+                }),
+            ),
+            (
+                "untag",
+                "customer",
+                c.id.to_string(),
+                Box::new(|| {
+                    store.customers().remove_tags(c.id, &["vip"]).unwrap();
+                }),
+            ),
+            (
+                "update",
+                "address",
+                a.id.to_string(),
+                Box::new(|| {
+                    store
+                        .customers()
+                        .update_address(
+                            a.id,
+                            AddressPatch {
+                                city: Some("York".into()),
+                                ..Default::default()
+                            },
+                        )
+                        .unwrap();
+                }),
+            ),
+            (
+                "set_default",
+                "address",
+                a2.id.to_string(),
+                Box::new(|| {
+                    store.customers().set_default_address(a2.id).unwrap();
+                }),
+            ),
+            (
+                "delete",
+                "address",
+                a.id.to_string(),
+                Box::new(|| {
+                    store.customers().delete_address(a.id).unwrap();
+                }),
+            ),
+            (
+                "archive",
+                "customer",
+                c.id.to_string(),
+                Box::new(|| {
+                    store.customers().archive(c.id).unwrap();
+                }),
+            ),
+            (
+                "restore",
+                "customer",
+                c.id.to_string(),
+                Box::new(|| {
+                    store.customers().restore(c.id).unwrap();
+                }),
+            ),
+        ];
+        for (action, entity, id, step) in &steps {
+            let before = store.read(|r| r.audit().count()).unwrap();
+            step();
+            assert_eq!(
+                store.read(|r| r.audit().count()).unwrap(),
+                before + 1,
+                "{action} {entity}"
+            );
+            let last = store
+                .read(|r| r.audit().for_entity(entity, id, 1000))
+                .unwrap()
+                .pop()
+                .unwrap();
+            assert_eq!(last.action, *action);
+            assert_eq!(last.actor_id, "clerk-1");
+            assert_eq!(last.actor_name, "Clerk One");
+        }
+        let update = &store
+            .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 100))
+            .unwrap()[1];
+        assert_eq!(update.changed_fields, vec!["given_name", "company"]);
+        let create = &store
+            .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 100))
+            .unwrap()[0];
+        assert_eq!(create.action, "create");
+        assert_eq!(create.changed_fields, vec!["display_name", "email"]);
+        let created_interaction = store
+            .read(|r| r.audit().for_entity("interaction", &i.id.to_string(), 10))
+            .unwrap();
+        assert_eq!(created_interaction.len(), 1);
 
-    // A unit of work can name its own actor.
-    let d = store
-        .write_as(&other, |tx| {
-            tx.customers().create(NewCustomer::new("Imported"))
-        })
-        .unwrap();
-    let entries = store
-        .read(|r| r.audit().for_entity("customer", &d.id.to_string(), 10))
-        .unwrap();
-    assert_eq!(entries[0].actor_id, "svc-import");
-    assert_consistent(&store);
+        // A unit of work can name its own actor.
+        let d = store
+            .write_as(&other, |tx| {
+                tx.customers().create(NewCustomer::new("Imported"))
+            })
+            .unwrap();
+        let entries = store
+            .read(|r| r.audit().for_entity("customer", &d.id.to_string(), 10))
+            .unwrap();
+        assert_eq!(entries[0].actor_id, "svc-import");
+        assert_consistent(&store);
+    }
 }
 
 #[test]

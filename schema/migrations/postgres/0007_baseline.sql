@@ -942,3 +942,73 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION custdb_merge_move(uuid, uuid) FROM PUBLIC;
+
+-- BEGIN generated from the personal-data map (src/privacy/postgres.rs)
+CREATE FUNCTION custdb_erase_subject(p_subject uuid, p_at timestamptz) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_counts jsonb := '{}';
+    v_rows bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM customers WHERE id = p_subject AND erased_at IS NULL) THEN
+        RAISE EXCEPTION 'customer % is unknown or already erased', p_subject USING ERRCODE = '23CD2';
+    END IF;
+    INSERT INTO privacy_erasure_in_progress (one) VALUES (1);
+    DELETE FROM customer_tags WHERE customer_id = p_subject;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('customer_tags', v_rows); END IF;
+    DELETE FROM customer_addresses WHERE customer_id = p_subject;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('customer_addresses', v_rows); END IF;
+    DELETE FROM customer_interactions WHERE customer_id = p_subject;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('customer_interactions', v_rows); END IF;
+    UPDATE consent_events SET evidence_reference = NULL WHERE customer_id = p_subject;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('consent_events', v_rows); END IF;
+    UPDATE order_events SET detail = (detail - 'tracking_number') WHERE order_id IN (SELECT id FROM orders WHERE customer_id = p_subject);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('order_events', v_rows); END IF;
+    UPDATE shipments SET tracking_number = NULL WHERE order_id IN (SELECT id FROM orders WHERE customer_id = p_subject);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('shipments', v_rows); END IF;
+    UPDATE orders SET guest_email = CASE WHEN guest_email IS NULL THEN NULL ELSE 'erased@erased.invalid' END, shipping_address = NULL, billing_address = NULL, note = NULL WHERE customer_id = p_subject;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('orders', v_rows); END IF;
+    UPDATE customers SET display_name = 'Erased customer', given_name = NULL, family_name = NULL, email = NULL, phone = NULL, company = NULL, locale = NULL, birth_date = NULL, acquisition_source = NULL, attributes = '{}', notes = NULL WHERE id = p_subject;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('customers', v_rows); END IF;
+    UPDATE customers SET erased_at = p_at, archived_at = coalesce(archived_at, p_at), updated_at = p_at, version = version + 1 WHERE id = p_subject;
+    DELETE FROM privacy_erasure_in_progress;
+    RETURN v_counts;
+END
+$$;
+REVOKE ALL ON FUNCTION custdb_erase_subject(uuid, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION custdb_retention_apply(p_table text, p_cutoff timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
+    INSERT INTO privacy_erasure_in_progress (one) VALUES (1);
+    IF p_table = 'customer_interactions' THEN
+        DELETE FROM customer_interactions WHERE occurred_at < p_cutoff;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+    ELSIF p_table = 'order_events' THEN
+        UPDATE order_events SET detail = (detail - 'tracking_number') WHERE (SELECT o.placed_at FROM orders o WHERE o.id = order_id) < p_cutoff AND (detail IS DISTINCT FROM (detail - 'tracking_number'));
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+    ELSIF p_table = 'shipments' THEN
+        UPDATE shipments SET tracking_number = NULL WHERE (SELECT o.placed_at FROM orders o WHERE o.id = order_id) < p_cutoff AND (tracking_number IS DISTINCT FROM NULL);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+    ELSIF p_table = 'orders' THEN
+        UPDATE orders SET guest_email = CASE WHEN guest_email IS NULL THEN NULL ELSE 'erased@erased.invalid' END, shipping_address = NULL, billing_address = NULL, note = NULL WHERE placed_at < p_cutoff AND (guest_email IS DISTINCT FROM CASE WHEN guest_email IS NULL THEN NULL ELSE 'erased@erased.invalid' END OR shipping_address IS DISTINCT FROM NULL OR billing_address IS DISTINCT FROM NULL OR note IS DISTINCT FROM NULL);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+    ELSE
+        RAISE EXCEPTION 'no retention statement for table %', p_table USING ERRCODE = '23CD2';
+    END IF;
+    DELETE FROM privacy_erasure_in_progress;
+    RETURN v_rows;
+END
+$$;
+REVOKE ALL ON FUNCTION custdb_retention_apply(text, timestamptz) FROM PUBLIC;
+-- END generated from the personal-data map

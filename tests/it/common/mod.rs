@@ -119,7 +119,13 @@ impl std::ops::Deref for OnEngine {
 /// fails). Behaviour tests loop over it, so that one test body proves
 /// both engines.
 pub fn every_engine() -> Vec<(&'static str, OnEngine)> {
-    let (dir, store) = file_store();
+    every_engine_with(custdb::Options::default())
+}
+
+/// [`every_engine`], each store opened with `options`.
+pub fn every_engine_with(options: custdb::Options) -> Vec<(&'static str, OnEngine)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open_with(dir.path().join("test.db"), options.clone()).expect("open store");
     #[allow(unused_mut)]
     let mut out = vec![(
         "SQLite",
@@ -131,7 +137,9 @@ pub fn every_engine() -> Vec<(&'static str, OnEngine)> {
     )];
     #[cfg(feature = "postgres")]
     if let Some(cluster) = custdb_pgcluster::cluster() {
-        let (name, store) = crate::engines::postgres_store(cluster);
+        let (name, _) = crate::engines::postgres_store(cluster);
+        let store = Store::open_postgres_with(&cluster.connection(&name), options)
+            .expect("open PostgreSQL");
         out.push((
             "PostgreSQL",
             OnEngine {
@@ -230,4 +238,28 @@ pub fn stock_tea(tx: &WriteTx<'_>, warehouse_code: &str, units: i64) -> custdb::
         .create_warehouse(NewWarehouse::new(warehouse_code, warehouse_code))?;
     tx.inventory().receive(p.variants[0].id, w.id, units)?;
     Ok(p.variants[0].id)
+}
+
+/// On PostgreSQL, writes the server's dirty pages to the data files
+/// (`CHECKPOINT`), so a byte scan of them sees what was committed.
+pub fn checkpoint(store: &OnEngine) {
+    #[cfg(feature = "postgres")]
+    if let (Some(db), Some(cluster)) = (store.postgres_database(), custdb_pgcluster::cluster()) {
+        cluster.psql(db, "CHECKPOINT");
+    }
+    let _ = store;
+}
+
+/// On PostgreSQL, what an operator runs after an erasure to take the
+/// erased values out of the database's files: `VACUUM FULL` rewrites every
+/// table and index without the dead row versions, and the checkpoints
+/// write the new files and remove the old ones.
+pub fn vacuum_full(store: &OnEngine) {
+    #[cfg(feature = "postgres")]
+    if let (Some(db), Some(cluster)) = (store.postgres_database(), custdb_pgcluster::cluster()) {
+        cluster.psql(db, "VACUUM FULL");
+        cluster.psql(db, "CHECKPOINT");
+        cluster.psql(db, "CHECKPOINT");
+    }
+    let _ = store;
 }
