@@ -7,8 +7,9 @@
 //!
 //! The ids do not implement rusqlite's traits: rusqlite is an
 //! implementation detail, not part of the public API. Inside the crate an
-//! id becomes a parameter with `id.sql()` and is read with
-//! `row.get_id(index)`.
+//! id is a parameter and a column through the engine seam's own
+//! `ToValue` and `FromValue` (hyphenated text on SQLite, `uuid` on
+//! PostgreSQL).
 //!
 //! rusqlite's traits are reachable from a doctest (this compiles):
 //!
@@ -32,7 +33,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -98,13 +98,6 @@ macro_rules! define_id {
             }
         }
 
-        impl IdSql for $name {
-            type Sql = SqlId;
-            fn sql(&self) -> SqlId {
-                SqlId(self.0)
-            }
-        }
-
         impl crate::db::ToValue for $name {
             fn to_value(&self) -> crate::db::Value<'_> {
                 crate::db::Value::Uuid(self.0)
@@ -116,85 +109,7 @@ macro_rules! define_id {
                 <Uuid as crate::db::FromValue>::from_value(value).map($name)
             }
         }
-
-        impl IdColumn for $name {
-            fn column(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                let text = value.as_str()?;
-                Uuid::parse_str(text)
-                    .map($name)
-                    .map_err(|e| FromSqlError::Other(Box::new(e)))
-            }
-        }
     };
-}
-
-/// An id as SQL stores it: its hyphenated text. Crate-private, so rusqlite
-/// stays an implementation detail of the ids (no public `ToSql` on them).
-#[derive(Clone, Copy)]
-pub(crate) struct SqlId(Uuid);
-
-impl ToSql for SqlId {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.0.hyphenated().to_string()))
-    }
-}
-
-/// Ids (and optional ids) as SQL parameters: `params![id.sql()]`.
-pub(crate) trait IdSql {
-    /// The parameter.
-    type Sql: ToSql;
-    /// The id as a parameter.
-    fn sql(&self) -> Self::Sql;
-}
-
-impl<T: IdSql> IdSql for Option<T> {
-    type Sql = Option<T::Sql>;
-    fn sql(&self) -> Option<T::Sql> {
-        self.as_ref().map(IdSql::sql)
-    }
-}
-
-impl<T: IdSql> IdSql for &T {
-    type Sql = T::Sql;
-    fn sql(&self) -> T::Sql {
-        (**self).sql()
-    }
-}
-
-/// Ids (and optional ids) read from a column.
-pub(crate) trait IdColumn: Sized {
-    /// Reads the column's value.
-    fn column(value: ValueRef<'_>) -> FromSqlResult<Self>;
-}
-
-impl<T: IdColumn> IdColumn for Option<T> {
-    fn column(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        match value {
-            ValueRef::Null => Ok(None),
-            v => T::column(v).map(Some),
-        }
-    }
-}
-
-/// The value of a column read as an id, through rusqlite's `FromSql`.
-struct Column<T>(T);
-
-impl<T: IdColumn> FromSql for Column<T> {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        T::column(value).map(Column)
-    }
-}
-
-/// Reads ids from rows: `row.get_id(0)?`, typed by where it goes.
-pub(crate) trait RowIds {
-    /// The column at `index` as an id (or an optional id).
-    fn get_id<T: IdColumn>(&self, index: usize) -> rusqlite::Result<T>;
-}
-
-impl RowIds for rusqlite::Row<'_> {
-    fn get_id<T: IdColumn>(&self, index: usize) -> rusqlite::Result<T> {
-        self.get::<_, Column<T>>(index).map(|c| c.0)
-    }
 }
 
 define_id!(

@@ -281,6 +281,7 @@ impl<'a> WriteTx<'a> {
     ///
     /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) on
     /// another engine.
+    #[cfg(test)]
     pub(crate) fn conn(&self) -> Result<&Connection> {
         self.db().as_sqlite("this operation")
     }

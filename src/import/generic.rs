@@ -137,7 +137,7 @@ fn write_customer_rows(
             }
         };
         if let Some(k) = &key {
-            if key_lookup::<CustomerId>(tx.conn()?, &mapping.source, "customer", k)?.is_some() {
+            if key_lookup::<CustomerId>(tx.db(), &mapping.source, "customer", k)?.is_some() {
                 tally.already_present += 1;
                 continue;
             }
@@ -153,7 +153,7 @@ fn write_customer_rows(
                 tx.customers().add_address(c.id, a.clone())?;
             }
             if let Some(k) = &key {
-                key_record(tx, &mapping.source, "customer", k, &c.id.to_string())?;
+                key_record(tx, &mapping.source, "customer", k, &c.id)?;
             }
             Ok(())
         };
@@ -497,8 +497,7 @@ impl Store {
                 if let Err(reason) = super::check_key("key", &order.key) {
                     return Ok(Err(reason));
                 }
-                if key_lookup::<crate::id::OrderId>(tx.conn()?, source, "order", &order.key)?
-                    .is_some()
+                if key_lookup::<crate::id::OrderId>(tx.db(), source, "order", &order.key)?.is_some()
                 {
                     report.already_present += 1;
                     return Ok(Ok(()));
@@ -538,7 +537,7 @@ impl Store {
                 };
                 match tx.orders().record_historical(&historical) {
                     Ok(id) => {
-                        key_record(tx, source, "order", &order.key, &id.to_string())?;
+                        key_record(tx, source, "order", &order.key, &id)?;
                         report.imported += 1;
                         report.count("orders");
                         Ok(Ok(()))

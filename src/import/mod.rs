@@ -32,9 +32,7 @@ pub mod retail;
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
-
-use crate::error::DbResult;
+use crate::db::{sql, Conn, FromValue, ToValue};
 use crate::error::Result;
 use crate::unit::WriteTx;
 
@@ -112,18 +110,15 @@ impl ImportReport {
 }
 
 /// The record an outside key became, if an earlier import made one.
-pub(crate) fn key_lookup<T: crate::id::IdColumn>(
-    conn: &Connection,
+pub(crate) fn key_lookup<T: FromValue>(
+    db: Conn<'_>,
     source: &str,
     entity: &str,
     key: &str,
 ) -> Result<Option<T>> {
-    use crate::id::RowIds;
-    conn.prepare_cached(sql::KEY_LOOKUP)
-        .db()?
-        .query_row(params![source, entity, key], |r| r.get_id(0))
-        .optional()
-        .db()
+    db.query_opt(sql!(sql::KEY_LOOKUP), &[&source, &entity, &key], |r| {
+        r.get(0)
+    })
 }
 
 /// Remembers what an outside key became.
@@ -132,18 +127,11 @@ pub(crate) fn key_record(
     source: &str,
     entity: &str,
     key: &str,
-    entity_id: &str,
+    entity_id: &dyn ToValue,
 ) -> Result<()> {
-    tx.conn()?
-        .prepare_cached(sql::KEY_RECORD)
-        .db()?
-        .execute(params![
-            source,
-            entity,
-            key,
-            entity_id,
-            crate::time::to_db(&tx.now())
-        ])
-        .db()?;
+    tx.db().execute(
+        sql!(sql::KEY_RECORD),
+        &[&source, &entity, &key, entity_id, &tx.now()],
+    )?;
     Ok(())
 }

@@ -23,8 +23,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::id::IdSql;
-use crate::id::RowIds;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
@@ -36,7 +34,7 @@ use std::str::FromStr;
 use super::{key_lookup, key_record, ImportProgress, ImportReport, Rejection};
 use crate::catalog::{NewProduct, NewVariant};
 use crate::customer::NewCustomer;
-use crate::error::DbResult;
+use crate::db::{sql, Conn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{CustomerId, OrderId, VariantId};
 use crate::money::{self, Currency};
@@ -335,7 +333,7 @@ impl Store {
                 format!("must be {}", HEADER.join(",")),
             ));
         }
-        let run_started = crate::time::to_db(&crate::time::now());
+        let run_started = crate::time::now();
         let mut known = Known::default();
         let mut report = ImportReport::default();
         let mut batch: Vec<Invoice> = Vec::new();
@@ -411,7 +409,7 @@ impl Store {
                 if batch.len() >= INVOICES_PER_TRANSACTION {
                     self.write_batch(
                         &mut batch,
-                        &run_started,
+                        run_started,
                         &mut known,
                         &mut report,
                         &mut reject,
@@ -429,7 +427,7 @@ impl Store {
         }
         self.write_batch(
             &mut batch,
-            &run_started,
+            run_started,
             &mut known,
             &mut report,
             &mut reject,
@@ -445,7 +443,7 @@ impl Store {
     fn write_batch(
         &self,
         batch: &mut Vec<Invoice>,
-        run_started: &str,
+        run_started: DateTime<Utc>,
         known: &mut Known,
         report: &mut ImportReport,
         reject: &mut impl FnMut(&mut ImportReport, u64, &str),
@@ -455,11 +453,11 @@ impl Store {
         }
         let invoices = std::mem::take(batch);
         self.write(|tx| {
-            known.begin(tx.conn()?)?;
+            known.begin(tx.db())?;
             for invoice in &invoices {
                 write_invoice(tx, invoice, run_started, known, report, reject)?;
             }
-            known.end(tx.conn()?)
+            known.end(tx.db())
         })
     }
 }
@@ -492,31 +490,37 @@ struct Known {
     customers: HashMap<String, CustomerId>,
     products: HashMap<String, VariantId>,
     /// The writer's total changes and data version at the end of the last
-    /// batch.
+    /// batch (SQLite).
     mark: Option<(u64, i64)>,
 }
 
 impl Known {
-    fn marks(conn: &rusqlite::Connection) -> Result<(u64, i64)> {
-        let version: i64 = conn
-            .prepare_cached("PRAGMA data_version")
-            .db()?
-            .query_row([], |r| r.get(0))
-            .db()?;
-        Ok((conn.total_changes(), version))
+    /// The writer's change counter and the file's data version, or `None`
+    /// on PostgreSQL, where other servers' writes leave no such mark: there
+    /// the cache is forgotten at every batch.
+    fn marks(db: Conn<'_>) -> Result<Option<(u64, i64)>> {
+        if db.is_postgres() {
+            return Ok(None);
+        }
+        let version: i64 = db.query_row(
+            sql!(sqlite: "PRAGMA data_version", postgres: "SELECT 0"),
+            &[],
+            |r| r.get(0),
+        )?;
+        Ok(Some((db.total_changes(), version)))
     }
 
-    fn begin(&mut self, conn: &rusqlite::Connection) -> Result<()> {
-        let now = Self::marks(conn)?;
-        if self.mark != Some(now) {
+    fn begin(&mut self, db: Conn<'_>) -> Result<()> {
+        let now = Self::marks(db)?;
+        if now.is_none() || self.mark != now {
             self.customers.clear();
             self.products.clear();
         }
         Ok(())
     }
 
-    fn end(&mut self, conn: &rusqlite::Connection) -> Result<()> {
-        self.mark = Some(Self::marks(conn)?);
+    fn end(&mut self, db: Conn<'_>) -> Result<()> {
+        self.mark = Self::marks(db)?;
         Ok(())
     }
 }
@@ -525,7 +529,11 @@ impl Known {
 /// for a later run of lines of an invoice this import already wrote (the
 /// file is not always grouped by invoice). Returns None when an earlier
 /// import wrote this run.
-fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Option<String>> {
+fn invoice_key(
+    tx: &WriteTx<'_>,
+    invoice: &str,
+    run_started: DateTime<Utc>,
+) -> Result<Option<String>> {
     let mut n = 1;
     loop {
         let key = if n == 1 {
@@ -534,16 +542,13 @@ fn invoice_key(tx: &WriteTx<'_>, invoice: &str, run_started: &str) -> Result<Opt
             format!("{invoice}#{n}")
         };
         // One lookup over the three kinds of record an invoice becomes.
-        let found: Option<String> = tx
-            .conn()?
-            .prepare_cached(sql::INVOICE_KEY)
-            .db()?
-            .query_row(rusqlite::params![SOURCE, key], |r| r.get(0))
-            .db()?;
+        let found: Option<DateTime<Utc>> =
+            tx.db()
+                .query_row(sql!(sql::INVOICE_KEY), &[&SOURCE, &key], |r| r.get(0))?;
         match found {
             None => return Ok(Some(key)),
             // Written by an earlier import: this run of lines is present.
-            Some(at) if at.as_str() < run_started => return Ok(None),
+            Some(at) if at < run_started => return Ok(None),
             // Written by this import: these lines are a later run.
             Some(_) => n += 1,
         }
@@ -616,7 +621,7 @@ fn plan_sale(invoice: &Invoice) -> SalePlan<'_> {
 fn write_invoice(
     tx: &WriteTx<'_>,
     invoice: &Invoice,
-    run_started: &str,
+    run_started: DateTime<Utc>,
     known: &mut Known,
     report: &mut ImportReport,
     reject: &mut impl FnMut(&mut ImportReport, u64, &str),
@@ -655,7 +660,7 @@ fn customer_for(
     if let Some(c) = known.customers.get(id) {
         return Ok(*c);
     }
-    if let Some(c) = key_lookup::<CustomerId>(tx.conn()?, SOURCE, "customer", id)? {
+    if let Some(c) = key_lookup::<CustomerId>(tx.db(), SOURCE, "customer", id)? {
         remember(&mut known.customers, id, c);
         return Ok(c);
     }
@@ -667,7 +672,7 @@ fn customer_for(
                 serde_json::Value::String(id.to_owned()),
             ),
     )?;
-    key_record(tx, SOURCE, "customer", id, &c.id.to_string())?;
+    key_record(tx, SOURCE, "customer", id, &c.id)?;
     remember(&mut known.customers, id, c.id);
     report.count("customers");
     Ok(c.id)
@@ -678,7 +683,7 @@ fn known_variant(tx: &WriteTx<'_>, code: &str, known: &mut Known) -> Result<Opti
     if let Some(v) = known.products.get(code) {
         return Ok(Some(*v));
     }
-    let found = key_lookup::<VariantId>(tx.conn()?, SOURCE, "product", code)?;
+    let found = key_lookup::<VariantId>(tx.db(), SOURCE, "product", code)?;
     if let Some(v) = found {
         remember(&mut known.products, code, v);
     }
@@ -706,7 +711,7 @@ fn variant_for(
         NewVariant::new(line.code.clone(), line.price.abs(), Currency::GBP).track_stock(false),
     ))?;
     let v = product.variants[0].id;
-    key_record(tx, SOURCE, "product", &line.code, &v.to_string())?;
+    key_record(tx, SOURCE, "product", &line.code, &v)?;
     remember(&mut known.products, &line.code, v);
     report.count("products");
     Ok(v)
@@ -792,19 +797,14 @@ fn matching_order(
     customer: CustomerId,
     variant: VariantId,
     unit_price_e4: i64,
-    at: &str,
+    at: DateTime<Utc>,
     quantity: i64,
 ) -> Result<Option<OrderId>> {
-    use rusqlite::OptionalExtension;
-    tx.conn()?
-        .prepare_cached(sql::MATCHING_ORDER)
-        .db()?
-        .query_row(
-            rusqlite::params![customer.sql(), variant.sql(), unit_price_e4, at, quantity],
-            |r| r.get_id(0),
-        )
-        .optional()
-        .db()
+    tx.db().query_opt(
+        sql!(sql::MATCHING_ORDER),
+        &[&customer, &variant, &unit_price_e4, &at, &quantity],
+        |r| r.get(0),
+    )
 }
 
 /// A cancelled line matched to an order: the line, units, amount.
@@ -825,7 +825,7 @@ fn write_cancellation(
         .as_deref()
         .map(|id| customer_for(tx, id, known, report))
         .transpose()?;
-    let at = crate::time::to_db(&first.at);
+    let at = first.at;
     // Product lines with a matching order become returns and refunds,
     // grouped by order; the rest goes on one credit note.
     let mut returns: Vec<(OrderId, Vec<Returned<'_>>)> = Vec::new();
@@ -845,7 +845,7 @@ fn write_cancellation(
                             .filter(|(l, _, _)| l.code == line.code)
                             .map(|(_, q, _)| *q)
                             .sum();
-                        matching_order(tx, customer, variant, price_e4, &at, quantity + pending)?
+                        matching_order(tx, customer, variant, price_e4, at, quantity + pending)?
                     }
                     None => None,
                 }
@@ -869,7 +869,7 @@ fn write_cancellation(
             None => credited.push(line),
         }
     }
-    let mut first_return: Option<String> = None;
+    let mut first_return: Option<crate::id::ReturnId> = None;
     for (order, lines) in &returns {
         // The same stock code twice in a cancellation goes back as one line.
         let mut merged: Vec<NewReturnLine> = Vec::new();
@@ -892,16 +892,13 @@ fn write_cancellation(
                 lines: merged,
             },
         )?;
-        first_return.get_or_insert(ret.id.to_string());
+        first_return.get_or_insert(ret.id);
         report.count("returns");
-        let refundable: (i64, i64) = tx
-            .conn()?
-            .query_row(
-                "SELECT paid_e4, refunded_e4 FROM orders WHERE id = ?1",
-                [order.sql()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .db()?;
+        let refundable: (i64, i64) = tx.db().query_row(
+            sql!("SELECT paid_e4, refunded_e4 FROM orders WHERE id = ?1"),
+            &[order],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let amount_e4 = amount_e4.min(refundable.0 - refundable.1);
         if amount_e4 > 0 {
             tx.orders().refund(
@@ -954,7 +951,7 @@ fn write_cancellation(
                     issued_at: first.at,
                 },
             )?;
-            key_record(tx, SOURCE, "credit_note", key, &id.to_string())?;
+            key_record(tx, SOURCE, "credit_note", key, &id)?;
             report.count("credit_notes");
             report.imported += credited.len() as u64;
         }

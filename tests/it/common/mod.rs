@@ -81,6 +81,20 @@ impl OnEngine {
         unreachable!("a store on no engine");
     }
 
+    /// One integer computed by SQL behind custdb's back (`count(*)`,
+    /// `sum(...)`), on either engine.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        if let Some(dir) = self.dir() {
+            let conn = rusqlite::Connection::open(dir.join("test.db")).unwrap();
+            return conn.query_row(sql, [], |r| r.get(0)).unwrap();
+        }
+        #[cfg(feature = "postgres")]
+        if let (Some(db), Some(cluster)) = (self.postgres_database(), custdb_pgcluster::cluster()) {
+            return cluster.psql(db, sql).trim().parse().unwrap();
+        }
+        unreachable!("a store on no engine");
+    }
+
     /// Every row of every table, as text, in a stable order: two
     /// contents are equal exactly when nothing was written in between.
     pub fn contents(&self) -> Vec<String> {
