@@ -155,6 +155,8 @@ pub use privacy::{
 };
 pub use report::{Period, Reports, Revenue, RevenueKey, RfmScore};
 pub use segment::{RfmFilter, Segment, SegmentReader, Segments, SpendFilter};
+#[cfg(feature = "postgres")]
+pub use store::CopyReport;
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, EncryptionKey, Options, ReadTx, Store,
     WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN, MAX_READER_POOL_SIZE,

@@ -18,9 +18,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::schema::{self, FileState};
 pub use crate::unit::{Actor, CheckReport, ReadTx, WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN};
 
+#[cfg(feature = "postgres")]
+mod copy;
 mod lock;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+pub use copy::CopyReport;
 use lock::{ReaderPool, WriterLock};
 
 /// The oldest SQLite custdb accepts, as `sqlite3_libversion_number()`.

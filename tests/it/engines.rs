@@ -2111,3 +2111,110 @@ fn reads_go_to_a_hot_standby_and_fresh_reads_to_the_primary() {
     let err = Store::open_with(dir.path().join("x.db"), options).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
 }
+
+/// The supported move from the file to a server: the committed slice of
+/// the Online Retail data set imported into an SQLite file, then copied
+/// into an empty PostgreSQL database. Every row arrives (per table, the
+/// same counts), `check()` holds, the audit chain verifies to the same
+/// head, the reports read the same, and the copy takes new writes (order
+/// numbers and ledger positions go on after the copied ones).
+#[test]
+fn an_sqlite_store_copies_into_postgres_whole() {
+    use custdb::{Currency, Decimal, NewOrder, NewOrderLine, NewProduct, NewVariant, TimeRange};
+    let Some(cluster) = cluster() else { return };
+    let (_dir, file) = crate::common::file_store();
+    crate::common::import_retail_head(&file);
+    // A merge, so that a row refers to a later row of its own table.
+    let first = file
+        .customers()
+        .create(NewCustomer::new("Merged Later"))
+        .unwrap();
+    let survivor = file
+        .customers()
+        .create(NewCustomer::new("Survivor"))
+        .unwrap();
+    file.duplicates().merge(survivor.id, first.id).unwrap();
+    let name = cluster.empty_database();
+    let server = Store::open_postgres(&cluster.connection(&name)).unwrap();
+    let mut seen = Vec::new();
+    let report = file
+        .copy_into(&server, |table, n| seen.push((table.to_owned(), n)))
+        .unwrap();
+    assert_eq!(seen.len(), report.tables.len());
+    let conn = rusqlite::Connection::open(file.path().unwrap()).unwrap();
+    for (table, n) in &report.tables {
+        let in_file: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(*n, in_file as u64, "{table}");
+    }
+    assert!(report.tables["orders"] > 300, "{report:?}");
+    assert!(report.tables["audit_log"] > 1000, "{report:?}");
+    assert!(server.check().unwrap().is_ok(), "{:?}", server.check());
+    let (a, b) = (file.verify_audit().unwrap(), server.verify_audit().unwrap());
+    assert!(b.is_ok(), "{b:?}");
+    assert_eq!((a.entries, a.head), (b.entries, b.head));
+    let range = TimeRange::all();
+    assert_eq!(
+        file.reports().revenue_by_country(range, 50).unwrap(),
+        server.reports().revenue_by_country(range, 50).unwrap()
+    );
+    assert_eq!(
+        file.reports().counts().unwrap(),
+        server.reports().counts().unwrap()
+    );
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    file.read(|r| {
+        r.orders().each_order(|o| {
+            a.push(o);
+            Ok(())
+        })
+    })
+    .unwrap();
+    server
+        .read(|r| {
+            r.orders().each_order(|o| {
+                b.push(o);
+                Ok(())
+            })
+        })
+        .unwrap();
+    assert_eq!(a, b, "every order reads the same");
+
+    // Copying again, or into a non-empty database, is refused.
+    let again = file.copy_into(&server, |_, _| {}).unwrap_err();
+    assert!(
+        matches!(again.kind(), ErrorKind::InvalidState { .. }),
+        "{again}"
+    );
+    let wrong_way = server.copy_into(&file, |_, _| {}).unwrap_err();
+    assert!(
+        matches!(wrong_way.kind(), ErrorKind::Unsupported { .. }),
+        "{wrong_way}"
+    );
+
+    // The copy goes on: a new order takes the next number, the ledger and
+    // the chain go on.
+    let last = server.reports().counts().unwrap().orders as i64;
+    server
+        .catalog()
+        .create_product(
+            NewProduct::new("After").variant(
+                NewVariant::new("AFTER-1", Decimal::ONE, Currency::GBP).track_stock(false),
+            ),
+        )
+        .unwrap();
+    let order = server
+        .orders()
+        .place(
+            NewOrder::for_guest("after@example.com", Currency::GBP)
+                .line(NewOrderLine::new("AFTER-1", 1)),
+        )
+        .unwrap();
+    assert_eq!(order.number, last + 1);
+    assert!(server.verify_audit().unwrap().is_ok());
+    assert!(server.check().unwrap().is_ok());
+}
