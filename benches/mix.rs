@@ -31,7 +31,6 @@
 //! and 99th percentiles.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -39,187 +38,15 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::shop::{build_shop, now, raw_pay_in, raw_place, raw_ship_in, sku};
+use common::mix::{sequence, CustdbSide, Queues, Txn, CUSTOMERS, DELIVERY_BATCH, KINDS, VARIANTS};
+use common::shop::{build_shop, now, raw_pay_in, raw_place, raw_ship_in};
 use common::{assert_same_statements, raw_connection_at, trace_statements, Log};
 use criterion::{criterion_group, criterion_main, Criterion};
 use custdb::customer::sql as customer_sql;
 use custdb::inventory::sql as inv_sql;
 use custdb::order::sql as order_sql;
-use custdb::{
-    Currency, CustomerId, Decimal, Durability, NewOrder, NewOrderLine, NewPayment, NewShipment,
-    Options, OrderId, PaymentMethod, Store,
-};
-use rand::{Rng, SeedableRng};
+use custdb::{CustomerId, Decimal, Durability, Options, OrderId, Store};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-
-const CUSTOMERS: usize = 10_000;
-const VARIANTS: usize = 1_000;
-/// Transactions in the generated sequence (the measurement cycles it).
-const SEQUENCE: usize = 20_000;
-/// Orders one Delivery ships.
-const DELIVERY_BATCH: usize = 10;
-
-#[derive(Clone, Debug)]
-enum Txn {
-    NewOrder {
-        customer: usize,
-        lines: Vec<(usize, i64)>,
-    },
-    Payment {
-        by_email: bool,
-    },
-    OrderStatus {
-        customer: usize,
-    },
-    Delivery,
-    StockLevel,
-}
-
-impl Txn {
-    fn kind(&self) -> usize {
-        match self {
-            Txn::NewOrder { .. } => 0,
-            Txn::Payment { .. } => 1,
-            Txn::OrderStatus { .. } => 2,
-            Txn::Delivery => 3,
-            Txn::StockLevel => 4,
-        }
-    }
-}
-
-const KINDS: [&str; 5] = [
-    "New-Order",
-    "Payment",
-    "Order-Status",
-    "Delivery",
-    "Stock-Level",
-];
-
-/// The mix: 45/43/4/4/4 out of 100, drawn with a fixed seed. A Payment
-/// always finds an unpaid order: the generator tracks the backlog and
-/// draws a New-Order instead when it is empty.
-fn sequence() -> Vec<Txn> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(45_434);
-    let mut unpaid = 0usize;
-    (0..SEQUENCE)
-        .map(|_| {
-            let roll = rng.random_range(0..100);
-            if roll < 45 || (roll < 88 && unpaid == 0) {
-                let count = rng.random_range(5..=15);
-                let mut lines: Vec<(usize, i64)> = Vec::with_capacity(count);
-                while lines.len() < count {
-                    let v = rng.random_range(0..VARIANTS);
-                    if lines.iter().all(|&(w, _)| w != v) {
-                        lines.push((v, rng.random_range(1..=10)));
-                    }
-                }
-                unpaid += 1;
-                Txn::NewOrder {
-                    customer: rng.random_range(0..CUSTOMERS),
-                    lines,
-                }
-            } else if roll < 88 {
-                unpaid -= 1;
-                Txn::Payment {
-                    by_email: rng.random_range(0..100) < 40,
-                }
-            } else if roll < 92 {
-                Txn::OrderStatus {
-                    customer: rng.random_range(0..CUSTOMERS),
-                }
-            } else if roll < 96 {
-                Txn::Delivery
-            } else {
-                Txn::StockLevel
-            }
-        })
-        .collect()
-}
-
-/// One side's queues: orders placed and not paid (with their customer and
-/// total), orders paid and not shipped.
-struct Queues<T> {
-    unpaid: VecDeque<(T, usize, Decimal)>,
-    paid: VecDeque<T>,
-}
-
-// By hand: a derive would ask for `T: Default`, which ids do not have.
-impl<T> Default for Queues<T> {
-    fn default() -> Self {
-        Queues {
-            unpaid: VecDeque::new(),
-            paid: VecDeque::new(),
-        }
-    }
-}
-
-struct CustdbSide {
-    store: Store,
-    customers: Vec<CustomerId>,
-    queues: Queues<OrderId>,
-}
-
-impl CustdbSide {
-    fn run(&mut self, txn: &Txn) {
-        match txn {
-            Txn::NewOrder { customer, lines } => {
-                let order = lines.iter().fold(
-                    NewOrder::for_customer(self.customers[*customer], Currency::GBP),
-                    |o, &(v, q)| o.line(NewOrderLine::new(sku(v), q).tax_rate(Decimal::new(2, 1))),
-                );
-                let placed = self.store.write(|tx| tx.orders().place(order)).unwrap();
-                self.queues
-                    .unpaid
-                    .push_back((placed.id, *customer, placed.total.amount));
-            }
-            Txn::Payment { by_email } => {
-                let (order, customer, total) = self.queues.unpaid.pop_front().unwrap();
-                let id = self.customers[customer];
-                self.store
-                    .write(|tx| {
-                        let c = if *by_email {
-                            tx.customers()
-                                .get_by_email(&format!("buyer{customer}@example.com"))?
-                        } else {
-                            tx.customers().get(id)?
-                        };
-                        debug_assert_eq!(c.id, id);
-                        tx.orders()
-                            .pay(order, NewPayment::new(PaymentMethod::Card, total))
-                    })
-                    .unwrap();
-                self.queues.paid.push_back(order);
-            }
-            Txn::OrderStatus { customer } => {
-                black_box(
-                    self.store
-                        .read(|r| {
-                            let page = r.orders().history(self.customers[*customer], None, 1)?;
-                            page.items.first().map(|o| r.orders().get(o.id)).transpose()
-                        })
-                        .unwrap(),
-                );
-            }
-            Txn::Delivery => {
-                let batch: Vec<OrderId> = (0..DELIVERY_BATCH)
-                    .map_while(|_| self.queues.paid.pop_front())
-                    .collect();
-                self.store
-                    .write(|tx| {
-                        for &order in &batch {
-                            tx.orders()
-                                .ship(order, NewShipment::everything("post", "T-1"))?;
-                        }
-                        Ok::<_, custdb::Error>(())
-                    })
-                    .unwrap();
-            }
-            Txn::StockLevel => {
-                black_box(self.store.read(|r| r.inventory().low_stock()).unwrap());
-            }
-        }
-    }
-}
 
 struct RawSide {
     conn: Connection,
@@ -344,6 +171,7 @@ fn custdb_side(path: &Path, durability: Durability, log: Option<Log>) -> CustdbS
         store: Store::open_with(path, options).unwrap(),
         customers,
         queues: Queues::default(),
+        retries: 0,
     }
 }
 

@@ -123,8 +123,8 @@ impl Raw {
 
     /// The statements custdb's one-shot `place` runs on PostgreSQL, in the
     /// same order: the customer check, the default addresses, each variant
-    /// by SKU and its product's name, the order-number lock, each tracked
-    /// variant's stock rows locked in id order, the order row, then per
+    /// by SKU and its product's name, each tracked variant's stock rows
+    /// locked in id order, the order row (its number from the identity), then per
     /// line the line row, the allocation read, the balance check (locking
     /// its row), the reservation movement and the reservation row; the
     /// event; the audit entry at commit; the order and its lines read back.
@@ -134,9 +134,8 @@ impl Raw {
         let addresses = self.statement(order_sql::DEFAULT_ADDRESSES);
         let by_sku = self.statement(cat_sql::VARIANT_BY_SKU);
         let product_name = self.statement(cat_sql::PRODUCT_NAME);
-        let number_lock = self.statement(order_sql::LOCK_ORDER_NUMBER);
         let stock_lock = self.statement(order_sql::LOCK_STOCK_OF_VARIANT);
-        let insert_order = self.statement(order_sql::INSERT_ORDER);
+        let insert_order = self.statement(order_sql::INSERT_ORDER_PG);
         let insert_line = self.statement(order_sql::INSERT_LINE);
         let allocation = self.statement(inv_sql::ALLOCATION);
         let balance = self.statement(inv_sql::BALANCE_PG);
@@ -180,7 +179,6 @@ impl Raw {
         }
         let subtotal: i64 = priced.iter().map(|p| p.4).sum();
         let tax: i64 = priced.iter().map(|p| p.5).sum();
-        tx.execute(&number_lock, &[]).unwrap();
         let mut tracked: Vec<uuid::Uuid> = priced.iter().map(|p| p.1).collect();
         tracked.sort_unstable();
         for v in &tracked {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use custdb::audit::{entry_hash, sql as audit_sql, GENESIS_HASH};
 use rusqlite::{params, Connection, OptionalExtension};
 
+pub mod mix;
 pub mod people;
 pub mod shop;
 

@@ -88,7 +88,7 @@ impl<'a> Conn<'a> {
         match self.engine {
             Engine::Sqlite(conn) => Ok(conn),
             #[allow(unreachable_patterns)]
-            _ => Err(self.unsupported(operation, "it arrives on PostgreSQL in a later release")),
+            _ => Err(self.unsupported(operation, "it exists only on SQLite files")),
         }
     }
 

@@ -166,11 +166,9 @@ impl<'t> Orders<'t> {
         }
         let total_e4 = money::add_e4("total", total_e4, shipping_e4)?;
         let id = OrderId::new();
-        // The same gapless number as a live placement, under the same lock.
-        db.lock_for_update(sql!(postgres_only: sql::LOCK_ORDER_NUMBER), &[])?;
         let no_text: Option<&str> = None;
         db.execute(
-            sql!(sql::INSERT_ORDER),
+            sql!(sqlite: sql::INSERT_ORDER, postgres: sql::INSERT_ORDER_PG),
             &[
                 &id,
                 &order.customer_id,

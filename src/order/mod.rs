@@ -78,6 +78,8 @@ pub const MAX_LINE_QUANTITY: i64 = 1_000_000;
 pub const MAX_NOTE_LEN: usize = 2000;
 /// Longest idempotency key, in characters.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+/// Most orders one [`Orders::lock_orders`] call locks.
+pub const MAX_ORDERS_LOCKED: usize = 1000;
 
 /// The SQL condition, on an `orders` row aliased `o`, for an order that
 /// counts as a sale: paid, or further along (shipped, delivered, returned,
@@ -325,7 +327,11 @@ impl NewOrderLine {
 pub struct Order {
     /// The id.
     pub id: OrderId,
-    /// The human-readable number: 1, 2, 3... with no gaps.
+    /// The human-readable number, unique, in the order orders were
+    /// placed: 1, 2, 3... On SQLite without gaps; on PostgreSQL it comes
+    /// from a sequence that several servers draw from at once, and a
+    /// placement that fails leaves a gap (docs/SCALING.md, "Order
+    /// numbers").
     pub number: i64,
     /// The customer, unless a guest order.
     pub customer_id: Option<CustomerId>,
@@ -972,6 +978,79 @@ impl<'t> Orders<'t> {
         self.require(id)
     }
 
+    /// Locks several orders for a unit of work that goes on to change them
+    /// all (ship a batch, cancel a batch): on PostgreSQL, their rows in id
+    /// order and then every stock row their open reservations hold, by
+    /// variant and then warehouse, until the unit of work ends. Each of
+    /// custdb's operations locks what it changes in that same order, but a
+    /// unit of work that chains several of them would take the second
+    /// order's stock after the first's, and two such units of work (or one
+    /// and a placement) could wait for each other: PostgreSQL would then
+    /// abort one with [`ErrorKind::Contention`]. Locking the batch first
+    /// leaves nothing to wait for in between. On SQLite, whose one writer
+    /// already runs units of work one at a time, it only checks that the
+    /// orders exist.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown order; [`ErrorKind::Invalid`]
+    /// on `orders` for more than [`MAX_ORDERS_LOCKED`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use custdb::{Currency, NewOrder, NewOrderLine, NewPayment, NewProduct, NewShipment,
+    /// #              NewVariant, PaymentMethod, Store};
+    /// # let store = Store::open_in_memory()?;
+    /// # store.catalog().create_product(NewProduct::new("Card").variant(
+    /// #     NewVariant::new("CARD", "5".parse().unwrap(), Currency::GBP).track_stock(false)))?;
+    /// # let mut paid = Vec::new();
+    /// # for n in 0..3 {
+    /// #     let o = store.orders().place(NewOrder::for_guest(format!("g{n}@example.com"), Currency::GBP)
+    /// #         .line(NewOrderLine::new("CARD", 1)))?;
+    /// #     store.orders().pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))?;
+    /// #     paid.push(o.id);
+    /// # }
+    /// // A delivery run: every paid order of the batch ships, or none does.
+    /// store.write(|tx| {
+    ///     tx.orders().lock_orders(&paid)?;
+    ///     for &order in &paid {
+    ///         tx.orders().ship(order, NewShipment::everything("post", "run-7"))?;
+    ///     }
+    ///     Ok::<_, custdb::Error>(())
+    /// })?;
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn lock_orders(&self, orders: &[OrderId]) -> Result<()> {
+        if orders.len() > MAX_ORDERS_LOCKED {
+            return Err(Error::invalid(
+                "orders",
+                format!("names {} orders, at most {MAX_ORDERS_LOCKED}", orders.len()),
+            ));
+        }
+        let mut ids = orders.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let db = self.tx.db();
+        let mut balances = Vec::new();
+        for id in &ids {
+            self.lock(*id)?;
+            if db.is_postgres() {
+                balances.extend(db.query_vec(
+                    sql!(
+                        postgres_only: "SELECT variant_id, warehouse_id FROM stock_reservations \
+                         WHERE order_id = $1 AND open_quantity > 0"
+                    ),
+                    &[id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?);
+            }
+        }
+        balances.sort_unstable();
+        balances.dedup();
+        self.inventory().lock_balances(&mut balances)
+    }
+
     /// [`lock`](Orders::lock) for an operation that also moves the order's
     /// stock (ship, cancel, refund): after the order's row, the stock rows
     /// its open reservations hold, by variant and then warehouse (the
@@ -1149,13 +1228,12 @@ impl<'t> Orders<'t> {
             OrderStatus::Pending
         };
         let db = self.tx.db();
-        // Several servers place orders at once on PostgreSQL: the gapless
-        // number is taken under a lock held to commit (placements queue
-        // from here), and then the stock rows of every tracked line are
-        // locked in one fixed order, so that two orders never wait for
-        // each other's stock (no deadlock) and what allocation reads stays
-        // true until the reservations are written (no oversell).
-        db.lock_for_update(sql!(postgres_only: sql::LOCK_ORDER_NUMBER), &[])?;
+        // Several servers place orders at once on PostgreSQL: the stock
+        // rows of every tracked line are locked in one fixed order, so
+        // that two orders never wait for each other's stock (no deadlock)
+        // and what allocation reads stays true until the reservations are
+        // written (no oversell). The number comes from the order table's
+        // identity there, which no placement waits for.
         let mut tracked: Vec<VariantId> = lines
             .iter()
             .filter(|l| l.variant.track_stock)
@@ -1176,7 +1254,7 @@ impl<'t> Orders<'t> {
             .transpose()
             .written()?;
         db.execute(
-            sql!(sql::INSERT_ORDER),
+            sql!(sqlite: sql::INSERT_ORDER, postgres: sql::INSERT_ORDER_PG),
             &[
                 &id,
                 &customer_id,
@@ -1514,6 +1592,12 @@ crate::bench_sql::sql_module! {
         shipping_address, billing_address, note, idempotency_key, request_hash, hold_until, \
         placed_at, updated_at, country) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM orders), \
         ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?18)";
+    /// [`INSERT_ORDER`] on PostgreSQL: the number is the table's identity.
+    pub const INSERT_ORDER_PG: &str = "INSERT INTO orders (id, customer_id, guest_email, \
+        currency, status, subtotal_e4, discount_e4, tax_e4, shipping_e4, total_e4, \
+        shipping_address, billing_address, note, idempotency_key, request_hash, hold_until, \
+        placed_at, updated_at, country) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+        ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?18)";
     /// Inserts an order line.
     pub const INSERT_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, variant_id, \
         sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, \
@@ -1536,9 +1620,6 @@ crate::bench_sql::sql_module! {
     pub const DEFAULT_ADDRESSES: &str = "SELECT kind, recipient, company, line1, line2, city, \
         region, postal_code, country FROM customer_addresses WHERE customer_id = ?1 \
         AND is_default = 1 AND kind IN ('shipping', 'billing')";
-    /// On PostgreSQL, the lock that makes order numbers gapless with
-    /// several servers: held from just before the number is taken to commit.
-    pub const LOCK_ORDER_NUMBER: &str = "SELECT pg_advisory_xact_lock(1668641652, 1)";
     /// On PostgreSQL, the lock on one idempotency key (`$1`), held to
     /// commit, so that the same key placed on two servers at once places
     /// one order. (Two keys with the same hash only queue.)

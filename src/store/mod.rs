@@ -752,6 +752,7 @@ impl Store {
     ///
     /// [`ErrorKind::ReadOnly`] for a read-only store; a database error.
     pub fn checkpoint(&self) -> Result<bool> {
+        self.sqlite_only("checkpoint")?;
         self.scrub_after_erasure()
     }
 
@@ -895,7 +896,7 @@ impl Store {
                 }
                 "restore" => "restore with pg_restore or pgBackRest",
                 "checkpoint" => "the server checkpoints on its own (CHECKPOINT as a superuser)",
-                _ => "it is not available on PostgreSQL yet; see docs/SCALING.md",
+                _ => "it exists only on SQLite files; see docs/SCALING.md",
             };
             return Err(Error::new(ErrorKind::Unsupported {
                 operation: format!("{operation} on database {}", pg.database),

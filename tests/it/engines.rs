@@ -756,12 +756,6 @@ fn what_exists_only_on_files_is_typed_unsupported_on_postgres() {
         let err = Store::open_postgres_with(&connection, options).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
     }
-    // A domain not yet on PostgreSQL says so instead of failing oddly.
-    store.customers().create(NewCustomer::new("Buyer")).unwrap();
-    let err = store
-        .read(|r| r.segments().evaluate(&custdb::Segment::default(), None, 5))
-        .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
 }
 
 #[test]
@@ -1591,7 +1585,7 @@ fn orders_script(store: &Store) -> Vec<String> {
     let again = store.orders().place(new()).unwrap();
     log.push(format!(
         "placed: #{} {:?} {} {} {} lines {} same again {}",
-        order.number,
+        order_ranks(store)[&order.number],
         order.status,
         order.subtotal,
         order.tax_total,
@@ -1765,9 +1759,12 @@ fn orders_script(store: &Store) -> Vec<String> {
         })
         .unwrap();
     let h = store.orders().get(historical).unwrap();
+    // Numbers by rank: a sequence (PostgreSQL) leaves a gap where the
+    // shortfall above rolled back, the file's max() + 1 does not.
+    let rank = order_ranks(store);
     log.push(format!(
         "historical: #{} {:?} {} {} {:?}",
-        h.number, h.status, h.total, h.placed_at, h.country
+        rank[&h.number], h.status, h.total, h.placed_at, h.country
     ));
     let by_number = store.orders().by_number(h.number).unwrap();
     log.push(format!("by number: {}", by_number.id == h.id));
@@ -1775,7 +1772,7 @@ fn orders_script(store: &Store) -> Vec<String> {
     let mut cursor = None;
     loop {
         let page = store.orders().history(ann.id, cursor.as_ref(), 1).unwrap();
-        numbers.extend(page.items.iter().map(|o| (o.number, o.status)));
+        numbers.extend(page.items.iter().map(|o| (rank[&o.number], o.status)));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
@@ -1791,7 +1788,7 @@ fn orders_script(store: &Store) -> Vec<String> {
         cancelled_page
             .items
             .iter()
-            .map(|o| o.number)
+            .map(|o| rank[&o.number])
             .collect::<Vec<_>>()
     ));
     log.push(format!(
@@ -1825,7 +1822,7 @@ fn orders_script(store: &Store) -> Vec<String> {
     store
         .read(|r| {
             r.orders().each_order(|o| {
-                each.push((o.number, o.lines.len()));
+                each.push((rank[&o.number], o.lines.len()));
                 Ok(())
             })
         })
@@ -1838,13 +1835,17 @@ fn orders_script(store: &Store) -> Vec<String> {
         .unwrap()
         .lines()
         .map(|line| {
-            // Without the ids (columns 0 and 2) and the placement time (7).
+            // Without the ids (columns 0 and 2) and the placement time (7),
+            // the number (1) by rank.
             let columns: Vec<&str> = line.split(',').collect();
             columns
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| ![0, 2, 7].contains(i))
-                .map(|(_, c)| *c)
+                .map(|(i, c)| match c.parse::<i64>() {
+                    Ok(n) if i == 1 => rank[&n].to_string(),
+                    _ => (*c).to_owned(),
+                })
                 .collect::<Vec<_>>()
                 .join(",")
         })
@@ -1860,7 +1861,7 @@ fn orders_script(store: &Store) -> Vec<String> {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             format!(
                 "#{} {} {} lines {}",
-                v["number"],
+                rank[&v["number"].as_i64().unwrap()],
                 v["status"],
                 v["total"],
                 v["lines"].as_array().map_or(0, Vec::len)
@@ -1876,6 +1877,22 @@ fn orders_script(store: &Store) -> Vec<String> {
     log
 }
 
+/// Each order number's rank among the store's order numbers (1 for the
+/// smallest).
+fn order_ranks(store: &Store) -> std::collections::BTreeMap<i64, usize> {
+    let mut numbers = Vec::new();
+    store
+        .read(|r| {
+            r.orders().each_order(|o| {
+                numbers.push(o.number);
+                Ok(())
+            })
+        })
+        .unwrap();
+    numbers.sort_unstable();
+    numbers.into_iter().zip(1..).collect()
+}
+
 #[test]
 fn orders_behave_the_same_on_every_engine() {
     let transcript = same_on_every_engine(orders_script);
@@ -1888,7 +1905,7 @@ fn orders_behave_the_same_on_every_engine() {
 /// Four servers place orders at once whose two lines come in opposite
 /// orders, while each also places one shared idempotency key: no
 /// deadlock and no error but shortfalls, exactly the stock sold, order
-/// numbers 1 to N without a gap or a twin, and one order for the key.
+/// numbers without a twin, and one order for the key.
 #[test]
 fn several_servers_placing_orders_on_postgres() {
     use custdb::{Currency, Decimal, NewOrder, NewOrderLine, NewProduct, NewVariant, NewWarehouse};
@@ -1961,7 +1978,11 @@ fn several_servers_placing_orders_on_postgres() {
         }
     }
     numbers.sort_unstable();
-    assert_eq!(numbers, (1..=30).collect::<Vec<i64>>(), "gapless, unique");
+    numbers.dedup();
+    // Unique; the placements that fell short took a number too (a
+    // sequence never gives one back), so there are gaps.
+    assert_eq!(numbers.len(), 30, "one number each, never twice");
+    assert!(numbers[0] >= 1);
     for (sku, left) in [("LEFT", 0), ("RIGHT", 1)] {
         let v = store.catalog().variant_by_sku(sku).unwrap();
         assert_eq!(store.inventory().level(v.id, w.id).unwrap().available, left);
@@ -2217,4 +2238,90 @@ fn an_sqlite_store_copies_into_postgres_whole() {
     assert_eq!(order.number, last + 1);
     assert!(server.verify_audit().unwrap().is_ok());
     assert!(server.check().unwrap().is_ok());
+}
+
+/// Two units of work that each ship two orders, whose stock they take in
+/// opposite orders, collide on PostgreSQL (one gets `Contention`) unless
+/// they lock their batch first with `Orders::lock_orders`, after which
+/// both succeed.
+#[test]
+fn shipping_batches_locked_first_never_collide_on_postgres() {
+    use custdb::{
+        Currency, Decimal, NewOrder, NewOrderLine, NewPayment, NewProduct, NewShipment, NewVariant,
+        NewWarehouse, OrderId, PaymentMethod,
+    };
+    let Some(cluster) = cluster() else { return };
+    let (_, store) = postgres_store(cluster);
+    store
+        .catalog()
+        .create_product(
+            NewProduct::new("Pair")
+                .variant(NewVariant::new("X", Decimal::ONE, Currency::GBP))
+                .variant(NewVariant::new("Y", Decimal::ONE, Currency::GBP)),
+        )
+        .unwrap();
+    let w = store
+        .inventory()
+        .create_warehouse(NewWarehouse::new("W", "W"))
+        .unwrap();
+    for sku in ["X", "Y"] {
+        let v = store.catalog().variant_by_sku(sku).unwrap();
+        store.inventory().receive(v.id, w.id, 100).unwrap();
+    }
+    let paid = |sku: &str| -> OrderId {
+        let o = store
+            .orders()
+            .place(
+                NewOrder::for_guest("g@example.com", Currency::GBP).line(NewOrderLine::new(sku, 1)),
+            )
+            .unwrap();
+        store
+            .orders()
+            .pay(o.id, NewPayment::new(PaymentMethod::Card, o.total.amount))
+            .unwrap();
+        o.id
+    };
+    let run = |lock_first: bool| -> Vec<custdb::Result<()>> {
+        let batches = [[paid("X"), paid("Y")], [paid("Y"), paid("X")]];
+        let (start, between) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            let handles: Vec<_> = batches
+                .iter()
+                .map(|batch| {
+                    let (store, start, between) = (&store, &start, &between);
+                    s.spawn(move || {
+                        start.wait();
+                        store.write(|tx| {
+                            if lock_first {
+                                tx.orders().lock_orders(batch)?;
+                            }
+                            tx.orders()
+                                .ship(batch[0], NewShipment::everything("post", "1"))?;
+                            if !lock_first {
+                                // Both hold their first order's stock.
+                                between.wait();
+                            }
+                            tx.orders()
+                                .ship(batch[1], NewShipment::everything("post", "2"))?;
+                            Ok(())
+                        })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let unlocked = run(false);
+    let failed: Vec<_> = unlocked.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(failed.len(), 1, "{unlocked:?}");
+    assert!(
+        matches!(failed[0].kind(), ErrorKind::Contention { .. }),
+        "{}",
+        failed[0]
+    );
+    for _ in 0..5 {
+        let locked = run(true);
+        assert!(locked.iter().all(Result::is_ok), "{locked:?}");
+    }
+    assert!(store.check().unwrap().is_ok());
 }
