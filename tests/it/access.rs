@@ -67,9 +67,8 @@ struct Fixture {
     shop: WarehouseId,
 }
 
-fn setup() -> (Store, Fixture) {
-    let store = Store::open_in_memory().unwrap();
-    let fixture = store
+fn setup(store: &Store) -> Fixture {
+    store
         .write(|tx| {
             tx.consent().register_purpose(
                 NewPurpose::new("marketing", "Offers", LawfulBasis::Consent)
@@ -106,8 +105,7 @@ fn setup() -> (Store, Fixture) {
                 shop: shop.id,
             })
         })
-        .unwrap();
-    (store, fixture)
+        .unwrap()
 }
 
 fn paid_order(store: &Store, f: &Fixture) -> OrderId {
@@ -303,32 +301,35 @@ fn uuid_ish() -> String {
 #[test]
 fn every_default_role_against_every_operation() {
     for (role, permissions) in ROLES {
-        let (store, fixture) = setup();
-        store
-            .write(|tx| tx.access().grant("actor-1", role))
-            .unwrap();
-        let actor = store
-            .as_actor(&Actor::new("actor-1", format!("A {role}")).unwrap())
-            .unwrap();
-        for (op, needs, run) in operations() {
-            let allowed = needs.iter().all(|n| permissions.contains(n));
-            match (allowed, run(&store, &actor, &fixture)) {
-                (true, Ok(())) => {}
-                (false, Err(e)) if e.is_permission_denied() => {
-                    let ErrorKind::PermissionDenied { permission, .. } = e.kind() else {
-                        unreachable!()
-                    };
-                    assert!(
-                        needs.contains(permission),
-                        "{role}/{op}: names {permission}"
-                    );
+        for (engine, store) in crate::common::every_engine() {
+            eprintln!("{role} on {engine}");
+            let fixture = setup(&store);
+            store
+                .write(|tx| tx.access().grant("actor-1", role))
+                .unwrap();
+            let actor = store
+                .as_actor(&Actor::new("actor-1", format!("A {role}")).unwrap())
+                .unwrap();
+            for (op, needs, run) in operations() {
+                let allowed = needs.iter().all(|n| permissions.contains(n));
+                match (allowed, run(&store, &actor, &fixture)) {
+                    (true, Ok(())) => {}
+                    (false, Err(e)) if e.is_permission_denied() => {
+                        let ErrorKind::PermissionDenied { permission, .. } = e.kind() else {
+                            unreachable!()
+                        };
+                        assert!(
+                            needs.contains(permission),
+                            "{role}/{op}: names {permission}"
+                        );
+                    }
+                    (true, Err(e)) => panic!("{role} may {op} but got {e}"),
+                    (false, Ok(())) => panic!("{role} may not {op} but it was allowed"),
+                    (false, Err(e)) => panic!("{role}/{op}: expected PermissionDenied, got {e}"),
                 }
-                (true, Err(e)) => panic!("{role} may {op} but got {e}"),
-                (false, Ok(())) => panic!("{role} may not {op} but it was allowed"),
-                (false, Err(e)) => panic!("{role}/{op}: expected PermissionDenied, got {e}"),
             }
+            assert!(store.check().unwrap().is_ok(), "{role}");
         }
-        assert!(store.check().unwrap().is_ok(), "{role}");
     }
 }
 
@@ -349,81 +350,87 @@ fn the_code_agrees_with_the_documented_matrix() {
 
 #[test]
 fn personal_data_is_masked_without_the_permission() {
-    let (store, f) = setup();
-    store
-        .write(|tx| {
-            tx.access().grant("aud", "auditor")?;
-            tx.access().grant("sal", "sales")
-        })
-        .unwrap();
-    let auditor = store
-        .as_actor(&Actor::new("aud", "Auditor").unwrap())
-        .unwrap();
-    let sales = store
-        .as_actor(&Actor::new("sal", "Sales").unwrap())
-        .unwrap();
-    let masked = auditor.customers().get(f.ann).unwrap();
-    assert_eq!(masked.display_name, format!("A{MASK}"));
-    assert_eq!(
-        masked.email.as_deref(),
-        Some(format!("a{MASK}@{MASK}").as_str())
-    );
-    assert_eq!(masked.phone.as_deref(), Some(format!("{MASK}58").as_str()));
-    let clear = sales.customers().get(f.ann).unwrap();
-    assert_eq!(clear.email.as_deref(), Some("ann@example.com"));
-    // Writes through the handle are recorded under the actor.
-    let c = sales
-        .customers()
-        .create(NewCustomer::new("Via sales"))
-        .unwrap();
-    let audit = store
-        .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 5))
-        .unwrap();
-    assert_eq!(audit[0].actor_id, "sal");
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let f = setup(&store);
+        store
+            .write(|tx| {
+                tx.access().grant("aud", "auditor")?;
+                tx.access().grant("sal", "sales")
+            })
+            .unwrap();
+        let auditor = store
+            .as_actor(&Actor::new("aud", "Auditor").unwrap())
+            .unwrap();
+        let sales = store
+            .as_actor(&Actor::new("sal", "Sales").unwrap())
+            .unwrap();
+        let masked = auditor.customers().get(f.ann).unwrap();
+        assert_eq!(masked.display_name, format!("A{MASK}"));
+        assert_eq!(
+            masked.email.as_deref(),
+            Some(format!("a{MASK}@{MASK}").as_str())
+        );
+        assert_eq!(masked.phone.as_deref(), Some(format!("{MASK}58").as_str()));
+        let clear = sales.customers().get(f.ann).unwrap();
+        assert_eq!(clear.email.as_deref(), Some("ann@example.com"));
+        // Writes through the handle are recorded under the actor.
+        let c = sales
+            .customers()
+            .create(NewCustomer::new("Via sales"))
+            .unwrap();
+        let audit = store
+            .read(|r| r.audit().for_entity("customer", &c.id.to_string(), 5))
+            .unwrap();
+        assert_eq!(audit[0].actor_id, "sal");
+    }
 }
 
 #[test]
 fn marketing_sees_only_consenting_customers() {
-    let (store, f) = setup();
-    let bob = store
-        .customers()
-        .create(NewCustomer::new("Bob").email("bob@example.com"))
-        .unwrap();
-    store
-        .write(|tx| tx.access().grant("mkt", "marketing"))
-        .unwrap();
-    let marketing = store
-        .as_actor(&Actor::new("mkt", "Marketing").unwrap())
-        .unwrap();
-    assert_eq!(
-        marketing.customers().get(f.ann).unwrap().email.as_deref(),
-        Some("ann@example.com")
-    );
-    assert!(marketing
-        .customers()
-        .get(bob.id)
-        .unwrap_err()
-        .is_not_found());
-    let listed = marketing
-        .customers()
-        .list(&CustomerFilter::default(), None, 100)
-        .unwrap();
-    assert_eq!(
-        listed.items.iter().map(|c| c.id).collect::<Vec<_>>(),
-        vec![f.ann]
-    );
-    // Withdrawal takes Ann out of sight.
-    store
-        .write(|tx| {
-            tx.consent().record(NewConsent::new(
-                f.ann,
-                "marketing",
-                ConsentState::Withdrawn,
-                CollectionMethod::Email,
-            ))
-        })
-        .unwrap();
-    assert!(marketing.customers().get(f.ann).unwrap_err().is_not_found());
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let f = setup(&store);
+        let bob = store
+            .customers()
+            .create(NewCustomer::new("Bob").email("bob@example.com"))
+            .unwrap();
+        store
+            .write(|tx| tx.access().grant("mkt", "marketing"))
+            .unwrap();
+        let marketing = store
+            .as_actor(&Actor::new("mkt", "Marketing").unwrap())
+            .unwrap();
+        assert_eq!(
+            marketing.customers().get(f.ann).unwrap().email.as_deref(),
+            Some("ann@example.com")
+        );
+        assert!(marketing
+            .customers()
+            .get(bob.id)
+            .unwrap_err()
+            .is_not_found());
+        let listed = marketing
+            .customers()
+            .list(&CustomerFilter::default(), None, 100)
+            .unwrap();
+        assert_eq!(
+            listed.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![f.ann]
+        );
+        // Withdrawal takes Ann out of sight.
+        store
+            .write(|tx| {
+                tx.consent().record(NewConsent::new(
+                    f.ann,
+                    "marketing",
+                    ConsentState::Withdrawn,
+                    CollectionMethod::Email,
+                ))
+            })
+            .unwrap();
+        assert!(marketing.customers().get(f.ann).unwrap_err().is_not_found());
+    }
 }
 
 /// The page filter (one statement for the page) and the single-customer
@@ -431,131 +438,138 @@ fn marketing_sees_only_consenting_customers() {
 /// with an expiry that passed, given and expiring later, never asked.
 #[test]
 fn marketing_page_filter_agrees_with_the_single_check() {
-    let (store, f) = setup();
-    let now = Utc::now();
-    let given = |id: CustomerId| {
-        NewConsent::new(
-            id,
-            "marketing",
-            ConsentState::Given,
-            CollectionMethod::WebForm,
-        )
-        .notice("v1", "Offers by email")
-        .occurred_at(now - chrono::Duration::days(10))
-    };
-    let mut expected = vec![f.ann];
-    store
-        .write(|tx| {
-            for n in 0..40 {
-                let c = tx
-                    .customers()
-                    .create(NewCustomer::new(format!("P{n}")).email(format!("p{n}@example.com")))?;
-                match n % 5 {
-                    0 => {
-                        tx.consent().record(given(c.id))?;
-                        expected.push(c.id);
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let f = setup(&store);
+        let now = Utc::now();
+        let given = |id: CustomerId| {
+            NewConsent::new(
+                id,
+                "marketing",
+                ConsentState::Given,
+                CollectionMethod::WebForm,
+            )
+            .notice("v1", "Offers by email")
+            .occurred_at(now - chrono::Duration::days(10))
+        };
+        let mut expected = vec![f.ann];
+        store
+            .write(|tx| {
+                for n in 0..40 {
+                    let c = tx.customers().create(
+                        NewCustomer::new(format!("P{n}")).email(format!("p{n}@example.com")),
+                    )?;
+                    match n % 5 {
+                        0 => {
+                            tx.consent().record(given(c.id))?;
+                            expected.push(c.id);
+                        }
+                        1 => {
+                            tx.consent().record(given(c.id))?;
+                            tx.consent().record(NewConsent::new(
+                                c.id,
+                                "marketing",
+                                ConsentState::Withdrawn,
+                                CollectionMethod::Email,
+                            ))?;
+                        }
+                        2 => {
+                            tx.consent()
+                                .record(given(c.id).valid_until(now - chrono::Duration::days(1)))?;
+                        }
+                        3 => {
+                            tx.consent().record(
+                                given(c.id).valid_until(now + chrono::Duration::days(30)),
+                            )?;
+                            expected.push(c.id);
+                        }
+                        _ => {}
                     }
-                    1 => {
-                        tx.consent().record(given(c.id))?;
-                        tx.consent().record(NewConsent::new(
-                            c.id,
-                            "marketing",
-                            ConsentState::Withdrawn,
-                            CollectionMethod::Email,
-                        ))?;
-                    }
-                    2 => {
-                        tx.consent()
-                            .record(given(c.id).valid_until(now - chrono::Duration::days(1)))?;
-                    }
-                    3 => {
-                        tx.consent()
-                            .record(given(c.id).valid_until(now + chrono::Duration::days(30)))?;
-                        expected.push(c.id);
-                    }
-                    _ => {}
                 }
-            }
-            tx.access().grant("mkt", "marketing").map(drop)
-        })
-        .unwrap();
-    expected.sort();
-    let marketing = store
-        .as_actor(&Actor::new("mkt", "Marketing").unwrap())
-        .unwrap();
-    let mut listed = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = marketing
-            .customers()
-            .list(&CustomerFilter::default(), cursor.as_ref(), 7)
+                tx.access().grant("mkt", "marketing").map(drop)
+            })
             .unwrap();
-        listed.extend(page.items.iter().map(|c| c.id));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+        expected.sort();
+        let marketing = store
+            .as_actor(&Actor::new("mkt", "Marketing").unwrap())
+            .unwrap();
+        let mut listed = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = marketing
+                .customers()
+                .list(&CustomerFilter::default(), cursor.as_ref(), 7)
+                .unwrap();
+            listed.extend(page.items.iter().map(|c| c.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
         }
-    }
-    listed.sort();
-    assert_eq!(listed, expected);
-    // The single check says the same of every customer.
-    let all = store
-        .customers()
-        .list(&CustomerFilter::default(), None, 100)
-        .unwrap();
-    for c in all.items {
-        assert_eq!(
-            marketing.customers().get(c.id).is_ok(),
-            expected.contains(&c.id),
-            "{}",
-            c.display_name
-        );
+        listed.sort();
+        assert_eq!(listed, expected);
+        // The single check says the same of every customer.
+        let all = store
+            .customers()
+            .list(&CustomerFilter::default(), None, 100)
+            .unwrap();
+        for c in all.items {
+            assert_eq!(
+                marketing.customers().get(c.id).is_ok(),
+                expected.contains(&c.id),
+                "{}",
+                c.display_name
+            );
+        }
     }
 }
 
 #[test]
 fn bad_access_input_is_a_typed_error_and_changes_nothing() {
-    let (store, _) = setup();
-    // An actor with no roles.
-    let nobody = store
-        .as_actor(&Actor::new("nobody", "Nobody").unwrap())
-        .unwrap_err();
-    assert!(nobody.is_permission_denied());
-    let before = store.read(|r| r.audit().count()).unwrap();
-    // An unknown role.
-    let unknown = store
-        .write(|tx| tx.access().grant("x", "wizard"))
-        .unwrap_err();
-    assert!(unknown.is_not_found());
-    // A built-in name, no permissions, a bad name.
-    let builtin = store
-        .write(|tx| {
-            tx.access()
-                .define_role("admin", &[Permission::ReadAudit], None)
-        })
-        .unwrap_err();
-    assert!(matches!(builtin.kind(), ErrorKind::Invalid { field, .. } if field == "name"));
-    let empty = store
-        .write(|tx| tx.access().define_role("empty", &[], None))
-        .unwrap_err();
-    assert!(matches!(empty.kind(), ErrorKind::Invalid { field, .. } if field == "permissions"));
-    let revoke = store
-        .write(|tx| tx.access().revoke("x", "sales"))
-        .unwrap_err();
-    assert!(revoke.is_not_found());
-    assert_eq!(
-        store.read(|r| r.audit().count()).unwrap(),
-        before,
-        "nothing written"
-    );
-    // A custom role works through the handle.
-    store
-        .write(|tx| {
-            tx.access()
-                .define_role("returns-desk", &[Permission::Refund], None)?;
-            tx.access().grant("rd", "returns-desk")
-        })
-        .unwrap();
-    let desk = store.as_actor(&Actor::new("rd", "Desk").unwrap()).unwrap();
-    assert!(desk.can(Permission::Refund) && !desk.can(Permission::ReadCustomers));
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let _ = setup(&store);
+        // An actor with no roles.
+        let nobody = store
+            .as_actor(&Actor::new("nobody", "Nobody").unwrap())
+            .unwrap_err();
+        assert!(nobody.is_permission_denied());
+        let before = store.read(|r| r.audit().count()).unwrap();
+        // An unknown role.
+        let unknown = store
+            .write(|tx| tx.access().grant("x", "wizard"))
+            .unwrap_err();
+        assert!(unknown.is_not_found());
+        // A built-in name, no permissions, a bad name.
+        let builtin = store
+            .write(|tx| {
+                tx.access()
+                    .define_role("admin", &[Permission::ReadAudit], None)
+            })
+            .unwrap_err();
+        assert!(matches!(builtin.kind(), ErrorKind::Invalid { field, .. } if field == "name"));
+        let empty = store
+            .write(|tx| tx.access().define_role("empty", &[], None))
+            .unwrap_err();
+        assert!(matches!(empty.kind(), ErrorKind::Invalid { field, .. } if field == "permissions"));
+        let revoke = store
+            .write(|tx| tx.access().revoke("x", "sales"))
+            .unwrap_err();
+        assert!(revoke.is_not_found());
+        assert_eq!(
+            store.read(|r| r.audit().count()).unwrap(),
+            before,
+            "nothing written"
+        );
+        // A custom role works through the handle.
+        store
+            .write(|tx| {
+                tx.access()
+                    .define_role("returns-desk", &[Permission::Refund], None)?;
+                tx.access().grant("rd", "returns-desk")
+            })
+            .unwrap();
+        let desk = store.as_actor(&Actor::new("rd", "Desk").unwrap()).unwrap();
+        assert!(desk.can(Permission::Refund) && !desk.can(Permission::ReadCustomers));
+    }
 }

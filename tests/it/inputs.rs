@@ -2,7 +2,6 @@
 //! their name, wrong types named by their path, and in patches `null` and
 //! `""` both clear an optional field while a required one refuses `null`.
 
-use crate::common::file_store;
 use custdb::Currency;
 use custdb::{
     AddressPatch, CustomerPatch, NewAddress, NewConsent, NewCustomer, NewOrder, NewProduct,
@@ -113,74 +112,77 @@ fn wrong_types_name_the_field_by_its_path() {
 
 #[test]
 fn in_patches_null_and_empty_text_both_clear_and_required_fields_refuse_null() {
-    let (_dir, store) = file_store();
-    let ann = store
-        .customers()
-        .create(
-            NewCustomer::new("Ann")
-                .email("ann@example.com")
-                .company("Co")
-                .given_name("Ann"),
-        )
-        .unwrap();
-    let by_null: CustomerPatch =
-        serde_json::from_str(r#"{"email": null, "company": null}"#).unwrap();
-    assert_eq!(by_null.email, Some(None));
-    assert_eq!(by_null.company, Some(None));
-    assert_eq!(by_null.given_name, None, "a missing field is left alone");
-    let by_empty: CustomerPatch = serde_json::from_str(r#"{"email": "", "company": ""}"#).unwrap();
+    for (engine, store) in crate::common::every_engine() {
+        eprintln!("on {engine}");
+        let ann = store
+            .customers()
+            .create(
+                NewCustomer::new("Ann")
+                    .email("ann@example.com")
+                    .company("Co")
+                    .given_name("Ann"),
+            )
+            .unwrap();
+        let by_null: CustomerPatch =
+            serde_json::from_str(r#"{"email": null, "company": null}"#).unwrap();
+        assert_eq!(by_null.email, Some(None));
+        assert_eq!(by_null.company, Some(None));
+        assert_eq!(by_null.given_name, None, "a missing field is left alone");
+        let by_empty: CustomerPatch =
+            serde_json::from_str(r#"{"email": "", "company": ""}"#).unwrap();
 
-    let after_null = store
-        .customers()
-        .update(ann.id, ann.version, by_null.clone())
-        .unwrap();
-    assert_eq!(
-        (after_null.email.as_deref(), after_null.company.as_deref()),
-        (None, None)
-    );
-    assert_eq!(after_null.given_name.as_deref(), Some("Ann"));
-    let restored = store
-        .customers()
-        .update(
-            ann.id,
-            after_null.version,
-            CustomerPatch::default()
-                .email("ann@example.com")
-                .company("Co"),
-        )
-        .unwrap();
-    let after_empty = store
-        .customers()
-        .update(ann.id, restored.version, by_empty)
-        .unwrap();
-    assert_eq!(
-        (after_empty.email.as_deref(), after_empty.company.as_deref()),
-        (None, None)
-    );
-
-    // A patch serializes what it changes and clears, and reads back equal.
-    let text = serde_json::to_string(&by_null).unwrap();
-    assert_eq!(text, r#"{"email":null,"company":null}"#);
-    assert_eq!(
-        serde_json::from_str::<CustomerPatch>(&text).unwrap(),
-        by_null
-    );
-
-    for (err, field) in [
-        (
-            refused::<CustomerPatch>(r#"{"display_name": null}"#),
-            "display_name",
-        ),
-        (refused::<AddressPatch>(r#"{"city": null}"#), "city"),
-        (refused::<VariantPatch>(r#"{"price": null}"#), "price"),
-    ] {
-        assert!(
-            err.contains(&format!("`{field}` cannot be cleared")),
-            "{err}"
+        let after_null = store
+            .customers()
+            .update(ann.id, ann.version, by_null.clone())
+            .unwrap();
+        assert_eq!(
+            (after_null.email.as_deref(), after_null.company.as_deref()),
+            (None, None)
         );
+        assert_eq!(after_null.given_name.as_deref(), Some("Ann"));
+        let restored = store
+            .customers()
+            .update(
+                ann.id,
+                after_null.version,
+                CustomerPatch::default()
+                    .email("ann@example.com")
+                    .company("Co"),
+            )
+            .unwrap();
+        let after_empty = store
+            .customers()
+            .update(ann.id, restored.version, by_empty)
+            .unwrap();
+        assert_eq!(
+            (after_empty.email.as_deref(), after_empty.company.as_deref()),
+            (None, None)
+        );
+
+        // A patch serializes what it changes and clears, and reads back equal.
+        let text = serde_json::to_string(&by_null).unwrap();
+        assert_eq!(text, r#"{"email":null,"company":null}"#);
+        assert_eq!(
+            serde_json::from_str::<CustomerPatch>(&text).unwrap(),
+            by_null
+        );
+
+        for (err, field) in [
+            (
+                refused::<CustomerPatch>(r#"{"display_name": null}"#),
+                "display_name",
+            ),
+            (refused::<AddressPatch>(r#"{"city": null}"#), "city"),
+            (refused::<VariantPatch>(r#"{"price": null}"#), "price"),
+        ] {
+            assert!(
+                err.contains(&format!("`{field}` cannot be cleared")),
+                "{err}"
+            );
+        }
+        let clears_region: AddressPatch = serde_json::from_str(r#"{"region": null}"#).unwrap();
+        assert_eq!(clears_region.region, Some(None));
     }
-    let clears_region: AddressPatch = serde_json::from_str(r#"{"region": null}"#).unwrap();
-    assert_eq!(clears_region.region, Some(None));
 }
 
 #[test]

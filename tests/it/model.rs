@@ -1,5 +1,5 @@
 //! Model-based test: random sequences of customer operations run against
-//! the store and against a small in-memory model; every outcome (success or
+//! the store (on each engine) and against a small in-memory model; every outcome (success or
 //! the kind of error) and the final state must agree, and `check()` must
 //! pass after every sequence.
 
@@ -85,23 +85,46 @@ proptest! {
 
     #[test]
     fn store_agrees_with_the_model(ops in proptest::collection::vec(op(), 1..40)) {
-        let store = Store::open_in_memory().unwrap();
+        for (_, store) in crate::common::every_engine() {
+            agrees_with_the_model(&store, &ops)?;
+        }
+    }
+}
+
+/// One sequence on one store, against the model.
+fn agrees_with_the_model(store: &Store, ops: &[Op]) -> Result<(), TestCaseError> {
+    {
         let mut ids: Vec<CustomerId> = Vec::new();
         let mut model: BTreeMap<CustomerId, Model> = BTreeMap::new();
-        let taken = |model: &BTreeMap<CustomerId, Model>, email: &str, except: Option<CustomerId>| {
-            model.iter().any(|(id, m)| Some(*id) != except && !m.archived && m.email.as_deref() == Some(email))
-        };
-        for op in ops {
+        let taken =
+            |model: &BTreeMap<CustomerId, Model>, email: &str, except: Option<CustomerId>| {
+                model.iter().any(|(id, m)| {
+                    Some(*id) != except && !m.archived && m.email.as_deref() == Some(email)
+                })
+            };
+        for op in ops.iter().cloned() {
             match op {
                 Op::Create { email } => {
                     let email = email.map(email_of);
-                    let expected = if email.as_deref().is_some_and(|e| taken(&model, e, None)) { Outcome::EmailTaken } else { Outcome::Ok };
+                    let expected = if email.as_deref().is_some_and(|e| taken(&model, e, None)) {
+                        Outcome::EmailTaken
+                    } else {
+                        Outcome::Ok
+                    };
                     let mut new = NewCustomer::new("Someone");
                     new.email = email.clone();
                     let result = store.customers().create(new);
                     if let Ok(c) = &result {
                         ids.push(c.id);
-                        model.insert(c.id, Model { email, archived: false, version: 1, tags: BTreeSet::new() });
+                        model.insert(
+                            c.id,
+                            Model {
+                                email,
+                                archived: false,
+                                version: 1,
+                                tags: BTreeSet::new(),
+                            },
+                        );
                     }
                     prop_assert_eq!(outcome(result), expected);
                 }
@@ -110,11 +133,21 @@ proptest! {
                     let m = model[&id].clone();
                     let email = email.map(email_of);
                     let version = if stale { m.version - 1 } else { m.version };
-                    let expected = if stale { Outcome::Conflict }
-                        else if m.archived { Outcome::Archived }
-                        else if email != m.email && email.as_deref().is_some_and(|e| taken(&model, e, Some(id))) { Outcome::EmailTaken }
-                        else { Outcome::Ok };
-                    let patch = CustomerPatch { email: Some(email.clone()), ..Default::default() };
+                    let expected = if stale {
+                        Outcome::Conflict
+                    } else if m.archived {
+                        Outcome::Archived
+                    } else if email != m.email
+                        && email.as_deref().is_some_and(|e| taken(&model, e, Some(id)))
+                    {
+                        Outcome::EmailTaken
+                    } else {
+                        Outcome::Ok
+                    };
+                    let patch = CustomerPatch {
+                        email: Some(email.clone()),
+                        ..Default::default()
+                    };
                     let result = store.customers().update(id, version, patch);
                     if result.is_ok() && email != m.email {
                         let entry = model.get_mut(&id).unwrap();
@@ -127,13 +160,24 @@ proptest! {
                     let id = ids[who % ids.len()];
                     let result = store.customers().archive(id);
                     let entry = model.get_mut(&id).unwrap();
-                    if !entry.archived { entry.archived = true; entry.version += 1; }
+                    if !entry.archived {
+                        entry.archived = true;
+                        entry.version += 1;
+                    }
                     prop_assert_eq!(outcome(result), Outcome::Ok);
                 }
                 Op::Restore { who } if !ids.is_empty() => {
                     let id = ids[who % ids.len()];
                     let m = model[&id].clone();
-                    let expected = if m.archived && m.email.as_deref().is_some_and(|e| taken(&model, e, Some(id))) { Outcome::EmailTaken } else { Outcome::Ok };
+                    let expected = if m.archived
+                        && m.email
+                            .as_deref()
+                            .is_some_and(|e| taken(&model, e, Some(id)))
+                    {
+                        Outcome::EmailTaken
+                    } else {
+                        Outcome::Ok
+                    };
                     let result = store.customers().restore(id);
                     if result.is_ok() && m.archived {
                         let entry = model.get_mut(&id).unwrap();
@@ -152,27 +196,48 @@ proptest! {
                     } else {
                         store.customers().remove_tags(id, &[tag.as_str()])
                     };
-                    let expected = if m.archived { Outcome::Archived } else { Outcome::Ok };
+                    let expected = if m.archived {
+                        Outcome::Archived
+                    } else {
+                        Outcome::Ok
+                    };
                     if result.is_ok() {
                         let entry = model.get_mut(&id).unwrap();
-                        let changed = if adding { entry.tags.insert(tag) } else { entry.tags.remove(&tag) };
-                        if changed { entry.version += 1; }
+                        let changed = if adding {
+                            entry.tags.insert(tag)
+                        } else {
+                            entry.tags.remove(&tag)
+                        };
+                        if changed {
+                            entry.version += 1;
+                        }
                     }
                     prop_assert_eq!(outcome(result), expected);
                 }
                 _ => {}
             }
         }
-        let all = store.customers().list(&CustomerFilter::default().archived(ArchiveState::All), None, 1000).unwrap();
+        let all = store
+            .customers()
+            .list(
+                &CustomerFilter::default().archived(ArchiveState::All),
+                None,
+                1000,
+            )
+            .unwrap();
         prop_assert_eq!(all.items.len(), model.len());
         for c in all.items {
             let m = &model[&c.id];
             prop_assert_eq!(&c.email, &m.email);
             prop_assert_eq!(c.is_archived(), m.archived);
             prop_assert_eq!(c.version, m.version);
-            prop_assert_eq!(c.tags.iter().cloned().collect::<BTreeSet<_>>(), m.tags.clone());
+            prop_assert_eq!(
+                c.tags.iter().cloned().collect::<BTreeSet<_>>(),
+                m.tags.clone()
+            );
         }
         let report = store.check().unwrap();
         prop_assert!(report.is_ok(), "{:?}", report.problems);
     }
+    Ok(())
 }

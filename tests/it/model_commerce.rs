@@ -17,7 +17,7 @@ use custdb::{
     CollectionMethod, ConsentState, CustomerId, DataCategory, Decimal, ErasureGround, ErrorKind,
     LawfulBasis, NewConsent, NewCustomer, NewOrder, NewOrderLine, NewPayment, NewProduct,
     NewPurpose, NewRefund, NewShipment, NewVariant, NewWarehouse, OrderId, OrderStatus,
-    PaymentMethod, Store, VariantId, WarehouseId,
+    PaymentMethod, VariantId, WarehouseId,
 };
 use proptest::prelude::*;
 
@@ -123,13 +123,12 @@ struct Model {
 }
 
 struct Shop {
-    store: Store,
+    store: crate::common::OnEngine,
     variants: Vec<VariantId>,
     warehouse: WarehouseId,
 }
 
-fn shop() -> Shop {
-    let store = Store::open_in_memory().unwrap();
+fn shop(store: crate::common::OnEngine) -> Shop {
     let (variants, warehouse) = store
         .write(|tx| {
             tx.consent().register_purpose(
@@ -435,6 +434,12 @@ fn agree(shop: &Shop, model: &Model) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Sequences run so far in this process (which of them also run on
+/// PostgreSQL).
+static CASE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// One sequence in this many runs on PostgreSQL as well.
+const POSTGRES_EVERY: u32 = 50;
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -447,12 +452,23 @@ proptest! {
 
     #[test]
     fn commerce_and_privacy_agree_with_the_model(ops in proptest::collection::vec(op(), 1..30)) {
-        let shop = shop();
-        let mut model = Model::default();
-        for (n, op) in ops.iter().enumerate() {
-            let (got, expected) = step(&shop, &mut model, op);
-            prop_assert_eq!(got, expected, "step {}: {:?}", n, op);
-            agree(&shop, &model)?;
+        // Every sequence on SQLite; one in POSTGRES_EVERY on PostgreSQL too,
+        // where each step's round trips make a case some fifty times
+        // slower.
+        let case = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let engines = if case % POSTGRES_EVERY == 0 {
+            crate::common::every_engine_in_memory()
+        } else {
+            vec![crate::common::sqlite_in_memory()]
+        };
+        for (engine, store) in engines {
+            let shop = shop(store);
+            let mut model = Model::default();
+            for (n, op) in ops.iter().enumerate() {
+                let (got, expected) = step(&shop, &mut model, op);
+                prop_assert_eq!(got, expected, "{} step {}: {:?}", engine, n, op);
+                agree(&shop, &model)?;
+            }
         }
     }
 }

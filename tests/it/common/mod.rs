@@ -103,17 +103,23 @@ impl OnEngine {
         }
         #[cfg(feature = "postgres")]
         if let (Some(db), Some(cluster)) = (self.postgres_database(), custdb_pgcluster::cluster()) {
-            let tables = cluster.psql(
-                db,
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-            );
-            let mut out = Vec::new();
-            for table in tables.lines().filter(|t| !t.is_empty()) {
-                let rows =
-                    cluster.psql(db, &format!("SELECT t::text FROM \"{table}\" t ORDER BY 1"));
-                out.extend(rows.lines().map(|row| format!("{table}: {row}")));
-            }
-            return out;
+            // One psql run: every table's rows as text, in one query over
+            // the tables (the same in every custdb database, so listed once).
+            static QUERY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let query = QUERY.get_or_init(|| {
+                cluster
+                    .psql(
+                        db,
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+                    )
+                    .lines()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| format!("SELECT '{t}: ' || t::text AS line FROM \"{t}\" t"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ")
+                    + " ORDER BY 1"
+            });
+            return cluster.psql(db, query).lines().map(str::to_owned).collect();
         }
         unreachable!("a store on no engine");
     }
@@ -134,6 +140,26 @@ impl std::ops::Deref for OnEngine {
 /// both engines.
 pub fn every_engine() -> Vec<(&'static str, OnEngine)> {
     every_engine_with(custdb::Options::default())
+}
+
+/// [`every_engine`] with SQLite's store in memory (no file, no fsync), for
+/// tests that open thousands of stores and never look at the file.
+pub fn every_engine_in_memory() -> Vec<(&'static str, OnEngine)> {
+    let mut all = every_engine();
+    all[0] = sqlite_in_memory();
+    all
+}
+
+/// An SQLite store in memory, as [`every_engine`]'s first entry.
+pub fn sqlite_in_memory() -> (&'static str, OnEngine) {
+    (
+        "SQLite",
+        OnEngine {
+            store: Store::open_in_memory().expect("open in memory"),
+            dir: None,
+            postgres_database: None,
+        },
+    )
 }
 
 /// [`every_engine`], each store opened with `options`.
