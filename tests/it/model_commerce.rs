@@ -456,7 +456,7 @@ proptest! {
         // where each step's round trips make a case some fifty times
         // slower.
         let case = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let engines = if case % POSTGRES_EVERY == 0 {
+        let engines = if case.is_multiple_of(POSTGRES_EVERY) {
             crate::common::every_engine_in_memory()
         } else {
             vec![crate::common::sqlite_in_memory()]
