@@ -158,7 +158,9 @@ impl Store {
     /// [`ErrorKind::NotFound`] when a grant names a role that no longer
     /// exists.
     pub fn as_actor(&self, actor: &Actor) -> Result<ActorStore> {
-        let grants = self.read(|r| r.access().grants(actor.id()))?;
+        // On the primary: a grant revoked a moment ago must not still be
+        // honoured on a lagging standby (Options::read_replica).
+        let grants = self.read_fresh(|r| r.access().grants(actor.id()))?;
         if grants.roles.is_empty() {
             return Err(Error::new(ErrorKind::PermissionDenied {
                 actor: actor.id().to_owned(),
@@ -244,7 +246,9 @@ impl ActorStore {
             return Ok(true);
         };
         let now = crate::time::now();
-        self.store.read(|r| {
+        // Consent decides what may be shown: read on the primary, where a
+        // withdrawal is never behind.
+        self.store.read_fresh(|r| {
             for p in &purposes {
                 let consents = r.consent().state_at(customer_id, p, now);
                 match consents {
@@ -271,7 +275,7 @@ impl ActorStore {
             return Ok(BTreeSet::new());
         }
         let now = crate::time::now();
-        self.store.read(|r| {
+        self.store.read_fresh(|r| {
             let mut inside = BTreeSet::new();
             for p in &purposes {
                 match r.consent().consenting_among(p, &ids, now) {
@@ -560,7 +564,7 @@ impl ActorStore {
     ) -> Result<bool> {
         self.require(Permission::ReadCustomers, "read consent")?;
         self.store
-            .read(|r| r.consent().can_process(customer_id, purpose_id, at))
+            .read_fresh(|r| r.consent().can_process(customer_id, purpose_id, at))
     }
 
     /// The body of [`ActorPrivacy::export`], which documents it.

@@ -1076,6 +1076,14 @@ impl<'t> Consents<'t> {
                         format!("must be 1 to {MAX_NOTICE_TEXT_LEN} characters"),
                     ));
                 }
+                // Kept exactly as shown (its hash is the proof), but no
+                // engine-dependent byte: PostgreSQL's text holds no NUL.
+                if n.text.contains('\0') {
+                    return Err(Error::invalid(
+                        "notice.text",
+                        "contains a NUL character (U+0000)",
+                    ));
+                }
                 Some((version, n.text.as_str()))
             }
             None if new.state == ConsentState::Given => {

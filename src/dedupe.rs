@@ -308,6 +308,20 @@ impl<'t> Merges<'t> {
         if survivor == duplicate {
             return Err(Error::invalid("duplicate", "is the survivor itself"));
         }
+        // On PostgreSQL, both rows locked (in id order) before they are
+        // read: an erasure or another merge of either waits for this one,
+        // then sees it, instead of acting on what it is changing.
+        let (first, second) = if survivor < duplicate {
+            (survivor, duplicate)
+        } else {
+            (duplicate, survivor)
+        };
+        for id in [first, second] {
+            self.tx.db().lock_for_update(
+                sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE"),
+                &[&id],
+            )?;
+        }
         let (s, s_erased, s_merged) = self.state(survivor)?;
         let (d, d_erased, d_merged) = self.state(duplicate)?;
         for (id, erased, merged) in [
@@ -415,10 +429,6 @@ impl<'t> Merges<'t> {
             // Archive the duplicate first: its email becomes free for the
             // survivor if the survivor takes it.
             self.tx.customers().archive(duplicate)?;
-            db.execute(
-                sql!("UPDATE customers SET merged_into = ?2 WHERE id = ?1"),
-                &[&duplicate, &survivor],
-            )?;
             let has_default: Vec<String> = db.query_vec(
                 sql!(
                     "SELECT kind FROM customer_addresses WHERE customer_id = ?1 \
@@ -436,7 +446,46 @@ impl<'t> Merges<'t> {
                     &[&duplicate, kind],
                 )?;
             }
-            move_rows(db, duplicate, survivor)?;
+            let field_names: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}:{}", f.field, f.taken_from))
+                .collect();
+            let fields_json = serde_json::to_string(&field_names).written()?;
+            if db.is_postgres() {
+                // The owner's function marks the duplicate merged, moves
+                // its rows and records the merge (docs/SECURITY.md).
+                db.lock_for_update(
+                    sql!(postgres_only: "SELECT custdb_merge_move($1, $2, $3, $4, $5)::text"),
+                    &[
+                        &duplicate,
+                        &survivor,
+                        &self.tx.actor().id(),
+                        &now,
+                        &Json(&fields_json),
+                    ],
+                )?;
+            } else {
+                db.execute(
+                    sql!("UPDATE customers SET merged_into = ?2 WHERE id = ?1"),
+                    &[&duplicate, &survivor],
+                )?;
+                move_rows(db, duplicate, survivor)?;
+                let moved_json = serde_json::to_string(&moved).written()?;
+                db.execute(
+                    sql!(
+                        "INSERT INTO customer_merges (survivor_id, merged_id, merged_at, \
+                         actor_id, moved, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    ),
+                    &[
+                        &survivor,
+                        &duplicate,
+                        &now,
+                        &self.tx.actor().id(),
+                        &Json(&moved_json),
+                        &Json(&fields_json),
+                    ],
+                )?;
+            }
             for (purpose, state) in &consents {
                 let latest = consent.states_at(survivor, now)?;
                 let template = latest.iter().find(|x| &x.purpose_id == purpose);
@@ -468,28 +517,6 @@ impl<'t> Merges<'t> {
                     .customers()
                     .update(survivor, current.version, patch)?
             };
-            let field_names: Vec<String> = fields
-                .iter()
-                .map(|f| format!("{}:{}", f.field, f.taken_from))
-                .collect();
-            let (moved_json, fields_json) = (
-                serde_json::to_string(&moved).written()?,
-                serde_json::to_string(&field_names).written()?,
-            );
-            db.execute(
-                sql!(
-                    "INSERT INTO customer_merges (survivor_id, merged_id, merged_at, actor_id, \
-                     moved, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                ),
-                &[
-                    &survivor,
-                    &duplicate,
-                    &now,
-                    &self.tx.actor().id(),
-                    &Json(&moved_json),
-                    &Json(&fields_json),
-                ],
-            )?;
             let changed: Vec<&str> = moved.keys().map(String::as_str).collect();
             self.tx.audit_change(Change {
                 action: "merge",
@@ -532,20 +559,13 @@ impl<'t> Merges<'t> {
 }
 
 /// Moves every row of [`MOVED`] from `duplicate` (already marked merged
-/// into `survivor`) to `survivor`. The append-only tables' triggers allow
-/// that one change while `customer_merge_in_progress` holds its row. On
-/// PostgreSQL the move runs in `custdb_merge_move`, a function owned by
-/// the schema's owner, since the application's runtime role may not
-/// update those tables at all (docs/SECURITY.md).
+/// into `survivor`) to `survivor`, on SQLite. The append-only tables'
+/// triggers allow that one change while `customer_merge_in_progress` holds
+/// its row. (On PostgreSQL `custdb_merge_move` does the same as the
+/// schema's owner.)
 fn move_rows(db: Conn<'_>, duplicate: CustomerId, survivor: CustomerId) -> Result<()> {
-    if db.is_postgres() {
-        return db.lock_for_update(
-            sql!(postgres_only: "SELECT custdb_merge_move($1, $2)::text"),
-            &[&duplicate, &survivor],
-        );
-    }
     db.execute(
-        sql!(sqlite: "INSERT INTO customer_merge_in_progress (one) VALUES (1)", postgres: ""),
+        sql!(sqlite: "INSERT INTO customer_merge_in_progress (one) VALUES (1)", postgres: "SELECT 1"),
         &[],
     )?;
     for (table, column) in MOVED {
@@ -558,7 +578,7 @@ fn move_rows(db: Conn<'_>, duplicate: CustomerId, survivor: CustomerId) -> Resul
         )?;
     }
     db.execute(
-        sql!(sqlite: "DELETE FROM customer_merge_in_progress", postgres: ""),
+        sql!(sqlite: "DELETE FROM customer_merge_in_progress", postgres: "SELECT 1"),
         &[],
     )?;
     Ok(())

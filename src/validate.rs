@@ -362,6 +362,32 @@ pub const MAX_ATTRIBUTE_KEY_LEN: usize = 64;
 /// Checks custom attributes: at most [`MAX_ATTRIBUTES_BYTES`] as compact
 /// JSON, nested at most [`MAX_ATTRIBUTES_DEPTH`] deep, keys non-empty and at
 /// most [`MAX_ATTRIBUTE_KEY_LEN`] characters. Returns the compact JSON.
+/// Refuses a JSON document with a NUL character (U+0000) in any key or
+/// string: PostgreSQL's `jsonb` cannot hold one, so the same document
+/// would be stored on one engine and not the other.
+pub(crate) fn json_without_nul(field: &str, value: &serde_json::Value) -> Result<()> {
+    let refused = || Error::invalid(field, "contains a NUL character (U+0000)");
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Err(refused()),
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                if key.contains('\0') {
+                    return Err(refused());
+                }
+                json_without_nul(field, v)?;
+            }
+            Ok(())
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                json_without_nul(field, v)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn attributes(
     field: &str,
     value: &serde_json::Map<String, serde_json::Value>,
@@ -404,6 +430,10 @@ pub(crate) fn attributes(
             ));
         }
         walk(field, v, 2)?;
+        if key.contains('\0') {
+            return Err(Error::invalid(field, "contains a NUL character (U+0000)"));
+        }
+        json_without_nul(field, v)?;
     }
     let json = serde_json::to_string(value)
         .map_err(|e| Error::invalid(field, format!("cannot be written as JSON: {e}")))?;

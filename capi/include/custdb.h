@@ -1720,7 +1720,8 @@ custdb_status custdb_open(const char *path,
 // (`host=db.example.com user=app dbname=shop` or a `postgresql://` URL).
 // Of `options` (NULL for the defaults), the actor, the busy timeout (how
 // long a call waits for a free connection, and the connect timeout), the
-// reader pool size, read-only and the TLS root certificates apply; an
+// reader pool size, read-only, the read replica and the TLS root
+// certificates apply; an
 // encryption key or a size limit is refused with
 // `CUSTDB_ERR_UNSUPPORTED`. On success writes the handle to `*out`; every
 // other function then works on it as on a file's handle, except the

@@ -78,6 +78,7 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
     if !new.lines.is_array() {
         return Err(Error::invalid("lines", "must be a JSON array"));
     }
+    validate::json_without_nul("lines", &new.lines)?;
     let lines = serde_json::to_string(&new.lines).written()?;
     if lines.len() > 1_000_000 {
         return Err(Error::invalid("lines", "is larger than 1 MB"));

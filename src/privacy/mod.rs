@@ -373,6 +373,12 @@ impl<'t> Privacy<'t> {
     }
 
     fn erase_inner(&self, customer_id: CustomerId, ground: ErasureGround) -> Result<ErasureReport> {
+        // On PostgreSQL the customer's row is locked first: a merge or
+        // another erasure of the same customer waits, then sees this one.
+        self.tx.db().lock_for_update(
+            sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE"),
+            &[&customer_id],
+        )?;
         if let Some(at) = self.erased_at(customer_id)? {
             let rows: String = self.tx.db().query_row(
                 sql!("SELECT rows FROM privacy_erasures WHERE customer_id = ?1"),
@@ -408,9 +414,10 @@ impl<'t> Privacy<'t> {
         let rows: BTreeMap<String, u64> = if db.is_postgres() {
             // The owner's function runs the map's statements (the runtime
             // role may not change the append-only tables itself).
+            // It also records the erasure in privacy_erasures.
             let counts: String = db.query_row(
-                sql!(postgres_only: "SELECT custdb_erase_subject($1, $2)::text"),
-                &[&customer_id, &now],
+                sql!(postgres_only: "SELECT custdb_erase_subject($1, $2, $3, $4)::text"),
+                &[&customer_id, &now, &self.tx.actor().id(), &ground],
                 |r| r.get(0),
             )?;
             serde_json::from_str(&counts).stored()?
@@ -448,20 +455,22 @@ impl<'t> Privacy<'t> {
             )?;
             rows
         };
-        let rows_json = serde_json::to_string(&rows).written()?;
-        db.execute(
-            sql!(
-                "INSERT INTO privacy_erasures (customer_id, erased_at, actor_id, ground, rows) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)"
-            ),
-            &[
-                &customer_id,
-                &now,
-                &self.tx.actor().id(),
-                &ground,
-                &Json(&rows_json),
-            ],
-        )?;
+        if !db.is_postgres() {
+            let rows_json = serde_json::to_string(&rows).written()?;
+            db.execute(
+                sql!(
+                    "INSERT INTO privacy_erasures (customer_id, erased_at, actor_id, ground, \
+                     rows) VALUES (?1, ?2, ?3, ?4, ?5)"
+                ),
+                &[
+                    &customer_id,
+                    &now,
+                    &self.tx.actor().id(),
+                    &ground,
+                    &Json(&rows_json),
+                ],
+            )?;
+        }
         let fields: Vec<&str> = erased_fields.iter().map(String::as_str).collect();
         self.tx.audit_change(Change {
             action: "erase",
@@ -627,10 +636,11 @@ impl<'t> Privacy<'t> {
                     if dry_run || n == 0 {
                         n
                     } else if db.is_postgres() {
-                        // The owner's function runs the same statement.
+                        // The owner's function runs the same statement,
+                        // the cutoff computed there from the same rule.
                         db.query_row(
                             sql!(postgres_only: "SELECT custdb_retention_apply($1, $2)"),
-                            &[&t.table, &cutoff],
+                            &[&t.table, &now],
                             |r| r.get::<i64>(0),
                         )? as u64
                     } else {

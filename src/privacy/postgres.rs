@@ -8,7 +8,10 @@
 //! append-only tables at all (`Store::grant_runtime_privileges`), so the
 //! statements that erasure and retention run on them are generated from
 //! the map into `custdb_erase_subject` and `custdb_retention_apply`,
-//! functions the schema's owner defines (`SECURITY DEFINER`). Their text
+//! functions the schema's owner defines (`SECURITY DEFINER`). They do no
+//! more than custdb's API lets any caller do: the erasure always records
+//! itself in `privacy_erasures`, and retention applies only a rule that is
+//! set, its cutoff computed inside from the rule's period. Their text
 //! is in the PostgreSQL baseline verbatim; a test fails when the map and
 //! the baseline disagree ([`functions`]).
 
@@ -125,15 +128,23 @@ pub(crate) fn functions() -> String {
             continue;
         };
         let keyword = if retention.is_empty() { "IF" } else { "ELSIF" };
+        let category = t.retention.map(|r| r.category.as_str()).unwrap_or_default();
         retention.push_str(&format!(
-            "    {keyword} p_table = '{}' THEN\n        {statement};\n        \
+            "    {keyword} p_table = '{}' THEN\n        \
+             SELECT period_days INTO v_days FROM retention_rules WHERE category = '{category}';\n        \
+             IF v_days IS NULL THEN\n            \
+             RAISE EXCEPTION 'no retention rule for %', p_table USING ERRCODE = '23CD2';\n        \
+             END IF;\n        \
+             p_cutoff := p_now - (v_days * 86400) * interval '1 second';\n        \
+             {statement};\n        \
              GET DIAGNOSTICS v_rows = ROW_COUNT;\n",
             t.table
         ));
     }
     format!(
         "-- BEGIN generated from the personal-data map (src/privacy/postgres.rs)\n\
-         CREATE FUNCTION custdb_erase_subject(p_subject uuid, p_at timestamptz) RETURNS jsonb\n\
+         CREATE FUNCTION custdb_erase_subject(p_subject uuid, p_at timestamptz, p_actor text, \
+         p_ground text) RETURNS jsonb\n\
          LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$\n\
          DECLARE\n    v_counts jsonb := '{{}}';\n    v_rows bigint;\nBEGIN\n    \
          IF NOT EXISTS (SELECT 1 FROM customers WHERE id = p_subject AND erased_at IS NULL) THEN\n        \
@@ -143,12 +154,15 @@ pub(crate) fn functions() -> String {
          {erase}    \
          UPDATE customers SET erased_at = p_at, archived_at = coalesce(archived_at, p_at), \
          updated_at = p_at, version = version + 1 WHERE id = p_subject;\n    \
-         DELETE FROM privacy_erasure_in_progress;\n    RETURN v_counts;\nEND\n$$;\n\
-         REVOKE ALL ON FUNCTION custdb_erase_subject(uuid, timestamptz) FROM PUBLIC;\n\n\
-         CREATE FUNCTION custdb_retention_apply(p_table text, p_cutoff timestamptz) \
+         DELETE FROM privacy_erasure_in_progress;\n    \
+         INSERT INTO privacy_erasures (customer_id, erased_at, actor_id, ground, rows) \
+         VALUES (p_subject, p_at, p_actor, p_ground, v_counts);\n    \
+         RETURN v_counts;\nEND\n$$;\n\
+         REVOKE ALL ON FUNCTION custdb_erase_subject(uuid, timestamptz, text, text) FROM PUBLIC;\n\n\
+         CREATE FUNCTION custdb_retention_apply(p_table text, p_now timestamptz) \
          RETURNS bigint\n\
          LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$\n\
-         DECLARE\n    v_rows bigint;\nBEGIN\n    \
+         DECLARE\n    v_rows bigint;\n    v_days bigint;\n    p_cutoff timestamptz;\nBEGIN\n    \
          INSERT INTO privacy_erasure_in_progress (one) VALUES (1);\n\
          {retention}    ELSE\n        \
          RAISE EXCEPTION 'no retention statement for table %', p_table USING ERRCODE = '23CD2';\n    \

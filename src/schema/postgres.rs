@@ -112,7 +112,9 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
     let schema_sql = quote_identifier(&schema);
     let mut script = format!("GRANT USAGE ON SCHEMA {schema_sql} TO {role_sql};\n");
     for table in &tables {
-        let privileges = if table == "custdb_migrations" {
+        // The migration record, and the markers that let the owner's
+        // merge and erasure functions change append-only rows: read only.
+        let privileges = if table == "custdb_migrations" || table.ends_with("_in_progress") {
             "SELECT"
         } else if APPEND_ONLY_TABLES.contains(&table.as_str()) {
             "SELECT, INSERT"

@@ -309,7 +309,7 @@ fn copy_table(
     let mut rows = statement.query([]).db()?;
     let mut batch: Vec<Owned> = Vec::new();
     let mut in_batch = 0;
-    let mut later: Vec<(Owned, Vec<Owned>)> = Vec::new();
+    let mut later: Vec<(Owned, Vec<(String, Owned)>)> = Vec::new();
     let mut copied = 0u64;
     let flush = |batch: &mut Vec<Owned>, in_batch: &mut usize| -> Result<()> {
         if *in_batch == 0 {
@@ -339,11 +339,11 @@ fn copy_table(
     };
     let key = columns.iter().position(|c| c.name == "id");
     while let Some(row) = rows.next().db()? {
-        let mut deferred = Vec::new();
+        let mut deferred: Vec<(String, Owned)> = Vec::new();
         for (i, column) in columns.iter().enumerate() {
             let value = convert(row.get_ref(i).db()?, column, table)?;
             if self_references.contains(&column.name) && !matches!(value, Owned::Null) {
-                deferred.push(value);
+                deferred.push((column.name.clone(), value));
                 batch.push(Owned::Null);
             } else {
                 batch.push(value);
@@ -366,7 +366,7 @@ fn copy_table(
     }
     flush(&mut batch, &mut in_batch)?;
     for (id, values) in &later {
-        for (column, value) in self_references.iter().zip(values) {
+        for (column, value) in values {
             db.execute(
                 &Sql::dynamic(format!("UPDATE {table} SET {column} = ?2 WHERE id = ?1")),
                 &[id, value],

@@ -293,7 +293,9 @@ impl Options {
             return Err(Error::new(ErrorKind::Unsupported {
                 operation: "a read replica".to_owned(),
                 engine: "SQLite",
-                instead: "reads already run on their own connections beside the writer                           (Options::reader_pool_size); for a standby, move to PostgreSQL                           (docs/SCALING.md)"
+                instead: "reads already run on their own connections beside the writer \
+                          (Options::reader_pool_size); for a standby, move to PostgreSQL \
+                          (docs/SCALING.md)"
                     .to_owned(),
             }));
         }

@@ -2294,6 +2294,10 @@ fn shipping_batches_locked_first_never_collide_on_postgres() {
                         store.write(|tx| {
                             if lock_first {
                                 tx.orders().lock_orders(batch)?;
+                                // Hold the locks a while: the other unit
+                                // of work, started at the same moment,
+                                // must wait here rather than in between.
+                                std::thread::sleep(std::time::Duration::from_millis(150));
                             }
                             tx.orders()
                                 .ship(batch[0], NewShipment::everything("post", "1"))?;

@@ -185,14 +185,38 @@ fn the_runtime_role_cannot_rewrite_history_even_bypassing_custdb() {
         .customers()
         .create(custdb::NewCustomer::new("Bystander"))
         .unwrap();
-    let err = cluster
-        .psql_as(
-            &app,
-            &database,
-            &format!("SELECT custdb_merge_move('{}', '{survivor}')", other.id),
-        )
-        .unwrap_err();
-    assert!(err.contains("is not merged into"), "{err}");
+    // Bypassing custdb: a customer that is not archived cannot be merged
+    // through the function, merged_into cannot be set directly, the
+    // marker that lets append-only rows move cannot be set, and retention
+    // applies only a rule that is set.
+    let as_app = |sql: &str| cluster.psql_as(&app, &database, sql);
+    let err = as_app(&format!(
+        "SELECT custdb_merge_move('{}', '{survivor}', 'x', now(), '[]')",
+        other.id
+    ))
+    .unwrap_err();
+    assert!(err.contains("cannot be merged"), "{err}");
+    let err = as_app(&format!(
+        "UPDATE customers SET merged_into = '{survivor}' WHERE id = '{}'",
+        other.id
+    ))
+    .unwrap_err();
+    assert!(err.contains("set by a merge only"), "{err}");
+    for marker in ["customer_merge_in_progress", "privacy_erasure_in_progress"] {
+        let err = as_app(&format!("INSERT INTO {marker} (one) VALUES (1)")).unwrap_err();
+        assert!(err.contains("permission denied"), "{marker}: {err}");
+    }
+    let err = as_app("SELECT custdb_retention_apply('orders', now())").unwrap_err();
+    assert!(err.contains("no retention rule"), "{err}");
+    // A temporary table cannot stand in for custdb's inside the functions.
+    let err = as_app(&format!(
+        "CREATE TEMP TABLE customers (id uuid, archived_at timestamptz, erased_at timestamptz, \
+         merged_into uuid); INSERT INTO customers VALUES ('{}', now(), NULL, NULL); \
+         SELECT custdb_merge_move('{}', '{survivor}', 'x', now(), '[]')",
+        other.id, other.id
+    ))
+    .unwrap_err();
+    assert!(err.contains("cannot be merged"), "{err}");
     // Erasure and retention change append-only tables too, through the
     // owner's custdb_erase_subject and custdb_retention_apply.
     let report = app_store.erase_customer(survivor).unwrap();
@@ -226,6 +250,10 @@ fn the_runtime_role_cannot_rewrite_history_even_bypassing_custdb() {
     let retention = app_store.apply_retention(later).unwrap();
     assert_eq!(retention.actions.len(), 1, "{retention:?}");
     assert_eq!(retention.actions[0].table, "customer_interactions");
+    // Every interaction was older than the cutoff (now + 2 days): all went.
+    let left = cluster.psql(&database, "SELECT count(*) FROM customer_interactions");
+    assert_eq!(left.trim(), "0", "{retention:?}");
+    assert!(retention.actions[0].rows >= 1, "{retention:?}");
     assert!(app_store.check().unwrap().is_ok());
     let entries = app_store.verify_audit().unwrap().entries;
     assert!(entries > 0);

@@ -919,35 +919,81 @@ CREATE TABLE saved_segments (
     updated_at  timestamptz NOT NULL CHECK (updated_at >= created_at)
 );
 
--- Merging a duplicate customer moves its rows to the survivor, append-only
--- ledgers included (interactions, consent events), whose triggers allow
--- only that change, and only while customer_merge_in_progress holds its
--- row. The application's runtime role has no UPDATE on those tables at
--- all (Store::grant_runtime_privileges), so the move runs here, as the
--- schema's owner (SECURITY DEFINER), and only for a customer already
--- marked merged into that survivor: the function cannot repoint anyone
--- else's history. PUBLIC may not call it; the runtime role is granted it.
-CREATE FUNCTION custdb_merge_move(duplicate uuid, survivor uuid) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+-- The functions below run as the schema's owner (SECURITY DEFINER) with
+-- the search path fixed when they were created: this schema, then pg_temp
+-- last, so that no temporary table of a caller's can stand in for one of
+-- custdb's.
+SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_temp', true);
+
+-- Which customer a customer was merged into is set by a merge only (the
+-- marker below holds its row then), once, and never changed back.
+CREATE FUNCTION customers_merged_into_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM customers WHERE id = duplicate AND merged_into = survivor) THEN
-        RAISE EXCEPTION 'customer % is not merged into %', duplicate, survivor
+    IF new.merged_into IS DISTINCT FROM old.merged_into
+       AND NOT (old.merged_into IS NULL AND EXISTS (SELECT 1 FROM customer_merge_in_progress)) THEN
+        RAISE EXCEPTION 'customers.merged_into is set by a merge only' USING ERRCODE = '23CD1';
+    END IF;
+    RETURN new;
+END
+$$;
+CREATE TRIGGER customers_merged_into_guard BEFORE UPDATE OF merged_into ON customers
+    FOR EACH ROW EXECUTE FUNCTION customers_merged_into_guard();
+
+-- Merging a duplicate customer marks it merged and moves its rows to the
+-- survivor, append-only ledgers included (interactions, consent events),
+-- whose triggers allow only that change, and only while
+-- customer_merge_in_progress holds its row. The application's runtime role
+-- may neither update those tables nor set the marker
+-- (Store::grant_runtime_privileges), so the merge's writes run here, as the
+-- schema's owner: only for a duplicate that is archived and neither erased
+-- nor merged, into a survivor that is neither, and always recorded in
+-- customer_merges (with the rows moved, counted here). PUBLIC may not call
+-- it; the runtime role is granted it.
+CREATE FUNCTION custdb_merge_move(p_duplicate uuid, p_survivor uuid, p_actor text,
+                                  p_at timestamptz, p_fields jsonb) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_moved jsonb := '{}';
+    v_rows bigint;
+BEGIN
+    IF p_duplicate = p_survivor
+       OR NOT EXISTS (SELECT 1 FROM customers WHERE id = p_duplicate AND archived_at IS NOT NULL
+                      AND erased_at IS NULL AND merged_into IS NULL)
+       OR NOT EXISTS (SELECT 1 FROM customers WHERE id = p_survivor AND erased_at IS NULL
+                      AND merged_into IS NULL) THEN
+        RAISE EXCEPTION 'customer % cannot be merged into %', p_duplicate, p_survivor
             USING ERRCODE = '23CD2';
     END IF;
     INSERT INTO customer_merge_in_progress (one) VALUES (1);
-    UPDATE customer_addresses SET customer_id = survivor WHERE customer_id = duplicate;
-    UPDATE customer_interactions SET customer_id = survivor WHERE customer_id = duplicate;
-    UPDATE orders SET customer_id = survivor WHERE customer_id = duplicate;
-    UPDATE credit_notes SET customer_id = survivor WHERE customer_id = duplicate;
-    UPDATE consent_events SET customer_id = survivor WHERE customer_id = duplicate;
-    UPDATE import_keys SET entity_id = survivor WHERE entity_id = duplicate;
+    UPDATE customers SET merged_into = p_survivor WHERE id = p_duplicate;
+    UPDATE customer_addresses SET customer_id = p_survivor WHERE customer_id = p_duplicate;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_moved := v_moved || jsonb_build_object('customer_addresses', v_rows); END IF;
+    UPDATE customer_interactions SET customer_id = p_survivor WHERE customer_id = p_duplicate;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_moved := v_moved || jsonb_build_object('customer_interactions', v_rows); END IF;
+    UPDATE orders SET customer_id = p_survivor WHERE customer_id = p_duplicate;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_moved := v_moved || jsonb_build_object('orders', v_rows); END IF;
+    UPDATE credit_notes SET customer_id = p_survivor WHERE customer_id = p_duplicate;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_moved := v_moved || jsonb_build_object('credit_notes', v_rows); END IF;
+    UPDATE consent_events SET customer_id = p_survivor WHERE customer_id = p_duplicate;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_moved := v_moved || jsonb_build_object('consent_events', v_rows); END IF;
+    UPDATE import_keys SET entity_id = p_survivor WHERE entity_id = p_duplicate;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows > 0 THEN v_moved := v_moved || jsonb_build_object('import_keys', v_rows); END IF;
     DELETE FROM customer_merge_in_progress;
+    INSERT INTO customer_merges (survivor_id, merged_id, merged_at, actor_id, moved, fields)
+        VALUES (p_survivor, p_duplicate, p_at, p_actor, v_moved, p_fields);
+    RETURN v_moved;
 END
 $$;
-REVOKE ALL ON FUNCTION custdb_merge_move(uuid, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION custdb_merge_move(uuid, uuid, text, timestamptz, jsonb) FROM PUBLIC;
 
 -- BEGIN generated from the personal-data map (src/privacy/postgres.rs)
-CREATE FUNCTION custdb_erase_subject(p_subject uuid, p_at timestamptz) RETURNS jsonb
+CREATE FUNCTION custdb_erase_subject(p_subject uuid, p_at timestamptz, p_actor text, p_ground text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_counts jsonb := '{}';
@@ -983,27 +1029,50 @@ BEGIN
     IF v_rows > 0 THEN v_counts := v_counts || jsonb_build_object('customers', v_rows); END IF;
     UPDATE customers SET erased_at = p_at, archived_at = coalesce(archived_at, p_at), updated_at = p_at, version = version + 1 WHERE id = p_subject;
     DELETE FROM privacy_erasure_in_progress;
+    INSERT INTO privacy_erasures (customer_id, erased_at, actor_id, ground, rows) VALUES (p_subject, p_at, p_actor, p_ground, v_counts);
     RETURN v_counts;
 END
 $$;
-REVOKE ALL ON FUNCTION custdb_erase_subject(uuid, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION custdb_erase_subject(uuid, timestamptz, text, text) FROM PUBLIC;
 
-CREATE FUNCTION custdb_retention_apply(p_table text, p_cutoff timestamptz) RETURNS bigint
+CREATE FUNCTION custdb_retention_apply(p_table text, p_now timestamptz) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_rows bigint;
+    v_days bigint;
+    p_cutoff timestamptz;
 BEGIN
     INSERT INTO privacy_erasure_in_progress (one) VALUES (1);
     IF p_table = 'customer_interactions' THEN
+        SELECT period_days INTO v_days FROM retention_rules WHERE category = 'interactions';
+        IF v_days IS NULL THEN
+            RAISE EXCEPTION 'no retention rule for %', p_table USING ERRCODE = '23CD2';
+        END IF;
+        p_cutoff := p_now - (v_days * 86400) * interval '1 second';
         DELETE FROM customer_interactions WHERE occurred_at < p_cutoff;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
     ELSIF p_table = 'order_events' THEN
+        SELECT period_days INTO v_days FROM retention_rules WHERE category = 'order_contact_data';
+        IF v_days IS NULL THEN
+            RAISE EXCEPTION 'no retention rule for %', p_table USING ERRCODE = '23CD2';
+        END IF;
+        p_cutoff := p_now - (v_days * 86400) * interval '1 second';
         UPDATE order_events SET detail = (detail - 'tracking_number') WHERE (SELECT o.placed_at FROM orders o WHERE o.id = order_id) < p_cutoff AND (detail IS DISTINCT FROM (detail - 'tracking_number'));
         GET DIAGNOSTICS v_rows = ROW_COUNT;
     ELSIF p_table = 'shipments' THEN
+        SELECT period_days INTO v_days FROM retention_rules WHERE category = 'order_contact_data';
+        IF v_days IS NULL THEN
+            RAISE EXCEPTION 'no retention rule for %', p_table USING ERRCODE = '23CD2';
+        END IF;
+        p_cutoff := p_now - (v_days * 86400) * interval '1 second';
         UPDATE shipments SET tracking_number = NULL WHERE (SELECT o.placed_at FROM orders o WHERE o.id = order_id) < p_cutoff AND (tracking_number IS DISTINCT FROM NULL);
         GET DIAGNOSTICS v_rows = ROW_COUNT;
     ELSIF p_table = 'orders' THEN
+        SELECT period_days INTO v_days FROM retention_rules WHERE category = 'order_contact_data';
+        IF v_days IS NULL THEN
+            RAISE EXCEPTION 'no retention rule for %', p_table USING ERRCODE = '23CD2';
+        END IF;
+        p_cutoff := p_now - (v_days * 86400) * interval '1 second';
         UPDATE orders SET guest_email = CASE WHEN guest_email IS NULL THEN NULL ELSE 'erased@erased.invalid' END, shipping_address = NULL, billing_address = NULL, note = NULL WHERE placed_at < p_cutoff AND (guest_email IS DISTINCT FROM CASE WHEN guest_email IS NULL THEN NULL ELSE 'erased@erased.invalid' END OR shipping_address IS DISTINCT FROM NULL OR billing_address IS DISTINCT FROM NULL OR note IS DISTINCT FROM NULL);
         GET DIAGNOSTICS v_rows = ROW_COUNT;
     ELSE
