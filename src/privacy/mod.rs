@@ -422,38 +422,26 @@ impl<'t> Privacy<'t> {
             )?;
             serde_json::from_str(&counts).stored()?
         } else {
-            db.execute(
-                sql!(
-                    sqlite: "INSERT INTO privacy_erasure_in_progress (one) VALUES (1)",
-                    postgres: "SELECT 1",
-                ),
-                &[],
-            )?;
-            let mut rows = BTreeMap::new();
-            for t in PERSONAL_DATA_MAP {
-                let Some(subject) = t.subject else { continue };
-                let n = erase_rows(db, t, subject, customer_id)?;
-                if n > 0 {
-                    rows.insert(t.table.to_owned(), n);
+            with_erasure_allowed(db, || {
+                let mut rows = BTreeMap::new();
+                for t in PERSONAL_DATA_MAP {
+                    let Some(subject) = t.subject else { continue };
+                    let n = erase_rows(db, t, subject, customer_id)?;
+                    if n > 0 {
+                        rows.insert(t.table.to_owned(), n);
+                    }
                 }
-            }
-            db.execute(
-                sql!(
-                    sqlite: "UPDATE customers SET erased_at = ?2, \
-                     archived_at = coalesce(archived_at, ?2), updated_at = ?2, \
-                     version = version + 1 WHERE id = ?1",
-                    postgres: "SELECT 1",
-                ),
-                &[&customer_id, &now],
-            )?;
-            db.execute(
-                sql!(
-                    sqlite: "DELETE FROM privacy_erasure_in_progress",
-                    postgres: "SELECT 1",
-                ),
-                &[],
-            )?;
-            rows
+                db.execute(
+                    sql!(
+                        sqlite: "UPDATE customers SET erased_at = ?2, \
+                         archived_at = coalesce(archived_at, ?2), updated_at = ?2, \
+                         version = version + 1 WHERE id = ?1",
+                        postgres: "SELECT 1",
+                    ),
+                    &[&customer_id, &now],
+                )?;
+                Ok(rows)
+            })?
         };
         if !db.is_postgres() {
             let rows_json = serde_json::to_string(&rows).written()?;
@@ -612,19 +600,7 @@ impl<'t> Privacy<'t> {
                         (condition, statement)
                     } else {
                         // Only rows that still hold something to erase count.
-                        let pending = t
-                            .personal_columns()
-                            .filter_map(|c| match c.erasure {
-                                Erasure::Set(expr) => Some(format!(
-                                    "{} IS DISTINCT FROM {}",
-                                    c.column,
-                                    dialect(db, expr)
-                                )),
-                                _ => None,
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" OR ");
-                        let condition = format!("{age} < ?1 AND ({pending})");
+                        let condition = format!("{age} < ?1 AND ({})", not_erased(db, t));
                         let statement = format!(
                             "UPDATE {} SET {} WHERE {condition}",
                             t.table,
@@ -669,6 +645,24 @@ impl<'t> Privacy<'t> {
         }
         Ok(report)
     }
+}
+
+/// The condition, in the engine's dialect, on a row of `t` that still
+/// holds a value its erasure would replace (`col IS DISTINCT FROM expr OR
+/// ...`): retention counts only those rows, `check()` finds an erased
+/// customer that still has one.
+fn not_erased(db: Conn<'_>, t: &TableClass) -> String {
+    t.personal_columns()
+        .filter_map(|c| match c.erasure {
+            Erasure::Set(expr) => Some(format!(
+                "{} IS DISTINCT FROM {}",
+                c.column,
+                dialect(db, expr)
+            )),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }
 
 /// `column = expression, ...` for a table's erasable columns.
@@ -760,18 +754,7 @@ pub(crate) fn check(db: Conn<'_>, report: &mut CheckReport) -> Result<()> {
         .iter()
         .find(|t| t.table == "customers")
         .ok_or_else(|| Error::corrupt("the personal-data map has no customers table"))?;
-    let leftover = customers
-        .personal_columns()
-        .filter_map(|c| match c.erasure {
-            Erasure::Set(expr) => Some(format!(
-                "{} IS DISTINCT FROM {}",
-                c.column,
-                dialect(db, expr)
-            )),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ");
+    let leftover = not_erased(db, customers);
     // Columns and expressions come from the map.
     db.query_each(
         &Sql::dynamic(format!(
