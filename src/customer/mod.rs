@@ -1712,7 +1712,9 @@ fn conflict(id: CustomerId, expected: i64, actual: i64) -> Error {
 fn map_unique(err: Error) -> Error {
     match err.violated_unique() {
         // SQLite names the column, PostgreSQL the index.
-        Some(what) if what.contains("customers.email") || what == "customers_email_active" => {
+        Some(what)
+            if what.contains("customers.email") || what.contains("customers_email_active") =>
+        {
             email_taken()
         }
         _ => err,

@@ -258,8 +258,10 @@ impl<'a> Conn<'a> {
 /// [`WriteTx`](crate::WriteTx).
 #[derive(Debug)]
 pub(crate) enum WriteSession<'a> {
-    /// A `BEGIN IMMEDIATE` transaction on the writer connection.
-    Sqlite(rusqlite::Transaction<'a>),
+    /// The writer connection, in the unit of work's transaction (its own
+    /// `BEGIN IMMEDIATE`, or a savepoint of a shared commit's): the
+    /// store's writer lock begins and ends it.
+    Sqlite(&'a rusqlite::Connection),
     /// A READ COMMITTED transaction on a pooled PostgreSQL client.
     #[cfg(feature = "postgres")]
     Postgres(Box<postgres::PgSession>),
@@ -275,15 +277,17 @@ impl WriteSession<'_> {
         }
     }
 
-    /// Commits.
+    /// Commits (on PostgreSQL; SQLite's units end in the writer lock).
     ///
     /// # Errors
     ///
     /// The engine's error; nothing is kept then.
+    #[cfg(feature = "postgres")]
     pub(crate) fn commit(self) -> Result<()> {
         match self {
-            WriteSession::Sqlite(tx) => tx.commit().map_err(Error::from_sqlite),
-            #[cfg(feature = "postgres")]
+            WriteSession::Sqlite(_) => Err(Error::new(crate::ErrorKind::Internal {
+                reason: "an SQLite unit of work ends in the writer lock".into(),
+            })),
             WriteSession::Postgres(session) => (*session).commit(),
         }
     }

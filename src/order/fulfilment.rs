@@ -1277,9 +1277,12 @@ crate::bench_sql::sql_module! {
         "SELECT total_e4, paid_e4, refunded_e4 FROM orders WHERE id = ?1";
     /// A payment by id.
     pub const PAYMENT_BY_ID: &str = concat!(select_payment!(), "WHERE id = ?1");
-    /// Stops an order's holds from expiring.
-    pub const KEEP_RESERVATIONS: &str =
-        "UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1 AND expires_at IS NOT NULL";
+    /// Stops an order's holds from expiring. An order's holds are found
+    /// through its lines (every one names its line): SQLite keeps no
+    /// index on the order id of a reservation.
+    pub const KEEP_RESERVATIONS: &str = "UPDATE stock_reservations SET expires_at = NULL \
+        WHERE order_line_id IN (SELECT id FROM order_lines WHERE order_id = ?1) \
+        AND expires_at IS NOT NULL";
     /// Records a shipment.
     pub const INSERT_SHIPMENT: &str =
         "INSERT INTO shipments (id, order_id, carrier, tracking_number, shipped_at) \

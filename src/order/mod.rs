@@ -1662,7 +1662,10 @@ fn expire_order(tx: &WriteTx<'_>, id: OrderId) -> Result<usize> {
     if status != OrderStatus::Pending {
         // Only pending orders' holds expire; anything else keeps its stock.
         tx.db().execute(
-            sql!("UPDATE stock_reservations SET expires_at = NULL WHERE order_id = ?1"),
+            sql!(
+                "UPDATE stock_reservations SET expires_at = NULL \
+                 WHERE order_line_id IN (SELECT id FROM order_lines WHERE order_id = ?1)"
+            ),
             &[&id],
         )?;
         orders.audit(id, "keep_reservations", &["expires_at"])?;

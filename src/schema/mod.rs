@@ -103,6 +103,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0007_refunded_holds.sql"),
         after: None,
     },
+    Migration {
+        version: 8,
+        name: "fewer_pages",
+        sql: include_str!("../../schema/migrations/sqlite/0008_fewer_pages.sql"),
+        after: None,
+    },
 ];
 
 /// The schema version this library writes and expects.

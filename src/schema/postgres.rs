@@ -16,12 +16,20 @@ use crate::db::{sql, Conn};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The PostgreSQL migrations, in order. Append only, as on SQLite.
-pub const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 7,
-    name: "baseline",
-    sql: include_str!("../../schema/migrations/postgres/0007_baseline.sql"),
-    after: None,
-}];
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 7,
+        name: "baseline",
+        sql: include_str!("../../schema/migrations/postgres/0007_baseline.sql"),
+        after: None,
+    },
+    Migration {
+        version: 8,
+        name: "fewer_pages",
+        sql: include_str!("../../schema/migrations/postgres/0008_fewer_pages.sql"),
+        after: None,
+    },
+];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).
 const MIGRATION_LOCK_KEY: i64 = 0x6375_7374_6462_2d6d;

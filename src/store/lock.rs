@@ -11,7 +11,8 @@
 
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -79,40 +80,115 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 /// The writer connection behind a lock whose wait is bounded: std's
 /// `Mutex` has no timed lock, so a flag and a condition variable gate it,
 /// and the connection's own mutex is only ever taken uncontended.
+///
+/// The lock also runs group commit (docs/RELIABILITY.md, "Group commit"):
+/// a unit of work that ends while others wait for the writer may leave its
+/// transaction open for them instead of committing; each of them runs in a
+/// savepoint of that transaction, and the last one commits for all. A unit
+/// that left its work in the open transaction (a *member* of the batch)
+/// waits for that commit before it returns.
 pub(crate) struct WriterLock {
     taken: Mutex<Gate>,
     freed: Condvar,
+    /// Signalled when a batch's outcome is known, or when the writer is
+    /// released with a batch open and no one waiting for it (one of the
+    /// members then commits the batch itself).
+    settled: Condvar,
     conn: Mutex<Connection>,
+    /// Open only while this lock commits (see `commit_gate` in the store).
+    commit_open: Arc<AtomicBool>,
+    /// Whether units may share a commit ([`Options::group_commit`]).
+    ///
+    /// [`Options::group_commit`]: crate::Options::group_commit
+    group_commit: bool,
 }
 
-/// Whether the writer is taken, and how many threads wait for it: a
-/// release wakes a waiter only when there is one, since waking costs a
-/// system call (std's condition variable always makes it) and most
-/// releases have no one waiting.
+/// Units of work one commit may carry at most: a bound on how long the
+/// first of them waits for its acknowledgement.
+pub const MAX_UNITS_PER_COMMIT: usize = 64;
+
+/// Whether the writer is taken, how many threads wait for it, and the
+/// batch of group commit: a release wakes a waiter only when there is one,
+/// since waking costs a system call (std's condition variable always makes
+/// it) and most releases have no one waiting.
 #[derive(Default)]
 struct Gate {
     taken: bool,
     waiting: usize,
+    /// The batch whose transaction is open on the writer, uncommitted.
+    open_batch: Option<u64>,
+    /// Units whose work the open batch holds.
+    batch_units: usize,
+    /// Units of the open batch that wait for its commit.
+    members: usize,
+    next_batch: u64,
+    /// Outcomes of ended batches that members have yet to read:
+    /// (batch, outcome, members still to read it).
+    outcomes: Vec<(u64, Result<()>, usize)>,
+    stats: WriteStats,
+}
+
+/// How many units of work the writer committed, and in how many commits
+/// ([`Store::write_stats`](crate::Store::write_stats)): with group commit,
+/// under concurrent writes, fewer commits than units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct WriteStats {
+    /// Units of work committed since the store was opened.
+    pub units: u64,
+    /// Commits that carried them.
+    pub commits: u64,
 }
 
 impl WriterLock {
-    pub(crate) fn new(conn: Connection) -> WriterLock {
+    pub(crate) fn new(
+        conn: Connection,
+        commit_open: Arc<AtomicBool>,
+        group_commit: bool,
+    ) -> WriterLock {
         WriterLock {
             taken: Mutex::new(Gate::default()),
             freed: Condvar::new(),
+            settled: Condvar::new(),
             conn: Mutex::new(conn),
+            commit_open,
+            group_commit,
         }
     }
 
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        self.taken.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What the writer has committed so far.
+    pub(crate) fn stats(&self) -> WriteStats {
+        self.gate().stats
+    }
+
     /// Takes the writer connection for `operation` ("write", "read"...),
-    /// waiting up to `timeout`.
+    /// waiting up to `timeout`. A transaction that group commit left open
+    /// is committed first, so the caller finds none.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Reentrant`] when this thread already holds the writer of
     /// this store (the wait would never end); [`ErrorKind::Busy`] when
-    /// another thread holds it past `timeout`.
+    /// another thread holds it past `timeout`; the error of the open
+    /// batch's commit.
     pub(crate) fn lock(
+        &self,
+        store: usize,
+        operation: &'static str,
+        timeout: Duration,
+    ) -> Result<WriterGuard<'_>> {
+        let mut guard = self.lock_joining(store, operation, timeout)?;
+        guard.finish_batch()?;
+        Ok(guard)
+    }
+
+    /// [`lock`](WriterLock::lock) that leaves an open batch open: for a
+    /// unit of work that will run inside it ([`WriterGuard::begin_unit`]).
+    pub(crate) fn lock_joining(
         &self,
         store: usize,
         operation: &'static str,
@@ -122,7 +198,7 @@ impl WriterLock {
             return Err(reentrant(operation));
         }
         let deadline = Instant::now() + timeout;
-        let mut gate = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut gate = self.gate();
         while gate.taken {
             let Some(left) = remaining(deadline) else {
                 return Err(Error::new(ErrorKind::Busy));
@@ -134,8 +210,16 @@ impl WriterLock {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             gate.waiting -= 1;
+            if gate.taken && remaining(deadline).is_none() {
+                // Giving up: if the holder left a batch open for us, its
+                // members must hear that no one is coming.
+                if gate.waiting == 0 && gate.open_batch.is_some() {
+                    self.settled.notify_all();
+                }
+            }
         }
         gate.taken = true;
+        let batch = gate.open_batch;
         drop(gate);
         // A panic inside an earlier unit of work poisons this mutex, but its
         // transaction was rolled back when it unwound, so the connection is
@@ -144,8 +228,49 @@ impl WriterLock {
         Ok(WriterGuard {
             lock: self,
             conn: Some(conn),
+            batch,
+            unit: None,
             _registration: Registration::new(store, Hold::Writer),
         })
+    }
+
+    /// Waits until `batch` is committed (or failed) and returns its
+    /// outcome. When the writer is free with the batch still open and no
+    /// one waiting to add to it, this member commits it.
+    fn await_batch(&self, store: usize, batch: u64) -> Result<()> {
+        let mut gate = self.gate();
+        loop {
+            if let Some(i) = gate.outcomes.iter().position(|(b, _, _)| *b == batch) {
+                let entry = &mut gate.outcomes[i];
+                entry.2 -= 1;
+                let outcome = entry.1.clone();
+                if entry.2 == 0 {
+                    let _read_by_all = gate.outcomes.swap_remove(i);
+                }
+                return outcome;
+            }
+            if !gate.taken && gate.waiting == 0 && gate.open_batch == Some(batch) {
+                gate.taken = true;
+                drop(gate);
+                let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut guard = WriterGuard {
+                    lock: self,
+                    conn: Some(conn),
+                    batch: Some(batch),
+                    unit: None,
+                    _registration: Registration::new(store, Hold::Writer),
+                };
+                // The outcome is published for every member, this one too.
+                let _ = guard.finish_batch();
+                drop(guard);
+                gate = self.gate();
+                continue;
+            }
+            gate = self
+                .settled
+                .wait(gate)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 }
 
@@ -153,9 +278,190 @@ impl WriterLock {
 pub(crate) struct WriterGuard<'l> {
     lock: &'l WriterLock,
     conn: Option<MutexGuard<'l, Connection>>,
+    /// The batch whose transaction is open on the connection, if any.
+    batch: Option<u64>,
+    /// The unit of work running on it: whether it runs in a savepoint of
+    /// an open batch (true) or began the transaction (false).
+    unit: Option<bool>,
     _registration: Registration,
 }
 
+/// How a unit of work ended, for [`WriterGuard::end_unit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UnitEnd {
+    /// Its work stays, to be committed.
+    Keep,
+    /// Its work is undone.
+    Undo,
+}
+
+impl WriterGuard<'_> {
+    /// Starts a unit of work: in a savepoint of the open batch when there
+    /// is one, else in a new `BEGIN IMMEDIATE` transaction.
+    ///
+    /// # Errors
+    ///
+    /// The database's error (nothing was started then).
+    pub(crate) fn begin_unit(&mut self) -> Result<()> {
+        debug_assert!(self.unit.is_none(), "one unit at a time");
+        let joined = self.batch.is_some();
+        let statement = if joined {
+            "SAVEPOINT custdb_unit"
+        } else {
+            "BEGIN IMMEDIATE"
+        };
+        self.execute(statement)?;
+        if !joined {
+            let mut gate = self.lock.gate();
+            let batch = gate.next_batch;
+            gate.next_batch += 1;
+            gate.open_batch = Some(batch);
+            gate.batch_units = 0;
+            gate.members = 0;
+            drop(gate);
+            self.batch = Some(batch);
+        }
+        self.unit = Some(joined);
+        Ok(())
+    }
+
+    fn execute(&self, statement: &str) -> Result<()> {
+        self.conn
+            .as_ref()
+            .expect("writer held until drop")
+            .execute_batch(statement)
+            .map_err(Error::from_sqlite)
+    }
+
+    /// Ends the unit of work begun by [`begin_unit`](WriterGuard::begin_unit)
+    /// and settles its batch: commits it, or, with group commit on, leaves
+    /// it open for the units waiting for the writer when there are some.
+    /// Consumes the guard: the writer is released on return. For a kept
+    /// unit, returns once its work is committed.
+    ///
+    /// # Errors
+    ///
+    /// The commit's error (the unit's work is not kept then), or the error
+    /// that ended the transaction under the unit (SQLite rolls a whole
+    /// transaction back after some I/O and disk-full errors).
+    pub(crate) fn end_unit(mut self, end: UnitEnd) -> Result<()> {
+        let joined = self.unit.take().expect("a unit was begun");
+        let store = self._registration.store;
+        let batch = self.batch.expect("a unit runs in a batch");
+        let in_transaction = !self.conn.as_ref().expect("writer held").is_autocommit();
+        if !in_transaction {
+            // SQLite rolled the whole transaction back: the batch is gone,
+            // with the work of every member.
+            self.batch = None;
+            let lost = Error::new(ErrorKind::Database {
+                message: "SQLite rolled the transaction back after an I/O or disk-full error \
+                          inside a unit of work that shared its commit; nothing of it was written"
+                    .into(),
+            });
+            self.publish(batch, Err(lost.clone()));
+            return Err(lost);
+        }
+        let undone = match (end, joined) {
+            (UnitEnd::Keep, true) => self.execute("RELEASE custdb_unit"),
+            (UnitEnd::Keep, false) => Ok(()),
+            (UnitEnd::Undo, true) => self
+                .execute("ROLLBACK TO custdb_unit")
+                .and_then(|()| self.execute("RELEASE custdb_unit")),
+            (UnitEnd::Undo, false) => {
+                // The unit began the transaction: nothing else is in it.
+                self.batch = None;
+                self.close_batch();
+                return self.execute("ROLLBACK");
+            }
+        };
+        if let Err(e) = undone {
+            // The savepoint could not be released or undone: abandon the
+            // whole batch rather than commit something uncertain.
+            let _ = self.execute("ROLLBACK");
+            self.batch = None;
+            self.publish(batch, Err(e.clone()));
+            return Err(e);
+        }
+        let kept = end == UnitEnd::Keep;
+        let mut gate = self.lock.gate();
+        if kept {
+            gate.batch_units += 1;
+        }
+        let leave_open = self.lock.group_commit
+            && gate.waiting > 0
+            && gate.batch_units < MAX_UNITS_PER_COMMIT;
+        if leave_open {
+            if kept {
+                gate.members += 1;
+            }
+            drop(gate);
+            // Released with the transaction open: the next unit joins it.
+            let lock = self.lock;
+            self.batch = None;
+            drop(self);
+            return if kept {
+                lock.await_batch(store, batch)
+            } else {
+                Ok(())
+            };
+        }
+        let has_work = gate.batch_units > 0;
+        drop(gate);
+        if has_work {
+            self.finish_batch()
+        } else {
+            self.batch = None;
+            self.close_batch();
+            self.execute("ROLLBACK")
+        }
+    }
+
+    /// Commits the open batch, if any, and tells its members the outcome.
+    ///
+    /// # Errors
+    ///
+    /// The commit's error (the batch is rolled back then).
+    pub(crate) fn finish_batch(&mut self) -> Result<()> {
+        let Some(batch) = self.batch.take() else {
+            return Ok(());
+        };
+        let lock = self.lock;
+        lock.commit_open.store(true, Ordering::SeqCst);
+        let committed = self.execute("COMMIT");
+        lock.commit_open.store(false, Ordering::SeqCst);
+        if committed.is_err() && !self.conn.as_ref().expect("writer held").is_autocommit() {
+            let _ = self.execute("ROLLBACK");
+        }
+        self.publish(batch, committed.clone());
+        committed
+    }
+
+    /// Records `outcome` for the members of `batch` and wakes them.
+    fn publish(&self, batch: u64, outcome: Result<()>) {
+        let mut gate = self.lock.gate();
+        let members = gate.members;
+        if outcome.is_ok() {
+            gate.stats.units += gate.batch_units as u64;
+            gate.stats.commits += 1;
+        }
+        gate.open_batch = None;
+        gate.batch_units = 0;
+        gate.members = 0;
+        if members > 0 {
+            gate.outcomes.push((batch, outcome, members));
+            drop(gate);
+            self.lock.settled.notify_all();
+        }
+    }
+
+    /// Forgets a batch that ended without a commit and with no members.
+    fn close_batch(&self) {
+        let mut gate = self.lock.gate();
+        debug_assert_eq!(gate.members, 0);
+        gate.open_batch = None;
+        gate.batch_units = 0;
+    }
+}
 impl Deref for WriterGuard<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
@@ -172,17 +478,46 @@ impl DerefMut for WriterGuard<'_> {
 
 impl Drop for WriterGuard<'_> {
     fn drop(&mut self) {
+        if let Some(joined) = self.unit.take() {
+            // The unit never ended: its closure panicked. Undo its work
+            // only; the batch it joined stays for its members.
+            if joined {
+                let _ = self.execute("ROLLBACK TO custdb_unit");
+                let _ = self.execute("RELEASE custdb_unit");
+            } else {
+                let _ = self.execute("ROLLBACK");
+                self.batch = None;
+                self.close_batch();
+            }
+        }
+        let lost = self
+            .conn
+            .as_ref()
+            .is_some_and(|conn| conn.is_autocommit());
+        let open = self.lock.gate().open_batch;
+        if let (Some(batch), true) = (open, lost) {
+            // The open batch's transaction is gone: its members learn it.
+            self.publish(
+                batch,
+                Err(Error::new(ErrorKind::Database {
+                    message: "the transaction of a shared commit ended before its commit; \
+                              nothing of it was written"
+                        .into(),
+                })),
+            );
+        }
         drop(self.conn.take());
-        let mut gate = self
-            .lock
-            .taken
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut gate = self.lock.gate();
         gate.taken = false;
         let wake = gate.waiting > 0;
+        let orphaned = !wake && gate.open_batch.is_some();
         drop(gate);
         if wake {
             self.lock.freed.notify_one();
+        } else if orphaned {
+            // Released with a batch open and no one coming: one of its
+            // members commits it.
+            self.lock.settled.notify_all();
         }
     }
 }

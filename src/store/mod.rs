@@ -25,7 +25,8 @@ mod lock;
 mod postgres;
 #[cfg(feature = "postgres")]
 pub use copy::CopyReport;
-use lock::{ReaderPool, WriterLock};
+pub use lock::{WriteStats, MAX_UNITS_PER_COMMIT};
+use lock::{ReaderPool, UnitEnd, WriterLock};
 
 /// The oldest SQLite custdb accepts, as `sqlite3_libversion_number()`.
 /// Versions before 3.51.3 have a WAL-reset race that can corrupt a database.
@@ -95,6 +96,7 @@ pub struct Options {
     vfs: Option<String>,
     tls_root_certificates: Option<PathBuf>,
     read_replica: Option<ConnectionString>,
+    group_commit: bool,
 }
 
 /// A PostgreSQL connection string kept in [`Options`]: its `Debug` shows
@@ -150,11 +152,35 @@ impl Default for Options {
             vfs: None,
             tls_root_certificates: None,
             read_replica: None,
+            group_commit: true,
         }
     }
 }
 
 impl Options {
+    /// Whether one-shot calls from several threads (or async tasks) may
+    /// share one commit; on by default. Under concurrent writes it lets a
+    /// single SQLite writer commit many units of work with one `fsync`;
+    /// a unit's result still comes back only once its commit is durable,
+    /// and each unit still sees the ones before it. What changes and what
+    /// does not: docs/RELIABILITY.md, "Group commit". PostgreSQL groups
+    /// commits itself; this setting does nothing there.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{Options, Store};
+    ///
+    /// let store = Store::open_in_memory_with(Options::default().group_commit(false))?;
+    /// store.customers().create(custdb::NewCustomer::new("Ann"))?;
+    /// assert_eq!(store.write_stats().commits, 1);
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn group_commit(mut self, on: bool) -> Self {
+        self.group_commit = on;
+        self
+    }
+
     /// Sets the commit durability. See [`Durability`].
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
@@ -422,8 +448,6 @@ struct Inner {
     // removes it (a read-only connection closing last cannot).
     readers: ReaderPool,
     writer: Option<WriterLock>,
-    /// Open only while [`Store::write_as`] commits (see [`commit_gate`]).
-    commit_open: Arc<AtomicBool>,
     /// Set on a PostgreSQL store, which has no writer or readers above.
     #[cfg(feature = "postgres")]
     postgres: Option<postgres::Postgres>,
@@ -496,13 +520,13 @@ impl Store {
         configure(&conn, &options)?;
         schema::migrate(&mut conn, path)?;
         let commit_open = commit_gate(&mut conn)?;
+        let group_commit = options.group_commit;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: None,
                 options,
-                writer: Some(WriterLock::new(conn)),
+                writer: Some(WriterLock::new(conn, commit_open, group_commit)),
                 readers: ReaderPool::new(Vec::new()),
-                commit_open,
                 #[cfg(feature = "postgres")]
                 postgres: None,
             }),
@@ -522,8 +546,6 @@ impl Store {
         check_path(path)?;
         options.validate_for_sqlite()?;
         check_sqlite_version(rusqlite::version_number())?;
-        // A read-only store never commits; its gate stays closed unused.
-        let mut commit_open = Arc::new(AtomicBool::new(false));
         let writer = if options.read_only {
             let probe = open_connection(path, &options, true)?;
             match inspect(&probe, path, &options)? {
@@ -557,8 +579,8 @@ impl Store {
                 }));
             }
             schema::migrate(&mut conn, path)?;
-            commit_open = commit_gate(&mut conn)?;
-            Some(WriterLock::new(conn))
+            let commit_open = commit_gate(&mut conn)?;
+            Some(WriterLock::new(conn, commit_open, options.group_commit))
         };
         let readers = (0..options.reader_pool_size)
             .map(|_| open_connection(path, &options, true))
@@ -569,7 +591,6 @@ impl Store {
                 options,
                 writer,
                 readers: ReaderPool::new(readers),
-                commit_open,
                 #[cfg(feature = "postgres")]
                 postgres: None,
             }),
@@ -674,7 +695,8 @@ impl Store {
     pub(crate) fn write_one<T>(&self, f: impl Fn(&WriteTx<'_>) -> Result<T>) -> Result<T> {
         let mut attempt = 1;
         loop {
-            match self.write(|tx| tx.as_whole_unit(|| f(tx))) {
+            let actor = &self.inner.options.actor;
+            match self.write_unit(actor, true, |tx| tx.as_whole_unit(|| f(tx))) {
                 Err(e)
                     if matches!(e.kind(), ErrorKind::Contention { .. })
                         && attempt < ONE_SHOT_ATTEMPTS =>
@@ -697,30 +719,60 @@ impl Store {
         E: From<Error>,
         F: FnOnce(&WriteTx<'_>) -> Result<T, E>,
     {
+        self.write_unit(actor, false, f)
+    }
+
+    /// A unit of work on the writer. A `joinable` unit may run inside a
+    /// transaction that group commit left open (docs/RELIABILITY.md, "Group
+    /// commit"): only the one-shot calls, whose closures are custdb's own
+    /// and never wait for another thread, so that the units whose commit
+    /// waits for them wait a bounded time. Any unit may leave its
+    /// transaction open for the units waiting behind it.
+    fn write_unit<T, E, F>(&self, actor: &Actor, joinable: bool, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(&WriteTx<'_>) -> Result<T, E>,
+    {
         #[cfg(feature = "postgres")]
         if let Some(pg) = self.postgres() {
             return self.write_postgres(pg, actor, f);
         }
-        let mut conn = self.lock_writer("write")?;
-        let changes_before = conn.total_changes();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(Error::from_sqlite)?;
-        let wtx = WriteTx {
-            session: crate::db::WriteSession::Sqlite(tx),
-            actor,
-            now: crate::time::now(),
-            audit_rows: Cell::new(0),
-            undone_changes: Cell::new(0),
-            covered: Cell::new(false),
-            pending_audit: std::cell::RefCell::default(),
+        let mut guard = if joinable {
+            self.writer()?.lock_joining(
+                self.identity(),
+                "write",
+                self.inner.options.busy_timeout,
+            )?
+        } else {
+            self.lock_writer("write")?
         };
-        let value = f(&wtx);
-        // SQLite rolls a whole transaction back by itself after some I/O
-        // and disk-full errors. If that happened the unit of work is gone:
-        // report the error (or, if the closure swallowed it, that the work
-        // was lost) instead of committing what came after.
-        if !wtx.db().in_transaction() {
+        guard.begin_unit()?;
+        let (value, lost, unaudited) = {
+            let conn: &Connection = &guard;
+            let changes_before = conn.total_changes();
+            let wtx = WriteTx {
+                session: crate::db::WriteSession::Sqlite(conn),
+                actor,
+                now: crate::time::now(),
+                audit_rows: Cell::new(0),
+                undone_changes: Cell::new(0),
+                covered: Cell::new(false),
+                pending_audit: std::cell::RefCell::default(),
+            };
+            let value = f(&wtx);
+            // SQLite rolls a whole transaction back by itself after some I/O
+            // and disk-full errors. If that happened the unit of work is gone.
+            let lost = !wtx.db().in_transaction();
+            // The invariant "no mutation without an audit row" is checked on
+            // every commit, not only trusted to each repository method.
+            let changed = wtx.db().total_changes() - wtx.undone_changes.get() != changes_before;
+            let unaudited = changed && wtx.audit_rows.get() == 0;
+            (value, lost, unaudited)
+        };
+        if lost {
+            let _ = guard.end_unit(UnitEnd::Undo);
+            // Report the error (or, if the closure swallowed it, that the
+            // work was lost) instead of committing what came after.
             return Err(value.err().unwrap_or_else(|| {
                 E::from(Error::new(ErrorKind::Database {
                     message: "SQLite rolled the unit of work back after an I/O or disk-full \
@@ -729,20 +781,36 @@ impl Store {
                 }))
             }));
         }
-        let value = value?;
-        // The invariant "no mutation without an audit row" is checked on
-        // every commit, not only trusted to each repository method.
-        let changed = wtx.db().total_changes() - wtx.undone_changes.get() != changes_before;
-        if changed && wtx.audit_rows.get() == 0 {
-            return Err(E::from(Error::new(ErrorKind::Internal {
-                reason: "a unit of work changed rows without writing an audit entry".into(),
-            })));
+        match value {
+            Err(e) => {
+                // The unit's own error is what its caller must see; the
+                // batch's commit (for earlier units) is theirs.
+                let _ = guard.end_unit(UnitEnd::Undo);
+                Err(e)
+            }
+            Ok(_) if unaudited => {
+                let _ = guard.end_unit(UnitEnd::Undo);
+                Err(E::from(Error::new(ErrorKind::Internal {
+                    reason: "a unit of work changed rows without writing an audit entry".into(),
+                })))
+            }
+            Ok(value) => {
+                guard.end_unit(UnitEnd::Keep)?;
+                Ok(value)
+            }
         }
-        self.inner.commit_open.store(true, Ordering::SeqCst);
-        let committed = wtx.session.commit();
-        self.inner.commit_open.store(false, Ordering::SeqCst);
-        committed?;
-        Ok(value)
+    }
+
+    /// How many units of work this store's writer committed, and in how
+    /// many commits: with [group commit](Options::group_commit) and
+    /// concurrent writers, fewer commits than units. Zero on PostgreSQL,
+    /// where the server groups commits itself.
+    pub fn write_stats(&self) -> WriteStats {
+        self.inner
+            .writer
+            .as_ref()
+            .map(WriterLock::stats)
+            .unwrap_or_default()
     }
 
     /// Copies the WAL into the database file and truncates it (waiting up
@@ -924,11 +992,20 @@ impl Store {
     /// timeout.
     fn lock_writer(&self, operation: &'static str) -> Result<lock::WriterGuard<'_>> {
         self.sqlite_only(operation)?;
+        self.writer()?
+            .lock(self.identity(), operation, self.inner.options.busy_timeout)
+    }
+
+    /// The writer's lock.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ReadOnly`] without a writer.
+    fn writer(&self) -> Result<&WriterLock> {
         self.inner
             .writer
             .as_ref()
-            .ok_or_else(|| Error::new(ErrorKind::ReadOnly))?
-            .lock(self.identity(), operation, self.inner.options.busy_timeout)
+            .ok_or_else(|| Error::new(ErrorKind::ReadOnly))
     }
 
     /// Runs `f` on a reader connection (for the backup module).

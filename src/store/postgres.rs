@@ -238,7 +238,6 @@ impl Store {
                 options,
                 readers: ReaderPool::new(Vec::new()),
                 writer: None,
-                commit_open: Arc::new(AtomicBool::new(false)),
                 postgres: Some(Postgres {
                     pool: Some(pool),
                     replica,
