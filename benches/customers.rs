@@ -12,65 +12,19 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
 mod common;
 
-use common::people::{new_customer, person};
+use common::people::{new_customer, raw_create};
 use common::raw_connection;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use custdb::customer::sql;
 use custdb::{CustomerId, Store};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 /// Customers in the database the read benchmarks query.
 const POPULATION: usize = 10_000;
 /// Customers per unit of work in the bulk benchmark.
 const BULK: usize = 10_000;
-
-/// What hand-written rusqlite code does to create the same customer: the
-/// same statements in the same transaction, with its own id and timestamp.
-fn raw_create(conn: &Connection, n: usize) -> CustomerId {
-    let (given, family, email) = person(n);
-    let id = CustomerId::new();
-    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
-    let taken: bool = conn
-        .prepare_cached(sql::EMAIL_TAKEN)
-        .unwrap()
-        .query_row(params![email, id.to_string()], |r| r.get(0))
-        .unwrap();
-    assert!(!taken);
-    conn.prepare_cached(sql::INSERT)
-        .unwrap()
-        .execute(params![
-            id.to_string(),
-            format!("{given} {family}"),
-            given,
-            family,
-            email,
-            None::<String>,
-            "Example Ltd",
-            None::<String>,
-            None::<String>,
-            None::<String>,
-            "{}",
-            None::<String>,
-            now
-        ])
-        .unwrap();
-    conn.prepare_cached(sql::INSERT_TAG)
-        .unwrap()
-        .execute(params![id.to_string(), "bench"])
-        .unwrap();
-    common::raw_audit(
-        conn,
-        &now,
-        "create",
-        "customer",
-        &id.to_string(),
-        r#"["display_name","given_name","family_name","email","company","tags"]"#,
-    );
-    id
-}
 
 /// A customer row read into owned values, as hand-written code would.
 #[allow(dead_code)]

@@ -13,7 +13,9 @@
 //! B-trees (a rowid table, its primary-key index, a `WITHOUT ROWID`
 //! table). Secondary indexes, the full-text index and the pages SQLite
 //! writes for the file itself (page 1 when the file grows) are what custdb
-//! adds to that.
+//! adds to that. A last column runs the operation 8 times in one
+//! transaction: what each costs when group commit gives 8 of them one
+//! commit, as it does under load (docs/RELIABILITY.md, "Group commit").
 //!
 //! With `strace` on the PATH, it then counts the system calls of each
 //! operation (and of a read through the pool): it traces this binary
@@ -34,8 +36,9 @@ mod common;
 use common::people::new_customer;
 use common::shop::{build_shop, order_of};
 use custdb::{
-    AddressKind, CollectionMethod, ConsentState, CustomerId, DataCategory, Durability, LawfulBasis, NewAddress,
-    NewConsent, NewPayment, NewPurpose, NewShipment, Options, Order, PaymentMethod, Store,
+    AddressKind, CollectionMethod, ConsentState, CustomerId, DataCategory, Durability, LawfulBasis,
+    NewAddress, NewConsent, NewPayment, NewPurpose, NewShipment, Options, Order, PaymentMethod,
+    Store, WriteTx,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -99,62 +102,79 @@ impl Shop {
     }
 
     fn run(&mut self, operation: &str, prepared: Prepared) {
+        if operation == "customer read" {
+            let customer = self.customer();
+            std::hint::black_box(self.store.read(|r| r.customers().get(customer)).unwrap());
+            return;
+        }
+        let store = self.store.clone();
+        store
+            .write(|tx| self.run_in(tx, operation, prepared))
+            .unwrap();
+    }
+
+    /// `operation` inside the unit of work `tx`.
+    fn run_in(
+        &mut self,
+        tx: &WriteTx<'_>,
+        operation: &str,
+        prepared: Prepared,
+    ) -> custdb::Result<()> {
         let n = self.next;
         let customer = self.customer();
-        let store = &self.store;
         match (operation, prepared) {
             ("customer create", _) => {
-                store
-                    .write(|tx| tx.customers().create(new_customer(CUSTOMERS + n)))
-                    .unwrap();
+                tx.customers().create(new_customer(CUSTOMERS + n))?;
             }
             ("address add", _) => {
-                store
-                    .write(|tx| {
-                        tx.customers().add_address(
-                            customer,
-                            NewAddress::new(
-                                AddressKind::Shipping,
-                                format!("{n} High Street"),
-                                "Leeds",
-                                "GB",
-                            )
-                            .postal_code("LS1 4AP"),
-                        )
-                    })
-                    .unwrap();
+                tx.customers().add_address(
+                    customer,
+                    NewAddress::new(
+                        AddressKind::Shipping,
+                        format!("{n} High Street"),
+                        "Leeds",
+                        "GB",
+                    )
+                    .postal_code("LS1 4AP"),
+                )?;
             }
-            ("order place, 1 line", _) => place(store, customer, 1),
-            ("order place, 5 lines", _) => place(store, customer, 5),
-            ("order place, 15 lines", _) => place(store, customer, 15),
-            ("pay", Prepared::Placed(order)) => pay(store, &order),
+            ("order place, 1 line", _) => {
+                tx.orders().place(order_of(customer, 1))?;
+            }
+            ("order place, 5 lines", _) => {
+                tx.orders().place(order_of(customer, 5))?;
+            }
+            ("order place, 15 lines", _) => {
+                tx.orders().place(order_of(customer, 15))?;
+            }
+            ("pay", Prepared::Placed(order)) => {
+                tx.orders().pay(
+                    order.id,
+                    NewPayment::new(PaymentMethod::Card, order.total.amount)
+                        .provider("psp", "ref-1"),
+                )?;
+            }
             ("ship", Prepared::Paid(order)) => {
-                store
-                    .write(|tx| {
-                        tx.orders()
-                            .ship(order.id, NewShipment::everything("DHL", format!("T{n}")))
-                    })
-                    .unwrap();
+                tx.orders()
+                    .ship(order.id, NewShipment::everything("DHL", format!("T{n}")))?;
             }
             ("consent record", _) => {
                 // Each run gives consent for a customer who has not given it.
-                let state = ConsentState::Given;
-                store
-                    .write(|tx| {
-                        tx.consent().record(
-                            NewConsent::new(customer, "newsletter", state, CollectionMethod::WebForm)
-                                .notice("v1", "We send a newsletter once a month.")
-                                .channel("website")
-                                .jurisdiction("GB"),
-                        )
-                    })
-                    .unwrap();
-            }
-            ("customer read", _) => {
-                std::hint::black_box(store.read(|r| r.customers().get(customer)).unwrap());
+                tx.consent().record(
+                    NewConsent::new(
+                        customer,
+                        "newsletter",
+                        ConsentState::Given,
+                        CollectionMethod::WebForm,
+                    )
+                    .notice("v1", "We send a newsletter once a month.")
+                    .channel("website")
+                    .jurisdiction("GB"),
+                )?;
             }
             (other, _) => panic!("no operation {other:?}"),
         }
+        Ok(())
     }
 }
 
@@ -181,18 +201,21 @@ fn build(path: &Path) {
     let store = Store::open(path).unwrap();
     let customers: Vec<CustomerId> = store
         .write(|tx| {
-            tx.consent().register_purpose(NewPurpose::new(
-                "newsletter",
-                "Monthly newsletter",
-                LawfulBasis::Consent,
-            )
-            .data_category(DataCategory::Contact))?;
+            tx.consent().register_purpose(
+                NewPurpose::new("newsletter", "Monthly newsletter", LawfulBasis::Consent)
+                    .data_category(DataCategory::Contact),
+            )?;
             (0..CUSTOMERS)
                 .map(|n| {
                     let c = tx.customers().create(new_customer(n))?;
                     tx.customers().add_address(
                         c.id,
-                        NewAddress::new(AddressKind::Billing, format!("{n} Mill Lane"), "York", "GB"),
+                        NewAddress::new(
+                            AddressKind::Billing,
+                            format!("{n} Mill Lane"),
+                            "York",
+                            "GB",
+                        ),
                     )?;
                     Ok::<_, custdb::Error>(c.id)
                 })
@@ -263,7 +286,9 @@ fn kinds(conn: &Connection) -> HashMap<String, Kind> {
             Kind::Row
         } else if kind == "index" {
             let primary: bool = conn
-                .prepare(&format!("SELECT origin = 'pk' FROM pragma_index_list('{table}') WHERE name = ?1"))
+                .prepare(&format!(
+                    "SELECT origin = 'pk' FROM pragma_index_list('{table}') WHERE name = ?1"
+                ))
                 .unwrap()
                 .query_row([name], |r| r.get(0))
                 .unwrap_or(false);
@@ -323,7 +348,11 @@ struct Tally {
     by_tree: BTreeMap<String, usize>,
 }
 
-fn measure(path: &Path) -> Vec<(&'static str, Tally, usize)> {
+/// Operations of one kind that share a commit in the batched measurement,
+/// as group commit makes them under load.
+const SHARED: usize = 8;
+
+fn measure(path: &Path) -> Vec<(&'static str, Tally, usize, f64)> {
     let wal = PathBuf::from(format!("{}-wal", path.display()));
     let mut shop = open(path);
     let reader = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
@@ -359,17 +388,34 @@ fn measure(path: &Path) -> Vec<(&'static str, Tally, usize)> {
             tally.pages += frames.pages.len();
             for page in &frames.pages {
                 let (kind, tree) = match owner.get(page) {
-                    Some(name) if *page != 1 => (
-                        kinds.get(name).copied().unwrap_or(Kind::File),
-                        name.clone(),
-                    ),
+                    Some(name) if *page != 1 => {
+                        (kinds.get(name).copied().unwrap_or(Kind::File), name.clone())
+                    }
                     _ => (Kind::File, format!("page {page}")),
                 };
                 *tally.by_kind.entry(kind).or_default() += 1;
                 *tally.by_tree.entry(tree).or_default() += 1;
             }
         }
-        results.push((operation, tally, page_size));
+        // The same operation, SHARED of them in one transaction: what
+        // each costs when group commit puts them in one commit.
+        let mut batched = 0u64;
+        for _ in 0..RUNS / 4 {
+            let prepared: Vec<Prepared> = (0..SHARED).map(|_| shop.prepare(operation)).collect();
+            assert!(shop.store.checkpoint().unwrap(), "the WAL was not emptied");
+            let store = shop.store.clone();
+            store
+                .write(|tx| {
+                    for p in prepared {
+                        shop.run_in(tx, operation, p)?;
+                    }
+                    Ok::<_, custdb::Error>(())
+                })
+                .unwrap();
+            batched += read_wal(&wal).bytes;
+        }
+        let per_unit = batched as f64 / (RUNS / 4 * SHARED) as f64;
+        results.push((operation, tally, page_size, per_unit));
     }
     results
 }
@@ -378,15 +424,15 @@ fn mean(total: u64) -> f64 {
     total as f64 / RUNS as f64
 }
 
-fn print_pages(results: &[(&'static str, Tally, usize)]) {
+fn print_pages(results: &[(&'static str, Tally, usize, f64)]) {
     println!("\n## Pages per operation (Normal durability, mean of {RUNS})\n");
-    println!("| Operation | WAL bytes | Frames | Distinct pages | Rows' own B-trees (minimum) | Minimum WAL bytes | Secondary indexes | Full-text | File |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (operation, tally, page_size) in results {
+    println!("| Operation | WAL bytes | Frames | Distinct pages | Rows' own B-trees (minimum) | Minimum WAL bytes | Secondary indexes | Full-text | File | WAL bytes each, {SHARED} per commit |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (operation, tally, page_size, per_unit) in results {
         let kind = |k: Kind| mean(*tally.by_kind.get(&k).unwrap_or(&0) as u64);
         let minimum_bytes = kind(Kind::Row) * (24 + page_size) as f64 + 32.0;
         println!(
-            "| {operation} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} |",
+            "| {operation} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {per_unit:.0} |",
             mean(tally.bytes),
             mean(tally.frames as u64),
             mean(tally.pages as u64),
@@ -398,7 +444,7 @@ fn print_pages(results: &[(&'static str, Tally, usize)]) {
         );
     }
     if std::env::var_os("CUSTDB_PAGES_DETAIL").is_some() {
-        for (operation, tally, _) in results {
+        for (operation, tally, _, _) in results {
             println!("\n{operation}: pages per B-tree");
             let mut trees: Vec<_> = tally.by_tree.iter().collect();
             trees.sort_by(|a, b| b.1.cmp(a.1));
@@ -459,8 +505,17 @@ fn child(spec: &str) {
 
 fn print_system_calls(db: &Path) {
     let exe = std::env::current_exe().unwrap();
-    let names = ["pwrite64", "pread64", "fdatasync", "fsync", "getrandom", "futex"];
-    println!("\n## System calls per operation (Normal durability, strace -c, {TRACED} operations)\n");
+    let names = [
+        "pwrite64",
+        "pread64",
+        "fdatasync",
+        "fsync",
+        "getrandom",
+        "futex",
+    ];
+    println!(
+        "\n## System calls per operation (Normal durability, strace -c, {TRACED} operations)\n"
+    );
     println!("| Operation | {} | all |", names.join(" | "));
     println!("|---|{}---:|", "---:|".repeat(names.len()));
     for operation in OPERATIONS.iter().copied().chain(["customer read"]) {
@@ -472,8 +527,8 @@ fn print_system_calls(db: &Path) {
             return;
         };
         let per = |name: &str| {
-            let difference =
-                with.get(name).copied().unwrap_or(0) as f64 - base.get(name).copied().unwrap_or(0) as f64;
+            let difference = with.get(name).copied().unwrap_or(0) as f64
+                - base.get(name).copied().unwrap_or(0) as f64;
             difference / TRACED as f64
         };
         let all: f64 = with.values().sum::<u64>() as f64 - base.values().sum::<u64>() as f64;
@@ -489,7 +544,11 @@ fn print_system_calls(db: &Path) {
             eprintln!("{operation}: {}", every.join(", "));
         }
         let cells: Vec<String> = names.iter().map(|n| format!("{:.1}", per(n))).collect();
-        println!("| {operation} | {} | {:.1} |", cells.join(" | "), all / TRACED as f64);
+        println!(
+            "| {operation} | {} | {:.1} |",
+            cells.join(" | "),
+            all / TRACED as f64
+        );
     }
 }
 

@@ -125,7 +125,8 @@ pub(crate) fn new_v7() -> Uuid {
                 generator.counter = fresh(&mut generator.rng);
             }
         }
-        let tail = (generator.rng.random::<u32>() as u64) ^ (nanos.wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF);
+        let tail = (generator.rng.random::<u32>() as u64)
+            ^ (nanos.wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF);
         let ms = u128::from(generator.last_ms & 0xFFFF_FFFF_FFFF);
         let counter = u128::from(generator.counter);
         let bits = (ms << 80)
@@ -326,14 +327,23 @@ mod generator_tests {
 
     #[test]
     fn ids_carry_the_v7_layout_and_the_current_millisecond() {
-        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
         let id = new_v7();
-        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let after = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
         assert_eq!(id.get_version_num(), 7);
         assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
         let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
         let ms = secs * 1000 + u64::from(nanos) / 1_000_000;
-        assert!((before..=after).contains(&ms), "{before} <= {ms} <= {after}");
+        assert!(
+            (before..=after).contains(&ms),
+            "{before} <= {ms} <= {after}"
+        );
     }
 
     #[test]

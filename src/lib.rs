@@ -14,8 +14,10 @@
 //! - [`Store::write`] runs a closure as one `BEGIN IMMEDIATE` transaction:
 //!   commit on `Ok`, roll back on `Err`. [`Store::read`] runs a closure on a
 //!   consistent snapshot. Repositories hang off both: `tx.customers()`.
-//! - One-shot calls (each its own transaction) hang off the store:
-//!   `store.customers().create(...)`.
+//! - One-shot calls (each its own unit of work) hang off the store:
+//!   `store.customers().create(...)`. Under concurrent writes they share
+//!   commits ([`Options::group_commit`]): one disk sync for many calls,
+//!   each returning once its own work is durable.
 //! - Every mutation appends an audit row naming its [`Actor`] in the same
 //!   transaction; a unit of work that changes rows without one is refused.
 //! - Every error is an [`Error`] whose [`kind()`](Error::kind) names the field
@@ -159,9 +161,9 @@ pub use segment::{RfmFilter, Segment, SegmentReader, Segments, SpendFilter};
 pub use store::CopyReport;
 pub use store::{
     Actor, CheckReport, ConnectionSettings, Durability, EncryptionKey, Options, ReadTx, Store,
-    WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN, MAX_READER_POOL_SIZE,
-    MIN_MAX_SIZE_BYTES, MIN_SQLITE_VERSION_NUMBER, MAX_UNITS_PER_COMMIT, ONE_SHOT_ATTEMPTS,
-    STATEMENT_CACHE_CAPACITY, WriteStats,
+    WriteStats, WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN,
+    MAX_READER_POOL_SIZE, MAX_UNITS_PER_COMMIT, MIN_MAX_SIZE_BYTES, MIN_SQLITE_VERSION_NUMBER,
+    ONE_SHOT_ATTEMPTS, STATEMENT_CACHE_CAPACITY,
 };
 pub use time::{TimeRange, MAX_TIMESTAMP, MIN_TIMESTAMP};
 

@@ -7,7 +7,9 @@
 //! `integrity_check`), every acknowledged commit present under Full
 //! durability, and under Normal at most a missing tail. The database
 //! carries over from one kill to the next, so recovery runs on top of
-//! recovery. Kills also land inside a migration (a version 1 file being
+//! recovery. Four threads whose one-shot calls share commits (group
+//! commit) are killed too: every acknowledged call there, no failed one,
+//! nothing but a call in flight besides. Kills also land inside a migration (a version 1 file being
 //! upgraded) and inside a backup. With the `postgres` feature, a writer on
 //! a PostgreSQL database is killed too: no half-written order, no stuck
 //! reservation (`check()`), every acknowledged commit there.
@@ -37,6 +39,8 @@ const ROLE: &str = "CUSTDB_CRASH_ROLE";
 const DB: &str = "CUSTDB_CRASH_DB";
 const DURABILITY: &str = "CUSTDB_CRASH_DURABILITY";
 const START: &str = "CUSTDB_CRASH_START";
+/// Threads of the group-commit writer.
+const GROUP_THREADS: u64 = 4;
 /// Units of stock the writer starts with (never runs out in a test).
 const INITIAL_STOCK: i64 = 1_000_000;
 /// Units each adjustment adds.
@@ -140,6 +144,45 @@ fn writer(store: Store, start: u64) {
         // Printed only after the commit returned: an acknowledged write.
         writeln!(out, "{line}").unwrap();
         out.flush().unwrap();
+    }
+}
+
+/// Four threads of one-shot calls sharing commits (group commit): each
+/// creates customers named `g<run>-<thread>-<i>`, and every fifth call
+/// repeats the thread's previous email, which fails and must leave
+/// nothing. A line per call once it returned: `ack <name>` or
+/// `fail <name>`.
+fn group_writer(store: Store, run: u64) {
+    println!("ready");
+    std::io::stdout().flush().unwrap();
+    let threads: Vec<_> = (0..GROUP_THREADS)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0u64.. {
+                    let name = format!("g{run}-{t}-{i}");
+                    let email = if i % 5 == 4 {
+                        format!("g{run}-{t}-{}@example.com", i - 1)
+                    } else {
+                        format!("{name}@example.com")
+                    };
+                    let line = match store
+                        .customers()
+                        .create(NewCustomer::new(name.clone()).email(email))
+                    {
+                        Ok(_) => format!("ack {name}"),
+                        Err(e) if e.is_already_exists() => format!("fail {name}"),
+                        Err(e) => panic!("{name}: {e:?}"),
+                    };
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{line}").unwrap();
+                    out.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
     }
 }
 
@@ -497,6 +540,81 @@ fn backup_kills(dir: &Path, kills: usize, rng: &mut impl Rng) -> usize {
     kills
 }
 
+/// Kill points against four threads whose one-shot calls share commits
+/// at Full durability: after each kill, every acknowledged call is there,
+/// no failed one is, and nothing else is but the one call each thread had
+/// in flight (committed, not yet acknowledged).
+fn group_kills(dir: &Path, kills: usize, rng: &mut impl Rng) -> usize {
+    let path = dir.join("group.db");
+    let mut acked = BTreeSet::new();
+    let mut failed = BTreeSet::new();
+    let mut in_flight = BTreeSet::new();
+    for run in 0..kills as u64 {
+        let mut child = spawn("group-writer", &path, "full", run);
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        let mut last = vec![None::<u64>; GROUP_THREADS as usize];
+        let mut record = |line: &str, last: &mut Vec<Option<u64>>| {
+            let (verdict, name) = line.split_once(' ').unwrap();
+            let parts: Vec<u64> = name[1..].split('-').map(|p| p.parse().unwrap()).collect();
+            last[parts[1] as usize] = Some(parts[2]);
+            match verdict {
+                "ack" => acked.insert(name.to_owned()),
+                "fail" => failed.insert(name.to_owned()),
+                other => panic!("unexpected line {other:?}"),
+            };
+        };
+        for _ in 0..rng.random_range(0..40) {
+            record(&lines.next().unwrap().unwrap(), &mut last);
+        }
+        std::thread::sleep(Duration::from_micros(rng.random_range(0..3_000)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for line in lines {
+            record(&line.unwrap(), &mut last);
+        }
+        for (t, i) in last.iter().enumerate() {
+            in_flight.insert(format!("g{run}-{t}-{}", i.map_or(0, |i| i + 1)));
+        }
+        let store = Store::open(&path).unwrap();
+        check_clean(&store, &format!("group kill {run}"));
+        assert!(
+            store.verify_audit().unwrap().is_ok(),
+            "group kill {run}: audit chain"
+        );
+        let filter = custdb::CustomerFilter::default();
+        let present: BTreeSet<String> =
+            custdb::Page::all(|after| store.customers().list(&filter, after, 1000))
+                .map(|c| c.unwrap().display_name)
+                .collect();
+        let lost: Vec<_> = acked.difference(&present).collect();
+        assert!(
+            lost.is_empty(),
+            "group kill {run}: acknowledged calls lost: {lost:?}"
+        );
+        let kept: Vec<_> = failed.intersection(&present).collect();
+        assert!(
+            kept.is_empty(),
+            "group kill {run}: failed calls kept: {kept:?}"
+        );
+        let unknown: Vec<_> = present
+            .iter()
+            .filter(|n| !acked.contains(*n) && !in_flight.contains(*n))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "group kill {run}: calls never made or acknowledged: {unknown:?}"
+        );
+    }
+    println!(
+        "crash/group: {kills} kills, {} calls acknowledged, {} failed",
+        acked.len(),
+        failed.len()
+    );
+    kills
+}
+
 fn main() {
     if let Ok(role) = std::env::var(ROLE) {
         let path = PathBuf::from(std::env::var(DB).unwrap());
@@ -510,6 +628,10 @@ fn main() {
             #[cfg(feature = "postgres")]
             "pg-writer" => writer(
                 Store::open_postgres(&std::env::var(DB).unwrap()).unwrap(),
+                start,
+            ),
+            "group-writer" => group_writer(
+                Store::open_with(&path, Options::default().durability(Durability::Full)).unwrap(),
                 start,
             ),
             "migrate" => migrator(&path),
@@ -536,8 +658,11 @@ fn main() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
+    let groups = (kills / 12).max(1);
+    let kills = kills.saturating_sub(groups).max(4);
     let writers = kills * 5 / 12;
     let mut total = 0;
+    total += group_kills(dir.path(), groups, &mut rng);
     total += writer_kills(dir.path(), "full", writers, &mut rng);
     total += writer_kills(dir.path(), "normal", writers, &mut rng);
     total += migration_kills(dir.path(), (kills - 2 * writers) / 2, &mut rng);

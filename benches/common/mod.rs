@@ -48,7 +48,17 @@ pub fn raw_connection(path: &Path) -> Connection {
 /// [`raw_connection`] at a given `synchronous` level (`FULL` or `NORMAL`,
 /// custdb's two durability levels).
 pub fn raw_connection_at(path: &Path, synchronous: &str) -> Connection {
-    let conn = Connection::open(path).unwrap();
+    raw_connection_through(path, synchronous, None)
+}
+
+/// [`raw_connection_at`] through the SQLite VFS named `vfs` (the default
+/// one when `None`).
+pub fn raw_connection_through(path: &Path, synchronous: &str, vfs: Option<&str>) -> Connection {
+    let conn = match vfs {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), vfs),
+        None => Connection::open(path),
+    }
+    .unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
     conn.pragma_update(None, "trusted_schema", false).unwrap();

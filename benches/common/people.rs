@@ -1,7 +1,10 @@
 //! The benchmarks' people: deterministic names and emails, so that every
 //! side creates the same customers.
 
-use custdb::NewCustomer;
+use chrono::{SecondsFormat, Utc};
+use custdb::customer::sql;
+use custdb::{CustomerId, NewCustomer};
+use rusqlite::{params, Connection};
 
 pub const GIVEN: &[&str] = &[
     "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret", "Ken",
@@ -36,4 +39,49 @@ pub fn new_customer(n: usize) -> NewCustomer {
         .email(email)
         .company("Example Ltd")
         .tag("bench")
+}
+
+/// What hand-written rusqlite code does to create the same customer: the
+/// same statements in the same transaction, with its own id and timestamp.
+pub fn raw_create(conn: &Connection, n: usize) -> CustomerId {
+    let (given, family, email) = person(n);
+    let id = CustomerId::new();
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+    let taken: bool = conn
+        .prepare_cached(sql::EMAIL_TAKEN)
+        .unwrap()
+        .query_row(params![email, id.to_string()], |r| r.get(0))
+        .unwrap();
+    assert!(!taken);
+    conn.prepare_cached(sql::INSERT)
+        .unwrap()
+        .execute(params![
+            id.to_string(),
+            format!("{given} {family}"),
+            given,
+            family,
+            email,
+            None::<String>,
+            "Example Ltd",
+            None::<String>,
+            None::<String>,
+            None::<String>,
+            "{}",
+            None::<String>,
+            now
+        ])
+        .unwrap();
+    conn.prepare_cached(sql::INSERT_TAG)
+        .unwrap()
+        .execute(params![id.to_string(), "bench"])
+        .unwrap();
+    super::raw_audit(
+        conn,
+        &now,
+        "create",
+        "customer",
+        &id.to_string(),
+        r#"["display_name","given_name","family_name","email","company","tags"]"#,
+    );
+    id
 }

@@ -38,7 +38,11 @@ pub fn shop(dir: &Path) -> (Store, CustomerId) {
 /// with 100,000,000 units in two warehouses and a replenishment rule that
 /// reports it low once 1,000 of them are held. Returns the customers.
 pub fn build_shop(path: &Path, variants: usize, customers: usize) -> Vec<CustomerId> {
-    let store = Store::open(path).unwrap();
+    build_shop_in(&Store::open(path).unwrap(), variants, customers)
+}
+
+/// [`build_shop`] in an open store (on either engine).
+pub fn build_shop_in(store: &Store, variants: usize, customers: usize) -> Vec<CustomerId> {
     store
         .write(|tx| {
             let a = tx

@@ -1683,6 +1683,18 @@ custdb_status custdb_options_set_read_replica(custdb_options *options,
 custdb_status custdb_options_set_read_only(custdb_options *options,
                                            int32_t read_only);
 
+// Whether calls from several threads may share one commit (1, the
+// default) or each commits alone (0): with it, concurrent writers at
+// Full durability share one disk sync; every call still returns only
+// once its own work is durable. docs/RELIABILITY.md, "Group commit".
+// Nothing changes on PostgreSQL, which groups commits itself.
+//
+// # Safety
+//
+// `options` is NULL or a live options object.
+custdb_status custdb_options_set_group_commit(custdb_options *options,
+                                              int32_t group_commit);
+
 // How many read-only connections serve reads beside the writer: 0 to
 // 64 (0 makes reads share the writer connection); 4 by default.
 // Checked at `custdb_open` (`CUSTDB_ERR_INVALID` above the limit).

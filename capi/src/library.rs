@@ -334,6 +334,32 @@ pub unsafe extern "C" fn custdb_options_set_read_only(
     }
 }
 
+/// Whether calls from several threads may share one commit (1, the
+/// default) or each commits alone (0): with it, concurrent writers at
+/// Full durability share one disk sync; every call still returns only
+/// once its own work is durable. docs/RELIABILITY.md, "Group commit".
+/// Nothing changes on PostgreSQL, which groups commits itself.
+///
+/// # Safety
+///
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_options_set_group_commit(
+    options: *mut custdb_options,
+    group_commit: i32,
+) -> custdb_status {
+    // SAFETY: forwarded promise.
+    unsafe {
+        edit_options(options, |o| match group_commit {
+            0 | 1 => Ok(o.group_commit(group_commit == 1)),
+            _ => Err(failure(
+                CUSTDB_ERR_INVALID,
+                "invalid group_commit: use 0 or 1",
+            )),
+        })
+    }
+}
+
 /// How many read-only connections serve reads beside the writer: 0 to
 /// 64 (0 makes reads share the writer connection); 4 by default.
 /// Checked at `custdb_open` (`CUSTDB_ERR_INVALID` above the limit).

@@ -387,9 +387,8 @@ impl WriterGuard<'_> {
         if kept {
             gate.batch_units += 1;
         }
-        let leave_open = self.lock.group_commit
-            && gate.waiting > 0
-            && gate.batch_units < MAX_UNITS_PER_COMMIT;
+        let leave_open =
+            self.lock.group_commit && gate.waiting > 0 && gate.batch_units < MAX_UNITS_PER_COMMIT;
         if leave_open {
             if kept {
                 gate.members += 1;
@@ -490,10 +489,7 @@ impl Drop for WriterGuard<'_> {
                 self.close_batch();
             }
         }
-        let lost = self
-            .conn
-            .as_ref()
-            .is_some_and(|conn| conn.is_autocommit());
+        let lost = self.conn.as_ref().is_some_and(|conn| conn.is_autocommit());
         let open = self.lock.gate().open_batch;
         if let (Some(batch), true) = (open, lost) {
             // The open batch's transaction is gone: its members learn it.

@@ -25,8 +25,8 @@ mod lock;
 mod postgres;
 #[cfg(feature = "postgres")]
 pub use copy::CopyReport;
-pub use lock::{WriteStats, MAX_UNITS_PER_COMMIT};
 use lock::{ReaderPool, UnitEnd, WriterLock};
+pub use lock::{WriteStats, MAX_UNITS_PER_COMMIT};
 
 /// The oldest SQLite custdb accepts, as `sqlite3_libversion_number()`.
 /// Versions before 3.51.3 have a WAL-reset race that can corrupt a database.
@@ -612,7 +612,11 @@ impl Store {
     /// The transaction starts with `BEGIN IMMEDIATE`, so it holds the write
     /// lock from its first statement and never fails half-way with
     /// `SQLITE_BUSY`. It commits when `f` returns `Ok` and rolls back when
-    /// `f` returns `Err` (or panics): nothing is half-written.
+    /// `f` returns `Err` (or panics): nothing is half-written. One-shot
+    /// calls from other threads that arrive while it runs may share its
+    /// commit ([`Options::group_commit`]); `write` then returns once that
+    /// commit is durable. It never runs inside another unit's transaction:
+    /// a batch left open when it begins is committed first.
     ///
     /// The closure returns `Result<T, E>` for any error type `E` that a
     /// custdb [`Error`] converts into (`E: From<custdb::Error>`): custdb's

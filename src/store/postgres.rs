@@ -8,7 +8,6 @@
 //! docs/SCALING.md has the whole design.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::{Inner, Options, ReaderPool, Store};

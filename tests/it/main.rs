@@ -22,6 +22,7 @@ mod engines;
 mod extremes;
 mod faults;
 mod fuzz_corpus;
+mod group_commit;
 mod import_export;
 mod import_retail;
 mod inputs;

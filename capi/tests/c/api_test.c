@@ -136,6 +136,10 @@ int main(int argc, char **argv) {
         custdb_close(mem);
     }
     EXPECT(custdb_options_set_read_only(options, 2), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_options_set_group_commit(options, 2), CUSTDB_ERR_INVALID);
+    EXPECT(custdb_options_set_group_commit(NULL, 1), CUSTDB_ERR_NULL_ARGUMENT);
+    EXPECT(custdb_options_set_group_commit(options, 0), CUSTDB_OK);
+    EXPECT(custdb_options_set_group_commit(options, 1), CUSTDB_OK);
     EXPECT(custdb_options_set_reader_pool_size(options, 2), CUSTDB_OK);
     EXPECT(custdb_options_set_max_size_bytes(options, 1024), CUSTDB_OK);
     EXPECT(custdb_open(path, options, &db), CUSTDB_ERR_INVALID); /* below the 1 MiB floor */

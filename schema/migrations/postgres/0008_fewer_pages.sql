@@ -11,7 +11,7 @@
 DROP INDEX IF EXISTS customers_email;
 DROP INDEX IF EXISTS customers_email_active;
 CREATE UNIQUE INDEX customers_email_active
-    ON customers (email, CASE WHEN archived_at IS NULL THEN '' ELSE id::text END)
+    ON customers (email, (CASE WHEN archived_at IS NULL THEN '' ELSE id::text END))
     WHERE email IS NOT NULL;
 
 -- Nothing looks an audit entry up by its hash: verification walks the

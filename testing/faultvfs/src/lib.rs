@@ -13,7 +13,9 @@
 
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use rusqlite::ffi;
 
@@ -81,6 +83,20 @@ pub fn counts() -> [u64; 4] {
 /// How many calls failed since the last [`arm`].
 pub fn fired() -> u64 {
     state().fired
+}
+
+/// How long each `xSync` waits before it syncs, in microseconds: a disk
+/// whose flush is slow, for the benchmarks of group commit.
+static SYNC_DELAY_US: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every sync through this VFS take `delay` longer (zero: as the
+/// disk is). Emulates storage whose flush is slow (a disk without a
+/// write cache, network storage), where the sync dominates a commit.
+pub fn set_sync_delay(delay: Duration) {
+    SYNC_DELAY_US.store(
+        u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
 }
 
 /// Counts a call and says whether it must fail.
@@ -215,6 +231,10 @@ unsafe extern "C" fn x_truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3
 unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     if fails(Op::Sync).is_some() {
         return ffi::SQLITE_IOERR_FSYNC;
+    }
+    let delay = SYNC_DELAY_US.load(Ordering::Relaxed);
+    if delay > 0 {
+        std::thread::sleep(Duration::from_micros(delay));
     }
     // SAFETY: forwarded as SQLite called us, to the real file.
     unsafe {
