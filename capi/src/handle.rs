@@ -400,7 +400,8 @@ impl<'h> Cx<'h> {
         f: impl FnOnce(&db::WriteTx<'_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, Failure> {
         match self.handle.unit()? {
-            None => Ok(self.handle.store.write(f)?),
+            // One C call: it may share a commit with other threads' calls.
+            None => Ok(self.handle.store.write_call(f)?),
             Some(unit) => run_in(&unit, f),
         }
     }

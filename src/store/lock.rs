@@ -1,7 +1,10 @@
 //! The waits inside one process: for the writer connection and for a pooled
 //! reader. Each wait is bounded (by [`Options::busy_timeout`]), and a wait
 //! that could only end when the waiting thread itself let go is refused at
-//! once instead of hanging forever.
+//! once instead of hanging forever. A unit of work that shares a commit
+//! (group commit) waits for it after its own work: for at most the
+//! [`MAX_UNITS_PER_COMMIT`] one-shot calls that run after it, custdb's own
+//! code that never waits for another thread.
 //!
 //! SQLite's own busy handler bounds the waits between processes; these
 //! bound the waits between threads of one process, which never reach
@@ -115,10 +118,15 @@ pub const MAX_UNITS_PER_COMMIT: usize = 64;
 struct Gate {
     taken: bool,
     waiting: usize,
+    /// Of those waiting, the units that may run inside an open batch: only
+    /// for them is a batch left open (anyone else commits it at once).
+    waiting_joinable: usize,
     /// The batch whose transaction is open on the writer, uncommitted.
     open_batch: Option<u64>,
-    /// Units whose work the open batch holds.
+    /// Units whose work the open batch holds (for the statistics).
     batch_units: usize,
+    /// Units that ran in the open batch, kept or undone (for the cap).
+    batch_ran: usize,
     /// Units of the open batch that wait for its commit.
     members: usize,
     next_batch: u64,
@@ -181,8 +189,14 @@ impl WriterLock {
         operation: &'static str,
         timeout: Duration,
     ) -> Result<WriterGuard<'_>> {
-        let mut guard = self.lock_joining(store, operation, timeout)?;
-        guard.finish_batch()?;
+        let mut guard = self.acquire(store, operation, timeout, false)?;
+        if let Err(e) = guard.finish_batch() {
+            // The batch's members have its outcome; the caller has no part
+            // in it, and may go on if the connection is free again.
+            if !guard.is_autocommit() {
+                return Err(e);
+            }
+        }
         Ok(guard)
     }
 
@@ -194,6 +208,16 @@ impl WriterLock {
         operation: &'static str,
         timeout: Duration,
     ) -> Result<WriterGuard<'_>> {
+        self.acquire(store, operation, timeout, true)
+    }
+
+    fn acquire(
+        &self,
+        store: usize,
+        operation: &'static str,
+        timeout: Duration,
+        joinable: bool,
+    ) -> Result<WriterGuard<'_>> {
         if holds(store, Hold::Writer) > 0 {
             return Err(reentrant(operation));
         }
@@ -204,26 +228,22 @@ impl WriterLock {
                 return Err(Error::new(ErrorKind::Busy));
             };
             gate.waiting += 1;
+            gate.waiting_joinable += usize::from(joinable);
             gate = self
                 .freed
                 .wait_timeout(gate, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             gate.waiting -= 1;
-            if gate.taken && remaining(deadline).is_none() {
-                // Giving up: if the holder left a batch open for us, its
-                // members must hear that no one is coming.
-                if gate.waiting == 0 && gate.open_batch.is_some() {
-                    self.settled.notify_all();
-                }
-            }
+            gate.waiting_joinable -= usize::from(joinable);
         }
         gate.taken = true;
         let batch = gate.open_batch;
         drop(gate);
         // A panic inside an earlier unit of work poisons this mutex, but its
-        // transaction was rolled back when it unwound, so the connection is
-        // sound and the poison can be cleared.
+        // work was undone when it unwound (the guard's drop rolls back its
+        // savepoint, or its transaction if it began one), so the
+        // connection is sound and the poison can be cleared.
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(WriterGuard {
             lock: self,
@@ -317,6 +337,7 @@ impl WriterGuard<'_> {
             gate.next_batch += 1;
             gate.open_batch = Some(batch);
             gate.batch_units = 0;
+            gate.batch_ran = 0;
             gate.members = 0;
             drop(gate);
             self.batch = Some(batch);
@@ -370,8 +391,9 @@ impl WriterGuard<'_> {
             (UnitEnd::Undo, false) => {
                 // The unit began the transaction: nothing else is in it.
                 self.batch = None;
-                self.close_batch();
-                return self.execute("ROLLBACK");
+                let rolled_back = self.execute("ROLLBACK");
+                self.close_batch(batch);
+                return rolled_back;
             }
         };
         if let Err(e) = undone {
@@ -384,35 +406,39 @@ impl WriterGuard<'_> {
         }
         let kept = end == UnitEnd::Keep;
         let mut gate = self.lock.gate();
-        if kept {
-            gate.batch_units += 1;
-        }
-        let leave_open =
-            self.lock.group_commit && gate.waiting > 0 && gate.batch_units < MAX_UNITS_PER_COMMIT;
+        gate.batch_units += usize::from(kept);
+        gate.batch_ran += 1;
+        let leave_open = self.lock.group_commit
+            && gate.waiting_joinable > 0
+            && gate.batch_ran < MAX_UNITS_PER_COMMIT;
         if leave_open {
-            if kept {
-                gate.members += 1;
-            }
+            // Every unit that ran in the batch waits for its outcome, an
+            // undone one too: it saw the work of the units before it, and
+            // its caller must not see the store without that work.
+            gate.members += 1;
             drop(gate);
             // Released with the transaction open: the next unit joins it.
             let lock = self.lock;
             self.batch = None;
             drop(self);
-            return if kept {
-                lock.await_batch(store, batch)
-            } else {
-                Ok(())
-            };
+            let outcome = lock.await_batch(store, batch);
+            return if kept { outcome } else { Ok(()) };
         }
-        let has_work = gate.batch_units > 0;
+        let has_work = gate.batch_units > 0 || gate.members > 0;
         drop(gate);
         if has_work {
             self.finish_batch()
         } else {
             self.batch = None;
-            self.close_batch();
-            self.execute("ROLLBACK")
+            let rolled_back = self.execute("ROLLBACK");
+            self.close_batch(batch);
+            rolled_back
         }
+    }
+
+    /// Whether the connection is outside any transaction.
+    fn is_autocommit(&self) -> bool {
+        self.conn.as_ref().is_some_and(|conn| conn.is_autocommit())
     }
 
     /// Commits the open batch, if any, and tells its members the outcome.
@@ -445,6 +471,7 @@ impl WriterGuard<'_> {
         }
         gate.open_batch = None;
         gate.batch_units = 0;
+        gate.batch_ran = 0;
         gate.members = 0;
         if members > 0 {
             gate.outcomes.push((batch, outcome, members));
@@ -453,12 +480,11 @@ impl WriterGuard<'_> {
         }
     }
 
-    /// Forgets a batch that ended without a commit and with no members.
-    fn close_batch(&self) {
-        let mut gate = self.lock.gate();
-        debug_assert_eq!(gate.members, 0);
-        gate.open_batch = None;
-        gate.batch_units = 0;
+    /// Forgets a batch that ended without a commit: it has no members
+    /// (only the unit that began it ran in it); should it have any, they
+    /// learn that nothing was written rather than wait for ever.
+    fn close_batch(&self, batch: u64) {
+        self.publish(batch, Err(ended_uncommitted()));
     }
 }
 impl Deref for WriterGuard<'_> {
@@ -479,28 +505,26 @@ impl Drop for WriterGuard<'_> {
     fn drop(&mut self) {
         if let Some(joined) = self.unit.take() {
             // The unit never ended: its closure panicked. Undo its work
-            // only; the batch it joined stays for its members.
-            if joined {
-                let _ = self.execute("ROLLBACK TO custdb_unit");
-                let _ = self.execute("RELEASE custdb_unit");
-            } else {
+            // only; the batch it joined stays for its members, unless the
+            // undo fails, which abandons the whole batch.
+            let batch = self.batch.take();
+            let undone = joined
+                && self
+                    .execute("ROLLBACK TO custdb_unit")
+                    .and_then(|()| self.execute("RELEASE custdb_unit"))
+                    .is_ok();
+            if !undone {
                 let _ = self.execute("ROLLBACK");
-                self.batch = None;
-                self.close_batch();
+                if let Some(batch) = batch {
+                    self.close_batch(batch);
+                }
             }
         }
         let lost = self.conn.as_ref().is_some_and(|conn| conn.is_autocommit());
         let open = self.lock.gate().open_batch;
         if let (Some(batch), true) = (open, lost) {
             // The open batch's transaction is gone: its members learn it.
-            self.publish(
-                batch,
-                Err(Error::new(ErrorKind::Database {
-                    message: "the transaction of a shared commit ended before its commit; \
-                              nothing of it was written"
-                        .into(),
-                })),
-            );
+            self.publish(batch, Err(ended_uncommitted()));
         }
         drop(self.conn.take());
         let mut gate = self.lock.gate();
@@ -516,6 +540,16 @@ impl Drop for WriterGuard<'_> {
             self.lock.settled.notify_all();
         }
     }
+}
+
+/// What the members of a batch whose transaction ended without its commit
+/// learn.
+fn ended_uncommitted() -> Error {
+    Error::new(ErrorKind::Database {
+        message: "the transaction of a shared commit ended before its commit; \
+                  nothing of it was written"
+            .into(),
+    })
 }
 
 /// The idle connections, and how many threads wait for one (see [`Gate`]

@@ -712,6 +712,25 @@ impl Store {
         }
     }
 
+    /// [`write`](Store::write) for a unit of work that is one custdb call,
+    /// for custdb's own bindings (the C API's calls outside a unit of
+    /// work): like the one-shot calls, it may run inside another unit's
+    /// transaction and share its commit ([`Options::group_commit`]). Its
+    /// closure must not wait for another thread; an application's own
+    /// units of work use `write`.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Store::write).
+    #[doc(hidden)]
+    pub fn write_call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(&WriteTx<'_>) -> Result<T, E>,
+    {
+        self.write_unit(&self.inner.options.actor, true, f)
+    }
+
     /// Like [`write`](Store::write), recorded under `actor` instead of the
     /// store's default actor.
     ///

@@ -85,23 +85,29 @@ fn units_waiting_for_the_writer_share_one_commit() {
 #[test]
 fn a_failing_unit_undoes_only_itself_and_later_units_see_earlier_ones() {
     let (_dir, store) = file_store(Options::default());
-    let calls: Vec<Box<dyn FnOnce(Store) -> custdb::Result<custdb::Customer> + Send>> = vec![
-        Box::new(|s: Store| {
-            s.customers()
-                .create(NewCustomer::new("First").email("same@example.com"))
-        }),
+    // Each call reads the email back as soon as it returned: the call
+    // that failed because an earlier one in its batch took the email
+    // returns only once that commit is durable, so it finds it taken.
+    let create = |name: &'static str, email: &'static str| {
+        Box::new(move |s: Store| {
+            let result = s.customers().create(NewCustomer::new(name).email(email));
+            let seen = s.customers().get_by_email(email).is_ok();
+            (result, seen)
+        }) as Box<dyn FnOnce(Store) -> (custdb::Result<custdb::Customer>, bool) + Send>
+    };
+    let calls = vec![
+        create("First", "same@example.com"),
         // Sees the first (uncommitted, in the same transaction) and fails.
-        Box::new(|s: Store| {
-            s.customers()
-                .create(NewCustomer::new("Second").email("same@example.com"))
-        }),
-        Box::new(|s: Store| {
-            s.customers()
-                .create(NewCustomer::new("Third").email("third@example.com"))
-        }),
+        create("Second", "same@example.com"),
+        create("Third", "third@example.com"),
     ];
     let before = store.write_stats();
-    let results = behind_a_unit(&store, calls);
+    let outcomes = behind_a_unit(&store, calls);
+    assert!(
+        outcomes.iter().all(|(_, seen)| *seen),
+        "a call returned before the commit that holds the email"
+    );
+    let results: Vec<_> = outcomes.into_iter().map(|(r, _)| r).collect();
     // The first of the two to run takes the email; the second sees it
     // (uncommitted, in the shared transaction) and fails alone.
     let failed: Vec<&custdb::Error> = results.iter().filter_map(|r| r.as_ref().err()).collect();
