@@ -239,15 +239,20 @@ fn many_threads_of_one_shot_calls_at_full_durability() {
         .map(|t| {
             let store = store.clone();
             thread::spawn(move || {
-                let mut sold = 0;
+                let (mut sold, mut duplicates_won) = (0, 0u64);
                 for i in 0..EACH {
-                    let c = store
-                        .customers()
-                        .create(
-                            NewCustomer::new(format!("T{t} C{i}"))
-                                .email(format!("t{t}c{i}@example.com")),
-                        )
-                        .unwrap();
+                    let c = match store.customers().create(
+                        NewCustomer::new(format!("T{t} C{i}"))
+                            .email(format!("t{t}c{i}@example.com")),
+                    ) {
+                        Ok(c) => c,
+                        // A neighbour's "Dup" took this email first.
+                        Err(e) if e.is_already_exists() => store
+                            .customers()
+                            .get_by_email(&format!("t{t}c{i}@example.com"))
+                            .unwrap(),
+                        Err(e) => panic!("{e:?}"),
+                    };
                     match store.orders().place(
                         NewOrder::for_customer(c.id, Currency::GBP)
                             .line(NewOrderLine::new("SCARCE", 1)),
@@ -258,20 +263,43 @@ fn many_threads_of_one_shot_calls_at_full_durability() {
                     }
                     // Acknowledged means committed: a read sees it at once.
                     assert_eq!(store.customers().get(c.id).unwrap().id, c.id);
+                    // Calls that fail inside shared commits: an email
+                    // another thread may hold in the same batch, and bad
+                    // input. Each leaves nothing and the others commit.
+                    let taken = format!("t{}c{i}@example.com", (t + 1) % THREADS);
+                    match store
+                        .customers()
+                        .create(NewCustomer::new("Dup").email(taken))
+                    {
+                        Err(e) if e.is_already_exists() => {}
+                        // The other thread has not created it yet: then
+                        // this one holds it, and that thread's create
+                        // must fail instead, which the counts below allow.
+                        Ok(_) => duplicates_won += 1,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                    let bad = store.customers().create(NewCustomer::new(""));
+                    assert!(bad.unwrap_err().is_invalid());
                 }
-                sold
+                (sold, duplicates_won)
             })
         })
         .collect();
-    let sold: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let (sold, duplicates_won) = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold((0i64, 0u64), |(s, d), (ts, td)| (s + ts, d + td));
     assert_eq!(sold, stock, "every unit sold once, none twice");
     let level = store.inventory().level(variant, warehouse).unwrap();
     assert_eq!((level.on_hand, level.reserved), (stock, stock));
     let after = store.write_stats();
+    // One customer per (thread, i) email, whoever created it, and the
+    // orders sold; the failed calls count nothing.
     assert_eq!(
         after.units - before.units,
         (THREADS * EACH) as u64 + sold as u64
     );
+    eprintln!("{duplicates_won} neighbours' emails taken first");
     eprintln!(
         "{} units in {} commits",
         after.units - before.units,
