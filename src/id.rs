@@ -86,11 +86,16 @@ fn seeded() -> SmallRng {
     #[cfg(test)]
     SEEDS.with(|s| s.set(s.get() + 1));
     SmallRng::try_from_os_rng().unwrap_or_else(|_| {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        // Not std's RandomState: it asks the same OS source, and fails (or
+        // panics) in the same situation. A fixed-key hash of what differs
+        // between threads and processes instead.
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
         SystemTime::now().hash(&mut hasher);
         std::thread::current().id().hash(&mut hasher);
         std::process::id().hash(&mut hasher);
+        // Where this thread's stack lies (address-space randomisation).
+        (&hasher as *const std::hash::DefaultHasher as usize).hash(&mut hasher);
         SmallRng::seed_from_u64(hasher.finish())
     })
 }

@@ -140,7 +140,6 @@ struct Gate {
 /// ([`Store::write_stats`](crate::Store::write_stats)): with group commit,
 /// under concurrent writes, fewer commits than units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct WriteStats {
     /// Units of work committed since the store was opened.
     pub units: u64,
@@ -244,14 +243,20 @@ impl WriterLock {
         // work was undone when it unwound (the guard's drop rolls back its
         // savepoint, or its transaction if it began one), so the
         // connection is sound and the poison can be cleared.
+        Ok(self.held(store, batch))
+    }
+
+    /// The writer, once this thread set the gate's `taken`: its connection,
+    /// with `batch` open on it or none.
+    fn held(&self, store: usize, batch: Option<u64>) -> WriterGuard<'_> {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(WriterGuard {
+        WriterGuard {
             lock: self,
             conn: Some(conn),
             batch,
             unit: None,
             _registration: Registration::new(store, Hold::Writer),
-        })
+        }
     }
 
     /// Waits until `batch` is committed (or failed) and returns its
@@ -272,14 +277,7 @@ impl WriterLock {
             if !gate.taken && gate.waiting == 0 && gate.open_batch == Some(batch) {
                 gate.taken = true;
                 drop(gate);
-                let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut guard = WriterGuard {
-                    lock: self,
-                    conn: Some(conn),
-                    batch: Some(batch),
-                    unit: None,
-                    _registration: Registration::new(store, Hold::Writer),
-                };
+                let mut guard = self.held(store, Some(batch));
                 // The outcome is published for every member, this one too.
                 let _ = guard.finish_batch();
                 drop(guard);
@@ -369,8 +367,7 @@ impl WriterGuard<'_> {
         let joined = self.unit.take().expect("a unit was begun");
         let store = self._registration.store;
         let batch = self.batch.expect("a unit runs in a batch");
-        let in_transaction = !self.conn.as_ref().expect("writer held").is_autocommit();
-        if !in_transaction {
+        if self.is_autocommit() {
             // SQLite rolled the whole transaction back: the batch is gone,
             // with the work of every member.
             self.batch = None;
@@ -454,7 +451,7 @@ impl WriterGuard<'_> {
         lock.commit_open.store(true, Ordering::SeqCst);
         let committed = self.execute("COMMIT");
         lock.commit_open.store(false, Ordering::SeqCst);
-        if committed.is_err() && !self.conn.as_ref().expect("writer held").is_autocommit() {
+        if committed.is_err() && !self.is_autocommit() {
             let _ = self.execute("ROLLBACK");
         }
         self.publish(batch, committed.clone());
@@ -520,7 +517,7 @@ impl Drop for WriterGuard<'_> {
                 }
             }
         }
-        let lost = self.conn.as_ref().is_some_and(|conn| conn.is_autocommit());
+        let lost = self.is_autocommit();
         let open = self.lock.gate().open_batch;
         if let (Some(batch), true) = (open, lost) {
             // The open batch's transaction is gone: its members learn it.

@@ -308,3 +308,27 @@ fn many_threads_of_one_shot_calls_at_full_durability() {
     assert_consistent(&store);
     assert!(store.verify_audit().unwrap().is_ok());
 }
+
+#[test]
+fn the_setting_is_accepted_on_every_engine_and_counts_only_on_sqlite() {
+    // PostgreSQL groups commits itself: the option changes nothing there,
+    // and the writer statistics stay at zero (docs/RELIABILITY.md).
+    for group_commit in [true, false] {
+        for (engine, on) in
+            crate::common::every_engine_with(Options::default().group_commit(group_commit))
+        {
+            let store: Store = (*on).clone();
+            let c = store
+                .customers()
+                .create(NewCustomer::new("Counted"))
+                .unwrap();
+            assert_eq!(store.customers().get(c.id).unwrap().id, c.id);
+            let stats = store.write_stats();
+            if engine == "SQLite" {
+                assert_eq!((stats.units, stats.commits), (1, 1), "{engine}");
+            } else {
+                assert_eq!(stats, custdb::WriteStats::default(), "{engine}");
+            }
+        }
+    }
+}
