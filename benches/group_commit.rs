@@ -11,6 +11,7 @@
 //! cargo bench --features bench-internals --bench group_commit
 //! cargo bench --features bench-internals,postgres --bench group_commit
 //! CUSTDB_GROUP_SECONDS=5 cargo bench --features bench-internals --bench group_commit
+//! CUSTDB_GROUP_ENGINE=postgres cargo bench --features bench-internals,postgres --bench group_commit
 //! ```
 //!
 //! docs/PERFORMANCE.md ("Group commit") records the results. Throughput
@@ -169,10 +170,32 @@ fn raw_side(dir: &Path, disk: Disk, operation: Operation, threads: usize) -> f64
     })
 }
 
-/// custdb on PostgreSQL, when a server is at hand.
+/// custdb on PostgreSQL, when a server is at hand: one that waits for the
+/// disk at each commit (`fsync` and `synchronous_commit` on), as the
+/// SQLite side does at Full durability.
 #[cfg(feature = "postgres")]
 fn postgres_side(operation: Operation, threads: usize) -> Option<f64> {
-    let cluster = custdb_pgcluster::cluster()?;
+    postgres_side_on(custdb_pgcluster::durable_cluster()?, operation, threads)
+}
+
+/// One thread on the tests' cluster, which does not wait for the disk: what
+/// a unit of work costs without its flush.
+#[cfg(feature = "postgres")]
+fn postgres_ceiling(operation: Operation) -> Option<f64> {
+    postgres_side_on(custdb_pgcluster::cluster()?, operation, 1)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_ceiling(_operation: Operation) -> Option<f64> {
+    None
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_side_on(
+    cluster: &custdb_pgcluster::Cluster,
+    operation: Operation,
+    threads: usize,
+) -> Option<f64> {
     let connection = cluster.connection(&cluster.empty_database());
     let store = Store::open_postgres(&connection).unwrap();
     let customer = common::shop::build_shop_in(&store, VARIANTS, 1)[0];
@@ -190,6 +213,10 @@ fn main() {
     // `cargo test --benches` runs this binary without `--bench`: measure
     // nothing then.
     if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    if std::env::var("CUSTDB_GROUP_ENGINE").as_deref() == Ok("postgres") {
+        postgres_only();
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -244,5 +271,95 @@ fn main() {
                 );
             }
         }
+    }
+}
+
+/// `CUSTDB_GROUP_ENGINE=postgres`: the PostgreSQL column alone, with each
+/// rate's ratio to one thread's. With `CUSTDB_GROUP_PG_SLOW_SYNC_MS`, the
+/// server's syncs take that much longer: `strace` (with a seccomp filter,
+/// so that only the sync calls stop) delays each `fsync` and `fdatasync`
+/// of the durable cluster's processes, as the SQLite side's test VFS
+/// delays its syncs.
+fn postgres_only() {
+    let _slow = std::env::var("CUSTDB_GROUP_PG_SLOW_SYNC_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<f64>().ok())
+        .and_then(slow_postgres_syncs);
+    for operation in [Operation::CustomerCreate, Operation::OrderOneLine] {
+        println!(
+            "\n## {} per second on PostgreSQL, fsync and synchronous_commit on ({:.0} s each)\n",
+            operation.label(),
+            seconds().as_secs_f64()
+        );
+        if let Some(ceiling) = postgres_ceiling(operation) {
+            println!("One thread on a server that does not wait for the disk: {ceiling:.0} per second.\n");
+        }
+        println!("| Threads | custdb on PostgreSQL |");
+        println!("|---:|---:|");
+        let mut first = None;
+        for threads in THREADS {
+            let Some(rate) = postgres_side(operation, threads) else {
+                println!("(no PostgreSQL server)");
+                return;
+            };
+            let base = *first.get_or_insert(rate);
+            println!("| {threads} | {rate:.0} ({:.1}x) |", rate / base);
+        }
+    }
+}
+
+/// Delays every sync of the durable cluster's server processes (the
+/// postmaster and the backends it starts from now on) by `ms`, until the
+/// returned guard drops.
+#[cfg(feature = "postgres")]
+fn slow_postgres_syncs(ms: f64) -> Option<SlowSyncs> {
+    let cluster = custdb_pgcluster::durable_cluster()?;
+    let pid_file = std::fs::read_to_string(cluster.dir().join("data/postmaster.pid")).ok()?;
+    let postmaster = pid_file.lines().next()?.trim().to_owned();
+    let delay_us = (ms * 1000.0).round() as u64;
+    // Every process of the server (the WAL writer and the checkpointer
+    // sync too), and -f for the backends forked later.
+    let mut pids = vec![postmaster.clone()];
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &postmaster])
+        .output()
+        .ok()?;
+    pids.extend(
+        String::from_utf8_lossy(&children.stdout)
+            .split_whitespace()
+            .map(str::to_owned),
+    );
+    let mut command = std::process::Command::new("strace");
+    command.args(["-f", "-qq", "--seccomp-bpf", "-o", "/dev/null"]);
+    command.args(["-e", "trace=fsync,fdatasync"]);
+    command.args([
+        "-e",
+        &format!("inject=fsync,fdatasync:delay_exit={delay_us}"),
+    ]);
+    for pid in &pids {
+        command.args(["-p", pid]);
+    }
+    let child = command.spawn().ok()?;
+    // Let strace attach before the first connection.
+    std::thread::sleep(Duration::from_millis(500));
+    println!(
+        "(PostgreSQL's syncs delayed by {ms} ms: strace on {} processes)",
+        pids.len()
+    );
+    Some(SlowSyncs(child))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn slow_postgres_syncs(_ms: f64) -> Option<SlowSyncs> {
+    None
+}
+
+/// The strace process that slows the server's syncs; killed on drop.
+struct SlowSyncs(std::process::Child);
+
+impl Drop for SlowSyncs {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -84,10 +84,20 @@ crate::input::strict_serde!(AuditHead);
 pub struct AuditVerification {
     /// Entries read.
     pub entries: u64,
-    /// The last entry, when the trail is not empty.
+    /// The last chained entry, when the trail is not empty.
     pub head: Option<AuditHead>,
     /// The first broken link, if any.
     pub broken: Option<BrokenLink>,
+    /// Entries after the head that are not chained yet, counted in
+    /// `entries`. Always 0 on SQLite, which chains each entry as it is
+    /// written. On PostgreSQL a unit of work's entries join the chain in a
+    /// short step just after its commit (docs/SCALING.md, "The audit
+    /// chain"), so a few may be pending while units commit; entries that
+    /// stay pending mean the chain step fails (for example, the
+    /// application's role lacks `UPDATE (prev_hash, hash)` on `audit_log`,
+    /// which [`Store::grant_runtime_privileges`](crate::Store) gives).
+    #[serde(default)]
+    pub pending: u64,
 }
 
 impl AuditVerification {
@@ -205,13 +215,16 @@ impl From<Change<'_>> for PendingEntry {
     }
 }
 
-/// A unit of work's audit entries on PostgreSQL, held until they join the
-/// chain: at commit, or earlier when the unit of work reads its own trail
-/// ([`crate::WriteTx::audit`]). Entries before `flushed` are in the table.
+/// A unit of work's audit entries on PostgreSQL, held until its commit (or
+/// until the unit of work reads its own trail, [`crate::WriteTx::audit`]),
+/// then inserted unchained; the store's [`Chainer`] chains them after the
+/// commit. Entries before `flushed` are in the table.
 #[derive(Debug, Default)]
 pub(crate) struct PendingAudit {
     entries: Vec<PendingEntry>,
     flushed: usize,
+    /// Some entry was inserted: the chainer has work after the commit.
+    inserted: bool,
 }
 
 /// Where a savepoint began, to roll [`PendingAudit`] back to.
@@ -243,53 +256,320 @@ impl PendingAudit {
         self.flushed = self.flushed.min(mark.flushed);
     }
 
-    /// Appends the entries not yet in the table to the chain.
+    /// Inserts the entries not yet in the table, unchained.
     #[cfg(feature = "postgres")]
     pub(crate) fn flush(&mut self, conn: Conn<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<()> {
         if self.flushed < self.entries.len() {
-            append_chained(conn, actor, at, &self.entries[self.flushed..])?;
+            append_unchained(conn, actor, at, &self.entries[self.flushed..])?;
             self.flushed = self.entries.len();
+            self.inserted = true;
         }
         Ok(())
     }
+
+    /// Whether the unit of work inserted entries, for the chainer to chain
+    /// once it has committed.
+    pub(crate) fn inserted(&self) -> bool {
+        self.inserted
+    }
 }
 
-/// The advisory lock key of the audit chain's head ("custdb-a" as bytes).
-#[cfg(feature = "postgres")]
-const CHAIN_LOCK_KEY: i64 = 0x6375_7374_6462_2d61;
+/// How long a chain step that waits for the chain's lock waits at most, in
+/// milliseconds (see [`Chainer`]).
+pub const CHAIN_WAIT_MS: u32 = 100;
 
-/// Appends a unit of work's entries to the chain at its commit. With
-/// several writers at once, the chain stays one line because each appender
-/// holds a transaction-scoped advisory lock from reading the head to its
-/// commit: units of work run concurrently, and only their appends (a few
-/// inserts and the commit) take turns.
+/// Most entries one chain step chains; a longer tail takes several steps.
 #[cfg(feature = "postgres")]
-pub(crate) fn append_chained(
+const CHAIN_CHUNK: usize = 1_000;
+
+/// How long the chainer waits after a wake-up before its step, in
+/// milliseconds, so that one step chains the entries of every unit of work
+/// that commits meanwhile: the longest a committed entry waits for its
+/// hashes while the lock is free. (At 5 ms, a step ran for every two or
+/// three one-shot calls, and on a 2-core machine its work beside theirs
+/// made them up to 1.4 times slower than the same statements without
+/// chaining; at 100 ms, 1.0 to 1.12 times: docs/PERFORMANCE.md.)
+#[cfg(feature = "postgres")]
+const CHAIN_DELAY_MS: u64 = 100;
+
+/// How many times the chainer tries the lock, a millisecond apart, before
+/// it waits for it.
+#[cfg(feature = "postgres")]
+const CHAIN_TRIES: u32 = 10;
+
+/// Most chain steps the chainer runs for one wake-up (so that it never
+/// loops without end when the server refuses): with the pauses, about 15
+/// seconds. The next wake-up, or the next verification, takes over.
+#[cfg(feature = "postgres")]
+const CHAIN_ATTEMPTS: u32 = 20;
+
+/// Inserts a unit of work's entries unchained, each taking its position
+/// from the column's identity, under the chain's lock held shared to the
+/// commit (taken by the insert itself, before it draws the position).
+#[cfg(feature = "postgres")]
+pub(crate) fn append_unchained(
     conn: Conn<'_>,
     actor: &Actor,
     at: DateTime<Utc>,
     entries: &[PendingEntry],
 ) -> Result<()> {
-    conn.query_row(
-        sql!(postgres_only: "SELECT pg_advisory_xact_lock($1)::text"),
-        &[&CHAIN_LOCK_KEY],
-        |_| Ok(()),
-    )?;
     for e in entries {
-        let fields: Vec<&str> = e.changed_fields.iter().map(String::as_str).collect();
-        append(
-            conn,
-            actor,
-            at,
-            Change {
-                action: &e.action,
-                entity_type: &e.entity_type,
-                entity_id: &e.entity_id,
-                changed_fields: &fields,
-            },
+        let fields = serde_json::to_string(&e.changed_fields).written()?;
+        let seq: i64 = conn.query_row(
+            sql!(postgres_only: sql::INSERT_UNCHAINED),
+            &[
+                &at,
+                &actor.id(),
+                &actor.name(),
+                &e.action,
+                &e.entity_type,
+                &e.entity_id,
+                &fields,
+            ],
+            |r| r.get(0),
         )?;
+        debug_assert!(seq > 0);
     }
     Ok(())
+}
+
+/// On PostgreSQL, the store's audit chainer: a thread that gives committed
+/// audit entries their place in the hash chain, a moment after their units
+/// of work commit, in `seq` order. No unit of work ever waits for it.
+///
+/// The chain has a lock: the advisory lock whose key is "custdb-a" as
+/// bytes (`x'6375737464622d61'`). A unit of work holds it shared from
+/// inserting its entries to its commit, so units commit side by side and
+/// the server flushes their commits together. A chain step holds it
+/// exclusively, so when it reads the trail every entry inserted so far
+/// belongs to a unit that has committed or rolled back, and a unit that
+/// inserts later draws a larger `seq`: the chained entries are always a
+/// prefix of the trail in `seq` order, and a step only appends after the
+/// last chained entry.
+///
+/// Each unit of work that inserted entries wakes the chainer after its
+/// commit; the chainer lets [`CHAIN_DELAY_MS`] pass, so that one step
+/// chains every unit that commits meanwhile. A step only tries the lock (while units hold it shared, the
+/// chainer tries again a millisecond later), and after [`CHAIN_TRIES`]
+/// tries waits for it, up to [`CHAIN_WAIT_MS`]: meanwhile units that
+/// reach their audit inserts queue behind it, so under a steady stream of
+/// writers the chain still advances. Steps from several stores (servers)
+/// on one database take turns on the same lock. A step's commit does not
+/// wait for the disk (`synchronous_commit = off`): if a crash loses it,
+/// its entries are unchained again and the next step chains them to the
+/// same hashes, since the order and the contents are the same.
+/// [`crate::Store::verify_audit`] and [`crate::Store::check`] run a step
+/// first, so they see every committed entry chained.
+#[cfg(feature = "postgres")]
+pub(crate) struct Chainer {
+    shared: std::sync::Arc<ChainerShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(feature = "postgres")]
+#[derive(Default)]
+struct ChainerShared {
+    state: std::sync::Mutex<ChainerState>,
+    wake: std::sync::Condvar,
+}
+
+#[cfg(feature = "postgres")]
+#[derive(Default)]
+struct ChainerState {
+    /// Wake-ups so far: the thread has work while it has done fewer.
+    requested: u64,
+    stop: bool,
+}
+
+#[cfg(feature = "postgres")]
+impl Chainer {
+    /// Starts the thread. Without a thread (the system refused one),
+    /// entries are chained by other stores' chainers and by every
+    /// verification.
+    pub(crate) fn start(pool: crate::db::postgres::PgPool) -> Chainer {
+        let shared = std::sync::Arc::new(ChainerShared::default());
+        let theirs = std::sync::Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("custdb-audit-chain".into())
+            .spawn(move || chainer_loop(&theirs, &pool))
+            .ok();
+        Chainer { shared, thread }
+    }
+
+    /// A unit of work with audit entries has committed.
+    pub(crate) fn wake(&self) {
+        let mut state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.requested += 1;
+        drop(state);
+        self.shared.wake.notify_one();
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for Chainer {
+    /// Chains what this store's units wrote, once more, and stops.
+    fn drop(&mut self) {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stop = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl std::fmt::Debug for Chainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chainer")
+            .field("running", &self.thread.is_some())
+            .finish()
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn chainer_loop(shared: &ChainerShared, pool: &crate::db::postgres::PgPool) {
+    let lock = || {
+        shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let mut done = 0u64;
+    loop {
+        let mut state = lock();
+        while state.requested == done && !state.stop {
+            state = shared
+                .wake
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        // Let the commits of the next moments join this step: one step then
+        // chains many units' entries, and its cost (two round trips and a
+        // small transaction on the server, and CPU beside the units) is
+        // shared. Stopping cuts the pause short.
+        if !state.stop {
+            state = shared
+                .wake
+                .wait_timeout_while(
+                    state,
+                    std::time::Duration::from_millis(CHAIN_DELAY_MS),
+                    |s| !s.stop,
+                )
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        let (target, stop) = (state.requested, state.stop);
+        drop(state);
+        if stop {
+            // A last step for the units committed before the store went:
+            // waiting for the lock at once, and briefly.
+            if target != done {
+                chain_until_done(pool, 0, 2);
+            }
+            return;
+        }
+        chain_until_done(pool, CHAIN_TRIES, CHAIN_ATTEMPTS);
+        done = target;
+    }
+}
+
+/// Runs chain steps until one has had the lock and chained the whole tail
+/// it saw, or `attempts` have run: the first `tries` only try the lock, a
+/// millisecond apart, the rest wait for it. A wait that times out is
+/// followed by a pause as long as it, doubling each time (to 1.6 s):
+/// while the chainer waits, units of work queue at their audit inserts,
+/// so a unit that holds the lock long (one that read its own trail and
+/// goes on) must not keep them queued. Errors are left to the next
+/// wake-up: the units of work have committed, and verification reports
+/// what stays unchained as pending.
+#[cfg(feature = "postgres")]
+pub(crate) fn chain_until_done(pool: &crate::db::postgres::PgPool, tries: u32, attempts: u32) {
+    let mut pause = std::time::Duration::from_millis(u64::from(CHAIN_WAIT_MS));
+    for attempt in 0..attempts {
+        let wait = attempt >= tries;
+        match chain_step(pool, wait) {
+            Ok(Some(chained)) if chained < CHAIN_CHUNK => return,
+            // A full chunk: more behind it.
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) if !wait => std::thread::sleep(std::time::Duration::from_millis(1)),
+            Ok(None) | Err(_) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(1_600));
+            }
+        }
+    }
+}
+
+/// One chain step on a client of the pool, in two round trips (the
+/// schema's `custdb_audit_unchained` and `custdb_audit_chain`,
+/// schema/migrations/postgres/0009): the last chained entry and the
+/// entries after it, then the hashes custdb computed for them, set if the
+/// last chained entry is still the same. Returns the entries chained, or
+/// `None` when the step did not have the lock (or another step chained
+/// first).
+#[cfg(feature = "postgres")]
+fn chain_step(pool: &crate::db::postgres::PgPool, wait: bool) -> Result<Option<usize>> {
+    use crate::db::postgres::{PgSession, SessionKind};
+    let session = PgSession::open(pool, SessionKind::Autocommit)?;
+    let wait_ms = if wait { CHAIN_WAIT_MS } else { 0 };
+    let rows = session.simple_rows(&format!(
+        "BEGIN ISOLATION LEVEL READ COMMITTED; \
+         SELECT * FROM custdb_audit_unchained({wait_ms}, {}); COMMIT",
+        CHAIN_CHUNK + 1
+    ))?;
+    if rows.is_empty() {
+        // The lock was not had (or the trail is empty).
+        return Ok(None);
+    }
+    let mut rows = rows
+        .iter()
+        .map(RawEntry::from_text)
+        .collect::<Result<Vec<_>>>()?;
+    let (head_seq, mut prev) = match rows.first() {
+        Some(first) if first.hash.is_some() => {
+            let head = rows.remove(0);
+            (head.seq, head.hash.unwrap_or_default())
+        }
+        _ => (0, GENESIS_HASH.to_owned()),
+    };
+    if rows.is_empty() {
+        return Ok(Some(0));
+    }
+    let mut links = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if r.hash.is_some() || r.prev_hash.is_some() {
+            // Only an entry written behind custdb's back gets here;
+            // verification reports it.
+            return Err(Error::corrupt(format!(
+                "audit entry {} is hashed after the chain's last entry",
+                r.seq
+            )));
+        }
+        let hash = r.hash_with(&prev);
+        links.push(serde_json::json!({"seq": r.seq, "prev_hash": prev, "hash": hash}));
+        prev = hash;
+    }
+    // Numbers and hex digits only: nothing to quote.
+    let links = serde_json::Value::Array(links).to_string();
+    debug_assert!(!links.contains('\''));
+    let done = session.simple_rows(&format!(
+        "BEGIN ISOLATION LEVEL READ COMMITTED; \
+         SELECT custdb_audit_chain('{links}', {head_seq}, {wait_ms}); COMMIT"
+    ))?;
+    let chained: usize = done
+        .first()
+        .and_then(|r| r.get(0))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| Error::corrupt("the audit chain step returned no count"))?;
+    Ok((chained == rows.len()).then_some(chained))
 }
 
 /// One row of the audit trail.
@@ -325,6 +605,16 @@ crate::bench_sql::sql_module! {
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     /// The last entry's position and hash.
     pub const LAST_ENTRY: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+    /// The last chained entry's position and hash: the trail's head.
+    pub const LAST_CHAINED: &str =
+        "SELECT seq, hash FROM audit_log WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1";
+    /// PostgreSQL: appends an entry unchained, its position from the
+    /// identity, after taking the chain's lock ("custdb-a") shared.
+    pub const INSERT_UNCHAINED: &str = "INSERT INTO audit_log (at, actor_id, actor_name, \
+        action, entity_type, entity_id, changed_fields) \
+        SELECT $1, $2, $3, $4, $5, $6, $7 \
+        FROM (SELECT pg_advisory_xact_lock_shared(x'6375737464622d61'::bigint)) AS chain_lock \
+        RETURNING seq";
     }
 }
 
@@ -452,6 +742,32 @@ fn raw_entry(row: &Row<'_>) -> Result<RawEntry> {
 }
 
 impl RawEntry {
+    /// An entry from the simple query protocol, where every value is text
+    /// (`custdb_audit_unchained` returns the table's columns in
+    /// [`raw_entry`]'s order).
+    #[cfg(feature = "postgres")]
+    fn from_text(row: &::postgres::SimpleQueryRow) -> Result<RawEntry> {
+        let text = |i: usize| -> Result<String> {
+            row.get(i)
+                .map(str::to_owned)
+                .ok_or_else(|| Error::corrupt(format!("audit entry column {i} is null")))
+        };
+        Ok(RawEntry {
+            seq: text(0)?
+                .parse()
+                .map_err(|_| Error::corrupt("an audit entry's seq is not a number"))?,
+            at: text(1)?,
+            actor_id: text(2)?,
+            actor_name: text(3)?,
+            action: text(4)?,
+            entity_type: text(5)?,
+            entity_id: text(6)?,
+            changed_fields: text(7)?,
+            prev_hash: row.get(8).map(str::to_owned),
+            hash: row.get(9).map(str::to_owned),
+        })
+    }
+
     fn hash_with(&self, prev_hash: &str) -> String {
         entry_hash(
             prev_hash,
@@ -516,7 +832,7 @@ impl<'a> AuditReader<'a> {
         }
     }
 
-    /// Appends the unit of work's held entries, if any.
+    /// Inserts the unit of work's held entries, if any.
     fn ready(&self) -> Result<()> {
         #[cfg(feature = "postgres")]
         if let Some((pending, actor, at)) = self.pending {
@@ -611,28 +927,43 @@ impl<'a> AuditReader<'a> {
         Ok(into_page(items, limit, |e| e.seq.to_string()))
     }
 
-    /// The last entry, to keep outside the database.
+    /// The last chained entry, to keep outside the database. On
+    /// PostgreSQL, entries join the chain just after their unit of work
+    /// commits, so inside a unit of work the head is before the unit's own
+    /// entries.
     ///
     /// # Errors
     ///
     /// A database error.
     pub fn head(&self) -> Result<Option<AuditHead>> {
         self.ready()?;
-        let (seq, hash) = last_entry(self.conn)?;
-        Ok((seq > 0).then_some(AuditHead { seq, hash }))
+        self.conn.query_opt(sql!(sql::LAST_CHAINED), &[], |r| {
+            Ok(AuditHead {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+            })
+        })
     }
 
-    /// Recomputes the whole chain and reports the first broken link.
+    /// Recomputes the whole chain and reports the first broken link. On
+    /// PostgreSQL, entries not chained yet at the end of the trail are
+    /// counted as [`pending`](AuditVerification::pending), not broken; an
+    /// unchained entry before a chained one is a break.
     ///
     /// # Errors
     ///
     /// A database error.
     pub fn verify(&self) -> Result<AuditVerification> {
         self.ready()?;
+        // SQLite chains each entry in the transaction that writes it.
+        let tail_may_wait = self.conn.is_postgres();
         let mut expected_prev = GENESIS_HASH.to_owned();
         let mut entries = 0u64;
         let mut head = None;
         let mut broken = None;
+        // The first unchained entry and how many followed it, while no
+        // chained entry has come after it.
+        let mut unchained: Option<(i64, u64)> = None;
         self.conn.query_each(
             sql!(concat!(select_entry!(), "AS chain ORDER BY seq")),
             &[],
@@ -645,12 +976,26 @@ impl<'a> AuditReader<'a> {
                 let r = raw_entry(row)?;
                 entries += 1;
                 let (Some(prev), Some(hash)) = (&r.prev_hash, &r.hash) else {
+                    if r.prev_hash.is_some() || r.hash.is_some() || !tail_may_wait {
+                        broken = Some(BrokenLink {
+                            seq: r.seq,
+                            reason: BreakReason::Unhashed,
+                        });
+                    } else {
+                        let (_, n) = unchained.get_or_insert((r.seq, 0));
+                        *n += 1;
+                    }
+                    return Ok(());
+                };
+                if let Some((seq, _)) = unchained {
+                    // A chained entry after an unchained one: the chain
+                    // step never leaves such a gap.
                     broken = Some(BrokenLink {
-                        seq: r.seq,
+                        seq,
                         reason: BreakReason::Unhashed,
                     });
                     return Ok(());
-                };
+                }
                 let reason = if r.hash_with(prev) != *hash {
                     Some(BreakReason::Altered)
                 } else if *prev != expected_prev {
@@ -673,6 +1018,11 @@ impl<'a> AuditReader<'a> {
         Ok(AuditVerification {
             entries,
             head: if broken.is_some() { None } else { head },
+            pending: if broken.is_some() {
+                0
+            } else {
+                unchained.map_or(0, |(_, n)| n)
+            },
             broken,
         })
     }
@@ -763,4 +1113,50 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of taking the chain's lock: tried, and waited for (up to
+    /// CHAIN_WAIT_MS). While a unit of work holds it shared, neither
+    /// chains; once it is free, either does, and the trail verifies.
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn the_chain_step_tries_or_waits_for_the_lock() {
+        use crate::db::postgres::{PgSession, SessionKind};
+        let Some(cluster) = custdb_pgcluster::cluster() else {
+            return;
+        };
+        let store =
+            crate::Store::open_postgres(&cluster.connection(&cluster.empty_database())).unwrap();
+        let pool = store.postgres().unwrap().pool();
+        let holder = PgSession::open(pool, SessionKind::Write).unwrap();
+        holder
+            .batch("SELECT pg_advisory_xact_lock_shared(x'6375737464622d61'::bigint)")
+            .unwrap();
+        store
+            .customers()
+            .create(crate::NewCustomer::new("Waiting"))
+            .unwrap();
+        let pending = || store.read(|r| r.audit().verify()).unwrap().pending;
+        assert_eq!(pending(), 1, "the store's chainer cannot chain it either");
+        assert_eq!(chain_step(pool, false).unwrap(), None);
+        let started = std::time::Instant::now();
+        assert_eq!(chain_step(pool, true).unwrap(), None);
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(u64::from(CHAIN_WAIT_MS)),
+            "it waited before giving up"
+        );
+        assert_eq!(pending(), 1);
+        holder.commit().unwrap();
+        // The store's chainer, woken by the create, may chain it first, even
+        // between this step's two calls (which then writes nothing).
+        let chained = (0..5).find_map(|_| chain_step(pool, true).unwrap());
+        assert!(matches!(chained, Some(0 | 1)), "{chained:?}");
+        assert_eq!(chain_step(pool, false).unwrap(), Some(0));
+        let v = store.verify_audit().unwrap();
+        assert!(v.is_ok() && v.pending == 0 && v.entries == 1, "{v:?}");
+    }
 }

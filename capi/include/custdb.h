@@ -41,6 +41,10 @@ typedef struct {
   int32_t ok;
   // The first broken entry's sequence number, or 0.
   int64_t broken_seq;
+  // Entries at the end not chained yet: always 0 on SQLite; on
+  // PostgreSQL, entries join the chain just after their unit of work
+  // commits (docs/SCALING.md, "The audit chain").
+  uint64_t pending;
 } custdb_audit_verification;
 
 // Called during an import with the running counts (lines read,
@@ -1814,7 +1818,11 @@ custdb_status custdb_rollback(const custdb_store *store);
 custdb_status custdb_check(const custdb_store *store,
                            char **out);
 
-// Verifies the audit trail's hash chain.
+// Verifies the audit trail's hash chain: `entries` read, `ok`,
+// `broken_seq` (the first broken entry, or 0) and `pending` (entries
+// committed and not chained yet: always 0 on SQLite; on PostgreSQL the
+// call chains every committed entry first, so only units still
+// committing leave any).
 //
 // # Safety
 //

@@ -36,6 +36,10 @@ pub struct custdb_audit_verification {
     pub ok: i32,
     /// The first broken entry's sequence number, or 0.
     pub broken_seq: i64,
+    /// Entries at the end not chained yet: always 0 on SQLite; on
+    /// PostgreSQL, entries join the chain just after their unit of work
+    /// commits (docs/SCALING.md, "The audit chain").
+    pub pending: u64,
 }
 
 /// Where a backup has got to: called after every step of
@@ -51,6 +55,7 @@ pub(crate) fn verification(v: &db::AuditVerification) -> custdb_audit_verificati
         entries: v.entries,
         ok: i32::from(v.is_ok()),
         broken_seq: v.broken.as_ref().map_or(0, |b| b.seq),
+        pending: v.pending,
     }
 }
 
@@ -583,7 +588,11 @@ pub unsafe extern "C" fn custdb_check(
     ffi!(store, json out, |cx| Ok(cx.outside_unit("custdb_check")?.check()?.problems))
 }
 
-/// Verifies the audit trail's hash chain.
+/// Verifies the audit trail's hash chain: `entries` read, `ok`,
+/// `broken_seq` (the first broken entry, or 0) and `pending` (entries
+/// committed and not chained yet: always 0 on SQLite; on PostgreSQL the
+/// call chains every committed entry first, so only units still
+/// committing leave any).
 ///
 /// # Safety
 ///

@@ -277,18 +277,19 @@ impl WriteSession<'_> {
         }
     }
 
-    /// Commits (on PostgreSQL; SQLite's units end in the writer lock).
+    /// The PostgreSQL session, for its commit (SQLite's units end in the
+    /// writer lock).
     ///
     /// # Errors
     ///
-    /// The engine's error; nothing is kept then.
+    /// `Internal` on SQLite.
     #[cfg(feature = "postgres")]
-    pub(crate) fn commit(self) -> Result<()> {
+    pub(crate) fn into_postgres(self) -> Result<Box<postgres::PgSession>> {
         match self {
             WriteSession::Sqlite(_) => Err(Error::new(crate::ErrorKind::Internal {
                 reason: "an SQLite unit of work ends in the writer lock".into(),
             })),
-            WriteSession::Postgres(session) => (*session).commit(),
+            WriteSession::Postgres(session) => Ok(session),
         }
     }
 }

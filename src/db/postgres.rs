@@ -198,17 +198,22 @@ impl PgSession {
         Ok(())
     }
 
-    /// Commits a transaction opened with [`begin`](PgSession::begin),
-    /// keeping the session.
-    pub(crate) fn commit_in_place(&self) -> Result<()> {
-        if self.aborted.get() {
-            return Err(Error::new(ErrorKind::Internal {
-                reason: "commit of an aborted PostgreSQL transaction".into(),
-            }));
-        }
-        self.batch("COMMIT")?;
-        self.in_transaction.set(false);
-        Ok(())
+    /// Runs `text` in one round trip (the simple query protocol):
+    /// statements without parameters, transaction control included, with
+    /// their rows as text. A failure leaves the session for Drop to roll
+    /// back whatever `text` opened.
+    pub(crate) fn simple_rows(&self, text: &str) -> Result<Vec<postgres::SimpleQueryRow>> {
+        let was = self.in_transaction.replace(true);
+        let result = self.conn.borrow_mut().client.simple_query(text);
+        let messages = self.note(result)?;
+        self.in_transaction.set(was);
+        Ok(messages
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => Some(row),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Runs statements without parameters (transaction control, DDL).
@@ -217,14 +222,21 @@ impl PgSession {
         self.note(result)
     }
 
-    /// Commits the transaction.
+    /// Commits the transaction, keeping the session.
     ///
     /// # Errors
     ///
     /// A transaction that a failed statement aborted is rolled back and
     /// reported, never committed (PostgreSQL would answer `COMMIT` with a
     /// silent rollback).
-    pub(crate) fn commit(self) -> Result<()> {
+    pub(crate) fn commit(&self) -> Result<()> {
+        self.refuse_aborted()?;
+        self.batch("COMMIT")?;
+        self.in_transaction.set(false);
+        Ok(())
+    }
+
+    fn refuse_aborted(&self) -> Result<()> {
         if self.aborted.get() {
             // Drop rolls back.
             return Err(Error::new(ErrorKind::Database {
@@ -233,8 +245,6 @@ impl PgSession {
                     .into(),
             }));
         }
-        self.batch("COMMIT")?;
-        self.in_transaction.set(false);
         Ok(())
     }
 

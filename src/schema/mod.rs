@@ -109,6 +109,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0008_fewer_pages.sql"),
         after: None,
     },
+    Migration {
+        version: 9,
+        name: "chain_after_commit",
+        sql: include_str!("../../schema/migrations/sqlite/0009_chain_after_commit.sql"),
+        after: None,
+    },
 ];
 
 /// The schema version this library writes and expects.

@@ -29,6 +29,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0008_fewer_pages.sql"),
         after: None,
     },
+    Migration {
+        version: 9,
+        name: "chain_after_commit",
+        sql: include_str!("../../schema/migrations/postgres/0009_chain_after_commit.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).
@@ -134,6 +140,12 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
             "REVOKE ALL ON TABLE {table} FROM {role_sql};\nGRANT {privileges} ON TABLE {table} TO {role_sql};\n"
         ));
     }
+    // The chain step that follows each commit gives the unit's audit
+    // entries their hashes (src/audit.rs, `chain_committed`): those two
+    // columns only, and the table's trigger allows it once per entry.
+    script.push_str(&format!(
+        "GRANT UPDATE (prev_hash, hash) ON TABLE {schema_sql}.\"audit_log\" TO {role_sql};\n"
+    ));
     script.push_str(&format!(
         "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema_sql} FROM {role_sql};\n\
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema_sql} TO {role_sql};\n\
@@ -265,7 +277,7 @@ fn migrate_locked(session: &PgSession, conn: Conn<'_>, database: &str) -> Result
         )?;
         applied.push(migration.version);
     }
-    session.commit_in_place()?;
+    session.commit()?;
     Ok(applied)
 }
 

@@ -1062,12 +1062,20 @@ impl Store {
     }
 
     /// Recomputes the audit trail's hash chain
-    /// ([`AuditReader::verify`]) on a consistent snapshot.
+    /// ([`AuditReader::verify`]) on a consistent snapshot. On PostgreSQL,
+    /// entries join the chain a moment after their units of work commit;
+    /// this first chains every committed entry (unless the store is
+    /// read-only), so only units still committing can leave entries
+    /// [`pending`](crate::AuditVerification::pending).
     ///
     /// # Errors
     ///
     /// A database error.
     pub fn verify_audit(&self) -> Result<crate::AuditVerification> {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = self.postgres() {
+            pg.chain_audit_now();
+        }
         self.read(|r| r.audit().verify())
     }
 

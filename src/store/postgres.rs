@@ -25,6 +25,9 @@ pub(crate) struct Postgres {
     replica: Option<PgPool>,
     /// The database's name, for messages.
     pub(crate) database: String,
+    /// The audit chain's thread; `Some` until the store is dropped, and
+    /// stopped before the pool goes.
+    chainer: Option<crate::audit::Chainer>,
 }
 
 impl Postgres {
@@ -32,6 +35,22 @@ impl Postgres {
         self.pool
             .as_ref()
             .expect("the pool lives as long as the store")
+    }
+
+    /// A unit of work with audit entries has committed: wakes the chainer.
+    fn audit_entries_committed(&self) {
+        if let Some(chainer) = &self.chainer {
+            chainer.wake();
+        }
+    }
+
+    /// Chains every committed audit entry now (a few steps at most), unless
+    /// the store is read-only; [`crate::Store::verify_audit`] and
+    /// [`crate::Store::check`] call it.
+    pub(crate) fn chain_audit_now(&self) {
+        if self.chainer.is_some() {
+            crate::audit::chain_until_done(self.pool(), 0, 3);
+        }
     }
 
     /// Where reads outside a unit of work go: the standby when there is
@@ -46,9 +65,13 @@ impl Drop for Postgres {
         // Each client owns a small runtime, which tokio refuses to drop on
         // a thread that runs an async runtime (the last clone of a store
         // dropped inside an async task): drop them on a thread of their own.
+        // The chainer's last step needs the pool.
+        let chainer = self.chainer.take();
         let pools = (self.pool.take(), self.replica.take());
         if tokio::runtime::Handle::try_current().is_ok() {
-            let _ = std::thread::spawn(move || drop(pools)).join();
+            let _ = std::thread::spawn(move || drop((chainer, pools))).join();
+        } else {
+            drop((chainer, pools));
         }
     }
 }
@@ -231,6 +254,7 @@ impl Store {
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })?;
+        let chainer = (!options.read_only).then(|| crate::audit::Chainer::start(pool.clone()));
         Ok(Store {
             inner: Arc::new(Inner {
                 path: None,
@@ -238,6 +262,7 @@ impl Store {
                 readers: ReaderPool::new(Vec::new()),
                 writer: None,
                 postgres: Some(Postgres {
+                    chainer,
                     pool: Some(pool),
                     replica,
                     database,
@@ -336,12 +361,17 @@ impl Store {
                 reason: "a unit of work changed rows without writing an audit entry".into(),
             })));
         }
-        // The audit entries join the chain last, under the chain's lock,
-        // which is held only from here to the commit.
+        // The audit entries go in last, unchained, under the chain's lock
+        // held shared from here to the commit; the chain step after the
+        // commit chains them (src/audit.rs, `chain_committed`).
         wtx.pending_audit
             .borrow_mut()
             .flush(wtx.db(), wtx.actor, wtx.now)?;
-        wtx.session.commit()?;
+        let inserted = wtx.pending_audit.borrow().inserted();
+        wtx.session.into_postgres()?.commit()?;
+        if inserted {
+            pg.audit_entries_committed();
+        }
         Ok(value)
     }
 

@@ -250,3 +250,156 @@ fn concurrent_writers_keep_one_chain() {
     let other = Store::open_with(dir.path().join("test.db"), Options::default()).unwrap();
     assert!(other.verify_audit().unwrap().is_ok());
 }
+
+/// On PostgreSQL a unit of work's entries join the chain just after its
+/// commit. While another unit holds the chain's lock shared (it has
+/// inserted its entries and not committed), a committed unit's entries
+/// wait, counted as pending; the other unit's chain step then chains them
+/// all, in `seq` order, with no gap.
+#[test]
+fn postgres_entries_join_the_chain_after_commit() {
+    use std::sync::mpsc;
+    let Some(cluster) = crate::engines::cluster() else {
+        return;
+    };
+    let (_, store) = crate::engines::postgres_store(cluster);
+    fill_trail(&store);
+    let before = store.verify_audit().unwrap();
+    assert_eq!((before.entries, before.pending), (6, 0), "{before:?}");
+    let (inserted_tx, inserted) = mpsc::channel();
+    let (go_tx, go) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let holder = store.clone();
+        let held = s.spawn(move || {
+            holder
+                .write(|tx| {
+                    tx.customers().create(NewCustomer::new("Held"))?;
+                    // Reading the trail inserts the unit's entry now, and
+                    // with it takes the chain's lock shared to the commit.
+                    tx.audit().count()?;
+                    inserted_tx.send(()).unwrap();
+                    go.recv().unwrap();
+                    Ok::<_, custdb::Error>(())
+                })
+                .unwrap();
+        });
+        inserted.recv().unwrap();
+        let quick = store.customers().create(NewCustomer::new("Quick")).unwrap();
+        let v = store.verify_audit().unwrap();
+        assert!(v.is_ok(), "{v:?}");
+        assert_eq!((v.entries, v.pending), (7, 1), "{v:?}");
+        assert_eq!(v.head, before.head, "the head waits too");
+        // The waiting entry is in the trail all the same.
+        let about = store
+            .read(|r| r.audit().for_entity("customer", &quick.id.to_string(), 10))
+            .unwrap();
+        assert_eq!(about.len(), 1);
+        go_tx.send(()).unwrap();
+        held.join().unwrap();
+    });
+    let v = store.verify_audit().unwrap();
+    assert!(v.is_ok(), "{v:?}");
+    assert_eq!((v.entries, v.pending), (8, 0), "{v:?}");
+    assert_eq!(
+        v.head,
+        store.read(|r| r.audit().head()).unwrap(),
+        "the head is the last chained entry"
+    );
+    assert_consistent(&store);
+}
+
+/// Eight threads on four PostgreSQL stores write at once: every entry ends
+/// chained, in one line, and the chain's lock never made a unit of work
+/// wait for another's commit (the units' commits overlap: measured in
+/// benches/group_commit.rs).
+#[test]
+fn postgres_writers_at_once_leave_every_entry_chained() {
+    let Some(cluster) = crate::engines::cluster() else {
+        return;
+    };
+    let (name, store) = crate::engines::postgres_store(cluster);
+    let stores: Vec<Store> = (0..4)
+        .map(|_| Store::open_postgres(&cluster.connection(&name)).unwrap())
+        .collect();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let store = stores[t % 4].clone();
+            s.spawn(move || {
+                for i in 0..40 {
+                    store
+                        .customers()
+                        .create(NewCustomer::new(format!("T{t} C{i}")))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let v = store.verify_audit().unwrap();
+    assert!(v.is_ok(), "{v:?}");
+    assert_eq!((v.entries, v.pending), (320, 0), "{v:?}");
+    assert_consistent(&store);
+}
+
+/// Behind custdb's back on PostgreSQL: an entry inserted with hashes is
+/// refused (entries are chained only by the chain step), and a chained
+/// entry's hashes cannot be set again.
+#[test]
+fn postgres_entries_are_inserted_unchained_and_chained_once() {
+    let Some(cluster) = crate::engines::cluster() else {
+        return;
+    };
+    let (name, store) = crate::engines::postgres_store(cluster);
+    fill_trail(&store);
+    let err = cluster
+        .psql_as(
+            "postgres",
+            &name,
+            &format!(
+                "INSERT INTO audit_log (at, actor_id, actor_name, action, entity_type, \
+                 entity_id, changed_fields, prev_hash, hash) VALUES \
+                 ('2020-01-01T00:00:00.000000Z', 'm', 'M', 'create', 'customer', 'x', '[]', \
+                 '{0}', '{0}')",
+                custdb::audit::GENESIS_HASH
+            ),
+        )
+        .unwrap_err();
+    assert!(err.contains("chained after commit"), "{err}");
+    let err = cluster
+        .psql_as(
+            "postgres",
+            &name,
+            &format!(
+                "UPDATE audit_log SET hash = '{}' WHERE seq = 3",
+                custdb::audit::GENESIS_HASH
+            ),
+        )
+        .unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+    assert!(store.verify_audit().unwrap().is_ok());
+}
+
+/// A PostgreSQL database from before version 9: custdb supplied each
+/// entry's position itself, so the identity never moved. After the
+/// migration, new entries continue after the last one and chain to it.
+#[test]
+fn postgres_positions_continue_after_the_version_9_migration() {
+    let Some(cluster) = crate::engines::cluster() else {
+        return;
+    };
+    let (name, store) = crate::engines::postgres_store(cluster);
+    fill_trail(&store);
+    drop(store);
+    // Back to version 8 as far as the trail goes: the identity at its
+    // start, the version record gone.
+    cluster.psql(
+        &name,
+        "SELECT setval(pg_get_serial_sequence('audit_log', 'seq'), 1, false); \
+         DELETE FROM custdb_migrations WHERE version = 9;",
+    );
+    let store = Store::open_postgres(&cluster.connection(&name)).unwrap();
+    store.customers().create(NewCustomer::new("After")).unwrap();
+    let v = store.verify_audit().unwrap();
+    assert!(v.is_ok(), "{v:?}");
+    assert_eq!((v.entries, v.pending), (7, 0), "{v:?}");
+    assert_eq!(v.head.unwrap().seq, 7);
+}

@@ -806,7 +806,7 @@ fn a_unit_of_work_reads_its_own_trail_on_every_engine() {
             .write(|tx| {
                 let ann = tx.customers().create(NewCustomer::new("Ann"))?;
                 // On PostgreSQL the entry is held for the commit; reading
-                // the trail inside the unit of work appends it first.
+                // the trail inside the unit of work inserts it first.
                 assert_eq!(tx.audit().count()?, before + 1, "{engine}");
                 let about = tx.audit().for_entity("customer", &ann.id.to_string(), 10)?;
                 assert_eq!(about.len(), 1, "{engine}");

@@ -255,8 +255,11 @@ fn the_runtime_role_cannot_rewrite_history_even_bypassing_custdb() {
     assert_eq!(left.trim(), "0", "{retention:?}");
     assert!(retention.actions[0].rows >= 1, "{retention:?}");
     assert!(app_store.check().unwrap().is_ok());
-    let entries = app_store.verify_audit().unwrap().entries;
+    let verification = app_store.verify_audit().unwrap();
+    let entries = verification.entries;
     assert!(entries > 0);
+    // The chain step after each commit ran as the application's role.
+    assert_eq!(verification.pending, 0, "{verification:?}");
 
     // Bypassing custdb with the application's credentials: no UPDATE,
     // DELETE or TRUNCATE on any append-only table, no DDL, no migration.
@@ -288,6 +291,10 @@ fn the_runtime_role_cannot_rewrite_history_even_bypassing_custdb() {
             "{sql}: {err}"
         );
     }
+    // The application's role sets an entry's hashes only in the chain
+    // step, once: a chained entry refuses them.
+    let err = as_app("UPDATE audit_log SET hash = hash").unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
     // The tables that do change stay writable (the statement matches no
     // row, but needs the privilege to run at all).
     as_app("UPDATE customers SET display_name = display_name WHERE false").unwrap();

@@ -988,7 +988,8 @@ int main(int argc, char **argv) {
 
     /* Audit, backup, restore, check. */
     EXPECT(custdb_audit_verify(db, &verification), CUSTDB_OK);
-    CHECK(verification.ok == 1 && verification.entries > 10 && verification.broken_seq == 0);
+    CHECK(verification.ok == 1 && verification.entries > 10 && verification.broken_seq == 0
+          && verification.pending == 0);
     EXPECT(custdb_audit_verify(db, NULL), CUSTDB_ERR_NULL_ARGUMENT);
     EXPECT(custdb_backup(db, backup, &pages), CUSTDB_OK);
     CHECK(pages > 0);

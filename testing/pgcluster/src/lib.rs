@@ -3,7 +3,9 @@
 //! [`cluster`] starts one cluster per test process, on first use: `initdb`
 //! into a temporary directory (as the unprivileged user `nobody` when the
 //! tests run as root, since initdb refuses root), then `postgres` on a
-//! private port of 127.0.0.1 and a socket in that directory, with fsync off.
+//! private port of 127.0.0.1 and a socket in that directory, with fsync off
+//! ([`durable_cluster`] starts a second one that waits for the disk, for
+//! benchmarks of durable commits).
 //! A small watcher process stops the cluster and removes the directory when
 //! the test process exits, however it exits.
 //!
@@ -55,7 +57,21 @@ static NEXT_DB: AtomicU32 = AtomicU32::new(1);
 /// When the cluster cannot be started, or PostgreSQL is missing under
 /// `CI=true`.
 pub fn cluster() -> Option<&'static Cluster> {
-    CLUSTER.get_or_init(start).as_ref()
+    CLUSTER.get_or_init(|| start(false)).as_ref()
+}
+
+static DURABLE_CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+
+/// A second cluster, started on first use, that waits for the disk as a
+/// production server does (`fsync`, `synchronous_commit` and
+/// `full_page_writes` at their defaults): for benchmarks of durable
+/// commits. `None` as for [`cluster`].
+///
+/// # Panics
+///
+/// As [`cluster`].
+pub fn durable_cluster() -> Option<&'static Cluster> {
+    DURABLE_CLUSTER.get_or_init(|| start(true)).as_ref()
 }
 
 /// Where the server binaries are: `CUSTDB_PG_BIN`, `PATH`, or Debian's
@@ -80,7 +96,7 @@ fn find_bin() -> Option<PathBuf> {
     versions.pop()
 }
 
-fn start() -> Option<Cluster> {
+fn start(durable: bool) -> Option<Cluster> {
     let Some(bin) = find_bin() else {
         let message = "PostgreSQL's server binaries (initdb, pg_ctl) were not found: the \
                        PostgreSQL half of the tests is SKIPPED. Install them (Debian: \
@@ -117,9 +133,14 @@ fn start() -> Option<Cluster> {
     run(&mut initdb);
     let tls = make_certificates(&dir.join("tls"), as_root);
     let port = free_port();
+    let speed = if durable {
+        ""
+    } else {
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+    };
     let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB \
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 {speed}\
+         -c max_connections=300 -c shared_buffers=64MB \
          -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
         dir.display(),
         tls.join("server.pem").display(),

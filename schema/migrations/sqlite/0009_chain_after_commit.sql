@@ -1,0 +1,6 @@
+-- custdb schema version 9: on PostgreSQL, audit entries join the hash
+-- chain just after their unit of work commits (docs/SCALING.md). Nothing
+-- changes on SQLite: its single writer chains each entry as it writes it,
+-- inside the unit of work's transaction. The version is shared by both
+-- engines, so this file, which has no statement, only moves the SQLite
+-- schema to version 9.
