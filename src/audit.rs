@@ -469,14 +469,23 @@ fn chainer_loop(shared: &ChainerShared, pool: &crate::db::postgres::PgPool) {
         let (target, stop) = (state.requested, state.stop);
         drop(state);
         if stop {
-            // A last step for the units committed before the store went:
-            // waiting for the lock at once, and briefly.
+            // One try for the units committed before the store went; what
+            // it cannot chain, the next step of any store chains.
             if target != done {
-                chain_until_done(pool, 0, 2);
+                chain_until_done(pool, 1, 1, &mut |_| false);
             }
             return;
         }
-        chain_until_done(pool, CHAIN_TRIES, CHAIN_ATTEMPTS);
+        // Pauses between attempts end early when the store goes.
+        let mut pause = |length: std::time::Duration| {
+            let state = lock();
+            let (state, _) = shared
+                .wake
+                .wait_timeout_while(state, length, |s| !s.stop)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            !state.stop
+        };
+        chain_until_done(pool, CHAIN_TRIES, CHAIN_ATTEMPTS, &mut pause);
         done = target;
     }
 }
@@ -489,21 +498,31 @@ fn chainer_loop(shared: &ChainerShared, pool: &crate::db::postgres::PgPool) {
 /// so a unit that holds the lock long (one that read its own trail and
 /// goes on) must not keep them queued. Errors are left to the next
 /// wake-up: the units of work have committed, and verification reports
-/// what stays unchained as pending.
+/// what stays unchained as pending. `pause` sleeps between attempts and
+/// answers whether to go on.
 #[cfg(feature = "postgres")]
-pub(crate) fn chain_until_done(pool: &crate::db::postgres::PgPool, tries: u32, attempts: u32) {
-    let mut pause = std::time::Duration::from_millis(u64::from(CHAIN_WAIT_MS));
+pub(crate) fn chain_until_done(
+    pool: &crate::db::postgres::PgPool,
+    tries: u32,
+    attempts: u32,
+    pause: &mut dyn FnMut(std::time::Duration) -> bool,
+) {
+    let mut backoff = std::time::Duration::from_millis(u64::from(CHAIN_WAIT_MS));
     for attempt in 0..attempts {
         let wait = attempt >= tries;
-        match chain_step(pool, wait) {
+        let length = match chain_step(pool, wait) {
             Ok(Some(chained)) if chained < CHAIN_CHUNK => return,
             // A full chunk: more behind it.
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) if !wait => std::thread::sleep(std::time::Duration::from_millis(1)),
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) if !wait => std::time::Duration::from_millis(1),
             Ok(None) | Err(_) => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_millis(1_600));
+                let length = backoff;
+                backoff = (backoff * 2).min(std::time::Duration::from_millis(1_600));
+                length
             }
+        };
+        if attempt + 1 < attempts && !pause(length) {
+            return;
         }
     }
 }
@@ -525,9 +544,12 @@ fn chain_step(pool: &crate::db::postgres::PgPool, wait: bool) -> Result<Option<u
          SELECT * FROM custdb_audit_unchained({wait_ms}, {}); COMMIT",
         CHAIN_CHUNK + 1
     ))?;
-    if rows.is_empty() {
-        // The lock was not had (or the trail is empty).
-        return Ok(None);
+    match rows.first() {
+        // The lock was not had.
+        None => return Ok(None),
+        // The lock was had, and there is nothing to chain.
+        Some(marker) if marker.get(1).is_none() => return Ok(Some(0)),
+        Some(_) => {}
     }
     let mut rows = rows
         .iter()
@@ -540,6 +562,14 @@ fn chain_step(pool: &crate::db::postgres::PgPool, wait: bool) -> Result<Option<u
         }
         _ => (0, GENESIS_HASH.to_owned()),
     };
+    // The head's hash goes into the statement below as text: anything but
+    // 64 hex digits (a hash set behind custdb's back) stops the step, and
+    // verification reports the entry.
+    if prev.len() != 64 || !prev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::corrupt(format!(
+            "audit entry {head_seq}'s hash is not 64 hex digits"
+        )));
+    }
     if rows.is_empty() {
         return Ok(Some(0));
     }
@@ -557,9 +587,16 @@ fn chain_step(pool: &crate::db::postgres::PgPool, wait: bool) -> Result<Option<u
         links.push(serde_json::json!({"seq": r.seq, "prev_hash": prev, "hash": hash}));
         prev = hash;
     }
-    // Numbers and hex digits only: nothing to quote.
+    // Numbers, hex digits and JSON punctuation only (the head's hash is
+    // checked above, every other hash is computed here): nothing to quote,
+    // which this checks again, since the text is not a bound parameter.
     let links = serde_json::Value::Array(links).to_string();
-    debug_assert!(!links.contains('\''));
+    if !links
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"[]{}:,\"_".contains(&b))
+    {
+        return Err(Error::corrupt("the audit chain step's links are not plain"));
+    }
     let done = session.simple_rows(&format!(
         "BEGIN ISOLATION LEVEL READ COMMITTED; \
          SELECT custdb_audit_chain('{links}', {head_seq}, {wait_ms}); COMMIT"
@@ -1132,6 +1169,8 @@ mod tests {
         let store =
             crate::Store::open_postgres(&cluster.connection(&cluster.empty_database())).unwrap();
         let pool = store.postgres().unwrap().pool();
+        // An empty trail: the lock is had, and there is nothing to chain.
+        assert_eq!(chain_step(pool, false).unwrap(), Some(0));
         let holder = PgSession::open(pool, SessionKind::Write).unwrap();
         holder
             .batch("SELECT pg_advisory_xact_lock_shared(x'6375737464622d61'::bigint)")

@@ -227,7 +227,7 @@ impl<'a> WriteTx<'a> {
     /// once for both sides (a report or a lookup run inside or outside a
     /// unit of work), and for the C API's units of work across calls. On
     /// PostgreSQL its audit reader does not show this unit's own entries,
-    /// which join the chain at commit; [`audit`](WriteTx::audit) does.
+    /// which are inserted at commit; [`audit`](WriteTx::audit) does.
     ///
     /// # Example
     ///
@@ -256,10 +256,12 @@ impl<'a> WriteTx<'a> {
     }
 
     /// The audit trail, as written so far inside this transaction. On
-    /// PostgreSQL, where a unit of work's entries join the chain at commit
-    /// under the chain's lock, the first read through this reader appends
-    /// them at once instead, so it sees them; the unit of work then holds
-    /// the chain's lock until it ends (docs/SCALING.md).
+    /// PostgreSQL, where a unit of work's entries are inserted at commit
+    /// (unchained, holding the chain's lock shared) and chained a moment
+    /// after it, the first read through this reader inserts them at once
+    /// instead, so it sees them; the unit of work then holds the chain's
+    /// lock shared until it ends, and the chainer waits for it
+    /// (docs/SCALING.md, "The audit chain").
     pub fn audit(&self) -> AuditReader<'_> {
         AuditReader::with_pending(self.db(), &self.pending_audit, self.actor, self.now)
     }

@@ -591,8 +591,9 @@ pub unsafe extern "C" fn custdb_check(
 /// Verifies the audit trail's hash chain: `entries` read, `ok`,
 /// `broken_seq` (the first broken entry, or 0) and `pending` (entries
 /// committed and not chained yet: always 0 on SQLite; on PostgreSQL the
-/// call chains every committed entry first, so only units still
-/// committing leave any).
+/// call first chains the committed entries, so few are left: those of
+/// units still committing, or all while a chain step cannot run; see
+/// docs/SCALING.md, "The audit chain").
 ///
 /// # Safety
 ///

@@ -141,7 +141,7 @@ pub(crate) fn grant_runtime(session: &PgSession, role: &str) -> Result<()> {
         ));
     }
     // The chain step that follows each commit gives the unit's audit
-    // entries their hashes (src/audit.rs, `chain_committed`): those two
+    // entries their hashes (src/audit.rs, `Chainer`): those two
     // columns only, and the table's trigger allows it once per entry.
     script.push_str(&format!(
         "GRANT UPDATE (prev_hash, hash) ON TABLE {schema_sql}.\"audit_log\" TO {role_sql};\n"

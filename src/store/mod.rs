@@ -1064,9 +1064,13 @@ impl Store {
     /// Recomputes the audit trail's hash chain
     /// ([`AuditReader::verify`]) on a consistent snapshot. On PostgreSQL,
     /// entries join the chain a moment after their units of work commit;
-    /// this first chains every committed entry (unless the store is
-    /// read-only), so only units still committing can leave entries
-    /// [`pending`](crate::AuditVerification::pending).
+    /// this first chains the committed entries (unless the store is
+    /// read-only; waiting at most a few hundred milliseconds for the
+    /// chain's lock), so entries stay
+    /// [`pending`](crate::AuditVerification::pending) only while their
+    /// units are committing, while a unit of work that read its own trail
+    /// holds the lock, or when the chain step fails (docs/SCALING.md, "The
+    /// audit chain").
     ///
     /// # Errors
     ///

@@ -49,7 +49,15 @@ impl Postgres {
     /// [`crate::Store::check`] call it.
     pub(crate) fn chain_audit_now(&self) {
         if self.chainer.is_some() {
-            crate::audit::chain_until_done(self.pool(), 0, 3);
+            // Blocking on the synchronous client: never on an async
+            // runtime's thread (an error here is the read's error too).
+            let _ = off_runtime(|| {
+                crate::audit::chain_until_done(self.pool(), 1, 3, &mut |length| {
+                    std::thread::sleep(length);
+                    true
+                });
+                Ok::<(), Error>(())
+            });
         }
     }
 
@@ -363,7 +371,7 @@ impl Store {
         }
         // The audit entries go in last, unchained, under the chain's lock
         // held shared from here to the commit; the chain step after the
-        // commit chains them (src/audit.rs, `chain_committed`).
+        // commit chains them (src/audit.rs, `Chainer`).
         wtx.pending_audit
             .borrow_mut()
             .flush(wtx.db(), wtx.actor, wtx.now)?;

@@ -22,11 +22,15 @@ fn fill_trail(store: &Store) {
     }
 }
 
-/// The trail of [`fill_trail`] on every engine.
+/// The trail of [`fill_trail`] on every engine, chained (on PostgreSQL
+/// entries join the chain a moment after their commit, and an entry
+/// altered before it is chained is chained as altered: the chain protects
+/// what it covers; `verify_audit` chains first).
 fn trails() -> Vec<(&'static str, OnEngine)> {
     let all = every_engine();
     for (_, on) in &all {
         fill_trail(on);
+        assert_eq!(on.verify_audit().unwrap().pending, 0);
     }
     all
 }
@@ -350,6 +354,7 @@ fn postgres_entries_are_inserted_unchained_and_chained_once() {
     };
     let (name, store) = crate::engines::postgres_store(cluster);
     fill_trail(&store);
+    assert!(store.verify_audit().unwrap().is_ok());
     let err = cluster
         .psql_as(
             "postgres",
@@ -402,4 +407,40 @@ fn postgres_positions_continue_after_the_version_9_migration() {
     assert!(v.is_ok(), "{v:?}");
     assert_eq!((v.entries, v.pending), (7, 0), "{v:?}");
     assert_eq!(v.head.unwrap().seq, 7);
+}
+
+/// The chain step puts the last chained entry's hash into a statement as
+/// text: a hash set behind custdb's back to something that is not 64 hex
+/// digits (here, SQL) stops the step. Nothing runs, the entries after it
+/// stay pending, and verification names the altered entry.
+#[test]
+fn postgres_a_forged_head_hash_never_reaches_sql() {
+    let Some(cluster) = crate::engines::cluster() else {
+        return;
+    };
+    let (name, store) = crate::engines::postgres_store(cluster);
+    fill_trail(&store);
+    assert!(store.verify_audit().unwrap().is_ok());
+    let payload = format!("{:a<64}", "x'); GRANT ALL ON audit_log TO PUBLIC; --");
+    assert_eq!(payload.len(), 64);
+    cluster.psql(
+        &name,
+        &format!(
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; \
+             UPDATE audit_log SET hash = '{}' WHERE seq = 6; \
+             ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update;",
+            payload.replace('\'', "''")
+        ),
+    );
+    store.customers().create(NewCustomer::new("After")).unwrap();
+    let v = store.verify_audit().unwrap();
+    assert_eq!(v.broken.as_ref().map(|b| b.seq), Some(6), "{v:?}");
+    let granted = cluster.psql(
+        &name,
+        "SELECT count(*) FROM information_schema.role_table_grants \
+         WHERE table_name = 'audit_log' AND grantee = 'PUBLIC'",
+    );
+    assert_eq!(granted.trim(), "0");
+    let unchained = cluster.psql(&name, "SELECT count(*) FROM audit_log WHERE hash IS NULL");
+    assert_eq!(unchained.trim(), "1");
 }

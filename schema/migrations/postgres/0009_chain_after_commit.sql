@@ -34,13 +34,14 @@ BEGIN
         SELECT DISTINCT grantee FROM information_schema.role_table_grants
         WHERE table_schema = current_schema() AND table_name = 'audit_log'
           AND privilege_type = 'INSERT' AND grantee <> current_user
+          AND grantee <> 'PUBLIC'
     LOOP
         EXECUTE format('GRANT UPDATE (prev_hash, hash) ON audit_log TO %I', r.grantee);
     END LOOP;
 END
 $$;
 
--- The chain step (src/audit.rs, `chain_committed`), in two calls. Units
+-- The chain step (src/audit.rs, `Chainer`), in two calls. Units
 -- of work insert entries only while holding the chain's advisory lock
 -- ("custdb-a") shared; each call below holds it exclusively, so under it
 -- every entry inserted so far is committed or gone, and the chained
@@ -67,12 +68,14 @@ BEGIN
 END
 $$;
 
--- First call, in the round trip of the unit of work's COMMIT: the last
--- chained entry and the entries after it, read in a snapshot taken after
--- the lock. It never fails (nothing at all when the lock is not had), so
--- that an error in that round trip is always the COMMIT's.
+-- First call: the last chained entry and the entries after it, read in a
+-- snapshot taken after the lock. Nothing at all when the lock is not had
+-- (a lock timeout is caught); one row whose seq is 0 and whose other
+-- columns are NULL when it is had and the trail holds nothing to read.
 CREATE OR REPLACE FUNCTION custdb_audit_unchained(p_wait_ms integer, p_limit integer)
 RETURNS SETOF audit_log LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
+DECLARE
+    marker audit_log;
 BEGIN
     IF p_wait_ms > 0 THEN
         PERFORM set_config('lock_timeout', p_wait_ms::text, true);
@@ -84,6 +87,10 @@ BEGIN
         SELECT * FROM audit_log
         WHERE seq >= (SELECT head_seq FROM custdb_audit_head())
         ORDER BY seq LIMIT p_limit;
+    IF NOT FOUND THEN
+        marker.seq := 0;
+        RETURN NEXT marker;
+    END IF;
 EXCEPTION WHEN query_canceled OR others THEN
     RETURN;
 END

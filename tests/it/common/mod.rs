@@ -103,6 +103,10 @@ impl OnEngine {
         }
         #[cfg(feature = "postgres")]
         if let (Some(db), Some(cluster)) = (self.postgres_database(), custdb_pgcluster::cluster()) {
+            // Committed audit entries join the chain a moment later, from
+            // the store's chainer thread: chain them now, so that the
+            // hashes do not change between two snapshots.
+            self.verify_audit().unwrap();
             // One psql run: every table's rows as text, in one query over
             // the tables (the same in every custdb database, so listed once).
             static QUERY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
