@@ -974,7 +974,14 @@ impl<'a> AuditReader<'a> {
     /// A database error.
     pub fn head(&self) -> Result<Option<AuditHead>> {
         self.ready()?;
-        self.conn.query_opt(sql!(sql::LAST_CHAINED), &[], |r| {
+        // On PostgreSQL through the schema's function, which walks back
+        // from the newest entry by the primary key whatever the planner's
+        // statistics say (the chain step finds the head the same way).
+        let statement = sql!(
+            sqlite: sql::LAST_CHAINED,
+            postgres: "SELECT head_seq, head_hash FROM custdb_audit_head() WHERE head_seq > 0"
+        );
+        self.conn.query_opt(statement, &[], |r| {
             Ok(AuditHead {
                 seq: r.get(0)?,
                 hash: r.get(1)?,
