@@ -355,12 +355,18 @@ impl<'t> Access<'t> {
                 &[&actor_id, &role, &self.tx.now(), &self.tx.actor().id()],
             )?;
             if n > 0 {
-                self.tx.audit_change(Change {
-                    action: "grant",
-                    entity_type: "actor",
-                    entity_id: &actor_id,
-                    changed_fields: &["roles"],
-                })?;
+                self.tx.audit_change_with(
+                    Change {
+                        action: "grant",
+                        entity_type: "actor",
+                        entity_id: &actor_id,
+                        changed_fields: &["roles"],
+                    },
+                    crate::changes::ChangeFacts {
+                        role: Some(role.to_owned()),
+                        ..crate::changes::ChangeFacts::current()
+                    },
+                )?;
             }
             self.grants(&actor_id)
         })
@@ -380,12 +386,18 @@ impl<'t> Access<'t> {
             if n == 0 {
                 return Err(Error::not_found("grant", format!("{actor_id}/{role}")));
             }
-            self.tx.audit_change(Change {
-                action: "revoke",
-                entity_type: "actor",
-                entity_id: actor_id,
-                changed_fields: &["roles"],
-            })?;
+            self.tx.audit_change_with(
+                Change {
+                    action: "revoke",
+                    entity_type: "actor",
+                    entity_id: actor_id,
+                    changed_fields: &["roles"],
+                },
+                crate::changes::ChangeFacts {
+                    role: Some(role.to_owned()),
+                    ..crate::changes::ChangeFacts::current()
+                },
+            )?;
             self.grants(actor_id)
         })
     }

@@ -223,6 +223,9 @@ impl From<Change<'_>> for PendingEntry {
 pub(crate) struct PendingAudit {
     entries: Vec<PendingEntry>,
     flushed: usize,
+    /// The unit's change-feed events, inserted after its entries.
+    events: Vec<crate::changes::PendingEvent>,
+    events_flushed: usize,
     /// Some entry was inserted: the chainer has work after the commit.
     inserted: bool,
 }
@@ -232,6 +235,8 @@ pub(crate) struct PendingAudit {
 pub(crate) struct PendingMark {
     entries: usize,
     flushed: usize,
+    events: usize,
+    events_flushed: usize,
 }
 
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -244,6 +249,8 @@ impl PendingAudit {
         PendingMark {
             entries: self.entries.len(),
             flushed: self.flushed,
+            events: self.events.len(),
+            events_flushed: self.events_flushed,
         }
     }
 
@@ -254,6 +261,12 @@ impl PendingAudit {
     pub(crate) fn roll_back_to(&mut self, mark: PendingMark) {
         self.entries.truncate(mark.entries);
         self.flushed = self.flushed.min(mark.flushed);
+        self.events.truncate(mark.events);
+        self.events_flushed = self.events_flushed.min(mark.events_flushed);
+    }
+
+    pub(crate) fn push_event(&mut self, event: crate::changes::PendingEvent) {
+        self.events.push(event);
     }
 
     /// Inserts the entries not yet in the table, unchained.
@@ -262,6 +275,11 @@ impl PendingAudit {
         if self.flushed < self.entries.len() {
             append_unchained(conn, actor, at, &self.entries[self.flushed..])?;
             self.flushed = self.entries.len();
+            self.inserted = true;
+        }
+        if self.events_flushed < self.events.len() {
+            crate::changes::insert_pending(conn, actor, at, &self.events[self.events_flushed..])?;
+            self.events_flushed = self.events.len();
             self.inserted = true;
         }
         Ok(())

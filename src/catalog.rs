@@ -728,20 +728,26 @@ impl<'t> Catalog<'t> {
                 ],
             )
             .map_err(map_unique)?;
-        self.tx.audit_change(Change {
-            action: "create",
-            entity_type: "variant",
-            entity_id: &id.to_string(),
-            changed_fields: &[
-                "sku",
-                "title",
-                "options",
-                "barcode",
-                "price",
-                "track_stock",
-                "allow_backorder",
-            ],
-        })?;
+        self.tx.audit_change_with(
+            Change {
+                action: "create",
+                entity_type: "variant",
+                entity_id: &id.to_string(),
+                changed_fields: &[
+                    "sku",
+                    "title",
+                    "options",
+                    "barcode",
+                    "price",
+                    "track_stock",
+                    "allow_backorder",
+                ],
+            },
+            crate::changes::ChangeFacts {
+                product_id: Some(product_id.to_string()),
+                ..crate::changes::ChangeFacts::current()
+            },
+        )?;
         Ok(id)
     }
 

@@ -44,6 +44,7 @@ fn check_ported(conn: crate::db::Conn<'_>, report: &mut CheckReport) -> Result<(
     crate::inventory::check(conn, report)?;
     crate::order::check(conn, report)?;
     crate::privacy::check(conn, report)?;
+    crate::changes::check(conn, report)?;
     crate::audit::check(conn, report)
 }
 

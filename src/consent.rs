@@ -1155,12 +1155,19 @@ impl<'t> Consents<'t> {
                 valid_until,
             },
         )?;
-        self.tx.audit_change(Change {
-            action: "record_consent",
-            entity_type: "customer",
-            entity_id: &new.customer_id.to_string(),
-            changed_fields: &["consent"],
-        })?;
+        self.tx.audit_change_with(
+            Change {
+                action: "record_consent",
+                entity_type: "customer",
+                entity_id: &new.customer_id.to_string(),
+                changed_fields: &["consent"],
+            },
+            crate::changes::ChangeFacts {
+                purpose: Some(purpose.id.clone()),
+                status: Some(new.state.as_str().to_owned()),
+                ..crate::changes::ChangeFacts::current()
+            },
+        )?;
         self.event(id)
     }
 

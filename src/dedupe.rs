@@ -518,18 +518,24 @@ impl<'t> Merges<'t> {
                     .update(survivor, current.version, patch)?
             };
             let changed: Vec<&str> = moved.keys().map(String::as_str).collect();
-            self.tx.audit_change(Change {
-                action: "merge",
-                entity_type: "customer",
-                entity_id: &survivor.to_string(),
-                changed_fields: &changed,
-            })?;
-            self.tx.audit_change(Change {
-                action: "merged_into",
-                entity_type: "customer",
-                entity_id: &duplicate.to_string(),
-                changed_fields: &["merged_into"],
-            })?;
+            self.tx.audit_change_with(
+                Change {
+                    action: "merge",
+                    entity_type: "customer",
+                    entity_id: &survivor.to_string(),
+                    changed_fields: &changed,
+                },
+                crate::changes::ChangeFacts::of_customer(duplicate),
+            )?;
+            self.tx.audit_change_with(
+                Change {
+                    action: "merged_into",
+                    entity_type: "customer",
+                    entity_id: &duplicate.to_string(),
+                    changed_fields: &["merged_into"],
+                },
+                crate::changes::ChangeFacts::of_customer(survivor),
+            )?;
         } else {
             for f in &fields {
                 if f.taken_from == "duplicate" {

@@ -279,6 +279,20 @@ pub enum ErrorKind {
         /// serialization failure.
         reason: String,
     },
+    /// A change-feed read after `position` was refused because events
+    /// after it were pruned (docs/CHANGES.md, "Retention"): the reader has
+    /// fallen behind the oldest event the feed keeps. Nothing was lost
+    /// silently; resynchronise: rebuild from a fresh export, then follow
+    /// the feed from the position the export reports.
+    #[error("change feed: events after position {position} were pruned (up to {pruned_through}){}; resynchronise from a fresh export", .consumer.as_ref().map(|c| format!(" before consumer {c} read them")).unwrap_or_default())]
+    ChangesPruned {
+        /// The consumer, when the read was a consumer's.
+        consumer: Option<String>,
+        /// The position read after.
+        position: i64,
+        /// The last position the feed no longer holds.
+        pruned_through: i64,
+    },
     /// Any other SQLite error. The message is SQLite's own.
     #[error("database error: {message}")]
     Database {
@@ -470,6 +484,11 @@ impl Error {
     /// True for [`ErrorKind::DiskFull`].
     pub fn is_disk_full(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::DiskFull)
+    }
+
+    /// True for [`ErrorKind::ChangesPruned`]: resynchronise.
+    pub fn is_changes_pruned(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::ChangesPruned { .. })
     }
 
     /// True for [`ErrorKind::Corrupt`].

@@ -921,6 +921,24 @@ impl<'t> Inventory<'t> {
             db.execute(sql!(sql::INSERT_MOVEMENT), &values)?;
             db.as_sqlite("the ledger")?.last_insert_rowid()
         };
+        // Every movement is a change-feed event with the balance after it
+        // (the balance was read under the level's lock).
+        let mut facts = crate::changes::ChangeFacts::current();
+        facts.warehouse_id = Some(m.warehouse_id.to_string());
+        facts.movement = Some(m.kind.as_str().to_owned());
+        facts.on_hand_delta = Some(m.on_hand_delta);
+        facts.reserved_delta = Some(m.reserved_delta);
+        facts.on_hand = Some(on_hand + m.on_hand_delta);
+        facts.reserved = Some(reserved + m.reserved_delta);
+        facts.available = Some(available_after);
+        facts.order_id = m.order_id.map(|o| o.to_string());
+        facts.reservation_id = m.reservation_id.map(|r| r.to_string());
+        crate::changes::emit(
+            self.tx,
+            crate::changes::ChangeKind::StockChanged,
+            &m.variant.id.to_string(),
+            &facts,
+        )?;
         Ok(Movement {
             seq,
             variant_id: m.variant.id,
@@ -935,6 +953,16 @@ impl<'t> Inventory<'t> {
             at: self.tx.now(),
             actor_id: self.tx.actor().id().to_owned(),
         })
+    }
+
+    /// The change-feed event of a reservation made or given back outside
+    /// an order (an order's holds are in its own events).
+    fn reservation_event(&self, r: &Reservation, kind: crate::changes::ChangeKind) -> Result<()> {
+        let mut facts = crate::changes::ChangeFacts::current();
+        facts.variant_id = Some(r.variant_id.to_string());
+        facts.warehouse_id = Some(r.warehouse_id.to_string());
+        facts.quantity = Some(r.quantity);
+        crate::changes::emit(self.tx, kind, &r.id.to_string(), &facts)
     }
 
     fn audit_stock(&self, variant: &Variant, action: &str) -> Result<()> {
@@ -1107,7 +1135,9 @@ impl<'t> Inventory<'t> {
             self.warehouse(warehouse_id)?;
             let id = self.reserve_for(&v, warehouse_id, q, None, None, expires_at)?;
             self.audit_stock(&v, "stock_reservation")?;
-            self.reservation(id)
+            let reservation = self.reservation(id)?;
+            self.reservation_event(&reservation, crate::changes::ChangeKind::ReservationMade)?;
+            Ok(reservation)
         })
     }
 
@@ -1175,7 +1205,12 @@ impl<'t> Inventory<'t> {
             let v = CatalogReader::new(self.tx.db()).variant(r.variant_id)?;
             self.close_reservation(&v, &r, r.open_quantity, "released")?;
             self.audit_stock(&v, "stock_release")?;
-            self.reservation(id)
+            let reservation = self.reservation(id)?;
+            self.reservation_event(
+                &reservation,
+                crate::changes::ChangeKind::ReservationReleased,
+            )?;
+            Ok(reservation)
         })
     }
 
@@ -1269,6 +1304,7 @@ impl<'t> Inventory<'t> {
                     let v = CatalogReader::new(self.tx.db()).variant(r.variant_id)?;
                     self.close_reservation(&v, &r, r.open_quantity, "expired")?;
                     self.audit_stock(&v, "stock_release")?;
+                    self.reservation_event(&r, crate::changes::ChangeKind::ReservationExpired)?;
                     released += 1;
                 }
             }

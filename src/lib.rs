@@ -88,6 +88,7 @@ mod bench_sql;
 #[doc(hidden)]
 pub use bench_sql::postgres_text;
 pub mod catalog;
+pub mod changes;
 mod check;
 pub mod consent;
 pub mod customer;
@@ -121,6 +122,10 @@ pub use audit::{
 };
 pub use backup::{BackupProgress, BackupReport, BACKUP_PAGES_PER_STEP};
 pub use catalog::{Catalog, CatalogReader, NewProduct, NewVariant, Product, Variant, VariantPatch};
+pub use changes::{
+    ChangeEvent, ChangeFacts, ChangeKind, ChangeReader, Changes, Consumer, ConsumerStart,
+    FeedRetention, FeedStatus, PruneReport, StoreChanges,
+};
 pub use consent::{
     CollectionMethod, ConsentEvent, ConsentReader, ConsentReceipt, ConsentState, ConsentStatus,
     Consents, Controller, DataCategory, LawfulBasis, NewConsent, NewPurpose, Notice, Purpose,

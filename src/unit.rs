@@ -296,6 +296,28 @@ impl<'a> WriteTx<'a> {
     /// Appends one audit row for a mutation. Every repository method that
     /// changes a row calls this in the same transaction.
     pub(crate) fn audit_change(&self, change: Change<'_>) -> Result<()> {
+        self.audit_change_facts(change, None)
+    }
+
+    /// [`audit_change`](WriteTx::audit_change) whose change-feed event
+    /// carries `facts` (the changed field names are added when `facts`
+    /// has none).
+    pub(crate) fn audit_change_with(
+        &self,
+        change: Change<'_>,
+        facts: crate::changes::ChangeFacts,
+    ) -> Result<()> {
+        self.audit_change_facts(change, Some(facts))
+    }
+
+    fn audit_change_facts(
+        &self,
+        change: Change<'_>,
+        facts: Option<crate::changes::ChangeFacts>,
+    ) -> Result<()> {
+        // Every audited change is an event of the change feed, written in
+        // the same transaction (docs/CHANGES.md).
+        crate::changes::emit_for_audit(self, &change, facts)?;
         if self.db().is_postgres() {
             self.pending_audit
                 .borrow_mut()
@@ -305,6 +327,15 @@ impl<'a> WriteTx<'a> {
         }
         self.audit_rows.set(self.audit_rows.get() + 1);
         Ok(())
+    }
+}
+
+impl WriteTx<'_> {
+    /// Declares `changes` rows written by the change feed's bookkeeping
+    /// (a consumer's acknowledgement, pruning): not changes to the store's
+    /// records, so they need no audit entry of their own.
+    pub(crate) fn bookkeeping(&self, changes: u64) {
+        self.undone_changes.set(self.undone_changes.get() + changes);
     }
 }
 

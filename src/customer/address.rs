@@ -517,12 +517,15 @@ impl Customers<'_> {
                     &now,
                 ],
             )?;
-            self.tx().audit_change(Change {
+            self.tx().audit_change_with(
+                Change {
                 action: "create",
                 entity_type: "address",
                 entity_id: &id.to_string(),
                 changed_fields: &["customer_id", "kind", "country"],
-        })?;
+        },
+                crate::changes::ChangeFacts::of_customer(customer_id),
+        )?;
         Ok(Address {
             id,
             customer_id,
@@ -601,12 +604,15 @@ impl Customers<'_> {
                 ensure_default(conn, current.customer_id, old.kind)?;
                 ensure_default(conn, current.customer_id, new.kind)?;
             }
-            self.tx().audit_change(Change {
+            self.tx().audit_change_with(
+                Change {
                 action: "update",
                 entity_type: "address",
                 entity_id: &id.to_string(),
                 changed_fields: &changed,
-            })?;
+            },
+                crate::changes::ChangeFacts::of_customer(current.customer_id),
+            )?;
             self.address(id)
         })
     }
@@ -628,12 +634,15 @@ impl Customers<'_> {
             if current.is_default {
                 ensure_default(conn, current.customer_id, current.kind)?;
             }
-            self.tx().audit_change(Change {
-                action: "delete",
-                entity_type: "address",
-                entity_id: &id.to_string(),
-                changed_fields: &[],
-            })
+            self.tx().audit_change_with(
+                Change {
+                    action: "delete",
+                    entity_type: "address",
+                    entity_id: &id.to_string(),
+                    changed_fields: &[],
+                },
+                crate::changes::ChangeFacts::of_customer(current.customer_id),
+            )
         })
     }
 
@@ -657,12 +666,15 @@ impl Customers<'_> {
                 sql!("UPDATE customer_addresses SET is_default = 1, updated_at = ?2 WHERE id = ?1"),
                 &[&id, &self.tx().now()],
             )?;
-            self.tx().audit_change(Change {
-                action: "set_default",
-                entity_type: "address",
-                entity_id: &id.to_string(),
-                changed_fields: &["is_default"],
-            })?;
+            self.tx().audit_change_with(
+                Change {
+                    action: "set_default",
+                    entity_type: "address",
+                    entity_id: &id.to_string(),
+                    changed_fields: &["is_default"],
+                },
+                crate::changes::ChangeFacts::of_customer(current.customer_id),
+            )?;
             self.address(id)
         })
     }

@@ -341,12 +341,15 @@ impl Customers<'_> {
                     &recorded_by,
                 ],
             )?;
-            self.tx().audit_change(Change {
-                action: "create",
-                entity_type: "interaction",
-                entity_id: &id.to_string(),
-                changed_fields: &["customer_id", "channel", "direction", "kind"],
-            })?;
+            self.tx().audit_change_with(
+                Change {
+                    action: "create",
+                    entity_type: "interaction",
+                    entity_id: &id.to_string(),
+                    changed_fields: &["customer_id", "channel", "direction", "kind"],
+                },
+                crate::changes::ChangeFacts::of_customer(customer_id),
+            )?;
             Ok(Interaction {
                 id,
                 customer_id,

@@ -248,6 +248,43 @@ impl PgSession {
         Ok(())
     }
 
+    /// Forgets the notifications this connection received earlier, then
+    /// waits up to `timeout` for one on the channels it listens to
+    /// (`LISTEN`). Returns whether one came.
+    pub(crate) fn wait_notification(&self, timeout: std::time::Duration) -> Result<bool> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut conn = self.conn.borrow_mut();
+        let mut notifications = conn.client.notifications();
+        let came = notifications.timeout_iter(timeout).next();
+        drop(notifications);
+        drop(conn);
+        Ok(self.note(came)?.is_some())
+    }
+
+    /// Drops the notifications received so far (a pooled connection may
+    /// hold some from its last listener).
+    pub(crate) fn forget_notifications(&self) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut conn = self.conn.borrow_mut();
+        let mut notifications = conn.client.notifications();
+        let mut pending = notifications.iter();
+        let mut result = Ok(());
+        loop {
+            match pending.next() {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(pending);
+        drop(notifications);
+        drop(conn);
+        self.note(result)
+    }
+
     pub(crate) fn total_changes(&self) -> u64 {
         self.changes.get()
     }

@@ -109,12 +109,19 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
             &tx.now(),
         ],
     )?;
-    tx.audit_change(Change {
-        action: "issue",
-        entity_type: "credit_note",
-        entity_id: &id.to_string(),
-        changed_fields: &["amount", "lines"],
-    })?;
+    let mut facts = crate::changes::ChangeFacts::current();
+    facts.customer_id = new.customer_id.map(|c| c.to_string());
+    facts.amount = Some(crate::money::from_e4(amount_e4));
+    facts.currency = Some(currency.code().to_owned());
+    tx.audit_change_with(
+        Change {
+            action: "issue",
+            entity_type: "credit_note",
+            entity_id: &id.to_string(),
+            changed_fields: &["amount", "lines"],
+        },
+        facts,
+    )?;
     Ok(id)
 }
 

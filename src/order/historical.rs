@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{line_amounts, sql, OrderStatus, Orders, MAX_LINES_PER_ORDER, MAX_LINE_QUANTITY};
-use crate::audit::Change;
 use crate::db::Json;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, OrderId, OrderLineId, PaymentId, ProductId, ShipmentId, VariantId};
@@ -248,12 +247,7 @@ impl<'t> Orders<'t> {
                 &Json(&detail),
             ],
         )?;
-        self.tx().audit_change(Change {
-            action: "import",
-            entity_type: "order",
-            entity_id: &id.to_string(),
-            changed_fields: &["lines", "totals", "status"],
-        })?;
+        self.audit(id, "import", &["lines", "totals", "status"])?;
         Ok(id)
     }
 }

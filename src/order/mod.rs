@@ -1314,12 +1314,7 @@ impl<'t> Orders<'t> {
             status,
             serde_json::json!({ "total": Money::from_e4(total_e4, currency).amount.to_string() }),
         )?;
-        self.tx.audit_change(Change {
-            action: "place",
-            entity_type: "order",
-            entity_id: &id.to_string(),
-            changed_fields: &["lines", "totals", "addresses", "status"],
-        })?;
+        self.audit(id, "place", &["lines", "totals", "addresses", "status"])?;
         self.get(id)
     }
 
@@ -1571,15 +1566,47 @@ impl<'t> Orders<'t> {
         Ok(())
     }
 
+    /// The audit entry of an order operation, whose change-feed event
+    /// carries the order's state after it.
     pub(crate) fn audit(&self, id: OrderId, action: &str, fields: &[&str]) -> Result<()> {
-        self.tx.audit_change(Change {
-            action,
-            entity_type: "order",
-            entity_id: &id.to_string(),
-            changed_fields: fields,
-        })
+        let facts = change_facts(self.tx.db(), id)?;
+        self.tx.audit_change_with(
+            Change {
+                action,
+                entity_type: "order",
+                entity_id: &id.to_string(),
+                changed_fields: fields,
+            },
+            facts,
+        )
     }
 }
+
+/// An order's state for its change-feed events: status, customer, line
+/// count and amounts (no address, no e-mail).
+pub(crate) fn change_facts(db: Conn<'_>, id: OrderId) -> Result<crate::changes::ChangeFacts> {
+    let mut facts = crate::changes::ChangeFacts::current();
+    db.query_row(
+        sql!(
+            "SELECT status, currency, total_e4, paid_e4, refunded_e4, customer_id, \
+             (SELECT count(*) FROM order_lines WHERE order_id = ?1) FROM orders WHERE id = ?1"
+        ),
+        &[&id],
+        |r| {
+            facts.status = Some(r.get(0)?);
+            facts.currency = Some(r.get(1)?);
+            facts.total = Some(crate::money::from_e4(r.get(2)?));
+            facts.paid = Some(crate::money::from_e4(r.get(3)?));
+            facts.refunded = Some(crate::money::from_e4(r.get(4)?));
+            facts.customer_id = r.get::<Option<CustomerId>>(5)?.map(|c| c.to_string());
+            facts.lines = Some(u32::try_from(r.get::<i64>(6)?).unwrap_or(u32::MAX));
+            Ok(())
+        },
+    )?;
+    Ok(facts)
+}
+
+impl Orders<'_> {}
 
 crate::bench_sql::sql_module! {
     /// The statements of order placement and payment, public only so that the

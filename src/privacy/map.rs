@@ -850,6 +850,50 @@ pub static PERSONAL_DATA_MAP: &[TableClass] = &[
         columns: &[no("one")],
     },
     TableClass {
+        table: "change_events",
+        description: "the change feed: what changed, by id and business facts (field names, \
+                      statuses, amounts, quantities), never personal data; pruned by the \
+                      feed's retention (docs/CHANGES.md)",
+        subject: None,
+        rows: RowErasure::KeepRows,
+        retention: None,
+        columns: &[
+            no("position"),
+            no("at"),
+            staff("actor_id"),
+            no("kind"),
+            no("entity_id"),
+            no("facts"),
+        ],
+    },
+    TableClass {
+        table: "change_consumers",
+        description: "the change feed's consumers and their acknowledged positions",
+        subject: None,
+        rows: RowErasure::KeepRows,
+        retention: None,
+        columns: &[
+            no("name"),
+            no("position"),
+            no("created_at"),
+            no("acknowledged_at"),
+        ],
+    },
+    TableClass {
+        table: "change_feed",
+        description: "the change feed's watermarks and retention settings",
+        subject: None,
+        rows: RowErasure::KeepRows,
+        retention: None,
+        columns: &[
+            no("id"),
+            no("pruned_through"),
+            no("visible_through"),
+            no("retention_s"),
+            no("unacknowledged_retention_s"),
+        ],
+    },
+    TableClass {
         table: "saved_segments",
         description: "named segment definitions",
         subject: None,

@@ -115,6 +115,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0009_chain_after_commit.sql"),
         after: None,
     },
+    Migration {
+        version: 10,
+        name: "change_feed",
+        sql: include_str!("../../schema/migrations/sqlite/0010_change_feed.sql"),
+        after: None,
+    },
 ];
 
 /// The schema version this library writes and expects.

@@ -35,6 +35,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0009_chain_after_commit.sql"),
         after: None,
     },
+    Migration {
+        version: 10,
+        name: "change_feed",
+        sql: include_str!("../../schema/migrations/postgres/0010_change_feed.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).

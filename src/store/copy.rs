@@ -21,6 +21,10 @@ use crate::db::postgres::{PgSession, SessionKind};
 use crate::db::{sql, Conn, Sql, ToValue, Value};
 use crate::error::{DbResult, Error, ErrorKind, Result};
 
+/// The change feed's one-row settings table, which every migrated
+/// database holds (docs/CHANGES.md).
+const FEED_SETTINGS: &str = "change_feed";
+
 /// Rows sent per INSERT statement, at most (PostgreSQL takes at most
 /// 65,535 parameters a statement; the widest table has under 40 columns).
 const ROWS_PER_STATEMENT: usize = 500;
@@ -184,6 +188,11 @@ fn copy(
         .collect::<rusqlite::Result<_>>()
         .db()?;
     for table in &tables {
+        // The change feed's settings row is the migration's: the file's
+        // replaces it below.
+        if table == FEED_SETTINGS {
+            continue;
+        }
         let rows: bool = db.query_row(
             &Sql::dynamic(format!("SELECT EXISTS (SELECT 1 FROM {table})")),
             &[],
@@ -221,6 +230,9 @@ fn copy(
                 )));
             }
         }
+        if table == FEED_SETTINGS {
+            session.batch("DELETE FROM change_feed")?;
+        }
         let n = copy_table(source, &session, table, &columns)?;
         report.tables.insert(table.clone(), n);
         report.rows += n;
@@ -231,6 +243,12 @@ fn copy(
             "the file has a table {extra} the PostgreSQL schema does not"
         )));
     }
+    // Every copied event is final: readers on PostgreSQL may see them all
+    // (the watermark is unused on SQLite, docs/CHANGES.md).
+    session.batch(
+        "UPDATE change_feed SET visible_through = \
+         coalesce((SELECT max(position) FROM change_events), 0)",
+    )?;
     session.commit()?;
     Ok(report)
 }

@@ -104,6 +104,45 @@ pub(crate) struct WriterLock {
     ///
     /// [`Options::group_commit`]: crate::Options::group_commit
     group_commit: bool,
+    /// Told after every commit, for the change feed's waiting readers.
+    pub(crate) commits: CommitSignal,
+}
+
+/// A count of commits that threads can wait on: the change feed's waiting
+/// readers in the same process wake at a commit instead of polling.
+#[derive(Debug, Default)]
+pub(crate) struct CommitSignal {
+    count: Mutex<u64>,
+    committed: Condvar,
+}
+
+impl CommitSignal {
+    /// The commits so far.
+    pub(crate) fn count(&self) -> u64 {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a commit and wakes the waiting readers, if any.
+    fn tell(&self) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.committed.notify_all();
+    }
+
+    /// Waits until the count passes `seen` or `until` comes.
+    pub(crate) fn wait_past(&self, seen: u64, until: std::time::Instant) {
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *count == seen {
+            let now = std::time::Instant::now();
+            if now >= until {
+                return;
+            }
+            count = self
+                .committed
+                .wait_timeout(count, until - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
 }
 
 /// Units of work one commit may carry at most: a bound on how long the
@@ -160,6 +199,7 @@ impl WriterLock {
             conn: Mutex::new(conn),
             commit_open,
             group_commit,
+            commits: CommitSignal::default(),
         }
     }
 
@@ -453,6 +493,9 @@ impl WriterGuard<'_> {
         lock.commit_open.store(false, Ordering::SeqCst);
         if committed.is_err() && !self.is_autocommit() {
             let _ = self.execute("ROLLBACK");
+        }
+        if committed.is_ok() {
+            lock.commits.tell();
         }
         self.publish(batch, committed.clone());
         committed

@@ -1019,6 +1019,38 @@ impl Store {
             .lock(self.identity(), operation, self.inner.options.busy_timeout)
     }
 
+    /// The change feed's waiting read (`store.changes().wait(..)`): `poll`
+    /// until it finds something or `deadline` comes, sleeping between
+    /// polls until a commit of this store (SQLite, which also looks for
+    /// other processes' commits every [`SQLITE_POLL_INTERVAL_MS`]) or a
+    /// notification (PostgreSQL) wakes it.
+    ///
+    /// [`SQLITE_POLL_INTERVAL_MS`]: crate::changes::SQLITE_POLL_INTERVAL_MS
+    pub(crate) fn wait_for_changes<T>(
+        &self,
+        deadline: std::time::Instant,
+        mut poll: impl FnMut() -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = self.postgres() {
+            return pg.wait_for_changes(deadline, poll);
+        }
+        let interval = std::time::Duration::from_millis(crate::changes::SQLITE_POLL_INTERVAL_MS);
+        loop {
+            let seen = self.inner.writer.as_ref().map(|w| w.commits.count());
+            let found = poll()?;
+            let now = std::time::Instant::now();
+            if !found.is_empty() || now >= deadline {
+                return Ok(found);
+            }
+            let until = deadline.min(now + interval);
+            match (seen, &self.inner.writer) {
+                (Some(seen), Some(writer)) => writer.commits.wait_past(seen, until),
+                _ => std::thread::sleep(until - now),
+            }
+        }
+    }
+
     /// The writer's lock.
     ///
     /// # Errors

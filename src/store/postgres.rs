@@ -44,6 +44,45 @@ impl Postgres {
         }
     }
 
+    /// The change feed's waiting read on PostgreSQL: listens on
+    /// `custdb_changes` (the chain step notifies when it moves the feed's
+    /// watermark, from any server), then polls and waits for a
+    /// notification, in slices of at most a second. When events are
+    /// committed beyond the watermark and this store can chain, it runs a
+    /// chain step itself, so that a feed whose writers stopped before their
+    /// step still moves. Holds one pooled connection while it waits.
+    pub(crate) fn wait_for_changes<T>(
+        &self,
+        deadline: std::time::Instant,
+        mut poll: impl FnMut() -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        off_runtime(|| {
+            let listener = PgSession::open(self.pool(), SessionKind::Autocommit)?;
+            listener.batch("LISTEN custdb_changes")?;
+            listener.forget_notifications()?;
+            let found = loop {
+                let found = poll()?;
+                let now = std::time::Instant::now();
+                if !found.is_empty() || now >= deadline {
+                    break found;
+                }
+                if self.chainer.is_some() {
+                    let behind = listener.simple_rows(
+                        "SELECT 1 FROM change_feed f WHERE EXISTS \
+                         (SELECT 1 FROM change_events e WHERE e.position > f.visible_through)",
+                    )?;
+                    if !behind.is_empty() {
+                        self.audit_entries_committed();
+                    }
+                }
+                let slice = (deadline - now).min(std::time::Duration::from_secs(1));
+                listener.wait_notification(slice)?;
+            };
+            listener.batch("UNLISTEN custdb_changes")?;
+            Ok(found)
+        })
+    }
+
     /// Chains every committed audit entry now (a few steps at most), unless
     /// the store is read-only; [`crate::Store::verify_audit`] and
     /// [`crate::Store::check`] call it.
