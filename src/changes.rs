@@ -188,7 +188,7 @@ change_kinds! {
     RoleRevoked = "role.revoked",
     /// A retention rule was set (entity: its category).
     RetentionRuleSet = "retention_rule.set",
-    /// A retention rule was applied (`count`: records erased).
+    /// A retention rule was applied (`count`: rows erased or deleted).
     RetentionApplied = "retention_rule.applied",
 }
 
@@ -678,7 +678,8 @@ impl<'a> ChangeReader<'a> {
                 sql!(
                     sqlite: "SELECT coalesce((SELECT max(position) FROM change_events), \
                              (SELECT pruned_through FROM change_feed WHERE id = 1), 0)",
-                    postgres: "SELECT coalesce((SELECT visible_through FROM change_feed WHERE id = 1), 0)",
+                    postgres: "SELECT coalesce((SELECT visible_through FROM change_feed_watermark \
+                               WHERE id = 1), 0)",
                 ),
                 &[],
                 |r| r.get::<Option<i64>>(0),
@@ -714,6 +715,22 @@ impl<'a> ChangeReader<'a> {
         after: i64,
         limit: usize,
     ) -> Result<Vec<ChangeEvent>> {
+        let events = self.db.query_vec(
+            sql!(
+                sqlite: "SELECT position, at, actor_id, kind, entity_id, facts FROM change_events \
+                         WHERE position > ?1 ORDER BY position LIMIT ?2",
+                postgres: "SELECT position, at, actor_id, kind, entity_id, facts FROM change_events \
+                           WHERE position > ?1 \
+                             AND position <= (SELECT visible_through FROM change_feed_watermark \
+                                              WHERE id = 1) \
+                           ORDER BY position LIMIT ?2",
+            ),
+            &[&after, &limit],
+            event_from_row,
+        )?;
+        // Read after the events: a prune that committed before them (a
+        // write unit on PostgreSQL takes a snapshot per statement) shows
+        // here, so events it deleted are never skipped silently.
         let pruned_through = self.pruned_through()?;
         if after < pruned_through {
             return Err(Error::new(ErrorKind::ChangesPruned {
@@ -722,18 +739,7 @@ impl<'a> ChangeReader<'a> {
                 pruned_through,
             }));
         }
-        self.db.query_vec(
-            sql!(
-                sqlite: "SELECT position, at, actor_id, kind, entity_id, facts FROM change_events \
-                         WHERE position > ?1 ORDER BY position LIMIT ?2",
-                postgres: "SELECT position, at, actor_id, kind, entity_id, facts FROM change_events \
-                           WHERE position > ?1 \
-                             AND position <= (SELECT visible_through FROM change_feed WHERE id = 1) \
-                           ORDER BY position LIMIT ?2",
-            ),
-            &[&after, &limit],
-            event_from_row,
-        )
+        Ok(events)
     }
 
     /// Up to `limit` events after the consumer's acknowledged position.
@@ -848,8 +854,8 @@ impl<'t> Changes<'t> {
     /// # Errors
     ///
     /// [`ErrorKind::Invalid`] on the name (1 to
-    /// [`MAX_CONSUMER_NAME_CHARS`] of ASCII letters, digits, `-_.:`) or a
-    /// negative position; [`ErrorKind::AlreadyExists`];
+    /// [`MAX_CONSUMER_NAME_CHARS`] of ASCII letters, digits, `-_.:`), or a
+    /// start position that is negative or after the last visible event; [`ErrorKind::AlreadyExists`];
     /// [`ErrorKind::ChangesPruned`] when [`ConsumerStart::After`] names a
     /// position whose successors were pruned.
     pub fn create_consumer(&self, name: &str, start: ConsumerStart) -> Result<Consumer> {
@@ -862,6 +868,13 @@ impl<'t> Changes<'t> {
                 ConsumerStart::Now => reader.head()?,
                 ConsumerStart::After(p) => {
                     let p = position("start", p)?;
+                    let head = reader.head()?;
+                    if p > head {
+                        return Err(Error::invalid(
+                            "start",
+                            format!("{p} is after the last visible event ({head})"),
+                        ));
+                    }
                     if p < pruned_through {
                         return Err(Error::new(ErrorKind::ChangesPruned {
                             consumer: Some(name.to_owned()),
@@ -1000,7 +1013,8 @@ impl<'t> Changes<'t> {
     /// Deletes up to `max_events` (at most [`MAX_PRUNE_BATCH`]) of the
     /// oldest events that retention lets go: older than the acknowledged
     /// age and acknowledged by every consumer, or older than the
-    /// unacknowledged age when one is set. The newest event is always
+    /// unacknowledged age when one is set. Only the oldest events go, up
+    /// to the first one that is not due; the newest event is always
     /// kept. Call it again while [`PruneReport::more`] says so. Not an
     /// audited change: it makes no event.
     ///
@@ -1038,11 +1052,16 @@ impl<'t> Changes<'t> {
             // them with no consumer), never the newest event.
             let acknowledged = acknowledged.unwrap_or(i64::MAX).min(newest - 1).min(head);
             let limit = max_events + 1;
-            let due: Vec<i64> = db.query_vec(
+            // The oldest events, each with whether it is due; only the
+            // leading run of due ones goes (the time is not monotonic in
+            // the position by the length of a unit of work on PostgreSQL,
+            // nor across a clock step).
+            let oldest: Vec<(i64, i64)> = db.query_vec(
                 sql!(
-                    "SELECT position FROM change_events \
-                     WHERE position < ?4 AND position <= ?6 \
-                       AND ((position <= ?1 AND at < ?2) OR at < ?3) \
+                    "SELECT position, \
+                     CAST(CASE WHEN (position <= ?1 AND at < ?2) OR at < ?3 THEN 1 ELSE 0 END \
+                          AS BIGINT) \
+                     FROM change_events WHERE position < ?4 AND position <= ?6 \
                      ORDER BY position LIMIT ?5"
                 ),
                 &[
@@ -1053,10 +1072,11 @@ impl<'t> Changes<'t> {
                     &limit,
                     &head,
                 ],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let more = due.len() > max_events;
-            let last = due.get(..max_events.min(due.len())).and_then(|d| d.last()).copied();
+            let run = oldest.iter().take_while(|(_, due)| *due == 1).count();
+            let more = run > max_events;
+            let last = oldest[..run.min(max_events)].last().map(|(p, _)| *p);
             let Some(last) = last else {
                 return Ok(PruneReport {
                     pruned: 0,
@@ -1064,9 +1084,7 @@ impl<'t> Changes<'t> {
                     pruned_through: self.reader().pruned_through()?,
                 });
             };
-            // A prefix of the feed goes: everything up to `last` is due
-            // (or the age is not monotonic in position by the length of a
-            // unit of work, which pruning then rounds up).
+            // A prefix of the feed, every event of it due.
             let pruned = db.execute(
                 sql!("DELETE FROM change_events WHERE position <= ?1"),
                 &[&last],
@@ -1113,11 +1131,13 @@ impl StoreChanges<'_> {
     /// [`MAX_WAIT_MS`]) for an event when there is none yet. Returns as
     /// soon as there is at least one, or empty at the timeout.
     ///
-    /// Events committed through this `Store` wake it at once. On SQLite,
-    /// events written by other processes are seen within
-    /// [`SQLITE_POLL_INTERVAL_MS`]; on PostgreSQL it listens
+    /// On SQLite, events committed through this `Store` wake it at once,
+    /// and events written by other processes are seen within
+    /// [`SQLITE_POLL_INTERVAL_MS`]. On PostgreSQL it listens
     /// (`LISTEN custdb_changes`) for the notification the audit chain step
-    /// sends when the watermark moves, from any server.
+    /// sends, from any server, when the watermark moves: an event is
+    /// visible, and wakes it, about 100 ms after its commit (the chain
+    /// step's delay).
     ///
     /// # Errors
     ///
@@ -1132,7 +1152,7 @@ impl StoreChanges<'_> {
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
         self.store
-            .wait_for_changes(deadline, || self.poll(consumer, limit))
+            .wait_for_changes(deadline, |r| r.changes().poll(consumer, limit))
     }
 }
 

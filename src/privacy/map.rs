@@ -881,17 +881,24 @@ pub static PERSONAL_DATA_MAP: &[TableClass] = &[
     },
     TableClass {
         table: "change_feed",
-        description: "the change feed's watermarks and retention settings",
+        description: "the change feed's pruning point and retention settings",
         subject: None,
         rows: RowErasure::KeepRows,
         retention: None,
         columns: &[
             no("id"),
             no("pruned_through"),
-            no("visible_through"),
             no("retention_s"),
             no("unacknowledged_retention_s"),
         ],
+    },
+    TableClass {
+        table: "change_feed_watermark",
+        description: "the change feed's watermark on PostgreSQL",
+        subject: None,
+        rows: RowErasure::KeepRows,
+        retention: None,
+        columns: &[no("id"), no("visible_through")],
     },
     TableClass {
         table: "saved_segments",

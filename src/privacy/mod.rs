@@ -636,12 +636,19 @@ impl<'t> Privacy<'t> {
             }
         }
         if !dry_run && !report.actions.is_empty() {
-            self.tx.audit_change(Change {
-                action: "apply_retention",
-                entity_type: "retention_rule",
-                entity_id: "all",
-                changed_fields: &["rows"],
-            })?;
+            let rows: u64 = report.actions.iter().map(|a| a.rows).sum();
+            self.tx.audit_change_with(
+                Change {
+                    action: "apply_retention",
+                    entity_type: "retention_rule",
+                    entity_id: "all",
+                    changed_fields: &["rows"],
+                },
+                crate::changes::ChangeFacts {
+                    count: Some(rows),
+                    ..crate::changes::ChangeFacts::current()
+                },
+            )?;
         }
         Ok(report)
     }

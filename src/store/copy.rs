@@ -21,9 +21,9 @@ use crate::db::postgres::{PgSession, SessionKind};
 use crate::db::{sql, Conn, Sql, ToValue, Value};
 use crate::error::{DbResult, Error, ErrorKind, Result};
 
-/// The change feed's one-row settings table, which every migrated
-/// database holds (docs/CHANGES.md).
-const FEED_SETTINGS: &str = "change_feed";
+/// The change feed's one-row tables, which every migrated database holds
+/// (docs/CHANGES.md): the file's rows replace the target's.
+const FEED_SETTINGS: &[&str] = &["change_feed", "change_feed_watermark"];
 
 /// Rows sent per INSERT statement, at most (PostgreSQL takes at most
 /// 65,535 parameters a statement; the widest table has under 40 columns).
@@ -190,7 +190,7 @@ fn copy(
     for table in &tables {
         // The change feed's settings row is the migration's: the file's
         // replaces it below.
-        if table == FEED_SETTINGS {
+        if FEED_SETTINGS.contains(&table.as_str()) {
             continue;
         }
         let rows: bool = db.query_row(
@@ -230,8 +230,8 @@ fn copy(
                 )));
             }
         }
-        if table == FEED_SETTINGS {
-            session.batch("DELETE FROM change_feed")?;
+        if FEED_SETTINGS.contains(&table.as_str()) {
+            session.batch(&format!("DELETE FROM {table}"))?;
         }
         let n = copy_table(source, &session, table, &columns)?;
         report.tables.insert(table.clone(), n);
@@ -246,7 +246,7 @@ fn copy(
     // Every copied event is final: readers on PostgreSQL may see them all
     // (the watermark is unused on SQLite, docs/CHANGES.md).
     session.batch(
-        "UPDATE change_feed SET visible_through = \
+        "UPDATE change_feed_watermark SET visible_through = \
          coalesce((SELECT max(position) FROM change_events), 0)",
     )?;
     session.commit()?;

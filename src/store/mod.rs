@@ -1029,7 +1029,7 @@ impl Store {
     pub(crate) fn wait_for_changes<T>(
         &self,
         deadline: std::time::Instant,
-        mut poll: impl FnMut() -> Result<Vec<T>>,
+        mut poll: impl FnMut(&ReadTx<'_>) -> Result<Vec<T>>,
     ) -> Result<Vec<T>> {
         #[cfg(feature = "postgres")]
         if let Some(pg) = self.postgres() {
@@ -1038,7 +1038,7 @@ impl Store {
         let interval = std::time::Duration::from_millis(crate::changes::SQLITE_POLL_INTERVAL_MS);
         loop {
             let seen = self.inner.writer.as_ref().map(|w| w.commits.count());
-            let found = poll()?;
+            let found = self.read(|r| poll(r))?;
             let now = std::time::Instant::now();
             if !found.is_empty() || now >= deadline {
                 return Ok(found);

@@ -46,40 +46,51 @@ impl Postgres {
 
     /// The change feed's waiting read on PostgreSQL: listens on
     /// `custdb_changes` (the chain step notifies when it moves the feed's
-    /// watermark, from any server), then polls and waits for a
-    /// notification, in slices of at most a second. When events are
-    /// committed beyond the watermark and this store can chain, it runs a
-    /// chain step itself, so that a feed whose writers stopped before their
-    /// step still moves. Holds one pooled connection while it waits.
+    /// watermark, from any server), then polls on the same connection
+    /// (the primary's; each statement sees what has committed) and waits
+    /// for a notification, in slices of at most a second. When committed
+    /// events lie beyond the watermark, it wakes this store's chainer, so
+    /// that a feed whose writers stopped before their step still moves.
+    /// Holds one pooled connection while it waits.
     pub(crate) fn wait_for_changes<T>(
         &self,
         deadline: std::time::Instant,
-        mut poll: impl FnMut() -> Result<Vec<T>>,
+        mut poll: impl FnMut(&ReadTx<'_>) -> Result<Vec<T>>,
     ) -> Result<Vec<T>> {
+        /// Stops listening before the connection goes back to the pool,
+        /// whichever way the wait ends.
+        struct Listening<'s>(&'s PgSession);
+        impl Drop for Listening<'_> {
+            fn drop(&mut self) {
+                let _ = self.0.batch("UNLISTEN custdb_changes");
+            }
+        }
         off_runtime(|| {
-            let listener = PgSession::open(self.pool(), SessionKind::Autocommit)?;
-            listener.batch("LISTEN custdb_changes")?;
-            listener.forget_notifications()?;
-            let found = loop {
-                let found = poll()?;
+            let session = PgSession::open(self.pool(), SessionKind::Autocommit)?;
+            session.batch("LISTEN custdb_changes")?;
+            let listening = Listening(&session);
+            listening.0.forget_notifications()?;
+            let read = ReadTx {
+                conn: crate::db::Conn::postgres(listening.0),
+            };
+            loop {
+                let found = poll(&read)?;
                 let now = std::time::Instant::now();
                 if !found.is_empty() || now >= deadline {
-                    break found;
+                    return Ok(found);
                 }
                 if self.chainer.is_some() {
-                    let behind = listener.simple_rows(
-                        "SELECT 1 FROM change_feed f WHERE EXISTS \
-                         (SELECT 1 FROM change_events e WHERE e.position > f.visible_through)",
+                    let behind = listening.0.simple_rows(
+                        "SELECT 1 FROM change_feed_watermark w WHERE EXISTS \
+                         (SELECT 1 FROM change_events e WHERE e.position > w.visible_through)",
                     )?;
                     if !behind.is_empty() {
                         self.audit_entries_committed();
                     }
                 }
                 let slice = (deadline - now).min(std::time::Duration::from_secs(1));
-                listener.wait_notification(slice)?;
-            };
-            listener.batch("UNLISTEN custdb_changes")?;
-            Ok(found)
+                listening.0.wait_notification(slice)?;
+            }
         })
     }
 

@@ -240,13 +240,16 @@ fn bad_input_is_refused_by_name() {
             Some("position"),
             "past the head"
         );
-        assert_eq!(
-            changes
-                .create_consumer("b", ConsumerStart::After(-5))
-                .unwrap_err()
-                .field(),
-            Some("start")
-        );
+        for start in [-5, i64::MAX] {
+            assert_eq!(
+                changes
+                    .create_consumer("b", ConsumerStart::After(start))
+                    .unwrap_err()
+                    .field(),
+                Some("start"),
+                "{start}"
+            );
+        }
         assert_eq!(
             changes
                 .wait("a", 10, custdb::changes::MAX_WAIT_MS + 1)

@@ -22,22 +22,29 @@ CREATE TABLE IF NOT EXISTS change_consumers (
     acknowledged_at  timestamptz
 );
 
--- visible_through: with concurrent writers a position can commit after a
--- larger one. Consumers read only up to this watermark, which the audit
--- chain step moves while it holds the chain's lock exclusively: then every
--- event inserted so far belongs to a unit that has committed or rolled
--- back, and every later event draws a larger position.
 CREATE TABLE IF NOT EXISTS change_feed (
     id                         integer PRIMARY KEY CHECK (id = 1),
     pruned_through             bigint NOT NULL CHECK (pruned_through >= 0),
-    visible_through            bigint NOT NULL CHECK (visible_through >= 0),
     retention_s                bigint NOT NULL CHECK (retention_s BETWEEN 0 AND 3153600000),
     unacknowledged_retention_s bigint
         CHECK (unacknowledged_retention_s IS NULL
                OR unacknowledged_retention_s BETWEEN retention_s AND 3153600000)
 );
-INSERT INTO change_feed (id, pruned_through, visible_through, retention_s)
-VALUES (1, 0, 0, 604800) ON CONFLICT (id) DO NOTHING;
+INSERT INTO change_feed (id, pruned_through, retention_s)
+VALUES (1, 0, 604800) ON CONFLICT (id) DO NOTHING;
+
+-- visible_through: with concurrent writers a position can commit after a
+-- larger one. Consumers read only up to this watermark, which the audit
+-- chain step alone moves, while it holds the chain's lock exclusively:
+-- then every event inserted so far belongs to a unit that has committed
+-- or rolled back, and every later event draws a larger position. A table
+-- of its own, so that no unit of work ever holds the row the step needs.
+CREATE TABLE IF NOT EXISTS change_feed_watermark (
+    id               integer PRIMARY KEY CHECK (id = 1),
+    visible_through  bigint NOT NULL CHECK (visible_through >= 0)
+);
+INSERT INTO change_feed_watermark (id, visible_through) VALUES (1, 0)
+ON CONFLICT (id) DO NOTHING;
 
 -- The application's role gets what it needs on the new tables, as
 -- Store::grant_runtime_privileges gives it on every table.
@@ -51,7 +58,7 @@ BEGIN
           AND privilege_type = 'INSERT' AND grantee <> current_user
           AND grantee <> 'PUBLIC'
     LOOP
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON change_events, change_consumers, change_feed TO %I', r.grantee);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON change_events, change_consumers, change_feed, change_feed_watermark TO %I', r.grantee);
         EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', current_schema(), r.grantee);
     END LOOP;
 END
@@ -60,7 +67,9 @@ $$;
 -- The chain step's first call, as in version 9, now also moving the
 -- feed's watermark once it holds the lock, and telling listeners
 -- (LISTEN custdb_changes) when it moved; the notification leaves at the
--- step's commit.
+-- step's commit. Only the lock's own failures (its timeout, a
+-- cancellation) mean "not had"; any other error reaches the caller, so
+-- that a step that cannot work is seen, not taken for a busy lock.
 CREATE OR REPLACE FUNCTION custdb_audit_unchained(p_wait_ms integer, p_limit integer)
 RETURNS SETOF audit_log LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
 DECLARE
@@ -73,7 +82,7 @@ BEGIN
     ELSIF NOT pg_try_advisory_xact_lock(x'6375737464622d61'::bigint) THEN
         RETURN;
     END IF;
-    UPDATE change_feed
+    UPDATE change_feed_watermark
     SET visible_through = (SELECT position FROM change_events ORDER BY position DESC LIMIT 1)
     WHERE id = 1
       AND visible_through < (SELECT position FROM change_events ORDER BY position DESC LIMIT 1)
@@ -89,7 +98,7 @@ BEGIN
         marker.seq := 0;
         RETURN NEXT marker;
     END IF;
-EXCEPTION WHEN query_canceled OR others THEN
+EXCEPTION WHEN lock_not_available OR query_canceled THEN
     RETURN;
 END
 $$;

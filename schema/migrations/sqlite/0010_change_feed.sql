@@ -30,17 +30,24 @@ CREATE TABLE IF NOT EXISTS change_consumers (
 
 -- The feed's one row: pruned_through is the last position the feed no
 -- longer holds (0: nothing pruned; the feed begins with the first change
--- after this migration); visible_through is, on PostgreSQL, the last
--- position whose every predecessor has committed (unused on SQLite); the
--- retention ages, in seconds.
+-- after this migration); the retention ages, in seconds.
 CREATE TABLE IF NOT EXISTS change_feed (
     id                         INTEGER PRIMARY KEY CHECK (id = 1),
     pruned_through             INTEGER NOT NULL CHECK (pruned_through >= 0),
-    visible_through            INTEGER NOT NULL CHECK (visible_through >= 0),
     retention_s                INTEGER NOT NULL CHECK (retention_s BETWEEN 0 AND 3153600000),
     unacknowledged_retention_s INTEGER
         CHECK (unacknowledged_retention_s IS NULL
                OR unacknowledged_retention_s BETWEEN retention_s AND 3153600000)
 ) STRICT;
-INSERT OR IGNORE INTO change_feed (id, pruned_through, visible_through, retention_s)
-VALUES (1, 0, 0, 604800);
+INSERT OR IGNORE INTO change_feed (id, pruned_through, retention_s)
+VALUES (1, 0, 604800);
+
+-- On PostgreSQL, the last position whose every predecessor has committed,
+-- which only the audit chain step writes; unused on SQLite, where the
+-- single writer commits positions in order (the table exists on both so
+-- that a file copies into a server whole).
+CREATE TABLE IF NOT EXISTS change_feed_watermark (
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    visible_through  INTEGER NOT NULL CHECK (visible_through >= 0)
+) STRICT;
+INSERT OR IGNORE INTO change_feed_watermark (id, visible_through) VALUES (1, 0);
