@@ -181,6 +181,138 @@ impl AsyncStore {
     }
 }
 
+impl AsyncStore {
+    /// The change feed for async code (docs/CHANGES.md): each call runs
+    /// the synchronous [`StoreChanges`](crate::StoreChanges) call on the
+    /// blocking pool.
+    pub fn changes(&self) -> AsyncChanges {
+        AsyncChanges {
+            store: self.store.clone(),
+        }
+    }
+}
+
+/// The change feed of an [`AsyncStore`]: [`StoreChanges`](crate::StoreChanges)
+/// on tokio's blocking pool. A [`wait`](AsyncChanges::wait) whose future is
+/// dropped keeps its blocking thread until its timeout; prefer short
+/// timeouts in a loop.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), custdb::Error> {
+/// use custdb::{AsyncStore, ConsumerStart, NewCustomer};
+///
+/// let store = AsyncStore::open_in_memory().await?;
+/// let feed = store.changes();
+/// feed.create_consumer("mailer", ConsumerStart::Now).await?;
+/// store.run(|s| s.customers().create(NewCustomer::new("Ann"))).await?;
+/// let events = feed.wait("mailer", 100, 5_000).await?;
+/// assert_eq!(events[0].kind.as_str(), "customer.created");
+/// feed.ack("mailer", events[0].position).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AsyncChanges {
+    store: Store,
+}
+
+impl AsyncChanges {
+    async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T> + Send + 'static,
+    {
+        let store = self.store.clone();
+        blocking(move || f(&store)).await
+    }
+
+    /// [`StoreChanges::create_consumer`](crate::StoreChanges::create_consumer).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn create_consumer(
+        &self,
+        name: impl Into<String>,
+        start: crate::ConsumerStart,
+    ) -> Result<crate::Consumer> {
+        let name = name.into();
+        self.call(move |s| s.changes().create_consumer(&name, start))
+            .await
+    }
+
+    /// [`StoreChanges::drop_consumer`](crate::StoreChanges::drop_consumer).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn drop_consumer(&self, name: impl Into<String>) -> Result<()> {
+        let name = name.into();
+        self.call(move |s| s.changes().drop_consumer(&name)).await
+    }
+
+    /// [`StoreChanges::poll`](crate::StoreChanges::poll).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn poll(
+        &self,
+        name: impl Into<String>,
+        limit: usize,
+    ) -> Result<Vec<crate::ChangeEvent>> {
+        let name = name.into();
+        self.call(move |s| s.changes().poll(&name, limit)).await
+    }
+
+    /// [`StoreChanges::wait`](crate::StoreChanges::wait).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn wait(
+        &self,
+        name: impl Into<String>,
+        limit: usize,
+        timeout_ms: u64,
+    ) -> Result<Vec<crate::ChangeEvent>> {
+        let name = name.into();
+        self.call(move |s| s.changes().wait(&name, limit, timeout_ms))
+            .await
+    }
+
+    /// [`StoreChanges::ack`](crate::StoreChanges::ack).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn ack(&self, name: impl Into<String>, position: i64) -> Result<crate::Consumer> {
+        let name = name.into();
+        self.call(move |s| s.changes().ack(&name, position)).await
+    }
+
+    /// [`StoreChanges::status`](crate::StoreChanges::status).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn status(&self) -> Result<crate::FeedStatus> {
+        self.call(|s| s.changes().status()).await
+    }
+
+    /// [`StoreChanges::prune`](crate::StoreChanges::prune).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn prune(&self, max_events: usize) -> Result<crate::PruneReport> {
+        self.call(move |s| s.changes().prune(max_events)).await
+    }
+}
+
 impl From<Store> for AsyncStore {
     fn from(store: Store) -> AsyncStore {
         AsyncStore::new(store)

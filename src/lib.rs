@@ -181,7 +181,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use rust_decimal::Decimal;
 
 #[cfg(feature = "tokio")]
-pub use async_store::AsyncStore;
+pub use async_store::{AsyncChanges, AsyncStore};
 
 // The crates whose types appear in custdb's API, re-exported so that an
 // application names the very versions custdb was built with

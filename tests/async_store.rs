@@ -211,3 +211,46 @@ async fn eight_tasks_on_a_postgres_store() {
     assert!(audit.is_ok());
     assert_eq!(audit.entries, 2);
 }
+
+/// The change feed from async code: a task waits for events while other
+/// tasks write, acknowledges them, and sees each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_async_consumer_follows_concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AsyncStore::open(dir.path().join("feed.db")).await.unwrap();
+    let feed = store.changes();
+    feed.create_consumer("follower", custdb::ConsumerStart::Now)
+        .await
+        .unwrap();
+    let writers: Vec<_> = (0..4)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..5 {
+                    store
+                        .run(move |s| s.customers().create(NewCustomer::new(format!("T{n}-{i}"))))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while seen.len() < 20 && std::time::Instant::now() < deadline {
+        let events = feed.wait("follower", 100, 1_000).await.unwrap();
+        if let Some(last) = events.last() {
+            feed.ack("follower", last.position).await.unwrap();
+        }
+        seen.extend(events.into_iter().map(|e| e.entity_id));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(seen.len(), 20, "each event once");
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), 20);
+    assert!(feed.poll("follower", 10).await.unwrap().is_empty());
+    let bad = feed.wait("follower", 0, 10).await.unwrap_err();
+    assert_eq!(bad.field(), Some("limit"));
+}
