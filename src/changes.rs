@@ -437,6 +437,7 @@ pub enum ConsumerStart {
 /// How long the feed keeps events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct FeedRetention {
     /// Events acknowledged by every consumer are pruned once older than
     /// this, in seconds (default [`DEFAULT_RETENTION_S`]).

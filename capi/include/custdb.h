@@ -178,6 +178,12 @@ typedef struct {
 // it again is safe.
 #define CUSTDB_ERR_CONTENTION 30
 
+// A change-feed read after a position whose following events were pruned
+// (the consumer fell behind retention); nothing was read. Resynchronise:
+// rebuild from a fresh export, then follow the feed from the position it
+// reports (docs/CHANGES.md).
+#define CUSTDB_ERR_CHANGES_PRUNED 31
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -797,6 +803,105 @@ custdb_status custdb_variant_update(const custdb_store *store,
 custdb_status custdb_variant_archive(const custdb_store *store,
                                      const char *variant_id,
                                      char **out);
+
+// Creates a consumer. `start` is plain text: `"oldest"` (from the oldest
+// event the feed holds), `"now"` (only what happens from now on; also
+// for NULL) or `"after"` (after `after_position`, e.g. the head read with
+// an export; ignored otherwise). `*out` is the `Consumer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_changes_create_consumer(const custdb_store *store,
+                                             const char *name,
+                                             const char *start,
+                                             int64_t after_position,
+                                             char **out);
+
+// Drops a consumer: the feed no longer keeps events for it.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_changes_drop_consumer(const custdb_store *store,
+                                           const char *name);
+
+// Up to `limit` (1 to 1000) events after the consumer's acknowledged
+// position, in position order; reading does not move the position.
+// `*out` is a JSON array of `ChangeEvent`. `CUSTDB_ERR_CHANGES_PRUNED`
+// when events the consumer has not acknowledged were pruned: it must
+// resynchronise.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_changes_poll(const custdb_store *store,
+                                  const char *name,
+                                  uint32_t limit,
+                                  char **out);
+
+// `custdb_changes_poll`, waiting up to `timeout_ms` (at most 3600000)
+// for an event when there is none: returns as soon as there is one, or
+// an empty array at the timeout. Not inside a unit of work (it would
+// wait for its own commit). `*out` is a JSON array of `ChangeEvent`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_changes_wait(const custdb_store *store,
+                                  const char *name,
+                                  uint32_t limit,
+                                  uint64_t timeout_ms,
+                                  char **out);
+
+// Acknowledges every event up to `position`: the consumer reads after it
+// from now on (an older position changes nothing). Inside a unit of work
+// it commits with the unit's other writes. `*out` is the `Consumer`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_changes_ack(const custdb_store *store,
+                                 const char *name,
+                                 int64_t position,
+                                 char **out);
+
+// Where the feed stands: `head`, `pruned_through`, `events`, `retention`
+// and `consumers`. `*out` is the `FeedStatus`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; `out` NULL or valid for a write.
+custdb_status custdb_changes_status(const custdb_store *store,
+                                    char **out);
+
+// Sets how long events are kept, from a `FeedRetention` JSON object
+// (`acknowledged_s`, `unacknowledged_s` or null). `*out` is the
+// `FeedRetention` now in force.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_changes_set_retention(const custdb_store *store,
+                                           const char *retention_json,
+                                           char **out);
+
+// Deletes up to `max_events` (1 to 10000) of the oldest events that
+// retention lets go; call again while the report's `more` is true.
+// `*out` is the `PruneReport`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; `out` NULL or valid for a write.
+custdb_status custdb_changes_prune(const custdb_store *store,
+                                   uint32_t max_events,
+                                   char **out);
 
 // Registers a purpose from a `NewPurpose` JSON object; `*out` is the
 // `Purpose`.

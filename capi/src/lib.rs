@@ -27,6 +27,7 @@ mod access;
 mod acting;
 mod audit;
 mod catalog;
+mod changes;
 mod consent;
 mod customers;
 mod exchange;

@@ -76,6 +76,11 @@ pub const CUSTDB_ERR_UNSUPPORTED: custdb_status = 29;
 /// serialization failure on PostgreSQL); nothing was written, and running
 /// it again is safe.
 pub const CUSTDB_ERR_CONTENTION: custdb_status = 30;
+/// A change-feed read after a position whose following events were pruned
+/// (the consumer fell behind retention); nothing was read. Resynchronise:
+/// rebuild from a fresh export, then follow the feed from the position it
+/// reports (docs/CHANGES.md).
+pub const CUSTDB_ERR_CHANGES_PRUNED: custdb_status = 31;
 
 /// Full durability (the default): an acknowledged commit survives power
 /// loss.
@@ -114,6 +119,7 @@ pub(crate) fn status_of(kind: &ErrorKind) -> custdb_status {
         ErrorKind::Internal { .. } => CUSTDB_ERR_INTERNAL,
         ErrorKind::Unsupported { .. } => CUSTDB_ERR_UNSUPPORTED,
         ErrorKind::Contention { .. } => CUSTDB_ERR_CONTENTION,
+        ErrorKind::ChangesPruned { .. } => CUSTDB_ERR_CHANGES_PRUNED,
         _ => CUSTDB_ERR_OTHER,
     }
 }

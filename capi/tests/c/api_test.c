@@ -837,6 +837,50 @@ int main(int argc, char **argv) {
         EXPECT(custdb_audit_verify_against(db, "{\"seq\":1,\"hash\":\"00\",\"extra\":1}", &verification), CUSTDB_ERR_JSON);
         CHECK(strstr(custdb_errmsg(db), "extra") != NULL);
         EXPECT(custdb_audit_verify_against(db, "[1,\"00\"]", &verification), CUSTDB_ERR_JSON);
+
+        /* The change feed: a consumer reads from the oldest event, acknowledges,
+         * and the feed's retention and pruning take their limits. */
+        {
+            char position[32];
+            EXPECT(custdb_changes_create_consumer(db, "c-mirror", "oldest", 0, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"name\":\"c-mirror\"") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_create_consumer(db, "c-mirror", "now", 0, &out), CUSTDB_ERR_ALREADY_EXISTS);
+            EXPECT(custdb_changes_create_consumer(db, "c-bad", "sideways", 0, &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_changes_create_consumer(db, "c-late", "after", INT64_MAX, &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_changes_create_consumer(db, "bad name", NULL, 0, &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_changes_create_consumer(db, NULL, NULL, 0, &out), CUSTDB_ERR_NULL_ARGUMENT);
+            EXPECT(custdb_changes_wait(db, "c-mirror", 1, 5000, &out), CUSTDB_OK);
+            CHECK(out != NULL && json_field(out, "position", position, sizeof position));
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_poll(db, "c-mirror", 1000, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"kind\":\"customer.created\"") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_poll(db, "c-mirror", 0, &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_changes_poll(db, "nobody", 10, &out), CUSTDB_ERR_NOT_FOUND);
+            EXPECT(custdb_changes_wait(db, "c-mirror", 10, 3600001, &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_changes_ack(db, "c-mirror", atoll(position), &out), CUSTDB_OK);
+            take(&out, "position", json, sizeof json);
+            CHECK(strcmp(json, position) == 0);
+            EXPECT(custdb_changes_ack(db, "c-mirror", -1, &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_changes_status(db, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"c-mirror\"") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_set_retention(db, "{\"acknowledged_s\":0,\"unacknowledged_s\":null}", &out),
+                   CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_set_retention(db, "{\"acknowledged_s\":0,\"forever\":true}", &out), CUSTDB_ERR_JSON);
+            EXPECT(custdb_changes_prune(db, 100, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"pruned\":") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_prune(db, 0, &out), CUSTDB_ERR_INVALID);
+            /* Waiting inside a unit of work would wait for its own commit. */
+            EXPECT(custdb_begin(db), CUSTDB_OK);
+            CHECK(custdb_changes_wait(db, "c-mirror", 1, 10, &out) != CUSTDB_OK);
+            EXPECT(custdb_rollback(db), CUSTDB_OK);
+            EXPECT(custdb_changes_drop_consumer(db, "c-mirror"), CUSTDB_OK);
+            EXPECT(custdb_changes_drop_consumer(db, "c-mirror"), CUSTDB_ERR_NOT_FOUND);
+        }
     }
 
     /* Reports, RFM, segments, duplicates. */
@@ -1075,6 +1119,8 @@ int main(int argc, char **argv) {
             EXPECT(custdb_options_set_read_replica(pg_options, server), CUSTDB_OK);
             EXPECT(custdb_open_postgres(server, pg_options, &pg), CUSTDB_OK);
             custdb_options_free(pg_options);
+            EXPECT(custdb_changes_create_consumer(pg, "pg-follower", "now", 0, &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
             EXPECT(custdb_customer_create(pg, "{\"display_name\":\"Ann\",\"email\":\"ann@example.com\"}", &out),
                    CUSTDB_OK);
             take(&out, "id", customer, sizeof customer);
@@ -1102,6 +1148,10 @@ int main(int argc, char **argv) {
             EXPECT(custdb_order_get(pg, order, &out), CUSTDB_OK);
             take(&out, "status", json, sizeof json);
             CHECK(strcmp(json, "paid") == 0);
+            /* The feed on PostgreSQL: events become visible after the chain step. */
+            EXPECT(custdb_changes_wait(pg, "pg-follower", 100, 10000, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"kind\":\"customer.created\"") != NULL);
+            take(&out, NULL, NULL, 0);
             EXPECT(custdb_backup(pg, "/nonexistent/b.db", &pages), CUSTDB_ERR_UNSUPPORTED);
             EXPECT(custdb_check(pg, &out), CUSTDB_OK);
             CHECK(out != NULL && strcmp(out, "[]") == 0);
