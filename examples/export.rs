@@ -29,10 +29,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::open_with(&database, Options::default().read_only(true))?;
     let started = std::time::Instant::now();
     let written = match what.as_str() {
-        "customers.csv" => store.export_customers_csv(&mut out)?,
-        "customers.jsonl" => store.export_customers_jsonl(&mut out)?,
-        "orders.csv" => store.export_orders_csv(&mut out)?,
-        "orders.jsonl" => store.export_orders_jsonl(&mut out)?,
+        "customers.csv" => store.export_customers_csv(&mut out)?.rows,
+        "customers.jsonl" => store.export_customers_jsonl(&mut out)?.rows,
+        "orders.csv" => store.export_orders_csv(&mut out)?.rows,
+        "orders.jsonl" => store.export_orders_jsonl(&mut out)?.rows,
         other => return Err(format!("cannot export {other:?}").into()),
     };
     out.flush()?;

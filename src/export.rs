@@ -13,6 +13,20 @@ use crate::store::Store;
 /// Customers read per page while exporting.
 pub const EXPORT_PAGE: usize = 1000;
 
+/// What an export wrote, and where the change feed stood in the export's
+/// snapshot: a downstream system loaded from the export follows the feed
+/// from `feed_position` on (`ConsumerStart::After(feed_position)`,
+/// docs/CHANGES.md, "Rebuilding a downstream system from scratch").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct ExportReport {
+    /// Records written (customers, or orders).
+    pub rows: u64,
+    /// The change feed's head in the export's snapshot
+    /// ([`ChangeReader::head`](crate::ChangeReader::head)).
+    pub feed_position: i64,
+}
+
 /// A failure of the caller's writer (a closed pipe, a full disk): an I/O
 /// error of the export's stream, not of the database, which is untouched.
 fn io(e: impl std::fmt::Display) -> Error {
@@ -68,8 +82,9 @@ impl Store {
     fn each_customer(
         &self,
         mut f: impl FnMut(crate::customer::Customer) -> Result<()>,
-    ) -> Result<u64> {
+    ) -> Result<ExportReport> {
         self.read(|r| {
+            let feed_position = r.changes().head()?;
             let filter = CustomerFilter::default().archived(ArchiveState::All);
             let mut cursor = None;
             let mut n = 0;
@@ -81,7 +96,12 @@ impl Store {
                 }
                 match page.next_cursor {
                     Some(c) => cursor = Some(c),
-                    None => return Ok(n),
+                    None => {
+                        return Ok(ExportReport {
+                            rows: n,
+                            feed_position,
+                        })
+                    }
                 }
             }
         })
@@ -89,7 +109,8 @@ impl Store {
 
     /// Writes every customer (archived and erased ones included) as CSV
     /// with [`CUSTOMER_COLUMNS`]; tags joined with `;`, attributes as JSON.
-    /// Returns the customers written.
+    /// Returns the customers written and the change feed's position in
+    /// the export's snapshot.
     ///
     /// # Errors
     ///
@@ -103,12 +124,15 @@ impl Store {
     /// let store = Store::open_in_memory()?;
     /// store.customers().create(NewCustomer::new("Ann").email("ann@example.com"))?;
     /// let mut csv = Vec::new(); // or a File, a socket, stdout
-    /// assert_eq!(store.export_customers_csv(&mut csv)?, 1);
+    /// let report = store.export_customers_csv(&mut csv)?;
+    /// assert_eq!(report.rows, 1);
+    /// // A system loaded from this file follows the change feed from here:
+    /// assert_eq!(report.feed_position, store.read(|r| r.changes().head())?);
     /// let text = String::from_utf8(csv).unwrap();
     /// assert!(text.lines().nth(1).unwrap().contains("ann@example.com"));
     /// # Ok::<(), custdb::Error>(())
     /// ```
-    pub fn export_customers_csv(&self, out: impl Write) -> Result<u64> {
+    pub fn export_customers_csv(&self, out: impl Write) -> Result<ExportReport> {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(CUSTOMER_COLUMNS).map_err(io)?;
         let n = self.each_customer(|c| {
@@ -144,7 +168,7 @@ impl Store {
     /// # Errors
     ///
     /// As [`export_customers_csv`](Store::export_customers_csv).
-    pub fn export_customers_jsonl(&self, mut out: impl Write) -> Result<u64> {
+    pub fn export_customers_jsonl(&self, mut out: impl Write) -> Result<ExportReport> {
         let n = self.each_customer(|c| {
             serde_json::to_writer(&mut out, &c).map_err(io)?;
             out.write_all(b"\n").map_err(io)
@@ -154,16 +178,18 @@ impl Store {
     }
 
     /// Writes every order as CSV, one row per line, with
-    /// [`ORDER_COLUMNS`]. Returns the orders written.
+    /// [`ORDER_COLUMNS`]. Returns the orders written and the change feed's
+    /// position in the export's snapshot.
     ///
     /// # Errors
     ///
     /// As [`export_customers_csv`](Store::export_customers_csv).
-    pub fn export_orders_csv(&self, out: impl Write) -> Result<u64> {
+    pub fn export_orders_csv(&self, out: impl Write) -> Result<ExportReport> {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(ORDER_COLUMNS).map_err(io)?;
         let mut n = 0;
-        self.read(|r| {
+        let feed_position = self.read(|r| {
+            let feed_position = r.changes().head()?;
             r.orders().each_order(|o| {
                 n += 1;
                 for l in &o.lines {
@@ -191,10 +217,14 @@ impl Store {
                     .map_err(io)?;
                 }
                 Ok(())
-            })
+            })?;
+            Ok(feed_position)
         })?;
         w.flush().map_err(io)?;
-        Ok(n)
+        Ok(ExportReport {
+            rows: n,
+            feed_position,
+        })
     }
 
     /// Writes every order as JSON Lines, one `Order` (with its lines) per
@@ -203,16 +233,21 @@ impl Store {
     /// # Errors
     ///
     /// As [`export_customers_csv`](Store::export_customers_csv).
-    pub fn export_orders_jsonl(&self, mut out: impl Write) -> Result<u64> {
+    pub fn export_orders_jsonl(&self, mut out: impl Write) -> Result<ExportReport> {
         let mut n = 0;
-        self.read(|r| {
+        let feed_position = self.read(|r| {
+            let feed_position = r.changes().head()?;
             r.orders().each_order(|o| {
                 n += 1;
                 serde_json::to_writer(&mut out, &o).map_err(io)?;
                 out.write_all(b"\n").map_err(io)
-            })
+            })?;
+            Ok(feed_position)
         })?;
         out.flush().map_err(io)?;
-        Ok(n)
+        Ok(ExportReport {
+            rows: n,
+            feed_position,
+        })
     }
 }

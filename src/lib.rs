@@ -137,6 +137,7 @@ pub use customer::{
 };
 pub use dedupe::{DuplicateCandidate, DuplicateReader, MergePlan, Merges};
 pub use error::{Error, ErrorKind, Result};
+pub use export::ExportReport;
 pub use id::{
     AddressId, ConsentEventId, CreditNoteId, CustomerId, InteractionId, OrderId, OrderLineId,
     PaymentId, ProductId, RefundId, ReservationId, ReturnId, ShipmentId, TransferId, VariantId,

@@ -61,6 +61,17 @@ typedef void (*custdb_import_rejection_fn)(uint64_t line,
                                            const char *reason,
                                            void *user_data);
 
+// What an export wrote: `rows` (customers, or orders) and `feed_position`,
+// the change feed's head in the export's snapshot: a system loaded from
+// the file follows the feed after it (`custdb_changes_create_consumer`
+// with `"after"`).
+typedef struct {
+  // Records written.
+  uint64_t rows;
+  // The change feed's position in the export's snapshot.
+  int64_t feed_position;
+} custdb_export_report;
+
 // Where a backup has got to: called after every step of
 // `custdb_backup_with_progress` with the pages copied so far, the pages
 // in the database, and the `user_data` pointer given to the call.
@@ -1402,8 +1413,9 @@ custdb_status custdb_import_retail(const custdb_store *store,
 
 // Exports every customer to a new file at `path` in `format` (plain text:
 // `"csv"` or `"jsonl"`; docs/EXPORT.md has the columns). Writes the
-// number of customers to `*out`. `CUSTDB_ERR_INVALID` when `path` exists;
-// on any error the partial file is removed.
+// number of customers and the change feed's position in the export's
+// snapshot to `*out`. `CUSTDB_ERR_INVALID` when `path` exists; on any
+// error the partial file is removed.
 //
 // # Safety
 //
@@ -1412,11 +1424,12 @@ custdb_status custdb_import_retail(const custdb_store *store,
 custdb_status custdb_export_customers(const custdb_store *store,
                                       const char *path,
                                       const char *format,
-                                      uint64_t *out);
+                                      custdb_export_report *out);
 
 // Exports every order with its lines to a new file at `path` in `format`
 // (`"csv"`: one row per line; `"jsonl"`: one order a line). Writes the
-// number of orders to `*out`. As `custdb_export_customers` otherwise.
+// number of orders and the feed's position to `*out`. As
+// `custdb_export_customers` otherwise.
 //
 // # Safety
 //
@@ -1425,7 +1438,7 @@ custdb_status custdb_export_customers(const custdb_store *store,
 custdb_status custdb_export_orders(const custdb_store *store,
                                    const char *path,
                                    const char *format,
-                                   uint64_t *out);
+                                   custdb_export_report *out);
 
 // Counts of customers, orders, products and the rest; `*out` is the
 // `Counts` object.

@@ -91,12 +91,25 @@ fn open_file(path: &str) -> Result<File, Failure> {
         .map_err(|e| failure(CUSTDB_ERR_CANNOT_OPEN, format!("cannot open {path}: {e}")))
 }
 
+/// What an export wrote: `rows` (customers, or orders) and `feed_position`,
+/// the change feed's head in the export's snapshot: a system loaded from
+/// the file follows the feed after it (`custdb_changes_create_consumer`
+/// with `"after"`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct custdb_export_report {
+    /// Records written.
+    pub rows: u64,
+    /// The change feed's position in the export's snapshot.
+    pub feed_position: i64,
+}
+
 /// Writes an export to a new file, removing it again on any error so that
 /// no half-written export is left behind.
 fn export_to(
     path: &str,
-    write: impl FnOnce(&mut std::io::BufWriter<File>) -> db::Result<u64>,
-) -> Result<u64, Failure> {
+    write: impl FnOnce(&mut std::io::BufWriter<File>) -> db::Result<db::ExportReport>,
+) -> Result<custdb_export_report, Failure> {
     let file = File::create_new(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => failure(
             CUSTDB_ERR_INVALID,
@@ -111,7 +124,10 @@ fn export_to(
             .map_err(|e| failure(CUSTDB_ERR_IO, format!("cannot write {path}: {e}")))?;
         file.sync_all()
             .map_err(|e| failure(CUSTDB_ERR_IO, format!("cannot write {path}: {e}")))?;
-        Ok(n)
+        Ok(custdb_export_report {
+            rows: n.rows,
+            feed_position: n.feed_position,
+        })
     });
     if written.is_err() {
         let _ = std::fs::remove_file(path);
@@ -309,8 +325,9 @@ pub unsafe extern "C" fn custdb_import_retail(
 
 /// Exports every customer to a new file at `path` in `format` (plain text:
 /// `"csv"` or `"jsonl"`; docs/EXPORT.md has the columns). Writes the
-/// number of customers to `*out`. `CUSTDB_ERR_INVALID` when `path` exists;
-/// on any error the partial file is removed.
+/// number of customers and the change feed's position in the export's
+/// snapshot to `*out`. `CUSTDB_ERR_INVALID` when `path` exists; on any
+/// error the partial file is removed.
 ///
 /// # Safety
 ///
@@ -321,7 +338,7 @@ pub unsafe extern "C" fn custdb_export_customers(
     store: *const custdb_store,
     path: *const c_char,
     format: *const c_char,
-    out: *mut u64,
+    out: *mut custdb_export_report,
 ) -> custdb_status {
     ffi!(store, value out, |cx| {
         let path = string("path", path)?;
@@ -336,7 +353,8 @@ pub unsafe extern "C" fn custdb_export_customers(
 
 /// Exports every order with its lines to a new file at `path` in `format`
 /// (`"csv"`: one row per line; `"jsonl"`: one order a line). Writes the
-/// number of orders to `*out`. As `custdb_export_customers` otherwise.
+/// number of orders and the feed's position to `*out`. As
+/// `custdb_export_customers` otherwise.
 ///
 /// # Safety
 ///
@@ -347,7 +365,7 @@ pub unsafe extern "C" fn custdb_export_orders(
     store: *const custdb_store,
     path: *const c_char,
     format: *const c_char,
-    out: *mut u64,
+    out: *mut custdb_export_report,
 ) -> custdb_status {
     ffi!(store, value out, |cx| {
         let path = string("path", path)?;

@@ -148,7 +148,8 @@ int main(void) {
     char customers[3][64], orders[3][64], north[64], json[1024];
     custdb_audit_verification verification;
     int64_t available = 0;
-    uint64_t exported = 0, pages = 0;
+    uint64_t pages = 0;
+    custdb_export_report exported = {0, 0};
     size_t i;
     cJSON *doc, *item;
 
@@ -344,7 +345,8 @@ int main(void) {
     /* The operator's end of day: export, audit, backup, check. */
     if ((rc = custdb_export_customers(db, "custdb-shop-c-customers.csv", "csv", &exported)) != CUSTDB_OK)
         die("custdb_export_customers", rc);
-    printf("exported %llu customers\n", (unsigned long long)exported);
+    printf("exported %llu customers at change-feed position %lld\n", (unsigned long long)exported.rows,
+           (long long)exported.feed_position);
     if ((rc = custdb_audit_verify(db, &verification)) != CUSTDB_OK) die("custdb_audit_verify", rc);
     printf("audit: %llu entries, %s\n", (unsigned long long)verification.entries,
            verification.ok ? "chain intact" : "BROKEN");

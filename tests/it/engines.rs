@@ -1380,7 +1380,7 @@ fn export_script(store: &Store) -> Vec<String> {
             .unwrap();
     }
     let mut csv = Vec::new();
-    let rows = store.export_customers_csv(&mut csv).unwrap();
+    let rows = store.export_customers_csv(&mut csv).unwrap().rows;
     log.push(format!("csv rows: {rows}"));
     let csv = String::from_utf8(csv).unwrap();
     let mut lines: Vec<&str> = csv.lines().collect();
@@ -1396,7 +1396,7 @@ fn export_script(store: &Store) -> Vec<String> {
     fields.sort();
     log.extend(fields);
     let mut jsonl = Vec::new();
-    let rows = store.export_customers_jsonl(&mut jsonl).unwrap();
+    let rows = store.export_customers_jsonl(&mut jsonl).unwrap().rows;
     let mut names: Vec<String> = String::from_utf8(jsonl)
         .unwrap()
         .lines()
@@ -1835,7 +1835,7 @@ fn orders_script(store: &Store) -> Vec<String> {
         .unwrap();
     log.push(format!("each order: {each:?}"));
     let mut csv = Vec::new();
-    let n = store.export_orders_csv(&mut csv).unwrap();
+    let n = store.export_orders_csv(&mut csv).unwrap().rows;
     log.push(format!("order export, CSV: {n} orders"));
     let mut rows: Vec<String> = String::from_utf8(csv)
         .unwrap()
@@ -1859,7 +1859,7 @@ fn orders_script(store: &Store) -> Vec<String> {
     rows[1..].sort();
     log.extend(rows);
     let mut jsonl = Vec::new();
-    let n = store.export_orders_jsonl(&mut jsonl).unwrap();
+    let n = store.export_orders_jsonl(&mut jsonl).unwrap().rows;
     let mut orders: Vec<String> = String::from_utf8(jsonl)
         .unwrap()
         .lines()

@@ -171,22 +171,22 @@ fn exports_stream_everything_and_read_back() {
             .unwrap();
         import_retail_head(&store);
         let mut csv_out = Vec::new();
-        let n = store.export_customers_csv(&mut csv_out).unwrap();
+        let n = store.export_customers_csv(&mut csv_out).unwrap().rows;
         let mut reader = csv::Reader::from_reader(csv_out.as_slice());
         assert_eq!(reader.records().count() as u64, n);
         let mut jsonl = Vec::new();
-        assert_eq!(store.export_customers_jsonl(&mut jsonl).unwrap(), n);
+        assert_eq!(store.export_customers_jsonl(&mut jsonl).unwrap().rows, n);
         for line in String::from_utf8(jsonl).unwrap().lines().take(50) {
             let c: Customer = serde_json::from_str(line).unwrap();
             assert_eq!(store.customers().get(c.id).unwrap(), c);
         }
         let mut orders_csv = Vec::new();
-        let orders = store.export_orders_csv(&mut orders_csv).unwrap();
+        let orders = store.export_orders_csv(&mut orders_csv).unwrap().rows;
         let conn_lines: usize = csv::Reader::from_reader(orders_csv.as_slice())
             .records()
             .count();
         let mut jsonl = Vec::new();
-        assert_eq!(store.export_orders_jsonl(&mut jsonl).unwrap(), orders);
+        assert_eq!(store.export_orders_jsonl(&mut jsonl).unwrap().rows, orders);
         let text = String::from_utf8(jsonl).unwrap();
         let mut total_lines = 0;
         for line in text.lines() {
