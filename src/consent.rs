@@ -1200,6 +1200,19 @@ impl<'t> Consents<'t> {
                     valid_until: None,
                 },
             )?);
+            // The erasure's audit entry covers the withdrawal; followers of
+            // the change feed still learn each decision.
+            crate::changes::emit(
+                self.tx,
+                crate::changes::ChangeKind::ConsentRecorded,
+                &customer_id.to_string(),
+                &crate::changes::ChangeFacts {
+                    purpose: Some(status.purpose_id.clone()),
+                    status: Some(ConsentState::Withdrawn.as_str().to_owned()),
+                    fields: vec!["consent".to_owned()],
+                    ..crate::changes::ChangeFacts::current()
+                },
+            )?;
         }
         Ok(out)
     }

@@ -11,6 +11,8 @@
 //! PROPTEST_CASES=50000 cargo test --release --test it model_commerce
 //! ```
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use custdb::Currency;
 use custdb::{
@@ -129,6 +131,11 @@ struct Shop {
 }
 
 fn shop(store: crate::common::OnEngine) -> Shop {
+    // The feed's consumer sees everything from the start (follow_feed).
+    store
+        .changes()
+        .create_consumer("model", custdb::ConsumerStart::Oldest)
+        .unwrap();
     let (variants, warehouse) = store
         .write(|tx| {
             tx.consent().register_purpose(
@@ -451,7 +458,10 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
-    fn commerce_and_privacy_agree_with_the_model(ops in proptest::collection::vec(op(), 1..30)) {
+    fn commerce_and_privacy_agree_with_the_model(
+        ops in proptest::collection::vec(op(), 1..30),
+        crashes in proptest::collection::vec(0usize..4, 0..8),
+    ) {
         // Every sequence on SQLite; one in POSTGRES_EVERY on PostgreSQL too,
         // where each step's round trips make a case some fifty times
         // slower.
@@ -469,6 +479,147 @@ proptest! {
                 prop_assert_eq!(got, expected, "{} step {}: {:?}", engine, n, op);
                 agree(&shop, &model)?;
             }
+            follow_feed(&shop, &crashes)?;
         }
     }
+}
+
+/// What a consumer of the change feed knows: only the business facts the
+/// events carry.
+#[derive(Debug, Default)]
+struct FeedModel {
+    /// Customer id: erased.
+    customers: BTreeMap<String, bool>,
+    /// Customer id: the last consent decision for "marketing".
+    consent: BTreeMap<String, String>,
+    /// Order id: status, paid, refunded.
+    orders: BTreeMap<String, (String, Decimal, Decimal)>,
+    /// Variant id: on hand, reserved (one warehouse).
+    stock: BTreeMap<String, (i64, i64)>,
+}
+
+impl FeedModel {
+    fn apply(&mut self, e: &custdb::ChangeEvent) {
+        let f = &e.facts;
+        match e.kind.as_str() {
+            "customer.created" => {
+                self.customers.insert(e.entity_id.clone(), false);
+            }
+            "customer.erased" => {
+                self.customers.insert(e.entity_id.clone(), true);
+            }
+            "consent.recorded" if f.purpose.as_deref() == Some("marketing") => {
+                self.consent
+                    .insert(e.entity_id.clone(), f.status.clone().unwrap_or_default());
+            }
+            "stock.changed" => {
+                self.stock.insert(
+                    e.entity_id.clone(),
+                    (f.on_hand.unwrap_or(-1), f.reserved.unwrap_or(-1)),
+                );
+            }
+            kind if kind.starts_with("order.") => {
+                self.orders.insert(
+                    e.entity_id.clone(),
+                    (
+                        f.status.clone().unwrap_or_default(),
+                        f.paid.unwrap_or_default(),
+                        f.refunded.unwrap_or_default(),
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A consumer follows the feed from the start, crashing mid-batch at the
+/// given points (it applied that many events of the batch and never
+/// acknowledged them; it reads the batch again and applies it again), and
+/// ends knowing what the store holds: every customer and whether erased,
+/// every consent decision, every order's status and amounts, every stock
+/// level.
+fn follow_feed(shop: &Shop, crashes: &[usize]) -> Result<(), TestCaseError> {
+    let store = &shop.store;
+    // On PostgreSQL events are visible up to the chain step's watermark:
+    // run one, so that the head covers every committed change.
+    store.verify_audit().unwrap();
+    let head = store.read(|r| r.changes().head()).unwrap();
+    let mut model = FeedModel::default();
+    let mut crashes = crashes.iter();
+    let mut position = store.changes().consumer("model").unwrap().position;
+    while position < head {
+        let batch = store.changes().poll("model", 7).unwrap();
+        prop_assert!(!batch.is_empty(), "events up to {} are visible", head);
+        match crashes.next() {
+            Some(&applied) if applied < batch.len() => {
+                for e in &batch[..applied] {
+                    model.apply(e);
+                }
+            }
+            _ => {
+                for e in &batch {
+                    model.apply(e);
+                }
+                position = batch.last().unwrap().position;
+                store.changes().ack("model", position).unwrap();
+            }
+        }
+    }
+    for v in &shop.variants {
+        let level = store
+            .read(|r| r.inventory().levels(*v))
+            .unwrap()
+            .into_iter()
+            .find(|l| l.warehouse_id == shop.warehouse)
+            .map_or((0, 0), |l| (l.on_hand, l.reserved));
+        let known = model.stock.get(&v.to_string()).copied().unwrap_or((0, 0));
+        prop_assert_eq!(known, level, "stock of {}", v);
+    }
+    let mut orders = BTreeMap::new();
+    store
+        .read(|r| {
+            r.orders().each_order(|o| {
+                orders.insert(
+                    o.id.to_string(),
+                    (
+                        o.status.as_str().to_owned(),
+                        o.paid.amount,
+                        o.refunded.amount,
+                    ),
+                );
+                Ok(())
+            })
+        })
+        .unwrap();
+    prop_assert_eq!(&model.orders, &orders);
+    let customers = store
+        .read(|r| {
+            r.customers().list(
+                &custdb::CustomerFilter::default().archived(custdb::ArchiveState::All),
+                None,
+                500,
+            )
+        })
+        .unwrap()
+        .items;
+    let now = Utc::now();
+    let mut known = BTreeMap::new();
+    let mut consent = BTreeMap::new();
+    for c in &customers {
+        let erased = store
+            .read(|r| r.privacy().erased_at(c.id))
+            .unwrap()
+            .is_some();
+        known.insert(c.id.to_string(), erased);
+        if let Some(state) = store
+            .read(|r| r.consent().state_at(c.id, "marketing", now))
+            .unwrap()
+        {
+            consent.insert(c.id.to_string(), state.state.as_str().to_owned());
+        }
+    }
+    prop_assert_eq!(&model.customers, &known);
+    prop_assert_eq!(&model.consent, &consent);
+    Ok(())
 }
