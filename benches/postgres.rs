@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use custdb::audit::sql as audit_sql;
 use custdb::catalog::sql as cat_sql;
+use custdb::changes::sql as changes_sql;
 use custdb::customer::sql;
 use custdb::inventory::sql as inv_sql;
 use custdb::order::fulfilment::sql as pay_sql;
@@ -86,6 +87,7 @@ impl Raw {
         let insert = self.statement(sql::INSERT);
         let insert_tag = self.statement(sql::INSERT_TAG);
         let insert_audit = self.statement(audit_sql::INSERT_UNCHAINED);
+        let insert_events = self.statement(changes_sql::INSERT_EVENTS_PG);
         // custdb's unit of work: its BEGIN, then its statements.
         self.client
             .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
@@ -124,6 +126,13 @@ impl Raw {
             &id.to_string(),
             fields,
         );
+        let facts = serde_json::json!({"v": 1, "fields": serde_json::from_str::<serde_json::Value>(fields).unwrap()});
+        events(
+            tx,
+            &insert_events,
+            now,
+            &[("customer.created", id.to_string(), facts)],
+        );
         self.commit();
         id
     }
@@ -152,6 +161,9 @@ impl Raw {
         let order_by_id = self.statement(order_sql::ORDER_BY_ID);
         let lines_of = self.statement(order_sql::LINES_OF_ORDER);
         let insert_audit = self.statement(audit_sql::INSERT_UNCHAINED);
+        let insert_events = self.statement(changes_sql::INSERT_EVENTS_PG);
+        let facts_of = self.statement(order_sql::ORDER_FACTS);
+        let mut feed: Vec<(&str, String, serde_json::Value)> = Vec::new();
         // custdb's unit of work: its BEGIN, then its statements.
         self.client
             .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
@@ -264,6 +276,16 @@ impl Raw {
                 ],
             )
             .unwrap();
+            feed.push((
+                "stock.changed",
+                variant.to_string(),
+                serde_json::json!({
+                    "v": 1, "order_id": id, "warehouse_id": warehouse,
+                    "movement": "reservation",
+                    "on_hand_delta": 0, "reserved_delta": 2, "on_hand": on_hand,
+                    "reserved": reserved + 2, "available": on_hand - reserved - 2,
+                }),
+            ));
             tx.execute(
                 &insert_reservation,
                 &[
@@ -294,6 +316,8 @@ impl Raw {
         )
         .unwrap();
         let fields = r#"["lines","totals","addresses","status"]"#;
+        let facts = order_facts(tx, &facts_of, &id, fields);
+        feed.push(("order.placed", id.to_string(), facts));
         audit(
             tx,
             &insert_audit,
@@ -303,6 +327,7 @@ impl Raw {
             &id.to_string(),
             fields,
         );
+        events(tx, &insert_events, now, &feed);
         let order = tx.query_one(&order_by_id, &[&id]).unwrap();
         black_box(order.get::<_, i64>(1));
         black_box(tx.query(&lines_of, &[&id]).unwrap().len());
@@ -326,6 +351,8 @@ impl Raw {
         let set_status = self.statement(order_sql::SET_STATUS);
         let by_id = self.statement(pay_sql::PAYMENT_BY_ID);
         let insert_audit = self.statement(audit_sql::INSERT_UNCHAINED);
+        let insert_events = self.statement(changes_sql::INSERT_EVENTS_PG);
+        let facts_of = self.statement(order_sql::ORDER_FACTS);
         // custdb's unit of work: its BEGIN, then its statements.
         self.client
             .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
@@ -373,6 +400,7 @@ impl Raw {
         .unwrap();
         tx.execute(&set_status, &[&order, &"paid", &now]).unwrap();
         let fields = r#"["payments","paid","status"]"#;
+        let facts = order_facts(tx, &facts_of, &order, fields);
         audit(
             tx,
             &insert_audit,
@@ -382,10 +410,56 @@ impl Raw {
             &order.to_string(),
             fields,
         );
+        events(
+            tx,
+            &insert_events,
+            now,
+            &[("order.paid", order.to_string(), facts)],
+        );
         let status: String = tx.query_one(&by_id, &[&payment]).unwrap().get(7);
         assert_eq!(status, "captured");
         self.commit();
     }
+}
+
+/// Inserts a unit of work's change-feed events as custdb does at its
+/// commit on PostgreSQL: one statement, the events as a JSON batch, under
+/// the chain's lock taken shared.
+fn events(
+    tx: &mut Client,
+    insert: &Statement,
+    now: DateTime<Utc>,
+    batch: &[(&str, String, serde_json::Value)],
+) {
+    let batch: Vec<serde_json::Value> = batch
+        .iter()
+        .map(|(kind, entity, facts)| serde_json::json!({"k": kind, "e": entity, "f": facts.to_string()}))
+        .collect();
+    let text = serde_json::Value::Array(batch).to_string();
+    tx.execute(insert, &[&now, &"system", &text.as_str()])
+        .unwrap();
+}
+
+/// The facts of an order's event, read as custdb reads them.
+fn order_facts(
+    tx: &mut Client,
+    statement: &Statement,
+    order: &uuid::Uuid,
+    fields: &str,
+) -> serde_json::Value {
+    let row = tx.query_one(statement, &[order]).unwrap();
+    let amount = |e4: i64| custdb::Decimal::new(e4, 4).normalize().to_string();
+    serde_json::json!({
+        "v": 1,
+        "fields": serde_json::from_str::<serde_json::Value>(fields).unwrap(),
+        "status": row.get::<_, String>(0),
+        "currency": row.get::<_, String>(1),
+        "total": amount(row.get(2)),
+        "paid": amount(row.get(3)),
+        "refunded": amount(row.get(4)),
+        "customer_id": row.get::<_, Option<uuid::Uuid>>(5),
+        "lines": row.get::<_, i64>(6),
+    })
 }
 
 /// Inserts one audit entry as custdb does at commit on PostgreSQL: one

@@ -509,6 +509,9 @@ pub(crate) fn emit(
     facts: &ChangeFacts,
 ) -> Result<()> {
     debug_assert_eq!(facts.v, FEED_VERSION);
+    if !writing() {
+        return Ok(());
+    }
     let facts = serde_json::to_string(facts).map_err(|e| {
         Error::new(ErrorKind::Internal {
             reason: format!("change facts do not serialise: {e}"),
@@ -1224,7 +1227,10 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut crate::CheckReport) -> Result<(
     Ok(())
 }
 
-mod sql {
+crate::bench_sql::sql_module! {
+    /// The feed's write statements, public only so that the benchmarks'
+    /// raw baselines run exactly the same text. Not part of the API.
+    mod sql {
     /// Appends one event (SQLite).
     pub const INSERT_EVENT: &str = "INSERT INTO change_events (at, actor_id, kind, entity_id, \
         facts) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -1238,4 +1244,29 @@ mod sql {
         ROWS FROM (json_to_recordset(CAST($3 AS text)::json) AS (k text, e text, f text)) \
         WITH ORDINALITY AS e(k, e, f, n) \
         ORDER BY e.n";
+    }
+}
+
+/// Whether units of work write events: always, except in a benchmark that
+/// measures what the feed costs (feature `bench-internals`).
+#[cfg(feature = "bench-internals")]
+static FEED_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns the change feed's writing off or on for the whole process, so
+/// that a benchmark can measure an operation with and without it. Not part
+/// of the API (feature `bench-internals`).
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub fn bench_write_events(on: bool) {
+    FEED_OFF.store(!on, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether events are written (see [`bench_write_events`]).
+#[inline]
+pub(crate) fn writing() -> bool {
+    #[cfg(feature = "bench-internals")]
+    if FEED_OFF.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    true
 }

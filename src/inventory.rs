@@ -932,7 +932,6 @@ impl<'t> Inventory<'t> {
         facts.reserved = Some(reserved + m.reserved_delta);
         facts.available = Some(available_after);
         facts.order_id = m.order_id.map(|o| o.to_string());
-        facts.reservation_id = m.reservation_id.map(|r| r.to_string());
         crate::changes::emit(
             self.tx,
             crate::changes::ChangeKind::StockChanged,

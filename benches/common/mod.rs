@@ -75,8 +75,103 @@ pub fn raw_connection_through(path: &Path, synchronous: &str, vfs: Option<&str>)
     conn
 }
 
+/// The change-feed kind custdb gives an audited action (the actions the
+/// baselines write).
+fn event_kind(entity_type: &str, action: &str) -> String {
+    let past = match action {
+        "create" => "created",
+        "place" => "placed",
+        "import" => "imported",
+        "capture_payment" => "paid",
+        "ship" => "shipped",
+        "return" => "returned",
+        "refund" => "refunded",
+        "issue" => "issued",
+        other => other,
+    };
+    format!("{entity_type}.{past}")
+}
+
+/// Appends a change-feed event the way custdb does (its statement text).
+pub fn raw_event(conn: &Connection, at: &str, kind: &str, entity_id: &str, facts: &str) {
+    conn.prepare_cached(custdb::changes::sql::INSERT_EVENT)
+        .unwrap()
+        .execute(params![at, "system", kind, entity_id, facts])
+        .unwrap();
+}
+
+/// A stock movement's `stock.changed` event, as custdb writes one for
+/// every movement: the deltas and the balance after it.
+#[allow(clippy::too_many_arguments, dead_code)]
+pub fn raw_stock_event(
+    conn: &Connection,
+    at: &str,
+    variant: &str,
+    warehouse: &str,
+    movement: &str,
+    (on_hand_delta, reserved_delta): (i64, i64),
+    (on_hand, reserved): (i64, i64),
+    order: &str,
+) {
+    let facts = serde_json::json!({
+        "v": 1,
+        "order_id": order,
+        "warehouse_id": warehouse,
+        "movement": movement,
+        "on_hand_delta": on_hand_delta,
+        "reserved_delta": reserved_delta,
+        "on_hand": on_hand,
+        "reserved": reserved,
+        "available": on_hand - reserved,
+    })
+    .to_string();
+    raw_event(conn, at, "stock.changed", variant, &facts);
+}
+
+/// The facts of an order's event, read as custdb reads them.
+pub fn raw_order_facts(conn: &Connection, order_id: &str, fields: &str) -> String {
+    let (status, currency, total, paid, refunded, customer, lines): (
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+        i64,
+    ) = conn
+        .prepare_cached(custdb::order::sql::ORDER_FACTS)
+        .unwrap()
+        .query_row([order_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .unwrap();
+    let amount = |e4: i64| custdb::Decimal::new(e4, 4).normalize().to_string();
+    serde_json::json!({
+        "v": 1,
+        "fields": serde_json::from_str::<serde_json::Value>(fields).unwrap(),
+        "status": status,
+        "customer_id": customer,
+        "total": amount(total),
+        "paid": amount(paid),
+        "refunded": amount(refunded),
+        "currency": currency,
+        "lines": lines,
+    })
+    .to_string()
+}
+
 /// Appends an audit entry the way custdb does: read the last entry's
-/// position and hash, hash the new entry onto the chain, insert it.
+/// position and hash, hash the new entry onto the chain, insert it; with
+/// its change-feed event (for an order, with the order's state read
+/// back), as custdb writes one for every audited change.
 pub fn raw_audit(
     conn: &Connection,
     at: &str,
@@ -85,6 +180,18 @@ pub fn raw_audit(
     entity_id: &str,
     changed_fields: &str,
 ) {
+    let facts = if entity_type == "order" {
+        raw_order_facts(conn, entity_id, changed_fields)
+    } else {
+        format!(r#"{{"v":1,"fields":{changed_fields}}}"#)
+    };
+    raw_event(
+        conn,
+        at,
+        &event_kind(entity_type, action),
+        entity_id,
+        &facts,
+    );
     let (seq, prev): (i64, String) = conn
         .prepare_cached(audit_sql::LAST_ENTRY)
         .unwrap()

@@ -233,6 +233,16 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
                 "system"
             ])
             .unwrap();
+        super::raw_stock_event(
+            &tx,
+            &at,
+            variant,
+            warehouse,
+            "reservation",
+            (0, *quantity),
+            (on_hand, reserved + quantity),
+            &id.to_string(),
+        );
         tx.prepare_cached(inv_sql::INSERT_RESERVATION)
             .unwrap()
             .execute(params![
@@ -415,7 +425,7 @@ pub fn raw_ship_in(tx: &Connection, order: OrderId) {
         let mut to_take = left;
         for (reservation, warehouse, open) in holds {
             let take = open.min(to_take);
-            let (on_hand, _reserved, _expired): (i64, i64, bool) = tx
+            let (on_hand, reserved, _expired): (i64, i64, bool) = tx
                 .prepare_cached(inv_sql::BALANCE)
                 .unwrap()
                 .query_row(params![variant, warehouse, at], |r| {
@@ -439,6 +449,16 @@ pub fn raw_ship_in(tx: &Connection, order: OrderId) {
                     "system"
                 ])
                 .unwrap();
+            super::raw_stock_event(
+                tx,
+                &at,
+                variant,
+                &warehouse,
+                "shipment",
+                (-take, -take),
+                (on_hand - take, reserved - take),
+                &order.to_string(),
+            );
             tx.prepare_cached(inv_sql::CLOSE_RESERVATION)
                 .unwrap()
                 .execute(params![reservation, take, at, "shipped"])
