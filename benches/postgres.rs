@@ -282,7 +282,7 @@ impl Raw {
                 serde_json::json!({
                     "v": 1, "order_id": id, "warehouse_id": warehouse,
                     "movement": "reservation",
-                    "on_hand_delta": 0, "reserved_delta": 2, "on_hand": on_hand,
+                    "on_hand": on_hand,
                     "reserved": reserved + 2, "available": on_hand - reserved - 2,
                 }),
             ));

@@ -29,9 +29,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use custdb::{
-    ChangeEvent, ChangeKind, ConsumerStart, Currency, CustomerId, CustomerPatch, NewCustomer,
-    NewOrder, NewOrderLine, NewPayment, NewProduct, NewShipment, NewVariant, NewWarehouse, OrderId,
-    Page, PaymentMethod, Store,
+    ArchiveState, ChangeEvent, ChangeKind, ConsumerStart, Currency, CustomerFilter, CustomerId,
+    CustomerPatch, NewCustomer, NewOrder, NewOrderLine, NewPayment, NewProduct, NewShipment,
+    NewVariant, NewWarehouse, OrderId, Page, PaymentMethod, Store,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -41,10 +41,16 @@ use sha2::Sha256;
 const WEBHOOK_SECRET: &[u8] = b"example-shared-secret";
 /// The header carrying `sha256=<hex of HMAC-SHA256(secret, body)>`.
 const SIGNATURE_HEADER: &str = "x-custdb-signature";
-/// Attempts per event before it becomes a dead letter.
+/// Attempts per refused event before it becomes a dead letter.
 const MAX_ATTEMPTS: u32 = 5;
-/// The first retry's pause; each later one doubles it.
+/// Attempts while the receiver is failing before the consumer stops (and
+/// resumes from the same event on its next run).
+const MAX_OUTAGE_ATTEMPTS: u32 = 20;
+/// The first retry's pause; each later one doubles it, up to
+/// [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: u64 = 20;
+/// The longest pause between two attempts.
+const MAX_BACKOFF_MS: u64 = 2_000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
@@ -75,6 +81,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for i in 5..25 {
                 shop.sale(&store, i)?;
             }
+            // A customer asks to be forgotten: the mirror must forget them
+            // too, in their orders as well (their events carry no personal
+            // data; the mirror reads the records again).
+            let first = shop.customers.lock().expect("lock")[0];
+            store.erase_customer(first)?;
             Ok(())
         });
         let mirror_thread = s.spawn(|| mirror.follow(&store, &writing_done));
@@ -118,7 +129,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for c in &status.consumers {
         assert_eq!(c.position, status.head, "{} caught up", c.name);
     }
-    println!("both consumers at position {}; stopping", status.head);
+    println!(
+        "both consumers at position {}; stopping (the files lived in a temporary directory, \
+         removed now)",
+        status.head
+    );
     Ok(())
 }
 
@@ -223,7 +238,8 @@ impl Mirror {
             orders: BTreeMap::new(),
         };
         let position = store.read(|r| {
-            for c in Page::all(|after| r.customers().list(&Default::default(), after, 500)) {
+            let every = CustomerFilter::default().archived(ArchiveState::All);
+            for c in Page::all(|after| r.customers().list(&every, after, 500)) {
                 let c = c?;
                 mirror.customers.insert(c.id.to_string(), json(&c));
             }
@@ -265,16 +281,47 @@ impl Mirror {
 
     /// Reads the record the event names (the feed carries ids and facts,
     /// no personal data) and stores its current state.
+    ///
+    /// Some events change other records too (docs/CHANGES.md, "Events
+    /// that change other records"): an erasure or a merge also rewrites
+    /// the customer's orders, so they are read again; a retention run may
+    /// change many records, so the mirror is rebuilt from an export.
     fn apply(&mut self, store: &Store, e: &ChangeEvent) -> custdb::Result<()> {
         let kind = e.kind.as_str();
-        if kind.starts_with("customer.") {
+        if kind == "retention_rule.applied" {
+            let fresh = Mirror::export(store, &self.dir)?;
+            self.customers = fresh.customers;
+            self.orders = fresh.orders;
+        } else if kind.starts_with("customer.") {
             let id = CustomerId::parse(&e.entity_id, "entity_id")?;
             let c = store.customers().get(id)?;
             self.customers.insert(e.entity_id.clone(), json(&c));
+            if matches!(
+                e.kind,
+                ChangeKind::CustomerErased
+                    | ChangeKind::CustomerMerged
+                    | ChangeKind::CustomerMergedInto
+            ) {
+                self.refresh_orders_of(store, id)?;
+            }
         } else if kind.starts_with("order.") {
             let id = OrderId::parse(&e.entity_id, "entity_id")?;
             let o = store.orders().get(id)?;
             self.orders.insert(e.entity_id.clone(), json(&o));
+        }
+        Ok(())
+    }
+
+    /// Reads every order of a customer again.
+    fn refresh_orders_of(&mut self, store: &Store, customer: CustomerId) -> custdb::Result<()> {
+        let ids: Vec<OrderId> = store.read(|r| {
+            Page::all(|after| r.orders().history(customer, after, 500))
+                .map(|o| o.map(|o| o.id))
+                .collect()
+        })?;
+        for id in ids {
+            let o = store.orders().get(id)?;
+            self.orders.insert(id.to_string(), json(&o));
         }
         Ok(())
     }
@@ -340,12 +387,68 @@ fn signature(body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-/// Posts every event to `url`, in order, each with its signature; retries
-/// a failed delivery with exponential backoff, and after
-/// [`MAX_ATTEMPTS`] writes it to the dead letters (with the last
-/// failure) and moves on. Acknowledges after each event's outcome, so a
-/// restart resends at most the event in flight (the receiver dedupes by
-/// position).
+/// How one delivery attempt ended.
+enum Attempt {
+    Delivered,
+    /// The receiver refused this event (a 4xx answer other than 408 and
+    /// 429): sending it again will not help.
+    Refused(String),
+    /// The receiver or the network failed (5xx, 408, 429, a timeout, a
+    /// refused connection): worth trying again later.
+    Failed(String),
+}
+
+fn attempt(agent: &ureq::Agent, url: &str, body: &[u8], signed: &str) -> Attempt {
+    match agent
+        .post(url)
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, signed)
+        .send(body)
+    {
+        Ok(r) if r.status().is_success() => Attempt::Delivered,
+        Ok(r) if r.status().is_client_error() && ![408, 429].contains(&r.status().as_u16()) => {
+            Attempt::Refused(format!("HTTP {}", r.status()))
+        }
+        Ok(r) => Attempt::Failed(format!("HTTP {}", r.status())),
+        Err(e) => Attempt::Failed(e.to_string()),
+    }
+}
+
+/// Whether `header` is `sha256=<hex>` of the body's HMAC, compared in
+/// constant time (`verify_slice`), so that the answer's timing tells an
+/// attacker nothing about the expected signature.
+fn signature_matches(body: &[u8], header: &str) -> bool {
+    let Some(hex) = header.strip_prefix("sha256=") else {
+        return false;
+    };
+    if hex.len() != 64 || !hex.is_ascii() {
+        return false;
+    }
+    let Ok(bytes) = (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+    else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET).expect("any key length");
+    mac.update(body);
+    mac.verify_slice(&bytes).is_ok()
+}
+
+/// Posts every event to `url`, in order, each with its signature.
+///
+/// - A refused event (4xx) is tried [`MAX_ATTEMPTS`] times, then written
+///   to the dead letters with its last answer (synced to disk before the
+///   acknowledgement, so a crash never loses it) and passed over.
+/// - A failure of the receiver or the network is retried with exponential
+///   backoff (from [`FIRST_BACKOFF_MS`], doubling, capped at
+///   [`MAX_BACKOFF_MS`]) and never dead-lettered: an outage must not turn
+///   every event sent meanwhile into a dead letter. After
+///   [`MAX_OUTAGE_ATTEMPTS`] the consumer stops without acknowledging, and
+///   resumes from the same event when it is started again.
+///
+/// Acknowledges after each event's outcome, so a restart resends at most
+/// the event in flight (the receiver dedupes by position).
 fn deliver_webhooks(
     store: &Store,
     url: &str,
@@ -377,37 +480,42 @@ fn deliver_webhooks(
         for event in &events {
             let body = serde_json::to_vec(event).map_err(custdb::Error::other)?;
             let signed = signature(&body);
-            let mut last_failure = String::new();
-            let mut delivered = false;
-            for attempt in 1..=MAX_ATTEMPTS {
-                if attempt > 1 {
-                    report.retries += 1;
-                    std::thread::sleep(Duration::from_millis(FIRST_BACKOFF_MS << (attempt - 2)));
-                }
-                match agent
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .header(SIGNATURE_HEADER, &signed)
-                    .send(&body[..])
-                {
-                    Ok(response) if response.status().is_success() => {
-                        delivered = true;
+            let (mut refusals, mut failures) = (0, 0);
+            let mut backoff_ms = FIRST_BACKOFF_MS;
+            loop {
+                match attempt(&agent, url, &body, &signed) {
+                    Attempt::Delivered => {
+                        report.delivered += 1;
                         break;
                     }
-                    Ok(response) => last_failure = format!("HTTP {}", response.status()),
-                    Err(e) => last_failure = e.to_string(),
+                    Attempt::Refused(why) => {
+                        refusals += 1;
+                        if refusals == MAX_ATTEMPTS {
+                            report.dead += 1;
+                            let letter = serde_json::json!({
+                                "event": event,
+                                "attempts": refusals,
+                                "last_failure": why,
+                            });
+                            writeln!(dead_file, "{letter}").map_err(io)?;
+                            dead_file.sync_data().map_err(io)?;
+                            break;
+                        }
+                    }
+                    Attempt::Failed(why) => {
+                        failures += 1;
+                        if failures == MAX_OUTAGE_ATTEMPTS {
+                            return Err(custdb::Error::other(std::io::Error::other(format!(
+                                "the receiver is unreachable ({why}); event {} stays \
+                                 unacknowledged for the next run",
+                                event.position
+                            ))));
+                        }
+                    }
                 }
-            }
-            if delivered {
-                report.delivered += 1;
-            } else {
-                report.dead += 1;
-                let letter = serde_json::json!({
-                    "event": event,
-                    "attempts": MAX_ATTEMPTS,
-                    "last_failure": last_failure,
-                });
-                writeln!(dead_file, "{letter}").map_err(io)?;
+                report.retries += 1;
+                std::thread::sleep(Duration::from_millis(backoff_ms));
+                backoff_ms = (backoff_ms * 2).min(MAX_BACKOFF_MS);
             }
             store.changes().ack("webhooks", event.position)?;
         }
@@ -470,8 +578,9 @@ impl Receiver {
     }
 }
 
-/// One delivery: the signature must match the body; cancellations are
-/// refused for good (422); every third event's first attempt fails (503),
+/// One delivery: the signature must match the body (checked in constant
+/// time); cancellations are refused for good (422); every third event's
+/// first attempt fails (503),
 /// as a busy system would; a resent event already accepted is accepted
 /// again without counting twice.
 async fn receive(
@@ -484,7 +593,7 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let mut seen = seen.lock().expect("lock");
-    if signed != signature(&body) {
+    if !signature_matches(&body, signed) {
         seen.bad_signatures += 1;
         return StatusCode::UNAUTHORIZED;
     }

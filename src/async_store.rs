@@ -303,6 +303,47 @@ impl AsyncChanges {
         self.call(|s| s.changes().status()).await
     }
 
+    /// [`StoreChanges::consumer`](crate::StoreChanges::consumer).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn consumer(&self, name: impl Into<String>) -> Result<crate::Consumer> {
+        let name = name.into();
+        self.call(move |s| s.changes().consumer(&name)).await
+    }
+
+    /// [`StoreChanges::head`](crate::StoreChanges::head).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn head(&self) -> Result<i64> {
+        self.call(|s| s.changes().head()).await
+    }
+
+    /// [`StoreChanges::after`](crate::StoreChanges::after).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn after(&self, after: i64, limit: usize) -> Result<Vec<crate::ChangeEvent>> {
+        self.call(move |s| s.changes().after(after, limit)).await
+    }
+
+    /// [`StoreChanges::set_retention`](crate::StoreChanges::set_retention).
+    ///
+    /// # Errors
+    ///
+    /// As the synchronous call.
+    pub async fn set_retention(
+        &self,
+        retention: crate::FeedRetention,
+    ) -> Result<crate::FeedRetention> {
+        self.call(move |s| s.changes().set_retention(retention))
+            .await
+    }
+
     /// [`StoreChanges::prune`](crate::StoreChanges::prune).
     ///
     /// # Errors

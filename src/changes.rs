@@ -143,8 +143,7 @@ change_kinds! {
     /// A warehouse changed.
     WarehouseUpdated = "warehouse.updated",
     /// Stock of a variant (the entity) moved in a warehouse: `warehouse_id`,
-    /// `movement`, the deltas and the new `on_hand`, `reserved` and
-    /// `available`.
+    /// `movement`, and the new `on_hand`, `reserved` and `available`.
     StockChanged = "stock.changed",
     /// Stock was reserved outside an order (entity: the reservation).
     ReservationMade = "reservation.made",
@@ -341,12 +340,6 @@ pub struct ChangeFacts {
     /// A quantity the change moved (a reservation's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
-    /// A movement's change to the stock on hand.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_hand_delta: Option<i64>,
-    /// A movement's change to the stock reserved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reserved_delta: Option<i64>,
     /// Stock on hand in the warehouse after the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_hand: Option<i64>,

@@ -922,12 +922,13 @@ impl<'t> Inventory<'t> {
             db.as_sqlite("the ledger")?.last_insert_rowid()
         };
         // Every movement is a change-feed event with the balance after it
-        // (the balance was read under the level's lock).
+        // (the balance was read under the level's lock). Not the deltas:
+        // they follow from two events of the same balance, and each
+        // byte of an event row costs on every line of a long order
+        // (docs/PERFORMANCE.md, "The change feed").
         let mut facts = crate::changes::ChangeFacts::current();
         facts.warehouse_id = Some(m.warehouse_id.to_string());
         facts.movement = Some(m.kind.as_str().to_owned());
-        facts.on_hand_delta = Some(m.on_hand_delta);
-        facts.reserved_delta = Some(m.reserved_delta);
         facts.on_hand = Some(on_hand + m.on_hand_delta);
         facts.reserved = Some(reserved + m.reserved_delta);
         facts.available = Some(available_after);

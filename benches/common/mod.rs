@@ -101,7 +101,7 @@ pub fn raw_event(conn: &Connection, at: &str, kind: &str, entity_id: &str, facts
 }
 
 /// A stock movement's `stock.changed` event, as custdb writes one for
-/// every movement: the deltas and the balance after it.
+/// every movement: the balance after it.
 #[allow(clippy::too_many_arguments, dead_code)]
 pub fn raw_stock_event(
     conn: &Connection,
@@ -109,7 +109,6 @@ pub fn raw_stock_event(
     variant: &str,
     warehouse: &str,
     movement: &str,
-    (on_hand_delta, reserved_delta): (i64, i64),
     (on_hand, reserved): (i64, i64),
     order: &str,
 ) {
@@ -118,8 +117,6 @@ pub fn raw_stock_event(
         "order_id": order,
         "warehouse_id": warehouse,
         "movement": movement,
-        "on_hand_delta": on_hand_delta,
-        "reserved_delta": reserved_delta,
         "on_hand": on_hand,
         "reserved": reserved,
         "available": on_hand - reserved,

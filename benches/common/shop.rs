@@ -239,7 +239,6 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
             variant,
             warehouse,
             "reservation",
-            (0, *quantity),
             (on_hand, reserved + quantity),
             &id.to_string(),
         );
@@ -455,7 +454,6 @@ pub fn raw_ship_in(tx: &Connection, order: OrderId) {
                 variant,
                 &warehouse,
                 "shipment",
-                (-take, -take),
                 (on_hand - take, reserved - take),
                 &order.to_string(),
             );

@@ -581,6 +581,19 @@ fn an_export_reports_the_position_to_follow_the_feed_from() {
                     .to_string()
             })
             .collect();
+        // Every event up to the export's position is about a record the
+        // export holds (the position is the export's own snapshot's).
+        let up_to = store.changes().after(0, 1000).unwrap();
+        for e in up_to.iter().filter(|e| e.position <= report.feed_position) {
+            assert!(exported.contains(&e.entity_id), "{e:?} before the export");
+        }
+        if engine == "SQLite" {
+            assert_eq!(
+                report.feed_position,
+                up_to.last().unwrap().position,
+                "on SQLite every committed event is in the snapshot"
+            );
+        }
         store
             .changes()
             .create_consumer("rebuilt", ConsumerStart::After(report.feed_position))

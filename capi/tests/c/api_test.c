@@ -876,8 +876,24 @@ int main(int argc, char **argv) {
             EXPECT(custdb_changes_prune(db, 0, &out), CUSTDB_ERR_INVALID);
             /* Waiting inside a unit of work would wait for its own commit. */
             EXPECT(custdb_begin(db), CUSTDB_OK);
-            CHECK(custdb_changes_wait(db, "c-mirror", 1, 10, &out) != CUSTDB_OK);
+            EXPECT(custdb_changes_wait(db, "c-mirror", 1, 10, &out), CUSTDB_ERR_REENTRANT);
             EXPECT(custdb_rollback(db), CUSTDB_OK);
+            /* A consumer behind retention must resynchronise: the newest
+             * event always stays, the rest goes when unacknowledged events
+             * may be pruned at once. */
+            EXPECT(custdb_changes_create_consumer(db, "c-behind", "oldest", 0, &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_set_retention(db, "{\"acknowledged_s\":0,\"unacknowledged_s\":0}", &out),
+                   CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_customer_create(db, "{\"display_name\":\"Feed newest\"}", &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_prune(db, 10000, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"pruned\":0") == NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_changes_poll(db, "c-behind", 10, &out), CUSTDB_ERR_CHANGES_PRUNED);
+            CHECK(strstr(custdb_errmsg(db), "resynchronise") != NULL);
+            EXPECT(custdb_changes_drop_consumer(db, "c-behind"), CUSTDB_OK);
             EXPECT(custdb_changes_drop_consumer(db, "c-mirror"), CUSTDB_OK);
             EXPECT(custdb_changes_drop_consumer(db, "c-mirror"), CUSTDB_ERR_NOT_FOUND);
         }
