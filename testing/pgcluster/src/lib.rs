@@ -107,13 +107,14 @@ fn start(durable: bool) -> Option<Cluster> {
         eprintln!("\n*** {message} ***\n");
         return None;
     };
+    let as_root = is_root();
+    sweep_stale(as_root, &bin);
     let dir = std::env::temp_dir().join(format!(
         "custdb-pg-{}-{}",
         std::process::id(),
         NEXT_DB.fetch_add(1, Ordering::SeqCst)
     ));
     std::fs::create_dir_all(&dir).expect("cluster directory");
-    let as_root = is_root();
     if as_root {
         // initdb refuses root; `nobody` owns the cluster instead.
         run(Command::new("chown").arg("nobody:").arg(&dir));
@@ -240,6 +241,49 @@ fn make_certificates(tls: &Path, as_root: bool) -> PathBuf {
         run(Command::new("chown").arg("-R").arg("nobody:").arg(tls));
     }
     tls.to_path_buf()
+}
+
+/// Stops and removes the clusters of test processes that are gone.
+///
+/// The watcher ([`watch`]) normally does this, but a CI runner or a
+/// terminal that kills the whole process group kills the watcher too, and
+/// each cluster left behind holds gigabytes (one database per test): a few
+/// of them filled the disk under a later run. The process id is in the
+/// directory's name (`custdb-pg-<pid>-<n>`); a directory whose process is
+/// alive is left alone.
+fn sweep_stale(as_root: bool, bin: &Path) {
+    // Without /proc every process would look gone.
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("custdb-pg-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        for server in ["standby", "data"] {
+            if dir.join(server).join("postmaster.pid").exists() {
+                let _ = user_command(as_root, &bin.join("pg_ctl"))
+                    .arg("-D")
+                    .arg(dir.join(server))
+                    .args(["-m", "immediate", "stop"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// Stops the cluster and removes its directory once this process is gone.
