@@ -130,12 +130,33 @@ change_kinds! {
     ProductCreated = "product.created",
     /// A product was archived.
     ProductArchived = "product.archived",
+    /// A product changed (`fields`: `name`, `description`, `status` (with
+    /// `status`), `media`, `categories`).
+    ProductUpdated = "product.updated",
+    /// An archived product was restored.
+    ProductRestored = "product.restored",
     /// A variant was created (`product_id`).
     VariantCreated = "variant.created",
     /// A variant changed (`fields`).
     VariantUpdated = "variant.updated",
     /// A variant was archived.
     VariantArchived = "variant.archived",
+    /// An archived variant was restored.
+    VariantRestored = "variant.restored",
+    /// A category was created.
+    CategoryCreated = "category.created",
+    /// A category was renamed or moved (`fields`).
+    CategoryUpdated = "category.updated",
+    /// A category was deleted (its products left it: each gets a
+    /// `product.updated` with `categories`).
+    CategoryDeleted = "category.deleted",
+    /// A collection was created.
+    CollectionCreated = "collection.created",
+    /// A collection changed (`fields`: `name`, `description`, or
+    /// `products` when its list changed).
+    CollectionUpdated = "collection.updated",
+    /// A collection was deleted.
+    CollectionDeleted = "collection.deleted",
     /// A variant's replenishment rule in a warehouse was set (`warehouse_id`).
     ReplenishmentRuleSet = "variant.replenishment_rule_set",
     /// A warehouse was created.
@@ -244,6 +265,15 @@ fn kind_of(entity_type: &str, action: &str) -> Option<ChangeKind> {
         ("interaction", "create") => K::InteractionRecorded,
         ("product", "create") => K::ProductCreated,
         ("product", "archive") => K::ProductArchived,
+        ("product", "update") => K::ProductUpdated,
+        ("product", "restore") => K::ProductRestored,
+        ("variant", "restore") => K::VariantRestored,
+        ("category", "create") => K::CategoryCreated,
+        ("category", "update") => K::CategoryUpdated,
+        ("category", "delete") => K::CategoryDeleted,
+        ("collection", "create") => K::CollectionCreated,
+        ("collection", "update") => K::CollectionUpdated,
+        ("collection", "delete") => K::CollectionDeleted,
         ("variant", "create") => K::VariantCreated,
         ("variant", "update") => K::VariantUpdated,
         ("variant", "archive") => K::VariantArchived,

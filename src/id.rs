@@ -246,6 +246,21 @@ define_id!(
     "variant"
 );
 define_id!(
+    /// The id of a [`ProductMedia`](crate::ProductMedia) reference.
+    MediaId,
+    "media"
+);
+define_id!(
+    /// The id of a [`Category`](crate::Category).
+    CategoryId,
+    "category"
+);
+define_id!(
+    /// The id of a [`Collection`](crate::Collection).
+    CollectionId,
+    "collection"
+);
+define_id!(
     /// The id of a [`Warehouse`](crate::Warehouse).
     WarehouseId,
     "warehouse"

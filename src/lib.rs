@@ -121,7 +121,11 @@ pub use audit::{
     AuditEntry, AuditFilter, AuditHead, AuditReader, AuditVerification, BreakReason, BrokenLink,
 };
 pub use backup::{BackupProgress, BackupReport, BACKUP_PAGES_PER_STEP};
-pub use catalog::{Catalog, CatalogReader, NewProduct, NewVariant, Product, Variant, VariantPatch};
+pub use catalog::{
+    Catalog, CatalogReader, Category, CategoryPatch, Collection, CollectionPatch, MediaKind,
+    NewCategory, NewCollection, NewMedia, NewProduct, NewVariant, Product, ProductMedia,
+    ProductPatch, ProductStatus, StoreCatalog, Variant, VariantPatch,
+};
 pub use changes::{
     ChangeEvent, ChangeFacts, ChangeKind, ChangeReader, Changes, Consumer, ConsumerStart,
     FeedRetention, FeedStatus, PruneReport, StoreChanges,
@@ -139,9 +143,9 @@ pub use dedupe::{DuplicateCandidate, DuplicateReader, MergePlan, Merges};
 pub use error::{Error, ErrorKind, Result};
 pub use export::ExportReport;
 pub use id::{
-    AddressId, ConsentEventId, CreditNoteId, CustomerId, InteractionId, OrderId, OrderLineId,
-    PaymentId, ProductId, RefundId, ReservationId, ReturnId, ShipmentId, TransferId, VariantId,
-    WarehouseId,
+    AddressId, CategoryId, CollectionId, ConsentEventId, CreditNoteId, CustomerId, InteractionId,
+    MediaId, OrderId, OrderLineId, PaymentId, ProductId, RefundId, ReservationId, ReturnId,
+    ShipmentId, TransferId, VariantId, WarehouseId,
 };
 pub use inventory::{
     Inventory, InventoryReader, Movement, MovementKind, NewWarehouse, ReplenishmentRule,

@@ -815,6 +815,267 @@ custdb_status custdb_variant_archive(const custdb_store *store,
                                      const char *variant_id,
                                      char **out);
 
+// Changes a product with a `ProductPatch` JSON object (`name`,
+// `description` (`null` clears it), `status` `"draft"` or `"active"`;
+// fields left out stay) if it is still at `expected_version` (else
+// `CUSTDB_ERR_CONFLICT`); a draft product's variants cannot be ordered.
+// `*out` is the `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_update(const custdb_store *store,
+                                    const char *product_id,
+                                    int64_t expected_version,
+                                    const char *patch_json,
+                                    char **out);
+
+// Restores an archived product and the variants archived with it;
+// `*out` is the `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_restore(const custdb_store *store,
+                                     const char *product_id,
+                                     char **out);
+
+// Restores an archived variant of an active product; `*out` is the
+// `Variant`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_variant_restore(const custdb_store *store,
+                                     const char *variant_id,
+                                     char **out);
+
+// Adds an image or document reference (a URL or path; custdb keeps no
+// bytes) from a `NewMedia` JSON object to a product; `*out` is the
+// `ProductMedia`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_add_media(const custdb_store *store,
+                                       const char *product_id,
+                                       const char *media_json,
+                                       char **out);
+
+// Removes a media reference; `*out` is its `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_remove_media(const custdb_store *store,
+                                          const char *media_id,
+                                          char **out);
+
+// Puts a product in exactly the categories of `category_ids_json` (a
+// JSON array of category ids, at most 32); `*out` is the `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_set_categories(const custdb_store *store,
+                                            const char *product_id,
+                                            const char *category_ids_json,
+                                            char **out);
+
+// Full-text search over products that are not archived (title, SKUs,
+// barcodes, category names, description; every word a prefix, all
+// required), best match first; `cursor` NULL for the first page; `limit` 1
+// to 1000. `*out` is a `Page` of `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_product_search(const custdb_store *store,
+                                    const char *query,
+                                    const char *cursor,
+                                    uint32_t limit,
+                                    char **out);
+
+// Creates a category from a `NewCategory` JSON object (`name`, optional
+// `parent_id`); `*out` is the `Category`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_category_create(const custdb_store *store,
+                                     const char *category_json,
+                                     char **out);
+
+// Renames or moves a category with a `CategoryPatch` JSON object (`name`,
+// `parent_id`: an id, or `null` for the top) if it is still at
+// `expected_version`; `*out` is the `Category`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_category_update(const custdb_store *store,
+                                     const char *category_id,
+                                     int64_t expected_version,
+                                     const char *patch_json,
+                                     char **out);
+
+// Deletes a category without subcategories (else
+// `CUSTDB_ERR_INVALID_STATE`); its products leave it.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_category_delete(const custdb_store *store,
+                                     const char *category_id);
+
+// A category; `*out` is the `Category`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_category_get(const custdb_store *store,
+                                  const char *category_id,
+                                  char **out);
+
+// Every category in tree order (top level by name, each followed by its
+// subtree); `*out` is a JSON array of `Category`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_category_list(const custdb_store *store,
+                                   char **out);
+
+// A page of a category's products that are not archived, by name; with
+// `include_subcategories` non-zero also those of every category below it;
+// `cursor` NULL for the first page; `limit` 1 to 1000. `*out` is a `Page`
+// of `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_category_products(const custdb_store *store,
+                                       const char *category_id,
+                                       int32_t include_subcategories,
+                                       const char *cursor,
+                                       uint32_t limit,
+                                       char **out);
+
+// Creates a collection from a `NewCollection` JSON object; `*out` is the
+// `Collection`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_collection_create(const custdb_store *store,
+                                       const char *collection_json,
+                                       char **out);
+
+// Changes a collection's name or description with a `CollectionPatch`
+// JSON object if it is still at `expected_version`; `*out` is the
+// `Collection`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_collection_update(const custdb_store *store,
+                                       const char *collection_id,
+                                       int64_t expected_version,
+                                       const char *patch_json,
+                                       char **out);
+
+// Deletes a collection (its products stay).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_collection_delete(const custdb_store *store,
+                                       const char *collection_id);
+
+// A collection; `*out` is the `Collection`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_collection_get(const custdb_store *store,
+                                    const char *collection_id,
+                                    char **out);
+
+// Every collection, by name; `*out` is a JSON array of `Collection`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_collection_list(const custdb_store *store,
+                                     char **out);
+
+// Adds a product at the end of a collection (one already in it stays
+// where it is); `*out` is the `Collection`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_collection_add_product(const custdb_store *store,
+                                            const char *collection_id,
+                                            const char *product_id,
+                                            char **out);
+
+// Takes a product out of a collection; `*out` is the `Collection`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_collection_remove_product(const custdb_store *store,
+                                               const char *collection_id,
+                                               const char *product_id,
+                                               char **out);
+
+// Replaces a collection's list with the products of `product_ids_json` (a
+// JSON array of product ids, in order); `*out` is the `Collection`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_collection_set_products(const custdb_store *store,
+                                             const char *collection_id,
+                                             const char *product_ids_json,
+                                             char **out);
+
+// A page of a collection's products that are not archived, in the
+// collection's order; `cursor` NULL for the first page; `limit` 1 to 1000.
+// `*out` is a `Page` of `Product`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_collection_products(const custdb_store *store,
+                                         const char *collection_id,
+                                         const char *cursor,
+                                         uint32_t limit,
+                                         char **out);
+
 // Creates a consumer. `start` is plain text: `"oldest"` (from the oldest
 // event the feed holds), `"now"` (only what happens from now on; also
 // for NULL) or `"after"` (after `after_position`, e.g. the head read with

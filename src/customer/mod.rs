@@ -1266,7 +1266,7 @@ fn archived(conn: Conn<'_>, id: CustomerId) -> Result<Error> {
 /// Turns user text into a safe FTS5 query: every run of letters and digits
 /// becomes a quoted prefix term, so FTS5 operators in the input have no
 /// effect.
-fn fts_query(query: &str) -> Result<String> {
+pub(crate) fn fts_query(query: &str) -> Result<String> {
     if query.chars().take(MAX_QUERY_LEN + 1).count() > MAX_QUERY_LEN {
         return Err(Error::invalid(
             "query",

@@ -1451,11 +1451,28 @@ impl<'t> Orders<'t> {
                 .transpose()?;
             let product = match product_names.entry(variant.product_id) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => e.insert(self.tx.db().query_row(
-                    sql!(crate::catalog::sql::PRODUCT_NAME),
-                    &[&variant.product_id],
-                    |r| r.get::<String>(0),
-                )?),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let (name, status) = self.tx.db().query_row(
+                        sql!(crate::catalog::sql::PRODUCT_NAME),
+                        &[&variant.product_id],
+                        |r| {
+                            Ok((
+                                r.get::<String>(0)?,
+                                r.get::<crate::catalog::ProductStatus>(1)?,
+                            ))
+                        },
+                    )?;
+                    if status == crate::catalog::ProductStatus::Draft {
+                        return Err(Error::invalid(
+                            f("sku"),
+                            format!(
+                                "{sku:?} belongs to a draft product; make the product active \
+                                 to sell it"
+                            ),
+                        ));
+                    }
+                    e.insert(name)
+                }
             };
             let title = match &variant.title {
                 Some(t) => format!("{product} – {t}"),

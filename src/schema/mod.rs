@@ -121,7 +121,36 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0010_change_feed.sql"),
         after: None,
     },
+    Migration {
+        version: 11,
+        name: "catalog",
+        sql: include_str!("../../schema/migrations/sqlite/0011_catalog.sql"),
+        after: Some(add_product_status),
+    },
 ];
+
+/// Version 11: `products.status`. A draft product is being prepared: it is
+/// listed and found, but its variants cannot be ordered until it is
+/// active. Added here, not in the SQL, so that a file a test rewound to an
+/// older version migrates again (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+fn add_product_status(conn: &rusqlite::Connection) -> crate::error::Result<()> {
+    use crate::error::DbResult;
+    let present: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('products') WHERE name = 'status')",
+            [],
+            |r| r.get(0),
+        )
+        .db()?;
+    if !present {
+        conn.execute_batch(
+            "ALTER TABLE products ADD COLUMN status TEXT NOT NULL DEFAULT 'active' \
+             CHECK (status IN ('draft', 'active'))",
+        )
+        .db()?;
+    }
+    Ok(())
+}
 
 /// The schema version this library writes and expects.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

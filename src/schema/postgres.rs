@@ -41,6 +41,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0010_change_feed.sql"),
         after: None,
     },
+    Migration {
+        version: 11,
+        name: "catalog",
+        sql: include_str!("../../schema/migrations/postgres/0011_catalog.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).

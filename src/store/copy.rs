@@ -180,6 +180,7 @@ fn copy(
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
              AND sql NOT LIKE 'CREATE VIRTUAL%' AND name NOT LIKE 'customers_fts%' \
+             AND name NOT LIKE 'products_fts%' \
              AND name <> 'custdb_migrations'",
         )
         .db()?

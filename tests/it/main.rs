@@ -11,6 +11,7 @@ mod atomicity;
 mod audit;
 mod backup;
 mod bad_input;
+mod catalog;
 mod changes;
 mod commerce;
 mod commerce_bad_input;

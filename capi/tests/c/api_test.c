@@ -42,6 +42,22 @@ static void take(char **out, const char *key, char *value, size_t size) {
 }
 
 /* Backup progress: counts the calls and keeps the last pages_copied. */
+/* The version of a product: its own "version" comes after its variants'
+   (the last in the text; media and categories carry none). Frees *out. */
+static long long product_version(char **out) {
+    const char *at = NULL, *next;
+    long long version = -1;
+    CHECK(*out != NULL);
+    if (*out == NULL) return -1;
+    for (next = strstr(*out, "\"version\":"); next != NULL; next = strstr(next + 1, "\"version\":"))
+        at = next;
+    CHECK(at != NULL);
+    if (at != NULL) version = atoll(at + strlen("\"version\":"));
+    custdb_string_free(*out);
+    *out = NULL;
+    return version;
+}
+
 static void count_progress(uint64_t pages_copied, uint64_t pages_total, void *user_data) {
     uint64_t *calls = (uint64_t *)user_data;
     (void)pages_total;
@@ -409,6 +425,114 @@ int main(int argc, char **argv) {
         EXPECT(custdb_product_list(db, "archived", NULL, 10, &out), CUSTDB_OK);
         CHECK(out != NULL && strstr(out, "Old Mug") != NULL && strstr(out, "\"Tea\"") == NULL);
         take(&out, NULL, NULL, 0);
+
+        /* The rest of the catalog: edits, restore, media, categories,
+           collections, search. */
+        {
+            char version[32], media[64], drinks[64], tea_cat[64], picks[64], ids[160], cur[256];
+            long long product_v;
+            EXPECT(custdb_product_get(db, product, &out), CUSTDB_OK);
+            product_v = product_version(&out);
+            EXPECT(custdb_product_update(db, product, product_v,
+                       "{\"description\":\"Loose leaf\",\"status\":\"draft\"}", &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"draft\"") != NULL);
+            product_v = product_version(&out);
+            EXPECT(custdb_product_update(db, product, 1, "{\"name\":\"X\"}", &out), CUSTDB_ERR_CONFLICT);
+            EXPECT(custdb_product_update(db, product, product_v, "{\"status\":\"sold\"}", &out),
+                   CUSTDB_ERR_JSON);
+            EXPECT(custdb_product_update(db, product, product_v, "{\"status\":\"active\"}", &out),
+                   CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_product_restore(db, hold, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"archived_at\":null") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_variant_restore(db, mug, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"archived_at\":null") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_product_add_media(db, product,
+                       "{\"kind\":\"image\",\"reference\":\"https://cdn.example.com/tea.jpg\",\"alt_text\":\"Tin\"}",
+                       &out), CUSTDB_OK);
+            take(&out, "id", media, sizeof media);
+            EXPECT(custdb_product_add_media(db, product, "{\"kind\":\"image\",\"reference\":\"\"}", &out),
+                   CUSTDB_ERR_INVALID);
+            CHECK(strstr(custdb_errmsg(db), "reference") != NULL);
+            EXPECT(custdb_product_remove_media(db, media, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "tea.jpg") == NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_product_remove_media(db, media, &out), CUSTDB_ERR_NOT_FOUND);
+
+            EXPECT(custdb_category_create(db, "{\"name\":\"Drinks\"}", &out), CUSTDB_OK);
+            take(&out, "id", drinks, sizeof drinks);
+            snprintf(json, sizeof json, "{\"name\":\"Tea\",\"parent_id\":\"%s\"}", drinks);
+            EXPECT(custdb_category_create(db, json, &out), CUSTDB_OK);
+            take(&out, "id", tea_cat, sizeof tea_cat);
+            EXPECT(custdb_category_create(db, json, &out), CUSTDB_ERR_ALREADY_EXISTS);
+            EXPECT(custdb_category_get(db, tea_cat, &out), CUSTDB_OK);
+            take(&out, "depth", version, sizeof version);
+            CHECK(strcmp(version, "1") == 0);
+            snprintf(json, sizeof json, "{\"parent_id\":\"%s\"}", tea_cat);
+            EXPECT(custdb_category_update(db, drinks, 1, json, &out), CUSTDB_ERR_INVALID);
+            CHECK(strstr(custdb_errmsg(db), "parent_id") != NULL);
+            EXPECT(custdb_category_update(db, drinks, 1, "{\"name\":\"Beverages\"}", &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_category_list(db, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "Beverages") != NULL);
+            take(&out, NULL, NULL, 0);
+            snprintf(ids, sizeof ids, "[\"%s\"]", tea_cat);
+            EXPECT(custdb_product_set_categories(db, product, ids, &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_product_set_categories(db, product, "[\"nope\"]", &out), CUSTDB_ERR_JSON);
+            EXPECT(custdb_category_products(db, drinks, 1, NULL, 10, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "TEA-BIG") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_category_products(db, drinks, 0, NULL, 10, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "TEA-BIG") == NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_product_search(db, "beverages", NULL, 10, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "Loose leaf") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_product_search(db, "5012345678900", NULL, 10, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "TEA-BIG") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_product_search(db, "  ", NULL, 10, &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_product_search(db, "tea", "not a cursor", 10, &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_category_delete(db, drinks), CUSTDB_ERR_INVALID_STATE);
+            EXPECT(custdb_category_delete(db, tea_cat), CUSTDB_OK);
+            EXPECT(custdb_category_get(db, tea_cat, &out), CUSTDB_ERR_NOT_FOUND);
+
+            EXPECT(custdb_collection_create(db, "{\"name\":\"Picks\"}", &out), CUSTDB_OK);
+            take(&out, "id", picks, sizeof picks);
+            EXPECT(custdb_collection_create(db, "{\"name\":\"Picks\"}", &out), CUSTDB_ERR_ALREADY_EXISTS);
+            EXPECT(custdb_collection_add_product(db, picks, hold, &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_collection_add_product(db, picks, product, &out), CUSTDB_OK);
+            take(&out, "product_count", version, sizeof version);
+            CHECK(strcmp(version, "2") == 0);
+            EXPECT(custdb_collection_products(db, picks, NULL, 1, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "Old Mug") != NULL && json_field(out, "next_cursor", cur, sizeof cur));
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_collection_products(db, picks, cur, 1, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "TEA-BIG") != NULL);
+            take(&out, NULL, NULL, 0);
+            snprintf(ids, sizeof ids, "[\"%s\"]", product);
+            EXPECT(custdb_collection_set_products(db, picks, ids, &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_collection_remove_product(db, picks, product, &out), CUSTDB_OK);
+            take(&out, "version", version, sizeof version);
+            EXPECT(custdb_collection_update(db, picks, atoll(version), "{\"description\":\"Ours\"}", &out),
+                   CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_collection_get(db, picks, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "Ours") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_collection_list(db, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "Picks") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_collection_delete(db, picks), CUSTDB_OK);
+            EXPECT(custdb_collection_delete(db, picks), CUSTDB_ERR_NOT_FOUND);
+            EXPECT(custdb_product_archive(db, hold, &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+        }
 
         EXPECT(custdb_warehouse_get(db, north, &out), CUSTDB_OK);
         take(&out, "code", json, sizeof json);

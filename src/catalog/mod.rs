@@ -7,7 +7,23 @@
 //! decimals, see [`crate::money`]), and two stock flags: whether custdb
 //! tracks its stock (services and gift cards are not tracked) and whether it
 //! may be sold below zero available (backorders). Archived products and
-//! variants stay readable but cannot be ordered.
+//! variants stay readable but cannot be ordered, nor can the variants of a
+//! draft product.
+//!
+//! Products also carry media references (images and documents, by URL or
+//! path), belong to categories (a tree, [`Category`]) and to collections
+//! (hand-ordered lists, [`Collection`]), and are found by full-text search
+//! over title, description, SKUs, barcodes and category names
+//! ([`CatalogReader::search_products`]). docs/CATALOG.md has the rules.
+
+mod search;
+mod taxonomy;
+
+pub use taxonomy::{
+    Category, CategoryPatch, Collection, CollectionPatch, NewCategory, NewCollection,
+    MAX_CATEGORIES, MAX_CATEGORY_DEPTH, MAX_CATEGORY_NAME_LEN, MAX_COLLECTIONS,
+    MAX_COLLECTION_NAME_LEN, MAX_COLLECTION_PRODUCTS,
+};
 
 use std::collections::BTreeMap;
 
@@ -18,9 +34,10 @@ use crate::customer::ArchiveState;
 use crate::db::{sql, Conn, Json, Row};
 use crate::error::JsonResult;
 use crate::error::{Error, ErrorKind, Result};
-use crate::id::{ProductId, VariantId};
+use crate::id::{CategoryId, CollectionId, MediaId, ProductId, VariantId};
 use crate::money::{self, Currency, Money};
 use crate::page::{check_limit, into_page, Cursor, Page};
+use crate::text_enum::text_enum;
 use crate::unit::{CheckReport, WriteTx};
 use crate::validate;
 
@@ -42,6 +59,157 @@ pub const MAX_OPTIONS: usize = 8;
 pub const MAX_OPTION_NAME_LEN: usize = 32;
 /// Longest option value, in characters.
 pub const MAX_OPTION_VALUE_LEN: usize = 64;
+/// Most media references one product may have.
+pub const MAX_MEDIA_PER_PRODUCT: usize = 100;
+/// Longest media reference (a URL or a path), in characters.
+pub const MAX_MEDIA_REFERENCE_LEN: usize = 2048;
+/// Longest alternative text of a media reference, in characters.
+pub const MAX_ALT_TEXT_LEN: usize = 500;
+/// Highest media position.
+pub const MAX_MEDIA_POSITION: u32 = 1_000_000;
+/// Most categories one product may be in.
+pub const MAX_CATEGORIES_PER_PRODUCT: usize = 32;
+
+text_enum!(
+    /// Whether a product is on sale yet.
+    ProductStatus {
+        /// Being prepared: listed and found, but its variants cannot be
+        /// ordered.
+        Draft = "draft",
+        /// On sale (unless archived).
+        Active = "active",
+    }
+);
+
+text_enum!(
+    /// What a media reference points at.
+    MediaKind {
+        /// A picture (alt text recommended).
+        Image = "image",
+        /// A document: a data sheet, a manual, a certificate.
+        Document = "document",
+    }
+);
+
+/// An image or document of a product, by reference: custdb stores the URL
+/// or path, never the bytes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct ProductMedia {
+    /// The reference's id.
+    pub id: MediaId,
+    /// Its product.
+    pub product_id: ProductId,
+    /// Image or document.
+    pub kind: MediaKind,
+    /// A URL or a path, as given (trimmed).
+    pub reference: String,
+    /// Alternative text, for an image.
+    pub alt_text: Option<String>,
+    /// Its place in the product's list (lowest first; ties by id).
+    pub position: u32,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A media reference to add to a product.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct NewMedia {
+    /// Image or document.
+    pub kind: MediaKind,
+    /// A URL or a path: 1 to [`MAX_MEDIA_REFERENCE_LEN`] characters, no
+    /// control characters.
+    pub reference: String,
+    /// Alternative text, at most [`MAX_ALT_TEXT_LEN`] characters.
+    #[serde(default)]
+    pub alt_text: Option<String>,
+    /// Its place (0 to [`MAX_MEDIA_POSITION`]); `None` puts it after the
+    /// product's last one.
+    #[serde(default)]
+    pub position: Option<u32>,
+}
+crate::input::strict_serde!(NewMedia);
+
+impl NewMedia {
+    /// An image at a URL or path.
+    pub fn image(reference: impl Into<String>) -> Self {
+        NewMedia {
+            kind: MediaKind::Image,
+            reference: reference.into(),
+            alt_text: None,
+            position: None,
+        }
+    }
+
+    /// A document at a URL or path.
+    pub fn document(reference: impl Into<String>) -> Self {
+        NewMedia {
+            kind: MediaKind::Document,
+            ..NewMedia::image(reference)
+        }
+    }
+
+    /// Sets the alternative text.
+    pub fn alt_text(mut self, text: impl Into<String>) -> Self {
+        self.alt_text = Some(text.into());
+        self
+    }
+
+    /// Sets the position.
+    pub fn position(mut self, position: u32) -> Self {
+        self.position = Some(position);
+        self
+    }
+}
+
+/// A partial update of a product: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct ProductPatch {
+    /// New name (title).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New description, or `Some(None)` (JSON `null`) to clear it.
+    #[serde(
+        default,
+        deserialize_with = "crate::input::clearable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<Option<String>>,
+    /// New status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProductStatus>,
+}
+crate::input::strict_serde!(ProductPatch; not_null: name, status);
+
+impl ProductPatch {
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(Some(text.into()));
+        self
+    }
+
+    /// Clears the description.
+    pub fn clear_description(mut self) -> Self {
+        self.description = Some(None);
+        self
+    }
+
+    /// Sets the status.
+    pub fn status(mut self, status: ProductStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+}
 
 /// A product and its variants.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -64,6 +232,12 @@ pub struct Product {
     pub version: i64,
     /// When it was archived; `None` while active.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Draft or active (an archived product keeps its status).
+    pub status: ProductStatus,
+    /// Its images and documents, by position.
+    pub media: Vec<ProductMedia>,
+    /// The categories it is in, by id.
+    pub category_ids: Vec<CategoryId>,
 }
 
 /// One sellable variant of a product.
@@ -123,7 +297,7 @@ impl Variant {
 /// assert_eq!(tee.variants.len(), 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewProduct {
@@ -135,8 +309,30 @@ pub struct NewProduct {
     /// Variants to create with it.
     #[serde(default)]
     pub variants: Vec<NewVariant>,
+    /// Draft or active (default active).
+    #[serde(default = "active")]
+    pub status: ProductStatus,
+    /// Categories to put it in (at most [`MAX_CATEGORIES_PER_PRODUCT`]).
+    #[serde(default)]
+    pub category_ids: Vec<CategoryId>,
 }
 crate::input::strict_serde!(NewProduct);
+
+impl Default for NewProduct {
+    fn default() -> Self {
+        NewProduct {
+            name: String::new(),
+            description: None,
+            variants: Vec::new(),
+            status: ProductStatus::Active,
+            category_ids: Vec::new(),
+        }
+    }
+}
+
+fn active() -> ProductStatus {
+    ProductStatus::Active
+}
 
 impl NewProduct {
     /// A product with this name.
@@ -156,6 +352,18 @@ impl NewProduct {
     /// Adds a variant.
     pub fn variant(mut self, variant: NewVariant) -> Self {
         self.variants.push(variant);
+        self
+    }
+
+    /// Sets the status.
+    pub fn status(mut self, status: ProductStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Puts it in a category.
+    pub fn category(mut self, id: CategoryId) -> Self {
+        self.category_ids.push(id);
         self
     }
 }
@@ -316,14 +524,14 @@ const VARIANTS_OF_PRODUCTS_PG: &str = concat!(
 /// One page of products after the cursor (name ?1, id ?2; NULL for the
 /// first page).
 const PRODUCT_PAGE: &str = "SELECT id, name, description, created_at, updated_at, version, \
-    archived_at FROM products WHERE (?1 IS NULL OR (name, id) > (?1, ?2)) \
+    archived_at, status FROM products WHERE (?1 IS NULL OR (name, id) > (?1, ?2)) \
     AND (?3 = 'all' OR (archived_at IS NULL) = (?3 = 'active')) \
     ORDER BY name, id LIMIT ?4";
 
 /// [`PRODUCT_PAGE`] on PostgreSQL, where the NULL of the first page needs
 /// its type.
 const PRODUCT_PAGE_PG: &str = "SELECT id, name, description, created_at, updated_at, version, \
-    archived_at FROM products WHERE (CAST(?1 AS text) IS NULL OR (name, id) > (?1, CAST(?2 AS uuid))) \
+    archived_at, status FROM products WHERE (CAST(?1 AS text) IS NULL OR (name, id) > (?1, CAST(?2 AS uuid))) \
     AND (?3 = 'all' OR (archived_at IS NULL) = (?3 = 'active')) \
     ORDER BY name, id LIMIT ?4";
 
@@ -334,8 +542,8 @@ crate::bench_sql::sql_module! {
     mod sql {
     /// A variant by its SKU.
     pub const VARIANT_BY_SKU: &str = concat!(select_variant!(), "WHERE sku = ?1");
-    /// A product's name.
-    pub const PRODUCT_NAME: &str = "SELECT name FROM products WHERE id = ?1";
+    /// A product's name and status.
+    pub const PRODUCT_NAME: &str = "SELECT name, status FROM products WHERE id = ?1";
     /// A variant by its id.
     pub const VARIANT_BY_ID: &str = concat!(select_variant!(), "WHERE id = ?1");
     }
@@ -372,8 +580,51 @@ fn product_from_row(row: &Row<'_>) -> Result<Product> {
         updated_at: row.get(4)?,
         version: row.get(5)?,
         archived_at: row.get(6)?,
+        status: row.get(7)?,
+        media: Vec::new(),
+        category_ids: Vec::new(),
     })
 }
+
+/// The media of the products whose ids are in the JSON array ?1.
+const MEDIA_OF_PRODUCTS: &str = "SELECT id, product_id, kind, reference, alt_text, position, \
+    created_at FROM product_media WHERE product_id IN (SELECT value FROM json_each(?1)) \
+    ORDER BY product_id, position, id";
+/// [`MEDIA_OF_PRODUCTS`] on PostgreSQL.
+const MEDIA_OF_PRODUCTS_PG: &str = "SELECT id, product_id, kind, reference, alt_text, position, \
+    created_at FROM product_media WHERE product_id IN \
+    (SELECT j.value::uuid FROM jsonb_array_elements_text(?1::jsonb) AS j(value)) \
+    ORDER BY product_id, position, id";
+/// The category memberships of the products whose ids are in ?1.
+const CATEGORIES_OF_PRODUCTS: &str = "SELECT product_id, category_id FROM product_categories \
+    WHERE product_id IN (SELECT value FROM json_each(?1)) ORDER BY product_id, category_id";
+/// [`CATEGORIES_OF_PRODUCTS`] on PostgreSQL.
+const CATEGORIES_OF_PRODUCTS_PG: &str = "SELECT product_id, category_id FROM product_categories \
+    WHERE product_id IN (SELECT j.value::uuid FROM jsonb_array_elements_text(?1::jsonb) AS j(value)) \
+    ORDER BY product_id, category_id";
+
+fn media_from_row(row: &Row<'_>) -> Result<ProductMedia> {
+    Ok(ProductMedia {
+        id: row.get(0)?,
+        product_id: row.get(1)?,
+        kind: row.get(2)?,
+        reference: row.get(3)?,
+        alt_text: row.get(4)?,
+        position: u32::try_from(row.get::<i64>(5)?)
+            .map_err(|_| Error::corrupt("a media position is out of range"))?,
+        created_at: row.get(6)?,
+    })
+}
+
+/// The columns of a product row, for queries that join other tables
+/// (`p` is the product).
+macro_rules! product_columns {
+    () => {
+        "p.id, p.name, p.description, p.created_at, p.updated_at, p.version, p.archived_at, \
+         p.status"
+    };
+}
+pub(crate) use product_columns;
 
 /// Read access to the catalog.
 #[derive(Debug)]
@@ -392,19 +643,66 @@ impl<'a> CatalogReader<'a> {
     ///
     /// [`ErrorKind::NotFound`] for an unknown id.
     pub fn product(&self, id: ProductId) -> Result<Product> {
-        let mut product = self
+        let product = self
             .db
             .query_opt(
                 sql!(
-                    "SELECT id, name, description, created_at, updated_at, version, archived_at \
-                     FROM products WHERE id = ?1"
+                    "SELECT id, name, description, created_at, updated_at, version, archived_at, \
+                     status FROM products WHERE id = ?1"
                 ),
                 &[&id],
                 product_from_row,
             )?
             .ok_or_else(|| Error::not_found("product", id))?;
-        product.variants = self.variants_of(id)?;
+        let mut one = [product];
+        self.fill(&mut one)?;
+        let [product] = one;
         Ok(product)
+    }
+
+    /// Reads the variants, media and categories of `products` (three
+    /// statements, whatever their number).
+    pub(crate) fn fill(&self, products: &mut [Product]) -> Result<()> {
+        if products.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<ProductId> = products.iter().map(|p| p.id).collect();
+        let ids = serde_json::to_string(&ids).written()?;
+        let mut variants: BTreeMap<ProductId, Vec<Variant>> = BTreeMap::new();
+        self.db.query_each(
+            sql!(sqlite: VARIANTS_OF_PRODUCTS, postgres: VARIANTS_OF_PRODUCTS_PG),
+            &[&Json(&ids)],
+            |r| {
+                let v = variant_from_row(r)?;
+                variants.entry(v.product_id).or_default().push(v);
+                Ok(())
+            },
+        )?;
+        let mut media: BTreeMap<ProductId, Vec<ProductMedia>> = BTreeMap::new();
+        self.db.query_each(
+            sql!(sqlite: MEDIA_OF_PRODUCTS, postgres: MEDIA_OF_PRODUCTS_PG),
+            &[&Json(&ids)],
+            |r| {
+                let m = media_from_row(r)?;
+                media.entry(m.product_id).or_default().push(m);
+                Ok(())
+            },
+        )?;
+        let mut categories: BTreeMap<ProductId, Vec<CategoryId>> = BTreeMap::new();
+        self.db.query_each(
+            sql!(sqlite: CATEGORIES_OF_PRODUCTS, postgres: CATEGORIES_OF_PRODUCTS_PG),
+            &[&Json(&ids)],
+            |r| {
+                categories.entry(r.get(0)?).or_default().push(r.get(1)?);
+                Ok(())
+            },
+        )?;
+        for p in products.iter_mut() {
+            p.variants = variants.remove(&p.id).unwrap_or_default();
+            p.media = media.remove(&p.id).unwrap_or_default();
+            p.category_ids = categories.remove(&p.id).unwrap_or_default();
+        }
+        Ok(())
     }
 
     /// The variants of a product, in the order they were added.
@@ -421,6 +719,24 @@ impl<'a> CatalogReader<'a> {
             &[&product_id],
             variant_from_row,
         )
+    }
+
+    /// A media reference by id.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown id.
+    pub fn media(&self, id: MediaId) -> Result<ProductMedia> {
+        self.db
+            .query_opt(
+                sql!(
+                    "SELECT id, product_id, kind, reference, alt_text, position, created_at \
+                     FROM product_media WHERE id = ?1"
+                ),
+                &[&id],
+                media_from_row,
+            )?
+            .ok_or_else(|| Error::not_found("media", id))
     }
 
     /// A variant by id.
@@ -490,27 +806,15 @@ impl<'a> CatalogReader<'a> {
                 (Some(name.to_owned()), Some(ProductId::parse(id, "cursor")?))
             }
         };
-        // Two statements for the page, whatever its length: the products,
-        // then all their variants (no query per product).
+        // Four statements for the page, whatever its length: the products,
+        // then all their variants, media and categories (no query per
+        // product).
         let mut items = self.db.query_vec(
             sql!(sqlite: PRODUCT_PAGE, postgres: PRODUCT_PAGE_PG),
             &[&name, &id, &archived.as_str(), &(limit + 1)],
             product_from_row,
         )?;
-        let ids: Vec<ProductId> = items.iter().map(|p| p.id).collect();
-        let mut variants: BTreeMap<ProductId, Vec<Variant>> = BTreeMap::new();
-        self.db.query_each(
-            sql!(sqlite: VARIANTS_OF_PRODUCTS, postgres: VARIANTS_OF_PRODUCTS_PG),
-            &[&Json(&serde_json::to_string(&ids).written()?)],
-            |r| {
-                let v = variant_from_row(r)?;
-                variants.entry(v.product_id).or_default().push(v);
-                Ok(())
-            },
-        )?;
-        for p in &mut items {
-            p.variants = variants.remove(&p.id).unwrap_or_default();
-        }
+        self.fill(&mut items)?;
         Ok(into_page(items, limit, |p| format!("{}|{}", p.id, p.name)))
     }
 }
@@ -636,24 +940,362 @@ impl<'t> Catalog<'t> {
                 .enumerate()
                 .map(|(i, v)| check_variant(&format!("variants[{i}]"), v))
                 .collect::<Result<Vec<_>>>()?;
+            let categories = self.check_categories("category_ids", &new.category_ids)?;
             let id = ProductId::new();
             self.tx.db().execute(
                 sql!(
-                    "INSERT INTO products (id, name, description, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?4)"
+                    "INSERT INTO products (id, name, description, created_at, updated_at, status) \
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5)"
                 ),
-                &[&id, &name, &description, &self.tx.now()],
+                &[&id, &name, &description, &self.tx.now(), &new.status],
             )?;
-            self.tx.audit_change(Change {
-                action: "create",
-                entity_type: "product",
-                entity_id: &id.to_string(),
-                changed_fields: &["name", "description"],
-            })?;
+            self.tx.audit_change_with(
+                Change {
+                    action: "create",
+                    entity_type: "product",
+                    entity_id: &id.to_string(),
+                    changed_fields: &["name", "description", "status", "categories"],
+                },
+                crate::changes::ChangeFacts {
+                    status: Some(new.status.as_str().to_owned()),
+                    ..crate::changes::ChangeFacts::current()
+                },
+            )?;
             for (v, new) in checked.iter().zip(&new.variants) {
                 self.insert_variant(id, v, new)?;
             }
+            self.insert_categories(id, &categories)?;
+            search::reindex(self.tx.db(), id)?;
             self.product(id)
+        })
+    }
+
+    /// The categories named in `ids`, checked: each exists, none twice, at
+    /// most [`MAX_CATEGORIES_PER_PRODUCT`].
+    fn check_categories(&self, field: &str, ids: &[CategoryId]) -> Result<Vec<CategoryId>> {
+        if ids.len() > MAX_CATEGORIES_PER_PRODUCT {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "has {} categories, at most {MAX_CATEGORIES_PER_PRODUCT}",
+                    ids.len()
+                ),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            if !seen.insert(*id) {
+                return Err(Error::invalid(
+                    format!("{field}[{i}]"),
+                    "names a category twice",
+                ));
+            }
+            // A category deleted at once by another server is held off by
+            // the membership's foreign key.
+            self.category(*id).map_err(|e| match e.kind() {
+                ErrorKind::NotFound { .. } => {
+                    Error::invalid(format!("{field}[{i}]"), format!("no category has id {id}"))
+                }
+                _ => e,
+            })?;
+        }
+        Ok(seen.into_iter().collect())
+    }
+
+    fn insert_categories(&self, product_id: ProductId, ids: &[CategoryId]) -> Result<()> {
+        for id in ids {
+            self.tx.db().execute(
+                sql!("INSERT INTO product_categories (product_id, category_id) VALUES (?1, ?2)"),
+                &[&product_id, id],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Changes a product's name, description or status if its version is
+    /// still `expected_version`. Setting a product to draft stops its
+    /// variants being ordered; orders already placed are not touched.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown id; [`ErrorKind::Conflict`]
+    /// for a stale version; [`ErrorKind::Invalid`] naming `name` or
+    /// `description`; [`ErrorKind::InvalidState`] for an archived product
+    /// (restore it first).
+    pub fn update_product(
+        &self,
+        id: ProductId,
+        expected_version: i64,
+        patch: ProductPatch,
+    ) -> Result<Product> {
+        self.tx.atomic(|| {
+            self.lock_product(id)?;
+            let current = self.product(id)?;
+            if current.version != expected_version {
+                return Err(Error::new(ErrorKind::Conflict {
+                    entity: "product",
+                    id: id.to_string(),
+                    expected_version,
+                    actual_version: current.version,
+                }));
+            }
+            if current.archived_at.is_some() {
+                return Err(archived("product", id));
+            }
+            let name = match &patch.name {
+                Some(n) => validate::required_text("name", n, MAX_PRODUCT_NAME_LEN)?,
+                None => current.name.clone(),
+            };
+            let description = match &patch.description {
+                Some(d) => {
+                    validate::optional_long_text("description", d.as_deref(), MAX_DESCRIPTION_LEN)?
+                }
+                None => current.description.clone(),
+            };
+            let status = patch.status.unwrap_or(current.status);
+            let mut changed: Vec<&str> = Vec::new();
+            if name != current.name {
+                changed.push("name");
+            }
+            if description != current.description {
+                changed.push("description");
+            }
+            if status != current.status {
+                changed.push("status");
+            }
+            if changed.is_empty() {
+                return Ok(current);
+            }
+            self.tx.db().execute(
+                sql!(
+                    "UPDATE products SET name = ?2, description = ?3, status = ?4, \
+                     updated_at = ?5, version = version + 1 WHERE id = ?1"
+                ),
+                &[&id, &name, &description, &status, &self.tx.now()],
+            )?;
+            self.tx.audit_change_with(
+                Change {
+                    action: "update",
+                    entity_type: "product",
+                    entity_id: &id.to_string(),
+                    changed_fields: &changed,
+                },
+                crate::changes::ChangeFacts {
+                    status: Some(status.as_str().to_owned()),
+                    ..crate::changes::ChangeFacts::current()
+                },
+            )?;
+            if changed.iter().any(|f| *f != "status") {
+                search::reindex(self.tx.db(), id)?;
+            }
+            self.product(id)
+        })
+    }
+
+    /// Restores an archived product, and with it the variants that were
+    /// archived with it (at the same instant); variants archived before it
+    /// stay archived. Restoring an active product changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown id.
+    pub fn restore_product(&self, id: ProductId) -> Result<Product> {
+        self.tx.atomic(|| {
+            self.lock_product(id)?;
+            let p = self.product(id)?;
+            let Some(archived_at) = p.archived_at else {
+                return Ok(p);
+            };
+            for v in p
+                .variants
+                .iter()
+                .filter(|v| v.archived_at == Some(archived_at))
+            {
+                self.unarchive_variant(v.id)?;
+            }
+            self.tx.db().execute(
+                sql!(
+                    "UPDATE products SET archived_at = NULL, updated_at = ?2, \
+                     version = version + 1 WHERE id = ?1"
+                ),
+                &[&id, &self.tx.now()],
+            )?;
+            self.tx.audit_change(Change {
+                action: "restore",
+                entity_type: "product",
+                entity_id: &id.to_string(),
+                changed_fields: &["archived_at"],
+            })?;
+            self.product(id)
+        })
+    }
+
+    /// Restores an archived variant of an active product: it can be
+    /// ordered again. Restoring a variant that is not archived changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown id; [`ErrorKind::InvalidState`]
+    /// when its product is archived (restore the product).
+    pub fn restore_variant(&self, id: VariantId) -> Result<Variant> {
+        self.tx.atomic(|| {
+            let v = self.variant(id)?;
+            self.lock_product(v.product_id)?;
+            if !v.is_archived() {
+                return Ok(v);
+            }
+            let product_archived: bool = self.tx.db().query_row(
+                sql!("SELECT archived_at IS NOT NULL FROM products WHERE id = ?1"),
+                &[&v.product_id],
+                |r| r.get(0),
+            )?;
+            if product_archived {
+                return Err(Error::new(ErrorKind::InvalidState {
+                    entity: "variant",
+                    id: id.to_string(),
+                    reason: "belongs to an archived product; restore the product".into(),
+                }));
+            }
+            self.unarchive_variant(id)?;
+            self.variant(id)
+        })
+    }
+
+    fn unarchive_variant(&self, id: VariantId) -> Result<()> {
+        self.tx.db().execute(
+            sql!(
+                "UPDATE product_variants SET archived_at = NULL, updated_at = ?2, \
+                 version = version + 1 WHERE id = ?1"
+            ),
+            &[&id, &self.tx.now()],
+        )?;
+        self.tx.audit_change(Change {
+            action: "restore",
+            entity_type: "variant",
+            entity_id: &id.to_string(),
+            changed_fields: &["archived_at"],
+        })
+    }
+
+    /// Adds an image or document reference to a product.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown product;
+    /// [`ErrorKind::Invalid`] naming `reference` (empty, too long, control
+    /// characters), `alt_text` (too long), `position` (above
+    /// [`MAX_MEDIA_POSITION`]) or `media` (the product already has
+    /// [`MAX_MEDIA_PER_PRODUCT`]).
+    pub fn add_media(&self, product_id: ProductId, new: NewMedia) -> Result<ProductMedia> {
+        self.tx.atomic(|| {
+            self.lock_product(product_id)?;
+            let product = self.product(product_id)?;
+            let reference =
+                validate::required_text("reference", &new.reference, MAX_MEDIA_REFERENCE_LEN)?;
+            let alt_text =
+                validate::optional_text("alt_text", new.alt_text.as_deref(), MAX_ALT_TEXT_LEN)?;
+            if product.media.len() >= MAX_MEDIA_PER_PRODUCT {
+                return Err(Error::invalid(
+                    "media",
+                    format!("the product already has {MAX_MEDIA_PER_PRODUCT} media references"),
+                ));
+            }
+            let position = match new.position {
+                Some(p) if p > MAX_MEDIA_POSITION => {
+                    return Err(Error::invalid(
+                        "position",
+                        format!("is {p}, at most {MAX_MEDIA_POSITION}"),
+                    ))
+                }
+                Some(p) => p,
+                None => product
+                    .media
+                    .iter()
+                    .map(|m| m.position.saturating_add(1))
+                    .max()
+                    .unwrap_or(0)
+                    .min(MAX_MEDIA_POSITION),
+            };
+            let id = MediaId::new();
+            self.tx.db().execute(
+                sql!(
+                    "INSERT INTO product_media (id, product_id, kind, reference, alt_text, \
+                     position, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                &[
+                    &id,
+                    &product_id,
+                    &new.kind,
+                    &reference,
+                    &alt_text,
+                    &i64::from(position),
+                    &self.tx.now(),
+                ],
+            )?;
+            self.touch_product(product_id)?;
+            self.audit_product_update(product_id, "media")?;
+            self.media(id)
+        })
+    }
+
+    /// Removes a media reference from its product.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown id.
+    pub fn remove_media(&self, id: MediaId) -> Result<Product> {
+        self.tx.atomic(|| {
+            let media = self.media(id)?;
+            self.lock_product(media.product_id)?;
+            self.tx
+                .db()
+                .execute(sql!("DELETE FROM product_media WHERE id = ?1"), &[&id])?;
+            self.touch_product(media.product_id)?;
+            self.audit_product_update(media.product_id, "media")?;
+            self.product(media.product_id)
+        })
+    }
+
+    /// Puts a product in exactly these categories (replacing the ones it
+    /// was in); the search index follows.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown product;
+    /// [`ErrorKind::Invalid`] naming `category_ids[i]` for an unknown or
+    /// repeated category, or `category_ids` for more than
+    /// [`MAX_CATEGORIES_PER_PRODUCT`].
+    pub fn set_product_categories(
+        &self,
+        product_id: ProductId,
+        category_ids: Vec<CategoryId>,
+    ) -> Result<Product> {
+        self.tx.atomic(|| {
+            self.lock_product(product_id)?;
+            let product = self.product(product_id)?;
+            let categories = self.check_categories("category_ids", &category_ids)?;
+            if categories == product.category_ids {
+                return Ok(product);
+            }
+            self.tx.db().execute(
+                sql!("DELETE FROM product_categories WHERE product_id = ?1"),
+                &[&product_id],
+            )?;
+            self.insert_categories(product_id, &categories)?;
+            self.touch_product(product_id)?;
+            self.audit_product_update(product_id, "categories")?;
+            search::reindex(self.tx.db(), product_id)?;
+            self.product(product_id)
+        })
+    }
+
+    fn audit_product_update(&self, id: ProductId, field: &str) -> Result<()> {
+        self.tx.audit_change(Change {
+            action: "update",
+            entity_type: "product",
+            entity_id: &id.to_string(),
+            changed_fields: &[field],
         })
     }
 
@@ -680,6 +1322,7 @@ impl<'t> Catalog<'t> {
             let checked = check_variant("variant", &new)?;
             let id = self.insert_variant(product_id, &checked, &new)?;
             self.touch_product(product_id)?;
+            search::reindex(self.tx.db(), product_id)?;
             self.variant(id)
         })
     }
@@ -916,6 +1559,9 @@ impl<'t> Catalog<'t> {
                 entity_id: &id.to_string(),
                 changed_fields: &changed,
             })?;
+            if changed.contains(&"barcode") {
+                search::reindex(self.tx.db(), current.product_id)?;
+            }
             self.variant(id)
         })
     }
@@ -1023,7 +1669,9 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
             report.push(format!("variant: {e}"));
         }
         Ok(())
-    })
+    })?;
+    taxonomy::check(conn, report)?;
+    search::check(conn, report)
 }
 
 crate::one_shot::one_shot! {
@@ -1036,6 +1684,21 @@ crate::one_shot::one_shot! {
         fn update_variant(id: VariantId, expected_version: i64, patch: VariantPatch) -> Variant;
         fn archive_variant(id: VariantId) -> Variant;
         fn archive_product(id: ProductId) -> Product;
+        fn update_product(id: ProductId, expected_version: i64, patch: ProductPatch) -> Product;
+        fn restore_product(id: ProductId) -> Product;
+        fn restore_variant(id: VariantId) -> Variant;
+        fn add_media(product_id: ProductId, new: NewMedia) -> ProductMedia;
+        fn remove_media(id: MediaId) -> Product;
+        fn set_product_categories(product_id: ProductId, category_ids: Vec<CategoryId>) -> Product;
+        fn create_category(new: NewCategory) -> Category;
+        fn update_category(id: CategoryId, expected_version: i64, patch: CategoryPatch) -> Category;
+        fn delete_category(id: CategoryId) -> ();
+        fn create_collection(new: NewCollection) -> Collection;
+        fn update_collection(id: CollectionId, expected_version: i64, patch: CollectionPatch) -> Collection;
+        fn delete_collection(id: CollectionId) -> ();
+        fn add_to_collection(collection_id: CollectionId, product_id: ProductId) -> Collection;
+        fn remove_from_collection(collection_id: CollectionId, product_id: ProductId) -> Collection;
+        fn set_collection_products(collection_id: CollectionId, product_ids: Vec<ProductId>) -> Collection;
     }
     read {
         fn product(id: ProductId) -> Product;
@@ -1044,6 +1707,14 @@ crate::one_shot::one_shot! {
         fn variant_by_sku(sku: &str) -> Variant;
         fn variant_by_barcode(barcode: &str) -> Variant;
         fn products(archived: ArchiveState, after: Option<&Cursor>, limit: usize) -> Page<Product>;
+        fn media(id: MediaId) -> ProductMedia;
+        fn search_products(query: &str, after: Option<&Cursor>, limit: usize) -> Page<Product>;
+        fn category(id: CategoryId) -> Category;
+        fn categories() -> Vec<Category>;
+        fn category_products(category_id: CategoryId, include_subcategories: bool, after: Option<&Cursor>, limit: usize) -> Page<Product>;
+        fn collection(id: CollectionId) -> Collection;
+        fn collections() -> Vec<Collection>;
+        fn collection_products(collection_id: CollectionId, after: Option<&Cursor>, limit: usize) -> Page<Product>;
     }
 }
 
