@@ -98,16 +98,35 @@ fn amount_text(a_e4: i64) -> String {
 // The statements custdb runs that it does not publish as constants,
 // copied as they are (the same-statements check catches any drift).
 const CUSTOMER_STATE: &str = "SELECT version, archived_at IS NOT NULL FROM customers WHERE id = ?1";
-const INSERT_PRODUCT: &str =
-    "INSERT INTO products (id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)";
+const INSERT_PRODUCT: &str = "INSERT INTO products (id, name, description, created_at, \
+    updated_at, status) VALUES (?1, ?2, ?3, ?4, ?4, ?5)";
+const SEARCH_TEXT_OF: &str = "SELECT p.name, coalesce(p.description, ''), \
+    coalesce((SELECT group_concat(v.sku || CASE WHEN v.barcode IS NULL THEN '' \
+    ELSE ' ' || v.barcode END, ' ' ORDER BY v.id) FROM product_variants v \
+    WHERE v.product_id = p.id), '') FROM products p WHERE p.id = ?1";
+const CATEGORY_NAMES: &str = "WITH RECURSIVE up(id, parent_id, name) AS (\
+    SELECT c.id, c.parent_id, c.name FROM categories c \
+    JOIN product_categories pc ON pc.category_id = c.id WHERE pc.product_id = ?1 \
+    UNION SELECT c.id, c.parent_id, c.name FROM categories c JOIN up ON c.id = up.parent_id) \
+    SELECT DISTINCT name FROM up ORDER BY name";
+const UPSERT_SEARCH: &str = "INSERT INTO product_search (product_id, title, description, codes, \
+    categories) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product_id) DO UPDATE SET \
+    title = excluded.title, description = excluded.description, \
+    codes = excluded.codes, categories = excluded.categories";
+const MEDIA_OF_PRODUCTS: &str = "SELECT id, product_id, kind, reference, alt_text, position, \
+    created_at FROM product_media WHERE product_id IN (SELECT value FROM json_each(?1)) \
+    ORDER BY product_id, position, id";
+const CATEGORIES_OF_PRODUCTS: &str = "SELECT product_id, category_id FROM product_categories \
+    WHERE product_id IN (SELECT value FROM json_each(?1)) ORDER BY product_id, category_id";
 const INSERT_VARIANT: &str = "INSERT INTO product_variants (id, product_id, sku, title, options, \
     barcode, price_e4, currency, track_stock, allow_backorder, created_at, updated_at) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
-const PRODUCT_BY_ID: &str = "SELECT name, description, created_at, updated_at, version, \
-    archived_at FROM products WHERE id = ?1";
-const VARIANTS_OF_PRODUCT: &str = "SELECT id, product_id, sku, title, options, barcode, price_e4, \
-    currency, track_stock, allow_backorder, created_at, updated_at, version, archived_at \
-    FROM product_variants WHERE product_id = ?1 ORDER BY id";
+const PRODUCT_BY_ID: &str = "SELECT id, name, description, created_at, updated_at, version, \
+    archived_at, status FROM products WHERE id = ?1";
+const VARIANTS_OF_PRODUCTS: &str = "SELECT id, product_id, sku, title, options, barcode, \
+    price_e4, currency, track_stock, allow_backorder, created_at, updated_at, version, \
+    archived_at FROM product_variants WHERE product_id IN (SELECT value FROM json_each(?1)) \
+    ORDER BY product_id, id";
 const INSERT_RETURN: &str =
     "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_RETURN_LINE: &str = "INSERT INTO return_lines (return_id, order_line_id, quantity, \
@@ -373,13 +392,19 @@ impl Raw<'_> {
         let conn = self.conn;
         conn.prepare_cached(INSERT_PRODUCT)
             .unwrap()
-            .execute(params![product.to_string(), name, None::<String>, self.now])
+            .execute(params![
+                product.to_string(),
+                name,
+                None::<String>,
+                self.now,
+                "active"
+            ])
             .unwrap();
         self.audit(
             "create",
             "product",
             &product.to_string(),
-            "[\"name\",\"description\"]",
+            "[\"name\",\"description\",\"status\",\"categories\"]",
         );
         let taken = conn
             .prepare_cached(catalog_sql::VARIANT_BY_SKU)
@@ -410,17 +435,47 @@ impl Raw<'_> {
             &variant.to_string(),
             "[\"sku\",\"title\",\"options\",\"barcode\",\"price\",\"track_stock\",\"allow_backorder\"]",
         );
+        // The product search row, as custdb writes it.
+        let (title, description, codes): (String, String, String) = conn
+            .prepare_cached(SEARCH_TEXT_OF)
+            .unwrap()
+            .query_row([product.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        let categories: Vec<String> = conn
+            .prepare_cached(CATEGORY_NAMES)
+            .unwrap()
+            .query_map([product.to_string()], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        conn.prepare_cached(UPSERT_SEARCH)
+            .unwrap()
+            .execute(params![
+                product.to_string(),
+                title,
+                description,
+                codes,
+                categories.join(" ")
+            ])
+            .unwrap();
         // custdb returns the product it made; read it back the same way.
         conn.prepare_cached(PRODUCT_BY_ID)
             .unwrap()
-            .query_row([product.to_string()], |r| r.get::<_, String>(0))
+            .query_row([product.to_string()], |r| r.get::<_, String>(1))
             .unwrap();
-        let mut read = conn.prepare_cached(VARIANTS_OF_PRODUCT).unwrap();
+        let ids = format!("[\"{product}\"]");
+        let mut read = conn.prepare_cached(VARIANTS_OF_PRODUCTS).unwrap();
         let variants = read
-            .query_map([product.to_string()], |r| r.get_id::<VariantId>(0))
+            .query_map([&ids], |r| r.get_id::<VariantId>(0))
             .unwrap()
             .count();
         assert_eq!(variants, 1);
+        for statement in [MEDIA_OF_PRODUCTS, CATEGORIES_OF_PRODUCTS] {
+            let mut read = conn.prepare_cached(statement).unwrap();
+            assert_eq!(read.query_map([&ids], |_| Ok(())).unwrap().count(), 0);
+        }
         self.key_record("product", &line.code, &variant.to_string());
         remember(&mut self.products, &line.code, variant);
         variant
@@ -906,6 +961,30 @@ impl Raw<'_> {
         } else {
             &status
         };
+        if to == "refunded" {
+            // custdb releases what a refunded order still holds: it reads
+            // the order and each line's open reservations (none here).
+            conn.prepare_cached(order_sql::ORDER_BY_ID)
+                .unwrap()
+                .query_row([order.to_string()], |r| r.get::<_, String>(5))
+                .unwrap();
+            let lines: Vec<String> = conn
+                .prepare_cached(order_sql::LINES_OF_ORDER)
+                .unwrap()
+                .query_map([order.to_string()], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            for line in lines {
+                let open = conn
+                    .prepare_cached(custdb::inventory::sql::OPEN_RESERVATIONS_OF_LINE)
+                    .unwrap()
+                    .query_map([&line], |_| Ok(()))
+                    .unwrap()
+                    .count();
+                assert_eq!(open, 0);
+            }
+        }
         self.event(
             order,
             "refunded",

@@ -36,7 +36,7 @@ use custdb::{
     NewAddress, NewConsent, NewCustomer, NewProduct, NewPurpose, NewVariant, Options, Store,
 };
 use rusqlite::types::ValueRef;
-use rusqlite::{named_params, Connection};
+use rusqlite::{params, Connection};
 use serde_json::{Map, Value};
 
 const CUSTOMERS: usize = 10_000;
@@ -187,15 +187,18 @@ fn raw_segment(conn: &Connection, sql: &str) -> Vec<String> {
         .prepare_cached(sql)
         .unwrap()
         .query_map(
-            named_params! {
-                ":after": "",
-                ":limit": 101i64,
-                ":country": "GB",
-                ":omin": 1u32,
-                ":omax": u32::MAX,
-                ":purpose": "marketing",
-                ":now": now,
-            },
+            // custdb numbers its parameters in the order the segment's
+            // conditions add them: the cursor, the country, the order
+            // count's bounds, the purpose and the instant, the limit.
+            params![
+                "",
+                "GB",
+                1i64,
+                i64::from(u32::MAX),
+                "marketing",
+                now,
+                101i64
+            ],
             |r| r.get::<_, String>(0),
         )
         .unwrap()
