@@ -119,13 +119,14 @@ const MEDIA_OF_PRODUCTS: &str = "SELECT id, product_id, kind, reference, alt_tex
 const CATEGORIES_OF_PRODUCTS: &str = "SELECT product_id, category_id FROM product_categories \
     WHERE product_id IN (SELECT value FROM json_each(?1)) ORDER BY product_id, category_id";
 const INSERT_VARIANT: &str = "INSERT INTO product_variants (id, product_id, sku, title, options, \
-    barcode, price_e4, currency, track_stock, allow_backorder, created_at, updated_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+    barcode, price_e4, currency, track_stock, allow_backorder, created_at, updated_at, \
+    tax_class) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)";
+const TAX_CLASS_KNOWN: &str = "SELECT EXISTS (SELECT 1 FROM tax_classes WHERE key = ?1)";
 const PRODUCT_BY_ID: &str = "SELECT id, name, description, created_at, updated_at, version, \
     archived_at, status FROM products WHERE id = ?1";
 const VARIANTS_OF_PRODUCTS: &str = "SELECT id, product_id, sku, title, options, barcode, \
     price_e4, currency, track_stock, allow_backorder, created_at, updated_at, version, \
-    archived_at FROM product_variants WHERE product_id IN (SELECT value FROM json_each(?1)) \
+    archived_at, tax_class FROM product_variants WHERE product_id IN (SELECT value FROM json_each(?1)) \
     ORDER BY product_id, id";
 const INSERT_RETURN: &str =
     "INSERT INTO returns (id, order_id, reason, created_at) VALUES (?1, ?2, ?3, ?4)";
@@ -413,6 +414,12 @@ impl Raw<'_> {
             .optional()
             .unwrap();
         assert!(taken.is_none());
+        let known: bool = conn
+            .prepare_cached(TAX_CLASS_KNOWN)
+            .unwrap()
+            .query_row(["standard"], |r| r.get(0))
+            .unwrap();
+        assert!(known);
         conn.prepare_cached(INSERT_VARIANT)
             .unwrap()
             .execute(params![
@@ -426,14 +433,15 @@ impl Raw<'_> {
                 "GBP",
                 false,
                 false,
-                self.now
+                self.now,
+                "standard"
             ])
             .unwrap();
         self.audit(
             "create",
             "variant",
             &variant.to_string(),
-            "[\"sku\",\"title\",\"options\",\"barcode\",\"price\",\"track_stock\",\"allow_backorder\"]",
+            "[\"sku\",\"title\",\"options\",\"barcode\",\"price\",\"track_stock\",\"allow_backorder\",\"tax_class\"]",
         );
         // The product search row, as custdb writes it.
         let (title, description, codes): (String, String, String) = conn

@@ -157,6 +157,20 @@ change_kinds! {
     CollectionUpdated = "collection.updated",
     /// A collection was deleted.
     CollectionDeleted = "collection.deleted",
+    /// A tax class was defined (the entity is its key).
+    TaxClassDefined = "tax_class.defined",
+    /// A tax rate was set (created or changed).
+    TaxRateSet = "tax_rate.set",
+    /// A tax rate was removed.
+    TaxRateRemoved = "tax_rate.removed",
+    /// A customer group was created.
+    CustomerGroupCreated = "customer_group.created",
+    /// A price list was created.
+    PriceListCreated = "price_list.created",
+    /// A price list's prices changed (`fields`: `prices`).
+    PriceListUpdated = "price_list.updated",
+    /// A price list was deleted.
+    PriceListDeleted = "price_list.deleted",
     /// A variant's replenishment rule in a warehouse was set (`warehouse_id`).
     ReplenishmentRuleSet = "variant.replenishment_rule_set",
     /// A warehouse was created.
@@ -274,6 +288,13 @@ fn kind_of(entity_type: &str, action: &str) -> Option<ChangeKind> {
         ("collection", "create") => K::CollectionCreated,
         ("collection", "update") => K::CollectionUpdated,
         ("collection", "delete") => K::CollectionDeleted,
+        ("tax_class", "create") => K::TaxClassDefined,
+        ("tax_rate", "create") | ("tax_rate", "update") => K::TaxRateSet,
+        ("tax_rate", "delete") => K::TaxRateRemoved,
+        ("customer_group", "create") => K::CustomerGroupCreated,
+        ("price_list", "create") => K::PriceListCreated,
+        ("price_list", "update") => K::PriceListUpdated,
+        ("price_list", "delete") => K::PriceListDeleted,
         ("variant", "create") => K::VariantCreated,
         ("variant", "update") => K::VariantUpdated,
         ("variant", "archive") => K::VariantArchived,

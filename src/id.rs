@@ -261,6 +261,21 @@ define_id!(
     "collection"
 );
 define_id!(
+    /// The id of a [`TaxRate`](crate::TaxRate).
+    TaxRateId,
+    "tax rate"
+);
+define_id!(
+    /// The id of a [`CustomerGroup`](crate::CustomerGroup).
+    CustomerGroupId,
+    "customer group"
+);
+define_id!(
+    /// The id of a [`PriceList`](crate::PriceList).
+    PriceListId,
+    "price list"
+);
+define_id!(
     /// The id of a [`Warehouse`](crate::Warehouse).
     WarehouseId,
     "warehouse"

@@ -104,6 +104,7 @@ pub mod money;
 mod one_shot;
 pub mod order;
 pub mod page;
+pub mod pricing;
 pub mod privacy;
 pub mod report;
 pub mod schema;
@@ -143,9 +144,9 @@ pub use dedupe::{DuplicateCandidate, DuplicateReader, MergePlan, Merges};
 pub use error::{Error, ErrorKind, Result};
 pub use export::ExportReport;
 pub use id::{
-    AddressId, CategoryId, CollectionId, ConsentEventId, CreditNoteId, CustomerId, InteractionId,
-    MediaId, OrderId, OrderLineId, PaymentId, ProductId, RefundId, ReservationId, ReturnId,
-    ShipmentId, TransferId, VariantId, WarehouseId,
+    AddressId, CategoryId, CollectionId, ConsentEventId, CreditNoteId, CustomerGroupId, CustomerId,
+    InteractionId, MediaId, OrderId, OrderLineId, PaymentId, PriceListId, ProductId, RefundId,
+    ReservationId, ReturnId, ShipmentId, TaxRateId, TransferId, VariantId, WarehouseId,
 };
 pub use inventory::{
     Inventory, InventoryReader, Movement, MovementKind, NewWarehouse, ReplenishmentRule,
@@ -161,6 +162,10 @@ pub use order::{
     VariantSales,
 };
 pub use page::{AllItems, Cursor, Page, MAX_CURSOR_CHARS, MAX_PAGE_SIZE};
+pub use pricing::{
+    CustomerGroup, ListPrice, NewPriceList, NewTaxRate, PriceList, PriceSource, Pricing,
+    PricingReader, Quote, QuoteRequest, StorePricing, TaxClass, TaxRate,
+};
 pub use privacy::{
     ErasureGround, ErasureReport, Privacy, PrivacyReader, RetentionCategory, RetentionReport,
     SubjectExport,

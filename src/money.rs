@@ -359,6 +359,28 @@ pub(crate) mod amount_text {
     }
 }
 
+/// Reads an amount or a rate from text, strictly, as every input record's
+/// money fields do: digits, an optional leading `-` and at most one
+/// decimal point (`"4.50"`, `"0.2"`); no exponent, `+` sign or spaces.
+///
+/// # Errors
+///
+/// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) on `field`, quoting
+/// the text.
+///
+/// # Example
+///
+/// ```
+/// use custdb::money::parse_amount;
+///
+/// assert_eq!(parse_amount("4.50", "price")?.to_string(), "4.50");
+/// assert!(parse_amount("1e1", "price").is_err());
+/// # Ok::<(), custdb::Error>(())
+/// ```
+pub fn parse_amount(text: &str, field: &str) -> Result<Decimal> {
+    amount_text::parse(text).map_err(|reason| Error::invalid(field, reason))
+}
+
 /// Checks a unit price: not negative, at most [`PRICE_DECIMALS`] decimals,
 /// at most [`MAX_UNIT_PRICE`]. Returns it as stored.
 pub(crate) fn unit_price(field: &str, price: Decimal) -> Result<i64> {

@@ -2541,6 +2541,170 @@ custdb_status custdb_order_sales_by_variant(const custdb_store *store,
                                             const char *to,
                                             char **out);
 
+// Defines a tax class (`key`: lowercase letters, digits, `_`, `-`, at
+// most 32; `name` for people); `*out` is the `TaxClass`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_tax_class_define(const custdb_store *store,
+                                      const char *key,
+                                      const char *name,
+                                      char **out);
+
+// Every tax class, by key; `*out` is a JSON array of `TaxClass`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_tax_class_list(const custdb_store *store,
+                                    char **out);
+
+// Sets the rate of a tax class in a country (or a region of it) from a
+// `NewTaxRate` JSON object (`rate` a decimal string fraction: `"0.2"` is
+// 20 %), replacing the one before; `*out` is the `TaxRate`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_tax_rate_set(const custdb_store *store,
+                                  const char *rate_json,
+                                  char **out);
+
+// Removes a tax rate.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_tax_rate_remove(const custdb_store *store,
+                                     const char *tax_rate_id);
+
+// Every tax rate, by country, region and class; `*out` is a JSON array of
+// `TaxRate`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_tax_rate_list(const custdb_store *store,
+                                   char **out);
+
+// Creates a customer group (`key` as a tax class's, at most 64; `name`);
+// `*out` is the `CustomerGroup`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_group_create(const custdb_store *store,
+                                           const char *key,
+                                           const char *name,
+                                           char **out);
+
+// Every customer group, by key; `*out` is a JSON array of
+// `CustomerGroup`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_group_list(const custdb_store *store,
+                                         char **out);
+
+// Creates a price list from a `NewPriceList` JSON object; a list that
+// would overlap in time another of the same currency and group is
+// `CUSTDB_ERR_INVALID` on `valid_from`. `*out` is the `PriceList`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_price_list_create(const custdb_store *store,
+                                       const char *price_list_json,
+                                       char **out);
+
+// A price list; `*out` is the `PriceList`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_price_list_get(const custdb_store *store,
+                                    const char *price_list_id,
+                                    char **out);
+
+// Every price list, by key; `*out` is a JSON array of `PriceList`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_price_list_list(const custdb_store *store,
+                                     char **out);
+
+// Sets a list's unit price of a variant from `min_quantity` on (1 for the
+// base price, more for a quantity break); `price` is a decimal string
+// (at most 4 decimals), with or without tax as the list says. `*out` is
+// the `ListPrice`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_price_list_set_price(const custdb_store *store,
+                                          const char *price_list_id,
+                                          const char *variant_id,
+                                          int64_t min_quantity,
+                                          const char *price,
+                                          char **out);
+
+// Removes a list's price of a variant at a quantity break.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_price_list_remove_price(const custdb_store *store,
+                                             const char *price_list_id,
+                                             const char *variant_id,
+                                             int64_t min_quantity);
+
+// A list's prices, by variant and quantity break; `*out` is a JSON array
+// of `ListPrice`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_price_list_prices(const custdb_store *store,
+                                       const char *price_list_id,
+                                       char **out);
+
+// Deletes a price list and its prices.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_price_list_delete(const custdb_store *store,
+                                       const char *price_list_id);
+
+// Prices a quantity of a variant from a `QuoteRequest` JSON object by the
+// rules of docs/PRICING.md; `*out` is the `Quote`, with the unit price's
+// source and an explanation.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_price_quote(const custdb_store *store,
+                                 const char *request_json,
+                                 char **out);
+
 // Everything held about a customer; `*out` is the `SubjectExport` JSON
 // document (format `custdb.subject-export`).
 //

@@ -253,6 +253,17 @@ pub(crate) use ffi;
 ///
 /// `s` is NULL or points to a NUL-terminated string that stays valid for
 /// the call.
+/// A decimal amount given as plain text (`"9.99"`), read as every input
+/// record's money is (`custdb::money::parse_amount`).
+///
+/// # Safety
+///
+/// As [`text`].
+pub(crate) unsafe fn decimal(name: &str, s: *const c_char) -> Result<db::Decimal, Failure> {
+    let t = text(name, s)?;
+    db::money::parse_amount(t, name).map_err(Failure::from)
+}
+
 pub(crate) unsafe fn text<'a>(name: &str, s: *const c_char) -> Result<&'a str, Failure> {
     if s.is_null() {
         return Err(failure(CUSTDB_ERR_NULL_ARGUMENT, format!("{name} is NULL")));

@@ -34,6 +34,7 @@ mod exchange;
 mod insight;
 mod library;
 mod orders;
+mod pricing;
 mod privacy;
 mod stock;
 

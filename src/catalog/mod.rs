@@ -270,6 +270,8 @@ pub struct Variant {
     pub version: i64,
     /// When it was archived; `None` while it can be sold.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Its tax class (docs/PRICING.md): `standard` unless set.
+    pub tax_class: String,
 }
 
 impl Variant {
@@ -395,6 +397,11 @@ pub struct NewVariant {
     /// Allow backorders (default false).
     #[serde(default)]
     pub allow_backorder: bool,
+    /// Its tax class, one defined with
+    /// [`define_tax_class`](crate::Pricing::define_tax_class) (default
+    /// `standard`).
+    #[serde(default)]
+    pub tax_class: Option<String>,
 }
 crate::input::strict_serde!(NewVariant);
 
@@ -414,7 +421,14 @@ impl NewVariant {
             barcode: None,
             track_stock: true,
             allow_backorder: false,
+            tax_class: None,
         }
+    }
+
+    /// Sets the tax class.
+    pub fn tax_class(mut self, class: impl Into<String>) -> Self {
+        self.tax_class = Some(class.into());
+        self
     }
 
     /// Sets the title.
@@ -478,8 +492,12 @@ pub struct VariantPatch {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_backorder: Option<bool>,
+    /// New tax class.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_class: Option<String>,
 }
-crate::input::strict_serde!(VariantPatch; not_null: title, price, currency, barcode, track_stock, allow_backorder);
+crate::input::strict_serde!(VariantPatch; not_null: title, price, currency, barcode, track_stock, allow_backorder, tax_class);
 
 impl VariantPatch {
     /// Sets the price.
@@ -504,7 +522,8 @@ impl VariantPatch {
 macro_rules! select_variant {
     () => {
         "SELECT id, product_id, sku, title, options, barcode, price_e4, currency, track_stock, \
-         allow_backorder, created_at, updated_at, version, archived_at FROM product_variants "
+         allow_backorder, created_at, updated_at, version, archived_at, tax_class \
+         FROM product_variants "
     };
 }
 
@@ -566,6 +585,7 @@ pub(crate) fn variant_from_row(row: &Row<'_>) -> Result<Variant> {
         updated_at: row.get(11)?,
         version: row.get(12)?,
         archived_at: row.get(13)?,
+        tax_class: row.get(14)?,
     })
 }
 
@@ -835,6 +855,7 @@ impl<'t> std::ops::Deref for Catalog<'t> {
 }
 
 struct CheckedVariant {
+    tax_class: String,
     sku: String,
     title: Option<String>,
     options: String,
@@ -873,7 +894,12 @@ fn check_variant(field: &str, new: &NewVariant) -> Result<CheckedVariant> {
         .transpose()?;
     let currency = new.currency;
     let price_e4 = money::unit_price(&format!("{field}.price"), new.price)?;
+    let tax_class = match &new.tax_class {
+        Some(c) => crate::pricing::tax_class_key(&format!("{field}.tax_class"), c)?,
+        None => crate::pricing::STANDARD_TAX_CLASS.to_owned(),
+    };
     Ok(CheckedVariant {
+        tax_class,
         sku,
         title,
         options: serde_json::to_string(&options).written()?,
@@ -961,8 +987,8 @@ impl<'t> Catalog<'t> {
                     ..crate::changes::ChangeFacts::current()
                 },
             )?;
-            for (v, new) in checked.iter().zip(&new.variants) {
-                self.insert_variant(id, v, new)?;
+            for (i, (v, new)) in checked.iter().zip(&new.variants).enumerate() {
+                self.insert_variant(&format!("variants[{i}]"), id, v, new)?;
             }
             self.insert_categories(id, &categories)?;
             search::reindex(self.tx.db(), id)?;
@@ -1320,7 +1346,7 @@ impl<'t> Catalog<'t> {
                 ));
             }
             let checked = check_variant("variant", &new)?;
-            let id = self.insert_variant(product_id, &checked, &new)?;
+            let id = self.insert_variant("variant", product_id, &checked, &new)?;
             self.touch_product(product_id)?;
             search::reindex(self.tx.db(), product_id)?;
             self.variant(id)
@@ -1329,6 +1355,7 @@ impl<'t> Catalog<'t> {
 
     fn insert_variant(
         &self,
+        field: &str,
         product_id: ProductId,
         v: &CheckedVariant,
         new: &NewVariant,
@@ -1347,14 +1374,19 @@ impl<'t> Catalog<'t> {
                 }));
             }
         }
+        crate::pricing::require_tax_class(
+            self.tx.db(),
+            &format!("{field}.tax_class"),
+            &v.tax_class,
+        )?;
         let id = VariantId::new();
         self.tx
             .db()
             .execute(
                 sql!(
                     "INSERT INTO product_variants (id, product_id, sku, title, options, barcode, \
-                     price_e4, currency, track_stock, allow_backorder, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
+                     price_e4, currency, track_stock, allow_backorder, created_at, updated_at, \
+                     tax_class) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)"
                 ),
                 &[
                     &id,
@@ -1368,6 +1400,7 @@ impl<'t> Catalog<'t> {
                     &new.track_stock,
                     &new.allow_backorder,
                     &self.tx.now(),
+                    &v.tax_class,
                 ],
             )
             .map_err(map_unique)?;
@@ -1384,6 +1417,7 @@ impl<'t> Catalog<'t> {
                     "price",
                     "track_stock",
                     "allow_backorder",
+                    "tax_class",
                 ],
             },
             crate::changes::ChangeFacts {
@@ -1453,6 +1487,7 @@ impl<'t> Catalog<'t> {
                 barcode: patch.barcode.clone().or(current.barcode.clone()),
                 track_stock: patch.track_stock.unwrap_or(current.track_stock),
                 allow_backorder: patch.allow_backorder.unwrap_or(current.allow_backorder),
+                tax_class: Some(patch.tax_class.clone().unwrap_or(current.tax_class.clone())),
             };
             let checked = check_variant("variant", &next)?;
             next.sku = checked.sku.clone();
@@ -1518,6 +1553,14 @@ impl<'t> Catalog<'t> {
             if next.allow_backorder != current.allow_backorder {
                 changed.push("allow_backorder");
             }
+            if checked.tax_class != current.tax_class {
+                crate::pricing::require_tax_class(
+                    self.tx.db(),
+                    "variant.tax_class",
+                    &checked.tax_class,
+                )?;
+                changed.push("tax_class");
+            }
             if changed.is_empty() {
                 return Ok(current);
             }
@@ -1528,7 +1571,7 @@ impl<'t> Catalog<'t> {
                     sql!(
                         "UPDATE product_variants SET title = ?2, barcode = ?3, price_e4 = ?4, \
                          currency = ?5, track_stock = ?6, allow_backorder = ?7, updated_at = ?8, \
-                         version = version + 1 WHERE id = ?1 AND version = ?9"
+                         version = version + 1, tax_class = ?10 WHERE id = ?1 AND version = ?9"
                     ),
                     &[
                         &id,
@@ -1540,6 +1583,7 @@ impl<'t> Catalog<'t> {
                         &next.allow_backorder,
                         &self.tx.now(),
                         &expected_version,
+                        &checked.tax_class,
                     ],
                 )
                 .map_err(map_unique)?;

@@ -127,6 +127,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0011_catalog.sql"),
         after: Some(add_product_status),
     },
+    Migration {
+        version: 12,
+        name: "pricing",
+        sql: include_str!("../../schema/migrations/sqlite/0012_pricing.sql"),
+        after: Some(add_variant_tax_class),
+    },
 ];
 
 /// Version 11: `products.status`. A draft product is being prepared: it is
@@ -146,6 +152,28 @@ fn add_product_status(conn: &rusqlite::Connection) -> crate::error::Result<()> {
         conn.execute_batch(
             "ALTER TABLE products ADD COLUMN status TEXT NOT NULL DEFAULT 'active' \
              CHECK (status IN ('draft', 'active'))",
+        )
+        .db()?;
+    }
+    Ok(())
+}
+
+/// Version 12: `product_variants.tax_class` (every variant starts in the
+/// `standard` class), added here for the reason of [`add_product_status`].
+fn add_variant_tax_class(conn: &rusqlite::Connection) -> crate::error::Result<()> {
+    use crate::error::DbResult;
+    let present: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('product_variants') \
+             WHERE name = 'tax_class')",
+            [],
+            |r| r.get(0),
+        )
+        .db()?;
+    if !present {
+        conn.execute_batch(
+            "ALTER TABLE product_variants ADD COLUMN tax_class TEXT NOT NULL DEFAULT 'standard' \
+             CHECK (length(tax_class) BETWEEN 1 AND 32)",
         )
         .db()?;
     }

@@ -47,6 +47,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0011_catalog.sql"),
         after: None,
     },
+    Migration {
+        version: 12,
+        name: "pricing",
+        sql: include_str!("../../schema/migrations/postgres/0012_pricing.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).

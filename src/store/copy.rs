@@ -21,9 +21,11 @@ use crate::db::postgres::{PgSession, SessionKind};
 use crate::db::{sql, Conn, Sql, ToValue, Value};
 use crate::error::{DbResult, Error, ErrorKind, Result};
 
-/// The change feed's one-row tables, which every migrated database holds
-/// (docs/CHANGES.md): the file's rows replace the target's.
-const FEED_SETTINGS: &[&str] = &["change_feed", "change_feed_watermark"];
+/// The tables whose rows the migrations write, which every migrated
+/// database holds: the change feed's one-row tables (docs/CHANGES.md) and
+/// the `standard` tax class (docs/PRICING.md). The file's rows replace the
+/// target's.
+const SEEDED_TABLES: &[&str] = &["change_feed", "change_feed_watermark", "tax_classes"];
 
 /// Rows sent per INSERT statement, at most (PostgreSQL takes at most
 /// 65,535 parameters a statement; the widest table has under 40 columns).
@@ -191,7 +193,7 @@ fn copy(
     for table in &tables {
         // The change feed's settings row is the migration's: the file's
         // replaces it below.
-        if FEED_SETTINGS.contains(&table.as_str()) {
+        if SEEDED_TABLES.contains(&table.as_str()) {
             continue;
         }
         let rows: bool = db.query_row(
@@ -231,7 +233,7 @@ fn copy(
                 )));
             }
         }
-        if FEED_SETTINGS.contains(&table.as_str()) {
+        if SEEDED_TABLES.contains(&table.as_str()) {
             session.batch(&format!("DELETE FROM {table}"))?;
         }
         let n = copy_table(source, &session, table, &columns)?;

@@ -38,6 +38,7 @@ mod one_shot;
 mod open;
 #[cfg(feature = "postgres")]
 mod pg_security;
+mod pricing;
 mod privacy;
 mod privacy_bad_input;
 mod privacy_map;

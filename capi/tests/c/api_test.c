@@ -534,6 +534,74 @@ int main(int argc, char **argv) {
             take(&out, NULL, NULL, 0);
         }
 
+        /* Prices and tax: a class, a rate, a group, a list, a quote. */
+        {
+            char group[64], list[64], rate[64];
+            EXPECT(custdb_tax_class_define(db, "reduced", "Reduced rate", &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_tax_class_define(db, "Reduced", "Bad key", &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_tax_class_list(db, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "standard") != NULL && strstr(out, "reduced") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_tax_rate_set(db, "{\"country\":\"GB\",\"rate\":\"0.2\",\"name\":\"VAT\"}", &out),
+                   CUSTDB_OK);
+            take(&out, "id", rate, sizeof rate);
+            EXPECT(custdb_tax_rate_set(db, "{\"country\":\"GB\",\"rate\":\"1.5\",\"name\":\"VAT\"}", &out),
+                   CUSTDB_ERR_INVALID);
+            CHECK(strstr(custdb_errmsg(db), "rate") != NULL);
+            EXPECT(custdb_tax_rate_set(db, "{\"country\":\"GB\",\"rate\":0.2,\"name\":\"VAT\"}", &out),
+                   CUSTDB_ERR_JSON);
+            EXPECT(custdb_tax_rate_list(db, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"0.2\"") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_customer_group_create(db, "trade", "Trade", &out), CUSTDB_OK);
+            take(&out, "id", group, sizeof group);
+            EXPECT(custdb_customer_group_create(db, "trade", "Again", &out), CUSTDB_ERR_ALREADY_EXISTS);
+            EXPECT(custdb_customer_group_list(db, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "Trade") != NULL);
+            take(&out, NULL, NULL, 0);
+            snprintf(json, sizeof json,
+                     "{\"key\":\"trade\",\"name\":\"Trade\",\"currency\":\"GBP\",\"customer_group_id\":\"%s\"}",
+                     group);
+            EXPECT(custdb_price_list_create(db, json, &out), CUSTDB_OK);
+            take(&out, "id", list, sizeof list);
+            EXPECT(custdb_price_list_create(db,
+                       "{\"key\":\"shelf\",\"name\":\"Shelf\",\"currency\":\"GBP\",\"prices_include_tax\":true}",
+                       &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_price_list_create(db, "{\"key\":\"again\",\"name\":\"Overlaps\",\"currency\":\"GBP\"}",
+                       &out), CUSTDB_ERR_INVALID);
+            CHECK(strstr(custdb_errmsg(db), "valid_from") != NULL);
+            EXPECT(custdb_price_list_get(db, list, &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_price_list_list(db, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "shelf") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_price_list_set_price(db, list, mug, 1, "7.50", &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_price_list_set_price(db, list, mug, 10, "7.00", &out), CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_price_list_set_price(db, list, mug, 1, "1e1", &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_price_list_set_price(db, list, mug, 0, "1", &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_price_list_prices(db, list, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"7.00\"") != NULL);
+            take(&out, NULL, NULL, 0);
+            snprintf(json, sizeof json,
+                     "{\"variant_id\":\"%s\",\"quantity\":12,\"currency\":\"GBP\",\"country\":\"GB\","
+                     "\"customer_group_ids\":[\"%s\"]}",
+                     mug, group);
+            EXPECT(custdb_price_quote(db, json, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "\"84.00\"") != NULL && strstr(out, "\"100.80\"") != NULL);
+            take(&out, "explanation", json, sizeof json);
+            CHECK(strstr(json, "from price list") != NULL);
+            EXPECT(custdb_price_quote(db, "{\"quantity\":1}", &out), CUSTDB_ERR_JSON);
+            EXPECT(custdb_price_list_remove_price(db, list, mug, 10), CUSTDB_OK);
+            EXPECT(custdb_price_list_remove_price(db, list, mug, 10), CUSTDB_ERR_NOT_FOUND);
+            EXPECT(custdb_price_list_delete(db, list), CUSTDB_OK);
+            EXPECT(custdb_price_list_get(db, list, &out), CUSTDB_ERR_NOT_FOUND);
+            EXPECT(custdb_tax_rate_remove(db, rate), CUSTDB_OK);
+        }
+
         EXPECT(custdb_warehouse_get(db, north, &out), CUSTDB_OK);
         take(&out, "code", json, sizeof json);
         CHECK(strcmp(json, "N") == 0);
