@@ -165,6 +165,13 @@ change_kinds! {
     TaxRateRemoved = "tax_rate.removed",
     /// A customer group was created.
     CustomerGroupCreated = "customer_group.created",
+    /// A customer joined a customer group, or its period changed
+    /// (`customer_id`).
+    CustomerGroupMemberAdded = "customer_group.member_added",
+    /// A customer left a customer group (`customer_id`).
+    CustomerGroupMemberRemoved = "customer_group.member_removed",
+    /// A customer's tax exemption was set or ended.
+    CustomerTaxExemptionSet = "customer.tax_exemption_set",
     /// A price list was created.
     PriceListCreated = "price_list.created",
     /// A price list's prices changed (`fields`: `prices`).
@@ -292,6 +299,9 @@ fn kind_of(entity_type: &str, action: &str) -> Option<ChangeKind> {
         ("tax_rate", "create") | ("tax_rate", "update") => K::TaxRateSet,
         ("tax_rate", "delete") => K::TaxRateRemoved,
         ("customer_group", "create") => K::CustomerGroupCreated,
+        ("customer_group", "add_member") => K::CustomerGroupMemberAdded,
+        ("customer_group", "remove_member") => K::CustomerGroupMemberRemoved,
+        ("customer", "set_tax_exemption") => K::CustomerTaxExemptionSet,
         ("price_list", "create") => K::PriceListCreated,
         ("price_list", "update") => K::PriceListUpdated,
         ("price_list", "delete") => K::PriceListDeleted,

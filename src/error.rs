@@ -406,6 +406,25 @@ impl Error {
         })
     }
 
+    /// `Ok` when a record is still at the version its caller read, else
+    /// the [`ErrorKind::Conflict`] that says which version it found.
+    pub(crate) fn require_version(
+        entity: &'static str,
+        id: impl fmt::Display,
+        expected_version: i64,
+        actual_version: i64,
+    ) -> Result<()> {
+        if expected_version == actual_version {
+            return Ok(());
+        }
+        Err(Error::new(ErrorKind::Conflict {
+            entity,
+            id: id.to_string(),
+            expected_version,
+            actual_version,
+        }))
+    }
+
     /// An invariant violation.
     pub(crate) fn corrupt(reason: impl Into<String>) -> Self {
         Error::new(ErrorKind::Corrupt {

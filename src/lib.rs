@@ -156,15 +156,15 @@ pub use money::{Currency, Money};
 pub use order::credit::{CreditNote, NewCreditNote};
 pub use order::historical::{HistoricalLine, HistoricalOrder};
 pub use order::{
-    AddressSnapshot, NewOrder, NewOrderLine, NewPayment, NewRefund, NewReturn, NewReturnLine,
-    NewShipment, Order, OrderEvent, OrderLine, OrderReader, OrderStatus, OrderSummary, Orders,
-    Payment, PaymentMethod, PaymentStatus, Refund, Return, ReturnLine, Shipment, ShipmentLine,
-    VariantSales,
+    AddressSnapshot, LinePriceSource, NewOrder, NewOrderLine, NewPayment, NewRefund, NewReturn,
+    NewReturnLine, NewShipment, Order, OrderEvent, OrderLine, OrderPricing, OrderReader,
+    OrderStatus, OrderSummary, Orders, Payment, PaymentMethod, PaymentStatus, Refund, Return,
+    ReturnLine, Shipment, ShipmentLine, VariantSales,
 };
 pub use page::{AllItems, Cursor, Page, MAX_CURSOR_CHARS, MAX_PAGE_SIZE};
 pub use pricing::{
-    CustomerGroup, ListPrice, NewPriceList, NewTaxRate, PriceList, PriceSource, Pricing,
-    PricingReader, Quote, QuoteRequest, StorePricing, TaxClass, TaxRate,
+    CustomerGroup, GroupMembership, ListPrice, NewPriceList, NewTaxRate, PriceList, PriceSource,
+    Pricing, PricingReader, Quote, QuoteRequest, StorePricing, TaxClass, TaxExemption, TaxRate,
 };
 pub use privacy::{
     ErasureGround, ErasureReport, Privacy, PrivacyReader, RetentionCategory, RetentionReport,

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use crate::audit::Change;
 use crate::db::{sql, Conn, Json, Row};
 use crate::error::{Error, ErrorKind, JsonResult, Result};
-use crate::id::{CustomerGroupId, PriceListId, TaxRateId, VariantId};
+use crate::id::{CustomerGroupId, CustomerId, PriceListId, TaxRateId, VariantId};
 use crate::money::{self, Currency, Money};
 use crate::unit::{CheckReport, WriteTx};
 use crate::validate;
@@ -38,6 +38,44 @@ pub const MAX_MIN_QUANTITY: i64 = 1_000_000;
 pub const MAX_QUOTE_GROUPS: usize = 32;
 /// Decimals a tax rate may have (a fraction: 0.2 is 20 %).
 pub const TAX_RATE_DECIMALS: u32 = 6;
+/// Longest VAT (tax) id, in characters.
+pub const MAX_VAT_ID_LEN: usize = 32;
+/// Longest reason for a tax exemption, in characters.
+pub const MAX_EXEMPTION_REASON_LEN: usize = 200;
+/// Most groups one customer may be in.
+pub const MAX_GROUPS_PER_CUSTOMER: usize = 32;
+
+/// A customer's membership of a group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct GroupMembership {
+    /// The group.
+    pub group_id: CustomerGroupId,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// A member from this instant on; `None`: always was.
+    pub valid_from: Option<DateTime<Utc>>,
+    /// A member until just before this instant; `None`: open-ended.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// When the membership was recorded.
+    pub added_at: DateTime<Utc>,
+}
+
+/// A customer exempt from tax: a business that accounts for the tax itself
+/// (reverse charge), identified by its VAT id. Its orders priced by the
+/// catalog carry no tax.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct TaxExemption {
+    /// The VAT id: 1 to [`MAX_VAT_ID_LEN`] letters and digits (spaces,
+    /// dots and dashes are dropped; letters upper-cased).
+    pub vat_id: String,
+    /// Why (1 to [`MAX_EXEMPTION_REASON_LEN`] characters), e.g. "EU
+    /// reverse charge".
+    pub reason: String,
+}
+crate::input::strict_serde!(TaxExemption);
 
 /// A tax class: products taxed alike.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -267,7 +305,11 @@ pub struct QuoteRequest {
     /// Its region, when rates differ by region.
     #[serde(default)]
     pub region: Option<String>,
-    /// The customer's groups (at most [`MAX_QUOTE_GROUPS`]).
+    /// The customer: its groups at the instant join
+    /// `customer_group_ids`, and its tax exemption applies.
+    #[serde(default)]
+    pub customer_id: Option<CustomerId>,
+    /// Further groups to price for (at most [`MAX_QUOTE_GROUPS`]).
     #[serde(default)]
     pub customer_group_ids: Vec<CustomerGroupId>,
     /// When (default now): which lists are valid.
@@ -291,9 +333,16 @@ impl QuoteRequest {
             currency,
             country: country.into(),
             region: None,
+            customer_id: None,
             customer_group_ids: Vec::new(),
             at: None,
         }
+    }
+
+    /// For a customer (its groups and tax exemption).
+    pub fn customer(mut self, customer_id: CustomerId) -> Self {
+        self.customer_id = Some(customer_id);
+        self
     }
 
     /// Delivery to a region of the country.
@@ -349,8 +398,11 @@ pub struct Quote {
     #[serde(with = "rust_decimal::serde::str")]
     #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub tax_rate: Decimal,
-    /// The rate's record; `None` when no tax is configured at all.
+    /// The rate's record; `None` when no tax is configured at all or the
+    /// customer is exempt.
     pub tax_rate_id: Option<TaxRateId>,
+    /// Whether the customer is exempt from tax (the rate is then 0).
+    pub tax_exempt: bool,
     /// The line before tax.
     pub subtotal: Money,
     /// The tax of the line.
@@ -381,6 +433,29 @@ fn key(field: &str, value: &str, max: usize) -> Result<String> {
         ));
     }
     Ok(k)
+}
+
+/// Checks a VAT id: letters and digits once spaces, dots and dashes are
+/// dropped, upper-cased, 1 to [`MAX_VAT_ID_LEN`] of them.
+fn vat_id(field: &str, value: &str) -> Result<String> {
+    let id: String = value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if id.is_empty() || id.chars().count() > MAX_VAT_ID_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("must have 1 to {MAX_VAT_ID_LEN} letters and digits"),
+        ));
+    }
+    if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(Error::invalid(
+            field,
+            "may hold only letters and digits (and spaces, dots, dashes, which are dropped)",
+        ));
+    }
+    Ok(id)
 }
 
 /// Refuses a tax class that was not defined.
@@ -602,6 +677,71 @@ impl<'a> PricingReader<'a> {
             .ok_or_else(|| Error::not_found("customer group", id))
     }
 
+    /// The groups a customer is in at an instant, by key.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn groups_of(
+        &self,
+        customer_id: CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CustomerGroup>> {
+        self.db.query_vec(
+            sql!(
+                "SELECT g.id, g.key, g.name, g.created_at, g.updated_at, g.version \
+                 FROM customer_group_members m JOIN customer_groups g ON g.id = m.group_id \
+                 WHERE m.customer_id = ?1 AND (m.valid_from IS NULL OR m.valid_from <= ?2) \
+                 AND (m.valid_until IS NULL OR m.valid_until > ?2) ORDER BY g.key"
+            ),
+            &[&customer_id, &at],
+            group_row,
+        )
+    }
+
+    /// A customer's memberships, current or not, by group key.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn memberships_of(&self, customer_id: CustomerId) -> Result<Vec<GroupMembership>> {
+        self.db.query_vec(
+            sql!(
+                "SELECT m.group_id, m.customer_id, m.valid_from, m.valid_until, m.added_at \
+                 FROM customer_group_members m JOIN customer_groups g ON g.id = m.group_id \
+                 WHERE m.customer_id = ?1 ORDER BY g.key"
+            ),
+            &[&customer_id],
+            |r| {
+                Ok(GroupMembership {
+                    group_id: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    valid_from: r.get(2)?,
+                    valid_until: r.get(3)?,
+                    added_at: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    /// A customer's tax exemption, if any.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub fn tax_exemption(&self, customer_id: CustomerId) -> Result<Option<TaxExemption>> {
+        self.db.query_opt(
+            sql!("SELECT vat_id, reason FROM customer_tax_exemptions WHERE customer_id = ?1"),
+            &[&customer_id],
+            |r| {
+                Ok(TaxExemption {
+                    vat_id: r.get(0)?,
+                    reason: r.get(1)?,
+                })
+            },
+        )
+    }
+
     /// Every price list, by key.
     ///
     /// # Errors
@@ -703,9 +843,26 @@ impl<'a> PricingReader<'a> {
         };
         let variant = crate::catalog::CatalogReader::new(self.db).variant(request.variant_id)?;
         let currency = request.currency;
-        let tax = self.tax_rate_for(&country, region.as_deref(), &variant.tax_class)?;
+        let mut groups: BTreeSet<CustomerGroupId> =
+            request.customer_group_ids.iter().copied().collect();
+        let mut exempt = false;
+        if let Some(customer) = request.customer_id {
+            crate::customer::CustomerReader::new(self.db).require(customer)?;
+            groups.extend(self.groups_of(customer, at)?.into_iter().map(|g| g.id));
+            exempt = self.tax_exemption(customer)?.is_some();
+        }
+        let destination_rate =
+            self.tax_rate_for(&country, region.as_deref(), &variant.tax_class)?;
+        // An exempt customer pays no tax, and a gross price less the tax
+        // in it (at the rate that would have applied).
+        let exempt_rate = match (&destination_rate, exempt) {
+            (Some(t), true) => t.rate,
+            _ => Decimal::ZERO,
+        };
+        let tax = if exempt { None } else { destination_rate };
         let (tax_rate, tax_rate_id) = match &tax {
             Some(t) => (t.rate, Some(t.id)),
+            None if exempt => (Decimal::ZERO, None),
             None => {
                 let any: bool = self.db.query_row(
                     sql!("SELECT EXISTS (SELECT 1 FROM tax_rates)"),
@@ -728,8 +885,6 @@ impl<'a> PricingReader<'a> {
                 (Decimal::ZERO, None)
             }
         };
-        let groups: BTreeSet<CustomerGroupId> =
-            request.customer_group_ids.iter().copied().collect();
         let lists = self.db.query_vec(
             sql!(sqlite: CANDIDATE_LISTS, postgres: CANDIDATE_LISTS_PG),
             &[
@@ -756,7 +911,7 @@ impl<'a> PricingReader<'a> {
             };
             let entered = money::from_e4(price_e4);
             let net = if list.prices_include_tax {
-                entered / (Decimal::ONE + tax_rate)
+                entered / (Decimal::ONE + tax_rate + exempt_rate)
             } else {
                 entered
             };
@@ -801,18 +956,44 @@ impl<'a> PricingReader<'a> {
                 ))
             }
         };
+        let entered = Money::from_e4(unit_e4, currency);
+        let (unit_e4, gross, stripped) = if exempt && gross {
+            let net = (money::from_e4(unit_e4) / (Decimal::ONE + exempt_rate))
+                .round_dp_with_strategy(
+                    money::PRICE_DECIMALS,
+                    rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                );
+            (money::to_e4("price", net)?, false, true)
+        } else {
+            (unit_e4, gross, false)
+        };
         let (subtotal, tax_amount, total) =
             line_amounts(currency, request.quantity, unit_e4, gross, tax_rate)
                 .ok_or_else(|| Error::invalid("quantity", "the line amount is too large"))?;
         let unit_price = Money::from_e4(unit_e4, currency);
-        let explanation = explain(
-            &unit_price,
-            gross,
+        let mut explanation = explain(
+            &entered,
+            gross || stripped,
             &source,
             &variant.tax_class,
             tax_rate,
             &tax,
         );
+        if exempt {
+            let net = if stripped {
+                format!(
+                    ": {} {currency} excl. {}% tax",
+                    unit_price.amount.normalize(),
+                    (exempt_rate * Decimal::from(100)).normalize()
+                )
+            } else {
+                String::new()
+            };
+            explanation = explanation.replace(
+                "no tax configured",
+                &format!("the customer is tax exempt{net}"),
+            );
+        }
         Ok(Quote {
             variant_id: variant.id,
             sku: variant.sku,
@@ -822,6 +1003,7 @@ impl<'a> PricingReader<'a> {
             tax_class: variant.tax_class,
             tax_rate,
             tax_rate_id,
+            tax_exempt: exempt,
             subtotal: Money::new(subtotal, currency),
             tax: Money::new(tax_amount, currency),
             total: Money::new(total, currency),
@@ -1070,6 +1252,149 @@ impl<'t> Pricing<'t> {
                 changed_fields: &["key", "name"],
             })?;
             self.customer_group(id)
+        })
+    }
+
+    /// Puts a customer in a group, from and until an instant (either
+    /// open), replacing the period of a membership already there.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown group or customer;
+    /// [`ErrorKind::InvalidState`] for an erased or archived customer;
+    /// [`ErrorKind::Invalid`] naming `valid_until` (not after
+    /// `valid_from`) or `groups` (the customer is in
+    /// [`MAX_GROUPS_PER_CUSTOMER`] already).
+    pub fn add_to_group(
+        &self,
+        group_id: CustomerGroupId,
+        customer_id: CustomerId,
+        valid_from: Option<DateTime<Utc>>,
+        valid_until: Option<DateTime<Utc>>,
+    ) -> Result<GroupMembership> {
+        self.tx.atomic(|| {
+            self.customer_group(group_id)?;
+            crate::customer::CustomerReader::new(self.tx.db()).require_active(customer_id)?;
+            let from = crate::time::checked_opt("valid_from", valid_from)?;
+            let until = crate::time::checked_opt("valid_until", valid_until)?;
+            if let (Some(f), Some(u)) = (from, until) {
+                if u <= f {
+                    return Err(Error::invalid("valid_until", "must be after valid_from"));
+                }
+            }
+            let memberships = self.memberships_of(customer_id)?;
+            if memberships.len() >= MAX_GROUPS_PER_CUSTOMER
+                && !memberships.iter().any(|m| m.group_id == group_id)
+            {
+                return Err(Error::invalid(
+                    "groups",
+                    format!("the customer is in {MAX_GROUPS_PER_CUSTOMER} groups already"),
+                ));
+            }
+            self.tx.db().execute(
+                sql!(
+                    "INSERT INTO customer_group_members (group_id, customer_id, valid_from, \
+                     valid_until, added_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (group_id, customer_id) DO UPDATE SET \
+                     valid_from = excluded.valid_from, valid_until = excluded.valid_until"
+                ),
+                &[&group_id, &customer_id, &from, &until, &self.tx.now()],
+            )?;
+            self.tx.audit_change_with(
+                Change {
+                    action: "add_member",
+                    entity_type: "customer_group",
+                    entity_id: &group_id.to_string(),
+                    changed_fields: &["members"],
+                },
+                crate::changes::ChangeFacts {
+                    customer_id: Some(customer_id.to_string()),
+                    ..crate::changes::ChangeFacts::current()
+                },
+            )?;
+            self.memberships_of(customer_id)?
+                .into_iter()
+                .find(|m| m.group_id == group_id)
+                .ok_or_else(|| Error::corrupt("a membership just written is missing"))
+        })
+    }
+
+    /// Takes a customer out of a group; one not in it changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown group.
+    pub fn remove_from_group(
+        &self,
+        group_id: CustomerGroupId,
+        customer_id: CustomerId,
+    ) -> Result<()> {
+        self.tx.atomic(|| {
+            self.customer_group(group_id)?;
+            let removed = self.tx.db().execute(
+                sql!("DELETE FROM customer_group_members WHERE group_id = ?1 AND customer_id = ?2"),
+                &[&group_id, &customer_id],
+            )?;
+            if removed == 0 {
+                return Ok(());
+            }
+            self.tx.audit_change_with(
+                Change {
+                    action: "remove_member",
+                    entity_type: "customer_group",
+                    entity_id: &group_id.to_string(),
+                    changed_fields: &["members"],
+                },
+                crate::changes::ChangeFacts {
+                    customer_id: Some(customer_id.to_string()),
+                    ..crate::changes::ChangeFacts::current()
+                },
+            )
+        })
+    }
+
+    /// Makes a customer exempt from tax (`Some`), replacing an exemption
+    /// before, or ends the exemption (`None`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] for an unknown customer;
+    /// [`ErrorKind::InvalidState`] for an erased or archived one;
+    /// [`ErrorKind::Invalid`] naming `vat_id` or `reason`.
+    pub fn set_tax_exemption(
+        &self,
+        customer_id: CustomerId,
+        exemption: Option<TaxExemption>,
+    ) -> Result<Option<TaxExemption>> {
+        self.tx.atomic(|| {
+            crate::customer::CustomerReader::new(self.tx.db()).require_active(customer_id)?;
+            self.tx.db().execute(
+                sql!("DELETE FROM customer_tax_exemptions WHERE customer_id = ?1"),
+                &[&customer_id],
+            )?;
+            let stored = match exemption {
+                Some(e) => {
+                    let vat_id = vat_id("vat_id", &e.vat_id)?;
+                    let reason =
+                        validate::required_text("reason", &e.reason, MAX_EXEMPTION_REASON_LEN)?;
+                    self.tx.db().execute(
+                        sql!(
+                            "INSERT INTO customer_tax_exemptions (customer_id, vat_id, reason, \
+                             created_at) VALUES (?1, ?2, ?3, ?4)"
+                        ),
+                        &[&customer_id, &vat_id, &reason, &self.tx.now()],
+                    )?;
+                    Some(TaxExemption { vat_id, reason })
+                }
+                None => None,
+            };
+            self.tx.audit_change(Change {
+                action: "set_tax_exemption",
+                entity_type: "customer",
+                entity_id: &customer_id.to_string(),
+                changed_fields: &["tax_exemption"],
+            })?;
+            Ok(stored)
         })
     }
 
@@ -1346,6 +1671,9 @@ crate::one_shot::one_shot! {
         fn set_price(price_list_id: PriceListId, variant_id: VariantId, min_quantity: i64, price: Decimal) -> ListPrice;
         fn remove_price(price_list_id: PriceListId, variant_id: VariantId, min_quantity: i64) -> ();
         fn delete_price_list(id: PriceListId) -> ();
+        fn add_to_group(group_id: CustomerGroupId, customer_id: CustomerId, valid_from: Option<DateTime<Utc>>, valid_until: Option<DateTime<Utc>>) -> GroupMembership;
+        fn remove_from_group(group_id: CustomerGroupId, customer_id: CustomerId) -> ();
+        fn set_tax_exemption(customer_id: CustomerId, exemption: Option<TaxExemption>) -> Option<TaxExemption>;
     }
     read {
         fn tax_classes() -> Vec<TaxClass>;
@@ -1357,6 +1685,9 @@ crate::one_shot::one_shot! {
         fn price_list(id: PriceListId) -> PriceList;
         fn prices_of(price_list_id: PriceListId) -> Vec<ListPrice>;
         fn quote(request: &QuoteRequest) -> Quote;
+        fn groups_of(customer_id: CustomerId, at: DateTime<Utc>) -> Vec<CustomerGroup>;
+        fn memberships_of(customer_id: CustomerId) -> Vec<GroupMembership>;
+        fn tax_exemption(customer_id: CustomerId) -> Option<TaxExemption>;
     }
 }
 

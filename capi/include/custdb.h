@@ -2705,6 +2705,65 @@ custdb_status custdb_price_quote(const custdb_store *store,
                                  const char *request_json,
                                  char **out);
 
+// Puts a customer in a group from `valid_from` until just before
+// `valid_until` (RFC 3339 text; NULL for open), replacing the period of a
+// membership already there; `*out` is the `GroupMembership`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_group_add_member(const custdb_store *store,
+                                               const char *group_id,
+                                               const char *customer_id,
+                                               const char *valid_from,
+                                               const char *valid_until,
+                                               char **out);
+
+// Takes a customer out of a group (one not in it changes nothing).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_customer_group_remove_member(const custdb_store *store,
+                                                  const char *group_id,
+                                                  const char *customer_id);
+
+// A customer's group memberships, current or not, by group key; `*out`
+// is a JSON array of `GroupMembership`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_group_memberships(const custdb_store *store,
+                                                const char *customer_id,
+                                                char **out);
+
+// Makes a customer exempt from tax with a `TaxExemption` JSON object
+// (`vat_id`, `reason`), or ends the exemption when `exemption_json` is
+// NULL; `*out` is the `TaxExemption` or `null`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_tax_exemption_set(const custdb_store *store,
+                                                const char *customer_id,
+                                                const char *exemption_json,
+                                                char **out);
+
+// A customer's tax exemption; `*out` is the `TaxExemption` or `null`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_customer_tax_exemption_get(const custdb_store *store,
+                                                const char *customer_id,
+                                                char **out);
+
 // Everything held about a customer; `*out` is the `SubjectExport` JSON
 // document (format `custdb.subject-export`).
 //

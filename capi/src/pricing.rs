@@ -293,3 +293,111 @@ pub unsafe extern "C" fn custdb_price_quote(
         cx.read(move |r| r.pricing().quote(&request))
     })
 }
+
+/// Puts a customer in a group from `valid_from` until just before
+/// `valid_until` (RFC 3339 text; NULL for open), replacing the period of a
+/// membership already there; `*out` is the `GroupMembership`.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; string arguments NULL or
+/// NUL-terminated; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_customer_group_add_member(
+    store: *const custdb_store,
+    group_id: *const c_char,
+    customer_id: *const c_char,
+    valid_from: *const c_char,
+    valid_until: *const c_char,
+    out: *mut *mut c_char,
+) -> custdb_status {
+    ffi!(store, json out, |cx| {
+        let group: db::CustomerGroupId = id("group_id", group_id)?;
+        let customer: db::CustomerId = id("customer_id", customer_id)?;
+        let from = time("valid_from", valid_from)?;
+        let until = time("valid_until", valid_until)?;
+        cx.write(move |tx| tx.pricing().add_to_group(group, customer, from, until))
+    })
+}
+
+/// Takes a customer out of a group (one not in it changes nothing).
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; string arguments NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_customer_group_remove_member(
+    store: *const custdb_store,
+    group_id: *const c_char,
+    customer_id: *const c_char,
+) -> custdb_status {
+    ffi!(store, |cx| {
+        let group: db::CustomerGroupId = id("group_id", group_id)?;
+        let customer: db::CustomerId = id("customer_id", customer_id)?;
+        cx.write(move |tx| tx.pricing().remove_from_group(group, customer))
+    })
+}
+
+/// A customer's group memberships, current or not, by group key; `*out`
+/// is a JSON array of `GroupMembership`.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; string arguments NULL or
+/// NUL-terminated; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_customer_group_memberships(
+    store: *const custdb_store,
+    customer_id: *const c_char,
+    out: *mut *mut c_char,
+) -> custdb_status {
+    ffi!(store, json out, |cx| {
+        let customer: db::CustomerId = id("customer_id", customer_id)?;
+        cx.read(move |r| r.pricing().memberships_of(customer))
+    })
+}
+
+/// Makes a customer exempt from tax with a `TaxExemption` JSON object
+/// (`vat_id`, `reason`), or ends the exemption when `exemption_json` is
+/// NULL; `*out` is the `TaxExemption` or `null`.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; string arguments NULL or
+/// NUL-terminated; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_customer_tax_exemption_set(
+    store: *const custdb_store,
+    customer_id: *const c_char,
+    exemption_json: *const c_char,
+    out: *mut *mut c_char,
+) -> custdb_status {
+    ffi!(store, json out, |cx| {
+        let customer: db::CustomerId = id("customer_id", customer_id)?;
+        let exemption: Option<db::TaxExemption> = if exemption_json.is_null() {
+            None
+        } else {
+            Some(json_arg("exemption_json", exemption_json)?)
+        };
+        cx.write(move |tx| tx.pricing().set_tax_exemption(customer, exemption))
+    })
+}
+
+/// A customer's tax exemption; `*out` is the `TaxExemption` or `null`.
+///
+/// # Safety
+///
+/// `store` is NULL or a live handle; string arguments NULL or
+/// NUL-terminated; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn custdb_customer_tax_exemption_get(
+    store: *const custdb_store,
+    customer_id: *const c_char,
+    out: *mut *mut c_char,
+) -> custdb_status {
+    ffi!(store, json out, |cx| {
+        let customer: db::CustomerId = id("customer_id", customer_id)?;
+        cx.read(move |r| r.pricing().tax_exemption(customer))
+    })
+}

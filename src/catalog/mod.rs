@@ -1057,14 +1057,7 @@ impl<'t> Catalog<'t> {
         self.tx.atomic(|| {
             self.lock_product(id)?;
             let current = self.product(id)?;
-            if current.version != expected_version {
-                return Err(Error::new(ErrorKind::Conflict {
-                    entity: "product",
-                    id: id.to_string(),
-                    expected_version,
-                    actual_version: current.version,
-                }));
-            }
+            Error::require_version("product", id, expected_version, current.version)?;
             if current.archived_at.is_some() {
                 return Err(archived("product", id));
             }

@@ -612,14 +612,7 @@ impl Catalog<'_> {
         self.tx.atomic(|| {
             self.lock_categories()?;
             let current = self.category(id)?;
-            if current.version != expected_version {
-                return Err(Error::new(ErrorKind::Conflict {
-                    entity: "category",
-                    id: id.to_string(),
-                    expected_version,
-                    actual_version: current.version,
-                }));
-            }
+            Error::require_version("category", id, expected_version, current.version)?;
             let name = match &patch.name {
                 Some(n) => validate::required_text("name", n, MAX_CATEGORY_NAME_LEN)?,
                 None => current.name.clone(),
@@ -835,14 +828,7 @@ impl Catalog<'_> {
         self.tx.atomic(|| {
             self.lock_collection(id)?;
             let current = self.collection(id)?;
-            if current.version != expected_version {
-                return Err(Error::new(ErrorKind::Conflict {
-                    entity: "collection",
-                    id: id.to_string(),
-                    expected_version,
-                    actual_version: current.version,
-                }));
-            }
+            Error::require_version("collection", id, expected_version, current.version)?;
             let name = match &patch.name {
                 Some(n) => validate::required_text("name", n, MAX_COLLECTION_NAME_LEN)?,
                 None => current.name.clone(),

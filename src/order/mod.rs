@@ -183,8 +183,41 @@ pub struct NewOrder {
     /// [`Inventory::release_expired`]).
     #[serde(default)]
     pub hold_until: Option<DateTime<Utc>>,
+    /// Who prices the lines: the caller (`explicit`, the default: each
+    /// line's `unit_price`, `discount` and `tax_rate`) or custdb
+    /// (`catalog`: price lists, the customer's groups and tax exemption,
+    /// tax by the shipping address; docs/PRICING.md).
+    #[serde(default, skip_serializing_if = "OrderPricing::is_explicit")]
+    pub pricing: OrderPricing,
 }
 crate::input::strict_serde!(NewOrder);
+
+crate::text_enum::text_enum!(
+    /// Who prices an order's lines.
+    OrderPricing {
+        /// The caller: each line's `unit_price` (else the variant's own
+        /// price), `discount` and `tax_rate`, as given. Imports use this.
+        Explicit = "explicit",
+        /// custdb, by the rules of docs/PRICING.md; lines name only the
+        /// SKU and quantity (and a warehouse), and each keeps where its
+        /// price came from.
+        Catalog = "catalog",
+    }
+);
+
+// By hand: `text_enum!` makes the enum, and derives no Default.
+#[allow(clippy::derivable_impls)]
+impl Default for OrderPricing {
+    fn default() -> Self {
+        OrderPricing::Explicit
+    }
+}
+
+impl OrderPricing {
+    fn is_explicit(&self) -> bool {
+        *self == OrderPricing::Explicit
+    }
+}
 
 impl NewOrder {
     /// An order for a customer, in `currency`.
@@ -215,7 +248,15 @@ impl NewOrder {
             note: None,
             idempotency_key: None,
             hold_until: None,
+            pricing: OrderPricing::Explicit,
         }
+    }
+
+    /// custdb prices the lines (docs/PRICING.md): give each line only its
+    /// SKU and quantity.
+    pub fn priced_by_catalog(mut self) -> Self {
+        self.pricing = OrderPricing::Catalog;
+        self
     }
 
     /// Adds a line.
@@ -409,6 +450,12 @@ pub struct OrderLine {
     pub quantity_shipped: i64,
     /// Units returned.
     pub quantity_returned: i64,
+    /// Whether `unit_price` includes tax (a line priced from a gross
+    /// price list); the amounts then follow the gross rule of
+    /// docs/PRICING.md.
+    pub prices_include_tax: bool,
+    /// Where the price came from, for a line priced by the catalog.
+    pub price_source: Option<LinePriceSource>,
 }
 
 /// An order without its lines, for listings.
@@ -525,7 +572,7 @@ macro_rules! select_line {
     () => {
         "SELECT id, line_no, variant_id, sku, title, quantity, unit_price_e4, subtotal_e4, \
          discount_e4, tax_rate_ppm, tax_e4, total_e4, warehouse_id, quantity_shipped, \
-         quantity_returned FROM order_lines "
+         quantity_returned, prices_include_tax, price_source FROM order_lines "
     };
 }
 
@@ -545,9 +592,12 @@ struct RawLine {
     warehouse_id: Option<WarehouseId>,
     quantity_shipped: i64,
     quantity_returned: i64,
+    prices_include_tax: bool,
+    price_source: Option<LinePriceSource>,
 }
 
 fn line_from_row(row: &Row<'_>) -> Result<RawLine> {
+    let source: Option<String> = row.get(16)?;
     Ok(RawLine {
         id: row.get(0)?,
         line_no: row.get(1)?,
@@ -566,6 +616,11 @@ fn line_from_row(row: &Row<'_>) -> Result<RawLine> {
         warehouse_id: row.get(12)?,
         quantity_shipped: row.get(13)?,
         quantity_returned: row.get(14)?,
+        prices_include_tax: row.get(15)?,
+        price_source: source
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .stored()?,
     })
 }
 
@@ -589,8 +644,32 @@ impl RawLine {
             warehouse_id: self.warehouse_id,
             quantity_shipped: self.quantity_shipped,
             quantity_returned: self.quantity_returned,
+            prices_include_tax: self.prices_include_tax,
+            price_source: self.price_source,
         }
     }
+}
+
+/// Where a line priced by the catalog (`pricing: catalog`) got its price
+/// and tax: what a support agent reads to answer "why this price?".
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+pub struct LinePriceSource {
+    /// The price list; `None` for the variant's own price.
+    pub price_list_id: Option<crate::id::PriceListId>,
+    /// The list's key when the line was placed.
+    pub price_list_key: Option<String>,
+    /// The quantity break the price started at.
+    pub min_quantity: i64,
+    /// The customer group whose list it was.
+    pub customer_group_id: Option<crate::id::CustomerGroupId>,
+    /// The tax rate applied; `None` when none was configured or the
+    /// customer is exempt.
+    pub tax_rate_id: Option<crate::id::TaxRateId>,
+    /// Whether the customer was exempt from tax.
+    pub tax_exempt: bool,
+    /// The explanation in a sentence.
+    pub explanation: String,
 }
 
 macro_rules! select_summary {
@@ -698,12 +777,12 @@ impl<'a> OrderReader<'a> {
                     "SELECT l.id, l.line_no, l.variant_id, l.sku, l.title, l.quantity, \
                      l.unit_price_e4, l.subtotal_e4, l.discount_e4, l.tax_rate_ppm, l.tax_e4, \
                      l.total_e4, l.warehouse_id, l.quantity_shipped, l.quantity_returned, \
-                     l.order_id FROM order_lines l WHERE l.order_id > ?1 AND l.order_id <= ?2 \
-                     ORDER BY l.order_id, l.line_no"
+                     l.prices_include_tax, l.price_source, l.order_id FROM order_lines l \
+                     WHERE l.order_id > ?1 AND l.order_id <= ?2 ORDER BY l.order_id, l.line_no"
                 ),
                 &[&after, &last],
                 |r| {
-                    let order_id: OrderId = r.get(15)?;
+                    let order_id: OrderId = r.get(17)?;
                     while page.get(at).is_some_and(|o| o.id != order_id) {
                         at += 1;
                     }
@@ -916,8 +995,20 @@ impl<'t> std::ops::Deref for Orders<'t> {
 }
 
 /// A line after validation, ready to write.
+/// Where an order priced by the catalog goes, for tax, and whose it is.
+struct CatalogPricing {
+    customer_id: Option<CustomerId>,
+    country: String,
+    region: Option<String>,
+}
+
 struct PricedLine {
     variant: Variant,
+    /// Whether the unit price includes tax (catalog pricing from a gross
+    /// list).
+    prices_include_tax: bool,
+    /// Where a catalog-priced line's price came from (JSON).
+    price_source: Option<String>,
     title: String,
     quantity: i64,
     unit_price_e4: i64,
@@ -927,6 +1018,36 @@ struct PricedLine {
     tax_e4: i64,
     total_e4: i64,
     warehouse: Option<WarehouseId>,
+}
+
+/// A line's subtotal, tax and total by its basis: [`line_amounts`] for a
+/// net price; for a gross price (docs/PRICING.md) the amount is
+/// round(unit × quantity), tax = round((amount − discount) × rate ÷
+/// (1 + rate)), subtotal = amount − tax, so that total = subtotal −
+/// discount + tax = amount − discount, as on every line.
+pub(crate) fn line_amounts_gross_or_net(
+    currency: Currency,
+    quantity: i64,
+    unit_price_e4: i64,
+    discount_e4: i64,
+    tax_rate_ppm: i64,
+    gross: bool,
+) -> Option<(i64, i64, i64)> {
+    if !gross {
+        return line_amounts(currency, quantity, unit_price_e4, discount_e4, tax_rate_ppm);
+    }
+    let amount =
+        currency.round(Decimal::from(quantity).checked_mul(money::from_e4(unit_price_e4))?);
+    let rate = Decimal::new(tax_rate_ppm, TAX_RATE_DECIMALS);
+    let payable = amount.checked_sub(money::from_e4(discount_e4))?;
+    let tax = currency.round(
+        payable
+            .checked_mul(rate)?
+            .checked_div(Decimal::ONE + rate)?,
+    );
+    let amount_e4 = money::to_e4("subtotal", amount).ok()?;
+    let tax_e4 = money::to_e4("tax", tax).ok()?;
+    Some((amount_e4 - tax_e4, tax_e4, amount_e4 - discount_e4))
 }
 
 /// Prices one line: the rule of [`crate::money`], shared with `check()`.
@@ -1210,7 +1331,27 @@ impl<'t> Orders<'t> {
             Some(a) => Some(a.checked("billing_address")?),
             None => default_billing,
         };
-        let lines = self.price_lines(currency, &new.lines)?;
+        let catalog = match new.pricing {
+            OrderPricing::Explicit => None,
+            OrderPricing::Catalog => {
+                let to = shipping_address
+                    .as_ref()
+                    .or(billing_address.as_ref())
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "shipping_address",
+                            "an order priced by the catalog needs an address to work out tax \
+                             (the shipping address, else the billing address)",
+                        )
+                    })?;
+                Some(CatalogPricing {
+                    customer_id,
+                    country: to.country.clone(),
+                    region: to.region.clone(),
+                })
+            }
+        };
+        let lines = self.price_lines(currency, &new.lines, catalog.as_ref())?;
         let mut totals = [0i64; 3];
         for l in &lines {
             totals[0] = money::add_e4("subtotal", totals[0], l.subtotal_e4)?;
@@ -1284,25 +1425,34 @@ impl<'t> Orders<'t> {
         };
         for (i, l) in lines.iter().enumerate() {
             let line_id = OrderLineId::new();
-            db.execute(
-                sql!(sql::INSERT_LINE),
-                &[
-                    &line_id,
-                    &id,
-                    &(i + 1),
-                    &l.variant.id,
-                    &l.variant.sku,
-                    &l.title,
-                    &l.quantity,
-                    &l.unit_price_e4,
-                    &l.subtotal_e4,
-                    &l.discount_e4,
-                    &l.tax_rate_ppm,
-                    &l.tax_e4,
-                    &l.total_e4,
-                    &l.warehouse,
-                ],
-            )?;
+            let columns: [&dyn crate::db::ToValue; 14] = [
+                &line_id,
+                &id,
+                &(i + 1),
+                &l.variant.id,
+                &l.variant.sku,
+                &l.title,
+                &l.quantity,
+                &l.unit_price_e4,
+                &l.subtotal_e4,
+                &l.discount_e4,
+                &l.tax_rate_ppm,
+                &l.tax_e4,
+                &l.total_e4,
+                &l.warehouse,
+            ];
+            match &l.price_source {
+                // Lines priced by the caller: the statement of every
+                // import and of the benchmarks' baselines.
+                None => db.execute(sql!(sql::INSERT_LINE), &columns)?,
+                Some(source) => {
+                    let mut all: Vec<&dyn crate::db::ToValue> = columns.to_vec();
+                    all.push(&l.prices_include_tax);
+                    let source = Json(source);
+                    all.push(&source);
+                    db.execute(sql!(sql::INSERT_PRICED_LINE), &all)?
+                }
+            };
             if l.variant.track_stock {
                 self.allocate(&inventory, l, id, line_id, hold)?;
             }
@@ -1350,7 +1500,115 @@ impl<'t> Orders<'t> {
         Ok((shipping, billing))
     }
 
-    fn price_lines(&self, currency: Currency, lines: &[NewOrderLine]) -> Result<Vec<PricedLine>> {
+    /// A line's amounts when custdb prices it (`pricing: catalog`): the
+    /// quote of docs/PRICING.md, with the fields of its errors named as the
+    /// order's.
+    #[allow(clippy::type_complexity)]
+    fn catalog_amounts(
+        &self,
+        currency: Currency,
+        i: usize,
+        line: &NewOrderLine,
+        variant: &Variant,
+        cp: &CatalogPricing,
+    ) -> Result<(i64, i64, i64, (i64, i64, i64), bool, Option<String>)> {
+        let f = |name: &str| format!("lines[{i}].{name}");
+        if line.unit_price.is_some() {
+            return Err(Error::invalid(
+                f("unit_price"),
+                "is worked out by the catalog in an order priced by the catalog; leave it out",
+            ));
+        }
+        if !line.discount.is_zero() {
+            return Err(Error::invalid(
+                f("discount"),
+                "is worked out by the catalog in an order priced by the catalog; leave it out",
+            ));
+        }
+        if !line.tax_rate.is_zero() {
+            return Err(Error::invalid(
+                f("tax_rate"),
+                "is worked out by the catalog in an order priced by the catalog; leave it out",
+            ));
+        }
+        if !(1..=MAX_LINE_QUANTITY).contains(&line.quantity) {
+            return Err(Error::invalid(
+                f("quantity"),
+                format!(
+                    "is {}, must be between 1 and {MAX_LINE_QUANTITY}",
+                    line.quantity
+                ),
+            ));
+        }
+        let request = crate::pricing::QuoteRequest {
+            variant_id: variant.id,
+            quantity: line.quantity,
+            currency,
+            country: cp.country.clone(),
+            region: cp.region.clone(),
+            customer_id: cp.customer_id,
+            customer_group_ids: Vec::new(),
+            at: Some(self.tx.now()),
+        };
+        let quote = crate::pricing::PricingReader::new(self.tx.db())
+            .quote(&request)
+            .map_err(|e| match e.kind() {
+                ErrorKind::Invalid { field, reason } => {
+                    let field = match field.as_str() {
+                        "country" => "shipping_address.country".to_owned(),
+                        "region" => "shipping_address.region".to_owned(),
+                        "currency" => f("sku"),
+                        other => f(other),
+                    };
+                    Error::invalid(field, reason.clone())
+                }
+                _ => e,
+            })?;
+        let unit_price_e4 = money::to_e4(&f("unit_price"), quote.unit_price.amount)?;
+        let tax_rate_ppm = i64::try_from((quote.tax_rate * Decimal::from(1_000_000)).trunc())
+            .map_err(|_| Error::invalid(f("tax_rate"), "is out of range"))?;
+        let amounts = (
+            money::to_e4(&f("subtotal"), quote.subtotal.amount)?,
+            money::to_e4(&f("tax"), quote.tax.amount)?,
+            money::to_e4(&f("total"), quote.total.amount)?,
+        );
+        debug_assert_eq!(
+            Some(amounts),
+            line_amounts_gross_or_net(
+                currency,
+                line.quantity,
+                unit_price_e4,
+                0,
+                tax_rate_ppm,
+                quote.prices_include_tax
+            ),
+            "the quote and the order's rule agree"
+        );
+        let source = LinePriceSource {
+            price_list_id: quote.source.price_list_id,
+            price_list_key: quote.source.price_list_key,
+            min_quantity: quote.source.min_quantity,
+            customer_group_id: quote.source.customer_group_id,
+            tax_rate_id: quote.tax_rate_id,
+            tax_exempt: quote.tax_exempt,
+            explanation: quote.explanation,
+        };
+        Ok((
+            unit_price_e4,
+            0,
+            tax_rate_ppm,
+            amounts,
+            quote.prices_include_tax,
+            Some(serde_json::to_string(&source).written()?),
+        ))
+    }
+
+    fn price_lines(
+        &self,
+        currency: Currency,
+        lines: &[NewOrderLine],
+        catalog_pricing: Option<&CatalogPricing>,
+    ) -> Result<Vec<PricedLine>> {
         let catalog = CatalogReader::new(self.tx.db());
         let inventory = InventoryReader::new(self.tx.db());
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -1382,58 +1640,78 @@ impl<'t> Orders<'t> {
                     ),
                 ));
             }
-            let unit_price_e4 = match line.unit_price {
-                Some(p) => money::unit_price(&f("unit_price"), p)?,
-                None => {
-                    if variant.price.currency != currency {
-                        return Err(Error::invalid(
-                            f("sku"),
-                            format!(
-                                "{sku:?} is priced in {}, the order is in {currency}; \
-                                 one order has one currency",
-                                variant.price.currency
-                            ),
-                        ));
-                    }
-                    money::to_e4(&f("unit_price"), variant.price.amount)?
-                }
-            };
-            let discount_e4 = currency.payable(&f("discount"), line.discount)?;
-            if line.tax_rate.is_sign_negative() && !line.tax_rate.is_zero()
-                || line.tax_rate > Decimal::ONE
-                || line.tax_rate.normalize().scale() > TAX_RATE_DECIMALS
-            {
-                return Err(Error::invalid(
-                    f("tax_rate"),
-                    format!(
-                        "is {}, must be a fraction from 0 to 1 with at most {TAX_RATE_DECIMALS} decimals",
-                        line.tax_rate
-                    ),
-                ));
-            }
-            let tax_rate_ppm = i64::try_from((line.tax_rate * Decimal::from(1_000_000)).trunc())
-                .map_err(|_| Error::invalid(f("tax_rate"), "is out of range"))?;
-            let subtotal = line_amounts(currency, line.quantity, unit_price_e4, 0, 0)
-                .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?
-                .0;
-            if discount_e4 > subtotal {
-                return Err(Error::invalid(
-                    f("discount"),
-                    format!(
-                        "{} is more than the line subtotal {}",
-                        line.discount,
-                        money::from_e4(subtotal)
-                    ),
-                ));
-            }
-            let (subtotal_e4, tax_e4, total_e4) = line_amounts(
-                currency,
-                line.quantity,
+            let (
                 unit_price_e4,
                 discount_e4,
                 tax_rate_ppm,
-            )
-            .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?;
+                (subtotal_e4, tax_e4, total_e4),
+                prices_include_tax,
+                price_source,
+            ) = if let Some(cp) = catalog_pricing {
+                self.catalog_amounts(currency, i, line, &variant, cp)?
+            } else {
+                let unit_price_e4 = match line.unit_price {
+                    Some(p) => money::unit_price(&f("unit_price"), p)?,
+                    None => {
+                        if variant.price.currency != currency {
+                            return Err(Error::invalid(
+                                f("sku"),
+                                format!(
+                                    "{sku:?} is priced in {}, the order is in {currency}; \
+                                     one order has one currency",
+                                    variant.price.currency
+                                ),
+                            ));
+                        }
+                        money::to_e4(&f("unit_price"), variant.price.amount)?
+                    }
+                };
+                let discount_e4 = currency.payable(&f("discount"), line.discount)?;
+                if line.tax_rate.is_sign_negative() && !line.tax_rate.is_zero()
+                    || line.tax_rate > Decimal::ONE
+                    || line.tax_rate.normalize().scale() > TAX_RATE_DECIMALS
+                {
+                    return Err(Error::invalid(
+                        f("tax_rate"),
+                        format!(
+                            "is {}, must be a fraction from 0 to 1 with at most {TAX_RATE_DECIMALS} decimals",
+                            line.tax_rate
+                        ),
+                    ));
+                }
+                let tax_rate_ppm =
+                    i64::try_from((line.tax_rate * Decimal::from(1_000_000)).trunc())
+                        .map_err(|_| Error::invalid(f("tax_rate"), "is out of range"))?;
+                let subtotal = line_amounts(currency, line.quantity, unit_price_e4, 0, 0)
+                    .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?
+                    .0;
+                if discount_e4 > subtotal {
+                    return Err(Error::invalid(
+                        f("discount"),
+                        format!(
+                            "{} is more than the line subtotal {}",
+                            line.discount,
+                            money::from_e4(subtotal)
+                        ),
+                    ));
+                }
+                let amounts = line_amounts(
+                    currency,
+                    line.quantity,
+                    unit_price_e4,
+                    discount_e4,
+                    tax_rate_ppm,
+                )
+                .ok_or_else(|| Error::invalid(f("quantity"), "the line amount is too large"))?;
+                (
+                    unit_price_e4,
+                    discount_e4,
+                    tax_rate_ppm,
+                    amounts,
+                    false,
+                    None,
+                )
+            };
             let warehouse = line
                 .warehouse
                 .as_deref()
@@ -1480,6 +1758,8 @@ impl<'t> Orders<'t> {
             };
             out.push(PricedLine {
                 variant,
+                prices_include_tax,
+                price_source,
                 title,
                 quantity: line.quantity,
                 unit_price_e4,
@@ -1647,6 +1927,12 @@ crate::bench_sql::sql_module! {
     pub const INSERT_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, variant_id, \
         sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, tax_e4, \
         total_e4, warehouse_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    /// A line priced by the catalog: [`INSERT_LINE`] with its basis and
+    /// where its price came from.
+    pub const INSERT_PRICED_LINE: &str = "INSERT INTO order_lines (id, order_id, line_no, \
+        variant_id, sku, title, quantity, unit_price_e4, subtotal_e4, discount_e4, tax_rate_ppm, \
+        tax_e4, total_e4, warehouse_id, prices_include_tax, price_source) VALUES (?1, ?2, ?3, ?4, \
+        ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
     /// A page of a customer's orders, newest first.
     pub const HISTORY: &str = "SELECT id, number, customer_id, status, currency, total_e4, \
         paid_e4, refunded_e4, placed_at FROM orders WHERE customer_id = ?1 \
@@ -1792,7 +2078,8 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
     conn.query_each(
         sql!(
             "SELECT l.order_id, l.line_no, o.currency, l.quantity, l.unit_price_e4, \
-             l.discount_e4, l.tax_rate_ppm, l.subtotal_e4, l.tax_e4, l.total_e4 \
+             l.discount_e4, l.tax_rate_ppm, l.subtotal_e4, l.tax_e4, l.total_e4, \
+             l.prices_include_tax, l.price_source \
              FROM order_lines l JOIN orders o ON o.id = l.order_id"
         ),
         &[],
@@ -1807,7 +2094,21 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
                 return Ok(());
             };
             let stored: (i64, i64, i64) = (r.get(7)?, r.get(8)?, r.get(9)?);
-            let computed = line_amounts(currency, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+            let computed = line_amounts_gross_or_net(
+                currency,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(10)?,
+            );
+            if let Some(source) = r.get::<Option<String>>(11)? {
+                if let Err(e) = serde_json::from_str::<LinePriceSource>(&source) {
+                    report.push(format!(
+                        "order {order_id} line {line_no}: its price source does not read: {e}"
+                    ));
+                }
+            }
             if computed != Some(stored) {
                 report.push(format!(
                     "order {order_id} line {line_no}: stored amounts {stored:?}, the pricing \

@@ -209,6 +209,33 @@ pub static PERSONAL_DATA_MAP: &[TableClass] = &[
         ],
     },
     TableClass {
+        table: "customer_group_members",
+        description: "which customer groups a customer is in, and when",
+        subject: Some("customer_id = ?1"),
+        rows: RowErasure::DeleteRows,
+        retention: None,
+        columns: &[
+            no("group_id"),
+            pseudonym("customer_id", ACCOUNT, R::UntilErasure),
+            no("valid_from"),
+            no("valid_until"),
+            no("added_at"),
+        ],
+    },
+    TableClass {
+        table: "customer_tax_exemptions",
+        description: "customers exempt from tax (a business's VAT id)",
+        subject: Some("customer_id = ?1"),
+        rows: RowErasure::DeleteRows,
+        retention: None,
+        columns: &[
+            pseudonym("customer_id", ACCOUNT, R::UntilErasure),
+            pd("vat_id", C::Identity, ACCOUNT, R::UntilErasure, Keep),
+            pd("reason", C::Profile, ACCOUNT, R::UntilErasure, Keep),
+            no("created_at"),
+        ],
+    },
+    TableClass {
         table: "customer_addresses",
         description: "a customer's address book",
         subject: Some("customer_id = ?1"),
@@ -423,6 +450,8 @@ pub static PERSONAL_DATA_MAP: &[TableClass] = &[
             no("warehouse_id"),
             sale("quantity_shipped"),
             sale("quantity_returned"),
+            no("prices_include_tax"),
+            no("price_source"),
         ],
     },
     TableClass {

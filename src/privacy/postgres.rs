@@ -176,17 +176,26 @@ pub(crate) fn functions() -> String {
 mod tests {
     use super::*;
 
-    /// The baseline holds the generated functions verbatim: a change to the
-    /// map that erasure or retention would run differently must reach the
-    /// PostgreSQL schema too (a new migration once the baseline ships).
+    /// The newest PostgreSQL migration that writes the functions holds
+    /// them verbatim: a change to the map that erasure or retention would
+    /// run differently must reach the PostgreSQL schema too, in a new
+    /// migration that drops and writes them again.
     #[test]
-    fn the_baseline_holds_the_functions_the_map_generates() {
-        let baseline = include_str!("../../schema/migrations/postgres/0007_baseline.sql");
+    fn the_newest_migration_holds_the_functions_the_map_generates() {
+        let newest = crate::schema::postgres::POSTGRES_MIGRATIONS
+            .iter()
+            .rev()
+            .find(|m| {
+                m.sql
+                    .contains("-- BEGIN generated from the personal-data map")
+            })
+            .expect("a migration writes the functions");
         let generated = functions();
         assert!(
-            baseline.contains(&generated),
-            "schema/migrations/postgres/0007_baseline.sql does not hold the functions the \
-             personal-data map generates; they are:\n\n{generated}"
+            newest.sql.contains(&generated),
+            "PostgreSQL migration {} does not hold the functions the personal-data map \
+             generates; they are:\n\n{generated}",
+            newest.version
         );
     }
 

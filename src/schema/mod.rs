@@ -133,6 +133,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0012_pricing.sql"),
         after: Some(add_variant_tax_class),
     },
+    Migration {
+        version: 13,
+        name: "customer_pricing",
+        sql: include_str!("../../schema/migrations/sqlite/0013_customer_pricing.sql"),
+        after: Some(add_line_pricing),
+    },
 ];
 
 /// Version 11: `products.status`. A draft product is being prepared: it is
@@ -176,6 +182,38 @@ fn add_variant_tax_class(conn: &rusqlite::Connection) -> crate::error::Result<()
              CHECK (length(tax_class) BETWEEN 1 AND 32)",
         )
         .db()?;
+    }
+    Ok(())
+}
+
+/// Version 13: `order_lines.prices_include_tax` and
+/// `order_lines.price_source`, added here for the reason of
+/// [`add_product_status`].
+fn add_line_pricing(conn: &rusqlite::Connection) -> crate::error::Result<()> {
+    use crate::error::DbResult;
+    for (column, definition) in [
+        (
+            "prices_include_tax",
+            "INTEGER NOT NULL DEFAULT 0 CHECK (prices_include_tax IN (0, 1))",
+        ),
+        (
+            "price_source",
+            "TEXT CHECK (length(price_source) BETWEEN 2 AND 2048)",
+        ),
+    ] {
+        let present: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('order_lines') WHERE name = ?1)",
+                [column],
+                |r| r.get(0),
+            )
+            .db()?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE order_lines ADD COLUMN {column} {definition}"
+            ))
+            .db()?;
+        }
     }
     Ok(())
 }

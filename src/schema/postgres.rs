@@ -53,6 +53,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0012_pricing.sql"),
         after: None,
     },
+    Migration {
+        version: 13,
+        name: "customer_pricing",
+        sql: include_str!("../../schema/migrations/postgres/0013_customer_pricing.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).

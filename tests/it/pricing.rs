@@ -26,7 +26,7 @@ fn invalid_field(e: &custdb::Error) -> String {
 }
 
 /// A tea at 4.00 GBP (its own price, before tax) in the reduced class,
-/// and a mug at 10.00 GBP in the standard class.
+/// and a mug at 10.00 GBP in the standard class; no stock kept of either.
 fn shop(store: &OnEngine) -> (VariantId, VariantId) {
     store
         .pricing()
@@ -35,17 +35,19 @@ fn shop(store: &OnEngine) -> (VariantId, VariantId) {
     let tea = store
         .catalog()
         .create_product(
-            NewProduct::new("Tea")
-                .variant(NewVariant::new("TEA", d("4.00"), Currency::GBP).tax_class("reduced")),
+            NewProduct::new("Tea").variant(
+                NewVariant::new("TEA", d("4.00"), Currency::GBP)
+                    .tax_class("reduced")
+                    .track_stock(false),
+            ),
         )
         .unwrap();
     let mug = store
         .catalog()
-        .create_product(NewProduct::new("Mug").variant(NewVariant::new(
-            "MUG",
-            d("10.00"),
-            Currency::GBP,
-        )))
+        .create_product(
+            NewProduct::new("Mug")
+                .variant(NewVariant::new("MUG", d("10.00"), Currency::GBP).track_stock(false)),
+        )
         .unwrap();
     (tea.variants[0].id, mug.variants[0].id)
 }
@@ -464,5 +466,255 @@ fn pricing_changes_are_events_and_check_finds_overlaps_written_behind_custdbs_ba
             "{engine}: {:?}",
             report.problems
         );
+    }
+}
+
+/// docs/PRICING.md, "Orders priced by the catalog".
+#[test]
+fn place_prices_an_order_itself_and_keeps_where_each_price_came_from() {
+    use custdb::{
+        AddressKind, NewAddress, NewCustomer, NewOrder, NewOrderLine, OrderPricing, TaxExemption,
+    };
+    for (engine, store) in every_engine() {
+        let (tea, mug) = shop(&store);
+        let p = store.pricing();
+        p.set_tax_rate(NewTaxRate::new("GB", d("0.2"), "VAT 20%"))
+            .unwrap();
+        p.set_tax_rate(NewTaxRate::new("GB", d("0.05"), "VAT 5%").tax_class("reduced"))
+            .unwrap();
+        let shelf = p
+            .create_price_list(NewPriceList::new("shelf", "Shelf", Currency::GBP).gross())
+            .unwrap();
+        p.set_price(shelf.id, mug, 1, d("9.99")).unwrap();
+        let trade = p.create_customer_group("trade", "Trade").unwrap();
+        let wholesale = p
+            .create_price_list(
+                NewPriceList::new("wholesale", "Wholesale", Currency::GBP).for_group(trade.id),
+            )
+            .unwrap();
+        p.set_price(wholesale.id, mug, 1, d("7.00")).unwrap();
+        let customer = |name: &str| {
+            let c = store.customers().create(NewCustomer::new(name)).unwrap();
+            store
+                .customers()
+                .add_address(
+                    c.id,
+                    NewAddress::new(AddressKind::Shipping, "1 High St", "London", "GB")
+                        .make_default(),
+                )
+                .unwrap();
+            c.id
+        };
+        let ann = customer("Ann");
+        let order = |who, lines: Vec<NewOrderLine>| {
+            let mut o = NewOrder::for_customer(who, Currency::GBP).priced_by_catalog();
+            o.lines = lines;
+            store.orders().place(o)
+        };
+        // Ann: one mug at the shelf price, two teas at their own price.
+        let o = order(
+            ann,
+            vec![NewOrderLine::new("MUG", 1), NewOrderLine::new("TEA", 2)],
+        )
+        .unwrap();
+        let (m, t) = (&o.lines[0], &o.lines[1]);
+        assert_eq!(
+            (m.total.amount, m.tax.amount, m.prices_include_tax),
+            (d("9.99"), d("1.67"), true),
+            "{engine}"
+        );
+        assert_eq!((t.total.amount, t.tax.amount), (d("8.40"), d("0.40")));
+        assert_eq!(o.total.amount, d("18.39"), "{engine}");
+        let source = m.price_source.as_ref().unwrap();
+        assert_eq!(source.price_list_key.as_deref(), Some("shelf"));
+        assert_eq!(
+            source.explanation,
+            "9.99 GBP incl. tax from price list \"shelf\"; tax 20% (standard, GB: VAT 20%)"
+        );
+        assert!(t.price_source.as_ref().unwrap().price_list_id.is_none());
+        // Bob is in the trade group: its list applies.
+        let bob = customer("Bob");
+        p.add_to_group(trade.id, bob, None, None).unwrap();
+        let o = order(bob, vec![NewOrderLine::new("MUG", 2)]).unwrap();
+        assert_eq!(
+            (o.lines[0].unit_price.amount, o.total.amount),
+            (d("7.00"), d("16.80")),
+            "{engine}"
+        );
+        // A membership that ended does not count.
+        let ended = Utc::now() - Duration::days(1);
+        p.add_to_group(trade.id, bob, None, Some(ended)).unwrap();
+        let o = order(bob, vec![NewOrderLine::new("MUG", 1)]).unwrap();
+        assert_eq!(o.lines[0].total.amount, d("9.99"), "{engine}");
+        // Cara's business is exempt: no tax, the net price.
+        let cara = customer("Cara");
+        p.set_tax_exemption(
+            cara,
+            Some(TaxExemption {
+                vat_id: "de 123.456.789".into(),
+                reason: "EU reverse charge".into(),
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            p.tax_exemption(cara).unwrap().unwrap().vat_id,
+            "DE123456789"
+        );
+        let o = order(cara, vec![NewOrderLine::new("MUG", 1)]).unwrap();
+        let line = &o.lines[0];
+        assert_eq!(
+            (line.tax.amount, line.total.amount),
+            (d("0.00"), d("8.33")),
+            "{engine}: an exempt customer pays the shelf price less its tax, 9.99 / 1.2"
+        );
+        assert_eq!(line.unit_price.amount, d("8.325"));
+        let source = line.price_source.as_ref().unwrap();
+        assert!(source.tax_exempt);
+        assert_eq!(
+            source.explanation,
+            "9.99 GBP incl. tax from price list \"shelf\"; the customer is tax exempt: \
+             8.325 GBP excl. 20% tax"
+        );
+        // Bad input, by field; nothing placed.
+        let before = store.orders().history(ann, None, 100).unwrap().items.len();
+        let e = order(
+            ann,
+            vec![NewOrderLine {
+                unit_price: Some(d("1")),
+                ..NewOrderLine::new("MUG", 1)
+            }],
+        )
+        .unwrap_err();
+        assert_eq!(invalid_field(&e), "lines[0].unit_price", "{engine}");
+        let e = order(
+            ann,
+            vec![NewOrderLine {
+                tax_rate: d("0.1"),
+                ..NewOrderLine::new("MUG", 1)
+            }],
+        )
+        .unwrap_err();
+        assert_eq!(invalid_field(&e), "lines[0].tax_rate");
+        let nowhere = store
+            .customers()
+            .create(NewCustomer::new("Dee"))
+            .unwrap()
+            .id;
+        let e = order(nowhere, vec![NewOrderLine::new("MUG", 1)]).unwrap_err();
+        assert_eq!(invalid_field(&e), "shipping_address", "{engine}");
+        let mut abroad = NewOrder::for_customer(ann, Currency::GBP).priced_by_catalog();
+        abroad.lines = vec![NewOrderLine::new("MUG", 1)];
+        abroad.shipping_address = Some(custdb::AddressSnapshot {
+            recipient: None,
+            company: None,
+            line1: "1 Rue".into(),
+            line2: None,
+            city: "Paris".into(),
+            region: None,
+            postal_code: None,
+            country: "FR".into(),
+        });
+        let e = store.orders().place(abroad).unwrap_err();
+        assert_eq!(invalid_field(&e), "shipping_address.country", "{engine}");
+        let mut euros = NewOrder::for_customer(ann, Currency::EUR).priced_by_catalog();
+        euros.lines = vec![NewOrderLine::new("TEA", 1)];
+        let e = store.orders().place(euros).unwrap_err();
+        assert_eq!(
+            invalid_field(&e),
+            "lines[0].sku",
+            "{engine}: no price in EUR"
+        );
+        assert_eq!(
+            store.orders().history(ann, None, 100).unwrap().items.len(),
+            before,
+            "{engine}: none of the refused orders was placed"
+        );
+        // JSON names the mode; the default stays explicit.
+        let parsed: NewOrder = serde_json::from_str(&format!(
+            r#"{{"customer_id":"{ann}","currency":"GBP","pricing":"catalog","lines":[{{"sku":"MUG","quantity":1}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(parsed.pricing, OrderPricing::Catalog);
+        let _ = tea;
+        assert_consistent(&store);
+    }
+}
+
+#[test]
+fn memberships_and_exemptions_are_personal_data_exported_and_erased() {
+    use custdb::{ErasureGround, NewCustomer, TaxExemption};
+    for (engine, store) in every_engine() {
+        let ann = store
+            .customers()
+            .create(NewCustomer::new("Ann"))
+            .unwrap()
+            .id;
+        let p = store.pricing();
+        let trade = p.create_customer_group("trade", "Trade").unwrap();
+        let from = Utc::now() - Duration::days(10);
+        let until = Utc::now() + Duration::days(10);
+        let m = p
+            .add_to_group(trade.id, ann, Some(from), Some(until))
+            .unwrap();
+        assert_eq!(
+            m.valid_until.map(|u| u.timestamp()),
+            Some(until.timestamp()),
+            "{engine}"
+        );
+        assert_eq!(p.groups_of(ann, Utc::now()).unwrap().len(), 1);
+        assert!(
+            p.groups_of(ann, until).unwrap().is_empty(),
+            "{engine}: until is exclusive"
+        );
+        let e = p
+            .add_to_group(trade.id, ann, Some(until), Some(from))
+            .unwrap_err();
+        assert_eq!(invalid_field(&e), "valid_until");
+        for (vat, reason, field) in [
+            ("", "r", "vat_id"),
+            ("DE 12/3", "r", "vat_id"),
+            ("DE1", "", "reason"),
+        ] {
+            let e = p
+                .set_tax_exemption(
+                    ann,
+                    Some(TaxExemption {
+                        vat_id: vat.into(),
+                        reason: reason.into(),
+                    }),
+                )
+                .unwrap_err();
+            assert_eq!(invalid_field(&e), field, "{engine}");
+        }
+        p.set_tax_exemption(
+            ann,
+            Some(TaxExemption {
+                vat_id: "GB123456789".into(),
+                reason: "Reverse charge".into(),
+            }),
+        )
+        .unwrap();
+        let export = store.read(|r| r.privacy().export(ann)).unwrap();
+        assert_eq!(export.tables["customer_group_members"].len(), 1, "{engine}");
+        assert_eq!(
+            export.tables["customer_tax_exemptions"][0]["vat_id"],
+            "GB123456789"
+        );
+        store
+            .write(|tx| tx.privacy().erase(ann, ErasureGround::SubjectRequest))
+            .unwrap();
+        assert!(p.memberships_of(ann).unwrap().is_empty(), "{engine}");
+        assert!(p.tax_exemption(ann).unwrap().is_none(), "{engine}");
+        // Ending an exemption and a membership of a live customer.
+        let bob = store
+            .customers()
+            .create(NewCustomer::new("Bob"))
+            .unwrap()
+            .id;
+        p.add_to_group(trade.id, bob, None, None).unwrap();
+        p.remove_from_group(trade.id, bob).unwrap();
+        assert!(p.memberships_of(bob).unwrap().is_empty());
+        assert_eq!(p.set_tax_exemption(bob, None).unwrap(), None);
+        assert_consistent(&store);
     }
 }

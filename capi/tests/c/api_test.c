@@ -599,6 +599,33 @@ int main(int argc, char **argv) {
             EXPECT(custdb_price_list_remove_price(db, list, mug, 10), CUSTDB_ERR_NOT_FOUND);
             EXPECT(custdb_price_list_delete(db, list), CUSTDB_OK);
             EXPECT(custdb_price_list_get(db, list, &out), CUSTDB_ERR_NOT_FOUND);
+            /* The customer in the group, then exempt from tax. */
+            EXPECT(custdb_customer_group_add_member(db, group, customer, "2020-01-01T00:00:00Z", NULL, &out),
+                   CUSTDB_OK);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_customer_group_add_member(db, group, customer, "2020-01-01T00:00:00Z",
+                       "2019-01-01T00:00:00Z", &out), CUSTDB_ERR_INVALID);
+            EXPECT(custdb_customer_group_memberships(db, customer, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, group) != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_customer_group_remove_member(db, group, customer), CUSTDB_OK);
+            EXPECT(custdb_customer_tax_exemption_set(db, customer,
+                       "{\"vat_id\":\"GB 123 456 789\",\"reason\":\"Reverse charge\"}", &out), CUSTDB_OK);
+            take(&out, "vat_id", json, sizeof json);
+            CHECK(strcmp(json, "GB123456789") == 0);
+            EXPECT(custdb_customer_tax_exemption_get(db, customer, &out), CUSTDB_OK);
+            CHECK(out != NULL && strstr(out, "Reverse charge") != NULL);
+            take(&out, NULL, NULL, 0);
+            EXPECT(custdb_customer_tax_exemption_set(db, customer, NULL, &out), CUSTDB_OK);
+            CHECK(out != NULL && strcmp(out, "null") == 0);
+            take(&out, NULL, NULL, 0);
+            /* An order priced by the catalog takes no prices from the caller. */
+            snprintf(json, sizeof json,
+                     "{\"customer_id\":\"%s\",\"currency\":\"GBP\",\"pricing\":\"catalog\","
+                     "\"lines\":[{\"sku\":\"TEA-BIG\",\"quantity\":1,\"unit_price\":\"1.00\"}]}",
+                     customer);
+            EXPECT(custdb_order_place(db, json, &out), CUSTDB_ERR_INVALID);
+            CHECK(strstr(custdb_errmsg(db), "unit_price") != NULL);
             EXPECT(custdb_tax_rate_remove(db, rate), CUSTDB_OK);
         }
 
