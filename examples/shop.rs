@@ -1,5 +1,6 @@
 //! A day in a small shop with two warehouses: receive stock, place orders
-//! (one refused for a shortfall), take payment, ship with tracking, take a
+//! (one refused for a shortfall, one priced by custdb from a price list, a
+//! customer group's list and VAT), take payment, ship with tracking, take a
 //! return with a partial refund, and ask what to reorder. Prints the
 //! ledger, the balances and the totals.
 //!
@@ -13,8 +14,8 @@
 use custdb::Currency;
 use custdb::{
     Actor, AddressKind, Decimal, NewAddress, NewCustomer, NewOrder, NewOrderLine, NewPayment,
-    NewProduct, NewRefund, NewReturn, NewShipment, NewVariant, NewWarehouse, Options,
-    PaymentMethod, ReplenishmentRule, Store,
+    NewPriceList, NewProduct, NewRefund, NewReturn, NewShipment, NewTaxRate, NewVariant,
+    NewWarehouse, Options, PaymentMethod, ReplenishmentRule, Store,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -115,8 +116,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
     })?;
     println!(
-        "order #{} placed for Ada: total {} {}",
-        first.number, first.total, first.currency
+        "order #{} placed for Ada: total {}",
+        first.number, first.total
     );
     match store.write(|tx| {
         tx.orders()
@@ -130,9 +131,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .place(NewOrder::for_customer(grace, Currency::GBP).line(NewOrderLine::new("TEE-L", 3)))
     })?;
     println!(
-        "order #{} placed for Grace: total {} {}",
-        second.number, second.total, second.currency
+        "order #{} placed for Grace: total {}",
+        second.number, second.total
     );
+
+    // Midday: custdb prices an order itself (docs/PRICING.md). VAT at 20 %,
+    // shelf prices with tax included, and a trade price list for the
+    // trade group, which Ada joins.
+    let priced = store.write(|tx| {
+        let p = tx.pricing();
+        p.set_tax_rate(NewTaxRate::new("GB", Decimal::new(2, 1), "VAT 20%"))?;
+        let shelf =
+            p.create_price_list(NewPriceList::new("shelf", "Shelf prices", Currency::GBP).gross())?;
+        p.set_price(shelf.id, mug, 1, gbp(1099))?;
+        p.set_price(shelf.id, tee_m, 1, gbp(2160))?;
+        let trade = p.create_customer_group("trade", "Trade customers")?;
+        let trade_list = p.create_price_list(
+            NewPriceList::new("trade", "Trade prices", Currency::GBP).for_group(trade.id),
+        )?;
+        // Trade buys mugs by the box: 7.50 each from 4.
+        p.set_price(trade_list.id, mug, 4, gbp(750))?;
+        p.add_to_group(trade.id, ada, None, None)?;
+        tx.orders().place(
+            NewOrder::for_customer(ada, Currency::GBP)
+                .priced_by_catalog()
+                .line(NewOrderLine::new("MUG", 4))
+                .line(NewOrderLine::new("TEE-M", 1)),
+        )
+    })?;
+    println!(
+        "order #{} priced by custdb for Ada: total {}",
+        priced.number, priced.total
+    );
+    for line in &priced.lines {
+        if let Some(source) = &line.price_source {
+            println!("  {} × {}: {}", line.quantity, line.sku, source.explanation);
+        }
+    }
 
     // Afternoon: payment, shipping with tracking, a return and a refund.
     store.write(|tx| {

@@ -571,6 +571,16 @@ const CANDIDATE_LISTS_PG: &str = concat!(
      ORDER BY key"
 );
 
+/// What pricing knows of the customer of a quote (see
+/// [`PricingReader::buyer`]).
+#[derive(Debug)]
+pub(crate) struct Buyer {
+    /// The groups that count, as a JSON array of ids.
+    groups_json: String,
+    /// Whether the customer is exempt from tax.
+    exempt: bool,
+}
+
 /// Read access to prices and tax.
 #[derive(Debug)]
 pub struct PricingReader<'a> {
@@ -829,8 +839,9 @@ impl<'a> PricingReader<'a> {
                 ),
             ));
         }
-        let country = validate::country("country", &request.country)?;
-        let region = validate::optional_text("region", request.region.as_deref(), MAX_REGION_LEN)?;
+        // Checked here, before any read, as well as in quote_variant.
+        validate::country("country", &request.country)?;
+        validate::optional_text("region", request.region.as_deref(), MAX_REGION_LEN)?;
         if request.customer_group_ids.len() > MAX_QUOTE_GROUPS {
             return Err(Error::invalid(
                 "customer_group_ids",
@@ -842,15 +853,45 @@ impl<'a> PricingReader<'a> {
             None => crate::time::now(),
         };
         let variant = crate::catalog::CatalogReader::new(self.db).variant(request.variant_id)?;
-        let currency = request.currency;
-        let mut groups: BTreeSet<CustomerGroupId> =
-            request.customer_group_ids.iter().copied().collect();
+        let buyer = self.buyer(request.customer_id, &request.customer_group_ids, at)?;
+        self.quote_variant(request, &variant, &buyer, at)
+    }
+
+    /// What pricing needs of a customer at an instant, read once for every
+    /// line of an order: its groups (with `extra` ones) and whether it is
+    /// exempt from tax.
+    pub(crate) fn buyer(
+        &self,
+        customer_id: Option<CustomerId>,
+        extra: &[CustomerGroupId],
+        at: DateTime<Utc>,
+    ) -> Result<Buyer> {
+        let mut groups: BTreeSet<CustomerGroupId> = extra.iter().copied().collect();
         let mut exempt = false;
-        if let Some(customer) = request.customer_id {
+        if let Some(customer) = customer_id {
             crate::customer::CustomerReader::new(self.db).require(customer)?;
             groups.extend(self.groups_of(customer, at)?.into_iter().map(|g| g.id));
             exempt = self.tax_exemption(customer)?.is_some();
         }
+        Ok(Buyer {
+            groups_json: serde_json::to_string(&groups).written()?,
+            exempt,
+        })
+    }
+
+    /// [`quote`](PricingReader::quote) of a variant already read, for a
+    /// buyer already read; the request's other fields checked here.
+    pub(crate) fn quote_variant(
+        &self,
+        request: &QuoteRequest,
+        variant: &crate::catalog::Variant,
+        buyer: &Buyer,
+        at: DateTime<Utc>,
+    ) -> Result<Quote> {
+        let country = validate::country("country", &request.country)?;
+        let region = validate::optional_text("region", request.region.as_deref(), MAX_REGION_LEN)?;
+        let currency = request.currency;
+        let exempt = buyer.exempt;
         let destination_rate =
             self.tax_rate_for(&country, region.as_deref(), &variant.tax_class)?;
         // An exempt customer pays no tax, and a gross price less the tax
@@ -887,11 +928,7 @@ impl<'a> PricingReader<'a> {
         };
         let lists = self.db.query_vec(
             sql!(sqlite: CANDIDATE_LISTS, postgres: CANDIDATE_LISTS_PG),
-            &[
-                &currency.code(),
-                &at,
-                &Json(&serde_json::to_string(&groups).written()?),
-            ],
+            &[&currency.code(), &at, &Json(&buyer.groups_json)],
             price_list_row,
         )?;
         // The best candidate: (group list first, net unit price, key).
@@ -996,11 +1033,11 @@ impl<'a> PricingReader<'a> {
         }
         Ok(Quote {
             variant_id: variant.id,
-            sku: variant.sku,
+            sku: variant.sku.clone(),
             quantity: request.quantity,
             unit_price,
             prices_include_tax: gross,
-            tax_class: variant.tax_class,
+            tax_class: variant.tax_class.clone(),
             tax_rate,
             tax_rate_id,
             tax_exempt: exempt,

@@ -1000,6 +1000,8 @@ struct CatalogPricing {
     customer_id: Option<CustomerId>,
     country: String,
     region: Option<String>,
+    /// The customer's groups and exemption, read once for the order.
+    buyer: crate::pricing::Buyer,
 }
 
 struct PricedLine {
@@ -1348,6 +1350,11 @@ impl<'t> Orders<'t> {
                     customer_id,
                     country: to.country.clone(),
                     region: to.region.clone(),
+                    buyer: crate::pricing::PricingReader::new(self.tx.db()).buyer(
+                        customer_id,
+                        &[],
+                        self.tx.now(),
+                    )?,
                 })
             }
         };
@@ -1551,7 +1558,7 @@ impl<'t> Orders<'t> {
             at: Some(self.tx.now()),
         };
         let quote = crate::pricing::PricingReader::new(self.tx.db())
-            .quote(&request)
+            .quote_variant(&request, variant, &cp.buyer, self.tx.now())
             .map_err(|e| match e.kind() {
                 ErrorKind::Invalid { field, reason } => {
                     let field = match field.as_str() {

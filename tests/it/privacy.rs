@@ -68,6 +68,15 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                 .notice("v1", "Send me the newsletter.")
                 .evidence_reference("quokka-form-55"),
             )?;
+            let trade = tx.pricing().create_customer_group("trade", "Trade")?;
+            tx.pricing().add_to_group(trade.id, c.id, None, None)?;
+            tx.pricing().set_tax_exemption(
+                c.id,
+                Some(custdb::TaxExemption {
+                    vat_id: "GBQUOKKA77".into(),
+                    reason: "Quokka Holdings reverse charge".into(),
+                }),
+            )?;
             crate::common::stock_tea(tx, "MAIN", 10)?;
             let o = tx.orders().place(
                 NewOrder::for_customer(c.id, Currency::GBP)
