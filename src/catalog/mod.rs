@@ -966,6 +966,9 @@ impl<'t> Catalog<'t> {
                 .enumerate()
                 .map(|(i, v)| check_variant(&format!("variants[{i}]"), v))
                 .collect::<Result<Vec<_>>>()?;
+            if !new.category_ids.is_empty() {
+                self.lock_categories_shared()?;
+            }
             let categories = self.check_categories("category_ids", &new.category_ids)?;
             let id = ProductId::new();
             self.tx.db().execute(
@@ -1210,6 +1213,9 @@ impl<'t> Catalog<'t> {
         self.tx.atomic(|| {
             self.lock_product(product_id)?;
             let product = self.product(product_id)?;
+            if product.archived_at.is_some() {
+                return Err(archived("product", product_id));
+            }
             let reference =
                 validate::required_text("reference", &new.reference, MAX_MEDIA_REFERENCE_LEN)?;
             let alt_text =
@@ -1267,6 +1273,9 @@ impl<'t> Catalog<'t> {
         self.tx.atomic(|| {
             let media = self.media(id)?;
             self.lock_product(media.product_id)?;
+            if self.product(media.product_id)?.archived_at.is_some() {
+                return Err(archived("product", media.product_id));
+            }
             self.tx
                 .db()
                 .execute(sql!("DELETE FROM product_media WHERE id = ?1"), &[&id])?;
@@ -1291,8 +1300,12 @@ impl<'t> Catalog<'t> {
         category_ids: Vec<CategoryId>,
     ) -> Result<Product> {
         self.tx.atomic(|| {
+            self.lock_categories_shared()?;
             self.lock_product(product_id)?;
             let product = self.product(product_id)?;
+            if product.archived_at.is_some() {
+                return Err(archived("product", product_id));
+            }
             let categories = self.check_categories("category_ids", &category_ids)?;
             if categories == product.category_ids {
                 return Ok(product);
@@ -1459,6 +1472,8 @@ impl<'t> Catalog<'t> {
         patch: VariantPatch,
     ) -> Result<Variant> {
         self.tx.atomic(|| {
+            let product_id = self.variant(id)?.product_id;
+            self.lock_product(product_id)?;
             let current = self.variant(id)?;
             if current.version != expected_version {
                 return Err(Error::new(ErrorKind::Conflict {

@@ -64,6 +64,15 @@ fn text_of(db: Conn<'_>, id: ProductId) -> Result<Option<SearchText>> {
 
 /// Rewrites a product's search row from what is stored now.
 pub(super) fn reindex(db: Conn<'_>, id: ProductId) -> Result<()> {
+    // On PostgreSQL (READ COMMITTED) two units of work may each reindex
+    // the same product: a rename and a barcode change, or a category
+    // renamed while a product joins it. The product's row lock, taken
+    // before the text is read and held to commit, orders them: the second
+    // reads what the first committed, so the row ends current.
+    db.lock_for_update(
+        sql!(postgres_only: "SELECT 1 FROM products WHERE id = $1 FOR UPDATE"),
+        &[&id],
+    )?;
     let text = text_of(db, id)?.ok_or_else(|| Error::not_found("product", id))?;
     db.execute(
         sql!(

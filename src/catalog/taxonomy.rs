@@ -21,7 +21,7 @@ use crate::validate;
 /// Most categories a catalog may have.
 pub const MAX_CATEGORIES: usize = 10_000;
 /// Deepest a category may sit: a top-level category has depth 0, so the
-/// tree has at most this many levels.
+/// tree has at most this many levels below the top (nine in all).
 pub const MAX_CATEGORY_DEPTH: u32 = 8;
 /// Longest category name, in characters.
 pub const MAX_CATEGORY_NAME_LEN: usize = 100;
@@ -516,6 +516,8 @@ impl Catalog<'_> {
     pub fn create_category(&self, new: NewCategory) -> Result<Category> {
         self.tx.atomic(|| {
             let name = validate::required_text("name", &new.name, MAX_CATEGORY_NAME_LEN)?;
+            // The parent's depth and the count stay true until commit.
+            self.lock_categories()?;
             let count: i64 =
                 self.tx
                     .db()
@@ -684,6 +686,17 @@ impl Catalog<'_> {
         )
     }
 
+    /// On PostgreSQL, holds the tree's shape (and its names) still while a
+    /// product's categories are written and its search text read from
+    /// them: a rename or move waits, and sees the new membership after.
+    /// Lock order everywhere: the categories table, then product rows.
+    pub(super) fn lock_categories_shared(&self) -> Result<()> {
+        self.tx.db().lock_for_update(
+            sql!(postgres_only: "LOCK TABLE categories IN SHARE MODE"),
+            &[],
+        )
+    }
+
     /// Rewrites the search rows of the products in these categories.
     fn reindex_products_of(&self, categories: &[CategoryId]) -> Result<()> {
         let mut products = BTreeSet::new();
@@ -745,6 +758,7 @@ impl Catalog<'_> {
                 changed_fields: &[],
             })?;
             for p in members {
+                self.touch_product(p)?;
                 self.audit_product_update(p, "categories")?;
                 search::reindex(self.tx.db(), p)?;
             }

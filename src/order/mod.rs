@@ -997,6 +997,8 @@ impl<'t> std::ops::Deref for Orders<'t> {
 /// A line after validation, ready to write.
 /// Where an order priced by the catalog goes, for tax, and whose it is.
 struct CatalogPricing {
+    /// The address tax is worked out from, as the order names it.
+    address_field: &'static str,
     customer_id: Option<CustomerId>,
     country: String,
     region: Option<String>,
@@ -1336,17 +1338,19 @@ impl<'t> Orders<'t> {
         let catalog = match new.pricing {
             OrderPricing::Explicit => None,
             OrderPricing::Catalog => {
-                let to = shipping_address
-                    .as_ref()
-                    .or(billing_address.as_ref())
-                    .ok_or_else(|| {
-                        Error::invalid(
+                let (address_field, to) = match (&shipping_address, &billing_address) {
+                    (Some(a), _) => ("shipping_address", a),
+                    (None, Some(b)) => ("billing_address", b),
+                    (None, None) => {
+                        return Err(Error::invalid(
                             "shipping_address",
                             "an order priced by the catalog needs an address to work out tax \
                              (the shipping address, else the billing address)",
-                        )
-                    })?;
+                        ))
+                    }
+                };
                 Some(CatalogPricing {
+                    address_field,
                     customer_id,
                     country: to.country.clone(),
                     region: to.region.clone(),
@@ -1562,9 +1566,9 @@ impl<'t> Orders<'t> {
             .map_err(|e| match e.kind() {
                 ErrorKind::Invalid { field, reason } => {
                     let field = match field.as_str() {
-                        "country" => "shipping_address.country".to_owned(),
-                        "region" => "shipping_address.region".to_owned(),
-                        "currency" => f("sku"),
+                        "country" => format!("{}.country", cp.address_field),
+                        "region" => format!("{}.region", cp.address_field),
+                        "currency" | "price" => f("sku"),
                         other => f(other),
                     };
                     Error::invalid(field, reason.clone())

@@ -193,6 +193,22 @@ fn restoring_a_product_restores_the_variants_archived_with_it() {
             matches!(e.kind(), ErrorKind::InvalidState { .. }),
             "{engine}"
         );
+        let e = store
+            .catalog()
+            .add_media(tee.id, NewMedia::image("late.jpg"))
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidState { .. }),
+            "{engine}"
+        );
+        let e = store
+            .catalog()
+            .set_product_categories(tee.id, Vec::new())
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidState { .. }),
+            "{engine}"
+        );
         let head = head(&store);
         let restored = store.catalog().restore_product(tee.id).unwrap();
         assert!(restored.archived_at.is_none(), "{engine}");
@@ -484,7 +500,9 @@ fn category_listings_include_subcategories_when_asked_and_follow_renames_in_sear
             .unwrap_err();
         assert_eq!(invalid_field(&e), "category_ids[0]");
         let head = head(&store);
+        let before = c.product(juice.id).unwrap().version;
         c.delete_category(tea.id).unwrap();
+        assert_eq!(c.product(juice.id).unwrap().version, before + 1, "{engine}");
         assert!(
             c.product(juice.id).unwrap().category_ids.is_empty(),
             "{engine}"
