@@ -13,9 +13,10 @@
 
 use custdb::Currency;
 use custdb::{
-    Actor, AddressKind, Decimal, NewAddress, NewCustomer, NewOrder, NewOrderLine, NewPayment,
-    NewPriceList, NewProduct, NewRefund, NewReturn, NewShipment, NewTaxRate, NewVariant,
-    NewWarehouse, Options, PaymentMethod, ReplenishmentRule, Store,
+    Actor, AddressKind, Decimal, NewAddress, NewCoupon, NewCustomer, NewOrder, NewOrderLine,
+    NewPayment, NewPriceList, NewProduct, NewPromotion, NewRefund, NewReturn, NewShipment,
+    NewTaxRate, NewVariant, NewWarehouse, Options, PaymentMethod, PromotionEffect,
+    ReplenishmentRule, Store,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -152,9 +153,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Trade buys mugs by the box: 7.50 each from 4.
         p.set_price(trade_list.id, mug, 4, gbp(750))?;
         p.add_to_group(trade.id, ada, None, None)?;
+        // A spring campaign: 10 % off with a code, once per customer
+        // (docs/PRICING.md, "Promotions").
+        let spring = tx.promotions().create_promotion(
+            NewPromotion::new(
+                "spring10",
+                "Spring 10% off",
+                PromotionEffect::PercentOffOrder {
+                    percent: Decimal::TEN,
+                },
+            )
+            .requires_coupon(),
+        )?;
+        tx.promotions()
+            .create_coupon(NewCoupon::new("SPRING10", spring.id).per_customer_limit(1))?;
         tx.orders().place(
             NewOrder::for_customer(ada, Currency::GBP)
                 .priced_by_catalog()
+                .coupon("spring10")
                 .line(NewOrderLine::new("MUG", 4))
                 .line(NewOrderLine::new("TEE-M", 1)),
         )
@@ -166,6 +182,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for line in &priced.lines {
         if let Some(source) = &line.price_source {
             println!("  {} × {}: {}", line.quantity, line.sku, source.explanation);
+            for d in &source.discounts {
+                println!(
+                    "    less {} by promotion {:?} (coupon {})",
+                    d.amount,
+                    d.promotion_key,
+                    d.coupon_code.as_deref().unwrap_or("none")
+                );
+            }
         }
     }
 

@@ -178,6 +178,14 @@ change_kinds! {
     PriceListUpdated = "price_list.updated",
     /// A price list was deleted.
     PriceListDeleted = "price_list.deleted",
+    /// A promotion was created.
+    PromotionCreated = "promotion.created",
+    /// A promotion was switched on or off (`fields`: `active`).
+    PromotionUpdated = "promotion.updated",
+    /// A coupon was created.
+    CouponCreated = "coupon.created",
+    /// A coupon was switched on or off (`fields`: `active`).
+    CouponUpdated = "coupon.updated",
     /// A variant's replenishment rule in a warehouse was set (`warehouse_id`).
     ReplenishmentRuleSet = "variant.replenishment_rule_set",
     /// A warehouse was created.
@@ -305,6 +313,10 @@ fn kind_of(entity_type: &str, action: &str) -> Option<ChangeKind> {
         ("price_list", "create") => K::PriceListCreated,
         ("price_list", "update") => K::PriceListUpdated,
         ("price_list", "delete") => K::PriceListDeleted,
+        ("promotion", "create") => K::PromotionCreated,
+        ("promotion", "update") => K::PromotionUpdated,
+        ("coupon", "create") => K::CouponCreated,
+        ("coupon", "update") => K::CouponUpdated,
         ("variant", "create") => K::VariantCreated,
         ("variant", "update") => K::VariantUpdated,
         ("variant", "archive") => K::VariantArchived,

@@ -276,6 +276,21 @@ define_id!(
     "price list"
 );
 define_id!(
+    /// The id of a [`Promotion`](crate::Promotion).
+    PromotionId,
+    "promotion"
+);
+define_id!(
+    /// The id of a [`Coupon`](crate::Coupon).
+    CouponId,
+    "coupon"
+);
+define_id!(
+    /// The id of a promotion's [`Redemption`](crate::Redemption).
+    RedemptionId,
+    "redemption"
+);
+define_id!(
     /// The id of a [`Warehouse`](crate::Warehouse).
     WarehouseId,
     "warehouse"

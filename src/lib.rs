@@ -106,6 +106,7 @@ pub mod order;
 pub mod page;
 pub mod pricing;
 pub mod privacy;
+pub mod promotion;
 pub mod report;
 pub mod schema;
 pub mod segment;
@@ -144,9 +145,10 @@ pub use dedupe::{DuplicateCandidate, DuplicateReader, MergePlan, Merges};
 pub use error::{Error, ErrorKind, Result};
 pub use export::ExportReport;
 pub use id::{
-    AddressId, CategoryId, CollectionId, ConsentEventId, CreditNoteId, CustomerGroupId, CustomerId,
-    InteractionId, MediaId, OrderId, OrderLineId, PaymentId, PriceListId, ProductId, RefundId,
-    ReservationId, ReturnId, ShipmentId, TaxRateId, TransferId, VariantId, WarehouseId,
+    AddressId, CategoryId, CollectionId, ConsentEventId, CouponId, CreditNoteId, CustomerGroupId,
+    CustomerId, InteractionId, MediaId, OrderId, OrderLineId, PaymentId, PriceListId, ProductId,
+    PromotionId, RedemptionId, RefundId, ReservationId, ReturnId, ShipmentId, TaxRateId,
+    TransferId, VariantId, WarehouseId,
 };
 pub use inventory::{
     Inventory, InventoryReader, Movement, MovementKind, NewWarehouse, ReplenishmentRule,
@@ -169,6 +171,10 @@ pub use pricing::{
 pub use privacy::{
     ErasureGround, ErasureReport, Privacy, PrivacyReader, RetentionCategory, RetentionReport,
     SubjectExport,
+};
+pub use promotion::{
+    Coupon, LineDiscount, NewCoupon, NewPromotion, Promotion, PromotionConditions, PromotionEffect,
+    PromotionReader, Promotions, Redemption, Stacking, StorePromotions,
 };
 pub use report::{Period, Reports, Revenue, RevenueKey, RfmScore};
 pub use segment::{RfmFilter, Segment, SegmentReader, Segments, SpendFilter};

@@ -421,7 +421,7 @@ pub(crate) fn tax_class_key(field: &str, value: &str) -> Result<String> {
     key(field, value, MAX_TAX_CLASS_LEN)
 }
 
-fn key(field: &str, value: &str, max: usize) -> Result<String> {
+pub(crate) fn key(field: &str, value: &str, max: usize) -> Result<String> {
     let k = validate::required_text(field, value, max)?;
     if !k
         .chars()
@@ -579,6 +579,8 @@ pub(crate) struct Buyer {
     groups_json: String,
     /// Whether the customer is exempt from tax.
     exempt: bool,
+    /// The groups that count (promotions' conditions name them).
+    pub(crate) groups: BTreeSet<CustomerGroupId>,
 }
 
 /// Read access to prices and tax.
@@ -876,6 +878,7 @@ impl<'a> PricingReader<'a> {
         Ok(Buyer {
             groups_json: serde_json::to_string(&groups).written()?,
             exempt,
+            groups,
         })
     }
 

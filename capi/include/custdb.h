@@ -2764,6 +2764,79 @@ custdb_status custdb_customer_tax_exemption_get(const custdb_store *store,
                                                 const char *customer_id,
                                                 char **out);
 
+// Creates a promotion from a `NewPromotion` JSON object (percentages and
+// amounts as decimal strings); `*out` is the `Promotion`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_promotion_create(const custdb_store *store,
+                                      const char *promotion_json,
+                                      char **out);
+
+// Switches a promotion on (`active` non-zero) or off; `*out` is the
+// `Promotion`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_promotion_set_active(const custdb_store *store,
+                                          const char *promotion_id,
+                                          int32_t active,
+                                          char **out);
+
+// Every promotion, by key; `*out` is a JSON array of `Promotion`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_promotion_list(const custdb_store *store,
+                                    char **out);
+
+// Creates a coupon from a `NewCoupon` JSON object; `*out` is the `Coupon`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_coupon_create(const custdb_store *store,
+                                   const char *coupon_json,
+                                   char **out);
+
+// A coupon by its code (any case), with its uses; `*out` is the `Coupon`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_coupon_get(const custdb_store *store,
+                                const char *code,
+                                char **out);
+
+// Switches a coupon on (`active` non-zero) or off; `*out` is the `Coupon`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_coupon_set_active(const custdb_store *store,
+                                       const char *code,
+                                       int32_t active,
+                                       char **out);
+
+// The promotions an order got; `*out` is a JSON array of `Redemption`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_redemptions(const custdb_store *store,
+                                       const char *order_id,
+                                       char **out);
+
 // Everything held about a customer; `*out` is the `SubjectExport` JSON
 // document (format `custdb.subject-export`).
 //

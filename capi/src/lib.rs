@@ -36,6 +36,7 @@ mod library;
 mod orders;
 mod pricing;
 mod privacy;
+mod promotions;
 mod stock;
 
 pub use access::*;

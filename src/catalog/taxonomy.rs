@@ -722,7 +722,8 @@ impl Catalog<'_> {
     /// # Errors
     ///
     /// [`ErrorKind::NotFound`] for an unknown id; [`ErrorKind::InvalidState`]
-    /// while it has subcategories (move or delete them first).
+    /// while it has subcategories (move or delete them first) or a promotion
+    /// names it.
     pub fn delete_category(&self, id: CategoryId) -> Result<()> {
         self.tx.atomic(|| {
             self.lock_categories()?;
@@ -737,6 +738,26 @@ impl Catalog<'_> {
                     entity: "category",
                     id: id.to_string(),
                     reason: "has subcategories; move or delete them first".into(),
+                }));
+            }
+            // A promotion for a deleted category would silently apply to
+            // nothing (or, without its only condition, to everything).
+            let promotion: Option<String> = self.tx.db().query_opt(
+                sql!(
+                    "SELECT p.key FROM promotion_conditions pc JOIN promotions p \
+                     ON p.id = pc.promotion_id WHERE pc.kind = 'category' AND pc.target_id = ?1 \
+                     ORDER BY p.key LIMIT 1"
+                ),
+                &[&id],
+                |r| r.get(0),
+            )?;
+            if let Some(key) = promotion {
+                return Err(Error::new(ErrorKind::InvalidState {
+                    entity: "category",
+                    id: id.to_string(),
+                    reason: format!(
+                        "promotion {key:?} is for it; a category a promotion names stays"
+                    ),
                 }));
             }
             let members: Vec<ProductId> = self.tx.db().query_vec(

@@ -954,6 +954,7 @@ impl Orders<'_> {
             return Err(illegal(order_id, order.status, "cancel"));
         }
         let released = self.release_holds(&order, closed_reason)?;
+        crate::promotion::release(self.tx(), order_id)?;
         self.event(
             order_id,
             "cancelled",

@@ -189,6 +189,11 @@ pub struct NewOrder {
     /// tax by the shipping address; docs/PRICING.md).
     #[serde(default, skip_serializing_if = "OrderPricing::is_explicit")]
     pub pricing: OrderPricing,
+    /// A coupon code (orders priced by the catalog only): its promotion
+    /// applies, or the order is refused with the reason
+    /// (docs/PRICING.md, "Promotions").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<String>,
 }
 crate::input::strict_serde!(NewOrder);
 
@@ -249,7 +254,14 @@ impl NewOrder {
             idempotency_key: None,
             hold_until: None,
             pricing: OrderPricing::Explicit,
+            coupon: None,
         }
+    }
+
+    /// Uses a coupon code (an order priced by the catalog).
+    pub fn coupon(mut self, code: impl Into<String>) -> Self {
+        self.coupon = Some(code.into());
+        self
     }
 
     /// custdb prices the lines (docs/PRICING.md): give each line only its
@@ -670,6 +682,10 @@ pub struct LinePriceSource {
     pub tax_exempt: bool,
     /// The explanation in a sentence.
     pub explanation: String,
+    /// The promotions that took something off the line, in the order they
+    /// applied (the line's `discount` is their sum).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discounts: Vec<crate::promotion::LineDiscount>,
 }
 
 macro_rules! select_summary {
@@ -1362,7 +1378,31 @@ impl<'t> Orders<'t> {
                 })
             }
         };
-        let lines = self.price_lines(currency, &new.lines, catalog.as_ref())?;
+        let mut lines = self.price_lines(currency, &new.lines, catalog.as_ref())?;
+        let mut shipping_e4 = shipping_e4;
+        let applied = match &catalog {
+            None => {
+                if new.coupon.is_some() {
+                    return Err(Error::invalid(
+                        "coupon",
+                        "only an order priced by the catalog takes a coupon; an explicit order \
+                         carries its discounts on its lines",
+                    ));
+                }
+                crate::promotion::Applied::default()
+            }
+            Some(cp) => {
+                let applied = self.apply_promotions(
+                    currency,
+                    cp,
+                    &mut lines,
+                    shipping_e4,
+                    new.coupon.as_deref(),
+                )?;
+                shipping_e4 -= applied.shipping_discount_e4();
+                applied
+            }
+        };
         let mut totals = [0i64; 3];
         for l in &lines {
             totals[0] = money::add_e4("subtotal", totals[0], l.subtotal_e4)?;
@@ -1468,6 +1508,7 @@ impl<'t> Orders<'t> {
                 self.allocate(&inventory, l, id, line_id, hold)?;
             }
         }
+        crate::promotion::record(self.tx, id, currency, customer_id, &applied)?;
         self.event(
             id,
             "placed",
@@ -1509,6 +1550,75 @@ impl<'t> Orders<'t> {
                 Ok(())
             })?;
         Ok((shipping, billing))
+    }
+
+    /// Applies the promotions of docs/PRICING.md to lines priced by the
+    /// catalog: each line's discount, amounts and price source are written
+    /// again; the shipping discount is returned with the rest.
+    fn apply_promotions(
+        &self,
+        currency: Currency,
+        cp: &CatalogPricing,
+        lines: &mut [PricedLine],
+        shipping_e4: i64,
+        coupon: Option<&str>,
+    ) -> Result<crate::promotion::Applied> {
+        let cart: Vec<crate::promotion::CartLine> = lines
+            .iter()
+            .map(|l| crate::promotion::CartLine {
+                product_id: l.variant.product_id,
+                quantity: l.quantity,
+                unit_price_e4: l.unit_price_e4,
+                // Before any discount a line's total is its amount, with
+                // tax on a gross line and without on a net one.
+                amount_e4: if l.prices_include_tax {
+                    l.total_e4
+                } else {
+                    l.subtotal_e4
+                },
+            })
+            .collect();
+        let applied = crate::promotion::apply(
+            self.tx,
+            currency,
+            crate::promotion::Buyer {
+                customer_id: cp.customer_id,
+                groups: &cp.buyer.groups,
+            },
+            &cart,
+            shipping_e4,
+            coupon,
+        )?;
+        for (i, l) in lines.iter_mut().enumerate() {
+            let discount_e4 = applied.line_discount_e4(i);
+            if discount_e4 == 0 {
+                continue;
+            }
+            let (subtotal_e4, tax_e4, total_e4) = line_amounts_gross_or_net(
+                currency,
+                l.quantity,
+                l.unit_price_e4,
+                discount_e4,
+                l.tax_rate_ppm,
+                l.prices_include_tax,
+            )
+            .ok_or_else(|| {
+                Error::invalid(
+                    format!("lines[{i}].quantity"),
+                    "the line amount is too large",
+                )
+            })?;
+            l.discount_e4 = discount_e4;
+            l.subtotal_e4 = subtotal_e4;
+            l.tax_e4 = tax_e4;
+            l.total_e4 = total_e4;
+            if let Some(text) = &l.price_source {
+                let mut source: LinePriceSource = serde_json::from_str(text).written()?;
+                source.discounts = applied.line_discounts(i, currency);
+                l.price_source = Some(serde_json::to_string(&source).written()?);
+            }
+        }
+        Ok(applied)
     }
 
     /// A line's amounts when custdb prices it (`pricing: catalog`): the
@@ -1603,6 +1713,7 @@ impl<'t> Orders<'t> {
             tax_rate_id: quote.tax_rate_id,
             tax_exempt: quote.tax_exempt,
             explanation: quote.explanation,
+            discounts: Vec::new(),
         };
         Ok((
             unit_price_e4,

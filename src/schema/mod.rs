@@ -139,6 +139,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0013_customer_pricing.sql"),
         after: Some(add_line_pricing),
     },
+    Migration {
+        version: 14,
+        name: "promotions",
+        sql: include_str!("../../schema/migrations/sqlite/0014_promotions.sql"),
+        after: None,
+    },
 ];
 
 /// Version 11: `products.status`. A draft product is being prepared: it is

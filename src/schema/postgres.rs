@@ -59,6 +59,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0013_customer_pricing.sql"),
         after: None,
     },
+    Migration {
+        version: 14,
+        name: "promotions",
+        sql: include_str!("../../schema/migrations/postgres/0014_promotions.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).

@@ -42,6 +42,7 @@ mod pricing;
 mod privacy;
 mod privacy_bad_input;
 mod privacy_map;
+mod promotions;
 mod query_plans;
 mod timestamps;
 mod units_of_work;

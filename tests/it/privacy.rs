@@ -105,6 +105,30 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                     country: Some("GB".into()),
                     issued_at: chrono::Utc::now(),
                 })?;
+            // An order priced by the catalog with a promotion (a
+            // redemption row).
+            tx.promotions().create_promotion(custdb::NewPromotion::new(
+                "welcome",
+                "Welcome",
+                custdb::PromotionEffect::PercentOffOrder {
+                    percent: Decimal::TEN,
+                },
+            ))?;
+            tx.orders().place(
+                NewOrder::for_customer(c.id, Currency::GBP)
+                    .priced_by_catalog()
+                    .ship_to(custdb::AddressSnapshot {
+                        recipient: Some("Zanzibar Quokka".into()),
+                        company: None,
+                        line1: "17 Wombat Crescent".into(),
+                        line2: None,
+                        city: "Bath".into(),
+                        region: None,
+                        postal_code: Some("QK1 7ZZ".into()),
+                        country: "GB".into(),
+                    })
+                    .line(NewOrderLine::new("TEA", 1)),
+            )?;
             Ok::<_, custdb::Error>((c.id, o.id))
         })
         .unwrap()

@@ -626,6 +626,61 @@ int main(int argc, char **argv) {
                      customer);
             EXPECT(custdb_order_place(db, json, &out), CUSTDB_ERR_INVALID);
             CHECK(strstr(custdb_errmsg(db), "unit_price") != NULL);
+            /* A promotion with a coupon, used by an order priced by the catalog. */
+            {
+                char promotion[64], placed[64];
+                EXPECT(custdb_promotion_create(db,
+                           "{\"key\":\"ten\",\"name\":\"Ten off\",\"requires_coupon\":true,"
+                           "\"effect\":{\"kind\":\"percent_off_order\",\"percent\":\"10\"}}", &out),
+                       CUSTDB_OK);
+                take(&out, "id", promotion, sizeof promotion);
+                EXPECT(custdb_promotion_create(db,
+                           "{\"key\":\"bad\",\"name\":\"Bad\",\"effect\":{\"kind\":\"percent_off_order\","
+                           "\"percent\":\"101\"}}", &out), CUSTDB_ERR_INVALID);
+                CHECK(strstr(custdb_errmsg(db), "effect.percent") != NULL);
+                EXPECT(custdb_promotion_create(db, "{\"key\":\"j\",\"name\":\"J\",\"effect\":{\"kind\":\"nope\"}}",
+                           &out), CUSTDB_ERR_JSON);
+                snprintf(json, sizeof json, "{\"code\":\"c-ten\",\"promotion_id\":\"%s\",\"usage_limit\":1}",
+                         promotion);
+                EXPECT(custdb_coupon_create(db, json, &out), CUSTDB_OK);
+                take(&out, "code", json, sizeof json);
+                CHECK(strcmp(json, "C-TEN") == 0);
+                EXPECT(custdb_coupon_set_active(db, "C-TEN", 0, &out), CUSTDB_OK);
+                take(&out, "active", json, sizeof json);
+                CHECK(strcmp(json, "false") == 0);
+                EXPECT(custdb_coupon_set_active(db, "c-ten", 1, &out), CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_promotion_set_active(db, promotion, 1, &out), CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_promotion_list(db, &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "Ten off") != NULL);
+                take(&out, NULL, NULL, 0);
+                snprintf(json, sizeof json,
+                         "{\"customer_id\":\"%s\",\"currency\":\"GBP\",\"pricing\":\"catalog\","
+                         "\"coupon\":\"%s\",\"shipping_address\":{\"line1\":\"1 High St\",\"city\":\"York\","
+                         "\"country\":\"GB\"},\"lines\":[{\"sku\":\"TEA\",\"quantity\":1}]}",
+                         customer, "NOPE");
+                EXPECT(custdb_order_place(db, json, &out), CUSTDB_ERR_INVALID);
+                CHECK(strstr(custdb_errmsg(db), "coupon") != NULL);
+                snprintf(json, sizeof json,
+                         "{\"customer_id\":\"%s\",\"currency\":\"GBP\",\"pricing\":\"catalog\","
+                         "\"coupon\":\"%s\",\"shipping_address\":{\"line1\":\"1 High St\",\"city\":\"York\","
+                         "\"country\":\"GB\"},\"lines\":[{\"sku\":\"TEA\",\"quantity\":1}]}",
+                         customer, "c-ten");
+                EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK);
+                take(&out, "id", placed, sizeof placed);
+                EXPECT(custdb_order_redemptions(db, placed, &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"C-TEN\"") != NULL);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_coupon_get(db, "C-TEN", &out), CUSTDB_OK);
+                take(&out, "uses", json, sizeof json);
+                CHECK(strcmp(json, "1") == 0);
+                EXPECT(custdb_order_cancel(db, placed, "a test"), CUSTDB_OK);
+                EXPECT(custdb_coupon_get(db, "C-TEN", &out), CUSTDB_OK);
+                take(&out, "uses", json, sizeof json);
+                CHECK(strcmp(json, "0") == 0);
+                EXPECT(custdb_coupon_get(db, "NOPE", &out), CUSTDB_ERR_NOT_FOUND);
+            }
             EXPECT(custdb_tax_rate_remove(db, rate), CUSTDB_OK);
         }
 
@@ -749,7 +804,9 @@ int main(int argc, char **argv) {
     take(&out, NULL, NULL, 0);
     EXPECT(custdb_order_sales_by_variant(db, "3000-01-01T00:00:00Z", "2000-01-01T00:00:00Z", &out), CUSTDB_ERR_INVALID);
     EXPECT(custdb_order_sales_by_variant(db, NULL, "2000-01-01T00:00:00Z", &out), CUSTDB_ERR_NULL_ARGUMENT);
-    EXPECT(custdb_order_get_by_number(db, 1, &out), CUSTDB_OK);
+    EXPECT(custdb_order_get(db, paid_order, &out), CUSTDB_OK);
+    take(&out, "number", json, sizeof json);
+    EXPECT(custdb_order_get_by_number(db, atoll(json), &out), CUSTDB_OK);
     take(&out, "id", json, sizeof json);
     CHECK(strcmp(json, paid_order) == 0);
     EXPECT(custdb_order_get_by_number(db, 0, &out), CUSTDB_ERR_NOT_FOUND);
