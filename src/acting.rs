@@ -511,6 +511,19 @@ impl ActorStore {
             .write_as(&self.actor, |tx| tx.orders().pay(order_id, new))
     }
 
+    /// The body of [`ActorOrders::pay_with_gift_card`], which documents it.
+    pub(crate) fn pay_with_gift_card(
+        &self,
+        order_id: OrderId,
+        code: &str,
+        amount: rust_decimal::Decimal,
+    ) -> Result<Payment> {
+        self.require(Permission::ManageOrders, "take payments")?;
+        self.store.write_as(&self.actor, |tx| {
+            tx.orders().pay_with_gift_card(order_id, code, amount)
+        })
+    }
+
     /// The body of [`ActorOrders::ship`], which documents it.
     pub(crate) fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
         self.require(Permission::ManageOrders, "ship orders")?;
@@ -852,6 +865,21 @@ impl ActorOrders<'_> {
     /// [`ErrorKind::PermissionDenied`]; as [`Orders::pay`](crate::Orders::pay).
     pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.0.pay(order_id, new)
+    }
+
+    /// Pays with a gift card. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Orders::pay_with_gift_card`](crate::Orders::pay_with_gift_card).
+    pub fn pay_with_gift_card(
+        &self,
+        order_id: OrderId,
+        code: &str,
+        amount: rust_decimal::Decimal,
+    ) -> Result<Payment> {
+        self.0.pay_with_gift_card(order_id, code, amount)
     }
 
     /// Ships. Needs `manage_orders`.

@@ -182,6 +182,12 @@ change_kinds! {
     PromotionCreated = "promotion.created",
     /// A promotion was switched on or off (`fields`: `active`).
     PromotionUpdated = "promotion.updated",
+    /// A gift card was issued.
+    GiftCardIssued = "gift_card.issued",
+    /// A gift card's balance was corrected by an operator.
+    GiftCardAdjusted = "gift_card.adjusted",
+    /// A gift card was switched on or off (`fields`: `active`).
+    GiftCardUpdated = "gift_card.updated",
     /// A coupon was created.
     CouponCreated = "coupon.created",
     /// A coupon was switched on or off (`fields`: `active`).
@@ -315,6 +321,9 @@ fn kind_of(entity_type: &str, action: &str) -> Option<ChangeKind> {
         ("price_list", "delete") => K::PriceListDeleted,
         ("promotion", "create") => K::PromotionCreated,
         ("promotion", "update") => K::PromotionUpdated,
+        ("gift_card", "issue") => K::GiftCardIssued,
+        ("gift_card", "adjust") => K::GiftCardAdjusted,
+        ("gift_card", "update") => K::GiftCardUpdated,
         ("coupon", "create") => K::CouponCreated,
         ("coupon", "update") => K::CouponUpdated,
         ("variant", "create") => K::VariantCreated,

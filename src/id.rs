@@ -276,6 +276,11 @@ define_id!(
     "price list"
 );
 define_id!(
+    /// The id of a [`GiftCard`](crate::GiftCard).
+    GiftCardId,
+    "gift card"
+);
+define_id!(
     /// The id of a [`Promotion`](crate::Promotion).
     PromotionId,
     "promotion"

@@ -96,6 +96,7 @@ mod db;
 pub mod dedupe;
 mod error;
 pub mod export;
+pub mod giftcard;
 mod id;
 pub mod import;
 mod input;
@@ -144,10 +145,14 @@ pub use customer::{
 pub use dedupe::{DuplicateCandidate, DuplicateReader, MergePlan, Merges};
 pub use error::{Error, ErrorKind, Result};
 pub use export::ExportReport;
+pub use giftcard::{
+    GiftCard, GiftCardEntry, GiftCardEntryKind, GiftCardReader, GiftCards, IssuedGiftCard,
+    NewGiftCard, StoreGiftCards,
+};
 pub use id::{
     AddressId, CategoryId, CollectionId, ConsentEventId, CouponId, CreditNoteId, CustomerGroupId,
-    CustomerId, InteractionId, MediaId, OrderId, OrderLineId, PaymentId, PriceListId, ProductId,
-    PromotionId, RedemptionId, RefundId, ReservationId, ReturnId, ShipmentId, TaxRateId,
+    CustomerId, GiftCardId, InteractionId, MediaId, OrderId, OrderLineId, PaymentId, PriceListId,
+    ProductId, PromotionId, RedemptionId, RefundId, ReservationId, ReturnId, ShipmentId, TaxRateId,
     TransferId, VariantId, WarehouseId,
 };
 pub use inventory::{

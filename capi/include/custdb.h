@@ -1701,6 +1701,77 @@ custdb_status custdb_export_orders(const custdb_store *store,
                                    const char *format,
                                    custdb_export_report *out);
 
+// Issues a gift card from a `NewGiftCard` JSON object; `*out` is an
+// `IssuedGiftCard`: the card and its code, which custdb does not keep.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_gift_card_issue(const custdb_store *store,
+                                     const char *gift_card_json,
+                                     char **out);
+
+// The card of a code (any case, with or without spaces and dashes);
+// `*out` is the `GiftCard`, with its balance.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_gift_card_get_by_code(const custdb_store *store,
+                                           const char *code,
+                                           char **out);
+
+// A card's ledger, oldest first; `*out` is a JSON array of
+// `GiftCardEntry`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_gift_card_entries(const custdb_store *store,
+                                       const char *gift_card_id,
+                                       char **out);
+
+// Corrects a card's balance by `amount` (a decimal string, negative to
+// take off) with a reason; `*out` is the `GiftCard`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_gift_card_adjust(const custdb_store *store,
+                                      const char *gift_card_id,
+                                      const char *amount,
+                                      const char *reason,
+                                      char **out);
+
+// Switches a card on (`active` non-zero) or off; `*out` is the
+// `GiftCard`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_gift_card_set_active(const custdb_store *store,
+                                          const char *gift_card_id,
+                                          int32_t active,
+                                          char **out);
+
+// Pays `amount` (a decimal string) of a pending order with a gift card;
+// `*out` is the `Payment`. A refund of it goes back onto the card.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_pay_gift_card(const custdb_store *store,
+                                         const char *order_id,
+                                         const char *code,
+                                         const char *amount,
+                                         char **out);
+
 // Counts of customers, orders, products and the rest; `*out` is the
 // `Counts` object.
 //
@@ -2764,6 +2835,75 @@ custdb_status custdb_customer_tax_exemption_get(const custdb_store *store,
                                                 const char *customer_id,
                                                 char **out);
 
+// Everything held about a customer; `*out` is the `SubjectExport` JSON
+// document (format `custdb.subject-export`).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_subject_export(const custdb_store *store,
+                                    const char *customer_id,
+                                    char **out);
+
+// Erases a customer and scrubs the file; `*out` is the `ErasureReport`.
+// A unit of work of its own: `CUSTDB_ERR_REENTRANT` inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_subject_erase(const custdb_store *store,
+                                   const char *customer_id,
+                                   char **out);
+
+// Sets the retention period of a category (`category` plain text:
+// `"inactive_customers"`, ...; another name is `CUSTDB_ERR_INVALID` listing
+// them), replacing any earlier one; `*out` is the `RetentionRule`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_retention_rule_set(const custdb_store *store,
+                                        const char *category,
+                                        int64_t period_days,
+                                        char **out);
+
+// The retention rules; `*out` is a JSON array of `RetentionRule`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_retention_rules(const custdb_store *store,
+                                     char **out);
+
+// Applies the retention rules as of `at` (RFC 3339; NULL for now): erases
+// what is past its period, then scrubs the file. `*out` is the
+// `RetentionReport`. A unit of work of its own: `CUSTDB_ERR_REENTRANT`
+// inside one.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_retention_apply(const custdb_store *store,
+                                     const char *at,
+                                     char **out);
+
+// What `custdb_retention_apply` would do as of `at` (RFC 3339; NULL for
+// now), changing nothing; `*out` is the `RetentionReport` (`dry_run`
+// true).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_retention_plan(const custdb_store *store,
+                                    const char *at,
+                                    char **out);
+
 // Creates a promotion from a `NewPromotion` JSON object (percentages and
 // amounts as decimal strings); `*out` is the `Promotion`.
 //
@@ -2836,75 +2976,6 @@ custdb_status custdb_coupon_set_active(const custdb_store *store,
 custdb_status custdb_order_redemptions(const custdb_store *store,
                                        const char *order_id,
                                        char **out);
-
-// Everything held about a customer; `*out` is the `SubjectExport` JSON
-// document (format `custdb.subject-export`).
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write.
-custdb_status custdb_subject_export(const custdb_store *store,
-                                    const char *customer_id,
-                                    char **out);
-
-// Erases a customer and scrubs the file; `*out` is the `ErasureReport`.
-// A unit of work of its own: `CUSTDB_ERR_REENTRANT` inside one.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write.
-custdb_status custdb_subject_erase(const custdb_store *store,
-                                   const char *customer_id,
-                                   char **out);
-
-// Sets the retention period of a category (`category` plain text:
-// `"inactive_customers"`, ...; another name is `CUSTDB_ERR_INVALID` listing
-// them), replacing any earlier one; `*out` is the `RetentionRule`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write.
-custdb_status custdb_retention_rule_set(const custdb_store *store,
-                                        const char *category,
-                                        int64_t period_days,
-                                        char **out);
-
-// The retention rules; `*out` is a JSON array of `RetentionRule`.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write.
-custdb_status custdb_retention_rules(const custdb_store *store,
-                                     char **out);
-
-// Applies the retention rules as of `at` (RFC 3339; NULL for now): erases
-// what is past its period, then scrubs the file. `*out` is the
-// `RetentionReport`. A unit of work of its own: `CUSTDB_ERR_REENTRANT`
-// inside one.
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write.
-custdb_status custdb_retention_apply(const custdb_store *store,
-                                     const char *at,
-                                     char **out);
-
-// What `custdb_retention_apply` would do as of `at` (RFC 3339; NULL for
-// now), changing nothing; `*out` is the `RetentionReport` (`dry_run`
-// true).
-//
-// # Safety
-//
-// `store` is NULL or a live handle; string arguments NULL or
-// NUL-terminated; `out` NULL or valid for a write.
-custdb_status custdb_retention_plan(const custdb_store *store,
-                                    const char *at,
-                                    char **out);
 
 // Creates a warehouse from a `NewWarehouse` JSON object; `*out` is the
 // `Warehouse`.

@@ -31,6 +31,7 @@ mod changes;
 mod consent;
 mod customers;
 mod exchange;
+mod giftcards;
 mod insight;
 mod library;
 mod orders;

@@ -562,6 +562,54 @@ impl Orders<'_> {
         })
     }
 
+    /// Pays (part of) a `pending` order with a custdb gift card
+    /// (docs/BALANCES.md): a captured payment of method `gift_card`,
+    /// provider `custdb`, reference `gift card …` and the code's last four
+    /// characters, and a `redeem` entry on the card's ledger, in one unit
+    /// of work. A refund of the payment goes back to the card.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] unless the order is `pending`;
+    /// [`ErrorKind::Invalid`] naming `code` (no card has it, switched
+    /// off, expired, another currency) or `amount` (not above 0, more than
+    /// still due, more than the card's balance).
+    pub fn pay_with_gift_card(
+        &self,
+        order_id: OrderId,
+        code: &str,
+        amount: Decimal,
+    ) -> Result<Payment> {
+        self.tx().atomic(|| {
+            let (_, currency) = self.lock(order_id)?;
+            let amount_e4 = currency.payable("amount", amount)?;
+            let card = crate::giftcard::usable(self.tx(), code, currency, amount_e4)?;
+            let new = NewPayment::new(PaymentMethod::GiftCard, amount).provider(
+                crate::giftcard::PROVIDER,
+                format!("gift card …{}", card.code_last4),
+            );
+            let (id, amount_e4, currency) =
+                self.insert_payment(order_id, &new, PaymentStatus::Captured)?;
+            // The card's row is locked after the order's (a refund takes
+            // them in the same order) and its balance read again there.
+            crate::giftcard::post(
+                self.tx(),
+                card.id,
+                "amount",
+                crate::giftcard::Posting {
+                    kind: crate::giftcard::GiftCardEntryKind::Redeem,
+                    amount_e4: -amount_e4,
+                    order_id: Some(order_id),
+                    payment_id: Some(id),
+                    refund_id: None,
+                    reason: None,
+                },
+            )?;
+            self.captured(order_id, id, amount_e4, currency)?;
+            self.payment(id)
+        })
+    }
+
     /// Records an authorized payment, to [`capture`](Orders::capture_payment)
     /// later. It counts for nothing until captured.
     ///
@@ -684,6 +732,18 @@ impl Orders<'_> {
         )?;
         if let Some(provider) = &provider {
             validate::no_card_number("provider", provider)?;
+        }
+        if provider.as_deref() == Some(crate::giftcard::PROVIDER)
+            && !(new.method == PaymentMethod::GiftCard
+                && reference
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("gift card …")))
+        {
+            return Err(Error::invalid(
+                "provider",
+                "\"custdb\" names custdb's own gift cards; pay with one through \
+                 pay_with_gift_card",
+            ));
         }
         if let Some(reference) = &reference {
             validate::no_card_number("provider_reference", reference)?;
@@ -1210,6 +1270,24 @@ impl Orders<'_> {
                 ),
                 &[&p.id, &take, &now],
             )?;
+            // What a custdb gift card paid goes back onto the card.
+            if p.method == PaymentMethod::GiftCard {
+                if let Some(card) = crate::giftcard::card_of_payment(self.tx().db(), p.id)? {
+                    crate::giftcard::post(
+                        self.tx(),
+                        card,
+                        "amount",
+                        crate::giftcard::Posting {
+                            kind: crate::giftcard::GiftCardEntryKind::Refund,
+                            amount_e4: take,
+                            order_id: Some(order_id),
+                            payment_id: Some(p.id),
+                            refund_id: Some(id),
+                            reason: None,
+                        },
+                    )?;
+                }
+            }
             ids.push(id);
             left -= take;
         }

@@ -2250,6 +2250,7 @@ crate::one_shot::one_shot! {
     write {
         fn place(new: NewOrder) -> Order;
         fn pay(order_id: OrderId, new: crate::NewPayment) -> crate::Payment;
+        fn pay_with_gift_card(order_id: OrderId, code: &str, amount: Decimal) -> crate::Payment;
         fn authorize_payment(order_id: OrderId, new: crate::NewPayment) -> crate::Payment;
         fn capture_payment(payment_id: crate::PaymentId) -> crate::Payment;
         fn fail_payment(payment_id: crate::PaymentId) -> crate::Payment;

@@ -145,6 +145,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0014_promotions.sql"),
         after: None,
     },
+    Migration {
+        version: 15,
+        name: "gift_cards",
+        sql: include_str!("../../schema/migrations/sqlite/0015_gift_cards.sql"),
+        after: None,
+    },
 ];
 
 /// Version 11: `products.status`. A draft product is being prepared: it is

@@ -65,6 +65,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0014_promotions.sql"),
         after: None,
     },
+    Migration {
+        version: 15,
+        name: "gift_cards",
+        sql: include_str!("../../schema/migrations/postgres/0015_gift_cards.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).
@@ -80,6 +86,7 @@ pub(crate) const APPEND_ONLY_TABLES: &[&str] = &[
     "consent_events",
     "customer_interactions",
     "customer_merges",
+    "gift_card_entries",
     "order_events",
     "privacy_erasures",
     "stock_movements",

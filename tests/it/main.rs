@@ -24,6 +24,7 @@ mod engines;
 mod extremes;
 mod faults;
 mod fuzz_corpus;
+mod gift_cards;
 mod group_commit;
 mod import_export;
 mod import_retail;

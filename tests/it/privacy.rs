@@ -114,7 +114,7 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                     percent: Decimal::TEN,
                 },
             ))?;
-            tx.orders().place(
+            let promoted = tx.orders().place(
                 NewOrder::for_customer(c.id, Currency::GBP)
                     .priced_by_catalog()
                     .ship_to(custdb::AddressSnapshot {
@@ -129,6 +129,13 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                     })
                     .line(NewOrderLine::new("TEA", 1)),
             )?;
+            // Paid with a gift card (a ledger entry of the order).
+            let card = tx.gift_cards().issue_gift_card(custdb::NewGiftCard::new(
+                Currency::GBP,
+                Decimal::ONE_HUNDRED,
+            ))?;
+            tx.orders()
+                .pay_with_gift_card(promoted.id, &card.code, promoted.total.amount)?;
             Ok::<_, custdb::Error>((c.id, o.id))
         })
         .unwrap()

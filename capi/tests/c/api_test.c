@@ -681,6 +681,44 @@ int main(int argc, char **argv) {
                 CHECK(strcmp(json, "0") == 0);
                 EXPECT(custdb_coupon_get(db, "NOPE", &out), CUSTDB_ERR_NOT_FOUND);
             }
+            /* A gift card pays an order; its refund goes back onto the card. */
+            {
+                char card[64], paid_by_card[64];
+                EXPECT(custdb_gift_card_issue(db, "{\"code\":\"GIFT-0000-0042\",\"currency\":\"GBP\",\"amount\":\"50\"}",
+                           &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"GIFT00000042\"") != NULL);
+                take(&out, "id", card, sizeof card);
+                EXPECT(custdb_gift_card_issue(db, "{\"code\":\"gift 0000 0042\",\"currency\":\"GBP\",\"amount\":\"5\"}",
+                           &out), CUSTDB_ERR_ALREADY_EXISTS);
+                EXPECT(custdb_gift_card_issue(db, "{\"currency\":\"GBP\",\"amount\":\"0\"}", &out), CUSTDB_ERR_INVALID);
+                EXPECT(custdb_gift_card_get_by_code(db, "gift-0000-0042", &out), CUSTDB_OK);
+                take(&out, "code_last4", json, sizeof json);
+                CHECK(strcmp(json, "0042") == 0);
+                EXPECT(custdb_gift_card_get_by_code(db, "NOPE-NOPE-NOPE", &out), CUSTDB_ERR_NOT_FOUND);
+                snprintf(json, sizeof json,
+                         "{\"customer_id\":\"%s\",\"currency\":\"GBP\","
+                         "\"lines\":[{\"sku\":\"TEA\",\"quantity\":1,\"unit_price\":\"2.00\"}]}",
+                         customer);
+                EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK);
+                take(&out, "id", paid_by_card, sizeof paid_by_card);
+                EXPECT(custdb_order_pay_gift_card(db, paid_by_card, "GIFT00000042", "1000", &out), CUSTDB_ERR_INVALID);
+                CHECK(strstr(custdb_errmsg(db), "amount") != NULL);
+                EXPECT(custdb_order_pay_gift_card(db, paid_by_card, "GIFT00000042", "2.00", &out), CUSTDB_OK);
+                take(&out, "method", json, sizeof json);
+                CHECK(strcmp(json, "gift_card") == 0);
+                EXPECT(custdb_order_refund(db, paid_by_card, "{\"amount\":\"2.00\",\"reason\":\"dented\"}", &out),
+                       CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_gift_card_entries(db, card, &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"redeem\"") != NULL && strstr(out, "\"refund\"") != NULL);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_gift_card_adjust(db, card, "-1.00", "a test", &out), CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_gift_card_adjust(db, card, "-1000", "too much", &out), CUSTDB_ERR_INVALID);
+                EXPECT(custdb_gift_card_set_active(db, card, 0, &out), CUSTDB_OK);
+                take(&out, "active", json, sizeof json);
+                CHECK(strcmp(json, "false") == 0);
+            }
             EXPECT(custdb_tax_rate_remove(db, rate), CUSTDB_OK);
         }
 
