@@ -392,6 +392,49 @@ impl<'t> Merges<'t> {
             field: "attributes".into(),
             taken_from: "merged".into(),
         });
+        // Pricing: the survivor keeps its groups and gains the duplicate's;
+        // it keeps its own tax exemption, else takes the duplicate's.
+        let groups_after: i64 = self.tx.db().query_row(
+            sql!(
+                "SELECT count(DISTINCT group_id) FROM customer_group_members \
+                 WHERE customer_id IN (?1, ?2)"
+            ),
+            &[&survivor, &duplicate],
+            |r| r.get(0),
+        )?;
+        if groups_after > crate::pricing::MAX_GROUPS_PER_CUSTOMER as i64 {
+            return Err(Error::invalid(
+                "groups",
+                format!(
+                    "together the two customers are in {groups_after} customer groups, at most {} \
+                     are allowed; take one out of some first",
+                    crate::pricing::MAX_GROUPS_PER_CUSTOMER
+                ),
+            ));
+        }
+        fields.push(FieldDecision {
+            field: "customer_groups".into(),
+            taken_from: "union".into(),
+        });
+        let exemptions: (bool, bool) = self.tx.db().query_row(
+            sql!(
+                "SELECT EXISTS (SELECT 1 FROM customer_tax_exemptions WHERE customer_id = ?1), \
+                 EXISTS (SELECT 1 FROM customer_tax_exemptions WHERE customer_id = ?2)"
+            ),
+            &[&survivor, &duplicate],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if exemptions.0 || exemptions.1 {
+            fields.push(FieldDecision {
+                field: "tax_exemption".into(),
+                taken_from: if exemptions.0 {
+                    "survivor"
+                } else {
+                    "duplicate"
+                }
+                .into(),
+            });
+        }
         let mut moved = BTreeMap::new();
         for (table, column) in MOVED {
             // Table and column names come from the constant list above.
@@ -486,6 +529,7 @@ impl<'t> Merges<'t> {
                     ],
                 )?;
             }
+            move_pricing(db, duplicate, survivor)?;
             for (purpose, state) in &consents {
                 let latest = consent.states_at(survivor, now)?;
                 let template = latest.iter().find(|x| &x.purpose_id == purpose);
@@ -586,6 +630,40 @@ fn move_rows(db: Conn<'_>, duplicate: CustomerId, survivor: CustomerId) -> Resul
     db.execute(
         sql!(sqlite: "DELETE FROM customer_merge_in_progress", postgres: "SELECT 1"),
         &[],
+    )?;
+    Ok(())
+}
+
+/// The duplicate's group memberships join the survivor's (a group both
+/// are in keeps the survivor's period); its tax exemption goes to the
+/// survivor when the survivor has none. Plain tables, on both engines.
+fn move_pricing(db: Conn<'_>, duplicate: CustomerId, survivor: CustomerId) -> Result<()> {
+    db.execute(
+        sql!(
+            "INSERT INTO customer_group_members (group_id, customer_id, valid_from, valid_until, \
+             added_at) SELECT d.group_id, ?2, d.valid_from, d.valid_until, d.added_at \
+             FROM customer_group_members d WHERE d.customer_id = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM customer_group_members s WHERE s.customer_id = ?2 \
+             AND s.group_id = d.group_id)"
+        ),
+        &[&duplicate, &survivor],
+    )?;
+    db.execute(
+        sql!("DELETE FROM customer_group_members WHERE customer_id = ?1"),
+        &[&duplicate],
+    )?;
+    db.execute(
+        sql!(
+            "INSERT INTO customer_tax_exemptions (customer_id, vat_id, reason, created_at) \
+             SELECT ?2, vat_id, reason, created_at FROM customer_tax_exemptions \
+             WHERE customer_id = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM customer_tax_exemptions WHERE customer_id = ?2)"
+        ),
+        &[&duplicate, &survivor],
+    )?;
+    db.execute(
+        sql!("DELETE FROM customer_tax_exemptions WHERE customer_id = ?1"),
+        &[&duplicate],
     )?;
     Ok(())
 }

@@ -827,7 +827,8 @@ impl<'a> PricingReader<'a> {
     /// # Errors
     ///
     /// [`ErrorKind::NotFound`] for an unknown variant;
-    /// [`ErrorKind::Invalid`] naming `quantity`, `country`, `region`,
+    /// [`ErrorKind::Invalid`] naming `variant_id` (archived, or of a draft
+    /// product: neither is sold), `quantity`, `country`, `region`,
     /// `customer_group_ids`, `currency` (no price in that currency) or
     /// `country` again when rates are configured but none is for the
     /// variant's class there.
@@ -854,7 +855,24 @@ impl<'a> PricingReader<'a> {
             Some(at) => crate::time::checked("at", at)?,
             None => crate::time::now(),
         };
-        let variant = crate::catalog::CatalogReader::new(self.db).variant(request.variant_id)?;
+        let catalog = crate::catalog::CatalogReader::new(self.db);
+        let variant = catalog.variant(request.variant_id)?;
+        // What cannot be sold is not quoted either (place refuses it too).
+        if variant.is_archived() {
+            return Err(Error::invalid(
+                "variant_id",
+                format!("{:?} is archived", variant.sku),
+            ));
+        }
+        if catalog.product(variant.product_id)?.status == crate::catalog::ProductStatus::Draft {
+            return Err(Error::invalid(
+                "variant_id",
+                format!(
+                    "{:?} belongs to a draft product; make the product active to sell it",
+                    variant.sku
+                ),
+            ));
+        }
         let buyer = self.buyer(request.customer_id, &request.customer_group_ids, at)?;
         self.quote_variant(request, &variant, &buyer, at)
     }
@@ -1054,7 +1072,9 @@ impl<'a> PricingReader<'a> {
 }
 
 /// The line's subtotal, tax and total by rule 5 of
-/// [`PricingReader::quote`].
+/// [`PricingReader::quote`]: the order's own rule
+/// ([`crate::order::line_amounts_gross_or_net`]), so that a quote and the
+/// line placed from it never differ.
 pub(crate) fn line_amounts(
     currency: Currency,
     quantity: i64,
@@ -1062,14 +1082,14 @@ pub(crate) fn line_amounts(
     gross: bool,
     rate: Decimal,
 ) -> Option<(Decimal, Decimal, Decimal)> {
-    let amount = currency.round(Decimal::from(quantity).checked_mul(money::from_e4(unit_e4))?);
-    if gross {
-        let tax = currency.round(amount.checked_mul(rate)?.checked_div(Decimal::ONE + rate)?);
-        Some((amount - tax, tax, amount))
-    } else {
-        let tax = currency.round(amount.checked_mul(rate)?);
-        Some((amount, tax, amount + tax))
-    }
+    let rate_ppm = i64::try_from((rate * Decimal::from(1_000_000)).trunc()).ok()?;
+    let (subtotal_e4, tax_e4, total_e4) =
+        crate::order::line_amounts_gross_or_net(currency, quantity, unit_e4, 0, rate_ppm, gross)?;
+    Some((
+        currency.present(money::from_e4(subtotal_e4)),
+        currency.present(money::from_e4(tax_e4)),
+        currency.present(money::from_e4(total_e4)),
+    ))
 }
 
 fn explain(
@@ -1135,6 +1155,15 @@ fn taken(entity: &'static str, field: &'static str) -> Error {
     Error::new(ErrorKind::AlreadyExists { entity, field })
 }
 
+/// A key taken by another writer (another server, on PostgreSQL) between
+/// the check and the insert: the check's own error.
+fn map_unique(err: Error, entity: &'static str) -> Error {
+    match err.violated_unique() {
+        Some(_) => taken(entity, "key"),
+        None => err,
+    }
+}
+
 impl<'t> Pricing<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
         Pricing {
@@ -1162,10 +1191,13 @@ impl<'t> Pricing<'t> {
             if exists {
                 return Err(taken("tax class", "key"));
             }
-            self.tx.db().execute(
-                sql!("INSERT INTO tax_classes (key, name) VALUES (?1, ?2)"),
-                &[&key, &name],
-            )?;
+            self.tx
+                .db()
+                .execute(
+                    sql!("INSERT INTO tax_classes (key, name) VALUES (?1, ?2)"),
+                    &[&key, &name],
+                )
+                .map_err(|e| map_unique(e, "tax class"))?;
             self.tx.audit_change(Change {
                 action: "create",
                 entity_type: "tax_class",
@@ -1191,6 +1223,13 @@ impl<'t> Pricing<'t> {
             require_tax_class(self.tx.db(), "tax_class", &class)?;
             let ppm = rate_ppm("rate", new.rate)?;
             let name = validate::required_text("name", &new.name, MAX_PRICING_NAME_LEN)?;
+            // Two servers setting the rate of one place take turns, so the
+            // second replaces the first's instead of colliding with it.
+            let place = format!("{country}/{}/{class}", region.as_deref().unwrap_or(""));
+            self.tx.db().lock_for_update(
+                sql!(postgres_only: "SELECT pg_advisory_xact_lock(1668641654, hashtext($1))"),
+                &[&place],
+            )?;
             let existing = self.tax_rate_for(&country, region.as_deref(), &class)?;
             let now = self.tx.now();
             let id = match existing.filter(|r| r.region == region) {
@@ -1278,13 +1317,16 @@ impl<'t> Pricing<'t> {
                 return Err(taken("customer group", "key"));
             }
             let id = CustomerGroupId::new();
-            self.tx.db().execute(
-                sql!(
-                    "INSERT INTO customer_groups (id, key, name, created_at, updated_at) \
+            self.tx
+                .db()
+                .execute(
+                    sql!(
+                        "INSERT INTO customer_groups (id, key, name, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?4)"
-                ),
-                &[&id, &key, &name, &self.tx.now()],
-            )?;
+                    ),
+                    &[&id, &key, &name, &self.tx.now()],
+                )
+                .map_err(|e| map_unique(e, "customer group"))?;
             self.tx.audit_change(Change {
                 action: "create",
                 entity_type: "customer_group",
@@ -1314,6 +1356,12 @@ impl<'t> Pricing<'t> {
     ) -> Result<GroupMembership> {
         self.tx.atomic(|| {
             self.customer_group(group_id)?;
+            // A customer's memberships change one writer at a time (on
+            // PostgreSQL too), so that the limit holds.
+            self.tx.db().lock_for_update(
+                sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE"),
+                &[&customer_id],
+            )?;
             crate::customer::CustomerReader::new(self.tx.db()).require_active(customer_id)?;
             let from = crate::time::checked_opt("valid_from", valid_from)?;
             let until = crate::time::checked_opt("valid_until", valid_until)?;
@@ -1407,6 +1455,11 @@ impl<'t> Pricing<'t> {
         exemption: Option<TaxExemption>,
     ) -> Result<Option<TaxExemption>> {
         self.tx.atomic(|| {
+            // Two servers setting one customer's exemption take turns.
+            self.tx.db().lock_for_update(
+                sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE"),
+                &[&customer_id],
+            )?;
             crate::customer::CustomerReader::new(self.tx.db()).require_active(customer_id)?;
             self.tx.db().execute(
                 sql!("DELETE FROM customer_tax_exemptions WHERE customer_id = ?1"),
@@ -1499,24 +1552,27 @@ impl<'t> Pricing<'t> {
                 }
             }
             let id = PriceListId::new();
-            self.tx.db().execute(
-                sql!(
-                    "INSERT INTO price_lists (id, key, name, currency, prices_include_tax, \
+            self.tx
+                .db()
+                .execute(
+                    sql!(
+                        "INSERT INTO price_lists (id, key, name, currency, prices_include_tax, \
                      customer_group_id, valid_from, valid_until, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)"
-                ),
-                &[
-                    &id,
-                    &key,
-                    &name,
-                    &new.currency.code(),
-                    &new.prices_include_tax,
-                    &new.customer_group_id,
-                    &from,
-                    &until,
-                    &self.tx.now(),
-                ],
-            )?;
+                    ),
+                    &[
+                        &id,
+                        &key,
+                        &name,
+                        &new.currency.code(),
+                        &new.prices_include_tax,
+                        &new.customer_group_id,
+                        &from,
+                        &until,
+                        &self.tx.now(),
+                    ],
+                )
+                .map_err(|e| map_unique(e, "price list"))?;
             self.tx.audit_change(Change {
                 action: "create",
                 entity_type: "price_list",

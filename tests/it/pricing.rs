@@ -718,3 +718,85 @@ fn memberships_and_exemptions_are_personal_data_exported_and_erased() {
         assert_consistent(&store);
     }
 }
+
+/// What cannot be sold is not quoted: an archived variant, a draft product.
+#[test]
+fn quotes_refuse_archived_variants_and_draft_products() {
+    for (engine, store) in every_engine() {
+        let (tea, _) = shop(&store);
+        let kit = store
+            .catalog()
+            .create_product(
+                NewProduct::new("Kit")
+                    .status(custdb::ProductStatus::Draft)
+                    .variant(NewVariant::new("KIT", d("20"), Currency::GBP).track_stock(false)),
+            )
+            .unwrap();
+        let e = store
+            .pricing()
+            .quote(&QuoteRequest::new(
+                kit.variants[0].id,
+                1,
+                Currency::GBP,
+                "GB",
+            ))
+            .unwrap_err();
+        assert_eq!(invalid_field(&e), "variant_id", "{engine}");
+        store.catalog().archive_variant(tea).unwrap();
+        let e = store
+            .pricing()
+            .quote(&QuoteRequest::new(tea, 1, Currency::GBP, "GB"))
+            .unwrap_err();
+        assert_eq!(invalid_field(&e), "variant_id", "{engine}");
+        assert!(e.to_string().contains("archived"), "{e}");
+    }
+}
+
+/// Merging duplicates keeps pricing: the survivor gains the duplicate's
+/// groups and, having none, its tax exemption.
+#[test]
+fn merging_customers_moves_group_memberships_and_the_tax_exemption() {
+    use custdb::{NewCustomer, TaxExemption};
+    for (engine, store) in every_engine() {
+        let p = store.pricing();
+        let trade = p.create_customer_group("trade", "Trade").unwrap();
+        let vip = p.create_customer_group("vip", "VIP").unwrap();
+        let c = store.customers();
+        let survivor = c.create(NewCustomer::new("Ann Smith")).unwrap().id;
+        let duplicate = c.create(NewCustomer::new("Ann Smith")).unwrap().id;
+        p.add_to_group(trade.id, survivor, None, None).unwrap();
+        p.add_to_group(trade.id, duplicate, None, None).unwrap();
+        p.add_to_group(vip.id, duplicate, None, None).unwrap();
+        p.set_tax_exemption(
+            duplicate,
+            Some(TaxExemption {
+                vat_id: "GB123".into(),
+                reason: "Reverse charge".into(),
+            }),
+        )
+        .unwrap();
+        let plan = store.duplicates().merge(survivor, duplicate).unwrap();
+        assert!(
+            plan.fields
+                .iter()
+                .any(|f| f.field == "tax_exemption" && f.taken_from == "duplicate"),
+            "{engine}: {:?}",
+            plan.fields
+        );
+        let groups: Vec<String> = p
+            .memberships_of(survivor)
+            .unwrap()
+            .into_iter()
+            .map(|m| p.customer_group(m.group_id).unwrap().key)
+            .collect();
+        assert_eq!(groups.len(), 2, "{engine}: {groups:?}");
+        assert!(p.memberships_of(duplicate).unwrap().is_empty());
+        assert_eq!(
+            p.tax_exemption(survivor).unwrap().unwrap().vat_id,
+            "GB123",
+            "{engine}"
+        );
+        assert!(p.tax_exemption(duplicate).unwrap().is_none());
+        assert_consistent(&store);
+    }
+}
