@@ -552,24 +552,51 @@ fn price_list_row(r: &Row<'_>) -> Result<PriceList> {
     })
 }
 
-/// The lists of a currency valid at ?2 for everyone or for one of the
-/// groups in the JSON array ?3.
-const CANDIDATE_LISTS: &str = concat!(
-    select_price_list!(),
-    "WHERE currency = ?1 AND (valid_from IS NULL OR valid_from <= ?2) \
-     AND (valid_until IS NULL OR valid_until > ?2) \
-     AND (customer_group_id IS NULL OR customer_group_id IN (SELECT value FROM json_each(?3))) \
-     ORDER BY key"
-);
-/// [`CANDIDATE_LISTS`] on PostgreSQL.
-const CANDIDATE_LISTS_PG: &str = concat!(
-    select_price_list!(),
-    "WHERE currency = ?1 AND (valid_from IS NULL OR valid_from <= ?2) \
-     AND (valid_until IS NULL OR valid_until > ?2) \
-     AND (customer_group_id IS NULL OR customer_group_id IN \
-     (SELECT j.value::uuid FROM jsonb_array_elements_text(?3::jsonb) AS j(value))) \
-     ORDER BY key"
-);
+crate::bench_sql::sql_module! {
+    /// The statements a quote and an order priced by the catalog run,
+    /// public only so that the benchmarks' raw-rusqlite baselines run
+    /// exactly the same text. Not part of the API.
+    mod sql {
+    /// The rate of a class in a country (?1), for a region (?2) when it
+    /// has one there, else the country's.
+    pub const TAX_RATE_FOR: &str = concat!(
+        select_tax_rate!(),
+        "WHERE country = ?1 AND tax_class = ?3 AND (region IS NULL OR region = ?2) \
+         ORDER BY region IS NULL LIMIT 1"
+    );
+    /// A customer's groups at an instant.
+    pub const GROUPS_OF: &str = "SELECT g.id, g.key, g.name, g.created_at, g.updated_at, \
+        g.version FROM customer_group_members m JOIN customer_groups g ON g.id = m.group_id \
+        WHERE m.customer_id = ?1 AND (m.valid_from IS NULL OR m.valid_from <= ?2) \
+        AND (m.valid_until IS NULL OR m.valid_until > ?2) ORDER BY g.key";
+    /// A customer's tax exemption.
+    pub const TAX_EXEMPTION: &str =
+        "SELECT vat_id, reason FROM customer_tax_exemptions WHERE customer_id = ?1";
+    /// The lists of a currency valid at ?2 for everyone or for one of the
+    /// groups in the JSON array ?3.
+    pub const CANDIDATE_LISTS: &str = concat!(
+        select_price_list!(),
+        "WHERE currency = ?1 AND (valid_from IS NULL OR valid_from <= ?2) \
+         AND (valid_until IS NULL OR valid_until > ?2) \
+         AND (customer_group_id IS NULL OR customer_group_id IN (SELECT value FROM json_each(?3))) \
+         ORDER BY key"
+    );
+    /// [`CANDIDATE_LISTS`] on PostgreSQL.
+    pub const CANDIDATE_LISTS_PG: &str = concat!(
+        select_price_list!(),
+        "WHERE currency = ?1 AND (valid_from IS NULL OR valid_from <= ?2) \
+         AND (valid_until IS NULL OR valid_until > ?2) \
+         AND (customer_group_id IS NULL OR customer_group_id IN \
+         (SELECT j.value::uuid FROM jsonb_array_elements_text(?3::jsonb) AS j(value))) \
+         ORDER BY key"
+    );
+    /// A list's price (?1) of a variant (?2) for a quantity (?3): the
+    /// highest break at or below it.
+    pub const LIST_PRICE: &str = "SELECT min_quantity, price_e4 FROM price_list_prices \
+        WHERE price_list_id = ?1 AND variant_id = ?2 AND min_quantity <= ?3 \
+        ORDER BY min_quantity DESC LIMIT 1";
+    }
+}
 
 /// What pricing knows of the customer of a quote (see
 /// [`PricingReader::buyer`]).
@@ -581,6 +608,12 @@ pub(crate) struct Buyer {
     exempt: bool,
     /// The groups that count (promotions' conditions name them).
     pub(crate) groups: BTreeSet<CustomerGroupId>,
+    /// The lists that apply, read by the first line's quote: every line of
+    /// one order has the same currency, instant and groups.
+    lists: std::cell::OnceCell<Vec<PriceList>>,
+    /// The destination's rate per tax class, read by the first line of
+    /// each class: every line of one order goes to the same place.
+    rates: std::cell::RefCell<std::collections::BTreeMap<String, Option<TaxRate>>>,
 }
 
 /// Read access to prices and tax.
@@ -645,11 +678,7 @@ impl<'a> PricingReader<'a> {
         let country = validate::country("country", country)?;
         let region = region.map(str::trim).filter(|r| !r.is_empty());
         self.db.query_opt(
-            sql!(concat!(
-                select_tax_rate!(),
-                "WHERE country = ?1 AND tax_class = ?3 AND (region IS NULL OR region = ?2) \
-                 ORDER BY region IS NULL LIMIT 1"
-            )),
+            sql!(sql::TAX_RATE_FOR),
             &[&country, &region, &tax_class],
             tax_rate_row,
         )
@@ -699,16 +728,8 @@ impl<'a> PricingReader<'a> {
         customer_id: CustomerId,
         at: DateTime<Utc>,
     ) -> Result<Vec<CustomerGroup>> {
-        self.db.query_vec(
-            sql!(
-                "SELECT g.id, g.key, g.name, g.created_at, g.updated_at, g.version \
-                 FROM customer_group_members m JOIN customer_groups g ON g.id = m.group_id \
-                 WHERE m.customer_id = ?1 AND (m.valid_from IS NULL OR m.valid_from <= ?2) \
-                 AND (m.valid_until IS NULL OR m.valid_until > ?2) ORDER BY g.key"
-            ),
-            &[&customer_id, &at],
-            group_row,
-        )
+        self.db
+            .query_vec(sql!(sql::GROUPS_OF), &[&customer_id, &at], group_row)
     }
 
     /// A customer's memberships, current or not, by group key.
@@ -742,16 +763,13 @@ impl<'a> PricingReader<'a> {
     ///
     /// A database error.
     pub fn tax_exemption(&self, customer_id: CustomerId) -> Result<Option<TaxExemption>> {
-        self.db.query_opt(
-            sql!("SELECT vat_id, reason FROM customer_tax_exemptions WHERE customer_id = ?1"),
-            &[&customer_id],
-            |r| {
+        self.db
+            .query_opt(sql!(sql::TAX_EXEMPTION), &[&customer_id], |r| {
                 Ok(TaxExemption {
                     vat_id: r.get(0)?,
                     reason: r.get(1)?,
                 })
-            },
-        )
+            })
     }
 
     /// Every price list, by key.
@@ -897,6 +915,8 @@ impl<'a> PricingReader<'a> {
             groups_json: serde_json::to_string(&groups).written()?,
             exempt,
             groups,
+            lists: std::cell::OnceCell::new(),
+            rates: std::cell::RefCell::default(),
         })
     }
 
@@ -913,8 +933,21 @@ impl<'a> PricingReader<'a> {
         let region = validate::optional_text("region", request.region.as_deref(), MAX_REGION_LEN)?;
         let currency = request.currency;
         let exempt = buyer.exempt;
-        let destination_rate =
-            self.tax_rate_for(&country, region.as_deref(), &variant.tax_class)?;
+        // A buyer is read for one quote, or for the lines of one order
+        // (one currency, destination and instant): what its first line of
+        // a class reads holds for the others.
+        let known = buyer.rates.borrow().get(&variant.tax_class).cloned();
+        let destination_rate = match known {
+            Some(rate) => rate,
+            None => {
+                let rate = self.tax_rate_for(&country, region.as_deref(), &variant.tax_class)?;
+                buyer
+                    .rates
+                    .borrow_mut()
+                    .insert(variant.tax_class.clone(), rate.clone());
+                rate
+            }
+        };
         // An exempt customer pays no tax, and a gross price less the tax
         // in it (at the rate that would have applied).
         let exempt_rate = match (&destination_rate, exempt) {
@@ -947,20 +980,22 @@ impl<'a> PricingReader<'a> {
                 (Decimal::ZERO, None)
             }
         };
-        let lists = self.db.query_vec(
-            sql!(sqlite: CANDIDATE_LISTS, postgres: CANDIDATE_LISTS_PG),
-            &[&currency.code(), &at, &Json(&buyer.groups_json)],
-            price_list_row,
-        )?;
+        let lists = match buyer.lists.get() {
+            Some(lists) => lists,
+            None => {
+                let lists = self.db.query_vec(
+                    sql!(sqlite: sql::CANDIDATE_LISTS, postgres: sql::CANDIDATE_LISTS_PG),
+                    &[&currency.code(), &at, &Json(&buyer.groups_json)],
+                    price_list_row,
+                )?;
+                buyer.lists.get_or_init(|| lists)
+            }
+        };
         // The best candidate: (group list first, net unit price, key).
-        let mut best: Option<(bool, Decimal, PriceList, i64, i64)> = None;
+        let mut best: Option<(bool, Decimal, &PriceList, i64, i64)> = None;
         for list in lists {
             let Some((min_quantity, price_e4)) = self.db.query_opt(
-                sql!(
-                    "SELECT min_quantity, price_e4 FROM price_list_prices \
-                     WHERE price_list_id = ?1 AND variant_id = ?2 AND min_quantity <= ?3 \
-                     ORDER BY min_quantity DESC LIMIT 1"
-                ),
+                sql!(sql::LIST_PRICE),
                 &[&list.id, &variant.id, &request.quantity],
                 |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)),
             )?
@@ -988,7 +1023,7 @@ impl<'a> PricingReader<'a> {
                 list.prices_include_tax,
                 PriceSource {
                     price_list_id: Some(list.id),
-                    price_list_key: Some(list.key),
+                    price_list_key: Some(list.key.clone()),
                     min_quantity,
                     customer_group_id: list.customer_group_id,
                 },

@@ -479,6 +479,27 @@ macro_rules! select_redemption {
     };
 }
 
+crate::bench_sql::sql_module! {
+    /// The statements an order priced by the catalog runs for its
+    /// promotions, public only so that the benchmarks' raw-rusqlite
+    /// baselines run exactly the same text. Not part of the API.
+    mod sql {
+    /// The automatic promotions active at ?1, by priority then key.
+    pub const AUTOMATIC: &str = concat!(
+        select_promotion!(),
+        "WHERE requires_coupon = 0 AND active = 1 AND (starts_at IS NULL OR starts_at <= ?1) \
+         AND (ends_at IS NULL OR ends_at > ?1) ORDER BY priority DESC, key"
+    );
+    /// A promotion's conditions.
+    pub const CONDITIONS: &str = "SELECT kind, target_id FROM promotion_conditions \
+        WHERE promotion_id = ?1 ORDER BY kind, target_id";
+    /// One promotion applied to one order.
+    pub const INSERT_REDEMPTION: &str = "INSERT INTO promotion_redemptions (id, promotion_id, \
+        coupon_id, order_id, currency, discount_e4, shipping_discount_e4, redeemed_at) \
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    }
+}
+
 fn percent_of(e2: Option<i64>) -> Result<Decimal> {
     e2.map(|p| Decimal::new(p, 2))
         .ok_or_else(|| Error::corrupt("a percent promotion has no percent"))
@@ -655,22 +676,15 @@ impl<'a> PromotionReader<'a> {
     }
 
     fn with_conditions(&self, mut p: Promotion) -> Result<Promotion> {
-        self.db.query_each(
-            sql!(
-                "SELECT kind, target_id FROM promotion_conditions WHERE promotion_id = ?1 \
-                 ORDER BY kind, target_id"
-            ),
-            &[&p.id],
-            |r| {
-                let kind: String = r.get(0)?;
-                match kind.as_str() {
-                    "product" => p.conditions.product_ids.push(r.get(1)?),
-                    "category" => p.conditions.category_ids.push(r.get(1)?),
-                    _ => p.conditions.customer_group_ids.push(r.get(1)?),
-                }
-                Ok(())
-            },
-        )?;
+        self.db.query_each(sql!(sql::CONDITIONS), &[&p.id], |r| {
+            let kind: String = r.get(0)?;
+            match kind.as_str() {
+                "product" => p.conditions.product_ids.push(r.get(1)?),
+                "category" => p.conditions.category_ids.push(r.get(1)?),
+                _ => p.conditions.customer_group_ids.push(r.get(1)?),
+            }
+            Ok(())
+        })?;
         Ok(p)
     }
 
@@ -1569,15 +1583,7 @@ pub(crate) fn apply(
     let now = tx.now();
     let db = tx.db();
     let reader = PromotionReader::new(db);
-    let automatic = db.query_vec(
-        sql!(concat!(
-            select_promotion!(),
-            "WHERE requires_coupon = 0 AND active = 1 AND (starts_at IS NULL OR starts_at <= ?1) \
-             AND (ends_at IS NULL OR ends_at > ?1) ORDER BY priority DESC, key"
-        )),
-        &[&now],
-        promotion_row,
-    )?;
+    let automatic = db.query_vec(sql!(sql::AUTOMATIC), &[&now], promotion_row)?;
     let coupon = match coupon {
         None => None,
         Some(code) => Some(usable_coupon(tx, code, currency, &buyer)?),
@@ -1800,11 +1806,7 @@ pub(crate) fn record(
             }
         }
         db.execute(
-            sql!(
-                "INSERT INTO promotion_redemptions (id, promotion_id, coupon_id, order_id, \
-                 currency, discount_e4, shipping_discount_e4, redeemed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            ),
+            sql!(sql::INSERT_REDEMPTION),
             &[
                 &RedemptionId::new(),
                 &a.promotion.id,

@@ -200,62 +200,87 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
                 None::<String>
             ])
             .unwrap();
-        let candidates: Vec<(String, i64)> = tx
-            .prepare_cached(inv_sql::ALLOCATION)
-            .unwrap()
-            .query_map(params![variant, at], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        let warehouse = &candidates.iter().find(|(_, a)| a >= quantity).unwrap().0;
-        let (on_hand, reserved, expired): (i64, i64, bool) = tx
-            .prepare_cached(inv_sql::BALANCE)
-            .unwrap()
-            .query_row(params![variant, warehouse, at], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .unwrap();
-        assert!(on_hand - reserved >= *quantity && !expired);
-        let reservation = ReservationId::new();
-        tx.prepare_cached(inv_sql::INSERT_MOVEMENT)
-            .unwrap()
-            .execute(params![
-                variant.to_string(),
-                warehouse.to_string(),
-                "reservation",
-                0,
-                quantity,
-                None::<String>,
-                reservation.to_string(),
-                id.to_string(),
-                None::<String>,
-                at,
-                "system"
-            ])
-            .unwrap();
-        super::raw_stock_event(
-            &tx,
-            &at,
-            variant,
-            warehouse,
-            "reservation",
-            (on_hand, reserved + quantity),
-            &id.to_string(),
-        );
-        tx.prepare_cached(inv_sql::INSERT_RESERVATION)
-            .unwrap()
-            .execute(params![
-                reservation.to_string(),
-                variant.to_string(),
-                warehouse.to_string(),
-                id.to_string(),
-                line.to_string(),
-                quantity,
-                None::<String>,
-                at
-            ])
-            .unwrap();
+        raw_reserve(&tx, &at, id, line, variant, *quantity);
     }
+    let read = raw_placed(&tx, &at, id, "[]", "{}");
+    assert_eq!(read, lines.len());
+    tx.commit().unwrap();
+    id
+}
+
+/// The reservation of one order line, as custdb's allocation makes it: the
+/// candidate warehouses, the first with enough available, its balance,
+/// the reservation movement (with its `stock.changed` event) and the
+/// reservation row.
+pub fn raw_reserve(
+    tx: &Connection,
+    at: &str,
+    id: OrderId,
+    line: OrderLineId,
+    variant: &str,
+    quantity: i64,
+) {
+    let candidates: Vec<(String, i64)> = tx
+        .prepare_cached(inv_sql::ALLOCATION)
+        .unwrap()
+        .query_map(params![variant, at], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let warehouse = &candidates.iter().find(|(_, a)| *a >= quantity).unwrap().0;
+    let (on_hand, reserved, expired): (i64, i64, bool) = tx
+        .prepare_cached(inv_sql::BALANCE)
+        .unwrap()
+        .query_row(params![variant, warehouse, at], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert!(on_hand - reserved >= quantity && !expired);
+    let reservation = ReservationId::new();
+    tx.prepare_cached(inv_sql::INSERT_MOVEMENT)
+        .unwrap()
+        .execute(params![
+            variant.to_string(),
+            warehouse.to_string(),
+            "reservation",
+            0,
+            quantity,
+            None::<String>,
+            reservation.to_string(),
+            id.to_string(),
+            None::<String>,
+            at,
+            "system"
+        ])
+        .unwrap();
+    super::raw_stock_event(
+        tx,
+        at,
+        variant,
+        warehouse,
+        "reservation",
+        (on_hand, reserved + quantity),
+        &id.to_string(),
+    );
+    tx.prepare_cached(inv_sql::INSERT_RESERVATION)
+        .unwrap()
+        .execute(params![
+            reservation.to_string(),
+            variant.to_string(),
+            warehouse.to_string(),
+            id.to_string(),
+            line.to_string(),
+            quantity,
+            None::<String>,
+            at
+        ])
+        .unwrap();
+}
+
+/// What `place` does once the lines are in: the `placed` event (`data`),
+/// the audit row (`fields`), and the order read back; the number of lines
+/// read.
+pub fn raw_placed(tx: &Connection, at: &str, id: OrderId, fields: &str, data: &str) -> usize {
     tx.prepare_cached(sql::INSERT_EVENT)
         .unwrap()
         .execute(params![
@@ -265,10 +290,10 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
             "placed",
             None::<String>,
             "pending",
-            "{}"
+            data
         ])
         .unwrap();
-    super::raw_audit(&tx, &at, "place", "order", &id.to_string(), "[]");
+    super::raw_audit(tx, at, "place", "order", &id.to_string(), fields);
     let number: i64 = tx
         .prepare_cached(sql::ORDER_BY_ID)
         .unwrap()
@@ -281,9 +306,8 @@ pub fn raw_place(conn: &Connection, customer: CustomerId, lines: &[(usize, i64)]
         .collect::<rusqlite::Result<_>>()
         .unwrap();
     drop(stmt);
-    assert_eq!((read.len(), number > 0), (lines.len(), true));
-    tx.commit().unwrap();
-    id
+    assert!(number > 0);
+    read.len()
 }
 
 /// The statements custdb's `pay` runs, in the same order: the order's

@@ -1027,8 +1027,8 @@ struct PricedLine {
     /// Whether the unit price includes tax (catalog pricing from a gross
     /// list).
     prices_include_tax: bool,
-    /// Where a catalog-priced line's price came from (JSON).
-    price_source: Option<String>,
+    /// Where a catalog-priced line's price came from.
+    price_source: Option<LinePriceSource>,
     title: String,
     quantity: i64,
     unit_price_e4: i64,
@@ -1499,7 +1499,8 @@ impl<'t> Orders<'t> {
                 Some(source) => {
                     let mut all: Vec<&dyn crate::db::ToValue> = columns.to_vec();
                     all.push(&l.prices_include_tax);
-                    let source = Json(source);
+                    let text = serde_json::to_string(source).written()?;
+                    let source = Json(&text);
                     all.push(&source);
                     db.execute(sql!(sql::INSERT_PRICED_LINE), &all)?
                 }
@@ -1612,10 +1613,8 @@ impl<'t> Orders<'t> {
             l.subtotal_e4 = subtotal_e4;
             l.tax_e4 = tax_e4;
             l.total_e4 = total_e4;
-            if let Some(text) = &l.price_source {
-                let mut source: LinePriceSource = serde_json::from_str(text).written()?;
+            if let Some(source) = &mut l.price_source {
                 source.discounts = applied.line_discounts(i, currency);
-                l.price_source = Some(serde_json::to_string(&source).written()?);
             }
         }
         Ok(applied)
@@ -1632,7 +1631,14 @@ impl<'t> Orders<'t> {
         line: &NewOrderLine,
         variant: &Variant,
         cp: &CatalogPricing,
-    ) -> Result<(i64, i64, i64, (i64, i64, i64), bool, Option<String>)> {
+    ) -> Result<(
+        i64,
+        i64,
+        i64,
+        (i64, i64, i64),
+        bool,
+        Option<LinePriceSource>,
+    )> {
         let f = |name: &str| format!("lines[{i}].{name}");
         if line.unit_price.is_some() {
             return Err(Error::invalid(
@@ -1721,7 +1727,7 @@ impl<'t> Orders<'t> {
             tax_rate_ppm,
             amounts,
             quote.prices_include_tax,
-            Some(serde_json::to_string(&source).written()?),
+            Some(source),
         ))
     }
 
