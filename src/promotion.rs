@@ -1372,14 +1372,23 @@ impl Context<'_> {
         }
         let first = match self.buyer.customer_id {
             None => false,
-            Some(customer) => !self.db.query_row(
-                sql!(
-                    "SELECT EXISTS (SELECT 1 FROM orders WHERE customer_id = ?1 \
+            Some(customer) => {
+                // Two first orders of one customer placed at once on
+                // PostgreSQL: the second waits here for the first, then
+                // sees its order (read committed) and is not a first.
+                self.db.lock_for_update(
+                    sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE"),
+                    &[&customer],
+                )?;
+                !self.db.query_row(
+                    sql!(
+                        "SELECT EXISTS (SELECT 1 FROM orders WHERE customer_id = ?1 \
                      AND status <> 'cancelled')"
-                ),
-                &[&customer],
-                |r| r.get::<bool>(0),
-            )?,
+                    ),
+                    &[&customer],
+                    |r| r.get::<bool>(0),
+                )?
+            }
         };
         Ok(*self.first_order.get_or_init(|| first))
     }

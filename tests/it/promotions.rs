@@ -797,6 +797,40 @@ fn a_one_time_code_is_used_once_under_concurrency() {
     }
 }
 
+/// Four first orders of one customer at once: one is the first.
+#[test]
+fn only_one_of_concurrent_orders_is_a_customers_first() {
+    const THREADS: usize = 4;
+    for (engine, on) in every_engine() {
+        let store: Store = (*on).clone();
+        shop(&store);
+        store
+            .promotions()
+            .create_promotion(
+                NewPromotion::new("welcome", "Welcome", percent("20")).first_order_only(),
+            )
+            .unwrap();
+        let ann = customer(&store, "Ann");
+        let barrier = Arc::new(std::sync::Barrier::new(THREADS));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (store, barrier) = (store.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store.orders().place(order(ann, &[("MUG", 1)])).unwrap()
+                })
+            })
+            .collect();
+        let discounted = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|o| o.discount_total.amount > Decimal::ZERO)
+            .count();
+        assert_eq!(discounted, 1, "{engine}");
+        assert_consistent(&store);
+    }
+}
+
 #[test]
 fn promotions_are_events_and_check_finds_uses_written_behind_custdbs_back() {
     for (engine, store) in every_engine() {
