@@ -350,6 +350,16 @@ pub(crate) mod amount_text {
         parse(&text).map_err(D::Error::custom)
     }
 
+    /// `serialize_with` for a field read by [`deserialize`]: the decimal
+    /// string, so that one `#[serde(with = "crate::money::amount_text")]`
+    /// serves both ways.
+    pub(crate) fn serialize<S: serde::Serializer>(
+        amount: &Decimal,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str::serialize(amount, s)
+    }
+
     /// `deserialize_with` for an `Option<Decimal>` field (`null` is None).
     pub(crate) fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
         match Option::<String>::deserialize(d)? {

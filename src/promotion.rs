@@ -56,10 +56,7 @@ pub enum PromotionEffect {
     /// order and shared among those lines in proportion to their amounts.
     PercentOffOrder {
         /// The percentage (10 is 10 %).
-        #[serde(
-            serialize_with = "rust_decimal::serde::str::serialize",
-            deserialize_with = "crate::money::amount_text::deserialize"
-        )]
+        #[serde(with = "crate::money::amount_text")]
         #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
         percent: Decimal,
     },
@@ -67,20 +64,14 @@ pub enum PromotionEffect {
     /// shared among them in proportion to their amounts.
     AmountOffOrder {
         /// The amount, in the promotion's currency.
-        #[serde(
-            serialize_with = "rust_decimal::serde::str::serialize",
-            deserialize_with = "crate::money::amount_text::deserialize"
-        )]
+        #[serde(with = "crate::money::amount_text")]
         #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
         amount: Decimal,
     },
     /// A percentage off each eligible line, rounded per line.
     PercentOffLines {
         /// The percentage (10 is 10 %).
-        #[serde(
-            serialize_with = "rust_decimal::serde::str::serialize",
-            deserialize_with = "crate::money::amount_text::deserialize"
-        )]
+        #[serde(with = "crate::money::amount_text")]
         #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
         percent: Decimal,
     },
@@ -92,10 +83,7 @@ pub enum PromotionEffect {
         /// Units that get the discount.
         get_quantity: i64,
         /// The percentage off those units (100 is free).
-        #[serde(
-            serialize_with = "rust_decimal::serde::str::serialize",
-            deserialize_with = "crate::money::amount_text::deserialize"
-        )]
+        #[serde(with = "crate::money::amount_text")]
         #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
         percent: Decimal,
     },
