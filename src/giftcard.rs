@@ -44,8 +44,9 @@ use crate::validate;
 
 /// The provider of the payments custdb's gift cards make.
 pub const PROVIDER: &str = "custdb";
-/// Shortest gift card code, in letters and digits.
-pub const MIN_GIFT_CARD_CODE_LEN: usize = 8;
+/// Shortest gift card code, in letters and digits (the last four are
+/// shown on screen and kept; the rest must be hard to guess).
+pub const MIN_GIFT_CARD_CODE_LEN: usize = 12;
 /// Longest gift card code, in letters and digits.
 pub const MAX_GIFT_CARD_CODE_LEN: usize = 32;
 /// Highest value of one card (and highest balance), in its currency.
@@ -63,8 +64,8 @@ const GENERATED_CODE_LEN: usize = 16;
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewGiftCard {
-    /// The code, when the application prints its own cards:
-    /// [`MIN_GIFT_CARD_CODE_LEN`] to [`MAX_GIFT_CARD_CODE_LEN`] ASCII
+    /// The code, when the application prints its own cards (make it
+    /// random): [`MIN_GIFT_CARD_CODE_LEN`] to [`MAX_GIFT_CARD_CODE_LEN`] ASCII
     /// letters and digits (spaces and dashes are dropped, letters
     /// upper-cased). `None`: custdb draws one (16 characters of
     /// Crockford's base 32 from the operating system's random source).
@@ -195,7 +196,7 @@ pub struct GiftCardEntry {
 }
 
 /// Normalises a code: spaces and dashes dropped, letters upper-cased;
-/// `field` named when what is left is not 8 to 32 letters and digits.
+/// `field` named when what is left is not 12 to 32 letters and digits.
 fn normalise(field: &str, code: &str) -> Result<String> {
     let code: String = code
         .chars()
@@ -384,14 +385,39 @@ pub(crate) fn post(tx: &WriteTx<'_>, id: GiftCardId, field: &str, p: Posting<'_>
         sql!(postgres_only: "SELECT id FROM gift_cards WHERE id = ?1 FOR UPDATE"),
         &[&id],
     )?;
-    let (balance_e4, currency): (i64, String) = db
+    let (balance_e4, currency, active, expires_at, last4): (
+        i64,
+        String,
+        bool,
+        Option<DateTime<Utc>>,
+        String,
+    ) = db
         .query_opt(
-            sql!("SELECT balance_e4, currency FROM gift_cards WHERE id = ?1"),
+            sql!(
+                "SELECT balance_e4, currency, active, expires_at, code_last4 FROM gift_cards \
+                 WHERE id = ?1"
+            ),
             &[&id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?
         .ok_or_else(|| Error::not_found("gift card", id.to_string()))?;
     let currency = Currency::from_db(&currency)?;
+    // Read again under the lock: an operator may have switched the card off
+    // since it was looked up.
+    if p.kind == GiftCardEntryKind::Redeem {
+        if !active {
+            return Err(Error::invalid(
+                "code",
+                format!("gift card …{last4} is switched off"),
+            ));
+        }
+        if let Some(e) = expires_at.filter(|e| tx.now() >= *e) {
+            return Err(Error::invalid(
+                "code",
+                format!("gift card …{last4} expired at {}", e.to_rfc3339()),
+            ));
+        }
+    }
     let after = balance_e4
         .checked_add(p.amount_e4)
         .ok_or_else(|| Error::invalid(field, "is out of range"))?;
@@ -404,10 +430,28 @@ pub(crate) fn post(tx: &WriteTx<'_>, id: GiftCardId, field: &str, p: Posting<'_>
             ),
         ));
     }
-    if after > MAX_GIFT_CARD_VALUE * 10_000 {
+    // What the card paid and may get back by refunds counts against the
+    // limit of an adjustment, so that a refund always fits on the card.
+    let returnable_e4: i64 = if p.kind == GiftCardEntryKind::Adjust && p.amount_e4 > 0 {
+        db.query_row(
+            sql!(
+                "SELECT CAST(coalesce(-sum(amount_e4), 0) AS bigint) FROM gift_card_entries \
+                 WHERE gift_card_id = ?1 AND kind IN ('redeem', 'refund')"
+            ),
+            &[&id],
+            |r| r.get(0),
+        )?
+    } else {
+        0
+    };
+    if after.saturating_add(returnable_e4) > MAX_GIFT_CARD_VALUE * 10_000 {
         return Err(Error::invalid(
             field,
-            format!("would take the card's balance above {MAX_GIFT_CARD_VALUE}"),
+            format!(
+                "would take the card's balance above {MAX_GIFT_CARD_VALUE} (counting {} it \
+                 may get back by refunds)",
+                Money::from_e4(returnable_e4, currency)
+            ),
         ));
     }
     let now = tx.now();
@@ -453,7 +497,7 @@ impl<'t> GiftCards<'t> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Invalid`] naming `code` (8 to 32 letters and digits),
+    /// [`ErrorKind::Invalid`] naming `code` (12 to 32 letters and digits),
     /// `amount` (not above 0, more decimals than the currency has, above
     /// [`MAX_GIFT_CARD_VALUE`]), `expires_at` (not in the future) or
     /// `note`; [`ErrorKind::AlreadyExists`] for a code another card has.
@@ -733,7 +777,8 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
             "SELECT e.gift_card_id, e.seq FROM gift_card_entries e \
              LEFT JOIN payments p ON p.id = e.payment_id \
              WHERE e.kind = 'redeem' AND (p.id IS NULL OR p.method <> 'gift_card' \
-             OR p.amount_e4 <> -e.amount_e4 OR p.order_id <> e.order_id) ORDER BY e.gift_card_id, e.seq"
+             OR p.amount_e4 <> -e.amount_e4 OR p.order_id IS DISTINCT FROM e.order_id) \
+             ORDER BY e.gift_card_id, e.seq"
         ),
         &[],
         |r| {
@@ -749,7 +794,7 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
             "SELECT e.gift_card_id, e.seq FROM gift_card_entries e \
              LEFT JOIN refunds f ON f.id = e.refund_id \
              WHERE e.kind = 'refund' AND (f.id IS NULL OR f.amount_e4 <> e.amount_e4 \
-             OR f.payment_id <> e.payment_id) ORDER BY e.gift_card_id, e.seq"
+             OR f.payment_id IS DISTINCT FROM e.payment_id) ORDER BY e.gift_card_id, e.seq"
         ),
         &[],
         |r| {
@@ -760,6 +805,44 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
             Ok(())
         },
     )?;
+    conn.query_each(
+        sql!(
+            "SELECT p.id FROM payments p WHERE p.provider = 'custdb' AND NOT EXISTS \
+             (SELECT 1 FROM gift_card_entries e WHERE e.payment_id = p.id AND e.kind = 'redeem') \
+             ORDER BY p.id"
+        ),
+        &[],
+        |r| {
+            let payment: PaymentId = r.get(0)?;
+            report.push(format!(
+                "payment {payment}: custdb's gift card payment without its redemption"
+            ));
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// Locks the gift cards an order was paid with, by id (on PostgreSQL), so
+/// that a refund crediting several takes them in one fixed order.
+pub(crate) fn lock_cards_of_order(db: Conn<'_>, order_id: OrderId) -> Result<()> {
+    if !db.is_postgres() {
+        return Ok(());
+    }
+    let cards: Vec<GiftCardId> = db.query_vec(
+        sql!(
+            "SELECT DISTINCT gift_card_id FROM gift_card_entries WHERE order_id = ?1 \
+             AND kind = 'redeem' ORDER BY gift_card_id"
+        ),
+        &[&order_id],
+        |r| r.get(0),
+    )?;
+    for card in cards {
+        db.lock_for_update(
+            sql!(postgres_only: "SELECT id FROM gift_cards WHERE id = ?1 FOR UPDATE"),
+            &[&card],
+        )?;
+    }
     Ok(())
 }
 

@@ -1394,7 +1394,7 @@ impl<'t> Pricing<'t> {
             // A customer's memberships change one writer at a time (on
             // PostgreSQL too), so that the limit holds.
             self.tx.db().lock_for_update(
-                sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE"),
+                sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE"),
                 &[&customer_id],
             )?;
             crate::customer::CustomerReader::new(self.tx.db()).require_active(customer_id)?;
@@ -1492,7 +1492,7 @@ impl<'t> Pricing<'t> {
         self.tx.atomic(|| {
             // Two servers setting one customer's exemption take turns.
             self.tx.db().lock_for_update(
-                sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE"),
+                sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE"),
                 &[&customer_id],
             )?;
             crate::customer::CustomerReader::new(self.tx.db()).require_active(customer_id)?;

@@ -42,6 +42,9 @@ pub const MAX_PROMOTIONS_PER_ORDER: usize = 5;
 /// Most automatic (coupon-less) promotions active at once: every catalog
 /// order considers each of them.
 pub const MAX_AUTOMATIC_PROMOTIONS: usize = 100;
+/// Highest amount off and highest minimum subtotal of a promotion, in its
+/// currency.
+pub const MAX_PROMOTION_AMOUNT: i64 = 100_000_000;
 /// Highest usage limit of a coupon, in total or per customer.
 pub const MAX_COUPON_USES: i64 = 1_000_000_000;
 
@@ -879,6 +882,12 @@ impl<'t> Promotions<'t> {
                     if a == 0 {
                         return Err(Error::invalid("effect.amount", "must be more than 0"));
                     }
+                    if a > MAX_PROMOTION_AMOUNT * 10_000 {
+                        return Err(Error::invalid(
+                            "effect.amount",
+                            format!("is above {MAX_PROMOTION_AMOUNT}"),
+                        ));
+                    }
                     amount_e4 = Some(a);
                 }
                 PromotionEffect::BuyXGetY {
@@ -914,6 +923,12 @@ impl<'t> Promotions<'t> {
                         return Err(Error::invalid(
                             "conditions.min_subtotal",
                             "must be more than 0 (leave it out for no minimum)",
+                        ));
+                    }
+                    if m > MAX_PROMOTION_AMOUNT * 10_000 {
+                        return Err(Error::invalid(
+                            "conditions.min_subtotal",
+                            format!("is above {MAX_PROMOTION_AMOUNT}"),
                         ));
                     }
                     Some(m)
@@ -1365,7 +1380,7 @@ impl Context<'_> {
                 // PostgreSQL: the second waits here for the first, then
                 // sees its order (read committed) and is not a first.
                 self.db.lock_for_update(
-                    sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE"),
+                    sql!(postgres_only: "SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE"),
                     &[&customer],
                 )?;
                 !self.db.query_row(
@@ -1775,6 +1790,26 @@ pub(crate) fn record(
                 sql!(postgres_only: "SELECT id FROM coupons WHERE id = ?1 FOR UPDATE"),
                 &[&coupon.id],
             )?;
+            // Read again under the coupon's lock: switched off or ended
+            // since the order was priced.
+            let (promotion_active, starts_at, ends_at): (
+                bool,
+                Option<DateTime<Utc>>,
+                Option<DateTime<Utc>>,
+            ) = db.query_row(
+                sql!("SELECT active, starts_at, ends_at FROM promotions WHERE id = ?1"),
+                &[&a.promotion.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            if !promotion_active
+                || starts_at.is_some_and(|s| now < s)
+                || ends_at.is_some_and(|e| now >= e)
+            {
+                return Err(Error::invalid(
+                    "coupon",
+                    format!("{} is no longer valid: its promotion ended", coupon.code),
+                ));
+            }
             if let (Some(limit), Some(customer)) = (coupon.per_customer_limit, customer_id) {
                 let used = customer_uses(db, coupon.id, customer)?;
                 if used >= limit {

@@ -556,7 +556,7 @@ impl Orders<'_> {
     pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.tx().atomic(|| {
             let (id, amount_e4, currency) =
-                self.insert_payment(order_id, &new, PaymentStatus::Captured)?;
+                self.insert_payment(order_id, &new, PaymentStatus::Captured, false)?;
             self.captured(order_id, id, amount_e4, currency)?;
             self.payment(id)
         })
@@ -589,7 +589,7 @@ impl Orders<'_> {
                 format!("gift card …{}", card.code_last4),
             );
             let (id, amount_e4, currency) =
-                self.insert_payment(order_id, &new, PaymentStatus::Captured)?;
+                self.insert_payment(order_id, &new, PaymentStatus::Captured, true)?;
             // The card's row is locked after the order's (a refund takes
             // them in the same order) and its balance read again there.
             crate::giftcard::post(
@@ -618,7 +618,8 @@ impl Orders<'_> {
     /// As [`pay`](Orders::pay).
     pub fn authorize_payment(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.tx().atomic(|| {
-            let (id, _, _) = self.insert_payment(order_id, &new, PaymentStatus::Authorized)?;
+            let (id, _, _) =
+                self.insert_payment(order_id, &new, PaymentStatus::Authorized, false)?;
             let (status, currency) = self.require(order_id)?;
             self.event(
                 order_id,
@@ -714,11 +715,15 @@ impl Orders<'_> {
         Ok(())
     }
 
+    /// `gift_card`: the payment is one of custdb's gift cards
+    /// ([`pay_with_gift_card`](Orders::pay_with_gift_card)), the only
+    /// payments with the provider `custdb`.
     fn insert_payment(
         &self,
         order_id: OrderId,
         new: &NewPayment,
         status: PaymentStatus,
+        gift_card: bool,
     ) -> Result<(PaymentId, i64, Currency)> {
         let (order_status, currency) = self.lock(order_id)?;
         if order_status != OrderStatus::Pending {
@@ -733,12 +738,7 @@ impl Orders<'_> {
         if let Some(provider) = &provider {
             validate::no_card_number("provider", provider)?;
         }
-        if provider.as_deref() == Some(crate::giftcard::PROVIDER)
-            && !(new.method == PaymentMethod::GiftCard
-                && reference
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("gift card …")))
-        {
+        if provider.as_deref() == Some(crate::giftcard::PROVIDER) && !gift_card {
             return Err(Error::invalid(
                 "provider",
                 "\"custdb\" names custdb's own gift cards; pay with one through \
@@ -1242,6 +1242,10 @@ impl Orders<'_> {
                 _ => {}
             }
         }
+        // The gift cards this order was paid with are locked now, in one
+        // fixed order, before any is credited: two refunds never hold one
+        // card each while waiting for the other's.
+        crate::giftcard::lock_cards_of_order(self.tx().db(), order_id)?;
         let mut left = amount_e4;
         let mut ids = Vec::new();
         for p in sources {

@@ -1564,6 +1564,20 @@ impl<'t> Orders<'t> {
         shipping_e4: i64,
         coupon: Option<&str>,
     ) -> Result<crate::promotion::Applied> {
+        // The sums promotions work on cannot overflow: the same check as
+        // the order's totals, made first.
+        let mut goods_e4 = 0i64;
+        for l in lines.iter() {
+            goods_e4 = money::add_e4(
+                "subtotal",
+                goods_e4,
+                if l.prices_include_tax {
+                    l.total_e4
+                } else {
+                    l.subtotal_e4
+                },
+            )?;
+        }
         let cart: Vec<crate::promotion::CartLine> = lines
             .iter()
             .map(|l| crate::promotion::CartLine {

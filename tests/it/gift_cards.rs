@@ -171,7 +171,7 @@ fn a_gift_card_refuses_what_it_cannot_pay_naming_the_field() {
             ("EURO-CARD-0001", "1", "code", "is in EUR"),
             ("LOST-CARD-0001", "1", "code", "switched off"),
             ("SOON-GONE-0001", "1", "code", "expired at"),
-            ("short", "1", "code", "8 to 32"),
+            ("SHORT-CODE1", "1", "code", "12 to 32"),
             ("ÄÖÜÄÖÜÄÖÜ", "1", "code", "letters and digits"),
         ] {
             let (f, reason) = pay(code, amount);
@@ -182,9 +182,9 @@ fn a_gift_card_refuses_what_it_cannot_pay_naming_the_field() {
         let (f, _) = pay("EURO-CARD-0001", "11");
         assert_eq!(f, "code");
         let big = g
-            .issue_gift_card(NewGiftCard::new(Currency::GBP, d("100")).code("BIG-CARD-0001"))
+            .issue_gift_card(NewGiftCard::new(Currency::GBP, d("100")).code("BIG-CARD-00001"))
             .unwrap();
-        let (f, reason) = pay("BIG-CARD-0001", "11");
+        let (f, reason) = pay("BIG-CARD-00001", "11");
         assert_eq!(f, "amount", "{reason}");
         // Nothing was written by the refusals.
         assert_eq!(g.gift_card(big.card.id).unwrap().balance.amount, d("100"));
@@ -196,7 +196,7 @@ fn a_gift_card_refuses_what_it_cannot_pay_naming_the_field() {
             (NewGiftCard::new(Currency::GBP, d("1000000.01")), "amount"),
             (NewGiftCard::new(Currency::JPY, d("1.5")), "amount"),
             (
-                NewGiftCard::new(Currency::GBP, d("5")).code("SHORT"),
+                NewGiftCard::new(Currency::GBP, d("5")).code("ELEVEN-CHAR"),
                 "code",
             ),
             (
@@ -236,12 +236,34 @@ fn a_gift_card_refuses_what_it_cannot_pay_naming_the_field() {
             .adjust_gift_card(big.card.id, d("999999"), "over the limit")
             .unwrap_err();
         assert_eq!(invalid(&e).0, "amount");
+        // What a card paid counts against the limit: its refund must fit.
+        let o2 = order(&store, ann, 5);
+        store
+            .orders()
+            .pay_with_gift_card(o2, "BIG-CARD-00001", d("50"))
+            .unwrap();
+        let e = g
+            .adjust_gift_card(big.card.id, d("999950"), "fills the card")
+            .unwrap_err();
+        assert!(invalid(&e).1.contains("refunds"), "{e}");
+        g.adjust_gift_card(big.card.id, d("999900"), "up to the limit")
+            .unwrap();
+        store
+            .orders()
+            .refund(o2, NewRefund::new(d("50"), "back onto the card"))
+            .unwrap();
+        assert_eq!(
+            g.gift_card(big.card.id).unwrap().balance.amount,
+            d("1000000"),
+            "{engine}"
+        );
         // The provider "custdb" is custdb's own.
         let e = store
             .orders()
             .pay(
                 o,
-                NewPayment::new(PaymentMethod::GiftCard, d("1")).provider("custdb", "gift card X"),
+                NewPayment::new(PaymentMethod::GiftCard, d("1"))
+                    .provider("custdb", "gift card …EFGH"),
             )
             .unwrap_err();
         assert_eq!(invalid(&e).0, "provider");

@@ -632,6 +632,23 @@ fn bad_promotions_and_coupons_are_refused_naming_the_field() {
                 ),
                 "effect.get_quantity",
             ),
+            (
+                NewPromotion::new(
+                    "p",
+                    "P",
+                    PromotionEffect::AmountOffOrder {
+                        amount: d("200000000000"),
+                    },
+                )
+                .currency(Currency::GBP),
+                "effect.amount",
+            ),
+            (
+                base()
+                    .currency(Currency::GBP)
+                    .min_subtotal(d("100000000.01")),
+                "conditions.min_subtotal",
+            ),
             (base().min_subtotal(d("10")), "currency"),
             (
                 base().currency(Currency::GBP).min_subtotal(d("-1")),
