@@ -1186,7 +1186,7 @@ impl<'t> std::ops::Deref for Pricing<'t> {
     }
 }
 
-fn taken(entity: &'static str, field: &'static str) -> Error {
+pub(crate) fn taken(entity: &'static str, field: &'static str) -> Error {
     Error::new(ErrorKind::AlreadyExists { entity, field })
 }
 

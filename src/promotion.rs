@@ -484,6 +484,13 @@ crate::bench_sql::sql_module! {
     /// A promotion's conditions.
     pub const CONDITIONS: &str = "SELECT kind, target_id FROM promotion_conditions \
         WHERE promotion_id = ?1 ORDER BY kind, target_id";
+    /// The conditions of every promotion [`AUTOMATIC`] reads at ?1, in one
+    /// read per order.
+    pub const AUTOMATIC_CONDITIONS: &str = "SELECT c.promotion_id, c.kind, c.target_id \
+        FROM promotion_conditions c JOIN promotions p ON p.id = c.promotion_id \
+        WHERE p.requires_coupon = 0 AND p.active = 1 \
+        AND (p.starts_at IS NULL OR p.starts_at <= ?1) AND (p.ends_at IS NULL OR p.ends_at > ?1) \
+        ORDER BY c.promotion_id, c.kind, c.target_id";
     /// One promotion applied to one order.
     pub const INSERT_REDEMPTION: &str = "INSERT INTO promotion_redemptions (id, promotion_id, \
         coupon_id, order_id, currency, discount_e4, shipping_discount_e4, redeemed_at) \
@@ -587,6 +594,16 @@ fn redemption_row(r: &Row<'_>) -> Result<Redemption> {
     })
 }
 
+/// Adds the condition in column `at` of a row (its kind is `kind`).
+fn add_condition(c: &mut PromotionConditions, kind: &str, r: &Row<'_>, at: usize) -> Result<()> {
+    match kind {
+        "product" => c.product_ids.push(r.get(at)?),
+        "category" => c.category_ids.push(r.get(at)?),
+        _ => c.customer_group_ids.push(r.get(at)?),
+    }
+    Ok(())
+}
+
 /// A coupon code as stored: trimmed, upper-cased, checked.
 fn coupon_code(field: &str, code: &str) -> Result<String> {
     let code = code.trim().to_uppercase();
@@ -668,13 +685,7 @@ impl<'a> PromotionReader<'a> {
 
     fn with_conditions(&self, mut p: Promotion) -> Result<Promotion> {
         self.db.query_each(sql!(sql::CONDITIONS), &[&p.id], |r| {
-            let kind: String = r.get(0)?;
-            match kind.as_str() {
-                "product" => p.conditions.product_ids.push(r.get(1)?),
-                "category" => p.conditions.category_ids.push(r.get(1)?),
-                _ => p.conditions.customer_group_ids.push(r.get(1)?),
-            }
-            Ok(())
+            add_condition(&mut p.conditions, &r.get::<String>(0)?, r, 1)
         })?;
         Ok(p)
     }
@@ -823,9 +834,7 @@ impl<'t> std::ops::Deref for Promotions<'t> {
     }
 }
 
-fn taken(entity: &'static str, field: &'static str) -> Error {
-    Error::new(ErrorKind::AlreadyExists { entity, field })
-}
+use crate::pricing::taken;
 
 impl<'t> Promotions<'t> {
     pub(crate) fn new(tx: &'t WriteTx<'t>) -> Self {
@@ -961,29 +970,7 @@ impl<'t> Promotions<'t> {
                 return Err(taken("promotion", "key"));
             }
             if !new.requires_coupon {
-                // Every catalog order considers every automatic promotion:
-                // their number is bounded, counted one writer at a time.
-                self.tx.db().lock_for_update(
-                    sql!(postgres_only: "LOCK TABLE promotions IN SHARE ROW EXCLUSIVE MODE"),
-                    &[],
-                )?;
-                let live: i64 = self.tx.db().query_row(
-                    sql!(
-                        "SELECT count(*) FROM promotions WHERE requires_coupon = 0 AND active = 1 \
-                         AND (ends_at IS NULL OR ends_at > ?1)"
-                    ),
-                    &[&self.tx.now()],
-                    |r| r.get(0),
-                )?;
-                if live >= MAX_AUTOMATIC_PROMOTIONS as i64 {
-                    return Err(Error::invalid(
-                        "requires_coupon",
-                        format!(
-                            "{MAX_AUTOMATIC_PROMOTIONS} automatic promotions are active already; \
-                             end one, or make this one need a coupon"
-                        ),
-                    ));
-                }
+                self.require_automatic_room()?;
             }
             let id = PromotionId::new();
             let now = self.tx.now();
@@ -1058,6 +1045,34 @@ impl<'t> Promotions<'t> {
         })
     }
 
+    /// Refuses one more automatic promotion beyond
+    /// [`MAX_AUTOMATIC_PROMOTIONS`]: every catalog order considers each of
+    /// them. Counted one writer at a time (a table lock on PostgreSQL).
+    fn require_automatic_room(&self) -> Result<()> {
+        self.tx.db().lock_for_update(
+            sql!(postgres_only: "LOCK TABLE promotions IN SHARE ROW EXCLUSIVE MODE"),
+            &[],
+        )?;
+        let live: i64 = self.tx.db().query_row(
+            sql!(
+                "SELECT count(*) FROM promotions WHERE requires_coupon = 0 AND active = 1 \
+                 AND (ends_at IS NULL OR ends_at > ?1)"
+            ),
+            &[&self.tx.now()],
+            |r| r.get(0),
+        )?;
+        if live >= MAX_AUTOMATIC_PROMOTIONS as i64 {
+            return Err(Error::invalid(
+                "requires_coupon",
+                format!(
+                    "{MAX_AUTOMATIC_PROMOTIONS} automatic promotions are active already; end \
+                     or switch off one, or make this one need a coupon"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_targets<T: Ord + Copy + std::fmt::Display>(
         &self,
         field: &str,
@@ -1108,26 +1123,7 @@ impl<'t> Promotions<'t> {
                 return Ok(p);
             }
             if active && !p.requires_coupon {
-                self.tx.db().lock_for_update(
-                    sql!(postgres_only: "LOCK TABLE promotions IN SHARE ROW EXCLUSIVE MODE"),
-                    &[],
-                )?;
-                let live: i64 = self.tx.db().query_row(
-                    sql!(
-                        "SELECT count(*) FROM promotions WHERE requires_coupon = 0 AND active = 1 \
-                         AND (ends_at IS NULL OR ends_at > ?1)"
-                    ),
-                    &[&self.tx.now()],
-                    |r| r.get(0),
-                )?;
-                if live >= MAX_AUTOMATIC_PROMOTIONS as i64 {
-                    return Err(Error::invalid(
-                        "requires_coupon",
-                        format!(
-                            "{MAX_AUTOMATIC_PROMOTIONS} automatic promotions are active already"
-                        ),
-                    ));
-                }
+                self.require_automatic_room()?;
             }
             self.tx.db().execute(
                 sql!(
@@ -1594,8 +1590,7 @@ pub(crate) fn apply(
 ) -> Result<Applied> {
     let now = tx.now();
     let db = tx.db();
-    let reader = PromotionReader::new(db);
-    let automatic = db.query_vec(sql!(sql::AUTOMATIC), &[&now], promotion_row)?;
+    let mut automatic = db.query_vec(sql!(sql::AUTOMATIC), &[&now], promotion_row)?;
     let coupon = match coupon {
         None => None,
         Some(code) => Some(usable_coupon(tx, code, currency, &buyer)?),
@@ -1624,8 +1619,17 @@ pub(crate) fn apply(
             }
         }
     }
+    if !automatic.is_empty() {
+        // Every automatic promotion's conditions in one read, not one each.
+        db.query_each(sql!(sql::AUTOMATIC_CONDITIONS), &[&now], |r| {
+            let id: PromotionId = r.get(0)?;
+            if let Some(p) = automatic.iter_mut().find(|p| p.id == id) {
+                add_condition(&mut p.conditions, &r.get::<String>(1)?, r, 2)?;
+            }
+            Ok(())
+        })?;
+    }
     for p in automatic {
-        let p = reader.with_conditions(p)?;
         if let Ok(fit) = cx.fit(&p)? {
             candidates.push((p, None, fit));
         }
