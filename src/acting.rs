@@ -524,6 +524,18 @@ impl ActorStore {
         })
     }
 
+    /// The body of [`ActorOrders::pay_with_store_credit`], which documents it.
+    pub(crate) fn pay_with_store_credit(
+        &self,
+        order_id: OrderId,
+        amount: rust_decimal::Decimal,
+    ) -> Result<Payment> {
+        self.require(Permission::ManageOrders, "take payments")?;
+        self.store.write_as(&self.actor, |tx| {
+            tx.orders().pay_with_store_credit(order_id, amount)
+        })
+    }
+
     /// The body of [`ActorOrders::ship`], which documents it.
     pub(crate) fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
         self.require(Permission::ManageOrders, "ship orders")?;
@@ -880,6 +892,20 @@ impl ActorOrders<'_> {
         amount: rust_decimal::Decimal,
     ) -> Result<Payment> {
         self.0.pay_with_gift_card(order_id, code, amount)
+    }
+
+    /// Pays with the customer's store credit. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Orders::pay_with_store_credit`](crate::Orders::pay_with_store_credit).
+    pub fn pay_with_store_credit(
+        &self,
+        order_id: OrderId,
+        amount: rust_decimal::Decimal,
+    ) -> Result<Payment> {
+        self.0.pay_with_store_credit(order_id, amount)
     }
 
     /// Ships. Needs `manage_orders`.

@@ -182,6 +182,9 @@ change_kinds! {
     PromotionCreated = "promotion.created",
     /// A promotion was switched on or off (`fields`: `active`).
     PromotionUpdated = "promotion.updated",
+    /// A customer's store credit was adjusted by an operator (`amount`,
+    /// `currency`).
+    CustomerStoreCreditAdjusted = "customer.store_credit_adjusted",
     /// A gift card was issued.
     GiftCardIssued = "gift_card.issued",
     /// A gift card's balance was corrected by an operator.
@@ -321,6 +324,7 @@ fn kind_of(entity_type: &str, action: &str) -> Option<ChangeKind> {
         ("price_list", "delete") => K::PriceListDeleted,
         ("promotion", "create") => K::PromotionCreated,
         ("promotion", "update") => K::PromotionUpdated,
+        ("customer", "adjust_store_credit") => K::CustomerStoreCreditAdjusted,
         ("gift_card", "issue") => K::GiftCardIssued,
         ("gift_card", "adjust") => K::GiftCardAdjusted,
         ("gift_card", "update") => K::GiftCardUpdated,

@@ -807,7 +807,8 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
     )?;
     conn.query_each(
         sql!(
-            "SELECT p.id FROM payments p WHERE p.provider = 'custdb' AND NOT EXISTS \
+            "SELECT p.id FROM payments p WHERE p.provider = 'custdb' \
+             AND p.method <> 'store_credit' AND NOT EXISTS \
              (SELECT 1 FROM gift_card_entries e WHERE e.payment_id = p.id AND e.kind = 'redeem') \
              ORDER BY p.id"
         ),
@@ -816,6 +817,21 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
             let payment: PaymentId = r.get(0)?;
             report.push(format!(
                 "payment {payment}: custdb's gift card payment without its redemption"
+            ));
+            Ok(())
+        },
+    )?;
+    conn.query_each(
+        sql!(
+            "SELECT f.id FROM refunds f WHERE f.destination = 'gift_card' AND NOT EXISTS \
+             (SELECT 1 FROM gift_card_entries e WHERE e.refund_id = f.id AND e.kind = 'refund') \
+             ORDER BY f.id"
+        ),
+        &[],
+        |r| {
+            let refund: RefundId = r.get(0)?;
+            report.push(format!(
+                "refund {refund}: onto a gift card, but no card's ledger has it"
             ));
             Ok(())
         },

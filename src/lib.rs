@@ -112,6 +112,7 @@ pub mod report;
 pub mod schema;
 pub mod segment;
 mod store;
+pub mod storecredit;
 pub mod time;
 mod validate;
 
@@ -165,8 +166,8 @@ pub use order::historical::{HistoricalLine, HistoricalOrder};
 pub use order::{
     AddressSnapshot, LinePriceSource, NewOrder, NewOrderLine, NewPayment, NewRefund, NewReturn,
     NewReturnLine, NewShipment, Order, OrderEvent, OrderLine, OrderPricing, OrderReader,
-    OrderStatus, OrderSummary, Orders, Payment, PaymentMethod, PaymentStatus, Refund, Return,
-    ReturnLine, Shipment, ShipmentLine, VariantSales,
+    OrderStatus, OrderSummary, Orders, Payment, PaymentMethod, PaymentStatus, Refund,
+    RefundDestination, Return, ReturnLine, Shipment, ShipmentLine, VariantSales,
 };
 pub use page::{AllItems, Cursor, Page, MAX_CURSOR_CHARS, MAX_PAGE_SIZE};
 pub use pricing::{
@@ -190,6 +191,10 @@ pub use store::{
     WriteStats, WriteTx, MAX_ACTOR_ID_LEN, MAX_ACTOR_NAME_LEN, MAX_ENCRYPTION_KEY_LEN,
     MAX_READER_POOL_SIZE, MAX_UNITS_PER_COMMIT, MIN_MAX_SIZE_BYTES, MIN_SQLITE_VERSION_NUMBER,
     ONE_SHOT_ATTEMPTS, STATEMENT_CACHE_CAPACITY,
+};
+pub use storecredit::{
+    StoreCredit, StoreCreditEntry, StoreCreditEntryKind, StoreCreditReader, StoreCredits,
+    StoreStoreCredit,
 };
 pub use time::{TimeRange, MAX_TIMESTAMP, MIN_TIMESTAMP};
 

@@ -3233,6 +3233,57 @@ custdb_status custdb_stock_low(const custdb_store *store,
 custdb_status custdb_stock_overstock(const custdb_store *store,
                                      char **out);
 
+// A customer's store credit in every currency it has had any; `*out` is
+// a JSON array of `StoreCredit` (empty when it never had store credit).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_store_credit_get(const custdb_store *store,
+                                      const char *customer_id,
+                                      char **out);
+
+// A customer's store credit ledger in one currency (an ISO 4217 code),
+// oldest first; `*out` is a JSON array of `StoreCreditEntry`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_store_credit_entries(const custdb_store *store,
+                                          const char *customer_id,
+                                          const char *currency,
+                                          char **out);
+
+// Corrects a customer's store credit in one currency by `amount` (a
+// decimal string, negative to take off) with a reason; `*out` is the
+// `StoreCredit`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_store_credit_adjust(const custdb_store *store,
+                                         const char *customer_id,
+                                         const char *currency,
+                                         const char *amount,
+                                         const char *reason,
+                                         char **out);
+
+// Pays `amount` (a decimal string) of a pending order with its
+// customer's store credit; `*out` is the `Payment`. A refund of it goes
+// back to store credit.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_pay_store_credit(const custdb_store *store,
+                                            const char *order_id,
+                                            const char *amount,
+                                            char **out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

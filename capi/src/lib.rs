@@ -39,6 +39,7 @@ mod pricing;
 mod privacy;
 mod promotions;
 mod stock;
+mod storecredit;
 
 pub use access::*;
 pub use acting::*;

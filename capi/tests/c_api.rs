@@ -1055,6 +1055,8 @@ mod schemas {
             "GiftCard" => db::GiftCard,
             "IssuedGiftCard" => db::IssuedGiftCard,
             "GiftCardEntry" => db::GiftCardEntry,
+            "StoreCredit" => db::StoreCredit,
+            "StoreCreditEntry" => db::StoreCreditEntry,
             "ListPrice" => db::ListPrice,
             "Quote" => db::Quote,
             "GroupMembership" => db::GroupMembership,

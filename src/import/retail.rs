@@ -949,6 +949,7 @@ fn write_cancellation(
                     lines: serde_json::Value::Array(items),
                     country: first.country.map(str::to_owned),
                     issued_at: first.at,
+                    to_store_credit: false,
                 },
             )?;
             key_record(tx, SOURCE, "credit_note", key, &id)?;

@@ -38,6 +38,10 @@ pub struct NewCreditNote {
     pub country: Option<String>,
     /// When it was issued.
     pub issued_at: DateTime<Utc>,
+    /// The amount goes to the customer's store credit (docs/BALANCES.md),
+    /// to be spent on a later order; needs a customer.
+    #[serde(default)]
+    pub to_store_credit: bool,
 }
 crate::input::strict_serde!(NewCreditNote);
 
@@ -65,6 +69,8 @@ pub struct CreditNote {
     pub country: Option<String>,
     /// When issued.
     pub issued_at: DateTime<Utc>,
+    /// Whether the amount went to the customer's store credit.
+    pub to_store_credit: bool,
 }
 
 pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteId> {
@@ -84,8 +90,22 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
         return Err(Error::invalid("lines", "is larger than 1 MB"));
     }
     if let Some(c) = new.customer_id {
-        crate::customer::CustomerReader::new(tx.db()).require(c)?;
+        if new.to_store_credit {
+            crate::customer::CustomerReader::new(tx.db()).require_active(c)?;
+        } else {
+            crate::customer::CustomerReader::new(tx.db()).require(c)?;
+        }
     }
+    let credit_customer = match (new.to_store_credit, new.customer_id) {
+        (false, _) => None,
+        (true, Some(c)) => Some(c),
+        (true, None) => {
+            return Err(Error::invalid(
+                "customer_id",
+                "is needed for a credit note to store credit",
+            ))
+        }
+    };
     let country = new
         .country
         .as_deref()
@@ -109,6 +129,14 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
             &tx.now(),
         ],
     )?;
+    if let Some(customer) = credit_customer {
+        let mut credit = crate::storecredit::Posting::new(
+            crate::storecredit::StoreCreditEntryKind::CreditNote,
+            amount_e4,
+        );
+        credit.credit_note_id = Some(id);
+        crate::storecredit::post(tx, customer, currency, "amount", credit)?;
+    }
     let mut facts = crate::changes::ChangeFacts::current();
     facts.customer_id = new.customer_id.map(|c| c.to_string());
     facts.amount = Some(crate::money::from_e4(amount_e4));
@@ -118,7 +146,11 @@ pub(crate) fn issue(tx: &WriteTx<'_>, new: &NewCreditNote) -> Result<CreditNoteI
             action: "issue",
             entity_type: "credit_note",
             entity_id: &id.to_string(),
-            changed_fields: &["amount", "lines"],
+            changed_fields: if credit_customer.is_some() {
+                &["amount", "lines", "store_credit"]
+            } else {
+                &["amount", "lines"]
+            },
         },
         facts,
     )?;
@@ -149,7 +181,8 @@ impl<'t> Orders<'t> {
     ///
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
     pub fn credit_note(&self, id: CreditNoteId) -> Result<CreditNote> {
-        let (customer_id, currency, amount_e4, reason, lines, country, issued_at): (
+        #[allow(clippy::type_complexity)]
+        let (customer_id, currency, amount_e4, reason, lines, country, issued_at, to_store_credit): (
             Option<CustomerId>,
             String,
             i64,
@@ -157,12 +190,14 @@ impl<'t> Orders<'t> {
             String,
             Option<String>,
             DateTime<Utc>,
+            bool,
         ) = self
             .tx()
             .db()
             .query_opt(
                 sql!(
-                    "SELECT customer_id, currency, amount_e4, reason, lines, country, issued_at \
+                    "SELECT customer_id, currency, amount_e4, reason, lines, country, issued_at, \
+                     EXISTS (SELECT 1 FROM store_credit_entries e WHERE e.credit_note_id = ?1) \
                      FROM credit_notes WHERE id = ?1"
                 ),
                 &[&id],
@@ -175,6 +210,7 @@ impl<'t> Orders<'t> {
                         r.get(4)?,
                         r.get(5)?,
                         r.get(6)?,
+                        r.get(7)?,
                     ))
                 },
             )?
@@ -189,6 +225,7 @@ impl<'t> Orders<'t> {
             lines: serde_json::from_str(&lines).stored()?,
             country,
             issued_at,
+            to_store_credit,
         })
     }
 }

@@ -35,12 +35,31 @@ text_enum!(
         Cash = "cash",
         /// A wallet (PayPal, Apple Pay, ...).
         Wallet = "wallet",
-        /// A gift card.
+        /// A gift card (custdb's own, through
+        /// [`pay_with_gift_card`](Orders::pay_with_gift_card), or another
+        /// system's).
         GiftCard = "gift_card",
+        /// The customer's store credit, only through
+        /// [`pay_with_store_credit`](Orders::pay_with_store_credit).
+        StoreCredit = "store_credit",
         /// On invoice.
         Invoice = "invoice",
         /// Anything else.
         Other = "other",
+    }
+);
+
+text_enum!(
+    /// Where a refund's money went.
+    RefundDestination {
+        /// Back through the payment's provider (the card, the bank...).
+        Payment = "payment",
+        /// Onto the custdb gift card that made the payment.
+        GiftCard = "gift_card",
+        /// To the customer's store credit: asked for with
+        /// [`NewRefund::to_store_credit`], and always for a payment made
+        /// with store credit.
+        StoreCredit = "store_credit",
     }
 );
 
@@ -308,6 +327,8 @@ pub struct Refund {
     pub payment_id: PaymentId,
     /// Amount.
     pub amount: Money,
+    /// Where the money went.
+    pub destination: RefundDestination,
     /// Why.
     pub reason: String,
     /// When.
@@ -328,6 +349,11 @@ pub struct NewRefund {
     /// newest first.
     #[serde(default)]
     pub payment_id: Option<PaymentId>,
+    /// The money goes to the customer's store credit instead of back
+    /// through the payments (docs/BALANCES.md); not for a guest's order.
+    /// What store credit paid always goes back to store credit.
+    #[serde(default)]
+    pub to_store_credit: bool,
 }
 crate::input::strict_serde!(NewRefund);
 
@@ -338,7 +364,44 @@ impl NewRefund {
             amount,
             reason: reason.into(),
             payment_id: None,
+            to_store_credit: false,
         }
+    }
+
+    /// The money goes to the customer's store credit (docs/BALANCES.md).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use custdb::{Currency, Decimal, NewCustomer, NewOrder, NewOrderLine, NewPayment};
+    /// use custdb::{NewProduct, NewRefund, NewVariant, PaymentMethod, RefundDestination, Store};
+    ///
+    /// let store = Store::open_in_memory()?;
+    /// let mug = NewVariant::new("MUG", Decimal::new(1000, 2), Currency::GBP).track_stock(false);
+    /// store.catalog().create_product(NewProduct::new("Mug").variant(mug))?;
+    /// let ann = store.customers().create(NewCustomer::new("Ann"))?;
+    /// let first = store.orders().place(
+    ///     NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("MUG", 1)),
+    /// )?;
+    /// store.orders().pay(first.id, NewPayment::new(PaymentMethod::Card, first.total.amount))?;
+    /// // The mug came chipped: Ann takes 10.00 as store credit, not back on her card.
+    /// let refunds = store.orders().refund(
+    ///     first.id,
+    ///     NewRefund::new(first.total.amount, "chipped").to_store_credit(),
+    /// )?;
+    /// assert_eq!(refunds[0].destination, RefundDestination::StoreCredit);
+    /// let next = store.orders().place(
+    ///     NewOrder::for_customer(ann.id, Currency::GBP).line(NewOrderLine::new("MUG", 2)),
+    /// )?;
+    /// store.orders().pay_with_store_credit(next.id, Decimal::new(1000, 2))?;
+    /// store.orders().pay(next.id, NewPayment::new(PaymentMethod::Card, Decimal::new(1000, 2)))?;
+    /// let left = store.store_credit().store_credit_balance(ann.id, Currency::GBP)?;
+    /// assert_eq!(left.to_string(), "0.00 GBP");
+    /// # Ok::<(), custdb::Error>(())
+    /// ```
+    pub fn to_store_credit(mut self) -> Self {
+        self.to_store_credit = true;
+        self
     }
 }
 
@@ -486,7 +549,7 @@ impl OrderReader<'_> {
         let (_, currency) = self.require(order_id)?;
         self.db().query_vec(
             sql!(
-                "SELECT id, payment_id, amount_e4, reason, created_at FROM refunds \
+                "SELECT id, payment_id, amount_e4, reason, created_at, destination FROM refunds \
                  WHERE order_id = ?1 ORDER BY created_at, id"
             ),
             &[&order_id],
@@ -496,6 +559,7 @@ impl OrderReader<'_> {
                     order_id,
                     payment_id: r.get(1)?,
                     amount: Money::from_e4(r.get(2)?, currency),
+                    destination: r.get(5)?,
                     reason: r.get(3)?,
                     created_at: r.get(4)?,
                 })
@@ -556,7 +620,7 @@ impl Orders<'_> {
     pub fn pay(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.tx().atomic(|| {
             let (id, amount_e4, currency) =
-                self.insert_payment(order_id, &new, PaymentStatus::Captured, false)?;
+                self.insert_payment(order_id, &new, PaymentStatus::Captured, None)?;
             self.captured(order_id, id, amount_e4, currency)?;
             self.payment(id)
         })
@@ -588,8 +652,12 @@ impl Orders<'_> {
                 crate::giftcard::PROVIDER,
                 format!("gift card …{}", card.code_last4),
             );
-            let (id, amount_e4, currency) =
-                self.insert_payment(order_id, &new, PaymentStatus::Captured, true)?;
+            let (id, amount_e4, currency) = self.insert_payment(
+                order_id,
+                &new,
+                PaymentStatus::Captured,
+                Some(PaymentMethod::GiftCard),
+            )?;
             // The card's row is locked after the order's (a refund takes
             // them in the same order) and its balance read again there.
             crate::giftcard::post(
@@ -610,6 +678,45 @@ impl Orders<'_> {
         })
     }
 
+    /// Pays (part of) a `pending` order with its customer's store credit
+    /// (docs/BALANCES.md): a captured payment of method `store_credit`,
+    /// provider `custdb`, reference `store credit`, and a `spend` entry on
+    /// the customer's store credit in the order's currency, in one unit of
+    /// work. A refund of the payment goes back to store credit.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] unless the order is `pending`;
+    /// [`ErrorKind::Invalid`] naming `order_id` for a guest's order, or
+    /// `amount` (not above 0, more decimals than the currency, more than
+    /// still due, more than the customer's store credit).
+    pub fn pay_with_store_credit(&self, order_id: OrderId, amount: Decimal) -> Result<Payment> {
+        self.tx().atomic(|| {
+            self.lock(order_id)?;
+            let customer =
+                crate::storecredit::customer_of_order(self.tx().db(), order_id, "order_id")?;
+            let new = NewPayment::new(PaymentMethod::StoreCredit, amount)
+                .provider(crate::giftcard::PROVIDER, "store credit");
+            let (id, amount_e4, currency) = self.insert_payment(
+                order_id,
+                &new,
+                PaymentStatus::Captured,
+                Some(PaymentMethod::StoreCredit),
+            )?;
+            // The account's row is locked after the order's, as a refund
+            // takes them; its balance is read there.
+            let mut spend = crate::storecredit::Posting::new(
+                crate::storecredit::StoreCreditEntryKind::Spend,
+                -amount_e4,
+            );
+            spend.order_id = Some(order_id);
+            spend.payment_id = Some(id);
+            crate::storecredit::post(self.tx(), customer, currency, "amount", spend)?;
+            self.captured(order_id, id, amount_e4, currency)?;
+            self.payment(id)
+        })
+    }
+
     /// Records an authorized payment, to [`capture`](Orders::capture_payment)
     /// later. It counts for nothing until captured.
     ///
@@ -619,7 +726,7 @@ impl Orders<'_> {
     pub fn authorize_payment(&self, order_id: OrderId, new: NewPayment) -> Result<Payment> {
         self.tx().atomic(|| {
             let (id, _, _) =
-                self.insert_payment(order_id, &new, PaymentStatus::Authorized, false)?;
+                self.insert_payment(order_id, &new, PaymentStatus::Authorized, None)?;
             let (status, currency) = self.require(order_id)?;
             self.event(
                 order_id,
@@ -715,16 +822,18 @@ impl Orders<'_> {
         Ok(())
     }
 
-    /// `gift_card`: the payment is one of custdb's gift cards
-    /// ([`pay_with_gift_card`](Orders::pay_with_gift_card)), the only
-    /// payments with the provider `custdb`.
+    /// `own`: the payment is made by one of custdb's own instruments, a
+    /// gift card ([`pay_with_gift_card`](Orders::pay_with_gift_card)) or
+    /// store credit ([`pay_with_store_credit`](Orders::pay_with_store_credit)),
+    /// the only payments with the provider `custdb`.
     fn insert_payment(
         &self,
         order_id: OrderId,
         new: &NewPayment,
         status: PaymentStatus,
-        gift_card: bool,
+        own: Option<PaymentMethod>,
     ) -> Result<(PaymentId, i64, Currency)> {
+        debug_assert!(own.is_none_or(|m| m == new.method));
         let (order_status, currency) = self.lock(order_id)?;
         if order_status != OrderStatus::Pending {
             return Err(illegal(order_id, order_status, "take a payment"));
@@ -738,11 +847,18 @@ impl Orders<'_> {
         if let Some(provider) = &provider {
             validate::no_card_number("provider", provider)?;
         }
-        if provider.as_deref() == Some(crate::giftcard::PROVIDER) && !gift_card {
+        if provider.as_deref() == Some(crate::giftcard::PROVIDER) && own.is_none() {
             return Err(Error::invalid(
                 "provider",
-                "\"custdb\" names custdb's own gift cards; pay with one through \
-                 pay_with_gift_card",
+                "\"custdb\" names custdb's own gift cards and store credit; pay with them \
+                 through pay_with_gift_card or pay_with_store_credit",
+            ));
+        }
+        if new.method == PaymentMethod::StoreCredit && own.is_none() {
+            return Err(Error::invalid(
+                "method",
+                "store_credit is custdb's own store credit; pay with it through \
+                 pay_with_store_credit",
             ));
         }
         if let Some(reference) = &reference {
@@ -1246,6 +1362,20 @@ impl Orders<'_> {
         // fixed order, before any is credited: two refunds never hold one
         // card each while waiting for the other's.
         crate::giftcard::lock_cards_of_order(self.tx().db(), order_id)?;
+        // Store credit goes to the order's customer (a guest has none).
+        let paid_with_credit = sources.iter().any(|p| {
+            p.method == PaymentMethod::StoreCredit
+                && p.provider.as_deref() == Some(crate::giftcard::PROVIDER)
+        });
+        let credit_customer = if new.to_store_credit || paid_with_credit {
+            Some(crate::storecredit::customer_of_order(
+                self.tx().db(),
+                order_id,
+                "to_store_credit",
+            )?)
+        } else {
+            None
+        };
         let mut left = amount_e4;
         let mut ids = Vec::new();
         for p in sources {
@@ -1259,12 +1389,29 @@ impl Orders<'_> {
             }
             let id = RefundId::new();
             let now = self.tx().now();
+            let own = p.provider.as_deref() == Some(crate::giftcard::PROVIDER);
+            // What custdb's store credit paid goes back to store credit; what
+            // its gift card paid goes back onto the card unless the
+            // customer takes store credit.
+            let card = if own && p.method == PaymentMethod::GiftCard && !new.to_store_credit {
+                crate::giftcard::card_of_payment(self.tx().db(), p.id)?
+            } else {
+                None
+            };
+            let destination =
+                if new.to_store_credit || (own && p.method == PaymentMethod::StoreCredit) {
+                    RefundDestination::StoreCredit
+                } else if card.is_some() {
+                    RefundDestination::GiftCard
+                } else {
+                    RefundDestination::Payment
+                };
             self.tx().db().execute(
                 sql!(
                     "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, \
-                     created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                     created_at, destination) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                 ),
-                &[&id, &order_id, &p.id, &take, &reason, &now],
+                &[&id, &order_id, &p.id, &take, &reason, &now, &destination],
             )?;
             self.tx().db().execute(
                 sql!(
@@ -1274,23 +1421,33 @@ impl Orders<'_> {
                 ),
                 &[&p.id, &take, &now],
             )?;
-            // What a custdb gift card paid goes back onto the card.
-            if p.method == PaymentMethod::GiftCard {
-                if let Some(card) = crate::giftcard::card_of_payment(self.tx().db(), p.id)? {
-                    crate::giftcard::post(
-                        self.tx(),
-                        card,
-                        "amount",
-                        crate::giftcard::Posting {
-                            kind: crate::giftcard::GiftCardEntryKind::Refund,
-                            amount_e4: take,
-                            order_id: Some(order_id),
-                            payment_id: Some(p.id),
-                            refund_id: Some(id),
-                            reason: None,
-                        },
-                    )?;
-                }
+            if let Some(card) = card {
+                crate::giftcard::post(
+                    self.tx(),
+                    card,
+                    "amount",
+                    crate::giftcard::Posting {
+                        kind: crate::giftcard::GiftCardEntryKind::Refund,
+                        amount_e4: take,
+                        order_id: Some(order_id),
+                        payment_id: Some(p.id),
+                        refund_id: Some(id),
+                        reason: None,
+                    },
+                )?;
+            }
+            if destination == RefundDestination::StoreCredit {
+                let customer = credit_customer.ok_or_else(|| {
+                    Error::corrupt("a refund to store credit without the order's customer")
+                })?;
+                let mut credit = crate::storecredit::Posting::new(
+                    crate::storecredit::StoreCreditEntryKind::Refund,
+                    take,
+                );
+                credit.order_id = Some(order_id);
+                credit.payment_id = Some(p.id);
+                credit.refund_id = Some(id);
+                crate::storecredit::post(self.tx(), customer, currency, "amount", credit)?;
             }
             ids.push(id);
             left -= take;

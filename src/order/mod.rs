@@ -67,7 +67,7 @@ use crate::validate;
 
 pub use fulfilment::{
     NewPayment, NewRefund, NewReturn, NewReturnLine, NewShipment, Payment, PaymentMethod,
-    PaymentStatus, Refund, Return, ReturnLine, Shipment, ShipmentLine,
+    PaymentStatus, Refund, RefundDestination, Return, ReturnLine, Shipment, ShipmentLine,
 };
 
 /// Most lines one order may have.
@@ -2271,6 +2271,7 @@ crate::one_shot::one_shot! {
         fn place(new: NewOrder) -> Order;
         fn pay(order_id: OrderId, new: crate::NewPayment) -> crate::Payment;
         fn pay_with_gift_card(order_id: OrderId, code: &str, amount: Decimal) -> crate::Payment;
+        fn pay_with_store_credit(order_id: OrderId, amount: Decimal) -> crate::Payment;
         fn authorize_payment(order_id: OrderId, new: crate::NewPayment) -> crate::Payment;
         fn capture_payment(payment_id: crate::PaymentId) -> crate::Payment;
         fn fail_payment(payment_id: crate::PaymentId) -> crate::Payment;

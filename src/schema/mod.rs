@@ -151,7 +151,46 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0015_gift_cards.sql"),
         after: None,
     },
+    Migration {
+        version: 16,
+        name: "store_credit",
+        sql: include_str!("../../schema/migrations/sqlite/0016_store_credit.sql"),
+        after: Some(add_refund_destination),
+    },
 ];
+
+/// The migrations that rebuild a table (SQLite changes a CHECK only by
+/// copying the table into a new one). They run with foreign keys off, as
+/// SQLite's documented procedure says (dropping the old table would
+/// otherwise delete through, or fail on, the rows that point at it), and
+/// `PRAGMA foreign_key_check` must find nothing before the transaction
+/// commits.
+const TABLE_REBUILDS: &[i64] = &[16];
+
+/// Version 16: `refunds.destination`, where a refund's money went
+/// (`payment`: back through the payment's provider; `gift_card`;
+/// `store_credit`), added here for the reason of [`add_product_status`].
+/// The refunds that went back onto a custdb gift card before are marked.
+fn add_refund_destination(conn: &rusqlite::Connection) -> crate::error::Result<()> {
+    use crate::error::DbResult;
+    let present: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('refunds') WHERE name = 'destination')",
+            [],
+            |r| r.get(0),
+        )
+        .db()?;
+    if !present {
+        conn.execute_batch(
+            "ALTER TABLE refunds ADD COLUMN destination TEXT NOT NULL DEFAULT 'payment' \
+             CHECK (destination IN ('payment', 'gift_card', 'store_credit')); \
+             UPDATE refunds SET destination = 'gift_card' WHERE id IN \
+             (SELECT refund_id FROM gift_card_entries WHERE kind = 'refund');",
+        )
+        .db()?;
+    }
+    Ok(())
+}
 
 /// Version 11: `products.status`. A draft product is being prepared: it is
 /// listed and found, but its variants cannot be ordered until it is
@@ -355,6 +394,30 @@ fn verify_applied(conn: &Connection, version: i64) -> Result<()> {
 /// Brings the schema to [`LATEST_VERSION`] in one immediate transaction.
 /// Returns the versions applied.
 pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<Vec<i64>> {
+    // `PRAGMA foreign_keys` cannot change inside a transaction, so a table
+    // rebuild still to come turns them off before it begins; the setting
+    // the connection had comes back whatever happens.
+    let current = match inspect(conn, path)? {
+        FileState::Empty => 0,
+        FileState::Custdb(v) => v,
+    };
+    let rebuilds = TABLE_REBUILDS.iter().any(|v| *v > current);
+    let foreign_keys: bool = conn
+        .query_row("SELECT foreign_keys FROM pragma_foreign_keys", [], |r| {
+            r.get(0)
+        })
+        .db()?;
+    if rebuilds && foreign_keys {
+        conn.pragma_update(None, "foreign_keys", false).db()?;
+    }
+    let result = migrate_in_tx(conn, path);
+    if rebuilds && foreign_keys {
+        conn.pragma_update(None, "foreign_keys", true).db()?;
+    }
+    result
+}
+
+fn migrate_in_tx(conn: &mut Connection, path: &std::path::Path) -> Result<Vec<i64>> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .db()?;
@@ -370,6 +433,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<V
         tx.execute_batch(migration.sql).db()?;
         if let Some(after) = migration.after {
             after(&tx)?;
+        }
+        if TABLE_REBUILDS.contains(&migration.version) {
+            foreign_key_check(&tx, migration)?;
         }
         tx.execute(
             "INSERT INTO custdb_migrations (version, name, checksum, applied_at) \
@@ -389,6 +455,32 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<V
     }
     tx.commit().db()?;
     Ok(applied)
+}
+
+/// Refuses to commit a table rebuild that left a row pointing nowhere.
+fn foreign_key_check(conn: &Connection, migration: &Migration) -> Result<()> {
+    let broken: Option<(String, i64, String)> = conn
+        .query_row(
+            "SELECT \"table\", rowid, parent FROM pragma_foreign_key_check",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                    r.get(2)?,
+                ))
+            },
+        )
+        .optional()
+        .db()?;
+    match broken {
+        None => Ok(()),
+        Some((table, rowid, parent)) => Err(Error::corrupt(format!(
+            "migration {} {:?}: a row of {table} (rowid {rowid}) points at a missing row \
+             of {parent}; nothing was changed",
+            migration.version, migration.name
+        ))),
+    }
 }
 
 /// The schema version recorded in the file.

@@ -71,6 +71,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0015_gift_cards.sql"),
         after: None,
     },
+    Migration {
+        version: 16,
+        name: "store_credit",
+        sql: include_str!("../../schema/migrations/postgres/0016_store_credit.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).
@@ -90,6 +96,7 @@ pub(crate) const APPEND_ONLY_TABLES: &[&str] = &[
     "order_events",
     "privacy_erasures",
     "stock_movements",
+    "store_credit_entries",
 ];
 
 /// Longest PostgreSQL identifier, in bytes.

@@ -420,6 +420,7 @@ fn operations() -> Vec<(&'static str, Op)> {
                     lines: serde_json::json!([]),
                     country: Some("GB".into()),
                     issued_at: Utc::now() - Duration::days(30),
+                    to_store_credit: false,
                 })
                 .map(drop)
         }),

@@ -1742,6 +1742,7 @@ fn orders_script(store: &Store) -> Vec<String> {
             lines: serde_json::json!([{"sku": "TEA"}]),
             country: Some("gb".into()),
             issued_at: Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap(),
+            to_store_credit: false,
         })
         .unwrap();
     log.push(format!(

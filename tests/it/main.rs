@@ -45,5 +45,6 @@ mod privacy_bad_input;
 mod privacy_map;
 mod promotions;
 mod query_plans;
+mod store_credit;
 mod timestamps;
 mod units_of_work;

@@ -439,3 +439,77 @@ fn version_7_releases_what_refunded_orders_still_held() {
     }
     assert_consistent(&store);
 }
+
+/// Version 16 rebuilds `payments` (SQLite changes a CHECK only by copying
+/// the table) with foreign keys off, and marks the refunds that went back
+/// onto a gift card before it: payments, refunds and the ledgers pointing
+/// at them come through intact, and the store is consistent.
+#[test]
+fn version_16_rebuilds_payments_and_marks_refunds_onto_gift_cards() {
+    use custdb::{
+        NewGiftCard, NewOrder, NewOrderLine, NewPayment, NewProduct, NewRefund, NewVariant,
+        PaymentMethod, RefundDestination,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let order = {
+        let store = Store::open(&path).unwrap();
+        store
+            .write(|tx| {
+                tx.catalog().create_product(
+                    NewProduct::new("Tea").variant(
+                        NewVariant::new("TEA", "4.50".parse().unwrap(), Currency::GBP)
+                            .track_stock(false),
+                    ),
+                )?;
+                let card = tx
+                    .gift_cards()
+                    .issue_gift_card(NewGiftCard::new(Currency::GBP, "20".parse().unwrap()))?;
+                let o = tx.orders().place(
+                    NewOrder::for_guest("g@example.com", Currency::GBP)
+                        .line(NewOrderLine::new("TEA", 2)),
+                )?;
+                tx.orders()
+                    .pay_with_gift_card(o.id, &card.code, "5".parse().unwrap())?;
+                tx.orders().pay(
+                    o.id,
+                    NewPayment::new(PaymentMethod::Card, "4".parse().unwrap()),
+                )?;
+                tx.orders()
+                    .refund(o.id, NewRefund::new(o.total.amount, "all of it"))?;
+                Ok::<_, custdb::Error>(o.id)
+            })
+            .unwrap()
+    };
+    // What version 15 left: no destination on refunds.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE refunds DROP COLUMN destination;
+             DELETE FROM custdb_migrations WHERE version >= 16;
+             PRAGMA user_version = 15;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.connection_settings().unwrap().schema_version,
+        LATEST_VERSION
+    );
+    assert!(store.connection_settings().unwrap().foreign_keys);
+    let payments = store.orders().payments(order).unwrap();
+    assert_eq!(payments.len(), 2);
+    let mut destinations: Vec<RefundDestination> = store
+        .orders()
+        .refunds(order)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.destination)
+        .collect();
+    destinations.sort_by_key(|d| d.as_str());
+    assert_eq!(
+        destinations,
+        [RefundDestination::GiftCard, RefundDestination::Payment]
+    );
+    assert_consistent(&store);
+}

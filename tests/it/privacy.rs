@@ -104,6 +104,8 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                     lines: serde_json::json!([]),
                     country: Some("GB".into()),
                     issued_at: chrono::Utc::now(),
+                    // Store credit: an account and a ledger entry.
+                    to_store_credit: true,
                 })?;
             // An order priced by the catalog with a promotion (a
             // redemption row).

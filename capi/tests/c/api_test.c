@@ -719,6 +719,55 @@ int main(int argc, char **argv) {
                 take(&out, "active", json, sizeof json);
                 CHECK(strcmp(json, "false") == 0);
             }
+            /* A refund taken as store credit pays the next order. */
+            {
+                char credited[64], paid_by_credit[64];
+                snprintf(json, sizeof json,
+                         "{\"customer_id\":\"%s\",\"currency\":\"GBP\","
+                         "\"lines\":[{\"sku\":\"TEA\",\"quantity\":1,\"unit_price\":\"3.00\"}]}",
+                         customer);
+                EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK);
+                take(&out, "id", credited, sizeof credited);
+                EXPECT(custdb_order_pay(db, credited, "{\"method\":\"card\",\"amount\":\"3.00\"}", &out),
+                       CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_order_refund(db, credited,
+                                           "{\"amount\":\"3.00\",\"reason\":\"late\",\"to_store_credit\":true}",
+                                           &out),
+                       CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"store_credit\"") != NULL);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_store_credit_get(db, customer, &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"3.00\"") != NULL);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK);
+                take(&out, "id", paid_by_credit, sizeof paid_by_credit);
+                EXPECT(custdb_order_pay_store_credit(db, paid_by_credit, "4.00", &out), CUSTDB_ERR_INVALID);
+                CHECK(strstr(custdb_errmsg(db), "amount") != NULL);
+                EXPECT(custdb_order_pay_store_credit(db, paid_by_credit, "2.00", &out), CUSTDB_OK);
+                take(&out, "method", json, sizeof json);
+                CHECK(strcmp(json, "store_credit") == 0);
+                /* Paid in full and refunded: its stock goes back, its store credit too. */
+                EXPECT(custdb_order_pay(db, paid_by_credit, "{\"method\":\"card\",\"amount\":\"1.00\"}", &out),
+                       CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_order_refund(db, paid_by_credit, "{\"amount\":\"3.00\",\"reason\":\"broken\"}", &out),
+                       CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_store_credit_get(db, customer, &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"3.00\"") != NULL);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_store_credit_adjust(db, customer, "GBP", "-0.50", "a test", &out), CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_store_credit_adjust(db, customer, "GBP", "-1000", "too much", &out),
+                       CUSTDB_ERR_INVALID);
+                EXPECT(custdb_store_credit_adjust(db, customer, "GB", "1", "bad currency", &out),
+                       CUSTDB_ERR_INVALID);
+                EXPECT(custdb_store_credit_entries(db, customer, "GBP", &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"refund\"") != NULL && strstr(out, "\"spend\"") != NULL
+                      && strstr(out, "\"adjust\"") != NULL);
+                take(&out, NULL, NULL, 0);
+            }
             EXPECT(custdb_tax_rate_remove(db, rate), CUSTDB_OK);
         }
 
