@@ -28,6 +28,7 @@ use custdb::catalog::sql as cat_sql;
 use custdb::changes::sql as changes_sql;
 use custdb::customer::sql;
 use custdb::inventory::sql as inv_sql;
+use custdb::loyalty::sql as loyalty_sql;
 use custdb::order::fulfilment::sql as pay_sql;
 use custdb::order::sql as order_sql;
 use custdb::{postgres_text, CustomerId, Store};
@@ -337,7 +338,8 @@ impl Raw {
 
     /// The statements custdb's one-shot `pay` (in full) runs on
     /// PostgreSQL: the order's row lock, its state and amounts, the
-    /// payment row, the paid amount, the holds kept, the event and the
+    /// payment row, the paid amount, the holds kept, the loyalty rule looked
+    /// up (there is none), the event and the
     /// status, the audit entry at commit, and the payment read back.
     fn pay(&mut self, order: uuid::Uuid) {
         let now = Utc::now().trunc_subsecs(6);
@@ -347,6 +349,7 @@ impl Raw {
         let insert = self.statement(pay_sql::INSERT_PAYMENT);
         let add_paid = self.statement(pay_sql::ADD_PAID);
         let keep = self.statement(pay_sql::KEEP_RESERVATIONS);
+        let loyalty_rule = self.statement(loyalty_sql::RULE_OF_CURRENCY);
         let insert_event = self.statement(order_sql::INSERT_EVENT);
         let set_status = self.statement(order_sql::SET_STATUS);
         let by_id = self.statement(pay_sql::PAYMENT_BY_ID);
@@ -384,6 +387,8 @@ impl Raw {
             .unwrap();
         assert_eq!(row.get::<_, i64>(0), row.get::<_, i64>(1));
         tx.execute(&keep, &[&order]).unwrap();
+        // Paid in full: custdb looks up the currency's loyalty rule (none).
+        assert!(tx.query(&loyalty_rule, &[&"GBP"]).unwrap().is_empty());
         let detail = serde_json::json!({ "payment_id": payment, "amount": "x" });
         tx.execute(
             &insert_event,

@@ -536,6 +536,14 @@ impl ActorStore {
         })
     }
 
+    /// The body of [`ActorOrders::pay_with_points`], which documents it.
+    pub(crate) fn pay_with_points(&self, order_id: OrderId, points: i64) -> Result<Payment> {
+        self.require(Permission::ManageOrders, "take payments")?;
+        self.store.write_as(&self.actor, |tx| {
+            tx.orders().pay_with_points(order_id, points)
+        })
+    }
+
     /// The body of [`ActorOrders::ship`], which documents it.
     pub(crate) fn ship(&self, order_id: OrderId, new: NewShipment) -> Result<Shipment> {
         self.require(Permission::ManageOrders, "ship orders")?;
@@ -906,6 +914,16 @@ impl ActorOrders<'_> {
         amount: rust_decimal::Decimal,
     ) -> Result<Payment> {
         self.0.pay_with_store_credit(order_id, amount)
+    }
+
+    /// Pays with the customer's loyalty points. Needs `manage_orders`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`]; as
+    /// [`Orders::pay_with_points`](crate::Orders::pay_with_points).
+    pub fn pay_with_points(&self, order_id: OrderId, points: i64) -> Result<Payment> {
+        self.0.pay_with_points(order_id, points)
     }
 
     /// Ships. Needs `manage_orders`.

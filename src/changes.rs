@@ -185,6 +185,16 @@ change_kinds! {
     /// A customer's store credit was adjusted by an operator (`amount`,
     /// `currency`).
     CustomerStoreCreditAdjusted = "customer.store_credit_adjusted",
+    /// A customer's loyalty points were adjusted by an operator
+    /// (`points`).
+    CustomerLoyaltyPointsAdjusted = "customer.loyalty_points_adjusted",
+    /// Some of a customer's loyalty points expired (`points`, negative),
+    /// written by `expire_loyalty_points`.
+    CustomerLoyaltyPointsExpired = "customer.loyalty_points_expired",
+    /// A currency's loyalty rule was set.
+    LoyaltyRuleSet = "loyalty_rule.set",
+    /// A currency's loyalty rule was removed.
+    LoyaltyRuleRemoved = "loyalty_rule.removed",
     /// A gift card was issued.
     GiftCardIssued = "gift_card.issued",
     /// A gift card's balance was corrected by an operator.
@@ -325,6 +335,10 @@ fn kind_of(entity_type: &str, action: &str) -> Option<ChangeKind> {
         ("promotion", "create") => K::PromotionCreated,
         ("promotion", "update") => K::PromotionUpdated,
         ("customer", "adjust_store_credit") => K::CustomerStoreCreditAdjusted,
+        ("customer", "adjust_loyalty_points") => K::CustomerLoyaltyPointsAdjusted,
+        ("customer", "expire_loyalty_points") => K::CustomerLoyaltyPointsExpired,
+        ("loyalty_rule", "set") => K::LoyaltyRuleSet,
+        ("loyalty_rule", "remove") => K::LoyaltyRuleRemoved,
         ("gift_card", "issue") => K::GiftCardIssued,
         ("gift_card", "adjust") => K::GiftCardAdjusted,
         ("gift_card", "update") => K::GiftCardUpdated,
@@ -445,6 +459,9 @@ pub struct ChangeFacts {
     /// A count (records erased by a retention rule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// Loyalty points moved (negative when taken or expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<i64>,
 }
 
 impl ChangeFacts {

@@ -45,6 +45,7 @@ fn check_ported(conn: crate::db::Conn<'_>, report: &mut CheckReport) -> Result<(
     crate::promotion::check(conn, report)?;
     crate::giftcard::check(conn, report)?;
     crate::storecredit::check(conn, report)?;
+    crate::loyalty::check(conn, report)?;
     crate::inventory::check(conn, report)?;
     crate::order::check(conn, report)?;
     crate::privacy::check(conn, report)?;

@@ -532,6 +532,7 @@ impl<'t> Merges<'t> {
             move_pricing(db, duplicate, survivor)?;
             // What the shop owes the merged customer is owed to the survivor.
             crate::storecredit::transfer_on_merge(self.tx, survivor, duplicate)?;
+            crate::loyalty::transfer_on_merge(self.tx, survivor, duplicate)?;
             for (purpose, state) in &consents {
                 let latest = consent.states_at(survivor, now)?;
                 let template = latest.iter().find(|x| &x.purpose_id == purpose);

@@ -808,7 +808,7 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
     conn.query_each(
         sql!(
             "SELECT p.id FROM payments p WHERE p.provider = 'custdb' \
-             AND p.method <> 'store_credit' AND NOT EXISTS \
+             AND p.method NOT IN ('store_credit', 'loyalty_points') AND NOT EXISTS \
              (SELECT 1 FROM gift_card_entries e WHERE e.payment_id = p.id AND e.kind = 'redeem') \
              ORDER BY p.id"
         ),

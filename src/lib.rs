@@ -101,6 +101,7 @@ mod id;
 pub mod import;
 mod input;
 pub mod inventory;
+pub mod loyalty;
 pub mod money;
 mod one_shot;
 pub mod order;
@@ -159,6 +160,10 @@ pub use id::{
 pub use inventory::{
     Inventory, InventoryReader, Movement, MovementKind, NewWarehouse, ReplenishmentRule,
     Reservation, StockLevel, StockReportLine, Warehouse,
+};
+pub use loyalty::{
+    Loyalty, LoyaltyAccount, LoyaltyEntry, LoyaltyEntryKind, LoyaltyReader, LoyaltyRule,
+    NewLoyaltyRule, PointsExpired, PointsExpiry, StoreLoyalty,
 };
 pub use money::{Currency, Money};
 pub use order::credit::{CreditNote, NewCreditNote};

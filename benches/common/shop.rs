@@ -9,6 +9,7 @@ use std::path::Path;
 use chrono::{SecondsFormat, Utc};
 use custdb::catalog::sql as cat_sql;
 use custdb::inventory::sql as inv_sql;
+use custdb::loyalty::sql as loyalty_sql;
 use custdb::order::fulfilment::sql as pay_sql;
 use custdb::order::sql;
 use custdb::{
@@ -363,6 +364,14 @@ pub fn raw_pay_in(tx: &Connection, order: OrderId) {
         .unwrap()
         .execute([order.to_string()])
         .unwrap();
+    // Paid in full: custdb looks up the currency's loyalty rule (none).
+    let rule = tx
+        .prepare_cached(loyalty_sql::RULE_OF_CURRENCY)
+        .unwrap()
+        .query_map(["GBP"], |_| Ok(()))
+        .unwrap()
+        .count();
+    assert_eq!(rule, 0);
     tx.prepare_cached(sql::INSERT_EVENT)
         .unwrap()
         .execute(params![

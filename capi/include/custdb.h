@@ -2346,6 +2346,95 @@ custdb_status custdb_restore(const char *backup_path,
                              const custdb_options *options,
                              custdb_store **out);
 
+// Sets the loyalty rule of a currency from a `NewLoyaltyRule` JSON
+// object, replacing the one there; `*out` is the `LoyaltyRule`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_loyalty_rule_set(const custdb_store *store,
+                                      const char *rule_json,
+                                      char **out);
+
+// Removes the loyalty rule of a currency (an ISO 4217 code).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated.
+custdb_status custdb_loyalty_rule_remove(const custdb_store *store,
+                                         const char *currency);
+
+// Every loyalty rule, by currency; `*out` is a JSON array of
+// `LoyaltyRule`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; `out` NULL or valid for a write.
+custdb_status custdb_loyalty_rules(const custdb_store *store,
+                                   char **out);
+
+// A customer's loyalty points: what can be spent now and what expires
+// next; `*out` is the `LoyaltyAccount`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_loyalty_get(const custdb_store *store,
+                                 const char *customer_id,
+                                 char **out);
+
+// A customer's points ledger, oldest first; `*out` is a JSON array of
+// `LoyaltyEntry`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_loyalty_entries(const custdb_store *store,
+                                     const char *customer_id,
+                                     char **out);
+
+// Gives (positive) or takes (negative) a customer's points with a reason;
+// given points expire as the rule of `expiry_currency` says (NULL: never);
+// `*out` is the `LoyaltyAccount`.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_loyalty_adjust(const custdb_store *store,
+                                    const char *customer_id,
+                                    int64_t points,
+                                    const char *reason,
+                                    const char *expiry_currency,
+                                    char **out);
+
+// Writes the expiry of points past their date, for up to 1,000
+// customers per call; `*out` is `PointsExpired` (call again while its
+// `more` is true).
+//
+// # Safety
+//
+// `store` is NULL or a live handle; `out` NULL or valid for a write.
+custdb_status custdb_loyalty_expire(const custdb_store *store,
+                                    char **out);
+
+// Pays a pending order with `points` of its customer's loyalty points,
+// worth their value under the rule of the order's currency; `*out` is the
+// `Payment`. A refund of it gives the points back.
+//
+// # Safety
+//
+// `store` is NULL or a live handle; string arguments NULL or
+// NUL-terminated; `out` NULL or valid for a write.
+custdb_status custdb_order_pay_points(const custdb_store *store,
+                                      const char *order_id,
+                                      int64_t points,
+                                      char **out);
+
 // Places an order from a `NewOrder` JSON object (its `idempotency_key`
 // makes a retry return the first order); `*out` is the `Order`.
 //

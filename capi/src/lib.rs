@@ -34,6 +34,7 @@ mod exchange;
 mod giftcards;
 mod insight;
 mod library;
+mod loyalty;
 mod orders;
 mod pricing;
 mod privacy;

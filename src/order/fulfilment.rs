@@ -42,6 +42,9 @@ text_enum!(
         /// The customer's store credit, only through
         /// [`pay_with_store_credit`](Orders::pay_with_store_credit).
         StoreCredit = "store_credit",
+        /// The customer's loyalty points, only through
+        /// [`pay_with_points`](Orders::pay_with_points).
+        LoyaltyPoints = "loyalty_points",
         /// On invoice.
         Invoice = "invoice",
         /// Anything else.
@@ -60,6 +63,9 @@ text_enum!(
         /// [`NewRefund::to_store_credit`], and always for a payment made
         /// with store credit.
         StoreCredit = "store_credit",
+        /// Back to the customer's loyalty points: always for a payment made
+        /// with points.
+        LoyaltyPoints = "loyalty_points",
     }
 );
 
@@ -717,6 +723,56 @@ impl Orders<'_> {
         })
     }
 
+    /// Pays (part of) a `pending` order with its customer's loyalty points
+    /// (docs/BALANCES.md): `points` worth their value under the loyalty
+    /// rule of the order's currency, as a captured payment of method
+    /// `loyalty_points`, provider `custdb`, reference `N points`, and a
+    /// `spend` entry taking the soonest-expiring points first, in one unit
+    /// of work. A refund of the payment gives the points back.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidTransition`] unless the order is `pending`;
+    /// [`ErrorKind::Invalid`] naming `order_id` for a guest's order,
+    /// `points` (not 1 to [`MAX_LOYALTY_POINTS`](crate::loyalty::MAX_LOYALTY_POINTS),
+    /// no loyalty rule in the order's currency, worth a fraction of its
+    /// smallest unit, more than the customer has) or `amount` (worth more
+    /// than still due).
+    pub fn pay_with_points(&self, order_id: OrderId, points: i64) -> Result<Payment> {
+        self.tx().atomic(|| {
+            let (_, currency) = self.lock(order_id)?;
+            let customer =
+                crate::storecredit::customer_of_order(self.tx().db(), order_id, "order_id")?;
+            let amount_e4 = crate::loyalty::points_value(self.tx(), currency, points)?;
+            let new = NewPayment::new(PaymentMethod::LoyaltyPoints, money::from_e4(amount_e4))
+                .provider(crate::giftcard::PROVIDER, format!("{points} points"));
+            let (id, amount_e4, currency) = self.insert_payment(
+                order_id,
+                &new,
+                PaymentStatus::Captured,
+                Some(PaymentMethod::LoyaltyPoints),
+            )?;
+            // The account's row is locked after the order's, as a refund
+            // takes them.
+            crate::loyalty::debit(
+                self.tx(),
+                customer,
+                crate::loyalty::LoyaltyEntryKind::Spend,
+                points,
+                "points",
+                &crate::loyalty::Links {
+                    order_id: Some(order_id),
+                    payment_id: Some(id),
+                    ..Default::default()
+                },
+                None,
+                false,
+            )?;
+            self.captured(order_id, id, amount_e4, currency)?;
+            self.payment(id)
+        })
+    }
+
     /// Records an authorized payment, to [`capture`](Orders::capture_payment)
     /// later. It counts for nothing until captured.
     ///
@@ -854,12 +910,21 @@ impl Orders<'_> {
                  through pay_with_gift_card or pay_with_store_credit",
             ));
         }
-        if new.method == PaymentMethod::StoreCredit && own.is_none() {
-            return Err(Error::invalid(
-                "method",
-                "store_credit is custdb's own store credit; pay with it through \
-                 pay_with_store_credit",
-            ));
+        if own.is_none() {
+            let through = match new.method {
+                PaymentMethod::StoreCredit => Some("pay_with_store_credit"),
+                PaymentMethod::LoyaltyPoints => Some("pay_with_points"),
+                _ => None,
+            };
+            if let Some(through) = through {
+                return Err(Error::invalid(
+                    "method",
+                    format!(
+                        "{} is custdb's own balance; pay with it through {through}",
+                        new.method.as_str()
+                    ),
+                ));
+            }
         }
         if let Some(reference) = &reference {
             validate::no_card_number("provider_reference", reference)?;
@@ -908,6 +973,7 @@ impl Orders<'_> {
             self.tx()
                 .db()
                 .execute(sql!(sql::KEEP_RESERVATIONS), &[&order_id])?;
+            crate::loyalty::earn_for_order(self.tx(), order_id, currency)?;
             OrderStatus::Paid
         } else {
             OrderStatus::Pending
@@ -1378,6 +1444,7 @@ impl Orders<'_> {
         };
         let mut left = amount_e4;
         let mut ids = Vec::new();
+        let mut rows = Vec::new();
         for p in sources {
             if left == 0 {
                 break;
@@ -1398,14 +1465,15 @@ impl Orders<'_> {
             } else {
                 None
             };
-            let destination =
-                if new.to_store_credit || (own && p.method == PaymentMethod::StoreCredit) {
-                    RefundDestination::StoreCredit
-                } else if card.is_some() {
-                    RefundDestination::GiftCard
-                } else {
-                    RefundDestination::Payment
-                };
+            let destination = if own && p.method == PaymentMethod::LoyaltyPoints {
+                RefundDestination::LoyaltyPoints
+            } else if new.to_store_credit || (own && p.method == PaymentMethod::StoreCredit) {
+                RefundDestination::StoreCredit
+            } else if card.is_some() {
+                RefundDestination::GiftCard
+            } else {
+                RefundDestination::Payment
+            };
             self.tx().db().execute(
                 sql!(
                     "INSERT INTO refunds (id, order_id, payment_id, amount_e4, reason, \
@@ -1450,6 +1518,7 @@ impl Orders<'_> {
                 crate::storecredit::post(self.tx(), customer, currency, "amount", credit)?;
             }
             ids.push(id);
+            rows.push((id, p.id, take));
             left -= take;
         }
         if left != 0 {
@@ -1464,6 +1533,8 @@ impl Orders<'_> {
             ),
             &[&order_id, &amount_e4, &self.tx().now()],
         )?;
+        // Points paid come back; points earned on what was refunded go.
+        crate::loyalty::after_refund(self.tx(), order_id, &rows)?;
         // A cancelled order stays cancelled when its money goes back: its
         // goods were never sold, and reports and check() read `refunded` as
         // a sale that was paid back.

@@ -2272,6 +2272,7 @@ crate::one_shot::one_shot! {
         fn pay(order_id: OrderId, new: crate::NewPayment) -> crate::Payment;
         fn pay_with_gift_card(order_id: OrderId, code: &str, amount: Decimal) -> crate::Payment;
         fn pay_with_store_credit(order_id: OrderId, amount: Decimal) -> crate::Payment;
+        fn pay_with_points(order_id: OrderId, points: i64) -> crate::Payment;
         fn authorize_payment(order_id: OrderId, new: crate::NewPayment) -> crate::Payment;
         fn capture_payment(payment_id: crate::PaymentId) -> crate::Payment;
         fn fail_payment(payment_id: crate::PaymentId) -> crate::Payment;

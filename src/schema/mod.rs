@@ -157,6 +157,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/sqlite/0016_store_credit.sql"),
         after: Some(add_refund_destination),
     },
+    Migration {
+        version: 17,
+        name: "loyalty",
+        sql: include_str!("../../schema/migrations/sqlite/0017_loyalty.sql"),
+        after: None,
+    },
 ];
 
 /// The migrations that rebuild a table (SQLite changes a CHECK only by
@@ -183,7 +189,7 @@ fn add_refund_destination(conn: &rusqlite::Connection) -> crate::error::Result<(
     if !present {
         conn.execute_batch(
             "ALTER TABLE refunds ADD COLUMN destination TEXT NOT NULL DEFAULT 'payment' \
-             CHECK (destination IN ('payment', 'gift_card', 'store_credit')); \
+             CHECK (destination IN ('payment', 'gift_card', 'store_credit', 'loyalty_points')); \
              UPDATE refunds SET destination = 'gift_card' WHERE id IN \
              (SELECT refund_id FROM gift_card_entries WHERE kind = 'refund');",
         )

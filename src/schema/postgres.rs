@@ -77,6 +77,12 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../schema/migrations/postgres/0016_store_credit.sql"),
         after: None,
     },
+    Migration {
+        version: 17,
+        name: "loyalty",
+        sql: include_str!("../../schema/migrations/postgres/0017_loyalty.sql"),
+        after: None,
+    },
 ];
 
 /// The advisory lock key of the migration runner ("custdb-m" as bytes).
@@ -93,6 +99,7 @@ pub(crate) const APPEND_ONLY_TABLES: &[&str] = &[
     "customer_interactions",
     "customer_merges",
     "gift_card_entries",
+    "loyalty_entries",
     "order_events",
     "privacy_erasures",
     "stock_movements",

@@ -32,6 +32,7 @@ mod inputs;
 mod insight;
 mod interactions;
 mod io_faults;
+mod loyalty;
 mod migrations;
 mod model;
 mod model_commerce;

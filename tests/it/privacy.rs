@@ -54,6 +54,13 @@ fn rich_customer(store: &Store) -> (CustomerId, OrderId) {
                 .subject("Quokka complaint")
                 .body("Zanzibar complained about the parcel"),
             )?;
+            // Loyalty: the paid order below earns points (an account, a
+            // ledger entry and a lot).
+            tx.loyalty().set_loyalty_rule(custdb::NewLoyaltyRule::new(
+                Currency::GBP,
+                Decimal::ONE,
+                Decimal::new(1, 2),
+            ))?;
             tx.consent().register_purpose(
                 NewPurpose::new("newsletter", "Monthly news", LawfulBasis::Consent)
                     .data_category(DataCategory::Contact),

@@ -111,6 +111,10 @@ const BY_DESIGN: &[(&str, &str)] = &[
         "SELECT id FROM customers WHERE erased_at IS NULL AND",
         "retention: inactive customers",
     ),
+    (
+        "INSERT INTO payments_v16",
+        "migration 16 copies every payment into the rebuilt table, once",
+    ),
 ];
 
 fn workload(store: &Store) {

@@ -768,6 +768,69 @@ int main(int argc, char **argv) {
                       && strstr(out, "\"adjust\"") != NULL);
                 take(&out, NULL, NULL, 0);
             }
+            /* Loyalty: a paid order earns points, points pay, a refund gives them back. */
+            {
+                char earner[64], by_points[64];
+                EXPECT(custdb_loyalty_rule_set(db, "{\"currency\":\"GBP\",\"points_per_unit\":\"1\","
+                                               "\"point_value\":\"0.01\",\"expires_after_days\":365}", &out),
+                       CUSTDB_OK);
+                take(&out, "currency", json, sizeof json);
+                CHECK(strcmp(json, "GBP") == 0);
+                EXPECT(custdb_loyalty_rule_set(db, "{\"currency\":\"GBP\",\"points_per_unit\":\"1\","
+                                               "\"point_value\":\"0\"}", &out),
+                       CUSTDB_ERR_INVALID);
+                CHECK(strstr(custdb_errmsg(db), "point_value") != NULL);
+                EXPECT(custdb_loyalty_rules(db, &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"GBP\"") != NULL);
+                take(&out, NULL, NULL, 0);
+                snprintf(json, sizeof json,
+                         "{\"customer_id\":\"%s\",\"currency\":\"GBP\","
+                         "\"lines\":[{\"sku\":\"TEA\",\"quantity\":1,\"unit_price\":\"7.00\"}]}",
+                         customer);
+                EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK);
+                take(&out, "id", earner, sizeof earner);
+                EXPECT(custdb_order_pay(db, earner, "{\"method\":\"card\",\"amount\":\"7.00\"}", &out),
+                       CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_loyalty_get(db, customer, &out), CUSTDB_OK);
+                take(&out, "points", json, sizeof json);
+                CHECK(strcmp(json, "7") == 0);
+                EXPECT(custdb_loyalty_adjust(db, customer, 93, "welcome", "GBP", &out), CUSTDB_OK);
+                take(&out, "points", json, sizeof json);
+                CHECK(strcmp(json, "100") == 0);
+                EXPECT(custdb_loyalty_adjust(db, customer, -1000, "too many", NULL, &out), CUSTDB_ERR_INVALID);
+                EXPECT(custdb_loyalty_adjust(db, customer, 1, "x", "GB", &out), CUSTDB_ERR_INVALID);
+                snprintf(json, sizeof json,
+                         "{\"customer_id\":\"%s\",\"currency\":\"GBP\","
+                         "\"lines\":[{\"sku\":\"TEA\",\"quantity\":1,\"unit_price\":\"1.00\"}]}",
+                         customer);
+                EXPECT(custdb_order_place(db, json, &out), CUSTDB_OK);
+                take(&out, "id", by_points, sizeof by_points);
+                EXPECT(custdb_order_pay_points(db, by_points, 101, &out), CUSTDB_ERR_INVALID);
+                CHECK(strstr(custdb_errmsg(db), "amount") != NULL);
+                EXPECT(custdb_order_pay_points(db, by_points, 100, &out), CUSTDB_OK);
+                take(&out, "method", json, sizeof json);
+                CHECK(strcmp(json, "loyalty_points") == 0);
+                EXPECT(custdb_order_refund(db, by_points, "{\"amount\":\"1.00\",\"reason\":\"broken\"}", &out),
+                       CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"loyalty_points\"") != NULL);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_order_refund(db, earner, "{\"amount\":\"7.00\",\"reason\":\"broken\"}", &out),
+                       CUSTDB_OK);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_loyalty_entries(db, customer, &out), CUSTDB_OK);
+                CHECK(out != NULL && strstr(out, "\"earn\"") != NULL && strstr(out, "\"spend\"") != NULL
+                      && strstr(out, "\"refund\"") != NULL && strstr(out, "\"reverse\"") != NULL);
+                take(&out, NULL, NULL, 0);
+                EXPECT(custdb_loyalty_get(db, customer, &out), CUSTDB_OK);
+                take(&out, "points", json, sizeof json);
+                CHECK(strcmp(json, "93") == 0);
+                EXPECT(custdb_loyalty_expire(db, &out), CUSTDB_OK);
+                take(&out, "customers", json, sizeof json);
+                CHECK(strcmp(json, "0") == 0);
+                EXPECT(custdb_loyalty_rule_remove(db, "GBP"), CUSTDB_OK);
+                EXPECT(custdb_loyalty_rule_remove(db, "GBP"), CUSTDB_ERR_NOT_FOUND);
+            }
             EXPECT(custdb_tax_rate_remove(db, rate), CUSTDB_OK);
         }
 

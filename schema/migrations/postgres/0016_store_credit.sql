@@ -3,10 +3,10 @@
 -- CHECK in place; the ledger is append-only as gift_card_entries is.
 
 ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_method_check;
-ALTER TABLE payments ADD CONSTRAINT payments_method_check CHECK (method IN ('card', 'bank_transfer', 'cash', 'wallet', 'gift_card', 'store_credit', 'invoice', 'other'));
+ALTER TABLE payments ADD CONSTRAINT payments_method_check CHECK (method IN ('card', 'bank_transfer', 'cash', 'wallet', 'gift_card', 'store_credit', 'loyalty_points', 'invoice', 'other'));
 
 ALTER TABLE refunds ADD COLUMN IF NOT EXISTS destination text COLLATE "C" NOT NULL DEFAULT 'payment'
-    CHECK (destination IN ('payment', 'gift_card', 'store_credit'));
+    CHECK (destination IN ('payment', 'gift_card', 'store_credit', 'loyalty_points'));
 UPDATE refunds SET destination = 'gift_card'
 WHERE destination = 'payment'
   AND id IN (SELECT refund_id FROM gift_card_entries WHERE kind = 'refund');

@@ -11,7 +11,7 @@
 CREATE TABLE payments_v16 (
     id                  TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 36),
     order_id            TEXT NOT NULL REFERENCES orders (id),
-    method              TEXT NOT NULL CHECK (method IN ('card', 'bank_transfer', 'cash', 'wallet', 'gift_card', 'store_credit', 'invoice', 'other')),
+    method              TEXT NOT NULL CHECK (method IN ('card', 'bank_transfer', 'cash', 'wallet', 'gift_card', 'store_credit', 'loyalty_points', 'invoice', 'other')),
     provider            TEXT CHECK (length(provider) BETWEEN 1 AND 64),
     provider_reference  TEXT CHECK (length(provider_reference) BETWEEN 1 AND 128),
     amount_e4           INTEGER NOT NULL CHECK (amount_e4 > 0),
