@@ -1,8 +1,9 @@
 //! A day in a small shop with two warehouses: receive stock, place orders
 //! (one refused for a shortfall, one priced by custdb from a price list, a
-//! customer group's list and VAT), take payment, ship with tracking, take a
-//! return with a partial refund, and ask what to reorder. Prints the
-//! ledger, the balances and the totals.
+//! customer group's list, a coupon and VAT), take payment (one partly with
+//! a gift card), earn loyalty points, ship with tracking, take a return
+//! refunded as store credit, spend points and store credit, and ask what to
+//! reorder. Prints the ledger, the balances and the totals.
 //!
 //! ```text
 //! cargo run --example shop
@@ -13,10 +14,10 @@
 
 use custdb::Currency;
 use custdb::{
-    Actor, AddressKind, Decimal, NewAddress, NewCoupon, NewCustomer, NewOrder, NewOrderLine,
-    NewPayment, NewPriceList, NewProduct, NewPromotion, NewRefund, NewReturn, NewShipment,
-    NewTaxRate, NewVariant, NewWarehouse, Options, PaymentMethod, PromotionEffect,
-    ReplenishmentRule, Store,
+    Actor, AddressKind, Decimal, NewAddress, NewCoupon, NewCustomer, NewGiftCard, NewLoyaltyRule,
+    NewOrder, NewOrderLine, NewPayment, NewPriceList, NewProduct, NewPromotion, NewRefund,
+    NewReturn, NewShipment, NewTaxRate, NewVariant, NewWarehouse, Options, PaymentMethod,
+    PromotionEffect, ReplenishmentRule, Store,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -194,6 +195,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Afternoon: payment, shipping with tracking, a return and a refund.
+    // Customers earn a point per pound paid, each worth a penny, for a
+    // year (docs/BALANCES.md).
+    store.loyalty().set_loyalty_rule(
+        NewLoyaltyRule::new(Currency::GBP, Decimal::ONE, gbp(1)).expires_after_days(365),
+    )?;
+    // Ada pays her priced order with a 20.00 gift card she was given and
+    // the rest by card (the shop prints its own codes on its cards).
+    let card = store
+        .gift_cards()
+        .issue_gift_card(NewGiftCard::new(Currency::GBP, gbp(2000)).code("GIFT-ADA1-2026-XMAS"))?;
+    store.write(|tx| {
+        let o = tx.orders();
+        o.pay_with_gift_card(priced.id, &card.code, gbp(2000))?;
+        o.pay(
+            priced.id,
+            NewPayment::new(PaymentMethod::Card, priced.total.amount - gbp(2000))
+                .provider("stripe", "pi_3Ny"),
+        )
+    })?;
     store.write(|tx| {
         let o = tx.orders();
         o.pay(
@@ -219,9 +239,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             first.id,
             NewReturn::new("too small").line(custdb::NewReturnLine::restocked("TEE-M", 2)),
         )?;
-        o.refund(first.id, NewRefund::new(gbp(4320), "two tees returned"))?;
+        // Ada takes the refund as store credit rather than back on her card.
+        o.refund(
+            first.id,
+            NewRefund::new(gbp(4320), "two tees returned").to_store_credit(),
+        )?;
         Ok::<_, custdb::Error>(())
     })?;
+
+    // Late afternoon: Ada spends 100 points and 10.00 of her store credit
+    // on a mug, and pays the rest by card.
+    let third = store.write(|tx| {
+        let o = tx.orders();
+        let mug_order = o.place(
+            NewOrder::for_customer(ada, Currency::GBP)
+                .priced_by_catalog()
+                .line(NewOrderLine::new("MUG", 2)),
+        )?;
+        o.pay_with_points(mug_order.id, 100)?;
+        o.pay_with_store_credit(mug_order.id, gbp(1000))?;
+        let due = mug_order.total.amount - gbp(100) - gbp(1000);
+        o.pay(mug_order.id, NewPayment::new(PaymentMethod::Card, due))?;
+        o.get(mug_order.id)
+    })?;
+    println!(
+        "order #{} for Ada: total {}, paid with 100 points, 10.00 of store credit and a card",
+        third.number, third.total
+    );
 
     // Evening: the books.
     store.read(|r| {
@@ -247,7 +291,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         println!("\norders:");
-        for id in [first.id, second.id] {
+        for id in [first.id, second.id, priced.id, third.id] {
             let o = r.orders().get(id)?;
             println!(
                 "  #{} {:<10} subtotal {} discount {} tax {} shipping {} total {} paid {} refunded {}",
@@ -268,6 +312,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     s.tracking_number.unwrap_or_default()
                 );
             }
+        }
+        println!("\nAda's balances:");
+        let gift = r.gift_cards().gift_card(card.card.id)?;
+        println!("  gift card …{}: {}", gift.code_last4, gift.balance);
+        println!(
+            "  store credit: {}",
+            r.store_credit().store_credit_balance(ada, Currency::GBP)?
+        );
+        let points = r.loyalty().loyalty_account(ada)?;
+        println!("  loyalty points: {}", points.points);
+        for e in r.loyalty().loyalty_entries(ada)? {
+            println!(
+                "    {:<7} {:>5} (balance {})",
+                e.kind.as_str(),
+                e.points,
+                e.balance
+            );
         }
         for (who, id) in [("Ada", ada), ("Grace", grace)] {
             let ltv: Vec<String> = r.orders().lifetime_value(id)?.iter().map(ToString::to_string).collect();
