@@ -289,12 +289,15 @@ impl<'a> LoyaltyReader<'a> {
     /// customer.
     pub fn loyalty_account(&self, customer_id: CustomerId) -> Result<LoyaltyAccount> {
         crate::customer::CustomerReader::new(self.db).require(customer_id)?;
+        // The account row is opened before its first entry (and stays
+        // without one when that entry came to nothing): its version less
+        // one is the number of entries.
         let account: Option<(i64, DateTime<Utc>, i64)> = self.db.query_opt(
             sql!("SELECT points, updated_at, version FROM loyalty_accounts WHERE customer_id = ?1"),
             &[&customer_id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let Some((points, updated_at, version)) = account else {
+        let Some((points, updated_at, opened_version)) = account else {
             return Ok(LoyaltyAccount {
                 customer_id,
                 points: 0,
@@ -327,11 +330,12 @@ impl<'a> LoyaltyReader<'a> {
                 })
             },
         )?;
+        let version = opened_version - 1;
         Ok(LoyaltyAccount {
             customer_id,
             points: points - due,
             next_expiry,
-            updated_at: Some(updated_at),
+            updated_at: (version > 0).then_some(updated_at),
             version,
         })
     }
@@ -404,9 +408,10 @@ pub(crate) struct Links<'p> {
 }
 
 /// Opens the customer's account if it has none, locks its row (on
-/// PostgreSQL) and expires the lots past their date; returns the points
-/// left after that.
-fn open(tx: &WriteTx<'_>, customer_id: CustomerId) -> Result<i64> {
+/// PostgreSQL) and expires the lots past their date (with a
+/// `customer.loyalty_points_expired` event when any did); returns the
+/// points left after that and the points expired.
+fn open(tx: &WriteTx<'_>, customer_id: CustomerId) -> Result<(i64, i64)> {
     let db = tx.db();
     let now = tx.now();
     db.execute(
@@ -430,6 +435,7 @@ fn open(tx: &WriteTx<'_>, customer_id: CustomerId) -> Result<i64> {
         &[&customer_id, &now],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let mut expired = 0;
     for (seq, left) in due {
         db.execute(
             sql!("UPDATE loyalty_lots SET points_left = 0 WHERE customer_id = ?1 AND seq = ?2"),
@@ -443,12 +449,29 @@ fn open(tx: &WriteTx<'_>, customer_id: CustomerId) -> Result<i64> {
             &Links::default(),
             None,
         )?;
+        expired += left;
     }
-    db.query_row(
+    if expired > 0 {
+        // Whatever movement found them, the expiry is an event of its own
+        // (a shop's reminder e-mails follow it).
+        let mut facts = crate::changes::ChangeFacts::current();
+        facts.points = Some(-expired);
+        tx.audit_change_with(
+            Change {
+                action: "expire_loyalty_points",
+                entity_type: "customer",
+                entity_id: &customer_id.to_string(),
+                changed_fields: &["loyalty_points"],
+            },
+            facts,
+        )?;
+    }
+    let balance = db.query_row(
         sql!("SELECT points FROM loyalty_accounts WHERE customer_id = ?1"),
         &[&customer_id],
         |r| r.get(0),
-    )
+    )?;
+    Ok((balance, expired))
 }
 
 /// Writes one entry and the account's new balance; returns the entry's
@@ -520,7 +543,7 @@ pub(crate) fn credit(
     clamp: bool,
 ) -> Result<i64> {
     debug_assert!(points > 0);
-    let balance = open(tx, customer_id)?;
+    let (balance, _) = open(tx, customer_id)?;
     let room = MAX_LOYALTY_POINTS - balance;
     let points = if points > room {
         if !clamp {
@@ -563,7 +586,7 @@ pub(crate) fn debit(
     clamp: bool,
 ) -> Result<i64> {
     debug_assert!(points > 0);
-    let balance = open(tx, customer_id)?;
+    let (balance, _) = open(tx, customer_id)?;
     let points = if points > balance {
         if !clamp {
             return Err(Error::invalid(
@@ -743,6 +766,7 @@ pub(crate) fn after_refund(
                 ..Links::default()
             };
             let expires_at = expiry_of(tx, currency)?;
+            // Refused rather than cut short: the points are the customer's.
             credit(
                 tx,
                 customer,
@@ -751,7 +775,7 @@ pub(crate) fn after_refund(
                 "amount",
                 &links,
                 expires_at,
-                true,
+                false,
             )?;
         }
     }
@@ -1124,26 +1148,12 @@ impl<'t> Loyalty<'t> {
                 more,
             };
             for customer in due.into_iter().take(MAX_EXPIRY_BATCH) {
-                let before: i64 = db.query_row(
-                    sql!("SELECT points FROM loyalty_accounts WHERE customer_id = ?1"),
-                    &[&customer],
-                    |r| r.get(0),
-                )?;
-                let after = open(self.tx, customer)?;
-                if after < before {
+                // The account is locked and its due lots expired (with the
+                // event) under the lock; what expired is counted there.
+                let (_, expired) = open(self.tx, customer)?;
+                if expired > 0 {
                     done.customers += 1;
-                    done.points += before - after;
-                    let mut facts = crate::changes::ChangeFacts::current();
-                    facts.points = Some(after - before);
-                    self.tx.audit_change_with(
-                        Change {
-                            action: "expire_loyalty_points",
-                            entity_type: "customer",
-                            entity_id: &customer.to_string(),
-                            changed_fields: &["loyalty_points"],
-                        },
-                        facts,
-                    )?;
+                    done.points += expired;
                 }
             }
             Ok(done)
@@ -1166,7 +1176,9 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
              (SELECT e.balance FROM loyalty_entries e WHERE e.customer_id = a.customer_id \
              ORDER BY e.seq DESC LIMIT 1), \
              CAST(coalesce((SELECT sum(l.points_left) FROM loyalty_lots l \
-             WHERE l.customer_id = a.customer_id), 0) AS bigint) \
+             WHERE l.customer_id = a.customer_id), 0) AS bigint), \
+             a.version - 1 - coalesce((SELECT max(e.seq) FROM loyalty_entries e \
+             WHERE e.customer_id = a.customer_id), 0) \
              FROM loyalty_accounts a ORDER BY a.customer_id"
         ),
         &[],
@@ -1174,6 +1186,13 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
             let customer: CustomerId = r.get(0)?;
             let (points, sum, lots): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(4)?);
             let last: Option<i64> = r.get(3)?;
+            let version_gap: i64 = r.get(5)?;
+            if version_gap != 0 {
+                report.push(format!(
+                    "loyalty points of customer {customer}: its version does not count its \
+                     entries (off by {version_gap})"
+                ));
+            }
             if points != sum || last.unwrap_or(0) != points || lots != points {
                 report.push(format!(
                     "loyalty points of customer {customer}: {points} but its ledger sums to \

@@ -463,6 +463,23 @@ pub(crate) fn transfer_on_merge(
     survivor: CustomerId,
     merged: CustomerId,
 ) -> Result<()> {
+    // Both customers' accounts are locked (in customer id order) before
+    // the merged customer's balances are read: nothing may move them
+    // between the read and the transfer.
+    let (first, second) = if merged < survivor {
+        (merged, survivor)
+    } else {
+        (survivor, merged)
+    };
+    for customer in [first, second] {
+        tx.db().lock_for_update(
+            sql!(
+                postgres_only: "SELECT currency FROM store_credit_accounts WHERE customer_id = ?1 \
+                 ORDER BY currency FOR UPDATE"
+            ),
+            &[&customer],
+        )?;
+    }
     let accounts: Vec<(String, i64)> = tx.db().query_vec(
         sql!(
             "SELECT currency, balance_e4 FROM store_credit_accounts WHERE customer_id = ?1 \
@@ -496,7 +513,8 @@ pub(crate) fn transfer_on_merge(
 /// credit payment of the same amount and order and every such payment has
 /// its spend; every refund entry is a refund to store credit of the same
 /// amount and payment and every such refund has its entry; every credit
-/// note entry is a credit note of the same customer, currency and amount;
+/// note entry is a credit note (to a customer) of the same currency and
+/// amount (a merge moves the note to the survivor, not the entry);
 /// transfers sum to zero in each currency.
 pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
     conn.query_each(
@@ -577,7 +595,7 @@ pub(crate) fn check(conn: Conn<'_>, report: &mut CheckReport) -> Result<()> {
             "SELECT CAST(e.customer_id AS text), e.seq FROM store_credit_entries e \
              LEFT JOIN credit_notes n ON n.id = e.credit_note_id \
              WHERE e.kind = 'credit_note' AND (n.id IS NULL OR n.amount_e4 <> e.amount_e4 \
-             OR n.customer_id IS DISTINCT FROM e.customer_id OR n.currency <> e.currency) \
+             OR n.customer_id IS NULL OR n.currency <> e.currency) \
              ORDER BY e.customer_id, e.seq"
         ),
         "a credit entry without its credit note",

@@ -2161,7 +2161,7 @@ custdb_status custdb_options_set_reader_pool_size(custdb_options *options,
 
 // Caps the database file's size in bytes: a write that would grow it
 // past the cap fails with `CUSTDB_ERR_DISK_FULL` and changes nothing. At
-// least 1 MiB (checked at `custdb_open`); not set by default.
+// least 2 MiB (checked at `custdb_open`); not set by default.
 //
 // # Safety
 //

@@ -383,7 +383,7 @@ pub unsafe extern "C" fn custdb_options_set_reader_pool_size(
 
 /// Caps the database file's size in bytes: a write that would grow it
 /// past the cap fails with `CUSTDB_ERR_DISK_FULL` and changes nothing. At
-/// least 1 MiB (checked at `custdb_open`); not set by default.
+/// least 2 MiB (checked at `custdb_open`); not set by default.
 ///
 /// # Safety
 ///

@@ -906,8 +906,9 @@ impl Orders<'_> {
         if provider.as_deref() == Some(crate::giftcard::PROVIDER) && own.is_none() {
             return Err(Error::invalid(
                 "provider",
-                "\"custdb\" names custdb's own gift cards and store credit; pay with them \
-                 through pay_with_gift_card or pay_with_store_credit",
+                "\"custdb\" names custdb's own gift cards, store credit and loyalty points; \
+                 pay with them through pay_with_gift_card, pay_with_store_credit or \
+                 pay_with_points",
             ));
         }
         if own.is_none() {
@@ -1434,11 +1435,14 @@ impl Orders<'_> {
                 && p.provider.as_deref() == Some(crate::giftcard::PROVIDER)
         });
         let credit_customer = if new.to_store_credit || paid_with_credit {
-            Some(crate::storecredit::customer_of_order(
-                self.tx().db(),
-                order_id,
-                "to_store_credit",
-            )?)
+            let customer =
+                crate::storecredit::customer_of_order(self.tx().db(), order_id, "to_store_credit")?;
+            // New credit only for a customer who can still spend it; what
+            // store credit paid goes back to it whatever the customer's state.
+            if new.to_store_credit {
+                crate::customer::CustomerReader::new(self.tx().db()).require_active(customer)?;
+            }
+            Some(customer)
         } else {
             None
         };

@@ -418,7 +418,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<V
     }
     let result = migrate_in_tx(conn, path);
     if rebuilds && foreign_keys {
-        conn.pragma_update(None, "foreign_keys", true).db()?;
+        // The migration's own error, if any, is the one to report.
+        let restored = conn.pragma_update(None, "foreign_keys", true).db();
+        return result.and_then(|applied| restored.map(|()| applied));
     }
     result
 }

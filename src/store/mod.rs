@@ -134,7 +134,7 @@ pub const MAX_ENCRYPTION_KEY_LEN: usize = 1024;
 
 /// The smallest [`Options::max_size_bytes`]: room for the schema of an
 /// empty store.
-pub const MIN_MAX_SIZE_BYTES: u64 = 1024 * 1024;
+pub const MIN_MAX_SIZE_BYTES: u64 = 2 * 1024 * 1024;
 
 impl Default for Options {
     /// Full durability, a 5 s busy timeout, 4 readers, read-write, the

@@ -5,28 +5,18 @@
 //! refusal with nothing written, no overdraft under concurrency, the ledger
 //! append-only, events and `check()`. Every test runs on each engine.
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use custdb::{
-    ChangeKind, Currency, CustomerId, Decimal, ErrorKind, LoyaltyEntryKind, NewCustomer,
-    NewLoyaltyRule, NewOrder, NewOrderLine, NewPayment, NewProduct, NewRefund, NewVariant, OrderId,
-    OrderStatus, PaymentMethod, RefundDestination, Store,
+    ChangeKind, Currency, CustomerId, ErrorKind, LoyaltyEntryKind, NewCustomer, NewLoyaltyRule,
+    NewOrder, NewOrderLine, NewPayment, NewProduct, NewRefund, NewVariant, OrderId, OrderStatus,
+    PaymentMethod, RefundDestination, Store,
 };
 
 use crate::common::{assert_consistent, every_engine};
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn invalid(e: &custdb::Error) -> (String, String) {
-    match e.kind() {
-        ErrorKind::Invalid { field, reason } => (field.clone(), reason.clone()),
-        other => panic!("expected Invalid, got {other:?}"),
-    }
-}
+use crate::common::{dec as d, invalid};
 
 /// A mug at 10.00 GBP (no stock kept), a rule of 1 point per pound, a
 /// point worth 0.01, a year's life; and a customer.

@@ -3,7 +3,6 @@
 //! refusal, coupon limits (also under concurrency), cancellation giving a
 //! use back, events and `check()`. Every test runs on each engine.
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -16,16 +15,7 @@ use custdb::{
 
 use crate::common::{assert_consistent, every_engine, OnEngine};
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn invalid(e: &custdb::Error) -> (String, String) {
-    match e.kind() {
-        ErrorKind::Invalid { field, reason } => (field.clone(), reason.clone()),
-        other => panic!("expected Invalid, got {other:?}"),
-    }
-}
+use crate::common::{dec as d, invalid};
 
 struct Shop {
     mug: ProductId,

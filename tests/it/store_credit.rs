@@ -5,7 +5,6 @@
 //! one balance at once), the ledger append-only, events and `check()`.
 //! Every test runs on each engine.
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -18,16 +17,7 @@ use custdb::{
 
 use crate::common::{assert_consistent, every_engine};
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn invalid(e: &custdb::Error) -> (String, String) {
-    match e.kind() {
-        ErrorKind::Invalid { field, reason } => (field.clone(), reason.clone()),
-        other => panic!("expected Invalid, got {other:?}"),
-    }
-}
+use crate::common::{dec as d, invalid};
 
 /// A mug at 10.00 GBP (no stock kept) and a customer.
 fn shop(store: &Store) -> CustomerId {
@@ -322,13 +312,24 @@ fn store_credit_refuses_what_it_cannot_do_naming_the_field_and_writes_nothing() 
                 .kind(),
             ErrorKind::NotFound { .. }
         ));
-        // An archived customer may be paid out, not credited.
+        // An archived customer may be paid out, not credited: neither by
+        // an adjustment nor by a refund taken as store credit.
         let bob = store
             .customers()
             .create(NewCustomer::new("Bob"))
             .unwrap()
             .id;
+        let bobs = paid_order(&store, bob, 1);
         store.customers().archive(bob).unwrap();
+        assert!(matches!(
+            store
+                .orders()
+                .refund(bobs, NewRefund::new(d("10"), "x").to_store_credit())
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidState { .. }
+        ));
+        assert!(store.orders().refunds(bobs).unwrap().is_empty());
         assert!(matches!(
             sc.adjust_store_credit(bob, Currency::GBP, d("1"), "x")
                 .unwrap_err()
@@ -425,8 +426,14 @@ fn a_merge_moves_store_credit_to_the_survivor() {
             .unwrap();
         sc.adjust_store_credit(dup, Currency::EUR, d("4"), "welcome")
             .unwrap();
+        // A credit note to store credit: the merge moves the note to the
+        // survivor and the credit with the rest.
+        store
+            .orders()
+            .issue_credit_note(&credit_note(Some(dup), "1"))
+            .unwrap();
         store.duplicates().merge(ann, dup).unwrap();
-        assert_eq!(balance(&store, ann), d("9"), "{engine}");
+        assert_eq!(balance(&store, ann), d("10"), "{engine}");
         assert_eq!(balance(&store, dup), d("0"), "{engine}");
         let euros = sc.store_credit_balance(ann, Currency::EUR).unwrap();
         assert_eq!(euros.amount, d("4"), "{engine}");

@@ -2,7 +2,7 @@
 -- track's 0016_store_credit.sql. PostgreSQL changes the payment methods'
 -- CHECK in place; the ledger is append-only as gift_card_entries is.
 
-ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_method_check;
+ALTER TABLE payments DROP CONSTRAINT payments_method_check;
 ALTER TABLE payments ADD CONSTRAINT payments_method_check CHECK (method IN ('card', 'bank_transfer', 'cash', 'wallet', 'gift_card', 'store_credit', 'loyalty_points', 'invoice', 'other'));
 
 ALTER TABLE refunds ADD COLUMN IF NOT EXISTS destination text COLLATE "C" NOT NULL DEFAULT 'payment'

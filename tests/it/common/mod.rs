@@ -251,6 +251,19 @@ pub fn snapshot(path: &Path) -> Vec<String> {
     out
 }
 
+/// A decimal from its text (test data).
+pub fn dec(s: &str) -> custdb::Decimal {
+    std::str::FromStr::from_str(s).expect("a decimal")
+}
+
+/// The field and reason of an `Invalid` error; panics on any other.
+pub fn invalid(e: &custdb::Error) -> (String, String) {
+    match e.kind() {
+        custdb::ErrorKind::Invalid { field, reason } => (field.clone(), reason.clone()),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
 /// Asserts that the store's invariants hold.
 pub fn assert_consistent(store: &Store) {
     let report: CheckReport = store.check().expect("check runs");
