@@ -707,11 +707,14 @@ pub(crate) fn earn_for_order(
 /// After a refund of an order: takes back the earned share of what was
 /// refunded (of payments other than points; at most what the customer
 /// still has, the rest again at the next refund) and gives back the
-/// points of refunded points payments. `refunds` are this refund's rows.
+/// points of refunded points payments. `points_refunds` are this refund's
+/// rows that return a points payment; `last_refund` its last row.
 pub(crate) fn after_refund(
     tx: &WriteTx<'_>,
     order_id: OrderId,
-    refunds: &[(RefundId, PaymentId, i64)],
+    currency: Currency,
+    points_refunds: &[(RefundId, PaymentId)],
+    last_refund: Option<RefundId>,
 ) -> Result<()> {
     let db = tx.db();
     let customer: Option<CustomerId> = db.query_row(
@@ -722,15 +725,9 @@ pub(crate) fn after_refund(
     let Some(customer) = customer else {
         return Ok(());
     };
-    let currency: String = db.query_row(
-        sql!("SELECT currency FROM orders WHERE id = ?1"),
-        &[&order_id],
-        |r| r.get(0),
-    )?;
-    let currency = Currency::from_db(&currency)?;
     // Points payments refunded: their points come back, in proportion,
     // the last refund of a payment giving back all that is left.
-    for (refund_id, payment_id, _) in refunds {
+    for (refund_id, payment_id) in points_refunds {
         let spent: Option<(i64, i64, i64)> = db.query_opt(
             sql!(
                 "SELECT -e.points, p.amount_e4, p.refunded_e4 FROM loyalty_entries e \
@@ -809,7 +806,6 @@ pub(crate) fn after_refund(
             .unwrap_or(earned)
     };
     let due = target - reversed;
-    let last_refund = refunds.last().map(|(id, _, _)| *id);
     if due > 0 {
         if let Some(refund_id) = last_refund {
             let links = Links {

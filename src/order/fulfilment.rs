@@ -1448,7 +1448,7 @@ impl Orders<'_> {
         };
         let mut left = amount_e4;
         let mut ids = Vec::new();
-        let mut rows = Vec::new();
+        let mut points_refunds = Vec::new();
         for p in sources {
             if left == 0 {
                 break;
@@ -1522,7 +1522,9 @@ impl Orders<'_> {
                 crate::storecredit::post(self.tx(), customer, currency, "amount", credit)?;
             }
             ids.push(id);
-            rows.push((id, p.id, take));
+            if destination == RefundDestination::LoyaltyPoints {
+                points_refunds.push((id, p.id));
+            }
             left -= take;
         }
         if left != 0 {
@@ -1538,7 +1540,13 @@ impl Orders<'_> {
             &[&order_id, &amount_e4, &self.tx().now()],
         )?;
         // Points paid come back; points earned on what was refunded go.
-        crate::loyalty::after_refund(self.tx(), order_id, &rows)?;
+        crate::loyalty::after_refund(
+            self.tx(),
+            order_id,
+            currency,
+            &points_refunds,
+            ids.last().copied(),
+        )?;
         // A cancelled order stays cancelled when its money goes back: its
         // goods were never sold, and reports and check() read `refunded` as
         // a sale that was paid back.
